@@ -1,0 +1,58 @@
+"""``make demo``: migrate, seed, then run the web server (workbench + terminal gateway) and a Celery
+worker with beat; Ctrl-C stops everything this started."""
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+import time
+
+HOST = os.environ.get("KAFAAT_DEMO_HOST", "127.0.0.1")
+PORT = os.environ.get("KAFAAT_DEMO_PORT", "8000")
+
+
+def _django(*args: str) -> None:
+    subprocess.run([sys.executable, "-m", "django", *args], check=True)
+
+
+def main() -> int:
+    os.environ.setdefault("DJANGO_SETTINGS_MODULE", "demo.settings")
+    print("Kafaat demo: preparing the database…", flush=True)
+    _django("migrate", "--run-syncdb", "--noinput", "-v", "0")
+    _django("kafaat_seed_demo")
+    children = [
+        subprocess.Popen(
+            [sys.executable, "-m", "celery", "-A", "demo", "worker", "--beat", "--loglevel", "INFO",
+             "--concurrency", os.environ.get("KAFAAT_DEMO_WORKERS", "4"),
+             "--schedule", os.path.join("var", "celerybeat-schedule")],
+            start_new_session=True,
+        ),
+        subprocess.Popen(
+            [sys.executable, "-m", "django", "runserver", f"{HOST}:{PORT}", "--noreload"],
+            start_new_session=True,
+        ),
+    ]
+    print(f"\nKafaat demo on http://{HOST}:{PORT}/  (Ctrl-C stops it)\n", flush=True)
+    try:
+        while all(child.poll() is None for child in children):
+            time.sleep(0.5)
+        print("a demo process exited; stopping the others", file=sys.stderr)
+        return 1
+    except KeyboardInterrupt:
+        print("\nstopping…", flush=True)
+        return 0
+    finally:
+        for child in children:
+            if child.poll() is None:
+                os.killpg(child.pid, signal.SIGTERM)
+        deadline = time.monotonic() + 15
+        for child in children:
+            try:
+                child.wait(timeout=max(0.1, deadline - time.monotonic()))
+            except subprocess.TimeoutExpired:
+                os.killpg(child.pid, signal.SIGKILL)
+
+
+if __name__ == "__main__":
+    sys.exit(main())

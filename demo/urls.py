@@ -1,0 +1,18 @@
+"""Workbench URLs plus the Kafaat apps' URLs under the same prefixes Open edX plugin apps use."""
+from django.urls import include, path
+
+from workbench.urls import urlpatterns as workbench_urlpatterns
+
+urlpatterns = [
+    path("kafaat/labs/", include(("xblocks.labs.urls", "kafaat_labs"), namespace="kafaat_labs")),
+    path(
+        "kafaat/certification/",
+        include(("xblocks.certification.urls", "kafaat_certification"), namespace="kafaat_certification"),
+    ),
+    path(
+        "kafaat/credentials/",
+        include(("xblocks.certification.credentials.urls", "kafaat_credentials"), namespace="kafaat_credentials"),
+    ),
+    path("kafaat/exports/", include(("xblocks.certification.exports.urls", "kafaat_exports"), namespace="kafaat_exports")),
+    *workbench_urlpatterns,
+]

@@ -1,0 +1,36 @@
+#!/usr/bin/env bash
+# Makes sure MariaDB and Redis answer on 127.0.0.1 for the integration tests: uses running servers,
+# starts installed ones that are stopped, and installs and starts them when they are missing.
+set -euo pipefail
+
+port_open() { (exec 3<>"/dev/tcp/127.0.0.1/$1") 2>/dev/null; }
+if [ "$(id -u)" -ne 0 ]; then SUDO=sudo; else SUDO=; fi
+
+ensure_pkg() {
+  dpkg-query -W -f='${Status}' "$1" 2>/dev/null | grep -q "install ok installed" && return 0
+  $SUDO apt-get update -qq
+  DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq --no-install-recommends "$1" >/dev/null
+}
+
+wait_port() {
+  for _ in $(seq 1 60); do port_open "$1" && return 0; sleep 0.5; done
+  echo "service on port $1 did not start" >&2
+  return 1
+}
+
+if ! port_open 6379; then
+  echo "Starting Redis on 127.0.0.1:6379"
+  ensure_pkg redis-server
+  $SUDO mkdir -p /var/lib/redis /var/log/redis
+  $SUDO redis-server --daemonize yes --bind 127.0.0.1 --port 6379 --save "" --appendonly no \
+    --dir /var/lib/redis --logfile /var/log/redis/kafaat.log
+  wait_port 6379
+fi
+
+if ! port_open 3306; then
+  echo "Starting MariaDB on 127.0.0.1:3306"
+  ensure_pkg mariadb-server
+  $SUDO mkdir -p /run/mysqld && $SUDO chown mysql:mysql /run/mysqld 2>/dev/null || true
+  $SUDO start-stop-daemon --start --oknodo --background --exec /usr/sbin/mariadbd -- --bind-address=127.0.0.1
+  wait_port 3306
+fi

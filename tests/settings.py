@@ -1,0 +1,44 @@
+"""Test settings: the demo settings with a test database chosen by ``KAFAAT_TEST_DATABASE``.
+
+``sqlite`` (default) for speed; ``mariadb`` runs the same tests on MariaDB as in production
+(127.0.0.1:3306, user root, empty password unless ``KAFAAT_MARIADB_*`` say otherwise).
+"""
+import os
+import tempfile
+
+os.environ.setdefault("KAFAAT_VAR_DIR", tempfile.mkdtemp(prefix="kafaat-test-var-"))
+
+from demo.settings import *  # noqa: E402,F401,F403  pylint: disable=wildcard-import,unused-wildcard-import
+
+_db = os.environ.get("KAFAAT_TEST_DATABASE", "sqlite")
+if _db == "mariadb":
+    import pymysql
+
+    pymysql.install_as_MySQLdb()
+    DATABASES = {
+        "default": {
+            "ENGINE": "django.db.backends.mysql",
+            "NAME": os.environ.get("KAFAAT_MARIADB_NAME", "kafaat"),
+            "USER": os.environ.get("KAFAAT_MARIADB_USER", "root"),
+            "PASSWORD": os.environ.get("KAFAAT_MARIADB_PASSWORD", ""),
+            "HOST": os.environ.get("KAFAAT_MARIADB_HOST", "127.0.0.1"),
+            "PORT": os.environ.get("KAFAAT_MARIADB_PORT", "3306"),
+            "OPTIONS": {"charset": "utf8mb4"},
+            # one test database per run, so that parallel runs on one server never share tables
+            "TEST": {"NAME": os.environ.get("KAFAAT_MARIADB_TEST_NAME", f"test_kafaat_{os.getpid()}"), "CHARSET": "utf8mb4"},
+        }
+    }
+else:
+    DATABASES = {
+        "default": {
+            "ENGINE": "django.db.backends.sqlite3",
+            "NAME": os.path.join(VAR_DIR, "test.db"),  # noqa: F405
+            "TEST": {"NAME": os.path.join(VAR_DIR, "test.db")},  # noqa: F405
+            "OPTIONS": {"timeout": 30},
+        }
+    }
+
+PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
+CELERY_TASK_ALWAYS_EAGER = os.environ.get("KAFAAT_CELERY_EAGER", "1") == "1"
+CELERY_TASK_EAGER_PROPAGATES = True
+REDIS_URL = os.environ.get("KAFAAT_REDIS_URL", "redis://127.0.0.1:6379/15")

@@ -1,0 +1,1 @@
+"""Certification tracking: schools, cohorts, tracks, evidence, certificates and their delivery."""

@@ -1,0 +1,3 @@
+"""Public verification URLs (pages, JSON API, status lists)."""
+
+urlpatterns: list = []

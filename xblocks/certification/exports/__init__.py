@@ -1,0 +1,1 @@
+"""Exports and deliveries of certification records to HR systems."""

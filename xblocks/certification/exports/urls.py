@@ -1,0 +1,3 @@
+"""Staff export URLs (download, progress)."""
+
+urlpatterns: list = []

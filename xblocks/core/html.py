@@ -1,0 +1,45 @@
+"""Authored Markdown to safe HTML, and escaping for learner-controlled text (check output)."""
+from __future__ import annotations
+
+import html
+
+import markdown
+import nh3
+
+ALLOWED_TAGS = {
+    "a", "abbr", "b", "blockquote", "br", "code", "dd", "del", "details", "div", "dl", "dt", "em",
+    "h1", "h2", "h3", "h4", "h5", "h6", "hr", "i", "img", "kbd", "li", "ol", "p", "pre", "s",
+    "span", "strong", "sub", "summary", "sup", "table", "tbody", "td", "th", "thead", "tr", "ul",
+}
+ALLOWED_ATTRIBUTES = {
+    "a": {"href", "title"},
+    "img": {"src", "alt", "title", "width", "height"},
+    "code": {"class"},
+    "span": {"class"},
+    "div": {"class"},
+    "td": {"align"},
+    "th": {"align"},
+}
+ALLOWED_SCHEMES = {"http", "https", "mailto"}
+
+
+def sanitize(fragment: str) -> str:
+    """Keep an allowlist of tags, attributes and URL schemes; drop everything else (scripts, handlers)."""
+    return nh3.clean(
+        fragment,
+        tags=ALLOWED_TAGS,
+        attributes=ALLOWED_ATTRIBUTES,
+        url_schemes=ALLOWED_SCHEMES,
+        link_rel="noopener noreferrer nofollow",
+    )
+
+
+def render_markdown(text: str) -> str:
+    """Render authored Markdown and sanitise the result; raw HTML in the source goes through nh3 too."""
+    rendered = markdown.markdown(text or "", extensions=["fenced_code", "tables", "sane_lists"])
+    return sanitize(rendered)
+
+
+def escape(text: str) -> str:
+    """Escape learner-controlled text (check output, names) for inclusion in HTML."""
+    return html.escape(text or "", quote=True)

@@ -1,0 +1,1 @@
+"""Hands-on Linux labs: the lab XBlock, its sessions and the sandbox engine behind them."""

@@ -1,0 +1,160 @@
+"""The sandbox backend protocol: what every environment engine (local, kubernetes) provides.
+
+Callers (the labs api, the lab runner, the terminal gateway, the CLI) depend only on this module;
+``get_backend()`` picks the configured implementation.
+"""
+from __future__ import annotations
+
+import enum
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from typing import Any, Protocol, runtime_checkable
+
+MiB = 1024 * 1024
+
+
+class SandboxError(Exception):
+    """Base of engine errors. ``learner_message`` is safe to show; ``str(error)`` is operator detail."""
+
+    learner_message = "The lab environment could not be prepared. Please try again in a moment."
+
+
+class BackendUnavailable(SandboxError):
+    """The engine cannot take work now (self-test failed, host full, API down): retry later."""
+
+
+class SandboxNotFound(SandboxError):
+    """The handle names no live sandbox (destroyed, reaped, or the host restarted)."""
+
+
+class ImageNotFound(SandboxError):
+    """The requested image is neither built nor buildable from a known recipe."""
+
+
+class User(enum.StrEnum):
+    ROOT = "root"
+    LEARNER = "learner"
+
+
+@dataclass(frozen=True)
+class Limits:
+    """Per-sandbox resource limits, enforced by cgroups (v1 or v2) and a size-capped writable layer."""
+
+    memory_bytes: int = 512 * MiB
+    pids: int = 256
+    cpus: float = 1.0
+    disk_bytes: int = 512 * MiB
+    inodes: int = 200_000
+
+
+@dataclass(frozen=True)
+class SandboxSpec:
+    """What to create. ``label`` ties the sandbox to a database row (e.g. ``labsession-42``)."""
+
+    image: str = "base"
+    limits: Limits = field(default_factory=Limits)
+    network: bool = False
+    learner_sudo: bool = False
+    hostname: str = "lab"
+    env: Mapping[str, str] = field(default_factory=dict)
+    label: str = ""
+
+
+@dataclass(frozen=True)
+class SandboxHandle:
+    """A live sandbox. JSON-serialisable through ``as_json``/``from_json`` for storage on a row."""
+
+    id: str
+    backend: str
+    host: str
+    label: str = ""
+    data: Mapping[str, Any] = field(default_factory=dict)
+
+    def as_json(self) -> dict[str, Any]:
+        return {"id": self.id, "backend": self.backend, "host": self.host, "label": self.label, "data": dict(self.data)}
+
+    @classmethod
+    def from_json(cls, value: Mapping[str, Any]) -> "SandboxHandle":
+        return cls(
+            id=value["id"], backend=value["backend"], host=value["host"],
+            label=value.get("label", ""), data=dict(value.get("data") or {}),
+        )
+
+
+@dataclass(frozen=True)
+class ExecResult:
+    """The outcome of one script run inside a sandbox. ``exit_code`` is None when it was killed."""
+
+    exit_code: int | None
+    stdout: str
+    stderr: str
+    duration: float
+    timed_out: bool = False
+    truncated: bool = False
+
+    @property
+    def ok(self) -> bool:
+        return self.exit_code == 0 and not self.timed_out
+
+
+class PtyProcess(Protocol):
+    """An interactive shell on a pseudo-terminal inside a sandbox (the terminal gateway's source)."""
+
+    def fileno(self) -> int:
+        """A non-blocking fd that is readable when output is pending (for ``loop.add_reader``)."""
+
+    def read(self, size: int = 65536) -> bytes:
+        """Pending output; ``b""`` at end of stream."""
+
+    def write(self, data: bytes) -> int: ...
+
+    def resize(self, cols: int, rows: int) -> None: ...
+
+    def alive(self) -> bool: ...
+
+    def close(self) -> None:
+        """Hang up the shell and release the fd; the sandbox itself lives on."""
+
+
+@runtime_checkable
+class Backend(Protocol):
+    name: str
+
+    def create(self, spec: SandboxSpec) -> SandboxHandle:
+        """Create and start a sandbox; ready for ``exec`` and ``open_pty`` when it returns."""
+
+    def exec(
+        self,
+        handle: SandboxHandle,
+        script: str,
+        *,
+        user: User | str = User.LEARNER,
+        timeout: float = 30.0,
+        stdin: bytes = b"",
+        output_limit: int = 64 * 1024,
+        env: Mapping[str, str] | None = None,
+    ) -> ExecResult:
+        """Run ``script`` with bash inside the live sandbox. The script never touches a path the
+        learner can write; output beyond ``output_limit`` bytes is dropped and ``truncated`` set."""
+
+    def open_pty(self, handle: SandboxHandle, *, cols: int = 80, rows: int = 24, user: User | str = User.LEARNER) -> PtyProcess: ...
+
+    def destroy(self, handle: SandboxHandle) -> None:
+        """Remove every process, mount, cgroup and directory of the sandbox. Idempotent."""
+
+    def alive(self, handle: SandboxHandle) -> bool: ...
+
+    def inventory(self) -> list[SandboxHandle]:
+        """Every sandbox this backend has on this host, for reconciliation with the database."""
+
+
+def get_backend(name: str | None = None) -> Backend:
+    """The configured backend (``KAFAAT["SANDBOX_BACKEND"]``, ``local`` by default)."""
+    from xblocks.labs.conf import labs_settings  # pylint: disable=import-outside-toplevel
+
+    name = name or labs_settings.SANDBOX_BACKEND
+    if name == "local":
+        from xblocks.labs.sandbox.local import LocalBackend  # pylint: disable=import-outside-toplevel
+
+        return LocalBackend.instance()
+    raise BackendUnavailable(f"unknown sandbox backend {name!r}")

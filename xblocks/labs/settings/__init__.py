@@ -1,0 +1,1 @@
+"""Open edX plugin settings for the labs app."""
