@@ -1,0 +1,10 @@
+"""Signals the labs app sends; the certification app listens (so labs never imports certification).
+
+``lab_result_recorded`` is sent after every graded check run, with keyword arguments:
+``user`` (Django user), ``course_key`` (str, '' outside a course), ``usage_key`` (str),
+``score`` (float, points earned), ``max_score`` (float), ``passed`` (bool: every step passed),
+``completed_at`` (aware datetime or None).
+"""
+from django.dispatch import Signal
+
+lab_result_recorded = Signal()
