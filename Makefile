@@ -17,7 +17,7 @@ demo: install images
 test: install services images
 	$(BIN)/python -m pytest
 	KAFAAT_TEST_DATABASE=mariadb $(BIN)/python -m pytest -m mariadb
-	$(BIN)/kafaat lab test course_content/labs
+	$(BIN)/kafaat lab test course_content
 	$(MAKE) --no-print-directory check-translations
 
 install: system host $(STAMP)

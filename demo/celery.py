@@ -20,7 +20,7 @@ TASK_MODULES = [
 
 app = Celery("kafaat_demo")
 app.config_from_object("django.conf:settings", namespace="CELERY")
-app.autodiscover_tasks(["xblocks.labs", "xblocks.certification"])
+app.autodiscover_tasks([name.rsplit(".", 1)[0] for name in TASK_MODULES])
 
 
 @app.on_after_finalize.connect
@@ -33,4 +33,3 @@ def _merge_beat_schedules(sender, **kwargs):  # pylint: disable=unused-argument
                 raise
             continue
         sender.conf.beat_schedule.update(getattr(module, "BEAT_SCHEDULE", {}))
-        # Importing registers the module's tasks with this app, which autodiscovery misses for sub-apps.
