@@ -1,0 +1,31 @@
+"""Defaults of every credentials setting, overridable through ``settings.KAFAAT`` (see ``xblocks.core.conf``)."""
+from xblocks.core.conf import AppSettings
+
+credentials_settings = AppSettings(
+    {
+        # Scheme, host and port that credentials, QR codes and status lists point at.
+        "PUBLIC_BASE_URL": "http://127.0.0.1:8000",
+        # Signing keys per issuer (school slug) plus "default". Each value is one key source or a list of
+        # them, the active key first and retired keys after it (still accepted when verifying):
+        #   {"seed_hex": "<64 hex>"} | {"secret_key_multibase": "z..."} | {"file": "/path/keys.json"}
+        # A key file holds {"keys": [{"secretKeyMultibase": "z...", "created": "..."}]}, newest last.
+        "CREDENTIAL_KEYS": {},
+        # Where ``kafaat cert rotate-key`` and the first signature create key files when no key is configured.
+        "CREDENTIAL_KEY_DIR": "",
+        # Secret mixed into the per-certificate salt of the learner's email hash ("" = Django SECRET_KEY).
+        "EMAIL_HASH_SALT": "",
+        # Bits per status list; the spec asks for at least 131,072 so one learner cannot be singled out.
+        "STATUS_LIST_SIZE": 131072,
+        # Seconds a verifier may cache a status list credential (``ttl`` in the list, in milliseconds there).
+        "STATUS_LIST_TTL": 300,
+        # Public verification: requests per window per visitor (IP hash), and the window in seconds.
+        "VERIFY_RATE_LIMIT": 60,
+        "VERIFY_RATE_WINDOW": 60,
+        # Bulk verification: most rows accepted in one CSV.
+        "BULK_MAX_ROWS": 5000,
+        # Timeout (seconds) when ``kafaat cert verify`` fetches a remote status list.
+        "STATUS_FETCH_TIMEOUT": 5,
+        # Include the VC-JWT form beside the embedded proof.
+        "ISSUE_JWT": True,
+    }
+)
