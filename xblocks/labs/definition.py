@@ -1,0 +1,724 @@
+"""The lab definition: frozen dataclasses, the ``<kafaat_lab>`` OLX parser with validation, and the canonical serialiser.
+
+Pure and model-free: the lab block stores the OLX text and calls ``parse_lab``/``serialize_lab``,
+the runner and ``kafaat lab`` work from the dataclasses. Validation collects every problem with
+its line so an author fixes a file in one pass; ``parse_lab(serialize_lab(d)) == d`` for every
+definition. See ``docs/authoring-labs.md`` for the format.
+"""
+from __future__ import annotations
+
+import dataclasses
+import enum
+import posixpath
+import re
+import textwrap
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+from lxml import etree
+
+from xblocks.core.i18n import gettext as _
+from xblocks.core.xml import UnsafeXMLError
+from xblocks.core.xml import parse as parse_xml
+from xblocks.labs import params as param_kinds
+from xblocks.labs.sandbox.base import Limits, SandboxSpec, User
+
+TAG = "kafaat_lab"
+MiB = 1024 * 1024
+
+# Caps keep one definition cheap to store, render and ship to a sandbox.
+MAX_SCRIPT_CHARS = 64 * 1024
+MAX_FILE_CHARS = 256 * 1024
+MAX_TEXT_CHARS = 64 * 1024
+MAX_FLAG_CHARS = 256
+MAX_STEPS = 50
+MAX_ITEMS_PER_STEP = 20
+MAX_FILES = 100
+MAX_PARAMS = 32
+MAX_POINTS = 1000
+MAX_CHECK_TIMEOUT = 300.0
+DEFAULT_CHECK_TIMEOUT = 10.0
+MIN_TIME_LIMIT, MAX_TIME_LIMIT = 60, 24 * 3600
+LIMIT_BOUNDS = {
+    "memory": (32 * MiB, 16 * 1024 * MiB),
+    "disk": (16 * MiB, 64 * 1024 * MiB),
+    "pids": (16, 4096),
+    "cpus": (0.05, 16.0),
+    "inodes": (1000, 10_000_000),
+}
+# Paths the sandbox mounts itself; a lab file there would be hidden or refused.
+RESERVED_PREFIXES = ("/proc", "/sys", "/dev", "/run/kafaat")
+ID_PATTERN = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_-]{0,63}$")
+SIZE_PATTERN = re.compile(r"^\s*(\d+)\s*([KMGT]?)(i?B?)\s*$", re.IGNORECASE)
+DURATION_PATTERN = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*(s|m|h)?\s*$", re.IGNORECASE)
+SIZE_UNITS = {"": 1, "K": 1024, "M": MiB, "G": 1024 * MiB, "T": 1024 * 1024 * MiB}
+
+LAB_ATTRIBUTES = {
+    "display_name", "image", "time_limit", "idle_timeout", "weight", "max_attempts", "memory", "pids",
+    "cpus", "disk", "inodes", "gating", "sudo", "network",
+}
+# Set by the OLX import/export machinery around the definition, not part of it.
+RUNTIME_ATTRIBUTES = {"url_name", "xblock-family"}
+CHILD_ATTRIBUTES = {
+    "param": {"name", "kind", "min", "max", "length", "prefix"},
+    "setup": {"user"},
+    "file": {"path", "mode", "owner"},
+    "step": {"id", "title"},
+}
+STEP_CHILD_ATTRIBUTES = {
+    "instructions": set(),
+    "check": {"id", "points", "timeout", "user"},
+    "flag": {"id", "points"},
+    "hint": {"cost"},
+    "solve": set(),
+}
+
+
+class Gating(enum.StrEnum):
+    SEQUENTIAL = "sequential"
+    FREE = "free"
+
+
+@dataclass(frozen=True)
+class Problem:
+    """One validation problem; ``line`` is 1-based in the source, None when it has no place."""
+
+    line: int | None
+    message: str
+
+    def __str__(self) -> str:
+        return f"line {self.line}: {self.message}" if self.line else self.message
+
+
+class LabDefinitionError(ValueError):
+    """The OLX is not a valid lab; ``errors`` lists every problem found, in source order."""
+
+    def __init__(self, errors: Iterable[Problem]):
+        self.errors = sorted(errors, key=lambda problem: (problem.line or 0))
+        super().__init__("\n".join(str(problem) for problem in self.errors))
+
+    def __str__(self) -> str:
+        return "\n".join(str(problem) for problem in self.errors)
+
+
+@dataclass(frozen=True)
+class Param:
+    """A per-learner value; ``min``/``max`` for numbers and ports, ``length`` for hex and flags, ``prefix`` for flags."""
+
+    name: str
+    kind: str
+    min: int | None = None
+    max: int | None = None
+    length: int | None = None
+    prefix: str | None = None
+
+    @property
+    def options(self) -> dict[str, int | str]:
+        return {key: getattr(self, key) for key in param_kinds.KINDS[param_kinds.Kind(self.kind)].options}
+
+
+@dataclass(frozen=True)
+class Check:
+    id: str
+    points: int
+    timeout: float
+    user: str
+    script: str
+
+
+@dataclass(frozen=True)
+class Flag:
+    id: str
+    points: int
+    value: str
+
+
+@dataclass(frozen=True)
+class Hint:
+    text: str
+    cost: int
+
+
+@dataclass(frozen=True)
+class Step:
+    id: str
+    title: str
+    instructions: str
+    checks: tuple[Check, ...] = ()
+    flags: tuple[Flag, ...] = ()
+    hints: tuple[Hint, ...] = ()
+    solve: str | None = None
+
+    @property
+    def max_points(self) -> int:
+        return sum(check.points for check in self.checks) + sum(flag.points for flag in self.flags)
+
+
+@dataclass(frozen=True)
+class SetupScript:
+    user: str
+    script: str
+
+
+@dataclass(frozen=True)
+class LabFile:
+    path: str
+    mode: int
+    owner: str
+    content: str
+
+
+@dataclass(frozen=True)
+class LabDefinition:
+    display_name: str
+    image: str = "base"
+    time_limit: int = 3600
+    idle_timeout: int = 900
+    weight: float = 1.0
+    max_attempts: int | None = None
+    limits: Limits = field(default_factory=Limits)
+    gating: str = Gating.SEQUENTIAL
+    learner_sudo: bool = False
+    network: bool = False
+    params: tuple[Param, ...] = ()
+    setup: tuple[SetupScript, ...] = ()
+    files: tuple[LabFile, ...] = ()
+    steps: tuple[Step, ...] = ()
+
+    @property
+    def max_score(self) -> int:
+        return sum(step.max_points for step in self.steps)
+
+    def step(self, step_id: str) -> Step:
+        for step in self.steps:
+            if step.id == step_id:
+                return step
+        raise KeyError(step_id)
+
+    def sandbox_spec(self, label: str) -> SandboxSpec:
+        return SandboxSpec(
+            image=self.image, limits=self.limits, network=self.network, learner_sudo=self.learner_sudo, label=label,
+        )
+
+
+# ---------------------------------------------------------------------------------------------------
+# Parsing
+
+
+def parse_lab(source: str | bytes | etree._Element) -> LabDefinition:
+    """Parse and validate the OLX of one ``<kafaat_lab>`` element; raise LabDefinitionError listing every problem.
+
+    An lxml element (what ``XBlock.parse_xml`` receives) is re-serialised and parsed again by the
+    hardened parser, keeping its line numbers in the enclosing file.
+    """
+    offset = 0
+    if isinstance(source, etree._Element):  # pylint: disable=protected-access
+        offset = max((source.sourceline or 1) - 1, 0)
+        source = etree.tostring(source, encoding="unicode", with_tail=False)
+    try:
+        root = parse_xml(source)
+    except UnsafeXMLError as error:
+        line = error.line + offset if error.line else None
+        raise LabDefinitionError([Problem(line, _("The lab is not well-formed XML: %(reason)s") % {"reason": error.message})]) from None
+    return _Parser(offset).lab(root)
+
+
+def _block_text(raw: str | None) -> str:
+    """Element text as authored, without the indentation the XML nesting adds.
+
+    Leading and trailing blank lines go, then the common indentation (tabs kept, so Makefiles work).
+    """
+    lines = (raw or "").split("\n")
+    while lines and not lines[0].strip():
+        lines.pop(0)
+    while lines and not lines[-1].strip():
+        lines.pop()
+    return textwrap.dedent("\n".join(lines))
+
+
+class _Parser:
+    """One parse: walks the tree once and collects problems instead of stopping at the first."""
+
+    def __init__(self, offset: int):
+        self.offset = offset
+        self.problems: list[Problem] = []
+        self.texts: list[tuple[str, int]] = []  # (text, line where it starts) to check references
+
+    def error(self, node: Any, message: str) -> None:
+        line = getattr(node, "sourceline", None) if node is not None else None
+        self.problems.append(Problem(line + self.offset if line else None, message))
+
+    # attribute readers: each returns a usable default after recording a problem
+
+    def attributes(self, node: etree._Element, allowed: set[str], extra: set[str] = frozenset()) -> None:
+        for name in node.attrib:
+            if name not in allowed and name not in extra:
+                self.error(node, _("Unknown attribute %(name)s on <%(tag)s>.") % {"name": name, "tag": node.tag})
+
+    def integer(self, node, name, default, low, high):
+        raw = node.get(name)
+        if raw is None or raw.strip() == "":
+            return default
+        try:
+            value = int(raw.strip())
+        except ValueError:
+            self.error(node, _("%(name)s must be a whole number, not %(value)r.") % {"name": name, "value": raw})
+            return default
+        if not low <= value <= high:
+            self.error(node, _("%(name)s must be between %(low)s and %(high)s, not %(value)s.") % {"name": name, "low": low, "high": high, "value": value})
+            return default
+        return value
+
+    def number(self, node, name, default, low, high):
+        raw = node.get(name)
+        if raw is None or raw.strip() == "":
+            return default
+        try:
+            value = float(raw.strip())
+        except ValueError:
+            self.error(node, _("%(name)s must be a number, not %(value)r.") % {"name": name, "value": raw})
+            return default
+        if not low <= value <= high or value != value:  # NaN compares false with everything
+            self.error(node, _("%(name)s must be between %(low)s and %(high)s, not %(value)s.") % {"name": name, "low": low, "high": high, "value": raw})
+            return default
+        return value
+
+    def duration(self, node, name, default, low, high, unit):
+        """Seconds from ``"90"`` (in ``unit``: ``"s"`` or ``"m"``) or ``"30s"``, ``"45m"``, ``"1.5h"``."""
+        raw = node.get(name)
+        if raw is None or raw.strip() == "":
+            return default
+        match = DURATION_PATTERN.match(raw)
+        if not match:
+            self.error(node, _("%(name)s must be a duration such as 30s, 45m or 2h, not %(value)r.") % {"name": name, "value": raw})
+            return default
+        factor = {"s": 1, "m": 60, "h": 3600}[(match.group(2) or unit).lower()]
+        seconds = float(match.group(1)) * factor
+        if not low <= seconds <= high:
+            self.error(node, _("%(name)s must be between %(low)s and %(high)s, not %(value)s.") % {
+                "name": name, "low": _human_duration(low), "high": _human_duration(high), "value": raw,
+            })
+            return default
+        return seconds
+
+    def size(self, node, name, default, low, high):
+        raw = node.get(name)
+        if raw is None or raw.strip() == "":
+            return default
+        match = SIZE_PATTERN.match(raw)
+        if not match:
+            self.error(node, _("%(name)s must be a size such as 512M or 2G, not %(value)r.") % {"name": name, "value": raw})
+            return default
+        value = int(match.group(1)) * SIZE_UNITS[match.group(2).upper()]
+        if not low <= value <= high:
+            self.error(node, _("%(name)s must be between %(low)s and %(high)s, not %(value)s.") % {
+                "name": name, "low": format_size(low), "high": format_size(high), "value": raw,
+            })
+            return default
+        return value
+
+    def boolean(self, node, name, default):
+        raw = node.get(name)
+        if raw is None or raw.strip() == "":
+            return default
+        if raw.strip().lower() in ("true", "yes", "1"):
+            return True
+        if raw.strip().lower() in ("false", "no", "0"):
+            return False
+        self.error(node, _("%(name)s must be true or false, not %(value)r.") % {"name": name, "value": raw})
+        return default
+
+    def user(self, node, name="user"):
+        raw = (node.get(name) or User.ROOT).strip()
+        if raw not in (User.ROOT, User.LEARNER):
+            self.error(node, _("%(name)s must be root or learner, not %(value)r.") % {"name": name, "value": raw})
+            return str(User.ROOT)
+        return raw
+
+    def identifier(self, node, name, seen: dict[str, int], what: str) -> str:
+        raw = node.get(name)
+        if raw is None or not raw.strip():
+            self.error(node, _("<%(tag)s> needs an %(name)s attribute.") % {"tag": node.tag, "name": name})
+            return ""
+        if not ID_PATTERN.match(raw):
+            self.error(node, _("%(what)s id %(value)r must be letters, digits, - and _ (at most 64).") % {"what": what, "value": raw})
+        elif raw in seen:
+            self.error(node, _("Duplicate %(what)s id %(value)r (first used on line %(line)s).") % {"what": what, "value": raw, "line": seen[raw]})
+        else:
+            seen[raw] = (node.sourceline or 0) + self.offset
+        return raw
+
+    def script(self, node, cap, what) -> str:
+        for child in node:
+            if isinstance(child.tag, str):
+                self.error(child, _("<%(tag)s> cannot contain elements (found <%(child)s>); wrap the text in CDATA.") % {"tag": node.tag, "child": child.tag})
+        text = _block_text(node.text)
+        if len(text) > cap:
+            self.error(node, _("%(what)s is %(size)s characters; the limit is %(cap)s.") % {"what": what, "size": len(text), "cap": cap})
+        if "\x00" in text:
+            self.error(node, _("%(what)s contains a NUL character.") % {"what": what})
+        self.texts.append((node.text or "", (node.sourceline or 0) + self.offset))
+        return text
+
+    # elements
+
+    def lab(self, root: etree._Element) -> LabDefinition:
+        if root.tag != TAG:
+            self.error(root, _("The root element must be <%(expected)s>, not <%(tag)s>.") % {"expected": TAG, "tag": root.tag})
+            raise LabDefinitionError(self.problems)
+        self.attributes(root, LAB_ATTRIBUTES, RUNTIME_ATTRIBUTES)
+        display_name = (root.get("display_name") or "").strip()
+        if not display_name:
+            self.error(root, _("<kafaat_lab> needs a display_name."))
+        image = (root.get("image") or "base").strip()
+        images = known_images()
+        if images is not None and image not in images:
+            self.error(root, _("Unknown image %(image)r; known images: %(known)s.") % {"image": image, "known": ", ".join(sorted(images))})
+        time_limit = int(self.duration(root, "time_limit", 3600, MIN_TIME_LIMIT, MAX_TIME_LIMIT, "m"))
+        idle_timeout = int(self.duration(root, "idle_timeout", 900, MIN_TIME_LIMIT, MAX_TIME_LIMIT, "m"))
+        if idle_timeout > time_limit:
+            self.error(root, _("idle_timeout cannot be longer than time_limit."))
+        weight = self.number(root, "weight", 1.0, 0.0, 1000.0)
+        max_attempts = self.integer(root, "max_attempts", None, 1, 1000)
+        defaults = Limits()
+        limits = Limits(
+            memory_bytes=self.size(root, "memory", defaults.memory_bytes, *LIMIT_BOUNDS["memory"]),
+            pids=self.integer(root, "pids", defaults.pids, *LIMIT_BOUNDS["pids"]),
+            cpus=self.number(root, "cpus", defaults.cpus, *LIMIT_BOUNDS["cpus"]),
+            disk_bytes=self.size(root, "disk", defaults.disk_bytes, *LIMIT_BOUNDS["disk"]),
+            inodes=self.integer(root, "inodes", defaults.inodes, *LIMIT_BOUNDS["inodes"]),
+        )
+        gating = (root.get("gating") or Gating.SEQUENTIAL).strip()
+        if gating not in tuple(Gating):
+            self.error(root, _("gating must be sequential or free, not %(value)r.") % {"value": gating})
+            gating = Gating.SEQUENTIAL
+        learner_sudo = self.boolean(root, "sudo", False)
+        if self.boolean(root, "network", False):
+            self.error(root, _("Network access for labs is not available yet; remove network=\"true\"."))
+        if root.text and root.text.strip():
+            self.error(root, _("Text directly inside <kafaat_lab> is not allowed; put it in a step's <instructions>."))
+
+        params, setup, files, steps = [], [], [], []
+        step_ids: dict[str, int] = {}
+        item_ids: dict[str, int] = {}
+        paths: dict[str, int] = {}
+        param_names: dict[str, int] = {}
+        for child in root:
+            if not isinstance(child.tag, str):
+                continue  # comments
+            if child.tail and child.tail.strip():
+                self.error(child, _("Text after <%(tag)s> is not allowed.") % {"tag": child.tag})
+            if child.tag == "param":
+                params.append(self.param(child, param_names))
+            elif child.tag == "setup":
+                self.attributes(child, CHILD_ATTRIBUTES["setup"])
+                setup.append(SetupScript(user=self.user(child), script=self.script(child, MAX_SCRIPT_CHARS, _("The setup script"))))
+            elif child.tag == "file":
+                files.append(self.file(child, paths))
+            elif child.tag == "step":
+                steps.append(self.step(child, step_ids, item_ids))
+            else:
+                self.error(child, _("Unknown element <%(tag)s> in <kafaat_lab>; expected param, setup, file or step.") % {"tag": child.tag})
+        if not steps:
+            self.error(root, _("A lab needs at least one <step>."))
+        for what, items, cap in ((_("steps"), steps, MAX_STEPS), (_("files"), files, MAX_FILES), (_("params"), params, MAX_PARAMS)):
+            if len(items) > cap:
+                self.error(root, _("A lab can have at most %(cap)s %(what)s.") % {"cap": cap, "what": what})
+        self.references(set(param_names))
+        if self.problems:
+            raise LabDefinitionError(self.problems)
+        return LabDefinition(
+            display_name=display_name, image=image, time_limit=time_limit, idle_timeout=idle_timeout, weight=weight,
+            max_attempts=max_attempts, limits=limits, gating=gating, learner_sudo=learner_sudo, network=False,
+            params=tuple(params), setup=tuple(setup), files=tuple(files), steps=tuple(steps),
+        )
+
+    def param(self, node, seen: dict[str, int]) -> Param:
+        self.attributes(node, CHILD_ATTRIBUTES["param"])
+        name = (node.get("name") or "").strip()
+        if not param_kinds.NAME.match(name):
+            self.error(node, _("Parameter name %(value)r must be a letter or _ followed by letters, digits or _.") % {"value": name})
+        elif name in seen:
+            self.error(node, _("Duplicate parameter %(value)r (first declared on line %(line)s).") % {"value": name, "line": seen[name]})
+        else:
+            seen[name] = (node.sourceline or 0) + self.offset
+        raw_kind = (node.get("kind") or "").strip()
+        try:
+            kind = param_kinds.Kind(raw_kind)
+        except ValueError:
+            self.error(node, _("Parameter kind must be one of %(kinds)s, not %(value)r.") % {"kinds": ", ".join(param_kinds.Kind), "value": raw_kind})
+            return Param(name=name, kind=raw_kind)
+        spec = param_kinds.KINDS[kind]
+        options: dict[str, Any] = {}
+        for option in ("min", "max", "length", "prefix"):
+            if option not in spec.options:
+                if node.get(option) is not None:
+                    self.error(node, _("A %(kind)s parameter takes no %(option)s.") % {"kind": kind, "option": option})
+                continue
+            default = spec.options[option]
+            if option == "prefix":
+                value = (node.get(option) or default).strip()
+                if not param_kinds.PREFIX.match(value):
+                    self.error(node, _("A flag prefix must be 1 to 32 letters, digits, - or _."))
+                    value = default
+                options[option] = value
+            else:
+                options[option] = self.integer(node, option, default, *spec.bounds[option])
+        if "min" in options and options["min"] > options["max"]:
+            self.error(node, _("Parameter %(name)s has min greater than max.") % {"name": name})
+        return Param(name=name, kind=str(kind), **options)
+
+    def file(self, node, seen: dict[str, int]) -> LabFile:
+        self.attributes(node, CHILD_ATTRIBUTES["file"])
+        path = node.get("path") or ""
+        problem = path_problem(path)
+        if problem:
+            self.error(node, problem)
+        elif path in seen:
+            self.error(node, _("Duplicate file path %(path)s (first on line %(line)s).") % {"path": path, "line": seen[path]})
+        else:
+            seen[path] = (node.sourceline or 0) + self.offset
+        raw_mode = (node.get("mode") or "0644").strip()
+        mode = 0o644
+        if not re.fullmatch(r"0?[0-7]{3,4}", raw_mode):
+            self.error(node, _("mode must be an octal mode such as 0644 or 0755, not %(value)r.") % {"value": raw_mode})
+        else:
+            mode = int(raw_mode, 8)
+            if mode & 0o6000:
+                # Sandboxes mount everything nosuid: a setuid file would look privileged and not be.
+                self.error(node, _("mode %(value)s sets setuid or setgid, which labs do not support.") % {"value": raw_mode})
+                mode &= 0o1777
+        owner = self.user(node, "owner")
+        content = self.script(node, MAX_FILE_CHARS, _("The file %(path)s") % {"path": path})
+        return LabFile(path=path, mode=mode, owner=owner, content=content + "\n" if content else "")
+
+    def step(self, node, step_ids: dict[str, int], item_ids: dict[str, int]) -> Step:
+        self.attributes(node, CHILD_ATTRIBUTES["step"])
+        step_id = self.identifier(node, "id", step_ids, _("step"))
+        title = (node.get("title") or "").strip()
+        if not title:
+            self.error(node, _("Step %(id)s needs a title.") % {"id": step_id})
+        if node.text and node.text.strip():
+            self.error(node, _("Text directly inside <step> is not allowed; put it in <instructions>."))
+        instructions, solve = None, None
+        checks, flags, hints = [], [], []
+        for child in node:
+            if not isinstance(child.tag, str):
+                continue
+            if child.tail and child.tail.strip():
+                self.error(child, _("Text after <%(tag)s> is not allowed.") % {"tag": child.tag})
+            allowed = STEP_CHILD_ATTRIBUTES.get(child.tag)
+            if allowed is None:
+                self.error(child, _("Unknown element <%(tag)s> in <step>; expected instructions, check, flag, hint or solve.") % {"tag": child.tag})
+                continue
+            self.attributes(child, allowed)
+            if child.tag == "instructions":
+                if instructions is not None:
+                    self.error(child, _("A step has one <instructions>."))
+                instructions = self.script(child, MAX_TEXT_CHARS, _("The instructions"))
+            elif child.tag == "solve":
+                if solve is not None:
+                    self.error(child, _("A step has one <solve>."))
+                solve = self.script(child, MAX_SCRIPT_CHARS, _("The solve script"))
+            elif child.tag == "check":
+                check_id = self.identifier(child, "id", item_ids, _("check"))
+                script = self.script(child, MAX_SCRIPT_CHARS, _("The check script"))
+                if not script.strip():
+                    self.error(child, _("Check %(id)s has an empty script.") % {"id": check_id})
+                checks.append(Check(
+                    id=check_id,
+                    points=self.integer(child, "points", 1, 0, MAX_POINTS),
+                    timeout=self.duration(child, "timeout", DEFAULT_CHECK_TIMEOUT, 1, MAX_CHECK_TIMEOUT, "s"),
+                    user=self.user(child),
+                    script=script,
+                ))
+            elif child.tag == "flag":
+                flag_id = self.identifier(child, "id", item_ids, _("flag"))
+                value = self.script(child, MAX_FLAG_CHARS, _("The flag")).strip()
+                if not value or "\n" in value:
+                    self.error(child, _("Flag %(id)s must hold its answer on one line.") % {"id": flag_id})
+                flags.append(Flag(id=flag_id, points=self.integer(child, "points", 1, 0, MAX_POINTS), value=value))
+            elif child.tag == "hint":
+                hints.append(Hint(text=self.script(child, MAX_TEXT_CHARS, _("The hint")), cost=self.integer(child, "cost", 0, 0, MAX_POINTS)))
+        if not checks and not flags:
+            self.error(node, _("Step %(id)s needs at least one <check> or <flag>.") % {"id": step_id})
+        if len(checks) + len(flags) + len(hints) > MAX_ITEMS_PER_STEP:
+            self.error(node, _("Step %(id)s has more than %(cap)s checks, flags and hints.") % {"id": step_id, "cap": MAX_ITEMS_PER_STEP})
+        return Step(
+            id=step_id, title=title, instructions=instructions or "", checks=tuple(checks), flags=tuple(flags),
+            hints=tuple(hints), solve=solve,
+        )
+
+    def references(self, declared: set[str]) -> None:
+        for text, line in self.texts:
+            for name, position in param_kinds.references(text):
+                if name not in declared:
+                    self.problems.append(Problem(line + text[:position].count("\n"), _("Unknown parameter %(name)s in {{ lab.param.%(name)s }}; declare it with <param>.") % {"name": name}))
+            for expression, position in param_kinds.malformed(text):
+                self.problems.append(Problem(line + text[:position].count("\n"), _("%(expression)s is not a parameter reference; write {{ lab.param.NAME }}.") % {"expression": expression}))
+
+
+def path_problem(path: str) -> str | None:
+    """Why ``path`` cannot hold a lab file, or None: absolute, normalised, inside the sandbox."""
+    if not path:
+        return _("<file> needs a path.")
+    if "\x00" in path or "\n" in path or "{{" in path:
+        return _("File path %(path)r contains a forbidden character or a template.") % {"path": path}
+    if not path.startswith("/"):
+        return _("File path %(path)s must be absolute (start with /).") % {"path": path}
+    if ".." in path.split("/") or posixpath.normpath(path) != path or path.startswith("//"):
+        return _("File path %(path)s must be normalised, without .., . or repeated /.") % {"path": path}
+    if path == "/" or any(path == prefix or path.startswith(prefix + "/") for prefix in RESERVED_PREFIXES):
+        return _("File path %(path)s is outside the lab's writable file system.") % {"path": path}
+    if len(path) > 1024:
+        return _("File path is longer than 1024 characters.")
+    return None
+
+
+def known_images() -> set[str] | None:
+    """Image names a lab may use, from the image registry; None when the registry cannot say."""
+    try:
+        from xblocks.labs.sandbox import images  # pylint: disable=import-outside-toplevel
+    except ImportError:
+        return {"base", "web"}
+    for name in ("recipe_names", "known_images", "names"):
+        function = getattr(images, name, None)
+        if callable(function):
+            try:
+                return set(function())
+            except Exception:  # pylint: disable=broad-except  # a broken registry must not hide the lab's own errors
+                return None
+    return None
+
+
+def _human_duration(seconds: float) -> str:
+    if seconds >= 3600 and seconds % 3600 == 0:
+        return f"{int(seconds // 3600)}h"
+    if seconds >= 60 and seconds % 60 == 0:
+        return f"{int(seconds // 60)}m"
+    return f"{seconds:g}s"
+
+
+def format_size(value: int) -> str:
+    for unit in ("T", "G", "M", "K"):
+        if value >= SIZE_UNITS[unit] and value % SIZE_UNITS[unit] == 0:
+            return f"{value // SIZE_UNITS[unit]}{unit}"
+    return str(value)
+
+
+# ---------------------------------------------------------------------------------------------------
+# Serialising
+
+
+def _attr(value: Any) -> str:
+    text = str(value)
+    for old, new in (("&", "&amp;"), ("<", "&lt;"), (">", "&gt;"), ('"', "&quot;"), ("\n", "&#10;"), ("\t", "&#9;"), ("\r", "&#13;")):
+        text = text.replace(old, new)
+    return f'"{text}"'
+
+
+def _attrs(pairs: Iterable[tuple[str, Any]]) -> str:
+    return "".join(f" {name}={_attr(value)}" for name, value in pairs if value is not None)
+
+
+def _body(text: str) -> str:
+    """Text content on its own lines, CDATA when it holds markup characters (scripts and Markdown)."""
+    if not text:
+        return ""
+    if "\n" not in text and text == text.strip():
+        if "]]>" in text or not re.search(r"[<>&]", text):
+            return text.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
+        return f"<![CDATA[{text}]]>"
+    if "]]>" in text or not re.search(r"[<>&]", text):
+        escaped = text.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
+        return f"\n{escaped}\n"
+    return f"<![CDATA[\n{text}\n]]>"
+
+
+def _number(value: float) -> str:
+    return f"{value:g}" if value == float(f"{value:g}") else repr(value)
+
+
+def serialize_lab(definition: LabDefinition) -> str:
+    """The canonical OLX of a definition: attributes in a fixed order, text unindented in CDATA."""
+    d = definition
+    lab_attrs = [
+        ("display_name", d.display_name),
+        ("image", d.image),
+        ("time_limit", _human_duration(d.time_limit)),
+        ("idle_timeout", _human_duration(d.idle_timeout)),
+        ("weight", _number(d.weight)),
+        ("max_attempts", d.max_attempts),
+        ("memory", format_size(d.limits.memory_bytes)),
+        ("pids", d.limits.pids),
+        ("cpus", _number(d.limits.cpus)),
+        ("disk", format_size(d.limits.disk_bytes)),
+        ("inodes", d.limits.inodes),
+        ("gating", str(d.gating)),
+        ("sudo", "true" if d.learner_sudo else "false"),
+    ]
+    out = [f"<{TAG}{_attrs(lab_attrs)}>"]
+    for param in d.params:
+        out.append(f"  <param{_attrs([('name', param.name), ('kind', param.kind), *param.options.items()])}/>")
+    for setup in d.setup:
+        out.append(f"  <setup{_attrs([('user', setup.user)])}>{_body(setup.script)}</setup>")
+    for lab_file in d.files:
+        attrs = _attrs([("path", lab_file.path), ("mode", f"{lab_file.mode:04o}"), ("owner", lab_file.owner)])
+        out.append(f"  <file{attrs}>{_body(lab_file.content.removesuffix(chr(10)))}</file>")
+    for step in d.steps:
+        out.append(f"  <step{_attrs([('id', step.id), ('title', step.title)])}>")
+        out.append(f"    <instructions>{_body(step.instructions)}</instructions>")
+        for check in step.checks:
+            attrs = _attrs([("id", check.id), ("points", check.points), ("timeout", _human_duration(check.timeout)), ("user", check.user)])
+            out.append(f"    <check{attrs}>{_body(check.script)}</check>")
+        for flag in step.flags:
+            out.append(f"    <flag{_attrs([('id', flag.id), ('points', flag.points)])}>{_body(flag.value)}</flag>")
+        for hint in step.hints:
+            out.append(f"    <hint{_attrs([('cost', hint.cost)])}>{_body(hint.text)}</hint>")
+        if step.solve is not None:
+            out.append(f"    <solve>{_body(step.solve)}</solve>")
+        out.append("  </step>")
+    out.append(f"</{TAG}>")
+    return "\n".join(out) + "\n"
+
+
+# ---------------------------------------------------------------------------------------------------
+# Parameters
+
+
+def generate_params(definition: LabDefinition, seed: bytes) -> dict[str, str]:
+    """The values of every declared parameter for one session seed (deterministic, differs between seeds)."""
+    if not seed:
+        raise ValueError("a parameter seed must not be empty")
+    return {
+        param.name: param_kinds.generate_value(param.kind, param.name, seed, param.options)
+        for param in definition.params
+    }
+
+
+def render(definition: LabDefinition, params: Mapping[str, str]) -> LabDefinition:
+    """The definition with ``{{ lab.param.NAME }}`` replaced everywhere: instructions, files, setup, checks, flags, hints, solves."""
+    missing = {param.name for param in definition.params} - set(params)
+    if missing:
+        raise ValueError(f"no value for parameters {sorted(missing)}")
+
+    def sub(text: str | None) -> str | None:
+        return None if text is None else param_kinds.substitute(text, params)
+
+    return dataclasses.replace(
+        definition,
+        setup=tuple(dataclasses.replace(item, script=sub(item.script)) for item in definition.setup),
+        files=tuple(dataclasses.replace(item, content=sub(item.content)) for item in definition.files),
+        steps=tuple(
+            dataclasses.replace(
+                step,
+                instructions=sub(step.instructions),
+                checks=tuple(dataclasses.replace(check, script=sub(check.script)) for check in step.checks),
+                flags=tuple(dataclasses.replace(flag, value=sub(flag.value)) for flag in step.flags),
+                hints=tuple(dataclasses.replace(hint, text=sub(hint.text)) for hint in step.hints),
+                solve=sub(step.solve),
+            )
+            for step in definition.steps
+        ),
+    )
