@@ -1,4 +1,5 @@
 """ASGI entry point for the demo: Django HTTP (the workbench) and the terminal gateway's websockets."""
+
 import os
 
 from django.core.asgi import get_asgi_application
@@ -7,6 +8,9 @@ os.environ.setdefault("DJANGO_SETTINGS_MODULE", "demo.settings")
 
 django_asgi_app = get_asgi_application()
 
-from channels.routing import ProtocolTypeRouter  # noqa: E402  (after Django is set up)
+from channels.routing import ProtocolTypeRouter, URLRouter  # noqa: E402  (after Django is set up)
 
-application = ProtocolTypeRouter({"http": django_asgi_app})
+from xblocks.labs.terminal.routing import websocket_urlpatterns  # noqa: E402
+
+# No cookie-based auth on websockets: the gateway trusts only the single-use token of the first message.
+application = ProtocolTypeRouter({"http": django_asgi_app, "websocket": URLRouter(websocket_urlpatterns)})

@@ -1,4 +1,5 @@
 """Django app config for the terminal gateway (its own tables: tokens, attaches, transcripts)."""
+
 from django.apps import AppConfig
 
 

@@ -1,0 +1,209 @@
+"""The one door to the terminal's data: tokens for the gateway, staff attaches, transcripts, history.
+
+Lab sessions belong to the labs app; this module reaches them only through the functions of
+``TERMINAL_SESSION_DIRECTORY`` (``xblocks.labs.api`` by default): ``session_owner``,
+``terminal_target``, ``can_watch`` and ``record_activity``.
+"""
+
+from __future__ import annotations
+
+import datetime
+import hashlib
+import importlib
+import logging
+import secrets
+from types import ModuleType
+
+from django.core.exceptions import PermissionDenied
+from django.db import transaction
+from django.db.models import Max
+from django.utils import timezone
+
+from xblocks.labs.terminal import recording
+from xblocks.labs.terminal.conf import terminal_settings
+from xblocks.labs.terminal.data import TokenClaim, TokenGrant
+from xblocks.labs.terminal.models import Mode, StaffAttach, TerminalToken, Transcript, TranscriptChunk
+
+log = logging.getLogger(__name__)
+
+MAX_TOKEN_TTL = 60
+_TOKEN_CHARS = 64
+
+
+class TerminalDenied(PermissionDenied):
+    """The caller may not open this terminal in this mode."""
+
+
+def sessions() -> ModuleType:
+    """The module that answers questions about lab sessions (ownership, sandbox, watchers)."""
+    return importlib.import_module(terminal_settings.TERMINAL_SESSION_DIRECTORY)
+
+
+def _digest(token: str) -> str:
+    return hashlib.sha256(token.encode("ascii", "replace")).hexdigest()
+
+
+def _gateway_url(host: str, session_id: int) -> str:
+    base = (terminal_settings.TERMINAL_GATEWAY_URLS or {}).get(host) or terminal_settings.TERMINAL_GATEWAY_URL
+    path = f"{terminal_settings.TERMINAL_PATH_PREFIX.rstrip('/')}/{int(session_id)}/"
+    return f"{base.rstrip('/')}{path}" if base else path
+
+
+def mint_token(*, user, session_id: int, mode: str, attached_by=None) -> dict:
+    """A single-use token (at most 60 s) for ``user`` to open ``session_id``'s terminal in ``mode``.
+
+    ``mode`` is ``"rw"`` (the learner's own shell) or ``"ro"`` (watching; ``attached_by`` is the
+    staff member accountable for the watch when it differs from ``user``). Ownership and watch
+    rights are checked again here, and again when the gateway consumes the token.
+    Returns ``{"token", "url", "expires_in"}``; ``url`` is absolute when the session's lab host has
+    a configured gateway, else a path on the page's own host.
+    """
+    try:
+        mode = Mode(mode)
+    except ValueError:
+        raise TerminalDenied(f"unknown terminal mode {mode!r}") from None
+    directory = sessions()
+    owner_id, _usage_key, _course_key = directory.session_owner(session_id)
+    viewer = attached_by or user
+    if mode == Mode.READ_WRITE and (user.pk != owner_id or viewer.pk != owner_id):
+        raise TerminalDenied(f"user {user.pk} does not own lab session {session_id}")
+    if mode == Mode.READ_ONLY and viewer.pk != owner_id and not directory.can_watch(viewer, session_id):
+        raise TerminalDenied(f"user {viewer.pk} may not watch lab session {session_id}")
+    handle = directory.terminal_target(session_id)  # raises unless the sandbox is ready
+    ttl = max(1, min(int(terminal_settings.TERMINAL_TOKEN_TTL), MAX_TOKEN_TTL))
+    token = secrets.token_urlsafe(48)
+    TerminalToken.objects.create(
+        digest=_digest(token),
+        user=user,
+        session_id=session_id,
+        mode=mode.value,
+        attached_by=attached_by if attached_by is not None and attached_by.pk != user.pk else None,
+        expires_at=timezone.now() + datetime.timedelta(seconds=ttl),
+    )
+    return TokenGrant(token=token, url=_gateway_url(handle.host, session_id), expires_in=ttl).as_json()
+
+
+def consume_token(token: object, session_id: int) -> TokenClaim | None:
+    """Use a token once for ``session_id``; ``None`` when it is malformed, unknown, used, expired,
+    for another session, or its holder lost the right to the session since it was minted.
+
+    The consume is one conditional UPDATE, so of concurrent replays exactly one wins.
+    """
+    if not isinstance(token, str) or not 16 <= len(token) <= _TOKEN_CHARS * 2:
+        return None
+    digest = _digest(token)
+    now = timezone.now()
+    won = TerminalToken.objects.filter(digest=digest, consumed_at__isnull=True, expires_at__gt=now).update(
+        consumed_at=now
+    )
+    if won != 1:
+        return None
+    row = TerminalToken.objects.select_related("user", "attached_by").get(digest=digest)
+    if row.session_id != session_id:
+        log.warning("terminal token for session %s presented on session %s", row.session_id, session_id)
+        return None
+    directory = sessions()
+    try:
+        owner_id, _usage_key, _course_key = directory.session_owner(session_id)
+        viewer = row.attached_by or row.user
+        if row.mode == Mode.READ_WRITE and row.user_id != owner_id:
+            return None
+        if row.mode == Mode.READ_ONLY and viewer.pk != owner_id and not directory.can_watch(viewer, session_id):
+            return None
+        handle = directory.terminal_target(session_id)
+    except Exception:  # pylint: disable=broad-except
+        # fail closed: a session that vanished or cannot be resolved opens nothing
+        log.warning("terminal token for session %s refused: session not available", session_id, exc_info=True)
+        return None
+    attach_id = None
+    if row.mode == Mode.READ_ONLY and viewer.pk != owner_id:
+        attach_id = StaffAttach.objects.create(staff=viewer, learner_id=owner_id, session_id=session_id).pk
+        log.info("user %s attached read-only to lab session %s of user %s", viewer.pk, session_id, owner_id)
+    return TokenClaim(
+        user_id=row.user_id,
+        viewer_id=viewer.pk,
+        owner_id=owner_id,
+        session_id=session_id,
+        mode=row.mode,
+        handle=handle,
+        attach_id=attach_id,
+    )
+
+
+def end_attach(attach_id: int) -> None:
+    StaffAttach.objects.filter(pk=attach_id, ended_at__isnull=True).update(ended_at=timezone.now())
+
+
+def record_activity(session_id: int) -> None:
+    """Tell the labs app the learner is active (keeps the idle timeout from firing)."""
+    sessions().record_activity(session_id)
+
+
+def open_transcript(session_id: int, width: int, height: int) -> tuple[float, int, bool]:
+    """The session's transcript (created on first use): start time, size so far, truncated?"""
+    now = timezone.now()
+    row, _created = Transcript.objects.get_or_create(
+        session_id=session_id, defaults={"width": width, "height": height, "started_at": now, "updated_at": now}
+    )
+    return row.started_at.timestamp(), row.size, row.truncated
+
+
+def append_transcript(session_id: int, events: str, history: bytes, *, size: int, truncated: bool) -> None:
+    """Append a flushed run of events and completed input lines to the session's transcript."""
+    with transaction.atomic():
+        row = Transcript.objects.select_for_update().get(session_id=session_id)
+        if events:
+            seq = (row.chunks.aggregate(last=Max("seq"))["last"] or 0) + 1
+            TranscriptChunk.objects.create(transcript=row, seq=seq, events=events)
+        fields = {"updated_at": timezone.now(), "size": max(size, row.size), "truncated": truncated or row.truncated}
+        if history:
+            room = int(terminal_settings.TERMINAL_HISTORY_MAX_BYTES) - len(row.history)
+            if room > 0:
+                fields["history"] = bytes(row.history) + history[:room]
+        Transcript.objects.filter(pk=row.pk).update(**fields)
+
+
+def transcript(session_id: int) -> str | None:
+    """The session's terminal as asciinema v2 cast text, for staff replay; ``None`` if never opened."""
+    row = Transcript.objects.filter(session_id=session_id).first()
+    if row is None:
+        return None
+    parts = [recording.header(row.width, row.height, row.started_at.timestamp()) + "\n"]
+    parts.extend(row.chunks.order_by("seq").values_list("events", flat=True))
+    return "".join(parts)
+
+
+def command_history(session_id: int) -> bytes:
+    """The learner's input lines as recorded by the gateway, one per line (empty if none)."""
+    row = Transcript.objects.filter(session_id=session_id).only("history").first()
+    return bytes(row.history) if row is not None else b""
+
+
+def delete_transcript(session_id: int) -> None:
+    Transcript.objects.filter(session_id=session_id).delete()
+
+
+def purge_expired(now: datetime.datetime | None = None) -> dict[str, int]:
+    """Delete transcripts past retention and tokens that can no longer be used; safe to run twice."""
+    now = now or timezone.now()
+    days = int(terminal_settings.TERMINAL_TRANSCRIPT_RETENTION_DAYS)
+    old = Transcript.objects.filter(updated_at__lt=now - datetime.timedelta(days=days))
+    transcripts = old.count()
+    old.delete()
+    tokens, _ = TerminalToken.objects.filter(expires_at__lt=now - datetime.timedelta(hours=1)).delete()
+    return {"transcripts": transcripts, "tokens": tokens}
+
+
+__all__ = [
+    "TerminalDenied",
+    "mint_token",
+    "consume_token",
+    "end_attach",
+    "record_activity",
+    "open_transcript",
+    "append_transcript",
+    "transcript",
+    "command_history",
+    "delete_transcript",
+    "purge_expired",
+]

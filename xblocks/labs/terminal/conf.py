@@ -1,0 +1,32 @@
+"""Defaults of every terminal gateway setting, overridable through ``settings.KAFAAT``."""
+
+from xblocks.core.conf import AppSettings
+
+terminal_settings = AppSettings(
+    {
+        # Browsers send Origin on every websocket upgrade; anything not listed is closed with 1008.
+        "TERMINAL_ALLOWED_ORIGINS": ["http://127.0.0.1:8000", "http://localhost:8000"],
+        # Where browsers reach the gateway. "" means the page's own host (the demo serves both);
+        # TERMINAL_GATEWAY_URLS maps a lab host name to its gateway's base URL (wss://lab-1.example).
+        "TERMINAL_GATEWAY_URL": "",
+        # Where lab sessions are looked up: session_owner, terminal_target, can_watch, record_activity.
+        "TERMINAL_SESSION_DIRECTORY": "xblocks.labs.api",
+        "TERMINAL_GATEWAY_URLS": {},
+        "TERMINAL_PATH_PREFIX": "/kafaat/terminal/ws/",
+        "TERMINAL_TOKEN_TTL": 60,  # seconds; capped at 60 whatever the setting says
+        "TERMINAL_AUTH_TIMEOUT": 5.0,  # seconds to wait for the token message before closing
+        # A shell outlives its websocket for this long, so a reload or a network blip re-attaches.
+        "TERMINAL_RECONNECT_GRACE": 60.0,
+        "TERMINAL_RING_BYTES": 64 * 1024,  # recent output replayed on (re)attach
+        # Flow control: output sent but not yet acknowledged by xterm.js's write callbacks.
+        "TERMINAL_HIGH_WATERMARK": 512 * 1024,
+        "TERMINAL_LOW_WATERMARK": 128 * 1024,
+        "TERMINAL_READ_CHUNK": 64 * 1024,
+        "TERMINAL_MAX_INPUT_FRAME": 64 * 1024,
+        "TERMINAL_ACTIVITY_INTERVAL": 30.0,  # seconds between record_activity calls per shell
+        "TERMINAL_TRANSCRIPT_MAX_BYTES": 2 * 1024 * 1024,
+        "TERMINAL_TRANSCRIPT_FLUSH_SECONDS": 2.0,
+        "TERMINAL_TRANSCRIPT_RETENTION_DAYS": 90,
+        "TERMINAL_HISTORY_MAX_BYTES": 256 * 1024,
+    }
+)

@@ -1,0 +1,41 @@
+"""Frozen values the terminal api hands out: token grants and the claims a used token carries."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+from xblocks.labs.sandbox.base import SandboxHandle
+
+
+@dataclass(frozen=True)
+class TokenGrant:
+    """What the browser needs to open the terminal: a single-use token and the gateway's URL."""
+
+    token: str
+    url: str
+    expires_in: int
+
+    def as_json(self) -> dict[str, Any]:
+        return {"token": self.token, "url": self.url, "expires_in": self.expires_in}
+
+
+@dataclass(frozen=True)
+class TokenClaim:
+    """A token that was just consumed: who may do what on which sandbox.
+
+    ``viewer_id`` is the person accountable for the connection (the staff member for a watch);
+    ``attach_id`` names the audit row of a staff watch, ``None`` for the learner's own terminal.
+    """
+
+    user_id: int
+    viewer_id: int
+    owner_id: int | None
+    session_id: int
+    mode: str
+    handle: SandboxHandle
+    attach_id: int | None = None
+
+    @property
+    def read_only(self) -> bool:
+        return self.mode != "rw"

@@ -1,0 +1,138 @@
+"""The websocket endpoint of the terminal: authenticate with a single-use token, then bridge to a shell.
+
+Protocol (see docs/terminal.md): the browser's FIRST message is ``{"type": "auth", "token": ...,
+"cols": 80, "rows": 24}`` (never a URL parameter, which proxies log); afterwards binary frames are
+keystrokes, text frames are JSON controls (``resize``, ``ack`` of bytes xterm.js has rendered,
+``ping``). The server sends binary frames of output and JSON controls (``ready``, ``exit``,
+``replaced``, ``error``, ``pong``). A wrong Origin or any token problem closes with 1008 before a
+single byte is sent.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import logging
+
+from channels.db import database_sync_to_async
+
+from xblocks.labs.sandbox.base import SandboxError
+from xblocks.labs.terminal import api
+from xblocks.labs.terminal.conf import terminal_settings
+from xblocks.labs.terminal.shells import Client, registry
+
+log = logging.getLogger(__name__)
+
+POLICY_VIOLATION = 1008
+TOO_BIG = 1009
+UNAVAILABLE = 1011  # the sandbox cannot give a shell now; the browser may retry later
+MAX_COLS, MAX_ROWS = 1000, 500
+
+
+def origin_allowed(scope) -> bool:
+    """Browsers send Origin on every websocket upgrade and apply no same-origin rule: check it."""
+    origins = [value for key, value in scope.get("headers", []) if key.lower() == b"origin"]
+    if len(origins) != 1:
+        return False
+    allowed = {o.rstrip("/") for o in terminal_settings.TERMINAL_ALLOWED_ORIGINS}
+    return origins[0].decode("latin-1").rstrip("/") in allowed
+
+
+def _dimension(value, default: int, limit: int) -> int:
+    return value if isinstance(value, int) and not isinstance(value, bool) and 1 <= value <= limit else default
+
+
+def _json(text: str | None) -> dict | None:
+    try:
+        value = json.loads(text or "")
+    except ValueError:
+        return None
+    return value if isinstance(value, dict) else None
+
+
+async def _refuse(send, code: int = POLICY_VIOLATION) -> None:
+    await send({"type": "websocket.close", "code": code})
+
+
+async def application(scope, receive, send) -> None:
+    """ASGI application for ``websocket`` scopes routed to ``.../<session_id>/``."""
+    if scope["type"] != "websocket":
+        raise ValueError("the terminal gateway serves websockets only")
+    message = await receive()
+    if message["type"] != "websocket.connect":
+        return
+    try:
+        session_id = int(scope.get("url_route", {}).get("kwargs", {})["session_id"])
+    except (KeyError, TypeError, ValueError):
+        await send({"type": "websocket.close", "code": POLICY_VIOLATION})
+        return
+    # Accept first so that refusals carry a close code (1008) the browser can tell from a network error.
+    await send({"type": "websocket.accept"})
+    if not origin_allowed(scope):
+        log.warning("terminal websocket for session %s refused: origin not allowed", session_id)
+        await _refuse(send)
+        return
+    try:
+        first = await asyncio.wait_for(receive(), float(terminal_settings.TERMINAL_AUTH_TIMEOUT))
+    except TimeoutError:
+        await _refuse(send)
+        return
+    if first["type"] != "websocket.receive":
+        return
+    auth = _json(first.get("text"))
+    if auth is None or auth.get("type") != "auth":
+        await _refuse(send)
+        return
+    claim = await database_sync_to_async(api.consume_token)(auth.get("token"), session_id)
+    if claim is None:
+        log.warning("terminal websocket for session %s refused: bad token", session_id)
+        await _refuse(send)
+        return
+    cols = _dimension(auth.get("cols"), 80, MAX_COLS)
+    rows = _dimension(auth.get("rows"), 24, MAX_ROWS)
+    client = Client(claim, send)
+    try:
+        shell = await registry.attach(claim, client, cols, rows)
+    except SandboxError:
+        log.warning("no shell for lab session %s", session_id, exc_info=True)
+        client.push_control({"type": "error", "reason": "unavailable"})
+        client.push_close(UNAVAILABLE)
+        await client.closed.wait()
+        return
+    max_frame = int(terminal_settings.TERMINAL_MAX_INPUT_FRAME)
+    try:
+        while True:
+            message = await receive()
+            if message["type"] == "websocket.disconnect":
+                break
+            data = message.get("bytes")
+            if data is not None:
+                if len(data) > max_frame:
+                    client.push_close(TOO_BIG)
+                    await asyncio.wait_for(client.closed.wait(), 1.0)
+                    break
+                shell.write(client, data)
+                continue
+            control = _json(message.get("text"))
+            if control is None:
+                continue
+            kind = control.get("type")
+            if kind == "ack":
+                count = control.get("bytes")
+                if isinstance(count, int) and not isinstance(count, bool):
+                    shell.ack(client, count)
+            elif kind == "input":
+                text = control.get("data")
+                if isinstance(text, str) and len(text) <= max_frame:
+                    shell.write(client, text.encode("utf-8"))
+            elif kind == "resize":
+                shell.resize(
+                    client,
+                    _dimension(control.get("cols"), cols, MAX_COLS),
+                    _dimension(control.get("rows"), rows, MAX_ROWS),
+                )
+            elif kind == "ping":
+                client.push_control({"type": "pong"})
+    finally:
+        shell.detach(client)
+        client.stop()
