@@ -1,0 +1,825 @@
+"""The one door to lab sessions and check runs: blocks, tasks, the terminal gateway and commands call this.
+
+Functions are domain actions returning frozen values from ``data``. Work that needs the sandbox
+(provisioning, teardown) runs in Celery workers (``tasks``); the api queues it after the
+transaction that asked for it commits. The state of a session changes only through
+``lifecycle.transition``.
+"""
+from __future__ import annotations
+
+import hashlib
+import hmac
+import json
+import logging
+import time
+from datetime import datetime, timedelta
+from functools import lru_cache
+from typing import Any
+
+from django.conf import settings
+from django.db import IntegrityError, transaction
+from django.utils import timezone
+
+from xblocks.core.html import render_markdown
+from xblocks.core.i18n import gettext as _
+from xblocks.labs import grading
+from xblocks.labs.data import (
+    LIVE_STATES,
+    ActionRefused,
+    CheckResult,
+    CheckRunResult,
+    HintReveal,
+    Phase,
+    SessionNotFound,
+    SessionNotReady,
+    SessionState,
+    SessionStatus,
+    SolutionReveal,
+    StaffSessionRow,
+    StepStatus,
+    SweepReport,
+)
+from xblocks.labs.lifecycle import live_key, transition
+from xblocks.labs.models import CheckRun, LabSession, SessionEvent
+from xblocks.labs.session_conf import session_settings
+from xblocks.labs.signals import lab_result_recorded
+
+log = logging.getLogger(__name__)
+
+S = SessionState
+LABEL_PREFIX = "labsession-"
+
+
+# --------------------------------------------------------------------------- definitions
+
+
+def definition_source(definition) -> str:
+    """The canonical OLX of a parsed lab (what a session snapshots)."""
+    from xblocks.labs.definition import serialize_lab  # pylint: disable=import-outside-toplevel
+
+    return serialize_lab(definition)
+
+
+def _hash(text: str) -> str:
+    return hashlib.sha256(text.encode("utf-8")).hexdigest()
+
+
+@lru_cache(maxsize=128)
+def _parsed(source_hash: str, source: str):  # pylint: disable=unused-argument
+    from xblocks.labs.definition import parse_lab  # pylint: disable=import-outside-toplevel
+
+    return parse_lab(source)
+
+
+@lru_cache(maxsize=512)
+def _rendered_cached(source_hash: str, source: str, params_json: str):
+    from xblocks.labs.definition import render  # pylint: disable=import-outside-toplevel
+
+    return render(_parsed(source_hash, source), json.loads(params_json))
+
+
+def _rendered(row: LabSession):
+    """The session's lab with this learner's parameters substituted (cached: parse once per snapshot)."""
+    return _rendered_cached(row.definition_hash, row.definition, json.dumps(row.params or {}, sort_keys=True))
+
+
+def learner_seed(user_id: int, usage_key: str) -> bytes:
+    """A secret, stable seed per learner and block: parameters differ between learners, never between resets."""
+    key = settings.SECRET_KEY.encode("utf-8")
+    return hmac.new(key, f"kafaat-lab-params\n{user_id}\n{usage_key}".encode(), hashlib.sha256).digest()
+
+
+def learner_definition(user, usage_key: str, definition):
+    """The lab as this learner sees it: rendered with their parameters (for instructions on the page)."""
+    from xblocks.labs.definition import generate_params, render  # pylint: disable=import-outside-toplevel
+
+    latest = _latest_row(user.pk, usage_key)
+    seed = bytes.fromhex(latest.seed) if latest else learner_seed(user.pk, usage_key)
+    return render(definition, generate_params(definition, seed))
+
+
+# --------------------------------------------------------------------------- status
+
+
+def _seconds_left(row: LabSession, now: datetime) -> int | None:
+    if row.state != S.READY or row.ends_at is None:
+        return None
+    return max(0, int((row.ends_at - now).total_seconds()))
+
+
+def _steps_status(definition, progress: dict[str, Any]) -> tuple[StepStatus, ...]:
+    steps = []
+    for step in definition.steps:
+        record = grading.step_record(progress, step.id)
+        revealed = int(record["hints"])
+        steps.append(
+            StepStatus(
+                id=step.id,
+                title=step.title,
+                open=grading.step_open(definition, progress, step.id),
+                passed=grading.step_passed(step, record),
+                points=grading.step_points(step, record),
+                max_points=step.max_points,
+                attempts=int(record["attempts"]),
+                attempts_left=grading.attempts_left(definition, record),
+                hints_revealed=revealed,
+                hints_total=len(step.hints),
+                next_hint_cost=step.hints[revealed].cost if revealed < len(step.hints) else None,
+                solution_revealed=bool(record["solution"]),
+                has_checks=bool(step.checks),
+                flags=tuple(flag.id for flag in step.flags),
+                flags_accepted=tuple(flag_id for flag_id in record["flags"] if any(f.id == flag_id for f in step.flags)),
+                hints=tuple(render_markdown(hint.text) for hint in step.hints[:revealed]),
+                solution=(step.solve or "") if record["solution"] else None,
+            )
+        )
+    return tuple(steps)
+
+
+def _status(row: LabSession, definition=None) -> SessionStatus:
+    definition = definition or _rendered(row)
+    progress = row.progress or {}
+    return SessionStatus(
+        session_id=row.pk,
+        state=row.state,
+        phase=row.phase,
+        learner_message=row.learner_message,
+        ready_at=row.ready_at,
+        ends_at=row.ends_at if row.state == S.READY else None,
+        seconds_left=_seconds_left(row, timezone.now()),
+        score=grading.lab_score(definition, progress),
+        max_score=definition.max_score,
+        completed=grading.lab_completed(definition, progress),
+        steps=_steps_status(definition, progress),
+    )
+
+
+def _row(session_id: int) -> LabSession:
+    row = LabSession.objects.filter(pk=session_id).first()
+    if row is None:
+        raise SessionNotFound(_("This lab session does not exist."), f"no LabSession {session_id}")
+    return row
+
+
+def _live_row(user_id: int, usage_key: str) -> LabSession | None:
+    return LabSession.objects.filter(live_key=live_key(user_id, usage_key)).first()
+
+
+def _latest_row(user_id: int, usage_key: str) -> LabSession | None:
+    return LabSession.objects.filter(user_id=user_id, usage_key=usage_key).order_by("-created", "-pk").first()
+
+
+def session_status(session_id: int) -> SessionStatus:
+    return _status(_row(session_id))
+
+
+def learner_status(user, usage_key: str, definition) -> SessionStatus:
+    """The learner's lab in this block: their latest session, or a not-started status with carried progress."""
+    row = _latest_row(user.pk, usage_key)
+    if row is not None and row.state in LIVE_STATES:
+        return _status(row)
+    progress = _carried_progress(row, definition)
+    return SessionStatus(
+        session_id=None,
+        state=row.state if row else "",
+        phase="",
+        learner_message=row.learner_message if row and row.state == S.FAILED else "",
+        ready_at=None,
+        ends_at=None,
+        seconds_left=None,
+        score=grading.lab_score(definition, progress),
+        max_score=definition.max_score,
+        completed=grading.lab_completed(definition, progress),
+        steps=_steps_status(learner_definition(user, usage_key, definition), progress),
+    )
+
+
+def live_session_id(user, usage_key: str) -> int | None:
+    """The id of the learner's live session in this block (blocks never take session ids from requests)."""
+    row = _live_row(user.pk, usage_key)
+    return row.pk if row else None
+
+
+def latest_session_id(user, usage_key: str) -> int | None:
+    row = _latest_row(user.pk, usage_key)
+    return row.pk if row else None
+
+
+# --------------------------------------------------------------------------- queueing
+
+
+def _enqueue(task_name: str, session_id: int) -> None:
+    """Queue a task once the current transaction commits (a worker must see the row it is given)."""
+
+    def send() -> None:
+        from xblocks.labs import tasks  # pylint: disable=import-outside-toplevel
+
+        getattr(tasks, task_name).delay(session_id)
+
+    transaction.on_commit(send)
+
+
+# --------------------------------------------------------------------------- starting
+
+
+def _carried_progress(previous: LabSession | None, definition) -> dict[str, Any]:
+    """Progress kept from the learner's previous session, limited to steps the lab still has."""
+    if previous is None:
+        return {}
+    ids = {step.id for step in definition.steps}
+    steps = {k: v for k, v in ((previous.progress or {}).get("steps") or {}).items() if k in ids}
+    return {"steps": steps}
+
+
+def start_session(user, usage_key: str, course_key: str, definition) -> SessionStatus:
+    """Create the learner's session for this block and queue its provisioning, or return the live one.
+
+    Two concurrent starts give one session: the unique ``live_key`` makes the second insert fail and
+    it returns the winner's session.
+    """
+    existing = _live_row(user.pk, usage_key)
+    if existing is not None:
+        return _status(existing)
+    from xblocks.labs.definition import generate_params  # pylint: disable=import-outside-toplevel
+
+    source = definition_source(definition)
+    previous = _latest_row(user.pk, usage_key)
+    seed = bytes.fromhex(previous.seed) if previous else learner_seed(user.pk, usage_key)
+    now = timezone.now()
+    try:
+        with transaction.atomic():
+            row = LabSession.objects.create(
+                user=user,
+                usage_key=usage_key,
+                course_key=course_key or "",
+                live_key=live_key(user.pk, usage_key),
+                definition=source,
+                definition_hash=_hash(source),
+                seed=seed.hex(),
+                params=generate_params(definition, seed),
+                time_limit=int(definition.time_limit),
+                idle_timeout=int(definition.idle_timeout),
+                state=S.REQUESTED,
+                phase=Phase.QUEUED,
+                phase_at=now,
+                progress=_carried_progress(previous, definition),
+                best_score=previous.best_score if previous else 0,
+                completed_at=previous.completed_at if previous else None,
+            )
+            SessionEvent.objects.create(session=row, from_state="", to_state=S.REQUESTED, actor=f"user:{user.pk}", reason="start")
+            _enqueue("provision_session", row.pk)
+    except IntegrityError:
+        existing = _live_row(user.pk, usage_key)
+        if existing is None:
+            raise
+        return _status(existing)
+    log.info("lab session %s requested by user %s for %s", row.pk, user.pk, usage_key)
+    return _status(row)
+
+
+def _backend():
+    from xblocks.labs.sandbox.base import get_backend  # pylint: disable=import-outside-toplevel
+
+    return get_backend()
+
+
+def provision_session(session_id: int) -> SessionStatus | None:
+    """Worker side of Start: create the environment through the runner, recording each phase.
+
+    Safe twice and concurrently: only the worker that moves the row requested → provisioning works on
+    it; a result that arrives after the reaper took over (or after a stop) is destroyed, not recorded.
+    """
+    from xblocks.labs import runner  # pylint: disable=import-outside-toplevel
+    from xblocks.labs.conf import labs_settings  # pylint: disable=import-outside-toplevel
+    from xblocks.labs.sandbox.base import BackendUnavailable  # pylint: disable=import-outside-toplevel
+
+    row = LabSession.objects.filter(pk=session_id).first()
+    if row is None or row.state != S.REQUESTED:
+        return _status(row) if row else None
+    now = timezone.now()
+    moved = transition(
+        session_id, S.PROVISIONING, actor="system:worker", reason=f"provisioning attempt {row.provision_attempts + 1}",
+        expect={S.REQUESTED}, provision_attempts=row.provision_attempts + 1, phase=Phase.CREATING, phase_at=now,
+        started_at=row.started_at or now, host=str(labs_settings.LAB_HOST), learner_message="", detail="",
+    )
+    if moved is None:
+        return session_status(session_id)
+    attempt = moved.provision_attempts
+
+    def ours(candidate: LabSession) -> bool:
+        return candidate.provision_attempts == attempt
+
+    def on_phase(phase: str) -> None:
+        LabSession.objects.filter(pk=session_id, state=S.PROVISIONING, provision_attempts=attempt).update(
+            phase=str(phase)[:32], phase_at=timezone.now()
+        )
+
+    try:
+        backend = _backend()
+        handle = runner.provision(backend, _rendered(moved), label=moved.label, on_phase=on_phase)
+    except runner.ProvisionError as error:
+        log.warning("lab session %s failed to provision: %s", session_id, error.detail)
+        transition(session_id, S.FAILED, actor="system:worker", reason="provisioning failed", expect={S.PROVISIONING},
+                   when=ours, learner_message=str(error.learner_message), detail=str(error.detail)[:10000], phase="")
+        return session_status(session_id)
+    except BackendUnavailable as error:
+        # Hand the session back to the queue; the task retries with backoff and the reaper fails it
+        # after PROVISION_MAX_ATTEMPTS, so a learner never waits on a dead engine for ever.
+        log.warning("lab session %s: sandbox backend unavailable: %s", session_id, error)
+        transition(session_id, S.REQUESTED, actor="system:worker", reason="backend unavailable", expect={S.PROVISIONING},
+                   when=ours, phase=Phase.QUEUED, phase_at=timezone.now(), detail=str(error)[:10000])
+        raise
+    except Exception as error:  # pylint: disable=broad-except
+        log.exception("lab session %s: unexpected provisioning error", session_id)
+        transition(session_id, S.FAILED, actor="system:worker", reason="provisioning crashed", expect={S.PROVISIONING},
+                   when=ours, learner_message=_("The lab environment could not be prepared. Please try again in a moment."),
+                   detail=f"{type(error).__name__}: {error}"[:10000], phase="")
+        return session_status(session_id)
+    now = timezone.now()
+    ready = transition(
+        session_id, S.READY, actor="system:worker", reason="environment ready", expect={S.PROVISIONING}, when=ours,
+        handle=handle.as_json(), host=handle.host, phase=Phase.READY, phase_at=now, ready_at=now,
+        ends_at=now + timedelta(seconds=moved.time_limit), last_activity=now,
+    )
+    if ready is None:
+        # Stopped or taken over while we worked: what we made belongs to nobody.
+        log.info("lab session %s moved on during provisioning; destroying %s", session_id, handle.id)
+        backend.destroy(handle)
+    return session_status(session_id)
+
+
+# --------------------------------------------------------------------------- ending
+
+
+def stop_session(session_id: int, *, actor: str, reason: str = "stop") -> SessionStatus:
+    """Mark a live session stopping and queue the teardown of its environment (idempotent)."""
+    moved = transition(session_id, S.STOPPING, actor=actor, reason=reason, expect=set(LIVE_STATES), phase="", phase_at=timezone.now())
+    if moved is not None:
+        _enqueue("teardown_session", session_id)
+    return session_status(session_id)
+
+
+def _destroy_environment(row: LabSession) -> None:
+    from xblocks.labs.sandbox.base import SandboxHandle  # pylint: disable=import-outside-toplevel
+
+    backend = _backend()
+    if row.handle:
+        backend.destroy(SandboxHandle.from_json(row.handle))
+    # A start interrupted before it recorded a handle may have left a sandbox under this label.
+    for handle in backend.inventory():
+        if handle.label == row.label:
+            backend.destroy(handle)
+
+
+def teardown_session(session_id: int) -> SessionStatus | None:
+    """Worker side of Stop: destroy everything the environment had, then mark the session stopped."""
+    row = LabSession.objects.filter(pk=session_id).first()
+    if row is None:
+        return None
+    if row.state != S.STOPPING:
+        return _status(row)
+    _destroy_environment(row)
+    transition(session_id, S.STOPPED, actor="system:worker", reason="environment destroyed", expect={S.STOPPING})
+    return session_status(session_id)
+
+
+def reset_session(user, usage_key: str, course_key: str, definition, *, actor: str) -> SessionStatus:
+    """Throw the learner's environment away and start a fresh one (progress and attempts are kept)."""
+    current = _live_row(user.pk, usage_key)
+    if current is not None:
+        stop_session(current.pk, actor=actor, reason="reset")
+    return start_session(user, usage_key, course_key, definition)
+
+
+def extend_session(session_id: int, seconds: int, *, actor: str) -> SessionStatus:
+    """Push a ready session's time limit back by ``seconds`` (staff)."""
+    seconds = int(seconds)
+    if seconds <= 0 or seconds > 24 * 3600:
+        raise ActionRefused(_("Choose an extension between 1 second and 24 hours."), f"extension {seconds}")
+    with transaction.atomic():
+        row = LabSession.objects.select_for_update().filter(pk=session_id).first()
+        if row is None:
+            raise SessionNotFound(_("This lab session does not exist."))
+        if row.state != S.READY or row.ends_at is None:
+            raise SessionNotReady(_("Only a running lab can be extended."))
+        LabSession.objects.filter(pk=session_id).update(
+            ends_at=row.ends_at + timedelta(seconds=seconds), extended_seconds=row.extended_seconds + seconds
+        )
+        SessionEvent.objects.create(session=row, from_state=row.state, to_state=row.state, actor=actor, reason=f"extended by {seconds} s")
+    return session_status(session_id)
+
+
+# --------------------------------------------------------------------------- checks, flags, hints
+
+
+def _command_history(session_id: int) -> bytes:
+    try:
+        from xblocks.labs.terminal.api import command_history  # pylint: disable=import-outside-toplevel
+    except ImportError:  # the gateway is an optional app; checks then get no history
+        return b""
+    try:
+        return command_history(session_id) or b""
+    except Exception:  # pylint: disable=broad-except
+        log.exception("lab session %s: command history unavailable", session_id)
+        return b""
+
+
+def _ready_step(session_id: int, step_id: str, *, need_checks: bool):
+    row = _row(session_id)
+    if row.state != S.READY:
+        raise SessionNotReady(_("Your lab is not running. Start it first."), f"session {session_id} is {row.state}")
+    definition = _rendered(row)
+    step = next((s for s in definition.steps if s.id == step_id), None)
+    if step is None:
+        raise ActionRefused(_("This step does not exist."), f"unknown step {step_id!r}")
+    if need_checks and not step.checks:
+        raise ActionRefused(_("This step has nothing to check; submit its answer instead."))
+    return row, definition, step
+
+
+def _reserve_attempt(session_id: int, definition, step) -> None:
+    """Count an attempt under the row lock before running, so concurrent presses cannot exceed the limit."""
+    with transaction.atomic():
+        row = LabSession.objects.select_for_update().get(pk=session_id)
+        if row.state != S.READY:
+            raise SessionNotReady(_("Your lab is not running. Start it first."))
+        progress = row.progress or {}
+        if not grading.step_open(definition, progress, step.id):
+            raise ActionRefused(_("Complete the previous steps first."), f"step {step.id} is gated")
+        record = grading.step_record(progress, step.id)
+        if grading.attempts_left(definition, record) == 0:
+            raise ActionRefused(_("You have no attempts left for this step."), f"step {step.id}: attempts used")
+        record["attempts"] = int(record["attempts"]) + 1
+        LabSession.objects.filter(pk=session_id).update(progress=grading.with_step(progress, step.id, record), last_activity=timezone.now())
+
+
+def _refund_attempt(session_id: int, step_id: str) -> None:
+    with transaction.atomic():
+        row = LabSession.objects.select_for_update().get(pk=session_id)
+        record = grading.step_record(row.progress or {}, step_id)
+        record["attempts"] = max(0, int(record["attempts"]) - 1)
+        LabSession.objects.filter(pk=session_id).update(progress=grading.with_step(row.progress or {}, step_id, record))
+
+
+def _record_run(session_id, definition, step, *, kind, script_hash, outcomes, duration, points, passed, flag_id=None):
+    """Store a CheckRun and fold it into the step's best record; returns (run, graded, row)."""
+    with transaction.atomic():
+        row = LabSession.objects.select_for_update().get(pk=session_id)
+        progress = row.progress or {}
+        record = grading.step_record(progress, step.id)
+        graded = not record["solution"]
+        if kind == CheckRun.Kind.CHECK:
+            if graded:
+                record["check_points"] = max(float(record["check_points"]), float(points))
+            record["checks_passed"] = bool(record["checks_passed"] or passed)
+        elif passed and flag_id not in record["flags"]:
+            record["flags"] = [*record["flags"], flag_id]
+        progress = grading.with_step(progress, step.id, record)
+        score = grading.lab_score(definition, progress)
+        completed = grading.lab_completed(definition, progress)
+        now = timezone.now()
+        run = CheckRun.objects.create(
+            session=row, step_id=step.id, kind=kind, script_hash=script_hash, outcomes=outcomes,
+            duration=duration, points=points, max_points=step.max_points, passed=passed, graded=graded,
+        )
+        row.progress = progress
+        row.best_score = score
+        row.completed_at = row.completed_at or (now if completed else None)
+        row.last_activity = now
+        LabSession.objects.filter(pk=session_id).update(
+            progress=progress, best_score=score, completed_at=row.completed_at, last_activity=now
+        )
+    return run, graded, row
+
+
+def _announce(row: LabSession, definition) -> None:
+    """Tell listeners (certification) about the learner's current result; their errors never break a check."""
+    responses = lab_result_recorded.send_robust(
+        sender=CheckRun, user=row.user, course_key=row.course_key, usage_key=row.usage_key,
+        score=float(row.best_score), max_score=float(definition.max_score),
+        passed=grading.lab_completed(definition, row.progress or {}), completed_at=row.completed_at,
+    )
+    for receiver, response in responses:
+        if isinstance(response, Exception):
+            log.error("lab_result_recorded receiver %r failed: %r", receiver, response)
+
+
+def run_checks(session_id: int, step_id: str) -> CheckRunResult:
+    """Run every check of a step inside the learner's environment and record the run (the grade's only source)."""
+    from xblocks.labs import runner  # pylint: disable=import-outside-toplevel
+    from xblocks.labs.sandbox.base import SandboxHandle, SandboxNotFound  # pylint: disable=import-outside-toplevel
+
+    row, definition, step = _ready_step(session_id, step_id, need_checks=True)
+    _reserve_attempt(session_id, definition, step)
+    handle = SandboxHandle.from_json(row.handle)
+    stdin = _command_history(session_id)
+    backend = _backend()
+    started = time.monotonic()
+    outcomes = []
+    try:
+        for check in step.checks:
+            outcomes.append(runner.run_check(backend, handle, check, stdin=stdin))
+    except SandboxNotFound as error:
+        _refund_attempt(session_id, step.id)
+        transition(session_id, S.FAILED, actor="system:check", reason="environment gone during check", expect={S.READY},
+                   learner_message=_("Your lab environment stopped unexpectedly. Start the lab again; your progress is kept."),
+                   detail=str(error)[:10000])
+        raise SessionNotReady(_("Your lab environment stopped unexpectedly. Start the lab again; your progress is kept."), str(error)) from None
+    except Exception:
+        _refund_attempt(session_id, step.id)
+        raise
+    duration = time.monotonic() - started
+    limit = int(session_settings.CHECK_OUTPUT_LIMIT)
+    results = tuple(
+        CheckResult(
+            id=o.id, passed=bool(o.passed), points=float(o.points) if o.passed else 0.0, max_points=int(o.max_points),
+            feedback=(o.feedback or "")[:limit], timed_out=bool(o.timed_out), truncated=bool(o.truncated) or len(o.feedback or "") > limit,
+        )
+        for o in outcomes
+    )
+    passed = all(result.passed for result in results)
+    points = sum(result.points for result in results)
+    script_hash = _hash("\0".join(check.script for check in step.checks))
+    stored = [dict(id=r.id, passed=r.passed, points=r.points, max_points=r.max_points, feedback=r.feedback,
+                   timed_out=r.timed_out, truncated=r.truncated, exit_code=o.exit_code, duration=round(o.duration, 4))
+              for r, o in zip(results, outcomes)]
+    run, graded, row = _record_run(session_id, definition, step, kind=CheckRun.Kind.CHECK, script_hash=script_hash,
+                                   outcomes=stored, duration=duration, points=points, passed=passed)
+    if graded:
+        _announce(row, definition)
+    return CheckRunResult(run_id=run.pk, step_id=step.id, passed=passed, graded=graded, step_points=points,
+                          results=results, status=_status(row, definition))
+
+
+def submit_flag(session_id: int, step_id: str, flag_id: str, answer: str) -> CheckRunResult:
+    """Compare a submitted flag with this learner's rendered value, server-side; counts as an attempt."""
+    from xblocks.labs import runner  # pylint: disable=import-outside-toplevel
+
+    row, definition, step = _ready_step(session_id, step_id, need_checks=False)
+    flag = next((f for f in step.flags if f.id == flag_id), None)
+    if flag is None:
+        raise ActionRefused(_("This step has no such answer field."), f"unknown flag {flag_id!r}")
+    if flag.id in grading.step_record(row.progress or {}, step.id)["flags"]:
+        raise ActionRefused(_("You already found this flag."))
+    _reserve_attempt(session_id, definition, step)
+    passed = runner.check_flag(flag, str(answer or "")[:1000])
+    points = float(flag.points) if passed else 0.0
+    result = CheckResult(id=flag.id, passed=passed, points=points, max_points=int(flag.points),
+                         feedback=_("Correct.") if passed else _("That is not the flag."))
+    run, graded, row = _record_run(session_id, definition, step, kind=CheckRun.Kind.FLAG, script_hash=_hash(flag.id),
+                                   outcomes=[{"id": flag.id, "passed": passed, "points": points}], duration=0.0,
+                                   points=points, passed=passed, flag_id=flag.id)
+    if graded:
+        _announce(row, definition)
+    return CheckRunResult(run_id=run.pk, step_id=step.id, passed=passed, graded=graded, step_points=points,
+                          results=(result,), status=_status(row, definition))
+
+
+def _update_step(session_id: int, step_id: str, change) -> tuple[LabSession, Any, Any, dict]:
+    row, definition, step = _ready_step(session_id, step_id, need_checks=False)
+    with transaction.atomic():
+        row = LabSession.objects.select_for_update().get(pk=session_id)
+        progress = row.progress or {}
+        if not grading.step_open(definition, progress, step.id):
+            raise ActionRefused(_("Complete the previous steps first."))
+        record = change(step, grading.step_record(progress, step.id))
+        row.progress = grading.with_step(progress, step.id, record)
+        row.best_score = grading.lab_score(definition, row.progress)
+        LabSession.objects.filter(pk=session_id).update(progress=row.progress, best_score=row.best_score)
+    return row, definition, step, record
+
+
+def reveal_hint(session_id: int, step_id: str) -> HintReveal:
+    """Reveal the step's next hint; its cost comes off the step's points."""
+
+    def change(step, record):
+        if int(record["hints"]) >= len(step.hints):
+            raise ActionRefused(_("There are no more hints for this step."))
+        record["hints"] = int(record["hints"]) + 1
+        return record
+
+    row, definition, step, record = _update_step(session_id, step_id, change)
+    hint = step.hints[int(record["hints"]) - 1]
+    _announce(row, definition)
+    return HintReveal(step_id=step.id, index=int(record["hints"]) - 1, text=render_markdown(hint.text), cost=hint.cost,
+                      status=_status(row, definition))
+
+
+def reveal_solution(session_id: int, step_id: str) -> SolutionReveal:
+    """Show the step's solution; the step then earns no points (it still opens the next step once it passes)."""
+
+    def change(step, record):
+        if not step.solve:
+            raise ActionRefused(_("This step has no solution to show."))
+        record["solution"] = True
+        return record
+
+    row, definition, step, _record = _update_step(session_id, step_id, change)
+    _announce(row, definition)
+    return SolutionReveal(step_id=step.id, script=step.solve or "", status=_status(row, definition))
+
+
+# --------------------------------------------------------------------------- staff
+
+
+def list_sessions(usage_key: str, *, limit: int = 500) -> list[StaffSessionRow]:
+    """Every learner's latest session in one block, for the staff view."""
+    rows: dict[int, LabSession] = {}
+    for row in LabSession.objects.filter(usage_key=usage_key).select_related("user").order_by("-created", "-pk")[: limit * 4]:
+        rows.setdefault(row.user_id, row)
+    now = timezone.now()
+    result = []
+    for row in list(rows.values())[:limit]:
+        definition = _rendered(row)
+        progress = row.progress or {}
+        last = row.check_runs.order_by("-created", "-pk").first()
+        used_until = row.stopped_at or now
+        result.append(
+            StaffSessionRow(
+                session_id=row.pk, username=row.user.get_username(), state=row.state, phase=row.phase,
+                current_step=grading.current_step(definition, progress),
+                last_check_at=last.created if last else None, last_check_passed=last.passed if last else None,
+                attempts=sum(int(grading.step_record(progress, s.id)["attempts"]) for s in definition.steps),
+                seconds_used=int((used_until - row.ready_at).total_seconds()) if row.ready_at else 0,
+                score=grading.lab_score(definition, progress), max_score=definition.max_score,
+                learner_message=row.learner_message, detail=row.detail[:500],
+            )
+        )
+    return result
+
+
+def session_in_block(session_id: int, usage_key: str) -> int:
+    """Refuse a session id that does not belong to this block (staff handlers act on their block only)."""
+    if not LabSession.objects.filter(pk=session_id, usage_key=usage_key).exists():
+        raise SessionNotFound(_("This lab session does not exist."), f"session {session_id} not in {usage_key}")
+    return int(session_id)
+
+
+# --------------------------------------------------------------------------- terminal gateway contract
+
+
+def terminal_target(session_id: int):
+    """The handle of a ready session's environment (the gateway opens its PTY there)."""
+    from xblocks.labs.sandbox.base import SandboxHandle  # pylint: disable=import-outside-toplevel
+
+    row = _row(session_id)
+    if row.state != S.READY or not row.handle:
+        raise SessionNotReady(_("Your lab is not running. Start it first."), f"session {session_id} is {row.state}")
+    return SandboxHandle.from_json(row.handle)
+
+
+def record_activity(session_id: int) -> None:
+    """Note learner input now (feeds the idle timeout). One UPDATE; the gateway rate-limits calls."""
+    LabSession.objects.filter(pk=session_id, state=S.READY).update(last_activity=timezone.now())
+
+
+def session_owner(session_id: int) -> tuple[int, str, str]:
+    row = LabSession.objects.filter(pk=session_id).values_list("user_id", "usage_key", "course_key").first()
+    if row is None:
+        raise SessionNotFound(_("This lab session does not exist."), f"no LabSession {session_id}")
+    return int(row[0]), row[1], row[2]
+
+
+def can_watch(user, session_id: int) -> bool:
+    """Whether ``user`` may attach read-only to the session: staff of the session's course."""
+    if user is None or not getattr(user, "is_authenticated", False):
+        return False
+    row = LabSession.objects.filter(pk=session_id).values_list("course_key", flat=True).first()
+    if row is None:
+        return False
+    from xblocks.core import compat  # pylint: disable=import-outside-toplevel
+
+    course_staff = getattr(compat, "is_course_staff", None)
+    if course_staff is not None:
+        return bool(course_staff(user, row))
+    if user.is_staff or user.is_superuser:
+        return True
+    if compat.running_in_openedx():
+        return False
+    demo_staff = (getattr(settings, "KAFAAT", None) or {}).get("DEMO_STAFF_IDS", ["staff"])
+    return user.get_username() in demo_staff
+
+
+def terminal_token(user, session_id: int, *, mode: str, attached_by=None) -> dict[str, Any]:
+    """Mint a gateway token for a ready session (the caller has checked who may ask)."""
+    terminal_target(session_id)
+    try:
+        from xblocks.labs.terminal.api import mint_token  # pylint: disable=import-outside-toplevel
+    except ImportError:
+        raise SessionNotReady(_("The terminal is not available on this site."), "terminal app not installed") from None
+    return mint_token(user=user, session_id=session_id, mode=mode, attached_by=attached_by)
+
+
+def transcript(session_id: int) -> str | None:
+    try:
+        from xblocks.labs.terminal.api import transcript as terminal_transcript  # pylint: disable=import-outside-toplevel
+    except ImportError:
+        return None
+    return terminal_transcript(session_id)
+
+
+# --------------------------------------------------------------------------- reaper and reconciler
+
+
+def reap_sessions(now: datetime | None = None) -> SweepReport:
+    """End sessions past their time limit or idle timeout; take over starts whose worker died.
+
+    Provisioning sessions with no phase change for PROVISION_TIMEOUT seconds are retried (their
+    partial environment destroyed) up to PROVISION_MAX_ATTEMPTS, then failed with a message;
+    requested and stopping sessions nobody picked up are queued again.
+    """
+    now = now or timezone.now()
+    stopped, failed, retried = [], [], []
+    for row in LabSession.objects.filter(state=S.READY).only("pk", "ends_at", "last_activity", "idle_timeout", "ready_at"):
+        if row.ends_at and row.ends_at <= now:
+            stop_session(row.pk, actor="system:reaper", reason="time limit")
+            stopped.append(row.pk)
+        elif row.idle_timeout and (row.last_activity or row.ready_at or now) + timedelta(seconds=row.idle_timeout) <= now:
+            stop_session(row.pk, actor="system:reaper", reason="idle timeout")
+            stopped.append(row.pk)
+    stale = now - timedelta(seconds=int(session_settings.PROVISION_TIMEOUT))
+    max_attempts = int(session_settings.PROVISION_MAX_ATTEMPTS)
+    for row in LabSession.objects.filter(state=S.PROVISIONING, phase_at__lt=stale):
+        attempt = row.provision_attempts
+
+        def same_attempt(candidate: LabSession, attempt=attempt) -> bool:
+            return candidate.provision_attempts == attempt
+
+        try:
+            _destroy_environment(row)
+        except Exception:  # pylint: disable=broad-except
+            log.exception("reaper: could not clean up the partial environment of session %s", row.pk)
+        if attempt < max_attempts:
+            if transition(row.pk, S.REQUESTED, actor="system:reaper", reason="provisioning stalled; retrying",
+                          expect={S.PROVISIONING}, when=same_attempt, phase=Phase.QUEUED, phase_at=now):
+                _enqueue("provision_session", row.pk)
+                retried.append(row.pk)
+        elif transition(row.pk, S.FAILED, actor="system:reaper", reason="provisioning stalled", expect={S.PROVISIONING},
+                        when=same_attempt, phase="", detail=f"no progress for {session_settings.PROVISION_TIMEOUT} s after {attempt} attempts",
+                        learner_message=_("Your lab took too long to start. Please press Start lab to try again.")):
+            failed.append(row.pk)
+    requeue = now - timedelta(seconds=int(session_settings.REQUEST_REQUEUE_AFTER))
+    for row in LabSession.objects.filter(state=S.REQUESTED, phase_at__lt=requeue):
+        if row.provision_attempts >= max_attempts:
+            if transition(row.pk, S.FAILED, actor="system:reaper", reason="no worker could start it", expect={S.REQUESTED},
+                          phase="", detail=row.detail or "requested too long",
+                          learner_message=_("No lab environment is available right now. Please try again later.")):
+                failed.append(row.pk)
+        else:
+            LabSession.objects.filter(pk=row.pk, state=S.REQUESTED).update(phase_at=now)
+            _enqueue("provision_session", row.pk)
+            retried.append(row.pk)
+    stuck = now - timedelta(seconds=int(session_settings.STOPPING_REQUEUE_AFTER))
+    for row in LabSession.objects.filter(state=S.STOPPING, phase_at__lt=stuck):
+        LabSession.objects.filter(pk=row.pk, state=S.STOPPING).update(phase_at=now)
+        _enqueue("teardown_session", row.pk)
+    report = SweepReport(stopped=tuple(stopped), failed=tuple(failed), retried=tuple(retried))
+    if stopped or failed or retried:
+        log.info("reaper: %s", report.as_json())
+    return report
+
+
+def reconcile_sessions() -> SweepReport:
+    """Compare the backend's inventory on this host with the database, both ways, and heal the drift.
+
+    An environment without a live session is destroyed; a ready session whose environment is gone
+    is failed with a message telling the learner to start again (their progress is kept).
+    """
+    from xblocks.labs.conf import labs_settings  # pylint: disable=import-outside-toplevel
+
+    backend = _backend()
+    inventory = backend.inventory()
+    present = {handle.id for handle in inventory}
+    destroyed, failed = [], []
+    by_id = {}
+    for handle in inventory:
+        session_id = None
+        if handle.label.startswith(LABEL_PREFIX) and handle.label[len(LABEL_PREFIX):].isdigit():
+            session_id = int(handle.label[len(LABEL_PREFIX):])
+        by_id[handle.id] = session_id
+    wanted_ids = {sid for sid in by_id.values() if sid is not None}
+    rows = {row.pk: row for row in LabSession.objects.filter(pk__in=wanted_ids)}
+    for handle in inventory:
+        row = rows.get(by_id[handle.id])
+        keep = row is not None and (
+            row.state == S.PROVISIONING or (row.state == S.READY and (row.handle or {}).get("id") == handle.id)
+        )
+        if not keep:
+            log.warning("reconciler: destroying %s (%s): no live session owns it", handle.id, handle.label)
+            backend.destroy(handle)
+            destroyed.append(handle.id)
+    host = str(labs_settings.LAB_HOST)
+    for row in LabSession.objects.filter(state=S.READY).filter(host__in=[host, ""]):
+        if row.handle and row.handle.get("backend") == getattr(backend, "name", row.handle.get("backend")) and row.handle.get("id") not in present:
+            if transition(row.pk, S.FAILED, actor="system:reconciler", reason="environment missing", expect={S.READY},
+                          when=lambda r, h=row.handle: r.handle == h, phase="",
+                          detail=f"sandbox {row.handle.get('id')} not in the {getattr(backend, 'name', '?')} inventory of {host}",
+                          learner_message=_("Your lab environment stopped unexpectedly. Start the lab again; your progress is kept.")):
+                failed.append(row.pk)
+    for row in LabSession.objects.filter(state=S.STOPPING).filter(host__in=[host, ""]):
+        if not row.handle or row.handle.get("id") not in present:
+            transition(row.pk, S.STOPPED, actor="system:reconciler", reason="environment already gone", expect={S.STOPPING})
+    report = SweepReport(failed=tuple(failed), destroyed=tuple(destroyed))
+    if failed or destroyed:
+        log.info("reconciler: %s", report.as_json())
+    return report

@@ -1,0 +1,203 @@
+"""Frozen values the labs api returns: session status, check results, staff rows (never querysets)."""
+from __future__ import annotations
+
+import enum
+from dataclasses import asdict, dataclass, field
+from datetime import datetime
+from typing import Any
+
+
+class SessionState(enum.StrEnum):
+    REQUESTED = "requested"
+    PROVISIONING = "provisioning"
+    READY = "ready"
+    STOPPING = "stopping"
+    STOPPED = "stopped"
+    FAILED = "failed"
+
+
+# A learner holds at most one session per block in these states (enforced by LabSession.live_key).
+LIVE_STATES = frozenset({SessionState.REQUESTED, SessionState.PROVISIONING, SessionState.READY})
+
+
+class Phase(enum.StrEnum):
+    """Where a start is, shown to the learner as honest progress (see runner.provision)."""
+
+    QUEUED = "queued"
+    CREATING = "creating"
+    COPYING_FILES = "copying_files"
+    RUNNING_SETUP = "running_setup"
+    READY = "ready"
+
+
+class LabError(Exception):
+    """Base of api errors. ``learner_message`` is translated and safe to show."""
+
+    def __init__(self, learner_message: str, detail: str = ""):
+        super().__init__(detail or learner_message)
+        self.learner_message = learner_message
+        self.detail = detail
+
+
+class SessionNotFound(LabError, LookupError):
+    """No such session (or not one the caller may see)."""
+
+
+class SessionNotReady(LabError):
+    """The session exists but has no running environment."""
+
+
+class ActionRefused(LabError):
+    """The request is understood but not allowed now (gating, attempts, state)."""
+
+
+def _iso(value: datetime | None) -> str | None:
+    return value.isoformat() if value else None
+
+
+@dataclass(frozen=True)
+class CheckResult:
+    """One check's outcome as the learner may see it (feedback is plain text; the page escapes it)."""
+
+    id: str
+    passed: bool
+    points: float
+    max_points: int
+    feedback: str
+    timed_out: bool = False
+    truncated: bool = False
+
+
+@dataclass(frozen=True)
+class StepStatus:
+    id: str
+    title: str
+    open: bool
+    passed: bool
+    points: float
+    max_points: int
+    attempts: int
+    attempts_left: int | None
+    hints_revealed: int
+    hints_total: int
+    next_hint_cost: int | None
+    solution_revealed: bool
+    has_checks: bool
+    flags: tuple[str, ...] = ()
+    flags_accepted: tuple[str, ...] = ()
+    hints: tuple[str, ...] = ()  # revealed hints, as sanitised HTML
+    solution: str | None = None  # the solve script once revealed (plain text; the page escapes it)
+
+
+@dataclass(frozen=True)
+class SessionStatus:
+    """What the learner's page shows: state, phase, times, progress and score, all server-side truths."""
+
+    session_id: int | None
+    state: str
+    phase: str
+    learner_message: str
+    ready_at: datetime | None
+    ends_at: datetime | None
+    seconds_left: int | None
+    score: float
+    max_score: int
+    completed: bool
+    steps: tuple[StepStatus, ...] = ()
+
+    @property
+    def live(self) -> bool:
+        return self.state in LIVE_STATES
+
+    def as_json(self) -> dict[str, Any]:
+        value = asdict(self)
+        value["ready_at"] = _iso(self.ready_at)
+        value["ends_at"] = _iso(self.ends_at)
+        value["live"] = self.live
+        return value
+
+
+@dataclass(frozen=True)
+class CheckRunResult:
+    """The outcome of pressing Check (or submitting a flag) on one step."""
+
+    run_id: int
+    step_id: str
+    passed: bool
+    graded: bool
+    step_points: float
+    results: tuple[CheckResult, ...]
+    status: SessionStatus
+
+    @property
+    def score(self) -> float:
+        return self.status.score
+
+    @property
+    def max_score(self) -> int:
+        return self.status.max_score
+
+    def as_json(self) -> dict[str, Any]:
+        return {
+            "run_id": self.run_id,
+            "step_id": self.step_id,
+            "passed": self.passed,
+            "graded": self.graded,
+            "step_points": self.step_points,
+            "results": [asdict(result) for result in self.results],
+            "status": self.status.as_json(),
+        }
+
+
+@dataclass(frozen=True)
+class HintReveal:
+    step_id: str
+    index: int
+    text: str
+    cost: int
+    status: SessionStatus
+
+
+@dataclass(frozen=True)
+class SolutionReveal:
+    step_id: str
+    script: str
+    status: SessionStatus
+
+
+@dataclass(frozen=True)
+class StaffSessionRow:
+    """One learner's lab in a block, for the staff view."""
+
+    session_id: int
+    username: str
+    state: str
+    phase: str
+    current_step: str | None
+    last_check_at: datetime | None
+    last_check_passed: bool | None
+    attempts: int
+    seconds_used: int
+    score: float
+    max_score: int
+    learner_message: str = ""
+    detail: str = ""
+    extra: dict[str, Any] = field(default_factory=dict)
+
+    def as_json(self) -> dict[str, Any]:
+        value = asdict(self)
+        value["last_check_at"] = _iso(self.last_check_at)
+        return value
+
+
+@dataclass(frozen=True)
+class SweepReport:
+    """What the reaper or the reconciler did in one pass (logged and returned by the task)."""
+
+    stopped: tuple[int, ...] = ()
+    failed: tuple[int, ...] = ()
+    retried: tuple[int, ...] = ()
+    destroyed: tuple[str, ...] = ()
+
+    def as_json(self) -> dict[str, Any]:
+        return {key: list(value) for key, value in asdict(self).items()}

@@ -1,0 +1,78 @@
+"""The session state machine: the only code that changes ``LabSession.state``, one locked move at a time.
+
+requested → provisioning → ready → stopping → stopped, with failed reachable from every live state and
+provisioning → requested for a retry. Each move locks the row (``select_for_update``) and then writes
+with a compare-and-set UPDATE on the state it saw, so two workers (or a worker and the reaper) can
+never both move a session, even on SQLite where row locks do not exist.
+"""
+from __future__ import annotations
+
+import hashlib
+import logging
+from typing import Any, Callable
+
+from django.db import transaction
+from django.utils import timezone
+
+from xblocks.labs.data import LIVE_STATES, SessionState
+from xblocks.labs.models import LabSession, SessionEvent
+
+log = logging.getLogger(__name__)
+
+S = SessionState
+ALLOWED: dict[SessionState, frozenset[SessionState]] = {
+    S.REQUESTED: frozenset({S.PROVISIONING, S.STOPPING, S.FAILED}),
+    S.PROVISIONING: frozenset({S.READY, S.REQUESTED, S.STOPPING, S.FAILED}),
+    S.READY: frozenset({S.STOPPING, S.FAILED}),
+    S.STOPPING: frozenset({S.STOPPED, S.FAILED}),
+    S.FAILED: frozenset({S.STOPPED}),  # the environment of a failed start was cleaned up
+    S.STOPPED: frozenset(),
+}
+
+
+def live_key(user_id: int, usage_key: str) -> str:
+    """The value of ``LabSession.live_key`` while live: a fixed-size digest, so any usage key fits the index."""
+    return hashlib.sha256(f"{user_id}\n{usage_key}".encode()).hexdigest()
+
+
+def transition(
+    session_id: int,
+    to: SessionState,
+    *,
+    actor: str,
+    reason: str = "",
+    expect: frozenset[SessionState] | set[SessionState] | None = None,
+    when: Callable[[LabSession], bool] | None = None,
+    **fields: Any,
+) -> LabSession | None:
+    """Move a session to ``to`` and log it; return the updated row, or None when the move is not
+    allowed from its current state, not in ``expect``, or ``when(row)`` says no (someone else moved it).
+    """
+    to = SessionState(to)
+    with transaction.atomic():
+        row = LabSession.objects.select_for_update().filter(pk=session_id).first()
+        if row is None:
+            return None
+        current = SessionState(row.state)
+        if expect is not None and current not in expect:
+            return None
+        if to not in ALLOWED[current] or (when is not None and not when(row)):
+            return None
+        now = timezone.now()
+        changes: dict[str, Any] = {
+            "state": to.value,
+            "live_key": live_key(row.user_id, row.usage_key) if to in LIVE_STATES else None,
+            **fields,
+        }
+        if to in (S.STOPPED, S.FAILED) and "stopped_at" not in changes:
+            changes["stopped_at"] = now
+        updated = LabSession.objects.filter(
+            pk=session_id, state=current.value, provision_attempts=row.provision_attempts
+        ).update(**changes)
+        if not updated:
+            return None
+        for name, value in changes.items():
+            setattr(row, name, value)
+        SessionEvent.objects.create(session=row, from_state=current.value, to_state=to.value, actor=actor[:150], reason=reason[:255])
+    log.info("lab session %s: %s -> %s by %s (%s)", session_id, current.value, to.value, actor, reason)
+    return row

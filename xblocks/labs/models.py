@@ -1,0 +1,111 @@
+"""Lab sessions, their state-change log and their check runs: the truth behind every lab page and grade.
+
+Only ``xblocks.labs.lifecycle`` changes ``LabSession.state``; everything else goes through ``api``.
+"""
+from __future__ import annotations
+
+from django.conf import settings
+from django.db import models
+
+from xblocks.labs.data import SessionState
+
+
+class LabSession(models.Model):
+    """One learner's environment for one lab block, from Start to its end.
+
+    ``live_key`` is set while the session is live (requested, provisioning, ready) and NULL
+    otherwise; its unique index gives one live session per learner and block on every database
+    (MariaDB has no partial indexes, and NULLs never collide in a unique index).
+    """
+
+    user = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="kafaat_lab_sessions")
+    course_key = models.CharField(max_length=255, blank=True, db_index=True)
+    usage_key = models.CharField(max_length=255, db_index=True)
+    live_key = models.CharField(max_length=64, null=True, blank=True, unique=True)
+
+    definition = models.TextField(help_text="The lab OLX this session was started from (a snapshot).")
+    definition_hash = models.CharField(max_length=64)
+    seed = models.CharField(max_length=64, help_text="Secret seed of this learner's parameters.")
+    params = models.JSONField(default=dict, blank=True)
+    time_limit = models.PositiveIntegerField(default=3600)
+    idle_timeout = models.PositiveIntegerField(default=900)
+
+    state = models.CharField(max_length=16, choices=[(s.value, s.value) for s in SessionState], default=SessionState.REQUESTED, db_index=True)
+    phase = models.CharField(max_length=32, blank=True)
+    phase_at = models.DateTimeField(null=True, blank=True)
+    learner_message = models.TextField(blank=True)
+    detail = models.TextField(blank=True, help_text="Operator detail of a failure; never shown to learners.")
+    provision_attempts = models.PositiveSmallIntegerField(default=0)
+
+    handle = models.JSONField(null=True, blank=True)
+    host = models.CharField(max_length=255, blank=True)
+
+    created = models.DateTimeField(auto_now_add=True)
+    started_at = models.DateTimeField(null=True, blank=True)
+    ready_at = models.DateTimeField(null=True, blank=True)
+    ends_at = models.DateTimeField(null=True, blank=True)
+    last_activity = models.DateTimeField(null=True, blank=True)
+    stopped_at = models.DateTimeField(null=True, blank=True)
+    extended_seconds = models.PositiveIntegerField(default=0)
+
+    # Learner progress, carried from one session of a learner and block to the next so that a
+    # reset neither erases earned credit nor refills attempts.
+    progress = models.JSONField(default=dict, blank=True)
+    best_score = models.FloatField(default=0)
+    completed_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        app_label = "kafaat_labs"
+        indexes = [models.Index(fields=["user", "usage_key", "-created"], name="kafaat_lab_user_usage")]
+
+    def __str__(self) -> str:
+        return f"LabSession {self.pk} ({self.user_id}, {self.usage_key}, {self.state})"
+
+    @property
+    def label(self) -> str:
+        return f"labsession-{self.pk}"
+
+
+class SessionEvent(models.Model):
+    """One state change of a session: who moved it, from where to where, and why (audit and usage)."""
+
+    session = models.ForeignKey(LabSession, on_delete=models.CASCADE, related_name="events")
+    from_state = models.CharField(max_length=16, blank=True)
+    to_state = models.CharField(max_length=16)
+    actor = models.CharField(max_length=150, help_text="user:<id>, staff:<id> or system:<component>")
+    reason = models.CharField(max_length=255, blank=True)
+    at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        app_label = "kafaat_labs"
+        ordering = ["at", "pk"]
+
+    def __str__(self) -> str:
+        return f"{self.session_id}: {self.from_state or '-'} → {self.to_state} ({self.actor})"
+
+
+class CheckRun(models.Model):
+    """One press of Check (or one flag submission) on one step, with what ran and what it earned."""
+
+    class Kind(models.TextChoices):
+        CHECK = "check"
+        FLAG = "flag"
+
+    session = models.ForeignKey(LabSession, on_delete=models.CASCADE, related_name="check_runs")
+    step_id = models.CharField(max_length=100)
+    kind = models.CharField(max_length=8, choices=Kind.choices, default=Kind.CHECK)
+    script_hash = models.CharField(max_length=64, help_text="SHA-256 of the rendered check scripts that ran.")
+    outcomes = models.JSONField(default=list)
+    duration = models.FloatField(default=0)
+    points = models.FloatField(default=0, help_text="Points this run earned for its step (before hint costs).")
+    max_points = models.PositiveIntegerField(default=0)
+    passed = models.BooleanField(default=False)
+    graded = models.BooleanField(default=True)
+    created = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        app_label = "kafaat_labs"
+        ordering = ["created", "pk"]
+
+    def __str__(self) -> str:
+        return f"CheckRun {self.pk} ({self.session_id}/{self.step_id}: {'pass' if self.passed else 'fail'})"

@@ -1,0 +1,30 @@
+"""Defaults of the lab-session settings (lifecycle, reaper, checks), overridable through ``settings.KAFAAT``.
+
+Kept apart from ``xblocks.labs.conf`` (the sandbox engine's settings) so each part owns its defaults;
+both read the same ``KAFAAT`` dict late, at call time.
+"""
+from xblocks.core.conf import AppSettings
+
+session_settings = AppSettings(
+    {
+        # A provisioning session whose last phase change is older than this is taken over by the
+        # reaper (its worker died): retried up to PROVISION_MAX_ATTEMPTS, then failed with a message.
+        "PROVISION_TIMEOUT": 120,
+        "PROVISION_MAX_ATTEMPTS": 3,
+        # A requested session no worker picked up within this many seconds is queued again.
+        "REQUEST_REQUEUE_AFTER": 60,
+        # A stopping session not torn down within this many seconds is queued for teardown again.
+        "STOPPING_REQUEUE_AFTER": 60,
+        # Staff extensions add this many seconds by default.
+        "EXTEND_SECONDS": 15 * 60,
+        # The page warns the learner this many seconds before the time limit.
+        "EXPIRY_WARNING": 5 * 60,
+        # Check output kept on each CheckRun row (bytes of feedback per check).
+        "CHECK_OUTPUT_LIMIT": 4096,
+        # Beat intervals (seconds) of the reaper and the reconciler.
+        "REAP_INTERVAL": 30,
+        "RECONCILE_INTERVAL": 300,
+        # How long the check handler waits for a check running on another lab host's queue.
+        "CHECK_WAIT": 120,
+    }
+)
