@@ -16,3 +16,11 @@ class ExportsConfig(AppConfig):
             "lms.djangoapp": {"common": {"relative_path": "settings"}},
         },
     }
+
+    def ready(self) -> None:
+        from xblocks.certification import signals  # pylint: disable=import-outside-toplevel
+
+        from .receivers import queue_event_deliveries  # pylint: disable=import-outside-toplevel
+
+        signals.certificate_issued.connect(queue_event_deliveries, dispatch_uid="kafaat_exports_issued")
+        signals.certificate_status_changed.connect(queue_event_deliveries, dispatch_uid="kafaat_exports_status")

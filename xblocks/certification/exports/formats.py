@@ -1,0 +1,203 @@
+"""File formats of an export, each written row by row to a binary stream in constant memory.
+
+CSV goes through ``csv.writer`` on the stream, XLSX through openpyxl's write-only mode (rows go to a
+temporary file, the zip is assembled at the end), JSON Lines and the xAPI statement array are written
+one object at a time, and the Open Badges bundle is a zip whose members are added one by one (its
+index is spooled to a temporary file, not kept in memory). Every text cell of CSV and XLSX passes
+through ``cells``; the JSON formats carry values as typed JSON.
+"""
+from __future__ import annotations
+
+import csv
+import datetime as dt
+import io
+import json
+import tempfile
+import zipfile
+from collections.abc import Callable, Iterable, Iterator
+from dataclasses import dataclass
+from decimal import Decimal
+from typing import IO, Any
+
+from .cells import csv_cell, xlsx_cell
+from .data import ExportFormat, PresetData
+from .presets import compile_preset
+from .records import RecordBuilder
+
+Progress = Callable[[int], None]
+
+
+@dataclass(frozen=True)
+class FormatInfo:
+    content_type: str
+    extension: str
+    uses_preset: bool
+
+
+FORMATS: dict[str, FormatInfo] = {
+    ExportFormat.CSV: FormatInfo("text/csv; charset=utf-8", "csv", True),
+    ExportFormat.XLSX: FormatInfo("application/vnd.openxmlformats-officedocument.spreadsheetml.sheet", "xlsx", True),
+    ExportFormat.JSONL: FormatInfo("application/x-ndjson", "jsonl", True),
+    ExportFormat.OB_BUNDLE: FormatInfo("application/zip", "zip", False),
+    ExportFormat.XAPI: FormatInfo("application/json", "json", False),
+}
+
+
+class CountingWriter(io.RawIOBase):
+    """A binary stream that counts the bytes passed on to another stream."""
+
+    def __init__(self, target: IO[bytes]):
+        super().__init__()
+        self.target = target
+        self.count = 0
+
+    def writable(self) -> bool:
+        return True
+
+    def write(self, data) -> int:  # type: ignore[override]
+        written = self.target.write(data)
+        size = len(data) if written is None else written
+        self.count += size
+        return size
+
+    def flush(self) -> None:
+        self.target.flush()
+
+
+def json_value(value: Any) -> Any:
+    """JSON's view of a record value: dates as ISO 8601 text, decimals as numbers."""
+    if isinstance(value, dt.datetime):
+        if value.tzinfo is not None:
+            value = value.astimezone(dt.UTC).replace(tzinfo=None)
+        return value.isoformat() + "Z"
+    if isinstance(value, dt.date):
+        return value.isoformat()
+    if isinstance(value, Decimal):
+        return float(value)
+    return value
+
+
+def _json_default(value: Any) -> Any:
+    converted = json_value(value)
+    if converted is value:
+        raise TypeError(f"not JSON serialisable: {type(value).__name__}")
+    return converted
+
+
+def dumps(obj: Any) -> str:
+    return json.dumps(obj, ensure_ascii=False, separators=(",", ":"), default=_json_default, sort_keys=False)
+
+
+def preset_rows(certificates: Iterable[Any], preset: PresetData, builder: RecordBuilder | None = None) -> Iterator[list[Any]]:
+    """The preset's row for each certificate, values typed but not yet neutralised."""
+    builder = builder or RecordBuilder()
+    row_of = compile_preset(preset)
+    build = builder.build
+    for cert in certificates:
+        yield row_of(build(cert))
+
+
+def write_csv(certificates: Iterable[Any], out: IO[bytes], *, preset: PresetData, progress: Progress) -> int:
+    text = io.TextIOWrapper(out, encoding="utf-8", newline="", write_through=False)
+    try:
+        # QUOTE_MINIMAL plus the neutraliser covers RFC 4180 §2.6-2.7: quotes are doubled, fields
+        # holding commas, quotes or line breaks are wrapped
+        writer = csv.writer(text, lineterminator="\r\n")
+        writer.writerow([csv_cell(h) for h in preset.headers])
+        rows = 0
+        for row in preset_rows(certificates, preset):
+            writer.writerow([csv_cell(v) for v in row])
+            rows += 1
+            progress(rows)
+        text.flush()
+    finally:
+        text.detach()
+    return rows
+
+
+def write_xlsx(certificates: Iterable[Any], out: IO[bytes], *, preset: PresetData, progress: Progress) -> int:
+    from openpyxl import Workbook  # pylint: disable=import-outside-toplevel
+    from openpyxl.cell import WriteOnlyCell  # pylint: disable=import-outside-toplevel
+
+    workbook = Workbook(write_only=True)
+    sheet = workbook.create_sheet(title=preset.name[:31] or "Export")
+    sheet.append([xlsx_cell(h) for h in preset.headers])
+    rows = 0
+    for row in preset_rows(certificates, preset):
+        cells = []
+        for value in row:
+            value = xlsx_cell(value)
+            if isinstance(value, (dt.datetime, dt.date)):
+                cell = WriteOnlyCell(sheet, value=value)
+                cell.number_format = "yyyy-mm-dd hh:mm:ss" if isinstance(value, dt.datetime) else "yyyy-mm-dd"
+                cells.append(cell)
+            else:
+                cells.append(value)
+        sheet.append(cells)
+        rows += 1
+        progress(rows)
+    workbook.save(out)
+    return rows
+
+
+def write_jsonl(certificates: Iterable[Any], out: IO[bytes], *, preset: PresetData, progress: Progress) -> int:
+    headers = preset.headers
+    rows = 0
+    for row in preset_rows(certificates, preset):
+        out.write(dumps(dict(zip(headers, row, strict=True))).encode() + b"\n")
+        rows += 1
+        progress(rows)
+    return rows
+
+
+def write_ob_bundle(
+    certificates: Iterable[Any],
+    out: IO[bytes],
+    *,
+    credential_of: Callable[[Any], dict],
+    progress: Progress,
+) -> int:
+    """A zip of Open Badges 3.0 credentials, one JSON file each, plus ``index.jsonl``."""
+    rows = 0
+    with tempfile.TemporaryFile() as index, zipfile.ZipFile(out, "w", compression=zipfile.ZIP_DEFLATED) as bundle:
+        for cert in certificates:
+            name = f"credentials/{_safe_name(cert.number)}.json"
+            credential = credential_of(cert)
+            with bundle.open(name, "w") as member:
+                member.write(json.dumps(credential, ensure_ascii=False, indent=2, default=_json_default).encode())
+            index.write(
+                dumps({"number": cert.number, "file": name, "status": cert.status, "credential_id": credential.get("id")}).encode()
+                + b"\n"
+            )
+            rows += 1
+            progress(rows)
+        index.seek(0)
+        with bundle.open("index.jsonl", "w") as member:
+            while chunk := index.read(1 << 16):
+                member.write(chunk)
+    return rows
+
+
+def write_xapi(
+    certificates: Iterable[Any],
+    out: IO[bytes],
+    *,
+    statements_of: Callable[[Any], Iterable[dict]],
+    progress: Progress,
+) -> int:
+    """A JSON array of xAPI statements (the body an LRS accepts on POST /statements)."""
+    out.write(b"[")
+    first = True
+    rows = 0
+    for cert in certificates:
+        for statement in statements_of(cert):
+            out.write((b"\n" if first else b",\n") + dumps(statement).encode())
+            first = False
+        rows += 1
+        progress(rows)
+    out.write(b"\n]\n")
+    return rows
+
+
+def _safe_name(number: str) -> str:
+    return "".join(c if c.isalnum() or c in "-_." else "_" for c in number).lstrip(".") or "certificate"

@@ -1,0 +1,251 @@
+"""Column presets: which record fields a target HR import expects, under which headers and formats.
+
+Built-ins follow the reference (``docs/exports.md``): SAP SuccessFactors external learning events
+and learning history, Cornerstone Edge Import external training, Workday learning imported records.
+A coordinator adjusts one by saving an ``ExportPreset`` row whose columns replace the base's; the
+same validation runs on both, and ``compile_preset`` turns a preset into a fast row function.
+"""
+from __future__ import annotations
+
+import datetime as dt
+import re
+from collections.abc import Callable, Iterable, Mapping
+from decimal import Decimal
+from typing import Any
+
+from xblocks.core.i18n import gettext as _
+
+from .data import ColumnData, PresetData
+from .records import FIELDS
+
+
+class PresetError(ValueError):
+    """A preset definition that cannot be used; the message names the column."""
+
+
+def _cornerstone(value: dt.date) -> str:
+    # Cornerstone: "DATE HH:MM:SS +/- UTC offset"; a bare date means 23:59:00 UTC to them
+    if isinstance(value, dt.datetime):
+        value = value.astimezone(dt.UTC) if value.tzinfo else value
+        return value.strftime("%Y-%m-%d %H:%M:%S +00:00")
+    return value.strftime("%Y-%m-%d 23:59:00 +00:00")
+
+
+def _epoch_ms(value: dt.date) -> int:
+    if not isinstance(value, dt.datetime):
+        value = dt.datetime.combine(value, dt.time(), tzinfo=dt.UTC)
+    elif value.tzinfo is None:
+        value = value.replace(tzinfo=dt.UTC)
+    return int(value.timestamp() * 1000)
+
+
+def _iso_datetime(value: dt.date) -> str:
+    if not isinstance(value, dt.datetime):
+        value = dt.datetime.combine(value, dt.time(), tzinfo=dt.UTC)
+    if value.tzinfo is not None:
+        value = value.astimezone(dt.UTC)
+    return value.replace(microsecond=0, tzinfo=None).isoformat() + "Z"
+
+
+def _date(value: dt.date) -> str:
+    return (value.date() if isinstance(value, dt.datetime) else value).isoformat()
+
+
+def _us_date(value: dt.date) -> str:
+    return (value.date() if isinstance(value, dt.datetime) else value).strftime("%m/%d/%Y")
+
+
+def _decimal1(value: Any) -> Decimal:
+    return Decimal(value).quantize(Decimal("0.1"))
+
+
+# Value formats a column may name; each takes a non-empty value.
+VALUE_FORMATS: dict[str, Callable[[Any], Any]] = {
+    "raw": lambda value: value,
+    "date": _date,
+    "datetime": _iso_datetime,
+    "epoch_ms": _epoch_ms,
+    "cornerstone_datetime": _cornerstone,
+    "us_date": _us_date,
+    "decimal1": _decimal1,
+    "text": str,
+    "lower": lambda value: str(value).lower(),
+}
+_PLACEHOLDER = re.compile(r"\{([a-z_]+)\}")
+
+
+def _col(header: str, field: str = "", **options: Any) -> ColumnData:
+    return ColumnData(header=header, field=field, **options)
+
+
+BUILTIN: dict[str, PresetData] = {
+    preset.slug: preset
+    for preset in (
+        PresetData(
+            slug="kafaat",
+            name="Kafaat",
+            target="Any HR system (every Kafaat record column)",
+            description="All columns of the Kafaat export record, ISO 8601 dates.",
+            columns=tuple(
+                _col(name, name, format="date" if name.endswith("_date") and name != "completion_date" else
+                     "datetime" if name in {"completion_date", "last_modified"} else "raw")
+                for name in FIELDS
+            ),
+            key=("credential_id",),
+        ),
+        PresetData(
+            slug="successfactors",
+            name="SAP SuccessFactors",
+            target="SAP SuccessFactors Learning: external learning events / learning history",
+            description="StudentId is the employee id the enrolment carries; completion in epoch milliseconds.",
+            columns=(
+                _col("StudentId", "employee_external_id"),
+                _col("Description", "credential_title"),
+                _col("CompletionDate", "completion_date", format="epoch_ms"),
+                _col("CompletionTimezoneId", "timezone"),
+                _col("Grade", "grade"),
+                _col("CreditHours", "credit_hours"),
+                _col("TotalHours", "total_hours"),
+                _col("InstructorName", "instructor"),
+                _col("Comments", template="{credential_id} {status} {verification_url}"),
+            ),
+            key=("StudentId", "Description", "CompletionDate"),
+        ),
+        PresetData(
+            slug="cornerstone",
+            name="Cornerstone OnDemand",
+            target="Cornerstone Edge Import: external training load",
+            description="Keyed by User ID, Start Date/Time, Transcript Status and Training Title.",
+            columns=(
+                _col("User ID", "employee_external_id"),
+                _col("Training Title", "credential_title"),
+                _col("Start Date/Time", "start_date", format="cornerstone_datetime"),
+                _col(
+                    "Transcript Status",
+                    "status",
+                    value_map={"Active": "Completed", "Expired": "Completed", "Suspended": "Withdrawn", "Revoked": "Withdrawn"},
+                ),
+                _col("Completion Date/Time", "completion_date", format="cornerstone_datetime"),
+                _col("Training Hours", "total_hours"),
+                _col("Credits", "ceu"),
+                _col("Provider", "school_org"),
+                _col("Training Type", constant="External Training"),
+                _col("Comments", template="{credential_id} {verification_url}"),
+            ),
+            key=("User ID", "Start Date/Time", "Transcript Status", "Training Title"),
+        ),
+        PresetData(
+            slug="workday",
+            name="Workday",
+            target="Workday Learning: imported learning records",
+            description="Completions keyed by the learning content's external reference; result pass/fail.",
+            columns=(
+                _col("Worker ID", "employee_external_id"),
+                _col("Learning Content External Reference", template="{track_code}-v{track_version}"),
+                _col("Learning Content Title", "credential_title"),
+                _col("Completion Date", "completion_date", format="date"),
+                _col(
+                    "Result",
+                    "status",
+                    value_map={"Active": "pass", "Expired": "pass", "Suspended": "fail", "Revoked": "fail"},
+                ),
+                _col("Expiration Date", "expiry_date", format="date"),
+                _col("Duration Hours", "total_hours"),
+                _col("Certification Number", "credential_id"),
+                _col("Issuer", "school_org"),
+                _col("Verification URL", "verification_url"),
+            ),
+            key=("Worker ID", "Learning Content External Reference"),
+        ),
+    )
+}
+
+
+def builtin_presets() -> list[PresetData]:
+    return list(BUILTIN.values())
+
+
+def column_from_json(data: Mapping[str, Any], position: int) -> ColumnData:
+    """A column from its JSON form, validated; ``PresetError`` names what is wrong."""
+    if not isinstance(data, Mapping):
+        raise PresetError(_("Column %(n)s is not an object.") % {"n": position})
+    unknown = set(data) - {"header", "field", "format", "value_map", "template", "constant"}
+    if unknown:
+        raise PresetError(_("Column %(n)s has unknown keys: %(keys)s.") % {"n": position, "keys": ", ".join(sorted(unknown))})
+    header = str(data.get("header") or "").strip()
+    if not header:
+        raise PresetError(_("Column %(n)s needs a header.") % {"n": position})
+    field = str(data.get("field") or "")
+    template = str(data.get("template") or "")
+    constant = str(data.get("constant") or "")
+    fmt = str(data.get("format") or "raw")
+    value_map = data.get("value_map") or {}
+    if sum(bool(x) for x in (field, template, constant)) != 1:
+        raise PresetError(_("Column %(header)s needs exactly one of field, template or constant.") % {"header": header})
+    if field and field not in FIELDS:
+        raise PresetError(_("Column %(header)s: unknown field %(field)s.") % {"header": header, "field": field})
+    for name in _PLACEHOLDER.findall(template):
+        if name not in FIELDS:
+            raise PresetError(_("Column %(header)s: unknown field %(field)s.") % {"header": header, "field": name})
+    if fmt not in VALUE_FORMATS:
+        raise PresetError(_("Column %(header)s: unknown format %(format)s.") % {"header": header, "format": fmt})
+    if not isinstance(value_map, Mapping) or not all(isinstance(v, str) for v in value_map.values()):
+        raise PresetError(_("Column %(header)s: value_map must map text to text.") % {"header": header})
+    return ColumnData(
+        header=header, field=field, format=fmt, value_map={str(k): v for k, v in value_map.items()},
+        template=template, constant=constant,
+    )
+
+
+def columns_from_json(items: Iterable[Mapping[str, Any]]) -> tuple[ColumnData, ...]:
+    columns = tuple(column_from_json(item, n) for n, item in enumerate(items, start=1))
+    if not columns:
+        raise PresetError(_("A preset needs at least one column."))
+    headers = [c.header for c in columns]
+    duplicates = sorted({h for h in headers if headers.count(h) > 1})
+    if duplicates:
+        raise PresetError(_("Duplicate column headers: %(headers)s.") % {"headers": ", ".join(duplicates)})
+    return columns
+
+
+def _getter(column: ColumnData) -> Callable[[Mapping[str, Any]], Any]:
+    convert = VALUE_FORMATS[column.format]
+    mapping = column.value_map
+    if column.constant:
+        constant = column.constant
+        return lambda record: constant
+    if column.template:
+        template = column.template
+
+        def from_template(record: Mapping[str, Any]) -> str:
+            return _PLACEHOLDER.sub(lambda m: _text(record.get(m.group(1))), template)
+
+        return from_template
+    name = column.field
+    if column.format == "raw" and not mapping:
+        return lambda record: record[name]
+
+    def convert_field(record: Mapping[str, Any]) -> Any:
+        value = record[name]
+        if value is None or value == "":
+            return ""
+        value = convert(value)
+        return mapping.get(str(value), value) if mapping else value
+
+    return convert_field
+
+
+def _text(value: Any) -> str:
+    if value is None:
+        return ""
+    if isinstance(value, dt.datetime):
+        return _iso_datetime(value)
+    if isinstance(value, dt.date):
+        return value.isoformat()
+    return str(value)
+
+
+def compile_preset(preset: PresetData) -> Callable[[Mapping[str, Any]], list[Any]]:
+    """A function from a record to the preset's row (values in column order, not yet neutralised)."""
+    getters = [_getter(column) for column in preset.columns]
+    return lambda record: [get(record) for get in getters]

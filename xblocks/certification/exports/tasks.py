@@ -1,0 +1,46 @@
+"""Celery tasks of the exports app: one api call each, JSON arguments, safe to run twice."""
+from __future__ import annotations
+
+from celery import shared_task
+from celery.schedules import crontab
+
+from . import api
+
+# Merged into the beat schedule by the demo (demo/celery.py); inside Open edX operators add the same
+# entries to CELERYBEAT_SCHEDULE.
+BEAT_SCHEDULE = {
+    "kafaat-exports-send-due": {"task": "xblocks.certification.exports.tasks.send_due_deliveries", "schedule": 60.0},
+    "kafaat-exports-scheduled": {"task": "xblocks.certification.exports.tasks.run_scheduled_deliveries", "schedule": 300.0},
+    "kafaat-exports-purge": {"task": "xblocks.certification.exports.tasks.purge_exports", "schedule": crontab(hour=3, minute=17)},
+}
+
+
+@shared_task(acks_late=True)
+def run_export(export_id: int) -> None:
+    """Write the file of a queued export; see api.run_export."""
+    api.run_export(export_id)
+
+
+@shared_task(acks_late=True)
+def deliver_endpoint(endpoint_id: int, trigger: str = "manual") -> None:
+    """Collect an endpoint's new records and send what is due; see api.deliver_endpoint."""
+    api.deliver_endpoint(endpoint_id, trigger=trigger)
+
+
+@shared_task(acks_late=True)
+def send_due_deliveries() -> None:
+    """Retry every receipt whose backoff has elapsed; see api.send_due."""
+    api.send_due()
+
+
+@shared_task
+def run_scheduled_deliveries() -> None:
+    """Queue a delivery for each endpoint whose hourly or daily schedule is due."""
+    for endpoint_id in api.scheduled_endpoint_ids():
+        deliver_endpoint.delay(endpoint_id, "schedule")
+
+
+@shared_task
+def purge_exports() -> None:
+    """Delete export files past their retention; see api.purge_exports."""
+    api.purge_exports()
