@@ -1,0 +1,187 @@
+"""Fixtures of the terminal tests: users, lab sessions on a real sandbox, the gateway under daphne,
+and a websocket client that speaks the gateway's protocol (auth, acks) like kafaat-terminal.js."""
+from __future__ import annotations
+
+import asyncio
+import json
+import os
+import socket
+import subprocess
+import sys
+import time
+import uuid
+
+import pytest
+import websockets
+from django.contrib.auth import get_user_model
+from django.db import connection
+
+ORIGIN = "http://127.0.0.1:8000"
+
+
+@pytest.fixture
+def make_user(django_user_model):
+    def make(name: str, **extra):
+        return django_user_model.objects.create_user(username=name, email=f"{name}@example.com", **extra)
+
+    return make
+
+
+@pytest.fixture(scope="session")
+def sandbox():
+    """One real sandbox of the configured backend, shared by the module's lab sessions (one shell each)."""
+    from xblocks.labs.sandbox.base import SandboxSpec, get_backend
+
+    backend = get_backend()
+    handle = backend.create(SandboxSpec(label=f"kafaat-terminal-test-{uuid.uuid4().hex[:8]}"))
+    try:
+        yield handle
+    finally:
+        backend.destroy(handle)
+
+
+@pytest.fixture
+def lab_session(request):
+    """A ready LabSession row of ``user`` whose environment is ``handle`` or else the shared sandbox."""
+    from xblocks.labs.models import LabSession
+
+    def make(user, *, handle=None, state="ready", course_key="course-v1:Kafaat+T1+2026"):
+        handle = handle or request.getfixturevalue("sandbox")
+        return LabSession.objects.create(
+            user=user,
+            course_key=course_key,
+            usage_key=f"block-v1:Kafaat+T1+2026+type@kafaat_lab+block@{uuid.uuid4().hex[:8]}",
+            live_key=uuid.uuid4().hex,
+            definition="<kafaat_lab/>",
+            definition_hash="0" * 64,
+            seed="1" * 64,
+            state=state,
+            handle=handle.as_json(),
+            host=handle.host,
+        )
+
+    return make
+
+
+def _free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return probe.getsockname()[1]
+
+
+class Gateway:
+    def __init__(self, process: subprocess.Popen, port: int):
+        self.process = process
+        self.port = port
+
+    @property
+    def pid(self) -> int:
+        return self.process.pid
+
+    def url(self, session_id: int) -> str:
+        return f"ws://127.0.0.1:{self.port}/kafaat/terminal/ws/{session_id}/"
+
+
+@pytest.fixture(scope="session")
+def gateway(django_db_setup, django_db_blocker):  # pylint: disable=unused-argument
+    """The demo ASGI app under daphne in a subprocess, on the test database and a free port."""
+    port = _free_port()
+    env = dict(os.environ)
+    with django_db_blocker.unblock():
+        env["KAFAAT_GATEWAY_DB_NAME"] = str(connection.settings_dict["NAME"])
+    env.update({
+        "KAFAAT_TERMINAL_TRANSCRIPT_FLUSH_SECONDS": "0.2",
+        "KAFAAT_TERMINAL_ACTIVITY_INTERVAL": "0",
+        "PYTHONUNBUFFERED": "1",
+    })
+    process = subprocess.Popen(
+        [sys.executable, "-m", "tests.terminal.gateway_server", str(port)],
+        env=env, cwd=os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__)))),
+    )
+    deadline = time.monotonic() + 30
+    while True:
+        try:
+            socket.create_connection(("127.0.0.1", port), timeout=0.2).close()
+            break
+        except OSError:
+            if process.poll() is not None or time.monotonic() > deadline:
+                process.kill()
+                raise RuntimeError("the gateway did not start") from None
+            time.sleep(0.1)
+    try:
+        yield Gateway(process, port)
+    finally:
+        process.terminate()
+        try:
+            process.wait(timeout=10)
+        except subprocess.TimeoutExpired:
+            process.kill()
+
+
+class Terminal:
+    """A websocket client of the gateway: authenticates, collects output, acknowledges what it read."""
+
+    def __init__(self, ws, *, ack: bool = True):
+        self.ws = ws
+        self.ack = ack
+        self.output = bytearray()
+        self.controls: list[dict] = []
+        self.unacked = 0
+
+    async def recv_one(self, timeout: float) -> None:
+        message = await asyncio.wait_for(self.ws.recv(), timeout)
+        if isinstance(message, str):
+            self.controls.append(json.loads(message))
+            return
+        self.output += message
+        if self.ack:
+            await self.ws.send(json.dumps({"type": "ack", "bytes": len(message)}))
+        else:
+            self.unacked += len(message)
+
+    async def expect(self, needle: bytes, timeout: float = 5.0) -> float:
+        """Read until ``needle`` appears in the output after this call; returns the seconds it took."""
+        start = len(self.output)
+        begin = time.monotonic()
+        deadline = begin + timeout
+        while needle not in self.output[max(0, start - len(needle)):]:
+            remaining = deadline - time.monotonic()
+            if remaining <= 0:
+                raise AssertionError(f"{needle!r} not seen; last output: {bytes(self.output[-300:])!r}")
+            await self.recv_one(remaining)
+        return time.monotonic() - begin
+
+    async def type(self, text: str) -> None:
+        await self.ws.send(text.encode())
+
+    async def drain(self, seconds: float) -> None:
+        deadline = time.monotonic() + seconds
+        while (remaining := deadline - time.monotonic()) > 0:
+            try:
+                await self.recv_one(remaining)
+            except TimeoutError:
+                return
+
+
+async def connect(url: str, token: str | None, *, origin: str | None = ORIGIN, ack: bool = True, first=None):
+    """Open a websocket to the gateway and send the auth message (or ``first`` verbatim)."""
+    ws = await websockets.connect(url, origin=origin, proxy=None, compression=None, max_size=None, open_timeout=5)
+    if first is None:
+        first = json.dumps({"type": "auth", "token": token, "cols": 100, "rows": 30})
+    await ws.send(first)
+    return Terminal(ws, ack=ack)
+
+
+async def refusal_code(url: str, token: str | None, **kwargs) -> tuple[int | None, list]:
+    """The close code the gateway answers with, and whatever it sent before closing."""
+    term = await connect(url, token, **kwargs)
+    received = []
+    try:
+        while True:
+            received.append(await asyncio.wait_for(term.ws.recv(), 5))
+    except websockets.ConnectionClosed as closed:
+        return (closed.rcvd.code if closed.rcvd else None), received
+
+
+def user_model():
+    return get_user_model()
