@@ -26,3 +26,14 @@ class CertificationConfig(AppConfig):
             "cms.djangoapp": {"common": {"relative_path": "settings.common"}},
         },
     }
+
+    def ready(self):
+        # Imported here: plugin apps load before settings, and receivers need the models.
+        from xblocks.certification import receivers  # pylint: disable=import-outside-toplevel
+        from xblocks.core import compat  # pylint: disable=import-outside-toplevel
+        from xblocks.labs.signals import lab_result_recorded  # pylint: disable=import-outside-toplevel
+
+        lab_result_recorded.connect(receivers.on_lab_result_recorded, dispatch_uid="kafaat_certification_lab_result")
+        compat.connect_platform_learning_events(
+            receivers.on_persistent_grade_summary_changed, receivers.on_course_passing_status_updated
+        )

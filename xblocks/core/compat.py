@@ -73,3 +73,73 @@ def course_key(block) -> str:
 
 def usage_key(block) -> str:
     return str(block.scope_ids.usage_id)
+
+
+@dataclass(frozen=True)
+class LearnerProfile:
+    """What the certification app needs to print a learner's name and speak their language."""
+
+    full_name: str
+    legal_name: str  # the platform's verified name, "" when none
+    language: str
+
+
+def learner_profiles(users) -> dict[int, LearnerProfile]:
+    """Profiles for many users in a constant number of queries (``users``: Django user objects).
+
+    Inside Open edX: ``UserProfile.name``, the approved ``VerifiedName`` (edx-name-affirmation) and
+    the ``pref-lang`` preference; outside: the Django user's first and last name and English.
+    """
+    users = list(users)
+    ids = [user.pk for user in users]
+    names: dict[int, str] = {}
+    verified: dict[int, str] = {}
+    languages: dict[int, str] = {}
+    if ids and running_in_openedx():
+        try:
+            from common.djangoapps.student.models import UserProfile  # pylint: disable=import-outside-toplevel
+            from openedx.core.djangoapps.user_api.models import UserPreference  # pylint: disable=import-outside-toplevel
+
+            names = dict(UserProfile.objects.filter(user_id__in=ids).values_list("user_id", "name"))
+            languages = dict(
+                UserPreference.objects.filter(user_id__in=ids, key="pref-lang").values_list("user_id", "value")
+            )
+        except ImportError:  # pragma: no cover - platform layout changed
+            log.warning("Open edX profile models not importable; using Django user names")
+        try:
+            from edx_name_affirmation.models import VerifiedName  # pylint: disable=import-outside-toplevel
+
+            for user_id, name in (
+                VerifiedName.objects.filter(user_id__in=ids, status="approved").order_by("created").values_list(
+                    "user_id", "verified_name"
+                )
+            ):
+                verified[user_id] = name  # the latest approved wins
+        except ImportError:
+            pass
+    result = {}
+    for user in users:
+        full = names.get(user.pk) or f"{user.first_name} {user.last_name}".strip() or user.username
+        lang = (languages.get(user.pk) or "en").split("-")[0].lower()
+        result[user.pk] = LearnerProfile(full_name=full, legal_name=verified.get(user.pk, ""), language=lang)
+    return result
+
+
+def connect_platform_learning_events(on_grade_changed, on_passing_status) -> bool:
+    """Connect receivers to openedx-events' grade signals when the platform (openedx-events) is present.
+
+    ``on_grade_changed`` receives ``PERSISTENT_GRADE_SUMMARY_CHANGED`` (kwarg ``grade``:
+    ``PersistentCourseGradeData``), ``on_passing_status`` receives ``COURSE_PASSING_STATUS_UPDATED``
+    (kwarg ``course_passing_status``: ``CoursePassingStatusData``). Returns whether they were connected.
+    """
+    try:
+        from openedx_events.learning import signals  # pylint: disable=import-outside-toplevel
+    except ImportError:
+        return False
+    grade_signal = getattr(signals, "PERSISTENT_GRADE_SUMMARY_CHANGED", None)
+    passing_signal = getattr(signals, "COURSE_PASSING_STATUS_UPDATED", None)
+    if grade_signal is not None:
+        grade_signal.connect(on_grade_changed, dispatch_uid="kafaat_certification_grade")
+    if passing_signal is not None:
+        passing_signal.connect(on_passing_status, dispatch_uid="kafaat_certification_passing")
+    return grade_signal is not None or passing_signal is not None

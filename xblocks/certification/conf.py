@@ -1,0 +1,23 @@
+"""Defaults of every certification setting (the credentials and exports apps read theirs here too), overridable in ``settings.KAFAAT``."""
+from xblocks.core.conf import AppSettings
+
+cert_settings = AppSettings(
+    {
+        # Certificate numbers: ``{year}`` and ``{seq}`` (per-year sequence) are available; the
+        # sequence is allocated under a row lock, so two workers never share a number.
+        "CERTIFICATE_NUMBER_FORMAT": "KAF-{year}-{seq:06d}",
+        # Days before expiry at which a reminder e-mail goes out (each one once per certificate).
+        "CERT_REMINDER_DAYS": [60, 30, 7],
+        "CERT_FROM_EMAIL": "certification@kafaat.example",
+        # Public pages served by the credentials app; ``{number}`` is the certificate number.
+        "CERT_VERIFY_URL": "/kafaat/credentials/verify/{number}/",
+        "CERT_PDF_URL": "/kafaat/credentials/pdf/{number}/",
+        # Folder of track definitions loaded by ``kafaat cert tracks load`` without an argument.
+        "CERT_TRACKS_DIR": "",
+        # Hours CSV imports larger than this are refused before parsing.
+        "CERT_MAX_IMPORT_BYTES": 5 * 1024 * 1024,
+        # Tokens accepted by the hours JSON API besides the session (``Authorization: Bearer <token>``):
+        # {token: username}; the user's own permissions apply.
+        "CERT_API_TOKENS": {},
+    }
+)

@@ -1,0 +1,47 @@
+"""Celery tasks of the certification app: thin, idempotent, JSON arguments, one api call each."""
+from __future__ import annotations
+
+from celery import shared_task
+from celery.schedules import crontab
+
+from xblocks.certification import api
+
+
+@shared_task(acks_late=True)
+def evaluate_learner(user_id: int) -> list[str]:
+    """Re-evaluate a learner after new evidence and issue what is now earned; see api.evaluate_and_issue."""
+    return api.evaluate_and_issue(int(user_id))
+
+
+@shared_task(acks_late=True)
+def expire_certificates() -> int:
+    """Expire certificates past their validity; see api.expire_certificates."""
+    return api.expire_certificates()
+
+
+@shared_task(acks_late=True)
+def send_expiry_reminders() -> int:
+    """Send due expiry reminders, each once; see api.send_expiry_reminders."""
+    return api.send_expiry_reminders()
+
+
+@shared_task(acks_late=True)
+def process_renewals() -> list[str]:
+    """Renew certificates whose window is open and whose renewal requirements are met; see api.process_renewals."""
+    return api.process_renewals()
+
+
+BEAT_SCHEDULE = {
+    "kafaat-certification-renewals": {
+        "task": "xblocks.certification.tasks.process_renewals",
+        "schedule": crontab(minute=10, hour=2),
+    },
+    "kafaat-certification-expiry": {
+        "task": "xblocks.certification.tasks.expire_certificates",
+        "schedule": crontab(minute=20, hour=2),
+    },
+    "kafaat-certification-reminders": {
+        "task": "xblocks.certification.tasks.send_expiry_reminders",
+        "schedule": crontab(minute=30, hour=2),
+    },
+}

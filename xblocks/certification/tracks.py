@@ -1,0 +1,127 @@
+"""Track definition files (``course_content/tracks/*.json``) to published track versions.
+
+A file describes one track; loading it creates a new ``TrackVersion`` only when the requirements,
+validity or renewal settings changed (compared by a hash of their canonical JSON), so reloading the
+same files is a no-op and learners keep the version they enrolled under.
+"""
+from __future__ import annotations
+
+import datetime
+import hashlib
+import json
+import pathlib
+from dataclasses import dataclass, field
+
+from django.db import transaction
+from django.utils import timezone
+
+from xblocks.certification import models, rules
+from xblocks.certification.conf import cert_settings
+
+# The parts of a file that make a new version when they change (title typos do not).
+VERSIONED_FIELDS = ("requirements", "validity", "renewal", "criteria", "skills")
+
+
+@dataclass
+class LoadReport:
+    created: list[str] = field(default_factory=list)
+    unchanged: list[str] = field(default_factory=list)
+    errors: list[str] = field(default_factory=list)
+    dry_run: bool = False
+
+    def lines(self) -> list[str]:
+        prefix = "would create" if self.dry_run else "created"
+        return (
+            [f"{prefix} {item}" for item in self.created]
+            + [f"unchanged {item}" for item in self.unchanged]
+            + [f"ERROR {item}" for item in self.errors]
+        )
+
+
+def default_directory() -> pathlib.Path:
+    configured = cert_settings.CERT_TRACKS_DIR
+    if configured:
+        return pathlib.Path(configured)
+    return pathlib.Path(__file__).resolve().parents[2] / "course_content" / "tracks"
+
+
+def _validate(data: dict, name: str) -> tuple[list[rules.RequirementSpec], list[rules.RequirementSpec]]:
+    for key in ("slug", "title", "requirements"):
+        if not data.get(key):
+            raise ValueError(f"{name}: missing {key!r}")
+    initial = [rules.RequirementSpec.from_json(item, f"requirements.{i}") for i, item in enumerate(data["requirements"])]
+    renewal_items = (data.get("renewal") or {}).get("requirements") or []
+    renewal = [rules.RequirementSpec.from_json(item, f"renewal.requirements.{i}") for i, item in enumerate(renewal_items)]
+    validity = data.get("validity") or {}
+    models.ValidityMode(validity.get("mode", "none"))
+    models.RenewalMode((data.get("renewal") or {}).get("mode", "requirements"))
+    return initial, renewal
+
+
+def content_hash(data: dict) -> str:
+    versioned = {key: data.get(key) for key in VERSIONED_FIELDS}
+    return hashlib.sha256(json.dumps(versioned, sort_keys=True, ensure_ascii=False).encode("utf-8")).hexdigest()
+
+
+def _create_rows(version: models.TrackVersion, specs: list[rules.RequirementSpec], purpose: str, parent=None) -> None:
+    for position, spec in enumerate(specs):
+        row = models.Requirement.objects.create(
+            version=version, parent=parent, purpose=purpose, position=position, kind=spec.kind, title=spec.title,
+            key=spec.key, category=spec.category, source=spec.source, threshold=spec.threshold, due_date=spec.due_date,
+        )
+        if spec.children:
+            _create_rows(version, list(spec.children), purpose, row)
+
+
+def load_track(data: dict, name: str = "track", *, dry_run: bool = False) -> tuple[str, bool]:
+    """Load one definition; returns ``("slug vN", created)``. Raises ValueError on an invalid file."""
+    from xblocks.certification import api  # pylint: disable=import-outside-toplevel
+
+    initial, renewal = _validate(data, name)
+    digest = content_hash(data)
+    with transaction.atomic():
+        track, _created = models.Track.objects.get_or_create(slug=data["slug"], defaults={"title": data["title"]})
+        latest = track.versions.order_by("-version").first()
+        if latest is not None and latest.content_hash == digest:
+            if not dry_run and (track.title, track.description) != (data["title"], data.get("description", "")):
+                models.Track.objects.filter(pk=track.pk).update(title=data["title"], description=data.get("description", ""))
+            return f"{track.slug} v{latest.version}", False
+        number = (latest.version + 1) if latest else 1
+        if dry_run:
+            transaction.set_rollback(True)
+            return f"{track.slug} v{number}", True
+        models.Track.objects.filter(pk=track.pk).update(title=data["title"], description=data.get("description", ""))
+        validity = data.get("validity") or {}
+        renewal_cfg = data.get("renewal") or {}
+        fixed = validity.get("fixed_until")
+        version = models.TrackVersion.objects.create(
+            track=track, version=number, title=data["title"], description=data.get("description", ""),
+            criteria=data.get("criteria", ""), skills=list(data.get("skills") or []), content_hash=digest,
+            validity_mode=validity.get("mode", "none"), validity_months=int(validity.get("months", 0)),
+            fixed_until=datetime.date.fromisoformat(fixed) if fixed else None,
+            window_days=int(validity.get("window_days", 60)),
+            renewal_mode=renewal_cfg.get("mode", "requirements"), renewal_hours=float(renewal_cfg.get("hours", 0)),
+            renewal_window_months=int(renewal_cfg.get("window_months", 24)),
+        )
+        _create_rows(version, initial, "initial")
+        _create_rows(version, renewal, "renewal")
+        api.publish_version(version.pk)
+    return f"{track.slug} v{number}", True
+
+
+def load_directory(directory=None, *, dry_run: bool = False) -> LoadReport:
+    """Load every ``*.json`` in ``directory`` (default: the configured or bundled tracks folder)."""
+    folder = pathlib.Path(directory) if directory else default_directory()
+    report = LoadReport(dry_run=dry_run)
+    if not folder.is_dir():
+        report.errors.append(f"{folder}: not a folder")
+        return report
+    for path in sorted(folder.glob("*.json")):
+        try:
+            data = json.loads(path.read_text(encoding="utf-8"))
+            label, created = load_track(data, path.name, dry_run=dry_run)
+        except (ValueError, KeyError, TypeError) as error:
+            report.errors.append(f"{path.name}: {error}")
+            continue
+        (report.created if created else report.unchanged).append(label)
+    return report
