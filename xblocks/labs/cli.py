@@ -1,0 +1,315 @@
+"""``kafaat lab validate|test``: check lab OLX and prove each lab headless (fresh fails, solve passes).
+
+Runs without Django settings (a minimal configuration is made when none is given), so an author
+can test labs on any lab host or in CI: ``kafaat lab test course_content --jobs 2``.
+"""
+from __future__ import annotations
+
+import argparse
+import os
+import pathlib
+import sys
+import threading
+import time
+import uuid
+from collections.abc import Iterable, Iterator
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass, field
+
+from lxml import etree
+
+SKIP_DIRS = {"node_modules", "__pycache__", "images"}
+
+
+def register(name: str, parser: argparse.ArgumentParser) -> None:
+    """Add the ``lab`` sub-commands to the ``kafaat`` parser (called by ``xblocks.cli``)."""
+    sub = parser.add_subparsers(dest=f"{name}_command", metavar="COMMAND")
+    sub.required = True
+
+    validate = sub.add_parser("validate", help="check every <kafaat_lab> in files or folders of OLX")
+    validate.add_argument("paths", nargs="+", metavar="PATH", help="an .xml file or a folder searched for *.xml")
+    validate.set_defaults(func=validate_command)
+
+    test = sub.add_parser("test", help="boot each lab, assert checks fail fresh and pass after each step's solve")
+    test.add_argument("paths", nargs="+", metavar="PATH", help="an .xml file or a folder searched for *.xml")
+    test.add_argument("--jobs", "-j", type=int, default=1, metavar="N", help="labs tested at the same time (default 1)")
+    test.add_argument("--keep", action="store_true", help="leave each sandbox running after its test (prints its id)")
+    test.add_argument("--seed", metavar="HEX", help="parameter seed in hex, to reproduce a run (default: random)")
+    test.add_argument("--backend", metavar="NAME", help="sandbox backend (default: the configured one)")
+    test.set_defaults(func=test_command)
+
+
+# ---------------------------------------------------------------------------------------------------
+# Finding labs
+
+
+@dataclass
+class LabSource:
+    """One ``<kafaat_lab>`` found on disk: the whole file, or an element inline in another file."""
+
+    path: pathlib.Path
+    line: int
+    source: str | etree._Element
+    error: str | None = None
+
+    @property
+    def where(self) -> str:
+        return f"{self.path}:{self.line}" if self.line > 1 else str(self.path)
+
+
+def _xml_files(paths: Iterable[str]) -> Iterator[pathlib.Path]:
+    for raw in paths:
+        path = pathlib.Path(raw)
+        if path.is_dir():
+            for candidate in sorted(path.rglob("*.xml")):
+                relative = candidate.relative_to(path).parts[:-1]
+                if not any(part.startswith(".") or part in SKIP_DIRS for part in relative):
+                    yield candidate
+        else:
+            yield path
+
+
+def find_labs(paths: Iterable[str]) -> list[LabSource]:
+    """Every lab definition in the given files and folders; pointer tags (``url_name`` only) are skipped."""
+    from xblocks.core.xml import UnsafeXMLError, parse  # pylint: disable=import-outside-toplevel
+
+    found: list[LabSource] = []
+    for path in _xml_files(paths):
+        try:
+            text = path.read_text(encoding="utf-8")
+        except (OSError, UnicodeDecodeError) as error:
+            found.append(LabSource(path, 1, "", error=f"cannot read: {error}"))
+            continue
+        if "kafaat_lab" not in text:
+            continue
+        try:
+            root = parse(text)
+        except UnsafeXMLError as error:
+            found.append(LabSource(path, error.line or 1, text, error=str(error.message)))
+            continue
+        if root.tag == "kafaat_lab":
+            found.append(LabSource(path, 1, text))
+            continue
+        for element in root.iter("kafaat_lab"):
+            is_pointer = set(element.attrib) <= {"url_name"} and len(element) == 0 and not (element.text or "").strip()
+            if not is_pointer:
+                found.append(LabSource(path, element.sourceline or 1, element))
+    return found
+
+
+def _ensure_settings() -> None:
+    """Use the project's Django settings when named, else a minimal configuration (no database)."""
+    from django.conf import settings  # pylint: disable=import-outside-toplevel
+
+    if settings.configured:
+        return
+    import django  # pylint: disable=import-outside-toplevel
+
+    if not os.environ.get("DJANGO_SETTINGS_MODULE"):
+        settings.configure(USE_I18N=False, INSTALLED_APPS=[], KAFAAT={})
+    django.setup()
+
+
+# ---------------------------------------------------------------------------------------------------
+# validate
+
+
+def validate_command(args: argparse.Namespace) -> int:
+    _ensure_settings()
+    from xblocks.labs.definition import LabDefinitionError, parse_lab  # pylint: disable=import-outside-toplevel
+
+    sources = find_labs(args.paths)
+    if not sources:
+        print("kafaat lab validate: no <kafaat_lab> found in " + " ".join(args.paths), file=sys.stderr)
+        return 1
+    failed = 0
+    for item in sources:
+        if item.error:
+            failed += 1
+            print(f"{item.where}: {item.error}")
+            continue
+        try:
+            lab = parse_lab(item.source)
+        except LabDefinitionError as error:
+            failed += 1
+            for problem in error.errors:
+                print(f"{item.path}:{problem.line or item.line}: {problem.message}")
+            continue
+        steps = len(lab.steps)
+        print(f"{item.where}: ok: {lab.display_name!r}, {steps} step{'s' if steps != 1 else ''}, {lab.max_score} points, image {lab.image}")
+    print(f"{len(sources)} lab{'s' if len(sources) != 1 else ''} checked, {failed} with errors", file=sys.stderr)
+    return 1 if failed else 0
+
+
+# ---------------------------------------------------------------------------------------------------
+# test
+
+
+@dataclass
+class Line:
+    ok: bool
+    text: str
+    seconds: float | None = None
+    detail: str = ""
+
+
+@dataclass
+class LabReport:
+    where: str
+    name: str = ""
+    ok: bool = True
+    seconds: float = 0.0
+    lines: list[Line] = field(default_factory=list)
+
+    def add(self, ok: bool, text: str, seconds: float | None = None, detail: str = "") -> None:
+        self.lines.append(Line(ok, text, seconds, detail))
+        self.ok = self.ok and ok
+
+    def render(self) -> str:
+        head = f"{'PASS' if self.ok else 'FAIL'}  {self.where}  {self.name}  ({self.seconds:.1f}s)"
+        out = [head]
+        for line in self.lines:
+            mark = "ok  " if line.ok else "FAIL"
+            timing = f"{line.seconds:6.2f}s" if line.seconds is not None else " " * 7
+            out.append(f"  {mark} {timing}  {line.text}")
+            for detail in line.detail.strip().splitlines()[:12]:
+                out.append(f"                 | {detail}")
+        return "\n".join(out)
+
+
+class Progress:
+    """Progress on stderr while labs run (they can take seconds each); one line per event."""
+
+    def __init__(self, total: int):
+        self.total = total
+        self.done = 0
+        self.lock = threading.Lock()
+
+    def say(self, where: str, message: str) -> None:
+        with self.lock:
+            print(f"[{self.done}/{self.total}] {where}: {message}", file=sys.stderr, flush=True)
+
+    def finish(self, report: LabReport) -> None:
+        with self.lock:
+            self.done += 1
+            print(report.render(), flush=True)
+
+
+def test_lab(item: LabSource, backend, seed: bytes, keep: bool, progress: Progress) -> LabReport:
+    """Boot one lab and walk its steps in order; every expectation becomes a line of the report."""
+    # pylint: disable=import-outside-toplevel
+    from xblocks.labs import runner
+    from xblocks.labs.definition import LabDefinitionError, generate_params, parse_lab, render
+    from xblocks.labs.sandbox.base import SandboxError
+
+    report = LabReport(where=item.where)
+    started = time.monotonic()
+    if item.error:
+        report.add(False, "the file is not valid XML", detail=item.error)
+        return report
+    try:
+        lab = parse_lab(item.source)
+    except LabDefinitionError as error:
+        report.add(False, "the definition is invalid (run kafaat lab validate)", detail=str(error))
+        return report
+    report.name = repr(lab.display_name)
+    values = generate_params(lab, seed)
+    rendered = render(lab, values)
+    if values:
+        report.add(True, "params " + ", ".join(f"{name}={value}" for name, value in values.items()))
+    label = f"labtest-{uuid.uuid4().hex[:12]}"
+    clock = time.monotonic()
+    try:
+        handle = runner.provision(backend, rendered, label=label, on_phase=lambda phase: progress.say(item.where, phase))
+    except runner.ProvisionError as error:
+        report.add(False, "provision", time.monotonic() - clock, error.detail)
+        report.seconds = time.monotonic() - started
+        return report
+    except SandboxError as error:
+        report.add(False, "provision (backend error)", time.monotonic() - clock, str(error))
+        report.seconds = time.monotonic() - started
+        return report
+    report.add(True, f"provision ({len(rendered.files)} files, {len(rendered.setup)} setup scripts)", time.monotonic() - clock)
+    try:
+        for step in rendered.steps:
+            progress.say(item.where, f"step {step.id}")
+            _test_step(report, backend, handle, step, runner)
+    except SandboxError as error:
+        report.add(False, "the sandbox failed during the test", detail=str(error))
+    finally:
+        if keep:
+            report.add(True, f"kept sandbox {handle.id} (label {label}); destroy it when done")
+        else:
+            clock = time.monotonic()
+            try:
+                backend.destroy(handle)
+                report.add(True, "destroy", time.monotonic() - clock)
+            except SandboxError as error:
+                report.add(False, "destroy", time.monotonic() - clock, str(error))
+    report.seconds = time.monotonic() - started
+    return report
+
+
+def _test_step(report: LabReport, backend, handle, step, runner) -> None:
+    prefix = f"step {step.id}"
+    for check in step.checks:
+        outcome = runner.run_check(backend, handle, check)
+        ok = not outcome.passed
+        why = "" if ok else "expected the check to FAIL before the solve; it passed"
+        report.add(ok, f"{prefix} fresh  check {check.id}: {'fails as expected' if ok else 'PASSED'}", outcome.duration, why + "\n" + outcome.feedback if not ok else "")
+    for flag in step.flags:
+        accepts = runner.check_flag(flag, flag.value)
+        rejects = not runner.check_flag(flag, flag.value + "x") and not runner.check_flag(flag, "")
+        report.add(accepts and rejects, f"{prefix} flag {flag.id}: {'accepts its value and rejects a wrong one' if accepts and rejects else 'does not compare correctly'}")
+    if step.checks and step.solve is None:
+        report.add(False, f"{prefix} has checks but no <solve>: it cannot be tested headless")
+        return
+    if step.solve is not None:
+        result = runner.run_solve(backend, handle, step)
+        detail = "" if result.ok else f"exit {result.exit_code}, timed out {result.timed_out}\n{result.stderr}\n{result.stdout}"
+        report.add(result.ok, f"{prefix} solve", result.duration, detail)
+    for check in step.checks:
+        outcome = runner.run_check(backend, handle, check)
+        detail = "" if outcome.passed else ("timed out\n" if outcome.timed_out else f"exit {outcome.exit_code}\n") + outcome.feedback
+        report.add(outcome.passed, f"{prefix} solved check {check.id}: {'passes' if outcome.passed else 'FAILED after the solve'}", outcome.duration, detail)
+
+
+def test_command(args: argparse.Namespace) -> int:
+    _ensure_settings()
+    from xblocks.labs.sandbox.base import SandboxError, get_backend  # pylint: disable=import-outside-toplevel
+
+    sources = find_labs(args.paths)
+    if not sources:
+        print("kafaat lab test: no <kafaat_lab> found in " + " ".join(args.paths), file=sys.stderr)
+        return 1
+    try:
+        seed = bytes.fromhex(args.seed) if args.seed else os.urandom(16)
+    except ValueError:
+        print("kafaat lab test: --seed must be hexadecimal", file=sys.stderr)
+        return 2
+    try:
+        backend = get_backend(args.backend)
+    except (SandboxError, ImportError) as error:
+        print(f"kafaat lab test: no sandbox backend: {error}", file=sys.stderr)
+        return 1
+    print(f"testing {len(sources)} lab{'s' if len(sources) != 1 else ''} with seed {seed.hex()} on {backend.name}", file=sys.stderr)
+    progress = Progress(len(sources))
+    started = time.monotonic()
+
+    def one(item: LabSource) -> LabReport:
+        try:
+            report = test_lab(item, backend, seed, args.keep, progress)
+        except Exception as error:  # pylint: disable=broad-except  # one broken lab must not hide the others
+            report = LabReport(where=item.where)
+            report.add(False, "unexpected error", detail=f"{type(error).__name__}: {error}")
+        progress.finish(report)
+        return report
+
+    with ThreadPoolExecutor(max_workers=max(1, args.jobs)) as pool:
+        reports = list(pool.map(one, sources))
+    failed = [report for report in reports if not report.ok]
+    print(
+        f"{len(reports)} lab{'s' if len(reports) != 1 else ''}: {len(reports) - len(failed)} passed, {len(failed)} failed "
+        f"in {time.monotonic() - started:.1f}s (seed {seed.hex()})"
+    )
+    return 1 if failed else 0
