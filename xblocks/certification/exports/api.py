@@ -60,9 +60,9 @@ def list_presets(user: Any = None) -> list[PresetData]:
 
     found = presets.builtin_presets()
     rows = ExportPreset.objects.order_by("name")
-    if user is not None and not getattr(user, "is_superuser", False):
-        schools = list(certification_api().visible_school_ids(user)) if getattr(user, "is_authenticated", False) else []
-        rows = rows.filter(Q(school_id__isnull=True) | Q(school_id__in=schools))
+    schools = certification_api().visible_school_ids(user) if user is not None else None
+    if schools is not None:
+        rows = rows.filter(Q(school_id__isnull=True) | Q(school_id__in=list(schools)))
     for row in rows:
         try:
             found.append(_preset_data(row))
@@ -89,15 +89,14 @@ def save_preset(
         raise presets.PresetError(_("Unknown base preset %(slug)s.") % {"slug": base})
     if slug in presets.BUILTIN or not re.fullmatch(r"[-a-z0-9_]{1,64}", slug):
         raise presets.PresetError(_("Choose another preset name."))
-    if not getattr(user, "is_superuser", False):
-        schools = set(certification_api().visible_school_ids(user))
-        if school_id is None or school_id not in schools:
-            raise PermissionDenied(_("You may only save presets for your own school."))
+    schools = certification_api().visible_school_ids(user)
+    if schools is not None and (school_id is None or school_id not in schools):
+        raise PermissionDenied(_("You may only save presets for your own school."))
     checked = presets.columns_from_json(
         columns if columns is not None else [c.as_json() for c in presets.BUILTIN[base].columns]
     )
     existing = ExportPreset.objects.filter(slug=slug).first()
-    if existing is not None and not getattr(user, "is_superuser", False) and existing.school_id != school_id:
+    if existing is not None and schools is not None and existing.school_id not in schools:
         raise PermissionDenied(_("This preset belongs to another school."))
     row, _created = ExportPreset.objects.update_or_create(
         slug=slug,

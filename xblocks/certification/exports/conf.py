@@ -15,10 +15,6 @@ exports_settings = AppSettings(
         "EXPORT_SOURCE_SYSTEM": "Kafaat",
         "EXPORT_ISSUER_ORG": "Kafaat",
         "EXPORT_TIMEZONE": "UTC",
-        # Public base URL of the LMS, used for verification links and the xAPI account home page.
-        "PUBLIC_BASE_URL": "http://127.0.0.1:8000",
-        # Template of the public verification page of a certificate ({number} is replaced).
-        "VERIFY_URL_TEMPLATE": "{base}/kafaat/credentials/verify/{number}",
         # xAPI: Kafaat-owned verb IRIs for events without an ADL verb, and the actor name salt.
         "XAPI_VERB_BASE": "https://w3id.org/kafaat/xapi/verbs/",
         "XAPI_ACTOR_SALT": "",

@@ -9,6 +9,7 @@ from __future__ import annotations
 import datetime as dt
 from decimal import ROUND_HALF_UP, Decimal
 from typing import Any
+from urllib.parse import quote
 
 from .conf import exports_settings
 
@@ -68,11 +69,15 @@ class RecordBuilder:
         self.issuer_org = exports_settings.EXPORT_ISSUER_ORG
         self.source_system = exports_settings.EXPORT_SOURCE_SYSTEM
         self.timezone = exports_settings.EXPORT_TIMEZONE
-        base = exports_settings.PUBLIC_BASE_URL.rstrip("/")
-        self.verify_template = exports_settings.VERIFY_URL_TEMPLATE.replace("{base}", base)
+        from xblocks.certification.credentials import api as credentials_api  # pylint: disable=import-outside-toplevel
+
+        # the credentials app owns public URLs (the same link as the PDF's QR code); the base URL is
+        # read once here rather than per row
+        sample = credentials_api.verification_url("\x00")
+        self._verify_prefix, _, self._verify_suffix = sample.partition("%00")
 
     def verification_url(self, number: str) -> str:
-        return self.verify_template.replace("{number}", number)
+        return f"{self._verify_prefix}{quote(number, safe='')}{self._verify_suffix}"
 
     def build(self, cert: Any, last_modified: dt.datetime | None = None) -> dict[str, Any]:
         """The flat record of a ``CertificateData``."""

@@ -49,8 +49,10 @@ class Scope:
             raise PermissionDenied(_("Sign in to export records."))
         self.user = user
         self.employer = resolve_employer(employer)
-        self.school_ids = frozenset(api.visible_school_ids(user))
-        if not self.school_ids:
+        visible = api.visible_school_ids(user)
+        # None is the certification app's "every school" (platform staff)
+        self.school_ids: frozenset[int] | None = None if visible is None else frozenset(visible)
+        if self.school_ids is not None and not self.school_ids:
             raise PermissionDenied(_("You do not coordinate any school."))
         self.cohort_ids = tuple(sorted({int(c) for c in cohort_ids or ()}))
         for cohort_id in self.cohort_ids:
@@ -69,7 +71,7 @@ class Scope:
         return certification_api().count_certificate_records(self.user, **self.query(statuses))
 
     def allows(self, cert: Any) -> bool:
-        if cert.school.id not in self.school_ids:
+        if self.school_ids is not None and cert.school.id not in self.school_ids:
             return False
         if self.cohort_ids and cert.cohort_id not in self.cohort_ids:
             return False

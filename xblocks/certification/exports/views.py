@@ -37,21 +37,14 @@ def _status_payload(export) -> dict:
 
 
 def _cohorts(user) -> list[dict]:
-    cert_api = certification_api()
-    listing = getattr(cert_api, "list_cohorts", None)
-    if listing is None:
-        return []
-    try:
-        cohorts = listing(user)
-    except TypeError:
-        cohorts = listing()
-    return [{"id": c.id, "name": c.name, "school": c.school_name} for c in cohorts if cert_api.can_view_cohort(user, c.id)]
+    return [{"id": c.id, "name": c.name, "school": c.school_name} for c in certification_api().list_cohorts(user)]
 
 
 @require_GET
 def staff_page(request: HttpRequest) -> HttpResponse:
     """The coordinator's export page: the form and their recent exports with live progress."""
-    if not getattr(request.user, "is_authenticated", False) or not certification_api().visible_school_ids(request.user):
+    schools = certification_api().visible_school_ids(request.user)
+    if not getattr(request.user, "is_authenticated", False) or (schools is not None and not schools):
         return HttpResponse(_("Only school coordinators can export records."), status=403,
                             content_type="text/plain; charset=utf-8")
     lang = i18n.language()

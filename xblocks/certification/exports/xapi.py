@@ -2,7 +2,7 @@
 
 The actor is an account (``homePage`` = the LMS, ``name`` = the employee id the enrolment carries, or
 else a salted SHA-256 of the user id, so no email leaves the platform). Issuing and renewing use the
-Open Badges xAPI verb ``earned`` with the credential id in a result extension; revocation, suspension,
+Open Badges xAPI verb ``earned`` with the credential's URL in a result extension; revocation, suspension,
 reinstatement and expiry have no standard verb, so they use Kafaat-owned IRIs (reference §2).
 """
 from __future__ import annotations
@@ -29,7 +29,7 @@ VERB_NAMES = {
 }
 # A fixed namespace so that the same event always gets the same statement id (uuid5).
 STATEMENT_NAMESPACE = uuid.UUID("0b8e6f4c-5a55-4f0e-9f7e-6b61666161c0")
-CREDENTIAL_EXTENSION = "https://w3id.org/kafaat/xapi/extensions/credential-id"
+CREDENTIAL_EXTENSION = "https://w3id.org/kafaat/xapi/extensions/credential"
 CERTIFICATE_EXTENSION = "https://w3id.org/kafaat/xapi/extensions/certificate-number"
 CATEGORY_ACTIVITY = "https://openbadgespec.org/xapi/recipes/base/0_0_2"
 
@@ -47,7 +47,10 @@ class StatementBuilder:
     """Builds statements; reads settings once per export."""
 
     def __init__(self) -> None:
-        self.home_page = exports_settings.PUBLIC_BASE_URL.rstrip("/")
+        from xblocks.certification.credentials import api as credentials_api  # pylint: disable=import-outside-toplevel
+
+        self.links = credentials_api
+        self.home_page = credentials_api.base_url()
         self.salt = exports_settings.XAPI_ACTOR_SALT or _default_salt()
 
     def actor(self, cert: Any) -> dict[str, Any]:
@@ -59,7 +62,7 @@ class StatementBuilder:
 
     def statement(self, cert: Any, event: Any) -> dict[str, Any]:
         kind = event.kind
-        activity_id = f"{self.home_page}/kafaat/tracks/{cert.track.slug}/{cert.track.version}"
+        activity_id = self.links.achievement_url(cert.track.slug, cert.track.version)
         statement: dict[str, Any] = {
             "id": statement_id(cert.number, event.id),
             "actor": self.actor(cert),
@@ -85,7 +88,7 @@ class StatementBuilder:
         }
         if kind in STANDARD_VERBS:
             statement["result"]["success"] = True
-            statement["result"]["extensions"][CREDENTIAL_EXTENSION] = f"urn:kafaat:certificate:{cert.number}"
+            statement["result"]["extensions"][CREDENTIAL_EXTENSION] = self.links.credential_url(cert.number)
             if cert.hours_total:
                 statement["result"]["duration"] = _duration(cert.hours_total)
         return statement
