@@ -391,6 +391,12 @@ def reset_session(user, usage_key: str, course_key: str, definition, *, actor: s
     return start_session(user, usage_key, course_key, definition)
 
 
+def staff_reset(session_id: int, definition, *, actor: str) -> SessionStatus:
+    """Give the learner of ``session_id`` a fresh environment (their progress is kept)."""
+    row = _row(session_id)
+    return reset_session(row.user, row.usage_key, row.course_key, definition, actor=actor)
+
+
 def extend_session(session_id: int, seconds: int, *, actor: str) -> SessionStatus:
     """Push a ready session's time limit back by ``seconds`` (staff)."""
     seconds = int(seconds)

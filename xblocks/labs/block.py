@@ -1,0 +1,485 @@
+"""The ``kafaat_lab`` XBlock: a thin adapter that renders lab pages and turns handler calls into ``labs.api`` calls.
+
+The block stores the lab's OLX verbatim (import/export round-trips unchanged) and keeps no learner
+truth in XBlock fields: sessions, check runs and scores live in the labs app's tables, and grades are
+published only from those server-side records.
+"""
+from __future__ import annotations
+
+import hashlib
+import logging
+import pathlib
+from functools import lru_cache
+
+from lxml import etree
+from web_fragments.fragment import Fragment
+from xblock.core import XBlock
+from xblock.exceptions import JsonHandlerError
+from xblock.fields import Scope, String
+
+from xblocks.core import compat
+from xblocks.core.html import render_markdown
+from xblocks.core.i18n import direction, js_catalog, language
+from xblocks.core.i18n import gettext as _
+from xblocks.core.resources import add_i18n_js, resource_text
+from xblocks.labs import api
+from xblocks.labs.data import ActionRefused, LabError, SessionNotFound, SessionNotReady
+from xblocks.labs.pages import render_page
+from xblocks.labs.session_conf import session_settings
+
+log = logging.getLogger(__name__)
+
+RUNTIME_ATTRIBUTES = ("url_name", "xblock-family")
+CHECKOUT = pathlib.Path(__file__).resolve().parents[2]
+
+DEFAULT_OLX = """<kafaat_lab display_name="First steps in the shell" image="base" time_limit="30" idle_timeout="10">
+  <step id="hello" title="Create a file">
+    <instructions>Create a file named `hello.txt` in your home directory containing the word `hello`.</instructions>
+    <check id="hello-file" points="1">grep -qx hello /home/learner/hello.txt || { echo "hello.txt does not contain hello yet"; exit 1; }</check>
+    <hint cost="0">`echo hello > ~/hello.txt`</hint>
+    <solve>echo hello > /home/learner/hello.txt</solve>
+  </step>
+</kafaat_lab>"""
+
+
+@lru_cache(maxsize=64)
+def _parse(source_hash: str, source: str):  # pylint: disable=unused-argument
+    from xblocks.labs.definition import parse_lab  # pylint: disable=import-outside-toplevel
+
+    return parse_lab(source)
+
+
+def _problems(error) -> list[dict]:
+    problems = getattr(error, "errors", None)
+    if problems:
+        return [{"line": getattr(p, "line", None), "message": str(getattr(p, "message", p))} for p in problems]
+    return [{"line": getattr(error, "line", None), "message": str(error)}]
+
+
+def _refuse(status: int, message: str) -> JsonHandlerError:
+    return JsonHandlerError(status, message)
+
+
+@XBlock.needs("user")
+@XBlock.wants("i18n")
+class LabBlock(XBlock):
+    """A hands-on Linux lab: Start, a terminal beside the steps, Check, and a score in the gradebook."""
+
+    display_name = String(display_name=_("Display name"), default=_("Lab"), scope=Scope.settings)
+    olx = String(
+        display_name=_("Lab definition (OLX)"), default=DEFAULT_OLX, scope=Scope.content,
+        help=_("The whole <kafaat_lab> element: steps, checks, hints, files and setup."),
+    )
+
+    has_score = True
+    icon_class = "problem"
+    has_author_view = True
+
+    # ------------------------------------------------------------------ definition and grading
+
+    def definition(self):
+        """The parsed lab (cached per OLX text); raises LabDefinitionError when the OLX is invalid."""
+        source = self.olx or ""
+        return _parse(hashlib.sha256(source.encode("utf-8")).hexdigest(), source)
+
+    def _definition_or_none(self):
+        try:
+            return self.definition()
+        except ValueError:
+            log.warning("lab %s has an invalid definition", self.scope_ids.usage_id, exc_info=True)
+            return None
+
+    @property
+    def weight(self) -> float:
+        definition = self._definition_or_none()
+        return float(definition.weight) if definition else 1.0
+
+    def max_score(self) -> int:
+        definition = self._definition_or_none()
+        return int(definition.max_score) if definition else 0
+
+    def _publish_grade(self, status) -> None:
+        """Publish the learner's score as recorded server-side (never from request data)."""
+        self.runtime.publish(self, "grade", {"value": float(status.score), "max_value": float(status.max_score)})
+        if status.completed:
+            self.runtime.publish(self, "completion", {"completion": 1.0})
+
+    # ------------------------------------------------------------------ OLX
+
+    @classmethod
+    def parse_xml(cls, node, runtime, keys, *args, **kwargs):  # pylint: disable=unused-argument,arguments-differ
+        """Keep the ``<kafaat_lab>`` element verbatim (minus what the import machinery added)."""
+        block = runtime.construct_xblock_from_class(cls, keys)
+        element = etree.fromstring(etree.tostring(node, with_tail=False))
+        for name in RUNTIME_ATTRIBUTES:
+            element.attrib.pop(name, None)
+        block.olx = etree.tostring(element, encoding="unicode", with_tail=False)
+        if element.get("display_name"):
+            block.display_name = element.get("display_name")
+        return block
+
+    def add_xml_to_node(self, node):
+        """Write the stored OLX back: same attributes, text and children as imported."""
+        from xblocks.core.xml import parse  # pylint: disable=import-outside-toplevel
+
+        source = parse(self.olx or DEFAULT_OLX)
+        node.tag = self.scope_ids.block_type or source.tag
+        for name, value in source.attrib.items():
+            node.set(name, value)
+        node.text = source.text
+        for child in source:
+            node.append(child)
+
+    # ------------------------------------------------------------------ who is asking
+
+    def _requester(self):
+        try:
+            return compat.current_requester(self)
+        except PermissionError:
+            raise _refuse(403, _("Sign in to use this lab.")) from None
+
+    def _usage_key(self) -> str:
+        return compat.usage_key(self)
+
+    def _course_key(self) -> str:
+        return compat.course_key(self)
+
+    def _valid_definition(self):
+        definition = self._definition_or_none()
+        if definition is None:
+            raise _refuse(409, _("This lab is not available: its definition has errors. Please tell your instructor."))
+        return definition
+
+    def _live_session(self, requester) -> int:
+        session_id = api.live_session_id(requester.user, self._usage_key())
+        if session_id is None:
+            raise _refuse(409, _("Your lab is not running. Start it first."))
+        return session_id
+
+    def _staff(self):
+        requester = self._requester()
+        if not requester.is_staff:
+            raise _refuse(403, _("Only course staff can do this."))
+        return requester
+
+    def _staff_session(self, data) -> int:
+        try:
+            session_id = int((data or {}).get("session_id"))
+        except (TypeError, ValueError):
+            raise _refuse(400, _("Choose a learner's lab first.")) from None
+        try:
+            return api.session_in_block(session_id, self._usage_key())
+        except SessionNotFound as error:
+            raise _refuse(404, error.learner_message) from None
+
+    @staticmethod
+    def _api_error(error: LabError) -> JsonHandlerError:
+        if isinstance(error, SessionNotFound):
+            return _refuse(404, error.learner_message)
+        if isinstance(error, (SessionNotReady, ActionRefused)):
+            return _refuse(409, error.learner_message)
+        return _refuse(400, error.learner_message)
+
+    # ------------------------------------------------------------------ views
+
+    def student_view(self, context=None):  # pylint: disable=unused-argument
+        """The lab page: steps beside the terminal, Start/Check/Reset/Stop, and the staff panel for staff."""
+        frag = Fragment()
+        lang = language()
+        try:
+            requester = compat.current_requester(self)
+        except PermissionError:
+            requester = None
+        definition = self._definition_or_none()
+        status = None
+        shown = definition
+        if definition is not None and requester is not None:
+            status = api.learner_status(requester.user, self._usage_key(), definition)
+            shown = api.learner_definition(requester.user, self._usage_key(), definition)
+        frag.add_content(
+            render_page(
+                "kafaat_lab/student.html",
+                {
+                    "dir": direction(lang),
+                    "lang": lang,
+                    "display_name": (definition.display_name if definition else self.display_name),
+                    "invalid": definition is None,
+                    "signed_in": requester is not None,
+                    "is_staff": bool(requester and requester.is_staff),
+                    "steps": [
+                        {"id": step.id, "title": step.title, "instructions": render_markdown(step.instructions),
+                         "has_checks": bool(step.checks), "flags": [flag.id for flag in step.flags],
+                         "has_hints": bool(step.hints), "has_solution": bool(step.solve), "max_points": step.max_points}
+                        for step in (shown.steps if shown else ())
+                    ],
+                    "max_score": definition.max_score if definition else 0,
+                    "time_limit_minutes": int(definition.time_limit // 60) if definition else 0,
+                },
+            )
+        )
+        frag.add_css(resource_text("xblocks.labs", "static/css/lab.css"))
+        add_i18n_js(frag)
+        terminal = self._add_terminal_assets(frag)
+        frag.add_javascript(resource_text("xblocks.labs", "static/js/lab.js"))
+        frag.initialize_js(
+            "KafaatLabBlock",
+            {
+                "i18n": js_catalog(lang),
+                "status": status.as_json() if status else None,
+                "isStaff": bool(requester and requester.is_staff),
+                "terminal": terminal,
+                "expiryWarning": int(session_settings.EXPIRY_WARNING),
+                "extendSeconds": int(session_settings.EXTEND_SECONDS),
+            },
+        )
+        return frag
+
+    def author_view(self, context=None):
+        """Studio's preview of the unit: the lab's steps as a learner will read them, without a session."""
+        definition = self._definition_or_none()
+        return Fragment(
+            render_page(
+                "kafaat_lab/author.html",
+                {
+                    "dir": direction(),
+                    "definition": definition,
+                    "steps": [{"title": s.title, "instructions": render_markdown(s.instructions), "max_points": s.max_points}
+                              for s in (definition.steps if definition else ())],
+                },
+            )
+        )
+
+    def studio_view(self, context=None):  # pylint: disable=unused-argument
+        """An OLX editor that validates (errors with line numbers) and previews before it saves."""
+        frag = Fragment(render_page("kafaat_lab/studio.html", {"dir": direction(), "olx": self.olx or DEFAULT_OLX}))
+        frag.add_css(resource_text("xblocks.labs", "static/css/lab.css"))
+        add_i18n_js(frag)
+        frag.add_javascript(resource_text("xblocks.labs", "static/js/studio.js"))
+        frag.initialize_js("KafaatLabStudio", {"i18n": js_catalog(language())})
+        return frag
+
+    @staticmethod
+    def _add_terminal_assets(frag) -> bool:
+        try:
+            from xblocks.labs.terminal.assets import add_to_fragment  # pylint: disable=import-outside-toplevel
+        except ImportError:
+            return False
+        add_to_fragment(frag)
+        return True
+
+    # ------------------------------------------------------------------ learner handlers
+
+    @XBlock.json_handler
+    def start(self, data, suffix=""):  # pylint: disable=unused-argument
+        """Start (or rejoin) the learner's lab; the page then polls ``status`` through the phases."""
+        requester = self._requester()
+        definition = self._valid_definition()
+        status = api.start_session(requester.user, self._usage_key(), self._course_key(), definition)
+        return status.as_json()
+
+    @XBlock.json_handler
+    def status(self, data, suffix=""):  # pylint: disable=unused-argument
+        requester = self._requester()
+        definition = self._valid_definition()
+        return api.learner_status(requester.user, self._usage_key(), definition).as_json()
+
+    @XBlock.json_handler
+    def check(self, data, suffix=""):  # pylint: disable=unused-argument
+        """Run the checks of one step in the learner's own environment; publishes the recorded grade."""
+        requester = self._requester()
+        session_id = self._live_session(requester)
+        try:
+            result = api.run_checks(session_id, str((data or {}).get("step") or ""))
+        except LabError as error:
+            raise self._api_error(error) from None
+        self._publish_grade(result.status)
+        return result.as_json()
+
+    @XBlock.json_handler
+    def submit_flag(self, data, suffix=""):  # pylint: disable=unused-argument
+        requester = self._requester()
+        session_id = self._live_session(requester)
+        data = data or {}
+        try:
+            result = api.submit_flag(session_id, str(data.get("step") or ""), str(data.get("flag") or ""), str(data.get("answer") or ""))
+        except LabError as error:
+            raise self._api_error(error) from None
+        self._publish_grade(result.status)
+        return result.as_json()
+
+    @XBlock.json_handler
+    def hint(self, data, suffix=""):  # pylint: disable=unused-argument
+        requester = self._requester()
+        session_id = self._live_session(requester)
+        try:
+            reveal = api.reveal_hint(session_id, str((data or {}).get("step") or ""))
+        except LabError as error:
+            raise self._api_error(error) from None
+        self._publish_grade(reveal.status)
+        return {"step_id": reveal.step_id, "index": reveal.index, "html": reveal.text, "cost": reveal.cost,
+                "status": reveal.status.as_json()}
+
+    @XBlock.json_handler
+    def solution(self, data, suffix=""):  # pylint: disable=unused-argument
+        requester = self._requester()
+        session_id = self._live_session(requester)
+        try:
+            reveal = api.reveal_solution(session_id, str((data or {}).get("step") or ""))
+        except LabError as error:
+            raise self._api_error(error) from None
+        self._publish_grade(reveal.status)
+        return {"step_id": reveal.step_id, "script": reveal.script, "status": reveal.status.as_json()}
+
+    @XBlock.json_handler
+    def reset(self, data, suffix=""):  # pylint: disable=unused-argument
+        """A fresh environment; earned points and used attempts are kept."""
+        requester = self._requester()
+        definition = self._valid_definition()
+        status = api.reset_session(requester.user, self._usage_key(), self._course_key(), definition,
+                                   actor=f"user:{requester.user.pk}")
+        return status.as_json()
+
+    @XBlock.json_handler
+    def stop(self, data, suffix=""):  # pylint: disable=unused-argument
+        requester = self._requester()
+        session_id = self._live_session(requester)
+        return api.stop_session(session_id, actor=f"user:{requester.user.pk}", reason="stopped by learner").as_json()
+
+    @XBlock.json_handler
+    def terminal_token(self, data, suffix=""):  # pylint: disable=unused-argument
+        """A short-lived single-use token for the learner's own terminal (never for another session)."""
+        requester = self._requester()
+        session_id = self._live_session(requester)
+        return self._mint(requester.user, session_id, "rw")
+
+    @staticmethod
+    def _mint(user, session_id: int, mode: str, attached_by=None) -> dict:
+        try:
+            return api.terminal_token(user, session_id, mode=mode, attached_by=attached_by)
+        except LabError as error:
+            raise _refuse(409, error.learner_message) from None
+        except PermissionError:
+            raise _refuse(403, _("You cannot open this terminal.")) from None
+        except Exception as error:  # pylint: disable=broad-except
+            if type(error).__name__ == "TerminalDenied":
+                raise _refuse(403, _("You cannot open this terminal.")) from None
+            raise
+
+    # ------------------------------------------------------------------ staff handlers
+
+    @XBlock.json_handler
+    def staff_sessions(self, data, suffix=""):  # pylint: disable=unused-argument
+        """Every learner's lab in this block: state, step, last check, attempts, time used."""
+        self._staff()
+        return {"sessions": [row.as_json() for row in api.list_sessions(self._usage_key())]}
+
+    @XBlock.json_handler
+    def staff_stop(self, data, suffix=""):  # pylint: disable=unused-argument
+        requester = self._staff()
+        session_id = self._staff_session(data)
+        return api.stop_session(session_id, actor=f"staff:{requester.user.pk}", reason="stopped by staff").as_json()
+
+    @XBlock.json_handler
+    def staff_reset(self, data, suffix=""):  # pylint: disable=unused-argument
+        requester = self._staff()
+        session_id = self._staff_session(data)
+        definition = self._valid_definition()
+        return api.staff_reset(session_id, definition, actor=f"staff:{requester.user.pk}").as_json()
+
+    @XBlock.json_handler
+    def staff_extend(self, data, suffix=""):  # pylint: disable=unused-argument
+        requester = self._staff()
+        session_id = self._staff_session(data)
+        try:
+            seconds = int((data or {}).get("seconds") or session_settings.EXTEND_SECONDS)
+            return api.extend_session(session_id, seconds, actor=f"staff:{requester.user.pk}").as_json()
+        except (TypeError, ValueError):
+            raise _refuse(400, _("Choose an extension in seconds.")) from None
+        except LabError as error:
+            raise self._api_error(error) from None
+
+    @XBlock.json_handler
+    def staff_terminal_token(self, data, suffix=""):  # pylint: disable=unused-argument
+        """A read-only attach to a learner's terminal; recorded by the gateway as a staff watch."""
+        requester = self._staff()
+        session_id = self._staff_session(data)
+        if not api.can_watch(requester.user, session_id):
+            raise _refuse(403, _("Only course staff can do this."))
+        return self._mint(requester.user, session_id, "ro", attached_by=requester.user)
+
+    @XBlock.json_handler
+    def staff_transcript(self, data, suffix=""):  # pylint: disable=unused-argument
+        self._staff()
+        session_id = self._staff_session(data)
+        return {"session_id": session_id, "cast": api.transcript(session_id)}
+
+    # ------------------------------------------------------------------ Studio handlers
+
+    @XBlock.json_handler
+    def studio_validate(self, data, suffix=""):  # pylint: disable=unused-argument
+        """Validate OLX without saving: errors with line numbers, or a preview of the steps."""
+        self._author()
+        return self._validated((data or {}).get("olx") or "")[0]
+
+    @XBlock.json_handler
+    def studio_submit(self, data, suffix=""):  # pylint: disable=unused-argument
+        """Save the OLX only when it validates."""
+        self._author()
+        source = (data or {}).get("olx") or ""
+        result, definition, clean = self._validated(source)
+        if definition is not None:
+            self.olx = clean
+            self.display_name = definition.display_name
+            result["saved"] = True
+        return result
+
+    def _author(self) -> None:
+        # Studio protects its own handlers; in the LMS only staff may reach these (learners could
+        # otherwise POST to them, though the LMS would refuse the content-scope write anyway).
+        if getattr(self.runtime, "is_author_mode", False):
+            return
+        self._staff()
+
+    @staticmethod
+    def _validated(source: str):
+        from xblocks.labs.definition import parse_lab  # pylint: disable=import-outside-toplevel
+
+        try:
+            element = etree.fromstring(source.encode("utf-8")) if source.strip() else None
+        except etree.XMLSyntaxError:
+            element = None
+        try:
+            definition = parse_lab(source)
+        except ValueError as error:
+            return {"valid": False, "errors": _problems(error)}, None, source
+        clean = source.strip()
+        if element is not None:
+            for name in RUNTIME_ATTRIBUTES:
+                element.attrib.pop(name, None)
+            clean = etree.tostring(element, encoding="unicode")
+        preview = render_page(
+            "kafaat_lab/author.html",
+            {"dir": direction(), "definition": definition,
+             "steps": [{"title": s.title, "instructions": render_markdown(s.instructions), "max_points": s.max_points}
+                       for s in definition.steps]},
+        )
+        return {"valid": True, "errors": [], "preview": preview, "max_score": definition.max_score}, definition, clean
+
+    # ------------------------------------------------------------------ workbench
+
+    @staticmethod
+    def workbench_scenarios():
+        """Every lab of the sample course when running from a checkout, plus a small inline lab."""
+        scenarios = [("Kafaat lab: first steps (inline)", DEFAULT_OLX)]
+        for path in sorted((CHECKOUT / "course_content").glob("**/kafaat_lab/*.xml")):
+            try:
+                text = path.read_text(encoding="utf-8")
+                from xblocks.labs.definition import parse_lab  # pylint: disable=import-outside-toplevel
+
+                definition = parse_lab(text)
+            except (OSError, ValueError):
+                log.warning("skipping invalid sample lab %s", path, exc_info=True)
+                continue
+            scenarios.append((f"Kafaat lab: {definition.display_name}", text))
+        return scenarios
+

@@ -1,0 +1,368 @@
+/* Kafaat lab block: Start / Check / Reset / Stop, honest start-up phases, countdown, terminal and staff panel.
+ * One initialiser per block (KafaatLabBlock); every learner-controlled text is set with textContent.
+ * Hints arrive as HTML already sanitised on the server (nh3); nothing else is ever parsed as HTML. */
+function KafaatLabBlock(runtime, element, args) {
+  "use strict";
+  if (element && element.jquery) { element = element[0]; }
+  var root = element.querySelector(".kafaat-lab");
+  if (!root || !root.querySelector(".kafaat-lab__start")) { return; }
+  var i18n = KafaatI18n(args.i18n);
+  var _ = function (text) { return i18n.gettext(text); };
+  var fmt = function (text, values) { return i18n.interpolate ? i18n.interpolate(text, values, true) : text.replace(/%\((\w+)\)s/g, function (m, k) { return values[k]; }); };
+  var LIVE = { requested: true, provisioning: true, ready: true };
+  var PHASES = ["queued", "creating", "copying_files", "running_setup", "ready"];
+  var PHASE_TEXT = {
+    queued: _("Waiting for a lab machine…"),
+    creating: _("Creating your environment…"),
+    copying_files: _("Copying the lab files…"),
+    running_setup: _("Running the lab's setup…"),
+    ready: _("Your lab is ready.")
+  };
+  var state = { status: args.status || null, terminal: null, terminalFor: null, timer: null, poller: null, deadline: null, busy: false };
+
+  function q(selector, from) { return (from || root).querySelector(selector); }
+  function qa(selector, from) { return Array.prototype.slice.call((from || root).querySelectorAll(selector)); }
+  function csrfToken() {
+    var match = document.cookie.match(/(?:^|;\s*)csrftoken=([^;]+)/);
+    return match ? decodeURIComponent(match[1]) : "";
+  }
+  function post(handler, data) {
+    return fetch(runtime.handlerUrl(element, handler), {
+      method: "POST",
+      credentials: "same-origin",
+      headers: { "Content-Type": "application/json", "X-CSRFToken": csrfToken() },
+      body: JSON.stringify(data || {})
+    }).then(function (response) {
+      return response.text().then(function (text) {
+        var body = null;
+        try { body = text ? JSON.parse(text) : {}; } catch (e) { body = null; }
+        if (!response.ok || body === null) {
+          var error = new Error((body && body.error) || _("Something went wrong. Please try again."));
+          error.status = response.status;
+          throw error;
+        }
+        return body;
+      });
+    });
+  }
+  function say(text) { q(".kafaat-lab__status").textContent = text || ""; }
+  function failed(error) { say(error && error.message ? error.message : _("Something went wrong. Please try again.")); }
+
+  /* ---------------------------------------------------------------- rendering */
+
+  function show(node, visible) { if (node) { node.hidden = !visible; } }
+
+  function formatClock(seconds) {
+    var h = Math.floor(seconds / 3600), m = Math.floor((seconds % 3600) / 60), s = seconds % 60;
+    var two = function (n) { return (n < 10 ? "0" : "") + n; };
+    return (h ? h + ":" + two(m) : String(m)) + ":" + two(s);
+  }
+
+  function renderCountdown() {
+    var node = q(".kafaat-lab__countdown");
+    var warning = q(".kafaat-lab__warning");
+    if (!state.deadline) { show(node, false); show(warning, false); return; }
+    var left = Math.max(0, Math.round((state.deadline - Date.now()) / 1000));
+    node.textContent = fmt(_("Time left: %(time)s"), { time: formatClock(left) });
+    show(node, true);
+    if (left <= args.expiryWarning) {
+      warning.textContent = fmt(_("Your lab ends in %(time)s. Save anything you need."), { time: formatClock(left) });
+      show(warning, true);
+    } else { show(warning, false); }
+    if (left === 0) { state.deadline = null; schedulePoll(500); }
+  }
+
+  function renderSteps(status) {
+    var ready = status.state === "ready";
+    (status.steps || []).forEach(function (step) {
+      var item = q('.kafaat-lab__step[data-step="' + CSS.escape(step.id) + '"]');
+      if (!item) { return; }
+      item.classList.toggle("kafaat-lab__step--passed", step.passed);
+      item.classList.toggle("kafaat-lab__step--locked", !step.open);
+      show(q(".kafaat-lab__step-locked", item), !step.open);
+      q(".kafaat-lab__step-state", item).textContent = step.passed
+        ? fmt(_("Passed · %(points)s of %(max)s points"), { points: step.points, max: step.max_points })
+        : fmt(_("%(points)s of %(max)s points"), { points: step.points, max: step.max_points });
+      var attempts = q(".kafaat-lab__attempts", item);
+      attempts.textContent = step.attempts_left === null ? "" :
+        fmt(i18n.ngettext("%(count)s attempt left", "%(count)s attempts left", step.attempts_left), { count: step.attempts_left });
+      var canAct = ready && step.open && step.attempts_left !== 0;
+      qa(".kafaat-lab__check", item).forEach(function (b) { b.disabled = !canAct || state.busy; });
+      qa(".kafaat-lab__flag", item).forEach(function (form) {
+        var done = step.flags_accepted.indexOf(form.getAttribute("data-flag")) !== -1;
+        q(".kafaat-lab__flag-submit", form).disabled = !canAct || done;
+        q(".kafaat-lab__flag-input", form).disabled = !canAct || done;
+        if (done) { q(".kafaat-lab__flag-input", form).value = _("Accepted"); }
+      });
+      var hint = q(".kafaat-lab__hint", item);
+      if (hint) {
+        hint.disabled = !(ready && step.open) || step.next_hint_cost === null;
+        hint.textContent = step.next_hint_cost === null ? _("No more hints") : step.next_hint_cost
+          ? fmt(i18n.ngettext("Show a hint (costs %(count)s point)", "Show a hint (costs %(count)s points)", step.next_hint_cost), { count: step.next_hint_cost })
+          : _("Show a hint");
+      }
+      var hints = q(".kafaat-lab__hints", item);
+      if (hints.childElementCount !== step.hints.length) {
+        hints.textContent = "";
+        step.hints.forEach(function (html, index) {
+          var box = document.createElement("div");
+          box.className = "kafaat-lab__hint-text";
+          box.setAttribute("aria-label", fmt(_("Hint %(number)s"), { number: index + 1 }));
+          box.innerHTML = html; /* sanitised server-side by nh3 (authored Markdown) */
+          hints.appendChild(box);
+        });
+      }
+      var solutionButton = q(".kafaat-lab__solution", item);
+      if (solutionButton) { solutionButton.disabled = !(ready && step.open) || step.solution_revealed; }
+      var solution = q(".kafaat-lab__solution-box", item);
+      if (step.solution !== null && step.solution !== undefined) {
+        solution.textContent = "";
+        var note = document.createElement("p");
+        note.textContent = _("Solution (this step earns no points now):");
+        var pre = document.createElement("pre");
+        pre.textContent = step.solution;
+        solution.appendChild(note);
+        solution.appendChild(pre);
+        show(solution, true);
+      }
+    });
+  }
+
+  function render(status) {
+    state.status = status;
+    var st = status ? status.state : "";
+    var live = !!LIVE[st];
+    q(".kafaat-lab__score").textContent = status ? fmt(_("Score: %(score)s / %(max)s"), { score: status.score, max: status.max_score }) : "";
+    show(q(".kafaat-lab__start"), !live && st !== "stopping");
+    show(q(".kafaat-lab__reset"), live);
+    show(q(".kafaat-lab__stop"), live);
+    q(".kafaat-lab__start").disabled = state.busy;
+    var starting = st === "requested" || st === "provisioning";
+    show(q(".kafaat-lab__progress"), starting);
+    if (starting) {
+      var index = Math.max(0, PHASES.indexOf(status.phase));
+      q(".kafaat-lab__progress-bar").value = index;
+      q(".kafaat-lab__phase").textContent = PHASE_TEXT[status.phase] || PHASE_TEXT.queued;
+    }
+    if (st === "ready") { say(status.completed ? _("Your lab is ready. Every step has passed.") : _("Your lab is ready.")); }
+    else if (starting) { say(PHASE_TEXT[status.phase] || PHASE_TEXT.queued); }
+    else if (st === "stopping") { say(_("Stopping your lab…")); }
+    else if (st === "failed") { say(status.learner_message || _("Your lab could not start. Please try again.")); }
+    else if (st === "stopped") { say(_("Your lab has ended. Start it again to continue; your points are kept.")); }
+    else { say(""); }
+    state.deadline = st === "ready" && status.seconds_left !== null ? Date.now() + status.seconds_left * 1000 : null;
+    renderCountdown();
+    if (status) { renderSteps(status); }
+    syncTerminal(status);
+    if (starting || st === "stopping") { schedulePoll(700); }
+  }
+
+  /* ---------------------------------------------------------------- terminal */
+
+  function syncTerminal(status) {
+    var ready = status && status.state === "ready";
+    var screen = q(".kafaat-lab__terminal-screen");
+    var placeholder = q(".kafaat-lab__terminal-placeholder");
+    if (ready && state.terminalFor !== status.session_id) {
+      closeTerminal();
+      if (!args.terminal || !window.KafaatTerminal) {
+        placeholder.textContent = _("The terminal is not available on this site; your lab is running.");
+        return;
+      }
+      show(placeholder, false);
+      state.terminalFor = status.session_id;
+      state.terminal = window.KafaatTerminal.open(screen, {
+        fetchToken: function () { return post("terminal_token"); },
+        readOnly: false,
+        i18n: i18n,
+        instructions: q(".kafaat-lab__instructions")
+      });
+    } else if (!ready && state.terminal) {
+      closeTerminal();
+      placeholder.textContent = _("The terminal opens here when your lab is ready.");
+      show(placeholder, true);
+    }
+  }
+  function closeTerminal() {
+    if (state.terminal) { try { state.terminal.close(); } catch (e) { /* already closed */ } }
+    state.terminal = null;
+    state.terminalFor = null;
+    q(".kafaat-lab__terminal-screen").textContent = "";
+  }
+
+  /* ---------------------------------------------------------------- polling */
+
+  function schedulePoll(delay) {
+    if (state.poller) { clearTimeout(state.poller); }
+    state.poller = setTimeout(function () {
+      state.poller = null;
+      post("status").then(render, function (error) { failed(error); schedulePoll(3000); });
+    }, delay);
+  }
+
+  /* ---------------------------------------------------------------- actions */
+
+  function busy(flag) { state.busy = flag; if (state.status) { renderSteps(state.status); } }
+
+  function lifecycle(handler, question) {
+    if (question && !window.confirm(question)) { return; }
+    busy(true);
+    post(handler).then(function (status) { busy(false); render(status); }, function (error) { busy(false); failed(error); });
+  }
+
+  function showResults(step, result) {
+    var item = q('.kafaat-lab__step[data-step="' + CSS.escape(step) + '"]');
+    var list = q(".kafaat-lab__results", item);
+    list.textContent = "";
+    result.results.forEach(function (check) {
+      var li = document.createElement("li");
+      li.className = "kafaat-lab__result kafaat-lab__result--" + (check.passed ? "passed" : "failed");
+      var head = document.createElement("strong");
+      head.textContent = (check.passed ? _("Passed") : check.timed_out ? _("Timed out") : _("Not yet")) + " · " +
+        fmt(_("%(points)s of %(max)s points"), { points: check.points, max: check.max_points });
+      li.appendChild(head);
+      if (check.feedback) {
+        var out = document.createElement("pre");
+        out.className = "kafaat-lab__feedback";
+        out.textContent = check.feedback + (check.truncated ? "\n" + _("[output truncated]") : "");
+        li.appendChild(out);
+      }
+      list.appendChild(li);
+    });
+    if (!result.graded) {
+      var note = document.createElement("li");
+      note.textContent = _("This step is ungraded because its solution was shown.");
+      list.appendChild(note);
+    }
+  }
+
+  root.addEventListener("click", function (event) {
+    var target = event.target.closest("button, a.kafaat-lab__skip");
+    if (!target || !root.contains(target)) { return; }
+    if (target.classList.contains("kafaat-lab__skip")) {
+      event.preventDefault();
+      var section = q(target.getAttribute("data-target") === "terminal" ? ".kafaat-lab__terminal" : ".kafaat-lab__instructions");
+      var focusable = section.querySelector("textarea, .xterm-helper-textarea") || section;
+      focusable.focus();
+    } else if (target.classList.contains("kafaat-lab__start")) {
+      say(PHASE_TEXT.queued);
+      lifecycle("start");
+    } else if (target.classList.contains("kafaat-lab__reset")) {
+      lifecycle("reset", _("Reset the lab? Your environment is thrown away and a fresh one starts. Points you earned are kept."));
+    } else if (target.classList.contains("kafaat-lab__stop")) {
+      lifecycle("stop", _("Stop the lab? Your environment and any unsaved work in it are deleted."));
+    } else if (target.classList.contains("kafaat-lab__check")) {
+      var step = target.getAttribute("data-step");
+      busy(true);
+      say(_("Checking…"));
+      post("check", { step: step }).then(function (result) {
+        busy(false);
+        showResults(step, result);
+        render(result.status);
+        say(result.passed ? _("All checks passed.") : _("Some checks did not pass yet."));
+      }, function (error) { busy(false); failed(error); });
+    } else if (target.classList.contains("kafaat-lab__hint")) {
+      post("hint", { step: target.getAttribute("data-step") }).then(function (reveal) { render(reveal.status); }, failed);
+    } else if (target.classList.contains("kafaat-lab__solution")) {
+      if (!window.confirm(_("Showing the solution makes this step ungraded: it will earn no points. Show it?"))) { return; }
+      post("solution", { step: target.getAttribute("data-step") }).then(function (reveal) { render(reveal.status); }, failed);
+    }
+  });
+
+  root.addEventListener("submit", function (event) {
+    var form = event.target.closest(".kafaat-lab__flag");
+    if (!form) { return; }
+    event.preventDefault();
+    var step = form.getAttribute("data-step");
+    post("submit_flag", { step: step, flag: form.getAttribute("data-flag"), answer: q(".kafaat-lab__flag-input", form).value })
+      .then(function (result) { showResults(step, result); render(result.status); }, failed);
+  });
+
+  /* ---------------------------------------------------------------- staff */
+
+  var staff = q(".kafaat-lab__staff");
+  var viewer = null;
+  function staffSay(text) { q(".kafaat-lab__staff-status").textContent = text || ""; }
+  function cell(row, text) { var td = document.createElement("td"); td.textContent = text; row.appendChild(td); return td; }
+  function staffButton(td, label, action) {
+    var b = document.createElement("button");
+    b.type = "button";
+    b.className = "kafaat-lab__button kafaat-lab__button--small";
+    b.textContent = label;
+    b.addEventListener("click", action);
+    td.appendChild(b);
+  }
+  function closeViewer() {
+    if (viewer) { try { viewer.close(); } catch (e) { /* closed */ } viewer = null; }
+    q(".kafaat-lab__staff-screen").textContent = "";
+    show(q(".kafaat-lab__staff-viewer"), false);
+  }
+  function openViewer(title) {
+    closeViewer();
+    q(".kafaat-lab__staff-viewer-title").textContent = title;
+    show(q(".kafaat-lab__staff-viewer"), true);
+    return q(".kafaat-lab__staff-screen");
+  }
+  function staffAct(handler, data, done) {
+    post(handler, data).then(function () { staffSay(done); loadStaff(); }, function (error) { staffSay(error.message); });
+  }
+  function loadStaff() {
+    post("staff_sessions").then(function (body) {
+      var tbody = q(".kafaat-lab__staff-rows");
+      tbody.textContent = "";
+      if (!body.sessions.length) { staffSay(_("No learner has started this lab yet.")); return; }
+      staffSay(fmt(i18n.ngettext("%(count)s learner", "%(count)s learners", body.sessions.length), { count: body.sessions.length }));
+      body.sessions.forEach(function (s) {
+        var tr = document.createElement("tr");
+        cell(tr, s.username);
+        cell(tr, s.state + (s.learner_message ? " — " + s.learner_message : ""));
+        cell(tr, s.current_step || _("All steps passed"));
+        cell(tr, s.last_check_at ? (s.last_check_passed ? _("passed") : _("failed")) + " · " + new Date(s.last_check_at).toLocaleString() : "—");
+        cell(tr, String(s.attempts));
+        cell(tr, formatClock(s.seconds_used));
+        cell(tr, s.score + " / " + s.max_score);
+        var actions = cell(tr, "");
+        var who = { name: s.username };
+        if (s.state === "ready") {
+          staffButton(actions, fmt(_("Watch %(name)s's terminal"), who), function () {
+            var screen = openViewer(fmt(_("Watching %(name)s (read-only)"), who));
+            viewer = window.KafaatTerminal ? window.KafaatTerminal.open(screen, {
+              fetchToken: function () { return post("staff_terminal_token", { session_id: s.session_id }); },
+              readOnly: true, i18n: i18n
+            }) : null;
+            if (!viewer) { screen.textContent = _("The terminal is not available on this site."); }
+          });
+          staffButton(actions, fmt(_("Extend %(name)s's lab"), who), function () {
+            staffAct("staff_extend", { session_id: s.session_id, seconds: args.extendSeconds }, _("Time extended."));
+          });
+        }
+        staffButton(actions, fmt(_("Replay %(name)s's terminal"), who), function () {
+          post("staff_transcript", { session_id: s.session_id }).then(function (body) {
+            var screen = openViewer(fmt(_("Replay of %(name)s's terminal"), who));
+            if (!body.cast) { screen.textContent = _("No terminal recording for this lab."); return; }
+            viewer = window.KafaatTerminal ? window.KafaatTerminal.replay(screen, body.cast, { i18n: i18n }) : null;
+          }, function (error) { staffSay(error.message); });
+        });
+        if (LIVE[s.state]) {
+          staffButton(actions, fmt(_("Reset %(name)s's lab"), who), function () {
+            if (window.confirm(_("Give this learner a fresh environment? Their points are kept."))) {
+              staffAct("staff_reset", { session_id: s.session_id }, _("Lab reset."));
+            }
+          });
+          staffButton(actions, fmt(_("Stop %(name)s's lab"), who), function () {
+            if (window.confirm(_("Stop this learner's lab?"))) { staffAct("staff_stop", { session_id: s.session_id }, _("Lab stopped.")); }
+          });
+        }
+        tbody.appendChild(tr);
+      });
+    }, function (error) { staffSay(error.message); });
+  }
+  if (staff && args.isStaff) {
+    q(".kafaat-lab__staff-refresh").addEventListener("click", loadStaff);
+    q(".kafaat-lab__staff-close").addEventListener("click", closeViewer);
+    loadStaff();
+  }
+
+  state.timer = setInterval(renderCountdown, 1000);
+  render(state.status || { state: "", steps: [], score: 0, max_score: 0 });
+}
