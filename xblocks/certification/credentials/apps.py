@@ -20,3 +20,8 @@ class CredentialsConfig(AppConfig):
             "lms.djangoapp": {"common": {"relative_path": "settings"}},
         },
     }
+
+    def ready(self):
+        from . import receivers  # pylint: disable=import-outside-toplevel
+
+        receivers.connect()

@@ -1,0 +1,229 @@
+"""Signing a certificate's credential: the OB 3.0 shape, idempotence, keys, rotation, status, VC-JWT."""
+import copy
+import datetime as dt
+import hashlib
+import json
+
+import pytest
+from django.utils import timezone
+
+from xblocks.certification.credentials import api, keyring, loader, proofs, statuslist
+
+pytestmark = [pytest.mark.django_db, pytest.mark.mariadb]
+
+
+def test_credential_has_the_required_open_badges_fields(certificates):
+    certificate = certificates.add()
+    document = api.credential_json(certificate.id)
+    assert document["@context"] == [loader.VC_V2, loader.OB_V3]
+    assert document["type"] == ["VerifiableCredential", "OpenBadgeCredential"]
+    assert document["id"].startswith("urn:uuid:")
+    assert document["issuer"]["id"] == api.issuer_url("ecole-nord")
+    assert document["issuer"]["name"] == "École du Nord"
+    subject = document["credentialSubject"]
+    achievement = subject["achievement"]
+    assert achievement["achievementType"] == "Certification"
+    assert achievement["version"] == "2"
+    assert achievement["id"] == api.achievement_url("cloud-ops", 2)
+    assert achievement["creditsAvailable"] == 120.0
+    assert subject["creditsEarned"] == 126.5
+    assert subject["licenseNumber"] == "KAF-2026-000005"
+    assert [r.get("value") or r.get("status") for r in subject["result"]] == ["82", "Completed"]
+    assert document["validFrom"].endswith("T00:00:00Z")
+    assert document["validUntil"].endswith("T23:59:59Z")
+    assert {entry["statusPurpose"] for entry in document["credentialStatus"]} == {"revocation", "suspension"}
+
+
+def test_learner_is_identified_by_a_salted_email_hash_never_the_email(certificates):
+    certificate = certificates.add()
+    document = api.credential_json(certificate.id)
+    text = json.dumps(document).lower()
+    assert "amina.benali@example.org" not in text
+    identity = document["credentialSubject"]["identifier"][0]
+    assert identity["hashed"] is True and identity["identityType"] == "emailAddress"
+    expected = "sha256$" + hashlib.sha256(("amina.benali@example.org" + identity["salt"]).encode()).hexdigest()
+    assert identity["identityHash"] == expected
+
+
+def test_signing_twice_returns_the_same_credential(certificates):
+    certificate = certificates.add()
+    first = api.credential_json(certificate.id)
+    second = api.issue_credential(certificate.id)
+    assert first == second
+
+
+def test_the_credential_verifies_with_an_independent_recanonicalization(certificates):
+    """Re-derive the signed bytes with pyld and the shipped contexts only, then check the Ed25519 signature."""
+    import base58
+    from pyld import jsonld
+
+    certificate = certificates.add()
+    document = api.credential_json(certificate.id)
+
+    def load(url, options=None):
+        return {"contextUrl": None, "documentUrl": url, "document": loader.context_document(url)}
+
+    options = {"algorithm": "URDNA2015", "format": "application/n-quads", "documentLoader": load}
+    body = {k: v for k, v in document.items() if k != "proof"}
+    config = {k: v for k, v in document["proof"].items() if k != "proofValue"}
+    config["@context"] = document["@context"]
+    data = hashlib.sha256(jsonld.normalize(config, options).encode()).digest() + hashlib.sha256(
+        jsonld.normalize(body, options).encode()).digest()
+    multibase = document["proof"]["verificationMethod"].split("#", 1)[1]
+    public = proofs.public_key_from_multibase(multibase)
+    public.verify(base58.b58decode(document["proof"]["proofValue"][1:]), data)  # raises if it does not match
+    assert document["proof"]["cryptosuite"] == "eddsa-rdfc-2022"
+
+
+def test_a_fresh_credential_verifies_as_active(certificates):
+    certificate = certificates.add()
+    result = api.verify_credential(api.credential_json(certificate.id))
+    assert result.ok, result.checks
+    assert result.status == "active"
+    assert [name for name, _, _ in result.checks] == ["conformance", "proof", "validity", "status"]
+
+
+@pytest.mark.parametrize(
+    "tamper",
+    [
+        lambda d: d["credentialSubject"].__setitem__("creditsEarned", 500.0),
+        lambda d: d["credentialSubject"]["achievement"].__setitem__("name", "Chief Architect"),
+        lambda d: d.__setitem__("validUntil", "2099-12-31T23:59:59Z"),
+        lambda d: d["credentialSubject"].__setitem__("licenseNumber", "KAF-2026-999999"),
+        lambda d: d.__setitem__("credentialStatus", []),
+    ],
+    ids=["hours", "title", "validity", "number", "status-removed"],
+)
+def test_a_tampered_credential_fails_the_proof_check(certificates, tamper):
+    certificate = certificates.add()
+    document = copy.deepcopy(api.credential_json(certificate.id))
+    tamper(document)
+    result = api.verify_credential(document)
+    assert not result.ok
+    assert ("proof", False) in [(name, ok) for name, ok, _ in result.checks]
+
+
+def test_a_credential_signed_with_a_key_the_issuer_never_had_fails(certificates):
+    from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
+
+    certificate = certificates.add()
+    document = api.credential_json(certificate.id)
+    rogue = Ed25519PrivateKey.generate()
+    forged = proofs.sign(document, rogue, proofs.verification_method_id(document["issuer"]["id"], rogue.public_key()))
+    result = api.verify_credential(forged)
+    assert not result.ok
+    assert "not a known key" in result.reason
+
+
+def test_revoked_certificate_reports_revoked(certificates):
+    certificate = certificates.add()
+    document = api.credential_json(certificate.id)
+    assert api.apply_status(certificate.id, "revoked")
+    result = api.verify_credential(document)
+    assert not result.ok
+    assert result.status == "revoked"
+    assert "revoked" in result.reason
+
+
+def test_suspension_is_reversible_and_revocation_is_not(certificates):
+    certificate = certificates.add()
+    document = api.credential_json(certificate.id)
+    api.apply_status(certificate.id, "suspended")
+    assert api.verify_credential(document).status == "suspended"
+    api.apply_status(certificate.id, "active")
+    assert api.verify_credential(document).status == "active"
+    api.apply_status(certificate.id, "revoked")
+    api.apply_status(certificate.id, "active")
+    assert api.verify_credential(document).status == "revoked"
+
+
+def test_a_certificate_revoked_before_signing_is_signed_with_its_bit_set(certificates):
+    certificate = certificates.add(status="revoked")
+    assert api.verify_credential(api.credential_json(certificate.id)).status == "revoked"
+
+
+def test_expired_and_not_yet_valid_credentials_fail_on_dates(certificates):
+    certificate = certificates.add()
+    document = api.credential_json(certificate.id)
+    later = timezone.now() + dt.timedelta(days=800)
+    earlier = timezone.now() - dt.timedelta(days=30)
+    assert api.verify_credential(document, now=later).status == "expired"
+    assert api.verify_credential(document, now=earlier).status == "not-yet-valid"
+    assert not api.verify_credential(document, now=later).ok
+
+
+def test_status_list_is_a_signed_bitstring_of_at_least_131072_entries(certificates):
+    certificate = certificates.add()
+    document = api.credential_json(certificate.id)
+    entry = next(e for e in document["credentialStatus"] if e["statusPurpose"] == "revocation")
+    key = api._status_list_key(entry["statusListCredential"])  # pylint: disable=protected-access
+    listing = api.status_list_document(*key)
+    assert "BitstringStatusListCredential" in listing["type"]
+    bits = statuslist.decode(listing["credentialSubject"]["encodedList"])
+    assert len(bits) * 8 >= 131072
+    assert not statuslist.get_bit(bits, int(entry["statusListIndex"]))
+    api.apply_status(certificate.id, "revoked")
+    listing = api.status_list_document(*key)
+    assert statuslist.get_bit(statuslist.decode(listing["credentialSubject"]["encodedList"]), int(entry["statusListIndex"]))
+    assert proofs.verify(listing, api._resolver_for(listing["issuer"])).ok  # pylint: disable=protected-access
+
+
+def test_status_slots_are_drawn_at_random_not_in_issue_order(certificates):
+    indexes = []
+    for n in range(1, 9):
+        certificate = certificates.add(id=100 + n, number=f"KAF-2026-{100 + n:06d}", learner=certificates.add().learner)
+        entry = api.credential_json(certificate.id)["credentialStatus"][0]
+        indexes.append(int(entry["statusListIndex"]))
+    assert len(set(indexes)) == len(indexes)
+    assert indexes != sorted(indexes) or max(indexes) - min(indexes) > 1000
+
+
+def test_rotation_keeps_earlier_credentials_verifiable(certificates):
+    first = certificates.add()
+    old = api.credential_json(first.id)
+    old_key = old["proof"]["verificationMethod"]
+    api.rotate_key(keyring.signing_issuer("ecole-nord"))
+    second = certificates.add(id=6, number="KAF-2026-000006")
+    new = api.credential_json(second.id)
+    assert new["proof"]["verificationMethod"] != old_key
+    assert api.verify_credential(old).ok
+    assert api.verify_credential(new).ok
+    controller = api.controller_document("ecole-nord")
+    assert {m["id"] for m in controller["verificationMethod"]} >= {old_key, new["proof"]["verificationMethod"]}
+
+
+def test_keys_from_settings_sign_and_the_seed_is_never_in_the_credential(certificates, settings):
+    seed = "6241a409e6707bb640a0140a8a32bc3d193c33a661747284d6adfa4ed4180be4"
+    settings.KAFAAT = {**settings.KAFAAT, "CREDENTIAL_KEYS": {"ecole-nord": {"seed_hex": seed}}}
+    certificate = certificates.add()
+    document = api.credential_json(certificate.id)
+    assert document["proof"]["verificationMethod"].endswith("#z6MkjZRZv3aez3r18pB1RBFJR1kwUVJ5jHt92JmQwXbd5hwi")
+    assert seed not in json.dumps(document)
+    assert api.verify_credential(document).ok
+
+
+def test_vc_jwt_verifies_and_a_tampered_payload_fails(certificates):
+    certificate = certificates.add()
+    token = api.credential_jwt(certificate.id)
+    header, payload, signature = token.split(".")
+    result = api.verify_credential(token)
+    assert result.ok, result.checks
+    import base64
+
+    claims = json.loads(base64.urlsafe_b64decode(payload + "=" * (-len(payload) % 4)))
+    assert claims["iss"] == api.issuer_url("ecole-nord")
+    assert claims["jti"] == claims["id"] and claims["sub"] == claims["credentialSubject"]["id"]
+    claims["creditsEarned"] = 999.0
+    forged_payload = base64.urlsafe_b64encode(json.dumps(claims).encode()).decode().rstrip("=")
+    assert not api.verify_credential(f"{header}.{forged_payload}.{signature}").ok
+
+
+def test_an_endorsement_by_the_employer_is_embedded_and_verified(certificates):
+    api.endorse_track("cloud-ops", 2, "Cloud Operations Associate", endorser="acme", endorser_name="ACME Insurance",
+                      comment="We hire graduates of this track.")
+    certificate = certificates.add()
+    document = api.credential_json(certificate.id)
+    endorsement = document["credentialSubject"]["achievement"]["endorsement"][0]
+    assert "EndorsementCredential" in endorsement["type"]
+    result = api.verify_credential(document)
+    assert result.ok and ("endorsement", True) in [(n, ok) for n, ok, _ in result.checks]

@@ -1,0 +1,141 @@
+"""Tables of the credentials app: signed credentials, issuer public keys, status lists, verifications, tokens.
+
+Other apps never import these; they go through ``api.py``. Private keys are never stored here: only the
+public half of every key ever used, so rotation keeps earlier credentials verifiable.
+"""
+from __future__ import annotations
+
+import enum
+
+from django.conf import settings
+from django.db import models
+
+
+class StatusPurpose(enum.StrEnum):
+    REVOCATION = "revocation"
+    SUSPENSION = "suspension"
+
+
+class Channel(enum.StrEnum):
+    PAGE = "page"
+    API = "api"
+    BULK = "bulk"
+
+
+class IssuerKey(models.Model):
+    """The public half of a signing key an issuer has used (active or retired)."""
+
+    issuer = models.CharField(max_length=100, db_index=True)
+    public_key_multibase = models.CharField(max_length=128)
+    created = models.DateTimeField(auto_now_add=True)
+    retired_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        constraints = [models.UniqueConstraint(fields=["issuer", "public_key_multibase"], name="kafaat_cred_issuer_key")]
+
+    def __str__(self) -> str:
+        return f"{self.issuer} {self.public_key_multibase[:16]}…"
+
+
+class StatusList(models.Model):
+    """One Bitstring Status List: ``size`` bits for one issuer and purpose; ``sequence`` grows when one fills."""
+
+    issuer = models.CharField(max_length=100)
+    purpose = models.CharField(max_length=16, choices=[(p.value, p.value) for p in StatusPurpose])
+    sequence = models.PositiveIntegerField(default=1)
+    size = models.PositiveIntegerField()
+    bits = models.BinaryField()
+    used = models.PositiveIntegerField(default=0)
+    # Bumped on every bit change; the signed list credential is cached for one version.
+    version = models.PositiveIntegerField(default=1)
+    signed_document = models.JSONField(null=True, blank=True)
+    signed_version = models.PositiveIntegerField(default=0)
+    updated = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(fields=["issuer", "purpose", "sequence"], name="kafaat_cred_status_list"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.issuer}/{self.purpose}/{self.sequence}"
+
+
+class SignedCredential(models.Model):
+    """The signed OpenBadgeCredential of one certificate (JSON with its proof, and the VC-JWT form)."""
+
+    certificate_id = models.BigIntegerField(unique=True)
+    number = models.CharField(max_length=64, unique=True)
+    credential_id = models.CharField(max_length=100, unique=True)
+    learner_id = models.BigIntegerField(db_index=True)
+    issuer = models.CharField(max_length=100)
+    document = models.JSONField()
+    jwt = models.TextField(blank=True, default="")
+    verification_method = models.CharField(max_length=300)
+    revocation_list = models.ForeignKey(StatusList, on_delete=models.PROTECT, related_name="+")
+    revocation_index = models.PositiveIntegerField()
+    suspension_list = models.ForeignKey(StatusList, on_delete=models.PROTECT, related_name="+")
+    suspension_index = models.PositiveIntegerField()
+    created = models.DateTimeField(auto_now_add=True)
+    updated = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(fields=["revocation_list", "revocation_index"], name="kafaat_cred_revocation_slot"),
+            models.UniqueConstraint(fields=["suspension_list", "suspension_index"], name="kafaat_cred_suspension_slot"),
+        ]
+
+    def __str__(self) -> str:
+        return self.number
+
+
+class EmployerToken(models.Model):
+    """A bearer token an employer's HR system uses for bulk verification; only its SHA-256 is kept."""
+
+    name = models.CharField(max_length=200)
+    organisation = models.CharField(max_length=200)
+    token_hash = models.CharField(max_length=64, unique=True)
+    prefix = models.CharField(max_length=12)
+    created_by = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+")
+    created = models.DateTimeField(auto_now_add=True)
+    last_used = models.DateTimeField(null=True, blank=True)
+    active = models.BooleanField(default=True)
+
+    def __str__(self) -> str:
+        return f"{self.organisation}: {self.name} ({self.prefix}…)"
+
+
+class Verification(models.Model):
+    """One verification of one certificate: who asked (hashed IP, user, employer token), when, what they saw."""
+
+    certificate_id = models.BigIntegerField(null=True, blank=True, db_index=True)
+    number = models.CharField(max_length=64, blank=True, default="")
+    at = models.DateTimeField(auto_now_add=True, db_index=True)
+    channel = models.CharField(max_length=8, choices=[(c.value, c.value) for c in Channel])
+    ok = models.BooleanField()
+    status = models.CharField(max_length=20, blank=True, default="")
+    reason = models.CharField(max_length=300, blank=True, default="")
+    ip_hash = models.CharField(max_length=64, blank=True, default="")
+    user = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+")
+    employer_token = models.ForeignKey(EmployerToken, null=True, blank=True, on_delete=models.SET_NULL, related_name="+")
+
+    class Meta:
+        ordering = ["-at", "-id"]
+
+    def __str__(self) -> str:
+        return f"{self.number} {self.channel} {self.at:%Y-%m-%d %H:%M}"
+
+
+class Endorsement(models.Model):
+    """A signed EndorsementCredential by an employer partner for a track; embedded in its credentials."""
+
+    track_slug = models.CharField(max_length=100, db_index=True)
+    endorser = models.CharField(max_length=100)
+    endorser_name = models.CharField(max_length=200)
+    comment = models.TextField()
+    document = models.JSONField()
+    created = models.DateTimeField(auto_now_add=True)
+    active = models.BooleanField(default=True)
+
+    def __str__(self) -> str:
+        return f"{self.endorser_name} endorses {self.track_slug}"

@@ -1,0 +1,207 @@
+"""Maps a certificate (``CertificateData``) to an unsigned Open Badges 3.0 ``OpenBadgeCredential``.
+
+Pure: URLs, status entries, endorsements and the salt come in as arguments; the mapping follows
+``docs/credentials.md`` (track version -> Achievement, hours -> credits, certificate number ->
+licenseNumber, learner -> salted email hash).
+"""
+from __future__ import annotations
+
+import datetime as dt
+import hashlib
+from dataclasses import dataclass
+from typing import Any
+
+from . import loader
+
+ACHIEVEMENT_SCHEMA = (
+    "https://purl.imsglobal.org/spec/ob/v3p0/schema/json/ob_v3p0_achievementcredential_schema.json"
+)
+# The VC 2.0 Recommendation context has no @vocab and does not define 1EdTech's validator type
+# "1EdTechJsonSchemaValidator2019": strict canonicalisation refuses it. VC 2.0's own "JsonSchema" type
+# names the same 1EdTech JSON Schema (see docs/decisions/0008).
+SCHEMA_TYPE = "JsonSchema"
+CREDENTIAL_TYPES = ["VerifiableCredential", "OpenBadgeCredential"]
+
+
+@dataclass(frozen=True)
+class CredentialLinks:
+    credential_id: str  # urn:uuid:...
+    issuer_url: str  # issuer profile and controller document
+    achievement_url: str  # one URL per track version
+    verification_url: str  # the public page (criteria and evidence point there)
+    subject_id: str  # pseudonymous urn for the learner (JWT ``sub``)
+
+
+def xsd_datetime(value: dt.datetime | dt.date, *, end_of_day: bool = False) -> str:
+    if not isinstance(value, dt.datetime):
+        value = dt.datetime.combine(value, dt.time(23, 59, 59) if end_of_day else dt.time(0, 0, 0))
+    if value.tzinfo is None:
+        value = value.replace(tzinfo=dt.timezone.utc)
+    return value.astimezone(dt.timezone.utc).replace(microsecond=0).strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+def identity_hash(value: str, salt: str) -> str:
+    """OB 3.0 ``identityHash``: ``sha256$`` + hex SHA-256 of the value with the salt appended."""
+    return "sha256$" + hashlib.sha256((value + salt).encode("utf-8")).hexdigest()
+
+
+def email_identifier(email: str, salt: str) -> dict[str, Any]:
+    # Emails are compared case-insensitively by every mail system; normalise before hashing so a
+    # verifier holding "Jane@Example.org" gets the same hash.
+    return {
+        "type": "IdentityObject",
+        "identityHash": identity_hash(email.strip().lower(), salt),
+        "identityType": "emailAddress",
+        "hashed": True,
+        "salt": salt,
+    }
+
+
+def issuer_profile(school, issuer_url: str) -> dict[str, Any]:
+    profile: dict[str, Any] = {"id": issuer_url, "type": ["Profile"], "name": school.name}
+    if school.url:
+        profile["url"] = school.url
+    if school.email:
+        profile["email"] = school.email
+    if school.logo_url:
+        profile["image"] = {"id": school.logo_url, "type": "Image"}
+    if school.country:
+        profile["address"] = {"type": ["Address"], "addressCountryCode": school.country}
+    return profile
+
+
+def _number(value: Any) -> float | None:
+    if isinstance(value, bool):
+        return None
+    if isinstance(value, (int, float)):
+        return float(value)
+    try:
+        return float(str(value))
+    except (TypeError, ValueError):
+        return None
+
+
+def _result_pair(index: int, achievement_url: str, title: str, value: Any, required: Any) -> tuple[dict, dict]:
+    description_id = f"{achievement_url}#result-{index}"
+    description: dict[str, Any] = {"id": description_id, "type": ["ResultDescription"], "name": str(title)}
+    result: dict[str, Any] = {"type": ["Result"], "resultDescription": description_id}
+    if isinstance(required, bool) or isinstance(value, bool) or required is None:
+        # A requirement met or not (lab passed, attestation): a Status result.
+        description["resultType"] = "Status"
+        result["status"] = "Completed" if value not in (False, None, 0, "") else "InProgress"
+        return description, result
+    description["resultType"] = "RawScore"
+    description["requiredValue"] = _display(required)
+    result["value"] = _display(value)
+    return description, result
+
+
+def _display(value: Any) -> str:
+    number = _number(value)
+    if number is not None:
+        return f"{number:g}"
+    return str(value)
+
+
+def _hours_narrative(certificate) -> str:
+    lines = [f"- {category}: {hours:g} h" for category, hours in sorted((certificate.hours_by_category or {}).items())]
+    sources = [f"- {source}: {hours:g} h" for source, hours in sorted((certificate.hours_by_source or {}).items())]
+    text = f"{certificate.hours_total:g} contact hours in total."
+    if lines:
+        text += "\n\nBy category:\n" + "\n".join(lines)
+    if sources:
+        text += "\n\nBy source:\n" + "\n".join(sources)
+    return text
+
+
+def build(
+    certificate,
+    links: CredentialLinks,
+    *,
+    salt: str,
+    status_entries: list[dict[str, Any]],
+    endorsements: list[dict[str, Any]] = (),  # type: ignore[assignment]
+) -> dict[str, Any]:
+    """The unsigned OpenBadgeCredential of ``certificate`` (a ``CertificateData``)."""
+    track = certificate.track
+    descriptions, results = [], []
+    for index, (title, value, required) in enumerate(certificate.results or (), start=1):
+        description, result = _result_pair(index, links.achievement_url, title, value, required)
+        descriptions.append(description)
+        results.append(result)
+
+    criteria_narrative = (track.criteria or "").strip() or track.title
+    # The unit of credits is not fixed by the spec; state it (ours: contact hours).
+    criteria_narrative += f"\n\nCredits are contact hours ({track.total_hours_required:g} h required)."
+    achievement: dict[str, Any] = {
+        "id": links.achievement_url,
+        "type": ["Achievement"],
+        "achievementType": "Certification",
+        "name": track.title,
+        "description": track.description or track.title,
+        "criteria": {"narrative": criteria_narrative},
+        "version": str(track.version),
+        "humanCode": track.slug,
+        "creditsAvailable": float(track.total_hours_required),
+    }
+    if track.skills:
+        achievement["tag"] = list(track.skills)
+    if descriptions:
+        achievement["resultDescription"] = descriptions
+    if endorsements:
+        achievement["endorsement"] = list(endorsements)
+
+    subject: dict[str, Any] = {
+        "id": links.subject_id,
+        "type": ["AchievementSubject"],
+        "identifier": [email_identifier(certificate.learner.email, salt)],
+        "achievement": achievement,
+        "creditsEarned": float(certificate.hours_total),
+        "licenseNumber": certificate.number,
+    }
+    if results:
+        subject["result"] = results
+
+    credential: dict[str, Any] = {
+        "@context": [loader.VC_V2, loader.OB_V3],
+        "id": links.credential_id,
+        "type": list(CREDENTIAL_TYPES),
+        "issuer": issuer_profile(certificate.school, links.issuer_url),
+        "validFrom": xsd_datetime(certificate.valid_from),
+        "awardedDate": xsd_datetime(certificate.issued_at),
+        "name": track.title,
+        "description": track.description or track.title,
+        "credentialSubject": subject,
+        "evidence": [
+            {
+                "id": links.verification_url,
+                "type": ["Evidence"],
+                "name": "Hours",
+                "narrative": _hours_narrative(certificate),
+            }
+        ],
+        "credentialSchema": [{"id": ACHIEVEMENT_SCHEMA, "type": SCHEMA_TYPE}],
+        "credentialStatus": list(status_entries),
+    }
+    if certificate.valid_until:
+        credential["validUntil"] = xsd_datetime(certificate.valid_until, end_of_day=True)
+    return credential
+
+
+def endorsement(
+    endorser: dict[str, Any], achievement_url: str, achievement_name: str, comment: str, credential_id: str, valid_from: str
+) -> dict[str, Any]:
+    """An unsigned EndorsementCredential by ``endorser`` (a Profile) about a track's Achievement."""
+    return {
+        "@context": [loader.VC_V2, loader.OB_V3],
+        "id": credential_id,
+        "type": ["VerifiableCredential", "EndorsementCredential"],
+        "issuer": endorser,
+        "validFrom": valid_from,
+        "name": f"{endorser.get('name', '')} endorses {achievement_name}".strip(),
+        "credentialSubject": {
+            "id": achievement_url,
+            "type": ["EndorsementSubject"],
+            "endorsementComment": comment,
+        },
+    }

@@ -1,0 +1,231 @@
+"""Public verification (page, JSON API, credential downloads, PDF), status lists, issuer keys, bulk verification.
+
+Everything here is public except bulk verification (employer token or staff) and the learner's own
+verification log. Public views take a certificate number or credential id, never a database id.
+"""
+from __future__ import annotations
+
+import json
+import logging
+
+from django.http import Http404, HttpRequest, HttpResponse, JsonResponse
+from django.shortcuts import render
+from django.utils import translation
+from django.views.decorators.csrf import csrf_exempt
+from django.views.decorators.http import require_GET, require_http_methods
+
+from xblocks.core.i18n import direction
+from xblocks.core.i18n import gettext as _
+
+from . import api
+from .conf import credentials_settings
+
+log = logging.getLogger(__name__)
+
+LANGUAGES = ("en", "fr", "ar")
+MAX_BULK_BYTES = 2 * 1024 * 1024
+
+
+def _ip(request: HttpRequest) -> str:
+    # REMOTE_ADDR only: X-Forwarded-For is set by the client unless a trusted proxy rewrites it, and the
+    # platform's proxy middleware already puts the real address here when one is configured.
+    return request.META.get("REMOTE_ADDR", "")
+
+
+def _language(request: HttpRequest) -> str:
+    chosen = request.GET.get("lang", "")
+    if chosen in LANGUAGES:
+        return chosen
+    active = (translation.get_language() or "en").split("-")[0]
+    return active if active in LANGUAGES else "en"
+
+
+def _too_many(request: HttpRequest, as_json: bool) -> HttpResponse | None:
+    if not api.rate_limited(_ip(request)):
+        return None
+    message = _("Too many verifications from your address; please wait a minute and try again.")
+    if as_json:
+        response = JsonResponse({"error": "rate_limited", "message": str(message)}, status=429)
+    else:
+        response = HttpResponse(message, status=429, content_type="text/plain; charset=utf-8")
+    response["Retry-After"] = str(credentials_settings.VERIFY_RATE_WINDOW)
+    return response
+
+
+def _user(request: HttpRequest):
+    user = getattr(request, "user", None)
+    return user if getattr(user, "is_authenticated", False) else None
+
+
+@require_GET
+def verify_page(request: HttpRequest, reference: str) -> HttpResponse:
+    """The public page: issuer, holder, track, dates, hours, status and the proof check, in the visitor's language."""
+    limited = _too_many(request, as_json=False)
+    if limited:
+        return limited
+    language = _language(request)
+    with translation.override(language):
+        result = api.verify_certificate(reference, channel="page", ip=_ip(request), user=_user(request))
+        statuses = {
+            "active": _("Valid"),
+            "revoked": _("Revoked"),
+            "suspended": _("Suspended"),
+            "expired": _("Expired"),
+            "not-yet-valid": _("Not yet valid"),
+        }
+        check_names = {
+            "conformance": _("Open Badges 3.0 structure"),
+            "proof": _("Issuer's digital signature"),
+            "validity": _("Validity dates"),
+            "status": _("Revocation and suspension lists"),
+            "endorsement": _("Endorsement"),
+        }
+        context = {
+            "result": result,
+            "language": language,
+            "dir": direction(language),
+            "status_label": statuses.get(result.status, result.status) if result.found else "",
+            "checks": [(check_names.get(name, name), ok, message) for name, ok, message in result.checks],
+            "languages": [(code, label) for code, label in (("en", "English"), ("fr", "Français"), ("ar", "العربية"))],
+        }
+        response = render(request, "kafaat_credentials/verify.html", context, status=200 if result.found else 404)
+    response["Content-Language"] = language
+    response["Cache-Control"] = "no-store"
+    return response
+
+
+@require_GET
+def verify_json(request: HttpRequest, reference: str) -> JsonResponse:
+    """The same facts as the page, as JSON."""
+    limited = _too_many(request, as_json=True)
+    if limited:
+        return limited
+    result = api.verify_certificate(reference, channel="api", ip=_ip(request), user=_user(request))
+    response = JsonResponse(result.as_json(), status=200 if result.found else 404, json_dumps_params={"ensure_ascii": False})
+    response["Access-Control-Allow-Origin"] = "*"
+    response["Cache-Control"] = "no-store"
+    return response
+
+
+def _public(reference: str):
+    certificate = api.public_certificate(reference)
+    if certificate is None:
+        raise Http404("unknown certificate")
+    return certificate
+
+
+@require_GET
+def credential_document(request: HttpRequest, reference: str) -> HttpResponse:
+    """The signed OpenBadgeCredential (JSON-LD with its Data Integrity proof), to download or hand to a wallet."""
+    certificate = _public(reference)
+    body = json.dumps(api.credential_json(certificate.id), indent=2, ensure_ascii=False)
+    response = HttpResponse(body, content_type="application/ld+json; charset=utf-8")
+    response["Content-Disposition"] = f'attachment; filename="{certificate.number}.json"'
+    response["Access-Control-Allow-Origin"] = "*"
+    return response
+
+
+@require_GET
+def credential_token(request: HttpRequest, reference: str) -> HttpResponse:
+    """The VC-JWT form of the credential."""
+    certificate = _public(reference)
+    response = HttpResponse(api.credential_jwt(certificate.id), content_type="application/vc+jwt")
+    response["Content-Disposition"] = f'attachment; filename="{certificate.number}.jwt"'
+    response["Access-Control-Allow-Origin"] = "*"
+    return response
+
+
+@require_GET
+def certificate_pdf(request: HttpRequest, reference: str) -> HttpResponse:
+    """The PDF certificate: the learner's language unless ``?lang=`` asks for en, fr or ar."""
+    certificate = _public(reference)
+    language = request.GET.get("lang")
+    language = language if language in LANGUAGES else None
+    response = HttpResponse(api.render_pdf(certificate.id, language), content_type="application/pdf")
+    response["Content-Disposition"] = f'inline; filename="{certificate.number}.pdf"'
+    return response
+
+
+@require_GET
+def status_list(request: HttpRequest, issuer: str, purpose: str, sequence: int) -> JsonResponse:
+    """A signed BitstringStatusListCredential; verifiers may cache it for its ``ttl``."""
+    document = api.status_list_document(issuer, purpose, sequence)
+    if document is None:
+        raise Http404("unknown status list")
+    response = JsonResponse(document, content_type="application/vc+ld+json")
+    response["Cache-Control"] = f"public, max-age={int(credentials_settings.STATUS_LIST_TTL)}"
+    response["Access-Control-Allow-Origin"] = "*"
+    return response
+
+
+@require_GET
+def issuer_profile(request: HttpRequest, slug: str) -> JsonResponse:
+    """The issuer's profile and controller document: every Multikey it signs or signed with."""
+    document = api.controller_document(slug)
+    if document is None:
+        raise Http404("unknown issuer")
+    response = JsonResponse(document, content_type="application/ld+json", json_dumps_params={"ensure_ascii": False})
+    response["Access-Control-Allow-Origin"] = "*"
+    return response
+
+
+def _bearer(request: HttpRequest) -> str:
+    header = request.META.get("HTTP_AUTHORIZATION", "")
+    return header[7:].strip() if header.lower().startswith("bearer ") else ""
+
+
+@csrf_exempt  # token callers have no session; session callers are re-checked for CSRF below
+@require_http_methods(["POST"])
+def bulk_verify(request: HttpRequest) -> HttpResponse:
+    """Employers: POST a CSV (number[, name[, email]]) and get a CSV with one verification per row."""
+    token = api.authenticate_employer_token(_bearer(request)) if _bearer(request) else None
+    user = _user(request)
+    if token is None:
+        if _bearer(request):
+            return JsonResponse({"error": "invalid_token"}, status=401)
+        if user is None or not user.is_staff:
+            return JsonResponse({"error": "forbidden"}, status=403 if user else 401)
+        from django.middleware.csrf import CsrfViewMiddleware  # pylint: disable=import-outside-toplevel
+
+        refused = CsrfViewMiddleware(lambda r: None).process_view(request, None, (), {})
+        if refused is not None:
+            return refused
+    upload = request.FILES.get("file")
+    if upload is not None:
+        if upload.size > MAX_BULK_BYTES:
+            return JsonResponse({"error": "too_large"}, status=413)
+        raw = upload.read()
+    else:
+        if len(request.body) > MAX_BULK_BYTES:
+            return JsonResponse({"error": "too_large"}, status=413)
+        raw = request.body
+    try:
+        text = raw.decode("utf-8-sig")
+        output = api.bulk_verify(text, ip=_ip(request), user=user, token=token)
+    except UnicodeDecodeError:
+        return JsonResponse({"error": "not_utf8", "message": "upload the CSV as UTF-8"}, status=400)
+    except api.BulkInputError as error:
+        return JsonResponse({"error": "too_many_rows", "message": str(error)}, status=400)
+    log.info("bulk verification by %s", token.organisation if token else user.get_username())
+    response = HttpResponse("\ufeff" + output, content_type="text/csv; charset=utf-8")
+    response["Content-Disposition"] = 'attachment; filename="verifications.csv"'
+    return response
+
+
+@require_GET
+def my_verifications(request: HttpRequest) -> JsonResponse:
+    """The signed-in learner's verification log: who checked their certificates and when."""
+    user = _user(request)
+    if user is None:
+        return JsonResponse({"error": "login_required"}, status=401)
+    records = api.verifications_for(user)
+    return JsonResponse(
+        {
+            "verifications": [
+                {"at": r.at.isoformat(), "number": r.number, "channel": r.channel, "verifier": r.verifier,
+                 "ok": r.ok, "status": r.status}
+                for r in records
+            ]
+        },
+        json_dumps_params={"ensure_ascii": False},
+    )
