@@ -51,7 +51,9 @@ LIMIT_BOUNDS = {
 RESERVED_PREFIXES = ("/proc", "/sys", "/dev", "/run/kafaat")
 ID_PATTERN = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_-]{0,63}$")
 SIZE_PATTERN = re.compile(r"^\s*(\d+)\s*([KMGT]?)(i?B?)\s*$", re.IGNORECASE)
-DURATION_PATTERN = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*(s|m|h)?\s*$", re.IGNORECASE)
+NUMBER_PATTERN = re.compile(r"^\d+(?:\.\d+)?$")
+DURATION_PATTERN = re.compile(r"^(?:\d+(?:\.\d+)?[hms])+$")
+DURATION_PART = re.compile(r"(\d+(?:\.\d+)?)([hms])")
 SIZE_UNITS = {"": 1, "K": 1024, "M": MiB, "G": 1024 * MiB, "T": 1024 * 1024 * MiB}
 
 LAB_ATTRIBUTES = {
@@ -289,12 +291,10 @@ class _Parser:
         raw = node.get(name)
         if raw is None or raw.strip() == "":
             return default
-        match = DURATION_PATTERN.match(raw)
-        if not match:
+        seconds = parse_duration(raw, unit)
+        if seconds is None:
             self.error(node, _("%(name)s must be a duration such as 30s, 45m or 2h, not %(value)r.") % {"name": name, "value": raw})
             return default
-        factor = {"s": 1, "m": 60, "h": 3600}[(match.group(2) or unit).lower()]
-        seconds = float(match.group(1)) * factor
         if not low <= seconds <= high:
             self.error(node, _("%(name)s must be between %(low)s and %(high)s, not %(value)s.") % {
                 "name": name, "low": _human_duration(low), "high": _human_duration(high), "value": raw,
@@ -590,6 +590,17 @@ def known_images() -> set[str] | None:
             except Exception:  # pylint: disable=broad-except  # a broken registry must not hide the lab's own errors
                 return None
     return None
+
+
+def parse_duration(raw: str, unit: str = "s") -> float | None:
+    """Seconds from ``"90"`` (counted in ``unit``), ``"30s"``, ``"45m"``, ``"1.5h"`` or ``"1h30m"``; None if malformed."""
+    text = raw.strip().lower().replace(" ", "")
+    factors = {"s": 1, "m": 60, "h": 3600}
+    if NUMBER_PATTERN.match(text):
+        return float(text) * factors[unit]
+    if not DURATION_PATTERN.match(text):
+        return None
+    return sum(float(number) * factors[suffix] for number, suffix in DURATION_PART.findall(text))
 
 
 def _human_duration(seconds: float) -> str:

@@ -1,0 +1,172 @@
+"""Lab OLX parsing: every fixture and sample lab round-trips, every bad file fails with its line and message."""
+import pathlib
+import re
+import time
+
+import pytest
+from lxml import etree
+
+from xblocks.labs.cli import find_labs
+from xblocks.labs.definition import (
+    LabDefinition,
+    LabDefinitionError,
+    Problem,
+    parse_lab,
+    serialize_lab,
+)
+from xblocks.labs.sandbox.base import Limits, SandboxSpec
+
+ROOT = pathlib.Path(__file__).resolve().parents[3]
+FIXTURES = ROOT / "tests" / "fixtures" / "olx"
+GOOD = sorted(FIXTURES.glob("*.xml"))
+BAD = sorted((FIXTURES / "bad").glob("*.xml"))
+COURSE_LABS = find_labs([str(ROOT / "course_content")])
+EXPECT = re.compile(r"<!-- expect: (.*?) -->")
+
+
+def _labs_in(path: pathlib.Path):
+    return [item.source for item in find_labs([str(path)])]
+
+
+@pytest.mark.parametrize("path", GOOD, ids=[path.stem for path in GOOD])
+def test_every_fixture_round_trips_through_the_canonical_serialiser(path):
+    sources = _labs_in(path)
+    assert sources, f"{path} holds no lab"
+    for source in sources:
+        definition = parse_lab(source)
+        canonical = serialize_lab(definition)
+        assert parse_lab(canonical) == definition
+        assert serialize_lab(parse_lab(canonical)) == canonical
+
+
+@pytest.mark.parametrize("item", COURSE_LABS, ids=[item.path.stem for item in COURSE_LABS])
+def test_every_sample_course_lab_parses_and_round_trips(item):
+    definition = parse_lab(item.source)
+    assert definition.steps and definition.max_score > 0
+    assert parse_lab(serialize_lab(definition)) == definition
+
+
+def test_the_sample_course_has_the_three_promised_labs():
+    images = {parse_lab(item.source).display_name: parse_lab(item.source).image for item in COURSE_LABS}
+    assert len(images) >= 3
+    assert "web" in images.values() and "base" in images.values()
+
+
+def test_every_lab_a_vertical_points_to_exists_in_the_sample_course():
+    for vertical in (ROOT / "course_content" / "vertical").glob("*.xml"):
+        for pointer in etree.parse(str(vertical)).getroot().iter("kafaat_lab"):
+            assert (ROOT / "course_content" / "kafaat_lab" / f"{pointer.get('url_name')}.xml").is_file()
+
+
+@pytest.mark.parametrize("path", BAD, ids=[path.stem for path in BAD])
+def test_a_bad_lab_fails_with_its_line_and_message(path):
+    text = path.read_text(encoding="utf-8")
+    expected = EXPECT.search(text).group(1)
+    with pytest.raises(LabDefinitionError) as error:
+        parse_lab(text)
+    assert any(expected in str(problem) for problem in error.value.errors), str(error.value)
+    assert isinstance(error.value, ValueError)
+
+
+def test_every_problem_is_reported_not_just_the_first():
+    text = """<kafaat_lab display_name="x" memory="lots" colour="red">
+  <file path="relative" mode="999"/>
+  <step id="s" title="S">
+    <check id="c" user="admin" points="x">echo {{ lab.param.missing }}</check>
+  </step>
+  <step id="s" title="">
+  </step>
+</kafaat_lab>"""
+    with pytest.raises(LabDefinitionError) as error:
+        parse_lab(text)
+    lines = [problem.line for problem in error.value.errors]
+    assert lines == sorted(lines)
+    assert len(error.value.errors) >= 9
+    rendered = str(error.value)
+    for fragment in ("line 1: Unknown attribute colour", "line 1: memory must be", "line 2: File path relative",
+                     "line 2: mode must be", "line 4: user must be", "line 4: points must be",
+                     "line 4: Unknown parameter missing", "line 6: Duplicate step id", "line 6: Step s needs a title",
+                     "line 6: Step s needs at least one"):
+        assert fragment in rendered
+
+
+def test_a_problem_prints_with_its_line_when_it_has_one():
+    assert str(Problem(3, "bad")) == "line 3: bad"
+    assert str(Problem(None, "bad")) == "bad"
+
+
+def test_an_lxml_element_parses_with_line_numbers_of_its_enclosing_file():
+    vertical = etree.fromstring((FIXTURES / "inline_in_vertical.xml").read_bytes())
+    element = next(node for node in vertical.iter("kafaat_lab") if len(node))
+    assert parse_lab(element).display_name == "Inline lab"
+    element.find("step").set("colour", "red")
+    with pytest.raises(LabDefinitionError, match="line 4: Unknown attribute colour on <step>"):
+        parse_lab(element)
+
+
+def test_runtime_attributes_of_olx_import_are_accepted_and_not_kept():
+    definition = parse_lab((FIXTURES / "every_feature.xml").read_text())
+    assert "url_name" not in serialize_lab(definition)
+
+
+def test_the_parsed_definition_carries_units_and_defaults_as_documented():
+    definition = parse_lab((FIXTURES / "every_feature.xml").read_text())
+    assert definition.time_limit == 5400 and definition.idle_timeout == 900
+    assert definition.limits == Limits(memory_bytes=1024**3, pids=128, cpus=0.25, disk_bytes=2 * 1024**3, inodes=50000)
+    assert (definition.weight, definition.max_attempts, definition.gating, definition.learner_sudo) == (2.5, 5, "free", True)
+    assert definition.network is False
+    first = definition.step("first")
+    assert [(c.id, c.points, c.timeout, c.user) for c in first.checks] == [("port-open", 3, 60.0, "learner"), ("second-check", 0, 2.5, "root")]
+    assert first.max_points == 7 and definition.max_score == 8
+    assert definition.files[0].content == "all:\n\t@echo port {{ lab.param.port }}\n"
+    assert definition.files[2].content == "" and definition.files[2].mode == 0o600
+    assert first.instructions.endswith("\n    indented code stays indented")
+    assert first.hints[1].text == "A free hint with <b>markup</b> text."
+    assert definition.step("second_step").solve is None
+    assert definition.display_name == 'Every feature & more: "quotes", <angles> and ünïcödé'
+    minimal = parse_lab((FIXTURES / "minimal.xml").read_text())
+    assert (minimal.image, minimal.time_limit, minimal.idle_timeout, minimal.limits, minimal.gating) == ("base", 3600, 900, Limits(), "sequential")
+    assert minimal.steps[0].checks[0].user == "root" and minimal.steps[0].checks[0].timeout == 10.0
+
+
+def test_a_missing_step_is_a_key_error():
+    with pytest.raises(KeyError):
+        parse_lab((FIXTURES / "minimal.xml").read_text()).step("nope")
+
+
+def test_the_sandbox_spec_carries_the_image_limits_and_label():
+    definition = parse_lab((FIXTURES / "every_feature.xml").read_text())
+    spec = definition.sandbox_spec("labsession-7")
+    assert spec == SandboxSpec(image="web", limits=definition.limits, network=False, learner_sudo=True, label="labsession-7")
+
+
+def test_serialising_a_hand_built_definition_keeps_tricky_text_intact():
+    tricky = "line one\n  ]]> and <tags> & ampersands\n\ttabbed"
+    definition = parse_lab((FIXTURES / "minimal.xml").read_text())
+    from dataclasses import replace  # pylint: disable=import-outside-toplevel
+
+    changed = replace(definition, steps=(replace(definition.steps[0], instructions=tricky, solve="echo '<x>' && true"),))
+    assert parse_lab(serialize_lab(changed)) == changed
+
+
+@pytest.mark.parametrize("payload", [
+    '<!DOCTYPE l [<!ENTITY a "aaaaaaaaaa"><!ENTITY b "&a;&a;&a;&a;&a;&a;&a;&a;&a;&a;"><!ENTITY c "&b;&b;&b;&b;&b;&b;&b;&b;&b;&b;">'
+    '<!ENTITY d "&c;&c;&c;&c;&c;&c;&c;&c;&c;&c;">]><kafaat_lab display_name="&d;"/>',
+    '<?xml version="1.0"?>\n<!DOCTYPE kafaat_lab [<!ENTITY x SYSTEM "file:///etc/passwd">]>\n<kafaat_lab display_name="&x;"/>',
+    '<!DOCTYPE kafaat_lab SYSTEM "http://127.0.0.1:9/lab.dtd"><kafaat_lab display_name="x"/>',
+    '<!DOCTYPE q [<!ENTITY a "' + "x" * 40000 + '">]><kafaat_lab display_name="' + "&a;" * 4000 + '"/>',
+], ids=["billion-laughs", "xxe-file", "external-dtd", "quadratic"])
+def test_xml_bombs_in_a_lab_are_rejected_within_a_second_without_content(payload):
+    started = time.monotonic()
+    with pytest.raises(LabDefinitionError) as error:
+        parse_lab(payload)
+    assert time.monotonic() - started < 1
+    assert "root:x:" not in str(error.value) and "aaaaaaaaaa" not in str(error.value)
+    assert "DOCTYPE" in str(error.value)
+
+
+def test_an_unparsed_definition_is_a_plain_frozen_value():
+    definition = parse_lab((FIXTURES / "minimal.xml").read_text())
+    assert isinstance(definition, LabDefinition)
+    with pytest.raises(AttributeError):
+        definition.image = "web"  # type: ignore[misc]
