@@ -6,17 +6,28 @@ from django.core.exceptions import PermissionDenied
 from xblocks.certification import models
 
 
-def is_platform_staff(user) -> bool:
-    return bool(user is not None and user.is_authenticated and user.is_active and (user.is_superuser or user.is_staff))
+def _active(user) -> bool:
+    return bool(user is not None and getattr(user, "is_authenticated", False) and user.is_active)
 
 
 def visible_school_ids(user) -> set[int] | None:
-    """``None`` means every school (superusers, platform staff); otherwise the schools the user coordinates."""
-    if user is None or not getattr(user, "is_authenticated", False) or not user.is_active:
+    """``None`` means every school; otherwise the schools the user coordinates (possibly none).
+
+    Superusers see everything. A coordinator stays scoped to their schools even with ``is_staff``
+    (which they need for the Django admin); other ``is_staff`` users are platform staff and see all.
+    """
+    if not _active(user):
         return set()
-    if is_platform_staff(user):
+    if user.is_superuser:
         return None
-    return set(models.SchoolCoordinator.objects.filter(user=user).values_list("school_id", flat=True))
+    schools = set(models.SchoolCoordinator.objects.filter(user=user).values_list("school_id", flat=True))
+    if schools or not user.is_staff:
+        return schools
+    return None
+
+
+def is_platform_staff(user) -> bool:
+    return _active(user) and visible_school_ids(user) is None
 
 
 def cohort_queryset(user):

@@ -1,0 +1,107 @@
+/* Kafaat certification block: the staff roster (fetched from a JSON handler) and the Studio settings form. */
+function KafaatCertificationBlock(runtime, element, args) {
+  "use strict";
+  var root = element.jquery ? element[0] : element;
+  var i18n = KafaatI18n(args.i18n);
+  var staff = root.querySelector(".kafaat-cert__staff");
+  if (!staff) { return; }
+  var form = staff.querySelector(".kafaat-cert__filters");
+  var cohort = staff.querySelector(".kafaat-cert__cohort-select");
+  var search = staff.querySelector(".kafaat-cert__search");
+  var state = staff.querySelector(".kafaat-cert__state");
+  var csv = staff.querySelector(".kafaat-cert__csv");
+  var status = staff.querySelector(".kafaat-cert__status");
+  var table = staff.querySelector(".kafaat-cert__roster");
+  var csvBase = staff.getAttribute("data-csv-url");
+
+  function csrfToken() {
+    var match = document.cookie.match(/(?:^|;\s*)csrftoken=([^;]+)/);
+    return match ? decodeURIComponent(match[1]) : "";
+  }
+
+  function cell(row, text, header) {
+    var node = document.createElement(header ? "th" : "td");
+    node.textContent = text;
+    row.appendChild(node);
+    return node;
+  }
+
+  function query() {
+    return "cohort=" + encodeURIComponent(cohort.value) + "&search=" + encodeURIComponent(search.value) +
+      "&state=" + encodeURIComponent(state.value);
+  }
+
+  function render(rows) {
+    table.textContent = "";
+    if (!rows.length) { return; }
+    var head = document.createElement("tr");
+    [i18n.gettext("Learner"), i18n.gettext("Employee ID"), i18n.gettext("Progress"), i18n.gettext("Certificate")]
+      .forEach(function (title) { cell(head, title, true); });
+    rows[0].requirements.forEach(function (req) { cell(head, req.title, true); });
+    table.appendChild(head);
+    rows.forEach(function (data) {
+      var row = document.createElement("tr");
+      cell(row, data.full_name + " (" + data.username + ")");
+      cell(row, data.employee_id);
+      cell(row, data.progress + "%");
+      cell(row, data.certificate ? data.certificate + " · " + data.status : (data.met ? i18n.gettext("Requirements met") : ""));
+      data.requirements.forEach(function (req) {
+        var td = cell(row, req.current + " / " + req.required);
+        if (req.met) { td.className = "kafaat-cert__cell--met"; } else if (req.missing) { td.title = req.missing; }
+      });
+      table.appendChild(row);
+    });
+  }
+
+  function load(event) {
+    if (event) { event.preventDefault(); }
+    csv.href = csvBase + (csvBase.indexOf("?") === -1 ? "?" : "&") + query();
+    status.textContent = i18n.gettext("Loading the roster…");
+    fetch(runtime.handlerUrl(element, "roster"), {
+      method: "POST",
+      credentials: "same-origin",
+      headers: {"Content-Type": "application/json", "X-CSRFToken": csrfToken()},
+      body: JSON.stringify({cohort: cohort.value, search: search.value, state: state.value})
+    }).then(function (response) { return response.json(); }).then(function (data) {
+      if (data.error) {
+        status.textContent = i18n.gettext("You cannot see this cohort.");
+        table.textContent = "";
+        return;
+      }
+      render(data.rows);
+      status.textContent = i18n.interpolate(
+        i18n.ngettext("%(count)s learner", "%(count)s learners", data.rows.length), {count: data.rows.length});
+    }).catch(function () {
+      status.textContent = i18n.gettext("The roster could not be loaded. Try again.");
+    });
+  }
+
+  form.addEventListener("submit", load);
+  cohort.addEventListener("change", load);
+  state.addEventListener("change", load);
+  load();
+}
+
+function KafaatCertificationStudio(runtime, element, args) {
+  "use strict";
+  var root = element.jquery ? element[0] : element;
+  var i18n = KafaatI18n(args.i18n);
+  var form = root.querySelector(".kafaat-cert-studio__form");
+  var status = root.querySelector(".kafaat-cert-studio__status");
+  form.addEventListener("submit", function (event) {
+    event.preventDefault();
+    var match = document.cookie.match(/(?:^|;\s*)csrftoken=([^;]+)/);
+    fetch(runtime.handlerUrl(element, "save_settings"), {
+      method: "POST",
+      credentials: "same-origin",
+      headers: {"Content-Type": "application/json", "X-CSRFToken": match ? decodeURIComponent(match[1]) : ""},
+      body: JSON.stringify({
+        display_name: root.querySelector(".kafaat-cert-studio__name").value,
+        track_slug: root.querySelector(".kafaat-cert-studio__track").value
+      })
+    }).then(function (response) { return response.json(); }).then(function (data) {
+      status.textContent = data.error ? i18n.gettext("Could not save the settings.") : i18n.gettext("Saved.");
+      if (!data.error && runtime.notify) { runtime.notify("save", {state: "end"}); }
+    });
+  });
+}
