@@ -137,7 +137,7 @@ def validate_command(args: argparse.Namespace) -> int:
                 print(f"{item.path}:{problem.line or item.line}: {problem.message}")
             continue
         steps = len(lab.steps)
-        print(f"{item.where}: ok: {lab.display_name!r}, {steps} step{'s' if steps != 1 else ''}, {lab.max_score} points, image {lab.image}")
+        print(f"{item.where}: ok: {lab.display_name!r}, {steps} step{'s' if steps != 1 else ''}, {lab.max_score} point{'s' if lab.max_score != 1 else ''}, image {lab.image}")
     print(f"{len(sources)} lab{'s' if len(sources) != 1 else ''} checked, {failed} with errors", file=sys.stderr)
     return 1 if failed else 0
 

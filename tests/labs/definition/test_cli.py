@@ -1,0 +1,117 @@
+"""``kafaat lab validate|test``: output naming file and line, and exit codes an author and CI rely on."""
+import os
+import pathlib
+import subprocess
+import sys
+
+import pytest
+
+from xblocks.cli import main
+
+ROOT = pathlib.Path(__file__).resolve().parents[3]
+FIXTURES = ROOT / "tests" / "fixtures" / "olx"
+
+PASSING = """<kafaat_lab display_name="Passes" time_limit="5">
+  <param name="flag" kind="flag"/>
+  <setup user="learner">mkdir -p /home/learner/work</setup>
+  <step id="one" title="One">
+    <check id="file"><![CDATA[test -f /home/learner/work/answer || { echo "missing"; exit 1; }]]></check>
+    <solve>runuser -u learner -- touch /home/learner/work/answer</solve>
+  </step>
+  <step id="two" title="Two">
+    <check id="content" user="learner">grep -q 42 /home/learner/work/answer</check>
+    <flag id="f">{{ lab.param.flag }}</flag>
+    <solve>echo 42 > /home/learner/work/answer</solve>
+  </step>
+</kafaat_lab>
+"""
+SOLVE_DOES_NOT_SATISFY = """<kafaat_lab display_name="Broken solve" time_limit="5">
+  <step id="one" title="One">
+    <check id="file">test -f /tmp/answer</check>
+    <solve>touch /tmp/wrong-name</solve>
+  </step>
+</kafaat_lab>
+"""
+PASSES_WHEN_FRESH = """<kafaat_lab display_name="Always passes" time_limit="5">
+  <step id="one" title="One">
+    <check id="trivial">true</check>
+    <solve>true</solve>
+  </step>
+</kafaat_lab>
+"""
+
+
+def _write(tmp_path, name, text):
+    path = tmp_path / name
+    path.write_text(text, encoding="utf-8")
+    return str(path)
+
+
+def test_validate_accepts_the_sample_course(capsys):
+    assert main(["lab", "validate", str(ROOT / "course_content")]) == 0
+    out = capsys.readouterr().out
+    assert out.count(": ok: ") >= 3
+
+
+def test_validate_names_file_and_line_of_every_problem_and_exits_1(capsys):
+    bad = FIXTURES / "bad" / "duplicate_step_id.xml"
+    assert main(["lab", "validate", str(FIXTURES / "minimal.xml"), str(bad)]) == 1
+    out = capsys.readouterr().out
+    assert f"{bad}:6: Duplicate step id 's' (first used on line 3)." in out
+    assert "minimal.xml: ok:" in out
+
+
+def test_validate_finds_labs_inline_in_a_vertical_and_skips_pointers(capsys):
+    assert main(["lab", "validate", str(FIXTURES / "inline_in_vertical.xml")]) == 0
+    out = capsys.readouterr().out
+    assert "inline_in_vertical.xml:3: ok: 'Inline lab'" in out
+    assert out.count(": ok: ") == 1
+
+
+def test_validate_reports_inline_problems_at_their_line_in_the_enclosing_file(tmp_path, capsys):
+    path = _write(tmp_path, "vertical.xml", '<vertical>\n  <html/>\n  <kafaat_lab display_name="x">\n    <step id="s" title="S" colour="red">\n'
+                  '      <check id="c">true</check>\n    </step>\n  </kafaat_lab>\n</vertical>\n')
+    assert main(["lab", "validate", path]) == 1
+    assert f"{path}:4: Unknown attribute colour on <step>." in capsys.readouterr().out
+
+
+def test_validate_without_any_lab_exits_1(tmp_path, capsys):
+    _write(tmp_path, "vertical.xml", "<vertical><html/></vertical>")
+    assert main(["lab", "validate", str(tmp_path)]) == 1
+    assert "no <kafaat_lab> found" in capsys.readouterr().err
+
+
+def test_validate_works_without_django_settings():
+    env = {key: value for key, value in os.environ.items() if key != "DJANGO_SETTINGS_MODULE"}
+    result = subprocess.run(
+        [sys.executable, "-m", "xblocks.cli", "lab", "validate", str(FIXTURES / "minimal.xml"), str(FIXTURES / "bad" / "bad_user.xml")],
+        cwd=ROOT, env=env, capture_output=True, text=True, timeout=60, check=False,
+    )
+    assert result.returncode == 1, result.stderr
+    assert "minimal.xml: ok:" in result.stdout
+    assert "bad_user.xml:4: user must be root or learner, not 'admin'." in result.stdout
+
+
+@pytest.mark.sandbox
+def test_lab_test_passes_a_lab_whose_solves_satisfy_its_checks(tmp_path, capsys):
+    assert main(["lab", "test", _write(tmp_path, "passing.xml", PASSING)]) == 0
+    out = capsys.readouterr().out
+    assert "PASS" in out and "1 lab: 1 passed, 0 failed" in out
+    assert "step one fresh  check file: fails as expected" in out
+    assert "step two solved check content: passes" in out
+    assert "flag f: accepts its value and rejects a wrong one" in out
+
+
+@pytest.mark.sandbox
+def test_lab_test_exits_1_when_a_solve_does_not_satisfy_its_check(tmp_path, capsys):
+    paths = [_write(tmp_path, "broken.xml", SOLVE_DOES_NOT_SATISFY), _write(tmp_path, "fresh.xml", PASSES_WHEN_FRESH)]
+    assert main(["lab", "test", "--jobs", "2", *paths]) == 1
+    out = capsys.readouterr().out
+    assert "step one solved check file: FAILED after the solve" in out
+    assert "step one fresh  check trivial: PASSED" in out
+    assert "2 labs: 0 passed, 2 failed" in out
+
+
+def test_lab_test_exits_1_for_an_invalid_lab_without_booting_anything(capsys):
+    assert main(["lab", "test", str(FIXTURES / "bad" / "no_steps.xml")]) == 1
+    assert "the definition is invalid" in capsys.readouterr().out
