@@ -1,0 +1,91 @@
+"""``kafaat cert credential`` and ``kafaat cert verify``: print a signed credential, check a file offline."""
+import json
+import socket
+
+import pytest
+
+from xblocks import cli
+from xblocks.certification.credentials import api
+
+pytestmark = [pytest.mark.django_db]
+
+
+@pytest.fixture
+def no_network(monkeypatch):
+    def refuse(*args, **kwargs):
+        raise OSError("network access attempted during an offline verification")
+
+    monkeypatch.setattr(socket.socket, "connect", refuse)
+    monkeypatch.setattr(socket, "create_connection", refuse)
+
+
+@pytest.fixture
+def real_lookup(monkeypatch, certificates):
+    """The CLI looks certificates up through the certification api: route it to the test store."""
+    monkeypatch.setattr("xblocks.certification.api.get_certificate", certificates.get)
+    return certificates
+
+
+def test_credential_command_prints_the_signed_credential(real_lookup, capsys):
+    certificate = real_lookup.add()
+    assert cli.main(["cert", "credential", certificate.number]) == 0
+    printed = json.loads(capsys.readouterr().out)
+    assert printed == api.credential_json(certificate.id)
+    assert printed["proof"]["cryptosuite"] == "eddsa-rdfc-2022"
+
+
+def test_credential_command_fails_for_an_unknown_number(real_lookup, capsys):
+    with pytest.raises(SystemExit) as exit_info:
+        cli.main(["cert", "credential", "KAF-0000-000000"])
+    assert exit_info.value.code == 2
+
+
+def test_verify_command_accepts_a_valid_file_offline(real_lookup, tmp_path, capsys, no_network):
+    certificate = real_lookup.add()
+    path = tmp_path / "credential.json"
+    path.write_text(json.dumps(api.credential_json(certificate.id)), encoding="utf-8")
+    assert cli.main(["cert", "verify", str(path)]) == 0
+    out = capsys.readouterr().out
+    assert "[ok] proof" in out and "[ok] status" in out and "VALID" in out
+
+
+def test_verify_command_accepts_the_jwt_form(real_lookup, tmp_path, capsys, no_network):
+    certificate = real_lookup.add()
+    path = tmp_path / "credential.jwt"
+    path.write_text(api.credential_jwt(certificate.id), encoding="utf-8")
+    assert cli.main(["cert", "verify", str(path)]) == 0
+
+
+def test_verify_command_fails_with_the_reason_on_a_tampered_file(real_lookup, tmp_path, capsys, no_network):
+    certificate = real_lookup.add()
+    document = api.credential_json(certificate.id)
+    document["credentialSubject"]["creditsEarned"] = 900.0
+    path = tmp_path / "credential.json"
+    path.write_text(json.dumps(document), encoding="utf-8")
+    assert cli.main(["cert", "verify", str(path)]) == 1
+    assert "FAILED: the signature does not match" in capsys.readouterr().err
+
+
+def test_verify_command_reports_a_revoked_credential(real_lookup, tmp_path, capsys, no_network):
+    certificate = real_lookup.add()
+    path = tmp_path / "credential.json"
+    path.write_text(json.dumps(api.credential_json(certificate.id)), encoding="utf-8")
+    api.apply_status(certificate.id, "revoked")
+    assert cli.main(["cert", "verify", str(path)]) == 1
+    captured = capsys.readouterr()
+    assert "status: revoked" in captured.out and "FAILED: revoked" in captured.err
+
+
+def test_verify_command_refuses_a_file_that_is_not_a_credential(tmp_path, capsys, db):
+    path = tmp_path / "nonsense.json"
+    path.write_text('{"hello": "world"}', encoding="utf-8")
+    assert cli.main(["cert", "verify", str(path)]) == 1
+    assert "FAILED" in capsys.readouterr().err
+
+
+def test_rotate_key_command_makes_a_new_key_and_old_credentials_still_verify(real_lookup, tmp_path, capsys):
+    certificate = real_lookup.add()
+    document = api.credential_json(certificate.id)
+    assert cli.main(["cert", "rotate-key", "default"]) == 0
+    assert "new signing key for default" in capsys.readouterr().out
+    assert api.verify_credential(document).ok
