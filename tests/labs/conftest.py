@@ -4,8 +4,15 @@ from __future__ import annotations
 import json
 import pathlib
 import uuid
+import warnings
 
 import pytest
+
+with warnings.catch_warnings():
+    # WebOb (under XBlock) imports the stdlib ``cgi`` module, deprecated in Python 3.11; pytest.ini turns
+    # warnings into errors, so import it once here with that one warning silenced.
+    warnings.simplefilter("ignore", DeprecationWarning)
+    import webob  # noqa: F401  pylint: disable=unused-import
 
 OLX_DIR = pathlib.Path(__file__).resolve().parent / "block" / "olx"
 
@@ -26,11 +33,11 @@ class Lab:
         self.usage_id = runtime.parse_xml_string(text)
         self.published: dict[str, list] = {}
         self.student = student
-        self.block = self._bind(runtime)
+        self.block = self._bind(runtime, student)
 
-    def _bind(self, runtime):
+    def _bind(self, runtime, student):
         block = runtime.get_block(self.usage_id)
-        sink = self.published.setdefault(runtime.user_id, [])
+        sink = self.published.setdefault(student, [])
         runtime.publish = lambda _block, event, data: sink.append((event, data))
         return block
 
@@ -39,7 +46,7 @@ class Lab:
 
         other = object.__new__(Lab)
         other.usage_id, other.published, other.student = self.usage_id, self.published, student
-        other.block = other._bind(WorkbenchRuntime(student))
+        other.block = other._bind(WorkbenchRuntime(student), student)
         return other
 
     def call(self, handler: str, data: dict | None = None, method: str = "POST") -> tuple[int, dict]:

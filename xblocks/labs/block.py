@@ -7,8 +7,10 @@ published only from those server-side records.
 from __future__ import annotations
 
 import hashlib
+import json
 import logging
 import pathlib
+from urllib.parse import quote
 from functools import lru_cache
 
 from lxml import etree
@@ -225,7 +227,9 @@ class LabBlock(XBlock):
             "KafaatLabBlock",
             {
                 "i18n": js_catalog(lang),
-                "status": status.as_json() if status else None,
+                # Percent-encoded: runtimes print init args into a <script> element with plain json.dumps,
+                # so authored text such as "</script>" in a title or solution must never appear raw.
+                "status": quote(json.dumps(status.as_json())) if status else None,
                 "isStaff": bool(requester and requester.is_staff),
                 "terminal": terminal,
                 "expiryWarning": int(session_settings.EXPIRY_WARNING),

@@ -18,7 +18,7 @@ function KafaatLabBlock(runtime, element, args) {
     running_setup: _("Running the lab's setup…"),
     ready: _("Your lab is ready.")
   };
-  var state = { status: args.status || null, terminal: null, terminalFor: null, timer: null, poller: null, deadline: null, busy: false };
+  var state = { status: args.status ? JSON.parse(decodeURIComponent(args.status)) : null, terminal: null, terminalFor: null, timer: null, poller: null, deadline: null, busy: false };
 
   function q(selector, from) { return (from || root).querySelector(selector); }
   function qa(selector, from) { return Array.prototype.slice.call((from || root).querySelectorAll(selector)); }
