@@ -232,6 +232,12 @@ def test_lab(item: LabSource, backend, seed: bytes, keep: bool, progress: Progre
         return report
     report.add(True, f"provision ({len(rendered.files)} files, {len(rendered.setup)} setup scripts)", time.monotonic() - clock)
     try:
+        # A check that fails because the sandbox is broken would look like "fails as expected".
+        for user in ("root", "learner"):
+            probe = backend.exec(handle, "true", user=user, timeout=10)
+            if not probe.ok:
+                report.add(False, f"the sandbox does not run commands as {user}", probe.duration, probe.stderr)
+                return report
         for step in rendered.steps:
             progress.say(item.where, f"step {step.id}")
             _test_step(report, backend, handle, step, runner)
@@ -247,7 +253,7 @@ def test_lab(item: LabSource, backend, seed: bytes, keep: bool, progress: Progre
                 report.add(True, "destroy", time.monotonic() - clock)
             except SandboxError as error:
                 report.add(False, "destroy", time.monotonic() - clock, str(error))
-    report.seconds = time.monotonic() - started
+        report.seconds = time.monotonic() - started
     return report
 
 

@@ -170,3 +170,11 @@ def test_an_unparsed_definition_is_a_plain_frozen_value():
     assert isinstance(definition, LabDefinition)
     with pytest.raises(AttributeError):
         definition.image = "web"  # type: ignore[misc]
+
+
+def test_the_example_in_the_authoring_guide_is_a_valid_lab():
+    guide = (ROOT / "docs" / "authoring-labs.md").read_text(encoding="utf-8")
+    example = re.search(r"```xml\n(<kafaat_lab.*?</kafaat_lab>)\n```", guide, re.DOTALL).group(1)
+    definition = parse_lab(example)
+    assert definition.step("serve").checks[0].user == "learner"
+    assert parse_lab(serialize_lab(definition)) == definition
