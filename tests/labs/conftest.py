@@ -134,3 +134,17 @@ def solve_in_sandbox(backend, session_id: int, step_id: str):
     result = runner.run_solve(backend, api.terminal_target(session_id), step)
     assert result.exit_code == 0, result
     return result
+
+
+def assert_inert(markup: str) -> None:
+    """No element of ``markup`` can run script: no script/svg/iframe, no on* attribute, no javascript: URL."""
+    from lxml import html as lxml_html  # pylint: disable=import-outside-toplevel
+
+    tree = lxml_html.fragment_fromstring(markup, create_parent="div")
+    assert not tree.xpath("//script[not(@type='json/xblock-args')] | //svg | //iframe | //object | //embed")
+    for element in tree.iter():
+        if not isinstance(element.tag, str):
+            continue
+        assert not [name for name in element.attrib if name.lower().startswith("on")], element.attrib
+        for name in ("href", "src", "action", "formaction"):
+            assert not (element.get(name) or "").strip().lower().startswith("javascript:"), element.attrib

@@ -1,0 +1,100 @@
+"""The block's OLX round trip, its Studio editor (validate, save only when valid) and its workbench scenarios."""
+from __future__ import annotations
+
+import pathlib
+
+import pytest
+from lxml import etree
+
+from tests.labs.conftest import OLX_DIR, assert_inert
+from xblocks.labs.block import DEFAULT_OLX, LabBlock
+
+CHECKOUT = pathlib.Path(__file__).resolve().parents[3]
+LAB_FILES = sorted(OLX_DIR.glob("*.xml")) + sorted((CHECKOUT / "course_content").glob("**/kafaat_lab/*.xml"))
+
+
+def canonical(text: str) -> bytes:
+    parser = etree.XMLParser(remove_blank_text=False, resolve_entities=False)
+    return etree.tostring(etree.fromstring(text.encode("utf-8"), parser), method="c14n")
+
+
+@pytest.mark.parametrize("path", LAB_FILES, ids=lambda p: p.name)
+@pytest.mark.django_db
+def test_import_then_export_leaves_the_olx_unchanged(lab_factory, path):
+    text = path.read_text(encoding="utf-8")
+    lab = lab_factory(text)
+    node = etree.Element("kafaat_lab")
+    lab.block.add_xml_to_node(node)
+    original = etree.fromstring(text.encode("utf-8"))
+    for name in ("url_name", "xblock-family"):
+        original.attrib.pop(name, None)
+    assert etree.tostring(node, method="c14n") == etree.tostring(original, method="c14n")
+
+
+@pytest.mark.django_db
+def test_the_block_scores_what_its_definition_says(lab_factory, definition_of):
+    lab = lab_factory("files_and_flags")
+    assert lab.block.has_score and lab.block.max_score() == definition_of("files_and_flags").max_score == 3
+    assert lab.block.weight == 1.0
+
+
+@pytest.mark.django_db
+def test_studio_validate_reports_every_error_with_its_line(lab_factory):
+    staff = lab_factory(DEFAULT_OLX, student="staff")
+    bad = '<kafaat_lab display_name="x">\n  <step id="a" title="A">\n    <oops/>\n  </step>\n</kafaat_lab>'
+    result = staff.ok("studio_validate", {"olx": bad})
+    assert result["valid"] is False
+    lines = {error["line"] for error in result["errors"]}
+    assert 3 in lines and len(result["errors"]) >= 2
+
+
+@pytest.mark.django_db
+def test_studio_save_refuses_invalid_olx_and_keeps_the_old_lab(lab_factory):
+    staff = lab_factory(DEFAULT_OLX, student="staff")
+    result = staff.ok("studio_submit", {"olx": "<kafaat_lab><step"})
+    assert result["valid"] is False and "saved" not in result
+    assert canonical(staff.block.olx) == canonical(DEFAULT_OLX)
+
+
+@pytest.mark.django_db
+def test_studio_save_stores_valid_olx_and_previews_it(lab_factory):
+    staff = lab_factory(DEFAULT_OLX, student="staff")
+    text = (OLX_DIR / "three_checks.xml").read_text(encoding="utf-8")
+    result = staff.ok("studio_submit", {"olx": text})
+    assert result["saved"] is True and result["max_score"] == 3
+    assert "Prepare a project folder" in result["preview"]
+    assert staff.block.display_name == "Three checks"
+    assert canonical(staff.block.olx) == canonical(text)
+
+
+@pytest.mark.django_db
+def test_studio_preview_sanitises_authored_markdown(lab_factory):
+    staff = lab_factory(DEFAULT_OLX, student="staff")
+    result = staff.ok("studio_validate", {"olx": (OLX_DIR / "hostile.xml").read_text(encoding="utf-8")})
+    assert result["valid"]
+    assert_inert(result["preview"])
+    assert "<script>alert('title')</script>" in result["preview"].replace("&lt;", "<").replace("&gt;", ">").replace("&#x27;", "'").replace("&#39;", "'")
+
+
+def test_workbench_offers_the_inline_lab_and_every_sample_course_lab():
+    scenarios = LabBlock.workbench_scenarios()
+    assert scenarios[0][1] == DEFAULT_OLX
+    course_labs = sorted((CHECKOUT / "course_content").glob("**/kafaat_lab/*.xml"))
+    assert len(scenarios) == 1 + len(course_labs)
+
+
+@pytest.mark.parametrize("index", range(len(LabBlock.workbench_scenarios())))
+@pytest.mark.parametrize("view", ["student_view", "studio_view", "author_view"])
+@pytest.mark.django_db
+def test_every_workbench_scenario_renders(lab_factory, index, view):
+    description, text = LabBlock.workbench_scenarios()[index]
+    lab = lab_factory(text, student="staff")
+    fragment = lab.block.runtime.render(lab.block, view)
+    assert "kafaat-lab" in fragment.content and "No such view" not in fragment.content
+    if view == "student_view":
+        assert "Start lab" in fragment.content and "Learners in this lab" in fragment.content
+        from xblocks.core.html import escape
+        from xblocks.labs.definition import parse_lab
+
+        assert description.startswith("Kafaat lab")
+        assert escape(parse_lab(text).display_name) in fragment.content
