@@ -71,7 +71,7 @@ _SENTINEL_BASE = "https://relative-iri.kafaat.invalid/"
 
 
 def _check_types(node: Any) -> None:
-    """Every ``@type`` must expand to an absolute IRI; a relative one is dropped by toRdf, unsigned."""
+    """Every ``@type`` and ``@id`` must be absolute; toRdf drops relative ones, unsigned (safe mode refuses them)."""
     if isinstance(node, list):
         for item in node:
             _check_types(item)
@@ -81,6 +81,9 @@ def _check_types(node: Any) -> None:
                 for kind in value if isinstance(value, list) else [value]:
                     if not isinstance(kind, str) or kind.startswith(_SENTINEL_BASE) or ":" not in kind:
                         _refuse_dropped(kind)
+            elif key == "@id":
+                if not isinstance(value, str) or value.startswith(_SENTINEL_BASE):
+                    _refuse_dropped(value)
             elif key != "@value":
                 _check_types(value)
 
@@ -102,6 +105,9 @@ def canonicalize(document: dict[str, Any], *, strict: bool = True) -> str:
         except jsonld.JsonLdError as error:
             raise _root_cause(error) from None
         _check_types(expanded)
+        # Normalising the expanded form skips a second context resolution (about 5x cheaper); nothing
+        # relative is left in it, so the sentinel base cannot leak into the output.
+        document = expanded
     return jsonld.JsonLdProcessor().normalize(
         document, {**options, "algorithm": "URDNA2015", "format": "application/n-quads"}
     )
