@@ -1,5 +1,6 @@
 """Fixtures of the terminal tests: users, lab sessions on a real sandbox, the gateway under daphne,
 and a websocket client that speaks the gateway's protocol (auth, acks) like kafaat-terminal.js."""
+
 from __future__ import annotations
 
 import asyncio
@@ -82,21 +83,22 @@ class Gateway:
         return f"ws://127.0.0.1:{self.port}/kafaat/terminal/ws/{session_id}/"
 
 
-@pytest.fixture(scope="session")
-def gateway(django_db_setup, django_db_blocker):  # pylint: disable=unused-argument
-    """The demo ASGI app under daphne in a subprocess, on the test database and a free port."""
+def _start_gateway(server: str, django_db_blocker):
     port = _free_port()
     env = dict(os.environ)
     with django_db_blocker.unblock():
         env["KAFAAT_GATEWAY_DB_NAME"] = str(connection.settings_dict["NAME"])
-    env.update({
-        "KAFAAT_TERMINAL_TRANSCRIPT_FLUSH_SECONDS": "0.2",
-        "KAFAAT_TERMINAL_ACTIVITY_INTERVAL": "0",
-        "PYTHONUNBUFFERED": "1",
-    })
+    env.update(
+        {
+            "KAFAAT_TERMINAL_TRANSCRIPT_FLUSH_SECONDS": "0.2",
+            "KAFAAT_TERMINAL_ACTIVITY_INTERVAL": "0",
+            "PYTHONUNBUFFERED": "1",
+        }
+    )
     process = subprocess.Popen(
-        [sys.executable, "-m", "tests.terminal.gateway_server", str(port)],
-        env=env, cwd=os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__)))),
+        [sys.executable, "-m", "tests.terminal.gateway_server", str(port), server],
+        env=env,
+        cwd=os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__)))),
     )
     deadline = time.monotonic() + 30
     while True:
@@ -108,14 +110,31 @@ def gateway(django_db_setup, django_db_blocker):  # pylint: disable=unused-argum
                 process.kill()
                 raise RuntimeError("the gateway did not start") from None
             time.sleep(0.1)
+    return Gateway(process, port)
+
+
+def _stop_gateway(gateway: Gateway) -> None:
+    gateway.process.terminate()
     try:
-        yield Gateway(process, port)
-    finally:
-        process.terminate()
-        try:
-            process.wait(timeout=10)
-        except subprocess.TimeoutExpired:
-            process.kill()
+        gateway.process.wait(timeout=10)
+    except subprocess.TimeoutExpired:
+        gateway.process.kill()
+
+
+@pytest.fixture(scope="session")
+def gateway(django_db_setup, django_db_blocker):  # pylint: disable=unused-argument
+    """The demo ASGI app under uvicorn (how the gateway runs as its own service), on the test database."""
+    server = _start_gateway("uvicorn", django_db_blocker)
+    yield server
+    _stop_gateway(server)
+
+
+@pytest.fixture(scope="session")
+def daphne_gateway(django_db_setup, django_db_blocker):  # pylint: disable=unused-argument
+    """The same app under daphne, as ``make demo`` serves it through runserver."""
+    server = _start_gateway("daphne", django_db_blocker)
+    yield server
+    _stop_gateway(server)
 
 
 class Terminal:
@@ -125,6 +144,7 @@ class Terminal:
         self.ws = ws
         self.ack = ack
         self.output = bytearray()
+        self.cursor = 0  # where the next expect() starts looking
         self.controls: list[dict] = []
         self.unacked = 0
 
@@ -135,20 +155,26 @@ class Terminal:
             return
         self.output += message
         if self.ack:
-            await self.ws.send(json.dumps({"type": "ack", "bytes": len(message)}))
+            try:
+                await self.ws.send(json.dumps({"type": "ack", "bytes": len(message)}))
+            except websockets.ConnectionClosed:
+                pass  # the server closed after this output; what it sent before still reads
         else:
             self.unacked += len(message)
 
     async def expect(self, needle: bytes, timeout: float = 5.0) -> float:
-        """Read until ``needle`` appears in the output after this call; returns the seconds it took."""
-        start = len(self.output)
+        """Read until ``needle`` appears after the previous match; returns the seconds it took."""
         begin = time.monotonic()
         deadline = begin + timeout
-        while needle not in self.output[max(0, start - len(needle)):]:
+        while (found := self.output.find(needle, self.cursor)) < 0:
             remaining = deadline - time.monotonic()
             if remaining <= 0:
                 raise AssertionError(f"{needle!r} not seen; last output: {bytes(self.output[-300:])!r}")
-            await self.recv_one(remaining)
+            try:
+                await self.recv_one(remaining)
+            except TimeoutError:
+                continue
+        self.cursor = found + len(needle)
         return time.monotonic() - begin
 
     async def type(self, text: str) -> None:
@@ -168,7 +194,10 @@ async def connect(url: str, token: str | None, *, origin: str | None = ORIGIN, a
     ws = await websockets.connect(url, origin=origin, proxy=None, compression=None, max_size=None, open_timeout=5)
     if first is None:
         first = json.dumps({"type": "auth", "token": token, "cols": 100, "rows": 30})
-    await ws.send(first)
+    try:
+        await ws.send(first)
+    except websockets.ConnectionClosed:
+        pass  # refused before our first message arrived (Origin); the close code tells why
     return Terminal(ws, ack=ack)
 
 

@@ -1,13 +1,15 @@
-"""Runs the demo ASGI application (HTTP + terminal gateway) under daphne on the test database.
+"""Runs the demo ASGI application (HTTP + terminal gateway) on the test database, under uvicorn or daphne.
 
-Started by the terminal tests as a subprocess: ``python -m tests.terminal.gateway_server PORT``.
+Started by the terminal tests as a subprocess: ``python -m tests.terminal.gateway_server PORT [SERVER]``.
 The parent passes the test database's name, since MariaDB test databases are named per run.
 """
+
 import os
 import sys
 
 
 def main(argv: list[str]) -> None:
+    port, server = int(argv[0]), (argv[1] if len(argv) > 1 else "uvicorn")
     os.environ.setdefault("DJANGO_SETTINGS_MODULE", "tests.settings")
     from django.conf import settings  # pylint: disable=import-outside-toplevel
 
@@ -16,9 +18,14 @@ def main(argv: list[str]) -> None:
     import django  # pylint: disable=import-outside-toplevel
 
     django.setup()
-    from daphne.cli import CommandLineInterface  # pylint: disable=import-outside-toplevel
+    if server == "daphne":
+        from daphne.cli import CommandLineInterface  # pylint: disable=import-outside-toplevel
 
-    CommandLineInterface().run(["-b", "127.0.0.1", "-p", argv[0], "-v", "0", "demo.asgi:application"])
+        CommandLineInterface().run(["-b", "127.0.0.1", "-p", str(port), "-v", "0", "demo.asgi:application"])
+    else:
+        import uvicorn  # pylint: disable=import-outside-toplevel
+
+        uvicorn.run("demo.asgi:application", host="127.0.0.1", port=port, lifespan="off", log_level="warning")
 
 
 if __name__ == "__main__":

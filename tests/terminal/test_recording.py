@@ -1,4 +1,5 @@
 """Transcripts are asciinema v2 casts, capped in size; history is the lines the learner typed."""
+
 import json
 
 import pytest

@@ -1,4 +1,5 @@
 """Tokens: minted only for the owner (or a watcher), at most 60 s, single use, bound to session and mode."""
+
 import datetime
 import threading
 

@@ -1,4 +1,5 @@
 """Front-end assets of the terminal for XBlock fragments: vendored xterm.js, its addons and our glue."""
+
 from __future__ import annotations
 
 from xblocks.core.resources import add_i18n_js, resource_text

@@ -4,8 +4,8 @@ Protocol (see docs/terminal.md): the browser's FIRST message is ``{"type": "auth
 "cols": 80, "rows": 24}`` (never a URL parameter, which proxies log); afterwards binary frames are
 keystrokes, text frames are JSON controls (``resize``, ``ack`` of bytes xterm.js has rendered,
 ``ping``). The server sends binary frames of output and JSON controls (``ready``, ``exit``,
-``replaced``, ``error``, ``pong``). A wrong Origin or any token problem closes with 1008 before a
-single byte is sent.
+``replaced``, ``error``, ``pong``). A wrong Origin or any token problem closes with 1008 (4008
+under daphne) before a single byte is sent.
 """
 
 from __future__ import annotations
@@ -24,8 +24,11 @@ from xblocks.labs.terminal.shells import Client, registry
 log = logging.getLogger(__name__)
 
 POLICY_VIOLATION = 1008
-TOO_BIG = 1009
-UNAVAILABLE = 1011  # the sandbox cannot give a shell now; the browser may retry later
+# Autobahn (under daphne) lets an application send only 1000 or 3000-4999; there the gateway sends
+# 4008, the same refusal in the private range. uvicorn and hypercorn send 1008 itself.
+POLICY_VIOLATION_PRIVATE = 4008
+TOO_BIG = 4009  # a frame over TERMINAL_MAX_INPUT_FRAME (1009 in the private range, see above)
+UNAVAILABLE = 4011  # the sandbox cannot give a shell now; the browser may retry later
 MAX_COLS, MAX_ROWS = 1000, 500
 
 
@@ -50,8 +53,11 @@ def _json(text: str | None) -> dict | None:
     return value if isinstance(value, dict) else None
 
 
-async def _refuse(send, code: int = POLICY_VIOLATION) -> None:
-    await send({"type": "websocket.close", "code": code})
+async def _refuse(send) -> None:
+    try:
+        await send({"type": "websocket.close", "code": POLICY_VIOLATION})
+    except Exception:  # pylint: disable=broad-except
+        await send({"type": "websocket.close", "code": POLICY_VIOLATION_PRIVATE})
 
 
 async def application(scope, receive, send) -> None:
@@ -64,7 +70,7 @@ async def application(scope, receive, send) -> None:
     try:
         session_id = int(scope.get("url_route", {}).get("kwargs", {})["session_id"])
     except (KeyError, TypeError, ValueError):
-        await send({"type": "websocket.close", "code": POLICY_VIOLATION})
+        await send({"type": "websocket.close"})
         return
     # Accept first so that refusals carry a close code (1008) the browser can tell from a network error.
     await send({"type": "websocket.accept"})
