@@ -60,10 +60,11 @@ CELERY_BROKER_TRANSPORT_OPTIONS = {
     "data_folder_in": str(VAR_DIR / "broker"),
     "data_folder_out": str(VAR_DIR / "broker"),
     "processed_folder": str(VAR_DIR / "broker-processed"),
+    "control_folder": str(VAR_DIR / "broker-control"),
     "store_processed": False,
     "polling_interval": 0.05,
 }
-for _folder in ("broker", "broker-processed"):
+for _folder in ("broker", "broker-processed", "broker-control"):
     (VAR_DIR / _folder).mkdir(exist_ok=True)
 CELERY_RESULT_BACKEND = os.environ.get("KAFAAT_RESULT_BACKEND", f"file://{VAR_DIR / 'celery-results'}")
 (VAR_DIR / "celery-results").mkdir(exist_ok=True)
