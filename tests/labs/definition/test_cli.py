@@ -11,7 +11,7 @@ from xblocks.cli import main
 ROOT = pathlib.Path(__file__).resolve().parents[3]
 FIXTURES = ROOT / "tests" / "fixtures" / "olx"
 
-PASSING = """<kafaat_lab display_name="Passes" time_limit="5">
+PASSING = """<kafaat_lab display_name="Passes" time_limit="5" idle_timeout="5">
   <param name="flag" kind="flag"/>
   <setup user="learner">mkdir -p /home/learner/work</setup>
   <step id="one" title="One">
@@ -25,14 +25,14 @@ PASSING = """<kafaat_lab display_name="Passes" time_limit="5">
   </step>
 </kafaat_lab>
 """
-SOLVE_DOES_NOT_SATISFY = """<kafaat_lab display_name="Broken solve" time_limit="5">
+SOLVE_DOES_NOT_SATISFY = """<kafaat_lab display_name="Broken solve" time_limit="5" idle_timeout="5">
   <step id="one" title="One">
     <check id="file">test -f /tmp/answer</check>
     <solve>touch /tmp/wrong-name</solve>
   </step>
 </kafaat_lab>
 """
-PASSES_WHEN_FRESH = """<kafaat_lab display_name="Always passes" time_limit="5">
+PASSES_WHEN_FRESH = """<kafaat_lab display_name="Always passes" time_limit="5" idle_timeout="5">
   <step id="one" title="One">
     <check id="trivial">true</check>
     <solve>true</solve>

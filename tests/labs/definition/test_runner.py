@@ -165,7 +165,7 @@ def test_a_planted_directory_symlink_makes_provisioning_fail_closed(backend, pro
 
 def test_a_failing_setup_destroys_the_sandbox_and_keeps_details_from_the_learner(backend):
     lab = parse_lab("""<kafaat_lab display_name="Broken setup">
-      <setup user="root">echo "operator-only detail" >&2; exit 3</setup>
+      <setup user="root"><![CDATA[echo "operator-only detail" >&2; exit 3]]></setup>
       <step id="s" title="S"><check id="c">true</check></step>
     </kafaat_lab>""")
     label = f"test-broken-{uuid.uuid4().hex[:8]}"
