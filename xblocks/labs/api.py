@@ -274,7 +274,7 @@ def start_session(user, usage_key: str, course_key: str, definition) -> SessionS
             raise
         return _status(existing)
     log.info("lab session %s requested by user %s for %s", row.pk, user.pk, usage_key)
-    return _status(row)
+    return session_status(row.pk)  # re-read: an eager or fast worker may have moved it already
 
 
 def _backend():

@@ -1,0 +1,238 @@
+"""The lab block end to end through its handlers, with real sandboxes (Celery eager: Start provisions in-line)."""
+from __future__ import annotations
+
+from datetime import timedelta
+
+import pytest
+from django.utils import timezone
+
+from tests.labs.conftest import assert_inert, solve_in_sandbox
+from xblocks.labs import api
+from xblocks.labs.models import CheckRun, LabSession, SessionEvent
+from xblocks.labs.sandbox.base import SandboxHandle
+
+pytestmark = [pytest.mark.sandbox, pytest.mark.django_db(transaction=True)]
+
+
+@pytest.fixture
+def cleanup(backend):
+    """Destroy every sandbox a test's sessions left (stopped sessions already have none)."""
+    yield
+    for handle in backend.inventory():
+        if handle.label.startswith("labsession-"):
+            backend.destroy(handle)
+
+
+def start_ready(lab) -> dict:
+    status = lab.ok("start")
+    assert status["state"] == "ready", status
+    assert status["phase"] == "ready" and status["seconds_left"] > 500
+    return status
+
+
+def test_start_gives_a_ready_sandbox_with_the_lab_files_in_it(lab_factory, backend, cleanup):
+    lab = lab_factory("files_and_flags")
+    status = start_ready(lab)
+    handle = api.terminal_target(status["session_id"])
+    assert backend.alive(handle)
+    row = LabSession.objects.get(pk=status["session_id"])
+    result = backend.exec(handle, "cat /home/learner/.flag", user="learner")
+    assert result.stdout.strip() == row.params["secret"]
+    phases = list(SessionEvent.objects.filter(session=row).values_list("to_state", flat=True))
+    assert phases == ["requested", "provisioning", "ready"]
+    assert lab.ok("status")["state"] == "ready" and lab.ok("start")["session_id"] == row.pk
+
+
+def test_check_fails_on_a_fresh_lab_and_passes_after_the_work_is_done(lab_factory, backend, cleanup):
+    lab = lab_factory("files_and_flags")
+    session_id = start_ready(lab)["session_id"]
+    first = lab.ok("check", {"step": "write"})
+    assert first["passed"] is False and first["results"][0]["feedback"].strip() == "answer.txt does not hold the word yet"
+    assert first["status"]["steps"][0]["attempts_left"] == 2
+    assert lab.grades() == [{"value": 0.0, "max_value": 3.0}]
+    solve_in_sandbox(backend, session_id, "write")
+    second = lab.ok("check", {"step": "write"})
+    assert second["passed"] is True and second["status"]["score"] == 2.0
+    assert lab.grades()[-1] == {"value": 2.0, "max_value": 3.0}
+    runs = list(CheckRun.objects.filter(session_id=session_id).values_list("passed", "points"))
+    assert runs == [(False, 0.0), (True, 2.0)]
+
+
+def test_the_flag_step_opens_after_the_first_and_completes_the_lab(lab_factory, backend, cleanup):
+    lab = lab_factory("files_and_flags")
+    session_id = start_ready(lab)["session_id"]
+    status, body = lab.call("submit_flag", {"step": "flag", "flag": "found", "answer": "KAFAAT{guess}"})
+    assert status == 409 and "previous" in body["error"]  # sequential gating
+    solve_in_sandbox(backend, session_id, "write")
+    lab.ok("check", {"step": "write"})
+    wrong = lab.ok("submit_flag", {"step": "flag", "flag": "found", "answer": "KAFAAT{guess}"})
+    assert wrong["passed"] is False
+    secret = LabSession.objects.get(pk=session_id).params["secret"]
+    right = lab.ok("submit_flag", {"step": "flag", "flag": "found", "answer": f"  {secret} "})
+    assert right["passed"] is True and right["status"]["completed"] is True and right["status"]["score"] == 3.0
+    assert lab.grades()[-1] == {"value": 3.0, "max_value": 3.0}
+    assert ("completion", {"completion": 1.0}) in lab.published["alice"]
+
+
+def test_parameters_differ_between_learners_and_a_copied_flag_fails(lab_factory, backend, cleanup):
+    alice = lab_factory("files_and_flags", student="alice")
+    bob = alice.as_("bob")
+    a_id, b_id = start_ready(alice)["session_id"], start_ready(bob)["session_id"]
+    a_row, b_row = LabSession.objects.get(pk=a_id), LabSession.objects.get(pk=b_id)
+    assert a_row.params["word"] != b_row.params["word"] and a_row.params["secret"] != b_row.params["secret"]
+    a_page = alice.block.runtime.render(alice.block, "student_view").content
+    assert a_row.params["word"] in a_page and b_row.params["word"] not in a_page
+    solve_in_sandbox(backend, b_id, "write")
+    bob.ok("check", {"step": "write"})
+    copied = bob.ok("submit_flag", {"step": "flag", "flag": "found", "answer": a_row.params["secret"]})
+    assert copied["passed"] is False
+
+
+def test_attempts_run_out_and_no_further_check_runs(lab_factory, cleanup):
+    lab = lab_factory("files_and_flags")
+    session_id = start_ready(lab)["session_id"]
+    for left in (2, 1, 0):
+        assert lab.ok("check", {"step": "write"})["status"]["steps"][0]["attempts_left"] == left
+    status, body = lab.call("check", {"step": "write"})
+    assert status == 409 and "no attempts left" in body["error"]
+    assert CheckRun.objects.filter(session_id=session_id).count() == 3
+
+
+def test_a_hint_costs_points_and_a_revealed_solution_makes_the_step_ungraded(lab_factory, backend, cleanup):
+    lab = lab_factory("files_and_flags")
+    session_id = start_ready(lab)["session_id"]
+    hint = lab.ok("hint", {"step": "write"})
+    assert hint["cost"] == 1 and "echo" in hint["html"]
+    solve_in_sandbox(backend, session_id, "write")
+    assert lab.ok("check", {"step": "write"})["status"]["score"] == 1.0  # 2 points minus the hint
+    solution = lab.ok("solution", {"step": "write"})
+    assert "answer.txt" in solution["script"] and solution["status"]["score"] == 0.0
+    again = lab.ok("check", {"step": "write"})
+    assert again["graded"] is False and again["status"]["score"] == 0.0
+    assert again["status"]["steps"][1]["open"] is True  # passing still opens the next step
+    assert lab.grades()[-1]["value"] == 0.0
+
+
+def test_stop_destroys_the_sandbox_and_start_again_keeps_progress(lab_factory, backend, cleanup):
+    lab = lab_factory("files_and_flags")
+    session_id = start_ready(lab)["session_id"]
+    handle = api.terminal_target(session_id)
+    solve_in_sandbox(backend, session_id, "write")
+    lab.ok("check", {"step": "write"})
+    stopped = lab.ok("stop")
+    assert stopped["state"] == "stopped" and not backend.alive(handle)
+    assert lab.call("check", {"step": "write"})[0] == 409
+    again = start_ready(lab)
+    assert again["session_id"] != session_id and again["score"] == 2.0 and again["steps"][0]["passed"]
+    assert again["steps"][0]["attempts_left"] == 2  # attempts are not refilled by a new start
+
+
+def test_reset_gives_a_fresh_environment(lab_factory, backend, cleanup):
+    lab = lab_factory("files_and_flags")
+    session_id = start_ready(lab)["session_id"]
+    old = api.terminal_target(session_id)
+    solve_in_sandbox(backend, session_id, "write")
+    fresh = lab.ok("reset")
+    assert fresh["state"] == "ready" and fresh["session_id"] != session_id
+    assert not backend.alive(old)
+    assert LabSession.objects.get(pk=session_id).state == "stopped"
+    assert lab.ok("check", {"step": "write"})["passed"] is False  # the learner's file went with the old sandbox
+
+
+def test_check_output_and_hints_stay_inert_text(lab_factory, cleanup):
+    lab = lab_factory("hostile")
+    start_ready(lab)
+    result = lab.ok("check", {"step": "xss"})
+    feedback = result["results"][0]["feedback"]
+    assert "<img src=x onerror=alert(1)></script><script>alert(4)</script>" in feedback  # plain text; the page sets textContent
+    hint = lab.ok("hint", {"step": "xss"})
+    assert_inert(hint["html"])
+    for html in lab.ok("status")["steps"][0]["hints"]:
+        assert_inert(html)
+    page = lab.block.runtime.render(lab.block, "student_view").content
+    assert_inert(page)
+
+
+def test_terminal_tokens_only_for_the_learner_own_ready_lab(lab_factory, cleanup):
+    alice = lab_factory("files_and_flags", student="alice")
+    session_id = start_ready(alice)["session_id"]
+    grant = alice.ok("terminal_token")
+    assert grant["token"] and str(session_id) in grant["url"]
+    bob = alice.as_("bob")
+    assert bob.call("terminal_token", {"session_id": session_id})[0] == 409
+    assert bob.call("staff_terminal_token", {"session_id": session_id})[0] == 403
+
+
+def test_staff_see_every_learner_and_can_extend_watch_reset_and_stop(lab_factory, backend, cleanup):
+    alice = lab_factory("files_and_flags", student="alice")
+    session_id = start_ready(alice)["session_id"]
+    alice.ok("check", {"step": "write"})
+    staff = alice.as_("staff")
+    rows = staff.ok("staff_sessions")["sessions"]
+    assert [(r["username"], r["state"], r["current_step"], r["attempts"], r["last_check_passed"]) for r in rows] == [
+        ("alice", "ready", "write", 1, False)
+    ]
+    before = LabSession.objects.get(pk=session_id).ends_at
+    staff.ok("staff_extend", {"session_id": session_id, "seconds": 600})
+    assert LabSession.objects.get(pk=session_id).ends_at - before == timedelta(seconds=600)
+    assert staff.ok("staff_terminal_token", {"session_id": session_id})["token"]
+    assert "cast" in staff.ok("staff_transcript", {"session_id": session_id})
+    reset = staff.ok("staff_reset", {"session_id": session_id})
+    assert reset["state"] == "ready" and reset["session_id"] != session_id
+    staff.ok("staff_stop", {"session_id": reset["session_id"]})
+    assert LabSession.objects.get(pk=reset["session_id"]).state == "stopped"
+    assert alice.grades() and not staff.grades("staff")  # staff actions publish no grade for anyone
+
+
+def test_the_reaper_ends_labs_past_their_time_limit_or_idle_timeout(lab_factory, backend, cleanup):
+    timed = lab_factory("files_and_flags", student="alice")
+    idle = timed.as_("bob")
+    t_id, i_id = start_ready(timed)["session_id"], start_ready(idle)["session_id"]
+    t_handle, i_handle = api.terminal_target(t_id), api.terminal_target(i_id)
+    LabSession.objects.filter(pk=t_id).update(ends_at=timezone.now() - timedelta(seconds=1))
+    LabSession.objects.filter(pk=i_id).update(last_activity=timezone.now() - timedelta(minutes=6))
+    report = api.reap_sessions()
+    assert set(report.stopped) == {t_id, i_id}
+    assert LabSession.objects.get(pk=t_id).state == LabSession.objects.get(pk=i_id).state == "stopped"
+    assert not backend.alive(t_handle) and not backend.alive(i_handle)
+    reasons = set(SessionEvent.objects.filter(to_state="stopping").values_list("reason", flat=True))
+    assert reasons == {"time limit", "idle timeout"}
+
+
+def test_activity_from_the_terminal_keeps_a_lab_from_idling_out(lab_factory, cleanup):
+    lab = lab_factory("files_and_flags")
+    session_id = start_ready(lab)["session_id"]
+    LabSession.objects.filter(pk=session_id).update(last_activity=timezone.now() - timedelta(minutes=6))
+    api.record_activity(session_id)
+    assert api.reap_sessions().stopped == ()
+    assert LabSession.objects.get(pk=session_id).state == "ready"
+
+
+def test_the_reconciler_destroys_sandboxes_no_live_session_owns(backend, cleanup):
+    from xblocks.labs.sandbox.base import SandboxSpec
+
+    stray = backend.create(SandboxSpec(label="labsession-987654"))
+    report = api.reconcile_sessions()
+    assert stray.id in report.destroyed and not backend.alive(stray)
+
+
+def test_the_reconciler_fails_sessions_whose_sandbox_vanished_with_a_message(lab_factory, backend, cleanup):
+    lab = lab_factory("files_and_flags")
+    session_id = start_ready(lab)["session_id"]
+    backend.destroy(SandboxHandle.from_json(LabSession.objects.get(pk=session_id).handle))
+    report = api.reconcile_sessions()
+    assert report.failed == (session_id,)
+    status = lab.ok("status")
+    assert status["state"] == "failed" and "stopped unexpectedly" in status["learner_message"]
+    assert "inventory" not in status["learner_message"]  # operator detail stays out of the page
+    assert start_ready(lab)["session_id"] != session_id
+
+
+def test_a_check_on_a_vanished_sandbox_fails_the_session_and_refunds_the_attempt(lab_factory, backend, cleanup):
+    lab = lab_factory("files_and_flags")
+    session_id = start_ready(lab)["session_id"]
+    backend.destroy(api.terminal_target(session_id))
+    status, body = lab.call("check", {"step": "write"})
+    assert status == 409 and "stopped unexpectedly" in body["error"]
+    row = LabSession.objects.get(pk=session_id)
+    assert row.state == "failed" and row.progress["steps"]["write"]["attempts"] == 0
