@@ -279,14 +279,20 @@ class LocalBackend:
         disk.mkdir()
         merged.mkdir()
         flags = MS_NODEV | (0 if spec.learner_sudo else MS_NOSUID)
-        _mount("kafaat-disk", disk, "tmpfs", flags,
+        _mount("tmpfs", disk, "tmpfs", flags,
                f"size={max(limits.disk_bytes, 1 << 20)},nr_inodes={max(limits.inodes, 64)},mode=0700")
         upper, work = disk / "upper", disk / "work"
         upper.mkdir(mode=0o755)
         work.mkdir(mode=0o700)
         os.chown(upper, base, base)  # the merged root's owner: the sandbox's root, not host root
-        _mount("kafaat-root", merged, "overlay", flags,
-               f"lowerdir={image.rootfs},upperdir={upper},workdir={work}")
+        # Layers named through /proc/self/fd so the sandbox's /proc/self/mountinfo shows no host path.
+        layers = [os.open(path, os.O_PATH | os.O_DIRECTORY | os.O_CLOEXEC) for path in (image.rootfs, upper, work)]
+        try:
+            lower_fd, upper_fd, work_fd = (f"/proc/self/fd/{fd}" for fd in layers)
+            _mount("overlay", merged, "overlay", flags, f"lowerdir={lower_fd},upperdir={upper_fd},workdir={work_fd}")
+        finally:
+            for fd in layers:
+                os.close(fd)
         driver = self._cgroups()
         driver.create(sandbox_id, limits)
 
@@ -520,7 +526,7 @@ class LocalBackend:
         """Kill every process, unmount, remove the cgroups and the folder. Idempotent."""
         folder = self._folder(handle)
         pid = int(handle.data.get("pid") or 0)
-        self._teardown(handle.id, folder, (pid, handle.data.get("start")) if pid else None)
+        self._teardown(handle.id, folder, (pid, handle.data.get("start"), handle.data.get("monitor")) if pid else None)
 
     def _teardown(self, sandbox_id: str, folder: pathlib.Path, init: tuple[int, Any] | None) -> None:
         driver = self._cgroups()
@@ -529,6 +535,9 @@ class LocalBackend:
         if init and _start_time(init[0]) == init[1]:
             with contextlib.suppress(ProcessLookupError):
                 os.kill(init[0], signal.SIGKILL)
+            # let bwrap's monitor collect its child before the sweep kills it, or the init would
+            # be left to the host's pid 1 as a zombie
+            self._await_monitor(int(init[2] or 0))
         if driver.exists(sandbox_id) and not driver.kill(sandbox_id):
             log.error("sandbox %s: processes survive SIGKILL; left for the reconciler", sandbox_id)
         self._reap()
@@ -539,6 +548,17 @@ class LocalBackend:
             for leftover in _mounted_under(folder):
                 raise SandboxError(f"sandbox {sandbox_id}: {leftover} is still mounted; not removing the folder")
             shutil.rmtree(folder)
+
+    def _await_monitor(self, pid: int, timeout: float = 1.0) -> None:
+        with self._children_lock:
+            process = self._children.pop(pid, None)
+        if process is not None:
+            with contextlib.suppress(subprocess.TimeoutExpired):
+                process.wait(timeout)
+            return
+        end = time.monotonic() + timeout
+        while pid and _start_time(pid) is not None and time.monotonic() < end:
+            time.sleep(0.002)
 
     def _reap(self) -> None:
         """Collect exited sandbox monitors this process started, so none lingers as a zombie."""
