@@ -6,6 +6,7 @@ Rows: raw Ed25519 sign/verify of 64 bytes and raw pyld canonicalisation of the O
 baselines), then our eddsa-rdfc-2022 sign and verify of a full Kafaat certificate credential, the VC-JWT
 forms, strict vs plain canonicalisation, and a PDF render. Pure code: no database.
 """
+
 from __future__ import annotations
 
 import argparse
@@ -32,16 +33,34 @@ def _certificate():
     from xblocks.certification.data import CertificateData, LearnerData, SchoolData, TrackData
 
     return CertificateData(
-        id=1, number="KAF-2026-000001", status="active",
-        issued_at=dt.datetime(2026, 6, 30, 9, 0, tzinfo=dt.timezone.utc), valid_from=dt.date(2026, 6, 30),
+        id=1,
+        number="KAF-2026-000001",
+        status="active",
+        issued_at=dt.datetime(2026, 6, 30, 9, 0, tzinfo=dt.UTC),
+        valid_from=dt.date(2026, 6, 30),
         valid_until=dt.date(2028, 6, 30),
         learner=LearnerData(7, "amina", "amina@example.org", "Amina B.", "أمينة بن علي", "ar"),
-        track=TrackData(3, "cloud-ops", "Cloud Operations Associate", "Runs Linux workloads.", 2, 11,
-                        "Pass the 12 graded labs.", 120.0, ("linux", "kubernetes")),
+        track=TrackData(
+            3,
+            "cloud-ops",
+            "Cloud Operations Associate",
+            "Runs Linux workloads.",
+            2,
+            11,
+            "Pass the 12 graded labs.",
+            120.0,
+            ("linux", "kubernetes"),
+        ),
         school=SchoolData(1, "ecole-nord", "École du Nord", "https://ecole-nord.example", "", "FR", ""),
-        cohort_id=1, cohort_name="Nord", cohort_slug="nord", hours_total=126.5,
-        hours_by_category={"lab": 80.0, "theory": 46.5}, hours_by_source={"school": 126.5},
-        results=(("Final assessment", 82.0, 70.0), ("Lab: pods", True, True)), employee_id="", evidence={},
+        cohort_id=1,
+        cohort_name="Nord",
+        cohort_slug="nord",
+        hours_total=126.5,
+        hours_by_category={"lab": 80.0, "theory": 46.5},
+        hours_by_source={"school": 126.5},
+        results=(("Final assessment", 82.0, 70.0), ("Lab: pods", True, True)),
+        employee_id="",
+        evidence={},
     )
 
 
@@ -86,22 +105,39 @@ def main(argv: list[str]) -> int:
 
     issuer = "https://lms.example.org/kafaat/credentials/issuers/ecole-nord/"
     method = proofs.verification_method_id(issuer, public)
-    links = openbadges.CredentialLinks("urn:uuid:00000000-0000-4000-8000-000000000001", issuer,
-                                       "https://lms.example.org/kafaat/credentials/achievements/cloud-ops/2/",
-                                       "https://lms.example.org/kafaat/credentials/verify/KAF-2026-000001/",
-                                       "urn:uuid:00000000-0000-4000-8000-000000000002")
-    status = [statuslist.entry("https://lms.example.org/kafaat/credentials/status/ecole-nord/revocation/1/", 4711,
-                               "revocation")]
+    links = openbadges.CredentialLinks(
+        "urn:uuid:00000000-0000-4000-8000-000000000001",
+        issuer,
+        "https://lms.example.org/kafaat/credentials/achievements/cloud-ops/2/",
+        "https://lms.example.org/kafaat/credentials/verify/KAF-2026-000001/",
+        "urn:uuid:00000000-0000-4000-8000-000000000002",
+    )
+    status = [
+        statuslist.entry(
+            "https://lms.example.org/kafaat/credentials/status/ecole-nord/revocation/1/", 4711, "revocation"
+        )
+    ]
     certificate = _certificate()
     unsigned = openbadges.build(certificate, links, salt="s" * 32, status_entries=status)
     signed = proofs.sign(unsigned, key, method)
     token = vc_jwt.encode(signed, key, method)
     resolve = {method: public}.get
     facts = CertificateVerification(
-        number=certificate.number, found=True, ok=True, status="active", issuer_name="École du Nord",
-        holder_name="أمينة بن علي", track_title="Cloud Operations Associate", track_version=2,
-        valid_from=certificate.valid_from, valid_until=certificate.valid_until, hours=126.5, hours_required=120,
-        verification_url=links.verification_url, credential_id=links.credential_id)
+        number=certificate.number,
+        found=True,
+        ok=True,
+        status="active",
+        issuer_name="École du Nord",
+        holder_name="أمينة بن علي",
+        track_title="Cloud Operations Associate",
+        track_version=2,
+        valid_from=certificate.valid_from,
+        valid_until=certificate.valid_until,
+        hours=126.5,
+        hours_required=120,
+        verification_url=links.verification_url,
+        credential_id=links.credential_id,
+    )
 
     def check_verify():
         assert proofs.verify(signed, resolve).ok
@@ -113,12 +149,23 @@ def main(argv: list[str]) -> int:
         ("baseline: Ed25519 sign (64 B)", lambda: key.sign(message), None),
         ("baseline: Ed25519 verify (64 B)", lambda: public.verify(signature, message), None),
         ("baseline: pyld URDNA2015 of the OB test vector", lambda: jsonld.normalize(vector, raw_options), None),
-        ("canonicalise credential, strict", lambda: loader.canonicalize(unsigned), "baseline: pyld URDNA2015 of the OB test vector"),
-        ("canonicalise credential, no strict check", lambda: loader.canonicalize(unsigned, strict=False),
-         "baseline: pyld URDNA2015 of the OB test vector"),
-        ("build + sign credential (eddsa-rdfc-2022)",
-         lambda: proofs.sign(openbadges.build(certificate, links, salt="s" * 32, status_entries=status), key, method),
-         "baseline: Ed25519 sign (64 B)"),
+        (
+            "canonicalise credential, strict",
+            lambda: loader.canonicalize(unsigned),
+            "baseline: pyld URDNA2015 of the OB test vector",
+        ),
+        (
+            "canonicalise credential, no strict check",
+            lambda: loader.canonicalize(unsigned, strict=False),
+            "baseline: pyld URDNA2015 of the OB test vector",
+        ),
+        (
+            "build + sign credential (eddsa-rdfc-2022)",
+            lambda: proofs.sign(
+                openbadges.build(certificate, links, salt="s" * 32, status_entries=status), key, method
+            ),
+            "baseline: Ed25519 sign (64 B)",
+        ),
         ("verify credential proof", check_verify, "baseline: Ed25519 verify (64 B)"),
         ("VC-JWT encode", lambda: vc_jwt.encode(signed, key, method), "baseline: Ed25519 sign (64 B)"),
         ("VC-JWT verify", check_jwt, "baseline: Ed25519 verify (64 B)"),
@@ -135,12 +182,21 @@ def main(argv: list[str]) -> int:
         stats["baseline"] = baseline or ""
         stats["x_baseline_p50"] = ratio(stats["p50"], base["p50"]) if base else float("nan")
         figures[name] = stats
-        rows.append({
-            "operation": name, "n": stats["n"], "p50 ms": stats["p50"], "p95 ms": stats["p95"],
-            "per s": stats["per_second"], "peak KiB": stats["peak_kib"],
-            "x baseline (p50)": f"{stats['x_baseline_p50']:.1f}" if base else "-",
-        })
-    print_table("Credentials: sign and verify (one process, one core)", rows,
-                ["operation", "n", "p50 ms", "p95 ms", "per s", "peak KiB", "x baseline (p50)"])
+        rows.append(
+            {
+                "operation": name,
+                "n": stats["n"],
+                "p50 ms": stats["p50"],
+                "p95 ms": stats["p95"],
+                "per s": stats["per_second"],
+                "peak KiB": stats["peak_kib"],
+                "x baseline (p50)": f"{stats['x_baseline_p50']:.1f}" if base else "-",
+            }
+        )
+    print_table(
+        "Credentials: sign and verify (one process, one core)",
+        rows,
+        ["operation", "n", "p50 ms", "p95 ms", "per s", "peak KiB", "x baseline (p50)"],
+    )
     save("credentials", figures)
     return 0

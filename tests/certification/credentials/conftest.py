@@ -1,4 +1,5 @@
 """Fixtures for the credentials tests: certificates as the certification app's dataclasses, keys in a temp dir."""
+
 import dataclasses
 import datetime as dt
 import warnings
@@ -15,20 +16,41 @@ from xblocks.certification.data import CertificateData, LearnerData, SchoolData,
 
 
 def make_certificate(**overrides) -> CertificateData:
-    school = SchoolData(1, "ecole-nord", "École du Nord", "https://ecole-nord.example", "contact@ecole-nord.example", "FR", "")
+    school = SchoolData(
+        1, "ecole-nord", "École du Nord", "https://ecole-nord.example", "contact@ecole-nord.example", "FR", ""
+    )
     learner = LearnerData(7, "amina", "Amina.Benali@Example.org", "Amina B.", "أمينة بن علي", "ar")
-    track = TrackData(3, "cloud-ops", "Cloud Operations Associate", "Runs and troubleshoots Linux workloads.", 2, 11,
-                      "Pass the 12 graded labs and the final assessment.", 120.0, ("linux", "kubernetes"))
+    track = TrackData(
+        3,
+        "cloud-ops",
+        "Cloud Operations Associate",
+        "Runs and troubleshoots Linux workloads.",
+        2,
+        11,
+        "Pass the 12 graded labs and the final assessment.",
+        120.0,
+        ("linux", "kubernetes"),
+    )
     today = dt.date.today()
     values = dict(
-        id=5, number="KAF-2026-000005", status="active",
-        issued_at=dt.datetime.combine(today - dt.timedelta(days=10), dt.time(9, 30), tzinfo=dt.timezone.utc),
-        valid_from=today - dt.timedelta(days=10), valid_until=today + dt.timedelta(days=720),
-        learner=learner, track=track, school=school, cohort_id=1, cohort_name="Nord 2026", cohort_slug="nord-2026",
-        hours_total=126.5, hours_by_category={"lab": 80.0, "theory": 46.5},
+        id=5,
+        number="KAF-2026-000005",
+        status="active",
+        issued_at=dt.datetime.combine(today - dt.timedelta(days=10), dt.time(9, 30), tzinfo=dt.UTC),
+        valid_from=today - dt.timedelta(days=10),
+        valid_until=today + dt.timedelta(days=720),
+        learner=learner,
+        track=track,
+        school=school,
+        cohort_id=1,
+        cohort_name="Nord 2026",
+        cohort_slug="nord-2026",
+        hours_total=126.5,
+        hours_by_category={"lab": 80.0, "theory": 46.5},
         hours_by_source={"school": 100.0, "company": 26.5},
         results=(("Final assessment", 82.0, 70.0), ("Lab: pods and services", True, True)),
-        employee_id="E-1", evidence={},
+        employee_id="E-1",
+        evidence={},
     )
     values.update(overrides)
     return CertificateData(**values)

@@ -1,4 +1,5 @@
 """``kafaat cert credential`` and ``kafaat cert verify``: print a signed credential, check a file offline."""
+
 import json
 import socket
 

@@ -1,4 +1,5 @@
 """With the real certification app: issuing a certificate signs its credential, a status change flips its bit."""
+
 import pytest
 
 from xblocks.certification.credentials import api
@@ -28,7 +29,9 @@ def test_issuing_a_certificate_signs_its_credential_through_the_signal(issued):
     assert row.document["credentialSubject"]["licenseNumber"] == issued.number
 
 
-def test_revoking_through_the_certification_app_flips_the_status_bit(issued, cert_world, django_capture_on_commit_callbacks):
+def test_revoking_through_the_certification_app_flips_the_status_bit(
+    issued, cert_world, django_capture_on_commit_callbacks
+):
     from xblocks.certification import api as certification_api
 
     document = api.credential_json(issued.id)

@@ -1,4 +1,5 @@
 """Signing a certificate's credential: the OB 3.0 shape, idempotence, keys, rotation, status, VC-JWT."""
+
 import copy
 import datetime as dt
 import hashlib
@@ -67,8 +68,10 @@ def test_the_credential_verifies_with_an_independent_recanonicalization(certific
     body = {k: v for k, v in document.items() if k != "proof"}
     config = {k: v for k, v in document["proof"].items() if k != "proofValue"}
     config["@context"] = document["@context"]
-    data = hashlib.sha256(jsonld.normalize(config, options).encode()).digest() + hashlib.sha256(
-        jsonld.normalize(body, options).encode()).digest()
+    data = (
+        hashlib.sha256(jsonld.normalize(config, options).encode()).digest()
+        + hashlib.sha256(jsonld.normalize(body, options).encode()).digest()
+    )
     multibase = document["proof"]["verificationMethod"].split("#", 1)[1]
     public = proofs.public_key_from_multibase(multibase)
     public.verify(base58.b58decode(document["proof"]["proofValue"][1:]), data)  # raises if it does not match
@@ -164,7 +167,9 @@ def test_status_list_is_a_signed_bitstring_of_at_least_131072_entries(certificat
     assert not statuslist.get_bit(bits, int(entry["statusListIndex"]))
     api.apply_status(certificate.id, "revoked")
     listing = api.status_list_document(*key)
-    assert statuslist.get_bit(statuslist.decode(listing["credentialSubject"]["encodedList"]), int(entry["statusListIndex"]))
+    assert statuslist.get_bit(
+        statuslist.decode(listing["credentialSubject"]["encodedList"]), int(entry["statusListIndex"])
+    )
     assert proofs.verify(listing, api._resolver_for(listing["issuer"])).ok  # pylint: disable=protected-access
 
 
@@ -219,8 +224,14 @@ def test_vc_jwt_verifies_and_a_tampered_payload_fails(certificates):
 
 
 def test_an_endorsement_by_the_employer_is_embedded_and_verified(certificates):
-    api.endorse_track("cloud-ops", 2, "Cloud Operations Associate", endorser="acme", endorser_name="ACME Insurance",
-                      comment="We hire graduates of this track.")
+    api.endorse_track(
+        "cloud-ops",
+        2,
+        "Cloud Operations Associate",
+        endorser="acme",
+        endorser_name="ACME Insurance",
+        comment="We hire graduates of this track.",
+    )
     certificate = certificates.add()
     document = api.credential_json(certificate.id)
     endorsement = document["credentialSubject"]["achievement"]["endorsement"][0]

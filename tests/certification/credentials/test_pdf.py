@@ -1,4 +1,5 @@
 """The PDF certificate: renders in English, French and Arabic (shaped, right to left) with a working QR code."""
+
 import io
 import unicodedata
 

@@ -1,4 +1,5 @@
 """The eddsa-rdfc-2022 suite against the official Open Badges 3.0 test vector, byte for byte."""
+
 import copy
 import hashlib
 import json
@@ -70,9 +71,14 @@ def test_an_independent_recanonicalization_checks_the_signature(signed, vector):
     """Re-derive the signed bytes with pyld directly (not through our loader helpers) and verify them."""
     from pyld import jsonld
 
-    contexts = {url: json.loads((VECTOR_DIR.parents[1].parent / "xblocks/certification/credentials/contexts" / name)
-                               .read_text(encoding="utf-8"))
-                for url, name in loader.CONTEXT_FILES.items()}
+    contexts = {
+        url: json.loads(
+            (VECTOR_DIR.parents[1].parent / "xblocks/certification/credentials/contexts" / name).read_text(
+                encoding="utf-8"
+            )
+        )
+        for url, name in loader.CONTEXT_FILES.items()
+    }
 
     def load(url, options=None):
         return {"contextUrl": None, "documentUrl": url, "document": copy.deepcopy(contexts[url])}
@@ -81,8 +87,10 @@ def test_an_independent_recanonicalization_checks_the_signature(signed, vector):
     body = {k: v for k, v in signed.items() if k != "proof"}
     config = {k: v for k, v in signed["proof"].items() if k != "proofValue"}
     config["@context"] = signed["@context"]
-    data = hashlib.sha256(jsonld.normalize(config, options).encode()).digest() + hashlib.sha256(
-        jsonld.normalize(body, options).encode()).digest()
+    data = (
+        hashlib.sha256(jsonld.normalize(config, options).encode()).digest()
+        + hashlib.sha256(jsonld.normalize(body, options).encode()).digest()
+    )
     public = proofs.public_key_from_multibase(vector["keyPair"]["publicKeyMultibase"])
     public.verify(base58.b58decode(signed["proof"]["proofValue"][1:]), data)
 

@@ -1,4 +1,5 @@
 """Public verification page and JSON API, downloads, status lists, issuer documents, bulk verification, log."""
+
 import csv
 import io
 import json
@@ -162,14 +163,21 @@ def test_bulk_verification_with_an_employer_token(client, certificates):
         f"{revoked.number},Someone Else,other@example.org\n"
         "KAF-1999-000001,,\n"
     )
-    response = client.post("/kafaat/credentials/api/v1/bulk-verify/", data=body, content_type="text/csv",
-                           HTTP_AUTHORIZATION=f"Bearer {raw}")
+    response = client.post(
+        "/kafaat/credentials/api/v1/bulk-verify/",
+        data=body,
+        content_type="text/csv",
+        HTTP_AUTHORIZATION=f"Bearer {raw}",
+    )
     assert response.status_code == 200
     rows = _rows(response.content.decode())
     header = rows[0]
-    table = [dict(zip(header, row)) for row in rows[1:]]
+    table = [dict(zip(header, row, strict=True)) for row in rows[1:]]
     assert [(r["number"], r["valid"], r["status"]) for r in table] == [
-        (good.number, "yes", "active"), (revoked.number, "no", "revoked"), ("KAF-1999-000001", "no", "")]
+        (good.number, "yes", "active"),
+        (revoked.number, "no", "revoked"),
+        ("KAF-1999-000001", "no", ""),
+    ]
     assert table[0]["name_matches"] == "yes" and table[0]["email_matches"] == "yes"
     assert table[1]["name_matches"] == "no" and table[1]["email_matches"] == "no"
     logged = Verification.objects.filter(channel="bulk")
@@ -178,9 +186,13 @@ def test_bulk_verification_with_an_employer_token(client, certificates):
 
 def test_bulk_output_is_safe_from_formula_injection(client, certificates):
     raw, _ = api.create_employer_token("ATS", "ACME")
-    body = "=HYPERLINK(\"http://evil.example\",\"x\"),@SUM(1),+1\n"
-    response = client.post("/kafaat/credentials/api/v1/bulk-verify/", data=body, content_type="text/csv",
-                           HTTP_AUTHORIZATION=f"Bearer {raw}")
+    body = '=HYPERLINK("http://evil.example","x"),@SUM(1),+1\n'
+    response = client.post(
+        "/kafaat/credentials/api/v1/bulk-verify/",
+        data=body,
+        content_type="text/csv",
+        HTTP_AUTHORIZATION=f"Bearer {raw}",
+    )
     rows = _rows(response.content.decode())
     assert rows[1][0].startswith("'=")
     assert all(not cell or cell[0] not in "=+-@" for row in rows for cell in row)
@@ -189,8 +201,9 @@ def test_bulk_output_is_safe_from_formula_injection(client, certificates):
 @pytest.mark.parametrize("auth", ["", "Bearer kfv_wrong", "Bearer nonsense"])
 def test_bulk_verification_refuses_anonymous_and_bad_tokens(client, certificates, auth):
     extra = {"HTTP_AUTHORIZATION": auth} if auth else {}
-    response = client.post("/kafaat/credentials/api/v1/bulk-verify/", data="KAF-2026-000005\n",
-                           content_type="text/csv", **extra)
+    response = client.post(
+        "/kafaat/credentials/api/v1/bulk-verify/", data="KAF-2026-000005\n", content_type="text/csv", **extra
+    )
     assert response.status_code == 401
 
 
@@ -199,8 +212,12 @@ def test_bulk_verification_refuses_a_deactivated_token(client, certificates):
 
     raw, data = api.create_employer_token("ATS", "ACME")
     EmployerToken.objects.filter(pk=data.id).update(active=False)
-    response = client.post("/kafaat/credentials/api/v1/bulk-verify/", data="KAF-2026-000005\n",
-                           content_type="text/csv", HTTP_AUTHORIZATION=f"Bearer {raw}")
+    response = client.post(
+        "/kafaat/credentials/api/v1/bulk-verify/",
+        data="KAF-2026-000005\n",
+        content_type="text/csv",
+        HTTP_AUTHORIZATION=f"Bearer {raw}",
+    )
     assert response.status_code == 401
 
 
@@ -210,18 +227,28 @@ def test_bulk_verification_refuses_signed_in_non_staff_and_needs_csrf_for_staff(
     staff = user_model.objects.create(username="boss", is_staff=True)
     client = Client(enforce_csrf_checks=True)
     client.force_login(learner)
-    assert client.post("/kafaat/credentials/api/v1/bulk-verify/", data="x\n", content_type="text/csv").status_code == 403
+    assert (
+        client.post("/kafaat/credentials/api/v1/bulk-verify/", data="x\n", content_type="text/csv").status_code == 403
+    )
     client.force_login(staff)
-    assert client.post("/kafaat/credentials/api/v1/bulk-verify/", data="x\n", content_type="text/csv").status_code == 403
+    assert (
+        client.post("/kafaat/credentials/api/v1/bulk-verify/", data="x\n", content_type="text/csv").status_code == 403
+    )
     relaxed = Client()
     relaxed.force_login(staff)
-    assert relaxed.post("/kafaat/credentials/api/v1/bulk-verify/", data="x\n", content_type="text/csv").status_code == 200
+    assert (
+        relaxed.post("/kafaat/credentials/api/v1/bulk-verify/", data="x\n", content_type="text/csv").status_code == 200
+    )
 
 
 def test_bulk_verification_caps_the_number_of_rows(client, certificates, settings):
     settings.KAFAAT = {**settings.KAFAAT, "BULK_MAX_ROWS": 3}
     raw, _ = api.create_employer_token("ATS", "ACME")
     body = "\n".join(f"KAF-2026-{n:06d}" for n in range(5))
-    response = client.post("/kafaat/credentials/api/v1/bulk-verify/", data=body, content_type="text/csv",
-                           HTTP_AUTHORIZATION=f"Bearer {raw}")
+    response = client.post(
+        "/kafaat/credentials/api/v1/bulk-verify/",
+        data=body,
+        content_type="text/csv",
+        HTTP_AUTHORIZATION=f"Bearer {raw}",
+    )
     assert response.status_code == 400

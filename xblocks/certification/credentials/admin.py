@@ -1,7 +1,8 @@
 """Django admin for operators: signed credentials, status lists, issuer keys, verification log, employer tokens."""
+
 from django.contrib import admin
 
-from .models import Endorsement, EmployerToken, IssuerKey, SignedCredential, StatusList, Verification
+from .models import EmployerToken, Endorsement, IssuerKey, SignedCredential, StatusList, Verification
 
 
 @admin.register(SignedCredential)

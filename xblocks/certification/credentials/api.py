@@ -3,13 +3,16 @@
 Views, tasks, the CLI, the certification block and the exports app call these functions; they read
 certificates only through ``xblocks.certification.api`` and return dicts or frozen dataclasses.
 """
+
 from __future__ import annotations
 
+import base64
 import csv
 import datetime as dt
 import hashlib
 import hmac
 import io
+import json
 import logging
 import re
 import secrets
@@ -91,7 +94,9 @@ def _issuer_slug(url: str) -> str | None:
 
 
 def _status_list_key(url: str) -> tuple[str, str, int] | None:
-    match = re.fullmatch(re.escape(_url("status/")) + r"([A-Za-z0-9_.~%-]+)/(revocation|suspension)/(\d+)/", str(url or ""))
+    match = re.fullmatch(
+        re.escape(_url("status/")) + r"([A-Za-z0-9_.~%-]+)/(revocation|suspension)/(\d+)/", str(url or "")
+    )
     if not match:
         return None
     return urllib.parse.unquote(match.group(1)), match.group(2), int(match.group(3))
@@ -116,7 +121,7 @@ def _secret() -> bytes:
 
 
 def _keyed(purpose: str, value: str) -> str:
-    return hmac.new(_secret(), f"{purpose}:{value}".encode("utf-8"), hashlib.sha256).hexdigest()
+    return hmac.new(_secret(), f"{purpose}:{value}".encode(), hashlib.sha256).hexdigest()
 
 
 def email_salt(number: str) -> str:
@@ -329,8 +334,16 @@ def rotate_key(issuer: str) -> str:
 # --- endorsements -------------------------------------------------------------------------------------------
 
 
-def endorse_track(track_slug: str, track_version: int, track_title: str, *, endorser: str, endorser_name: str,
-                  endorser_url: str = "", comment: str) -> dict:
+def endorse_track(
+    track_slug: str,
+    track_version: int,
+    track_title: str,
+    *,
+    endorser: str,
+    endorser_name: str,
+    endorser_url: str = "",
+    comment: str,
+) -> dict:
     """Sign an EndorsementCredential by an employer partner for a track; later credentials embed it."""
     from .models import Endorsement  # pylint: disable=import-outside-toplevel
 
@@ -426,6 +439,29 @@ def _fetch_status_list(url: str, *, fetch_remote: bool) -> dict | None:
         return None
 
 
+_VERIFIED_LISTS: dict[str, proofs.ProofCheck] = {}
+
+
+def _verify_status_list(list_document: dict) -> proofs.ProofCheck:
+    """Verify a status list's proof once per exact document (its digest is the cache key).
+
+    A list changes only when a bit flips, and the digest covers every byte, so a cached success can
+    never vouch for different content. Failures are not cached (a key may become known later).
+    """
+    digest = hashlib.sha256(json.dumps(list_document, sort_keys=True).encode("utf-8")).hexdigest()
+    cached = _VERIFIED_LISTS.get(digest)
+    if cached is not None and keyring.knows(
+        _issuer_slug(_issuer_id(list_document)) or "", cached.verification_method.partition("#")[2]
+    ):
+        return cached
+    check = proofs.verify(list_document, _resolver_for(_issuer_id(list_document)))
+    if check.ok:
+        if len(_VERIFIED_LISTS) > 256:
+            _VERIFIED_LISTS.clear()
+        _VERIFIED_LISTS[digest] = check
+    return check
+
+
 def _status(document: dict, *, fetch_remote: bool) -> tuple[bool | None, str | None, str]:
     """(ok, bit status, message): ok None means the lists could not be reached (not checked)."""
     entries = document.get("credentialStatus")
@@ -442,7 +478,7 @@ def _status(document: dict, *, fetch_remote: bool) -> tuple[bool | None, str | N
             return None, None, "the status list could not be reached; status not checked"
         if _issuer_id(list_document) != _issuer_id(document):
             return False, None, "the status list was issued by someone else"
-        check = proofs.verify(list_document, _resolver_for(_issuer_id(list_document)))
+        check = _verify_status_list(list_document)
         if not check.ok:
             return False, None, f"the status list's proof is invalid: {check.message}"
         try:
@@ -518,9 +554,6 @@ def verify_credential(
 
 def _resolver_for_token(token: str):
     """Resolve a JWT ``kid`` against the issuer named in its (not yet trusted) payload."""
-    import base64  # pylint: disable=import-outside-toplevel
-    import json  # pylint: disable=import-outside-toplevel
-
     try:
         body = token.split(".")[1]
         payload = json.loads(base64.urlsafe_b64decode(body + "=" * (-len(body) % 4)))
@@ -584,7 +617,9 @@ def check_certificate(number_or_id: str | int, *, public: bool = False) -> Certi
     status = result.status or ""
     # The certification app is the source of truth; a status change not yet mirrored in the lists
     # (a queued task) must still show: take the worse of the two.
-    if certificate.status in _SEVERITY and (not status or _SEVERITY.index(certificate.status) < _SEVERITY.index(status)):
+    if certificate.status in _SEVERITY and (
+        not status or _SEVERITY.index(certificate.status) < _SEVERITY.index(status)
+    ):
         status = certificate.status
     ok = result.ok and status == ACTIVE
     reason = result.reason
@@ -643,9 +678,7 @@ def log_verification(result: CertificateVerification, *, channel: str, ip: str =
     )
 
 
-def verify_certificate(
-    reference: str, *, channel: str, ip: str = "", user=None, token=None
-) -> CertificateVerification:
+def verify_certificate(reference: str, *, channel: str, ip: str = "", user=None, token=None) -> CertificateVerification:
     """Verify a certificate (number or credential id) for a visitor and log who asked."""
     result = check_certificate(reference, public=True)
     log_verification(result, channel=channel, ip=ip, user=user, token=token)
@@ -671,8 +704,9 @@ def rate_limited(ip: str) -> bool:
 
 def verifications_for(user) -> list[VerificationRecord]:
     """Who verified this learner's certificates, newest first (for the learner's certification block)."""
-    from .models import SignedCredential, Verification  # pylint: disable=import-outside-toplevel
     from xblocks.core.i18n import gettext as _  # pylint: disable=import-outside-toplevel
+
+    from .models import SignedCredential, Verification  # pylint: disable=import-outside-toplevel
 
     ids = list(SignedCredential.objects.filter(learner_id=user.pk).values_list("certificate_id", flat=True))
     rows = Verification.objects.filter(certificate_id__in=ids).select_related("employer_token", "user")[:500]
@@ -719,8 +753,21 @@ def authenticate_employer_token(raw: str):
 
 
 BULK_COLUMNS = [
-    "number", "found", "valid", "status", "holder_name", "name_matches", "email_matches", "track", "track_version",
-    "issuer", "valid_from", "valid_until", "hours", "verification_url", "reason",
+    "number",
+    "found",
+    "valid",
+    "status",
+    "holder_name",
+    "name_matches",
+    "email_matches",
+    "track",
+    "track_version",
+    "issuer",
+    "valid_from",
+    "valid_until",
+    "hours",
+    "verification_url",
+    "reason",
 ]
 _HEADER_WORDS = {"number", "certificate", "certificate_number", "certificate number", "numero", "numéro"}
 
@@ -775,8 +822,12 @@ def bulk_verify(csv_text: str, *, ip: str = "", user=None, token=None) -> str:
         email = row[2].strip() if len(row) > 2 else ""
         result = verify_certificate(number, channel="bulk", ip=ip, user=user, token=token) if number else None
         if result is None or not result.found:
-            writer.writerow([safe_cell(v) for v in [number, "no", "no", "", "", "", "", "", "", "", "", "", "", "",
-                                                    "unknown certificate"]])
+            writer.writerow(
+                [
+                    safe_cell(v)
+                    for v in [number, "no", "no", "", "", "", "", "", "", "", "", "", "", "", "unknown certificate"]
+                ]
+            )
             continue
         name_match = "" if not name else ("yes" if _casefold(name) == _casefold(result.holder_name) else "no")
         email_match = "" if not email else ("yes" if _email_matches(result.certificate_id, email) else "no")
@@ -784,11 +835,21 @@ def bulk_verify(csv_text: str, *, ip: str = "", user=None, token=None) -> str:
             [
                 safe_cell(v)
                 for v in [
-                    result.number, "yes", "yes" if result.ok else "no", result.status, result.holder_name,
-                    name_match, email_match, result.track_title, result.track_version, result.issuer_name,
+                    result.number,
+                    "yes",
+                    "yes" if result.ok else "no",
+                    result.status,
+                    result.holder_name,
+                    name_match,
+                    email_match,
+                    result.track_title,
+                    result.track_version,
+                    result.issuer_name,
                     result.valid_from.isoformat() if result.valid_from else "",
                     result.valid_until.isoformat() if result.valid_until else "",
-                    f"{result.hours:g}", result.verification_url, result.reason,
+                    f"{result.hours:g}",
+                    result.verification_url,
+                    result.reason,
                 ]
             ]
         )

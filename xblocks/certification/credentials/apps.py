@@ -1,4 +1,5 @@
 """Django app config for credentials (its own tables: signed credentials, status lists, verifications)."""
+
 from django.apps import AppConfig
 
 

@@ -2,6 +2,7 @@
 
 Registered by ``xblocks.certification.cli`` through ``register(subparsers)``.
 """
+
 from __future__ import annotations
 
 import argparse
@@ -152,7 +153,14 @@ def _endorse(args: argparse.Namespace) -> int:
     if track is None:
         print(f"no track {args.track!r}", file=sys.stderr)
         return 2
-    document = api.endorse_track(track.slug, track.version, track.title, endorser=args.employer,
-                                 endorser_name=args.name, endorser_url=args.url, comment=args.comment)
+    document = api.endorse_track(
+        track.slug,
+        track.version,
+        track.title,
+        endorser=args.employer,
+        endorser_name=args.name,
+        endorser_url=args.url,
+        comment=args.comment,
+    )
     print(json.dumps(document, indent=2, ensure_ascii=False))
     return 0

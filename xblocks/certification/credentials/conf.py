@@ -1,4 +1,5 @@
 """Defaults of every credentials setting, overridable through ``settings.KAFAAT`` (see ``xblocks.core.conf``)."""
+
 from xblocks.core.conf import AppSettings
 
 credentials_settings = AppSettings(

@@ -1,4 +1,5 @@
 """Frozen values the credentials api hands out (views, CLI, the certification block and exports use these)."""
+
 from __future__ import annotations
 
 import datetime

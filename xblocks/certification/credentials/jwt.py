@@ -4,6 +4,7 @@ The payload is the credential itself (with its embedded proof, added before the 
 registered claims ``iss``, ``jti``, ``nbf``, ``sub`` and ``exp``; VC 1.1 tokens wrapping it in ``vc`` are
 accepted when verifying.
 """
+
 from __future__ import annotations
 
 import base64
@@ -38,7 +39,7 @@ def _unb64(text: str) -> bytes:
 def parse_datetime(value: str) -> dt.datetime:
     """An XML Schema dateTime as used in credentials (``Z`` or an offset; naive means UTC)."""
     parsed = dt.datetime.fromisoformat(str(value).replace("Z", "+00:00"))
-    return parsed if parsed.tzinfo else parsed.replace(tzinfo=dt.timezone.utc)
+    return parsed if parsed.tzinfo else parsed.replace(tzinfo=dt.UTC)
 
 
 def _numeric(value: str) -> int:
@@ -111,7 +112,7 @@ def decode(token: str, resolve_key: KeyResolver, *, now: dt.datetime | None = No
             return fail(f"the JWT claim {name} does not match the credential")
     if "exp" in expected and payload.get("exp") != expected["exp"]:
         return fail("the JWT claim exp does not match validUntil")
-    moment = int((now or dt.datetime.now(dt.timezone.utc)).timestamp())
+    moment = int((now or dt.datetime.now(dt.UTC)).timestamp())
     if payload["nbf"] > moment:
         return fail("the JWT is not valid yet (nbf)")
     if payload.get("exp") is not None and payload["exp"] <= moment:

@@ -4,6 +4,7 @@ Each issuer (a school slug, or ``default`` for schools without their own) has an
 the first signs, the rest are retired but still verify earlier credentials. Every public key that ever
 signed is also recorded in ``IssuerKey`` so a key removed from settings keeps verifying what it signed.
 """
+
 from __future__ import annotations
 
 import datetime as dt
@@ -117,7 +118,7 @@ def _append_to_file(path: pathlib.Path, key: Ed25519PrivateKey) -> None:
         {
             "secretKeyMultibase": proofs.secret_key_multibase(key),
             "publicKeyMultibase": proofs.public_key_multibase(key.public_key()),
-            "created": dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds"),
+            "created": dt.datetime.now(dt.UTC).isoformat(timespec="seconds"),
         }
     )
     tmp = path.with_suffix(".tmp")
@@ -168,7 +169,7 @@ def rotate(issuer: str) -> IssuerKeyPair:
     from .models import IssuerKey  # pylint: disable=import-outside-toplevel
 
     IssuerKey.objects.filter(issuer=issuer, public_key_multibase__in=previous, retired_at=None).update(
-        retired_at=dt.datetime.now(dt.timezone.utc)
+        retired_at=dt.datetime.now(dt.UTC)
     )
     log.info("rotated the signing key of issuer %r: %s", issuer, pair.public_multibase)
     return pair

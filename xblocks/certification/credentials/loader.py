@@ -3,11 +3,12 @@
 Canonicalisation must never touch the network: a remote context could change the meaning of a signed
 document after the fact, and the project's machines (and many verifiers) have no internet access.
 """
+
 from __future__ import annotations
 
 import copy
 import json
-from functools import lru_cache
+from functools import cache
 from importlib import resources
 from typing import Any
 
@@ -30,7 +31,7 @@ class ContextRefused(jsonld.JsonLdError):
     """A document asked for a context this loader does not ship."""
 
 
-@lru_cache(maxsize=None)
+@cache
 def _context(name: str) -> dict[str, Any]:
     text = resources.files(__package__).joinpath("contexts", name).read_text(encoding="utf-8")
     return json.loads(text)

@@ -3,6 +3,7 @@
 Other apps never import these; they go through ``api.py``. Private keys are never stored here: only the
 public half of every key ever used, so rotation keeps earlier credentials verifiable.
 """
+
 from __future__ import annotations
 
 import enum
@@ -31,7 +32,9 @@ class IssuerKey(models.Model):
     retired_at = models.DateTimeField(null=True, blank=True)
 
     class Meta:
-        constraints = [models.UniqueConstraint(fields=["issuer", "public_key_multibase"], name="kafaat_cred_issuer_key")]
+        constraints = [
+            models.UniqueConstraint(fields=["issuer", "public_key_multibase"], name="kafaat_cred_issuer_key")
+        ]
 
     def __str__(self) -> str:
         return f"{self.issuer} {self.public_key_multibase[:16]}…"
@@ -96,7 +99,9 @@ class EmployerToken(models.Model):
     organisation = models.CharField(max_length=200)
     token_hash = models.CharField(max_length=64, unique=True)
     prefix = models.CharField(max_length=12)
-    created_by = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+")
+    created_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
     created = models.DateTimeField(auto_now_add=True)
     last_used = models.DateTimeField(null=True, blank=True)
     active = models.BooleanField(default=True)
@@ -116,8 +121,12 @@ class Verification(models.Model):
     status = models.CharField(max_length=20, blank=True, default="")
     reason = models.CharField(max_length=300, blank=True, default="")
     ip_hash = models.CharField(max_length=64, blank=True, default="")
-    user = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+")
-    employer_token = models.ForeignKey(EmployerToken, null=True, blank=True, on_delete=models.SET_NULL, related_name="+")
+    user = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    employer_token = models.ForeignKey(
+        EmployerToken, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
 
     class Meta:
         ordering = ["-at", "-id"]

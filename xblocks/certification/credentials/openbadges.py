@@ -4,6 +4,7 @@ Pure: URLs, status entries, endorsements and the salt come in as arguments; the 
 ``docs/credentials.md`` (track version -> Achievement, hours -> credits, certificate number ->
 licenseNumber, learner -> salted email hash).
 """
+
 from __future__ import annotations
 
 import datetime as dt
@@ -13,9 +14,7 @@ from typing import Any
 
 from . import loader
 
-ACHIEVEMENT_SCHEMA = (
-    "https://purl.imsglobal.org/spec/ob/v3p0/schema/json/ob_v3p0_achievementcredential_schema.json"
-)
+ACHIEVEMENT_SCHEMA = "https://purl.imsglobal.org/spec/ob/v3p0/schema/json/ob_v3p0_achievementcredential_schema.json"
 # The VC 2.0 Recommendation context has no @vocab and does not define 1EdTech's validator type
 # "1EdTechJsonSchemaValidator2019": strict canonicalisation refuses it. VC 2.0's own "JsonSchema" type
 # names the same 1EdTech JSON Schema (see docs/decisions/0008).
@@ -36,8 +35,8 @@ def xsd_datetime(value: dt.datetime | dt.date, *, end_of_day: bool = False) -> s
     if not isinstance(value, dt.datetime):
         value = dt.datetime.combine(value, dt.time(23, 59, 59) if end_of_day else dt.time(0, 0, 0))
     if value.tzinfo is None:
-        value = value.replace(tzinfo=dt.timezone.utc)
-    return value.astimezone(dt.timezone.utc).replace(microsecond=0).strftime("%Y-%m-%dT%H:%M:%SZ")
+        value = value.replace(tzinfo=dt.UTC)
+    return value.astimezone(dt.UTC).replace(microsecond=0).strftime("%Y-%m-%dT%H:%M:%SZ")
 
 
 def identity_hash(value: str, salt: str) -> str:
@@ -189,7 +188,12 @@ def build(
 
 
 def endorsement(
-    endorser: dict[str, Any], achievement_url: str, achievement_name: str, comment: str, credential_id: str, valid_from: str
+    endorser: dict[str, Any],
+    achievement_url: str,
+    achievement_name: str,
+    comment: str,
+    credential_id: str,
+    valid_from: str,
 ) -> dict[str, Any]:
     """An unsigned EndorsementCredential by ``endorser`` (a Profile) about a track's Achievement."""
     return {

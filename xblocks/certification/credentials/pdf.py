@@ -4,6 +4,7 @@ reportlab draws glyphs in logical order and knows nothing of Arabic joining, so 
 (``arabic_reshaper``: contextual presentation forms) and reordered for display (``python-bidi``) before
 it is drawn; the shipped DejaVu Sans carries the Arabic glyphs (licence in ``fonts/``).
 """
+
 from __future__ import annotations
 
 import io
@@ -100,8 +101,11 @@ def render(facts: CertificateVerification, language: str = "en") -> bytes:
 
         details = [
             (_("Certificate number"), facts.number),
-            (_("Hours"), _("%(hours)s h (%(required)s h required)") % {
-                "hours": f"{facts.hours:g}", "required": f"{facts.hours_required:g}"}),
+            (
+                _("Hours"),
+                _("%(hours)s h (%(required)s h required)")
+                % {"hours": f"{facts.hours:g}", "required": f"{facts.hours_required:g}"},
+            ),
             (_("Valid from"), facts.valid_from.isoformat() if facts.valid_from else ""),
             (_("Valid until"), facts.valid_until.isoformat() if facts.valid_until else _("No expiry")),
         ]
@@ -122,7 +126,9 @@ def render(facts: CertificateVerification, language: str = "en") -> bytes:
             pdf.setFont(FONT_BOLD, 16)
             pdf.setFillColor(colors.HexColor("#b00020"))
             label = {
-                "revoked": _("REVOKED"), "suspended": _("SUSPENDED"), "expired": _("EXPIRED"),
+                "revoked": _("REVOKED"),
+                "suspended": _("SUSPENDED"),
+                "expired": _("EXPIRED"),
             }.get(facts.status, facts.status.upper())
             pdf.drawCentredString(width / 2, y - 10, visual(label))
 

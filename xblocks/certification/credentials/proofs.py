@@ -3,6 +3,7 @@
 Pure functions: keys come in as ``cryptography`` objects, documents as dicts; nothing here reads settings
 or the database, so the official test vector and the CLI's offline verification use the same code.
 """
+
 from __future__ import annotations
 
 import copy
@@ -116,7 +117,7 @@ class HashData:
 
 
 def _now() -> str:
-    return dt.datetime.now(dt.timezone.utc).replace(microsecond=0).strftime("%Y-%m-%dT%H:%M:%SZ")
+    return dt.datetime.now(dt.UTC).replace(microsecond=0).strftime("%Y-%m-%dT%H:%M:%SZ")
 
 
 def proof_options(verification_method: str, *, created: str | None = None, purpose: str = ASSERTION_METHOD) -> dict:

@@ -2,6 +2,7 @@
 
 Both signals are sent after the certificate's transaction committed, so the tasks see the row.
 """
+
 from __future__ import annotations
 
 import logging

@@ -4,6 +4,7 @@ Index 0 is the left-most bit of the first byte; a set bit means the purpose (rev
 applies. Slots are drawn at random, never in issue order, so neighbouring bits say nothing about who
 was certified together.
 """
+
 from __future__ import annotations
 
 import base64

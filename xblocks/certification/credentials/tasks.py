@@ -1,4 +1,5 @@
 """Celery tasks of the credentials app: thin, idempotent, JSON arguments, one api call each."""
+
 from celery import shared_task
 
 from . import api

@@ -1,4 +1,5 @@
 """Public verification URLs (pages, JSON API, credential downloads, status lists, issuers, bulk verification)."""
+
 from django.urls import path
 
 from . import views

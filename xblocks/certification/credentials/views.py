@@ -3,6 +3,7 @@
 Everything here is public except bulk verification (employer token or staff) and the learner's own
 verification log. Public views take a certificate number or credential id, never a database id.
 """
+
 from __future__ import annotations
 
 import json
@@ -101,7 +102,9 @@ def verify_json(request: HttpRequest, reference: str) -> JsonResponse:
     if limited:
         return limited
     result = api.verify_certificate(reference, channel="api", ip=_ip(request), user=_user(request))
-    response = JsonResponse(result.as_json(), status=200 if result.found else 404, json_dumps_params={"ensure_ascii": False})
+    response = JsonResponse(
+        result.as_json(), status=200 if result.found else 404, json_dumps_params={"ensure_ascii": False}
+    )
     response["Access-Control-Allow-Origin"] = "*"
     response["Cache-Control"] = "no-store"
     return response
@@ -222,8 +225,14 @@ def my_verifications(request: HttpRequest) -> JsonResponse:
     return JsonResponse(
         {
             "verifications": [
-                {"at": r.at.isoformat(), "number": r.number, "channel": r.channel, "verifier": r.verifier,
-                 "ok": r.ok, "status": r.status}
+                {
+                    "at": r.at.isoformat(),
+                    "number": r.number,
+                    "channel": r.channel,
+                    "verifier": r.verifier,
+                    "ok": r.ok,
+                    "status": r.status,
+                }
                 for r in records
             ]
         },
