@@ -85,7 +85,7 @@ def _school_data(school: models.School) -> SchoolData:
 
 
 def _track_data(version: models.TrackVersion) -> TrackData:
-    spec = requirement_tree(version.pk)
+    spec = requirement_tree(version)
     return TrackData(
         id=version.track_id,
         slug=version.track.slug,
@@ -211,7 +211,7 @@ def iter_certificate_records(
         if not chunk:
             return
         last_pk = chunk[-1].pk
-        _prefetch_trees({cert.track_version_id for cert in chunk})
+        _prefetch_trees(cert.track_version for cert in chunk)
         profiles = compat.learner_profiles({cert.user.pk: cert.user for cert in chunk}.values())
         for cert in chunk:
             yield _certificate_data(cert, profiles[cert.user.pk])
@@ -256,11 +256,19 @@ def _change_status(cert: models.Certificate, status: str, previous: str, *, reas
     chain.append(cert, kind=kind, status=status, reason=reason, actor=actor)
     cert_id, number = cert.pk, cert.number
     transaction.on_commit(
-        lambda: signals.certificate_status_changed.send(
-            sender=models.Certificate, certificate_id=cert_id, number=number, status=str(status),
+        lambda: _send(
+            signals.certificate_status_changed, certificate_id=cert_id, number=number, status=str(status),
             previous=str(previous), reason=reason,
         )
     )
+
+
+def _send(signal, **kwargs) -> None:
+    """Send after commit to every receiver; one failing receiver (credentials, exports) never stops the others."""
+    for receiver, result in signal.send_robust(sender=models.Certificate, **kwargs):
+        if isinstance(result, Exception):
+            log.error("receiver %r of a certification signal failed: %r", receiver, result,
+                      exc_info=(type(result), result, result.__traceback__))
 
 
 def certificate_events_verified(certificate_id: int | None = None) -> ChainReport:
@@ -273,7 +281,9 @@ verify_event_chain = certificate_events_verified
 # ---------------------------------------------------------------------------------------------
 # Tracks and requirement trees
 
-_TREE_CACHE: dict[tuple[int, str], rules.RequirementSpec] = {}
+# Published versions are frozen, so their trees are cached for the life of the process. The key
+# carries ``published_at`` too: a primary key alone can come back for another row after a rollback.
+_TREE_CACHE: dict[tuple, rules.RequirementSpec] = {}
 
 
 def _build_tree(rows: list[models.Requirement]) -> rules.RequirementSpec:
@@ -292,34 +302,43 @@ def _build_tree(rows: list[models.Requirement]) -> rules.RequirementSpec:
     return rules.RequirementSpec(id="root", kind="all", children=top)
 
 
-def _prefetch_trees(version_ids: Iterable[int]) -> None:
-    missing = {vid for vid in version_ids if (vid, "initial") not in _TREE_CACHE}
-    if not missing:
-        return
-    published = set(models.TrackVersion.objects.filter(pk__in=missing, published=True).values_list("pk", flat=True))
-    rows: dict[tuple[int, str], list[models.Requirement]] = defaultdict(list)
-    for row in models.Requirement.objects.filter(version_id__in=missing):
-        rows[(row.version_id, row.purpose)].append(row)
-    for vid in missing:
+def _tree_key(version: models.TrackVersion, purpose: str) -> tuple | None:
+    if not version.published or version.published_at is None:
+        return None
+    return (version.pk, purpose, version.published_at)
+
+
+def _prefetch_trees(versions: Iterable[models.TrackVersion]) -> dict[tuple[int, str], rules.RequirementSpec]:
+    """Trees of these versions (both purposes), from the cache or in one query for the missing ones."""
+    versions = {v.pk: v for v in versions}
+    trees: dict[tuple[int, str], rules.RequirementSpec] = {}
+    missing = set()
+    for vid, version in versions.items():
         for purpose in ("initial", "renewal"):
-            tree = _build_tree(rows.get((vid, purpose), []))
-            if vid in published:  # published versions are frozen, so their tree never goes stale
-                _TREE_CACHE[(vid, purpose)] = tree
+            key = _tree_key(version, purpose)
+            if key is not None and key in _TREE_CACHE:
+                trees[(vid, purpose)] = _TREE_CACHE[key]
             else:
-                _DRAFT_TREES[(vid, purpose)] = tree
+                missing.add(vid)
+    if missing:
+        rows: dict[tuple[int, str], list[models.Requirement]] = defaultdict(list)
+        for row in models.Requirement.objects.filter(version_id__in=missing):
+            rows[(row.version_id, row.purpose)].append(row)
+        for vid in missing:
+            for purpose in ("initial", "renewal"):
+                tree = _build_tree(rows.get((vid, purpose), []))
+                trees[(vid, purpose)] = tree
+                key = _tree_key(versions[vid], purpose)
+                if key is not None:
+                    _TREE_CACHE[key] = tree
+    return trees
 
 
-_DRAFT_TREES: dict[tuple[int, str], rules.RequirementSpec] = {}
-
-
-def requirement_tree(version_id: int, purpose: str = "initial") -> rules.RequirementSpec:
+def requirement_tree(version: models.TrackVersion | int, purpose: str = "initial") -> rules.RequirementSpec:
     """The requirement tree of a track version (``purpose``: initial or renewal)."""
-    key = (version_id, purpose)
-    if key in _TREE_CACHE:
-        return _TREE_CACHE[key]
-    _DRAFT_TREES.pop(key, None)
-    _prefetch_trees([version_id])
-    return _TREE_CACHE.get(key) or _DRAFT_TREES.pop(key)
+    if not isinstance(version, models.TrackVersion):
+        version = models.TrackVersion.objects.get(pk=version)
+    return _prefetch_trees([version])[(version.pk, purpose)]
 
 
 def list_tracks() -> list[TrackData]:
@@ -343,8 +362,6 @@ def publish_version(version_id: int) -> None:
     models.TrackVersion.objects.filter(pk=version_id, published=False).update(
         published=True, published_at=timezone.now()
     )
-    _DRAFT_TREES.pop((version_id, "initial"), None)
-    _DRAFT_TREES.pop((version_id, "renewal"), None)
 
 
 # ---------------------------------------------------------------------------------------------
@@ -579,7 +596,7 @@ def _started_on(enrollment: models.Enrollment) -> datetime.date:
 
 def _progress(enrollment: models.Enrollment, loaded: _Loaded, today: datetime.date,
               profile: compat.LearnerProfile | None = None) -> LearnerProgress:
-    tree = requirement_tree(enrollment.track_version_id)
+    tree = requirement_tree(enrollment.track_version)
     evaluation = rules.evaluate(tree, _evidence_for(loaded, enrollment.user_id, enrollment.cohort_id), today=today,
                                 started_on=_started_on(enrollment))
     certs = loaded.certificates.get((enrollment.user_id, enrollment.track_version_id), [])
@@ -614,7 +631,7 @@ def evaluate_enrollments(enrollment_ids: Iterable[int] | None = None, *, chunk_s
             return
         last_pk = chunk[-1].pk
         version_ids = {e.track_version_id for e in chunk}
-        _prefetch_trees(version_ids)
+        _prefetch_trees(e.track_version for e in chunk)
         loaded = _load(list({e.user_id for e in chunk}), version_ids)
         for enrollment in chunk:
             yield _progress(enrollment, loaded, today)
@@ -744,7 +761,7 @@ def issue_certificate(enrollment_id: int, *, evaluation: rules.Evaluation | None
     loaded = _load([enrollment.user_id], {enrollment.track_version_id})
     evidence = _evidence_for(loaded, enrollment.user_id, enrollment.cohort_id)
     if evaluation is None:
-        evaluation = rules.evaluate(requirement_tree(enrollment.track_version_id), evidence, today=today,
+        evaluation = rules.evaluate(requirement_tree(enrollment.track_version), evidence, today=today,
                                     started_on=_started_on(enrollment))
     if not evaluation.met:
         return None
@@ -780,11 +797,10 @@ def issue_certificate(enrollment_id: int, *, evaluation: rules.Evaluation | None
             existing = models.Certificate.objects.select_for_update().filter(**key).first()
         if existing is None:
             raise
+        log.info("certificate %s was issued by a concurrent worker; returning it", existing.number)
         return get_certificate(existing.pk)
     cert_id = cert.pk
-    transaction.on_commit(
-        lambda: signals.certificate_issued.send(sender=models.Certificate, certificate_id=cert_id, number=number)
-    )
+    transaction.on_commit(lambda: _send(signals.certificate_issued, certificate_id=cert_id, number=number))
     log.info("issued certificate %s to user %s for %s", number, enrollment.user_id, enrollment.track_version)
     return get_certificate(cert_id)
 
@@ -809,7 +825,7 @@ def evaluate_renewal(cert: models.Certificate, today: datetime.date) -> rules.Ev
             id="renewal-hours", kind="hours", title=_("Continuing hours"), threshold=version.renewal_hours),))
     else:
         since = opens  # like Totara, evidence from before the window does not count toward recertification
-        tree = requirement_tree(version.pk, "renewal")
+        tree = requirement_tree(version, "renewal")
     return rules.evaluate(tree, evidence.since(since), today=today, started_on=since)
 
 
