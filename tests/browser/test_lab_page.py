@@ -1,0 +1,67 @@
+"""The lab page in real Chromium against a live workbench: Start, ready, Check fails, work, Check passes."""
+from __future__ import annotations
+
+import warnings
+
+import pytest
+
+with warnings.catch_warnings():
+    # WebOb (under XBlock) imports the stdlib ``cgi`` module, deprecated in Python 3.11 (pytest.ini makes it an error).
+    warnings.simplefilter("ignore", DeprecationWarning)
+    import webob  # noqa: F401  pylint: disable=unused-import
+
+pytestmark = [pytest.mark.browser, pytest.mark.sandbox, pytest.mark.django_db(transaction=True)]
+
+CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update",
+                 "--disable-sync", "--no-first-run", "--disable-quic"]
+
+
+@pytest.fixture
+def browser_page(monkeypatch):
+    from playwright.sync_api import sync_playwright
+
+    # Playwright's sync API runs an event loop in this thread; the test's own ORM calls are still synchronous.
+    monkeypatch.setenv("DJANGO_ALLOW_ASYNC_UNSAFE", "true")
+    with sync_playwright() as playwright:
+        browser = playwright.chromium.launch(executable_path="/usr/bin/chromium", headless=True, args=CHROMIUM_ARGS)
+        page = browser.new_page()
+        page.on("dialog", lambda dialog: dialog.accept())
+        yield page
+        browser.close()
+
+
+def test_a_learner_starts_the_lab_checks_does_the_work_and_sees_the_score(live_server, browser_page):
+    from workbench.scenarios import init_scenarios
+
+    from xblocks.labs import api
+    from xblocks.labs.models import LabSession
+    from xblocks.labs.sandbox.base import get_backend
+
+    init_scenarios()  # the workbench keeps scenarios in the database this test starts empty
+    page = browser_page
+    page.goto(f"{live_server.url}/scenario/kafaat_lab.0/?student=alice")
+    lab = page.locator(".kafaat-lab").first
+    lab.get_by_role("button", name="Start lab").click()
+    status = lab.locator(".kafaat-lab__status")
+    status.filter(has_text="Your lab is ready").wait_for(timeout=30_000)
+    assert lab.locator(".kafaat-lab__countdown").is_visible()
+    assert lab.get_by_role("button", name="Stop lab").is_visible()
+
+    lab.get_by_role("button", name="Check").click()
+    result = lab.locator(".kafaat-lab__result--failed")
+    result.wait_for(timeout=30_000)
+    assert "hello.txt does not contain hello yet" in result.inner_text()
+    assert "Score: 0 / 1" in lab.locator(".kafaat-lab__score").inner_text()
+
+    session = LabSession.objects.get(state="ready")
+    done = get_backend().exec(api.terminal_target(session.pk), "echo hello > /home/learner/hello.txt", user="learner")
+    assert done.ok
+
+    lab.get_by_role("button", name="Check").click()
+    lab.locator(".kafaat-lab__result--passed").wait_for(timeout=30_000)
+    assert "Score: 1 / 1" in lab.locator(".kafaat-lab__score").inner_text()
+    assert "Passed" in lab.locator(".kafaat-lab__step-state").first.inner_text()
+
+    lab.get_by_role("button", name="Stop lab").click()
+    lab.get_by_role("button", name="Start lab").wait_for(timeout=30_000)
+    assert LabSession.objects.get(pk=session.pk).state == "stopped"
