@@ -245,7 +245,7 @@ def test_lab(item: LabSource, backend, seed: bytes, keep: bool, progress: Progre
         report.add(False, "the sandbox failed during the test", detail=str(error))
     finally:
         if keep:
-            report.add(True, f"kept sandbox {handle.id} (label {label}); destroy it when done")
+            report.add(True, f"kept sandbox {handle.id} (label {label}); remove it with: kafaat sandbox destroy {handle.id}")
         else:
             clock = time.monotonic()
             try:

@@ -353,12 +353,14 @@ class _Parser:
         for child in node:
             if isinstance(child.tag, str):
                 self.error(child, _("<%(tag)s> cannot contain elements (found <%(child)s>); wrap the text in CDATA.") % {"tag": node.tag, "child": child.tag})
-        text = _block_text(node.text)
+        # A comment splits an element's text: lxml keeps what follows it as the comment's tail.
+        raw = (node.text or "") + "".join(child.tail or "" for child in node)
+        text = _block_text(raw)
         if len(text) > cap:
             self.error(node, _("%(what)s is %(size)s characters; the limit is %(cap)s.") % {"what": what, "size": len(text), "cap": cap})
         if "\x00" in text:
             self.error(node, _("%(what)s contains a NUL character.") % {"what": what})
-        self.texts.append((node.text or "", (node.sourceline or 0) + self.offset))
+        self.texts.append((raw, (node.sourceline or 0) + self.offset))
         return text
 
     # elements

@@ -178,3 +178,9 @@ def test_the_example_in_the_authoring_guide_is_a_valid_lab():
     definition = parse_lab(example)
     assert definition.step("serve").checks[0].user == "learner"
     assert parse_lab(serialize_lab(definition)) == definition
+
+
+def test_a_comment_inside_a_script_is_dropped_and_the_text_around_it_kept():
+    lab = parse_lab('<kafaat_lab display_name="x"><step id="s" title="S">'
+                    "<check id=\"c\">test -f /a <!-- why --> || exit 1</check></step></kafaat_lab>")
+    assert lab.steps[0].checks[0].script == "test -f /a  || exit 1"

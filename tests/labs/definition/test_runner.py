@@ -154,6 +154,22 @@ def test_a_planted_symlink_at_a_lab_file_path_cannot_redirect_provisioning(backe
         os.unlink(host)
 
 
+def test_a_planted_hard_link_at_a_lab_file_path_is_replaced_not_written_through(backend, provisioned):
+    handle, _phases = provisioned
+    _run(backend, handle, "echo original > /home/learner/keep.txt && ln -f /home/learner/keep.txt /home/learner/linked.txt", user="learner")
+    runner.place_files(backend, handle, [LabFile(path="/home/learner/linked.txt", mode=0o600, owner="learner", content="lab\n")])
+    assert _run(backend, handle, "cat /home/learner/keep.txt") == "original\n"
+    assert _run(backend, handle, "stat -c '%h %a' /home/learner/linked.txt /home/learner/keep.txt") == "1 600\n1 644\n"
+
+
+def test_a_lab_file_at_an_existing_directory_fails_closed(backend, provisioned):
+    handle, _phases = provisioned
+    _run(backend, handle, "mkdir -p /home/learner/adir/inner", user="learner")
+    with pytest.raises(runner.ProvisionError):
+        runner.place_files(backend, handle, [LabFile(path="/home/learner/adir", mode=0o644, owner="learner", content="x\n")])
+    assert _run(backend, handle, "test -d /home/learner/adir/inner && echo kept") == "kept\n"
+
+
 def test_a_planted_directory_symlink_makes_provisioning_fail_closed(backend, provisioned):
     handle, _phases = provisioned
     _run(backend, handle, "ln -sfn /etc /home/learner/conf", user="learner")
