@@ -90,3 +90,13 @@ def test_rotate_key_command_makes_a_new_key_and_old_credentials_still_verify(rea
     assert cli.main(["cert", "rotate-key", "default"]) == 0
     assert "new signing key for default" in capsys.readouterr().out
     assert api.verify_credential(document).ok
+
+
+def test_verify_command_checks_the_recipient_email(real_lookup, tmp_path, capsys, no_network):
+    certificate = real_lookup.add()
+    path = tmp_path / "credential.json"
+    path.write_text(json.dumps(api.credential_json(certificate.id)), encoding="utf-8")
+    assert cli.main(["cert", "verify", str(path), "--email", " AMINA.benali@example.org"]) == 0
+    assert "[ok] recipient" in capsys.readouterr().out
+    assert cli.main(["cert", "verify", str(path), "--email", "someone@example.org"]) == 1
+    assert "not issued to this email" in capsys.readouterr().err

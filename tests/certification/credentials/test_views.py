@@ -252,3 +252,12 @@ def test_bulk_verification_caps_the_number_of_rows(client, certificates, setting
         HTTP_AUTHORIZATION=f"Bearer {raw}",
     )
     assert response.status_code == 400
+
+
+def test_achievement_id_dereferences_to_the_signed_achievement(client, certificates):
+    certificate = certificates.add()
+    document = api.credential_json(certificate.id)
+    url = document["credentialSubject"]["achievement"]["id"]
+    served = client.get(url.replace(api.base_url(), "")).json()
+    assert served["id"] == url and served["achievementType"] == "Certification"
+    assert client.get("/kafaat/credentials/achievements/nothing/1/").status_code == 404

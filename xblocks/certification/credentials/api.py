@@ -326,6 +326,23 @@ def controller_document(slug: str) -> dict | None:
     }
 
 
+def achievement_document(track_slug: str, version: int) -> dict | None:
+    """The Achievement of a track version as signed into its credentials (so its ``id`` dereferences)."""
+    from .models import SignedCredential  # pylint: disable=import-outside-toplevel
+
+    url = achievement_url(track_slug, version)
+    row = (
+        SignedCredential.objects.filter(document__credentialSubject__achievement__id=url)
+        .only("document")
+        .order_by("-id")
+        .first()
+    )
+    if row is None:
+        return None
+    achievement = dict(row.document["credentialSubject"]["achievement"])
+    return {"@context": list(row.document["@context"]), **achievement}
+
+
 def rotate_key(issuer: str) -> str:
     """Make a new signing key for an issuer (school slug or ``default``); returns its publicKeyMultibase."""
     return keyring.rotate(issuer).public_multibase
@@ -499,11 +516,13 @@ def verify_credential(
     check_status: bool = True,
     fetch_remote: bool = False,
     now: dt.datetime | None = None,
+    recipient_email: str = "",
 ) -> VerificationResult:
     """Verify a credential (JSON with an embedded proof, or a VC-JWT string) in the spec's order.
 
     Conformance, proof, validity dates, status (local status lists always; remote ones only when
-    ``fetch_remote``), then embedded endorsements. Keys are trusted only when this app knows them.
+    ``fetch_remote``), the recipient when ``recipient_email`` is given, then embedded endorsements.
+    Keys are trusted only when this app knows them.
     """
     now = now or timezone.now()
     checks: list[tuple[str, bool, str]] = []
@@ -544,6 +563,16 @@ def verify_credential(
         checks.append(("status", status_ok is not False, message))
         if bit_status:
             status = bit_status if _SEVERITY.index(bit_status) < _SEVERITY.index(status) else status
+
+    if recipient_email:
+        matched = openbadges.recipient_matches(document, recipient_email)
+        checks.append(
+            (
+                "recipient",
+                matched,
+                "the credential was issued to this email" if matched else "the credential was not issued to this email",
+            )
+        )
 
     endorsements = ((document.get("credentialSubject") or {}).get("achievement") or {}).get("endorsement") or []
     for endorsement in endorsements if isinstance(endorsements, list) else [endorsements]:
@@ -785,17 +814,7 @@ def _casefold(text: str) -> str:
 
 
 def _email_matches(certificate_id: int, email: str) -> bool:
-    document = credential_json(certificate_id)
-    for identity in (document.get("credentialSubject") or {}).get("identifier") or []:
-        if identity.get("identityType") != "emailAddress":
-            continue
-        if identity.get("hashed"):
-            expected = openbadges.identity_hash(email.strip().lower(), identity.get("salt", ""))
-        else:
-            expected = email.strip().lower()
-        if hmac.compare_digest(str(identity.get("identityHash", "")), expected):
-            return True
-    return False
+    return openbadges.recipient_matches(credential_json(certificate_id), email)
 
 
 class BulkInputError(ValueError):

@@ -23,6 +23,7 @@ def register(subparsers) -> None:
     verify.add_argument("file", help="credential file, or - for standard input")
     verify.add_argument("--no-status", action="store_true", help="skip the revocation and suspension lists")
     verify.add_argument("--offline", action="store_true", help="never fetch a status list over the network")
+    verify.add_argument("--email", default="", help="also check that the credential was issued to this email")
     verify.add_argument("--json", action="store_true", help="print the result as JSON")
     verify.set_defaults(func=_verify)
 
@@ -96,7 +97,9 @@ def _verify(args: argparse.Namespace) -> int:
     _setup()
     from . import api  # pylint: disable=import-outside-toplevel
 
-    result = api.verify_credential(document, check_status=not args.no_status, fetch_remote=not args.offline)
+    result = api.verify_credential(
+        document, check_status=not args.no_status, fetch_remote=not args.offline, recipient_email=args.email
+    )
     if args.json:
         print(json.dumps(result.as_json(), indent=2))
     else:

@@ -56,6 +56,21 @@ def email_identifier(email: str, salt: str) -> dict[str, Any]:
     }
 
 
+def recipient_matches(credential: dict[str, Any], email: str) -> bool:
+    """OB 3.0 verification step 5 for an email: walk ``identifier[]``, hash with each salt, compare."""
+    import hmac  # pylint: disable=import-outside-toplevel
+
+    known = email.strip().lower()
+    identifiers = (credential.get("credentialSubject") or {}).get("identifier") or []
+    for identity in identifiers if isinstance(identifiers, list) else [identifiers]:
+        if not isinstance(identity, dict) or identity.get("identityType") != "emailAddress":
+            continue
+        expected = identity_hash(known, str(identity.get("salt", ""))) if identity.get("hashed") else known
+        if hmac.compare_digest(str(identity.get("identityHash", "")).encode(), expected.encode()):
+            return True
+    return False
+
+
 def issuer_profile(school, issuer_url: str) -> dict[str, Any]:
     profile: dict[str, Any] = {"id": issuer_url, "type": ["Profile"], "name": school.name}
     if school.url:

@@ -16,4 +16,5 @@ urlpatterns = [
     path("api/v1/me/verifications/", views.my_verifications, name="my-verifications"),
     path("status/<str:issuer>/<str:purpose>/<int:sequence>/", views.status_list, name="status-list"),
     path("issuers/<str:slug>/", views.issuer_profile, name="issuer"),
+    path("achievements/<str:track>/<int:version>/", views.achievement, name="achievement"),
 ]

@@ -172,6 +172,17 @@ def issuer_profile(request: HttpRequest, slug: str) -> JsonResponse:
     return response
 
 
+@require_GET
+def achievement(request: HttpRequest, track: str, version: int) -> JsonResponse:
+    """A track version's Achievement (the ``achievement.id`` of its credentials)."""
+    document = api.achievement_document(track, version)
+    if document is None:
+        raise Http404("unknown achievement")
+    response = JsonResponse(document, content_type="application/ld+json", json_dumps_params={"ensure_ascii": False})
+    response["Access-Control-Allow-Origin"] = "*"
+    return response
+
+
 def _bearer(request: HttpRequest) -> str:
     header = request.META.get("HTTP_AUTHORIZATION", "")
     return header[7:].strip() if header.lower().startswith("bearer ") else ""
