@@ -1,0 +1,217 @@
+"""``python -m benchmarks lab``: start→ready and Check latency through the lab block's handlers, 1 and 20 learners.
+
+Requests go through Django's full stack (middleware, CSRF, the workbench handler view, the block, the
+labs api, real bubblewrap sandboxes) the way the page sends them. Celery runs eagerly, so start→ready
+is what a learner waits for when a worker is free. Baselines measured in the same run: the sandbox
+engine's raw create→ready and a raw exec of the same three check scripts.
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import tempfile
+import threading
+import time
+
+from benchmarks import report
+
+LAB = """<kafaat_lab display_name="Benchmark: three checks" image="base" time_limit="30" idle_timeout="10" gating="free">
+  <step id="setup" title="Prepare a project folder">
+    <instructions>Create `~/project` with `notes.txt` mentioning kafaat and an executable `run.sh`.</instructions>
+    <check id="folder" points="1">test -d /home/learner/project || { echo "~/project is missing"; exit 1; }</check>
+    <check id="notes" points="1">grep -q kafaat /home/learner/project/notes.txt 2&gt;/dev/null || { echo "notes.txt does not mention kafaat"; exit 1; }</check>
+    <check id="script" points="1">test -x /home/learner/project/run.sh || { echo "run.sh is not executable"; exit 1; }</check>
+  </step>
+</kafaat_lab>"""
+CHECKS = [
+    'test -d /home/learner/project || { echo "~/project is missing"; exit 1; }',
+    'grep -q kafaat /home/learner/project/notes.txt 2>/dev/null || { echo "notes.txt does not mention kafaat"; exit 1; }',
+    'test -x /home/learner/project/run.sh || { echo "run.sh is not executable"; exit 1; }',
+]
+
+
+def _setup_django(database: str) -> None:
+    os.environ.setdefault("KAFAAT_VAR_DIR", tempfile.mkdtemp(prefix="kafaat-bench-lab-"))
+    os.environ["KAFAAT_CELERY_EAGER"] = "1"
+    os.environ["DJANGO_SETTINGS_MODULE"] = "demo.settings"
+    if database == "mariadb":
+        import pymysql
+
+        pymysql.install_as_MySQLdb()
+        name = f"kafaat_bench_lab_{os.getpid()}"
+        connection = pymysql.connect(host="127.0.0.1", user="root", password="")
+        with connection.cursor() as cursor:
+            cursor.execute(f"CREATE DATABASE {name} CHARACTER SET utf8mb4")
+        connection.close()
+        os.environ["WORKBENCH_DATABASES"] = json.dumps({"default": {
+            "ENGINE": "django.db.backends.mysql", "NAME": name, "USER": "root", "PASSWORD": "",
+            "HOST": "127.0.0.1", "PORT": "3306", "OPTIONS": {"charset": "utf8mb4"}}})
+    import logging
+
+    import django
+    from django.core.management import call_command
+
+    django.setup()
+    logging.getLogger("xblocks").setLevel(logging.WARNING)
+    call_command("migrate", run_syncdb=True, verbosity=0)
+
+
+def _drop_database(database: str) -> None:
+    if database != "mariadb":
+        return
+    from django.db import connection
+
+    name = connection.settings_dict["NAME"]
+    connection.close()
+    import pymysql
+
+    conn = pymysql.connect(host="127.0.0.1", user="root", password="")
+    with conn.cursor() as cursor:
+        cursor.execute(f"DROP DATABASE IF EXISTS {name}")
+    conn.close()
+
+
+class Page:
+    """One learner's page: a CSRF-carrying client posting JSON to the block's handler URLs."""
+
+    def __init__(self, usage_id: str, student: str):
+        from django.middleware.csrf import _get_new_csrf_string
+        from django.test import Client
+        from django.urls import reverse
+
+        self.client = Client(enforce_csrf_checks=True)
+        self.token = _get_new_csrf_string()
+        self.client.cookies["csrftoken"] = self.token
+        self.urls = {name: reverse("handler", args=(usage_id, name, "")) + f"?student={student}"
+                     for name in ("start", "status", "check", "stop")}
+
+    def post(self, name: str, data: dict | None = None) -> dict:
+        response = self.client.post(self.urls[name], data=json.dumps(data or {}), content_type="application/json",
+                                    HTTP_X_CSRFTOKEN=self.token, HTTP_REFERER="http://testserver/")
+        if response.status_code != 200:
+            raise RuntimeError(f"{name}: HTTP {response.status_code} {response.content[:200]!r}")
+        return response.json()
+
+
+def _learner_round(page: Page, starts: list, checks: list, rounds: int) -> None:
+    for _ in range(rounds):
+        began = time.perf_counter()
+        status = page.post("start")
+        while status["state"] in ("requested", "provisioning"):  # as the page polls
+            time.sleep(0.02)
+            status = page.post("status")
+        if status["state"] != "ready":
+            raise RuntimeError(f"lab did not start: {status}")
+        starts.append(time.perf_counter() - began)
+        for _ in range(3):
+            began = time.perf_counter()
+            result = page.post("check", {"step": "setup"})
+            checks.append(time.perf_counter() - began)
+            assert len(result["results"]) == 3
+        page.post("stop")
+
+
+def _run_learners(usage_id: str, learners: int, rounds: int, prefix: str) -> tuple[list, list, float]:
+    from django.db import connection
+
+    starts: list[float] = []
+    checks: list[float] = []
+    errors: list[BaseException] = []
+    barrier = threading.Barrier(learners)
+
+    def learner(index: int) -> None:
+        try:
+            page = Page(usage_id, f"{prefix}-{index}")
+            barrier.wait()
+            _learner_round(page, starts, checks, rounds)
+        except BaseException as error:  # noqa: BLE001  reported after the run
+            errors.append(error)
+        finally:
+            connection.close()
+
+    began = time.perf_counter()
+    threads = [threading.Thread(target=learner, args=(i,)) for i in range(learners)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    if errors:
+        raise errors[0]
+    return starts, checks, time.perf_counter() - began
+
+
+def _baseline(samples: int) -> tuple[list, list]:
+    from xblocks.labs.sandbox.base import SandboxSpec, get_backend
+
+    backend = get_backend()
+    creates, execs = [], []
+    for index in range(samples):
+        began = time.perf_counter()
+        handle = backend.create(SandboxSpec(image="base", label=f"bench-baseline-{index}"))
+        creates.append(time.perf_counter() - began)
+        for _ in range(3):
+            began = time.perf_counter()
+            for script in CHECKS:
+                backend.exec(handle, script, user="root", timeout=10)
+            execs.append(time.perf_counter() - began)
+        backend.destroy(handle)
+    return creates, execs
+
+
+def _row(name: str, values: list[float], base: dict | None, extra: dict | None = None) -> dict:
+    figures = report.summary([v * 1000 for v in values])
+    row = {"measure": name, "n": figures["n"], "p50 ms": figures["p50"], "p95 ms": figures["p95"]}
+    if base:
+        row["× base p50"] = report.ratio(figures["p50"], base["p50"])
+        row["× base p95"] = report.ratio(figures["p95"], base["p95"])
+    row.update(extra or {})
+    return row
+
+
+def main(argv: list[str]) -> int:
+    parser = argparse.ArgumentParser(prog="python -m benchmarks lab", description=__doc__.splitlines()[0])
+    parser.add_argument("--database", choices=["mariadb", "sqlite"], default="mariadb",
+                        help="MariaDB as in production (default) or the demo's SQLite")
+    parser.add_argument("--rounds", type=int, default=8, help="start/check/stop rounds for the single learner")
+    parser.add_argument("--learners", type=int, default=20)
+    args = parser.parse_args(argv)
+
+    import psutil
+
+    _setup_django(args.database)
+    try:
+        from workbench.runtime import WorkbenchRuntime
+
+        runtime = WorkbenchRuntime("bench")
+        runtime.id_generator.set_scenario(f"bench-lab-{os.getpid()}")
+        usage_id = str(runtime.parse_xml_string(LAB))
+        process = psutil.Process()
+        rss_before = process.memory_info().rss
+
+        base_create, base_exec = _baseline(max(10, args.rounds))
+        one_start, one_check, one_wall = _run_learners(usage_id, 1, args.rounds, "solo")
+        many_start, many_check, many_wall = _run_learners(usage_id, args.learners, 1, "crowd")
+        rss_after = process.memory_info().rss
+
+        create_fig = report.summary([v * 1000 for v in base_create])
+        exec_fig = report.summary([v * 1000 for v in base_exec])
+        rows = [
+            _row("baseline: sandbox create→ready", base_create, None),
+            _row("baseline: exec of the 3 check scripts", base_exec, None),
+            _row("1 learner: start→ready", one_start, create_fig),
+            _row("1 learner: Check (3 checks)", one_check, exec_fig,
+                 {"checks/s": len(one_check) / one_wall}),
+            _row(f"{args.learners} learners: start→ready", many_start, create_fig),
+            _row(f"{args.learners} learners: Check (3 checks)", many_check, exec_fig,
+                 {"checks/s": len(many_check) / many_wall}),
+        ]
+        report.print_table(f"lab handlers ({args.database}, Celery eager, real sandboxes)", rows,
+                           ["measure", "n", "p50 ms", "p95 ms", "× base p50", "× base p95", "checks/s"])
+        print(f"\nprocess RSS: {rss_before / 2**20:.0f} MiB before, {rss_after / 2**20:.0f} MiB after "
+              f"({(rss_after - rss_before) / 2**20:+.0f} MiB)")
+        print("targets at 20 learners: start→ready p95 ≤ 300 ms, Check p95 ≤ 100 ms")
+        report.save("lab", {"database": args.database, "rows": rows, "rss_before": rss_before, "rss_after": rss_after})
+    finally:
+        _drop_database(args.database)
+    return 0
