@@ -3,6 +3,7 @@
 Runs without Django settings (a minimal configuration is made when none is given), so an author
 can test labs on any lab host or in CI: ``kafaat lab test course_content --jobs 2``.
 """
+
 from __future__ import annotations
 
 import argparse
@@ -111,6 +112,10 @@ def _ensure_settings() -> None:
     django.setup()
 
 
+def _count(number: int, noun: str) -> str:
+    return f"{number} {noun}{'' if number == 1 else 's'}"
+
+
 # ---------------------------------------------------------------------------------------------------
 # validate
 
@@ -137,7 +142,10 @@ def validate_command(args: argparse.Namespace) -> int:
                 print(f"{item.path}:{problem.line or item.line}: {problem.message}")
             continue
         steps = len(lab.steps)
-        print(f"{item.where}: ok: {lab.display_name!r}, {steps} step{'s' if steps != 1 else ''}, {lab.max_score} point{'s' if lab.max_score != 1 else ''}, image {lab.image}")
+        print(
+            f"{item.where}: ok: {lab.display_name!r}, {_count(steps, 'step')}, {_count(lab.max_score, 'point')}, "
+            f"image {lab.image}"
+        )
     print(f"{len(sources)} lab{'s' if len(sources) != 1 else ''} checked, {failed} with errors", file=sys.stderr)
     return 1 if failed else 0
 
@@ -221,7 +229,9 @@ def test_lab(item: LabSource, backend, seed: bytes, keep: bool, progress: Progre
     label = f"labtest-{uuid.uuid4().hex[:12]}"
     clock = time.monotonic()
     try:
-        handle = runner.provision(backend, rendered, label=label, on_phase=lambda phase: progress.say(item.where, phase))
+        handle = runner.provision(
+            backend, rendered, label=label, on_phase=lambda phase: progress.say(item.where, phase)
+        )
     except runner.ProvisionError as error:
         report.add(False, "provision", time.monotonic() - clock, error.detail)
         report.seconds = time.monotonic() - started
@@ -230,7 +240,9 @@ def test_lab(item: LabSource, backend, seed: bytes, keep: bool, progress: Progre
         report.add(False, "provision (backend error)", time.monotonic() - clock, str(error))
         report.seconds = time.monotonic() - started
         return report
-    report.add(True, f"provision ({len(rendered.files)} files, {len(rendered.setup)} setup scripts)", time.monotonic() - clock)
+    report.add(
+        True, f"provision ({len(rendered.files)} files, {len(rendered.setup)} setup scripts)", time.monotonic() - clock
+    )
     try:
         # A check that fails because the sandbox is broken would look like "fails as expected".
         for user in ("root", "learner"):
@@ -245,7 +257,9 @@ def test_lab(item: LabSource, backend, seed: bytes, keep: bool, progress: Progre
         report.add(False, "the sandbox failed during the test", detail=str(error))
     finally:
         if keep:
-            report.add(True, f"kept sandbox {handle.id} (label {label}); remove it with: kafaat sandbox destroy {handle.id}")
+            report.add(
+                True, f"kept sandbox {handle.id} (label {label}); remove it with: kafaat sandbox destroy {handle.id}"
+            )
         else:
             clock = time.monotonic()
             try:
@@ -263,22 +277,44 @@ def _test_step(report: LabReport, backend, handle, step, runner) -> None:
         outcome = runner.run_check(backend, handle, check)
         ok = not outcome.passed
         why = "" if ok else "expected the check to FAIL before the solve; it passed"
-        report.add(ok, f"{prefix} fresh  check {check.id}: {'fails as expected' if ok else 'PASSED'}", outcome.duration, why + "\n" + outcome.feedback if not ok else "")
+        report.add(
+            ok,
+            f"{prefix} fresh  check {check.id}: {'fails as expected' if ok else 'PASSED'}",
+            outcome.duration,
+            why + "\n" + outcome.feedback if not ok else "",
+        )
     for flag in step.flags:
         accepts = runner.check_flag(flag, flag.value)
         rejects = not runner.check_flag(flag, flag.value + "x") and not runner.check_flag(flag, "")
-        report.add(accepts and rejects, f"{prefix} flag {flag.id}: {'accepts its value and rejects a wrong one' if accepts and rejects else 'does not compare correctly'}")
+        report.add(
+            accepts and rejects,
+            f"{prefix} flag {flag.id}: "
+            + ("accepts its value and rejects a wrong one" if accepts and rejects else "does not compare correctly"),
+        )
     if step.checks and step.solve is None:
         report.add(False, f"{prefix} has checks but no <solve>: it cannot be tested headless")
         return
     if step.solve is not None:
         result = runner.run_solve(backend, handle, step)
-        detail = "" if result.ok else f"exit {result.exit_code}, timed out {result.timed_out}\n{result.stderr}\n{result.stdout}"
+        detail = (
+            ""
+            if result.ok
+            else f"exit {result.exit_code}, timed out {result.timed_out}\n{result.stderr}\n{result.stdout}"
+        )
         report.add(result.ok, f"{prefix} solve", result.duration, detail)
     for check in step.checks:
         outcome = runner.run_check(backend, handle, check)
-        detail = "" if outcome.passed else ("timed out\n" if outcome.timed_out else f"exit {outcome.exit_code}\n") + outcome.feedback
-        report.add(outcome.passed, f"{prefix} solved check {check.id}: {'passes' if outcome.passed else 'FAILED after the solve'}", outcome.duration, detail)
+        detail = (
+            ""
+            if outcome.passed
+            else ("timed out\n" if outcome.timed_out else f"exit {outcome.exit_code}\n") + outcome.feedback
+        )
+        report.add(
+            outcome.passed,
+            f"{prefix} solved check {check.id}: {'passes' if outcome.passed else 'FAILED after the solve'}",
+            outcome.duration,
+            detail,
+        )
 
 
 def test_command(args: argparse.Namespace) -> int:
@@ -299,7 +335,10 @@ def test_command(args: argparse.Namespace) -> int:
     except (SandboxError, ImportError) as error:
         print(f"kafaat lab test: no sandbox backend: {error}", file=sys.stderr)
         return 1
-    print(f"testing {len(sources)} lab{'s' if len(sources) != 1 else ''} with seed {seed.hex()} on {backend.name}", file=sys.stderr)
+    print(
+        f"testing {len(sources)} lab{'s' if len(sources) != 1 else ''} with seed {seed.hex()} on {backend.name}",
+        file=sys.stderr,
+    )
     progress = Progress(len(sources))
     started = time.monotonic()
 
@@ -316,7 +355,7 @@ def test_command(args: argparse.Namespace) -> int:
         reports = list(pool.map(one, sources))
     failed = [report for report in reports if not report.ok]
     print(
-        f"{len(reports)} lab{'s' if len(reports) != 1 else ''}: {len(reports) - len(failed)} passed, {len(failed)} failed "
+        f"{_count(len(reports), 'lab')}: {len(reports) - len(failed)} passed, {len(failed)} failed "
         f"in {time.monotonic() - started:.1f}s (seed {seed.hex()})"
     )
     return 1 if failed else 0

@@ -1,10 +1,11 @@
-"""The lab definition: frozen dataclasses, the ``<kafaat_lab>`` OLX parser with validation, and the canonical serialiser.
+"""The lab definition: frozen dataclasses, the ``<kafaat_lab>`` OLX parser with validation, the canonical serialiser.
 
 Pure and model-free: the lab block stores the OLX text and calls ``parse_lab``/``serialize_lab``,
 the runner and ``kafaat lab`` work from the dataclasses. Validation collects every problem with
 its line so an author fixes a file in one pass; ``parse_lab(serialize_lab(d)) == d`` for every
 definition. See ``docs/authoring-labs.md`` for the format.
 """
+
 from __future__ import annotations
 
 import dataclasses
@@ -57,8 +58,20 @@ DURATION_PART = re.compile(r"(\d+(?:\.\d+)?)([hms])")
 SIZE_UNITS = {"": 1, "K": 1024, "M": MiB, "G": 1024 * MiB, "T": 1024 * 1024 * MiB}
 
 LAB_ATTRIBUTES = {
-    "display_name", "image", "time_limit", "idle_timeout", "weight", "max_attempts", "memory", "pids",
-    "cpus", "disk", "inodes", "gating", "sudo", "network",
+    "display_name",
+    "image",
+    "time_limit",
+    "idle_timeout",
+    "weight",
+    "max_attempts",
+    "memory",
+    "pids",
+    "cpus",
+    "disk",
+    "inodes",
+    "gating",
+    "sudo",
+    "network",
 }
 # Set by the OLX import/export machinery around the definition, not part of it.
 RUNTIME_ATTRIBUTES = {"url_name", "xblock-family"}
@@ -97,7 +110,7 @@ class LabDefinitionError(ValueError):
     """The OLX is not a valid lab; ``errors`` lists every problem found, in source order."""
 
     def __init__(self, errors: Iterable[Problem]):
-        self.errors = sorted(errors, key=lambda problem: (problem.line or 0))
+        self.errors = sorted(errors, key=lambda problem: problem.line or 0)
         super().__init__("\n".join(str(problem) for problem in self.errors))
 
     def __str__(self) -> str:
@@ -106,7 +119,7 @@ class LabDefinitionError(ValueError):
 
 @dataclass(frozen=True)
 class Param:
-    """A per-learner value; ``min``/``max`` for numbers and ports, ``length`` for hex and flags, ``prefix`` for flags."""
+    """A per-learner value; ``min``/``max`` for numbers and ports, ``length`` for hex and flags, ``prefix`` for flags"""
 
     name: str
     kind: str
@@ -200,7 +213,11 @@ class LabDefinition:
 
     def sandbox_spec(self, label: str) -> SandboxSpec:
         return SandboxSpec(
-            image=self.image, limits=self.limits, network=self.network, learner_sudo=self.learner_sudo, label=label,
+            image=self.image,
+            limits=self.limits,
+            network=self.network,
+            learner_sudo=self.learner_sudo,
+            label=label,
         )
 
 
@@ -222,7 +239,9 @@ def parse_lab(source: str | bytes | etree._Element) -> LabDefinition:
         root = parse_xml(source)
     except UnsafeXMLError as error:
         line = error.line + offset if error.line else None
-        raise LabDefinitionError([Problem(line, _("The lab is not well-formed XML: %(reason)s") % {"reason": error.message})]) from None
+        raise LabDefinitionError(
+            [Problem(line, _("The lab is not well-formed XML: %(reason)s") % {"reason": error.message})]
+        ) from None
     return _Parser(offset).lab(root)
 
 
@@ -268,7 +287,11 @@ class _Parser:
             self.error(node, _("%(name)s must be a whole number, not %(value)r.") % {"name": name, "value": raw})
             return default
         if not low <= value <= high:
-            self.error(node, _("%(name)s must be between %(low)s and %(high)s, not %(value)s.") % {"name": name, "low": low, "high": high, "value": value})
+            self.error(
+                node,
+                _("%(name)s must be between %(low)s and %(high)s, not %(value)s.")
+                % {"name": name, "low": low, "high": high, "value": value},
+            )
             return default
         return value
 
@@ -282,7 +305,11 @@ class _Parser:
             self.error(node, _("%(name)s must be a number, not %(value)r.") % {"name": name, "value": raw})
             return default
         if not low <= value <= high or value != value:  # NaN compares false with everything
-            self.error(node, _("%(name)s must be between %(low)s and %(high)s, not %(value)s.") % {"name": name, "low": low, "high": high, "value": raw})
+            self.error(
+                node,
+                _("%(name)s must be between %(low)s and %(high)s, not %(value)s.")
+                % {"name": name, "low": low, "high": high, "value": raw},
+            )
             return default
         return value
 
@@ -293,12 +320,22 @@ class _Parser:
             return default
         seconds = parse_duration(raw, unit)
         if seconds is None:
-            self.error(node, _("%(name)s must be a duration such as 30s, 45m or 2h, not %(value)r.") % {"name": name, "value": raw})
+            self.error(
+                node,
+                _("%(name)s must be a duration such as 30s, 45m or 2h, not %(value)r.") % {"name": name, "value": raw},
+            )
             return default
         if not low <= seconds <= high:
-            self.error(node, _("%(name)s must be between %(low)s and %(high)s, not %(value)s.") % {
-                "name": name, "low": _human_duration(low), "high": _human_duration(high), "value": raw,
-            })
+            self.error(
+                node,
+                _("%(name)s must be between %(low)s and %(high)s, not %(value)s.")
+                % {
+                    "name": name,
+                    "low": _human_duration(low),
+                    "high": _human_duration(high),
+                    "value": raw,
+                },
+            )
             return default
         return seconds
 
@@ -308,13 +345,22 @@ class _Parser:
             return default
         match = SIZE_PATTERN.match(raw)
         if not match:
-            self.error(node, _("%(name)s must be a size such as 512M or 2G, not %(value)r.") % {"name": name, "value": raw})
+            self.error(
+                node, _("%(name)s must be a size such as 512M or 2G, not %(value)r.") % {"name": name, "value": raw}
+            )
             return default
         value = int(match.group(1)) * SIZE_UNITS[match.group(2).upper()]
         if not low <= value <= high:
-            self.error(node, _("%(name)s must be between %(low)s and %(high)s, not %(value)s.") % {
-                "name": name, "low": format_size(low), "high": format_size(high), "value": raw,
-            })
+            self.error(
+                node,
+                _("%(name)s must be between %(low)s and %(high)s, not %(value)s.")
+                % {
+                    "name": name,
+                    "low": format_size(low),
+                    "high": format_size(high),
+                    "value": raw,
+                },
+            )
             return default
         return value
 
@@ -342,9 +388,17 @@ class _Parser:
             self.error(node, _("<%(tag)s> needs an %(name)s attribute.") % {"tag": node.tag, "name": name})
             return ""
         if not ID_PATTERN.match(raw):
-            self.error(node, _("%(what)s id %(value)r must be letters, digits, - and _ (at most 64).") % {"what": what, "value": raw})
+            self.error(
+                node,
+                _("%(what)s id %(value)r must be letters, digits, - and _ (at most 64).")
+                % {"what": what, "value": raw},
+            )
         elif raw in seen:
-            self.error(node, _("Duplicate %(what)s id %(value)r (first used on line %(line)s).") % {"what": what, "value": raw, "line": seen[raw]})
+            self.error(
+                node,
+                _("Duplicate %(what)s id %(value)r (first used on line %(line)s).")
+                % {"what": what, "value": raw, "line": seen[raw]},
+            )
         else:
             seen[raw] = (node.sourceline or 0) + self.offset
         return raw
@@ -352,12 +406,20 @@ class _Parser:
     def script(self, node, cap, what) -> str:
         for child in node:
             if isinstance(child.tag, str):
-                self.error(child, _("<%(tag)s> cannot contain elements (found <%(child)s>); wrap the text in CDATA.") % {"tag": node.tag, "child": child.tag})
+                self.error(
+                    child,
+                    _("<%(tag)s> cannot contain elements (found <%(child)s>); wrap the text in CDATA.")
+                    % {"tag": node.tag, "child": child.tag},
+                )
         # A comment splits an element's text: lxml keeps what follows it as the comment's tail.
         raw = (node.text or "") + "".join(child.tail or "" for child in node)
         text = _block_text(raw)
         if len(text) > cap:
-            self.error(node, _("%(what)s is %(size)s characters; the limit is %(cap)s.") % {"what": what, "size": len(text), "cap": cap})
+            self.error(
+                node,
+                _("%(what)s is %(size)s characters; the limit is %(cap)s.")
+                % {"what": what, "size": len(text), "cap": cap},
+            )
         if "\x00" in text:
             self.error(node, _("%(what)s contains a NUL character.") % {"what": what})
         self.texts.append((raw, (node.sourceline or 0) + self.offset))
@@ -367,7 +429,9 @@ class _Parser:
 
     def lab(self, root: etree._Element) -> LabDefinition:
         if root.tag != TAG:
-            self.error(root, _("The root element must be <%(expected)s>, not <%(tag)s>.") % {"expected": TAG, "tag": root.tag})
+            self.error(
+                root, _("The root element must be <%(expected)s>, not <%(tag)s>.") % {"expected": TAG, "tag": root.tag}
+            )
             raise LabDefinitionError(self.problems)
         self.attributes(root, LAB_ATTRIBUTES, RUNTIME_ATTRIBUTES)
         display_name = (root.get("display_name") or "").strip()
@@ -376,7 +440,11 @@ class _Parser:
         image = (root.get("image") or "base").strip()
         images = known_images()
         if images is not None and image not in images:
-            self.error(root, _("Unknown image %(image)r; known images: %(known)s.") % {"image": image, "known": ", ".join(sorted(images))})
+            self.error(
+                root,
+                _("Unknown image %(image)r; known images: %(known)s.")
+                % {"image": image, "known": ", ".join(sorted(images))},
+            )
         time_limit = int(self.duration(root, "time_limit", 3600, MIN_TIME_LIMIT, MAX_TIME_LIMIT, "m"))
         idle_timeout = int(self.duration(root, "idle_timeout", 900, MIN_TIME_LIMIT, MAX_TIME_LIMIT, "m"))
         if idle_timeout > time_limit:
@@ -397,7 +465,7 @@ class _Parser:
             gating = Gating.SEQUENTIAL
         learner_sudo = self.boolean(root, "sudo", False)
         if self.boolean(root, "network", False):
-            self.error(root, _("Network access for labs is not available yet; remove network=\"true\"."))
+            self.error(root, _('Network access for labs is not available yet; remove network="true".'))
         if root.text and root.text.strip():
             self.error(root, _("Text directly inside <kafaat_lab> is not allowed; put it in a step's <instructions>."))
 
@@ -415,41 +483,75 @@ class _Parser:
                 params.append(self.param(child, param_names))
             elif child.tag == "setup":
                 self.attributes(child, CHILD_ATTRIBUTES["setup"])
-                setup.append(SetupScript(user=self.user(child), script=self.script(child, MAX_SCRIPT_CHARS, _("The setup script"))))
+                setup.append(
+                    SetupScript(
+                        user=self.user(child), script=self.script(child, MAX_SCRIPT_CHARS, _("The setup script"))
+                    )
+                )
             elif child.tag == "file":
                 files.append(self.file(child, paths))
             elif child.tag == "step":
                 steps.append(self.step(child, step_ids, item_ids))
             else:
-                self.error(child, _("Unknown element <%(tag)s> in <kafaat_lab>; expected param, setup, file or step.") % {"tag": child.tag})
+                self.error(
+                    child,
+                    _("Unknown element <%(tag)s> in <kafaat_lab>; expected param, setup, file or step.")
+                    % {"tag": child.tag},
+                )
         if not steps:
             self.error(root, _("A lab needs at least one <step>."))
-        for what, items, cap in ((_("steps"), steps, MAX_STEPS), (_("files"), files, MAX_FILES), (_("params"), params, MAX_PARAMS)):
+        for what, items, cap in (
+            (_("steps"), steps, MAX_STEPS),
+            (_("files"), files, MAX_FILES),
+            (_("params"), params, MAX_PARAMS),
+        ):
             if len(items) > cap:
                 self.error(root, _("A lab can have at most %(cap)s %(what)s.") % {"cap": cap, "what": what})
         self.references(set(param_names))
         if self.problems:
             raise LabDefinitionError(self.problems)
         return LabDefinition(
-            display_name=display_name, image=image, time_limit=time_limit, idle_timeout=idle_timeout, weight=weight,
-            max_attempts=max_attempts, limits=limits, gating=gating, learner_sudo=learner_sudo, network=False,
-            params=tuple(params), setup=tuple(setup), files=tuple(files), steps=tuple(steps),
+            display_name=display_name,
+            image=image,
+            time_limit=time_limit,
+            idle_timeout=idle_timeout,
+            weight=weight,
+            max_attempts=max_attempts,
+            limits=limits,
+            gating=gating,
+            learner_sudo=learner_sudo,
+            network=False,
+            params=tuple(params),
+            setup=tuple(setup),
+            files=tuple(files),
+            steps=tuple(steps),
         )
 
     def param(self, node, seen: dict[str, int]) -> Param:
         self.attributes(node, CHILD_ATTRIBUTES["param"])
         name = (node.get("name") or "").strip()
         if not param_kinds.NAME.match(name):
-            self.error(node, _("Parameter name %(value)r must be a letter or _ followed by letters, digits or _.") % {"value": name})
+            self.error(
+                node,
+                _("Parameter name %(value)r must be a letter or _ followed by letters, digits or _.") % {"value": name},
+            )
         elif name in seen:
-            self.error(node, _("Duplicate parameter %(value)r (first declared on line %(line)s).") % {"value": name, "line": seen[name]})
+            self.error(
+                node,
+                _("Duplicate parameter %(value)r (first declared on line %(line)s).")
+                % {"value": name, "line": seen[name]},
+            )
         else:
             seen[name] = (node.sourceline or 0) + self.offset
         raw_kind = (node.get("kind") or "").strip()
         try:
             kind = param_kinds.Kind(raw_kind)
         except ValueError:
-            self.error(node, _("Parameter kind must be one of %(kinds)s, not %(value)r.") % {"kinds": ", ".join(param_kinds.Kind), "value": raw_kind})
+            self.error(
+                node,
+                _("Parameter kind must be one of %(kinds)s, not %(value)r.")
+                % {"kinds": ", ".join(param_kinds.Kind), "value": raw_kind},
+            )
             return Param(name=name, kind=raw_kind)
         spec = param_kinds.KINDS[kind]
         options: dict[str, Any] = {}
@@ -478,7 +580,9 @@ class _Parser:
         if problem:
             self.error(node, problem)
         elif path in seen:
-            self.error(node, _("Duplicate file path %(path)s (first on line %(line)s).") % {"path": path, "line": seen[path]})
+            self.error(
+                node, _("Duplicate file path %(path)s (first on line %(line)s).") % {"path": path, "line": seen[path]}
+            )
         else:
             seen[path] = (node.sourceline or 0) + self.offset
         raw_mode = (node.get("mode") or "0644").strip()
@@ -489,7 +593,9 @@ class _Parser:
             mode = int(raw_mode, 8)
             if mode & 0o6000:
                 # Sandboxes mount everything nosuid: a setuid file would look privileged and not be.
-                self.error(node, _("mode %(value)s sets setuid or setgid, which labs do not support.") % {"value": raw_mode})
+                self.error(
+                    node, _("mode %(value)s sets setuid or setgid, which labs do not support.") % {"value": raw_mode}
+                )
                 mode &= 0o1777
         owner = self.user(node, "owner")
         content = self.script(node, MAX_FILE_CHARS, _("The file %(path)s") % {"path": path})
@@ -512,7 +618,11 @@ class _Parser:
                 self.error(child, _("Text after <%(tag)s> is not allowed.") % {"tag": child.tag})
             allowed = STEP_CHILD_ATTRIBUTES.get(child.tag)
             if allowed is None:
-                self.error(child, _("Unknown element <%(tag)s> in <step>; expected instructions, check, flag, hint or solve.") % {"tag": child.tag})
+                self.error(
+                    child,
+                    _("Unknown element <%(tag)s> in <step>; expected instructions, check, flag, hint or solve.")
+                    % {"tag": child.tag},
+                )
                 continue
             self.attributes(child, allowed)
             if child.tag == "instructions":
@@ -528,13 +638,15 @@ class _Parser:
                 script = self.script(child, MAX_SCRIPT_CHARS, _("The check script"))
                 if not script.strip():
                     self.error(child, _("Check %(id)s has an empty script.") % {"id": check_id})
-                checks.append(Check(
-                    id=check_id,
-                    points=self.integer(child, "points", 1, 0, MAX_POINTS),
-                    timeout=self.duration(child, "timeout", DEFAULT_CHECK_TIMEOUT, 1, MAX_CHECK_TIMEOUT, "s"),
-                    user=self.user(child),
-                    script=script,
-                ))
+                checks.append(
+                    Check(
+                        id=check_id,
+                        points=self.integer(child, "points", 1, 0, MAX_POINTS),
+                        timeout=self.duration(child, "timeout", DEFAULT_CHECK_TIMEOUT, 1, MAX_CHECK_TIMEOUT, "s"),
+                        user=self.user(child),
+                        script=script,
+                    )
+                )
             elif child.tag == "flag":
                 flag_id = self.identifier(child, "id", item_ids, _("flag"))
                 value = self.script(child, MAX_FLAG_CHARS, _("The flag")).strip()
@@ -542,23 +654,49 @@ class _Parser:
                     self.error(child, _("Flag %(id)s must hold its answer on one line.") % {"id": flag_id})
                 flags.append(Flag(id=flag_id, points=self.integer(child, "points", 1, 0, MAX_POINTS), value=value))
             elif child.tag == "hint":
-                hints.append(Hint(text=self.script(child, MAX_TEXT_CHARS, _("The hint")), cost=self.integer(child, "cost", 0, 0, MAX_POINTS)))
+                hints.append(
+                    Hint(
+                        text=self.script(child, MAX_TEXT_CHARS, _("The hint")),
+                        cost=self.integer(child, "cost", 0, 0, MAX_POINTS),
+                    )
+                )
         if not checks and not flags:
             self.error(node, _("Step %(id)s needs at least one <check> or <flag>.") % {"id": step_id})
         if len(checks) + len(flags) + len(hints) > MAX_ITEMS_PER_STEP:
-            self.error(node, _("Step %(id)s has more than %(cap)s checks, flags and hints.") % {"id": step_id, "cap": MAX_ITEMS_PER_STEP})
+            self.error(
+                node,
+                _("Step %(id)s has more than %(cap)s checks, flags and hints.")
+                % {"id": step_id, "cap": MAX_ITEMS_PER_STEP},
+            )
         return Step(
-            id=step_id, title=title, instructions=instructions or "", checks=tuple(checks), flags=tuple(flags),
-            hints=tuple(hints), solve=solve,
+            id=step_id,
+            title=title,
+            instructions=instructions or "",
+            checks=tuple(checks),
+            flags=tuple(flags),
+            hints=tuple(hints),
+            solve=solve,
         )
 
     def references(self, declared: set[str]) -> None:
         for text, line in self.texts:
             for name, position in param_kinds.references(text):
                 if name not in declared:
-                    self.problems.append(Problem(line + text[:position].count("\n"), _("Unknown parameter %(name)s in {{ lab.param.%(name)s }}; declare it with <param>.") % {"name": name}))
+                    self.problems.append(
+                        Problem(
+                            line + text[:position].count("\n"),
+                            _("Unknown parameter %(name)s in {{ lab.param.%(name)s }}; declare it with <param>.")
+                            % {"name": name},
+                        )
+                    )
             for expression, position in param_kinds.malformed(text):
-                self.problems.append(Problem(line + text[:position].count("\n"), _("%(expression)s is not a parameter reference; write {{ lab.param.NAME }}.") % {"expression": expression}))
+                self.problems.append(
+                    Problem(
+                        line + text[:position].count("\n"),
+                        _("%(expression)s is not a parameter reference; write {{ lab.param.NAME }}.")
+                        % {"expression": expression},
+                    )
+                )
 
 
 def path_problem(path: str) -> str | None:
@@ -595,7 +733,7 @@ def known_images() -> set[str] | None:
 
 
 def parse_duration(raw: str, unit: str = "s") -> float | None:
-    """Seconds from ``"90"`` (counted in ``unit``), ``"30s"``, ``"45m"``, ``"1.5h"`` or ``"1h30m"``; None if malformed."""
+    """Seconds from ``"90"`` (in ``unit``), ``"30s"``, ``"45m"``, ``"1.5h"`` or ``"1h30m"``; None if malformed."""
     text = raw.strip().lower().replace(" ", "")
     factors = {"s": 1, "m": 60, "h": 3600}
     if NUMBER_PATTERN.match(text):
@@ -626,7 +764,15 @@ def format_size(value: int) -> str:
 
 def _attr(value: Any) -> str:
     text = str(value)
-    for old, new in (("&", "&amp;"), ("<", "&lt;"), (">", "&gt;"), ('"', "&quot;"), ("\n", "&#10;"), ("\t", "&#9;"), ("\r", "&#13;")):
+    for old, new in (
+        ("&", "&amp;"),
+        ("<", "&lt;"),
+        (">", "&gt;"),
+        ('"', "&quot;"),
+        ("\n", "&#10;"),
+        ("\t", "&#9;"),
+        ("\r", "&#13;"),
+    ):
         text = text.replace(old, new)
     return f'"{text}"'
 
@@ -683,7 +829,14 @@ def serialize_lab(definition: LabDefinition) -> str:
         out.append(f"  <step{_attrs([('id', step.id), ('title', step.title)])}>")
         out.append(f"    <instructions>{_body(step.instructions)}</instructions>")
         for check in step.checks:
-            attrs = _attrs([("id", check.id), ("points", check.points), ("timeout", _human_duration(check.timeout)), ("user", check.user)])
+            attrs = _attrs(
+                [
+                    ("id", check.id),
+                    ("points", check.points),
+                    ("timeout", _human_duration(check.timeout)),
+                    ("user", check.user),
+                ]
+            )
             out.append(f"    <check{attrs}>{_body(check.script)}</check>")
         for flag in step.flags:
             out.append(f"    <flag{_attrs([('id', flag.id), ('points', flag.points)])}>{_body(flag.value)}</flag>")
@@ -711,7 +864,10 @@ def generate_params(definition: LabDefinition, seed: bytes) -> dict[str, str]:
 
 
 def render(definition: LabDefinition, params: Mapping[str, str]) -> LabDefinition:
-    """The definition with ``{{ lab.param.NAME }}`` replaced everywhere: instructions, files, setup, checks, flags, hints, solves."""
+    """The definition with every ``{{ lab.param.NAME }}`` replaced.
+
+    Everywhere text is: instructions, files, setup, checks, flags, hints and solves.
+    """
     missing = {param.name for param in definition.params} - set(params)
     if missing:
         raise ValueError(f"no value for parameters {sorted(missing)}")

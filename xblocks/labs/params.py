@@ -1,10 +1,11 @@
-"""Per-learner lab parameters: the kinds an author may declare, their values derived from a secret seed, and substitution.
+"""Per-learner lab parameters: the kinds an author may declare, values derived from a secret seed, substitution.
 
 A session's values come from ``HMAC-SHA256(seed, name)``, so they are stable for one seed (a
 restarted worker renders the same lab) and unrelated between seeds (a flag copied from another
 learner does not match). Every kind produces characters from a shell- and Markdown-safe alphabet
 (letters, digits, ``_``, ``-``, ``{``, ``}``), so substituting a value into a script cannot inject code.
 """
+
 from __future__ import annotations
 
 import enum
@@ -49,19 +50,134 @@ KINDS: dict[Kind, KindSpec] = {
 
 # Short, unambiguous, lower-case English words; 128 of them give 7 bits per word.
 WORDS = (
-    "amber", "anchor", "apple", "arrow", "aspen", "atlas", "badger", "bamboo", "beacon", "birch",
-    "bison", "blossom", "breeze", "brook", "cactus", "canyon", "cedar", "cherry", "cinder", "cobalt",
-    "comet", "coral", "cotton", "crane", "crystal", "cypress", "dahlia", "delta", "desert", "dolphin",
-    "dune", "eagle", "ember", "falcon", "fern", "fjord", "forest", "fossil", "galaxy", "garnet",
-    "geyser", "ginger", "glacier", "granite", "harbor", "hazel", "heron", "hollow", "horizon", "indigo",
-    "island", "ivory", "jade", "jasmine", "juniper", "kayak", "kernel", "kestrel", "lagoon", "lantern",
-    "lemon", "lilac", "linden", "lotus", "lynx", "magnet", "maple", "marble", "meadow", "meteor",
-    "mint", "monsoon", "mosaic", "nectar", "nimbus", "oasis", "ocean", "olive", "onyx", "orbit",
-    "orchid", "otter", "palm", "panther", "pebble", "pepper", "pine", "planet", "plume", "prairie",
-    "quartz", "quill", "raven", "reef", "ridge", "river", "saffron", "sage", "sapphire", "sequoia",
-    "shadow", "sierra", "silver", "sparrow", "spruce", "summit", "sunset", "talon", "thistle", "thunder",
-    "tiger", "topaz", "tulip", "tundra", "valley", "velvet", "violet", "walnut", "willow", "winter",
-    "zephyr", "zinc", "yarrow", "yucca", "wren", "walrus", "vortex", "tamarind",
+    "amber",
+    "anchor",
+    "apple",
+    "arrow",
+    "aspen",
+    "atlas",
+    "badger",
+    "bamboo",
+    "beacon",
+    "birch",
+    "bison",
+    "blossom",
+    "breeze",
+    "brook",
+    "cactus",
+    "canyon",
+    "cedar",
+    "cherry",
+    "cinder",
+    "cobalt",
+    "comet",
+    "coral",
+    "cotton",
+    "crane",
+    "crystal",
+    "cypress",
+    "dahlia",
+    "delta",
+    "desert",
+    "dolphin",
+    "dune",
+    "eagle",
+    "ember",
+    "falcon",
+    "fern",
+    "fjord",
+    "forest",
+    "fossil",
+    "galaxy",
+    "garnet",
+    "geyser",
+    "ginger",
+    "glacier",
+    "granite",
+    "harbor",
+    "hazel",
+    "heron",
+    "hollow",
+    "horizon",
+    "indigo",
+    "island",
+    "ivory",
+    "jade",
+    "jasmine",
+    "juniper",
+    "kayak",
+    "kernel",
+    "kestrel",
+    "lagoon",
+    "lantern",
+    "lemon",
+    "lilac",
+    "linden",
+    "lotus",
+    "lynx",
+    "magnet",
+    "maple",
+    "marble",
+    "meadow",
+    "meteor",
+    "mint",
+    "monsoon",
+    "mosaic",
+    "nectar",
+    "nimbus",
+    "oasis",
+    "ocean",
+    "olive",
+    "onyx",
+    "orbit",
+    "orchid",
+    "otter",
+    "palm",
+    "panther",
+    "pebble",
+    "pepper",
+    "pine",
+    "planet",
+    "plume",
+    "prairie",
+    "quartz",
+    "quill",
+    "raven",
+    "reef",
+    "ridge",
+    "river",
+    "saffron",
+    "sage",
+    "sapphire",
+    "sequoia",
+    "shadow",
+    "sierra",
+    "silver",
+    "sparrow",
+    "spruce",
+    "summit",
+    "sunset",
+    "talon",
+    "thistle",
+    "thunder",
+    "tiger",
+    "topaz",
+    "tulip",
+    "tundra",
+    "valley",
+    "velvet",
+    "violet",
+    "walnut",
+    "willow",
+    "winter",
+    "zephyr",
+    "zinc",
+    "yarrow",
+    "yucca",
+    "wren",
+    "walrus",
+    "vortex",
+    "tamarind",
 )
 
 
@@ -74,7 +190,9 @@ def _stream(seed: bytes, name: str, length: int) -> bytes:
     out = b""
     counter = 0
     while len(out) < length:
-        out += hmac.new(seed, b"kafaat-lab-param\x00" + name.encode() + b"\x00" + counter.to_bytes(4, "big"), hashlib.sha256).digest()
+        out += hmac.new(
+            seed, b"kafaat-lab-param\x00" + name.encode() + b"\x00" + counter.to_bytes(4, "big"), hashlib.sha256
+        ).digest()
         counter += 1
     return out[:length]
 
@@ -117,7 +235,11 @@ def references(text: str) -> list[tuple[str, int]]:
 
 def malformed(text: str) -> list[tuple[str, int]]:
     """Lab expressions that are not parameter references (typos), as ``(expression, offset)``."""
-    return [(match.group(0), match.start()) for match in EXPRESSION.finditer(text or "") if not REFERENCE.fullmatch(match.group(0))]
+    return [
+        (match.group(0), match.start())
+        for match in EXPRESSION.finditer(text or "")
+        if not REFERENCE.fullmatch(match.group(0))
+    ]
 
 
 def substitute(text: str, values: Mapping[str, str]) -> str:

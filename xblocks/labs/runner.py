@@ -7,6 +7,7 @@ worker never creates, chowns or chmods a learner-writable path from the host (Ju
 CVE-2024-28185 and CVE-2024-28189 were exactly that). Check scripts are handed to the backend,
 which delivers them without writing them where the learner can write.
 """
+
 from __future__ import annotations
 
 import hmac
@@ -61,6 +62,11 @@ class CheckOutcome:
     truncated: bool
 
 
+def _start_failed() -> str:
+    """What a learner reads when a start fails: no internals, a next step."""
+    return _("The lab could not be set up. Please try again; if it keeps failing, tell your instructor.")
+
+
 def _tail(text: str) -> str:
     text = (text or "").strip()
     return text if len(text) <= OPERATOR_TAIL_CHARS else "…" + text[-OPERATOR_TAIL_CHARS:]
@@ -99,13 +105,17 @@ def place_files(backend: Backend, handle: SandboxHandle, files: tuple[LabFile, .
     """Write every lab file inside a live sandbox; raise ProvisionError on the first that fails."""
     for lab_file in files:
         result = backend.exec(
-            handle, place_file_script(lab_file), user=lab_file.owner, timeout=FILE_TIMEOUT,
+            handle,
+            place_file_script(lab_file),
+            user=lab_file.owner,
+            timeout=FILE_TIMEOUT,
             stdin=lab_file.content.encode("utf-8"),
         )
         if not result.ok:
             raise ProvisionError(
-                _("The lab's files could not be prepared. Please try again; if it keeps failing, tell your instructor."),
-                f"placing {lab_file.path} as {lab_file.owner} failed (exit {result.exit_code}, timed out {result.timed_out}): {_tail(result.stderr)}",
+                _start_failed(),
+                f"placing {lab_file.path} as {lab_file.owner} failed (exit {result.exit_code}, "
+                f"timed out {result.timed_out}): {_tail(result.stderr)}",
             )
 
 
@@ -126,9 +136,10 @@ def provision(backend: Backend, lab: LabDefinition, *, label: str, on_phase: Pha
             result = backend.exec(handle, setup.script, user=setup.user, timeout=SETUP_TIMEOUT)
             if not result.ok:
                 raise ProvisionError(
-                    _("The lab could not be set up. Please try again; if it keeps failing, tell your instructor."),
-                    f"setup script {index} ({setup.user}) failed: exit {result.exit_code}, timed out {result.timed_out}, "
-                    f"{result.duration:.1f}s; stderr: {_tail(result.stderr)}; stdout: {_tail(result.stdout)}",
+                    _start_failed(),
+                    f"setup script {index} ({setup.user}) failed: exit {result.exit_code}, "
+                    f"timed out {result.timed_out}, {result.duration:.1f}s; "
+                    f"stderr: {_tail(result.stderr)}; stdout: {_tail(result.stdout)}",
                 )
         report("ready")
     except BaseException as error:
@@ -152,7 +163,7 @@ def _refuse_unrendered(lab: LabDefinition) -> None:
     texts = [item.script for item in lab.setup] + [item.content for item in lab.files]
     if param_kinds.names_used(texts):
         raise ProvisionError(
-            _("The lab could not be set up. Please try again; if it keeps failing, tell your instructor."),
+            _start_failed(),
             "the definition still holds {{ lab.param.* }} references: render it with its parameters first",
         )
 
@@ -173,19 +184,32 @@ def run_check(backend: Backend, handle: SandboxHandle, check: Check, *, stdin: b
     ``stdin`` carries the learner's terminal command history for checks that look at what was typed.
     """
     result = backend.exec(
-        handle, check.script, user=check.user, timeout=check.timeout, stdin=stdin, output_limit=CHECK_OUTPUT_BYTES,
+        handle,
+        check.script,
+        user=check.user,
+        timeout=check.timeout,
+        stdin=stdin,
+        output_limit=CHECK_OUTPUT_BYTES,
     )
     passed = result.exit_code == 0 and not result.timed_out
     feedback, truncated = clean_feedback(result.stdout, result.truncated)
     if result.timed_out:
-        message = _("The check did not finish within %(seconds)s seconds, so it did not pass.") % {"seconds": f"{check.timeout:g}"}
+        message = _("The check did not finish within %(seconds)s seconds, so it did not pass.") % {
+            "seconds": f"{check.timeout:g}"
+        }
         feedback = f"{message}\n{feedback}".strip()
     if result.stderr and not passed:
         log.info("check %s in %s: exit %s, stderr: %s", check.id, handle.id, result.exit_code, _tail(result.stderr))
     return CheckOutcome(
-        id=check.id, passed=passed, points=float(check.points) if passed else 0.0, max_points=check.points,
-        feedback=feedback, exit_code=None if result.timed_out else result.exit_code, duration=result.duration,
-        timed_out=result.timed_out, truncated=truncated,
+        id=check.id,
+        passed=passed,
+        points=float(check.points) if passed else 0.0,
+        max_points=check.points,
+        feedback=feedback,
+        exit_code=None if result.timed_out else result.exit_code,
+        duration=result.duration,
+        timed_out=result.timed_out,
+        truncated=truncated,
     )
 
 

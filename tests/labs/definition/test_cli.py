@@ -1,4 +1,5 @@
 """``kafaat lab validate|test``: output naming file and line, and exit codes an author and CI rely on."""
+
 import os
 import pathlib
 import subprocess
@@ -69,8 +70,12 @@ def test_validate_finds_labs_inline_in_a_vertical_and_skips_pointers(capsys):
 
 
 def test_validate_reports_inline_problems_at_their_line_in_the_enclosing_file(tmp_path, capsys):
-    path = _write(tmp_path, "vertical.xml", '<vertical>\n  <html/>\n  <kafaat_lab display_name="x">\n    <step id="s" title="S" colour="red">\n'
-                  '      <check id="c">true</check>\n    </step>\n  </kafaat_lab>\n</vertical>\n')
+    path = _write(
+        tmp_path,
+        "vertical.xml",
+        '<vertical>\n  <html/>\n  <kafaat_lab display_name="x">\n    <step id="s" title="S" colour="red">\n'
+        '      <check id="c">true</check>\n    </step>\n  </kafaat_lab>\n</vertical>\n',
+    )
     assert main(["lab", "validate", path]) == 1
     assert f"{path}:4: Unknown attribute colour on <step>." in capsys.readouterr().out
 
@@ -84,8 +89,21 @@ def test_validate_without_any_lab_exits_1(tmp_path, capsys):
 def test_validate_works_without_django_settings():
     env = {key: value for key, value in os.environ.items() if key != "DJANGO_SETTINGS_MODULE"}
     result = subprocess.run(
-        [sys.executable, "-m", "xblocks.cli", "lab", "validate", str(FIXTURES / "minimal.xml"), str(FIXTURES / "bad" / "bad_user.xml")],
-        cwd=ROOT, env=env, capture_output=True, text=True, timeout=60, check=False,
+        [
+            sys.executable,
+            "-m",
+            "xblocks.cli",
+            "lab",
+            "validate",
+            str(FIXTURES / "minimal.xml"),
+            str(FIXTURES / "bad" / "bad_user.xml"),
+        ],
+        cwd=ROOT,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
     )
     assert result.returncode == 1, result.stderr
     assert "minimal.xml: ok:" in result.stdout

@@ -1,4 +1,5 @@
 """Per-learner parameters: stable for one seed, different between seeds, substituted everywhere, safe in a shell."""
+
 import pathlib
 import re
 
@@ -51,7 +52,12 @@ def test_render_substitutes_every_reference_everywhere():
     rendered = render(EVERY, values)
     texts = [s.script for s in rendered.setup] + [f.content for f in rendered.files]
     for step in rendered.steps:
-        texts += [step.instructions, step.solve or ""] + [c.script for c in step.checks] + [f.value for f in step.flags] + [h.text for h in step.hints]
+        texts += (
+            [step.instructions, step.solve or ""]
+            + [c.script for c in step.checks]
+            + [f.value for f in step.flags]
+            + [h.text for h in step.hints]
+        )
     assert not any("{{" in text for text in texts)
     assert values["token"] in rendered.setup[0].script
     assert f"hello from {values['who']}" in rendered.setup[1].script

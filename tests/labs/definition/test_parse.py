@@ -1,4 +1,5 @@
 """Lab OLX parsing: every fixture and sample lab round-trips, every bad file fails with its line and message."""
+
 import pathlib
 import re
 import time
@@ -83,10 +84,18 @@ def test_every_problem_is_reported_not_just_the_first():
     assert lines == sorted(lines)
     assert len(error.value.errors) >= 9
     rendered = str(error.value)
-    for fragment in ("line 1: Unknown attribute colour", "line 1: memory must be", "line 2: File path relative",
-                     "line 2: mode must be", "line 4: user must be", "line 4: points must be",
-                     "line 4: Unknown parameter missing", "line 6: Duplicate step id", "line 6: Step s needs a title",
-                     "line 6: Step s needs at least one"):
+    for fragment in (
+        "line 1: Unknown attribute colour",
+        "line 1: memory must be",
+        "line 2: File path relative",
+        "line 2: mode must be",
+        "line 4: user must be",
+        "line 4: points must be",
+        "line 4: Unknown parameter missing",
+        "line 6: Duplicate step id",
+        "line 6: Step s needs a title",
+        "line 6: Step s needs at least one",
+    ):
         assert fragment in rendered
 
 
@@ -113,10 +122,18 @@ def test_the_parsed_definition_carries_units_and_defaults_as_documented():
     definition = parse_lab((FIXTURES / "every_feature.xml").read_text())
     assert definition.time_limit == 5400 and definition.idle_timeout == 900
     assert definition.limits == Limits(memory_bytes=1024**3, pids=128, cpus=0.25, disk_bytes=2 * 1024**3, inodes=50000)
-    assert (definition.weight, definition.max_attempts, definition.gating, definition.learner_sudo) == (2.5, 5, "free", True)
+    assert (definition.weight, definition.max_attempts, definition.gating, definition.learner_sudo) == (
+        2.5,
+        5,
+        "free",
+        True,
+    )
     assert definition.network is False
     first = definition.step("first")
-    assert [(c.id, c.points, c.timeout, c.user) for c in first.checks] == [("port-open", 3, 60.0, "learner"), ("second-check", 0, 2.5, "root")]
+    assert [(c.id, c.points, c.timeout, c.user) for c in first.checks] == [
+        ("port-open", 3, 60.0, "learner"),
+        ("second-check", 0, 2.5, "root"),
+    ]
     assert first.max_points == 7 and definition.max_score == 8
     assert definition.files[0].content == "all:\n\t@echo port {{ lab.param.port }}\n"
     assert definition.files[2].content == "" and definition.files[2].mode == 0o600
@@ -125,7 +142,13 @@ def test_the_parsed_definition_carries_units_and_defaults_as_documented():
     assert definition.step("second_step").solve is None
     assert definition.display_name == 'Every feature & more: "quotes", <angles> and ünïcödé'
     minimal = parse_lab((FIXTURES / "minimal.xml").read_text())
-    assert (minimal.image, minimal.time_limit, minimal.idle_timeout, minimal.limits, minimal.gating) == ("base", 3600, 900, Limits(), "sequential")
+    assert (minimal.image, minimal.time_limit, minimal.idle_timeout, minimal.limits, minimal.gating) == (
+        "base",
+        3600,
+        900,
+        Limits(),
+        "sequential",
+    )
     assert minimal.steps[0].checks[0].user == "root" and minimal.steps[0].checks[0].timeout == 10.0
 
 
@@ -137,7 +160,9 @@ def test_a_missing_step_is_a_key_error():
 def test_the_sandbox_spec_carries_the_image_limits_and_label():
     definition = parse_lab((FIXTURES / "every_feature.xml").read_text())
     spec = definition.sandbox_spec("labsession-7")
-    assert spec == SandboxSpec(image="web", limits=definition.limits, network=False, learner_sudo=True, label="labsession-7")
+    assert spec == SandboxSpec(
+        image="web", limits=definition.limits, network=False, learner_sudo=True, label="labsession-7"
+    )
 
 
 def test_serialising_a_hand_built_definition_keeps_tricky_text_intact():
@@ -145,17 +170,25 @@ def test_serialising_a_hand_built_definition_keeps_tricky_text_intact():
     definition = parse_lab((FIXTURES / "minimal.xml").read_text())
     from dataclasses import replace  # pylint: disable=import-outside-toplevel
 
-    changed = replace(definition, steps=(replace(definition.steps[0], instructions=tricky, solve="echo '<x>' && true"),))
+    changed = replace(
+        definition, steps=(replace(definition.steps[0], instructions=tricky, solve="echo '<x>' && true"),)
+    )
     assert parse_lab(serialize_lab(changed)) == changed
 
 
-@pytest.mark.parametrize("payload", [
-    '<!DOCTYPE l [<!ENTITY a "aaaaaaaaaa"><!ENTITY b "&a;&a;&a;&a;&a;&a;&a;&a;&a;&a;"><!ENTITY c "&b;&b;&b;&b;&b;&b;&b;&b;&b;&b;">'
-    '<!ENTITY d "&c;&c;&c;&c;&c;&c;&c;&c;&c;&c;">]><kafaat_lab display_name="&d;"/>',
-    '<?xml version="1.0"?>\n<!DOCTYPE kafaat_lab [<!ENTITY x SYSTEM "file:///etc/passwd">]>\n<kafaat_lab display_name="&x;"/>',
-    '<!DOCTYPE kafaat_lab SYSTEM "http://127.0.0.1:9/lab.dtd"><kafaat_lab display_name="x"/>',
-    '<!DOCTYPE q [<!ENTITY a "' + "x" * 40000 + '">]><kafaat_lab display_name="' + "&a;" * 4000 + '"/>',
-], ids=["billion-laughs", "xxe-file", "external-dtd", "quadratic"])
+@pytest.mark.parametrize(
+    "payload",
+    [
+        '<!DOCTYPE l [<!ENTITY a "aaaaaaaaaa"><!ENTITY b "&a;&a;&a;&a;&a;&a;&a;&a;&a;&a;">'
+        '<!ENTITY c "&b;&b;&b;&b;&b;&b;&b;&b;&b;&b;">'
+        '<!ENTITY d "&c;&c;&c;&c;&c;&c;&c;&c;&c;&c;">]><kafaat_lab display_name="&d;"/>',
+        '<?xml version="1.0"?>\n<!DOCTYPE kafaat_lab [<!ENTITY x SYSTEM "file:///etc/passwd">]>\n'
+        '<kafaat_lab display_name="&x;"/>',
+        '<!DOCTYPE kafaat_lab SYSTEM "http://127.0.0.1:9/lab.dtd"><kafaat_lab display_name="x"/>',
+        '<!DOCTYPE q [<!ENTITY a "' + "x" * 40000 + '">]><kafaat_lab display_name="' + "&a;" * 4000 + '"/>',
+    ],
+    ids=["billion-laughs", "xxe-file", "external-dtd", "quadratic"],
+)
 def test_xml_bombs_in_a_lab_are_rejected_within_a_second_without_content(payload):
     started = time.monotonic()
     with pytest.raises(LabDefinitionError) as error:
@@ -181,6 +214,8 @@ def test_the_example_in_the_authoring_guide_is_a_valid_lab():
 
 
 def test_a_comment_inside_a_script_is_dropped_and_the_text_around_it_kept():
-    lab = parse_lab('<kafaat_lab display_name="x"><step id="s" title="S">'
-                    "<check id=\"c\">test -f /a <!-- why --> || exit 1</check></step></kafaat_lab>")
+    lab = parse_lab(
+        '<kafaat_lab display_name="x"><step id="s" title="S">'
+        '<check id="c">test -f /a <!-- why --> || exit 1</check></step></kafaat_lab>'
+    )
     assert lab.steps[0].checks[0].script == "test -f /a  || exit 1"

@@ -1,4 +1,5 @@
 """The lab runner against real sandboxes: provisioning, check semantics, caps, and symlink tricks."""
+
 import hashlib
 import os
 import pathlib
@@ -70,7 +71,9 @@ def test_provisioning_reports_its_phases_in_order(provisioned):
 def test_files_are_placed_with_their_owner_mode_and_rendered_content(backend, provisioned, lab):
     handle, _phases = provisioned
     word = generate_params(parse_lab(LAB), b"runner-tests")["word"]
-    assert _run(backend, handle, "stat -c '%U %a' /home/learner/project/notes.txt /opt/tool/run.sh").split("\n")[:2] == ["learner 640", "root 750"]
+    assert _run(backend, handle, "stat -c '%U %a' /home/learner/project/notes.txt /opt/tool/run.sh").split("\n")[
+        :2
+    ] == ["learner 640", "root 750"]
     assert _run(backend, handle, "cat /home/learner/project/notes.txt") == f"notes for {word}\n"
     assert _run(backend, handle, "stat -c %U /home/learner/project") == "learner\n"
     assert _run(backend, handle, "cat /root/setup-ran") == f"{word}\n"
@@ -107,7 +110,9 @@ def test_a_flood_of_output_is_truncated_with_a_marker(backend, provisioned):
 
 def test_feedback_is_plain_text_without_terminal_escapes(backend, provisioned):
     handle, _phases = provisioned
-    outcome = runner.run_check(backend, handle, _check(r"printf '\033[31mred\033[0m \033]0;title\007<img src=x onerror=alert(1)>\r\n'; exit 1"))
+    outcome = runner.run_check(
+        backend, handle, _check(r"printf '\033[31mred\033[0m \033]0;title\007<img src=x onerror=alert(1)>\r\n'; exit 1")
+    )
     assert outcome.feedback == "red <img src=x onerror=alert(1)>"  # escaped by the page, never rendered as HTML
 
 
@@ -141,14 +146,26 @@ def test_a_planted_symlink_at_a_lab_file_path_cannot_redirect_provisioning(backe
     try:
         before = hashlib.sha256(host.read_bytes()).hexdigest()
         passwd_before = _run(backend, handle, "sha256sum /etc/passwd")
-        _run(backend, handle, f"ln -sfn {host} /home/learner/to-host; ln -sfn /etc/passwd /home/learner/to-passwd", user="learner")
-        runner.place_files(backend, handle, [
-            LabFile(path="/home/learner/to-host", mode=0o644, owner="root", content="lab content\n"),
-            LabFile(path="/home/learner/to-passwd", mode=0o644, owner="root", content="lab content\n"),
-        ])
+        _run(
+            backend,
+            handle,
+            f"ln -sfn {host} /home/learner/to-host; ln -sfn /etc/passwd /home/learner/to-passwd",
+            user="learner",
+        )
+        runner.place_files(
+            backend,
+            handle,
+            [
+                LabFile(path="/home/learner/to-host", mode=0o644, owner="root", content="lab content\n"),
+                LabFile(path="/home/learner/to-passwd", mode=0o644, owner="root", content="lab content\n"),
+            ],
+        )
         assert hashlib.sha256(host.read_bytes()).hexdigest() == before
         assert _run(backend, handle, "sha256sum /etc/passwd") == passwd_before
-        assert _run(backend, handle, "stat -c %F /home/learner/to-host /home/learner/to-passwd") == "regular file\nregular file\n"
+        assert (
+            _run(backend, handle, "stat -c %F /home/learner/to-host /home/learner/to-passwd")
+            == "regular file\nregular file\n"
+        )
         assert _run(backend, handle, "cat /home/learner/to-host") == "lab content\n"
     finally:
         os.unlink(host)
@@ -156,8 +173,15 @@ def test_a_planted_symlink_at_a_lab_file_path_cannot_redirect_provisioning(backe
 
 def test_a_planted_hard_link_at_a_lab_file_path_is_replaced_not_written_through(backend, provisioned):
     handle, _phases = provisioned
-    _run(backend, handle, "echo original > /home/learner/keep.txt && ln -f /home/learner/keep.txt /home/learner/linked.txt", user="learner")
-    runner.place_files(backend, handle, [LabFile(path="/home/learner/linked.txt", mode=0o600, owner="learner", content="lab\n")])
+    _run(
+        backend,
+        handle,
+        "echo original > /home/learner/keep.txt && ln -f /home/learner/keep.txt /home/learner/linked.txt",
+        user="learner",
+    )
+    runner.place_files(
+        backend, handle, [LabFile(path="/home/learner/linked.txt", mode=0o600, owner="learner", content="lab\n")]
+    )
     assert _run(backend, handle, "cat /home/learner/keep.txt") == "original\n"
     assert _run(backend, handle, "stat -c '%h %a' /home/learner/linked.txt /home/learner/keep.txt") == "1 600\n1 644\n"
 
@@ -166,7 +190,9 @@ def test_a_lab_file_at_an_existing_directory_fails_closed(backend, provisioned):
     handle, _phases = provisioned
     _run(backend, handle, "mkdir -p /home/learner/adir/inner", user="learner")
     with pytest.raises(runner.ProvisionError):
-        runner.place_files(backend, handle, [LabFile(path="/home/learner/adir", mode=0o644, owner="learner", content="x\n")])
+        runner.place_files(
+            backend, handle, [LabFile(path="/home/learner/adir", mode=0o644, owner="learner", content="x\n")]
+        )
     assert _run(backend, handle, "test -d /home/learner/adir/inner && echo kept") == "kept\n"
 
 
@@ -174,7 +200,9 @@ def test_a_planted_directory_symlink_makes_provisioning_fail_closed(backend, pro
     handle, _phases = provisioned
     _run(backend, handle, "ln -sfn /etc /home/learner/conf", user="learner")
     with pytest.raises(runner.ProvisionError) as error:
-        runner.place_files(backend, handle, [LabFile(path="/home/learner/conf/evil.conf", mode=0o644, owner="root", content="x\n")])
+        runner.place_files(
+            backend, handle, [LabFile(path="/home/learner/conf/evil.conf", mode=0o644, owner="root", content="x\n")]
+        )
     assert "symbolic link" in error.value.detail
     assert _run(backend, handle, "test -e /etc/evil.conf && echo present || echo absent") == "absent\n"
 
