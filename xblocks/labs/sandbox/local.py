@@ -69,6 +69,8 @@ MNT_DETACH = 0x2
 _libc = ctypes.CDLL(None, use_errno=True)
 _libc.mount.argtypes = [ctypes.c_char_p, ctypes.c_char_p, ctypes.c_char_p, ctypes.c_ulong, ctypes.c_char_p]
 _libc.umount2.argtypes = [ctypes.c_char_p, ctypes.c_int]
+_libc.setns.argtypes = [ctypes.c_int, ctypes.c_int]
+CLONE_NEWUSER = 0x10000000
 
 
 def _mount(source: str, target: pathlib.Path, fstype: str, flags: int, data: str) -> None:
@@ -113,11 +115,19 @@ def _mounted_under(prefix: pathlib.Path) -> list[pathlib.Path]:
 
 
 class _Entry:
-    """What a child needs between fork and exec, built in the parent: cgroup files and the seccomp loader."""
+    """What a child does between fork and exec, prepared in the parent.
 
-    def __init__(self, procs_files: Sequence[str], *, no_new_privs: bool = True, controlling_tty: bool = False,
-                 filtered: bool = True):
+    Join the sandbox's cgroups (as host root, who owns the cgroup files), take the controlling
+    terminal, then enter the sandbox's user namespace and become its root there (host uid
+    ``SANDBOX_UID_BASE``) *before* exec: nsenter then runs unprivileged on the host, so no process
+    that ever joins the sandbox, not even the launcher for the moment between its fork and setuid,
+    is host root. Last, no_new_privs and the seccomp filter, inherited by everything it starts.
+    """
+
+    def __init__(self, procs_files: Sequence[str], *, userns_of: int = 0, no_new_privs: bool = True,
+                 controlling_tty: bool = False, filtered: bool = True):
         self.procs_files = [path.encode() for path in procs_files]
+        self.userns = f"/proc/{userns_of}/ns/user".encode() if userns_of else b""
         self.loader = seccomp.loader() if filtered else None
         self.no_new_privs = no_new_privs
         self.controlling_tty = controlling_tty
@@ -130,6 +140,14 @@ class _Entry:
             os.close(fd)
         if self.controlling_tty:
             fcntl.ioctl(0, termios.TIOCSCTTY, 0)
+        if self.userns:
+            fd = os.open(self.userns, os.O_RDONLY)
+            if _libc.setns(fd, CLONE_NEWUSER) != 0:
+                raise OSError(ctypes.get_errno(), "setns(user) failed")
+            os.close(fd)
+            os.setgroups([])
+            os.setresgid(0, 0, 0)
+            os.setresuid(0, 0, 0)
         if self.loader is not None:
             self.loader.apply(no_new_privs=self.no_new_privs)
 
@@ -417,7 +435,8 @@ class LocalBackend:
 
     def _nsenter(self, pid: int, user: str) -> list[str]:
         uid = self._uid(user)
-        return ["nsenter", "-t", str(pid), "-a", "-r", "-w", "-S", str(uid), "-G", str(uid), "--"]
+        # the user namespace is entered before exec (see _Entry); the others by nsenter
+        return ["nsenter", "-t", str(pid), "-m", "-u", "-i", "-n", "-p", "-C", "-r", "-w", "-S", str(uid), "-G", str(uid), "--"]
 
     def exec(
         self,
@@ -449,7 +468,8 @@ class LocalBackend:
             process = subprocess.Popen(
                 command, stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
                 env=self._env(handle, user, env), close_fds=True, pass_fds=(script_r,), start_new_session=True,
-                preexec_fn=_Entry(self._cgroups().procs_files(handle.id), no_new_privs=not (sudo and user == User.LEARNER)),
+                preexec_fn=_Entry(self._cgroups().procs_files(handle.id), userns_of=pid,
+                                  no_new_privs=not (sudo and user == User.LEARNER)),
             )
         finally:
             os.close(script_r)
@@ -482,7 +502,7 @@ class LocalBackend:
                 [*self._nsenter(pid, user), "/bin/bash", "-c", 'cd "$HOME" 2>/dev/null; exec -a -bash /bin/bash'],
                 stdin=slave, stdout=slave, stderr=slave, env=self._env(handle, user, None, term="xterm-256color"),
                 close_fds=True, start_new_session=True,
-                preexec_fn=_Entry(self._cgroups().procs_files(handle.id),
+                preexec_fn=_Entry(self._cgroups().procs_files(handle.id), userns_of=pid,
                                   no_new_privs=not (sudo and user == User.LEARNER), controlling_tty=True),
             )
         except BaseException:
@@ -540,6 +560,8 @@ class LocalBackend:
             self._await_monitor(int(init[2] or 0))
         if driver.exists(sandbox_id) and not driver.kill(sandbox_id):
             log.error("sandbox %s: processes survive SIGKILL; left for the reconciler", sandbox_id)
+        if init:
+            self._await_monitor(int(init[2] or 0), timeout=2.0)
         self._reap()
         for point in _mounted_under(folder):
             _umount(point)
@@ -551,7 +573,7 @@ class LocalBackend:
 
     def _await_monitor(self, pid: int, timeout: float = 1.0) -> None:
         with self._children_lock:
-            process = self._children.pop(pid, None)
+            process = self._children.get(pid)
         if process is not None:
             with contextlib.suppress(subprocess.TimeoutExpired):
                 process.wait(timeout)
@@ -630,7 +652,13 @@ def _collect(process: subprocess.Popen, script_fd: int, script: bytes, stdin: by
                     os.close(fd)
                 else:
                     writers[fd].close()
-        if timed_out or process.poll() is None:
+        if not timed_out and process.poll() is None:
+            # output closed before the script ended: wait for it, within the wall limit
+            try:
+                process.wait(max(0.0, deadline - time.monotonic()))
+            except subprocess.TimeoutExpired:
+                timed_out = True
+        if timed_out:
             with contextlib.suppress(ProcessLookupError, PermissionError):
                 os.killpg(process.pid, signal.SIGKILL)
         process.wait()
