@@ -1,0 +1,61 @@
+"""Django admin for operators: every lab session with its state log and check runs, and safe bulk actions.
+
+Admin changes go through ``labs.api`` (stop) so the state machine and the teardown stay in one place;
+rows are read-only here because a hand-edited state would drift from the sandbox it describes.
+"""
+from django.contrib import admin, messages
+
+from xblocks.core.i18n import gettext_lazy as _
+from xblocks.labs import api
+from xblocks.labs.data import LIVE_STATES
+from xblocks.labs.models import CheckRun, LabSession, SessionEvent
+
+
+class SessionEventInline(admin.TabularInline):
+    model = SessionEvent
+    extra = 0
+    can_delete = False
+    readonly_fields = ("at", "from_state", "to_state", "actor", "reason")
+
+    def has_add_permission(self, request, obj=None):
+        return False
+
+
+class CheckRunInline(admin.TabularInline):
+    model = CheckRun
+    extra = 0
+    can_delete = False
+    readonly_fields = ("created", "step_id", "kind", "passed", "graded", "points", "max_points", "duration", "script_hash", "outcomes")
+
+    def has_add_permission(self, request, obj=None):
+        return False
+
+
+@admin.register(LabSession)
+class LabSessionAdmin(admin.ModelAdmin):
+    list_display = ("id", "user", "usage_key", "state", "phase", "host", "created", "ready_at", "ends_at", "best_score")
+    list_filter = ("state", "host", "course_key")
+    search_fields = ("user__username", "usage_key", "course_key", "=id")
+    date_hierarchy = "created"
+    inlines = [SessionEventInline, CheckRunInline]
+    actions = ["stop_sessions", "reconcile_now"]
+    exclude = ("seed",)  # the seed derives the learner's secret values (flags)
+
+    def get_readonly_fields(self, request, obj=None):
+        return [field.name for field in self.model._meta.fields if field.name != "seed"]
+
+    def has_add_permission(self, request):
+        return False
+
+    @admin.action(description=_("Stop the selected lab sessions"))
+    def stop_sessions(self, request, queryset):
+        stopped = 0
+        for session_id in queryset.filter(state__in=[s.value for s in LIVE_STATES]).values_list("pk", flat=True):
+            api.stop_session(session_id, actor=f"staff:{request.user.pk}", reason="stopped in the admin")
+            stopped += 1
+        self.message_user(request, _("%(count)s sessions stopping.") % {"count": stopped}, messages.SUCCESS)
+
+    @admin.action(description=_("Reconcile sessions with the sandbox inventory now"))
+    def reconcile_now(self, request, queryset):  # pylint: disable=unused-argument
+        report = api.reconcile_sessions()
+        self.message_user(request, _("Reconciled: %(report)s") % {"report": report.as_json()}, messages.INFO)

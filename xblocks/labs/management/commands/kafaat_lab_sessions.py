@@ -1,0 +1,31 @@
+"""``manage.py kafaat_lab_sessions``: list lab sessions, or run the reaper and reconciler once (no beat needed)."""
+from django.core.management.base import BaseCommand
+
+from xblocks.labs import api
+from xblocks.labs.models import LabSession
+
+
+class Command(BaseCommand):
+    help = "List live lab sessions, or run the reaper (--reap) and the reconciler (--reconcile) once."
+
+    def add_arguments(self, parser):
+        parser.add_argument("--reap", action="store_true", help="end expired and idle labs, retry or fail stalled starts")
+        parser.add_argument("--reconcile", action="store_true", help="compare the sandbox inventory with the database")
+        parser.add_argument("--all", action="store_true", help="list every session, not only live ones")
+
+    def handle(self, *args, **options):
+        if options["reap"]:
+            self.stdout.write(f"reaper: {api.reap_sessions().as_json()}")
+        if options["reconcile"]:
+            self.stdout.write(f"reconciler: {api.reconcile_sessions().as_json()}")
+        if options["reap"] or options["reconcile"]:
+            return
+        rows = LabSession.objects.select_related("user").order_by("-created")
+        if not options["all"]:
+            rows = rows.exclude(live_key=None)
+        for row in rows[:500]:
+            self.stdout.write(
+                f"{row.pk:>7}  {row.state:<12} {row.phase:<14} {row.user.get_username():<20} {row.host:<12} "
+                f"{row.usage_key}  ends {row.ends_at:%Y-%m-%d %H:%M:%S}" if row.ends_at else
+                f"{row.pk:>7}  {row.state:<12} {row.phase:<14} {row.user.get_username():<20} {row.host:<12} {row.usage_key}"
+            )
