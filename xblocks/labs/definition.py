@@ -86,7 +86,7 @@ STEP_CHILD_ATTRIBUTES = {
     "check": {"id", "points", "timeout", "user"},
     "flag": {"id", "points"},
     "hint": {"cost"},
-    "solve": set(),
+    "solve": {"user"},
 }
 
 
@@ -164,6 +164,7 @@ class Step:
     flags: tuple[Flag, ...] = ()
     hints: tuple[Hint, ...] = ()
     solve: str | None = None
+    solve_user: str = "root"
 
     @property
     def max_points(self) -> int:
@@ -609,7 +610,7 @@ class _Parser:
             self.error(node, _("Step %(id)s needs a title.") % {"id": step_id})
         if node.text and node.text.strip():
             self.error(node, _("Text directly inside <step> is not allowed; put it in <instructions>."))
-        instructions, solve = None, None
+        instructions, solve, solve_user = None, None, str(User.ROOT)
         checks, flags, hints = [], [], []
         for child in node:
             if not isinstance(child.tag, str):
@@ -633,6 +634,7 @@ class _Parser:
                 if solve is not None:
                     self.error(child, _("A step has one <solve>."))
                 solve = self.script(child, MAX_SCRIPT_CHARS, _("The solve script"))
+                solve_user = self.user(child)
             elif child.tag == "check":
                 check_id = self.identifier(child, "id", item_ids, _("check"))
                 script = self.script(child, MAX_SCRIPT_CHARS, _("The check script"))
@@ -676,6 +678,7 @@ class _Parser:
             flags=tuple(flags),
             hints=tuple(hints),
             solve=solve,
+            solve_user=solve_user,
         )
 
     def references(self, declared: set[str]) -> None:
@@ -843,7 +846,7 @@ def serialize_lab(definition: LabDefinition) -> str:
         for hint in step.hints:
             out.append(f"    <hint{_attrs([('cost', hint.cost)])}>{_body(hint.text)}</hint>")
         if step.solve is not None:
-            out.append(f"    <solve>{_body(step.solve)}</solve>")
+            out.append(f"    <solve{_attrs([('user', step.solve_user)])}>{_body(step.solve)}</solve>")
         out.append("  </step>")
     out.append(f"</{TAG}>")
     return "\n".join(out) + "\n"

@@ -222,10 +222,14 @@ def check_flag(flag: Flag, answer: str) -> bool:
 
 
 def run_solve(backend: Backend, handle: SandboxHandle, step: Step) -> ExecResult:
-    """Run a step's solve script as root, bringing the sandbox to the state its checks expect."""
+    """Run a step's solve script as its user (root unless ``<solve user="learner">``).
+
+    A learner solve walks the learner's own path (their permissions, their ``sudo``), so a passing
+    ``kafaat lab test`` also shows the lab can be done from the learner's terminal.
+    """
     if step.solve is None:
         raise ValueError(f"step {step.id!r} has no solve script")
     started = time.monotonic()
-    result = backend.exec(handle, step.solve, user="root", timeout=SOLVE_TIMEOUT)
+    result = backend.exec(handle, step.solve, user=step.solve_user, timeout=SOLVE_TIMEOUT)
     log.debug("solve of %s in %s took %.2fs", step.id, handle.id, time.monotonic() - started)
     return result

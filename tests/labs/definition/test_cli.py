@@ -133,3 +133,12 @@ def test_lab_test_exits_1_when_a_solve_does_not_satisfy_its_check(tmp_path, caps
 def test_lab_test_exits_1_for_an_invalid_lab_without_booting_anything(capsys):
     assert main(["lab", "test", str(FIXTURES / "bad" / "no_steps.xml")]) == 1
     assert "the definition is invalid" in capsys.readouterr().out
+
+
+@pytest.mark.sandbox
+def test_the_authoring_guide_example_passes_lab_test(tmp_path, capsys):
+    import re  # pylint: disable=import-outside-toplevel
+
+    guide = (ROOT / "docs" / "authoring-labs.md").read_text(encoding="utf-8")
+    example = re.search(r"```xml\n(<kafaat_lab.*?</kafaat_lab>)\n```", guide, re.DOTALL).group(1)
+    assert main(["lab", "test", _write(tmp_path, "example.xml", example)]) == 0, capsys.readouterr().out

@@ -140,6 +140,7 @@ def test_the_parsed_definition_carries_units_and_defaults_as_documented():
     assert first.instructions.endswith("\n    indented code stays indented")
     assert first.hints[1].text == "A free hint with <b>markup</b> text."
     assert definition.step("second_step").solve is None
+    assert first.solve_user == "learner"
     assert definition.display_name == 'Every feature & more: "quotes", <angles> and ünïcödé'
     minimal = parse_lab((FIXTURES / "minimal.xml").read_text())
     assert (minimal.image, minimal.time_limit, minimal.idle_timeout, minimal.limits, minimal.gating) == (
@@ -150,6 +151,7 @@ def test_the_parsed_definition_carries_units_and_defaults_as_documented():
         "sequential",
     )
     assert minimal.steps[0].checks[0].user == "root" and minimal.steps[0].checks[0].timeout == 10.0
+    assert minimal.steps[0].solve_user == "root"
 
 
 def test_a_missing_step_is_a_key_error():

@@ -9,7 +9,7 @@ import uuid
 import pytest
 
 from xblocks.labs import runner
-from xblocks.labs.definition import Check, LabFile, generate_params, parse_lab, render
+from xblocks.labs.definition import Check, LabFile, Step, generate_params, parse_lab, render
 from xblocks.labs.sandbox.base import get_backend
 
 pytestmark = pytest.mark.sandbox
@@ -89,6 +89,15 @@ def test_a_check_fails_on_the_fresh_lab_and_passes_after_the_solve(backend, prov
     assert runner.run_solve(backend, handle, step).ok
     solved = runner.run_check(backend, handle, step.checks[0])
     assert (solved.passed, solved.points, solved.feedback, solved.timed_out) == (True, 2.0, "Found it.", False)
+
+
+def test_a_learner_solve_runs_with_the_learner_s_permissions(backend, provisioned):
+    handle, _phases = provisioned
+    step = Step(id="x", title="X", instructions="", solve="id -u; touch /root/forbidden", solve_user="learner")
+    result = runner.run_solve(backend, handle, step)
+    assert result.stdout.startswith("1000") and not result.ok
+    with pytest.raises(ValueError):
+        runner.run_solve(backend, handle, Step(id="y", title="Y", instructions=""))
 
 
 def test_a_check_that_runs_out_of_time_is_a_timeout_and_never_a_pass(backend, provisioned):
