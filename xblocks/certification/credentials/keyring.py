@@ -7,7 +7,9 @@ signed is also recorded in ``IssuerKey`` so a key removed from settings keeps ve
 
 from __future__ import annotations
 
+import contextlib
 import datetime as dt
+import fcntl
 import json
 import logging
 import os
@@ -108,8 +110,19 @@ def private_keys(issuer: str) -> list[Ed25519PrivateKey]:
     return keys
 
 
-def _append_to_file(path: pathlib.Path, key: Ed25519PrivateKey) -> None:
+@contextlib.contextmanager
+def _file_lock(path: pathlib.Path):
+    """Serialise key-file writers across processes (web workers, Celery workers, the CLI)."""
     path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
+    with _lock, open(path.with_suffix(".lock"), "a", encoding="utf-8") as handle:
+        fcntl.flock(handle, fcntl.LOCK_EX)
+        try:
+            yield
+        finally:
+            fcntl.flock(handle, fcntl.LOCK_UN)
+
+
+def _append_to_file(path: pathlib.Path, key: Ed25519PrivateKey) -> None:
     try:
         data = json.loads(path.read_text(encoding="utf-8"))
     except FileNotFoundError:
@@ -141,10 +154,10 @@ def signing_key(issuer: str) -> IssuerKeyPair:
     if not keys:
         if _sources(issuer):
             raise KeyConfigurationError(f"the key sources of {issuer!r} hold no key")
-        with _lock:
-            keys = private_keys(issuer)
+        path = _key_file(issuer)
+        with _file_lock(path):
+            keys = private_keys(issuer)  # another process may have made it while we waited
             if not keys:
-                path = _key_file(issuer)
                 _append_to_file(path, Ed25519PrivateKey.generate())
                 log.warning("generated a new signing key for issuer %r in %s", issuer, path)
                 keys = private_keys(issuer)
@@ -163,7 +176,7 @@ def rotate(issuer: str) -> IssuerKeyPair:
             f"{issuer!r} has inline keys in settings; add the new key first in KAFAAT['CREDENTIAL_KEYS']"
         )
     previous = [proofs.public_key_multibase(k.public_key()) for k in private_keys(issuer)]
-    with _lock:
+    with _file_lock(_key_file(issuer)):
         _append_to_file(_key_file(issuer), Ed25519PrivateKey.generate())
     pair = signing_key(issuer)
     from .models import IssuerKey  # pylint: disable=import-outside-toplevel
