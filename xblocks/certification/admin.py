@@ -168,7 +168,7 @@ class CohortAdmin(SchoolScopedAdmin):
 class EnrollmentAdmin(SchoolScopedAdmin):
     school_path = "cohort__school"
     list_display = ("user", "cohort", "track_version", "employee_id", "status", "enrolled_at")
-    list_filter = ("status", "cohort")
+    list_filter = ("status", ("cohort", admin.RelatedOnlyFieldListFilter))
     search_fields = ("user__username", "user__email", "employee_id")
     raw_id_fields = ("user",)
 
@@ -195,7 +195,7 @@ class AddOnlyScopedAdmin(SchoolScopedAdmin):
 class HoursEntryAdmin(AddOnlyScopedAdmin):
     school_path = "cohort__school"
     list_display = ("user", "cohort", "source", "category", "minutes", "date", "attester", "corrects")
-    list_filter = ("source", "category", "cohort")
+    list_filter = ("source", "category", ("cohort", admin.RelatedOnlyFieldListFilter))
     search_fields = ("user__username", "note")
     raw_id_fields = ("user", "attester", "corrects", "created_by")
     exclude = ("created_by", "import_batch")
