@@ -221,3 +221,35 @@ def test_a_comment_inside_a_script_is_dropped_and_the_text_around_it_kept():
         '<check id="c">test -f /a <!-- why --> || exit 1</check></step></kafaat_lab>'
     )
     assert lab.steps[0].checks[0].script == "test -f /a  || exit 1"
+
+
+def _resolved(tag: str, url_name: str) -> etree._Element:
+    path = ROOT / "course_content" / tag / f"{url_name}.xml"
+    assert path.is_file(), f"{tag} {url_name!r} is referenced but {path} is missing"
+    return parse_xml_file(path)
+
+
+def parse_xml_file(path: pathlib.Path) -> etree._Element:
+    from xblocks.core.xml import parse  # pylint: disable=import-outside-toplevel
+
+    return parse(path.read_bytes())
+
+
+def test_the_sample_course_export_resolves_from_course_xml_down_to_every_block():
+    course_pointer = parse_xml_file(ROOT / "course_content" / "course.xml")
+    course = _resolved("course", course_pointer.get("url_name"))
+    assert course.get("display_name") == "Kafaat sample: cloud, DevOps and security labs"
+    seen: dict[str, int] = {}
+    stack = [course]
+    while stack:
+        node = stack.pop()
+        for child in node:
+            if not isinstance(child.tag, str):
+                continue
+            seen[child.tag] = seen.get(child.tag, 0) + 1
+            if child.tag in ("chapter", "sequential", "vertical", "kafaat_lab") and set(child.attrib) == {"url_name"}:
+                stack.append(_resolved(child.tag, child.get("url_name")))
+            elif child.tag == "html":
+                html = _resolved("html", child.get("url_name"))
+                assert (ROOT / "course_content" / "html" / f"{html.get('filename')}.html").is_file()
+    assert seen["chapter"] >= 3 and seen["kafaat_lab"] >= 3 and seen["html"] >= 1
