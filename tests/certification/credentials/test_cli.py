@@ -18,6 +18,7 @@ def no_network(monkeypatch):
 
     monkeypatch.setattr(socket.socket, "connect", refuse)
     monkeypatch.setattr(socket, "create_connection", refuse)
+    monkeypatch.setattr(socket, "getaddrinfo", refuse)  # no DNS query leaves the machine either
 
 
 @pytest.fixture
@@ -100,3 +101,33 @@ def test_verify_command_checks_the_recipient_email(real_lookup, tmp_path, capsys
     assert "[ok] recipient" in capsys.readouterr().out
     assert cli.main(["cert", "verify", str(path), "--email", "someone@example.org"]) == 1
     assert "not issued to this email" in capsys.readouterr().err
+
+
+def test_verify_command_passes_with_a_note_when_a_remote_status_list_is_unreachable(
+    real_lookup, tmp_path, capsys, no_network
+):
+    from xblocks.certification.credentials import openbadges
+
+    certificate = real_lookup.add()
+    links = openbadges.CredentialLinks(
+        "urn:uuid:7c1b0a52-3f0e-4c1e-9d55-0b1f3e2a7c11",
+        api.issuer_url("ecole-nord"),
+        api.achievement_url("cloud-ops", 2),
+        api.verification_url(certificate.number),
+        api.subject_id(7),
+    )
+    remote = [
+        {
+            "id": "https://status.example.org/lists/1#42",
+            "type": "BitstringStatusListEntry",
+            "statusPurpose": "revocation",
+            "statusListIndex": "42",
+            "statusListCredential": "https://status.example.org/lists/1",
+        }
+    ]
+    unsigned = openbadges.build(certificate, links, salt="x" * 32, status_entries=remote)
+    signed, _ = api._sign_document(unsigned, "ecole-nord")  # pylint: disable=protected-access
+    path = tmp_path / "credential.json"
+    path.write_text(json.dumps(signed), encoding="utf-8")
+    assert cli.main(["cert", "verify", str(path)]) == 0
+    assert "status not checked" in capsys.readouterr().out
