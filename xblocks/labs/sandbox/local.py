@@ -63,6 +63,11 @@ HANDLE_FILE = "handle.json"
 # Ceiling for /dev/shm, which lives in memory like the writable layer but outside its size cap.
 SHM_BYTES = 64 * 1024 * 1024
 READY_TIMEOUT = 10.0
+SUDO_SETUP = """set -e
+mount -o remount,bind,suid,nodev /
+printf 'learner ALL=(ALL:ALL) NOPASSWD: ALL\\n' > /etc/sudoers.d/kafaat-learner
+chmod 0440 /etc/sudoers.d/kafaat-learner
+"""
 
 MS_NOSUID, MS_NODEV = 0x2, 0x4
 MNT_DETACH = 0x2
@@ -283,6 +288,8 @@ class LocalBackend:
         started = time.monotonic()
         try:
             handle = self._start(sandbox_id, folder, spec, image)
+            if spec.learner_sudo:
+                self._grant_sudo(handle)
         except BaseException:
             self._teardown(sandbox_id, folder, None)
             raise
@@ -377,6 +384,13 @@ class LocalBackend:
                                label=spec.label, data=data)
         (folder / HANDLE_FILE).write_text(json.dumps(handle.as_json()))
         return handle
+
+    def _grant_sudo(self, handle: SandboxHandle) -> None:
+        """Let the learner use sudo: setuid back on for this sandbox's root (bwrap binds everything nosuid)
+        and a sudoers entry, both made by the sandbox's own root from inside."""
+        result = self.exec(handle, SUDO_SETUP, user=User.ROOT, timeout=10)
+        if not result.ok:
+            raise SandboxError(f"could not enable sudo in sandbox {handle.id}: {result.stderr.strip()[-500:]}")
 
     def _await_ready(self, status_fd: int, ready_fd: int, process: subprocess.Popen) -> int:
         """The sandbox init's host pid (bwrap's first JSON status document), once the init runs."""
