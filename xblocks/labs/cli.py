@@ -35,6 +35,7 @@ def register(name: str, parser: argparse.ArgumentParser) -> None:
     test.add_argument("paths", nargs="+", metavar="PATH", help="an .xml file or a folder searched for *.xml")
     test.add_argument("--jobs", "-j", type=int, default=1, metavar="N", help="labs tested at the same time (default 1)")
     test.add_argument("--keep", action="store_true", help="leave each sandbox running after its test (prints its id)")
+    test.add_argument("--junit", metavar="FILE", help="also write the results as JUnit XML (for CI test reports)")
     test.add_argument("--seed", metavar="HEX", help="parameter seed in hex, to reproduce a run (default: random)")
     test.add_argument("--backend", metavar="NAME", help="sandbox backend (default: the configured one)")
     test.set_defaults(func=test_command)
@@ -317,6 +318,33 @@ def _test_step(report: LabReport, backend, handle, step, runner) -> None:
         )
 
 
+def junit_xml(reports: list[LabReport]) -> bytes:
+    """JUnit XML: one suite per lab, one case per assertion, failures with their detail."""
+    suites = etree.Element("testsuites", name="kafaat lab test")
+    for report in reports:
+        failures = sum(1 for line in report.lines if not line.ok)
+        suite = etree.SubElement(
+            suites,
+            "testsuite",
+            name=report.where,
+            tests=str(len(report.lines)),
+            failures=str(failures),
+            time=f"{report.seconds:.3f}",
+        )
+        for line in report.lines:
+            case = etree.SubElement(
+                suite,
+                "testcase",
+                classname=report.where,
+                name=line.text,
+                time=f"{line.seconds or 0:.3f}",
+            )
+            if not line.ok:
+                failure = etree.SubElement(case, "failure", message=line.text)
+                failure.text = line.detail
+    return etree.tostring(suites, xml_declaration=True, encoding="utf-8", pretty_print=True)
+
+
 def test_command(args: argparse.Namespace) -> int:
     _ensure_settings()
     from xblocks.labs.sandbox.base import SandboxError, get_backend  # pylint: disable=import-outside-toplevel
@@ -354,6 +382,8 @@ def test_command(args: argparse.Namespace) -> int:
     with ThreadPoolExecutor(max_workers=max(1, args.jobs)) as pool:
         reports = list(pool.map(one, sources))
     failed = [report for report in reports if not report.ok]
+    if args.junit:
+        pathlib.Path(args.junit).write_bytes(junit_xml(reports))
     print(
         f"{_count(len(reports), 'lab')}: {len(reports) - len(failed)} passed, {len(failed)} failed "
         f"in {time.monotonic() - started:.1f}s (seed {seed.hex()})"

@@ -6,6 +6,7 @@ import subprocess
 import sys
 
 import pytest
+from lxml import etree
 
 from xblocks.cli import main
 
@@ -123,11 +124,16 @@ def test_lab_test_passes_a_lab_whose_solves_satisfy_its_checks(tmp_path, capsys)
 @pytest.mark.sandbox
 def test_lab_test_exits_1_when_a_solve_does_not_satisfy_its_check(tmp_path, capsys):
     paths = [_write(tmp_path, "broken.xml", SOLVE_DOES_NOT_SATISFY), _write(tmp_path, "fresh.xml", PASSES_WHEN_FRESH)]
-    assert main(["lab", "test", "--jobs", "2", *paths]) == 1
+    junit = tmp_path / "report.xml"
+    assert main(["lab", "test", "--jobs", "2", "--junit", str(junit), *paths]) == 1
     out = capsys.readouterr().out
     assert "step one solved check file: FAILED after the solve" in out
     assert "step one fresh  check trivial: PASSED" in out
     assert "2 labs: 0 passed, 2 failed" in out
+    suites = etree.fromstring(junit.read_bytes())
+    assert [int(suite.get("failures")) for suite in suites] == [1, 1]
+    failure = suites.find(".//failure")
+    assert failure is not None and "FAIL" in failure.get("message")
 
 
 def test_lab_test_exits_1_for_an_invalid_lab_without_booting_anything(capsys):
