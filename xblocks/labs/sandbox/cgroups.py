@@ -224,27 +224,28 @@ class CgroupV2(CgroupDriver):
         )
 
 
-def _mounts() -> tuple[dict[str, pathlib.Path], list[pathlib.Path]]:
+def parse_mounts(mountinfo: str) -> tuple[dict[str, pathlib.Path], list[pathlib.Path]]:
+    """v1 hierarchies by controller and v2 mount points, from the text of /proc/self/mountinfo."""
     v1: dict[str, pathlib.Path] = {}
     v2: list[pathlib.Path] = []
-    with open("/proc/self/mountinfo", encoding="utf-8") as handle:
-        for line in handle:
-            left, _, right = line.partition(" - ")
-            fstype, _source, options = (right.split() + ["", ""])[:3]
-            point = pathlib.Path(left.split()[4])
-            if fstype == "cgroup2":
-                v2.append(point)
-            elif fstype == "cgroup":
-                for option in options.split(","):
-                    if option in (*CONTROLLERS, "cpuacct") and option not in v1:
-                        v1[option] = point
+    for line in mountinfo.splitlines():
+        left, _, right = line.partition(" - ")
+        if not right:
+            continue
+        fstype, _source, options = (right.split() + ["", ""])[:3]
+        point = pathlib.Path(left.split()[4])
+        if fstype == "cgroup2":
+            v2.append(point)
+        elif fstype == "cgroup":
+            for option in options.split(","):
+                if option in (*CONTROLLERS, "cpuacct") and option not in v1:
+                    v1[option] = point
     return v1, v2
 
 
-@functools.lru_cache(maxsize=4)
-def driver(parent: str = "kafaat") -> CgroupDriver:
-    """The driver for this host: v2 when the unified tree has memory, pids and cpu; else v1."""
-    v1, v2 = _mounts()
+def choose(mountinfo: str, parent: str = "kafaat") -> CgroupDriver:
+    """v2 when a unified tree offers memory, pids and cpu; else v1 when each has a hierarchy; else refuse."""
+    v1, v2 = parse_mounts(mountinfo)
     for root in v2:
         if set(CONTROLLERS) <= set(_read(root / "cgroup.controllers").split()):
             return CgroupV2(parent, root)
@@ -253,3 +254,10 @@ def driver(parent: str = "kafaat") -> CgroupDriver:
     raise BackendUnavailable(
         f"no cgroup hierarchy offers {', '.join(CONTROLLERS)} (v1 mounts: {sorted(v1)}, v2 mounts: {[str(p) for p in v2]})"
     )
+
+
+@functools.lru_cache(maxsize=4)
+def driver(parent: str = "kafaat") -> CgroupDriver:
+    """The driver for this host, chosen once per process."""
+    with open("/proc/self/mountinfo", encoding="utf-8") as handle:
+        return choose(handle.read(), parent)

@@ -258,13 +258,14 @@ class Progress:
             print(line, file=self.stream, flush=True)
 
 
-def apt_mirror() -> str:
+def apt_mirror(sources: list[pathlib.Path] | None = None) -> str:
     """The Debian mirror this host's apt uses (deb822 ``.sources`` or one-line ``.list``)."""
     from xblocks.labs.conf import labs_settings  # pylint: disable=import-outside-toplevel
 
     if labs_settings.IMAGE_MIRROR:
         return str(labs_settings.IMAGE_MIRROR)
-    sources = [pathlib.Path("/etc/apt/sources.list"), *sorted(pathlib.Path("/etc/apt/sources.list.d").glob("*"))]
+    if sources is None:
+        sources = [pathlib.Path("/etc/apt/sources.list"), *sorted(pathlib.Path("/etc/apt/sources.list.d").glob("*"))]
     for source in sources:
         try:
             text = source.read_text(encoding="utf-8", errors="replace")
