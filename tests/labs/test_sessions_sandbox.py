@@ -11,7 +11,7 @@ from xblocks.labs import api
 from xblocks.labs.models import CheckRun, LabSession, SessionEvent
 from xblocks.labs.sandbox.base import SandboxHandle
 
-pytestmark = [pytest.mark.sandbox, pytest.mark.django_db(transaction=True)]
+pytestmark = [pytest.mark.sandbox, pytest.mark.mariadb, pytest.mark.django_db(transaction=True)]
 
 
 @pytest.fixture

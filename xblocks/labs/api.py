@@ -39,7 +39,7 @@ from xblocks.labs.data import (
     StepStatus,
     SweepReport,
 )
-from xblocks.labs.lifecycle import live_key, transition
+from xblocks.labs.lifecycle import live_key, locked, transition
 from xblocks.labs.models import CheckRun, LabSession, SessionEvent
 from xblocks.labs.session_conf import session_settings
 from xblocks.labs.signals import lab_result_recorded
@@ -161,6 +161,13 @@ def _row(session_id: int) -> LabSession:
     return row
 
 
+def _locked(session_id: int) -> LabSession:
+    row = locked(session_id)
+    if row is None:
+        raise SessionNotFound(_("This lab session does not exist."), f"no LabSession {session_id}")
+    return row
+
+
 def _live_row(user_id: int, usage_key: str) -> LabSession | None:
     return LabSession.objects.filter(live_key=live_key(user_id, usage_key)).first()
 
@@ -214,7 +221,13 @@ def _enqueue(task_name: str, session_id: int) -> None:
     def send() -> None:
         from xblocks.labs import tasks  # pylint: disable=import-outside-toplevel
 
-        getattr(tasks, task_name).delay(session_id)
+        try:
+            getattr(tasks, task_name).delay(session_id)
+        except Exception:  # pylint: disable=broad-except
+            # Broker down (or an eager run failing): the row is committed and the reaper queues it
+            # again after REQUEST_REQUEUE_AFTER / STOPPING_REQUEUE_AFTER, so the learner is not
+            # shown an error for work that will still happen.
+            log.exception("could not queue %s for lab session %s; the reaper will retry", task_name, session_id)
 
     transaction.on_commit(send)
 
@@ -403,7 +416,7 @@ def extend_session(session_id: int, seconds: int, *, actor: str) -> SessionStatu
     if seconds <= 0 or seconds > 24 * 3600:
         raise ActionRefused(_("Choose an extension between 1 second and 24 hours."), f"extension {seconds}")
     with transaction.atomic():
-        row = LabSession.objects.select_for_update().filter(pk=session_id).first()
+        row = locked(session_id)
         if row is None:
             raise SessionNotFound(_("This lab session does not exist."))
         if row.state != S.READY or row.ends_at is None:
@@ -446,7 +459,7 @@ def _ready_step(session_id: int, step_id: str, *, need_checks: bool):
 def _reserve_attempt(session_id: int, definition, step) -> None:
     """Count an attempt under the row lock before running, so concurrent presses cannot exceed the limit."""
     with transaction.atomic():
-        row = LabSession.objects.select_for_update().get(pk=session_id)
+        row = _locked(session_id)
         if row.state != S.READY:
             raise SessionNotReady(_("Your lab is not running. Start it first."))
         progress = row.progress or {}
@@ -461,7 +474,7 @@ def _reserve_attempt(session_id: int, definition, step) -> None:
 
 def _refund_attempt(session_id: int, step_id: str) -> None:
     with transaction.atomic():
-        row = LabSession.objects.select_for_update().get(pk=session_id)
+        row = _locked(session_id)
         record = grading.step_record(row.progress or {}, step_id)
         record["attempts"] = max(0, int(record["attempts"]) - 1)
         LabSession.objects.filter(pk=session_id).update(progress=grading.with_step(row.progress or {}, step_id, record))
@@ -470,7 +483,7 @@ def _refund_attempt(session_id: int, step_id: str) -> None:
 def _record_run(session_id, definition, step, *, kind, script_hash, outcomes, duration, points, passed, flag_id=None):
     """Store a CheckRun and fold it into the step's best record; returns (run, graded, row)."""
     with transaction.atomic():
-        row = LabSession.objects.select_for_update().get(pk=session_id)
+        row = _locked(session_id)
         progress = row.progress or {}
         record = grading.step_record(progress, step.id)
         graded = not record["solution"]
@@ -584,7 +597,7 @@ def submit_flag(session_id: int, step_id: str, flag_id: str, answer: str) -> Che
 def _update_step(session_id: int, step_id: str, change) -> tuple[LabSession, Any, Any, dict]:
     row, definition, step = _ready_step(session_id, step_id, need_checks=False)
     with transaction.atomic():
-        row = LabSession.objects.select_for_update().get(pk=session_id)
+        row = _locked(session_id)
         progress = row.progress or {}
         if not grading.step_open(definition, progress, step.id):
             raise ActionRefused(_("Complete the previous steps first."))

@@ -11,7 +11,8 @@ import hashlib
 import logging
 from typing import Any, Callable
 
-from django.db import transaction
+from django.db import connection, transaction
+from django.db.models import F
 from django.utils import timezone
 
 from xblocks.labs.data import LIVE_STATES, SessionState
@@ -35,6 +36,18 @@ def live_key(user_id: int, usage_key: str) -> str:
     return hashlib.sha256(f"{user_id}\n{usage_key}".encode()).hexdigest()
 
 
+def locked(session_id: int) -> LabSession | None:
+    """Inside an atomic block, read the session holding its row lock (``SELECT ... FOR UPDATE``).
+
+    SQLite has no row locks, and a transaction that reads before it writes can deadlock with
+    another one doing the same ("database is locked" at once, without waiting). A no-op write
+    first takes SQLite's write lock, so concurrent movers queue behind each other instead.
+    """
+    if connection.vendor == "sqlite":
+        LabSession.objects.filter(pk=session_id).update(state=F("state"))
+    return LabSession.objects.select_for_update().filter(pk=session_id).first()
+
+
 def transition(
     session_id: int,
     to: SessionState,
@@ -50,7 +63,7 @@ def transition(
     """
     to = SessionState(to)
     with transaction.atomic():
-        row = LabSession.objects.select_for_update().filter(pk=session_id).first()
+        row = locked(session_id)
         if row is None:
             return None
         current = SessionState(row.state)
