@@ -7,7 +7,7 @@ from django.core.management.base import CommandError
 
 from xblocks.certification import api, models
 
-pytestmark = pytest.mark.django_db
+pytestmark = [pytest.mark.django_db, pytest.mark.mariadb]
 
 
 @pytest.fixture

@@ -7,7 +7,7 @@ from django.core.management.base import CommandError
 
 from xblocks.certification import imports, models
 
-pytestmark = pytest.mark.django_db
+pytestmark = [pytest.mark.django_db, pytest.mark.mariadb]
 
 HEADER = "username,cohort,source,category,minutes,date,note\n"
 GOOD = "amina_a,cloud-a,school,cloud,90,2026-02-01,lab day\n"

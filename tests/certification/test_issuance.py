@@ -12,7 +12,7 @@ from xblocks.labs.signals import lab_result_recorded
 
 from .conftest import COURSE_KEY, complete_cloud_track
 
-pytestmark = pytest.mark.django_db
+pytestmark = [pytest.mark.django_db, pytest.mark.mariadb]
 
 
 def test_meeting_every_requirement_issues_one_certificate(cert_world):

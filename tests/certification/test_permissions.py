@@ -10,7 +10,7 @@ from django.test import Client
 
 from xblocks.certification import api, models
 
-pytestmark = pytest.mark.django_db
+pytestmark = [pytest.mark.django_db, pytest.mark.mariadb]
 
 HOURS = "/kafaat/certification/api/hours/"
 IMPORT = "/kafaat/certification/api/hours/import/"

@@ -10,7 +10,7 @@ from xblocks.certification import api, models
 
 from .conftest import COURSE_KEY
 
-pytestmark = pytest.mark.django_db
+pytestmark = [pytest.mark.django_db, pytest.mark.mariadb]
 
 DAY = datetime.date
 

@@ -1,0 +1,88 @@
+"""The kafaat_certification block: learner progress, certificate links, the manager roster and the workbench scenarios."""
+from __future__ import annotations
+
+import pytest
+from django.utils import translation
+
+from xblocks.certification.block import CertificationBlock
+
+from .conftest import BlockHarness
+
+pytestmark = pytest.mark.django_db
+
+
+def test_a_learner_sees_each_requirement_and_what_is_missing(cert_world, cert_block):
+    html = cert_block("yanis_a").html()
+    assert "Lab: nginx as a reverse proxy" in html
+    assert "Pass the lab “Lab: nginx as a reverse proxy”" in html
+    assert "20 h more" in html
+    assert "kafaat-cert__bar" in html
+    assert "Cohort roster" not in html  # learners get no roster
+    assert 'dir="ltr"' in html
+
+
+def test_a_certified_learner_gets_verify_and_pdf_links(certified, cert_block):
+    from xblocks.certification import models  # pylint: disable=import-outside-toplevel
+
+    number = models.Certificate.objects.get(user=certified.learner("amina_a")).number
+    html = cert_block("amina_a").html()
+    assert f"/kafaat/credentials/verify/{number}/" in html
+    assert f"/kafaat/credentials/pdf/{number}/" in html
+    assert "valid until" in html
+
+
+def test_the_block_root_is_rtl_in_arabic(cert_world, cert_block):
+    with translation.override("ar"):
+        html = cert_block("yanis_a").html()
+    assert 'dir="rtl"' in html
+
+
+def test_learner_text_is_escaped(cert_world, cert_block):
+    from xblocks.certification import models  # pylint: disable=import-outside-toplevel
+
+    models.Cohort.objects.filter(slug="cloud-a").update(name="<script>alert(1)</script>")
+    html = cert_block("yanis_a").html()
+    assert "<script>alert(1)</script>" not in html
+    assert "&lt;script&gt;" in html
+
+
+def test_a_coordinator_gets_the_roster_of_their_cohorts_only(certified, cert_block):
+    html = cert_block("coord_a").html()
+    assert "Cohort roster" in html
+    assert "Cloud A" in html and "Cloud B" not in html
+    status, body = cert_block("coord_a").call("roster", {"cohort": certified.cohort_a.id, "state": "certified"})
+    assert [row["username"] for row in body["rows"]] == ["amina_a"]
+    assert body["rows"][0]["certificate"].startswith("KAF-")
+
+
+def test_the_progress_handler_returns_only_the_callers_enrolments(certified, cert_block):
+    status, body = cert_block("yanis_a").call("progress")
+    assert status == 200
+    assert [t["username"] for t in body["tracks"]] == ["yanis_a"]
+
+
+def test_the_roster_csv_has_a_column_per_requirement(certified, cert_block):
+    response = cert_block("coord_a").get("roster_csv", f"cohort={certified.cohort_a.id}")
+    lines = response.body.decode("utf-8-sig").splitlines()
+    assert lines[0].startswith('"Username","Full name","Employee ID"')
+    assert '"Lab: nginx as a reverse proxy"' in lines[0]
+    assert len(lines) == 3
+    assert response.headers["Content-Disposition"].startswith("attachment")
+
+
+def test_only_staff_can_change_the_settings(cert_world, cert_block):
+    status, body = cert_block("yanis_a").call("save_settings", {"track_slug": "security-analyst"})
+    assert body == {"error": "forbidden"}
+    block = cert_block("staff")
+    assert block.call("save_settings", {"track_slug": "nope"})[1] == {"error": "unknown track"}
+    assert block.call("save_settings", {"track_slug": "security-analyst", "display_name": "Mine"})[1] == {"ok": True}
+    assert block.block.track_slug == "security-analyst"
+
+
+@pytest.mark.parametrize("scenario", CertificationBlock.workbench_scenarios(), ids=lambda s: s[0])
+def test_every_workbench_scenario_renders_for_a_learner_and_for_staff(sample_tracks, scenario):
+    for student in ("student_1", "staff"):
+        html = BlockHarness(scenario[1], student).html()
+        assert "kafaat-cert" in html
+    studio = BlockHarness(scenario[1], "staff").block.render("studio_view", {}).content
+    assert "Cloud &amp; DevOps practitioner" in studio

@@ -1,0 +1,102 @@
+"""Track files: the samples load and reference real labs, reloading is a no-op, changes make a new frozen version."""
+from __future__ import annotations
+
+import copy
+import json
+import pathlib
+
+import pytest
+from django.core.exceptions import ValidationError
+from django.core.management import call_command
+
+from xblocks.certification import api, models, rules, tracks
+
+from .conftest import CHECKOUT, TRACKS_DIR
+
+pytestmark = pytest.mark.django_db
+
+SAMPLES = sorted(TRACKS_DIR.glob("*.json"))
+LAB_IDS = {path.stem for path in (CHECKOUT / "course_content").glob("**/kafaat_lab/*.xml")} | {
+    # url_names referenced from the sample course's verticals
+    line.split('url_name="')[1].split('"')[0]
+    for path in (CHECKOUT / "course_content" / "vertical").glob("*.xml")
+    for line in path.read_text(encoding="utf-8").splitlines() if "<kafaat_lab " in line
+}
+
+
+@pytest.mark.parametrize("path", SAMPLES, ids=[p.stem for p in SAMPLES])
+def test_sample_tracks_parse_and_reference_labs_of_the_sample_course(path):
+    data = json.loads(path.read_text(encoding="utf-8"))
+    specs = [rules.RequirementSpec.from_json(item) for item in data["requirements"]]
+    lab_keys = {leaf.key for spec in specs for leaf in spec.leaves() if leaf.kind in ("lab_passed", "block_score")}
+    assert lab_keys and lab_keys <= LAB_IDS, lab_keys - LAB_IDS
+
+
+def test_loading_twice_creates_nothing_new(sample_tracks):
+    assert sorted(sample_tracks.created) == ["cloud-devops-practitioner v1", "security-analyst v1"]
+    again = tracks.load_directory(TRACKS_DIR)
+    assert again.created == [] and len(again.unchanged) == 2
+
+
+def test_a_changed_requirement_makes_a_new_version_and_enrolled_learners_keep_theirs(cert_world, tmp_path):
+    data = json.loads((TRACKS_DIR / "cloud-devops-practitioner.json").read_text(encoding="utf-8"))
+    changed = copy.deepcopy(data)
+    changed["requirements"][2]["threshold"] = 30
+    (tmp_path / "cloud.json").write_text(json.dumps(changed), encoding="utf-8")
+    report = tracks.load_directory(tmp_path)
+    assert report.created == ["cloud-devops-practitioner v2"]
+    assert api.get_track("cloud-devops-practitioner").total_hours_required == 34.0
+    old = api.learner_progress(cert_world.learner("yanis_a"))[0]
+    assert old.track_version == 1
+    assert any(r.required == 20 for r in old.evaluation.flat())
+    newcomer = cert_world.learner("amina_a").__class__.objects.create_user("newcomer")
+    api.enroll(newcomer, cert_world.cohort_a.id)
+    assert api.learner_progress(newcomer)[0].track_version == 2
+
+
+def test_a_title_change_alone_keeps_the_version(sample_tracks, tmp_path):
+    data = json.loads((TRACKS_DIR / "security-analyst.json").read_text(encoding="utf-8"))
+    data["title"] = "Security analyst (renamed)"
+    (tmp_path / "sec.json").write_text(json.dumps(data), encoding="utf-8")
+    assert tracks.load_directory(tmp_path).unchanged == ["security-analyst v1"]
+    assert models.Track.objects.get(slug="security-analyst").title == "Security analyst (renamed)"
+
+
+def test_published_requirements_cannot_be_edited_or_deleted(sample_tracks):
+    requirement = models.Requirement.objects.first()
+    requirement.threshold = 0
+    with pytest.raises(ValidationError):
+        requirement.save()
+    with pytest.raises(ValidationError):
+        requirement.delete()
+    version = requirement.version
+    version.title = "changed"
+    with pytest.raises(ValidationError):
+        version.save()
+
+
+def test_invalid_files_are_reported_and_valid_ones_still_load(db, tmp_path, capsys):
+    (tmp_path / "a_bad.json").write_text('{"slug": "x", "title": "X", "requirements": [{"kind": "magic"}]}')
+    (tmp_path / "b_broken.json").write_text("{not json")
+    (tmp_path / "c_good.json").write_text(json.dumps({"slug": "tiny", "title": "Tiny", "requirements": [
+        {"kind": "hours", "threshold": 1}]}))
+    report = tracks.load_directory(tmp_path)
+    assert report.created == ["tiny v1"]
+    assert [e.split(":")[0] for e in report.errors] == ["a_bad.json", "b_broken.json"]
+    with pytest.raises(Exception):
+        call_command("kafaat_load_tracks", str(tmp_path))
+
+
+def test_dry_run_writes_nothing(db):
+    report = tracks.load_directory(TRACKS_DIR, dry_run=True)
+    assert len(report.created) == 2
+    assert not models.Track.objects.exists()
+
+
+def test_every_track_file_in_course_content_is_valid():
+    for path in (CHECKOUT / "course_content").glob("tracks/*.json"):
+        tracks._validate(json.loads(path.read_text(encoding="utf-8")), path.name)  # pylint: disable=protected-access
+
+
+def test_track_files_sit_where_the_loader_looks():
+    assert pathlib.Path(tracks.default_directory()) == TRACKS_DIR
