@@ -108,6 +108,7 @@ def main(argv: list[str]) -> int:
     links = openbadges.CredentialLinks(
         "urn:uuid:00000000-0000-4000-8000-000000000001",
         issuer,
+        "École du Nord",
         "https://lms.example.org/kafaat/credentials/achievements/cloud-ops/2/",
         "https://lms.example.org/kafaat/credentials/verify/KAF-2026-000001/",
         "urn:uuid:00000000-0000-4000-8000-000000000002",

@@ -112,6 +112,7 @@ def test_verify_command_passes_with_a_note_when_a_remote_status_list_is_unreacha
     links = openbadges.CredentialLinks(
         "urn:uuid:7c1b0a52-3f0e-4c1e-9d55-0b1f3e2a7c11",
         api.issuer_url("ecole-nord"),
+        "École du Nord",
         api.achievement_url("cloud-ops", 2),
         api.verification_url(certificate.number),
         api.subject_id(7),

@@ -238,3 +238,13 @@ def test_an_endorsement_by_the_employer_is_embedded_and_verified(certificates):
     assert "EndorsementCredential" in endorsement["type"]
     result = api.verify_credential(document)
     assert result.ok and ("endorsement", True) in [(n, ok) for n, ok, _ in result.checks]
+
+
+def test_a_certificate_without_a_school_is_issued_by_the_platform(certificates):
+    from xblocks.certification.data import SchoolData
+
+    certificate = certificates.add(school=SchoolData(0, "", "", "", "", "", ""), cohort_id=None)
+    document = api.credential_json(certificate.id)
+    assert document["issuer"]["id"] == api.issuer_url("default")
+    assert document["issuer"]["name"] == "Kafaat"
+    assert api.verify_credential(document).ok

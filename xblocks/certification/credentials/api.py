@@ -180,7 +180,8 @@ def issue_credential(certificate_id: int) -> dict:
     certificate = _certificate(certificate_id)
     if certificate is None:
         raise CredentialUnavailable(f"no certificate {certificate_id}")
-    slug = certificate.school.slug
+    # A certificate without a cohort has no school: the platform itself (``default``) issues it.
+    slug = certificate.school.slug or keyring.DEFAULT_ISSUER
     credential_id = f"urn:uuid:{uuid.uuid4()}"
     try:
         with transaction.atomic():
@@ -201,6 +202,7 @@ def issue_credential(certificate_id: int) -> dict:
             links = openbadges.CredentialLinks(
                 credential_id=credential_id,
                 issuer_url=issuer_url(slug),
+                issuer_name=certificate.school.name or str(credentials_settings.ISSUER_NAME),
                 achievement_url=achievement_url(certificate.track.slug, certificate.track.version),
                 verification_url=verification_url(certificate.number),
                 subject_id=subject_id(certificate.learner.user_id),
@@ -604,7 +606,7 @@ def linkedin_url(certificate) -> str:
     params = {
         "startTask": "CERTIFICATION_NAME",
         "name": certificate.track.title,
-        "organizationName": certificate.school.name,
+        "organizationName": certificate.school.name or str(credentials_settings.ISSUER_NAME),
         "issueYear": certificate.valid_from.year,
         "issueMonth": certificate.valid_from.month,
         "certUrl": verification_url(certificate.number),
@@ -663,8 +665,8 @@ def check_certificate(number_or_id: str | int, *, public: bool = False) -> Certi
         ok=ok,
         status=status,
         reason=reason,
-        issuer_name=certificate.school.name,
-        issuer_url=issuer_url(certificate.school.slug),
+        issuer_name=certificate.school.name or str(credentials_settings.ISSUER_NAME),
+        issuer_url=issuer_url(certificate.school.slug or keyring.DEFAULT_ISSUER),
         holder_name=name,
         holder_name_verified=verified,
         track_title=certificate.track.title,

@@ -6,6 +6,8 @@ credentials_settings = AppSettings(
     {
         # Scheme, host and port that credentials, QR codes and status lists point at.
         "PUBLIC_BASE_URL": "http://127.0.0.1:8000",
+        # Issuer name for certificates that have no school (no cohort).
+        "ISSUER_NAME": "Kafaat",
         # Signing keys per issuer (school slug) plus "default". Each value is one key source or a list of
         # them, the active key first and retired keys after it (still accepted when verifying):
         #   {"seed_hex": "<64 hex>"} | {"secret_key_multibase": "z..."} | {"file": "/path/keys.json"}

@@ -26,6 +26,7 @@ CREDENTIAL_TYPES = ["VerifiableCredential", "OpenBadgeCredential"]
 class CredentialLinks:
     credential_id: str  # urn:uuid:...
     issuer_url: str  # issuer profile and controller document
+    issuer_name: str  # the school's name (the platform's for certificates without a school)
     achievement_url: str  # one URL per track version
     verification_url: str  # the public page (criteria and evidence point there)
     subject_id: str  # pseudonymous urn for the learner (JWT ``sub``)
@@ -71,8 +72,8 @@ def recipient_matches(credential: dict[str, Any], email: str) -> bool:
     return False
 
 
-def issuer_profile(school, issuer_url: str) -> dict[str, Any]:
-    profile: dict[str, Any] = {"id": issuer_url, "type": ["Profile"], "name": school.name}
+def issuer_profile(school, issuer_url: str, name: str = "") -> dict[str, Any]:
+    profile: dict[str, Any] = {"id": issuer_url, "type": ["Profile"], "name": name or school.name}
     if school.url:
         profile["url"] = school.url
     if school.email:
@@ -180,7 +181,7 @@ def build(
         "@context": [loader.VC_V2, loader.OB_V3],
         "id": links.credential_id,
         "type": list(CREDENTIAL_TYPES),
-        "issuer": issuer_profile(certificate.school, links.issuer_url),
+        "issuer": issuer_profile(certificate.school, links.issuer_url, links.issuer_name),
         "validFrom": xsd_datetime(certificate.valid_from),
         "awardedDate": xsd_datetime(certificate.issued_at),
         "name": track.title,
