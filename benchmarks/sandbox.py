@@ -1,0 +1,170 @@
+"""``python -m benchmarks sandbox``: the local sandbox engine's create, exec and destroy latency, and density.
+
+Baseline, measured in the same run: a raw ``bwrap --unshare-all`` running ``true`` on the same image
+(what any bubblewrap-based engine pays at the least); exec is also compared with a plain fork/exec
+of ``true`` on the host. Density: N idle sandboxes at once, each one's memory measured two ways:
+what its cgroup is charged (its processes, page tables, its tmpfs layer and kernel objects) and the
+proportional set size (PSS) of its host-side processes; plus the drop in the host's MemAvailable
+divided by N, which also counts what no cgroup is charged for (mounts, namespaces).
+"""
+from __future__ import annotations
+
+import argparse
+import subprocess
+import sys
+import time
+
+from benchmarks import report
+
+TARGETS = {"create_p95_ms": 150.0, "exec_p95_ms": 25.0, "idle_mib_per_sandbox": 8.0}
+
+
+def _timed(function, count: int) -> list[float]:
+    samples = []
+    for _ in range(count):
+        started = time.perf_counter()
+        function()
+        samples.append((time.perf_counter() - started) * 1000)
+    return samples
+
+
+def _mem_available_kib() -> int:
+    with open("/proc/meminfo", encoding="ascii") as handle:
+        for line in handle:
+            if line.startswith("MemAvailable:"):
+                return int(line.split()[1])
+    return 0
+
+
+def _pss_kib(pid: int) -> int:
+    try:
+        with open(f"/proc/{pid}/smaps_rollup", encoding="ascii") as handle:
+            for line in handle:
+                if line.startswith("Pss:"):
+                    return int(line.split()[1])
+    except OSError:
+        pass
+    return 0
+
+
+def main(argv: list[str]) -> int:
+    parser = argparse.ArgumentParser(prog="python -m benchmarks sandbox")
+    parser.add_argument("--runs", type=int, default=40, help="create/destroy cycles and baseline runs")
+    parser.add_argument("--execs", type=int, default=200, help="exec calls of `true`")
+    parser.add_argument("--density", type=int, default=200, help="idle sandboxes held at once")
+    args = parser.parse_args(argv)
+
+    from xblocks.labs.sandbox import cgroups, images  # pylint: disable=import-outside-toplevel
+    from xblocks.labs.sandbox.base import SandboxSpec  # pylint: disable=import-outside-toplevel
+    from xblocks.labs.sandbox.local import LocalBackend  # pylint: disable=import-outside-toplevel
+
+    backend = LocalBackend.instance()
+    image = images.ensure("base", progress=lambda line: print(line, file=sys.stderr))
+    rootfs = str(image.rootfs)
+    driver = cgroups.driver(backend.settings.SANDBOX_CGROUP_PARENT)
+
+    # Baselines: what bubblewrap alone costs, and a bare fork/exec.
+    raw = ["bwrap", "--unshare-all", "--ro-bind", rootfs, "/", "--proc", "/proc", "--dev", "/dev", "--", "/bin/true"]
+    subprocess.run(raw, check=True)
+    bwrap_true = _timed(lambda: subprocess.run(raw, check=True), args.runs)
+    fork_true = _timed(lambda: subprocess.run(["/bin/true"], check=True), args.runs)
+
+    # create -> ready, exec, destroy
+    spec = SandboxSpec(image="base", label="benchmark")
+    backend.destroy(backend.create(spec))  # warm caches (image dentries, binaries)
+    create_ms, destroy_ms = [], []
+    for _ in range(args.runs):
+        started = time.perf_counter()
+        handle = backend.create(spec)
+        create_ms.append((time.perf_counter() - started) * 1000)
+        started = time.perf_counter()
+        backend.destroy(handle)
+        destroy_ms.append((time.perf_counter() - started) * 1000)
+    handle = backend.create(spec)
+    try:
+        exec_ms = _timed(lambda: backend.exec(handle, "true"), args.execs)
+    finally:
+        backend.destroy(handle)
+
+    # Density: N idle sandboxes, then create latency with them all alive.
+    available_before = _mem_available_kib()
+    held = []
+    started = time.perf_counter()
+    try:
+        for index in range(args.density):
+            held.append(backend.create(SandboxSpec(image="base", label=f"benchmark-idle-{index}")))
+        fill_s = time.perf_counter() - started
+        time.sleep(1.0)  # let lazily freed memory settle before reading
+        charged = [driver.usage(h.id).memory_bytes / 1024 for h in held]
+        pss = [sum(_pss_kib(pid) for pid in driver.pids(h.id)) for h in held]
+        available_drop = max(0, available_before - _mem_available_kib()) / max(1, len(held))
+        loaded_create_ms = []
+        for _ in range(min(args.runs, 20)):
+            started = time.perf_counter()
+            extra = backend.create(spec)
+            loaded_create_ms.append((time.perf_counter() - started) * 1000)
+            backend.destroy(extra)
+        loaded_exec_ms = _timed(lambda: backend.exec(held[len(held) // 2], "true"), min(args.execs, 50)) if held else []
+    finally:
+        started = time.perf_counter()
+        for h in held:
+            backend.destroy(h)
+        teardown_s = time.perf_counter() - started
+
+    rows = []
+
+    def row(name: str, samples: list[float], baseline: list[float], baseline_name: str, target: float | None = None):
+        figures = report.summary(samples)
+        base = report.summary(baseline)
+        rows.append({
+            "measure": name, "n": figures["n"], "p50 ms": figures["p50"], "p95 ms": figures["p95"],
+            "baseline": baseline_name, "p50 ×": report.ratio(figures["p50"], base["p50"]),
+            "p95 ×": report.ratio(figures["p95"], base["p95"]), "target p95": target if target else "",
+        })
+        return figures
+
+    create = row("create→ready", create_ms, bwrap_true, "bwrap true", TARGETS["create_p95_ms"])
+    execs = row("exec true", exec_ms, bwrap_true, "bwrap true", TARGETS["exec_p95_ms"])
+    row("exec true (vs fork)", exec_ms, fork_true, "fork/exec true")
+    destroy = row("destroy", destroy_ms, bwrap_true, "bwrap true")
+    loaded = row(f"create, {len(held)} idle alive", loaded_create_ms, create_ms, "create, idle host")
+    row(f"exec, {len(held)} idle alive", loaded_exec_ms, exec_ms, "exec, idle host")
+    row("baseline bwrap true", bwrap_true, fork_true, "fork/exec true")
+    report.print_table("Sandbox latency (ms; ratios to a baseline from this run)", rows,
+                       ["measure", "n", "p50 ms", "p95 ms", "baseline", "p50 ×", "p95 ×", "target p95"])
+
+    mib = 1024.0
+    memory = {
+        "cgroup_charge_mib": report.summary([c / mib for c in charged]),
+        "pss_mib": report.summary([p / mib for p in pss]),
+        "memavailable_drop_mib_per_sandbox": available_drop / mib,
+    }
+    per_sandbox = max(memory["cgroup_charge_mib"]["mean"], available_drop / mib)
+    density_rows = [
+        {"measure": "cgroup charge per sandbox", "mean MiB": memory["cgroup_charge_mib"]["mean"],
+         "p95 MiB": memory["cgroup_charge_mib"]["p95"], "target MiB": TARGETS["idle_mib_per_sandbox"]},
+        {"measure": "host-side PSS per sandbox", "mean MiB": memory["pss_mib"]["mean"], "p95 MiB": memory["pss_mib"]["p95"]},
+        {"measure": "MemAvailable drop / sandbox", "mean MiB": available_drop / mib},
+        {"measure": f"{len(held)} sandboxes: create all (s)", "mean MiB": "", "p95 MiB": "", "target MiB": "",
+         "seconds": fill_s},
+        {"measure": f"{len(held)} sandboxes: destroy all (s)", "seconds": teardown_s},
+    ]
+    report.print_table(f"Density: {len(held)} idle sandboxes at once", density_rows,
+                       ["measure", "mean MiB", "p95 MiB", "target MiB", "seconds"])
+    verdicts = {
+        "create_p95_ms": create["p95"] <= TARGETS["create_p95_ms"],
+        "exec_p95_ms": execs["p95"] <= TARGETS["exec_p95_ms"],
+        "idle_mib_per_sandbox": per_sandbox <= TARGETS["idle_mib_per_sandbox"],
+    }
+    print("\ntargets: " + ", ".join(f"{k} {'met' if v else 'MISSED'}" for k, v in verdicts.items()))
+    report.save("sandbox", {
+        "create_ms": create, "exec_ms": execs, "destroy_ms": destroy, "bwrap_true_ms": report.summary(bwrap_true),
+        "fork_true_ms": report.summary(fork_true), "loaded_create_ms": loaded, "loaded_exec_ms": report.summary(loaded_exec_ms),
+        "density": {"sandboxes": len(held), "fill_seconds": fill_s, "teardown_seconds": teardown_s, **memory},
+        "targets": TARGETS, "targets_met": verdicts, "cgroup_version": driver.version,
+    })
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main(sys.argv[1:]))
