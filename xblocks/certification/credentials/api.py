@@ -553,9 +553,12 @@ def verify_credential(
     proof_checks = [jwt_check] if jwt_check else []
     if document.get("proof") or not proof_checks:
         proof_checks.append(proofs.verify(document, resolver))
-    proof_ok = any(check.ok for check in proof_checks)
-    best = next((check for check in proof_checks if check.ok), proof_checks[-1])
-    checks.append(("proof", proof_ok, best.message))
+    # The spec accepts any one valid proof; we require every proof present to hold (fail closed): a
+    # VC-JWT whose envelope does not verify around a valid embedded proof is a forgery attempt.
+    proof_ok = all(check.ok for check in proof_checks)
+    shown = next((check for check in proof_checks if not check.ok), proof_checks[0])
+    message = shown.message if not proof_ok else "; ".join(check.message for check in proof_checks)
+    checks.append(("proof", proof_ok, message))
 
     status, message = _validity(document, now)
     checks.append(("validity", status == ACTIVE, message))
