@@ -101,16 +101,34 @@ def find_labs(paths: Iterable[str]) -> list[LabSource]:
 
 
 def _ensure_settings() -> None:
-    """Use the project's Django settings when named, else a minimal configuration (no database)."""
+    """Use the project's Django settings when named, else a minimal configuration (no database).
+
+    Validation messages follow the author's locale (``LANGUAGE``, ``LC_ALL``, ``LANG``) when Kafaat
+    ships a catalog for it, as they would in Studio.
+    """
     from django.conf import settings  # pylint: disable=import-outside-toplevel
 
     if settings.configured:
         return
     import django  # pylint: disable=import-outside-toplevel
+    from django.utils import translation  # pylint: disable=import-outside-toplevel
+
+    from xblocks.core.i18n import LOCALE_DIR  # pylint: disable=import-outside-toplevel
 
     if not os.environ.get("DJANGO_SETTINGS_MODULE"):
-        settings.configure(USE_I18N=False, INSTALLED_APPS=[], KAFAAT={})
+        settings.configure(
+            USE_I18N=True, LANGUAGE_CODE="en", LOCALE_PATHS=[str(LOCALE_DIR)], INSTALLED_APPS=[], KAFAAT={}
+        )
     django.setup()
+    translation.activate(_author_language())
+
+
+def _author_language() -> str:
+    for name in ("LANGUAGE", "LC_ALL", "LC_MESSAGES", "LANG"):
+        value = os.environ.get(name, "").split(":")[0].split(".")[0].split("_")[0].lower()
+        if value and value not in ("c", "posix"):
+            return value
+    return "en"
 
 
 def _count(number: int, noun: str) -> str:

@@ -89,6 +89,7 @@ def test_validate_without_any_lab_exits_1(tmp_path, capsys):
 
 def test_validate_works_without_django_settings():
     env = {key: value for key, value in os.environ.items() if key != "DJANGO_SETTINGS_MODULE"}
+    env["LANG"] = "xx_YY.UTF-8"  # a locale without a catalog falls back to English
     result = subprocess.run(
         [
             sys.executable,
