@@ -261,3 +261,14 @@ def test_achievement_id_dereferences_to_the_signed_achievement(client, certifica
     served = client.get(url.replace(api.base_url(), "")).json()
     assert served["id"] == url and served["achievementType"] == "Certification"
     assert client.get("/kafaat/credentials/achievements/nothing/1/").status_code == 404
+
+
+def test_issuer_document_gives_jwt_verifiers_the_key_as_a_jwk_without_private_parts(client, certificates):
+    import base64
+
+    certificate = certificates.add()
+    token = api.credential_jwt(certificate.id)
+    header = json.loads(base64.urlsafe_b64decode(token.split(".")[0] + "=="))
+    issuer = client.get(api.issuer_url("ecole-nord").replace(api.base_url(), "")).json()
+    method = next(m for m in issuer["verificationMethod"] if m["id"] == header["kid"])
+    assert method["publicKeyJwk"]["kty"] == "OKP" and "d" not in method["publicKeyJwk"]

@@ -319,6 +319,9 @@ def controller_document(slug: str) -> dict | None:
     profile = dict(latest.document.get("issuer") or {}) if latest else {"id": controller, "type": ["Profile"]}
     # Retired keys stay listed: they still verify what they signed before the rotation.
     methods = [proofs.multikey(controller, proofs.public_key_from_multibase(mb)) for mb in keys]
+    for method in methods:
+        # OB 3.0 says a VC-JWT ``kid`` dereferences to a JWK: give JWT verifiers the same key as one.
+        method["publicKeyJwk"] = proofs.public_key_jwk(proofs.public_key_from_multibase(method["publicKeyMultibase"]))
     return {
         "@context": [loader.VC_V2, loader.OB_V3, loader.MULTIKEY_V1],
         **profile,

@@ -6,6 +6,7 @@ or the database, so the official test vector and the CLI's offline verification 
 
 from __future__ import annotations
 
+import base64
 import copy
 import datetime as dt
 import hashlib
@@ -81,6 +82,12 @@ def private_key_from_seed_hex(seed_hex: str) -> Ed25519PrivateKey:
     if len(raw) not in (32, 64):
         raise ProofError("an Ed25519 seed is 32 bytes (64 hex digits)")
     return Ed25519PrivateKey.from_private_bytes(raw[:32])
+
+
+def public_key_jwk(key: Ed25519PublicKey) -> dict[str, str]:
+    """RFC 8037 OKP JWK of an Ed25519 public key (no private part)."""
+    raw = key.public_bytes(serialization.Encoding.Raw, serialization.PublicFormat.Raw)
+    return {"kty": "OKP", "crv": "Ed25519", "x": base64.urlsafe_b64encode(raw).decode("ascii").rstrip("=")}
 
 
 def verification_method_id(controller: str, key: Ed25519PublicKey) -> str:
