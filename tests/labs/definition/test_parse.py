@@ -253,3 +253,17 @@ def test_the_sample_course_export_resolves_from_course_xml_down_to_every_block()
                 html = _resolved("html", child.get("url_name"))
                 assert (ROOT / "course_content" / "html" / f"{html.get('filename')}.html").is_file()
     assert seen["chapter"] >= 3 and seen["kafaat_lab"] >= 3 and seen["html"] >= 1
+
+
+def test_hostile_markup_in_instructions_and_hints_is_kept_as_text_and_renders_inert():
+    from xblocks.core.html import render_markdown  # pylint: disable=import-outside-toplevel
+
+    hostile = "<img src=x onerror=alert(1)> [x](javascript:alert(1)) <svg><script>alert(1)</script></svg> </script>"
+    lab = parse_lab(
+        f'<kafaat_lab display_name="x"><step id="s" title="S"><instructions><![CDATA[{hostile}]]></instructions>'
+        f'<flag id="f">a</flag><hint><![CDATA[{hostile}]]></hint></step></kafaat_lab>'
+    )
+    for text in (lab.steps[0].instructions, lab.steps[0].hints[0].text):
+        assert text == hostile
+        html = render_markdown(text).lower()
+        assert "onerror" not in html and "javascript:" not in html and "<script" not in html and "<svg" not in html
