@@ -41,6 +41,7 @@ def test_a_learner_starts_the_lab_checks_does_the_work_and_sees_the_score(live_s
     page = browser_page
     page.goto(f"{live_server.url}/scenario/kafaat_lab.0/?student=alice")
     lab = page.locator(".kafaat-lab").first
+    lab.locator(".kafaat-lab__score").filter(has_text="Score").wait_for(timeout=10_000)  # the initialiser ran
     lab.get_by_role("button", name="Start lab").click()
     status = lab.locator(".kafaat-lab__status")
     status.filter(has_text="Your lab is ready").wait_for(timeout=30_000)
@@ -65,3 +66,34 @@ def test_a_learner_starts_the_lab_checks_does_the_work_and_sees_the_score(live_s
     lab.get_by_role("button", name="Stop lab").click()
     lab.get_by_role("button", name="Start lab").wait_for(timeout=30_000)
     assert LabSession.objects.get(pk=session.pk).state == "stopped"
+
+
+def test_hostile_check_output_and_hints_stay_text_in_the_page(live_server, browser_page):
+    import pathlib
+    import uuid
+
+    from workbench.scenarios import add_xml_scenario, init_scenarios
+
+    init_scenarios()
+    name = f"kafaat_lab.hostile-{uuid.uuid4().hex[:6]}"
+    text = (pathlib.Path(__file__).resolve().parents[1] / "labs" / "block" / "olx" / "hostile.xml").read_text(encoding="utf-8")
+    add_xml_scenario(name, f"Hostile lab {name}", text)
+    page = browser_page
+    alerts = []
+    page.on("dialog", lambda dialog: alerts.append(dialog.message))
+    page.goto(f"{live_server.url}/scenario/{name}/?student=mallory")
+    lab = page.locator(".kafaat-lab").first
+    lab.locator(".kafaat-lab__score").filter(has_text="Score").wait_for(timeout=10_000)  # the initialiser ran
+    lab.get_by_role("button", name="Start lab").click()
+    lab.locator(".kafaat-lab__status").filter(has_text="Your lab is ready").wait_for(timeout=30_000)
+    lab.get_by_role("button", name="Check").click()
+    feedback = lab.locator(".kafaat-lab__feedback")
+    feedback.wait_for(timeout=30_000)
+    assert "<img src=x onerror=alert(1)></script><script>alert(4)</script>" in feedback.inner_text()
+    lab.get_by_role("button", name="Show a hint").click()
+    lab.locator(".kafaat-lab__hint-text").wait_for(timeout=10_000)
+    page.wait_for_timeout(300)
+    assert alerts == []  # no payload ran: not in the title, instructions, check output or hint
+    assert page.evaluate("document.querySelectorAll('.kafaat-lab script, .kafaat-lab [onerror], .kafaat-lab svg').length") == 0
+    lab.get_by_role("button", name="Stop lab").click()
+    lab.get_by_role("button", name="Start lab").wait_for(timeout=30_000)
