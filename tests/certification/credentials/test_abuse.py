@@ -11,7 +11,7 @@ from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 from xblocks.certification.credentials import api, proofs, statuslist, tasks
 from xblocks.certification.credentials.models import SignedCredential
 
-pytestmark = [pytest.mark.django_db]
+pytestmark = [pytest.mark.django_db, pytest.mark.mariadb]
 
 
 def _b64(data: bytes) -> str:

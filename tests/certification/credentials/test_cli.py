@@ -8,7 +8,7 @@ import pytest
 from xblocks import cli
 from xblocks.certification.credentials import api
 
-pytestmark = [pytest.mark.django_db]
+pytestmark = [pytest.mark.django_db, pytest.mark.mariadb]
 
 
 @pytest.fixture

@@ -8,7 +8,7 @@ import pytest
 
 from xblocks.certification.credentials import api, pdf
 
-pytestmark = [pytest.mark.django_db]
+pytestmark = [pytest.mark.django_db, pytest.mark.mariadb]
 
 ARABIC_NAME = "أمينة بن علي"
 
