@@ -321,6 +321,19 @@ def _test_step(report: LabReport, backend, handle, step, runner) -> None:
             else f"exit {result.exit_code}, timed out {result.timed_out}\n{result.stderr}\n{result.stdout}"
         )
         report.add(result.ok, f"{prefix} solve", result.duration, detail)
+        # The solve finds flags the way a learner would and prints them: submitting each line it
+        # printed proves the planted value and the <flag> agree (a typo in either fails here).
+        answers = [line.strip() for line in result.stdout.splitlines() if line.strip()]
+        for flag in step.flags:
+            found = any(runner.check_flag(flag, answer) for answer in answers)
+            report.add(
+                found,
+                f"{prefix} flag {flag.id}: "
+                + ("the answer the solve found is accepted" if found else "the solve printed no answer it accepts"),
+                detail="" if found else "print the flag from the step's <solve>, on a line of its own",
+            )
+    elif step.flags:
+        report.add(True, f"{prefix}: add a <solve> that prints each flag to prove it can be found (not required)")
     for check in step.checks:
         outcome = runner.run_check(backend, handle, check)
         detail = (

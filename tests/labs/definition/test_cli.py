@@ -23,7 +23,7 @@ PASSING = """<kafaat_lab display_name="Passes" time_limit="5" idle_timeout="5">
   <step id="two" title="Two">
     <check id="content" user="learner">grep -q 42 /home/learner/work/answer</check>
     <flag id="f">{{ lab.param.flag }}</flag>
-    <solve>echo 42 > /home/learner/work/answer</solve>
+    <solve>echo 42 > /home/learner/work/answer; echo "found {{ lab.param.flag }}" | cut -d" " -f2</solve>
   </step>
 </kafaat_lab>
 """
@@ -31,6 +31,16 @@ SOLVE_DOES_NOT_SATISFY = """<kafaat_lab display_name="Broken solve" time_limit="
   <step id="one" title="One">
     <check id="file">test -f /tmp/answer</check>
     <solve>touch /tmp/wrong-name</solve>
+  </step>
+</kafaat_lab>
+"""
+FLAG_NOT_PLANTED = """<kafaat_lab display_name="Flag typo" time_limit="5" idle_timeout="5">
+  <param name="secret" kind="flag"/>
+  <param name="other" kind="hex"/>
+  <setup>echo "{{ lab.param.other }}" > /root/flag.txt</setup>
+  <step id="find" title="Find it">
+    <flag id="f">{{ lab.param.secret }}</flag>
+    <solve>cat /root/flag.txt</solve>
   </step>
 </kafaat_lab>
 """
@@ -120,6 +130,7 @@ def test_lab_test_passes_a_lab_whose_solves_satisfy_its_checks(tmp_path, capsys)
     assert "step one fresh  check file: fails as expected" in out
     assert "step two solved check content: passes" in out
     assert "flag f: accepts its value and rejects a wrong one" in out
+    assert "flag f: the answer the solve found is accepted" in out
 
 
 @pytest.mark.sandbox
@@ -135,6 +146,12 @@ def test_lab_test_exits_1_when_a_solve_does_not_satisfy_its_check(tmp_path, caps
     assert [int(suite.get("failures")) for suite in suites] == [1, 1]
     failure = suites.find(".//failure")
     assert failure is not None and "FAIL" in failure.get("message")
+
+
+@pytest.mark.sandbox
+def test_lab_test_exits_1_when_the_solve_cannot_find_the_flag_the_step_expects(tmp_path, capsys):
+    assert main(["lab", "test", _write(tmp_path, "typo.xml", FLAG_NOT_PLANTED)]) == 1
+    assert "step find flag f: the solve printed no answer it accepts" in capsys.readouterr().out
 
 
 def test_lab_test_exits_1_for_an_invalid_lab_without_booting_anything(capsys):
