@@ -8,7 +8,7 @@ from django.utils import timezone
 
 from tests.labs.conftest import assert_inert, solve_in_sandbox
 from xblocks.labs import api
-from xblocks.labs.models import CheckRun, LabSession, SessionEvent
+from xblocks.labs.models import CheckRun, LabSession, SessionEvent, label_prefix
 from xblocks.labs.sandbox.base import SandboxHandle
 
 pytestmark = [pytest.mark.sandbox, pytest.mark.mariadb, pytest.mark.django_db(transaction=True)]
@@ -19,7 +19,7 @@ def cleanup(backend):
     """Destroy every sandbox a test's sessions left (stopped sessions already have none)."""
     yield
     for handle in backend.inventory():
-        if handle.label.startswith("labsession-"):
+        if handle.label.startswith(label_prefix()):
             backend.destroy(handle)
 
 
@@ -211,7 +211,7 @@ def test_activity_from_the_terminal_keeps_a_lab_from_idling_out(lab_factory, cle
 def test_the_reconciler_destroys_sandboxes_no_live_session_owns(backend, cleanup):
     from xblocks.labs.sandbox.base import SandboxSpec
 
-    stray = backend.create(SandboxSpec(label="labsession-987654"))
+    stray = backend.create(SandboxSpec(label=f"{label_prefix()}987654"))
     report = api.reconcile_sessions()
     assert stray.id in report.destroyed and not backend.alive(stray)
 

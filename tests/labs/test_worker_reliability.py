@@ -15,7 +15,7 @@ from django.conf import settings
 from django.utils import timezone
 
 from xblocks.labs import api
-from xblocks.labs.models import LabSession, SessionEvent
+from xblocks.labs.models import LabSession, SessionEvent, label_prefix
 
 CHECKOUT = pathlib.Path(__file__).resolve().parents[2]
 TASK = "xblocks.labs.tasks.provision_session"
@@ -90,7 +90,7 @@ def test_a_worker_killed_mid_provisioning_is_taken_over_and_the_lab_ends_ready(l
         later = timezone.now() + timedelta(seconds=api.session_settings.PROVISION_TIMEOUT + 1)
         report = api.reap_sessions(now=later)
         assert report.retried == (session_id,)
-        assert not [h for h in backend.inventory() if h.label == f"labsession-{session_id}"]  # partial sandbox gone
+        assert not [h for h in backend.inventory() if h.label == f"{label_prefix()}{session_id}"]  # partial sandbox gone
         second = Worker(redis_queue, tmp_path / "worker-2.log")
         wait_for(lambda: LabSession.objects.get(pk=session_id).state == "ready", 90, "the retry to finish")
         row = LabSession.objects.get(pk=session_id)
@@ -105,7 +105,7 @@ def test_a_worker_killed_mid_provisioning_is_taken_over_and_the_lab_ends_ready(l
         if second is not None:
             second.kill()
         for handle in backend.inventory():
-            if handle.label.startswith("labsession-"):
+            if handle.label.startswith(label_prefix()):
                 backend.destroy(handle)
 
 

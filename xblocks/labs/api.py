@@ -40,14 +40,13 @@ from xblocks.labs.data import (
     SweepReport,
 )
 from xblocks.labs.lifecycle import live_key, locked, transition
-from xblocks.labs.models import CheckRun, LabSession, SessionEvent
+from xblocks.labs.models import CheckRun, LabSession, SessionEvent, label_prefix
 from xblocks.labs.session_conf import session_settings
 from xblocks.labs.signals import lab_result_recorded
 
 log = logging.getLogger(__name__)
 
 S = SessionState
-LABEL_PREFIX = "labsession-"
 
 
 # --------------------------------------------------------------------------- definitions
@@ -807,18 +806,22 @@ def reconcile_sessions() -> SweepReport:
     from xblocks.labs.conf import labs_settings  # pylint: disable=import-outside-toplevel
 
     backend = _backend()
+    # Rows that changed after this snapshot are left for the next pass: a sandbox made (or a
+    # teardown begun) after the inventory was read must not count as missing.
+    snapshot = timezone.now()
     inventory = backend.inventory()
     present = {handle.id for handle in inventory}
     destroyed, failed = [], []
-    by_id = {}
+    prefix = label_prefix()
+    by_id: dict[str, int] = {}
     for handle in inventory:
-        session_id = None
-        if handle.label.startswith(LABEL_PREFIX) and handle.label[len(LABEL_PREFIX):].isdigit():
-            session_id = int(handle.label[len(LABEL_PREFIX):])
-        by_id[handle.id] = session_id
+        # Only sandboxes labelled by this deployment; others on the host belong to someone else.
+        if handle.label.startswith(prefix) and handle.label[len(prefix):].isdigit():
+            by_id[handle.id] = int(handle.label[len(prefix):])
+    ours = [handle for handle in inventory if handle.id in by_id]
     wanted_ids = {sid for sid in by_id.values() if sid is not None}
     rows = {row.pk: row for row in LabSession.objects.filter(pk__in=wanted_ids)}
-    for handle in inventory:
+    for handle in ours:
         row = rows.get(by_id[handle.id])
         keep = row is not None and (
             row.state == S.PROVISIONING or (row.state == S.READY and (row.handle or {}).get("id") == handle.id)
@@ -828,14 +831,14 @@ def reconcile_sessions() -> SweepReport:
             backend.destroy(handle)
             destroyed.append(handle.id)
     host = str(labs_settings.LAB_HOST)
-    for row in LabSession.objects.filter(state=S.READY).filter(host__in=[host, ""]):
+    for row in LabSession.objects.filter(state=S.READY, ready_at__lt=snapshot, host__in=[host, ""]):
         if row.handle and row.handle.get("backend") == getattr(backend, "name", row.handle.get("backend")) and row.handle.get("id") not in present:
             if transition(row.pk, S.FAILED, actor="system:reconciler", reason="environment missing", expect={S.READY},
                           when=lambda r, h=row.handle: r.handle == h, phase="",
                           detail=f"sandbox {row.handle.get('id')} not in the {getattr(backend, 'name', '?')} inventory of {host}",
                           learner_message=_("Your lab environment stopped unexpectedly. Start the lab again; your progress is kept.")):
                 failed.append(row.pk)
-    for row in LabSession.objects.filter(state=S.STOPPING).filter(host__in=[host, ""]):
+    for row in LabSession.objects.filter(state=S.STOPPING, phase_at__lt=snapshot, host__in=[host, ""]):
         if not row.handle or row.handle.get("id") not in present:
             transition(row.pk, S.STOPPED, actor="system:reconciler", reason="environment already gone", expect={S.STOPPING})
     report = SweepReport(failed=tuple(failed), destroyed=tuple(destroyed))

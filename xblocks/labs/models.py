@@ -4,10 +4,30 @@ Only ``xblocks.labs.lifecycle`` changes ``LabSession.state``; everything else go
 """
 from __future__ import annotations
 
+import hashlib
+from functools import lru_cache
+
 from django.conf import settings
 from django.db import models
 
 from xblocks.labs.data import SessionState
+
+
+@lru_cache(maxsize=1)
+def label_prefix() -> str:
+    """The sandbox label prefix of this deployment: ``labsession-<database digest>-``.
+
+    Sandboxes are labelled ``<prefix><session id>``. Several deployments (an LMS, a demo, test
+    runs) may share one lab host; the digest of the database they use keeps each reconciler to its
+    own sandboxes instead of destroying the others' as unowned. ``KAFAAT["SESSION_LABEL_PREFIX"]``
+    overrides it (e.g. to keep labels stable across a database move).
+    """
+    configured = (getattr(settings, "KAFAAT", None) or {}).get("SESSION_LABEL_PREFIX")
+    if configured:
+        return str(configured)
+    db = settings.DATABASES["default"]
+    identity = "|".join(str(db.get(key) or "") for key in ("ENGINE", "HOST", "PORT", "NAME"))
+    return f"labsession-{hashlib.sha256(identity.encode()).hexdigest()[:8]}-"
 
 
 class LabSession(models.Model):
@@ -63,7 +83,7 @@ class LabSession(models.Model):
 
     @property
     def label(self) -> str:
-        return f"labsession-{self.pk}"
+        return f"{label_prefix()}{self.pk}"
 
 
 class SessionEvent(models.Model):
