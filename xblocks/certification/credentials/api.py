@@ -158,8 +158,8 @@ def _signer(slug: str) -> keyring.IssuerKeyPair:
     return pair
 
 
-def _sign_document(document: dict, slug: str) -> tuple[dict, str]:
-    pair = _signer(slug)
+def _sign_document(document: dict, slug: str, pair: keyring.IssuerKeyPair | None = None) -> tuple[dict, str]:
+    pair = pair or _signer(slug)
     method = f"{issuer_url(slug)}#{pair.public_multibase}"
     return proofs.sign(document, pair.private, method), method
 
@@ -214,10 +214,9 @@ def issue_credential(certificate_id: int) -> dict:
                 status_entries=entries,
                 endorsements=_endorsements(certificate.track.slug),
             )
-            signed, method = _sign_document(unsigned, slug)
-            token = ""
-            if credentials_settings.ISSUE_JWT:
-                token = vc_jwt.encode(signed, _signer(slug).private, method)
+            pair = _signer(slug)
+            signed, method = _sign_document(unsigned, slug, pair)
+            token = vc_jwt.encode(signed, pair.private, method) if credentials_settings.ISSUE_JWT else ""
             row = SignedCredential.objects.create(
                 certificate_id=certificate.id,
                 number=certificate.number,
