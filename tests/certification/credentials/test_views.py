@@ -272,3 +272,17 @@ def test_issuer_document_gives_jwt_verifiers_the_key_as_a_jwk_without_private_pa
     issuer = client.get(api.issuer_url("ecole-nord").replace(api.base_url(), "")).json()
     method = next(m for m in issuer["verificationMethod"] if m["id"] == header["kid"])
     assert method["publicKeyJwk"]["kty"] == "OKP" and "d" not in method["publicKeyJwk"]
+
+
+def test_bulk_verification_accepts_a_file_upload_and_refuses_a_form_without_one(client, certificates):
+    from django.core.files.uploadedfile import SimpleUploadedFile
+
+    certificate = certificates.add()
+    raw, _ = api.create_employer_token("ATS", "ACME")
+    upload = SimpleUploadedFile("candidates.csv", f"{certificate.number}\n".encode(), content_type="text/csv")
+    response = client.post(
+        "/kafaat/credentials/api/v1/bulk-verify/", {"file": upload}, HTTP_AUTHORIZATION=f"Bearer {raw}"
+    )
+    assert response.status_code == 200 and _rows(response.content.decode())[1][2] == "yes"
+    response = client.post("/kafaat/credentials/api/v1/bulk-verify/", {"x": "1"}, HTTP_AUTHORIZATION=f"Bearer {raw}")
+    assert response.status_code == 400

@@ -209,8 +209,10 @@ def bulk_verify(request: HttpRequest) -> HttpResponse:
         if upload.size > MAX_BULK_BYTES:
             return JsonResponse({"error": "too_large"}, status=413)
         raw = upload.read()
+    elif request.content_type == "multipart/form-data":
+        return JsonResponse({"error": "no_file", "message": "send the CSV in a form field named file"}, status=400)
     else:
-        if len(request.body) > MAX_BULK_BYTES:
+        if int(request.META.get("CONTENT_LENGTH") or 0) > MAX_BULK_BYTES or len(request.body) > MAX_BULK_BYTES:
             return JsonResponse({"error": "too_large"}, status=413)
         raw = request.body
     try:
