@@ -7,6 +7,7 @@ what its cgroup is charged (its processes, page tables, its tmpfs layer and kern
 proportional set size (PSS) of its host-side processes; plus the drop in the host's MemAvailable
 divided by N, which also counts what no cgroup is charged for (mounts, namespaces).
 """
+
 from __future__ import annotations
 
 import argparse
@@ -116,11 +117,18 @@ def main(argv: list[str]) -> int:
     def row(name: str, samples: list[float], baseline: list[float], baseline_name: str, target: float | None = None):
         figures = report.summary(samples)
         base = report.summary(baseline)
-        rows.append({
-            "measure": name, "n": figures["n"], "p50 ms": figures["p50"], "p95 ms": figures["p95"],
-            "baseline": baseline_name, "p50 ×": report.ratio(figures["p50"], base["p50"]),
-            "p95 ×": report.ratio(figures["p95"], base["p95"]), "target p95": target if target else "",
-        })
+        rows.append(
+            {
+                "measure": name,
+                "n": figures["n"],
+                "p50 ms": figures["p50"],
+                "p95 ms": figures["p95"],
+                "baseline": baseline_name,
+                "p50 ×": report.ratio(figures["p50"], base["p50"]),
+                "p95 ×": report.ratio(figures["p95"], base["p95"]),
+                "target p95": target if target else "",
+            }
+        )
         return figures
 
     create = row("create→ready", create_ms, bwrap_true, "bwrap true", TARGETS["create_p95_ms"])
@@ -130,8 +138,11 @@ def main(argv: list[str]) -> int:
     loaded = row(f"create, {len(held)} idle alive", loaded_create_ms, create_ms, "create, idle host")
     row(f"exec, {len(held)} idle alive", loaded_exec_ms, exec_ms, "exec, idle host")
     row("baseline bwrap true", bwrap_true, fork_true, "fork/exec true")
-    report.print_table("Sandbox latency (ms; ratios to a baseline from this run)", rows,
-                       ["measure", "n", "p50 ms", "p95 ms", "baseline", "p50 ×", "p95 ×", "target p95"])
+    report.print_table(
+        "Sandbox latency (ms; ratios to a baseline from this run)",
+        rows,
+        ["measure", "n", "p50 ms", "p95 ms", "baseline", "p50 ×", "p95 ×", "target p95"],
+    )
 
     mib = 1024.0
     memory = {
@@ -141,28 +152,54 @@ def main(argv: list[str]) -> int:
     }
     per_sandbox = max(memory["cgroup_charge_mib"]["mean"], available_drop / mib)
     density_rows = [
-        {"measure": "cgroup charge per sandbox", "mean MiB": memory["cgroup_charge_mib"]["mean"],
-         "p95 MiB": memory["cgroup_charge_mib"]["p95"], "target MiB": TARGETS["idle_mib_per_sandbox"]},
-        {"measure": "host-side PSS per sandbox", "mean MiB": memory["pss_mib"]["mean"], "p95 MiB": memory["pss_mib"]["p95"]},
+        {
+            "measure": "cgroup charge per sandbox",
+            "mean MiB": memory["cgroup_charge_mib"]["mean"],
+            "p95 MiB": memory["cgroup_charge_mib"]["p95"],
+            "target MiB": TARGETS["idle_mib_per_sandbox"],
+        },
+        {
+            "measure": "host-side PSS per sandbox",
+            "mean MiB": memory["pss_mib"]["mean"],
+            "p95 MiB": memory["pss_mib"]["p95"],
+        },
         {"measure": "MemAvailable drop / sandbox", "mean MiB": available_drop / mib},
-        {"measure": f"{len(held)} sandboxes: create all (s)", "mean MiB": "", "p95 MiB": "", "target MiB": "",
-         "seconds": fill_s},
+        {
+            "measure": f"{len(held)} sandboxes: create all (s)",
+            "mean MiB": "",
+            "p95 MiB": "",
+            "target MiB": "",
+            "seconds": fill_s,
+        },
         {"measure": f"{len(held)} sandboxes: destroy all (s)", "seconds": teardown_s},
     ]
-    report.print_table(f"Density: {len(held)} idle sandboxes at once", density_rows,
-                       ["measure", "mean MiB", "p95 MiB", "target MiB", "seconds"])
+    report.print_table(
+        f"Density: {len(held)} idle sandboxes at once",
+        density_rows,
+        ["measure", "mean MiB", "p95 MiB", "target MiB", "seconds"],
+    )
     verdicts = {
         "create_p95_ms": create["p95"] <= TARGETS["create_p95_ms"],
         "exec_p95_ms": execs["p95"] <= TARGETS["exec_p95_ms"],
         "idle_mib_per_sandbox": per_sandbox <= TARGETS["idle_mib_per_sandbox"],
     }
     print("\ntargets: " + ", ".join(f"{k} {'met' if v else 'MISSED'}" for k, v in verdicts.items()))
-    report.save("sandbox", {
-        "create_ms": create, "exec_ms": execs, "destroy_ms": destroy, "bwrap_true_ms": report.summary(bwrap_true),
-        "fork_true_ms": report.summary(fork_true), "loaded_create_ms": loaded, "loaded_exec_ms": report.summary(loaded_exec_ms),
-        "density": {"sandboxes": len(held), "fill_seconds": fill_s, "teardown_seconds": teardown_s, **memory},
-        "targets": TARGETS, "targets_met": verdicts, "cgroup_version": driver.version,
-    })
+    report.save(
+        "sandbox",
+        {
+            "create_ms": create,
+            "exec_ms": execs,
+            "destroy_ms": destroy,
+            "bwrap_true_ms": report.summary(bwrap_true),
+            "fork_true_ms": report.summary(fork_true),
+            "loaded_create_ms": loaded,
+            "loaded_exec_ms": report.summary(loaded_exec_ms),
+            "density": {"sandboxes": len(held), "fill_seconds": fill_s, "teardown_seconds": teardown_s, **memory},
+            "targets": TARGETS,
+            "targets_met": verdicts,
+            "cgroup_version": driver.version,
+        },
+    )
     return 0
 
 

@@ -1,4 +1,5 @@
-"""Fixtures for the sandbox engine tests: the local backend, the base image, sandboxes that clean up after themselves."""
+"""Fixtures for the sandbox engine tests: the local backend, the base image, self-cleaning sandboxes."""
+
 from __future__ import annotations
 
 import os

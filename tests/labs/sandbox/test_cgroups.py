@@ -1,4 +1,5 @@
 """cgroup drivers: v1 or v2 chosen from the host's mounts, limits written in each version's files."""
+
 from __future__ import annotations
 
 import pathlib
@@ -30,7 +31,9 @@ def test_v1_is_chosen_when_the_unified_tree_lacks_the_controllers(tmp_path):
     driver = cgroups.choose(V1_ONLY.replace("/sys/fs/cgroup/unified", str(tmp_path)))
     assert driver.version == 1
     assert [str(p) for p in driver.paths("abc")] == [
-        "/sys/fs/cgroup/memory/kafaat/abc", "/sys/fs/cgroup/pids/kafaat/abc", "/sys/fs/cgroup/cpu,cpuacct/kafaat/abc",
+        "/sys/fs/cgroup/memory/kafaat/abc",
+        "/sys/fs/cgroup/pids/kafaat/abc",
+        "/sys/fs/cgroup/cpu,cpuacct/kafaat/abc",
     ]
 
 
@@ -77,10 +80,13 @@ def test_v2_usage_reads_memory_oom_pids_and_throttling(tmp_path):
     (folder / "memory.peak").write_text("8192\n")
     (folder / "memory.events").write_text("low 0\nhigh 0\nmax 3\noom 1\noom_kill 2\n")
     (folder / "pids.current").write_text("5\n")
-    (folder / "cpu.stat").write_text("usage_usec 900\nuser_usec 600\nsystem_usec 300\nnr_throttled 2\nthrottled_usec 77\n")
+    (folder / "cpu.stat").write_text(
+        "usage_usec 900\nuser_usec 600\nsystem_usec 300\nnr_throttled 2\nthrottled_usec 77\n"
+    )
     usage = cgroups.CgroupV2("kafaat", tmp_path).usage("s3")
-    assert usage == cgroups.Usage(memory_bytes=4096, memory_peak_bytes=8192, oom_kills=2, pids=5, cpu_usage_us=900,
-                                  cpu_throttled_us=77)
+    assert usage == cgroups.Usage(
+        memory_bytes=4096, memory_peak_bytes=8192, oom_kills=2, pids=5, cpu_usage_us=900, cpu_throttled_us=77
+    )
 
 
 @pytest.mark.sandbox

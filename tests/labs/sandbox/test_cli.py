@@ -1,4 +1,5 @@
 """``kafaat sandbox ...`` end to end, as an operator runs it (a real process, no Django settings)."""
+
 from __future__ import annotations
 
 import os
@@ -16,21 +17,48 @@ ROOT = pathlib.Path(__file__).resolve().parents[3]
 
 def kafaat(*args: str, stdin: str = "", timeout: float = 60) -> subprocess.CompletedProcess:
     env = {k: v for k, v in os.environ.items() if k != "DJANGO_SETTINGS_MODULE"}
-    return subprocess.run([sys.executable, "-m", "xblocks.cli", *args], input=stdin, capture_output=True, text=True,
-                          timeout=timeout, env=env, cwd=str(ROOT), check=False)
+    return subprocess.run(
+        [sys.executable, "-m", "xblocks.cli", *args],
+        input=stdin,
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+        env=env,
+        cwd=str(ROOT),
+        check=False,
+    )
 
 
 def test_the_image_and_sandbox_groups_have_their_subcommands():
     parser = build_parser()
     assert parser.parse_args(["image", "build", "--all"]).all
-    args = parser.parse_args(["sandbox", "exec", "--image", "web", "--memory", "256M", "--pids", "64", "--timeout", "5",
-                              "--", "echo", "x"])
-    assert (args.image, args.memory, args.pids, args.timeout, args.cmd) == ("web", 256 * 1024 * 1024, 64, 5.0, ["--", "echo", "x"])
+    args = parser.parse_args(
+        ["sandbox", "exec", "--image", "web", "--memory", "256M", "--pids", "64", "--timeout", "5", "--", "echo", "x"]
+    )
+    assert (args.image, args.memory, args.pids, args.timeout, args.cmd) == (
+        "web",
+        256 * 1024 * 1024,
+        64,
+        5.0,
+        ["--", "echo", "x"],
+    )
 
 
 def test_sandbox_exec_prints_output_and_exits_with_the_commands_code(local_backend):
-    result = kafaat("sandbox", "exec", "--image", "base", "--memory", "128M", "--pids", "32", "--", "sh", "-c",
-                    "echo out; echo err >&2; id -un; exit 3")
+    result = kafaat(
+        "sandbox",
+        "exec",
+        "--image",
+        "base",
+        "--memory",
+        "128M",
+        "--pids",
+        "32",
+        "--",
+        "sh",
+        "-c",
+        "echo out; echo err >&2; id -un; exit 3",
+    )
     assert result.returncode == 3, result.stderr
     assert result.stdout == "out\nlearner\n" and result.stderr == "err\n"
 
@@ -52,6 +80,7 @@ def test_sandbox_selftest_prints_each_case_and_passes(local_backend):
     result = kafaat("sandbox", "selftest", timeout=120)
     assert result.returncode == 0, result.stdout + result.stderr
     lines = result.stdout.splitlines()
-    assert sum(line.startswith("ok ") for line in lines) == len(__import__("xblocks.labs.sandbox.selftest",
-                                                                           fromlist=["CASES"]).CASES)
+    assert sum(line.startswith("ok ") for line in lines) == len(
+        __import__("xblocks.labs.sandbox.selftest", fromlist=["CASES"]).CASES
+    )
     assert "self-test passed" in lines[-1]

@@ -1,4 +1,5 @@
 """Lab images: recipes, hashing, the cache, the build lock, ownership shifting and the ``kafaat image`` CLI."""
+
 from __future__ import annotations
 
 import json
@@ -51,12 +52,15 @@ def test_a_recipe_folder_from_settings_wins_over_the_package(recipes):
     assert images.load_recipe("base").description == "site override"
 
 
-@pytest.mark.parametrize("recipe, message", [
-    ({"packages": [], "bogus": 1}, "unknown keys"),
-    ({"files": {"relative/path": "x"}}, "must be absolute"),
-    ({"files": {"/etc/../../x": "x"}}, "must be absolute"),
-    ({"extends": "loop"}, "loop"),
-])
+@pytest.mark.parametrize(
+    "recipe, message",
+    [
+        ({"packages": [], "bogus": 1}, "unknown keys"),
+        ({"files": {"relative/path": "x"}}, "must be absolute"),
+        ({"files": {"/etc/../../x": "x"}}, "must be absolute"),
+        ({"extends": "loop"}, "loop"),
+    ],
+)
 def test_broken_recipes_are_refused_with_the_reason(recipes, recipe, message):
     recipes("loop", **recipe)
     with pytest.raises(images.ImageBuildError, match=message):
@@ -72,8 +76,10 @@ def test_unknown_or_malformed_image_names_are_not_found(recipes, name):
 def test_the_mirror_comes_from_the_hosts_apt_sources(tmp_path, monkeypatch):
     monkeypatch.delenv("KAFAAT_IMAGE_MIRROR", raising=False)
     deb822 = tmp_path / "debian.sources"
-    deb822.write_text("Types: deb\nURIs: http://mirror.example/debian-security\nSuites: bookworm-security\n\n"
-                      "Types: deb\nURIs: http://mirror.example/debian/\nSuites: bookworm bookworm-updates\nComponents: main\n")
+    deb822.write_text(
+        "Types: deb\nURIs: http://mirror.example/debian-security\nSuites: bookworm-security\n\n"
+        "Types: deb\nURIs: http://mirror.example/debian/\nSuites: bookworm bookworm-updates\nComponents: main\n"
+    )
     one_line = tmp_path / "sources.list"
     one_line.write_text("# comment\ndeb [arch=amd64] http://other.example/debian bookworm main\n")
     assert images.apt_mirror([deb822]) == "http://mirror.example/debian"
@@ -92,7 +98,7 @@ def test_ownership_shifts_into_the_sandbox_range_keeping_setuid_and_capabilities
     os.chmod(tool, 0o4755)
     capped = root / "bin" / "capped"
     capped.write_bytes(b"\x7fELF")
-    os.setxattr(capped, "security.capability", bytes.fromhex("01000002" "00200000" "00000000" "00000000" "00000000"))
+    os.setxattr(capped, "security.capability", bytes.fromhex("0100000200200000000000000000000000000000"))
     (root / "link").symlink_to("/etc/passwd")
     home = root / "home"
     home.mkdir()
@@ -131,8 +137,13 @@ def test_concurrent_builds_of_one_image_wait_for_each_other(tmp_path):
     time.sleep(0.05)
     builder("second", 0)
     first.join()
-    assert order == [("first", "in"), ("second", "another build of this image is running; waiting for it"),
-                     ("first", "out"), ("second", "in"), ("second", "out")]
+    assert order == [
+        ("first", "in"),
+        ("second", "another build of this image is running; waiting for it"),
+        ("first", "out"),
+        ("second", "in"),
+        ("second", "out"),
+    ]
 
 
 @pytest.mark.sandbox

@@ -1,4 +1,5 @@
 """LocalBackend behaviour: lifecycle, exec semantics, files, PTY, handles across processes, concurrency, cleanup."""
+
 from __future__ import annotations
 
 import json
@@ -6,14 +7,13 @@ import os
 import pathlib
 import subprocess
 import sys
-import threading
 import time
 from concurrent.futures import ThreadPoolExecutor
 
 import pytest
 
 from xblocks.labs.sandbox import cgroups
-from xblocks.labs.sandbox.base import MiB, Backend, Limits, SandboxHandle, SandboxNotFound, SandboxSpec, get_backend
+from xblocks.labs.sandbox.base import Backend, MiB, SandboxHandle, SandboxNotFound, SandboxSpec, get_backend
 
 pytestmark = pytest.mark.sandbox
 
@@ -49,7 +49,9 @@ def test_the_backend_is_the_configured_per_process_singleton(local_backend):
 
 def test_destroy_leaves_no_process_mount_cgroup_or_folder_and_is_idempotent(local_backend):
     handle = local_backend.create(SandboxSpec(label="cleanup"))
-    handle = SandboxHandle.from_json({**handle.as_json(), "data": {**handle.data, "ns": os.readlink(f"/proc/{handle.data['pid']}/ns/pid")}})
+    handle = SandboxHandle.from_json(
+        {**handle.as_json(), "data": {**handle.data, "ns": os.readlink(f"/proc/{handle.data['pid']}/ns/pid")}}
+    )
     local_backend.exec(handle, "sleep infinity & setsid sleep 999 & (sleep 998 &) & echo x > ~/file")
     alive = _traces(local_backend, handle)
     assert alive["folder"] and alive["mounts"] and alive["cgroups"] and len(alive["processes"]) >= 5
@@ -63,7 +65,9 @@ def test_destroy_leaves_no_process_mount_cgroup_or_folder_and_is_idempotent(loca
 
 
 def test_exec_reports_exit_code_output_arguments_stdin_and_runs_in_home(sandbox, local_backend):
-    result = local_backend.exec(sandbox, 'echo "$#:$1:$2"; cat; pwd; echo err >&2; exit 7', args=["a b", "c"], stdin=b"in\n")
+    result = local_backend.exec(
+        sandbox, 'echo "$#:$1:$2"; cat; pwd; echo err >&2; exit 7', args=["a b", "c"], stdin=b"in\n"
+    )
     assert result.exit_code == 7 and not result.ok
     assert result.stdout == "2:a b:c\nin\n/home/learner\n"
     assert result.stderr == "err\n"
@@ -73,7 +77,9 @@ def test_exec_reports_exit_code_output_arguments_stdin_and_runs_in_home(sandbox,
 def test_exec_runs_as_learner_or_root_with_a_cleared_environment(make_sandbox, local_backend, monkeypatch):
     monkeypatch.setenv("KAFAAT_LEAK_PROBE", "host-only")
     handle = make_sandbox(env={"LAB_PARAM": "42"})
-    learner = local_backend.exec(handle, 'id -u; echo "$HOME $LAB_PARAM ${KAFAAT_LEAK_PROBE:-absent} $EXTRA"', env={"EXTRA": "x"})
+    learner = local_backend.exec(
+        handle, 'id -u; echo "$HOME $LAB_PARAM ${KAFAAT_LEAK_PROBE:-absent} $EXTRA"', env={"EXTRA": "x"}
+    )
     root = local_backend.exec(handle, "id -u; echo $HOME", user="root")
     assert learner.stdout == "1000\n/home/learner 42 absent x\n"
     assert root.stdout == "0\n/root\n"
@@ -100,7 +106,9 @@ def test_output_past_the_cap_is_dropped_and_flagged(sandbox, local_backend):
 def test_files_are_placed_from_inside_and_owned_by_the_user_who_placed_them(sandbox, local_backend):
     local_backend.put_file(sandbox, "/home/learner/lab/notes.txt", b"hello\n", mode=0o600)
     local_backend.put_file(sandbox, "/opt/lab/check.sh", b"exit 0\n", user="root", mode=0o700)
-    listing = local_backend.exec(sandbox, "stat -c '%U %a %s' /home/learner/lab/notes.txt; cat /opt/lab/check.sh", user="root")
+    listing = local_backend.exec(
+        sandbox, "stat -c '%U %a %s' /home/learner/lab/notes.txt; cat /opt/lab/check.sh", user="root"
+    )
     assert listing.stdout == "learner 600 6\nexit 0\n"
     assert local_backend.read_file(sandbox, "/home/learner/lab/notes.txt").stdout == "hello\n"
     assert local_backend.read_file(sandbox, "/opt/lab/check.sh").exit_code != 0  # root's 0700 file: learner cannot
@@ -115,7 +123,9 @@ def test_sudo_works_only_in_sandboxes_that_allow_it(make_sandbox, local_backend)
     plain = make_sandbox()
     with_sudo = make_sandbox(learner_sudo=True)
     # even with a sudoers entry, a plain sandbox's learner cannot use setuid sudo (nosuid, no_new_privs)
-    local_backend.exec(plain, "echo 'learner ALL=(ALL) NOPASSWD:ALL' > /etc/sudoers.d/x && chmod 440 /etc/sudoers.d/x", user="root")
+    local_backend.exec(
+        plain, "echo 'learner ALL=(ALL) NOPASSWD:ALL' > /etc/sudoers.d/x && chmod 440 /etc/sudoers.d/x", user="root"
+    )
     assert local_backend.exec(with_sudo, "sudo -n id -u").stdout == "0\n"
     denied = local_backend.exec(plain, "sudo -n id -u")
     assert denied.exit_code != 0 and denied.stdout == ""
@@ -125,9 +135,12 @@ def test_limits_are_written_to_the_sandbox_cgroup(make_sandbox, local_backend):
     handle = make_sandbox(memory_bytes=96 * MiB, pids=77, cpus=0.5)
     driver = cgroups.driver(local_backend.settings.SANDBOX_CGROUP_PARENT)
     files = {p.name: p for p in driver.paths(handle.id)}
-    text = "".join(path.joinpath(name).read_text() for path in driver.paths(handle.id)
-                   for name in ("memory.limit_in_bytes", "pids.max", "cpu.cfs_quota_us", "memory.max", "cpu.max")
-                   if path.joinpath(name).exists())
+    text = "".join(
+        path.joinpath(name).read_text()
+        for path in driver.paths(handle.id)
+        for name in ("memory.limit_in_bytes", "pids.max", "cpu.cfs_quota_us", "memory.max", "cpu.max")
+        if path.joinpath(name).exists()
+    )
     assert str(96 * MiB) in text and "77" in text and "50000" in text
     assert files  # at least one cgroup folder
 
@@ -186,8 +199,15 @@ def test_a_handle_stored_as_json_works_from_another_process(local_backend):
             "backend.destroy(handle)\n"
         )
         env = {k: v for k, v in os.environ.items() if k != "DJANGO_SETTINGS_MODULE"}
-        output = subprocess.run([sys.executable, "-c", code, stored], capture_output=True, text=True, timeout=60,
-                                env=env, cwd=str(pathlib.Path(__file__).resolve().parents[3]), check=True).stdout
+        output = subprocess.run(
+            [sys.executable, "-c", code, stored],
+            capture_output=True,
+            text=True,
+            timeout=60,
+            env=env,
+            cwd=str(pathlib.Path(__file__).resolve().parents[3]),
+            check=True,
+        ).stdout
         assert output.strip() == "from-another-process True"
         assert not local_backend.alive(handle)
     finally:
@@ -200,8 +220,14 @@ def test_the_sandbox_outlives_the_process_that_created_it(local_backend):
         "from xblocks.labs.sandbox.base import SandboxSpec, get_backend\n"
         "print(json.dumps(get_backend().create(SandboxSpec(label='orphan')).as_json()))\n"
     )
-    output = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60, check=True,
-                            cwd=str(pathlib.Path(__file__).resolve().parents[3])).stdout
+    output = subprocess.run(
+        [sys.executable, "-c", code],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=True,
+        cwd=str(pathlib.Path(__file__).resolve().parents[3]),
+    ).stdout
     handle = SandboxHandle.from_json(json.loads(output))
     try:
         assert local_backend.alive(handle)
@@ -233,7 +259,9 @@ def test_sandboxes_created_from_several_processes_at_once_work(local_backend):
         "r = b.exec(h, 'echo ok'); b.destroy(h); print(r.stdout.strip())\n"
     )
     root = str(pathlib.Path(__file__).resolve().parents[3])
-    processes = [subprocess.Popen([sys.executable, "-c", code], stdout=subprocess.PIPE, text=True, cwd=root) for _ in range(4)]
+    processes = [
+        subprocess.Popen([sys.executable, "-c", code], stdout=subprocess.PIPE, text=True, cwd=root) for _ in range(4)
+    ]
     outputs = [p.communicate(timeout=60)[0].strip() for p in processes]
     assert outputs == ["ok"] * 4
 

@@ -1,4 +1,5 @@
 """The seccomp filter on its own: loaded into a throwaway process, it refuses exactly what it should."""
+
 from __future__ import annotations
 
 import pathlib
@@ -53,8 +54,9 @@ def test_the_program_is_whole_instructions_with_in_range_jumps():
 
 @pytest.mark.skipif(sys.platform != "linux", reason="seccomp is Linux only")
 def test_a_filtered_process_cannot_inject_keystrokes_nest_user_namespaces_or_open_covert_channels():
-    output = subprocess.run([sys.executable, "-c", PROBE], capture_output=True, text=True, cwd=str(ROOT), timeout=30,
-                            check=True).stdout
+    output = subprocess.run(
+        [sys.executable, "-c", PROBE], capture_output=True, text=True, cwd=str(ROOT), timeout=30, check=True
+    ).stdout
     result = eval(output)  # noqa: S307  a dict literal printed by our own probe
     assert result["tiocsti"] == "EPERM" and result["tiocsti_high_bits"] == "EPERM"
     assert result["unshare_user"] == "EPERM" and result["keyctl"] == "EPERM" and result["vsock"] == "EAFNOSUPPORT"

@@ -1,4 +1,5 @@
 """The start-up self-test: it passes on this host, and a failed run makes the backend refuse lab work."""
+
 from __future__ import annotations
 
 import logging
@@ -28,7 +29,8 @@ def test_the_full_self_test_passes_within_its_budget(local_backend):
 
 def test_create_is_refused_with_a_log_line_while_the_last_self_test_failed(local_backend, caplog):
     failing = selftest.SelfTestReport(
-        cases=(selftest.CaseResult("egress", "8-9", False, "reachable: 10.0.0.1:80", 0.1),), seconds=0.1,
+        cases=(selftest.CaseResult("egress", "8-9", False, "reachable: 10.0.0.1:80", 0.1),),
+        seconds=0.1,
     )
     with caplog.at_level(logging.ERROR, logger="xblocks.labs.sandbox"):
         selftest.record(failing)

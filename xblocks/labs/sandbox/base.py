@@ -3,6 +3,7 @@
 Callers (the labs api, the lab runner, the terminal gateway, the CLI) depend only on this module;
 ``get_backend()`` picks the configured implementation.
 """
+
 from __future__ import annotations
 
 import enum
@@ -74,10 +75,13 @@ class SandboxHandle:
         return {"id": self.id, "backend": self.backend, "host": self.host, "label": self.label, "data": dict(self.data)}
 
     @classmethod
-    def from_json(cls, value: Mapping[str, Any]) -> "SandboxHandle":
+    def from_json(cls, value: Mapping[str, Any]) -> SandboxHandle:
         return cls(
-            id=value["id"], backend=value["backend"], host=value["host"],
-            label=value.get("label", ""), data=dict(value.get("data") or {}),
+            id=value["id"],
+            backend=value["backend"],
+            host=value["host"],
+            label=value.get("label", ""),
+            data=dict(value.get("data") or {}),
         )
 
 
@@ -137,7 +141,9 @@ class Backend(Protocol):
         """Run ``script`` with bash inside the live sandbox. The script never touches a path the
         learner can write; output beyond ``output_limit`` bytes is dropped and ``truncated`` set."""
 
-    def open_pty(self, handle: SandboxHandle, *, cols: int = 80, rows: int = 24, user: User | str = User.LEARNER) -> PtyProcess: ...
+    def open_pty(
+        self, handle: SandboxHandle, *, cols: int = 80, rows: int = 24, user: User | str = User.LEARNER
+    ) -> PtyProcess: ...
 
     def destroy(self, handle: SandboxHandle) -> None:
         """Remove every process, mount, cgroup and directory of the sandbox. Idempotent."""

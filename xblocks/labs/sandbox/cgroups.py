@@ -4,6 +4,7 @@ Hosts differ: the project's machines have memory, pids and cpu only on v1 hierar
 distributions have the unified v2 tree. ``driver()`` looks at ``/proc/self/mountinfo`` once and
 returns the matching implementation; both offer the same operations, by sandbox id.
 """
+
 from __future__ import annotations
 
 import contextlib
@@ -32,6 +33,7 @@ class Usage:
     pids: int
     cpu_usage_us: int
     cpu_throttled_us: int
+    forks_refused: int = 0  # fork/clone calls that failed at pids.max
 
 
 def _write(path: pathlib.Path | str, value: str | int) -> None:
@@ -164,6 +166,7 @@ class CgroupV1(CgroupDriver):
             pids=int(_read(pids / "pids.current") or 0),
             cpu_usage_us=usage_ns // 1000,
             cpu_throttled_us=stat.get("throttled_time", 0) // 1000,
+            forks_refused=_keyed(_read(pids / "pids.events")).get("max", 0),
         )
 
 
@@ -221,6 +224,7 @@ class CgroupV2(CgroupDriver):
             pids=int(_read(path / "pids.current") or 0),
             cpu_usage_us=stat.get("usage_usec", 0),
             cpu_throttled_us=stat.get("throttled_usec", 0),
+            forks_refused=_keyed(_read(path / "pids.events")).get("max", 0),
         )
 
 
@@ -252,7 +256,8 @@ def choose(mountinfo: str, parent: str = "kafaat") -> CgroupDriver:
     if all(name in v1 for name in CONTROLLERS):
         return CgroupV1(parent, v1)
     raise BackendUnavailable(
-        f"no cgroup hierarchy offers {', '.join(CONTROLLERS)} (v1 mounts: {sorted(v1)}, v2 mounts: {[str(p) for p in v2]})"
+        f"no cgroup hierarchy offers {', '.join(CONTROLLERS)} "
+        f"(v1 mounts: {sorted(v1)}, v2 mounts: {[str(p) for p in v2]})"
     )
 
 

@@ -1,4 +1,5 @@
 """``kafaat image ...`` and ``kafaat sandbox ...``: build lab images and run throwaway sandboxes, no database needed."""
+
 from __future__ import annotations
 
 import argparse
@@ -11,7 +12,7 @@ import sys
 import termios
 import tty
 
-from xblocks.labs.sandbox.base import MiB, Limits, SandboxError, SandboxSpec, User
+from xblocks.labs.sandbox.base import Limits, MiB, SandboxError, SandboxSpec, User
 
 SIZE = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*([KMGT]?)i?B?\s*$", re.IGNORECASE)
 UNITS = {"": 1, "K": 1024, "M": MiB, "G": 1024 * MiB, "T": 1024 * 1024 * MiB}
@@ -104,7 +105,7 @@ def image_list(args: argparse.Namespace) -> int:  # pylint: disable=unused-argum
         rows.append((image.name, image.hash, "yes" if image.built else "no", size, str(image.path)))
     widths = [max(len(row[i]) for row in rows) for i in range(len(rows[0]))]
     for row in rows:
-        print("  ".join(cell.ljust(width) for cell, width in zip(row, widths)).rstrip())
+        print("  ".join(cell.ljust(width) for cell, width in zip(row, widths, strict=True)).rstrip())
     return 0
 
 
@@ -127,8 +128,12 @@ def sandbox_exec(args: argparse.Namespace) -> int:
     handle = backend.create(_spec(args))
     try:
         result = backend.exec(
-            handle, 'exec "$@"', args=command, user=User.ROOT if args.root else User.LEARNER,
-            timeout=args.timeout, stdin=b"" if sys.stdin.isatty() else sys.stdin.buffer.read(),
+            handle,
+            'exec "$@"',
+            args=command,
+            user=User.ROOT if args.root else User.LEARNER,
+            timeout=args.timeout,
+            stdin=b"" if sys.stdin.isatty() else sys.stdin.buffer.read(),
             output_limit=16 * MiB,
         )
     finally:

@@ -8,6 +8,7 @@ Files are owned by the sandboxes' subordinate host range (``SANDBOX_UID_BASE`` +
 as in rootless container storage: the sandbox's root and learner own their files without ever
 being host root. The cache folder is ``0700`` so host users cannot run the image's setuid binaries.
 """
+
 from __future__ import annotations
 
 import contextlib
@@ -40,8 +41,16 @@ LEARNER_UID = 1000
 # What debootstrap's minbase lacks for an image to be usable as a lab at all.
 REQUIRED_PACKAGES = ("bash", "coreutils", "util-linux", "passwd", "procps")
 # Documentation and translations are a third of a minimal Debian and no lab reads them.
-STRIP_PATHS = ("usr/share/doc", "usr/share/man", "usr/share/info", "usr/share/locale", "usr/share/lintian",
-               "var/cache/apt/archives", "var/lib/apt/lists", "var/cache/debconf/templates.dat-old")
+STRIP_PATHS = (
+    "usr/share/doc",
+    "usr/share/man",
+    "usr/share/info",
+    "usr/share/locale",
+    "usr/share/lintian",
+    "var/cache/apt/archives",
+    "var/lib/apt/lists",
+    "var/cache/debconf/templates.dat-old",
+)
 DPKG_NODOC = """\
 path-exclude /usr/share/doc/*
 path-include /usr/share/doc/*/copyright
@@ -52,7 +61,8 @@ path-exclude /usr/share/lintian/*
 """
 # Applied to every image after the recipe's own setup.
 COMMON_SETUP = [
-    f"id -u learner >/dev/null 2>&1 || useradd --create-home --uid {LEARNER_UID} --user-group --shell /bin/bash learner",
+    f"id -u learner >/dev/null 2>&1 || "
+    f"useradd --create-home --uid {LEARNER_UID} --user-group --shell /bin/bash learner",
     "passwd -l root >/dev/null; passwd -l learner >/dev/null",
     "mkdir -p /etc/sudoers.d /run/kafaat && chmod 0755 /run/kafaat",
     "rm -f /etc/machine-id && : > /etc/machine-id",
@@ -143,7 +153,9 @@ def recipe_names() -> list[str]:
     names: set[str] = set()
     for folder in recipe_dirs():
         if folder.is_dir():
-            names.update(entry.parent.name for entry in folder.glob("*/recipe.json") if NAME_PATTERN.match(entry.parent.name))
+            names.update(
+                entry.parent.name for entry in folder.glob("*/recipe.json") if NAME_PATTERN.match(entry.parent.name)
+            )
     return sorted(names)
 
 
@@ -186,8 +198,14 @@ def load_recipe(name: str, _seen: tuple[str, ...] = ()) -> Recipe:
         release = release or parent.release
         parents = (*parent.parents, parent.name)
     return Recipe(
-        name=name, source=source, release=release or "bookworm", packages=tuple(dict.fromkeys(packages)),
-        files=tuple(sorted(files.items())), setup=tuple(setup), description=raw.get("description", ""), parents=parents,
+        name=name,
+        source=source,
+        release=release or "bookworm",
+        packages=tuple(dict.fromkeys(packages)),
+        files=tuple(sorted(files.items())),
+        setup=tuple(setup),
+        description=raw.get("description", ""),
+        parents=parents,
     )
 
 
@@ -275,7 +293,9 @@ def apt_mirror(sources: list[pathlib.Path] | None = None) -> str:
             for stanza in re.split(r"\n\s*\n", text):
                 fields = dict(re.findall(r"^([A-Za-z-]+):\s*(.+)$", stanza, re.MULTILINE))
                 suites = fields.get("Suites", "").split()
-                if "deb" in fields.get("Types", "").split() and any(not s.endswith("-security") and "-" not in s for s in suites):
+                if "deb" in fields.get("Types", "").split() and any(
+                    not s.endswith("-security") and "-" not in s for s in suites
+                ):
                     for uri in fields.get("URIs", "").split():
                         if "debian" in uri and "security" not in uri:
                             return uri.rstrip("/")
@@ -287,8 +307,9 @@ def apt_mirror(sources: list[pathlib.Path] | None = None) -> str:
     return DEFAULT_MIRROR
 
 
-def build(name: str, *, force: bool = False, progress: Callable[[str], None] | None = None,
-          stream: TextIO | None = None) -> Image:
+def build(
+    name: str, *, force: bool = False, progress: Callable[[str], None] | None = None, stream: TextIO | None = None
+) -> Image:
     """Build the image for the current recipe of ``name`` unless already built (or ``force``).
 
     Concurrent builds of the same image wait on a file lock; the result appears by an atomic
@@ -312,10 +333,18 @@ def build(name: str, *, force: bool = False, progress: Callable[[str], None] | N
         staging.mkdir(mode=0o700)
         try:
             size = _build_into(image.recipe, staging / "rootfs", report)
-            (staging / "image.json").write_text(json.dumps({
-                "name": name, "hash": image.hash, "recipe": image.recipe.fingerprint(), "size_bytes": size,
-                "built_at": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
-            }, indent=2))
+            (staging / "image.json").write_text(
+                json.dumps(
+                    {
+                        "name": name,
+                        "hash": image.hash,
+                        "recipe": image.recipe.fingerprint(),
+                        "size_bytes": size,
+                        "built_at": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
+                    },
+                    indent=2,
+                )
+            )
             if force and image.path.exists():
                 old = root / f".old-{name}-{image.hash}-{os.getpid()}"
                 os.rename(image.path, old)
@@ -334,7 +363,14 @@ def _build_into(recipe: Recipe, rootfs: pathlib.Path, report: Callable[[str], No
     packages = sorted(set(REQUIRED_PACKAGES) | set(recipe.packages))
     mirror = apt_mirror()
     report(f"debootstrap {recipe.release} (minbase, {len(packages)} packages) from {mirror}")
-    command = ["debootstrap", "--variant=minbase", f"--include={','.join(packages)}", recipe.release, str(rootfs), mirror]
+    command = [
+        "debootstrap",
+        "--variant=minbase",
+        f"--include={','.join(packages)}",
+        recipe.release,
+        str(rootfs),
+        mirror,
+    ]
     _run_streamed(command, report, env={"PATH": "/usr/sbin:/usr/bin:/sbin:/bin", "LANG": "C"})
     report("configuring: no docs, learner account, recipe files and setup")
     (rootfs / "etc/dpkg/dpkg.cfg.d").mkdir(parents=True, exist_ok=True)
@@ -347,12 +383,44 @@ def _build_into(recipe: Recipe, rootfs: pathlib.Path, report: Callable[[str], No
         target.write_text(content, encoding="utf-8")
     script = "set -e\n" + "\n".join([*recipe.setup, *COMMON_SETUP]) + "\n"
     _run_streamed(
-        ["bwrap", "--bind", str(rootfs), "/", "--proc", "/proc", "--dev", "/dev", "--tmpfs", "/tmp",
-         "--unshare-pid", "--unshare-ipc", "--unshare-uts", "--hostname", "lab", "--die-with-parent",
-         "--clearenv", "--setenv", "PATH", "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin",
-         "--setenv", "HOME", "/root", "--setenv", "LANG", "C.UTF-8", "--setenv", "DEBIAN_FRONTEND", "noninteractive",
-         "--chdir", "/", "/bin/sh", "-c", script],
-        report, env={},
+        [
+            "bwrap",
+            "--bind",
+            str(rootfs),
+            "/",
+            "--proc",
+            "/proc",
+            "--dev",
+            "/dev",
+            "--tmpfs",
+            "/tmp",
+            "--unshare-pid",
+            "--unshare-ipc",
+            "--unshare-uts",
+            "--hostname",
+            "lab",
+            "--die-with-parent",
+            "--clearenv",
+            "--setenv",
+            "PATH",
+            "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin",
+            "--setenv",
+            "HOME",
+            "/root",
+            "--setenv",
+            "LANG",
+            "C.UTF-8",
+            "--setenv",
+            "DEBIAN_FRONTEND",
+            "noninteractive",
+            "--chdir",
+            "/",
+            "/bin/sh",
+            "-c",
+            script,
+        ],
+        report,
+        env={},
     )
     report("stripping documentation, manuals and translations")
     for relative in STRIP_PATHS:
@@ -384,18 +452,35 @@ def _run_streamed(command: list[str], report: Callable[[str], None], env: dict[s
     """Run a build step, relaying its ``I:`` phase lines and keeping the tail for the error message."""
     tail: list[str] = []
     last = 0.0
-    with subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
-                          env=env, text=True, errors="replace") as process:
+    with subprocess.Popen(
+        command,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        stdin=subprocess.DEVNULL,
+        env=env,
+        text=True,
+        errors="replace",
+    ) as process:
         assert process.stdout is not None
         for line in process.stdout:
             line = line.rstrip()
             tail = [*tail[-29:], line]
             # debootstrap prints one "I:" line per package; relay phases, at most one line every 2 s
-            if line.startswith(("I: Retrieving", "I: Validating", "I: Extracting", "I: Installing",
-                                "I: Unpacking", "I: Configuring", "I: Base system")) or line.startswith("E:"):
+            if line.startswith(
+                (
+                    "I: Retrieving",
+                    "I: Validating",
+                    "I: Extracting",
+                    "I: Installing",
+                    "I: Unpacking",
+                    "I: Configuring",
+                    "I: Base system",
+                )
+            ) or line.startswith("E:"):
                 now = time.monotonic()
-                if now - last >= 2 or not line.startswith(("I: Retrieving", "I: Validating", "I: Extracting",
-                                                            "I: Unpacking", "I: Configuring")):
+                if now - last >= 2 or not line.startswith(
+                    ("I: Retrieving", "I: Validating", "I: Extracting", "I: Unpacking", "I: Configuring")
+                ):
                     report(line)
                     last = now
         code = process.wait()
@@ -422,7 +507,9 @@ def _shift_ownership(rootfs: pathlib.Path, base: int) -> int:
             if not stat.S_ISLNK(info.st_mode):
                 os.chmod(entry, stat.S_IMODE(info.st_mode))  # chown cleared setuid and setgid
             if capability:
-                os.setxattr(entry, "security.capability", _namespaced_capability(capability, base), follow_symlinks=False)
+                os.setxattr(
+                    entry, "security.capability", _namespaced_capability(capability, base), follow_symlinks=False
+                )
     return total
 
 
@@ -430,7 +517,11 @@ def _namespaced_capability(raw: bytes, rootid: int) -> bytes:
     """A file capability valid for the root of the sandbox's user namespace (VFS revision 3 with rootid)."""
     magic = struct.unpack_from("<I", raw)[0]
     flags = magic & ~VFS_CAP_REVISION_MASK
-    data = raw[4:20] if magic & VFS_CAP_REVISION_MASK in (VFS_CAP_REVISION_2, VFS_CAP_REVISION_3) else raw[4:12] + b"\0" * 8
+    data = (
+        raw[4:20]
+        if magic & VFS_CAP_REVISION_MASK in (VFS_CAP_REVISION_2, VFS_CAP_REVISION_3)
+        else raw[4:12] + b"\0" * 8
+    )
     return struct.pack("<I", VFS_CAP_REVISION_3 | flags) + data + struct.pack("<I", rootid)
 
 

@@ -17,6 +17,7 @@ The sandbox is deliberately not tied to the process that created it: a Celery ta
 terminal gateway opens shells in it, a later task destroys it, so everything needed is in the
 JSON handle. ``destroy`` (or the reconciler, through ``inventory``) is what ends it.
 """
+
 from __future__ import annotations
 
 import contextlib
@@ -63,6 +64,17 @@ HANDLE_FILE = "handle.json"
 # Ceiling for /dev/shm, which lives in memory like the writable layer but outside its size cap.
 SHM_BYTES = 64 * 1024 * 1024
 READY_TIMEOUT = 10.0
+PUT_FILE_SCRIPT = """set -e
+umask 077
+dir=$(dirname -- "$1")
+mkdir -p -- "$dir"
+tmp=$(mktemp -- "$dir/.kafaat-put.XXXXXXXX")
+trap 'rm -f -- "$tmp"' EXIT
+cat > "$tmp"
+chmod "$2" -- "$tmp"
+mv -fT -- "$tmp" "$1"
+trap - EXIT
+"""
 SUDO_SETUP = """set -e
 mount -o remount,bind,suid,nodev /
 printf 'learner ALL=(ALL:ALL) NOPASSWD: ALL\\n' > /etc/sudoers.d/kafaat-learner
@@ -129,8 +141,15 @@ class _Entry:
     is host root. Last, no_new_privs and the seccomp filter, inherited by everything it starts.
     """
 
-    def __init__(self, procs_files: Sequence[str], *, userns_of: int = 0, no_new_privs: bool = True,
-                 controlling_tty: bool = False, filtered: bool = True):
+    def __init__(
+        self,
+        procs_files: Sequence[str],
+        *,
+        userns_of: int = 0,
+        no_new_privs: bool = True,
+        controlling_tty: bool = False,
+        filtered: bool = True,
+    ):
         self.procs_files = [path.encode() for path in procs_files]
         self.userns = f"/proc/{userns_of}/ns/user".encode() if userns_of else b""
         self.loader = seccomp.loader() if filtered else None
@@ -245,7 +264,7 @@ class LocalBackend:
         if info.st_gid != self.uid_base or stat.S_IMODE(info.st_mode) != 0o710:
             # bwrap runs as the sandbox range and must reach the overlay; host users must not
             os.chown(path, 0, self.uid_base)
-            os.chmod(path, 0o710)
+            os.chmod(path, 0o710)  # noqa: S103  group = the sandbox range, which bwrap runs as
         return path
 
     @property
@@ -268,14 +287,18 @@ class LocalBackend:
         from xblocks.labs.sandbox import selftest  # pylint: disable=import-outside-toplevel
 
         if self.settings.SANDBOX_REQUIRE_SELFTEST and selftest.failed():
-            log.error("refusing to create a sandbox: the last self-test of this process failed: %s", selftest.last_summary())
+            log.error(
+                "refusing to create a sandbox: the last self-test of this process failed: %s", selftest.last_summary()
+            )
             raise BackendUnavailable("sandbox self-test failed on this host; lab work refused until it passes")
         if os.geteuid() != 0:
             raise BackendUnavailable("the local sandbox backend needs root (mounts, cgroups, id mapping)")
         image = images.find(spec.image)
         if not image.built:
             if not self.settings.IMAGE_AUTO_BUILD:
-                raise ImageNotFound(f"image {spec.image!r} ({image.hash}) is not built; run: kafaat image build {spec.image}")
+                raise ImageNotFound(
+                    f"image {spec.image!r} ({image.hash}) is not built; run: kafaat image build {spec.image}"
+                )
             log.warning("image %s is not built; building it now (slow, once)", spec.image)
             image = images.ensure(spec.image)
         if spec.network:
@@ -284,7 +307,7 @@ class LocalBackend:
         folder = self.root / sandbox_id
         folder.mkdir(mode=0o710)
         os.chown(folder, 0, self.uid_base)
-        os.chmod(folder, 0o710)
+        os.chmod(folder, 0o710)  # noqa: S103
         started = time.monotonic()
         try:
             handle = self._start(sandbox_id, folder, spec, image)
@@ -293,8 +316,13 @@ class LocalBackend:
         except BaseException:
             self._teardown(sandbox_id, folder, None)
             raise
-        log.info("sandbox %s (%s, image %s) ready in %.0f ms", sandbox_id, spec.label, spec.image,
-                 (time.monotonic() - started) * 1000)
+        log.info(
+            "sandbox %s (%s, image %s) ready in %.0f ms",
+            sandbox_id,
+            spec.label,
+            spec.image,
+            (time.monotonic() - started) * 1000,
+        )
         return handle
 
     def _start(self, sandbox_id: str, folder: pathlib.Path, spec: SandboxSpec, image: images.Image) -> SandboxHandle:
@@ -304,8 +332,13 @@ class LocalBackend:
         disk.mkdir()
         merged.mkdir()
         flags = MS_NODEV | (0 if spec.learner_sudo else MS_NOSUID)
-        _mount("tmpfs", disk, "tmpfs", flags,
-               f"size={max(limits.disk_bytes, 1 << 20)},nr_inodes={max(limits.inodes, 64)},mode=0700")
+        _mount(
+            "tmpfs",
+            disk,
+            "tmpfs",
+            flags,
+            f"size={max(limits.disk_bytes, 1 << 20)},nr_inodes={max(limits.inodes, 64)},mode=0700",
+        )
         upper, work = disk / "upper", disk / "work"
         upper.mkdir(mode=0o755)
         work.mkdir(mode=0o700)
@@ -330,11 +363,39 @@ class LocalBackend:
         os.fchown(ready_w, base, base)  # reopened through /proc/self/fd by the sandbox's root
         filter_r, filter_w = os.pipe()
         bwrap_args = [
-            "--bind", str(merged), "/", "--proc", "/proc", "--dev", "/dev",
-            "--perms", "1777", "--size", str(shm), "--tmpfs", "/dev/shm",
-            "--unshare-pid", "--unshare-net", "--unshare-uts", "--unshare-ipc", "--unshare-cgroup",
-            "--hostname", hostname, "--new-session", "--clearenv", "--setenv", "PATH", PATH,
-            "--cap-drop", "ALL", "--seccomp", str(filter_r), "--json-status-fd", str(status_w), "--chdir", "/",
+            "--bind",
+            str(merged),
+            "/",
+            "--proc",
+            "/proc",
+            "--dev",
+            "/dev",
+            "--perms",
+            "1777",
+            "--size",
+            str(shm),
+            "--tmpfs",
+            "/dev/shm",
+            "--unshare-pid",
+            "--unshare-net",
+            "--unshare-uts",
+            "--unshare-ipc",
+            "--unshare-cgroup",
+            "--hostname",
+            hostname,
+            "--new-session",
+            "--clearenv",
+            "--setenv",
+            "PATH",
+            PATH,
+            "--cap-drop",
+            "ALL",
+            "--seccomp",
+            str(filter_r),
+            "--json-status-fd",
+            str(status_w),
+            "--chdir",
+            "/",
         ]
         try:
             os.write(args_w, b"\0".join(a.encode() for a in bwrap_args) + b"\0")
@@ -343,14 +404,32 @@ class LocalBackend:
             os.close(filter_w)
             args_w = filter_w = -1
             process = subprocess.Popen(
-                ["unshare", "--user", f"--map-users={base},0,{self.settings.SANDBOX_UID_COUNT}",
-                 f"--map-groups={base},0,{self.settings.SANDBOX_UID_COUNT}", "--setuid", "0", "--setgid", "0",
-                 "--", "bwrap", "--args", str(args_r), "--",
-                 # bwrap reports its pid before the mounts; this byte says the root is in place and running
-                 "/bin/sh", "-c", f"echo >/proc/self/fd/{ready_w}; exec /bin/sleep infinity"],
-                stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
-                env={"PATH": "/usr/sbin:/usr/bin:/sbin:/bin"}, close_fds=True,
-                pass_fds=(status_w, ready_w, filter_r, args_r), start_new_session=True,
+                [
+                    "unshare",
+                    "--user",
+                    f"--map-users={base},0,{self.settings.SANDBOX_UID_COUNT}",
+                    f"--map-groups={base},0,{self.settings.SANDBOX_UID_COUNT}",
+                    "--setuid",
+                    "0",
+                    "--setgid",
+                    "0",
+                    "--",
+                    "bwrap",
+                    "--args",
+                    str(args_r),
+                    "--",
+                    # bwrap reports its pid before the mounts; this byte says the root is in place and running
+                    "/bin/sh",
+                    "-c",
+                    f"echo >/proc/self/fd/{ready_w}; exec /bin/sleep infinity",
+                ],
+                stdin=subprocess.DEVNULL,
+                stdout=subprocess.DEVNULL,
+                stderr=subprocess.PIPE,
+                env={"PATH": "/usr/sbin:/usr/bin:/sbin:/bin"},
+                close_fds=True,
+                pass_fds=(status_w, ready_w, filter_r, args_r),
+                start_new_session=True,
                 # bwrap loads the filter itself, after making the namespaces the filter forbids
                 preexec_fn=_Entry(driver.procs_files(sandbox_id), filtered=False),
             )
@@ -375,13 +454,19 @@ class LocalBackend:
             "uid_base": base,
             "sudo": bool(spec.learner_sudo),
             "env": dict(spec.env),
-            "limits": {"memory_bytes": limits.memory_bytes, "pids": limits.pids, "cpus": limits.cpus,
-                       "disk_bytes": limits.disk_bytes, "inodes": limits.inodes},
+            "limits": {
+                "memory_bytes": limits.memory_bytes,
+                "pids": limits.pids,
+                "cpus": limits.cpus,
+                "disk_bytes": limits.disk_bytes,
+                "inodes": limits.inodes,
+            },
             "cgroup": driver.version,
             "created": time.time(),
         }
-        handle = SandboxHandle(id=sandbox_id, backend=self.name, host=str(self.settings.LAB_HOST),
-                               label=spec.label, data=data)
+        handle = SandboxHandle(
+            id=sandbox_id, backend=self.name, host=str(self.settings.LAB_HOST), label=spec.label, data=data
+        )
         (folder / HANDLE_FILE).write_text(json.dumps(handle.as_json()))
         return handle
 
@@ -417,7 +502,9 @@ class LocalBackend:
                     else:
                         stderr = process.stderr.read().decode(errors="replace") if process.stderr else ""
                         process.wait()
-                        raise SandboxError(f"sandbox failed to start (exit {process.returncode}): {stderr.strip()[-2000:]}")
+                        raise SandboxError(
+                            f"sandbox failed to start (exit {process.returncode}): {stderr.strip()[-2000:]}"
+                        )
         if process.stderr:
             process.stderr.close()  # later writes by bwrap get EPIPE; nothing reads them
         return int(json.loads(status.split(b"}", 1)[0] + b"}")["child-pid"])
@@ -432,7 +519,9 @@ class LocalBackend:
             raise SandboxNotFound(f"sandbox {handle.id} is not running")
         return pid, folder
 
-    def _env(self, handle: SandboxHandle, user: str, extra: Mapping[str, str] | None, term: str | None = None) -> dict[str, str]:
+    def _env(
+        self, handle: SandboxHandle, user: str, extra: Mapping[str, str] | None, term: str | None = None
+    ) -> dict[str, str]:
         home = "/root" if user == User.ROOT else "/home/learner"
         env = {"PATH": PATH, "HOME": home, "USER": user, "LOGNAME": user, "SHELL": "/bin/bash", "LANG": "C.UTF-8"}
         env.update({str(k): str(v) for k, v in (handle.data.get("env") or {}).items()})
@@ -450,7 +539,24 @@ class LocalBackend:
     def _nsenter(self, pid: int, user: str) -> list[str]:
         uid = self._uid(user)
         # the user namespace is entered before exec (see _Entry); the others by nsenter
-        return ["nsenter", "-t", str(pid), "-m", "-u", "-i", "-n", "-p", "-C", "-r", "-w", "-S", str(uid), "-G", str(uid), "--"]
+        return [
+            "nsenter",
+            "-t",
+            str(pid),
+            "-m",
+            "-u",
+            "-i",
+            "-n",
+            "-p",
+            "-C",
+            "-r",
+            "-w",
+            "-S",
+            str(uid),
+            "-G",
+            str(uid),
+            "--",
+        ]
 
     def exec(
         self,
@@ -475,36 +581,65 @@ class LocalBackend:
         script_r, script_w = os.pipe()
         # bash opens /dev/fd/N afresh, which checks the pipe's owner: make it the running user's
         os.fchown(script_r, self.uid_base + self._uid(user), self.uid_base + self._uid(user))
-        command = [*self._nsenter(pid, user), "/bin/bash", "--noprofile", "--norc", "-c",
-                   f'cd "$HOME" 2>/dev/null || cd /; . /dev/fd/{script_r}', "bash", *args]
+        command = [
+            *self._nsenter(pid, user),
+            "/bin/bash",
+            "--noprofile",
+            "--norc",
+            "-c",
+            f'cd "$HOME" 2>/dev/null || cd /; . /dev/fd/{script_r}',
+            "bash",
+            *args,
+        ]
         started = time.monotonic()
         try:
             process = subprocess.Popen(
-                command, stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
-                env=self._env(handle, user, env), close_fds=True, pass_fds=(script_r,), start_new_session=True,
-                preexec_fn=_Entry(self._cgroups().procs_files(handle.id), userns_of=pid,
-                                  no_new_privs=not (sudo and user == User.LEARNER)),
+                command,
+                stdin=subprocess.PIPE,
+                stdout=subprocess.PIPE,
+                stderr=subprocess.PIPE,
+                env=self._env(handle, user, env),
+                close_fds=True,
+                pass_fds=(script_r,),
+                start_new_session=True,
+                preexec_fn=_Entry(
+                    self._cgroups().procs_files(handle.id),
+                    userns_of=pid,
+                    no_new_privs=not (sudo and user == User.LEARNER),
+                ),
             )
         finally:
             os.close(script_r)
         return _collect(process, script_w, script.encode(), stdin, timeout, output_limit, started)
 
-    def put_file(self, handle: SandboxHandle, path: str, content: bytes, *, user: User | str = User.LEARNER,
-                 mode: int = 0o644) -> None:
-        """Write a file inside the sandbox as ``user`` (who then owns it), from inside: links resolve in the sandbox."""
+    def put_file(
+        self, handle: SandboxHandle, path: str, content: bytes, *, user: User | str = User.LEARNER, mode: int = 0o644
+    ) -> None:
+        """Write a file inside the sandbox as ``user`` (who then owns it), from inside the sandbox.
+
+        The content goes to a new temporary name in the target folder, then replaces the path with
+        ``mv -T``: a link the learner planted at the path is replaced, never followed.
+        """
         result = self.exec(
-            handle, 'umask 077; mkdir -p -- "$(dirname -- "$1")" && cat > "$1" && chmod "$2" -- "$1"',
-            user=user, stdin=content, args=(path, f"{mode:o}"), timeout=30.0,
+            handle,
+            PUT_FILE_SCRIPT,
+            user=user,
+            stdin=content,
+            args=(path, f"{mode:o}"),
+            timeout=30.0,
         )
         if not result.ok:
             raise SandboxError(f"could not write {path} in sandbox {handle.id}: {result.stderr.strip()[:500]}")
 
-    def read_file(self, handle: SandboxHandle, path: str, *, user: User | str = User.LEARNER,
-                  limit: int = 1024 * 1024) -> ExecResult:
+    def read_file(
+        self, handle: SandboxHandle, path: str, *, user: User | str = User.LEARNER, limit: int = 1024 * 1024
+    ) -> ExecResult:
         """A file's content as the sandbox's ``user`` sees it (a planted link cannot point out of the sandbox)."""
         return self.exec(handle, 'cat -- "$1"', user=user, args=(path,), output_limit=limit, timeout=30.0)
 
-    def open_pty(self, handle: SandboxHandle, *, cols: int = 80, rows: int = 24, user: User | str = User.LEARNER) -> LocalPty:
+    def open_pty(
+        self, handle: SandboxHandle, *, cols: int = 80, rows: int = 24, user: User | str = User.LEARNER
+    ) -> LocalPty:
         """A login shell in the sandbox on a new pseudo-terminal; closing it leaves the sandbox running."""
         pid, _folder = self._live(handle)
         user = User(user)
@@ -514,10 +649,18 @@ class LocalBackend:
             fcntl.ioctl(slave, termios.TIOCSWINSZ, struct.pack("HHHH", max(1, rows), max(1, cols), 0, 0))
             process = subprocess.Popen(
                 [*self._nsenter(pid, user), "/bin/bash", "-c", 'cd "$HOME" 2>/dev/null; exec -a -bash /bin/bash'],
-                stdin=slave, stdout=slave, stderr=slave, env=self._env(handle, user, None, term="xterm-256color"),
-                close_fds=True, start_new_session=True,
-                preexec_fn=_Entry(self._cgroups().procs_files(handle.id), userns_of=pid,
-                                  no_new_privs=not (sudo and user == User.LEARNER), controlling_tty=True),
+                stdin=slave,
+                stdout=slave,
+                stderr=slave,
+                env=self._env(handle, user, None, term="xterm-256color"),
+                close_fds=True,
+                start_new_session=True,
+                preexec_fn=_Entry(
+                    self._cgroups().procs_files(handle.id),
+                    userns_of=pid,
+                    no_new_privs=not (sudo and user == User.LEARNER),
+                    controlling_tty=True,
+                ),
             )
         except BaseException:
             os.close(master)
@@ -604,8 +747,15 @@ class LocalBackend:
                     del self._children[pid]
 
 
-def _collect(process: subprocess.Popen, script_fd: int, script: bytes, stdin: bytes, timeout: float,
-             output_limit: int, started: float) -> ExecResult:
+def _collect(
+    process: subprocess.Popen,
+    script_fd: int,
+    script: bytes,
+    stdin: bytes,
+    timeout: float,
+    output_limit: int,
+    started: float,
+) -> ExecResult:
     """Feed the script and stdin, gather capped output, enforce the wall timeout on the process group."""
     out: dict[str, bytearray] = {"stdout": bytearray(), "stderr": bytearray()}
     kept = 0
@@ -680,8 +830,12 @@ def _collect(process: subprocess.Popen, script_fd: int, script: bytes, stdin: by
         process.stderr.close()
     code = None if timed_out or process.returncode < 0 else process.returncode
     return ExecResult(
-        exit_code=code, stdout=out["stdout"].decode("utf-8", "replace"), stderr=out["stderr"].decode("utf-8", "replace"),
-        duration=time.monotonic() - started, timed_out=timed_out, truncated=truncated,
+        exit_code=code,
+        stdout=out["stdout"].decode("utf-8", "replace"),
+        stderr=out["stderr"].decode("utf-8", "replace"),
+        duration=time.monotonic() - started,
+        timed_out=timed_out,
+        truncated=truncated,
     )
 
 

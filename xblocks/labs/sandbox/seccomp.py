@@ -9,6 +9,7 @@ sit in memory a filter cannot read; libc then falls back to ``clone``, which the
 The same program is loaded by bwrap (``--seccomp FD``) for the sandbox's init and by ``apply()``
 for every process entering a running sandbox.
 """
+
 from __future__ import annotations
 
 import ctypes
@@ -43,12 +44,20 @@ X32_SYSCALL_BIT = 0x40000000
 ARCHES = {
     "x86_64": {
         "audit": 0xC000003E,
-        "ioctl": 16, "socket": 41, "clone": 56, "unshare": 272, "clone3": 435,
+        "ioctl": 16,
+        "socket": 41,
+        "clone": 56,
+        "unshare": 272,
+        "clone3": 435,
         "denied": [250, 248, 249, 425, 426, 427, 321, 298, 323, 246, 320, 175, 313, 176, 304, 163, 167, 168],
     },
     "aarch64": {
         "audit": 0xC00000B7,
-        "ioctl": 29, "socket": 198, "clone": 220, "unshare": 97, "clone3": 435,
+        "ioctl": 29,
+        "socket": 198,
+        "clone": 220,
+        "unshare": 97,
+        "clone3": 435,
         "denied": [219, 217, 218, 425, 426, 427, 280, 241, 282, 104, 294, 105, 273, 106, 265, 89, 224, 225],
     },
 }
@@ -73,6 +82,15 @@ class _Assembler:
     def ret(self, value: int) -> None:
         self.code.append((BPF_RET_K, 0, 0, value))
 
+    @staticmethod
+    def _offset(labels: dict[str, int], index: int, target: object) -> int:
+        if isinstance(target, int):
+            return target
+        distance = labels[target] - index - 1  # type: ignore[index]
+        if not 0 <= distance <= 255:
+            raise ValueError("seccomp jump out of range")
+        return distance
+
     def program(self) -> bytes:
         labels: dict[str, int] = {}
         real: list[tuple[int, object, object, int]] = []
@@ -83,13 +101,7 @@ class _Assembler:
                 real.append((op, a, b, k))
         out = b""
         for index, (op, a, b, k) in enumerate(real):
-            def offset(target: object) -> int:
-                if isinstance(target, int):
-                    return target
-                distance = labels[target] - index - 1  # type: ignore[index]
-                assert 0 <= distance <= 255, "seccomp jump out of range"
-                return distance
-            out += struct.pack("<HBBI", op, offset(a), offset(b), k)
+            out += struct.pack("<HBBI", op, self._offset(labels, index, a), self._offset(labels, index, b), k)
         return out
 
 
