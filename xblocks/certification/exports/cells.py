@@ -16,10 +16,14 @@ DANGEROUS_LEADING = frozenset("=+-@\t\r\x00")
 # Characters XML 1.0 cannot carry: openpyxl raises on them, so an XLSX cell drops them.
 _XML_ILLEGAL = {c: None for c in (*range(0x00, 0x09), 0x0B, 0x0C, *range(0x0E, 0x20))}
 _SILENT_CONTROLS = "".join(chr(c) for c in (*range(0x01, 0x09), 0x0B, 0x0C, *range(0x0E, 0x20)))
+# First characters that need a closer look; any other text is already safe (the common case, kept fast).
+SUSPECT_FIRST = frozenset(DANGEROUS_LEADING) | frozenset(_SILENT_CONTROLS)
 
 
 def neutralise_cell(value: Any) -> Any:
     """The value safe to put in a spreadsheet cell: numbers and dates unchanged, risky text prefixed."""
+    if type(value) is str and (not value or value[0] not in SUSPECT_FIRST):  # pylint: disable=unidiomatic-typecheck
+        return value
     if value is None:
         return ""
     if isinstance(value, bool):
@@ -37,6 +41,8 @@ def neutralise_cell(value: Any) -> Any:
 
 def csv_cell(value: Any) -> Any:
     """A neutralised value as the csv module should write it (dates as ISO 8601 text)."""
+    if type(value) is str and (not value or value[0] not in SUSPECT_FIRST):  # pylint: disable=unidiomatic-typecheck
+        return value
     value = neutralise_cell(value)
     if isinstance(value, dt.datetime):
         return value.isoformat().replace("+00:00", "Z")

@@ -19,12 +19,13 @@ from dataclasses import dataclass
 from decimal import Decimal
 from typing import IO, Any
 
-from .cells import csv_cell, xlsx_cell
+from .cells import SUSPECT_FIRST, csv_cell, xlsx_cell
 from .data import ExportFormat, PresetData
 from .presets import compile_preset
 from .records import RecordBuilder
 
 Progress = Callable[[int], None]
+_NUMBERS = (int, float, Decimal)  # exact types only: bool is an int subclass and goes through csv_cell
 
 
 @dataclass(frozen=True)
@@ -105,8 +106,13 @@ def write_csv(certificates: Iterable[Any], out: IO[bytes], *, preset: PresetData
         writer = csv.writer(text, lineterminator="\r\n")
         writer.writerow([csv_cell(h) for h in preset.headers])
         rows = 0
+        suspect = SUSPECT_FIRST
         for row in preset_rows(certificates, preset):
-            writer.writerow([csv_cell(v) for v in row])
+            # plain text that cannot start a formula skips the call: this loop is the export's hot path
+            writer.writerow([
+                v if ((t := type(v)) is str and (not v or v[0] not in suspect)) or t in _NUMBERS else csv_cell(v)
+                for v in row
+            ])
             rows += 1
             progress(rows)
         text.flush()

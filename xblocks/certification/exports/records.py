@@ -75,15 +75,26 @@ class RecordBuilder:
         # read once here rather than per row
         sample = credentials_api.verification_url("\x00")
         self._verify_prefix, _, self._verify_suffix = sample.partition("%00")
+        self._hours_seen: dict[float, tuple[Decimal, Decimal]] = {}
 
     def verification_url(self, number: str) -> str:
         return f"{self._verify_prefix}{quote(number, safe='')}{self._verify_suffix}"
+
+    def _hours_and_ceu(self, hours: float) -> tuple[Decimal, Decimal]:
+        # Decimal rounding is the costly part of a row and totals repeat across a cohort: memoise
+        found = self._hours_seen.get(hours)
+        if found is None:
+            if len(self._hours_seen) > 4096:
+                self._hours_seen.clear()
+            total = _hours(hours)
+            found = self._hours_seen[hours] = (total, ceu(total * 60))
+        return found
 
     def build(self, cert: Any, last_modified: dt.datetime | None = None) -> dict[str, Any]:
         """The flat record of a ``CertificateData``."""
         learner, track, school = cert.learner, cert.track, cert.school
         issued = cert.issued_at
-        total = _hours(cert.hours_total)
+        total, units = self._hours_and_ceu(cert.hours_total)
         return {
             "employee_external_id": cert.employee_id or "",
             "email": learner.email,
@@ -105,7 +116,7 @@ class RecordBuilder:
             "grade": "Pass",
             "total_hours": total,
             "credit_hours": total,
-            "ceu": ceu(total * 60),
+            "ceu": units,
             "ethics_hours": _hours((cert.hours_by_category or {}).get("ethics")),
             "instructor": "",
             "verification_url": self.verification_url(cert.number),
