@@ -92,6 +92,7 @@ def _start_gateway(server: str, django_db_blocker):
         {
             "KAFAAT_TERMINAL_TRANSCRIPT_FLUSH_SECONDS": "0.2",
             "KAFAAT_TERMINAL_ACTIVITY_INTERVAL": "0",
+            "KAFAAT_TERMINAL_RECONNECT_GRACE": "5",
             "PYTHONUNBUFFERED": "1",
         }
     )

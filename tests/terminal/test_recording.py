@@ -38,47 +38,48 @@ def test_recorder_writes_asciinema_events_relative_to_the_start():
     recorder.input(b"ls\r")
     recorder.output(b"file\xff\r\n")
     recorder.resize(120, 40)
-    events, history = recorder.take()
+    seq, events, history = recorder.take()
+    assert seq == 1
     assert [json.loads(line) for line in events.splitlines()] == [
         [0.5, "i", "ls\r"],
         [1.25, "o", "file\ufffd\r\n"],
         [2.0, "r", "120x40"],
     ]
     assert history == b"ls\n"
-    assert recorder.take() == ("", b"")
+    assert recorder.take() == (2, "", b"")
 
 
 def test_recorder_stops_at_its_cap_and_marks_the_cut_once():
     recorder = Recorder(started_at=0.0, size=0, truncated=False, max_bytes=200, clock=lambda: 1.0)
     for _ in range(100):
         recorder.output(b"y\n" * 10)
-    events, _ = recorder.take()
+    _seq, events, _history = recorder.take()
     lines = [json.loads(line) for line in events.splitlines()]
     assert lines[-1] == [1.0, "m", "transcript truncated"]
     assert sum(line[1] == "m" for line in lines) == 1
     assert recorder.truncated and len(events) <= 300
     recorder.output(b"more")
-    assert recorder.take() == ("", b"")
+    assert not recorder.pending()
 
 
 @pytest.mark.django_db
 @pytest.mark.mariadb
 def test_transcript_is_a_cast_with_header_and_chunks_in_order():
-    api.open_transcript(7, 100, 30)
-    api.append_transcript(7, '[0.1,"o","a"]\n', b"", size=14, truncated=False)
-    api.append_transcript(7, '[0.2,"o","b"]\n', b"echo b\n", size=28, truncated=False)
+    assert api.open_transcript(7, 100, 30).next_seq == 1
+    api.append_transcript(7, 2, '[0.2,"o","b"]\n', b"echo b\n", size=28, truncated=False)
+    api.append_transcript(7, 1, '[0.1,"o","a"]\n', b"ls\n", size=14, truncated=False)  # flushes may land late
     cast = api.transcript(7).splitlines()
     header = json.loads(cast[0])
     assert header["version"] == 2 and (header["width"], header["height"]) == (100, 30)
     assert [json.loads(line)[2] for line in cast[1:]] == ["a", "b"]
-    assert api.command_history(7) == b"echo b\n"
+    assert api.command_history(7) == b"ls\necho b\n"
+    state = api.open_transcript(7, 80, 24)
+    assert (state.next_seq, state.history_size, state.size) == (3, 10, 28)
     assert api.transcript(8) is None and api.command_history(8) == b""
 
 
-@pytest.mark.django_db
-def test_history_is_capped(settings):
-    settings.KAFAAT = {"TERMINAL_HISTORY_MAX_BYTES": 10}
-    api.open_transcript(9, 80, 24)
-    api.append_transcript(9, "", b"0123456789abc\n", size=0, truncated=False)
-    api.append_transcript(9, "", b"more\n", size=0, truncated=False)
-    assert api.command_history(9) == b"0123456789"
+def test_history_is_capped_across_the_session():
+    recorder = Recorder(started_at=0.0, max_bytes=10_000, history_size=5, max_history=12, clock=lambda: 1.0)
+    recorder.input(b"0123\rabcdef\rmore\r")
+    _seq, _events, history = recorder.take()
+    assert history == b"0123\nab"

@@ -178,7 +178,7 @@ def test_purge_removes_old_transcripts_and_dead_tokens_and_keeps_recent_ones(mak
     api.mint_token(user=alice, session_id=session.pk, mode="rw")
     api.open_transcript(1, 80, 24)
     api.open_transcript(2, 80, 24)
-    api.append_transcript(2, '[0.1,"o","hi"]\n', b"ls\n", size=15, truncated=False)
+    api.append_transcript(2, 1, '[0.1,"o","hi"]\n', b"ls\n", size=15, truncated=False)
     from xblocks.labs.terminal.models import Transcript
 
     Transcript.objects.filter(session_id=1).update(updated_at=timezone.now() - datetime.timedelta(days=91))

@@ -15,13 +15,13 @@ import secrets
 from types import ModuleType
 
 from django.core.exceptions import PermissionDenied
-from django.db import transaction
-from django.db.models import Max
+from django.db.models import Max, Sum
+from django.db.models.functions import Length
 from django.utils import timezone
 
 from xblocks.labs.terminal import recording
 from xblocks.labs.terminal.conf import terminal_settings
-from xblocks.labs.terminal.data import TokenClaim, TokenGrant
+from xblocks.labs.terminal.data import TokenClaim, TokenGrant, TranscriptState
 from xblocks.labs.terminal.models import Mode, StaffAttach, TerminalToken, Transcript, TranscriptChunk
 
 log = logging.getLogger(__name__)
@@ -139,28 +139,34 @@ def record_activity(session_id: int) -> None:
     sessions().record_activity(session_id)
 
 
-def open_transcript(session_id: int, width: int, height: int) -> tuple[float, int, bool]:
-    """The session's transcript (created on first use): start time, size so far, truncated?"""
+def open_transcript(session_id: int, width: int, height: int) -> TranscriptState:
+    """The session's transcript (created on first use): where recording continues from."""
     now = timezone.now()
     row, _created = Transcript.objects.get_or_create(
         session_id=session_id, defaults={"width": width, "height": height, "started_at": now, "updated_at": now}
     )
-    return row.started_at.timestamp(), row.size, row.truncated
+    chunks = row.chunks.aggregate(last=Max("seq"), history=Sum(Length("history")))
+    return TranscriptState(
+        started_at=row.started_at.timestamp(),
+        size=row.size,
+        truncated=row.truncated,
+        next_seq=(chunks["last"] or 0) + 1,
+        history_size=chunks["history"] or 0,
+    )
 
 
-def append_transcript(session_id: int, events: str, history: bytes, *, size: int, truncated: bool) -> None:
-    """Append a flushed run of events and completed input lines to the session's transcript."""
-    with transaction.atomic():
-        row = Transcript.objects.select_for_update().get(session_id=session_id)
-        if events:
-            seq = (row.chunks.aggregate(last=Max("seq"))["last"] or 0) + 1
-            TranscriptChunk.objects.create(transcript=row, seq=seq, events=events)
-        fields = {"updated_at": timezone.now(), "size": max(size, row.size), "truncated": truncated or row.truncated}
-        if history:
-            room = int(terminal_settings.TERMINAL_HISTORY_MAX_BYTES) - len(row.history)
-            if room > 0:
-                fields["history"] = bytes(row.history) + history[:room]
-        Transcript.objects.filter(pk=row.pk).update(**fields)
+def append_transcript(session_id: int, seq: int, events: str, history: bytes, *, size: int, truncated: bool) -> None:
+    """Store one flushed run of events and completed input lines (chunk ``seq``) of the session."""
+    now = timezone.now()
+    transcript_id = Transcript.objects.filter(session_id=session_id).values_list("pk", flat=True).first()
+    if transcript_id is None:  # purged while the shell lived on: start again rather than lose the rest
+        transcript_id = Transcript.objects.create(session_id=session_id, started_at=now, updated_at=now).pk
+    TranscriptChunk.objects.create(transcript_id=transcript_id, seq=seq, events=events, history=history)
+    # flushes may land out of order: size only grows and truncation is never undone
+    Transcript.objects.filter(pk=transcript_id).update(updated_at=now)
+    Transcript.objects.filter(pk=transcript_id, size__lt=size).update(size=size)
+    if truncated:
+        Transcript.objects.filter(pk=transcript_id).update(truncated=True)
 
 
 def transcript(session_id: int) -> str | None:
@@ -175,8 +181,8 @@ def transcript(session_id: int) -> str | None:
 
 def command_history(session_id: int) -> bytes:
     """The learner's input lines as recorded by the gateway, one per line (empty if none)."""
-    row = Transcript.objects.filter(session_id=session_id).only("history").first()
-    return bytes(row.history) if row is not None else b""
+    chunks = TranscriptChunk.objects.filter(transcript__session_id=session_id).order_by("seq")
+    return b"".join(bytes(history) for history in chunks.values_list("history", flat=True))
 
 
 def delete_transcript(session_id: int) -> None:

@@ -39,3 +39,14 @@ class TokenClaim:
     @property
     def read_only(self) -> bool:
         return self.mode != "rw"
+
+
+@dataclass(frozen=True)
+class TranscriptState:
+    """Where a session's transcript stands when a shell (re)opens, so recording continues from there."""
+
+    started_at: float
+    size: int
+    truncated: bool
+    next_seq: int
+    history_size: int

@@ -63,7 +63,6 @@ class Transcript(models.Model):
     updated_at = models.DateTimeField(db_index=True)
     size = models.BigIntegerField(default=0)  # bytes of event lines stored
     truncated = models.BooleanField(default=False)
-    history = models.BinaryField(default=b"")  # the learner's input lines, capped
 
     class Meta:
         verbose_name = _("terminal transcript")
@@ -73,11 +72,16 @@ class Transcript(models.Model):
 
 
 class TranscriptChunk(models.Model):
-    """A run of asciinema event lines, appended by the gateway every few seconds."""
+    """A run of asciinema event lines, appended by the gateway every few seconds.
+
+    Appends are single INSERTs (no read-modify-write of the parent row), so the gateway never waits
+    on a lock upgrade, on SQLite or elsewhere.
+    """
 
     transcript = models.ForeignKey(Transcript, on_delete=models.CASCADE, related_name="chunks")
     seq = models.PositiveIntegerField()
     events = models.TextField()
+    history = models.BinaryField(default=b"")  # input lines completed in this run, for command_history
 
     class Meta:
         unique_together = [("transcript", "seq")]

@@ -73,11 +73,25 @@ class Recorder:
     truncated once, and recording costs nothing afterwards (a ``yes`` flood must not fill the DB).
     """
 
-    def __init__(self, *, started_at: float, size: int, truncated: bool, max_bytes: int, clock=time.time):
+    def __init__(
+        self,
+        *,
+        started_at: float,
+        size: int = 0,
+        truncated: bool = False,
+        max_bytes: int,
+        next_seq: int = 1,
+        history_size: int = 0,
+        max_history: int = 256 * 1024,
+        clock=time.time,
+    ):
         self.started_at = started_at
         self.size = size
         self.truncated = truncated
         self.max_bytes = max_bytes
+        self.next_seq = next_seq
+        self.history_size = history_size
+        self.max_history = max_history
         self._clock = clock
         self._events: list[str] = []
         self._history: list[bytes] = []
@@ -87,18 +101,26 @@ class Recorder:
         if self.truncated:
             return
         line = event(self._clock() - self.started_at, kind, data)
-        if self.size + len(line) + 1 > self.max_bytes:
+        length = len(line.encode("utf-8")) + 1
+        if self.size + length > self.max_bytes:
             self.truncated = True
             line = event(self._clock() - self.started_at, "m", "transcript truncated")
+            length = len(line) + 1
         self._events.append(line)
-        self.size += len(line.encode("utf-8")) + 1
+        self.size += length
 
     def output(self, data: bytes) -> None:
         self._add("o", data)
 
     def input(self, data: bytes) -> None:
         self._add("i", data)
-        self._history.extend(self._editor.feed(data))
+        for line in self._editor.feed(data):
+            room = self.max_history - self.history_size
+            if room <= 0:
+                break
+            line = (line + b"\n")[:room]
+            self._history.append(line)
+            self.history_size += len(line)
 
     def resize(self, cols: int, rows: int) -> None:
         self._add("r", f"{cols}x{rows}")
@@ -106,10 +128,12 @@ class Recorder:
     def pending(self) -> bool:
         return bool(self._events or self._history)
 
-    def take(self) -> tuple[str, bytes]:
-        """The buffered event lines and completed history lines, emptying the buffers."""
+    def take(self) -> tuple[int, str, bytes]:
+        """The next chunk number, buffered event lines and completed history lines; empties the buffers."""
         events = "".join(line + "\n" for line in self._events)
-        history = b"".join(line + b"\n" for line in self._history)
+        history = b"".join(self._history)
         self._events.clear()
         self._history.clear()
-        return events, history
+        seq = self.next_seq
+        self.next_seq += 1
+        return seq, events, history

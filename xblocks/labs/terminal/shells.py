@@ -227,10 +227,11 @@ class Shell:
         self._flush = None
         if not self.recorder.pending():
             return
-        events, history = self.recorder.take()
+        seq, events, history = self.recorder.take()
         self._in_thread(
             api.append_transcript,
             self.session_id,
+            seq,
             events,
             history,
             size=self.recorder.size,
@@ -247,6 +248,7 @@ class ShellRegistry:
     def __init__(self) -> None:
         self._shells: dict[int, Shell] = {}
         self._locks: dict[int, asyncio.Lock] = {}
+        self._next_seq: dict[int, int] = {}
         self._tasks: set[asyncio.Task] = set()
 
     def get(self, session_id: int) -> Shell | None:
@@ -273,12 +275,16 @@ class ShellRegistry:
         pty = await asyncio.get_running_loop().run_in_executor(
             None, lambda: backend.open_pty(claim.handle, cols=cols, rows=rows)
         )
-        started_at, size, truncated = await database_sync_to_async(api.open_transcript)(claim.session_id, cols, rows)
+        state = await database_sync_to_async(api.open_transcript)(claim.session_id, cols, rows)
         recorder = Recorder(
-            started_at=started_at,
-            size=size,
-            truncated=truncated,
+            started_at=state.started_at,
+            size=state.size,
+            truncated=state.truncated,
             max_bytes=int(terminal_settings.TERMINAL_TRANSCRIPT_MAX_BYTES),
+            # the previous shell's last flush may still be on its way to the database
+            next_seq=max(state.next_seq, self._next_seq.pop(claim.session_id, 0)),
+            history_size=state.history_size,
+            max_history=int(terminal_settings.TERMINAL_HISTORY_MAX_BYTES),
         )
         log.info("opened a shell for lab session %s", claim.session_id)
         return Shell(self, claim.session_id, claim.handle.id, pty, recorder)
@@ -286,6 +292,7 @@ class ShellRegistry:
     def forget(self, shell: Shell) -> None:
         if self._shells.get(shell.session_id) is shell:
             del self._shells[shell.session_id]
+        self._next_seq[shell.session_id] = shell.recorder.next_seq + 1
 
     def spawn(self, awaitable, what: str = "") -> None:
         task = asyncio.get_running_loop().create_task(awaitable)
