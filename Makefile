@@ -8,7 +8,7 @@ STAMP  := $(VENV)/.kafaat-installed
 export PYTHONDONTWRITEBYTECODE := 1
 export PIP_DISABLE_PIP_VERSION_CHECK := 1
 
-.PHONY: demo test install system host services images test-unit test-mariadb test-labs translations \
+.PHONY: demo test install system host services images test-labs translations \
         check-translations quality benchmarks clean
 
 demo: install images
@@ -17,7 +17,7 @@ demo: install images
 test: install services images
 	$(BIN)/python -m pytest
 	KAFAAT_TEST_DATABASE=mariadb $(BIN)/python -m pytest -m mariadb
-	$(BIN)/kafaat lab test course_content
+	$(MAKE) --no-print-directory test-labs
 	$(MAKE) --no-print-directory check-translations
 
 install: system host $(STAMP)
@@ -36,6 +36,10 @@ $(STAMP): setup.py requirements/base.txt requirements/test.txt requirements/cons
 	$(BIN)/pip install -q --upgrade pip wheel setuptools
 	$(BIN)/pip install -q -c requirements/constraints.txt -e '.[test]'
 	@touch $(STAMP)
+
+test-labs: install images
+	$(BIN)/kafaat lab validate course_content
+	$(BIN)/kafaat lab test course_content --jobs 2
 
 images: install
 	$(BIN)/kafaat image build --all

@@ -45,3 +45,13 @@ def test_oversized_document_is_refused_before_parsing():
 def test_plain_document_parses():
     root = parse('<kafaat_lab display_name="x"><step id="a"/></kafaat_lab>')
     assert root.tag == "kafaat_lab" and root[0].get("id") == "a"
+
+
+def test_doctype_text_inside_cdata_is_content_not_a_declaration():
+    root = parse("<file><![CDATA[<!doctype html><html></html>]]></file>")
+    assert root.text.startswith("<!doctype html>")
+
+
+def test_doctype_hidden_after_a_prolog_comment_is_still_refused():
+    with pytest.raises(UnsafeXMLError, match="DOCTYPE"):
+        parse('<?xml version="1.0"?><!-- <a> --><!DOCTYPE x [<!ENTITY e "v">]><x>&e;</x>')

@@ -8,6 +8,19 @@ from lxml import etree
 MAX_XML_BYTES = 512 * 1024
 
 _DECLARATIONS = re.compile(rb"<!\s*(DOCTYPE|ENTITY|ELEMENT|ATTLIST)", re.IGNORECASE)
+_PROLOG_NOISE = re.compile(rb"<!--.*?(-->|$)|<\?.*?(\?>|$)", re.DOTALL)
+_FIRST_ELEMENT = re.compile(rb"<[A-Za-z_:]")
+
+
+def _prolog(data: bytes) -> bytes:
+    """What precedes the root element, comments and processing instructions blanked out.
+
+    Declarations can only stand there; ``<!doctype html>`` inside a CDATA section of a lab file
+    is content, not a declaration.
+    """
+    blanked = _PROLOG_NOISE.sub(lambda m: b" " * len(m.group(0)), data)
+    first = _FIRST_ELEMENT.search(blanked)
+    return blanked[: first.start()] if first else blanked
 
 
 class UnsafeXMLError(ValueError):
@@ -41,7 +54,7 @@ def parse(text: str | bytes, max_bytes: int = MAX_XML_BYTES) -> etree._Element:
     data = text.encode("utf-8") if isinstance(text, str) else bytes(text)
     if len(data) > max_bytes:
         raise UnsafeXMLError(f"document is {len(data)} bytes; the limit is {max_bytes}")
-    match = _DECLARATIONS.search(data)
+    match = _DECLARATIONS.search(_prolog(data))
     if match:
         line = data.count(b"\n", 0, match.start()) + 1
         raise UnsafeXMLError("DOCTYPE and entity declarations are not allowed", line)
@@ -49,6 +62,8 @@ def parse(text: str | bytes, max_bytes: int = MAX_XML_BYTES) -> etree._Element:
         root = etree.fromstring(data, parser=_parser())
     except etree.XMLSyntaxError as error:
         raise UnsafeXMLError(error.msg or "malformed XML", error.lineno) from None
+    if root.getroottree().docinfo.doctype:
+        raise UnsafeXMLError("DOCTYPE and entity declarations are not allowed", 1)
     for node in root.iter():
         if isinstance(node, etree._Entity):  # pylint: disable=protected-access
             raise UnsafeXMLError("entity references are not allowed", node.sourceline)
