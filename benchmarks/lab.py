@@ -5,6 +5,7 @@ labs api, real bubblewrap sandboxes) the way the page sends them. Celery runs ea
 is what a learner waits for when a worker is free. Baselines measured in the same run: the sandbox
 engine's raw create→ready and a raw exec of the same three check scripts.
 """
+
 from __future__ import annotations
 
 import argparse
@@ -16,17 +17,21 @@ import time
 
 from benchmarks import report
 
-LAB = """<kafaat_lab display_name="Benchmark: three checks" image="base" time_limit="30" idle_timeout="10" gating="free">
+LAB = """<kafaat_lab display_name="Benchmark: three checks" image="base" time_limit="30" idle_timeout="10"
+    gating="free">
   <step id="setup" title="Prepare a project folder">
-    <instructions>Create `~/project` with `notes.txt` mentioning kafaat and an executable `run.sh`.</instructions>
+    <instructions>Create `~/project` with `notes.txt` (kafaat) and an executable `run.sh`.</instructions>
     <check id="folder" points="1">test -d /home/learner/project || { echo "~/project is missing"; exit 1; }</check>
-    <check id="notes" points="1">grep -q kafaat /home/learner/project/notes.txt 2&gt;/dev/null || { echo "notes.txt does not mention kafaat"; exit 1; }</check>
-    <check id="script" points="1">test -x /home/learner/project/run.sh || { echo "run.sh is not executable"; exit 1; }</check>
+    <check id="notes" points="1">grep -q kafaat /home/learner/project/notes.txt 2&gt;/dev/null ||
+      { echo "notes.txt does not mention kafaat"; exit 1; }</check>
+    <check id="script" points="1">test -x /home/learner/project/run.sh ||
+      { echo "run.sh is not executable"; exit 1; }</check>
   </step>
 </kafaat_lab>"""
 CHECKS = [
     'test -d /home/learner/project || { echo "~/project is missing"; exit 1; }',
-    'grep -q kafaat /home/learner/project/notes.txt 2>/dev/null || { echo "notes.txt does not mention kafaat"; exit 1; }',
+    "grep -q kafaat /home/learner/project/notes.txt 2>/dev/null ||\n"
+    '      { echo "notes.txt does not mention kafaat"; exit 1; }',
     'test -x /home/learner/project/run.sh || { echo "run.sh is not executable"; exit 1; }',
 ]
 
@@ -44,9 +49,19 @@ def _setup_django(database: str) -> None:
         with connection.cursor() as cursor:
             cursor.execute(f"CREATE DATABASE {name} CHARACTER SET utf8mb4")
         connection.close()
-        os.environ["WORKBENCH_DATABASES"] = json.dumps({"default": {
-            "ENGINE": "django.db.backends.mysql", "NAME": name, "USER": "root", "PASSWORD": "",
-            "HOST": "127.0.0.1", "PORT": "3306", "OPTIONS": {"charset": "utf8mb4"}}})
+        os.environ["WORKBENCH_DATABASES"] = json.dumps(
+            {
+                "default": {
+                    "ENGINE": "django.db.backends.mysql",
+                    "NAME": name,
+                    "USER": "root",
+                    "PASSWORD": "",
+                    "HOST": "127.0.0.1",
+                    "PORT": "3306",
+                    "OPTIONS": {"charset": "utf8mb4"},
+                }
+            }
+        )
     import logging
 
     import django
@@ -83,12 +98,19 @@ class Page:
         self.client = Client(enforce_csrf_checks=True)
         self.token = _get_new_csrf_string()
         self.client.cookies["csrftoken"] = self.token
-        self.urls = {name: reverse("handler", args=(usage_id, name, "")) + f"?student={student}"
-                     for name in ("start", "status", "check", "stop")}
+        self.urls = {
+            name: reverse("handler", args=(usage_id, name, "")) + f"?student={student}"
+            for name in ("start", "status", "check", "stop")
+        }
 
     def post(self, name: str, data: dict | None = None) -> dict:
-        response = self.client.post(self.urls[name], data=json.dumps(data or {}), content_type="application/json",
-                                    HTTP_X_CSRFTOKEN=self.token, HTTP_REFERER="http://testserver/")
+        response = self.client.post(
+            self.urls[name],
+            data=json.dumps(data or {}),
+            content_type="application/json",
+            HTTP_X_CSRFTOKEN=self.token,
+            HTTP_REFERER="http://testserver/",
+        )
         if response.status_code != 200:
             raise RuntimeError(f"{name}: HTTP {response.status_code} {response.content[:200]!r}")
         return response.json()
@@ -171,8 +193,12 @@ def _row(name: str, values: list[float], base: dict | None, extra: dict | None =
 
 def main(argv: list[str]) -> int:
     parser = argparse.ArgumentParser(prog="python -m benchmarks lab", description=__doc__.splitlines()[0])
-    parser.add_argument("--database", choices=["mariadb", "sqlite"], default="mariadb",
-                        help="MariaDB as in production (default) or the demo's SQLite")
+    parser.add_argument(
+        "--database",
+        choices=["mariadb", "sqlite"],
+        default="mariadb",
+        help="MariaDB as in production (default) or the demo's SQLite",
+    )
     parser.add_argument("--rounds", type=int, default=8, help="start/check/stop rounds for the single learner")
     parser.add_argument("--learners", type=int, default=20)
     args = parser.parse_args(argv)
@@ -200,16 +226,24 @@ def main(argv: list[str]) -> int:
             _row("baseline: sandbox create→ready", base_create, None),
             _row("baseline: exec of the 3 check scripts", base_exec, None),
             _row("1 learner: start→ready", one_start, create_fig),
-            _row("1 learner: Check (3 checks)", one_check, exec_fig,
-                 {"checks/s": len(one_check) / one_wall}),
+            _row("1 learner: Check (3 checks)", one_check, exec_fig, {"checks/s": len(one_check) / one_wall}),
             _row(f"{args.learners} learners: start→ready", many_start, create_fig),
-            _row(f"{args.learners} learners: Check (3 checks)", many_check, exec_fig,
-                 {"checks/s": len(many_check) / many_wall}),
+            _row(
+                f"{args.learners} learners: Check (3 checks)",
+                many_check,
+                exec_fig,
+                {"checks/s": len(many_check) / many_wall},
+            ),
         ]
-        report.print_table(f"lab handlers ({args.database}, Celery eager, real sandboxes)", rows,
-                           ["measure", "n", "p50 ms", "p95 ms", "× base p50", "× base p95", "checks/s"])
-        print(f"\nprocess RSS: {rss_before / 2**20:.0f} MiB before, {rss_after / 2**20:.0f} MiB after "
-              f"({(rss_after - rss_before) / 2**20:+.0f} MiB)")
+        report.print_table(
+            f"lab handlers ({args.database}, Celery eager, real sandboxes)",
+            rows,
+            ["measure", "n", "p50 ms", "p95 ms", "× base p50", "× base p95", "checks/s"],
+        )
+        print(
+            f"\nprocess RSS: {rss_before / 2**20:.0f} MiB before, {rss_after / 2**20:.0f} MiB after "
+            f"({(rss_after - rss_before) / 2**20:+.0f} MiB)"
+        )
         print("targets at 20 learners: start→ready p95 ≤ 300 ms, Check p95 ≤ 100 ms")
         report.save("lab", {"database": args.database, "rows": rows, "rss_before": rss_before, "rss_after": rss_after})
     finally:

@@ -1,4 +1,5 @@
 """The lab page in real Chromium against a live workbench: Start, ready, Check fails, work, Check passes."""
+
 from __future__ import annotations
 
 import warnings
@@ -12,8 +13,15 @@ with warnings.catch_warnings():
 
 pytestmark = [pytest.mark.browser, pytest.mark.sandbox, pytest.mark.django_db(transaction=True)]
 
-CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update",
-                 "--disable-sync", "--no-first-run", "--disable-quic"]
+CHROMIUM_ARGS = [
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+    "--no-first-run",
+    "--disable-quic",
+]
 
 
 @pytest.fixture
@@ -76,7 +84,9 @@ def test_hostile_check_output_and_hints_stay_text_in_the_page(live_server, brows
 
     init_scenarios()
     name = f"kafaat_lab.hostile-{uuid.uuid4().hex[:6]}"
-    text = (pathlib.Path(__file__).resolve().parents[1] / "labs" / "block" / "olx" / "hostile.xml").read_text(encoding="utf-8")
+    text = (pathlib.Path(__file__).resolve().parents[1] / "labs" / "block" / "olx" / "hostile.xml").read_text(
+        encoding="utf-8"
+    )
     add_xml_scenario(name, f"Hostile lab {name}", text)
     page = browser_page
     alerts = []
@@ -94,6 +104,9 @@ def test_hostile_check_output_and_hints_stay_text_in_the_page(live_server, brows
     lab.locator(".kafaat-lab__hint-text").wait_for(timeout=10_000)
     page.wait_for_timeout(300)
     assert alerts == []  # no payload ran: not in the title, instructions, check output or hint
-    assert page.evaluate("document.querySelectorAll('.kafaat-lab script, .kafaat-lab [onerror], .kafaat-lab svg').length") == 0
+    assert (
+        page.evaluate("document.querySelectorAll('.kafaat-lab script, .kafaat-lab [onerror], .kafaat-lab svg').length")
+        == 0
+    )
     lab.get_by_role("button", name="Stop lab").click()
     lab.get_by_role("button", name="Start lab").wait_for(timeout=30_000)

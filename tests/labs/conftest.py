@@ -1,4 +1,5 @@
 """Fixtures for the labs app tests: lab blocks in the workbench runtime, handler calls, learners, sandboxes."""
+
 from __future__ import annotations
 
 import json
@@ -41,7 +42,7 @@ class Lab:
         runtime.publish = lambda _block, event, data: sink.append((event, data))
         return block
 
-    def as_(self, student: str) -> "Lab":
+    def as_(self, student: str) -> Lab:
         from workbench.runtime import WorkbenchRuntime  # pylint: disable=import-outside-toplevel
 
         other = object.__new__(Lab)
@@ -93,7 +94,9 @@ def user_factory(db):  # pylint: disable=unused-argument
     from django.contrib.auth import get_user_model  # pylint: disable=import-outside-toplevel
 
     def make(username: str, **extra):
-        user, _ = get_user_model().objects.get_or_create(username=username, defaults={"email": f"{username}@example.com", **extra})
+        user, _ = get_user_model().objects.get_or_create(
+            username=username, defaults={"email": f"{username}@example.com", **extra}
+        )
         return user
 
     return make

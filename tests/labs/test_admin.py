@@ -1,4 +1,5 @@
 """The operators' admin pages for lab sessions render and stop sessions through the api."""
+
 from __future__ import annotations
 
 import pytest
@@ -9,15 +10,18 @@ from xblocks.labs.models import LabSession
 
 
 @pytest.mark.django_db
-def test_admin_lists_sessions_hides_the_seed_and_stops_through_the_api(admin_client, user_factory, definition_of, no_dispatch):
+def test_admin_lists_sessions_hides_the_seed_and_stops_through_the_api(
+    admin_client, user_factory, definition_of, no_dispatch
+):
     status = api.start_session(user_factory("alice"), "block-1", "", definition_of("files_and_flags"))
     row = LabSession.objects.get(pk=status.session_id)
     listing = admin_client.get(reverse("admin:kafaat_labs_labsession_changelist"))
     assert listing.status_code == 200 and b"block-1" in listing.content
     detail = admin_client.get(reverse("admin:kafaat_labs_labsession_change", args=[row.pk]))
     assert detail.status_code == 200 and row.seed.encode() not in detail.content
-    admin_client.post(reverse("admin:kafaat_labs_labsession_changelist"),
-                      {"action": "stop_sessions", "_selected_action": [row.pk]})
+    admin_client.post(
+        reverse("admin:kafaat_labs_labsession_changelist"), {"action": "stop_sessions", "_selected_action": [row.pk]}
+    )
     assert LabSession.objects.get(pk=row.pk).state == "stopping"
     assert ("teardown_session", row.pk) in no_dispatch
 

@@ -1,4 +1,5 @@
 """Scores, hint costs, gating and attempts computed from server-side records only."""
+
 from __future__ import annotations
 
 import pytest

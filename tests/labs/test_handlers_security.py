@@ -1,4 +1,5 @@
 """Web-layer abuse cases for the lab block's handlers (abuse-cases.md rows 23, 27, 28), no sandbox needed."""
+
 from __future__ import annotations
 
 import json
@@ -7,15 +8,34 @@ import pytest
 from django.test import Client
 from django.urls import reverse
 
-from xblocks.labs import api
-from xblocks.labs.models import CheckRun, LabSession
 from xblocks.labs.block import LabBlock
+from xblocks.labs.models import CheckRun, LabSession
 
 LEARNER_HANDLERS = ["start", "status", "check", "submit_flag", "hint", "solution", "reset", "stop", "terminal_token"]
-STAFF_HANDLERS = ["staff_sessions", "staff_stop", "staff_reset", "staff_extend", "staff_terminal_token", "staff_transcript"]
+STAFF_HANDLERS = [
+    "staff_sessions",
+    "staff_stop",
+    "staff_reset",
+    "staff_extend",
+    "staff_terminal_token",
+    "staff_transcript",
+]
 STUDIO_HANDLERS = ["studio_validate", "studio_submit"]
-STATE_CHANGING = ["start", "check", "submit_flag", "hint", "solution", "reset", "stop", "terminal_token",
-                  "staff_stop", "staff_reset", "staff_extend", "staff_terminal_token", "studio_submit"]
+STATE_CHANGING = [
+    "start",
+    "check",
+    "submit_flag",
+    "hint",
+    "solution",
+    "reset",
+    "stop",
+    "terminal_token",
+    "staff_stop",
+    "staff_reset",
+    "staff_extend",
+    "staff_terminal_token",
+    "studio_submit",
+]
 
 
 def csrf_client() -> tuple[Client, str]:
@@ -52,8 +72,13 @@ def test_a_post_without_csrf_token_is_refused(lab_factory, name):
 def test_a_post_with_the_csrf_token_goes_through(lab_factory):
     lab = lab_factory("files_and_flags")
     client, token = csrf_client()
-    response = client.post(handler_url(lab, "status"), data="{}", content_type="application/json",
-                           HTTP_X_CSRFTOKEN=token, HTTP_REFERER="http://testserver/")
+    response = client.post(
+        handler_url(lab, "status"),
+        data="{}",
+        content_type="application/json",
+        HTTP_X_CSRFTOKEN=token,
+        HTTP_REFERER="http://testserver/",
+    )
     assert response.status_code == 200
     assert response.json()["state"] == ""
 
@@ -135,7 +160,9 @@ def test_authored_html_in_instructions_and_titles_renders_inert(lab_factory):
     assert page.count("</script>") == 1 and "<" not in tree.xpath("//script")[0].text
     assert not tree.xpath("//svg | //img[@onerror]")
     assert not [a for a in tree.xpath("//*[@href]") if a.get("href").strip().lower().startswith("javascript:")]
-    assert not [el for el in tree.iter() if isinstance(el.tag, str) and any(k.lower().startswith("on") for k in el.attrib)]
+    assert not [
+        el for el in tree.iter() if isinstance(el.tag, str) and any(k.lower().startswith("on") for k in el.attrib)
+    ]
     assert "<script>alert('title')</script>" in tree.text_content()  # shown as text, not run
 
 

@@ -1,4 +1,5 @@
 """The session state machine and the one-live-session rule, on SQLite and on MariaDB."""
+
 from __future__ import annotations
 
 import threading
@@ -17,7 +18,9 @@ USAGE = "course-v1:Kafaat+Labs+2026.kafaat_lab.d0.u0"
 @pytest.fixture
 def started(user_factory, definition_of, no_dispatch):
     def make(username="alice", usage=USAGE):
-        status = api.start_session(user_factory(username), usage, "course-v1:Kafaat+Labs+2026", definition_of("files_and_flags"))
+        status = api.start_session(
+            user_factory(username), usage, "course-v1:Kafaat+Labs+2026", definition_of("files_and_flags")
+        )
         return status.session_id
 
     return make
@@ -30,7 +33,9 @@ def test_start_creates_a_requested_session_queues_provisioning_and_logs_it(start
     row = LabSession.objects.get(pk=session_id)
     assert row.state == S.REQUESTED and row.live_key == live_key(row.user_id, USAGE)
     assert no_dispatch == [("provision_session", session_id)]
-    assert list(SessionEvent.objects.filter(session_id=session_id).values_list("from_state", "to_state")) == [("", "requested")]
+    assert list(SessionEvent.objects.filter(session_id=session_id).values_list("from_state", "to_state")) == [
+        ("", "requested")
+    ]
 
 
 @pytest.mark.mariadb
@@ -44,7 +49,9 @@ def test_a_second_start_returns_the_live_session(started, no_dispatch):
 @pytest.mark.django_db
 def test_the_database_refuses_a_second_live_session_for_a_learner_and_block(started):
     row = LabSession.objects.get(pk=started())
-    duplicate = LabSession(user=row.user, usage_key=row.usage_key, live_key=row.live_key, definition="x", definition_hash="x", seed="00")
+    duplicate = LabSession(
+        user=row.user, usage_key=row.usage_key, live_key=row.live_key, definition="x", definition_hash="x", seed="00"
+    )
     with pytest.raises(IntegrityError), transaction.atomic():
         duplicate.save()
 
@@ -135,8 +142,15 @@ def test_two_workers_racing_to_provision_move_the_session_once(started):
         try:
             barrier.wait()
             row = LabSession.objects.get(pk=session_id)
-            moved.append(transition(session_id, S.PROVISIONING, actor="system:worker", expect={S.REQUESTED},
-                                    provision_attempts=row.provision_attempts + 1))
+            moved.append(
+                transition(
+                    session_id,
+                    S.PROVISIONING,
+                    actor="system:worker",
+                    expect={S.REQUESTED},
+                    provision_attempts=row.provision_attempts + 1,
+                )
+            )
         finally:
             connection.close()
 

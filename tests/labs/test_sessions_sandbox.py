@@ -1,4 +1,5 @@
 """The lab block end to end through its handlers, with real sandboxes (Celery eager: Start provisions in-line)."""
+
 from __future__ import annotations
 
 from datetime import timedelta
@@ -47,7 +48,9 @@ def test_check_fails_on_a_fresh_lab_and_passes_after_the_work_is_done(lab_factor
     lab = lab_factory("files_and_flags")
     session_id = start_ready(lab)["session_id"]
     first = lab.ok("check", {"step": "write"})
-    assert first["passed"] is False and first["results"][0]["feedback"].strip() == "answer.txt does not hold the word yet"
+    assert (
+        first["passed"] is False and first["results"][0]["feedback"].strip() == "answer.txt does not hold the word yet"
+    )
     assert first["status"]["steps"][0]["attempts_left"] == 2
     assert lab.grades() == [{"value": 0.0, "max_value": 3.0}]
     solve_in_sandbox(backend, session_id, "write")
@@ -144,7 +147,9 @@ def test_check_output_and_hints_stay_inert_text(lab_factory, cleanup):
     start_ready(lab)
     result = lab.ok("check", {"step": "xss"})
     feedback = result["results"][0]["feedback"]
-    assert "<img src=x onerror=alert(1)></script><script>alert(4)</script>" in feedback  # plain text; the page sets textContent
+    assert (
+        "<img src=x onerror=alert(1)></script><script>alert(4)</script>" in feedback
+    )  # plain text; the page sets textContent
     hint = lab.ok("hint", {"step": "xss"})
     assert_inert(hint["html"])
     for html in lab.ok("status")["steps"][0]["hints"]:

@@ -1,4 +1,5 @@
 """A real Celery worker over Redis, killed between provisioning and ready: the session never stays stuck."""
+
 from __future__ import annotations
 
 import os
@@ -36,9 +37,30 @@ class Worker:
         }
         self.log = log_path.open("ab")
         self.process = subprocess.Popen(
-            [sys.executable, "-m", "celery", "-A", "demo", "worker", "--pool", "solo", "-Q", queue, "-n", f"{queue}@%h",
-             "--without-gossip", "--without-mingle", "--without-heartbeat", "-l", "INFO"],
-            cwd=CHECKOUT, env=env, stdout=self.log, stderr=subprocess.STDOUT, start_new_session=True,
+            [
+                sys.executable,
+                "-m",
+                "celery",
+                "-A",
+                "demo",
+                "worker",
+                "--pool",
+                "solo",
+                "-Q",
+                queue,
+                "-n",
+                f"{queue}@%h",
+                "--without-gossip",
+                "--without-mingle",
+                "--without-heartbeat",
+                "-l",
+                "INFO",
+            ],
+            cwd=CHECKOUT,
+            env=env,
+            stdout=self.log,
+            stderr=subprocess.STDOUT,
+            start_new_session=True,
         )
 
     def kill(self) -> None:
@@ -65,13 +87,19 @@ def redis_queue(monkeypatch):
 
     queue = f"kafaat-labs-test-{uuid.uuid4().hex[:8]}"
     sender = Celery("kafaat-test-sender", broker=settings.REDIS_URL)
-    monkeypatch.setattr(api, "_enqueue", lambda name, session_id: sender.send_task(f"xblocks.labs.tasks.{name}", args=[session_id], queue=queue))
+    monkeypatch.setattr(
+        api,
+        "_enqueue",
+        lambda name, session_id: sender.send_task(f"xblocks.labs.tasks.{name}", args=[session_id], queue=queue),
+    )
     yield queue
     with sender.connection_for_write() as connection:
         connection.default_channel.queue_delete(queue)
 
 
-def test_a_worker_killed_mid_provisioning_is_taken_over_and_the_lab_ends_ready(lab_factory, backend, redis_queue, tmp_path):
+def test_a_worker_killed_mid_provisioning_is_taken_over_and_the_lab_ends_ready(
+    lab_factory, backend, redis_queue, tmp_path
+):
     first = Worker(redis_queue, tmp_path / "worker-1.log")
     second = None
     try:
@@ -90,15 +118,22 @@ def test_a_worker_killed_mid_provisioning_is_taken_over_and_the_lab_ends_ready(l
         later = timezone.now() + timedelta(seconds=api.session_settings.PROVISION_TIMEOUT + 1)
         report = api.reap_sessions(now=later)
         assert report.retried == (session_id,)
-        assert not [h for h in backend.inventory() if h.label == f"{label_prefix()}{session_id}"]  # partial sandbox gone
+        assert not [
+            h for h in backend.inventory() if h.label == f"{label_prefix()}{session_id}"
+        ]  # partial sandbox gone
         second = Worker(redis_queue, tmp_path / "worker-2.log")
         wait_for(lambda: LabSession.objects.get(pk=session_id).state == "ready", 90, "the retry to finish")
         row = LabSession.objects.get(pk=session_id)
         assert row.provision_attempts == 2
         assert [h.id for h in backend.inventory() if h.label == row.label] == [row.handle["id"]]
         moves = list(SessionEvent.objects.filter(session_id=session_id).values_list("to_state", "actor"))
-        assert moves == [("requested", f"user:{row.user_id}"), ("provisioning", "system:worker"),
-                         ("requested", "system:reaper"), ("provisioning", "system:worker"), ("ready", "system:worker")]
+        assert moves == [
+            ("requested", f"user:{row.user_id}"),
+            ("provisioning", "system:worker"),
+            ("requested", "system:reaper"),
+            ("provisioning", "system:worker"),
+            ("ready", "system:worker"),
+        ]
         assert lab.ok("check", {"step": "one"})["passed"] is True  # the retried setup ran to the end
     finally:
         first.kill()
@@ -109,7 +144,9 @@ def test_a_worker_killed_mid_provisioning_is_taken_over_and_the_lab_ends_ready(l
                 backend.destroy(handle)
 
 
-def test_a_start_that_keeps_stalling_fails_with_a_message_for_the_learner(lab_factory, backend, redis_queue, monkeypatch):
+def test_a_start_that_keeps_stalling_fails_with_a_message_for_the_learner(
+    lab_factory, backend, redis_queue, monkeypatch
+):
     monkeypatch.setenv("KAFAAT_PROVISION_MAX_ATTEMPTS", "1")
     lab = lab_factory("slow_setup")
     session_id = lab.ok("start")["session_id"]  # queued on Redis; no worker takes it

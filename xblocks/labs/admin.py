@@ -3,6 +3,7 @@
 Admin changes go through ``labs.api`` (stop) so the state machine and the teardown stay in one place;
 rows are read-only here because a hand-edited state would drift from the sandbox it describes.
 """
+
 from django.contrib import admin, messages
 
 from xblocks.core.i18n import gettext_lazy as _
@@ -25,7 +26,18 @@ class CheckRunInline(admin.TabularInline):
     model = CheckRun
     extra = 0
     can_delete = False
-    readonly_fields = ("created", "step_id", "kind", "passed", "graded", "points", "max_points", "duration", "script_hash", "outcomes")
+    readonly_fields = (
+        "created",
+        "step_id",
+        "kind",
+        "passed",
+        "graded",
+        "points",
+        "max_points",
+        "duration",
+        "script_hash",
+        "outcomes",
+    )
 
     def has_add_permission(self, request, obj=None):
         return False

@@ -5,6 +5,7 @@ Functions are domain actions returning frozen values from ``data``. Work that ne
 transaction that asked for it commits. The state of a session changes only through
 ``lifecycle.transition``.
 """
+
 from __future__ import annotations
 
 import hashlib
@@ -127,7 +128,9 @@ def _steps_status(definition, progress: dict[str, Any]) -> tuple[StepStatus, ...
                 solution_revealed=bool(record["solution"]),
                 has_checks=bool(step.checks),
                 flags=tuple(flag.id for flag in step.flags),
-                flags_accepted=tuple(flag_id for flag_id in record["flags"] if any(f.id == flag_id for f in step.flags)),
+                flags_accepted=tuple(
+                    flag_id for flag_id in record["flags"] if any(f.id == flag_id for f in step.flags)
+                ),
                 hints=tuple(render_markdown(hint.text) for hint in step.hints[:revealed]),
                 solution=(step.solve or "") if record["solution"] else None,
             )
@@ -278,7 +281,9 @@ def start_session(user, usage_key: str, course_key: str, definition) -> SessionS
                 best_score=previous.best_score if previous else 0,
                 completed_at=previous.completed_at if previous else None,
             )
-            SessionEvent.objects.create(session=row, from_state="", to_state=S.REQUESTED, actor=f"user:{user.pk}", reason="start")
+            SessionEvent.objects.create(
+                session=row, from_state="", to_state=S.REQUESTED, actor=f"user:{user.pk}", reason="start"
+            )
             _enqueue("provision_session", row.pk)
     except IntegrityError:
         existing = _live_row(user.pk, usage_key)
@@ -310,9 +315,18 @@ def provision_session(session_id: int) -> SessionStatus | None:
         return _status(row) if row else None
     now = timezone.now()
     moved = transition(
-        session_id, S.PROVISIONING, actor="system:worker", reason=f"provisioning attempt {row.provision_attempts + 1}",
-        expect={S.REQUESTED}, provision_attempts=row.provision_attempts + 1, phase=Phase.CREATING, phase_at=now,
-        started_at=row.started_at or now, host=str(labs_settings.LAB_HOST), learner_message="", detail="",
+        session_id,
+        S.PROVISIONING,
+        actor="system:worker",
+        reason=f"provisioning attempt {row.provision_attempts + 1}",
+        expect={S.REQUESTED},
+        provision_attempts=row.provision_attempts + 1,
+        phase=Phase.CREATING,
+        phase_at=now,
+        started_at=row.started_at or now,
+        host=str(labs_settings.LAB_HOST),
+        learner_message="",
+        detail="",
     )
     if moved is None:
         return session_status(session_id)
@@ -331,27 +345,63 @@ def provision_session(session_id: int) -> SessionStatus | None:
         handle = runner.provision(backend, _rendered(moved), label=moved.label, on_phase=on_phase)
     except runner.ProvisionError as error:
         log.warning("lab session %s failed to provision: %s", session_id, error.detail)
-        transition(session_id, S.FAILED, actor="system:worker", reason="provisioning failed", expect={S.PROVISIONING},
-                   when=ours, learner_message=str(error.learner_message), detail=str(error.detail)[:10000], phase="")
+        transition(
+            session_id,
+            S.FAILED,
+            actor="system:worker",
+            reason="provisioning failed",
+            expect={S.PROVISIONING},
+            when=ours,
+            learner_message=str(error.learner_message),
+            detail=str(error.detail)[:10000],
+            phase="",
+        )
         return session_status(session_id)
     except BackendUnavailable as error:
         # Hand the session back to the queue; the task retries with backoff and the reaper fails it
         # after PROVISION_MAX_ATTEMPTS, so a learner never waits on a dead engine for ever.
         log.warning("lab session %s: sandbox backend unavailable: %s", session_id, error)
-        transition(session_id, S.REQUESTED, actor="system:worker", reason="backend unavailable", expect={S.PROVISIONING},
-                   when=ours, phase=Phase.QUEUED, phase_at=timezone.now(), detail=str(error)[:10000])
+        transition(
+            session_id,
+            S.REQUESTED,
+            actor="system:worker",
+            reason="backend unavailable",
+            expect={S.PROVISIONING},
+            when=ours,
+            phase=Phase.QUEUED,
+            phase_at=timezone.now(),
+            detail=str(error)[:10000],
+        )
         raise
     except Exception as error:  # pylint: disable=broad-except
         log.exception("lab session %s: unexpected provisioning error", session_id)
-        transition(session_id, S.FAILED, actor="system:worker", reason="provisioning crashed", expect={S.PROVISIONING},
-                   when=ours, learner_message=_("The lab environment could not be prepared. Please try again in a moment."),
-                   detail=f"{type(error).__name__}: {error}"[:10000], phase="")
+        transition(
+            session_id,
+            S.FAILED,
+            actor="system:worker",
+            reason="provisioning crashed",
+            expect={S.PROVISIONING},
+            when=ours,
+            learner_message=_("The lab environment could not be prepared. Please try again in a moment."),
+            detail=f"{type(error).__name__}: {error}"[:10000],
+            phase="",
+        )
         return session_status(session_id)
     now = timezone.now()
     ready = transition(
-        session_id, S.READY, actor="system:worker", reason="environment ready", expect={S.PROVISIONING}, when=ours,
-        handle=handle.as_json(), host=handle.host, phase=Phase.READY, phase_at=now, ready_at=now,
-        ends_at=now + timedelta(seconds=moved.time_limit), last_activity=now,
+        session_id,
+        S.READY,
+        actor="system:worker",
+        reason="environment ready",
+        expect={S.PROVISIONING},
+        when=ours,
+        handle=handle.as_json(),
+        host=handle.host,
+        phase=Phase.READY,
+        phase_at=now,
+        ready_at=now,
+        ends_at=now + timedelta(seconds=moved.time_limit),
+        last_activity=now,
     )
     if ready is None:
         # Stopped or taken over while we worked: what we made belongs to nobody.
@@ -365,7 +415,9 @@ def provision_session(session_id: int) -> SessionStatus | None:
 
 def stop_session(session_id: int, *, actor: str, reason: str = "stop") -> SessionStatus:
     """Mark a live session stopping and queue the teardown of its environment (idempotent)."""
-    moved = transition(session_id, S.STOPPING, actor=actor, reason=reason, expect=set(LIVE_STATES), phase="", phase_at=timezone.now())
+    moved = transition(
+        session_id, S.STOPPING, actor=actor, reason=reason, expect=set(LIVE_STATES), phase="", phase_at=timezone.now()
+    )
     if moved is not None:
         _enqueue("teardown_session", session_id)
     return session_status(session_id)
@@ -423,7 +475,9 @@ def extend_session(session_id: int, seconds: int, *, actor: str) -> SessionStatu
         LabSession.objects.filter(pk=session_id).update(
             ends_at=row.ends_at + timedelta(seconds=seconds), extended_seconds=row.extended_seconds + seconds
         )
-        SessionEvent.objects.create(session=row, from_state=row.state, to_state=row.state, actor=actor, reason=f"extended by {seconds} s")
+        SessionEvent.objects.create(
+            session=row, from_state=row.state, to_state=row.state, actor=actor, reason=f"extended by {seconds} s"
+        )
     return session_status(session_id)
 
 
@@ -468,7 +522,9 @@ def _reserve_attempt(session_id: int, definition, step) -> None:
         if grading.attempts_left(definition, record) == 0:
             raise ActionRefused(_("You have no attempts left for this step."), f"step {step.id}: attempts used")
         record["attempts"] = int(record["attempts"]) + 1
-        LabSession.objects.filter(pk=session_id).update(progress=grading.with_step(progress, step.id, record), last_activity=timezone.now())
+        LabSession.objects.filter(pk=session_id).update(
+            progress=grading.with_step(progress, step.id, record), last_activity=timezone.now()
+        )
 
 
 def _refund_attempt(session_id: int, step_id: str) -> None:
@@ -497,8 +553,16 @@ def _record_run(session_id, definition, step, *, kind, script_hash, outcomes, du
         completed = grading.lab_completed(definition, progress)
         now = timezone.now()
         run = CheckRun.objects.create(
-            session=row, step_id=step.id, kind=kind, script_hash=script_hash, outcomes=outcomes,
-            duration=duration, points=points, max_points=step.max_points, passed=passed, graded=graded,
+            session=row,
+            step_id=step.id,
+            kind=kind,
+            script_hash=script_hash,
+            outcomes=outcomes,
+            duration=duration,
+            points=points,
+            max_points=step.max_points,
+            passed=passed,
+            graded=graded,
         )
         row.progress = progress
         row.best_score = score
@@ -513,9 +577,14 @@ def _record_run(session_id, definition, step, *, kind, script_hash, outcomes, du
 def _announce(row: LabSession, definition) -> None:
     """Tell listeners (certification) about the learner's current result; their errors never break a check."""
     responses = lab_result_recorded.send_robust(
-        sender=CheckRun, user=row.user, course_key=row.course_key, usage_key=row.usage_key,
-        score=float(row.best_score), max_score=float(definition.max_score),
-        passed=grading.lab_completed(definition, row.progress or {}), completed_at=row.completed_at,
+        sender=CheckRun,
+        user=row.user,
+        course_key=row.course_key,
+        usage_key=row.usage_key,
+        score=float(row.best_score),
+        max_score=float(definition.max_score),
+        passed=grading.lab_completed(definition, row.progress or {}),
+        completed_at=row.completed_at,
     )
     for receiver, response in responses:
         if isinstance(response, Exception):
@@ -539,10 +608,18 @@ def run_checks(session_id: int, step_id: str) -> CheckRunResult:
             outcomes.append(runner.run_check(backend, handle, check, stdin=stdin))
     except SandboxNotFound as error:
         _refund_attempt(session_id, step.id)
-        transition(session_id, S.FAILED, actor="system:check", reason="environment gone during check", expect={S.READY},
-                   learner_message=_("Your lab environment stopped unexpectedly. Start the lab again; your progress is kept."),
-                   detail=str(error)[:10000])
-        raise SessionNotReady(_("Your lab environment stopped unexpectedly. Start the lab again; your progress is kept."), str(error)) from None
+        transition(
+            session_id,
+            S.FAILED,
+            actor="system:check",
+            reason="environment gone during check",
+            expect={S.READY},
+            learner_message=_("Your lab environment stopped unexpectedly. Start the lab again; your progress is kept."),
+            detail=str(error)[:10000],
+        )
+        raise SessionNotReady(
+            _("Your lab environment stopped unexpectedly. Start the lab again; your progress is kept."), str(error)
+        ) from None
     except Exception:
         _refund_attempt(session_id, step.id)
         raise
@@ -550,23 +627,55 @@ def run_checks(session_id: int, step_id: str) -> CheckRunResult:
     limit = int(session_settings.CHECK_OUTPUT_LIMIT)
     results = tuple(
         CheckResult(
-            id=o.id, passed=bool(o.passed), points=float(o.points) if o.passed else 0.0, max_points=int(o.max_points),
-            feedback=(o.feedback or "")[:limit], timed_out=bool(o.timed_out), truncated=bool(o.truncated) or len(o.feedback or "") > limit,
+            id=o.id,
+            passed=bool(o.passed),
+            points=float(o.points) if o.passed else 0.0,
+            max_points=int(o.max_points),
+            feedback=(o.feedback or "")[:limit],
+            timed_out=bool(o.timed_out),
+            truncated=bool(o.truncated) or len(o.feedback or "") > limit,
         )
         for o in outcomes
     )
     passed = all(result.passed for result in results)
     points = sum(result.points for result in results)
     script_hash = _hash("\0".join(check.script for check in step.checks))
-    stored = [dict(id=r.id, passed=r.passed, points=r.points, max_points=r.max_points, feedback=r.feedback,
-                   timed_out=r.timed_out, truncated=r.truncated, exit_code=o.exit_code, duration=round(o.duration, 4))
-              for r, o in zip(results, outcomes)]
-    run, graded, row = _record_run(session_id, definition, step, kind=CheckRun.Kind.CHECK, script_hash=script_hash,
-                                   outcomes=stored, duration=duration, points=points, passed=passed)
+    stored = [
+        dict(
+            id=r.id,
+            passed=r.passed,
+            points=r.points,
+            max_points=r.max_points,
+            feedback=r.feedback,
+            timed_out=r.timed_out,
+            truncated=r.truncated,
+            exit_code=o.exit_code,
+            duration=round(o.duration, 4),
+        )
+        for r, o in zip(results, outcomes, strict=True)
+    ]
+    run, graded, row = _record_run(
+        session_id,
+        definition,
+        step,
+        kind=CheckRun.Kind.CHECK,
+        script_hash=script_hash,
+        outcomes=stored,
+        duration=duration,
+        points=points,
+        passed=passed,
+    )
     if graded:
         _announce(row, definition)
-    return CheckRunResult(run_id=run.pk, step_id=step.id, passed=passed, graded=graded, step_points=points,
-                          results=results, status=_status(row, definition))
+    return CheckRunResult(
+        run_id=run.pk,
+        step_id=step.id,
+        passed=passed,
+        graded=graded,
+        step_points=points,
+        results=results,
+        status=_status(row, definition),
+    )
 
 
 def submit_flag(session_id: int, step_id: str, flag_id: str, answer: str) -> CheckRunResult:
@@ -582,15 +691,36 @@ def submit_flag(session_id: int, step_id: str, flag_id: str, answer: str) -> Che
     _reserve_attempt(session_id, definition, step)
     passed = runner.check_flag(flag, str(answer or "")[:1000])
     points = float(flag.points) if passed else 0.0
-    result = CheckResult(id=flag.id, passed=passed, points=points, max_points=int(flag.points),
-                         feedback=_("Correct.") if passed else _("That is not the flag."))
-    run, graded, row = _record_run(session_id, definition, step, kind=CheckRun.Kind.FLAG, script_hash=_hash(flag.id),
-                                   outcomes=[{"id": flag.id, "passed": passed, "points": points}], duration=0.0,
-                                   points=points, passed=passed, flag_id=flag.id)
+    result = CheckResult(
+        id=flag.id,
+        passed=passed,
+        points=points,
+        max_points=int(flag.points),
+        feedback=_("Correct.") if passed else _("That is not the flag."),
+    )
+    run, graded, row = _record_run(
+        session_id,
+        definition,
+        step,
+        kind=CheckRun.Kind.FLAG,
+        script_hash=_hash(flag.id),
+        outcomes=[{"id": flag.id, "passed": passed, "points": points}],
+        duration=0.0,
+        points=points,
+        passed=passed,
+        flag_id=flag.id,
+    )
     if graded:
         _announce(row, definition)
-    return CheckRunResult(run_id=run.pk, step_id=step.id, passed=passed, graded=graded, step_points=points,
-                          results=(result,), status=_status(row, definition))
+    return CheckRunResult(
+        run_id=run.pk,
+        step_id=step.id,
+        passed=passed,
+        graded=graded,
+        step_points=points,
+        results=(result,),
+        status=_status(row, definition),
+    )
 
 
 def _update_step(session_id: int, step_id: str, change) -> tuple[LabSession, Any, Any, dict]:
@@ -619,8 +749,13 @@ def reveal_hint(session_id: int, step_id: str) -> HintReveal:
     row, definition, step, record = _update_step(session_id, step_id, change)
     hint = step.hints[int(record["hints"]) - 1]
     _announce(row, definition)
-    return HintReveal(step_id=step.id, index=int(record["hints"]) - 1, text=render_markdown(hint.text), cost=hint.cost,
-                      status=_status(row, definition))
+    return HintReveal(
+        step_id=step.id,
+        index=int(record["hints"]) - 1,
+        text=render_markdown(hint.text),
+        cost=hint.cost,
+        status=_status(row, definition),
+    )
 
 
 def reveal_solution(session_id: int, step_id: str) -> SolutionReveal:
@@ -643,7 +778,9 @@ def reveal_solution(session_id: int, step_id: str) -> SolutionReveal:
 def list_sessions(usage_key: str, *, limit: int = 500) -> list[StaffSessionRow]:
     """Every learner's latest session in one block, for the staff view."""
     rows: dict[int, LabSession] = {}
-    for row in LabSession.objects.filter(usage_key=usage_key).select_related("user").order_by("-created", "-pk")[: limit * 4]:
+    for row in (
+        LabSession.objects.filter(usage_key=usage_key).select_related("user").order_by("-created", "-pk")[: limit * 4]
+    ):
         rows.setdefault(row.user_id, row)
     now = timezone.now()
     result = []
@@ -654,13 +791,19 @@ def list_sessions(usage_key: str, *, limit: int = 500) -> list[StaffSessionRow]:
         used_until = row.stopped_at or now
         result.append(
             StaffSessionRow(
-                session_id=row.pk, username=row.user.get_username(), state=row.state, phase=row.phase,
+                session_id=row.pk,
+                username=row.user.get_username(),
+                state=row.state,
+                phase=row.phase,
                 current_step=grading.current_step(definition, progress),
-                last_check_at=last.created if last else None, last_check_passed=last.passed if last else None,
+                last_check_at=last.created if last else None,
+                last_check_passed=last.passed if last else None,
                 attempts=sum(int(grading.step_record(progress, s.id)["attempts"]) for s in definition.steps),
                 seconds_used=int((used_until - row.ready_at).total_seconds()) if row.ready_at else 0,
-                score=grading.lab_score(definition, progress), max_score=definition.max_score,
-                learner_message=row.learner_message, detail=row.detail[:500],
+                score=grading.lab_score(definition, progress),
+                max_score=definition.max_score,
+                learner_message=row.learner_message,
+                detail=row.detail[:500],
             )
         )
     return result
@@ -748,11 +891,15 @@ def reap_sessions(now: datetime | None = None) -> SweepReport:
     """
     now = now or timezone.now()
     stopped, failed, retried = [], [], []
-    for row in LabSession.objects.filter(state=S.READY).only("pk", "ends_at", "last_activity", "idle_timeout", "ready_at"):
+    for row in LabSession.objects.filter(state=S.READY).only(
+        "pk", "ends_at", "last_activity", "idle_timeout", "ready_at"
+    ):
         if row.ends_at and row.ends_at <= now:
             stop_session(row.pk, actor="system:reaper", reason="time limit")
             stopped.append(row.pk)
-        elif row.idle_timeout and (row.last_activity or row.ready_at or now) + timedelta(seconds=row.idle_timeout) <= now:
+        elif (
+            row.idle_timeout and (row.last_activity or row.ready_at or now) + timedelta(seconds=row.idle_timeout) <= now
+        ):
             stop_session(row.pk, actor="system:reaper", reason="idle timeout")
             stopped.append(row.pk)
     stale = now - timedelta(seconds=int(session_settings.PROVISION_TIMEOUT))
@@ -768,20 +915,43 @@ def reap_sessions(now: datetime | None = None) -> SweepReport:
         except Exception:  # pylint: disable=broad-except
             log.exception("reaper: could not clean up the partial environment of session %s", row.pk)
         if attempt < max_attempts:
-            if transition(row.pk, S.REQUESTED, actor="system:reaper", reason="provisioning stalled; retrying",
-                          expect={S.PROVISIONING}, when=same_attempt, phase=Phase.QUEUED, phase_at=now):
+            if transition(
+                row.pk,
+                S.REQUESTED,
+                actor="system:reaper",
+                reason="provisioning stalled; retrying",
+                expect={S.PROVISIONING},
+                when=same_attempt,
+                phase=Phase.QUEUED,
+                phase_at=now,
+            ):
                 _enqueue("provision_session", row.pk)
                 retried.append(row.pk)
-        elif transition(row.pk, S.FAILED, actor="system:reaper", reason="provisioning stalled", expect={S.PROVISIONING},
-                        when=same_attempt, phase="", detail=f"no progress for {session_settings.PROVISION_TIMEOUT} s after {attempt} attempts",
-                        learner_message=_("Your lab took too long to start. Please press Start lab to try again.")):
+        elif transition(
+            row.pk,
+            S.FAILED,
+            actor="system:reaper",
+            reason="provisioning stalled",
+            expect={S.PROVISIONING},
+            when=same_attempt,
+            phase="",
+            detail=f"no progress for {session_settings.PROVISION_TIMEOUT} s after {attempt} attempts",
+            learner_message=_("Your lab took too long to start. Please press Start lab to try again."),
+        ):
             failed.append(row.pk)
     requeue = now - timedelta(seconds=int(session_settings.REQUEST_REQUEUE_AFTER))
     for row in LabSession.objects.filter(state=S.REQUESTED, phase_at__lt=requeue):
         if row.provision_attempts >= max_attempts:
-            if transition(row.pk, S.FAILED, actor="system:reaper", reason="no worker could start it", expect={S.REQUESTED},
-                          phase="", detail=row.detail or "requested too long",
-                          learner_message=_("No lab environment is available right now. Please try again later.")):
+            if transition(
+                row.pk,
+                S.FAILED,
+                actor="system:reaper",
+                reason="no worker could start it",
+                expect={S.REQUESTED},
+                phase="",
+                detail=row.detail or "requested too long",
+                learner_message=_("No lab environment is available right now. Please try again later."),
+            ):
                 failed.append(row.pk)
         else:
             LabSession.objects.filter(pk=row.pk, state=S.REQUESTED).update(phase_at=now)
@@ -816,8 +986,8 @@ def reconcile_sessions() -> SweepReport:
     by_id: dict[str, int] = {}
     for handle in inventory:
         # Only sandboxes labelled by this deployment; others on the host belong to someone else.
-        if handle.label.startswith(prefix) and handle.label[len(prefix):].isdigit():
-            by_id[handle.id] = int(handle.label[len(prefix):])
+        if handle.label.startswith(prefix) and handle.label[len(prefix) :].isdigit():
+            by_id[handle.id] = int(handle.label[len(prefix) :])
     ours = [handle for handle in inventory if handle.id in by_id]
     wanted_ids = {sid for sid in by_id.values() if sid is not None}
     rows = {row.pk: row for row in LabSession.objects.filter(pk__in=wanted_ids)}
@@ -832,15 +1002,30 @@ def reconcile_sessions() -> SweepReport:
             destroyed.append(handle.id)
     host = str(labs_settings.LAB_HOST)
     for row in LabSession.objects.filter(state=S.READY, ready_at__lt=snapshot, host__in=[host, ""]):
-        if row.handle and row.handle.get("backend") == getattr(backend, "name", row.handle.get("backend")) and row.handle.get("id") not in present:
-            if transition(row.pk, S.FAILED, actor="system:reconciler", reason="environment missing", expect={S.READY},
-                          when=lambda r, h=row.handle: r.handle == h, phase="",
-                          detail=f"sandbox {row.handle.get('id')} not in the {getattr(backend, 'name', '?')} inventory of {host}",
-                          learner_message=_("Your lab environment stopped unexpectedly. Start the lab again; your progress is kept.")):
+        if (
+            row.handle
+            and row.handle.get("backend") == getattr(backend, "name", row.handle.get("backend"))
+            and row.handle.get("id") not in present
+        ):
+            if transition(
+                row.pk,
+                S.FAILED,
+                actor="system:reconciler",
+                reason="environment missing",
+                expect={S.READY},
+                when=lambda r, h=row.handle: r.handle == h,
+                phase="",
+                detail=f"sandbox {row.handle.get('id')} not in the {getattr(backend, 'name', '?')} inventory of {host}",
+                learner_message=_(
+                    "Your lab environment stopped unexpectedly. Start the lab again; your progress is kept."
+                ),
+            ):
                 failed.append(row.pk)
     for row in LabSession.objects.filter(state=S.STOPPING, phase_at__lt=snapshot, host__in=[host, ""]):
         if not row.handle or row.handle.get("id") not in present:
-            transition(row.pk, S.STOPPED, actor="system:reconciler", reason="environment already gone", expect={S.STOPPING})
+            transition(
+                row.pk, S.STOPPED, actor="system:reconciler", reason="environment already gone", expect={S.STOPPING}
+            )
     report = SweepReport(failed=tuple(failed), destroyed=tuple(destroyed))
     if failed or destroyed:
         log.info("reconciler: %s", report.as_json())

@@ -4,14 +4,15 @@ The block stores the lab's OLX verbatim (import/export round-trips unchanged) an
 truth in XBlock fields: sessions, check runs and scores live in the labs app's tables, and grades are
 published only from those server-side records.
 """
+
 from __future__ import annotations
 
 import hashlib
 import json
 import logging
 import pathlib
-from urllib.parse import quote
 from functools import lru_cache
+from urllib.parse import quote
 
 from lxml import etree
 from web_fragments.fragment import Fragment
@@ -37,7 +38,8 @@ CHECKOUT = pathlib.Path(__file__).resolve().parents[2]
 DEFAULT_OLX = """<kafaat_lab display_name="First steps in the shell" image="base" time_limit="30" idle_timeout="10">
   <step id="hello" title="Create a file">
     <instructions>Create a file named `hello.txt` in your home directory containing the word `hello`.</instructions>
-    <check id="hello-file" points="1">grep -qx hello /home/learner/hello.txt || { echo "hello.txt does not contain hello yet"; exit 1; }</check>
+    <check id="hello-file" points="1">grep -qx hello /home/learner/hello.txt ||
+      { echo "hello.txt does not contain hello yet"; exit 1; }</check>
     <hint cost="0">`echo hello > ~/hello.txt`</hint>
     <solve>echo hello > /home/learner/hello.txt</solve>
   </step>
@@ -69,7 +71,9 @@ class LabBlock(XBlock):
 
     display_name = String(display_name=_("Display name"), default=_("Lab"), scope=Scope.settings)
     olx = String(
-        display_name=_("Lab definition (OLX)"), default=DEFAULT_OLX, scope=Scope.content,
+        display_name=_("Lab definition (OLX)"),
+        default=DEFAULT_OLX,
+        scope=Scope.content,
         help=_("The whole <kafaat_lab> element: steps, checks, hints, files and setup."),
     )
 
@@ -209,9 +213,16 @@ class LabBlock(XBlock):
                     "signed_in": requester is not None,
                     "is_staff": bool(requester and requester.is_staff),
                     "steps": [
-                        {"id": step.id, "title": step.title, "instructions": render_markdown(step.instructions),
-                         "has_checks": bool(step.checks), "flags": [flag.id for flag in step.flags],
-                         "has_hints": bool(step.hints), "has_solution": bool(step.solve), "max_points": step.max_points}
+                        {
+                            "id": step.id,
+                            "title": step.title,
+                            "instructions": render_markdown(step.instructions),
+                            "has_checks": bool(step.checks),
+                            "flags": [flag.id for flag in step.flags],
+                            "has_hints": bool(step.hints),
+                            "has_solution": bool(step.solve),
+                            "max_points": step.max_points,
+                        }
                         for step in (shown.steps if shown else ())
                     ],
                     "max_score": definition.max_score if definition else 0,
@@ -247,8 +258,10 @@ class LabBlock(XBlock):
                 {
                     "dir": direction(),
                     "definition": definition,
-                    "steps": [{"title": s.title, "instructions": render_markdown(s.instructions), "max_points": s.max_points}
-                              for s in (definition.steps if definition else ())],
+                    "steps": [
+                        {"title": s.title, "instructions": render_markdown(s.instructions), "max_points": s.max_points}
+                        for s in (definition.steps if definition else ())
+                    ],
                 },
             )
         )
@@ -305,7 +318,9 @@ class LabBlock(XBlock):
         session_id = self._live_session(requester)
         data = data or {}
         try:
-            result = api.submit_flag(session_id, str(data.get("step") or ""), str(data.get("flag") or ""), str(data.get("answer") or ""))
+            result = api.submit_flag(
+                session_id, str(data.get("step") or ""), str(data.get("flag") or ""), str(data.get("answer") or "")
+            )
         except LabError as error:
             raise self._api_error(error) from None
         self._publish_grade(result.status)
@@ -320,8 +335,13 @@ class LabBlock(XBlock):
         except LabError as error:
             raise self._api_error(error) from None
         self._publish_grade(reveal.status)
-        return {"step_id": reveal.step_id, "index": reveal.index, "html": reveal.text, "cost": reveal.cost,
-                "status": reveal.status.as_json()}
+        return {
+            "step_id": reveal.step_id,
+            "index": reveal.index,
+            "html": reveal.text,
+            "cost": reveal.cost,
+            "status": reveal.status.as_json(),
+        }
 
     @XBlock.json_handler
     def solution(self, data, suffix=""):  # pylint: disable=unused-argument
@@ -339,8 +359,9 @@ class LabBlock(XBlock):
         """A fresh environment; earned points and used attempts are kept."""
         requester = self._requester()
         definition = self._valid_definition()
-        status = api.reset_session(requester.user, self._usage_key(), self._course_key(), definition,
-                                   actor=f"user:{requester.user.pk}")
+        status = api.reset_session(
+            requester.user, self._usage_key(), self._course_key(), definition, actor=f"user:{requester.user.pk}"
+        )
         return status.as_json()
 
     @XBlock.json_handler
@@ -463,9 +484,14 @@ class LabBlock(XBlock):
             clean = etree.tostring(element, encoding="unicode")
         preview = render_page(
             "kafaat_lab/author.html",
-            {"dir": direction(), "definition": definition,
-             "steps": [{"title": s.title, "instructions": render_markdown(s.instructions), "max_points": s.max_points}
-                       for s in definition.steps]},
+            {
+                "dir": direction(),
+                "definition": definition,
+                "steps": [
+                    {"title": s.title, "instructions": render_markdown(s.instructions), "max_points": s.max_points}
+                    for s in definition.steps
+                ],
+            },
         )
         return {"valid": True, "errors": [], "preview": preview, "max_score": definition.max_score}, definition, clean
 
@@ -486,4 +512,3 @@ class LabBlock(XBlock):
                 continue
             scenarios.append((f"Kafaat lab: {definition.display_name}", text))
         return scenarios
-

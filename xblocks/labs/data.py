@@ -1,4 +1,5 @@
 """Frozen values the labs api returns: session status, check results, staff rows (never querysets)."""
+
 from __future__ import annotations
 
 import enum

@@ -5,6 +5,7 @@
 The grade is always computed here from those records, which only check runs and flag submissions
 recorded by ``api`` change; nothing the browser sends is ever summed into a score.
 """
+
 from __future__ import annotations
 
 from typing import Any

@@ -5,11 +5,13 @@ provisioning → requested for a retry. Each move locks the row (``select_for_up
 with a compare-and-set UPDATE on the state it saw, so two workers (or a worker and the reaper) can
 never both move a session, even on SQLite where row locks do not exist.
 """
+
 from __future__ import annotations
 
 import hashlib
 import logging
-from typing import Any, Callable
+from collections.abc import Callable
+from typing import Any
 
 from django.db import connection, transaction
 from django.db.models import F
@@ -86,6 +88,8 @@ def transition(
             return None
         for name, value in changes.items():
             setattr(row, name, value)
-        SessionEvent.objects.create(session=row, from_state=current.value, to_state=to.value, actor=actor[:150], reason=reason[:255])
+        SessionEvent.objects.create(
+            session=row, from_state=current.value, to_state=to.value, actor=actor[:150], reason=reason[:255]
+        )
     log.info("lab session %s: %s -> %s by %s (%s)", session_id, current.value, to.value, actor, reason)
     return row

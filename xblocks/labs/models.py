@@ -2,6 +2,7 @@
 
 Only ``xblocks.labs.lifecycle`` changes ``LabSession.state``; everything else goes through ``api``.
 """
+
 from __future__ import annotations
 
 import hashlib
@@ -50,7 +51,9 @@ class LabSession(models.Model):
     time_limit = models.PositiveIntegerField(default=3600)
     idle_timeout = models.PositiveIntegerField(default=900)
 
-    state = models.CharField(max_length=16, choices=[(s.value, s.value) for s in SessionState], default=SessionState.REQUESTED, db_index=True)
+    state = models.CharField(
+        max_length=16, choices=[(s.value, s.value) for s in SessionState], default=SessionState.REQUESTED, db_index=True
+    )
     phase = models.CharField(max_length=32, blank=True)
     phase_at = models.DateTimeField(null=True, blank=True)
     learner_message = models.TextField(blank=True)

@@ -3,6 +3,7 @@
 A private template engine keeps the block independent of the host's TEMPLATES setting (the LMS
 configures Mako and several Django engines; the workbench one).
 """
+
 from __future__ import annotations
 
 from functools import lru_cache
@@ -18,7 +19,9 @@ SAFE_KEYS = ("instructions", "preview")
 
 @lru_cache(maxsize=1)
 def _engine() -> Engine:
-    return Engine(autoescape=True, libraries={"i18n": "django.templatetags.i18n"}, builtins=["django.templatetags.i18n"])
+    return Engine(
+        autoescape=True, libraries={"i18n": "django.templatetags.i18n"}, builtins=["django.templatetags.i18n"]
+    )
 
 
 @lru_cache(maxsize=16)
@@ -29,7 +32,10 @@ def _template(name: str):
 def _mark(value: Any) -> Any:
     # Only values under SAFE_KEYS are HTML, and those come from render_markdown (nh3-sanitised).
     if isinstance(value, dict):
-        return {k: (mark_safe(v) if k in SAFE_KEYS and isinstance(v, str) else _mark(v)) for k, v in value.items()}
+        return {
+            k: (mark_safe(v) if k in SAFE_KEYS and isinstance(v, str) else _mark(v))  # noqa: S308  nh3 output
+            for k, v in value.items()
+        }
     if isinstance(value, list):
         return [_mark(item) for item in value]
     return value

@@ -3,6 +3,7 @@
 Kept apart from ``xblocks.labs.conf`` (the sandbox engine's settings) so each part owns its defaults;
 both read the same ``KAFAAT`` dict late, at call time.
 """
+
 from xblocks.core.conf import AppSettings
 
 session_settings = AppSettings(

@@ -3,6 +3,7 @@
 ``acks_late`` means a worker killed mid-task leaves the message to be delivered again; the api's
 state machine makes the repeat harmless, and the reaper takes over starts that stall anyway.
 """
+
 from __future__ import annotations
 
 import logging
@@ -18,8 +19,15 @@ from xblocks.labs.session_conf import session_settings
 log = logging.getLogger(__name__)
 
 
-@shared_task(bind=True, acks_late=True, autoretry_for=(BackendUnavailable,), retry_backoff=2, retry_backoff_max=60,
-             max_retries=5, ignore_result=True)
+@shared_task(
+    bind=True,
+    acks_late=True,
+    autoretry_for=(BackendUnavailable,),
+    retry_backoff=2,
+    retry_backoff_max=60,
+    max_retries=5,
+    ignore_result=True,
+)
 def provision_session(self, session_id: int) -> None:  # pylint: disable=unused-argument
     """Create the environment of a requested lab session; see api.provision_session."""
     api.provision_session(int(session_id))

@@ -1,4 +1,5 @@
 """The block's OLX round trip, its Studio editor (validate, save only when valid) and its workbench scenarios."""
+
 from __future__ import annotations
 
 import pathlib
@@ -73,7 +74,9 @@ def test_studio_preview_sanitises_authored_markdown(lab_factory):
     result = staff.ok("studio_validate", {"olx": (OLX_DIR / "hostile.xml").read_text(encoding="utf-8")})
     assert result["valid"]
     assert_inert(result["preview"])
-    assert "<script>alert('title')</script>" in result["preview"].replace("&lt;", "<").replace("&gt;", ">").replace("&#x27;", "'").replace("&#39;", "'")
+    assert "<script>alert('title')</script>" in result["preview"].replace("&lt;", "<").replace("&gt;", ">").replace(
+        "&#x27;", "'"
+    ).replace("&#39;", "'")
 
 
 def test_workbench_offers_the_inline_lab_and_every_sample_course_lab():

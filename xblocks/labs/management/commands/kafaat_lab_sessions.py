@@ -1,4 +1,5 @@
 """``manage.py kafaat_lab_sessions``: list lab sessions, or run the reaper and reconciler once (no beat needed)."""
+
 from django.core.management.base import BaseCommand
 
 from xblocks.labs import api
@@ -9,7 +10,9 @@ class Command(BaseCommand):
     help = "List live lab sessions, or run the reaper (--reap) and the reconciler (--reconcile) once."
 
     def add_arguments(self, parser):
-        parser.add_argument("--reap", action="store_true", help="end expired and idle labs, retry or fail stalled starts")
+        parser.add_argument(
+            "--reap", action="store_true", help="end expired and idle labs, retry or fail stalled starts"
+        )
         parser.add_argument("--reconcile", action="store_true", help="compare the sandbox inventory with the database")
         parser.add_argument("--all", action="store_true", help="list every session, not only live ones")
 
@@ -24,8 +27,8 @@ class Command(BaseCommand):
         if not options["all"]:
             rows = rows.exclude(live_key=None)
         for row in rows[:500]:
+            ends = f"  ends {row.ends_at:%Y-%m-%d %H:%M:%S}" if row.ends_at else ""
             self.stdout.write(
                 f"{row.pk:>7}  {row.state:<12} {row.phase:<14} {row.user.get_username():<20} {row.host:<12} "
-                f"{row.usage_key}  ends {row.ends_at:%Y-%m-%d %H:%M:%S}" if row.ends_at else
-                f"{row.pk:>7}  {row.state:<12} {row.phase:<14} {row.user.get_username():<20} {row.host:<12} {row.usage_key}"
+                f"{row.usage_key}{ends}"
             )
