@@ -13,7 +13,9 @@ pytestmark = pytest.mark.sandbox
 
 
 @pytest.fixture(autouse=True)
-def forget_outcome():
+def forget_outcome(tmp_path, monkeypatch):
+    # A private host file: a failure recorded here must not stop other test runs sharing this machine.
+    monkeypatch.setattr(selftest, "_host_file", lambda: tmp_path / ".selftest.json")
     selftest.reset()
     yield
     selftest.reset()
@@ -65,3 +67,21 @@ class _Broken:
 
     def destroy(self, handle):
         pass
+
+
+def test_a_failure_recorded_by_another_process_refuses_work_here_too(local_backend):
+    # Celery runs worker_ready in the main process after forking the pool: children learn through the host file.
+    failing = selftest.SelfTestReport(
+        cases=(selftest.CaseResult("tiocsti", "15", False, "plain=ok", 0.0),), seconds=0.0
+    )
+    selftest.record(failing, host=True)
+    selftest.reset()  # this process never ran it
+    try:
+        assert selftest.failed() and "tiocsti" in selftest.last_summary()
+        with pytest.raises(BackendUnavailable):
+            local_backend.create(SandboxSpec(label="refused-by-host"))
+    finally:
+        passing = selftest.run(local_backend, only=["nested_userns"])
+        selftest.record(passing, host=True)
+    selftest.reset()
+    assert not selftest.failed()

@@ -203,6 +203,7 @@ def sandbox_selftest(args: argparse.Namespace) -> int:  # pylint: disable=unused
     from xblocks.labs.sandbox import selftest  # pylint: disable=import-outside-toplevel
 
     report = selftest.run(progress=lambda case: print(case.line(), flush=True))
+    selftest.record(report, host=True)  # an operator's passing run lifts a refusal on this host
     print(report.summary())
     return 0 if report.passed else 1
 

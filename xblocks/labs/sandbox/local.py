@@ -726,7 +726,7 @@ class LocalBackend:
         if folder.exists():
             for leftover in _mounted_under(folder):
                 raise SandboxError(f"sandbox {sandbox_id}: {leftover} is still mounted; not removing the folder")
-            shutil.rmtree(folder)
+            shutil.rmtree(folder, ignore_errors=True)  # a concurrent destroy may be removing it too
 
     def _await_monitor(self, pid: int, timeout: float = 1.0) -> None:
         with self._children_lock:

@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import contextlib
 import hashlib
+import json
 import logging
 import os
 import pathlib
@@ -552,15 +553,44 @@ def _bypass_gate() -> Iterator[None]:
 
 
 def run_and_record(backend: Backend | None = None) -> SelfTestReport:
-    """Run the self-test and remember the outcome for this process (call at worker start-up)."""
+    """Run the self-test and remember the outcome for this process and for the host.
+
+    Celery runs ``worker_ready`` in the main process after the pool's children are forked, so the
+    outcome is also written to ``SANDBOX_ROOT/.selftest.json``, which every process on the host
+    consults: a failure anywhere stops lab work everywhere until a later run passes
+    (``kafaat sandbox selftest`` records too).
+    """
     report = run(backend)
-    record(report)
+    record(report, host=True)
     return report
 
 
-def record(report: SelfTestReport) -> None:
+def _host_file() -> pathlib.Path:
+    from xblocks.labs.conf import labs_settings  # pylint: disable=import-outside-toplevel
+
+    return pathlib.Path(labs_settings.SANDBOX_ROOT) / ".selftest.json"
+
+
+def record(report: SelfTestReport, *, host: bool = False) -> None:
     with _state_lock:
         _state["report"] = report
+    if host:
+        with contextlib.suppress(OSError):
+            path = _host_file()
+            path.parent.mkdir(parents=True, exist_ok=True)
+            temporary = path.with_name(f".selftest.{os.getpid()}.tmp")
+            temporary.write_text(
+                json.dumps(
+                    {
+                        "passed": report.passed,
+                        "summary": report.summary(),
+                        "pid": os.getpid(),
+                        "at": time.time(),
+                        "failures": [{"case": c.name, "row": c.row, "detail": c.detail} for c in report.failures],
+                    }
+                )
+            )
+            os.replace(temporary, path)
     if report.passed:
         log.info("%s", report.summary())
     else:
@@ -569,19 +599,32 @@ def record(report: SelfTestReport) -> None:
             log.error("self-test case %s (abuse row %s) escaped: %s", case.name, case.row, case.detail)
 
 
+def _host_outcome() -> dict | None:
+    try:
+        return json.loads(_host_file().read_text())
+    except (OSError, ValueError):
+        return None
+
+
 def failed() -> bool:
-    """True while the last recorded self-test of this process failed (never run: False)."""
+    """True while the last recorded self-test failed: this process's own run, else the host's last run."""
     if getattr(_bypass, "active", False):
         return False
     with _state_lock:
         report = _state["report"]
-    return report is not None and not report.passed  # type: ignore[attr-defined]
+    if report is not None:
+        return not report.passed  # type: ignore[attr-defined]
+    outcome = _host_outcome()
+    return outcome is not None and not outcome.get("passed", False)
 
 
 def last_summary() -> str:
     with _state_lock:
         report = _state["report"]
-    return report.summary() if report is not None else "never run"  # type: ignore[attr-defined]
+    if report is not None:
+        return report.summary()  # type: ignore[attr-defined]
+    outcome = _host_outcome()
+    return str(outcome.get("summary")) if outcome else "never run"
 
 
 def reset() -> None:
