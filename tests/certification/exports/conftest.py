@@ -1,4 +1,5 @@
 """A small world for export tests: two schools, one coordinator each, learners with and without consent."""
+
 from __future__ import annotations
 
 import datetime as dt
@@ -39,9 +40,17 @@ def _certificate(user, enrollment_id, *, number, hours=12.5, status="active"):
 
     enrollment = models.Enrollment.objects.get(pk=enrollment_id)
     cert = models.Certificate.objects.create(
-        number=number, user=user, track_version=enrollment.track_version, enrollment=enrollment,
-        cohort=enrollment.cohort, status=status, issued_at=timezone.now(), valid_from=dt.date(2026, 6, 30),
-        valid_until=dt.date(2028, 6, 30), hours_total=hours, hours_by_category={"ethics": 3.0},
+        number=number,
+        user=user,
+        track_version=enrollment.track_version,
+        enrollment=enrollment,
+        cohort=enrollment.cohort,
+        status=status,
+        issued_at=timezone.now(),
+        valid_from=dt.date(2026, 6, 30),
+        valid_until=dt.date(2028, 6, 30),
+        hours_total=hours,
+        hours_by_category={"ethics": 3.0},
         hours_by_source={"school": hours},
     )
     chain.append(cert, kind="issued", status="active", reason="Every requirement met", actor="system")
@@ -55,7 +64,11 @@ def world(db, django_user_model) -> World:
 
     track = models.Track.objects.create(slug="cloud-ops", title="Cloud Operations Associate", description="Runs Linux")
     models.TrackVersion.objects.create(
-        track=track, version=1, title=track.title, description=track.description, published=True,
+        track=track,
+        version=1,
+        title=track.title,
+        description=track.description,
+        published=True,
         published_at=timezone.now(),
     )
     school_a = cert_api.ensure_school("north", name="North School", country="FR")

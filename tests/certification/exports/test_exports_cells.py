@@ -1,4 +1,5 @@
 """Formula injection: every dangerous leading character is neutralised, numbers stay numbers."""
+
 import datetime as dt
 from decimal import Decimal
 

@@ -1,4 +1,5 @@
 """The ``kafaat_export`` command and ``kafaat cert export``: files, progress display, scope."""
+
 from __future__ import annotations
 
 import csv
@@ -16,8 +17,20 @@ pytestmark = [pytest.mark.mariadb]
 def test_the_management_command_writes_a_preset_file_with_progress(world, tmp_path):
     target = tmp_path / "sf.csv"
     err = io.StringIO()
-    call_command("kafaat_export", "--format", "csv", "--preset", "successfactors", "--employer", "acme",
-                 "--user", "coord_a", "--out", str(target), stderr=err)
+    call_command(
+        "kafaat_export",
+        "--format",
+        "csv",
+        "--preset",
+        "successfactors",
+        "--employer",
+        "acme",
+        "--user",
+        "coord_a",
+        "--out",
+        str(target),
+        stderr=err,
+    )
     rows = list(csv.DictReader(io.StringIO(target.read_text(encoding="utf-8"))))
     assert sorted(row["StudentId"] for row in rows) == ["", "E-1001"]
     assert "100% 2/2 records" in err.getvalue()
@@ -27,15 +40,41 @@ def test_the_management_command_writes_a_preset_file_with_progress(world, tmp_pa
 def test_the_command_refuses_another_schools_cohort_and_leaves_no_file(world, tmp_path):
     target = tmp_path / "x.csv"
     with pytest.raises(CommandError):
-        call_command("kafaat_export", "--format", "csv", "--employer", "acme", "--user", "coord_b",
-                     "--cohort", str(world.cohort_a.id), "--out", str(target), stderr=io.StringIO())
+        call_command(
+            "kafaat_export",
+            "--format",
+            "csv",
+            "--employer",
+            "acme",
+            "--user",
+            "coord_b",
+            "--cohort",
+            str(world.cohort_a.id),
+            "--out",
+            str(target),
+            stderr=io.StringIO(),
+        )
     assert not target.exists() and not (tmp_path / "x.csv.part").exists()
 
 
 def test_kafaat_cert_export_runs_the_same_export(world, tmp_path, capsys):
     target = tmp_path / "all.jsonl"
-    status = cli.main(["cert", "export", "--format", "jsonl", "--employer", "acme", "--user", "platform",
-                       "--cohort", str(world.cohort_b.id), "--out", str(target)])
+    status = cli.main(
+        [
+            "cert",
+            "export",
+            "--format",
+            "jsonl",
+            "--employer",
+            "acme",
+            "--user",
+            "platform",
+            "--cohort",
+            str(world.cohort_b.id),
+            "--out",
+            str(target),
+        ]
+    )
     assert status == 0
     lines = [json.loads(line) for line in target.read_text().splitlines()]
     assert [line["credential_id"] for line in lines] == [world.number("dave")]
@@ -48,8 +87,24 @@ def test_kafaat_cert_export_of_a_non_consenting_only_cohort_is_empty(world, tmp_
     for name in ("alice", "erin"):
         cert_api.set_consent(world.enrollments[name], "acme", False)
     target = tmp_path / "none.csv"
-    assert cli.main(["cert", "export", "--format", "csv", "--employer", "acme", "--user", "coord_a",
-                     "--quiet", "--out", str(target)]) == 0
+    assert (
+        cli.main(
+            [
+                "cert",
+                "export",
+                "--format",
+                "csv",
+                "--employer",
+                "acme",
+                "--user",
+                "coord_a",
+                "--quiet",
+                "--out",
+                str(target),
+            ]
+        )
+        == 0
+    )
     assert list(csv.reader(io.StringIO(target.read_text())))[1:] == []
 
 

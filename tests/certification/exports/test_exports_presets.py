@@ -1,4 +1,5 @@
 """Presets: built-ins shaped for each HR import, coordinators' adjustments validated and scoped."""
+
 import pytest
 from django.core.exceptions import PermissionDenied
 
@@ -43,7 +44,11 @@ def test_invalid_columns_are_refused(columns):
 
 def test_a_coordinator_adjusts_a_preset_for_their_school_only(world):
     adjusted = api.save_preset(
-        world.coordinator_a, slug="north-workday", name="North Workday", base="workday", school_id=world.school_a.id,
+        world.coordinator_a,
+        slug="north-workday",
+        name="North Workday",
+        base="workday",
+        school_id=world.school_a.id,
         columns=[{"header": "Worker", "field": "employee_external_id"}, {"header": "Hours", "field": "total_hours"}],
     )
     assert adjusted.headers == ["Worker", "Hours"]
@@ -51,7 +56,8 @@ def test_a_coordinator_adjusts_a_preset_for_their_school_only(world):
     with pytest.raises(LookupError):
         api.get_preset("north-workday", world.coordinator_b)
     with pytest.raises(PermissionDenied):
-        api.save_preset(world.coordinator_b, slug="north-workday", name="Hijack", base="workday",
-                        school_id=world.school_b.id)
+        api.save_preset(
+            world.coordinator_b, slug="north-workday", name="Hijack", base="workday", school_id=world.school_b.id
+        )
     with pytest.raises(PermissionDenied):
         api.save_preset(world.coordinator_b, slug="south-x", name="X", base="workday", school_id=world.school_a.id)

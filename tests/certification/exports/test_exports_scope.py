@@ -1,4 +1,5 @@
 """Scope and consent on the api path: only consenting learners, only the requester's schools and cohorts."""
+
 from __future__ import annotations
 
 import csv
@@ -109,8 +110,13 @@ def test_injection_payloads_in_names_and_cohorts_open_as_literal_text(world):
 def test_progress_reports_rows_done_and_total(world, settings):
     settings.KAFAAT = {**settings.KAFAAT, "EXPORT_PROGRESS_EVERY": 1}
     seen = []
-    api.write_export(world.coordinator_a, io.BytesIO(), format="csv", employer="acme",
-                     progress=lambda done, total: seen.append((done, total)))
+    api.write_export(
+        world.coordinator_a,
+        io.BytesIO(),
+        format="csv",
+        employer="acme",
+        progress=lambda done, total: seen.append((done, total)),
+    )
     assert seen[0] == (0, 2) and seen[-1] == (2, 2)
 
 

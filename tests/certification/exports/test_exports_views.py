@@ -1,4 +1,5 @@
 """Staff views: start an export, follow its progress, download it; nobody else sees it (abuse case 27)."""
+
 from __future__ import annotations
 
 import csv

@@ -1,4 +1,5 @@
 """Django admin for exports: presets, export runs, endpoints, and receipts with each failure's detail."""
+
 from django.contrib import admin, messages
 
 from xblocks.core.i18n import gettext_lazy as _
@@ -15,7 +16,17 @@ class ExportPresetAdmin(admin.ModelAdmin):
 
 @admin.register(Export)
 class ExportAdmin(admin.ModelAdmin):
-    list_display = ("public_id", "requester", "format", "preset", "employer", "status", "rows_done", "rows_total", "created_at")
+    list_display = (
+        "public_id",
+        "requester",
+        "format",
+        "preset",
+        "employer",
+        "status",
+        "rows_done",
+        "rows_total",
+        "created_at",
+    )
     list_filter = ("status", "format", "employer")
     readonly_fields = [f.name for f in Export._meta.fields]
 
@@ -51,7 +62,15 @@ class DeliveryAdmin(admin.ModelAdmin):
 
 @admin.register(DeliveryReceipt)
 class DeliveryReceiptAdmin(admin.ModelAdmin):
-    list_display = ("certificate_number", "endpoint", "status", "attempts", "response_status", "next_attempt_at", "delivered_at")
+    list_display = (
+        "certificate_number",
+        "endpoint",
+        "status",
+        "attempts",
+        "response_status",
+        "next_attempt_at",
+        "delivered_at",
+    )
     list_filter = ("status", "endpoint")
     search_fields = ("certificate_number", "idempotency_key")
     readonly_fields = [f.name for f in DeliveryReceipt._meta.fields]

@@ -5,6 +5,7 @@ stream certificates from the certification api into a ``formats`` writer; delive
 receipt per record and endpoint (unique idempotency key), then send due receipts with backoff until
 a 2xx answer, re-checking consent just before each send.
 """
+
 from __future__ import annotations
 
 import datetime as dt
@@ -100,8 +101,13 @@ def save_preset(
         raise PermissionDenied(_("This preset belongs to another school."))
     row, _created = ExportPreset.objects.update_or_create(
         slug=slug,
-        defaults={"name": name, "base": base, "columns": [c.as_json() for c in checked], "school_id": school_id,
-                  "created_by": user if getattr(user, "pk", None) else None},
+        defaults={
+            "name": name,
+            "base": base,
+            "columns": [c.as_json() for c in checked],
+            "school_id": school_id,
+            "created_by": user if getattr(user, "pk", None) else None,
+        },
     )
     return _preset_data(row)
 
@@ -111,9 +117,15 @@ def _preset_data(row) -> PresetData:
     if base is None:
         raise presets.PresetError(f"unknown base {row.base}")
     return PresetData(
-        slug=row.slug, name=row.name, target=base.target, description=base.description,
-        columns=presets.columns_from_json(row.columns), key=tuple(h for h in base.key), builtin=False,
-        base=row.base, id=row.pk,
+        slug=row.slug,
+        name=row.name,
+        target=base.target,
+        description=base.description,
+        columns=presets.columns_from_json(row.columns),
+        key=tuple(h for h in base.key),
+        builtin=False,
+        base=row.base,
+        id=row.pk,
     )
 
 
@@ -124,8 +136,13 @@ def _progress_every() -> int:
     return max(1, int(exports_settings.EXPORT_PROGRESS_EVERY))
 
 
-def count_records(user: Any, *, employer: str | None = None, cohort_ids: Iterable[int] | None = None,
-                  statuses: Iterable[str] | None = None) -> int:
+def count_records(
+    user: Any,
+    *,
+    employer: str | None = None,
+    cohort_ids: Iterable[int] | None = None,
+    statuses: Iterable[str] | None = None,
+) -> int:
     """How many certificates an export with these filters would hold."""
     return Scope(user, employer, cohort_ids).count(statuses)
 
@@ -180,8 +197,12 @@ def write_export(
     counter.flush()
     report(rows, rows)
     return ExportSummary(
-        format=fmt.value, preset=preset_data.slug if info.uses_preset else "", rows=rows, bytes=counter.count,
-        content_type=info.content_type, filename=export_filename(fmt, preset_data.slug if info.uses_preset else "", scope.employer),
+        format=fmt.value,
+        preset=preset_data.slug if info.uses_preset else "",
+        rows=rows,
+        bytes=counter.count,
+        content_type=info.content_type,
+        filename=export_filename(fmt, preset_data.slug if info.uses_preset else "", scope.employer),
     )
 
 
@@ -220,8 +241,13 @@ def start_export(
     if formats.FORMATS[fmt].uses_preset:
         get_preset(preset, user)
     row = Export.objects.create(
-        requester=user, format=fmt.value, preset=preset, employer=scope.employer,
-        cohort_ids=list(scope.cohort_ids), statuses=list(statuses or []), rows_total=scope.count(statuses),
+        requester=user,
+        format=fmt.value,
+        preset=preset,
+        employer=scope.employer,
+        cohort_ids=list(scope.cohort_ids),
+        statuses=list(statuses or []),
+        rows_total=scope.count(statuses),
     )
     transaction.on_commit(lambda: tasks.run_export.delay(row.pk))
     return _export_data(row)
@@ -247,8 +273,14 @@ def run_export(export_id: int) -> ExportData:
     try:
         with open(path, "wb") as handle:
             summary = write_export(
-                row.requester, handle, format=row.format, preset=row.preset, employer=row.employer,
-                cohort_ids=row.cohort_ids, statuses=row.statuses, progress=progress,
+                row.requester,
+                handle,
+                format=row.format,
+                preset=row.preset,
+                employer=row.employer,
+                cohort_ids=row.cohort_ids,
+                statuses=row.statuses,
+                progress=progress,
             )
         final = path.with_suffix("." + formats.FORMATS[ExportFormat(row.format)].extension)
         os.replace(path, final)
@@ -256,12 +288,18 @@ def run_export(export_id: int) -> ExportData:
         # the coordinator sees a generic failure; the detail goes to the log and the admin
         log.exception("export %s failed", row.public_id)
         path.unlink(missing_ok=True)
-        Export.objects.filter(pk=export_id).update(status=ExportStatus.FAILED, error=f"{type(error).__name__}: {error}",
-                                                   finished_at=timezone.now())
+        Export.objects.filter(pk=export_id).update(
+            status=ExportStatus.FAILED, error=f"{type(error).__name__}: {error}", finished_at=timezone.now()
+        )
         return _export_data(Export.objects.get(pk=export_id))
     Export.objects.filter(pk=export_id).update(
-        status=ExportStatus.DONE, rows_done=summary.rows, rows_total=summary.rows, size=summary.bytes,
-        filename=summary.filename, path=str(final), finished_at=timezone.now(),
+        status=ExportStatus.DONE,
+        rows_done=summary.rows,
+        rows_total=summary.rows,
+        size=summary.bytes,
+        filename=summary.filename,
+        path=str(final),
+        finished_at=timezone.now(),
     )
     return _export_data(Export.objects.get(pk=export_id))
 
@@ -331,9 +369,20 @@ def purge_exports(now: dt.datetime | None = None) -> int:
 
 def _export_data(row) -> ExportData:
     return ExportData(
-        id=row.pk, public_id=str(row.public_id), requester_id=row.requester_id, format=row.format, preset=row.preset,
-        employer=row.employer, cohort_ids=tuple(row.cohort_ids or ()), status=row.status, rows_done=row.rows_done,
-        rows_total=row.rows_total, size=row.size, filename=row.filename, error=row.error, created_at=row.created_at,
+        id=row.pk,
+        public_id=str(row.public_id),
+        requester_id=row.requester_id,
+        format=row.format,
+        preset=row.preset,
+        employer=row.employer,
+        cohort_ids=tuple(row.cohort_ids or ()),
+        status=row.status,
+        rows_done=row.rows_done,
+        rows_total=row.rows_total,
+        size=row.size,
+        filename=row.filename,
+        error=row.error,
+        created_at=row.created_at,
         finished_at=row.finished_at,
     )
 
@@ -368,8 +417,16 @@ def create_endpoint(
     Schedule(schedule)
     get_preset(preset, owner)
     row = Endpoint(
-        name=name, url=url, employer=scope.employer, kind=kind.value, payload=payload, preset=preset, schedule=schedule,
-        cohort_ids=list(scope.cohort_ids), owner=owner, deliver_on_events=deliver_on_events,
+        name=name,
+        url=url,
+        employer=scope.employer,
+        kind=kind.value,
+        payload=payload,
+        preset=preset,
+        schedule=schedule,
+        cohort_ids=list(scope.cohort_ids),
+        owner=owner,
+        deliver_on_events=deliver_on_events,
     )
     if secret:
         row.secret = secret
@@ -379,8 +436,16 @@ def create_endpoint(
 
 def _endpoint_data(row) -> EndpointData:
     return EndpointData(
-        id=row.pk, name=row.name, kind=row.kind, url=row.url, employer=row.employer, payload=row.payload,
-        preset=row.preset, schedule=row.schedule, enabled=row.enabled, owner_id=row.owner_id,
+        id=row.pk,
+        name=row.name,
+        kind=row.kind,
+        url=row.url,
+        employer=row.employer,
+        payload=row.payload,
+        preset=row.preset,
+        schedule=row.schedule,
+        enabled=row.enabled,
+        owner_id=row.owner_id,
         cohort_ids=tuple(row.cohort_ids or ()),
     )
 
@@ -401,7 +466,9 @@ def _records_of(endpoint, scope: Scope) -> Iterable[tuple[Any, int | None, dict]
         events = _events(cert.id)
         event_id = events[-1].id if events else None
         if row_of is not None:
-            data = dict(zip(preset.headers, row_of(records.build(cert, events[-1].at if events else None)), strict=True))
+            data = dict(
+                zip(preset.headers, row_of(records.build(cert, events[-1].at if events else None)), strict=True)
+            )
             yield cert, event_id, {"type": "kafaat.record", "preset": preset.slug, "data": data}
         else:
             yield cert, event_id, {"type": "ob.credential", "data": credential_of(cert)}
@@ -434,8 +501,15 @@ def collect(endpoint_id: int, *, trigger: str = DeliveryTrigger.MANUAL, now: dt.
         try:
             with transaction.atomic():
                 DeliveryReceipt.objects.create(
-                    endpoint=endpoint, delivery=run, idempotency_key=key, certificate_id=cert.id,
-                    certificate_number=cert.number, event_id=event_id, body=body, next_attempt_at=now, created_at=now,
+                    endpoint=endpoint,
+                    delivery=run,
+                    idempotency_key=key,
+                    certificate_id=cert.id,
+                    certificate_number=cert.number,
+                    event_id=event_id,
+                    body=body,
+                    next_attempt_at=now,
+                    created_at=now,
                 )
             queued += 1
         except IntegrityError:  # a concurrent collection queued it first
@@ -446,7 +520,9 @@ def collect(endpoint_id: int, *, trigger: str = DeliveryTrigger.MANUAL, now: dt.
     return _delivery_data(run)
 
 
-def send_due(*, now: dt.datetime | None = None, endpoint_id: int | None = None, limit: int | None = None) -> dict[str, int]:
+def send_due(
+    *, now: dt.datetime | None = None, endpoint_id: int | None = None, limit: int | None = None
+) -> dict[str, int]:
     """Send every pending receipt whose time has come; returns counts by outcome.
 
     Each attempt is claimed with a conditional UPDATE on the attempt counter, so two workers never
@@ -468,29 +544,40 @@ def send_due(*, now: dt.datetime | None = None, endpoint_id: int | None = None, 
             allowed = Scope(endpoint.owner, endpoint.employer, endpoint.cohort_ids).consenting_ids()
         except PermissionDenied:
             allowed = set()  # the owner lost their role: nothing leaves until someone fixes the endpoint
-            log.warning("endpoint %s: owner %s has no scope any more; deliveries withheld", endpoint.pk, endpoint.owner_id)
+            log.warning(
+                "endpoint %s: owner %s has no scope any more; deliveries withheld", endpoint.pk, endpoint.owner_id
+            )
         batch = list(due.filter(endpoint_id=eid).order_by("next_attempt_at", "pk")[:limit])
         session = _session()
         for receipt in batch:
             if receipt.certificate_id not in allowed:
                 DeliveryReceipt.objects.filter(pk=receipt.pk, status=ReceiptStatus.PENDING).update(
-                    status=ReceiptStatus.WITHHELD, response_detail="consent or scope no longer holds", next_attempt_at=None
+                    status=ReceiptStatus.WITHHELD,
+                    response_detail="consent or scope no longer holds",
+                    next_attempt_at=None,
                 )
                 counts["withheld"] += 1
                 continue
             attempt = receipt.attempts + 1
             claimed = DeliveryReceipt.objects.filter(
                 pk=receipt.pk, status=ReceiptStatus.PENDING, attempts=receipt.attempts
-            ).update(attempts=attempt, last_attempt_at=now, next_attempt_at=now + transport.backoff(attempt),
-                     first_attempt_at=receipt.first_attempt_at or now)
+            ).update(
+                attempts=attempt,
+                last_attempt_at=now,
+                next_attempt_at=now + transport.backoff(attempt),
+                first_attempt_at=receipt.first_attempt_at or now,
+            )
             if not claimed:
                 continue
             counts["sent"] += 1
             outcome = _send(endpoint, receipt, now, session)
             if outcome.delivered:
                 DeliveryReceipt.objects.filter(pk=receipt.pk).update(
-                    status=ReceiptStatus.DELIVERED, delivered_at=now, next_attempt_at=None,
-                    response_status=outcome.status, response_detail=outcome.detail,
+                    status=ReceiptStatus.DELIVERED,
+                    delivered_at=now,
+                    next_attempt_at=None,
+                    response_status=outcome.status,
+                    response_detail=outcome.detail,
                 )
                 counts["delivered"] += 1
                 continue
@@ -499,10 +586,16 @@ def send_due(*, now: dt.datetime | None = None, endpoint_id: int | None = None, 
             DeliveryReceipt.objects.filter(pk=receipt.pk).update(
                 status=ReceiptStatus.FAILED if gave_up else ReceiptStatus.PENDING,
                 next_attempt_at=None if gave_up else now + transport.backoff(attempt),
-                response_status=outcome.status, response_detail=outcome.detail,
+                response_status=outcome.status,
+                response_detail=outcome.detail,
             )
-            log.warning("delivery of %s to endpoint %s failed (attempt %s): %s", receipt.certificate_number, eid, attempt,
-                        outcome.detail)
+            log.warning(
+                "delivery of %s to endpoint %s failed (attempt %s): %s",
+                receipt.certificate_number,
+                eid,
+                attempt,
+                outcome.detail,
+            )
             counts["failed" if gave_up else "retrying"] += 1
         session.close()
     return counts
@@ -521,12 +614,19 @@ def _send(endpoint, receipt, now: dt.datetime, session) -> transport.Outcome:
     return transport.post(endpoint.url, endpoint.secret, receipt.idempotency_key, body, now=now, session=session)
 
 
-def deliver_endpoint(endpoint_id: int, *, trigger: str = DeliveryTrigger.MANUAL, now: dt.datetime | None = None) -> DeliveryData:
+def deliver_endpoint(
+    endpoint_id: int, *, trigger: str = DeliveryTrigger.MANUAL, now: dt.datetime | None = None
+) -> DeliveryData:
     """Collect new records for an endpoint and send what is due now (on demand, schedule or event)."""
     run = collect(endpoint_id, trigger=trigger, now=now)
     counts = send_due(now=now, endpoint_id=endpoint_id)
-    return replace(run, sent=counts["sent"], delivered=counts["delivered"],
-                   failed=counts["failed"] + counts["retrying"], withheld=counts["withheld"])
+    return replace(
+        run,
+        sent=counts["sent"],
+        delivered=counts["delivered"],
+        failed=counts["failed"] + counts["retrying"],
+        withheld=counts["withheld"],
+    )
 
 
 def scheduled_endpoint_ids(now: dt.datetime | None = None) -> list[int]:
@@ -549,8 +649,13 @@ def endpoints_for_event(certificate_id: int) -> list[int]:
     return list(Endpoint.objects.filter(enabled=True, deliver_on_events=True).values_list("pk", flat=True))
 
 
-def resend(*, receipt_ids: Iterable[int] | None = None, endpoint_id: int | None = None,
-           statuses: Iterable[str] = (ReceiptStatus.FAILED,), now: dt.datetime | None = None) -> int:
+def resend(
+    *,
+    receipt_ids: Iterable[int] | None = None,
+    endpoint_id: int | None = None,
+    statuses: Iterable[str] = (ReceiptStatus.FAILED,),
+    now: dt.datetime | None = None,
+) -> int:
     """Put receipts back in the queue (failed ones by default, or named ones, even delivered)."""
     from .models import DeliveryReceipt  # pylint: disable=import-outside-toplevel
 
@@ -574,9 +679,17 @@ def receipts(endpoint_id: int, *, status: str | None = None) -> list[ReceiptData
         rows = rows.filter(status=status)
     return [
         ReceiptData(
-            id=r.pk, endpoint_id=r.endpoint_id, idempotency_key=r.idempotency_key, certificate_id=r.certificate_id,
-            certificate_number=r.certificate_number, event_id=r.event_id, status=r.status, attempts=r.attempts,
-            next_attempt_at=r.next_attempt_at, delivered_at=r.delivered_at, response_status=r.response_status,
+            id=r.pk,
+            endpoint_id=r.endpoint_id,
+            idempotency_key=r.idempotency_key,
+            certificate_id=r.certificate_id,
+            certificate_number=r.certificate_number,
+            event_id=r.event_id,
+            status=r.status,
+            attempts=r.attempts,
+            next_attempt_at=r.next_attempt_at,
+            delivered_at=r.delivered_at,
+            response_status=r.response_status,
             response_detail=r.response_detail,
         )
         for r in rows
@@ -584,6 +697,14 @@ def receipts(endpoint_id: int, *, status: str | None = None) -> list[ReceiptData
 
 
 def _delivery_data(run) -> DeliveryData:
-    return DeliveryData(id=run.pk, endpoint_id=run.endpoint_id, trigger=run.trigger, queued=run.queued, sent=0,
-                        delivered=0, failed=0, withheld=0, created_at=run.created_at)
-
+    return DeliveryData(
+        id=run.pk,
+        endpoint_id=run.endpoint_id,
+        trigger=run.trigger,
+        queued=run.queued,
+        sent=0,
+        delivered=0,
+        failed=0,
+        withheld=0,
+        created_at=run.created_at,
+    )

@@ -1,4 +1,5 @@
 """Django app config for HR exports (its own tables: exports, endpoints, deliveries, receipts)."""
+
 from django.apps import AppConfig
 
 

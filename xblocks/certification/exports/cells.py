@@ -6,6 +6,7 @@ Such a cell gets a leading single quote. Never a tab: Symfony's serializer prefi
 became vulnerable once tab joined the list (CVE-2021-41270). Real numbers stay numeric cells so a
 negative figure is not mangled; quoting itself (RFC 4180) is the csv writer's job.
 """
+
 from __future__ import annotations
 
 import datetime as dt

@@ -4,6 +4,7 @@ The ``kafaat_export`` management command shares the export arguments and runner 
 runs as a named user (``--user``): the file holds exactly what that coordinator may see and only
 learners who consented to the employer, as in the staff page.
 """
+
 from __future__ import annotations
 
 import argparse
@@ -50,8 +51,14 @@ class ProgressDisplay:
 
 def add_export_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--format", required=True, choices=[f.value for f in ExportFormat], help="file format")
-    parser.add_argument("--preset", default="kafaat", help="column preset for csv, xlsx and jsonl (kafaat, successfactors, cornerstone, workday or a saved one)")
-    parser.add_argument("--cohort", action="append", type=int, default=[], metavar="ID", help="only this cohort (repeatable)")
+    parser.add_argument(
+        "--preset",
+        default="kafaat",
+        help="column preset for csv, xlsx and jsonl (kafaat, successfactors, cornerstone, workday or a saved one)",
+    )
+    parser.add_argument(
+        "--cohort", action="append", type=int, default=[], metavar="ID", help="only this cohort (repeatable)"
+    )
     parser.add_argument("--employer", default=None, help="employer slug (default: the only employer)")
     parser.add_argument("--status", action="append", default=[], help="only certificates in this status (repeatable)")
     parser.add_argument("--user", required=True, help="export as this coordinator (username): their scope applies")
@@ -77,16 +84,33 @@ def run_export(args: argparse.Namespace, stdout: IO[bytes], stderr: IO[str]) -> 
         if partial:
             with open(partial, "wb") as handle:
                 summary = api.write_export(
-                    user, handle, format=args.format, preset=args.preset, employer=args.employer,
-                    cohort_ids=args.cohort, statuses=args.status, progress=display,
+                    user,
+                    handle,
+                    format=args.format,
+                    preset=args.preset,
+                    employer=args.employer,
+                    cohort_ids=args.cohort,
+                    statuses=args.status,
+                    progress=display,
                 )
             os.replace(partial, target)
         else:
             summary = api.write_export(
-                user, stdout, format=args.format, preset=args.preset, employer=args.employer,
-                cohort_ids=args.cohort, statuses=args.status, progress=display,
+                user,
+                stdout,
+                format=args.format,
+                preset=args.preset,
+                employer=args.employer,
+                cohort_ids=args.cohort,
+                statuses=args.status,
+                progress=display,
             )
             stdout.flush()
+    except BrokenPipeError:
+        # the reader went away (``| head``): stop quietly, as Unix tools do, and keep Python's own
+        # flush of standard output at exit from raising again
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        return 1
     except PermissionDenied as error:
         stderr.write(f"refused: {error}\n")
         return 3
@@ -138,7 +162,9 @@ def _deliver(args: argparse.Namespace) -> int:
         print(", ".join(f"{k}: {v}" for k, v in counts.items()))
         return 0
     run = api.deliver_endpoint(args.endpoint)
-    print(f"queued {run.queued}, sent {run.sent}, delivered {run.delivered}, failed {run.failed}, withheld {run.withheld}")
+    print(
+        f"queued {run.queued}, sent {run.sent}, delivered {run.delivered}, failed {run.failed}, withheld {run.withheld}"
+    )
     return 0 if not run.failed else 1
 
 

@@ -1,4 +1,5 @@
 """Defaults of every exports setting, overridable through ``settings.KAFAAT`` (read late)."""
+
 from xblocks.core.conf import AppSettings
 
 exports_settings = AppSettings(

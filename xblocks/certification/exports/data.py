@@ -1,4 +1,5 @@
 """Frozen values the exports api hands out: presets, exports, endpoints, deliveries and receipts."""
+
 from __future__ import annotations
 
 import datetime as dt

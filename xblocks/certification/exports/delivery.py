@@ -6,6 +6,7 @@ record, so a receiver that saw a request whose answer was lost can drop the repe
 answer counts as delivered. Redirects are not followed (a redirect could take the signed body to
 another host). Backoff doubles per attempt and is capped.
 """
+
 from __future__ import annotations
 
 import datetime as dt
@@ -98,7 +99,9 @@ def drop_folder(relative: str) -> pathlib.Path:
     return folder
 
 
-def post(url: str, secret: str, key: str, body: bytes, *, now: dt.datetime, session: requests.Session | None = None) -> Outcome:
+def post(
+    url: str, secret: str, key: str, body: bytes, *, now: dt.datetime, session: requests.Session | None = None
+) -> Outcome:
     """POST one record; never raises for network trouble, which is an undelivered outcome."""
     try:
         url = check_url(url)

@@ -6,6 +6,7 @@ one object at a time, and the Open Badges bundle is a zip whose members are adde
 index is spooled to a temporary file, not kept in memory). Every text cell of CSV and XLSX passes
 through ``cells``; the JSON formats carry values as typed JSON.
 """
+
 from __future__ import annotations
 
 import csv
@@ -89,7 +90,9 @@ def dumps(obj: Any) -> str:
     return json.dumps(obj, ensure_ascii=False, separators=(",", ":"), default=_json_default, sort_keys=False)
 
 
-def preset_rows(certificates: Iterable[Any], preset: PresetData, builder: RecordBuilder | None = None) -> Iterator[list[Any]]:
+def preset_rows(
+    certificates: Iterable[Any], preset: PresetData, builder: RecordBuilder | None = None
+) -> Iterator[list[Any]]:
     """The preset's row for each certificate, values typed but not yet neutralised."""
     builder = builder or RecordBuilder()
     row_of = compile_preset(preset)
@@ -109,10 +112,12 @@ def write_csv(certificates: Iterable[Any], out: IO[bytes], *, preset: PresetData
         suspect = SUSPECT_FIRST
         for row in preset_rows(certificates, preset):
             # plain text that cannot start a formula skips the call: this loop is the export's hot path
-            writer.writerow([
-                v if ((t := type(v)) is str and (not v or v[0] not in suspect)) or t in _NUMBERS else csv_cell(v)
-                for v in row
-            ])
+            writer.writerow(
+                [
+                    v if ((t := type(v)) is str and (not v or v[0] not in suspect)) or t in _NUMBERS else csv_cell(v)
+                    for v in row
+                ]
+            )
             rows += 1
             progress(rows)
         text.flush()
@@ -172,7 +177,9 @@ def write_ob_bundle(
             with bundle.open(name, "w") as member:
                 member.write(json.dumps(credential, ensure_ascii=False, indent=2, default=_json_default).encode())
             index.write(
-                dumps({"number": cert.number, "file": name, "status": cert.status, "credential_id": credential.get("id")}).encode()
+                dumps(
+                    {"number": cert.number, "file": name, "status": cert.status, "credential_id": credential.get("id")}
+                ).encode()
                 + b"\n"
             )
             rows += 1

@@ -1,4 +1,5 @@
 """Tables of the exports app: coordinators' presets, export runs, HTTPS/file endpoints and receipts."""
+
 from __future__ import annotations
 
 import secrets
@@ -23,8 +24,12 @@ class ExportPreset(models.Model):
     name = models.CharField(max_length=255)
     base = models.CharField(max_length=64, help_text=_("The built-in preset this adjusts"))
     columns = models.JSONField(help_text=_("List of {header, field|template|constant, format, value_map}"))
-    school_id = models.PositiveIntegerField(null=True, blank=True, help_text=_("Only this school's coordinators see it"))
-    created_by = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+")
+    school_id = models.PositiveIntegerField(
+        null=True, blank=True, help_text=_("Only this school's coordinators see it")
+    )
+    created_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
     updated_at = models.DateTimeField(auto_now=True)
 
     def __str__(self) -> str:
@@ -69,17 +74,23 @@ class Endpoint(models.Model):
     name = models.CharField(max_length=255)
     kind = models.CharField(max_length=16, choices=_choices(EndpointKind), default=EndpointKind.HTTPS)
     url = models.CharField(max_length=1024, help_text=_("https:// URL, or a folder below DELIVERY_FILE_DROP_ROOT"))
-    secret = models.CharField(max_length=128, default=_new_secret, help_text=_("HMAC-SHA256 key shared with the receiver"))
+    secret = models.CharField(
+        max_length=128, default=_new_secret, help_text=_("HMAC-SHA256 key shared with the receiver")
+    )
     employer = models.CharField(max_length=64, help_text=_("Employer slug: only learners who consented to it are sent"))
     owner = models.ForeignKey(
-        settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+",
+        settings.AUTH_USER_MODEL,
+        on_delete=models.PROTECT,
+        related_name="+",
         help_text=_("The coordinator whose school and cohort scope the deliveries use"),
     )
     cohort_ids = models.JSONField(default=list, blank=True)
     payload = models.CharField(max_length=16, choices=_choices(Payload), default=Payload.RECORD)
     preset = models.CharField(max_length=64, default="kafaat")
     schedule = models.CharField(max_length=16, choices=_choices(Schedule), default=Schedule.MANUAL)
-    deliver_on_events = models.BooleanField(default=True, help_text=_("Queue a delivery when a certificate is issued or changes"))
+    deliver_on_events = models.BooleanField(
+        default=True, help_text=_("Queue a delivery when a certificate is issued or changes")
+    )
     enabled = models.BooleanField(default=True)
     last_collected_at = models.DateTimeField(null=True, blank=True)
     created_at = models.DateTimeField(auto_now_add=True)

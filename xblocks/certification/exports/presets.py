@@ -5,6 +5,7 @@ and learning history, Cornerstone Edge Import external training, Workday learnin
 A coordinator adjusts one by saving an ``ExportPreset`` row whose columns replace the base's; the
 same validation runs on both, and ``compile_preset`` turns a preset into a fast row function.
 """
+
 from __future__ import annotations
 
 import datetime as dt
@@ -88,8 +89,15 @@ BUILTIN: dict[str, PresetData] = {
             target="Any HR system (every Kafaat record column)",
             description="All columns of the Kafaat export record, ISO 8601 dates.",
             columns=tuple(
-                _col(name, name, format="date" if name.endswith("_date") and name != "completion_date" else
-                     "datetime" if name in {"completion_date", "last_modified"} else "raw")
+                _col(
+                    name,
+                    name,
+                    format="date"
+                    if name.endswith("_date") and name != "completion_date"
+                    else "datetime"
+                    if name in {"completion_date", "last_modified"}
+                    else "raw",
+                )
                 for name in FIELDS
             ),
             key=("credential_id",),
@@ -124,7 +132,12 @@ BUILTIN: dict[str, PresetData] = {
                 _col(
                     "Transcript Status",
                     "status",
-                    value_map={"Active": "Completed", "Expired": "Completed", "Suspended": "Withdrawn", "Revoked": "Withdrawn"},
+                    value_map={
+                        "Active": "Completed",
+                        "Expired": "Completed",
+                        "Suspended": "Withdrawn",
+                        "Revoked": "Withdrawn",
+                    },
                 ),
                 _col("Completion Date/Time", "completion_date", format="cornerstone_datetime"),
                 _col("Training Hours", "total_hours"),
@@ -172,7 +185,9 @@ def column_from_json(data: Mapping[str, Any], position: int) -> ColumnData:
         raise PresetError(_("Column %(n)s is not an object.") % {"n": position})
     unknown = set(data) - {"header", "field", "format", "value_map", "template", "constant"}
     if unknown:
-        raise PresetError(_("Column %(n)s has unknown keys: %(keys)s.") % {"n": position, "keys": ", ".join(sorted(unknown))})
+        raise PresetError(
+            _("Column %(n)s has unknown keys: %(keys)s.") % {"n": position, "keys": ", ".join(sorted(unknown))}
+        )
     header = str(data.get("header") or "").strip()
     if not header:
         raise PresetError(_("Column %(n)s needs a header.") % {"n": position})
@@ -193,8 +208,12 @@ def column_from_json(data: Mapping[str, Any], position: int) -> ColumnData:
     if not isinstance(value_map, Mapping) or not all(isinstance(v, str) for v in value_map.values()):
         raise PresetError(_("Column %(header)s: value_map must map text to text.") % {"header": header})
     return ColumnData(
-        header=header, field=field, format=fmt, value_map={str(k): v for k, v in value_map.items()},
-        template=template, constant=constant,
+        header=header,
+        field=field,
+        format=fmt,
+        value_map={str(k): v for k, v in value_map.items()},
+        template=template,
+        constant=constant,
     )
 
 
@@ -260,6 +279,7 @@ def compile_preset(preset: PresetData) -> Callable[[Mapping[str, Any]], list[Any
         if column.constant or column.template or column.format != "raw" or column.value_map
     ]
     if len(names) == 1:
+
         def single(record: Mapping[str, Any]) -> list[Any]:
             row = [fetch(record)]
             for index, get in steps:

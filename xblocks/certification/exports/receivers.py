@@ -1,4 +1,5 @@
 """Signal receivers: a certificate issued or changed queues a delivery to the endpoints that want events."""
+
 from __future__ import annotations
 
 import logging

@@ -4,6 +4,7 @@ The columns are the reference's minimum set (``docs/exports.md``); presets pick,
 reformat them for SAP SuccessFactors, Cornerstone and Workday. Hours are ``Decimal`` so that the
 IACET CEU arithmetic (1 CEU = 10 contact hours, half up to a tenth, at least 0.1) is exact.
 """
+
 from __future__ import annotations
 
 import datetime as dt

@@ -5,6 +5,7 @@ given an employer, to learners who consented to it. Every export path (api, view
 goes through ``Scope`` as well, which refuses an unknown employer or a cohort the requester may not
 see and drops any record outside the requester's schools: a fault in one layer leaks nothing.
 """
+
 from __future__ import annotations
 
 import logging
@@ -77,7 +78,9 @@ class Scope:
             return False
         allowed = self._cohort_allowed.get(cert.cohort_id)
         if allowed is None:
-            allowed = cert.cohort_id is not None and bool(certification_api().can_view_cohort(self.user, cert.cohort_id))
+            allowed = cert.cohort_id is not None and bool(
+                certification_api().can_view_cohort(self.user, cert.cohort_id)
+            )
             self._cohort_allowed[cert.cohort_id] = allowed
         return allowed
 
@@ -89,8 +92,10 @@ class Scope:
                 yield cert
             else:
                 log.error(
-                    "certificate %s outside the scope of user %s (employer %s) came back from the certification api; dropped",
-                    cert.number, self.user.pk, self.employer,
+                    "certificate %s outside the scope of user %s (employer %s) came from the certification api",
+                    cert.number,
+                    self.user.pk,
+                    self.employer,
                 )
 
     def consenting_ids(self) -> set[int]:

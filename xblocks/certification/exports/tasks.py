@@ -1,4 +1,5 @@
 """Celery tasks of the exports app: one api call each, JSON arguments, safe to run twice."""
+
 from __future__ import annotations
 
 from celery import shared_task
@@ -10,8 +11,14 @@ from . import api
 # entries to CELERYBEAT_SCHEDULE.
 BEAT_SCHEDULE = {
     "kafaat-exports-send-due": {"task": "xblocks.certification.exports.tasks.send_due_deliveries", "schedule": 60.0},
-    "kafaat-exports-scheduled": {"task": "xblocks.certification.exports.tasks.run_scheduled_deliveries", "schedule": 300.0},
-    "kafaat-exports-purge": {"task": "xblocks.certification.exports.tasks.purge_exports", "schedule": crontab(hour=3, minute=17)},
+    "kafaat-exports-scheduled": {
+        "task": "xblocks.certification.exports.tasks.run_scheduled_deliveries",
+        "schedule": 300.0,
+    },
+    "kafaat-exports-purge": {
+        "task": "xblocks.certification.exports.tasks.purge_exports",
+        "schedule": crontab(hour=3, minute=17),
+    },
 }
 
 

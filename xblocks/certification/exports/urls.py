@@ -1,4 +1,5 @@
 """Staff export URLs (page, start, progress, download), mounted at ``/kafaat/exports/``."""
+
 from django.urls import path
 
 from . import views

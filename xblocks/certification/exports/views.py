@@ -3,6 +3,7 @@
 Only the coordinator who asked for an export sees its progress and downloads it (anyone else gets
 404, abuse case 27); starting one re-checks the requester's schools, cohorts and the employer.
 """
+
 from __future__ import annotations
 
 import json
@@ -32,7 +33,9 @@ def _forbidden(message: str) -> JsonResponse:
 def _status_payload(export) -> dict:
     payload = export.as_json()
     payload["status_url"] = reverse("kafaat_exports:status", args=[export.public_id])
-    payload["download_url"] = reverse("kafaat_exports:download", args=[export.public_id]) if export.status == "done" else ""
+    payload["download_url"] = (
+        reverse("kafaat_exports:download", args=[export.public_id]) if export.status == "done" else ""
+    )
     return payload
 
 
@@ -45,8 +48,9 @@ def staff_page(request: HttpRequest) -> HttpResponse:
     """The coordinator's export page: the form and their recent exports with live progress."""
     schools = certification_api().visible_school_ids(request.user)
     if not getattr(request.user, "is_authenticated", False) or (schools is not None and not schools):
-        return HttpResponse(_("Only school coordinators can export records."), status=403,
-                            content_type="text/plain; charset=utf-8")
+        return HttpResponse(
+            _("Only school coordinators can export records."), status=403, content_type="text/plain; charset=utf-8"
+        )
     lang = i18n.language()
     context = {
         "direction": i18n.direction(lang),
@@ -114,8 +118,12 @@ def download(request: HttpRequest, public_id: str) -> FileResponse:
         raise Http404 from error
     from .formats import FORMATS  # pylint: disable=import-outside-toplevel
 
-    response = FileResponse(open(path, "rb"), as_attachment=True, filename=export.filename,  # noqa: SIM115
-                            content_type=FORMATS[ExportFormat(export.format)].content_type)
+    response = FileResponse(
+        open(path, "rb"),
+        as_attachment=True,
+        filename=export.filename,  # noqa: SIM115
+        content_type=FORMATS[ExportFormat(export.format)].content_type,
+    )
     response["X-Content-Type-Options"] = "nosniff"
     response["Cache-Control"] = "private, no-store"
     return response

@@ -5,6 +5,7 @@ else a salted SHA-256 of the user id, so no email leaves the platform). Issuing 
 Open Badges xAPI verb ``earned`` with the credential's URL in a result extension; revocation, suspension,
 reinstatement and expiry have no standard verb, so they use Kafaat-owned IRIs (reference §2).
 """
+
 from __future__ import annotations
 
 import datetime as dt

@@ -1,4 +1,5 @@
 """``manage.py kafaat_export --format csv --preset workday --cohort 3 --user coordinator --out file.csv``."""
+
 import sys
 
 from django.core.management.base import BaseCommand, CommandError
