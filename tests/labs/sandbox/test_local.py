@@ -294,3 +294,19 @@ def test_the_disk_cap_counts_toward_nothing_on_the_host_disk(make_sandbox, local
     result = local_backend.exec(handle, "dd if=/dev/zero of=~/f bs=1M count=20 2>/dev/null; df -m / | tail -1")
     assert result.ok
     assert abs(os.statvfs(local_backend.settings.SANDBOX_ROOT).f_bavail - free) * os.statvfs("/").f_frsize < 8 * MiB
+
+
+@pytest.mark.parametrize(
+    "burner",
+    ["while :; do :; done", "python3 -c 'while True: pass'"],
+    ids=["the-shell-itself", "a-child-process"],
+)
+def test_a_run_over_its_cpu_time_limit_is_reported_as_such_not_as_a_timeout(sandbox, local_backend, burner):
+    result = local_backend.exec(sandbox, burner, cpu_seconds=1, timeout=15)
+    assert result.cpu_exceeded and not result.timed_out and not result.ok
+    assert result.duration < 10
+
+
+def test_a_run_within_its_cpu_time_limit_is_not_flagged(sandbox, local_backend):
+    result = local_backend.exec(sandbox, "sleep 0.2; echo done", cpu_seconds=1, timeout=15)
+    assert result.ok and not result.cpu_exceeded and result.stdout == "done\n"

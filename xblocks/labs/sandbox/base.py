@@ -7,7 +7,7 @@ Callers (the labs api, the lab runner, the terminal gateway, the CLI) depend onl
 from __future__ import annotations
 
 import enum
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Protocol, runtime_checkable
 
@@ -95,6 +95,8 @@ class ExecResult:
     duration: float
     timed_out: bool = False
     truncated: bool = False
+    # Killed at its CPU-time limit (``cpu_seconds``), told apart from a wall-clock timeout.
+    cpu_exceeded: bool = False
 
     @property
     def ok(self) -> bool:
@@ -137,9 +139,13 @@ class Backend(Protocol):
         stdin: bytes = b"",
         output_limit: int = 64 * 1024,
         env: Mapping[str, str] | None = None,
+        args: Sequence[str] = (),
+        cpu_seconds: float | None = None,
     ) -> ExecResult:
         """Run ``script`` with bash inside the live sandbox. The script never touches a path the
-        learner can write; output beyond ``output_limit`` bytes is dropped and ``truncated`` set."""
+        learner can write; output beyond ``output_limit`` bytes is dropped and ``truncated`` set.
+        ``args`` become ``$1``...; ``cpu_seconds`` caps the CPU time of each process of the script
+        (``cpu_exceeded`` then tells a CPU-limit kill from a wall ``timed_out``)."""
 
     def open_pty(
         self, handle: SandboxHandle, *, cols: int = 80, rows: int = 24, user: User | str = User.LEARNER

@@ -22,10 +22,12 @@ from __future__ import annotations
 
 import contextlib
 import ctypes
+import dataclasses
 import errno
 import fcntl
 import json
 import logging
+import math
 import os
 import pathlib
 import re
@@ -64,6 +66,9 @@ HANDLE_FILE = "handle.json"
 # Ceiling for /dev/shm, which lives in memory like the writable layer but outside its size cap.
 SHM_BYTES = 64 * 1024 * 1024
 READY_TIMEOUT = 10.0
+# How a run ends when a process hits RLIMIT_CPU: bash itself killed by SIGXCPU (nsenter re-raises
+# it), or a child killed by SIGXCPU or, past the hard limit, SIGKILL (bash exits 128 + signal).
+CPU_LIMIT_CODES = (-signal.SIGXCPU, 128 + signal.SIGXCPU, -signal.SIGKILL, 128 + signal.SIGKILL)
 PUT_FILE_SCRIPT = """set -e
 umask 077
 dir=$(dirname -- "$1")
@@ -569,11 +574,14 @@ class LocalBackend:
         output_limit: int = 64 * 1024,
         env: Mapping[str, str] | None = None,
         args: Sequence[str] = (),
+        cpu_seconds: float | None = None,
     ) -> ExecResult:
         """Run ``script`` with bash inside the sandbox, as ``user``, from a pipe (never a file).
 
         ``args`` become ``$1``...; the wall ``timeout`` kills the whole process group; output past
         ``output_limit`` bytes (stdout and stderr together) is dropped and ``truncated`` set.
+        ``cpu_seconds`` sets RLIMIT_CPU with the soft limit below the hard one (as codejail does), so
+        a process over it gets SIGXCPU and the run is reported as ``cpu_exceeded``, not as a timeout.
         """
         pid, _folder = self._live(handle)
         user = User(user)
@@ -587,7 +595,7 @@ class LocalBackend:
             "--noprofile",
             "--norc",
             "-c",
-            f'cd "$HOME" 2>/dev/null || cd /; . /dev/fd/{script_r}',
+            f'{_cpu_limit(cpu_seconds)}cd "$HOME" 2>/dev/null || cd /; . /dev/fd/{script_r}',
             "bash",
             *args,
         ]
@@ -610,7 +618,10 @@ class LocalBackend:
             )
         finally:
             os.close(script_r)
-        return _collect(process, script_w, script.encode(), stdin, timeout, output_limit, started)
+        result = _collect(process, script_w, script.encode(), stdin, timeout, output_limit, started)
+        if cpu_seconds is not None and not result.timed_out and process.returncode in CPU_LIMIT_CODES:
+            result = dataclasses.replace(result, cpu_exceeded=True)
+        return result
 
     def put_file(
         self, handle: SandboxHandle, path: str, content: bytes, *, user: User | str = User.LEARNER, mode: int = 0o644
@@ -745,6 +756,13 @@ class LocalBackend:
             for pid, process in list(self._children.items()):
                 if process.poll() is not None:
                     del self._children[pid]
+
+
+def _cpu_limit(seconds: float | None) -> str:
+    if seconds is None:
+        return ""
+    soft = max(1, math.ceil(seconds))
+    return f"ulimit -S -t {soft} && ulimit -H -t {soft + 1} || exit 125; "
 
 
 def _collect(

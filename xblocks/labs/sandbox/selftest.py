@@ -139,7 +139,12 @@ def cpu_quota(ctx: Context) -> str:
         ctx.run(handle, "timeout 1 sh -c 'while :; do :; done'; true", timeout=3)
         throttled = ctx.backend.usage(handle).cpu_throttled_us  # type: ignore[attr-defined]
         _expect(throttled > 0, "a busy loop was never throttled under a 0.2 CPU quota")
-    return f"throttled for {throttled / 1000:.0f} ms of a 1 s busy loop"
+    check = ctx.run(ctx.a, "python3 -c 'while True: pass'", timeout=10, cpu_seconds=1)
+    _expect(check.cpu_exceeded and not check.timed_out, f"a check over its CPU limit ended as {check}")
+    return (
+        f"throttled for {throttled / 1000:.0f} ms of a 1 s busy loop; a check stopped at its 1 s CPU "
+        f"limit after {check.duration:.1f} s, reported as such"
+    )
 
 
 def wall_timeout(ctx: Context) -> str:
