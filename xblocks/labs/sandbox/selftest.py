@@ -227,6 +227,7 @@ def egress(ctx: Context) -> str:
         "127.0.0.1:5672",
         "[fd00::1]:80",
         "[fe80::1]:80",
+        "example.com:443",
         *(f"[{ip}]:22" if ":" in ip else f"{ip}:22" for ip in _host_addresses()),
     ]
     script = (
@@ -244,7 +245,10 @@ def egress(ctx: Context) -> str:
     _expect(
         result.stdout.strip() == "none", f"reachable from a sandbox: {result.stdout.strip()} {result.stderr[-200:]}"
     )
-    return f"{len(targets)} targets (metadata, private ranges, host addresses, DB and broker ports) unreachable"
+    return (
+        f"{len(targets)} targets unreachable: a name on the internet, metadata, private ranges, "
+        "host addresses, database, cache and broker ports"
+    )
 
 
 def other_homes(ctx: Context) -> str:
