@@ -302,3 +302,32 @@ def test_issuing_a_certificate_queues_a_delivery_to_event_endpoints(
         signals.certificate_issued.send(sender=models.Certificate, certificate_id=cert.id, number=cert.number)
     numbers = {json.loads(r["body"])["certificate"] for r in hr_server.requests}
     assert "KF-2026-00099" in numbers
+
+
+def test_credential_endpoints_get_the_signed_open_badges_credential(world, hr_server, loopback_allowed, clock):
+    endpoint = api.create_endpoint(
+        world.coordinator_a, name="Wallet", url=hr_server.url, employer="acme", secret=SECRET, payload="credential"
+    )
+    run = api.deliver_endpoint(endpoint.id, now=clock.now)
+    assert run.delivered == 2
+    credentials = [json.loads(r["body"])["data"] for r in hr_server.requests]
+    assert all("OpenBadgeCredential" in c["type"] and "proof" in c for c in credentials)
+
+
+def test_scheduled_endpoints_are_due_once_per_period(world, endpoint, clock, loopback_allowed):
+    from xblocks.certification.exports.models import Endpoint
+
+    Endpoint.objects.filter(pk=endpoint.id).update(schedule="hourly")
+    assert endpoint.id in api.scheduled_endpoint_ids(now=clock.now)
+    api.collect(endpoint.id, trigger="schedule", now=clock.now)
+    assert endpoint.id not in api.scheduled_endpoint_ids(now=clock.advance(minutes=30))
+    assert endpoint.id in api.scheduled_endpoint_ids(now=clock.advance(minutes=31))
+
+
+def test_the_beat_schedule_names_registered_tasks():
+    from celery import current_app
+
+    from xblocks.certification.exports import tasks
+
+    for entry in tasks.BEAT_SCHEDULE.values():
+        assert entry["task"] in current_app.tasks

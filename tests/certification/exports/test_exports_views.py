@@ -99,3 +99,28 @@ def test_a_bad_format_is_a_400_without_internals(client, world, start):
 def test_get_on_start_is_refused(client, world, start):
     client.force_login(world.coordinator_a)
     assert client.get(reverse("kafaat_exports:start")).status_code == 405
+
+
+@pytest.mark.parametrize(("fmt", "magic"), [("xlsx", b"PK"), ("ob-bundle", b"PK"), ("jsonl", b"{"), ("xapi", b"[")])
+def test_every_format_downloads_from_the_staff_view(client, world, start, fmt, magic):
+    client.force_login(world.coordinator_a)
+    status = client.get(start(format=fmt).json()["status_url"]).json()
+    assert status["status"] == "done"
+    download = client.get(status["download_url"])
+    body = b"".join(download.streaming_content)
+    download.close()
+    assert body.startswith(magic)
+
+
+def test_old_exports_are_purged_with_their_files(client, world, start):
+    import datetime as dt
+
+    from xblocks.certification.exports import api
+
+    client.force_login(world.coordinator_a)
+    export = api.get_export(world.coordinator_a, start().json()["id"])
+    path, _data = api.export_file(world.coordinator_a, export.public_id)
+    assert path.exists()
+    assert api.purge_exports(now=export.created_at + dt.timedelta(days=8)) == 1
+    assert not path.exists()
+    assert api.list_exports(world.coordinator_a) == []
