@@ -310,3 +310,22 @@ def test_a_run_over_its_cpu_time_limit_is_reported_as_such_not_as_a_timeout(sand
 def test_a_run_within_its_cpu_time_limit_is_not_flagged(sandbox, local_backend):
     result = local_backend.exec(sandbox, "sleep 0.2; echo done", cpu_seconds=1, timeout=15)
     assert result.ok and not result.cpu_exceeded and result.stdout == "done\n"
+
+
+def test_the_web_image_runs_nginx_in_front_of_a_python_app_on_loopback(make_sandbox, local_backend):
+    from xblocks.labs.sandbox import images
+
+    images.ensure("web")
+    handle = make_sandbox(image="web")
+    site = "server { listen 8080; location / { proxy_pass http://127.0.0.1:5000; } }\n"
+    local_backend.put_file(handle, "/etc/nginx/conf.d/app.conf", site.encode(), user="root")
+    assert local_backend.exec(handle, "nginx && echo started", user="root").stdout == "started\n"
+    result = local_backend.exec(
+        handle,
+        "cd /tmp && echo hello-from-app > index.html && (python3 -m http.server 5000 >/dev/null 2>&1 &); "
+        "for i in $(seq 50); do curl -sf http://127.0.0.1:8080/index.html && break; sleep 0.1; done",
+        timeout=15,
+    )
+    assert result.stdout == "hello-from-app\n"
+    workers = local_backend.exec(handle, "ps -o user= -C nginx | sort | uniq -c").stdout
+    assert "learner" in workers and "root" in workers  # master as the sandbox's root, workers as the learner
