@@ -16,8 +16,29 @@ def _django(*args: str) -> None:
     subprocess.run([sys.executable, "-m", "django", *args], check=True)
 
 
+def _interrupt(signum, frame):  # pylint: disable=unused-argument
+    raise KeyboardInterrupt
+
+
+def _stop(children: list[subprocess.Popen]) -> None:
+    """Stop every child within 15 s; further Ctrl-C presses must not cut the clean-up short."""
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+    signal.signal(signal.SIGTERM, signal.SIG_IGN)
+    for child in children:
+        if child.poll() is None:
+            os.killpg(child.pid, signal.SIGTERM)
+    deadline = time.monotonic() + 15
+    for child in children:
+        try:
+            child.wait(timeout=max(0.1, deadline - time.monotonic()))
+        except subprocess.TimeoutExpired:
+            os.killpg(child.pid, signal.SIGKILL)
+            child.wait()
+
+
 def main() -> int:
     os.environ.setdefault("DJANGO_SETTINGS_MODULE", "demo.settings")
+    signal.signal(signal.SIGTERM, _interrupt)
     print("Kafaat demo: preparing the database…", flush=True)
     _django("migrate", "--run-syncdb", "--noinput", "-v", "0")
     _django("kafaat_seed_demo")
@@ -43,15 +64,7 @@ def main() -> int:
         print("\nstopping…", flush=True)
         return 0
     finally:
-        for child in children:
-            if child.poll() is None:
-                os.killpg(child.pid, signal.SIGTERM)
-        deadline = time.monotonic() + 15
-        for child in children:
-            try:
-                child.wait(timeout=max(0.1, deadline - time.monotonic()))
-            except subprocess.TimeoutExpired:
-                os.killpg(child.pid, signal.SIGKILL)
+        _stop(children)
 
 
 if __name__ == "__main__":
