@@ -41,6 +41,10 @@ def origin_allowed(scope) -> bool:
     return origins[0].decode("latin-1").rstrip("/") in allowed
 
 
+def _origin(scope) -> str:
+    return ",".join(v.decode("latin-1") for k, v in scope.get("headers", []) if k.lower() == b"origin")[:200]
+
+
 def _dimension(value, default: int, limit: int) -> int:
     return value if isinstance(value, int) and not isinstance(value, bool) and 1 <= value <= limit else default
 
@@ -75,7 +79,7 @@ async def application(scope, receive, send) -> None:
     # Accept first so that refusals carry a close code (1008) the browser can tell from a network error.
     await send({"type": "websocket.accept"})
     if not origin_allowed(scope):
-        log.warning("terminal websocket for session %s refused: origin not allowed", session_id)
+        log.warning("terminal websocket for session %s refused: origin %r not allowed", session_id, _origin(scope))
         await _refuse(send)
         return
     try:

@@ -230,7 +230,8 @@
         socket.onclose = function (event) {
           if (ws === socket) { ws = null; }
           if (closed || ended) { return; }
-          if (event.code === 1008) {
+          /* 1008 is a refused token or origin; daphne can only send it as 4008 */
+          if (event.code === 1008 || event.code === 4008) {
             refusals += 1;
             if (refusals >= MAX_REFUSALS) {
               stopRetrying(i18n.gettext("The terminal could not be opened. Reload the page to try again."), "refused");

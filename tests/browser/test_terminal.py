@@ -1,0 +1,103 @@
+"""The lab page's terminal in real Chromium: xterm.js through the gateway to the sandbox's shell and back."""
+
+from __future__ import annotations
+
+import warnings
+
+import pytest
+
+with warnings.catch_warnings():
+    # WebOb (under XBlock) imports the stdlib ``cgi`` module, deprecated in Python 3.11 (pytest.ini makes it an error).
+    warnings.simplefilter("ignore", DeprecationWarning)
+    import webob  # noqa: F401  pylint: disable=unused-import
+
+pytestmark = [pytest.mark.browser, pytest.mark.sandbox, pytest.mark.django_db(transaction=True)]
+
+CHROMIUM_ARGS = [
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+    "--no-first-run",
+    "--disable-quic",
+]
+
+
+@pytest.fixture
+def terminal_gateway(live_server, settings):
+    """The gateway beside the live LMS stand-in: its own process and port, allowing the page's origin."""
+    import json
+
+    from django.db import connection
+
+    from tests.terminal.harness import start_gateway, stop_gateway
+
+    gateway = start_gateway(
+        "uvicorn",
+        str(connection.settings_dict["NAME"]),
+        KAFAAT_TERMINAL_ALLOWED_ORIGINS=json.dumps([live_server.url]),
+    )
+    settings.KAFAAT = {**(settings.KAFAAT or {}), "TERMINAL_GATEWAY_URL": f"ws://127.0.0.1:{gateway.port}"}
+    yield gateway
+    stop_gateway(gateway)
+
+
+@pytest.fixture
+def browser_page(monkeypatch):
+    from playwright.sync_api import sync_playwright
+
+    # Playwright's sync API runs an event loop in this thread; the test's own ORM calls are still synchronous.
+    monkeypatch.setenv("DJANGO_ALLOW_ASYNC_UNSAFE", "true")
+    with sync_playwright() as playwright:
+        browser = playwright.chromium.launch(executable_path="/usr/bin/chromium", headless=True, args=CHROMIUM_ARGS)
+        page = browser.new_page()
+        page.on("dialog", lambda dialog: dialog.accept())
+        page.on("console", lambda message: print("browser console:", message.type, message.text))
+        page.on("pageerror", lambda error: print("browser page error:", error))
+        yield page
+        browser.close()
+
+
+def test_a_learner_types_in_the_lab_terminal_and_reads_the_output(live_server, terminal_gateway, browser_page):
+    from workbench.scenarios import init_scenarios
+
+    from xblocks.labs.terminal import api as terminal_api
+
+    init_scenarios()
+    page = browser_page
+    page.goto(f"{live_server.url}/scenario/kafaat_lab.0/?student=alice")
+    lab = page.locator(".kafaat-lab").first
+    lab.locator(".kafaat-lab__score").filter(has_text="Score").wait_for(timeout=10_000)
+    lab.get_by_role("button", name="Start lab").click()
+    lab.locator(".kafaat-lab__status").filter(has_text="Your lab is ready").wait_for(timeout=30_000)
+
+    terminal = lab.locator(".kafaat-terminal[data-state='connected']")
+    terminal.wait_for(timeout=15_000)
+    assert terminal.locator(".kafaat-terminal__status").inner_text() == "Connected"
+    terminal.locator(".xterm").click()
+    page.keyboard.type("echo from-the-browser-$((6*7))")
+    page.keyboard.press("Enter")
+    rows = terminal.locator(".xterm-rows")
+    rows.filter(has_text="from-the-browser-42").wait_for(timeout=10_000)
+    screen_text = rows.inner_text()
+    assert "echo from-the-browser-$((6*7))" in screen_text  # the shell echoed the keystrokes
+    assert "from-the-browser-42" in screen_text.replace("echo from-the-browser-$((6*7))", "")  # and ran them
+
+    # Escape then Tab moves the focus out of the terminal (a keyboard trap otherwise).
+    page.keyboard.press("Escape")
+    page.keyboard.press("Tab")
+    assert page.evaluate("!!document.activeElement.closest('.xterm')") is False
+
+    # The text view for screen readers carries the same output in a polite live region.
+    terminal.get_by_role("button", name="Show output as text").click()
+    log = terminal.get_by_role("log")
+    assert log.get_attribute("aria-live") == "polite"
+    log.filter(has_text="from-the-browser-42").wait_for(timeout=5_000)
+
+    from xblocks.labs.models import LabSession
+
+    session = LabSession.objects.get(state="ready")
+    lab.get_by_role("button", name="Stop lab").click()
+    lab.get_by_role("button", name="Start lab").wait_for(timeout=30_000)
+    assert b"echo from-the-browser-$((6*7))" in terminal_api.command_history(session.pk)
