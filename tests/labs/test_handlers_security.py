@@ -11,7 +11,18 @@ from django.urls import reverse
 from xblocks.labs.block import LabBlock
 from xblocks.labs.models import CheckRun, LabSession
 
-LEARNER_HANDLERS = ["start", "status", "check", "submit_flag", "hint", "solution", "reset", "stop", "terminal_token"]
+LEARNER_HANDLERS = [
+    "start",
+    "status",
+    "check",
+    "submit_flag",
+    "hint",
+    "solution",
+    "reset",
+    "stop",
+    "keepalive",
+    "terminal_token",
+]
 STAFF_HANDLERS = [
     "staff_sessions",
     "staff_stop",
@@ -30,6 +41,7 @@ STATE_CHANGING = [
     "reset",
     "stop",
     "terminal_token",
+    "keepalive",
     "staff_stop",
     "staff_reset",
     "staff_extend",
@@ -115,7 +127,7 @@ def test_learner_b_cannot_act_on_learner_a_session_by_passing_its_id(lab_factory
     alice = lab_factory("files_and_flags", student="alice")
     alice_session = alice.ok("start")["session_id"]
     bob = alice.as_("bob")
-    for name in ["check", "submit_flag", "hint", "solution", "stop", "terminal_token"]:
+    for name in ["check", "submit_flag", "hint", "solution", "stop", "keepalive", "terminal_token"]:
         status, _ = bob.call(name, {"session_id": alice_session, "step": "write", "flag": "found", "answer": "x"})
         assert status == 409  # bob has no lab of his own; alice's id in the payload is ignored
     body = bob.ok("status", {"session_id": alice_session})

@@ -241,3 +241,12 @@ def test_a_check_on_a_vanished_sandbox_fails_the_session_and_refunds_the_attempt
     assert status == 409 and "stopped unexpectedly" in body["error"]
     row = LabSession.objects.get(pk=session_id)
     assert row.state == "failed" and row.progress["steps"]["write"]["attempts"] == 0
+
+
+def test_keepalive_from_the_page_pushes_the_idle_timeout_back(lab_factory, cleanup):
+    lab = lab_factory("files_and_flags")
+    session_id = start_ready(lab)["session_id"]
+    LabSession.objects.filter(pk=session_id).update(last_activity=timezone.now() - timedelta(minutes=4, seconds=30))
+    assert lab.ok("status")["idle_seconds_left"] <= 30  # the page now shows its idle warning
+    assert lab.ok("keepalive")["idle_seconds_left"] > 290
+    assert api.reap_sessions(now=timezone.now() + timedelta(minutes=1)).stopped == ()

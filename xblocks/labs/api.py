@@ -107,6 +107,13 @@ def _seconds_left(row: LabSession, now: datetime) -> int | None:
     return max(0, int((row.ends_at - now).total_seconds()))
 
 
+def _idle_seconds_left(row: LabSession, now: datetime) -> int | None:
+    if row.state != S.READY or not row.idle_timeout:
+        return None
+    since = row.last_activity or row.ready_at or now
+    return max(0, int((since + timedelta(seconds=row.idle_timeout) - now).total_seconds()))
+
+
 def _steps_status(definition, progress: dict[str, Any]) -> tuple[StepStatus, ...]:
     steps = []
     for step in definition.steps:
@@ -153,6 +160,7 @@ def _status(row: LabSession, definition=None) -> SessionStatus:
         max_score=definition.max_score,
         completed=grading.lab_completed(definition, progress),
         steps=_steps_status(definition, progress),
+        idle_seconds_left=_idle_seconds_left(row, timezone.now()),
     )
 
 

@@ -371,6 +371,14 @@ class LabBlock(XBlock):
         return api.stop_session(session_id, actor=f"user:{requester.user.pk}", reason="stopped by learner").as_json()
 
     @XBlock.json_handler
+    def keepalive(self, data, suffix=""):  # pylint: disable=unused-argument
+        """The learner is still there (reading, not typing): push the idle timeout back."""
+        requester = self._requester()
+        session_id = self._live_session(requester)
+        api.record_activity(session_id)
+        return api.session_status(session_id).as_json()
+
+    @XBlock.json_handler
     def terminal_token(self, data, suffix=""):  # pylint: disable=unused-argument
         """A short-lived single-use token for the learner's own terminal (never for another session)."""
         requester = self._requester()

@@ -105,6 +105,7 @@ class SessionStatus:
     max_score: int
     completed: bool
     steps: tuple[StepStatus, ...] = ()
+    idle_seconds_left: int | None = None  # until the idle timeout ends a ready lab
 
     @property
     def live(self) -> bool:

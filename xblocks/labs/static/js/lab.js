@@ -10,6 +10,7 @@ function KafaatLabBlock(runtime, element, args) {
   var _ = function (text) { return i18n.gettext(text); };
   var fmt = function (text, values) { return i18n.interpolate ? i18n.interpolate(text, values, true) : text.replace(/%\((\w+)\)s/g, function (m, k) { return values[k]; }); };
   var LIVE = { requested: true, provisioning: true, ready: true };
+  var IDLE_WARNING = 120; /* seconds before the idle timeout when the page offers to keep the lab */
   var PHASES = ["queued", "creating", "copying_files", "running_setup", "ready"];
   var PHASE_TEXT = {
     queued: _("Waiting for a lab machine…"),
@@ -70,6 +71,14 @@ function KafaatLabBlock(runtime, element, args) {
       show(warning, true);
     } else { show(warning, false); }
     if (left === 0) { state.deadline = null; schedulePoll(500); }
+    var idle = q(".kafaat-lab__idle");
+    if (state.idleDeadline) {
+      var idleLeft = Math.max(0, Math.round((state.idleDeadline - Date.now()) / 1000));
+      q(".kafaat-lab__idle-text").textContent =
+        fmt(_("Your lab seems idle and stops in %(time)s."), { time: formatClock(idleLeft) });
+      show(idle, idleLeft <= IDLE_WARNING);
+      if (idleLeft === 0) { state.idleDeadline = null; schedulePoll(500); }
+    } else { show(idle, false); }
   }
 
   function renderSteps(status) {
@@ -151,6 +160,8 @@ function KafaatLabBlock(runtime, element, args) {
     else if (st === "stopped") { say(_("Your lab has ended. Start it again to continue; your points are kept.")); }
     else { say(""); }
     state.deadline = st === "ready" && status.seconds_left !== null ? Date.now() + status.seconds_left * 1000 : null;
+    state.idleDeadline = st === "ready" && status.idle_seconds_left !== null && status.idle_seconds_left !== undefined
+      ? Date.now() + status.idle_seconds_left * 1000 : null;
     renderCountdown();
     if (status) { renderSteps(status); }
     syncTerminal(status);
@@ -244,6 +255,8 @@ function KafaatLabBlock(runtime, element, args) {
       var section = q(target.getAttribute("data-target") === "terminal" ? ".kafaat-lab__terminal" : ".kafaat-lab__instructions");
       var focusable = section.querySelector("textarea, .xterm-helper-textarea") || section;
       focusable.focus();
+    } else if (target.classList.contains("kafaat-lab__keepalive")) {
+      post("keepalive").then(render, failed);
     } else if (target.classList.contains("kafaat-lab__start")) {
       say(PHASE_TEXT.queued);
       lifecycle("start");
