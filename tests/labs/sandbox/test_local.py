@@ -329,3 +329,28 @@ def test_the_web_image_runs_nginx_in_front_of_a_python_app_on_loopback(make_sand
     assert result.stdout == "hello-from-app\n"
     workers = local_backend.exec(handle, "ps -o user= -C nginx | sort | uniq -c").stdout
     assert "learner" in workers and "root" in workers  # master as the sandbox's root, workers as the learner
+
+
+def test_an_unknown_image_is_refused_before_anything_is_made(local_backend):
+    from xblocks.labs.sandbox.base import ImageNotFound
+
+    before = {h.id for h in local_backend.inventory()}
+    with pytest.raises(ImageNotFound):
+        local_backend.create(SandboxSpec(image="no-such-image", label="missing-image"))
+    assert "missing-image" not in {h.label for h in local_backend.inventory() if h.id not in before}
+
+
+def test_a_sandbox_that_fails_to_start_leaves_nothing_behind(local_backend, monkeypatch, tmp_path):
+    from xblocks.labs.sandbox import images, local
+    from xblocks.labs.sandbox.base import SandboxError
+
+    (tmp_path / "empty" / "rootfs").mkdir(parents=True)  # no /bin/sh: bwrap cannot start the init
+    empty = images.Image(name="empty", hash="0" * 12, path=tmp_path / "empty", built=True)
+    monkeypatch.setattr(local.images, "find", lambda name: empty)
+    before = {h.id for h in local_backend.inventory()}
+    with pytest.raises(SandboxError, match="failed to start"):
+        local_backend.create(SandboxSpec(label="fails"))
+    new = {h.id for h in local_backend.inventory()} - before
+    assert not [h for h in local_backend.inventory() if h.id in new and h.label == "fails"]
+    mountinfo = pathlib.Path("/proc/self/mountinfo").read_text()
+    assert str(tmp_path / "empty") not in mountinfo

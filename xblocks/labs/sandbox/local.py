@@ -447,6 +447,10 @@ class LocalBackend:
             self._children[process.pid] = process
         try:
             init_pid = self._await_ready(status_r, ready_r, process)
+        except BaseException:
+            if process.stderr and not process.stderr.closed:
+                process.stderr.close()
+            raise
         finally:
             os.close(status_r)
             os.close(ready_r)
@@ -505,7 +509,10 @@ class LocalBackend:
                         ready = True
                         selector.unregister(ready_fd)
                     else:
-                        stderr = process.stderr.read().decode(errors="replace") if process.stderr else ""
+                        stderr = ""
+                        if process.stderr:
+                            stderr = process.stderr.read().decode(errors="replace")
+                            process.stderr.close()
                         process.wait()
                         raise SandboxError(
                             f"sandbox failed to start (exit {process.returncode}): {stderr.strip()[-2000:]}"
