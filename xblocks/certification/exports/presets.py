@@ -74,6 +74,7 @@ VALUE_FORMATS: dict[str, Callable[[Any], Any]] = {
     "lower": lambda value: str(value).lower(),
 }
 _PLACEHOLDER = re.compile(r"\{([a-z_]+)\}")
+_MISSING = object()
 
 
 def _col(header: str, field: str = "", **options: Any) -> ColumnData:
@@ -245,12 +246,20 @@ def _getter(column: ColumnData) -> Callable[[Mapping[str, Any]], Any]:
     if column.format == "raw" and not mapping:
         return lambda record: record[name]
 
+    seen: dict[Any, Any] = {}
+
     def convert_field(record: Mapping[str, Any]) -> Any:
         value = record[name]
         if value is None or value == "":
             return ""
-        value = convert(value)
-        return mapping.get(str(value), value) if mapping else value
+        # dates and statuses repeat across a cohort's rows: remember recent conversions (bounded)
+        found = seen.get(value, _MISSING)
+        if found is _MISSING:
+            if len(seen) >= 4096:
+                seen.clear()
+            found = convert(value)
+            found = seen[value] = mapping.get(str(found), found) if mapping else found
+        return found
 
     return convert_field
 

@@ -8,6 +8,7 @@ IACET CEU arithmetic (1 CEU = 10 contact hours, half up to a tenth, at least 0.1
 from __future__ import annotations
 
 import datetime as dt
+import re
 from decimal import ROUND_HALF_UP, Decimal
 from typing import Any
 from urllib.parse import quote
@@ -48,6 +49,7 @@ FIELDS: tuple[str, ...] = (
 # Certificate status -> the Kafaat record's status vocabulary.
 STATUS_LABELS = {"active": "Active", "expired": "Expired", "suspended": "Suspended", "revoked": "Revoked"}
 _TENTH = Decimal("0.1")
+_URL_SAFE = re.compile(r"[A-Za-z0-9._~-]+\Z").match  # what quote() leaves as is
 
 
 def ceu(minutes: int | Decimal) -> Decimal:
@@ -79,7 +81,9 @@ class RecordBuilder:
         self._hours_seen: dict[float, tuple[Decimal, Decimal]] = {}
 
     def verification_url(self, number: str) -> str:
-        return f"{self._verify_prefix}{quote(number, safe='')}{self._verify_suffix}"
+        if not _URL_SAFE(number):
+            number = quote(number, safe="")
+        return f"{self._verify_prefix}{number}{self._verify_suffix}"
 
     def _hours_and_ceu(self, hours: float) -> tuple[Decimal, Decimal]:
         # Decimal rounding is the costly part of a row and totals repeat across a cohort: memoise
