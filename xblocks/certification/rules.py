@@ -11,9 +11,10 @@ import re
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
 from decimal import ROUND_HALF_UP, Decimal
+from functools import lru_cache
 from typing import Any
 
-from django.utils import dateformat
+from django.utils import dateformat, translation
 
 from xblocks.core.i18n import gettext as _
 from xblocks.core.i18n import ngettext
@@ -230,13 +231,32 @@ def _hours(minutes: float) -> float:
     return round(minutes / 60.0, 2)
 
 
-def _fmt_hours(hours: float) -> str:
+@lru_cache(maxsize=16)
+def _labels(language: str) -> dict[str, str]:
+    """Fixed strings translated once per language: evaluating thousands of learners calls these per leaf."""
+    del language  # the cache key; gettext reads the active language itself
+    return {
+        "hours": _("%(hours)s h"), "percent": _("%(percent)s%%"), "done": _("done"), "not_yet": _("not yet"),
+        "passed": _("passed"), "signed_off": _("signed off"),
+        "pass_lab": _("Pass the lab “%(title)s”"),
+        "reach": _("Reach %(required)s on “%(title)s” (now %(current)s)"),
+        "complete": _("Complete “%(title)s”"),
+        "sign_off": _("A tutor has to sign off “%(title)s”"),
+        "hours_category_date": _("%(hours)s of %(category)s before %(date)s"),
+        "hours_date": _("%(hours)s more before %(date)s"),
+        "hours_category": _("%(hours)s of %(category)s"),
+        "hours_more": _("%(hours)s more"),
+        "school_share": _("At least %(required)s of hours at school (now %(current)s)"),
+    }
+
+
+def _fmt_hours(hours: float, labels: Mapping[str, str]) -> str:
     text = f"{hours:.2f}".rstrip("0").rstrip(".")
-    return _("%(hours)s h") % {"hours": text}
+    return labels["hours"] % {"hours": text}
 
 
-def _fmt_percent(fraction: float) -> str:
-    return _("%(percent)s%%") % {"percent": f"{fraction * 100:.0f}"}
+def _fmt_percent(fraction: float, labels: Mapping[str, str]) -> str:
+    return labels["percent"] % {"percent": f"{fraction * 100:.0f}"}
 
 
 def _fmt_date(day: datetime.date) -> str:
@@ -260,16 +280,16 @@ def _matching_minutes(spec: RequirementSpec, hours: tuple[HoursRecord, ...]) -> 
     return total
 
 
-def _leaf(spec: RequirementSpec, evidence: EvidenceSet) -> RequirementResult:
+def _leaf(spec: RequirementSpec, evidence: EvidenceSet, labels: Mapping[str, str]) -> RequirementResult:
     label = _label(spec)
-    done, not_done = _("done"), _("not yet")
+    done, not_done = labels["done"], labels["not_yet"]
     if spec.kind == "lab_passed":
         fact = evidence.facts.get(("lab", stable_block_id(spec.key)))
         met = bool(fact and fact.passed)
         return RequirementResult(
             spec.id, spec.kind, label, 1.0 if met else 0.0, 1.0, met, 1.0 if met else 0.0,
-            "" if met else _("Pass the lab “%(title)s”") % {"title": label},
-            _("passed") if met else not_done, _("passed"),
+            "" if met else labels["pass_lab"] % {"title": label},
+            labels["passed"] if met else not_done, labels["passed"],
         )
     if spec.kind in ("block_score", "course_grade"):
         if spec.kind == "block_score":
@@ -281,23 +301,23 @@ def _leaf(spec: RequirementSpec, evidence: EvidenceSet) -> RequirementResult:
         required = spec.threshold
         met = current + 1e-9 >= required
         progress = 1.0 if met else (current / required if required else 0.0)
-        missing = "" if met else _("Reach %(required)s on “%(title)s” (now %(current)s)") % {
-            "required": _fmt_percent(required), "title": label, "current": _fmt_percent(current)}
+        missing = "" if met else labels["reach"] % {
+            "required": _fmt_percent(required, labels), "title": label, "current": _fmt_percent(current, labels)}
         return RequirementResult(spec.id, spec.kind, label, round(current, 4), required, met, progress, missing,
-                                 _fmt_percent(current), _fmt_percent(required))
+                                 _fmt_percent(current, labels), _fmt_percent(required, labels))
     if spec.kind == "completion":
         fact = evidence.facts.get(("completion", spec.key)) or evidence.facts.get(("completion", stable_block_id(spec.key)))
         met = bool(fact and (fact.passed or fact.value >= 1.0))
         return RequirementResult(
             spec.id, spec.kind, label, 1.0 if met else 0.0, 1.0, met, 1.0 if met else 0.0,
-            "" if met else _("Complete “%(title)s”") % {"title": label}, done if met else not_done, done,
+            "" if met else labels["complete"] % {"title": label}, done if met else not_done, done,
         )
     if spec.kind == "attestation":
         met = spec.key in evidence.attestations
         return RequirementResult(
             spec.id, spec.kind, label, 1.0 if met else 0.0, 1.0, met, 1.0 if met else 0.0,
-            "" if met else _("A tutor has to sign off “%(title)s”") % {"title": label},
-            _("signed off") if met else not_done, _("signed off"),
+            "" if met else labels["sign_off"] % {"title": label},
+            labels["signed_off"] if met else not_done, labels["signed_off"],
         )
     if spec.kind == "hours":
         current = _hours(_matching_minutes(spec, evidence.hours))
@@ -306,15 +326,15 @@ def _leaf(spec: RequirementSpec, evidence: EvidenceSet) -> RequirementResult:
         progress = 1.0 if met or not required else max(0.0, current / required)
         missing = ""
         if not met:
-            params = {"hours": _fmt_hours(round(required - current, 2)), "category": spec.category or label}
+            params = {"hours": _fmt_hours(round(required - current, 2), labels), "category": spec.category or label}
             if spec.due_date:
                 params["date"] = _fmt_date(spec.due_date)
-                missing = (_("%(hours)s of %(category)s before %(date)s") if spec.category
-                           else _("%(hours)s more before %(date)s")) % params
+                missing = (labels["hours_category_date"] if spec.category
+                           else labels["hours_date"]) % params
             else:
-                missing = (_("%(hours)s of %(category)s") if spec.category else _("%(hours)s more")) % params
+                missing = (labels["hours_category"] if spec.category else labels["hours_more"]) % params
         return RequirementResult(spec.id, spec.kind, label, current, required, met, progress, missing,
-                                 _fmt_hours(current), _fmt_hours(required))
+                                 _fmt_hours(current, labels), _fmt_hours(required, labels))
     if spec.kind == "school_share":
         total = sum(record.minutes for record in evidence.hours)
         school = sum(record.minutes for record in evidence.hours if record.source == "school")
@@ -322,17 +342,17 @@ def _leaf(spec: RequirementSpec, evidence: EvidenceSet) -> RequirementResult:
         required = spec.threshold
         met = total > 0 and current + 1e-9 >= required
         progress = 1.0 if met else (min(1.0, current / required) if required else 0.0)
-        missing = "" if met else _("At least %(required)s of hours at school (now %(current)s)") % {
-            "required": _fmt_percent(required), "current": _fmt_percent(current)}
+        missing = "" if met else labels["school_share"] % {
+            "required": _fmt_percent(required, labels), "current": _fmt_percent(current, labels)}
         return RequirementResult(spec.id, spec.kind, label, current, required, met, progress, missing,
-                                 _fmt_percent(current), _fmt_percent(required))
+                                 _fmt_percent(current, labels), _fmt_percent(required, labels))
     raise ValueError(f"unknown requirement kind {spec.kind!r}")
 
 
-def _node(spec: RequirementSpec, evidence: EvidenceSet) -> RequirementResult:
+def _node(spec: RequirementSpec, evidence: EvidenceSet, labels: Mapping[str, str]) -> RequirementResult:
     if spec.kind not in GROUP_KINDS:
-        return _leaf(spec, evidence)
-    children = tuple(_node(child, evidence) for child in spec.children)
+        return _leaf(spec, evidence, labels)
+    children = tuple(_node(child, evidence, labels) for child in spec.children)
     met_count = sum(1 for child in children if child.met)
     if spec.kind == "all":
         need = len(children)
@@ -374,7 +394,7 @@ def evaluate(
     if root_spec.kind == "all" and not root_spec.children:
         root = RequirementResult("root", "all", _("All of"), 0.0, 0.0, True, 1.0, "", "0", "0")
     else:
-        root = _node(root_spec, evidence)
+        root = _node(root_spec, evidence, _labels(translation.get_language() or ""))
     projected = None
     if not root.met and started_on and 0 < root.progress < 1:
         elapsed = (today - started_on).days
