@@ -200,8 +200,7 @@ class CgroupV2(CgroupDriver):
         _write(path / "memory.max", limits.memory_bytes)
         with contextlib.suppress(FileNotFoundError):
             _write(path / "memory.swap.max", 0)
-        with contextlib.suppress(FileNotFoundError):
-            _write(path / "memory.oom.group", 1)
+        # memory.oom.group stays 0: the OOM killer takes the hog only, not the sandbox's init and shell
         _write(path / "pids.max", limits.pids)
         period = int(labs_settings.SANDBOX_CPU_PERIOD_US)
         _write(path / "cpu.max", f"{max(1000, int(limits.cpus * period))} {period}")
