@@ -191,10 +191,10 @@ class CgroupV2(CgroupDriver):
         from xblocks.labs.conf import labs_settings  # pylint: disable=import-outside-toplevel
 
         parent = self.root / self.parent
-        if not parent.is_dir():
-            parent.mkdir(parents=True, exist_ok=True)
-            self._enable(self.root)
-            self._enable(parent)
+        parent.mkdir(parents=True, exist_ok=True)
+        # each step writes only when a controller is missing (another tool may have made the parent)
+        self._enable(self.root)
+        self._enable(parent)
         path = parent / sandbox_id
         path.mkdir(exist_ok=True)
         _write(path / "memory.max", limits.memory_bytes)
