@@ -1,0 +1,51 @@
+"""The staff export page in real Chromium: start an export, see progress announced, download the file."""
+
+import pytest
+
+pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
+
+CHROMIUM_ARGS = [
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+    "--no-first-run",
+    "--disable-quic",
+]
+
+
+@pytest.fixture
+def browser_page(monkeypatch):
+    from playwright.sync_api import sync_playwright
+
+    monkeypatch.setenv("DJANGO_ALLOW_ASYNC_UNSAFE", "true")
+    with sync_playwright() as playwright:
+        browser = playwright.chromium.launch(executable_path="/usr/bin/chromium", headless=True, args=CHROMIUM_ARGS)
+        page = browser.new_page(accept_downloads=True)
+        yield page
+        browser.close()
+
+
+def test_a_coordinator_exports_from_the_page_and_downloads_only_consenting_learners(
+    live_server, browser_page, world, client
+):
+    client.force_login(world.coordinator_a)
+    page = browser_page
+    page.context.add_cookies(
+        [{"name": "sessionid", "value": client.cookies["sessionid"].value, "url": live_server.url}]
+    )
+    page.goto(f"{live_server.url}/kafaat/exports/")
+    page.select_option("select[name=employer]", "acme")
+    page.select_option("select[name=format]", "csv")
+    page.select_option("select[name=preset]", "workday")
+    page.get_by_role("button", name="Start export").click()
+    status = page.get_by_role("status")
+    status.filter(has_text="ready").wait_for(timeout=15000)
+    link = page.locator(".kafaat-exports__download").first
+    assert page.locator(".kafaat-exports__progress").first.get_attribute("value") == "100"
+    response = page.request.get(live_server.url + link.get_attribute("href"))
+    assert response.status == 200
+    text = response.text()
+    assert world.number("alice") in text and world.number("erin") in text
+    assert world.number("bob") not in text and world.number("dave") not in text
