@@ -15,8 +15,8 @@ import secrets
 from types import ModuleType
 
 from django.core.exceptions import PermissionDenied
-from django.db.models import Max, Sum
-from django.db.models.functions import Length
+from django.db.models import F, Max, Sum, Value
+from django.db.models.functions import Greatest, Length
 from django.utils import timezone
 
 from xblocks.labs.terminal import recording
@@ -156,17 +156,21 @@ def open_transcript(session_id: int, width: int, height: int) -> TranscriptState
 
 
 def append_transcript(session_id: int, seq: int, events: str, history: bytes, *, size: int, truncated: bool) -> None:
-    """Store one flushed run of events and completed input lines (chunk ``seq``) of the session."""
+    """Store one flushed run of events and completed input lines (chunk ``seq``) of the session.
+
+    Two statements on the common path: the gateway calls this from a thread of its event loop's
+    process, and every millisecond of ORM work here competes with keystrokes for the GIL.
+    """
     now = timezone.now()
     transcript_id = Transcript.objects.filter(session_id=session_id).values_list("pk", flat=True).first()
     if transcript_id is None:  # purged while the shell lived on: start again rather than lose the rest
         transcript_id = Transcript.objects.create(session_id=session_id, started_at=now, updated_at=now).pk
     TranscriptChunk.objects.create(transcript_id=transcript_id, seq=seq, events=events, history=history)
     # flushes may land out of order: size only grows and truncation is never undone
-    Transcript.objects.filter(pk=transcript_id).update(updated_at=now)
-    Transcript.objects.filter(pk=transcript_id, size__lt=size).update(size=size)
+    changes = {"updated_at": now, "size": Greatest(F("size"), Value(size))}
     if truncated:
-        Transcript.objects.filter(pk=transcript_id).update(truncated=True)
+        changes["truncated"] = True
+    Transcript.objects.filter(pk=transcript_id).update(**changes)
 
 
 def transcript(session_id: int) -> str | None:

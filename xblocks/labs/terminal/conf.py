@@ -25,7 +25,7 @@ terminal_settings = AppSettings(
         "TERMINAL_MAX_INPUT_FRAME": 64 * 1024,
         "TERMINAL_ACTIVITY_INTERVAL": 30.0,  # seconds between record_activity calls per shell
         "TERMINAL_TRANSCRIPT_MAX_BYTES": 2 * 1024 * 1024,
-        "TERMINAL_TRANSCRIPT_FLUSH_SECONDS": 2.0,
+        "TERMINAL_TRANSCRIPT_FLUSH_SECONDS": 5.0,  # batching keeps DB work off the keystroke path
         "TERMINAL_TRANSCRIPT_RETENTION_DAYS": 90,
         "TERMINAL_HISTORY_MAX_BYTES": 256 * 1024,
     }

@@ -115,7 +115,7 @@
     var node = target;
     if (!node) {
       /* the nearest block root before the terminal holds the steps; fall back to the page */
-      var block = root.closest("[data-kafaat-instructions]") || root.parentNode;
+      var block = root.closest(".kafaat-lab, [data-kafaat-instructions]") || root.parentNode;
       node = block && block.querySelector ? block.querySelector(".kafaat-lab__steps, [data-kafaat-instructions]") : null;
     }
     if (node) {
