@@ -123,7 +123,7 @@ def no_dispatch(monkeypatch):
     from xblocks.labs import api  # pylint: disable=import-outside-toplevel
 
     queued: list[tuple[str, int]] = []
-    monkeypatch.setattr(api, "_enqueue", lambda name, session_id: queued.append((name, session_id)))
+    monkeypatch.setattr(api, "_enqueue", lambda name, session_id, queue=None: queued.append((name, session_id)))
     return queued
 
 

@@ -17,6 +17,7 @@ from django.utils import timezone
 
 from xblocks.labs import api
 from xblocks.labs.models import LabSession, SessionEvent, label_prefix
+from xblocks.labs.sandbox.base import SandboxHandle
 
 CHECKOUT = pathlib.Path(__file__).resolve().parents[2]
 TASK = "xblocks.labs.tasks.provision_session"
@@ -27,9 +28,11 @@ pytestmark = [pytest.mark.redis, pytest.mark.sandbox, pytest.mark.slow, pytest.m
 class Worker:
     """``celery -A demo worker`` in its own process group, on a queue of its own, sharing the test database."""
 
-    def __init__(self, queue: str, log_path: pathlib.Path):
+    def __init__(self, queue: str, log_path: pathlib.Path, **extra_env: str):
         env = {
             **os.environ,
+            "KAFAAT_RESULT_BACKEND": settings.REDIS_URL,
+            **extra_env,
             "DJANGO_SETTINGS_MODULE": "tests.settings",
             "KAFAAT_BROKER_URL": settings.REDIS_URL,
             "KAFAAT_CELERY_EAGER": "0",
@@ -86,15 +89,22 @@ def redis_queue(monkeypatch):
     from celery import Celery
 
     queue = f"kafaat-labs-test-{uuid.uuid4().hex[:8]}"
-    sender = Celery("kafaat-test-sender", broker=settings.REDIS_URL)
-    monkeypatch.setattr(
-        api,
-        "_enqueue",
-        lambda name, session_id: sender.send_task(f"xblocks.labs.tasks.{name}", args=[session_id], queue=queue),
-    )
+    sender = Celery("kafaat-test-sender", broker=settings.REDIS_URL, backend=settings.REDIS_URL)
+
+    def enqueue(name, session_id, queue_name=None, **kwargs):
+        target = kwargs.get("queue") or queue_name or queue
+        sender.send_task(f"xblocks.labs.tasks.{name}", args=[session_id], queue=target)
+
+    def run_on_host(name, args, queue_name):
+        result = sender.send_task(f"xblocks.labs.tasks.{name}", args=args, queue=queue_name)
+        return result.get(timeout=60)
+
+    monkeypatch.setattr(api, "_enqueue", enqueue)
+    monkeypatch.setattr(api, "_run_on_host", run_on_host)
     yield queue
     with sender.connection_for_write() as connection:
-        connection.default_channel.queue_delete(queue)
+        for name in (queue, "labs.labhost-b"):
+            connection.default_channel.queue_delete(name)
 
 
 def test_a_worker_killed_mid_provisioning_is_taken_over_and_the_lab_ends_ready(
@@ -158,3 +168,35 @@ def test_a_start_that_keeps_stalling_fails_with_a_message_for_the_learner(
     status = lab.ok("status")
     assert status["state"] == "failed" and "took too long" in status["learner_message"]
     assert "attempts" not in status["learner_message"]
+
+
+def test_with_per_host_queues_checks_run_on_the_session_lab_host(
+    lab_factory, backend, redis_queue, monkeypatch, tmp_path
+):
+    """The web process is not the lab host: its Check travels to the host's queue and back."""
+    monkeypatch.setenv("KAFAAT_LAB_HOST_QUEUES", "1")
+    host_b = Worker(
+        f"{redis_queue},labs.labhost-b",
+        tmp_path / "host-b.log",
+        KAFAAT_LAB_HOST="labhost-b",
+        KAFAAT_LAB_HOST_QUEUES="1",
+    )
+    try:
+        lab = lab_factory("files_and_flags")
+        session_id = lab.ok("start")["session_id"]
+        wait_for(lambda: LabSession.objects.get(pk=session_id).state == "ready", 90, "host B to start the lab")
+        row = LabSession.objects.get(pk=session_id)
+        assert row.host == "labhost-b" and api.host_queue(row.host) == "labs.labhost-b"
+        first = lab.ok("check", {"step": "write"})
+        assert first["passed"] is False and "does not hold the word" in first["results"][0]["feedback"]
+        backend.exec(api.terminal_target(session_id), f"echo {row.params['word']} > ~/answer.txt", user="learner")
+        second = lab.ok("check", {"step": "write"})
+        assert second["passed"] is True and lab.grades()[-1] == {"value": 2.0, "max_value": 3.0}
+        lab.ok("stop")
+        wait_for(lambda: LabSession.objects.get(pk=session_id).state == "stopped", 60, "host B to tear the lab down")
+        assert not backend.alive(SandboxHandle.from_json(row.handle))
+    finally:
+        host_b.kill()
+        for handle in backend.inventory():
+            if handle.label.startswith(label_prefix()):
+                backend.destroy(handle)

@@ -30,6 +30,7 @@ from xblocks.labs.data import (
     CheckResult,
     CheckRunResult,
     HintReveal,
+    LabError,
     Phase,
     SessionNotFound,
     SessionNotReady,
@@ -225,14 +226,32 @@ def latest_session_id(user, usage_key: str) -> int | None:
 # --------------------------------------------------------------------------- queueing
 
 
-def _enqueue(task_name: str, session_id: int) -> None:
+def host_queue(host: str) -> str | None:
+    """The Celery queue of a lab host when per-host queues are on (``LAB_HOST_QUEUES``), else None."""
+    if not session_settings.LAB_HOST_QUEUES or not host:
+        return None
+    return f"labs.{host}"
+
+
+def _here(host: str) -> bool:
+    """Whether this process can reach sandboxes of ``host`` directly (always, on a single lab host)."""
+    from xblocks.labs.conf import labs_settings  # pylint: disable=import-outside-toplevel
+
+    return host_queue(host) is None or host == str(labs_settings.LAB_HOST)
+
+
+def _enqueue(task_name: str, session_id: int, *, queue: str | None = None) -> None:
     """Queue a task once the current transaction commits (a worker must see the row it is given)."""
 
     def send() -> None:
         from xblocks.labs import tasks  # pylint: disable=import-outside-toplevel
 
         try:
-            getattr(tasks, task_name).delay(session_id)
+            task = getattr(tasks, task_name)
+            if queue:
+                task.apply_async(args=[session_id], queue=queue)
+            else:
+                task.delay(session_id)
         except Exception:  # pylint: disable=broad-except
             # Broker down (or an eager run failing): the row is committed and the reaper queues it
             # again after REQUEST_REQUEUE_AFTER / STOPPING_REQUEUE_AFTER, so the learner is not
@@ -240,6 +259,14 @@ def _enqueue(task_name: str, session_id: int) -> None:
             log.exception("could not queue %s for lab session %s; the reaper will retry", task_name, session_id)
 
     transaction.on_commit(send)
+
+
+def _run_on_host(task_name: str, args: list, queue: str) -> Any:
+    """Run a task on a lab host's queue and wait for its JSON answer (checks on another host)."""
+    from xblocks.labs import tasks  # pylint: disable=import-outside-toplevel
+
+    result = getattr(tasks, task_name).apply_async(args=args, queue=queue)
+    return result.get(timeout=int(session_settings.CHECK_WAIT), disable_sync_subtasks=False)
 
 
 # --------------------------------------------------------------------------- starting
@@ -427,7 +454,7 @@ def stop_session(session_id: int, *, actor: str, reason: str = "stop") -> Sessio
         session_id, S.STOPPING, actor=actor, reason=reason, expect=set(LIVE_STATES), phase="", phase_at=timezone.now()
     )
     if moved is not None:
-        _enqueue("teardown_session", session_id)
+        _enqueue("teardown_session", session_id, queue=host_queue(moved.host))
     return session_status(session_id)
 
 
@@ -605,6 +632,8 @@ def run_checks(session_id: int, step_id: str) -> CheckRunResult:
     from xblocks.labs.sandbox.base import SandboxHandle, SandboxNotFound  # pylint: disable=import-outside-toplevel
 
     row, definition, step = _ready_step(session_id, step_id, need_checks=True)
+    if not _here(row.host):
+        return _checks_on_host(row, step.id)
     _reserve_attempt(session_id, definition, step)
     handle = SandboxHandle.from_json(row.handle)
     stdin = _command_history(session_id)
@@ -683,6 +712,51 @@ def run_checks(session_id: int, step_id: str) -> CheckRunResult:
         step_points=points,
         results=results,
         status=_status(row, definition),
+    )
+
+
+ERRORS = {"not_found": SessionNotFound, "not_ready": SessionNotReady, "refused": ActionRefused}
+
+
+def run_checks_here(session_id: int, step_id: str) -> dict[str, Any]:
+    """Worker side of a check routed to this lab host: run it and answer in JSON (errors included)."""
+    try:
+        return {"run_id": run_checks(session_id, step_id).run_id}
+    except LabError as error:
+        kind = next((name for name, cls in ERRORS.items() if isinstance(error, cls)), "refused")
+        return {"error": kind, "message": error.learner_message, "detail": error.detail}
+
+
+def _checks_on_host(row: LabSession, step_id: str) -> CheckRunResult:
+    answer = _run_on_host("run_checks", [row.pk, step_id], host_queue(row.host))
+    if answer.get("error"):
+        raise ERRORS.get(answer["error"], ActionRefused)(answer["message"], answer.get("detail", ""))
+    return check_run_result(int(answer["run_id"]))
+
+
+def check_run_result(run_id: int) -> CheckRunResult:
+    """A recorded check run as the page shows it (used when the run happened on another lab host)."""
+    run = CheckRun.objects.select_related("session").get(pk=run_id)
+    results = tuple(
+        CheckResult(
+            id=o["id"],
+            passed=bool(o["passed"]),
+            points=float(o["points"]),
+            max_points=int(o.get("max_points", 0)),
+            feedback=o.get("feedback", ""),
+            timed_out=bool(o.get("timed_out")),
+            truncated=bool(o.get("truncated")),
+        )
+        for o in run.outcomes
+    )
+    return CheckRunResult(
+        run_id=run.pk,
+        step_id=run.step_id,
+        passed=run.passed,
+        graded=run.graded,
+        step_points=run.points,
+        results=results,
+        status=_status(run.session),
     )
 
 
@@ -919,7 +993,10 @@ def reap_sessions(now: datetime | None = None) -> SweepReport:
             return candidate.provision_attempts == attempt
 
         try:
-            _destroy_environment(row)
+            # On another lab host the partial sandbox is left to that host's reconciler, which
+            # destroys every sandbox of the session except the one a ready row records.
+            if _here(row.host):
+                _destroy_environment(row)
         except Exception:  # pylint: disable=broad-except
             log.exception("reaper: could not clean up the partial environment of session %s", row.pk)
         if attempt < max_attempts:
@@ -968,7 +1045,7 @@ def reap_sessions(now: datetime | None = None) -> SweepReport:
     stuck = now - timedelta(seconds=int(session_settings.STOPPING_REQUEUE_AFTER))
     for row in LabSession.objects.filter(state=S.STOPPING, phase_at__lt=stuck):
         LabSession.objects.filter(pk=row.pk, state=S.STOPPING).update(phase_at=now)
-        _enqueue("teardown_session", row.pk)
+        _enqueue("teardown_session", row.pk, queue=host_queue(row.host))
     report = SweepReport(stopped=tuple(stopped), failed=tuple(failed), retried=tuple(retried))
     if stopped or failed or retried:
         log.info("reaper: %s", report.as_json())

@@ -25,6 +25,10 @@ session_settings = AppSettings(
         # Beat intervals (seconds) of the reaper and the reconciler.
         "REAP_INTERVAL": 30,
         "RECONCILE_INTERVAL": 300,
+        # Several lab hosts: send each session's teardown and checks to the Celery queue of the host
+        # its sandbox lives on ("labs.<host>"); every lab host runs a worker on that queue (plus the
+        # default queue, from which any free host takes new starts). Needs a Celery result backend.
+        "LAB_HOST_QUEUES": False,
         # How long the check handler waits for a check running on another lab host's queue.
         "CHECK_WAIT": 120,
     }

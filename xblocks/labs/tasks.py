@@ -43,6 +43,16 @@ def teardown_session(self, session_id: int) -> None:  # pylint: disable=unused-a
     api.teardown_session(int(session_id))
 
 
+@shared_task(acks_late=False)
+def run_checks(session_id: int, step_id: str) -> dict:
+    """Run a step's checks on this lab host for a handler on another machine; see api.run_checks_here.
+
+    Not ``acks_late``: a check counts an attempt, and the handler waiting for it has given up by the
+    time a redelivery would run, so a lost check is reported to the learner instead of re-run.
+    """
+    return api.run_checks_here(int(session_id), str(step_id))
+
+
 @shared_task(acks_late=True, ignore_result=True)
 def stop_session(session_id: int, actor: str = "system:task", reason: str = "stop") -> None:
     """Stop a live session (queues its teardown); see api.stop_session."""
