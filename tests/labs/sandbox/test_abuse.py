@@ -91,3 +91,24 @@ def _uids(pid: int) -> list[int]:
     except OSError:
         pass
     return []
+
+
+def test_a_planted_dev_pts_link_cannot_send_the_pty_open_onto_the_host(make_sandbox, local_backend, tmp_path):
+    canary = tmp_path / "canary"
+    canary.write_text("host\n")
+    handle = make_sandbox(learner_sudo=True)
+    planted = local_backend.exec(
+        handle, f"umount -l /dev/pts && ln -s {canary} /dev/pts/ptmx && echo planted", user="root"
+    )
+    assert planted.stdout == "planted\n", planted.stderr
+    pty = local_backend.open_pty(handle)  # falls back to a host pseudo-terminal
+    try:
+        pty.write(b"echo PTY-$((2*21))\n")
+        seen = b""
+        deadline = time.monotonic() + 5
+        while b"PTY-42" not in seen and time.monotonic() < deadline:
+            seen += pty.read()
+        assert b"PTY-42" in seen
+    finally:
+        pty.close()
+    assert canary.read_text() == "host\n"

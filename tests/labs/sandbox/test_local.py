@@ -148,9 +148,9 @@ def test_limits_are_written_to_the_sandbox_cgroup(make_sandbox, local_backend):
 def test_a_pty_runs_a_login_shell_as_the_learner_and_closing_it_keeps_the_sandbox(sandbox, local_backend):
     pty = local_backend.open_pty(sandbox, cols=100, rows=30)
     try:
-        pty.write(b"stty size; id -un; tty >/dev/null && echo has-tty; echo END$((6*7))\n")
+        pty.write(b"stty size; id -un; stat -c 'tty-owner=%U' $(tty); echo END$((6*7))\n")
         output = _read_until(pty, b"END42")
-        assert b"30 100" in output and b"learner" in output and b"has-tty" in output
+        assert b"30 100" in output and b"learner" in output and b"tty-owner=learner" in output
         pty.resize(120, 40)
         pty.write(b"stty size\n")
         assert b"40 120" in _read_until(pty, b"40 120")

@@ -93,6 +93,11 @@ _libc.mount.argtypes = [ctypes.c_char_p, ctypes.c_char_p, ctypes.c_char_p, ctype
 _libc.umount2.argtypes = [ctypes.c_char_p, ctypes.c_int]
 _libc.setns.argtypes = [ctypes.c_int, ctypes.c_int]
 CLONE_NEWUSER = 0x10000000
+_libc.syscall.restype = ctypes.c_long
+SYS_OPENAT2 = 437  # the same number on x86-64 and arm64
+RESOLVE_NO_MAGICLINKS, RESOLVE_IN_ROOT = 0x02, 0x10
+TIOCSPTLCK, TIOCGPTPEER = 0x40045431, 0x5441
+TTY_GID = 5  # Debian's tty group
 
 
 def _mount(source: str, target: pathlib.Path, fstype: str, flags: int, data: str) -> None:
@@ -662,7 +667,7 @@ class LocalBackend:
         pid, _folder = self._live(handle)
         user = User(user)
         sudo = bool(handle.data.get("sudo"))
-        master, slave = os.openpty()
+        master, slave = _sandbox_pty(pid, self.uid_base + self._uid(user), self.uid_base + TTY_GID)
         try:
             fcntl.ioctl(slave, termios.TIOCSWINSZ, struct.pack("HHHH", max(1, rows), max(1, cols), 0, 0))
             process = subprocess.Popen(
@@ -763,6 +768,43 @@ class LocalBackend:
             for pid, process in list(self._children.items()):
                 if process.poll() is not None:
                     del self._children[pid]
+
+
+def _openat2_in_root(root_fd: int, path: bytes, flags: int) -> int:
+    """openat2(2) with RESOLVE_IN_ROOT: every link, absolute or not, resolves inside ``root_fd``."""
+    how = struct.pack("QQQ", flags, 0, RESOLVE_IN_ROOT | RESOLVE_NO_MAGICLINKS)
+    fd = _libc.syscall(SYS_OPENAT2, root_fd, path, how, len(how))
+    if fd < 0:
+        code = ctypes.get_errno()
+        raise OSError(code, os.strerror(code))
+    return fd
+
+
+def _sandbox_pty(pid: int, uid: int, gid: int) -> tuple[int, int]:
+    """A pseudo-terminal from the sandbox's own devpts, so ``tty`` and ttyname() work inside.
+
+    The master is opened from the host through the sandbox's root with RESOLVE_IN_ROOT, so whatever
+    the sandbox's root put at /dev/pts cannot send the open anywhere on the host; anything that is
+    not a real devpts master there (the ioctls fail) falls back to a host pseudo-terminal.
+    """
+    try:
+        root = os.open(f"/proc/{pid}/root", os.O_PATH | os.O_DIRECTORY | os.O_CLOEXEC)
+        try:
+            master = _openat2_in_root(root, b"dev/pts/ptmx", os.O_RDWR | os.O_NOCTTY | os.O_CLOEXEC)
+        finally:
+            os.close(root)
+        try:
+            fcntl.ioctl(master, TIOCSPTLCK, struct.pack("i", 0))
+            slave = fcntl.ioctl(master, TIOCGPTPEER, os.O_RDWR | os.O_NOCTTY)
+            os.fchown(slave, uid, gid)  # the learner owns its terminal, as after a login
+            os.fchmod(slave, 0o620)
+        except OSError:
+            os.close(master)
+            raise
+        return master, slave
+    except OSError as error:
+        log.warning("sandbox pty from its devpts failed (%s); using a host pseudo-terminal", error)
+        return os.openpty()
 
 
 def _cpu_limit(seconds: float | None) -> str:
