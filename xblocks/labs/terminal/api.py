@@ -27,6 +27,7 @@ from xblocks.labs.terminal.models import Mode, StaffAttach, TerminalToken, Trans
 log = logging.getLogger(__name__)
 
 MAX_TOKEN_TTL = 60
+PATH_PREFIX = "/kafaat/terminal/ws/"  # routing.py serves <PATH_PREFIX><session_id>/
 _TOKEN_CHARS = 64
 
 
@@ -45,7 +46,7 @@ def _digest(token: str) -> str:
 
 def _gateway_url(host: str, session_id: int) -> str:
     base = (terminal_settings.TERMINAL_GATEWAY_URLS or {}).get(host) or terminal_settings.TERMINAL_GATEWAY_URL
-    path = f"{terminal_settings.TERMINAL_PATH_PREFIX.rstrip('/')}/{int(session_id)}/"
+    path = f"{PATH_PREFIX}{int(session_id)}/"
     return f"{base.rstrip('/')}{path}" if base else path
 
 

@@ -12,7 +12,6 @@ terminal_settings = AppSettings(
         # Where lab sessions are looked up: session_owner, terminal_target, can_watch, record_activity.
         "TERMINAL_SESSION_DIRECTORY": "xblocks.labs.api",
         "TERMINAL_GATEWAY_URLS": {},
-        "TERMINAL_PATH_PREFIX": "/kafaat/terminal/ws/",
         "TERMINAL_TOKEN_TTL": 60,  # seconds; capped at 60 whatever the setting says
         "TERMINAL_AUTH_TIMEOUT": 5.0,  # seconds to wait for the token message before closing
         # A shell outlives its websocket for this long, so a reload or a network blip re-attaches.

@@ -12,6 +12,7 @@ from __future__ import annotations
 import asyncio
 import json
 import logging
+import select
 import time
 from collections.abc import Awaitable, Callable
 
@@ -114,7 +115,7 @@ class Shell:
         self.clients.append(client)
         client.push_control({"type": "ready", "mode": client.claim.mode})
         if self.ring:
-            client.push_output(bytes(self.ring))
+            client.push_output(bytes(self.ring[-self._ring_bytes :]))
         self._update_reading()
 
     def detach(self, client: Client) -> None:
@@ -178,22 +179,36 @@ class Shell:
             self._reading = False
 
     def _on_readable(self) -> None:
-        try:
-            data = self.pty.read(self._chunk)
-        except BlockingIOError:
-            return
-        except OSError:
-            data = b""  # EIO: the shell exited and the PTY hung up
-        if not data:
+        parts: list[bytes] = []
+        total, ended = 0, False
+        while total < self._chunk:
+            try:
+                data = self.pty.read(self._chunk - total)
+            except BlockingIOError:
+                break
+            except OSError:
+                data = b""  # EIO: the shell exited and the PTY hung up
+            if not data:
+                ended = True
+                break
+            parts.append(data)
+            total += len(data)
+            # A PTY hands out a few KiB per read: gather what is already pending into one frame
+            # (fewer frames, fewer acks), but never wait for more, which would delay an echo.
+            if not select.select([self._fd], [], [], 0)[0]:
+                break
+        if parts:
+            data = parts[0] if len(parts) == 1 else b"".join(parts)
+            self.ring += data
+            if len(self.ring) > 2 * self._ring_bytes:  # trimmed lazily: one memmove per ring's worth
+                del self.ring[: len(self.ring) - self._ring_bytes]
+            self.recorder.output(data)
+            self._schedule_flush()
+            for client in self.clients:
+                client.push_output(data)
+        if ended:
             self._end()
             return
-        self.ring += data
-        if len(self.ring) > self._ring_bytes:
-            del self.ring[: len(self.ring) - self._ring_bytes]
-        self.recorder.output(data)
-        self._schedule_flush()
-        for client in self.clients:
-            client.push_output(data)
         self._update_reading()
 
     def _end(self) -> None:

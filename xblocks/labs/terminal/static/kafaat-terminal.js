@@ -116,7 +116,7 @@
     if (!node) {
       /* the nearest block root before the terminal holds the steps; fall back to the page */
       var block = root.closest(".kafaat-lab, [data-kafaat-instructions]") || root.parentNode;
-      node = block && block.querySelector ? block.querySelector(".kafaat-lab__steps, [data-kafaat-instructions]") : null;
+      node = block && block.querySelector ? block.querySelector(".kafaat-lab__instructions, .kafaat-lab__steps, [data-kafaat-instructions]") : null;
     }
     if (node) {
       if (!node.hasAttribute("tabindex")) { node.setAttribute("tabindex", "-1"); }
