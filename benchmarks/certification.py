@@ -9,6 +9,7 @@ learner on a small and a large population (constant when equal), p50/p95 of one 
 
 Options: ``--learners N`` (default 10000), ``--repeats N`` (3), ``--backends sqlite,mariadb``.
 """
+
 from __future__ import annotations
 
 import argparse
@@ -30,11 +31,16 @@ THIRD_TRACK = {
     "title": "Data engineer (benchmark)",
     "validity": {"mode": "after_completion", "months": 24},
     "requirements": [
-        {"id": "labs", "kind": "any", "threshold": 2, "children": [
-            {"kind": "lab_passed", "key": "cloud_reverse_proxy"},
-            {"kind": "lab_passed", "key": "devops_make_hooks"},
-            {"kind": "block_score", "key": "security_hardening", "threshold": 0.6},
-        ]},
+        {
+            "id": "labs",
+            "kind": "any",
+            "threshold": 2,
+            "children": [
+                {"kind": "lab_passed", "key": "cloud_reverse_proxy"},
+                {"kind": "lab_passed", "key": "devops_make_hooks"},
+                {"kind": "block_score", "key": "security_hardening", "threshold": 0.6},
+            ],
+        },
         {"kind": "course_grade", "key": "course-v1:Kafaat+LABS101+2026", "threshold": 0.6},
         {"kind": "hours", "category": "data", "threshold": 12, "due_date": "2026-12-31"},
         {"kind": "school_share", "threshold": 0.25},
@@ -55,8 +61,17 @@ def _setup(backend: str, var_dir: str, db_name: str) -> None:
         import pymysql  # pylint: disable=import-outside-toplevel
 
         pymysql.install_as_MySQLdb()
-        databases = {"default": {"ENGINE": "django.db.backends.mysql", "NAME": db_name, "USER": "root", "PASSWORD": "",
-                                 "HOST": "127.0.0.1", "PORT": "3306", "OPTIONS": {"charset": "utf8mb4"}}}
+        databases = {
+            "default": {
+                "ENGINE": "django.db.backends.mysql",
+                "NAME": db_name,
+                "USER": "root",
+                "PASSWORD": "",
+                "HOST": "127.0.0.1",
+                "PORT": "3306",
+                "OPTIONS": {"charset": "utf8mb4"},
+            }
+        }
     else:
         databases = {"default": {"ENGINE": "django.db.backends.sqlite3", "NAME": os.path.join(var_dir, "bench.db")}}
     os.environ["WORKBENCH_DATABASES"] = json.dumps(databases)
@@ -84,40 +99,70 @@ def _populate(learners: int) -> None:
     tracks.load_directory()
     tracks.load_track(THIRD_TRACK, "bench")
     api.ensure_school("bench-school", name="Bench school")
-    cohorts = [api.ensure_cohort("bench-school", slug, f"c-{slug}", name=slug, starts_on=datetime.date(2026, 1, 1))
-               for slug in TRACKS]
+    cohorts = [
+        api.ensure_cohort("bench-school", slug, f"c-{slug}", name=slug, starts_on=datetime.date(2026, 1, 1))
+        for slug in TRACKS
+    ]
     versions = {c.id: models.Track.objects.get(slug=c.track_slug).current_version() for c in cohorts}
     user_model = get_user_model()
     user_model.objects.bulk_create(
         [user_model(username=f"bench{n:06d}", email=f"bench{n}@example.com", password="!") for n in range(learners)],
-        batch_size=2000)
+        batch_size=2000,
+    )
     users = list(user_model.objects.filter(username__startswith="bench").order_by("pk").values_list("pk", flat=True))
     now = timezone.now()
     enrollments, evidence, hours, attestations = [], [], [], []
     for index, user_id in enumerate(users):
         for cohort in cohorts:
-            enrollments.append(models.Enrollment(user_id=user_id, cohort_id=cohort.id, track_version=versions[cohort.id],
-                                                 employee_id=f"E{index}"))
+            enrollments.append(
+                models.Enrollment(
+                    user_id=user_id, cohort_id=cohort.id, track_version=versions[cohort.id], employee_id=f"E{index}"
+                )
+            )
         for lab_index, lab in enumerate(LABS):
             score = ((index + lab_index * 7) % 10) / 10 + 0.1
             passed = score >= 0.7
-            evidence.append(models.Evidence(user_id=user_id, kind="lab", key=lab, value=min(score, 1), passed=passed,
-                                            occurred_at=now))
-            evidence.append(models.Evidence(user_id=user_id, kind="block_score", key=lab, value=min(score, 1),
-                                            passed=passed, occurred_at=now))
-        evidence.append(models.Evidence(user_id=user_id, kind="course_grade", key=COURSE_KEY,
-                                        value=(index % 100) / 100, passed=index % 100 >= 60, occurred_at=now))
+            evidence.append(
+                models.Evidence(
+                    user_id=user_id, kind="lab", key=lab, value=min(score, 1), passed=passed, occurred_at=now
+                )
+            )
+            evidence.append(
+                models.Evidence(
+                    user_id=user_id, kind="block_score", key=lab, value=min(score, 1), passed=passed, occurred_at=now
+                )
+            )
+        evidence.append(
+            models.Evidence(
+                user_id=user_id,
+                kind="course_grade",
+                key=COURSE_KEY,
+                value=(index % 100) / 100,
+                passed=index % 100 >= 60,
+                occurred_at=now,
+            )
+        )
         for entry in range(4):
-            hours.append(models.HoursEntry(
-                user_id=user_id, cohort_id=cohorts[entry % 3].id, source=("school", "company", "elearning", "school")[entry],
-                category=("cloud", "security", "data", "ethics")[entry], minutes=60 * (1 + (index + entry) % 12),
-                date=datetime.date(2026, 1 + entry, 10)))
+            hours.append(
+                models.HoursEntry(
+                    user_id=user_id,
+                    cohort_id=cohorts[entry % 3].id,
+                    source=("school", "company", "elearning", "school")[entry],
+                    category=("cloud", "security", "data", "ethics")[entry],
+                    minutes=60 * (1 + (index + entry) % 12),
+                    date=datetime.date(2026, 1 + entry, 10),
+                )
+            )
         if index % 3 == 0:
             attestations.append(models.Attestation(user_id=user_id, competency="incident-response", attested_at=now))
         if index % 4 == 0:
             attestations.append(models.Attestation(user_id=user_id, competency="log-triage", attested_at=now))
-    for model, rows in ((models.Enrollment, enrollments), (models.Evidence, evidence), (models.HoursEntry, hours),
-                        (models.Attestation, attestations)):
+    for model, rows in (
+        (models.Enrollment, enrollments),
+        (models.Evidence, evidence),
+        (models.HoursEntry, hours),
+        (models.Attestation, attestations),
+    ):
         model.objects.bulk_create(rows, batch_size=2000)
 
 
@@ -129,7 +174,9 @@ def _bare_fetch(chunk_size: int = 2000) -> int:
     queryset = models.Enrollment.objects.filter(status="active").order_by("pk")
     last, count = 0, 0
     while True:
-        chunk = [api._EnrollmentRow(*v) for v in queryset.filter(pk__gt=last).values_list(*api._ROW_FIELDS)[:chunk_size]]
+        chunk = [
+            api._EnrollmentRow(*v) for v in queryset.filter(pk__gt=last).values_list(*api._ROW_FIELDS)[:chunk_size]
+        ]
         if not chunk:
             return count
         last = chunk[-1].pk
@@ -204,17 +251,23 @@ def child(backend: str, learners: int, repeats: int, out: str) -> None:
             api._load(ids, set(models.Enrollment.objects.filter(user=user).values_list("track_version_id", flat=True)))  # pylint: disable=protected-access
             one_fetch.append(time.perf_counter() - t0)
         figures = {
-            "backend": backend, "learners": learners, "enrollments": enrollments, "met": met,
+            "backend": backend,
+            "learners": learners,
+            "enrollments": enrollments,
+            "met": met,
             "populate_s": populate_s,
-            "fetch_s": report.summary(fetch_times), "evaluate_s": report.summary(eval_times),
+            "fetch_s": report.summary(fetch_times),
+            "evaluate_s": report.summary(eval_times),
             "throughput_per_s": enrollments / report.percentile(eval_times, 50),
             "fetch_throughput_per_s": enrollments / report.percentile(fetch_times, 50),
-            "queries_total": eval_queries, "queries_baseline": fetch_queries,
+            "queries_total": eval_queries,
+            "queries_baseline": fetch_queries,
             "queries_per_learner": eval_queries / learners,
             "queries_per_2000_enrolments_small": small_queries,
             "one_learner_ms": report.summary([t * 1000 for t in one_eval]),
             "one_learner_fetch_ms": report.summary([t * 1000 for t in one_fetch]),
-            "peak_rss_mb": rss_after / 1024, "rss_growth_mb": (rss_after - rss_before) / 1024,
+            "peak_rss_mb": rss_after / 1024,
+            "rss_growth_mb": (rss_after - rss_before) / 1024,
         }
         pathlib.Path(out).write_text(json.dumps(figures), encoding="utf-8")
     finally:
@@ -242,9 +295,23 @@ def main(argv: list[str]) -> int:
         with tempfile.NamedTemporaryFile(suffix=".json", delete=False) as handle:
             out = handle.name
         print(f"{backend}: populating {args.learners} learners × {len(TRACKS)} tracks and evaluating…", flush=True)
-        done = subprocess.run([sys.executable, "-m", "benchmarks", "certification", "--child", backend,
-                               "--learners", str(args.learners), "--repeats", str(args.repeats), "--out", out],
-                              check=False)
+        done = subprocess.run(
+            [
+                sys.executable,
+                "-m",
+                "benchmarks",
+                "certification",
+                "--child",
+                backend,
+                "--learners",
+                str(args.learners),
+                "--repeats",
+                str(args.repeats),
+                "--out",
+                out,
+            ],
+            check=False,
+        )
         if done.returncode != 0:
             print(f"{backend}: the benchmark child failed (exit {done.returncode})", file=sys.stderr)
             continue
@@ -254,23 +321,61 @@ def main(argv: list[str]) -> int:
     for backend, f in results.items():
         base = f["fetch_s"]["p50"]
         rows += [
-            {"backend": backend, "figure": "full pass, baseline (bare fetch) p50 s", "value": base, "p95": f["fetch_s"]["p95"], "ratio": 1.0},
-            {"backend": backend, "figure": "full pass, evaluate p50 s", "value": f["evaluate_s"]["p50"],
-             "p95": f["evaluate_s"]["p95"], "ratio": report.ratio(f["evaluate_s"]["p50"], base)},
-            {"backend": backend, "figure": "throughput, enrolments/s", "value": f["throughput_per_s"], "p95": "",
-             "ratio": report.ratio(f["throughput_per_s"], f["fetch_throughput_per_s"])},
-            {"backend": backend, "figure": "queries per learner (3 enrolments)", "value": f["queries_per_learner"], "p95": "",
-             "ratio": report.ratio(f["queries_total"], f["queries_baseline"])},
-            {"backend": backend, "figure": "queries: 1 chunk (2,000) vs all", "value":
-             f"{f['queries_per_2000_enrolments_small']} vs {f['queries_total']}",
-             "p95": f"{-(-f['enrollments'] // 2000)} chunks", "ratio": ""},
-            {"backend": backend, "figure": "one learner's page, ms", "value": f["one_learner_ms"]["p50"],
-             "p95": f["one_learner_ms"]["p95"], "ratio": report.ratio(f["one_learner_ms"]["p50"], f["one_learner_fetch_ms"]["p50"])},
-            {"backend": backend, "figure": "peak RSS MB (growth while evaluating)", "value": f["peak_rss_mb"],
-             "p95": f"+{f['rss_growth_mb']:.1f}", "ratio": ""},
+            {
+                "backend": backend,
+                "figure": "full pass, baseline (bare fetch) p50 s",
+                "value": base,
+                "p95": f["fetch_s"]["p95"],
+                "ratio": 1.0,
+            },
+            {
+                "backend": backend,
+                "figure": "full pass, evaluate p50 s",
+                "value": f["evaluate_s"]["p50"],
+                "p95": f["evaluate_s"]["p95"],
+                "ratio": report.ratio(f["evaluate_s"]["p50"], base),
+            },
+            {
+                "backend": backend,
+                "figure": "throughput, enrolments/s",
+                "value": f["throughput_per_s"],
+                "p95": "",
+                "ratio": report.ratio(f["throughput_per_s"], f["fetch_throughput_per_s"]),
+            },
+            {
+                "backend": backend,
+                "figure": "queries per learner (3 enrolments)",
+                "value": f["queries_per_learner"],
+                "p95": "",
+                "ratio": report.ratio(f["queries_total"], f["queries_baseline"]),
+            },
+            {
+                "backend": backend,
+                "figure": "queries: 1 chunk (2,000) vs all",
+                "value": f"{f['queries_per_2000_enrolments_small']} vs {f['queries_total']}",
+                "p95": f"{-(-f['enrollments'] // 2000)} chunks",
+                "ratio": "",
+            },
+            {
+                "backend": backend,
+                "figure": "one learner's page, ms",
+                "value": f["one_learner_ms"]["p50"],
+                "p95": f["one_learner_ms"]["p95"],
+                "ratio": report.ratio(f["one_learner_ms"]["p50"], f["one_learner_fetch_ms"]["p50"]),
+            },
+            {
+                "backend": backend,
+                "figure": "peak RSS MB (growth while evaluating)",
+                "value": f["peak_rss_mb"],
+                "p95": f"+{f['rss_growth_mb']:.1f}",
+                "ratio": "",
+            },
         ]
-    report.print_table(f"certification: {args.learners} learners × {len(TRACKS)} tracks", rows,
-                       ["backend", "figure", "value", "p95", "ratio"])
+    report.print_table(
+        f"certification: {args.learners} learners × {len(TRACKS)} tracks",
+        rows,
+        ["backend", "figure", "value", "p95", "ratio"],
+    )
     if results:
         report.save("certification", results)
     return 0 if results else 1

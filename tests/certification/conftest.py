@@ -1,4 +1,5 @@
 """Fixtures for the certification tests: the sample tracks, two schools with coordinators, learners and evidence."""
+
 from __future__ import annotations
 
 import datetime
@@ -43,13 +44,28 @@ def complete_cloud_track(world: CertWorld, username: str, *, attest: bool = True
     user = world.learners[username]
     cohort = world.cohort_a if username.endswith("_a") else world.cohort_b
     for lab in ("cloud_reverse_proxy", "devops_make_hooks"):
-        api.record_lab_result(user, usage_key=f"block-v1:Kafaat+LABS101+2026+type@kafaat_lab+block@{lab}",
-                              course_key=COURSE_KEY, score=3, max_score=3, passed=True, completed_at=None)
+        api.record_lab_result(
+            user,
+            usage_key=f"block-v1:Kafaat+LABS101+2026+type@kafaat_lab+block@{lab}",
+            course_key=COURSE_KEY,
+            score=3,
+            max_score=3,
+            passed=True,
+            completed_at=None,
+        )
     api.on_course_grade_changed(user.pk, COURSE_KEY, 0.9, True)
-    api.add_hours(world.staff, user, cohort.id, source="school", minutes=16 * 60, date=datetime.date(2026, 2, 1),
-                  category="cloud")
-    api.add_hours(world.staff, user, cohort.id, source="company", minutes=4 * 60, date=datetime.date(2026, 2, 2),
-                  category="security")
+    api.add_hours(
+        world.staff, user, cohort.id, source="school", minutes=16 * 60, date=datetime.date(2026, 2, 1), category="cloud"
+    )
+    api.add_hours(
+        world.staff,
+        user,
+        cohort.id,
+        source="company",
+        minutes=4 * 60,
+        date=datetime.date(2026, 2, 2),
+        category="security",
+    )
     if attest:
         api.add_attestation(world.staff, user, cohort.id, "incident-response")
     # Tests run inside a transaction where on-commit evaluation never fires; evaluate as the task would.

@@ -1,4 +1,5 @@
-"""The kafaat_certification block: learner progress, certificate links, the manager roster and the workbench scenarios."""
+"""The kafaat_certification block: learner progress, certificate links, the roster and the workbench scenarios."""
+
 from __future__ import annotations
 
 import pytest

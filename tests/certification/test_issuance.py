@@ -1,4 +1,5 @@
 """Issuance: evidence to certificate, once per learner/version/period, numbers, validity, status changes, signals."""
+
 from __future__ import annotations
 
 import datetime
@@ -49,17 +50,31 @@ def test_lab_signal_records_evidence_and_issues_on_commit(cert_world, django_cap
     complete_cloud_track(cert_world, "amina_a")
     yanis = cert_world.learner("yanis_a")
     api.on_course_grade_changed(yanis.pk, COURSE_KEY, 0.8, True)
-    api.add_hours(cert_world.staff, yanis, cert_world.cohort_a.id, source="school", minutes=20 * 60,
-                  date=datetime.date(2026, 2, 1), category="security")
+    api.add_hours(
+        cert_world.staff,
+        yanis,
+        cert_world.cohort_a.id,
+        source="school",
+        minutes=20 * 60,
+        date=datetime.date(2026, 2, 1),
+        category="security",
+    )
     api.add_attestation(cert_world.staff, yanis, cert_world.cohort_a.id, "incident-response")
     issued = []
     signals.certificate_issued.connect(lambda sender, **kw: issued.append(kw), dispatch_uid="test-issued", weak=False)
     try:
         with django_capture_on_commit_callbacks(execute=True):
             for lab in ("cloud_reverse_proxy", "devops_make_hooks"):
-                lab_result_recorded.send(sender=None, user=yanis, course_key=COURSE_KEY,
-                                         usage_key=f"wb.kafaat_lab.{lab}.d0.u0", score=2.0, max_score=2.0, passed=True,
-                                         completed_at=None)
+                lab_result_recorded.send(
+                    sender=None,
+                    user=yanis,
+                    course_key=COURSE_KEY,
+                    usage_key=f"wb.kafaat_lab.{lab}.d0.u0",
+                    score=2.0,
+                    max_score=2.0,
+                    passed=True,
+                    completed_at=None,
+                )
     finally:
         signals.certificate_issued.disconnect(dispatch_uid="test-issued")
     cert = models.Certificate.objects.get(user=yanis)
@@ -70,10 +85,11 @@ def test_lab_signal_records_evidence_and_issues_on_commit(cert_world, django_cap
 
 def test_an_older_event_never_overwrites_newer_evidence(cert_world):
     user = cert_world.learner("yanis_a")
-    now = datetime.datetime(2026, 3, 1, 12, tzinfo=datetime.timezone.utc)
+    now = datetime.datetime(2026, 3, 1, 12, tzinfo=datetime.UTC)
     api.record_evidence(user, "lab", "cloud_reverse_proxy", value=1.0, passed=True, occurred_at=now)
-    api.record_evidence(user, "lab", "cloud_reverse_proxy", value=0.2, passed=False,
-                        occurred_at=now - datetime.timedelta(hours=1))
+    api.record_evidence(
+        user, "lab", "cloud_reverse_proxy", value=0.2, passed=False, occurred_at=now - datetime.timedelta(hours=1)
+    )
     row = models.Evidence.objects.get(user=user, kind="lab")
     assert (row.value, row.passed) == (1.0, True)
 
@@ -85,12 +101,18 @@ def test_openedx_grade_and_passing_payloads_become_evidence(cert_world):
 
     user = cert_world.learner("yanis_a")
     course = SimpleNamespace(course_key=COURSE_KEY, display_name="Sample")
-    grade = SimpleNamespace(user_id=user.pk, course=course, course_edited_timestamp=datetime.datetime(2026, 3, 1),
-                            course_version="v1", grading_policy_hash="x", percent_grade=0.82, letter_grade="Pass",
-                            passed_timestamp=datetime.datetime(2026, 3, 1))
+    grade = SimpleNamespace(
+        user_id=user.pk,
+        course=course,
+        course_edited_timestamp=datetime.datetime(2026, 3, 1),
+        course_version="v1",
+        grading_policy_hash="x",
+        percent_grade=0.82,
+        letter_grade="Pass",
+        passed_timestamp=datetime.datetime(2026, 3, 1),
+    )
     receivers.on_persistent_grade_summary_changed(sender=None, grade=grade, metadata=None)
-    status = SimpleNamespace(is_passing=True, course=course,
-                             user=SimpleNamespace(id=user.pk, is_active=True, pii=None))
+    status = SimpleNamespace(is_passing=True, course=course, user=SimpleNamespace(id=user.pk, is_active=True, pii=None))
     receivers.on_course_passing_status_updated(sender=None, course_passing_status=status)
     assert models.Evidence.objects.get(user=user, kind="course_grade", key=COURSE_KEY).value == pytest.approx(0.82)
     assert models.Evidence.objects.get(user=user, kind="completion", key=COURSE_KEY).passed
@@ -128,7 +150,9 @@ def test_validity_modes_follow_the_totara_rules(mode, months, fixed, completed, 
     assert (until.isoformat() if until else None) == expected
 
 
-def test_status_changes_record_reason_actor_and_event_and_send_the_signal(certified, django_capture_on_commit_callbacks):
+def test_status_changes_record_reason_actor_and_event_and_send_the_signal(
+    certified, django_capture_on_commit_callbacks
+):
     cert = models.Certificate.objects.get(user=certified.learner("amina_a"))
     changes = []
     signals.certificate_status_changed.connect(lambda sender, **kw: changes.append(kw), dispatch_uid="t", weak=False)
@@ -141,11 +165,17 @@ def test_status_changes_record_reason_actor_and_event_and_send_the_signal(certif
         signals.certificate_status_changed.disconnect(dispatch_uid="t")
     assert data.status == "revoked"
     assert [(c["previous"], c["status"], c["reason"]) for c in changes] == [
-        ("active", "suspended", "unpaid fees"), ("suspended", "active", "fees paid"), ("active", "revoked", "exam fraud")]
+        ("active", "suspended", "unpaid fees"),
+        ("suspended", "active", "fees paid"),
+        ("active", "revoked", "exam fraud"),
+    ]
     events = api.certificate_events(cert.pk)
     assert [(e.kind, e.status, e.actor) for e in events] == [
-        ("issued", "active", "system"), ("status_changed", "suspended", "platform_staff"),
-        ("status_changed", "active", "platform_staff"), ("status_changed", "revoked", "platform_staff")]
+        ("issued", "active", "system"),
+        ("status_changed", "suspended", "platform_staff"),
+        ("status_changed", "active", "platform_staff"),
+        ("status_changed", "revoked", "platform_staff"),
+    ]
     assert events[1].previous_hash == events[0].hash
 
 
@@ -224,8 +254,10 @@ def _issue_in_threads(enrollment_id: int, workers: int, monkeypatch) -> list:
 
 @pytest.mark.mariadb
 @pytest.mark.django_db(transaction=True)
-@pytest.mark.skipif(connection.vendor != "mysql",
-                    reason="row locks and concurrent writers need MariaDB: run with KAFAAT_TEST_DATABASE=mariadb")
+@pytest.mark.skipif(
+    connection.vendor != "mysql",
+    reason="row locks and concurrent writers need MariaDB: run with KAFAAT_TEST_DATABASE=mariadb",
+)
 def test_concurrent_workers_issue_exactly_one_certificate_on_mariadb(cert_world, monkeypatch):
     import logging  # pylint: disable=import-outside-toplevel
 

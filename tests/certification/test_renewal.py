@@ -1,4 +1,5 @@
 """Renewal windows, renewal by requirement set or rolling hours, the expiry job and reminders sent once."""
+
 from __future__ import annotations
 
 import datetime
@@ -79,11 +80,19 @@ def test_renewal_by_requirement_set_counts_only_evidence_from_the_window(certifi
     # before the window: nothing happens even though old evidence exists
     assert api.process_renewals(today=opens - datetime.timedelta(days=1)) == []
     assert api.process_renewals(today=opens) == []  # the old lab pass and hours predate the window
-    api.add_hours(certified.staff, user, certified.cohort_a.id, source="elearning", minutes=8 * 60, date=opens,
-                  category="cpd")
-    lab_at = datetime.datetime.combine(opens, datetime.time(10), tzinfo=datetime.timezone.utc)
-    api.record_lab_result(user, usage_key="cloud_reverse_proxy", course_key=COURSE_KEY, score=1, max_score=1,
-                          passed=True, completed_at=lab_at)
+    api.add_hours(
+        certified.staff, user, certified.cohort_a.id, source="elearning", minutes=8 * 60, date=opens, category="cpd"
+    )
+    lab_at = datetime.datetime.combine(opens, datetime.time(10), tzinfo=datetime.UTC)
+    api.record_lab_result(
+        user,
+        usage_key="cloud_reverse_proxy",
+        course_key=COURSE_KEY,
+        score=1,
+        max_score=1,
+        passed=True,
+        completed_at=lab_at,
+    )
     renewed_on = opens + datetime.timedelta(days=3)
     numbers = api.process_renewals(today=renewed_on)
     assert len(numbers) == 1
@@ -106,8 +115,9 @@ def test_renewal_by_rolling_hours(sample_tracks, django_user_model):
     api.record_evidence(learner, "lab", "devops_make_hooks", value=1, passed=True)
     api.add_hours(staff, learner, cohort.id, source="school", minutes=14 * 60, date=DAY(2025, 3, 1), category="ethics")
     api.add_hours(staff, learner, cohort.id, source="company", minutes=26 * 60, date=DAY(2025, 4, 1), category="soc")
-    models.Attestation.objects.create(user=learner, competency="log-triage",
-                                      attested_at=datetime.datetime(2025, 4, 2, tzinfo=datetime.timezone.utc))
+    models.Attestation.objects.create(
+        user=learner, competency="log-triage", attested_at=datetime.datetime(2025, 4, 2, tzinfo=datetime.UTC)
+    )
     first = api.issue_certificate(enrollment_id, today=DAY(2025, 5, 1))
     assert first.valid_until == DAY(2026, 5, 1)  # 12 months after completion
     in_window = DAY(2026, 4, 15)  # 30-day window

@@ -1,4 +1,5 @@
 """The pure rules engine: golden cases from files, block ids, CEU arithmetic and requirement parsing."""
+
 from __future__ import annotations
 
 import datetime
@@ -20,7 +21,9 @@ def _evidence(data: dict) -> rules.EvidenceSet:
             (f["kind"], f["key"]): rules.Fact(value=f["value"], passed=f["passed"], at=day(f["at"]))
             for f in data.get("facts", [])
         },
-        hours=tuple(rules.HoursRecord(h["source"], h["category"], h["minutes"], day(h["date"])) for h in data.get("hours", [])),
+        hours=tuple(
+            rules.HoursRecord(h["source"], h["category"], h["minutes"], day(h["date"])) for h in data.get("hours", [])
+        ),
         attestations={k: day(v) for k, v in data.get("attestations", {}).items()},
     )
 
@@ -36,8 +39,12 @@ def _by_id(result: rules.RequirementResult, found: dict) -> dict:
 def test_golden_case_evaluates_as_recorded(path):
     case = json.loads(path.read_text(encoding="utf-8"))
     specs = [rules.RequirementSpec.from_json(item) for item in case["requirements"]]
-    evaluation = rules.evaluate(specs, _evidence(case["evidence"]), today=datetime.date.fromisoformat(case["today"]),
-                                started_on=datetime.date.fromisoformat(case["started_on"]))
+    evaluation = rules.evaluate(
+        specs,
+        _evidence(case["evidence"]),
+        today=datetime.date.fromisoformat(case["today"]),
+        started_on=datetime.date.fromisoformat(case["started_on"]),
+    )
     expect = case["expect"]
     assert evaluation.met is expect["met"]
     if "progress" in expect:
@@ -52,8 +59,11 @@ def test_golden_case_evaluates_as_recorded(path):
     for requirement_id, wanted in expect["requirements"].items():
         result = results[requirement_id]
         for attribute, value in wanted.items():
-            assert getattr(result, attribute) == pytest.approx(value) if isinstance(value, float) else \
-                getattr(result, attribute) == value, (requirement_id, attribute, getattr(result, attribute))
+            assert (
+                getattr(result, attribute) == pytest.approx(value)
+                if isinstance(value, float)
+                else getattr(result, attribute) == value
+            ), (requirement_id, attribute, getattr(result, attribute))
 
 
 def test_golden_cases_exist_for_every_leaf_kind():
@@ -78,7 +88,9 @@ def test_lms_and_workbench_usage_keys_map_to_the_same_lab_id(key, expected):
     assert rules.stable_block_id(key) == expected
 
 
-@pytest.mark.parametrize(("minutes", "ceu"), [(30, "0.1"), (45, "0.1"), (480, "0.8"), (980, "1.6"), (10, "0.1"), (570, "1.0")])
+@pytest.mark.parametrize(
+    ("minutes", "ceu"), [(30, "0.1"), (45, "0.1"), (480, "0.8"), (980, "1.6"), (10, "0.1"), (570, "1.0")]
+)
 def test_ceu_rounds_half_up_to_a_tenth_with_a_floor_of_one_tenth(minutes, ceu):
     assert rules.ceu_from_minutes(minutes) == Decimal(ceu)
 
@@ -101,7 +113,10 @@ def test_evidence_since_keeps_only_what_happened_in_the_window():
     day = datetime.date
     evidence = rules.EvidenceSet(
         facts={("lab", "a"): rules.Fact(1, True, day(2026, 1, 1)), ("lab", "b"): rules.Fact(1, True, day(2026, 6, 1))},
-        hours=(rules.HoursRecord("school", "", 60, day(2026, 1, 1)), rules.HoursRecord("school", "", 30, day(2026, 7, 1))),
+        hours=(
+            rules.HoursRecord("school", "", 60, day(2026, 1, 1)),
+            rules.HoursRecord("school", "", 30, day(2026, 7, 1)),
+        ),
         attestations={"x": day(2026, 1, 1)},
     )
     recent = evidence.since(day(2026, 5, 1))
@@ -111,8 +126,13 @@ def test_evidence_since_keeps_only_what_happened_in_the_window():
 
 
 def test_hours_required_sums_and_takes_the_cheapest_option():
-    tree = rules.RequirementSpec.from_json({"kind": "all", "children": [
-        {"kind": "hours", "threshold": 10},
-        {"kind": "any", "children": [{"kind": "hours", "threshold": 8}, {"kind": "hours", "threshold": 3}]},
-    ]})
+    tree = rules.RequirementSpec.from_json(
+        {
+            "kind": "all",
+            "children": [
+                {"kind": "hours", "threshold": 10},
+                {"kind": "any", "children": [{"kind": "hours", "threshold": 8}, {"kind": "hours", "threshold": 3}]},
+            ],
+        }
+    )
     assert tree.hours_required() == 13

@@ -1,4 +1,5 @@
 """The demo seed (idempotent, through the api) and the ``kafaat cert`` commands."""
+
 from __future__ import annotations
 
 import argparse
@@ -22,11 +23,29 @@ def _run(argv, monkeypatch):
 
 def test_seed_shows_progress_roster_and_an_issued_certificate_and_is_idempotent(django_user_model):
     call_command("kafaat_seed_demo")
-    counts = {m.__name__: m.objects.count() for m in (models.HoursEntry, models.Certificate, models.Enrollment,
-                                                        models.Cohort, models.Attestation, models.CertificateEvent)}
+    counts = {
+        m.__name__: m.objects.count()
+        for m in (
+            models.HoursEntry,
+            models.Certificate,
+            models.Enrollment,
+            models.Cohort,
+            models.Attestation,
+            models.CertificateEvent,
+        )
+    }
     call_command("kafaat_seed_demo")
-    assert {m.__name__: m.objects.count() for m in (models.HoursEntry, models.Certificate, models.Enrollment,
-                                                    models.Cohort, models.Attestation, models.CertificateEvent)} == counts
+    assert {
+        m.__name__: m.objects.count()
+        for m in (
+            models.HoursEntry,
+            models.Certificate,
+            models.Enrollment,
+            models.Cohort,
+            models.Attestation,
+            models.CertificateEvent,
+        )
+    } == counts
     amina = models.Certificate.objects.get(user__username="amina")
     assert amina.status == "active"
     assert not models.Certificate.objects.filter(user__username__in=["yanis", "student_1", "nora", "lina"]).exists()

@@ -1,4 +1,5 @@
 """Track files: the samples load and reference real labs, reloading is a no-op, changes make a new frozen version."""
+
 from __future__ import annotations
 
 import copy
@@ -8,6 +9,7 @@ import pathlib
 import pytest
 from django.core.exceptions import ValidationError
 from django.core.management import call_command
+from django.core.management.base import CommandError
 
 from xblocks.certification import api, models, rules, tracks
 
@@ -20,7 +22,8 @@ LAB_IDS = {path.stem for path in (CHECKOUT / "course_content").glob("**/kafaat_l
     # url_names referenced from the sample course's verticals
     line.split('url_name="')[1].split('"')[0]
     for path in (CHECKOUT / "course_content" / "vertical").glob("*.xml")
-    for line in path.read_text(encoding="utf-8").splitlines() if "<kafaat_lab " in line
+    for line in path.read_text(encoding="utf-8").splitlines()
+    if "<kafaat_lab " in line
 }
 
 
@@ -78,12 +81,13 @@ def test_published_requirements_cannot_be_edited_or_deleted(sample_tracks):
 def test_invalid_files_are_reported_and_valid_ones_still_load(db, tmp_path, capsys):
     (tmp_path / "a_bad.json").write_text('{"slug": "x", "title": "X", "requirements": [{"kind": "magic"}]}')
     (tmp_path / "b_broken.json").write_text("{not json")
-    (tmp_path / "c_good.json").write_text(json.dumps({"slug": "tiny", "title": "Tiny", "requirements": [
-        {"kind": "hours", "threshold": 1}]}))
+    (tmp_path / "c_good.json").write_text(
+        json.dumps({"slug": "tiny", "title": "Tiny", "requirements": [{"kind": "hours", "threshold": 1}]})
+    )
     report = tracks.load_directory(tmp_path)
     assert report.created == ["tiny v1"]
     assert [e.split(":")[0] for e in report.errors] == ["a_bad.json", "b_broken.json"]
-    with pytest.raises(Exception):
+    with pytest.raises(CommandError):
         call_command("kafaat_load_tracks", str(tmp_path))
 
 

@@ -3,6 +3,7 @@
 Every school-scoped admin filters its queryset, its foreign-key choices and its object permissions
 through ``permissions.visible_school_ids``; ledgers and the audit chain are add-only or read-only.
 """
+
 from __future__ import annotations
 
 from django.contrib import admin, messages
@@ -230,7 +231,8 @@ class EvidenceAdmin(admin.ModelAdmin):
 
     def has_view_permission(self, request, obj=None):
         return permissions.is_coordinator_or_staff(request.user) and (
-            obj is None or self.get_queryset(request).filter(pk=obj.pk).exists())
+            obj is None or self.get_queryset(request).filter(pk=obj.pk).exists()
+        )
 
     def has_add_permission(self, request):
         return False

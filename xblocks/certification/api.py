@@ -4,6 +4,7 @@ Everything returns frozen dataclasses from ``data`` (or ``rules.Evaluation``), n
 Evaluation loads evidence for many enrolments in a constant number of queries and hands it to the
 pure ``rules.evaluate``; issuance is idempotent per learner, track version and period.
 """
+
 from __future__ import annotations
 
 import calendar
@@ -135,22 +136,46 @@ def _certificate_data(cert: models.Certificate, profile: compat.LearnerProfile |
 
 def _event_data(event: models.CertificateEvent) -> CertificateEventData:
     return CertificateEventData(
-        event.pk, event.certificate_id, event.kind, event.status, event.reason, event.actor, event.at, event.hash,
+        event.pk,
+        event.certificate_id,
+        event.kind,
+        event.status,
+        event.reason,
+        event.actor,
+        event.at,
+        event.hash,
         event.previous_hash,
     )
 
 
 def _cohort_data(cohort: models.Cohort) -> CohortData:
     return CohortData(
-        cohort.pk, cohort.slug, cohort.name, cohort.school_id, cohort.school.name, cohort.track.slug,
-        cohort.track.title, cohort.mode, cohort.starts_on, cohort.ends_on, tuple(cohort.course_keys or ()),
+        cohort.pk,
+        cohort.slug,
+        cohort.name,
+        cohort.school_id,
+        cohort.school.name,
+        cohort.track.slug,
+        cohort.track.title,
+        cohort.mode,
+        cohort.starts_on,
+        cohort.ends_on,
+        tuple(cohort.course_keys or ()),
     )
 
 
 def _hours_data(entry: models.HoursEntry) -> HoursEntryData:
     return HoursEntryData(
-        entry.pk, entry.user_id, entry.cohort_id, entry.source, entry.category, entry.minutes, entry.date,
-        entry.attester.username if entry.attester_id else "", entry.note, entry.corrects_id,
+        entry.pk,
+        entry.user_id,
+        entry.cohort_id,
+        entry.source,
+        entry.category,
+        entry.minutes,
+        entry.date,
+        entry.attester.username if entry.attester_id else "",
+        entry.note,
+        entry.corrects_id,
     )
 
 
@@ -168,7 +193,9 @@ def get_certificate(number_or_id) -> CertificateData | None:
 
 
 def certificate_events(certificate_id: int) -> list[CertificateEventData]:
-    return [_event_data(e) for e in models.CertificateEvent.objects.filter(certificate_id=certificate_id).order_by("seq")]
+    return [
+        _event_data(e) for e in models.CertificateEvent.objects.filter(certificate_id=certificate_id).order_by("seq")
+    ]
 
 
 def list_employers() -> list[EmployerData]:
@@ -187,9 +214,9 @@ def _record_queryset(user, *, cohort_ids=None, school_ids=None, employer_slug=No
     if statuses is not None:
         queryset = queryset.filter(status__in=[str(s) for s in statuses])
     if employer_slug is not None:
-        consenting = models.Consent.objects.filter(
-            employer__slug=employer_slug, withdrawn_at__isnull=True
-        ).values("enrollment_id")
+        consenting = models.Consent.objects.filter(employer__slug=employer_slug, withdrawn_at__isnull=True).values(
+            "enrollment_id"
+        )
         queryset = queryset.filter(enrollment_id__in=consenting)
     return queryset
 
@@ -202,9 +229,13 @@ def iter_certificate_records(
     Each chunk costs a constant number of queries (the rows with their relations, the learner
     profiles, the requirement trees of versions not seen yet), however many rows it holds.
     """
-    queryset = _record_queryset(
-        user, cohort_ids=cohort_ids, school_ids=school_ids, employer_slug=employer_slug, statuses=statuses
-    ).select_related(*_CERT_RELATED).order_by("pk")
+    queryset = (
+        _record_queryset(
+            user, cohort_ids=cohort_ids, school_ids=school_ids, employer_slug=employer_slug, statuses=statuses
+        )
+        .select_related(*_CERT_RELATED)
+        .order_by("pk")
+    )
     last_pk = 0
     while True:
         chunk = list(queryset.filter(pk__gt=last_pk)[:chunk_size])
@@ -257,8 +288,12 @@ def _change_status(cert: models.Certificate, status: str, previous: str, *, reas
     cert_id, number = cert.pk, cert.number
     transaction.on_commit(
         lambda: _send(
-            signals.certificate_status_changed, certificate_id=cert_id, number=number, status=str(status),
-            previous=str(previous), reason=reason,
+            signals.certificate_status_changed,
+            certificate_id=cert_id,
+            number=number,
+            status=str(status),
+            previous=str(previous),
+            reason=reason,
         )
     )
 
@@ -267,8 +302,12 @@ def _send(signal, **kwargs) -> None:
     """Send after commit to every receiver; one failing receiver (credentials, exports) never stops the others."""
     for receiver, result in signal.send_robust(sender=models.Certificate, **kwargs):
         if isinstance(result, Exception):
-            log.error("receiver %r of a certification signal failed: %r", receiver, result,
-                      exc_info=(type(result), result, result.__traceback__))
+            log.error(
+                "receiver %r of a certification signal failed: %r",
+                receiver,
+                result,
+                exc_info=(type(result), result, result.__traceback__),
+            )
 
 
 def certificate_events_verified(certificate_id: int | None = None) -> ChainReport:
@@ -294,8 +333,15 @@ def _build_tree(rows: list[models.Requirement]) -> rules.RequirementSpec:
     def node(row: models.Requirement) -> rules.RequirementSpec:
         children = tuple(node(child) for child in sorted(by_parent.get(row.pk, []), key=lambda r: (r.position, r.pk)))
         return rules.RequirementSpec(
-            id=str(row.pk), kind=row.kind, title=row.title, key=row.key, category=row.category, source=row.source,
-            threshold=row.threshold, due_date=row.due_date, children=children,
+            id=str(row.pk),
+            kind=row.kind,
+            title=row.title,
+            key=row.key,
+            category=row.category,
+            source=row.source,
+            threshold=row.threshold,
+            due_date=row.due_date,
+            children=children,
         )
 
     top = tuple(node(row) for row in sorted(by_parent.get(None, []), key=lambda r: (r.position, r.pk)))
@@ -382,15 +428,28 @@ def add_coordinator(user, school_slug: str) -> None:
     models.SchoolCoordinator.objects.get_or_create(user=user, school=models.School.objects.get(slug=school_slug))
 
 
-def ensure_cohort(school_slug: str, track_slug: str, slug: str, *, name: str, mode: str = "initial",
-                  starts_on: datetime.date | None = None, ends_on: datetime.date | None = None,
-                  course_keys: Iterable[str] = ()) -> CohortData:
+def ensure_cohort(
+    school_slug: str,
+    track_slug: str,
+    slug: str,
+    *,
+    name: str,
+    mode: str = "initial",
+    starts_on: datetime.date | None = None,
+    ends_on: datetime.date | None = None,
+    course_keys: Iterable[str] = (),
+) -> CohortData:
     school = models.School.objects.get(slug=school_slug)
     cohort, _created = models.Cohort.objects.update_or_create(
-        school=school, slug=slug,
+        school=school,
+        slug=slug,
         defaults={
-            "track": models.Track.objects.get(slug=track_slug), "name": name, "mode": models.CohortMode(mode),
-            "starts_on": starts_on, "ends_on": ends_on, "course_keys": list(course_keys),
+            "track": models.Track.objects.get(slug=track_slug),
+            "name": name,
+            "mode": models.CohortMode(mode),
+            "starts_on": starts_on,
+            "ends_on": ends_on,
+            "course_keys": list(course_keys),
         },
     )
     return _cohort_data(models.Cohort.objects.select_related("school", "track").get(pk=cohort.pk))
@@ -398,7 +457,9 @@ def ensure_cohort(school_slug: str, track_slug: str, slug: str, *, name: str, mo
 
 def list_cohorts(user) -> list[CohortData]:
     """Cohorts the user may see (all for platform staff, their schools' for coordinators)."""
-    return [_cohort_data(c) for c in permissions.cohort_queryset(user).select_related("school", "track").order_by("name")]
+    return [
+        _cohort_data(c) for c in permissions.cohort_queryset(user).select_related("school", "track").order_by("name")
+    ]
 
 
 def enroll(user, cohort_id: int, *, employee_id: str = "") -> int:
@@ -420,7 +481,9 @@ def set_consent(enrollment_id: int, employer_slug: str, granted: bool) -> None:
     employer = models.Employer.objects.get(slug=employer_slug)
     now = timezone.now()
     with transaction.atomic():
-        consent = models.Consent.objects.select_for_update().filter(enrollment_id=enrollment_id, employer=employer).first()
+        consent = (
+            models.Consent.objects.select_for_update().filter(enrollment_id=enrollment_id, employer=employer).first()
+        )
         if granted:
             if consent is None:
                 models.Consent.objects.create(enrollment_id=enrollment_id, employer=employer, granted_at=now)
@@ -436,8 +499,16 @@ def set_consent(enrollment_id: int, employer_slug: str, granted: bool) -> None:
 # Evidence
 
 
-def record_evidence(user, kind: str, key: str, *, value: float, passed: bool,
-                    occurred_at: datetime.datetime | None = None, course_key: str = "") -> None:
+def record_evidence(
+    user,
+    kind: str,
+    key: str,
+    *,
+    value: float,
+    passed: bool,
+    occurred_at: datetime.datetime | None = None,
+    course_key: str = "",
+) -> None:
     """Keep the latest value of one piece of evidence (a re-sent older event never overwrites a newer one).
 
     Evaluation follows on commit through ``tasks.evaluate_learner`` so that the receiver stays cheap.
@@ -452,8 +523,15 @@ def record_evidence(user, kind: str, key: str, *, value: float, passed: bool,
             with transaction.atomic():
                 row = models.Evidence.objects.select_for_update().filter(user=user, kind=kind, key=key).first()
                 if row is None:
-                    models.Evidence.objects.create(user=user, kind=kind, key=key, value=value, passed=passed,
-                                                   occurred_at=occurred_at, course_key=course_key)
+                    models.Evidence.objects.create(
+                        user=user,
+                        kind=kind,
+                        key=key,
+                        value=value,
+                        passed=passed,
+                        occurred_at=occurred_at,
+                        course_key=course_key,
+                    )
                 elif occurred_at >= row.occurred_at:
                     row.value, row.passed, row.occurred_at = value, passed, occurred_at
                     row.course_key = course_key or row.course_key
@@ -470,17 +548,39 @@ def _schedule_evaluation(user_id: int) -> None:
     transaction.on_commit(lambda: tasks.evaluate_learner.delay(user_id))
 
 
-def record_lab_result(user, *, usage_key: str, course_key: str, score: float, max_score: float, passed: bool,
-                      completed_at: datetime.datetime | None) -> None:
+def record_lab_result(
+    user,
+    *,
+    usage_key: str,
+    course_key: str,
+    score: float,
+    max_score: float,
+    passed: bool,
+    completed_at: datetime.datetime | None,
+) -> None:
     """A graded lab check run (from ``labs.signals.lab_result_recorded``): lab and block-score evidence."""
     fraction = (score / max_score) if max_score else (1.0 if passed else 0.0)
     at = completed_at or timezone.now()
     record_evidence(user, "lab", usage_key, value=fraction, passed=passed, occurred_at=at, course_key=course_key)
-    record_evidence(user, "block_score", usage_key, value=fraction, passed=passed, occurred_at=at, course_key=course_key)
+    record_evidence(
+        user, "block_score", usage_key, value=fraction, passed=passed, occurred_at=at, course_key=course_key
+    )
 
 
-def add_hours(actor, user, cohort_id: int, *, source: str, minutes: int, date: datetime.date, category: str = "",
-              note: str = "", work_process: str = "", attester=None, corrects_id: int | None = None) -> HoursEntryData:
+def add_hours(
+    actor,
+    user,
+    cohort_id: int,
+    *,
+    source: str,
+    minutes: int,
+    date: datetime.date,
+    category: str = "",
+    note: str = "",
+    work_process: str = "",
+    attester=None,
+    corrects_id: int | None = None,
+) -> HoursEntryData:
     """Add one hours entry for a learner of a cohort the actor manages (coordinator or staff)."""
     cohort = permissions.require_cohort(actor, cohort_id)
     if not models.Enrollment.objects.filter(user=user, cohort=cohort).exists():
@@ -492,9 +592,18 @@ def add_hours(actor, user, cohort_id: int, *, source: str, minutes: int, date: d
     if corrects_id is not None and not models.HoursEntry.objects.filter(pk=corrects_id, user=user).exists():
         raise ValidationError(_("The corrected entry does not exist."))
     entry = models.HoursEntry.objects.create(
-        user=user, cohort=cohort, source=source, category=category, minutes=minutes, date=date, note=note,
-        work_process=work_process, attester=attester, attested_at=timezone.now() if attester else None,
-        corrects_id=corrects_id, created_by=actor,
+        user=user,
+        cohort=cohort,
+        source=source,
+        category=category,
+        minutes=minutes,
+        date=date,
+        note=note,
+        work_process=work_process,
+        attester=attester,
+        attested_at=timezone.now() if attester else None,
+        corrects_id=corrects_id,
+        created_by=actor,
     )
     _schedule_evaluation(user.pk)
     return _hours_data(entry)
@@ -507,8 +616,17 @@ def correct_hours_entry(actor, entry_id: int, *, minutes: int, note: str) -> Hou
     delta = int(minutes) - (original.minutes + already)
     if delta == 0:
         raise ValidationError(_("The entry already has this value."))
-    return add_hours(actor, original.user, original.cohort_id, source=original.source, minutes=delta,
-                     date=original.date, category=original.category, note=note, corrects_id=entry_id)
+    return add_hours(
+        actor,
+        original.user,
+        original.cohort_id,
+        source=original.source,
+        minutes=delta,
+        date=original.date,
+        category=original.category,
+        note=note,
+        corrects_id=entry_id,
+    )
 
 
 def hours_entries(actor, cohort_id: int, user_id: int | None = None) -> list[HoursEntryData]:
@@ -524,26 +642,30 @@ def add_attestation(actor, user, cohort_id: int, competency: str, *, note: str =
     cohort = permissions.require_cohort(actor, cohort_id)
     if not models.Enrollment.objects.filter(user=user, cohort=cohort).exists():
         raise ValidationError(_("This learner is not enrolled in this cohort."))
-    models.Attestation.objects.create(user=user, cohort=cohort, competency=competency.strip(), attester=actor,
-                                      attested_at=timezone.now(), note=note)
+    models.Attestation.objects.create(
+        user=user, cohort=cohort, competency=competency.strip(), attester=actor, attested_at=timezone.now(), note=note
+    )
     _schedule_evaluation(user.pk)
 
 
-def on_course_grade_changed(user_id: int, course_key: str, percent: float, passed: bool,
-                            at: datetime.datetime | None = None) -> None:
+def on_course_grade_changed(
+    user_id: int, course_key: str, percent: float, passed: bool, at: datetime.datetime | None = None
+) -> None:
     """An LMS course grade (openedx-events ``PERSISTENT_GRADE_SUMMARY_CHANGED``)."""
     user = get_user_model().objects.filter(pk=user_id).first()
     if user is not None:
-        record_evidence(user, "course_grade", course_key, value=percent, passed=passed, occurred_at=at,
-                        course_key=course_key)
+        record_evidence(
+            user, "course_grade", course_key, value=percent, passed=passed, occurred_at=at, course_key=course_key
+        )
 
 
 def on_course_passing_status(user_id: int, course_key: str, is_passing: bool) -> None:
     """An LMS passing status (``COURSE_PASSING_STATUS_UPDATED``): completion evidence for the course."""
     user = get_user_model().objects.filter(pk=user_id).first()
     if user is not None:
-        record_evidence(user, "completion", course_key, value=1.0 if is_passing else 0.0, passed=is_passing,
-                        course_key=course_key)
+        record_evidence(
+            user, "completion", course_key, value=1.0 if is_passing else 0.0, passed=is_passing, course_key=course_key
+        )
 
 
 # ---------------------------------------------------------------------------------------------
@@ -577,7 +699,9 @@ def _load(user_ids: list[int], version_ids: set[int]) -> _Loaded:
     ):
         attestations[user_id][competency] = at.astimezone(zone).date()
     certificates: dict[tuple[int, int], list] = defaultdict(list)
-    for cert in models.Certificate.objects.filter(user_id__in=user_ids, track_version_id__in=version_ids).order_by("period"):
+    for cert in models.Certificate.objects.filter(user_id__in=user_ids, track_version_id__in=version_ids).order_by(
+        "period"
+    ):
         certificates[(cert.user_id, cert.track_version_id)].append(cert)
     return _Loaded(facts, hours, attestations, certificates)
 
@@ -612,25 +736,49 @@ class _EnrollmentRow:
     employee_id: str
 
 
-_ROW_FIELDS = ("pk", "user_id", "user__username", "user__first_name", "user__last_name", "cohort_id", "cohort__name",
-               "cohort__starts_on", "enrolled_at", "track_version_id", "employee_id")
+_ROW_FIELDS = (
+    "pk",
+    "user_id",
+    "user__username",
+    "user__first_name",
+    "user__last_name",
+    "cohort_id",
+    "cohort__name",
+    "cohort__starts_on",
+    "enrolled_at",
+    "track_version_id",
+    "employee_id",
+)
 
 
-def _progress(row: _EnrollmentRow, version: models.TrackVersion, loaded: _Loaded, today: datetime.date,
-              tree: rules.RequirementSpec) -> LearnerProgress:
+def _progress(
+    row: _EnrollmentRow,
+    version: models.TrackVersion,
+    loaded: _Loaded,
+    today: datetime.date,
+    tree: rules.RequirementSpec,
+) -> LearnerProgress:
     started_on = row.starts_on or timezone.localdate(row.enrolled_at)
-    evaluation = rules.evaluate(tree, _evidence_for(loaded, row.user_id, row.cohort_id), today=today,
-                                started_on=started_on)
+    evaluation = rules.evaluate(
+        tree, _evidence_for(loaded, row.user_id, row.cohort_id), today=today, started_on=started_on
+    )
     certs = loaded.certificates.get((row.user_id, row.track_version_id), [])
     current = certs[-1] if certs else None
     return LearnerProgress(
-        enrollment_id=row.pk, user_id=row.user_id, username=row.username,
+        enrollment_id=row.pk,
+        user_id=row.user_id,
+        username=row.username,
         full_name=f"{row.first_name} {row.last_name}".strip() or row.username,
-        cohort_id=row.cohort_id, cohort_name=row.cohort_name,
-        track_slug=version.track.slug, track_title=version.title,
-        track_version=version.version, evaluation=evaluation,
-        certificate_number=current.number if current else "", certificate_status=current.status if current else "",
-        certificate_valid_until=current.valid_until if current else None, employee_id=row.employee_id,
+        cohort_id=row.cohort_id,
+        cohort_name=row.cohort_name,
+        track_slug=version.track.slug,
+        track_title=version.title,
+        track_version=version.version,
+        evaluation=evaluation,
+        certificate_number=current.number if current else "",
+        certificate_status=current.status if current else "",
+        certificate_valid_until=current.valid_until if current else None,
+        employee_id=row.employee_id,
     )
 
 
@@ -642,8 +790,9 @@ def _versions(ids: set[int]) -> dict[int, models.TrackVersion]:
     return {v.pk: v for v in models.TrackVersion.objects.filter(pk__in=ids).select_related("track")}
 
 
-def evaluate_enrollments(enrollment_ids: Iterable[int] | None = None, *, chunk_size: int = 2000,
-                         today: datetime.date | None = None) -> Iterator[LearnerProgress]:
+def evaluate_enrollments(
+    enrollment_ids: Iterable[int] | None = None, *, chunk_size: int = 2000, today: datetime.date | None = None
+) -> Iterator[LearnerProgress]:
     """Evaluate enrolments (all active ones when ``enrollment_ids`` is None) in chunks of constant query count."""
     today = today or _today()
     queryset = models.Enrollment.objects.filter(status=models.EnrollmentStatus.ACTIVE).order_by("pk")
@@ -651,7 +800,9 @@ def evaluate_enrollments(enrollment_ids: Iterable[int] | None = None, *, chunk_s
         queryset = queryset.filter(pk__in=list(enrollment_ids))
     last_pk = 0
     while True:
-        chunk = [_EnrollmentRow(*values) for values in queryset.filter(pk__gt=last_pk).values_list(*_ROW_FIELDS)[:chunk_size]]
+        chunk = [
+            _EnrollmentRow(*values) for values in queryset.filter(pk__gt=last_pk).values_list(*_ROW_FIELDS)[:chunk_size]
+        ]
         if not chunk:
             return
         last_pk = chunk[-1].pk
@@ -660,11 +811,14 @@ def evaluate_enrollments(enrollment_ids: Iterable[int] | None = None, *, chunk_s
         trees = _prefetch_trees(versions.values())
         loaded = _load(list({row.user_id for row in chunk}), version_ids)
         for row in chunk:
-            yield _progress(row, versions[row.track_version_id], loaded, today,
-                            trees[(row.track_version_id, "initial")])
+            yield _progress(
+                row, versions[row.track_version_id], loaded, today, trees[(row.track_version_id, "initial")]
+            )
 
 
-def learner_progress(user, *, track_slug: str | None = None, today: datetime.date | None = None) -> list[LearnerProgress]:
+def learner_progress(
+    user, *, track_slug: str | None = None, today: datetime.date | None = None
+) -> list[LearnerProgress]:
     """The learner's own active enrolments, evaluated (what the learner view shows)."""
     ids = models.Enrollment.objects.filter(user=user, status=models.EnrollmentStatus.ACTIVE)
     if track_slug:
@@ -672,15 +826,18 @@ def learner_progress(user, *, track_slug: str | None = None, today: datetime.dat
     return list(evaluate_enrollments(list(ids.values_list("pk", flat=True)), today=today))
 
 
-def cohort_roster(actor, cohort_id: int, *, search: str = "", state: str = "",
-                  today: datetime.date | None = None) -> list[LearnerProgress]:
+def cohort_roster(
+    actor, cohort_id: int, *, search: str = "", state: str = "", today: datetime.date | None = None
+) -> list[LearnerProgress]:
     """The cohort's learners with their progress; ``state``: "", "met", "in_progress", "certified"."""
     cohort = permissions.require_cohort(actor, cohort_id)
     queryset = models.Enrollment.objects.filter(cohort=cohort, status=models.EnrollmentStatus.ACTIVE)
     if search:
         queryset = queryset.filter(
-            Q(user__username__icontains=search) | Q(user__email__icontains=search)
-            | Q(user__first_name__icontains=search) | Q(user__last_name__icontains=search)
+            Q(user__username__icontains=search)
+            | Q(user__email__icontains=search)
+            | Q(user__first_name__icontains=search)
+            | Q(user__last_name__icontains=search)
             | Q(employee_id__icontains=search)
         )
     rows = list(evaluate_enrollments(list(queryset.values_list("pk", flat=True)), today=today))
@@ -693,7 +850,9 @@ def cohort_roster(actor, cohort_id: int, *, search: str = "", state: str = "",
     return sorted(rows, key=lambda r: r.username)
 
 
-def evaluate_learner(username_or_email: str, *, track_slug: str | None = None, issue: bool = False) -> list[LearnerProgress]:
+def evaluate_learner(
+    username_or_email: str, *, track_slug: str | None = None, issue: bool = False
+) -> list[LearnerProgress]:
     """Evaluate one learner by username or e-mail (``kafaat cert evaluate``); LookupError when unknown."""
     user_model = get_user_model()
     user = user_model.objects.filter(Q(username=username_or_email) | Q(email=username_or_email)).first()
@@ -709,7 +868,9 @@ def evaluate_and_issue(user_id: int, *, today: datetime.date | None = None) -> l
     today = today or _today()
     issued = []
     for progress in evaluate_enrollments(
-        models.Enrollment.objects.filter(user_id=user_id, status=models.EnrollmentStatus.ACTIVE).values_list("pk", flat=True),
+        models.Enrollment.objects.filter(user_id=user_id, status=models.EnrollmentStatus.ACTIVE).values_list(
+            "pk", flat=True
+        ),
         today=today,
     ):
         if progress.evaluation.met and not progress.certificate_number:
@@ -736,8 +897,9 @@ def _next_number(year: int) -> str:
     return cert_settings.CERTIFICATE_NUMBER_FORMAT.format(year=year, seq=sequence.last)
 
 
-def compute_validity(version: models.TrackVersion, completed_on: datetime.date,
-                     previous: models.Certificate | None = None) -> datetime.date | None:
+def compute_validity(
+    version: models.TrackVersion, completed_on: datetime.date, previous: models.Certificate | None = None
+) -> datetime.date | None:
     """``valid_until`` for a completion on ``completed_on`` (the Totara modes; see docs/certification.md)."""
     mode, months = version.validity_mode, version.validity_months
     if mode == models.ValidityMode.NONE:
@@ -769,14 +931,23 @@ def _snapshot(evaluation: rules.Evaluation, evidence: rules.EvidenceSet) -> dict
         "requirements": evaluation.as_json()["requirements"],
         "labs": labs,
         "attestations": {k: v.isoformat() for k, v in evidence.attestations.items()},
-        "hours": {"total": evaluation.hours_total, "by_category": evaluation.hours_by_category,
-                  "by_source": evaluation.hours_by_source},
+        "hours": {
+            "total": evaluation.hours_total,
+            "by_category": evaluation.hours_by_category,
+            "by_source": evaluation.hours_by_source,
+        },
     }
 
 
-def issue_certificate(enrollment_id: int, *, evaluation: rules.Evaluation | None = None, actor=None,
-                      period: int = 1, renewed_from_id: int | None = None,
-                      today: datetime.date | None = None) -> CertificateData | None:
+def issue_certificate(
+    enrollment_id: int,
+    *,
+    evaluation: rules.Evaluation | None = None,
+    actor=None,
+    period: int = 1,
+    renewed_from_id: int | None = None,
+    today: datetime.date | None = None,
+) -> CertificateData | None:
     """Issue the certificate of an enrolment whose requirements are met; idempotent per period.
 
     Exactly one certificate exists per learner, track version and period even when two workers
@@ -788,8 +959,9 @@ def issue_certificate(enrollment_id: int, *, evaluation: rules.Evaluation | None
     loaded = _load([enrollment.user_id], {enrollment.track_version_id})
     evidence = _evidence_for(loaded, enrollment.user_id, enrollment.cohort_id)
     if evaluation is None:
-        evaluation = rules.evaluate(requirement_tree(enrollment.track_version), evidence, today=today,
-                                    started_on=_started_on(enrollment))
+        evaluation = rules.evaluate(
+            requirement_tree(enrollment.track_version), evidence, today=today, started_on=_started_on(enrollment)
+        )
     if not evaluation.met:
         return None
     key = {"user_id": enrollment.user_id, "track_version_id": enrollment.track_version_id, "period": period}
@@ -801,22 +973,40 @@ def issue_certificate(enrollment_id: int, *, evaluation: rules.Evaluation | None
         with transaction.atomic():
             number = _next_number(today.year)
             cert = models.Certificate.objects.create(
-                number=number, user_id=enrollment.user_id, track_version_id=enrollment.track_version_id,
-                enrollment=enrollment, cohort_id=enrollment.cohort_id, period=period, renewed_from=previous,
-                status=Status.ACTIVE, issued_at=timezone.now(), valid_from=today,
+                number=number,
+                user_id=enrollment.user_id,
+                track_version_id=enrollment.track_version_id,
+                enrollment=enrollment,
+                cohort_id=enrollment.cohort_id,
+                period=period,
+                renewed_from=previous,
+                status=Status.ACTIVE,
+                issued_at=timezone.now(),
+                valid_from=today,
                 valid_until=compute_validity(enrollment.track_version, today, previous),
-                hours_total=evaluation.hours_total, hours_by_category=evaluation.hours_by_category,
+                hours_total=evaluation.hours_total,
+                hours_by_category=evaluation.hours_by_category,
                 hours_by_source=evaluation.hours_by_source,
                 results=[[r.title, r.current, r.required] for r in evaluation.flat()],
                 evidence=_snapshot(evaluation, evidence),
             )
-            chain.append(cert, kind="issued" if period == 1 else "renewed", status=Status.ACTIVE,
-                         reason=_("Every requirement met") if period == 1 else _("Renewal requirements met"),
-                         actor=_actor_name(actor))
+            chain.append(
+                cert,
+                kind="issued" if period == 1 else "renewed",
+                status=Status.ACTIVE,
+                reason=_("Every requirement met") if period == 1 else _("Renewal requirements met"),
+                actor=_actor_name(actor),
+            )
             if previous is not None and previous.status == Status.ACTIVE:
                 locked = models.Certificate.objects.select_for_update().get(pk=previous.pk)
-                _change_status(locked, Status.EXPIRED, Status.ACTIVE, reason=f"superseded by renewal {number}",
-                               actor="system", kind="superseded")
+                _change_status(
+                    locked,
+                    Status.EXPIRED,
+                    Status.ACTIVE,
+                    reason=f"superseded by renewal {number}",
+                    actor="system",
+                    kind="superseded",
+                )
     except IntegrityError:
         # Another worker issued it between our check and our insert: a locking read sees its row
         # even under REPEATABLE READ, where a plain read would still show our older snapshot.
@@ -848,8 +1038,15 @@ def evaluate_renewal(cert: models.Certificate, today: datetime.date) -> rules.Ev
     evidence = _evidence_for(loaded, cert.user_id, cert.cohort_id)
     if version.renewal_mode == models.RenewalMode.ROLLING_HOURS:
         since = add_months(today, -version.renewal_window_months)
-        tree = rules.RequirementSpec(id="root", kind="all", children=(rules.RequirementSpec(
-            id="renewal-hours", kind="hours", title=_("Continuing hours"), threshold=version.renewal_hours),))
+        tree = rules.RequirementSpec(
+            id="root",
+            kind="all",
+            children=(
+                rules.RequirementSpec(
+                    id="renewal-hours", kind="hours", title=_("Continuing hours"), threshold=version.renewal_hours
+                ),
+            ),
+        )
     else:
         since = opens  # like Totara, evidence from before the window does not count toward recertification
         tree = requirement_tree(version, "renewal")
@@ -860,22 +1057,30 @@ def process_renewals(today: datetime.date | None = None) -> list[str]:
     """Renew every certificate whose window is open and whose renewal requirements are met."""
     today = today or _today()
     renewed = []
-    candidates = models.Certificate.objects.filter(
-        status__in=[Status.ACTIVE, Status.EXPIRED], valid_until__isnull=False, renewals__isnull=True,
-        enrollment__status=models.EnrollmentStatus.ACTIVE,
-    ).select_related("track_version").order_by("pk")
+    candidates = (
+        models.Certificate.objects.filter(
+            status__in=[Status.ACTIVE, Status.EXPIRED],
+            valid_until__isnull=False,
+            renewals__isnull=True,
+            enrollment__status=models.EnrollmentStatus.ACTIVE,
+        )
+        .select_related("track_version")
+        .order_by("pk")
+    )
     for cert in candidates.iterator(chunk_size=500):
-        if cert.status == Status.EXPIRED and models.CertificateEvent.objects.filter(
-            certificate=cert, kind="superseded"
-        ).exists():
+        if (
+            cert.status == Status.EXPIRED
+            and models.CertificateEvent.objects.filter(certificate=cert, kind="superseded").exists()
+        ):
             continue
         opens = renewal_window_opens(cert)
         if opens is None or today < opens:
             continue
         evaluation = evaluate_renewal(cert, today)
         if evaluation is not None and evaluation.met:
-            new = issue_certificate(cert.enrollment_id, evaluation=evaluation, period=cert.period + 1,
-                                    renewed_from_id=cert.pk, today=today)
+            new = issue_certificate(
+                cert.enrollment_id, evaluation=evaluation, period=cert.period + 1, renewed_from_id=cert.pk, today=today
+            )
             if new is not None:
                 renewed.append(new.number)
     return renewed
@@ -885,15 +1090,23 @@ def expire_certificates(today: datetime.date | None = None) -> int:
     """Mark active and suspended certificates past ``valid_until`` as expired (with an event each)."""
     today = today or _today()
     count = 0
-    ids = list(models.Certificate.objects.filter(
-        status__in=[Status.ACTIVE, Status.SUSPENDED], valid_until__lt=today
-    ).values_list("pk", flat=True))
+    ids = list(
+        models.Certificate.objects.filter(
+            status__in=[Status.ACTIVE, Status.SUSPENDED], valid_until__lt=today
+        ).values_list("pk", flat=True)
+    )
     for cert_id in ids:
         with transaction.atomic():
             cert = models.Certificate.objects.select_for_update().get(pk=cert_id)
             if cert.status in (Status.ACTIVE, Status.SUSPENDED) and cert.valid_until and cert.valid_until < today:
-                _change_status(cert, Status.EXPIRED, cert.status, reason=f"validity ended on {cert.valid_until}",
-                               actor="system", kind="expired")
+                _change_status(
+                    cert,
+                    Status.EXPIRED,
+                    cert.status,
+                    reason=f"validity ended on {cert.valid_until}",
+                    actor="system",
+                    kind="expired",
+                )
                 count += 1
     return count
 
@@ -934,11 +1147,19 @@ def send_expiry_reminders(today: datetime.date | None = None) -> int:
 def _send_reminder(cert: models.Certificate, remaining: int) -> None:
     profile = compat.learner_profiles([cert.user])[cert.user.pk]
     with translation.override(profile.language):
-        params = {"name": profile.full_name, "title": cert.track_version.title, "number": cert.number,
-                  "date": cert.valid_until.isoformat(), "days": remaining}
+        params = {
+            "name": profile.full_name,
+            "title": cert.track_version.title,
+            "number": cert.number,
+            "date": cert.valid_until.isoformat(),
+            "days": remaining,
+        }
         subject = _("Your certificate %(number)s expires on %(date)s") % params
-        body = _(
-            "Hello %(name)s,\n\nYour certificate “%(title)s” (%(number)s) expires on %(date)s. "
-            "Complete the renewal requirements before then to keep it valid.\n"
-        ) % params
+        body = (
+            _(
+                "Hello %(name)s,\n\nYour certificate “%(title)s” (%(number)s) expires on %(date)s. "
+                "Complete the renewal requirements before then to keep it valid.\n"
+            )
+            % params
+        )
     send_mail(subject, body, cert_settings.CERT_FROM_EMAIL, [cert.user.email], fail_silently=False)

@@ -1,11 +1,12 @@
 """The ``kafaat_certification`` XBlock: a thin adapter showing a learner's track progress and a scoped cohort roster."""
+
 from __future__ import annotations
 
 import logging
 
 from django.core.exceptions import PermissionDenied
-from webob import Response
 from web_fragments.fragment import Fragment
+from webob import Response
 from xblock.core import XBlock
 from xblock.fields import Scope, String
 
@@ -23,11 +24,15 @@ log = logging.getLogger(__name__)
 class CertificationBlock(XBlock):
     """Shows the learner's progress toward a track's certificate; coordinators and staff also get the roster."""
 
-    display_name = String(display_name=gettext_lazy("Display name"), default=gettext_lazy("Certification progress"),
-                          scope=Scope.settings)
-    track_slug = String(display_name=gettext_lazy("Track"), default="",
-                        help=gettext_lazy("Slug of the certification track (course_content/tracks/*.json)"),
-                        scope=Scope.settings)
+    display_name = String(
+        display_name=gettext_lazy("Display name"), default=gettext_lazy("Certification progress"), scope=Scope.settings
+    )
+    track_slug = String(
+        display_name=gettext_lazy("Track"),
+        default="",
+        help=gettext_lazy("Slug of the certification track (course_content/tracks/*.json)"),
+        scope=Scope.settings,
+    )
 
     editable_fields = ("display_name", "track_slug")
 
@@ -53,25 +58,37 @@ class CertificationBlock(XBlock):
         items = []
         for progress in api.learner_progress(user, track_slug=self.track_slug or None):
             evaluation = progress.evaluation
-            items.append({
-                "track_title": progress.track_title,
-                "track_version": progress.track_version,
-                "cohort_name": progress.cohort_name,
-                "met": evaluation.met,
-                "progress": round(evaluation.progress * 100),
-                "projected": evaluation.projected_completion,
-                "requirements": [
-                    {"title": r.title, "met": r.met, "current": r.current_display, "required": r.required_display,
-                     "progress": round(r.progress * 100), "missing": r.missing, "depth": depth}
-                    for depth, r in evaluation.walk()
-                ],
-                "hours_total": evaluation.hours_total,
-                "certificate": {
-                    "number": progress.certificate_number, "status": progress.certificate_status,
-                    "valid_until": progress.certificate_valid_until,
-                    **self._certificate_links(progress.certificate_number),
-                } if progress.certificate_number else None,
-            })
+            items.append(
+                {
+                    "track_title": progress.track_title,
+                    "track_version": progress.track_version,
+                    "cohort_name": progress.cohort_name,
+                    "met": evaluation.met,
+                    "progress": round(evaluation.progress * 100),
+                    "projected": evaluation.projected_completion,
+                    "requirements": [
+                        {
+                            "title": r.title,
+                            "met": r.met,
+                            "current": r.current_display,
+                            "required": r.required_display,
+                            "progress": round(r.progress * 100),
+                            "missing": r.missing,
+                            "depth": depth,
+                        }
+                        for depth, r in evaluation.walk()
+                    ],
+                    "hours_total": evaluation.hours_total,
+                    "certificate": {
+                        "number": progress.certificate_number,
+                        "status": progress.certificate_status,
+                        "valid_until": progress.certificate_valid_until,
+                        **self._certificate_links(progress.certificate_number),
+                    }
+                    if progress.certificate_number
+                    else None,
+                }
+            )
         return items
 
     # ------------------------------------------------------------------ views
@@ -82,15 +99,20 @@ class CertificationBlock(XBlock):
         requester = self._requester()
         user = requester.user if requester else None
         cohorts = self._cohorts(user) if user is not None and permissions.is_coordinator_or_staff(user) else []
-        frag = Fragment(render_page("kafaat_certification/student.html", {
-            "dir": direction(lang),
-            "display_name": self.display_name,
-            "signed_in": user is not None,
-            "tracks": self._learner_context(user) if user is not None else [],
-            "cohorts": cohorts,
-            "is_manager": bool(cohorts),
-            "csv_url": self.runtime.handler_url(self, "roster_csv"),
-        }))
+        frag = Fragment(
+            render_page(
+                "kafaat_certification/student.html",
+                {
+                    "dir": direction(lang),
+                    "display_name": self.display_name,
+                    "signed_in": user is not None,
+                    "tracks": self._learner_context(user) if user is not None else [],
+                    "cohorts": cohorts,
+                    "is_manager": bool(cohorts),
+                    "csv_url": self.runtime.handler_url(self, "roster_csv"),
+                },
+            )
+        )
         frag.add_css(resource_text("xblocks.certification", "static/css/certification.css"))
         add_i18n_js(frag)
         frag.add_javascript(resource_text("xblocks.certification", "static/js/certification.js"))
@@ -100,10 +122,17 @@ class CertificationBlock(XBlock):
     def studio_view(self, context=None):  # pylint: disable=unused-argument
         """A small settings form: the display name and the track."""
         lang = language()
-        frag = Fragment(render_page("kafaat_certification/studio.html", {
-            "dir": direction(lang), "display_name": self.display_name, "track_slug": self.track_slug,
-            "tracks": api.list_tracks(),
-        }))
+        frag = Fragment(
+            render_page(
+                "kafaat_certification/studio.html",
+                {
+                    "dir": direction(lang),
+                    "display_name": self.display_name,
+                    "track_slug": self.track_slug,
+                    "tracks": api.list_tracks(),
+                },
+            )
+        )
         add_i18n_js(frag)
         frag.add_javascript(resource_text("xblocks.certification", "static/js/certification.js"))
         frag.initialize_js("KafaatCertificationStudio", {"i18n": js_catalog(lang)})
@@ -117,7 +146,9 @@ class CertificationBlock(XBlock):
         requester = self._requester()
         if requester is None:
             return {"error": "forbidden"}
-        return {"tracks": [p.as_json() for p in api.learner_progress(requester.user, track_slug=self.track_slug or None)]}
+        return {
+            "tracks": [p.as_json() for p in api.learner_progress(requester.user, track_slug=self.track_slug or None)]
+        }
 
     @XBlock.json_handler
     def roster(self, data, suffix=""):  # pylint: disable=unused-argument
@@ -126,8 +157,12 @@ class CertificationBlock(XBlock):
         if requester is None:
             return {"error": "forbidden", "rows": []}
         try:
-            rows = api.cohort_roster(requester.user, data.get("cohort"), search=str(data.get("search") or "")[:100],
-                                     state=str(data.get("state") or ""))
+            rows = api.cohort_roster(
+                requester.user,
+                data.get("cohort"),
+                search=str(data.get("search") or "")[:100],
+                state=str(data.get("state") or ""),
+            )
         except PermissionDenied:
             log.warning("roster refused: user %s, cohort %r", requester.user.pk, data.get("cohort"))
             return {"error": "forbidden", "rows": []}
@@ -153,8 +188,12 @@ class CertificationBlock(XBlock):
         if requester is None:
             return Response(status=403)
         try:
-            rows = api.cohort_roster(requester.user, request.GET.get("cohort"), search=request.GET.get("search", "")[:100],
-                                     state=request.GET.get("state", ""))
+            rows = api.cohort_roster(
+                requester.user,
+                request.GET.get("cohort"),
+                search=request.GET.get("search", "")[:100],
+                state=request.GET.get("state", ""),
+            )
         except PermissionDenied:
             log.warning("roster CSV refused: user %s, cohort %r", requester.user.pk, request.GET.get("cohort"))
             return Response(status=403)
@@ -167,10 +206,12 @@ class CertificationBlock(XBlock):
 
     @staticmethod
     def workbench_scenarios():
-        """The sample tracks; run ``make demo`` (it seeds learners) and use ?student=amina, yanis, coordinator, staff."""
+        """The sample tracks; ``make demo`` seeds learners: ?student=amina, yanis, coordinator, staff."""
         return [
-            ("Kafaat certification: Cloud & DevOps practitioner",
-             '<kafaat_certification track_slug="cloud-devops-practitioner"/>'),
+            (
+                "Kafaat certification: Cloud & DevOps practitioner",
+                '<kafaat_certification track_slug="cloud-devops-practitioner"/>',
+            ),
             ("Kafaat certification: Security analyst", '<kafaat_certification track_slug="security-analyst"/>'),
             ("Kafaat certification: every track", "<kafaat_certification/>"),
         ]

@@ -12,6 +12,7 @@ of ``kafaat cert``; it adds its own commands there, e.g.::
 
 A command that needs the database calls ``xblocks.cli.setup_django()`` first, as the commands here do.
 """
+
 from __future__ import annotations
 
 import argparse
@@ -32,7 +33,9 @@ def register(name: str, parser: argparse.ArgumentParser) -> None:
     tracks_sub = tracks.add_subparsers(dest="tracks_command", metavar="COMMAND")
     tracks_sub.required = True
     load = tracks_sub.add_parser("load", help="load track files (JSON) from a folder; new versions only on change")
-    load.add_argument("directory", nargs="?", default=None, help="folder of *.json tracks (default: course_content/tracks)")
+    load.add_argument(
+        "directory", nargs="?", default=None, help="folder of *.json tracks (default: course_content/tracks)"
+    )
     load.add_argument("--dry-run", action="store_true", help="validate and report without writing")
     load.set_defaults(func=_tracks_load)
     listing = tracks_sub.add_parser("list", help="list tracks and their current versions")

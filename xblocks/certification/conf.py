@@ -1,4 +1,5 @@
-"""Defaults of every certification setting (the credentials and exports apps read theirs here too), overridable in ``settings.KAFAAT``."""
+"""Defaults of every certification setting, overridable in ``settings.KAFAAT`` (the sub-apps keep their own)."""
+
 from xblocks.core.conf import AppSettings
 
 cert_settings = AppSettings(

@@ -1,4 +1,5 @@
 """Frozen values the certification api hands out; the credentials and exports apps code against these."""
+
 from __future__ import annotations
 
 import datetime

@@ -1,4 +1,5 @@
 """Staff forms: one hours entry, one attestation, one CSV upload (scoped to the cohorts the user manages)."""
+
 from __future__ import annotations
 
 from django import forms

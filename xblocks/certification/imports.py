@@ -5,6 +5,7 @@ Columns (header row required, any order): ``username`` or ``email``, ``cohort`` 
 ``work_process``. In dry-run nothing is written; in commit mode any bad row rejects the whole file
 unless ``skip_invalid`` is set, and everything happens in one transaction.
 """
+
 from __future__ import annotations
 
 import csv
@@ -60,9 +61,7 @@ def import_hours_csv(actor, raw: bytes | str, *, dry_run: bool = True, skip_inva
 
     rows = list(enumerate(reader, start=2))
     visible = {c.slug: c for c in permissions.cohort_queryset(actor)}
-    enrolled = set(
-        models.Enrollment.objects.filter(cohort__in=visible.values()).values_list("user_id", "cohort_id")
-    )
+    enrolled = set(models.Enrollment.objects.filter(cohort__in=visible.values()).values_list("user_id", "cohort_id"))
     names = {(row.get("username") or "").strip() for _n, row in rows} - {""}
     emails = {(row.get("email") or "").strip().lower() for _n, row in rows} - {""}
     users = get_user_model().objects.filter(Q(username__in=names) | Q(email__in=emails))
@@ -141,7 +140,9 @@ def _check_row(number, row, visible, by_name, by_email, enrolled, today) -> list
         problems.append(ImportProblem(number, "minutes", _("Minutes must be a whole number.")))
     else:
         if minutes <= 0:
-            problems.append(ImportProblem(number, "minutes", _("Minutes must be positive; corrections go through the ledger.")))
+            problems.append(
+                ImportProblem(number, "minutes", _("Minutes must be positive; corrections go through the ledger."))
+            )
         elif minutes > MAX_MINUTES_PER_ROW:
             problems.append(ImportProblem(number, "minutes", _("More than 24 hours in one row.")))
     try:
@@ -153,7 +154,11 @@ def _check_row(number, row, visible, by_name, by_email, enrolled, today) -> list
             problems.append(ImportProblem(number, "date", _("The date is in the future.")))
     category = (row.get("category") or "").strip()
     if category and not _CATEGORY.match(category):
-        problems.append(ImportProblem(number, "category", _("Category may hold letters, digits, spaces, dots, dashes and underscores.")))
+        problems.append(
+            ImportProblem(
+                number, "category", _("Category may hold letters, digits, spaces, dots, dashes and underscores.")
+            )
+        )
     return problems
 
 

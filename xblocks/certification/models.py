@@ -1,4 +1,5 @@
 """Tables of the certification app; only ``api`` (and admin) touch them, everything else reads ``data``."""
+
 from __future__ import annotations
 
 import enum
@@ -113,7 +114,7 @@ class Track(models.Model):
     def __str__(self) -> str:
         return self.title
 
-    def current_version(self) -> "TrackVersion | None":
+    def current_version(self) -> TrackVersion | None:
         return self.versions.filter(published=True).order_by("-version").first()
 
 
@@ -173,10 +174,6 @@ class Requirement(models.Model):
     def __str__(self) -> str:
         return self.title or f"{self.kind} {self.key}"
 
-    def _check_frozen(self) -> None:
-        if TrackVersion.objects.filter(pk=self.version_id, published=True).exists():
-            raise ValidationError(_("A published track version is frozen; load a new version instead."))
-
     def save(self, *args, **kwargs):
         self._check_frozen()
         super().save(*args, **kwargs)
@@ -184,6 +181,10 @@ class Requirement(models.Model):
     def delete(self, *args, **kwargs):
         self._check_frozen()
         return super().delete(*args, **kwargs)
+
+    def _check_frozen(self) -> None:
+        if TrackVersion.objects.filter(pk=self.version_id, published=True).exists():
+            raise ValidationError(_("A published track version is frozen; load a new version instead."))
 
 
 class Cohort(models.Model):
@@ -229,6 +230,9 @@ class Consent(models.Model):
     class Meta:
         constraints = [models.UniqueConstraint(fields=["enrollment", "employer"], name="kafaat_consent_unique")]
 
+    def __str__(self) -> str:
+        return f"{self.enrollment} → {self.employer}"
+
 
 class AppendOnly(models.Model):
     """Ledger rows: corrections are new rows, never edits."""
@@ -266,6 +270,9 @@ class HoursEntry(AppendOnly):
         indexes = [models.Index(fields=["user", "date"])]
         verbose_name_plural = "hours entries"
 
+    def __str__(self) -> str:
+        return f"{self.user} {self.minutes} min {self.source} {self.date}"
+
 
 class Attestation(AppendOnly):
     """A staff member (e.g. the company tutor) signs off a competency for a learner."""
@@ -279,6 +286,9 @@ class Attestation(AppendOnly):
 
     class Meta:
         indexes = [models.Index(fields=["user", "competency"])]
+
+    def __str__(self) -> str:
+        return f"{self.user}: {self.competency}"
 
 
 class Evidence(models.Model):
@@ -297,12 +307,18 @@ class Evidence(models.Model):
         constraints = [models.UniqueConstraint(fields=["user", "kind", "key"], name="kafaat_evidence_unique")]
         verbose_name_plural = "evidence"
 
+    def __str__(self) -> str:
+        return f"{self.user} {self.kind} {self.key}"
+
 
 class CertificateSequence(models.Model):
     """Per-year counter for certificate numbers, incremented under a row lock."""
 
     year = models.PositiveIntegerField(unique=True)
     last = models.PositiveIntegerField(default=0)
+
+    def __str__(self) -> str:
+        return f"{self.year}: {self.last}"
 
 
 class Certificate(models.Model):
@@ -326,7 +342,9 @@ class Certificate(models.Model):
 
     class Meta:
         constraints = [
-            models.UniqueConstraint(fields=["user", "track_version", "period"], name="kafaat_certificate_once_per_period")
+            models.UniqueConstraint(
+                fields=["user", "track_version", "period"], name="kafaat_certificate_once_per_period"
+            )
         ]
         indexes = [models.Index(fields=["status", "valid_until"])]
 
@@ -351,6 +369,9 @@ class CertificateEvent(models.Model):
         constraints = [models.UniqueConstraint(fields=["certificate", "seq"], name="kafaat_event_seq_unique")]
         ordering = ["certificate_id", "seq"]
 
+    def __str__(self) -> str:
+        return f"{self.certificate_id} #{self.seq} {self.kind}"
+
 
 class ExpiryReminder(models.Model):
     """One row per reminder sent, so each reminder goes out once even with two workers."""
@@ -360,6 +381,7 @@ class ExpiryReminder(models.Model):
     sent_at = models.DateTimeField()
 
     class Meta:
-        constraints = [
-            models.UniqueConstraint(fields=["certificate", "days_before"], name="kafaat_reminder_once")
-        ]
+        constraints = [models.UniqueConstraint(fields=["certificate", "days_before"], name="kafaat_reminder_once")]
+
+    def __str__(self) -> str:
+        return f"{self.certificate_id} −{self.days_before} d"

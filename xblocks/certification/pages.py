@@ -1,4 +1,5 @@
 """Server-side HTML of the certification block: package templates on a private, autoescaping engine."""
+
 from __future__ import annotations
 
 from functools import lru_cache
@@ -12,7 +13,9 @@ from xblocks.core.resources import resource_text
 @lru_cache(maxsize=1)
 def _engine() -> Engine:
     # Independent of the host's TEMPLATES: the LMS configures Mako and several Django engines.
-    return Engine(autoescape=True, libraries={"i18n": "django.templatetags.i18n"}, builtins=["django.templatetags.i18n"])
+    return Engine(
+        autoescape=True, libraries={"i18n": "django.templatetags.i18n"}, builtins=["django.templatetags.i18n"]
+    )
 
 
 @lru_cache(maxsize=16)

@@ -1,4 +1,5 @@
 """Who may see and change what: platform staff see every school, coordinators only their own schools."""
+
 from __future__ import annotations
 
 from django.core.exceptions import PermissionDenied

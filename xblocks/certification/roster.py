@@ -1,4 +1,5 @@
 """The cohort roster as rows and as CSV that spreadsheets open as literal text (no formula injection)."""
+
 from __future__ import annotations
 
 import csv
@@ -35,8 +36,14 @@ def row_json(progress: LearnerProgress) -> dict:
         "certificate": progress.certificate_number,
         "status": progress.certificate_status,
         "requirements": [
-            {"title": r.title, "met": r.met, "current": r.current_display, "required": r.required_display,
-             "progress": round(r.progress * 100), "missing": r.missing}
+            {
+                "title": r.title,
+                "met": r.met,
+                "current": r.current_display,
+                "required": r.required_display,
+                "progress": round(r.progress * 100),
+                "missing": r.missing,
+            }
             for r in evaluation.flat()
         ],
     }
@@ -47,17 +54,42 @@ def csv_text(rows: Iterable[LearnerProgress]) -> str:
     titles = [r.title for r in rows[0].evaluation.flat()] if rows else []
     out = io.StringIO()
     writer = csv.writer(out, quoting=csv.QUOTE_ALL, lineterminator="\r\n")
-    writer.writerow([neutralise(h) for h in [
-        _("Username"), _("Full name"), _("Employee ID"), _("Cohort"), _("Progress (%)"), _("Met"),
-        _("Projected completion"), _("Certificate"), _("Status"), _("Valid until"), *titles]])
+    writer.writerow(
+        [
+            neutralise(h)
+            for h in [
+                _("Username"),
+                _("Full name"),
+                _("Employee ID"),
+                _("Cohort"),
+                _("Progress (%)"),
+                _("Met"),
+                _("Projected completion"),
+                _("Certificate"),
+                _("Status"),
+                _("Valid until"),
+                *titles,
+            ]
+        ]
+    )
     for row in rows:
         evaluation = row.evaluation
-        writer.writerow([neutralise(v) for v in [
-            row.username, row.full_name, row.employee_id, row.cohort_name, round(evaluation.progress * 100),
-            evaluation.met,
-            evaluation.projected_completion.isoformat() if evaluation.projected_completion else "",
-            row.certificate_number, row.certificate_status,
-            row.certificate_valid_until.isoformat() if row.certificate_valid_until else "",
-            *[f"{r.current_display} / {r.required_display}" for r in evaluation.flat()],
-        ]])
+        writer.writerow(
+            [
+                neutralise(v)
+                for v in [
+                    row.username,
+                    row.full_name,
+                    row.employee_id,
+                    row.cohort_name,
+                    round(evaluation.progress * 100),
+                    evaluation.met,
+                    evaluation.projected_completion.isoformat() if evaluation.projected_completion else "",
+                    row.certificate_number,
+                    row.certificate_status,
+                    row.certificate_valid_until.isoformat() if row.certificate_valid_until else "",
+                    *[f"{r.current_display} / {r.required_display}" for r in evaluation.flat()],
+                ]
+            ]
+        )
     return out.getvalue()

@@ -3,6 +3,7 @@
 ``api`` loads requirements and evidence in bulk and calls ``evaluate``; the golden cases in
 ``tests/certification/golden/`` pin its behaviour. Everything here is deterministic given ``today``.
 """
+
 from __future__ import annotations
 
 import datetime
@@ -60,10 +61,10 @@ class RequirementSpec:
     source: str = ""
     threshold: float = 0.0
     due_date: datetime.date | None = None
-    children: tuple["RequirementSpec", ...] = ()
+    children: tuple[RequirementSpec, ...] = ()
 
     @classmethod
-    def from_json(cls, data: Mapping[str, Any], path: str = "r") -> "RequirementSpec":
+    def from_json(cls, data: Mapping[str, Any], path: str = "r") -> RequirementSpec:
         kind = str(data.get("kind", "")).strip()
         if kind not in GROUP_KINDS | LEAF_KINDS:
             raise ValueError(f"{path}: unknown requirement kind {kind!r}")
@@ -101,7 +102,7 @@ class RequirementSpec:
             data["children"] = [child.as_json() for child in self.children]
         return data
 
-    def leaves(self) -> Iterator["RequirementSpec"]:
+    def leaves(self) -> Iterator[RequirementSpec]:
         if self.kind in GROUP_KINDS:
             for child in self.children:
                 yield from child.leaves()
@@ -148,7 +149,7 @@ class EvidenceSet:
     hours: tuple[HoursRecord, ...] = ()
     attestations: Mapping[str, datetime.date] = field(default_factory=dict)
 
-    def since(self, start: datetime.date) -> "EvidenceSet":
+    def since(self, start: datetime.date) -> EvidenceSet:
         """Only what happened on or after ``start`` (renewal windows)."""
         return EvidenceSet(
             facts={k: f for k, f in self.facts.items() if f.at is None or f.at >= start},
@@ -169,7 +170,7 @@ class RequirementResult:
     missing: str  # "" when met
     current_display: str
     required_display: str
-    children: tuple["RequirementResult", ...] = ()
+    children: tuple[RequirementResult, ...] = ()
 
     def as_json(self) -> dict:
         data = {
@@ -236,8 +237,12 @@ def _labels(language: str) -> dict[str, str]:
     """Fixed strings translated once per language: evaluating thousands of learners calls these per leaf."""
     del language  # the cache key; gettext reads the active language itself
     return {
-        "hours": _("%(hours)s h"), "percent": _("%(percent)s%%"), "done": _("done"), "not_yet": _("not yet"),
-        "passed": _("passed"), "signed_off": _("signed off"),
+        "hours": _("%(hours)s h"),
+        "percent": _("%(percent)s%%"),
+        "done": _("done"),
+        "not_yet": _("not yet"),
+        "passed": _("passed"),
+        "signed_off": _("signed off"),
         "pass_lab": _("Pass the lab “%(title)s”"),
         "reach": _("Reach %(required)s on “%(title)s” (now %(current)s)"),
         "complete": _("Complete “%(title)s”"),
@@ -287,9 +292,16 @@ def _leaf(spec: RequirementSpec, evidence: EvidenceSet, labels: Mapping[str, str
         fact = evidence.facts.get(("lab", stable_block_id(spec.key)))
         met = bool(fact and fact.passed)
         return RequirementResult(
-            spec.id, spec.kind, label, 1.0 if met else 0.0, 1.0, met, 1.0 if met else 0.0,
+            spec.id,
+            spec.kind,
+            label,
+            1.0 if met else 0.0,
+            1.0,
+            met,
+            1.0 if met else 0.0,
             "" if met else labels["pass_lab"] % {"title": label},
-            labels["passed"] if met else not_done, labels["passed"],
+            labels["passed"] if met else not_done,
+            labels["passed"],
         )
     if spec.kind in ("block_score", "course_grade"):
         if spec.kind == "block_score":
@@ -301,23 +313,54 @@ def _leaf(spec: RequirementSpec, evidence: EvidenceSet, labels: Mapping[str, str
         required = spec.threshold
         met = current + 1e-9 >= required
         progress = 1.0 if met else (current / required if required else 0.0)
-        missing = "" if met else labels["reach"] % {
-            "required": _fmt_percent(required, labels), "title": label, "current": _fmt_percent(current, labels)}
-        return RequirementResult(spec.id, spec.kind, label, round(current, 4), required, met, progress, missing,
-                                 _fmt_percent(current, labels), _fmt_percent(required, labels))
+        missing = (
+            ""
+            if met
+            else labels["reach"]
+            % {"required": _fmt_percent(required, labels), "title": label, "current": _fmt_percent(current, labels)}
+        )
+        return RequirementResult(
+            spec.id,
+            spec.kind,
+            label,
+            round(current, 4),
+            required,
+            met,
+            progress,
+            missing,
+            _fmt_percent(current, labels),
+            _fmt_percent(required, labels),
+        )
     if spec.kind == "completion":
-        fact = evidence.facts.get(("completion", spec.key)) or evidence.facts.get(("completion", stable_block_id(spec.key)))
+        fact = evidence.facts.get(("completion", spec.key)) or evidence.facts.get(
+            ("completion", stable_block_id(spec.key))
+        )
         met = bool(fact and (fact.passed or fact.value >= 1.0))
         return RequirementResult(
-            spec.id, spec.kind, label, 1.0 if met else 0.0, 1.0, met, 1.0 if met else 0.0,
-            "" if met else labels["complete"] % {"title": label}, done if met else not_done, done,
+            spec.id,
+            spec.kind,
+            label,
+            1.0 if met else 0.0,
+            1.0,
+            met,
+            1.0 if met else 0.0,
+            "" if met else labels["complete"] % {"title": label},
+            done if met else not_done,
+            done,
         )
     if spec.kind == "attestation":
         met = spec.key in evidence.attestations
         return RequirementResult(
-            spec.id, spec.kind, label, 1.0 if met else 0.0, 1.0, met, 1.0 if met else 0.0,
+            spec.id,
+            spec.kind,
+            label,
+            1.0 if met else 0.0,
+            1.0,
+            met,
+            1.0 if met else 0.0,
             "" if met else labels["sign_off"] % {"title": label},
-            labels["signed_off"] if met else not_done, labels["signed_off"],
+            labels["signed_off"] if met else not_done,
+            labels["signed_off"],
         )
     if spec.kind == "hours":
         current = _hours(_matching_minutes(spec, evidence.hours))
@@ -329,12 +372,21 @@ def _leaf(spec: RequirementSpec, evidence: EvidenceSet, labels: Mapping[str, str
             params = {"hours": _fmt_hours(round(required - current, 2), labels), "category": spec.category or label}
             if spec.due_date:
                 params["date"] = _fmt_date(spec.due_date)
-                missing = (labels["hours_category_date"] if spec.category
-                           else labels["hours_date"]) % params
+                missing = (labels["hours_category_date"] if spec.category else labels["hours_date"]) % params
             else:
                 missing = (labels["hours_category"] if spec.category else labels["hours_more"]) % params
-        return RequirementResult(spec.id, spec.kind, label, current, required, met, progress, missing,
-                                 _fmt_hours(current, labels), _fmt_hours(required, labels))
+        return RequirementResult(
+            spec.id,
+            spec.kind,
+            label,
+            current,
+            required,
+            met,
+            progress,
+            missing,
+            _fmt_hours(current, labels),
+            _fmt_hours(required, labels),
+        )
     if spec.kind == "school_share":
         total = sum(record.minutes for record in evidence.hours)
         school = sum(record.minutes for record in evidence.hours if record.source == "school")
@@ -342,10 +394,24 @@ def _leaf(spec: RequirementSpec, evidence: EvidenceSet, labels: Mapping[str, str
         required = spec.threshold
         met = total > 0 and current + 1e-9 >= required
         progress = 1.0 if met else (min(1.0, current / required) if required else 0.0)
-        missing = "" if met else labels["school_share"] % {
-            "required": _fmt_percent(required, labels), "current": _fmt_percent(current, labels)}
-        return RequirementResult(spec.id, spec.kind, label, current, required, met, progress, missing,
-                                 _fmt_percent(current, labels), _fmt_percent(required, labels))
+        missing = (
+            ""
+            if met
+            else labels["school_share"]
+            % {"required": _fmt_percent(required, labels), "current": _fmt_percent(current, labels)}
+        )
+        return RequirementResult(
+            spec.id,
+            spec.kind,
+            label,
+            current,
+            required,
+            met,
+            progress,
+            missing,
+            _fmt_percent(current, labels),
+            _fmt_percent(required, labels),
+        )
     raise ValueError(f"unknown requirement kind {spec.kind!r}")
 
 
@@ -368,10 +434,22 @@ def _node(spec: RequirementSpec, evidence: EvidenceSet, labels: Mapping[str, str
         missing = ngettext("%(count)d requirement left", "%(count)d requirements left", left) % {"count": left}
     else:
         missing = ngettext("Meet %(count)d more of these options", "Meet %(count)d more of these options", left) % {
-            "count": left}
+            "count": left
+        }
     label = spec.title or (_("All of") if spec.kind == "all" else _("Any of"))
-    return RequirementResult(spec.id, spec.kind, label, float(met_count), float(need), met, 1.0 if met else progress,
-                             missing, str(met_count), str(need), children)
+    return RequirementResult(
+        spec.id,
+        spec.kind,
+        label,
+        float(met_count),
+        float(need),
+        met,
+        1.0 if met else progress,
+        missing,
+        str(met_count),
+        str(need),
+        children,
+    )
 
 
 def evaluate(

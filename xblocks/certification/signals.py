@@ -5,6 +5,7 @@
 suspended, revoked, expired), ``previous`` (str), ``reason`` (str).
 Both are sent with ``transaction.on_commit`` so a receiver always sees the committed row.
 """
+
 from django.dispatch import Signal
 
 certificate_issued = Signal()

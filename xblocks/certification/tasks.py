@@ -1,4 +1,5 @@
 """Celery tasks of the certification app: thin, idempotent, JSON arguments, one api call each."""
+
 from __future__ import annotations
 
 from celery import shared_task

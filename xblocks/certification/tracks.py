@@ -4,6 +4,7 @@ A file describes one track; loading it creates a new ``TrackVersion`` only when 
 validity or renewal settings changed (compared by a hash of their canonical JSON), so reloading the
 same files is a no-op and learners keep the version they enrolled under.
 """
+
 from __future__ import annotations
 
 import datetime
@@ -13,7 +14,6 @@ import pathlib
 from dataclasses import dataclass, field
 
 from django.db import transaction
-from django.utils import timezone
 
 from xblocks.certification import models, rules
 from xblocks.certification.conf import cert_settings
@@ -49,9 +49,13 @@ def _validate(data: dict, name: str) -> tuple[list[rules.RequirementSpec], list[
     for key in ("slug", "title", "requirements"):
         if not data.get(key):
             raise ValueError(f"{name}: missing {key!r}")
-    initial = [rules.RequirementSpec.from_json(item, f"requirements.{i}") for i, item in enumerate(data["requirements"])]
+    initial = [
+        rules.RequirementSpec.from_json(item, f"requirements.{i}") for i, item in enumerate(data["requirements"])
+    ]
     renewal_items = (data.get("renewal") or {}).get("requirements") or []
-    renewal = [rules.RequirementSpec.from_json(item, f"renewal.requirements.{i}") for i, item in enumerate(renewal_items)]
+    renewal = [
+        rules.RequirementSpec.from_json(item, f"renewal.requirements.{i}") for i, item in enumerate(renewal_items)
+    ]
     validity = data.get("validity") or {}
     models.ValidityMode(validity.get("mode", "none"))
     models.RenewalMode((data.get("renewal") or {}).get("mode", "requirements"))
@@ -66,8 +70,17 @@ def content_hash(data: dict) -> str:
 def _create_rows(version: models.TrackVersion, specs: list[rules.RequirementSpec], purpose: str, parent=None) -> None:
     for position, spec in enumerate(specs):
         row = models.Requirement.objects.create(
-            version=version, parent=parent, purpose=purpose, position=position, kind=spec.kind, title=spec.title,
-            key=spec.key, category=spec.category, source=spec.source, threshold=spec.threshold, due_date=spec.due_date,
+            version=version,
+            parent=parent,
+            purpose=purpose,
+            position=position,
+            kind=spec.kind,
+            title=spec.title,
+            key=spec.key,
+            category=spec.category,
+            source=spec.source,
+            threshold=spec.threshold,
+            due_date=spec.due_date,
         )
         if spec.children:
             _create_rows(version, list(spec.children), purpose, row)
@@ -84,7 +97,9 @@ def load_track(data: dict, name: str = "track", *, dry_run: bool = False) -> tup
         latest = track.versions.order_by("-version").first()
         if latest is not None and latest.content_hash == digest:
             if not dry_run and (track.title, track.description) != (data["title"], data.get("description", "")):
-                models.Track.objects.filter(pk=track.pk).update(title=data["title"], description=data.get("description", ""))
+                models.Track.objects.filter(pk=track.pk).update(
+                    title=data["title"], description=data.get("description", "")
+                )
             return f"{track.slug} v{latest.version}", False
         number = (latest.version + 1) if latest else 1
         if dry_run:
@@ -95,12 +110,19 @@ def load_track(data: dict, name: str = "track", *, dry_run: bool = False) -> tup
         renewal_cfg = data.get("renewal") or {}
         fixed = validity.get("fixed_until")
         version = models.TrackVersion.objects.create(
-            track=track, version=number, title=data["title"], description=data.get("description", ""),
-            criteria=data.get("criteria", ""), skills=list(data.get("skills") or []), content_hash=digest,
-            validity_mode=validity.get("mode", "none"), validity_months=int(validity.get("months", 0)),
+            track=track,
+            version=number,
+            title=data["title"],
+            description=data.get("description", ""),
+            criteria=data.get("criteria", ""),
+            skills=list(data.get("skills") or []),
+            content_hash=digest,
+            validity_mode=validity.get("mode", "none"),
+            validity_months=int(validity.get("months", 0)),
             fixed_until=datetime.date.fromisoformat(fixed) if fixed else None,
             window_days=int(validity.get("window_days", 60)),
-            renewal_mode=renewal_cfg.get("mode", "requirements"), renewal_hours=float(renewal_cfg.get("hours", 0)),
+            renewal_mode=renewal_cfg.get("mode", "requirements"),
+            renewal_hours=float(renewal_cfg.get("hours", 0)),
             renewal_window_months=int(renewal_cfg.get("window_months", 24)),
         )
         _create_rows(version, initial, "initial")

@@ -1,4 +1,5 @@
 """URLs of this app, mounted by Open edX's plugin framework (and by demo/urls.py) under ``kafaat/certification/``."""
+
 from django.urls import path
 
 from xblocks.certification import views

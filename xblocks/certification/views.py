@@ -3,6 +3,7 @@
 Every view resolves the caller and checks their schools before touching data; a cohort the caller
 may not manage answers 404 like a cohort that does not exist, so ids cannot be probed.
 """
+
 from __future__ import annotations
 
 import datetime
@@ -15,6 +16,7 @@ from django.core.exceptions import PermissionDenied, ValidationError
 from django.db.models import Q
 from django.http import HttpResponse, JsonResponse
 from django.middleware.csrf import CsrfViewMiddleware, get_token
+from django.utils import timezone
 from django.views.decorators.csrf import csrf_exempt
 from django.views.decorators.http import require_http_methods
 
@@ -31,7 +33,7 @@ def _token_user(request):
     header = request.META.get("HTTP_AUTHORIZATION", "")
     if not header.startswith("Bearer "):
         return None
-    presented = header[len("Bearer "):].strip()
+    presented = header[len("Bearer ") :].strip()
     for token, username in (cert_settings.CERT_API_TOKENS or {}).items():
         if token and hmac.compare_digest(token.encode(), presented.encode()):
             return get_user_model().objects.filter(username=username, is_active=True).first()
@@ -81,8 +83,9 @@ def _learner_in(cohort_id, data):
 @csrf_exempt  # CSRF is enforced in _caller for session-authenticated writes; tokens need none
 @require_http_methods(["GET", "POST"])
 def hours_api(request):
-    """GET ``?cohort=ID[&user=ID]``: the ledger; POST a JSON entry: ``cohort`` (id), ``username`` or ``email``,
-    ``source``, ``minutes``, ``date``, optional ``category``, ``note``, ``corrects`` (entry id, minutes may be negative)."""
+    """GET ``?cohort=ID[&user=ID]``: the ledger. POST a JSON entry: ``cohort`` (id), ``username`` or
+    ``email``, ``source``, ``minutes``, ``date``; optional ``category``, ``note``, ``corrects`` (an entry
+    id; then minutes may be negative)."""
     user = _caller(request)
     if user is None:
         return _error(403, "authentication required")
@@ -107,15 +110,23 @@ def hours_api(request):
             minutes = int(data.get("minutes"))
         except (TypeError, ValueError):
             return _error(400, _("Give minutes as a whole number and the date as YYYY-MM-DD."))
-        if day > datetime.date.today():
+        if day > timezone.localdate():
             return _error(400, _("The date is in the future."))
         source = str(data.get("source") or "")
         if source not in set(models.HoursSource):
             return _error(400, _("Source must be school, company or elearning."))
         corrects = data.get("corrects")
-        entry = api.add_hours(user, learner, int(cohort_id), source=source, minutes=minutes, date=day,
-                              category=str(data.get("category") or "")[:64], note=str(data.get("note") or "")[:2000],
-                              corrects_id=int(corrects) if corrects else None)
+        entry = api.add_hours(
+            user,
+            learner,
+            int(cohort_id),
+            source=source,
+            minutes=minutes,
+            date=day,
+            category=str(data.get("category") or "")[:64],
+            note=str(data.get("note") or "")[:2000],
+            corrects_id=int(corrects) if corrects else None,
+        )
     except ValidationError as error:
         return _error(400, " ".join(error.messages))
     except PermissionDenied:
@@ -124,9 +135,18 @@ def hours_api(request):
 
 
 def _entry_json(entry) -> dict:
-    return {"id": entry.id, "user_id": entry.user_id, "cohort_id": entry.cohort_id, "source": entry.source,
-            "category": entry.category, "minutes": entry.minutes, "date": entry.date.isoformat(),
-            "attester": entry.attester, "note": entry.note, "corrects": entry.corrects_id}
+    return {
+        "id": entry.id,
+        "user_id": entry.user_id,
+        "cohort_id": entry.cohort_id,
+        "source": entry.source,
+        "category": entry.category,
+        "minutes": entry.minutes,
+        "date": entry.date.isoformat(),
+        "attester": entry.attester,
+        "note": entry.note,
+        "corrects": entry.corrects_id,
+    }
 
 
 @csrf_exempt  # see hours_api
@@ -141,8 +161,9 @@ def hours_import_api(request):
         return _error(403, "forbidden")
     upload = request.FILES.get("file")
     raw = upload.read(cert_settings.CERT_MAX_IMPORT_BYTES + 1) if upload else request.body
-    report = imports.import_hours_csv(user, raw, dry_run=request.GET.get("commit") != "1",
-                                      skip_invalid=request.GET.get("skip_invalid") == "1")
+    report = imports.import_hours_csv(
+        user, raw, dry_run=request.GET.get("commit") != "1", skip_invalid=request.GET.get("skip_invalid") == "1"
+    )
     return JsonResponse(report.as_json(), status=200 if report.ok or report.dry_run or report.imported else 400)
 
 
@@ -174,8 +195,9 @@ def roster_csv(request, cohort_id: int):
     if not request.user.is_authenticated:
         return HttpResponse(status=403)
     try:
-        rows = api.cohort_roster(request.user, cohort_id, search=request.GET.get("search", "")[:100],
-                                 state=request.GET.get("state", ""))
+        rows = api.cohort_roster(
+            request.user, cohort_id, search=request.GET.get("search", "")[:100], state=request.GET.get("state", "")
+        )
     except PermissionDenied:
         return HttpResponse(status=404)
     response = HttpResponse(roster.csv_text(rows).encode("utf-8-sig"), content_type="text/csv; charset=utf-8")
@@ -198,8 +220,16 @@ def hours_page(request):
         hours_form = forms.HoursEntryForm(user, request.POST, prefix="hours")
         if hours_form.is_valid():
             data = hours_form.cleaned_data
-            api.add_hours(user, data["user"], data["cohort"].pk, source=data["source"], minutes=data["minutes"],
-                          date=data["date"], category=data["category"], note=data["note"])
+            api.add_hours(
+                user,
+                data["user"],
+                data["cohort"].pk,
+                source=data["source"],
+                minutes=data["minutes"],
+                date=data["date"],
+                category=data["category"],
+                note=data["note"],
+            )
             message, hours_form = _("The hours were recorded."), forms.HoursEntryForm(user, prefix="hours")
     elif action == "attest":
         attest_form = forms.AttestationForm(user, request.POST, prefix="attest")
@@ -211,11 +241,23 @@ def hours_page(request):
         import_form = forms.HoursImportForm(request.POST, request.FILES, prefix="import")
         if import_form.is_valid():
             data = import_form.cleaned_data
-            report = imports.import_hours_csv(user, data["file"].read(cert_settings.CERT_MAX_IMPORT_BYTES + 1),
-                                              dry_run=not data["commit"], skip_invalid=data["skip_invalid"])
-    html = render_page("kafaat_certification/hours.html", {
-        "dir": direction(), "csrf_token": get_token(request), "message": message, "report": report,
-        "hours_form": hours_form, "attest_form": attest_form, "import_form": import_form,
-        "cohorts": api.list_cohorts(user),
-    })
+            report = imports.import_hours_csv(
+                user,
+                data["file"].read(cert_settings.CERT_MAX_IMPORT_BYTES + 1),
+                dry_run=not data["commit"],
+                skip_invalid=data["skip_invalid"],
+            )
+    html = render_page(
+        "kafaat_certification/hours.html",
+        {
+            "dir": direction(),
+            "csrf_token": get_token(request),
+            "message": message,
+            "report": report,
+            "hours_form": hours_form,
+            "attest_form": attest_form,
+            "import_form": import_form,
+            "cohorts": api.list_cohorts(user),
+        },
+    )
     return HttpResponse(html)

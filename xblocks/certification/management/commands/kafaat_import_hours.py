@@ -1,4 +1,5 @@
-"""``manage.py kafaat_import_hours FILE --as USER [--commit] [--skip-invalid]``: import an hours CSV (dry run by default)."""
+"""``manage.py kafaat_import_hours FILE --as USER [--commit] [--skip-invalid]``: import an hours CSV."""
+
 from django.contrib.auth import get_user_model
 from django.core.management.base import BaseCommand, CommandError
 
@@ -20,13 +21,17 @@ class Command(BaseCommand):
             raise CommandError(f"no user {options['actor']!r}")
         with open(options["path"], "rb") as handle:
             raw = handle.read()
-        report = imports.import_hours_csv(actor, raw, dry_run=not options["commit"],
-                                          skip_invalid=options["skip_invalid"])
+        report = imports.import_hours_csv(
+            actor, raw, dry_run=not options["commit"], skip_invalid=options["skip_invalid"]
+        )
         for problem in report.problems:
             self.stdout.write(f"row {problem.row} {problem.column or '-'}: {problem.reason}")
         verb = "would import" if report.dry_run else "imported"
         count = report.total_rows - len({p.row for p in report.problems}) if report.dry_run else report.imported
         self.stdout.write(f"{verb} {count} of {report.total_rows} row(s)")
         if report.problems and not (options["skip_invalid"] and options["commit"]):
-            raise CommandError(f"{len(report.problems)} problem(s); nothing was written" if options["commit"] else
-                               f"{len(report.problems)} problem(s)")
+            raise CommandError(
+                f"{len(report.problems)} problem(s); nothing was written"
+                if options["commit"]
+                else f"{len(report.problems)} problem(s)"
+            )

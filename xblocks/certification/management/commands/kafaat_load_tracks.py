@@ -1,4 +1,5 @@
 """``manage.py kafaat_load_tracks [DIR]``: load track definition files; a new version only when they changed."""
+
 from django.core.management.base import BaseCommand, CommandError
 
 from xblocks.certification import tracks

@@ -1,4 +1,5 @@
 """``manage.py kafaat_verify_chain``: check every certificate's event chain and name each broken event."""
+
 from django.core.management.base import BaseCommand, CommandError
 
 from xblocks.certification import api
@@ -19,7 +20,9 @@ class Command(BaseCommand):
             certificate_id = certificate.id
         report = api.verify_event_chain(certificate_id=certificate_id)
         for problem in report.problems:
-            self.stdout.write(f"BROKEN event {problem.event_id} (certificate {problem.certificate_id}): {problem.reason}")
+            self.stdout.write(
+                f"BROKEN event {problem.event_id} (certificate {problem.certificate_id}): {problem.reason}"
+            )
         self.stdout.write(f"{report.checked} events checked, {len(report.problems)} problem(s)")
         if not report.ok:
             raise CommandError("the certificate event chain is broken")
