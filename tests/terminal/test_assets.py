@@ -1,4 +1,5 @@
 """Front-end assets and admin: vendored files are the npm ones, fragments get everything, audit is visible."""
+
 import hashlib
 import pathlib
 import re
@@ -16,9 +17,10 @@ def test_vendored_xterm_files_are_unmodified_copies_with_licences():
     for digest, name in listed:
         assert hashlib.sha256((VENDOR / name).read_bytes()).hexdigest() == digest, name
     for licence in ("LICENSE", "LICENSE.addon-fit", "LICENSE.addon-web-links"):
-        assert "MIT License" in (VENDOR / licence).read_text() or "Permission is hereby granted" in (
-            VENDOR / licence
-        ).read_text()
+        assert (
+            "MIT License" in (VENDOR / licence).read_text()
+            or "Permission is hereby granted" in (VENDOR / licence).read_text()
+        )
 
 
 def test_a_fragment_gets_xterm_its_addons_css_i18n_and_the_terminal_glue_with_amd_hidden():
@@ -29,11 +31,16 @@ def test_a_fragment_gets_xterm_its_addons_css_i18n_and_the_terminal_glue_with_am
     scripts = [r.data for r in frag.resources if r.mimetype == "application/javascript"]
     styles = [r.data for r in frag.resources if r.mimetype == "text/css"]
     assert any(".xterm-viewport" in css for css in styles) and any(".kafaat-terminal__screen" in css for css in styles)
-    order = [
-        next(i for i, js in enumerate(scripts) if marker in js)
-        for marker in ("window.define = undefined", "define.amd)define([],t);else{var i=t()", "FitAddon", "WebLinksAddon",
-                       "window.define = window.__kafaatDefine", "KafaatI18n", "KafaatTerminal")
-    ]
+    markers = (
+        "window.define = undefined",
+        "define.amd)define([],t);else{var i=t()",  # xterm.js's UMD prologue
+        "FitAddon",
+        "WebLinksAddon",
+        "window.define = window.__kafaatDefine",
+        "KafaatI18n",
+        "KafaatTerminal",
+    )
+    order = [next(i for i, js in enumerate(scripts) if marker in js) for marker in markers]
     assert order == sorted(order)  # RequireJS is hidden exactly while the UMD bundles run
 
 
