@@ -166,3 +166,16 @@ def test_kafaat_image_list_shows_each_image_with_hash_state_size_and_path(local_
     assert lines[0].split() == ["NAME", "RECIPE", "BUILT", "SIZE", "PATH"]
     base = next(line.split() for line in lines if line.startswith("base "))
     assert base[1] == images.find("base").hash and base[2] == "yes" and base[-1].endswith(f"base-{base[1]}")
+
+
+def test_prune_removes_old_recipe_images_but_keeps_current_and_in_use_ones(recipes, tmp_path):
+    recipes("toy", packages=["less"])
+    cache = images.cache_dir()
+    current = cache / f"toy-{images.load_recipe('toy').hash}"
+    old, used, abandoned = cache / "toy-000000000000", cache / "toy-111111111111", cache / ".build-toy-x-999999999"
+    for folder in (current, old, used, abandoned):
+        (folder / "rootfs").mkdir(parents=True)
+    assert images.prune({"toy-111111111111"}, dry_run=True) == [abandoned, old]
+    assert old.exists()
+    images.prune({"toy-111111111111"})
+    assert current.exists() and used.exists() and not old.exists() and not abandoned.exists()

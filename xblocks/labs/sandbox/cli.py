@@ -30,6 +30,9 @@ def register(name: str, parser: argparse.ArgumentParser) -> None:
         build.set_defaults(func=image_build)
         listing = sub.add_parser("list", help="images, recipe hash, built or not, size and path")
         listing.set_defaults(func=image_list)
+        prune = sub.add_parser("prune", help="remove cached images of old recipes that no live sandbox uses")
+        prune.add_argument("--dry-run", action="store_true", help="only print what would be removed")
+        prune.set_defaults(func=image_prune)
     elif name == "sandbox":
         shell = sub.add_parser("shell", help="an interactive shell in a throwaway sandbox, destroyed on exit")
         _sandbox_options(shell)
@@ -106,6 +109,19 @@ def image_list(args: argparse.Namespace) -> int:  # pylint: disable=unused-argum
     widths = [max(len(row[i]) for row in rows) for i in range(len(rows[0]))]
     for row in rows:
         print("  ".join(cell.ljust(width) for cell, width in zip(row, widths, strict=True)).rstrip())
+    return 0
+
+
+def image_prune(args: argparse.Namespace) -> int:
+    from xblocks.labs.sandbox import images  # pylint: disable=import-outside-toplevel
+
+    in_use = {
+        f"{handle.data.get('image')}-{handle.data.get('image_hash')}"
+        for handle in _backend().inventory()
+        if handle.data.get("image")
+    }
+    for path in images.prune(in_use, dry_run=args.dry_run):
+        print(f"{'would remove' if args.dry_run else 'removed'} {path}")
     return 0
 
 

@@ -66,6 +66,8 @@ COMMON_SETUP = [
     "passwd -l root >/dev/null; passwd -l learner >/dev/null",
     "mkdir -p /etc/sudoers.d /run/kafaat && chmod 0755 /run/kafaat",
     "rm -f /etc/machine-id && : > /etc/machine-id",
+    # debootstrap copies the build host's name and resolvers in: neither belongs in a lab
+    "echo lab > /etc/hostname && : > /etc/resolv.conf",
     "find /var/log -type f -exec truncate -s 0 {} +",
     "rm -rf /tmp/* /var/tmp/* /root/.cache",
 ]
@@ -101,6 +103,8 @@ class Recipe:
             "files": [list(item) for item in self.files],
             "setup": list(self.setup),
             "uid_base": int(labs_settings.SANDBOX_UID_BASE),
+            # the builder's own steps, so changing them rebuilds every image
+            "common": [list(REQUIRED_PACKAGES), COMMON_SETUP, list(STRIP_PATHS), DPKG_NODOC],
         }
 
     @property
@@ -241,6 +245,31 @@ def ensure(name: str, *, progress: Callable[[str], None] | None = None) -> Image
 def list_images() -> list[Image]:
     """Every recipe's current image, built or not, in name order."""
     return [find(name) for name in recipe_names()]
+
+
+def prune(in_use: set[str], *, dry_run: bool = False) -> list[pathlib.Path]:
+    """Remove cached images that no recipe builds any more and no live sandbox uses; return them.
+
+    ``in_use`` holds ``<name>-<hash>`` of the images live sandboxes were created from (their overlay
+    still reads them). Abandoned build folders of dead processes go too.
+    """
+    root = cache_dir()
+    current = set()
+    for name in recipe_names():
+        with contextlib.suppress(SandboxError):
+            current.add(f"{name}-{load_recipe(name).hash}")
+    removed = []
+    for entry in sorted(root.iterdir()):
+        if entry.name.startswith(".build-"):
+            pid = entry.name.rsplit("-", 1)[-1]
+            if pid.isdigit() and os.path.exists(f"/proc/{pid}"):
+                continue
+        elif entry.name.startswith(".") or not entry.is_dir() or entry.name in current or entry.name in in_use:
+            continue
+        removed.append(entry)
+        if not dry_run:
+            _remove_tree(entry)
+    return removed
 
 
 @contextlib.contextmanager
