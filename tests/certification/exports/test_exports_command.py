@@ -110,3 +110,16 @@ def test_kafaat_cert_export_of_a_non_consenting_only_cohort_is_empty(world, tmp_
 
 def test_an_unknown_user_is_an_error(world, tmp_path):
     assert cli.main(["cert", "export", "--format", "csv", "--user", "nobody", "--out", str(tmp_path / "x")]) == 2
+
+
+def test_a_dry_run_counts_records_and_names_empty_key_cells_without_writing(world, tmp_path, capsys):
+    target = tmp_path / "never.csv"
+    status = cli.main(
+        ["cert", "export", "--format", "csv", "--preset", "cornerstone", "--employer", "acme", "--user", "coord_a",
+         "--dry-run", "--out", str(target)]
+    )  # fmt: skip
+    err = capsys.readouterr().err
+    assert status == 1  # erin has no employee id: Cornerstone's User ID key would be empty
+    assert f"{world.number('erin')}: User ID: empty key column" in err
+    assert "2 records for preset cornerstone, 1 problem(s)" in err
+    assert not target.exists()

@@ -42,6 +42,8 @@ from .data import (
     ReceiptData,
     ReceiptStatus,
     Schedule,
+    ValidationProblem,
+    ValidationReport,
 )
 from .records import RecordBuilder
 from .scope import Scope, certification_api
@@ -204,6 +206,36 @@ def write_export(
         content_type=info.content_type,
         filename=export_filename(fmt, preset_data.slug if info.uses_preset else "", scope.employer),
     )
+
+
+def validate_export(
+    user: Any,
+    *,
+    preset: str = "kafaat",
+    employer: str | None = None,
+    cohort_ids: Iterable[int] | None = None,
+    statuses: Iterable[str] | None = None,
+    max_problems: int = 1000,
+) -> ValidationReport:
+    """Dry run: stream the export without writing it and report empty key cells (e.g. no employee id).
+
+    The target keys records on its key columns (Cornerstone: User ID + Start Date/Time + Transcript
+    Status + Training Title); a row with an empty key cell would be rejected or mismatched there.
+    """
+    scope = Scope(user, employer, cohort_ids)
+    preset_data = get_preset(preset, user)
+    key_positions = [(i, h) for i, h in enumerate(preset_data.headers) if h in preset_data.key]
+    row_of = presets.compile_preset(preset_data)
+    builder = RecordBuilder()
+    rows = 0
+    problems: list[ValidationProblem] = []
+    for cert in scope.certificates(statuses, chunk_size=int(exports_settings.EXPORT_CHUNK_SIZE)):
+        rows += 1
+        row = row_of(builder.build(cert))
+        for index, header in key_positions:
+            if row[index] in ("", None) and len(problems) < max_problems:
+                problems.append(ValidationProblem(cert.number, header, _("empty key column")))
+    return ValidationReport(preset=preset_data.slug, rows=rows, problems=tuple(problems))
 
 
 def export_filename(fmt: str, preset: str, employer: str, when: dt.datetime | None = None) -> str:

@@ -64,6 +64,9 @@ def add_export_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--user", required=True, help="export as this coordinator (username): their scope applies")
     parser.add_argument("--out", default="-", help="output file ('-' for standard output)")
     parser.add_argument("--quiet", action="store_true", help="no progress display")
+    parser.add_argument(
+        "--dry-run", action="store_true", help="write nothing; count the records and list empty key cells"
+    )
 
 
 def run_export(args: argparse.Namespace, stdout: IO[bytes], stderr: IO[str]) -> int:
@@ -77,6 +80,8 @@ def run_export(args: argparse.Namespace, stdout: IO[bytes], stderr: IO[str]) -> 
     if user is None:
         stderr.write(f"no user {args.user!r}\n")
         return 2
+    if getattr(args, "dry_run", False):
+        return _dry_run(args, user, stderr)
     display = ProgressDisplay(stderr, quiet=args.quiet)
     target = None if args.out == "-" else args.out
     partial = f"{target}.part" if target else None
@@ -124,6 +129,27 @@ def run_export(args: argparse.Namespace, stdout: IO[bytes], stderr: IO[str]) -> 
         where = target or "standard output"
         stderr.write(f"{summary.rows} records, {summary.bytes} bytes ({summary.format}) written to {where}\n")
     return 0
+
+
+def _dry_run(args: argparse.Namespace, user, stderr: IO[str]) -> int:
+    from django.core.exceptions import PermissionDenied  # pylint: disable=import-outside-toplevel
+
+    from . import api, presets  # pylint: disable=import-outside-toplevel
+
+    try:
+        report = api.validate_export(
+            user, preset=args.preset, employer=args.employer, cohort_ids=args.cohort, statuses=args.status
+        )
+    except PermissionDenied as error:
+        stderr.write(f"refused: {error}\n")
+        return 3
+    except (LookupError, ValueError, presets.PresetError) as error:
+        stderr.write(f"error: {error}\n")
+        return 2
+    for problem in report.problems:
+        stderr.write(f"{problem.certificate_number}: {problem.header}: {problem.reason}\n")
+    stderr.write(f"{report.rows} records for preset {report.preset}, {len(report.problems)} problem(s)\n")
+    return 0 if report.ok else 1
 
 
 def register(subparsers) -> None:

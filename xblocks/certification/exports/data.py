@@ -90,6 +90,26 @@ class PresetData:
 
 
 @dataclass(frozen=True)
+class ValidationProblem:
+    certificate_number: str
+    header: str
+    reason: str
+
+
+@dataclass(frozen=True)
+class ValidationReport:
+    """A dry run: how many records an export would hold and which key cells the target would reject."""
+
+    preset: str
+    rows: int
+    problems: tuple[ValidationProblem, ...] = ()
+
+    @property
+    def ok(self) -> bool:
+        return not self.problems
+
+
+@dataclass(frozen=True)
 class ExportSummary:
     """What a finished (or streamed) export wrote."""
 
