@@ -196,6 +196,18 @@ def _evaluate_all() -> tuple[int, int]:
     return count, met
 
 
+def _traced_peak_mb(func) -> float:
+    """Peak Python allocation during one pass (tracemalloc): streaming keeps it to about one chunk."""
+    import tracemalloc  # pylint: disable=import-outside-toplevel
+
+    tracemalloc.start()
+    try:
+        func()
+        return tracemalloc.get_traced_memory()[1] / 2**20
+    finally:
+        tracemalloc.stop()
+
+
 def _queries(func) -> int:
     from django.db import connection  # pylint: disable=import-outside-toplevel
     from django.test.utils import CaptureQueriesContext  # pylint: disable=import-outside-toplevel
@@ -225,16 +237,20 @@ def child(backend: str, learners: int, repeats: int, out: str) -> None:
         enrollments = models.Enrollment.objects.count()
         rss_before = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
         _evaluate_all()  # warm caches (requirement trees, translations) once
-        fetch_times, eval_times = [], []
+        fetch_times, eval_times, fetch_cpu, eval_cpu = [], [], [], []
         met = 0
         for _ in range(repeats):
-            t0 = time.perf_counter()
+            t0, c0 = time.perf_counter(), time.process_time()
             _bare_fetch()
             fetch_times.append(time.perf_counter() - t0)
-            t0 = time.perf_counter()
+            fetch_cpu.append(time.process_time() - c0)
+            t0, c0 = time.perf_counter(), time.process_time()
             _, met = _evaluate_all()
             eval_times.append(time.perf_counter() - t0)
+            eval_cpu.append(time.process_time() - c0)
         rss_after = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+        fetch_peak_mb = _traced_peak_mb(_bare_fetch)
+        eval_peak_mb = _traced_peak_mb(_evaluate_all)
         eval_queries = _queries(_evaluate_all)
         fetch_queries = _queries(_bare_fetch)
         # constant queries per learner: the same pass over one chunk's worth of learners
@@ -258,6 +274,10 @@ def child(backend: str, learners: int, repeats: int, out: str) -> None:
             "populate_s": populate_s,
             "fetch_s": report.summary(fetch_times),
             "evaluate_s": report.summary(eval_times),
+            "fetch_cpu_s": report.summary(fetch_cpu),
+            "evaluate_cpu_s": report.summary(eval_cpu),
+            "fetch_peak_mb": fetch_peak_mb,
+            "evaluate_peak_mb": eval_peak_mb,
             "throughput_per_s": enrollments / report.percentile(eval_times, 50),
             "fetch_throughput_per_s": enrollments / report.percentile(fetch_times, 50),
             "queries_total": eval_queries,
@@ -337,6 +357,13 @@ def main(argv: list[str]) -> int:
             },
             {
                 "backend": backend,
+                "figure": "full pass CPU s (this process), evaluate vs fetch",
+                "value": f["evaluate_cpu_s"]["p50"],
+                "p95": f["evaluate_cpu_s"]["p95"],
+                "ratio": report.ratio(f["evaluate_cpu_s"]["p50"], f["fetch_cpu_s"]["p50"]),
+            },
+            {
+                "backend": backend,
                 "figure": "throughput, enrolments/s",
                 "value": f["throughput_per_s"],
                 "p95": "",
@@ -362,6 +389,13 @@ def main(argv: list[str]) -> int:
                 "value": f["one_learner_ms"]["p50"],
                 "p95": f["one_learner_ms"]["p95"],
                 "ratio": report.ratio(f["one_learner_ms"]["p50"], f["one_learner_fetch_ms"]["p50"]),
+            },
+            {
+                "backend": backend,
+                "figure": "peak traced MB in one pass, evaluate vs fetch",
+                "value": f["evaluate_peak_mb"],
+                "p95": "",
+                "ratio": report.ratio(f["evaluate_peak_mb"], f["fetch_peak_mb"]),
             },
             {
                 "backend": backend,

@@ -11,6 +11,7 @@ from django.core.exceptions import ValidationError
 
 from xblocks.certification import api, models, permissions
 from xblocks.core.i18n import gettext_lazy as _
+from xblocks.core.i18n import ngettext
 
 
 def _schools(request):
@@ -288,7 +289,8 @@ class CertificateAdmin(SchoolScopedAdmin):
             except (ValueError, ValidationError) as error:
                 self.message_user(request, str(error), messages.WARNING)
         if done:
-            self.message_user(request, _("%(count)d certificate(s) updated.") % {"count": done}, messages.SUCCESS)
+            text = ngettext("%(count)d certificate updated.", "%(count)d certificates updated.", done)
+            self.message_user(request, text % {"count": done}, messages.SUCCESS)
 
     @admin.action(description=_("Suspend the selected certificates"))
     def suspend(self, request, queryset):
