@@ -298,7 +298,19 @@ def host_secrets(ctx: Context) -> str:
     )
     as_root = ctx.run(ctx.a, "cat /etc/shadow", user=User.ROOT)
     _expect(not shadow or as_root.stdout.encode() != shadow, "the sandbox's /etc/shadow is the host's")
-    return "no host shadow, settings file, SECRET_KEY or worker environment inside"
+    identity = ctx.run(ctx.a, "hostname; cat /etc/hostname /etc/resolv.conf 2>/dev/null").stdout
+    host_name = socket.gethostname()
+    _expect(host_name in ("lab", "localhost") or host_name not in identity.split(), "the host's name shows inside")
+    for server in _host_nameservers():
+        _expect(server not in identity, f"the host's resolver {server} shows inside")
+    return "no host shadow, settings file, SECRET_KEY, worker environment, host name or resolvers inside"
+
+
+def _host_nameservers() -> list[str]:
+    with contextlib.suppress(OSError):
+        text = pathlib.Path("/etc/resolv.conf").read_text(encoding="utf-8", errors="replace")
+        return [s for s in re.findall(r"^nameserver\s+(\S+)", text, re.MULTILINE) if not s.startswith("127.")]
+    return []
 
 
 def proc_view(ctx: Context) -> str:
