@@ -5,9 +5,10 @@ from __future__ import annotations
 import pytest
 from django.utils import translation
 
+from xblocks.certification import api
 from xblocks.certification.block import CertificationBlock
 
-from .conftest import BlockHarness
+from .conftest import CHECKOUT, BlockHarness
 
 pytestmark = pytest.mark.django_db
 
@@ -87,3 +88,14 @@ def test_every_workbench_scenario_renders_for_a_learner_and_for_staff(sample_tra
         assert "kafaat-cert" in html
     studio = BlockHarness(scenario[1], "staff").block.render("studio_view", {}).content
     assert "Cloud &amp; DevOps practitioner" in studio
+
+
+@pytest.mark.parametrize(
+    "path",
+    sorted((CHECKOUT / "course_content" / "kafaat_certification").glob("*.xml")),
+    ids=lambda p: p.name,
+)
+def test_sample_course_certification_blocks_name_a_loaded_track(sample_tracks, path):
+    harness = BlockHarness(path.read_text(encoding="utf-8"), "student_1")
+    assert api.get_track(harness.block.track_slug) is not None
+    assert "kafaat-cert" in harness.html()
