@@ -124,3 +124,19 @@ def test_old_exports_are_purged_with_their_files(client, world, start):
     assert api.purge_exports(now=export.created_at + dt.timedelta(days=8)) == 1
     assert not path.exists()
     assert api.list_exports(world.coordinator_a) == []
+
+
+def test_an_export_abandoned_by_a_dead_worker_is_taken_over_but_a_live_one_is_not(world):
+    import datetime as dt
+
+    from django.utils import timezone
+
+    from xblocks.certification.exports import api
+    from xblocks.certification.exports.models import Export
+
+    row = Export.objects.create(requester=world.coordinator_a, format="csv", employer="acme", status="running",
+                                started_at=timezone.now())  # fmt: skip
+    assert api.run_export(row.pk).status == "running"
+    Export.objects.filter(pk=row.pk).update(started_at=timezone.now() - dt.timedelta(hours=3))
+    finished = api.run_export(row.pk)
+    assert finished.status == "done" and finished.rows_done == 2

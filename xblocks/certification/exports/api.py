@@ -52,6 +52,7 @@ from .xapi import StatementBuilder
 log = logging.getLogger(__name__)
 
 ProgressCallback = Callable[[int, int], None]
+STALE_EXPORT = dt.timedelta(hours=2)
 
 
 # --- presets ---------------------------------------------------------------------------------
@@ -289,8 +290,12 @@ def run_export(export_id: int) -> ExportData:
     """Write the file of a queued export, updating its progress row; safe to run twice."""
     from .models import Export  # pylint: disable=import-outside-toplevel
 
-    claimed = Export.objects.filter(pk=export_id, status=ExportStatus.PENDING).update(
-        status=ExportStatus.RUNNING, started_at=timezone.now()
+    now = timezone.now()
+    # a worker that died mid-export leaves it running; acks_late redelivers the task, which may
+    # take it over once it is clearly abandoned
+    abandoned = Q(status=ExportStatus.RUNNING, started_at__lt=now - STALE_EXPORT)
+    claimed = Export.objects.filter(Q(status=ExportStatus.PENDING) | abandoned, pk=export_id).update(
+        status=ExportStatus.RUNNING, started_at=now
     )
     row = Export.objects.select_related("requester").get(pk=export_id)
     if not claimed:
