@@ -123,3 +123,17 @@ def test_a_dry_run_counts_records_and_names_empty_key_cells_without_writing(worl
     assert f"{world.number('erin')}: User ID: empty key column" in err
     assert "2 records for preset cornerstone, 1 problem(s)" in err
     assert not target.exists()
+
+
+def test_kafaat_cert_deliver_and_resend_drive_an_endpoint(world, tmp_path, settings, capsys):
+    from xblocks.certification.exports import api
+
+    settings.KAFAAT = {**settings.KAFAAT, "DELIVERY_FILE_DROP_ROOT": str(tmp_path)}
+    endpoint = api.create_endpoint(world.coordinator_a, name="Drop", url="acme", employer="acme", kind="file-drop")
+    assert cli.main(["cert", "deliver", str(endpoint.id)]) == 0
+    assert "queued 2, sent 2, delivered 2" in capsys.readouterr().out
+    assert len(list((tmp_path / "acme").glob("*.json"))) == 2
+    assert cli.main(["cert", "resend", str(endpoint.id), "--all"]) == 0
+    assert "2 record(s) queued again" in capsys.readouterr().out
+    assert cli.main(["cert", "deliver"]) == 0
+    assert "delivered: 2" in capsys.readouterr().out
