@@ -331,3 +331,15 @@ def test_the_beat_schedule_names_registered_tasks():
 
     for entry in tasks.BEAT_SCHEDULE.values():
         assert entry["task"] in current_app.tasks
+
+
+def test_the_admin_form_refuses_plain_http_and_drop_folders_outside_the_root(world, tmp_path, settings):
+    from django.core.exceptions import ValidationError
+
+    from xblocks.certification.exports.models import Endpoint
+
+    settings.KAFAAT = {**settings.KAFAAT, "DELIVERY_FILE_DROP_ROOT": str(tmp_path)}
+    for kind, url in (("https", "http://hr.example.com/in"), ("file-drop", "../outside")):
+        endpoint = Endpoint(name="x", kind=kind, url=url, employer="acme", owner=world.coordinator_a)
+        with pytest.raises(ValidationError):
+            endpoint.full_clean()

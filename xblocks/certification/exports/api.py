@@ -647,7 +647,8 @@ def _session():
 def _send(endpoint, receipt, now: dt.datetime, session) -> transport.Outcome:
     body = receipt.body.encode()
     if endpoint.kind == EndpointKind.FILE_DROP:
-        return transport.drop_file(endpoint.url, f"{receipt.certificate_number}-{receipt.idempotency_key[:16]}", body)
+        name = formats.safe_name(f"{receipt.certificate_number}-{receipt.idempotency_key[:16]}")
+        return transport.drop_file(endpoint.url, name, body)
     return transport.post(endpoint.url, endpoint.secret, receipt.idempotency_key, body, now=now, session=session)
 
 

@@ -172,7 +172,7 @@ def write_ob_bundle(
     rows = 0
     with tempfile.TemporaryFile() as index, zipfile.ZipFile(out, "w", compression=zipfile.ZIP_DEFLATED) as bundle:
         for cert in certificates:
-            name = f"credentials/{_safe_name(cert.number)}.json"
+            name = f"credentials/{safe_name(cert.number)}.json"
             credential = credential_of(cert)
             with bundle.open(name, "w") as member:
                 member.write(json.dumps(credential, ensure_ascii=False, indent=2, default=_json_default).encode())
@@ -212,5 +212,5 @@ def write_xapi(
     return rows
 
 
-def _safe_name(number: str) -> str:
+def safe_name(number: str) -> str:
     return "".join(c if c.isalnum() or c in "-_." else "_" for c in number).lstrip(".") or "certificate"

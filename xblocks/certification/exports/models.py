@@ -98,6 +98,20 @@ class Endpoint(models.Model):
     def __str__(self) -> str:
         return self.name
 
+    def clean(self) -> None:
+        """The admin form refuses what the sender would refuse (scheme, drop folder)."""
+        from django.core.exceptions import ValidationError  # pylint: disable=import-outside-toplevel
+
+        from . import delivery  # pylint: disable=import-outside-toplevel
+
+        try:
+            if self.kind == EndpointKind.FILE_DROP:
+                delivery.drop_folder(self.url)
+            else:
+                delivery.check_url(self.url)
+        except delivery.EndpointError as error:
+            raise ValidationError({"url": str(error)}) from error
+
 
 class Delivery(models.Model):
     """One collection run of an endpoint: how many records it queued and what became of them."""
