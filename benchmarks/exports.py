@@ -162,11 +162,108 @@ def measure(case: str, rows: int) -> dict:
     return result
 
 
+def _seed(rows: int):
+    """A throwaway database with ``rows`` consenting learners' certificates in one school."""
+    from django.contrib.auth import get_user_model
+    from django.core.management import call_command
+    from django.utils import timezone
+
+    from xblocks.certification import models
+
+    call_command("migrate", run_syncdb=True, verbosity=0)
+    user_model = get_user_model()
+    staff = user_model.objects.create(username="bench-staff", is_staff=True, is_superuser=True)
+    track = models.Track.objects.create(slug="cloud-ops", title="Cloud Operations Associate")
+    version = models.TrackVersion.objects.create(track=track, version=1, title=track.title, published=True)
+    school = models.School.objects.create(slug="north", name="North School")
+    cohort = models.Cohort.objects.create(school=school, track=track, slug="n-2026", name="North 2026")
+    employer = models.Employer.objects.create(slug="acme", name="Acme")
+    now = timezone.now()
+    batch = 5000
+    for start in range(0, rows, batch):
+        size = min(batch, rows - start)
+        users = user_model.objects.bulk_create(
+            [user_model(username=f"u{n}", email=f"u{n}@example.com", first_name="Léa", last_name=f"B{n}",
+                        password="!") for n in range(start, start + size)]
+        )  # fmt: skip
+        enrollments = models.Enrollment.objects.bulk_create(
+            [models.Enrollment(user=u, cohort=cohort, track_version=version, employee_id=f"E-{u.pk}") for u in users]
+        )
+        models.Consent.objects.bulk_create(
+            [models.Consent(enrollment=e, employer=employer, granted_at=now) for e in enrollments]
+        )
+        models.Certificate.objects.bulk_create(
+            [
+                models.Certificate(number=f"KF-{e.pk:07d}", user_id=e.user_id, track_version=version, enrollment=e,
+                                   cohort=cohort, issued_at=now, valid_from=now.date(), hours_total=21.5)
+                for e in enrollments
+            ]
+        )  # fmt: skip
+    return staff
+
+
+def _database_child(rows: int, conn) -> None:
+    folder = tempfile.mkdtemp(prefix="kafaat-bench-exports-")
+    os.environ["KAFAAT_VAR_DIR"] = folder
+    os.environ["DJANGO_SETTINGS_MODULE"] = "tests.settings"
+    import django
+
+    django.setup()
+    from xblocks.certification import api as cert_api
+    from xblocks.certification.exports import api
+    from xblocks.certification.exports.records import FIELDS
+
+    staff = _seed(rows)
+    verify = "http://127.0.0.1:8000/kafaat/credentials/verify/"
+    results = {}
+    for case in ("db-csv-baseline", "db-csv-kafaat", "db-csv-baseline", "db-csv-kafaat"):
+        path = os.path.join(folder, case)
+        began, began_cpu = time.perf_counter(), time.process_time()
+        with open(path, "wb") as out:
+            if case == "db-csv-baseline":
+                text = io.TextIOWrapper(out, encoding="utf-8", newline="")
+                writer = csv.writer(text, lineterminator="\r\n")
+                writer.writerow(FIELDS)
+                for cert in cert_api.iter_certificate_records(staff, employer_slug="acme"):
+                    writer.writerow(_baseline_row(cert, verify))
+                text.flush()
+                text.detach()
+            else:
+                api.write_export(staff, out, format="csv", employer="acme")
+        sample = {"seconds": time.perf_counter() - began, "cpu_seconds": time.process_time() - began_cpu}
+        results.setdefault(case, []).append(sample)
+    conn.send(results)
+    conn.close()
+
+
+def database_figures(rows: int) -> list[dict]:
+    """CSV from the database: the certification api's stream written bare vs through the export api."""
+    ctx = multiprocessing.get_context("fork")
+    parent, child = ctx.Pipe(duplex=False)
+    process = ctx.Process(target=_database_child, args=(rows, child))
+    process.start()
+    results = parent.recv()
+    process.join()
+    base = min(r["seconds"] for r in results["db-csv-baseline"])
+    base_cpu = min(r["cpu_seconds"] for r in results["db-csv-baseline"])
+    table = []
+    for case, runs in results.items():
+        best = min(r["seconds"] for r in runs)
+        cpu = min(r["cpu_seconds"] for r in runs)
+        table.append({"case": case, "rows": rows, "best_s": best, "x_time": report.ratio(best, base),
+                      "cpu_s": cpu, "x_cpu": report.ratio(cpu, base_cpu), "rows_per_s": rows / best})  # fmt: skip
+    return table
+
+
 def main(argv: list[str]) -> int:
     parser = argparse.ArgumentParser(prog="python -m benchmarks exports")
     parser.add_argument("--rows", type=int, default=100_000)
     parser.add_argument("--repeat", type=int, default=3)
     parser.add_argument("--formats", default="csv,xlsx")
+    parser.add_argument(
+        "--database", type=int, default=0, metavar="ROWS",
+        help="also export ROWS certificates from a throwaway SQLite database (certification api included)",
+    )  # fmt: skip
     args = parser.parse_args(argv)
     table, figures = [], {}
     for fmt in args.formats.split(","):
@@ -215,5 +312,14 @@ def main(argv: list[str]) -> int:
     report.print_table(
         f"Exports: {args.rows} certificates, {args.repeat} runs each (x_ = ratio to the baseline)", table, columns
     )
+    if args.database:
+        db_table = database_figures(args.database)
+        report.print_table(
+            f"CSV from the database: {args.database} certificates (best of 2; baseline = the certification api's"
+            " stream written with bare csv)",
+            db_table,
+            ["case", "rows", "best_s", "x_time", "cpu_s", "x_cpu", "rows_per_s"],
+        )
+        figures["database"] = db_table
     report.save("exports", figures)
     return 0
