@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import time
 import warnings
 
 import pytest
@@ -98,6 +99,9 @@ def test_a_learner_types_in_the_lab_terminal_and_reads_the_output(live_server, t
     from xblocks.labs.models import LabSession
 
     session = LabSession.objects.get(state="ready")
+    deadline = time.monotonic() + 10
+    while b"echo from-the-browser-$((6*7))" not in terminal_api.command_history(session.pk):
+        assert time.monotonic() < deadline, "the typed command never reached the command history"
+        time.sleep(0.1)
     lab.get_by_role("button", name="Stop lab").click()
     lab.get_by_role("button", name="Start lab").wait_for(timeout=30_000)
-    assert b"echo from-the-browser-$((6*7))" in terminal_api.command_history(session.pk)

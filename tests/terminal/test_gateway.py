@@ -310,3 +310,20 @@ def test_under_daphne_as_in_the_demo_the_gateway_bridges_and_refuses_with_4008(d
         return refused, replay
 
     assert asyncio.run(scenario()) == ((4008, []), (4008, []))
+
+
+def test_a_session_whose_sandbox_is_gone_gets_an_error_and_no_shell(gateway, make_user, lab_session, sandbox):
+    from xblocks.labs.sandbox.base import SandboxHandle
+
+    alice = make_user("alice")
+    gone = SandboxHandle(id="0000deadbeef0000", backend=sandbox.backend, host=sandbox.host, label="gone")
+    session = lab_session(alice, handle=gone)
+
+    async def scenario():
+        term = await connect(gateway.url(session.pk), await atoken(alice, session))
+        with pytest.raises(Exception) as closed:  # noqa: B017  websockets.ConnectionClosed
+            while True:
+                await term.recv_one(10)
+        return closed.value.rcvd.code, term.controls, bytes(term.output)
+
+    assert asyncio.run(scenario()) == (4011, [{"type": "error", "reason": "unavailable"}], b"")

@@ -16,7 +16,6 @@ import logging
 
 from channels.db import database_sync_to_async
 
-from xblocks.labs.sandbox.base import SandboxError
 from xblocks.labs.terminal import api
 from xblocks.labs.terminal.conf import terminal_settings
 from xblocks.labs.terminal.shells import Client, registry
@@ -103,7 +102,8 @@ async def application(scope, receive, send) -> None:
     client = Client(claim, send)
     try:
         shell = await registry.attach(claim, client, cols, rows)
-    except SandboxError:
+    except Exception:  # pylint: disable=broad-except
+        # SandboxError (sandbox gone, host full) or anything else: no shell, and the reason stays in the log
         log.warning("no shell for lab session %s", session_id, exc_info=True)
         client.push_control({"type": "error", "reason": "unavailable"})
         client.push_close(UNAVAILABLE)
