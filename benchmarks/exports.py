@@ -174,7 +174,9 @@ def _seed(rows: int):
     user_model = get_user_model()
     staff = user_model.objects.create(username="bench-staff", is_staff=True, is_superuser=True)
     track = models.Track.objects.create(slug="cloud-ops", title="Cloud Operations Associate")
-    version = models.TrackVersion.objects.create(track=track, version=1, title=track.title, published=True)
+    version = models.TrackVersion.objects.create(track=track, version=1, title=track.title)
+    models.Requirement.objects.create(version=version, kind="hours", title="Hours", threshold=20)
+    models.TrackVersion.objects.filter(pk=version.pk).update(published=True, published_at=timezone.now())  # frozen
     school = models.School.objects.create(slug="north", name="North School")
     cohort = models.Cohort.objects.create(school=school, track=track, slug="n-2026", name="North 2026")
     employer = models.Employer.objects.create(slug="acme", name="Acme")
