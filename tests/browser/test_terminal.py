@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 import time
 import warnings
 
@@ -67,6 +68,13 @@ def test_a_learner_types_in_the_lab_terminal_and_reads_the_output(live_server, t
 
     init_scenarios()
     page = browser_page
+    sockets = []  # Playwright sits between page and gateway so the test can cut the connection
+
+    def through(route):
+        route.connect_to_server()
+        sockets.append(route)
+
+    page.route_web_socket(re.compile(r".*/kafaat/terminal/ws/.*"), through)
     page.goto(f"{live_server.url}/scenario/kafaat_lab.0/?student=alice")
     lab = page.locator(".kafaat-lab").first
     lab.locator(".kafaat-lab__score").filter(has_text="Score").wait_for(timeout=10_000)
@@ -84,6 +92,19 @@ def test_a_learner_types_in_the_lab_terminal_and_reads_the_output(live_server, t
     screen_text = rows.inner_text()
     assert "echo from-the-browser-$((6*7))" in screen_text  # the shell echoed the keystrokes
     assert "from-the-browser-42" in screen_text.replace("echo from-the-browser-$((6*7))", "")  # and ran them
+
+    # A network blip: the page shows it is reconnecting, takes a new token and finds the same shell.
+    page.keyboard.type("KAFAAT_BLIP=survived-$((2+3))")
+    page.keyboard.press("Enter")
+    sockets[-1].close(code=4000, reason="blip")
+    lab.locator(".kafaat-terminal[data-state='reconnecting']").wait_for(timeout=5_000)
+    assert "Reconnecting…" in lab.locator(".kafaat-terminal__status").inner_text()
+    terminal.wait_for(timeout=15_000)
+    assert len(sockets) == 2
+    terminal.locator(".xterm").click()
+    page.keyboard.type("echo $KAFAAT_BLIP")
+    page.keyboard.press("Enter")
+    rows.filter(has_text="survived-5").wait_for(timeout=10_000)
 
     # Escape then Tab moves the focus out of the terminal (a keyboard trap otherwise).
     page.keyboard.press("Escape")
@@ -105,3 +126,38 @@ def test_a_learner_types_in_the_lab_terminal_and_reads_the_output(live_server, t
         time.sleep(0.1)
     lab.get_by_role("button", name="Stop lab").click()
     lab.get_by_role("button", name="Start lab").wait_for(timeout=30_000)
+
+
+def test_staff_replay_of_a_transcript_plays_the_recorded_output(live_server, browser_page):
+    """KafaatTerminal.replay renders an asciinema v2 cast: Skip to end shows every output event."""
+    from workbench.scenarios import init_scenarios
+
+    init_scenarios()
+    page = browser_page
+    page.goto(f"{live_server.url}/scenario/kafaat_lab.0/?student=staff")
+    page.locator(".kafaat-lab").first.locator(".kafaat-lab__score").filter(has_text="Score").wait_for(timeout=10_000)
+    cast = "\n".join(
+        [
+            '{"version": 2, "width": 80, "height": 24, "timestamp": 1764460800}',
+            '[0.1, "o", "$ "]',
+            '[0.5, "i", "ls\\r"]',
+            '[0.6, "o", "ls\\r\\nreplayed-file.txt\\r\\n$ "]',
+            '[0.7, "m", "transcript truncated"]',
+        ]
+    )
+    page.evaluate(
+        """cast => {
+            const box = document.createElement("div");
+            box.className = "replay-under-test";
+            document.body.appendChild(box);
+            window.KafaatTerminal.replay(box, cast, {i18n: window.KafaatI18n({})});
+        }""",
+        cast,
+    )
+    player = page.locator(".replay-under-test .kafaat-terminal--replay")
+    assert "Recording ready" in player.locator(".kafaat-terminal__status").inner_text()
+    player.get_by_role("button", name="Skip to end").click()
+    player.locator(".xterm-rows").filter(has_text="replayed-file.txt").wait_for(timeout=5_000)
+    assert player.locator(".kafaat-terminal__status").inner_text() == "End of recording."
+    player.get_by_role("button", name="Play").click()  # plays again from the start
+    player.locator(".xterm-rows").filter(has_text="replayed-file.txt").wait_for(timeout=5_000)

@@ -11,6 +11,7 @@
   var LOG_LINES = 200;          /* lines kept in the screen-reader text view */
   var MAX_BACKOFF_MS = 15000;
   var MAX_REFUSALS = 3;
+  var INPUT_SLICE = 16384;
 
   function el(tag, className, text) {
     var node = document.createElement(tag);
@@ -245,7 +246,14 @@
       });
     }
 
-    term.onData(function (data) { if (!readOnly) { send(encoder.encode(data)); } });
+    term.onData(function (data) {
+      if (readOnly) { return; }
+      /* a large paste goes in slices: the gateway refuses frames over 64 KiB */
+      var bytes = encoder.encode(data);
+      for (var start = 0; start < bytes.length; start += INPUT_SLICE) {
+        send(bytes.subarray(start, start + INPUT_SLICE));
+      }
+    });
     term.onBinary(function (data) {
       if (readOnly) { return; }
       var bytes = new Uint8Array(data.length);
