@@ -35,6 +35,7 @@ def test_v1_is_chosen_when_the_unified_tree_lacks_the_controllers(tmp_path):
         "/sys/fs/cgroup/pids/kafaat/abc",
         "/sys/fs/cgroup/cpu,cpuacct/kafaat/abc",
     ]
+    assert driver.procs_files("abc")[0] == "/sys/fs/cgroup/memory/kafaat/abc/tasks"  # per thread: no global lock
 
 
 def test_v2_is_chosen_when_the_unified_tree_has_memory_pids_and_cpu(tmp_path):

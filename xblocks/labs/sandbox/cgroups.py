@@ -136,6 +136,12 @@ class CgroupV1(CgroupDriver):
     def paths(self, sandbox_id: str) -> list[pathlib.Path]:
         return [self.mounts[name] / self.parent / sandbox_id for name in CONTROLLERS]
 
+    def procs_files(self, sandbox_id: str) -> list[str]:
+        # ``tasks`` moves the calling thread only, which skips the kernel's global threadgroup lock
+        # (an RCU grace period, milliseconds on a busy host) that ``cgroup.procs`` takes; the caller
+        # is the single thread of a freshly forked child, so the whole process moves.
+        return [str(path / "tasks") for path in self.paths(sandbox_id)]
+
     def create(self, sandbox_id: str, limits: Limits) -> list[pathlib.Path]:
         from xblocks.labs.conf import labs_settings  # pylint: disable=import-outside-toplevel
 
