@@ -16,7 +16,7 @@ from xblocks.labs.terminal import api
 from xblocks.labs.terminal.conf import terminal_settings
 from xblocks.labs.terminal.models import StaffAttach, TerminalToken
 
-pytestmark = [pytest.mark.sandbox, pytest.mark.django_db(transaction=True)]
+pytestmark = [pytest.mark.sandbox, pytest.mark.mariadb, pytest.mark.django_db(transaction=True)]
 
 
 def token(user, session, mode="rw"):

@@ -36,8 +36,18 @@ def origin_allowed(scope) -> bool:
     origins = [value for key, value in scope.get("headers", []) if key.lower() == b"origin"]
     if len(origins) != 1:
         return False
+    return origins[0].decode("latin-1").rstrip("/") in allowed_origins()
+
+
+def allowed_origins() -> set[str]:
+    """The configured origins, plus the LMS's own (``LMS_ROOT_URL``) when running inside Open edX."""
+    from django.conf import settings  # pylint: disable=import-outside-toplevel
+
     allowed = {o.rstrip("/") for o in terminal_settings.TERMINAL_ALLOWED_ORIGINS}
-    return origins[0].decode("latin-1").rstrip("/") in allowed
+    lms = getattr(settings, "LMS_ROOT_URL", "")
+    if isinstance(lms, str) and lms.startswith(("https://", "http://")):
+        allowed.add(lms.rstrip("/"))
+    return allowed
 
 
 def _origin(scope) -> str:
