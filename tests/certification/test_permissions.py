@@ -246,18 +246,31 @@ def test_admin_changelists_show_only_own_school(certified, model):
     assert "lina_b" in staff_page.content.decode() or "Cloud B" in staff_page.content.decode()
 
 
-@pytest.mark.parametrize("model", ["cohort", "enrollment", "certificate"])
+@pytest.mark.parametrize(
+    "model", ["cohort", "enrollment", "certificate", "hoursentry", "consent", "attestation", "evidence", "school"]
+)
 def test_admin_change_pages_of_another_school_are_refused(certified, model):
+    lina = certified.learner("lina_b")
+    api.set_consent(certified.enrollments["lina_b"], "insurer", True)
     target = {
         "cohort": lambda: models.Cohort.objects.get(slug="cloud-b"),
         "enrollment": lambda: models.Enrollment.objects.get(pk=certified.enrollments["lina_b"]),
-        "certificate": lambda: models.Certificate.objects.get(user=certified.learner("lina_b")),
+        "certificate": lambda: models.Certificate.objects.get(user=lina),
+        "hoursentry": lambda: models.HoursEntry.objects.filter(user=lina).first(),
+        "consent": lambda: models.Consent.objects.get(enrollment_id=certified.enrollments["lina_b"]),
+        "attestation": lambda: models.Attestation.objects.filter(user=lina).first(),
+        "evidence": lambda: models.Evidence.objects.filter(user=lina).first(),
+        "school": lambda: models.School.objects.get(slug="school-b"),
     }[model]()
     client = _client(certified.coordinator_a)
-    response = client.get(f"/admin/kafaat_certification/{model}/{target.pk}/change/")
-    assert response.status_code in (302, 403, 404)
-    if response.status_code == 302:  # Django admin redirects to the index with "does not exist"
-        assert f"/{target.pk}/" not in response["Location"]
+    for action in ("change", "delete", "history"):
+        response = client.get(f"/admin/kafaat_certification/{model}/{target.pk}/{action}/")
+        assert response.status_code in (302, 403, 404), (action, response.status_code)
+        if response.status_code == 302:  # the admin redirects to its index: "does not exist"
+            assert f"/{target.pk}/" not in response["Location"]
+    posted = client.post(f"/admin/kafaat_certification/{model}/{target.pk}/change/", {})
+    assert posted.status_code in (302, 403, 404)
+    assert _client(certified.staff).get(f"/admin/kafaat_certification/{model}/{target.pk}/change/").status_code == 200
 
 
 def test_admin_certificate_actions_cannot_reach_another_school(certified):

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from django.contrib import admin, messages
 from django.core.exceptions import ValidationError
+from django.db import models as django_models
 
 from xblocks.certification import api, models, permissions
 from xblocks.core.i18n import gettext_lazy as _
@@ -87,6 +88,7 @@ class SchoolScopedAdmin(admin.ModelAdmin):
 @admin.register(models.School)
 class SchoolAdmin(PlatformOnlyAdmin):
     list_display = ("name", "slug", "country")
+    formfield_overrides = {django_models.URLField: {"assume_scheme": "https"}}
     search_fields = ("name", "slug")
 
     def get_queryset(self, request):
