@@ -114,3 +114,12 @@ def test_kafaat_cert_verify_chain_exits_non_zero_on_tampering(history, capsys, m
     models.CertificateEvent.objects.filter(pk=events[2].pk).update(reason="x")
     assert args.func(args) == 1
     assert f"BROKEN event {events[2].pk}" in capsys.readouterr().out
+
+
+def test_events_cannot_be_saved_over(history):
+    from django.core.exceptions import ValidationError  # pylint: disable=import-outside-toplevel
+
+    _cert, events = history
+    events[0].reason = "rewritten"
+    with pytest.raises(ValidationError):
+        events[0].save()

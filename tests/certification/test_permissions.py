@@ -137,7 +137,16 @@ def test_session_writes_need_the_csrf_token(cert_world):
 
 def test_hours_api_rejects_bad_input_without_writing(cert_world):
     client = _client(cert_world.coordinator_a)
-    for bad in ({"minutes": -5}, {"minutes": "x"}, {"date": "2999-01-01"}, {"source": "pub"}, {"username": "nobody"}):
+    bad_inputs = (
+        {"minutes": -5},
+        {"minutes": "x"},
+        {"date": "2999-01-01"},
+        {"source": "pub"},
+        {"username": "nobody"},
+        {"corrects": "abc"},
+        {"corrects": 999999, "minutes": -5},
+    )
+    for bad in bad_inputs:
         response = client.post(
             HOURS, json.dumps(_entry(cert_world, cert_world.cohort_a, "amina_a") | bad), content_type="application/json"
         )

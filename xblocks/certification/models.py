@@ -352,7 +352,7 @@ class Certificate(models.Model):
         return self.number
 
 
-class CertificateEvent(models.Model):
+class CertificateEvent(AppendOnly):
     """Append-only audit chain per certificate: each hash covers the row and the previous hash."""
 
     certificate = models.ForeignKey(Certificate, on_delete=models.PROTECT, related_name="events")

@@ -108,6 +108,7 @@ def hours_api(request):
         try:
             day = datetime.date.fromisoformat(str(data.get("date") or ""))
             minutes = int(data.get("minutes"))
+            corrects = int(data["corrects"]) if data.get("corrects") not in (None, "") else None
         except (TypeError, ValueError):
             return _error(400, _("Give minutes as a whole number and the date as YYYY-MM-DD."))
         if day > timezone.localdate():
@@ -115,7 +116,6 @@ def hours_api(request):
         source = str(data.get("source") or "")
         if source not in set(models.HoursSource):
             return _error(400, _("Source must be school, company or elearning."))
-        corrects = data.get("corrects")
         entry = api.add_hours(
             user,
             learner,
@@ -125,7 +125,7 @@ def hours_api(request):
             date=day,
             category=str(data.get("category") or "")[:64],
             note=str(data.get("note") or "")[:2000],
-            corrects_id=int(corrects) if corrects else None,
+            corrects_id=corrects,
         )
     except ValidationError as error:
         return _error(400, " ".join(error.messages))
