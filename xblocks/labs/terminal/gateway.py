@@ -11,6 +11,7 @@ under daphne) before a single byte is sent.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import json
 import logging
 
@@ -102,7 +103,11 @@ async def application(scope, receive, send) -> None:
     if auth is None or auth.get("type") != "auth":
         await _refuse(send)
         return
-    claim = await database_sync_to_async(api.consume_token)(auth.get("token"), session_id)
+    try:
+        claim = await database_sync_to_async(api.consume_token)(auth.get("token"), session_id)
+    except Exception:  # pylint: disable=broad-except
+        log.exception("terminal token check for session %s failed", session_id)
+        claim = None  # fail closed
     if claim is None:
         log.warning("terminal websocket for session %s refused: bad token", session_id)
         await _refuse(send)
@@ -118,6 +123,8 @@ async def application(scope, receive, send) -> None:
         client.push_control({"type": "error", "reason": "unavailable"})
         client.push_close(UNAVAILABLE)
         await client.closed.wait()
+        if claim.attach_id is not None:
+            await database_sync_to_async(api.end_attach)(claim.attach_id)
         return
     max_frame = int(terminal_settings.TERMINAL_MAX_INPUT_FRAME)
     try:
@@ -129,7 +136,8 @@ async def application(scope, receive, send) -> None:
             if data is not None:
                 if len(data) > max_frame:
                     client.push_close(TOO_BIG)
-                    await asyncio.wait_for(client.closed.wait(), 1.0)
+                    with contextlib.suppress(TimeoutError):
+                        await asyncio.wait_for(client.closed.wait(), 1.0)
                     break
                 shell.write(client, data)
                 continue
