@@ -2,7 +2,7 @@
 
 codejail's README gives the advice this follows: check confinement before accepting untrusted
 input, because a missing kernel feature silently turns a jail into no jail. Each case is one row of
-the abuse table (``/work/shared/reference/abuse-cases.md``), short enough that the whole run takes
+the project's abuse-case table, short enough that the whole run takes
 a few seconds. The test suite runs the same cases (``tests/labs/sandbox/test_selftest.py``), so
 the worker checks exactly what CI checks.
 
