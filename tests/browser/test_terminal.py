@@ -106,6 +106,22 @@ def test_a_learner_types_in_the_lab_terminal_and_reads_the_output(live_server, t
     page.keyboard.press("Enter")
     rows.filter(has_text="survived-5").wait_for(timeout=10_000)
 
+    # An output flood: the page keeps answering and a keystroke gets through within a second or so.
+    page.keyboard.type("yes kafaat-flood")
+    page.keyboard.press("Enter")
+    rows.filter(has_text=re.compile(r"kafaat-flood\s*kafaat-flood")).wait_for(timeout=5_000)
+    for _ in range(6):
+        time.sleep(0.5)
+        started = time.monotonic()
+        page.evaluate("() => document.querySelectorAll('.xterm-rows > div').length")
+        assert time.monotonic() - started < 1.0  # the page's main thread is not drowned
+    page.keyboard.press("Control+C")
+    page.keyboard.type("echo after-flood-$((5*5))")
+    page.keyboard.press("Enter")
+    started = time.monotonic()
+    rows.filter(has_text="after-flood-25").wait_for(timeout=5_000)
+    assert time.monotonic() - started < 2.0
+
     # Escape then Tab moves the focus out of the terminal (a keyboard trap otherwise).
     page.keyboard.press("Escape")
     page.keyboard.press("Tab")
@@ -115,7 +131,7 @@ def test_a_learner_types_in_the_lab_terminal_and_reads_the_output(live_server, t
     terminal.get_by_role("button", name="Show output as text").click()
     log = terminal.get_by_role("log")
     assert log.get_attribute("aria-live") == "polite"
-    log.filter(has_text="from-the-browser-42").wait_for(timeout=5_000)
+    log.filter(has_text="after-flood-25").wait_for(timeout=5_000)
 
     from xblocks.labs.models import LabSession
 
