@@ -77,6 +77,9 @@ CHANNEL_LAYERS = {"default": {"BACKEND": "channels.layers.InMemoryChannelLayer"}
 
 KAFAAT = {
     "DEMO_STAFF_IDS": ["staff"],
+    # HR deliveries: the demo's endpoints live on this machine (production requires https).
+    "DELIVERY_ALLOW_HTTP_LOOPBACK": True,
+    "DELIVERY_FILE_DROP_ROOT": str(VAR_DIR / "hr-drop"),
 }
 
 LOGGING = {
