@@ -186,14 +186,17 @@ def _learner_process(database: str, usage_id: str, student: str, rounds: int, ba
         _learner_round(page, starts, checks, rounds)
         out.put((starts, checks, began, time.time(), None))
     except BaseException as error:  # noqa: BLE001  reported by the parent
-        out.put(([], [], 0.0, 0.0, repr(error)))
+        import traceback
+
+        barrier.abort()  # release the other learners instead of leaving them waiting for this one
+        out.put(([], [], 0.0, 0.0, f"{student}: {error!r}\n{traceback.format_exc()}"))
 
 
 def _run_processes(database: str, usage_id: str, learners: int, rounds: int, prefix: str) -> tuple[list, list, float]:
     import multiprocessing
 
     context = multiprocessing.get_context("spawn")
-    barrier = context.Barrier(learners)
+    barrier = context.Barrier(learners, timeout=300)
     out = context.Queue()
     processes = [
         context.Process(target=_learner_process, args=(database, usage_id, f"{prefix}-{i}", rounds, barrier, out))
@@ -204,7 +207,7 @@ def _run_processes(database: str, usage_id: str, learners: int, rounds: int, pre
     results = [out.get(timeout=600) for _ in processes]
     for process in processes:
         process.join(timeout=60)
-    errors = [error for *_, error in results if error]
+    errors = [error for *_, error in results if error and "BrokenBarrierError" not in error]
     if errors:
         raise RuntimeError(errors[0])
     starts = [value for result in results for value in result[0]]
