@@ -99,3 +99,31 @@ def test_sample_course_certification_blocks_name_a_loaded_track(sample_tracks, p
     harness = BlockHarness(path.read_text(encoding="utf-8"), "student_1")
     assert api.get_track(harness.block.track_slug) is not None
     assert "kafaat-cert" in harness.html()
+
+
+def test_a_learner_grants_and_withdraws_consent_on_their_own_enrolment(certified, cert_block):
+    block = cert_block("amina_a")
+    enrollment = certified.enrollments["amina_a"]
+    assert 'value="insurer"' in block.html()
+    assert block.call("set_consent", {"enrollment": enrollment, "employer": "insurer", "granted": True})[1]["ok"]
+    records = api.iter_certificate_records(certified.staff, employer_slug="insurer")
+    assert [r.learner.username for r in records] == ["amina_a"]
+    assert "checked" in block.html()
+    assert block.call("set_consent", {"enrollment": enrollment, "employer": "insurer", "granted": False})[1]["ok"]
+    assert api.count_certificate_records(certified.staff, employer_slug="insurer") == 0
+
+
+@pytest.mark.parametrize(
+    "payload",
+    [
+        {"enrollment": "lina_b", "employer": "insurer", "granted": True},  # someone else's enrolment
+        {"enrollment": "amina_a", "employer": "nobody", "granted": True},
+        {"enrollment": "not-a-number", "employer": "insurer", "granted": True},
+    ],
+)
+def test_consent_cannot_be_set_on_someone_elses_enrolment(certified, cert_block, payload):
+    data = dict(payload)
+    data["enrollment"] = certified.enrollments.get(data["enrollment"], data["enrollment"])
+    status, body = cert_block("amina_a").call("set_consent", data)
+    assert body == {"error": "forbidden"}
+    assert api.count_certificate_records(certified.staff, employer_slug="insurer") == 0

@@ -50,4 +50,13 @@ def test_a_coordinator_filters_the_roster_and_a_learner_sees_progress(live_serve
     page.goto(f"{live_server.url}/scenario/kafaat_certification.0/?student=yanis")
     assert "Pass the lab “Lab: a Makefile and a pre-commit hook”" in page.inner_text(".kafaat-cert")
     assert page.locator(".kafaat-cert__staff").count() == 0
+    assert page.is_checked(".kafaat-cert__consent-box")  # the seed enrolled yanis with consent
+    page.uncheck(".kafaat-cert__consent-box")
+    page.wait_for_function(
+        "document.querySelector('.kafaat-cert__consent-status').textContent"
+        " === 'Your records will no longer be shared.'"
+    )
+    from xblocks.certification import models  # pylint: disable=import-outside-toplevel
+
+    assert models.Consent.objects.get(enrollment__user__username="yanis").withdrawn_at is not None
     assert page.js_errors == []

@@ -495,6 +495,33 @@ def set_consent(enrollment_id: int, employer_slug: str, granted: bool) -> None:
             consent.save(update_fields=["withdrawn_at"])
 
 
+def set_own_consent(user, enrollment_id, employer_slug: str, granted: bool) -> None:
+    """A learner grants or withdraws consent on one of their own enrolments; PermissionDenied otherwise."""
+    try:
+        enrollment_id = int(enrollment_id)
+    except (TypeError, ValueError):
+        raise PermissionDenied("no such enrolment") from None
+    if not models.Enrollment.objects.filter(pk=enrollment_id, user=user).exists():
+        raise PermissionDenied("no such enrolment")
+    if not models.Employer.objects.filter(slug=str(employer_slug)).exists():
+        raise PermissionDenied("no such employer")
+    set_consent(enrollment_id, str(employer_slug), bool(granted))
+
+
+def learner_consents(user) -> dict[int, list[tuple[EmployerData, bool]]]:
+    """For each of the learner's enrolments: every employer and whether records are shared with it."""
+    employers = list_employers()
+    granted = set(
+        models.Consent.objects.filter(enrollment__user=user, withdrawn_at__isnull=True).values_list(
+            "enrollment_id", "employer_id"
+        )
+    )
+    return {
+        enrollment_id: [(employer, (enrollment_id, employer.id) in granted) for employer in employers]
+        for enrollment_id in models.Enrollment.objects.filter(user=user).values_list("pk", flat=True)
+    }
+
+
 # ---------------------------------------------------------------------------------------------
 # Evidence
 

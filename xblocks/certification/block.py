@@ -56,6 +56,7 @@ class CertificationBlock(XBlock):
 
     def _learner_context(self, user) -> list[dict]:
         items = []
+        consents = api.learner_consents(user)
         for progress in api.learner_progress(user, track_slug=self.track_slug or None):
             evaluation = progress.evaluation
             items.append(
@@ -79,6 +80,11 @@ class CertificationBlock(XBlock):
                         for depth, r in evaluation.walk()
                     ],
                     "hours_total": evaluation.hours_total,
+                    "enrollment_id": progress.enrollment_id,
+                    "consents": [
+                        {"slug": employer.slug, "name": employer.name, "granted": granted}
+                        for employer, granted in consents.get(progress.enrollment_id, [])
+                    ],
                     "certificate": {
                         "number": progress.certificate_number,
                         "status": progress.certificate_status,
@@ -149,6 +155,21 @@ class CertificationBlock(XBlock):
         return {
             "tracks": [p.as_json() for p in api.learner_progress(requester.user, track_slug=self.track_slug or None)]
         }
+
+    @XBlock.json_handler
+    def set_consent(self, data, suffix=""):  # pylint: disable=unused-argument
+        """The learner shares (or stops sharing) their records with an employer, for their own enrolment only."""
+        requester = self._requester()
+        if requester is None:
+            return {"error": "forbidden"}
+        try:
+            api.set_own_consent(
+                requester.user, data.get("enrollment"), str(data.get("employer") or ""), bool(data.get("granted"))
+            )
+        except PermissionDenied:
+            log.warning("consent refused: user %s, enrolment %r", requester.user.pk, data.get("enrollment"))
+            return {"error": "forbidden"}
+        return {"ok": True, "granted": bool(data.get("granted"))}
 
     @XBlock.json_handler
     def roster(self, data, suffix=""):  # pylint: disable=unused-argument

@@ -3,6 +3,37 @@ function KafaatCertificationBlock(runtime, element, args) {
   "use strict";
   var root = element.jquery ? element[0] : element;
   var i18n = KafaatI18n(args.i18n);
+  function csrfToken() {
+    var match = document.cookie.match(/(?:^|;\s*)csrftoken=([^;]+)/);
+    return match ? decodeURIComponent(match[1]) : "";
+  }
+
+  Array.prototype.forEach.call(root.querySelectorAll(".kafaat-cert__consents"), function (fieldset) {
+    var status = fieldset.querySelector(".kafaat-cert__consent-status");
+    Array.prototype.forEach.call(fieldset.querySelectorAll(".kafaat-cert__consent-box"), function (box) {
+      box.addEventListener("change", function () {
+        fetch(runtime.handlerUrl(element, "set_consent"), {
+          method: "POST",
+          credentials: "same-origin",
+          headers: {"Content-Type": "application/json", "X-CSRFToken": csrfToken()},
+          body: JSON.stringify({enrollment: fieldset.getAttribute("data-enrollment"), employer: box.value,
+                                granted: box.checked})
+        }).then(function (response) { return response.json(); }).then(function (data) {
+          if (data.error) {
+            box.checked = !box.checked;
+            status.textContent = i18n.gettext("Your choice could not be saved.");
+          } else {
+            status.textContent = data.granted ? i18n.gettext("Your records will be shared.") :
+              i18n.gettext("Your records will no longer be shared.");
+          }
+        }).catch(function () {
+          box.checked = !box.checked;
+          status.textContent = i18n.gettext("Your choice could not be saved.");
+        });
+      });
+    });
+  });
+
   var staff = root.querySelector(".kafaat-cert__staff");
   if (!staff) { return; }
   var form = staff.querySelector(".kafaat-cert__filters");
@@ -13,11 +44,6 @@ function KafaatCertificationBlock(runtime, element, args) {
   var status = staff.querySelector(".kafaat-cert__status");
   var table = staff.querySelector(".kafaat-cert__roster");
   var csvBase = staff.getAttribute("data-csv-url");
-
-  function csrfToken() {
-    var match = document.cookie.match(/(?:^|;\s*)csrftoken=([^;]+)/);
-    return match ? decodeURIComponent(match[1]) : "";
-  }
 
   function cell(row, text, header) {
     var node = document.createElement(header ? "th" : "td");
