@@ -25,10 +25,10 @@ def setup_django() -> None:
 
     Uses ``DJANGO_SETTINGS_MODULE`` when set; from a source checkout falls back to the demo settings.
     """
+    checkout = pathlib.Path(__file__).resolve().parent.parent
+    if (checkout / "demo" / "settings.py").exists() and str(checkout) not in sys.path:
+        sys.path.insert(0, str(checkout))  # an editable install from a source checkout: demo settings
     if not os.environ.get("DJANGO_SETTINGS_MODULE"):
-        checkout = pathlib.Path(__file__).resolve().parent.parent
-        if (checkout / "demo" / "settings.py").exists() and str(checkout) not in sys.path:
-            sys.path.insert(0, str(checkout))  # an editable install from a source checkout
         try:
             importlib.import_module("demo.settings")
         except ImportError:
