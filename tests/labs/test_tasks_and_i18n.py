@@ -1,0 +1,42 @@
+"""Celery wiring of the labs app (beat entries, self-test on worker start) and the page's language direction."""
+
+from __future__ import annotations
+
+import pytest
+from celery.signals import worker_ready
+from django.utils import translation
+
+from xblocks.labs import tasks
+
+
+def test_beat_runs_the_reaper_every_30_s_and_the_reconciler_every_5_min():
+    schedule = {entry["task"]: entry["schedule"].total_seconds() for entry in tasks.BEAT_SCHEDULE.values()}
+    assert schedule == {tasks.reap_sessions.name: 30, tasks.reconcile_sessions.name: 300}
+
+
+@pytest.mark.parametrize(
+    "task",
+    [
+        tasks.provision_session,
+        tasks.teardown_session,
+        tasks.stop_session,
+        tasks.reap_sessions,
+        tasks.reconcile_sessions,
+    ],
+)
+def test_session_tasks_acknowledge_late_so_a_killed_worker_leaves_them_queued(task):
+    assert task.acks_late is True
+
+
+def test_the_sandbox_self_test_runs_when_a_worker_starts():
+    receivers = [ref() for _, ref in worker_ready.receivers]
+    assert tasks._self_test_on_worker_start in receivers  # pylint: disable=protected-access
+
+
+@pytest.mark.parametrize(("language", "direction"), [("en", "ltr"), ("fr", "ltr"), ("ar", "rtl")])
+@pytest.mark.django_db
+def test_the_lab_page_sets_its_direction_from_the_language(lab_factory, language, direction):
+    lab = lab_factory("files_and_flags")
+    with translation.override(language):
+        page = lab.block.runtime.render(lab.block, "student_view").content
+    assert f'dir="{direction}"' in page and f'lang="{language}"' in page
