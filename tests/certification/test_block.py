@@ -127,3 +127,24 @@ def test_consent_cannot_be_set_on_someone_elses_enrolment(certified, cert_block,
     status, body = cert_block("amina_a").call("set_consent", data)
     assert body == {"error": "forbidden"}
     assert api.count_certificate_records(certified.staff, employer_slug="insurer") == 0
+
+
+def test_a_learner_sees_who_verified_their_certificate_and_nobody_else_does(certified, cert_block):
+    from xblocks.certification import models  # pylint: disable=import-outside-toplevel
+    from xblocks.certification.credentials import api as credentials_api  # pylint: disable=import-outside-toplevel
+
+    number = models.Certificate.objects.get(user=certified.learner("amina_a")).number
+    _plain, token = credentials_api.create_employer_token("HR import", "<b>Sahara Assurance</b>")
+    credentials_api.verify_certificate(number, channel="api", ip="127.0.0.1", token=models_token(token))
+
+    html = cert_block("amina_a").html()
+    assert "Who verified my certificates" in html
+    assert f"checked certificate {number}" in html
+    assert "&lt;b&gt;Sahara Assurance&lt;/b&gt;" in html and "<b>Sahara" not in html
+    assert f"checked certificate {number}" not in cert_block("yanis_a").html()
+
+
+def models_token(data):
+    from xblocks.certification.credentials.models import EmployerToken  # pylint: disable=import-outside-toplevel
+
+    return EmployerToken.objects.get(pk=data.id)

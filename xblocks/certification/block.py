@@ -54,6 +54,20 @@ class CertificationBlock(XBlock):
             "pdf_url": cert_settings.CERT_PDF_URL.format(number=number),
         }
 
+    @staticmethod
+    def _verifications(user) -> list[dict]:
+        """Who verified the learner's certificates, when the credentials app is installed (it is optional)."""
+        from django.apps import apps  # pylint: disable=import-outside-toplevel
+
+        if not apps.is_installed("xblocks.certification.credentials"):
+            return []
+        from xblocks.certification.credentials import api as credentials_api  # pylint: disable=import-outside-toplevel
+
+        return [
+            {"at": record.at, "number": record.number, "verifier": record.verifier, "ok": record.ok}
+            for record in credentials_api.verifications_for(user)[:20]
+        ]
+
     def _learner_context(self, user) -> list[dict]:
         items = []
         consents = api.learner_consents(user)
@@ -113,6 +127,7 @@ class CertificationBlock(XBlock):
                     "display_name": self.display_name,
                     "signed_in": user is not None,
                     "tracks": self._learner_context(user) if user is not None else [],
+                    "verifications": self._verifications(user) if user is not None else [],
                     "cohorts": cohorts,
                     "is_manager": bool(cohorts),
                     "csv_url": self.runtime.handler_url(self, "roster_csv"),
