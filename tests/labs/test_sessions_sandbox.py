@@ -250,3 +250,21 @@ def test_keepalive_from_the_page_pushes_the_idle_timeout_back(lab_factory, clean
     assert lab.ok("status")["idle_seconds_left"] <= 30  # the page now shows its idle warning
     assert lab.ok("keepalive")["idle_seconds_left"] > 290
     assert api.reap_sessions(now=timezone.now() + timedelta(minutes=1)).stopped == ()
+
+
+def test_a_refusing_engine_during_a_check_gives_the_attempt_back_with_a_message(lab_factory, monkeypatch, cleanup):
+    from xblocks.labs import runner
+    from xblocks.labs.sandbox.base import BackendUnavailable
+
+    lab = lab_factory("files_and_flags")
+    session_id = start_ready(lab)["session_id"]
+
+    def refuse(*args, **kwargs):
+        raise BackendUnavailable("self-test failed: fork bomb escaped")
+
+    monkeypatch.setattr(runner, "run_check", refuse)  # the engine's own refusal path, as while a self-test fails
+    status, body = lab.call("check", {"step": "write"})
+    assert status == 409 and "try again" in body["error"] and "fork bomb" not in body["error"]
+    row = LabSession.objects.get(pk=session_id)
+    assert row.state == "ready" and row.progress["steps"]["write"]["attempts"] == 0
+    assert not CheckRun.objects.filter(session_id=session_id).exists()

@@ -629,7 +629,11 @@ def _announce(row: LabSession, definition) -> None:
 def run_checks(session_id: int, step_id: str) -> CheckRunResult:
     """Run every check of a step inside the learner's environment and record the run (the grade's only source)."""
     from xblocks.labs import runner  # pylint: disable=import-outside-toplevel
-    from xblocks.labs.sandbox.base import SandboxHandle, SandboxNotFound  # pylint: disable=import-outside-toplevel
+    from xblocks.labs.sandbox.base import (  # pylint: disable=import-outside-toplevel
+        SandboxError,
+        SandboxHandle,
+        SandboxNotFound,
+    )
 
     row, definition, step = _ready_step(session_id, step_id, need_checks=True)
     if not _here(row.host):
@@ -656,6 +660,14 @@ def run_checks(session_id: int, step_id: str) -> CheckRunResult:
         )
         raise SessionNotReady(
             _("Your lab environment stopped unexpectedly. Start the lab again; your progress is kept."), str(error)
+        ) from None
+    except SandboxError as error:
+        # The engine refused or broke (self-test failing, host trouble): not the learner's doing,
+        # so the attempt is given back and the message says to try again; the detail goes to the log.
+        _refund_attempt(session_id, step.id)
+        log.error("lab session %s: checks of %s could not run: %s", session_id, step.id, error)
+        raise ActionRefused(
+            _("Your checks could not run just now. Please try again in a moment."), str(error)
         ) from None
     except Exception:
         _refund_attempt(session_id, step.id)
