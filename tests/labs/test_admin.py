@@ -39,3 +39,20 @@ def test_the_sessions_command_lists_live_sessions_and_runs_a_sweep(user_factory,
     out = StringIO()
     call_command("kafaat_lab_sessions", "--reap", stdout=out)
     assert out.getvalue().startswith("reaper: {")
+
+
+@pytest.mark.mariadb
+@pytest.mark.django_db
+def test_the_staff_listing_costs_the_same_queries_for_any_number_of_learners(
+    user_factory, definition_of, no_dispatch, django_assert_max_num_queries
+):
+    from xblocks.labs.models import CheckRun
+
+    definition = definition_of("files_and_flags")
+    for index in range(12):
+        status = api.start_session(user_factory(f"learner{index}"), "block-1", "", definition)
+        CheckRun.objects.create(session_id=status.session_id, step_id="write", passed=index % 2 == 0, script_hash="x")
+    with django_assert_max_num_queries(2):
+        rows = api.list_sessions("block-1")
+    assert len(rows) == 12
+    assert {row.last_check_passed for row in rows} == {True, False}

@@ -871,17 +871,26 @@ def reveal_solution(session_id: int, step_id: str) -> SolutionReveal:
 
 def list_sessions(usage_key: str, *, limit: int = 500) -> list[StaffSessionRow]:
     """Every learner's latest session in one block, for the staff view."""
+    from django.db.models import OuterRef, Subquery  # pylint: disable=import-outside-toplevel
+
+    last_runs = CheckRun.objects.filter(session=OuterRef("pk")).order_by("-created", "-pk")
+    sessions = (
+        LabSession.objects.filter(usage_key=usage_key)
+        .select_related("user")
+        .annotate(
+            last_check_at=Subquery(last_runs.values("created")[:1]),
+            last_check_passed=Subquery(last_runs.values("passed")[:1]),
+        )
+        .order_by("-created", "-pk")
+    )
     rows: dict[int, LabSession] = {}
-    for row in (
-        LabSession.objects.filter(usage_key=usage_key).select_related("user").order_by("-created", "-pk")[: limit * 4]
-    ):
+    for row in sessions[: limit * 4]:  # one query, whatever the number of learners
         rows.setdefault(row.user_id, row)
     now = timezone.now()
     result = []
     for row in list(rows.values())[:limit]:
         definition = _rendered(row)
         progress = row.progress or {}
-        last = row.check_runs.order_by("-created", "-pk").first()
         used_until = row.stopped_at or now
         result.append(
             StaffSessionRow(
@@ -890,8 +899,8 @@ def list_sessions(usage_key: str, *, limit: int = 500) -> list[StaffSessionRow]:
                 state=row.state,
                 phase=row.phase,
                 current_step=grading.current_step(definition, progress),
-                last_check_at=last.created if last else None,
-                last_check_passed=last.passed if last else None,
+                last_check_at=row.last_check_at,
+                last_check_passed=None if row.last_check_passed is None else bool(row.last_check_passed),
                 attempts=sum(int(grading.step_record(progress, s.id)["attempts"]) for s in definition.steps),
                 seconds_used=int((used_until - row.ready_at).total_seconds()) if row.ready_at else 0,
                 score=grading.lab_score(definition, progress),
