@@ -55,6 +55,8 @@ def test_a_learner_starts_the_lab_checks_does_the_work_and_sees_the_score(live_s
     status.filter(has_text="Your lab is ready").wait_for(timeout=30_000)
     assert lab.locator(".kafaat-lab__countdown").is_visible()
     assert lab.get_by_role("button", name="Stop lab").is_visible()
+    assert not lab.locator(".kafaat-lab__progress").is_visible()  # the start-up progress bar is gone
+    assert not lab.get_by_role("button", name="Start lab").is_visible()
 
     lab.get_by_role("button", name="Check").click()
     result = lab.locator(".kafaat-lab__result--failed")
