@@ -40,7 +40,8 @@ $(STAMP): setup.py requirements/base.txt requirements/test.txt requirements/cons
 
 # The main run is Python 3.11 + Django 5.2; this pass takes the other corner of the matrix
 # (Python 3.12 + Django 4.2) over every test that needs neither sandboxes nor a browser.
-PY312 ?= $(shell command -v python3.12 || ls $$HOME/.pyenv/versions/3.12*/bin/python3.12 2>/dev/null | tail -n 1)
+PY312 ?= $(shell for p in $$(ls $$HOME/.pyenv/versions/3.12*/bin/python3.12 2>/dev/null) $$(command -v python3.12); do \
+                   "$$p" -c "import sys" >/dev/null 2>&1 && { echo "$$p"; break; }; done)
 test-compat: install
 	@if [ -z "$(PY312)" ]; then \
 	  echo "test-compat: no Python 3.12 on this machine; the Python 3.12 + Django 4.2 pass did not run"; \

@@ -38,12 +38,23 @@ def register_fonts() -> None:
             pdfmetrics.registerFont(TTFont(name, str(path)))
 
 
+_BIDI_CONTROLS = dict.fromkeys(map(ord, "\u202a\u202b\u202c\u202d\u202e"))
+
+
+def ltr(text: str) -> str:
+    """Embed a left-to-right run (a URL, a number) in a sentence that may be right to left.
+
+    Without it the bidi algorithm moves a URL's trailing slash to the far end of an Arabic line.
+    """
+    return f"\u202a{text}\u202c"
+
+
 def visual(text: str) -> str:
     """Text ready to draw: Arabic runs shaped and the line put in visual order; other text unchanged."""
     text = str(text or "")
     if not _ARABIC.search(text):
-        return text
-    return get_display(arabic_reshaper.reshape(text))
+        return text.translate(_BIDI_CONTROLS)
+    return get_display(arabic_reshaper.reshape(text)).translate(_BIDI_CONTROLS)
 
 
 def _qr(pdf: canvas.Canvas, url: str, x: float, y: float, size: float) -> None:
@@ -100,14 +111,14 @@ def render(facts: CertificateVerification, language: str = "en") -> bytes:
         centred(_("Version %(version)s") % {"version": facts.track_version}, height - 312, 11, colour="#555555")
 
         details = [
-            (_("Certificate number"), facts.number),
+            (_("Certificate number"), ltr(facts.number)),
             (
                 _("Hours"),
                 _("%(hours)s h (%(required)s h required)")
                 % {"hours": f"{facts.hours:g}", "required": f"{facts.hours_required:g}"},
             ),
-            (_("Valid from"), facts.valid_from.isoformat() if facts.valid_from else ""),
-            (_("Valid until"), facts.valid_until.isoformat() if facts.valid_until else _("No expiry")),
+            (_("Valid from"), ltr(facts.valid_from.isoformat()) if facts.valid_from else ""),
+            (_("Valid until"), ltr(facts.valid_until.isoformat()) if facts.valid_until else _("No expiry")),
         ]
         y = height - 360
         column_start, column_end = margin * 2, width - margin * 2 - 150
@@ -138,7 +149,7 @@ def render(facts: CertificateVerification, language: str = "en") -> bytes:
         pdf.setFont(FONT, 8)
         pdf.setFillColor(colors.HexColor("#555555"))
         pdf.drawCentredString(qr_x + qr_size / 2, margin * 1.5 + 6, visual(_("Scan to verify")))
-        verify_line = visual(_("Verify this certificate at %(url)s") % {"url": facts.verification_url})
+        verify_line = visual(_("Verify this certificate at %(url)s") % {"url": ltr(facts.verification_url)})
         pdf.setFont(FONT, 9)
         if rtl:
             pdf.drawRightString(width - margin * 2, margin * 1.5 + 10, verify_line)
