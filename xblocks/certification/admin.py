@@ -6,6 +6,7 @@ through ``permissions.visible_school_ids``; ledgers and the audit chain are add-
 
 from __future__ import annotations
 
+import django
 from django.contrib import admin, messages
 from django.core.exceptions import ValidationError
 from django.db import models as django_models
@@ -88,7 +89,8 @@ class SchoolScopedAdmin(admin.ModelAdmin):
 @admin.register(models.School)
 class SchoolAdmin(PlatformOnlyAdmin):
     list_display = ("name", "slug", "country")
-    formfield_overrides = {django_models.URLField: {"assume_scheme": "https"}}
+    # Django 5.0 added assume_scheme (and warns until it is set); Django 4.2 always assumes http.
+    formfield_overrides = {django_models.URLField: {"assume_scheme": "https"}} if django.VERSION >= (5, 0) else {}
     search_fields = ("name", "slug")
 
     def get_queryset(self, request):
