@@ -64,6 +64,37 @@ def current_requester(block) -> Requester:
     return Requester(user=user, is_staff=uid in _demo_staff_ids(), anonymous_id=uid)
 
 
+def is_course_staff(user, course_key: str) -> bool:
+    """Whether ``user`` is staff of the course: global staff, or the course's staff or instructor role.
+
+    Outside Open edX (the workbench) there are no course roles: global staff, superusers and the
+    ``KAFAAT["DEMO_STAFF_IDS"]`` users count as staff.
+    """
+    if user is None or not getattr(user, "is_authenticated", False):
+        return False
+    if user.is_superuser or user.is_staff:
+        return True
+    if not running_in_openedx():
+        return user.get_username() in _demo_staff_ids()
+    if not course_key:
+        return False
+    from common.djangoapps.student.roles import (  # pylint: disable=import-outside-toplevel
+        CourseInstructorRole,
+        CourseStaffRole,
+    )
+    from opaque_keys.edx.keys import CourseKey  # pylint: disable=import-outside-toplevel
+
+    key = CourseKey.from_string(course_key)
+    return CourseStaffRole(key).has_user(user) or CourseInstructorRole(key).has_user(user)
+
+
+def in_studio() -> bool:
+    """Whether this process is Studio (the CMS), whose handler views already require course author access."""
+    from django.conf import settings  # pylint: disable=import-outside-toplevel
+
+    return str(getattr(settings, "ROOT_URLCONF", "")).startswith("cms.")
+
+
 def course_key(block) -> str:
     """The block's course key as a string ('' in the workbench, which has no courses)."""
     usage_id = block.scope_ids.usage_id

@@ -477,9 +477,7 @@ class LabBlock(XBlock):
     def _in_studio() -> bool:
         # Studio's component handler view already requires course author access, and authors are
         # usually not global staff (the only staff flag Studio's user service carries).
-        from django.conf import settings  # pylint: disable=import-outside-toplevel
-
-        return str(getattr(settings, "ROOT_URLCONF", "")).startswith("cms.")
+        return compat.in_studio()
 
     @staticmethod
     def _validated(source: str):
