@@ -19,7 +19,7 @@ def available() -> list[str]:
 def main(argv: list[str]) -> int:
     names = available()
     if not argv or argv[0] in {"-h", "--help"}:
-        print("usage: python -m benchmarks {%s|all} [options]" % "|".join(names))
+        print(f"usage: python -m benchmarks {{{'|'.join(names)}|all}} [options]")
         return 0 if argv else 2
     name, rest = argv[0], argv[1:]
     if name == "all":

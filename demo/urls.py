@@ -1,6 +1,6 @@
 """Workbench URLs plus the Kafaat apps' URLs under the same prefixes Open edX plugin apps use."""
-from django.urls import include, path
 
+from django.urls import include, path
 from workbench.urls import urlpatterns as workbench_urlpatterns
 
 urlpatterns = [
@@ -13,6 +13,8 @@ urlpatterns = [
         "kafaat/credentials/",
         include(("xblocks.certification.credentials.urls", "kafaat_credentials"), namespace="kafaat_credentials"),
     ),
-    path("kafaat/exports/", include(("xblocks.certification.exports.urls", "kafaat_exports"), namespace="kafaat_exports")),
+    path(
+        "kafaat/exports/", include(("xblocks.certification.exports.urls", "kafaat_exports"), namespace="kafaat_exports")
+    ),
     *workbench_urlpatterns,
 ]

@@ -98,9 +98,9 @@ def check() -> int:
             for domain in DOMAINS:
                 rel = pathlib.Path(lang, "LC_MESSAGES", f"{domain}.po")
                 fresh, shipped = _keys(copy / "conf" / "locale" / rel), _keys(locale_dir / rel)
-                for ctx, msgid, _plural in sorted(fresh - shipped)[:10]:
+                for _ctx, msgid, _plural in sorted(fresh - shipped)[:10]:
                     problems.append(f"{rel}: not in the catalog: {msgid!r}")
-                for ctx, msgid, _plural in sorted(shipped - fresh)[:10]:
+                for _ctx, msgid, _plural in sorted(shipped - fresh)[:10]:
                     problems.append(f"{rel}: no longer in the code: {msgid!r}")
     for lang in LANGUAGES:
         for domain in DOMAINS:

@@ -25,7 +25,10 @@ if _db == "mariadb":
             "PORT": os.environ.get("KAFAAT_MARIADB_PORT", "3306"),
             "OPTIONS": {"charset": "utf8mb4"},
             # one test database per run, so that parallel runs on one server never share tables
-            "TEST": {"NAME": os.environ.get("KAFAAT_MARIADB_TEST_NAME", f"test_kafaat_{os.getpid()}"), "CHARSET": "utf8mb4"},
+            "TEST": {
+                "NAME": os.environ.get("KAFAAT_MARIADB_TEST_NAME", f"test_kafaat_{os.getpid()}"),
+                "CHARSET": "utf8mb4",
+            },
         }
     }
 else:
