@@ -7,6 +7,7 @@ rows are read-only here because a hand-edited state would drift from the sandbox
 from django.contrib import admin, messages
 
 from xblocks.core.i18n import gettext_lazy as _
+from xblocks.core.i18n import ngettext
 from xblocks.labs import api
 from xblocks.labs.data import LIVE_STATES
 from xblocks.labs.models import CheckRun, LabSession, SessionEvent
@@ -65,7 +66,8 @@ class LabSessionAdmin(admin.ModelAdmin):
         for session_id in queryset.filter(state__in=[s.value for s in LIVE_STATES]).values_list("pk", flat=True):
             api.stop_session(session_id, actor=f"staff:{request.user.pk}", reason="stopped in the admin")
             stopped += 1
-        self.message_user(request, _("%(count)s sessions stopping.") % {"count": stopped}, messages.SUCCESS)
+        self.message_user(request, ngettext("%(count)s lab session is stopping.", "%(count)s lab sessions are stopping.", stopped)
+            % {"count": stopped}, messages.SUCCESS)
 
     @admin.action(description=_("Reconcile sessions with the sandbox inventory now"))
     def reconcile_now(self, request, queryset):  # pylint: disable=unused-argument

@@ -386,7 +386,7 @@ class _Parser:
     def identifier(self, node, name, seen: dict[str, int], what: str) -> str:
         raw = node.get(name)
         if raw is None or not raw.strip():
-            self.error(node, _("<%(tag)s> needs an %(name)s attribute.") % {"tag": node.tag, "name": name})
+            self.error(node, _("<%(tag)s> is missing its %(name)s attribute.") % {"tag": node.tag, "name": name})
             return ""
         if not ID_PATTERN.match(raw):
             self.error(

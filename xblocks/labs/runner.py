@@ -19,6 +19,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 
 from xblocks.core.i18n import gettext as _
+from xblocks.core.i18n import ngettext
 from xblocks.labs import params as param_kinds
 from xblocks.labs.definition import Check, Flag, LabDefinition, LabFile, Step
 from xblocks.labs.sandbox.base import Backend, ExecResult, SandboxError, SandboxHandle
@@ -194,9 +195,11 @@ def run_check(backend: Backend, handle: SandboxHandle, check: Check, *, stdin: b
     passed = result.exit_code == 0 and not result.timed_out
     feedback, truncated = clean_feedback(result.stdout, result.truncated)
     if result.timed_out:
-        message = _("The check did not finish within %(seconds)s seconds, so it did not pass.") % {
-            "seconds": f"{check.timeout:g}"
-        }
+        message = ngettext(
+            "The check did not finish within %(seconds)s second, so it did not pass.",
+            "The check did not finish within %(seconds)s seconds, so it did not pass.",
+            round(check.timeout),
+        ) % {"seconds": f"{check.timeout:g}"}
         feedback = f"{message}\n{feedback}".strip()
     if result.stderr and not passed:
         log.info("check %s in %s: exit %s, stderr: %s", check.id, handle.id, result.exit_code, _tail(result.stderr))

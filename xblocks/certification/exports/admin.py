@@ -3,6 +3,7 @@
 from django.contrib import admin, messages
 
 from xblocks.core.i18n import gettext_lazy as _
+from xblocks.core.i18n import ngettext
 
 from . import api
 from .models import Delivery, DeliveryReceipt, Endpoint, Export, ExportPreset
@@ -51,7 +52,7 @@ class EndpointAdmin(admin.ModelAdmin):
     @admin.action(description=_("Re-send failed records"))
     def resend_failed(self, request, queryset):
         count = sum(api.resend(endpoint_id=endpoint.pk) for endpoint in queryset)
-        self.message_user(request, _("%(count)s record(s) queued again.") % {"count": count}, messages.SUCCESS)
+        self.message_user(request, ngettext("%(count)s record queued again.", "%(count)s records queued again.", count) % {"count": count}, messages.SUCCESS)
 
 
 @admin.register(Delivery)
@@ -79,7 +80,7 @@ class DeliveryReceiptAdmin(admin.ModelAdmin):
     @admin.action(description=_("Re-send (same idempotency key)"))
     def resend(self, request, queryset):
         count = api.resend(receipt_ids=list(queryset.values_list("pk", flat=True)))
-        self.message_user(request, _("%(count)s record(s) queued again.") % {"count": count}, messages.SUCCESS)
+        self.message_user(request, ngettext("%(count)s record queued again.", "%(count)s records queued again.", count) % {"count": count}, messages.SUCCESS)
 
     def has_add_permission(self, request):
         return False

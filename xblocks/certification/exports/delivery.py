@@ -79,7 +79,7 @@ def check_url(url: str) -> str:
     if not parts.hostname:
         raise EndpointError(_("The endpoint URL has no host."))
     if parts.username or parts.password:
-        raise EndpointError(_("Put credentials in the shared secret, not in the URL."))
+        raise EndpointError(_("Put the user name and password in the shared secret, not in the URL."))
     if parts.scheme == "https":
         return url
     if parts.scheme == "http" and exports_settings.DELIVERY_ALLOW_HTTP_LOOPBACK and _is_loopback(parts.hostname):

@@ -13,7 +13,7 @@ function KafaatExports(root, args) {
     item.querySelector(".kafaat-exports__progress").value = data.percent;
     item.querySelector(".kafaat-exports__progress").textContent = data.percent + "%";
     item.querySelector(".kafaat-exports__rows").textContent = i18n.interpolate(
-      i18n.gettext("%(done)s of %(total)s records"), {done: data.rows_done, total: data.rows_total});
+      i18n.ngettext("%(done)s of %(total)s record", "%(done)s of %(total)s records", data.rows_total), {done: data.rows_done, total: data.rows_total});
     if (data.download_url && !item.querySelector(".kafaat-exports__download")) {
       var link = document.createElement("a");
       link.className = "kafaat-exports__download";

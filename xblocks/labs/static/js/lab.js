@@ -90,8 +90,10 @@ function KafaatLabBlock(runtime, element, args) {
       item.classList.toggle("kafaat-lab__step--locked", !step.open);
       show(q(".kafaat-lab__step-locked", item), !step.open);
       q(".kafaat-lab__step-state", item).textContent = step.passed
-        ? fmt(_("Passed · %(points)s of %(max)s points"), { points: step.points, max: step.max_points })
-        : fmt(_("%(points)s of %(max)s points"), { points: step.points, max: step.max_points });
+        ? fmt(i18n.ngettext("Passed · %(points)s of %(max)s point", "Passed · %(points)s of %(max)s points",
+                            step.max_points), { points: step.points, max: step.max_points })
+        : fmt(i18n.ngettext("%(points)s of %(max)s point", "%(points)s of %(max)s points", step.max_points),
+              { points: step.points, max: step.max_points });
       var attempts = q(".kafaat-lab__attempts", item);
       attempts.textContent = step.attempts_left === null ? "" :
         fmt(i18n.ngettext("%(count)s attempt left", "%(count)s attempts left", step.attempts_left), { count: step.attempts_left });
