@@ -1,5 +1,5 @@
 """``make demo``: migrate, seed, then run the web server (workbench + terminal gateway) and a Celery
-worker with beat; Ctrl-C stops everything this started."""
+worker with beat; Ctrl-C stops everything this started, the learners' lab sandboxes included."""
 from __future__ import annotations
 
 import os
@@ -65,6 +65,9 @@ def main() -> int:
         return 0
     finally:
         _stop(children)
+        # Labs outlive the worker by design (a worker restart must not kill learners' shells); the
+        # demo owns its labs, so it ends them when it stops.
+        subprocess.run([sys.executable, "-m", "django", "kafaat_lab_sessions", "--stop-all"], check=False)
 
 
 if __name__ == "__main__":

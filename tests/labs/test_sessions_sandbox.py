@@ -268,3 +268,18 @@ def test_a_refusing_engine_during_a_check_gives_the_attempt_back_with_a_message(
     row = LabSession.objects.get(pk=session_id)
     assert row.state == "ready" and row.progress["steps"]["write"]["attempts"] == 0
     assert not CheckRun.objects.filter(session_id=session_id).exists()
+
+
+def test_stop_all_ends_every_live_lab_and_leaves_no_sandbox(lab_factory, backend, cleanup):
+    from io import StringIO
+
+    from django.core.management import call_command
+
+    lab = lab_factory("files_and_flags")
+    handle = api.terminal_target(start_ready(lab)["session_id"])
+    out = StringIO()
+    call_command("kafaat_lab_sessions", "--stop-all", stdout=out)
+    assert "stopped 1 live lab session" in out.getvalue()
+    assert not backend.alive(handle)
+    assert not [h for h in backend.inventory() if h.label.startswith(label_prefix())]
+    assert LabSession.objects.get().state == "stopped"
