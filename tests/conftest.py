@@ -1,4 +1,5 @@
 """Fixtures shared by every test package."""
+
 import pytest
 
 
@@ -8,3 +9,34 @@ def workbench_runtime():
     from workbench.runtime import WorkbenchRuntime  # pylint: disable=import-outside-toplevel
 
     return WorkbenchRuntime
+
+
+CHROMIUM_ARGS = [
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+    "--no-first-run",
+    "--disable-quic",
+]
+
+
+@pytest.fixture
+def browser_page(monkeypatch):
+    """A page in Debian's Chromium through Playwright: dialogs accepted, downloads allowed, console printed,
+    uncaught script errors collected in ``page.js_errors``."""
+    from playwright.sync_api import sync_playwright  # pylint: disable=import-outside-toplevel
+
+    # Playwright's sync API runs an event loop in this thread; the test's own ORM calls are still synchronous.
+    monkeypatch.setenv("DJANGO_ALLOW_ASYNC_UNSAFE", "true")
+    with sync_playwright() as playwright:
+        browser = playwright.chromium.launch(executable_path="/usr/bin/chromium", headless=True, args=CHROMIUM_ARGS)
+        page = browser.new_page(accept_downloads=True)
+        errors: list[str] = []
+        page.js_errors = errors
+        page.on("dialog", lambda dialog: dialog.accept())
+        page.on("console", lambda message: print("browser console:", message.type, message.text))
+        page.on("pageerror", lambda error: (errors.append(str(error)), print("browser page error:", error)))
+        yield page
+        browser.close()

@@ -15,16 +15,6 @@ with warnings.catch_warnings():
 
 pytestmark = [pytest.mark.browser, pytest.mark.sandbox, pytest.mark.django_db(transaction=True)]
 
-CHROMIUM_ARGS = [
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-    "--no-first-run",
-    "--disable-quic",
-]
-
 
 @pytest.fixture
 def terminal_gateway(live_server, settings):
@@ -43,22 +33,6 @@ def terminal_gateway(live_server, settings):
     settings.KAFAAT = {**(settings.KAFAAT or {}), "TERMINAL_GATEWAY_URL": f"ws://127.0.0.1:{gateway.port}"}
     yield gateway
     stop_gateway(gateway)
-
-
-@pytest.fixture
-def browser_page(monkeypatch):
-    from playwright.sync_api import sync_playwright
-
-    # Playwright's sync API runs an event loop in this thread; the test's own ORM calls are still synchronous.
-    monkeypatch.setenv("DJANGO_ALLOW_ASYNC_UNSAFE", "true")
-    with sync_playwright() as playwright:
-        browser = playwright.chromium.launch(executable_path="/usr/bin/chromium", headless=True, args=CHROMIUM_ARGS)
-        page = browser.new_page()
-        page.on("dialog", lambda dialog: dialog.accept())
-        page.on("console", lambda message: print("browser console:", message.type, message.text))
-        page.on("pageerror", lambda error: print("browser page error:", error))
-        yield page
-        browser.close()
 
 
 def test_a_learner_types_in_the_lab_terminal_and_reads_the_output(live_server, terminal_gateway, browser_page):

@@ -9,35 +9,10 @@ from django.core.management import call_command
 
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
 
-CHROMIUM_ARGS = [
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-    "--no-first-run",
-    "--disable-quic",
-]
 
-
-@pytest.fixture
-def cert_page(monkeypatch):
-    from playwright.sync_api import sync_playwright  # pylint: disable=import-outside-toplevel
-
-    monkeypatch.setenv("DJANGO_ALLOW_ASYNC_UNSAFE", "true")
-    with sync_playwright() as playwright:
-        browser = playwright.chromium.launch(executable_path="/usr/bin/chromium", headless=True, args=CHROMIUM_ARGS)
-        page = browser.new_page()
-        errors: list[str] = []
-        page.on("pageerror", lambda error: errors.append(str(error)))
-        page.js_errors = errors
-        yield page
-        browser.close()
-
-
-def test_a_coordinator_filters_the_roster_and_a_learner_sees_progress(live_server, cert_page):
+def test_a_coordinator_filters_the_roster_and_a_learner_sees_progress(live_server, browser_page):
     call_command("kafaat_seed_demo", stdout=io.StringIO())
-    page = cert_page
+    page = browser_page
     page.goto(f"{live_server.url}/scenario/kafaat_certification.0/?student=coordinator")
     page.wait_for_selector(".kafaat-cert__roster tr >> nth=3", timeout=20000)
     assert page.inner_text(".kafaat-cert__status") == "3 learners"
