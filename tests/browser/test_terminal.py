@@ -151,3 +151,30 @@ def test_staff_replay_of_a_transcript_plays_the_recorded_output(live_server, bro
     assert player.locator(".kafaat-terminal__status").inner_text() == "End of recording."
     player.get_by_role("button", name="Play").click()  # plays again from the start
     player.locator(".xterm-rows").filter(has_text="replayed-file.txt").wait_for(timeout=5_000)
+
+
+def test_the_learner_page_notices_when_staff_stop_the_lab_under_its_open_terminal(
+    live_server, terminal_gateway, browser_page
+):
+    """No status polling while a lab is ready: the ended shell is what tells the page to look again."""
+    from workbench.scenarios import init_scenarios
+
+    from xblocks.labs import api
+    from xblocks.labs.models import LabSession
+
+    init_scenarios()
+    page = browser_page
+    page.goto(f"{live_server.url}/scenario/kafaat_lab.0/?student=alice")
+    lab = page.locator(".kafaat-lab").first
+    lab.locator(".kafaat-lab__score").filter(has_text="Score").wait_for(timeout=10_000)
+    lab.get_by_role("button", name="Start lab").click()
+    lab.locator(".kafaat-lab__status").filter(has_text="Your lab is ready").wait_for(timeout=30_000)
+    lab.locator(".kafaat-terminal[data-state='connected']").wait_for(timeout=15_000)
+
+    session = LabSession.objects.get(state="ready")
+    api.stop_session(session.pk, actor="staff")  # as the staff table's Stop button does
+
+    lab.locator(".kafaat-lab__status").filter(has_text="Your lab has ended").wait_for(timeout=20_000)
+    assert lab.get_by_role("button", name="Start lab").is_visible()
+    assert not lab.get_by_role("button", name="Stop lab").is_visible()
+    assert not lab.locator(".kafaat-lab__countdown").is_visible()

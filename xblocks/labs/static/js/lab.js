@@ -188,7 +188,9 @@ function KafaatLabBlock(runtime, element, args) {
         fetchToken: function () { return post("terminal_token"); },
         readOnly: false,
         i18n: i18n,
-        instructions: q(".kafaat-lab__instructions")
+        instructions: q(".kafaat-lab__instructions"),
+        /* the shell ended: the lab may have ended too (time limit, staff stop), so ask */
+        onEnded: function () { schedulePoll(0); }
       });
     } else if (!ready && state.terminal) {
       closeTerminal();

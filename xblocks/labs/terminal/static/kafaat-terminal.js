@@ -1,5 +1,7 @@
 /* Kafaat browser terminal: xterm.js on the terminal gateway's websocket, and a transcript player.
- * KafaatTerminal.open(containerEl, {fetchToken, readOnly, i18n, instructions}) -> {close(), focus()}
+ * KafaatTerminal.open(containerEl, {fetchToken, readOnly, i18n, instructions, onEnded}) -> {close(), focus()}
+ *   onEnded(reason) is called when the shell ends ("exit") or the terminal stops retrying ("refused"),
+ *   so the page can ask whether the lab itself ended (time limit, staff stop).
  * KafaatTerminal.replay(containerEl, castText, {i18n}) -> {close()}
  * Needs the vendored xterm.js, FitAddon and WebLinksAddon globals (added by assets.add_to_fragment). */
 (function (global) {
@@ -175,6 +177,9 @@
     function stopRetrying(text, state) {
       setStatus(text, state);
       reconnectButton.hidden = false;
+      if (typeof options.onEnded === "function" && state !== "replaced") {
+        try { options.onEnded(state); } catch (e) { /* the page's own problem */ }
+      }
     }
 
     function scheduleReconnect() {
