@@ -130,9 +130,45 @@ def test_hours_required_sums_and_takes_the_cheapest_option():
         {
             "kind": "all",
             "children": [
-                {"kind": "hours", "threshold": 10},
-                {"kind": "any", "children": [{"kind": "hours", "threshold": 8}, {"kind": "hours", "threshold": 3}]},
+                {"kind": "hours", "category": "cloud", "threshold": 10},
+                {
+                    "kind": "any",
+                    "children": [
+                        {"kind": "hours", "category": "data", "threshold": 8},
+                        {"kind": "hours", "category": "ai", "threshold": 3},
+                    ],
+                },
             ],
         }
     )
     assert tree.hours_required() == 13
+
+
+def test_hours_of_one_category_are_part_of_the_overall_hours_not_added_to_them():
+    # "20 hours of training, at least 4 of them on security" asks for 20 hours, not 24
+    tree = rules.RequirementSpec.from_json(
+        {
+            "kind": "all",
+            "children": [
+                {"kind": "hours", "threshold": 20},
+                {"kind": "hours", "category": "security", "threshold": 4},
+            ],
+        }
+    )
+    assert tree.hours_required() == 20
+    # the categories only add up past the overall figure when they ask for more than it
+    more = rules.RequirementSpec.from_json(
+        {
+            "kind": "all",
+            "children": [
+                {"kind": "hours", "threshold": 5},
+                {"kind": "hours", "category": "security", "threshold": 4},
+                {"kind": "hours", "source": "school", "threshold": 3},
+            ],
+        }
+    )
+    assert more.hours_required() == 7
+    either = rules.RequirementSpec.from_json(
+        {"kind": "any", "children": [{"kind": "hours", "threshold": 8}, {"kind": "hours", "threshold": 3}]}
+    )
+    assert either.hours_required() == 3

@@ -110,15 +110,25 @@ class RequirementSpec:
             yield self
 
     def hours_required(self) -> float:
-        """Hours the tree asks for (sum over AND, the smallest option over OR)."""
+        """The fewest hours a learner logs to meet the tree's hours requirements.
+
+        An hours requirement without a category or source counts every hour, so the ones with a filter
+        (e.g. 4 h of security) are part of it, not added to it: 20 h of which 4 h of security is 20 h.
+        """
+        floor, parts = self._hours_floor_and_parts()
+        return max(floor, parts)
+
+    def _hours_floor_and_parts(self) -> tuple[float, float]:
+        """(hours every hour counts toward, hours that only some hours count toward) under this node."""
         if self.kind == "hours":
-            return self.threshold
-        if self.kind == "all":
-            return sum(child.hours_required() for child in self.children)
-        if self.kind == "any":
-            need = max(1, int(self.threshold or 1))
-            return sum(sorted(child.hours_required() for child in self.children)[:need])
-        return 0.0
+            return (0.0, self.threshold) if (self.category or self.source) else (self.threshold, 0.0)
+        if self.kind in GROUP_KINDS:
+            pairs = [child._hours_floor_and_parts() for child in self.children]  # pylint: disable=protected-access
+            if self.kind == "any":  # the cheapest options
+                need = max(1, int(self.threshold or 1))
+                pairs = sorted(pairs, key=lambda pair: max(pair))[:need]
+            return max((floor for floor, _ in pairs), default=0.0), sum(parts for _, parts in pairs)
+        return 0.0, 0.0
 
 
 @dataclass(frozen=True)
