@@ -703,10 +703,11 @@ def run_checks(session_id: int, step_id: str) -> CheckRunResult:
         )
         for r, o in zip(results, outcomes, strict=True)
     ]
-    run, graded, row = _record_run(
+    return _graded_result(
         session_id,
         definition,
         step,
+        results,
         kind=CheckRun.Kind.CHECK,
         script_hash=script_hash,
         outcomes=stored,
@@ -714,15 +715,20 @@ def run_checks(session_id: int, step_id: str) -> CheckRunResult:
         points=points,
         passed=passed,
     )
+
+
+def _graded_result(session_id, definition, step, results, **run) -> CheckRunResult:
+    """Record a check or flag run, announce the grade when it counts, and answer as the page shows it."""
+    record, graded, row = _record_run(session_id, definition, step, **run)
     if graded:
         _announce(row, definition)
     return CheckRunResult(
-        run_id=run.pk,
+        run_id=record.pk,
         step_id=step.id,
-        passed=passed,
+        passed=run["passed"],
         graded=graded,
-        step_points=points,
-        results=results,
+        step_points=run["points"],
+        results=tuple(results),
         status=_status(row, definition),
     )
 
@@ -792,10 +798,11 @@ def submit_flag(session_id: int, step_id: str, flag_id: str, answer: str) -> Che
         max_points=int(flag.points),
         feedback=_("Correct.") if passed else _("That is not the flag."),
     )
-    run, graded, row = _record_run(
+    return _graded_result(
         session_id,
         definition,
         step,
+        (result,),
         kind=CheckRun.Kind.FLAG,
         script_hash=_hash(flag.id),
         outcomes=[{"id": flag.id, "passed": passed, "points": points}],
@@ -803,17 +810,6 @@ def submit_flag(session_id: int, step_id: str, flag_id: str, answer: str) -> Che
         points=points,
         passed=passed,
         flag_id=flag.id,
-    )
-    if graded:
-        _announce(row, definition)
-    return CheckRunResult(
-        run_id=run.pk,
-        step_id=step.id,
-        passed=passed,
-        graded=graded,
-        step_points=points,
-        results=(result,),
-        status=_status(row, definition),
     )
 
 
