@@ -59,6 +59,22 @@ def test_seed_shows_progress_roster_and_an_issued_certificate_and_is_idempotent(
     assert 0 < roster[2].evaluation.progress < 1
 
 
+@pytest.mark.parametrize("existing", [False, True])
+def test_seed_lets_staff_sign_in_with_the_documented_password(django_user_model, existing):
+    from django.contrib.auth import authenticate
+
+    if existing:  # the workbench made the user first (?student=staff), with an empty password
+        django_user_model.objects.create(username="staff")
+    call_command("kafaat_seed_demo")
+    user = authenticate(username="staff", password="staff")
+    assert user is not None and user.is_staff
+    # a password someone chose is kept
+    user.set_password("chosen")
+    user.save()
+    call_command("kafaat_seed_demo")
+    assert authenticate(username="staff", password="chosen") is not None
+
+
 def test_cert_evaluate_prints_requirements_and_json(monkeypatch, capsys):
     call_command("kafaat_seed_demo")
     capsys.readouterr()
