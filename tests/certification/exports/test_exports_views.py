@@ -48,6 +48,8 @@ def test_the_page_lists_only_the_coordinators_cohorts_and_exports(client, world,
     html = page.content.decode()
     assert "South 2026" not in html and "@SUM(1+1) cohort" in html
     assert 'aria-live="polite"' in html and 'dir="ltr"' in html
+    # a Latin cohort name in an Arabic page keeps its closing parenthesis at its end (bidi isolation)
+    assert "<bdi>@SUM(1+1) cohort (" in html
 
 
 def test_another_coordinator_gets_404_on_someone_elses_export(client, world, start):
