@@ -88,3 +88,27 @@ def test_hostile_check_output_and_hints_stay_text_in_the_page(live_server, brows
     )
     lab.get_by_role("button", name="Stop lab").click()
     lab.get_by_role("button", name="Start lab").wait_for(timeout=30_000)
+
+
+def test_check_output_reads_left_to_right_in_the_arabic_page(live_server, browser_page):
+    from workbench.scenarios import init_scenarios
+
+    init_scenarios()
+    page = browser_page
+    page.set_extra_http_headers({"Accept-Language": "ar"})
+    page.goto(f"{live_server.url}/scenario/kafaat_lab.0/?student=alice")
+    lab = page.locator(".kafaat-lab").first
+    lab.locator(".kafaat-lab__score").filter(has_text="/").wait_for(timeout=10_000)
+    assert lab.evaluate("node => getComputedStyle(node).direction") == "rtl"
+    lab.locator(".kafaat-lab__start").click()
+    lab.locator(".kafaat-lab__check").first.wait_for(state="visible", timeout=30_000)
+    lab.locator(".kafaat-lab__stop").wait_for(state="visible", timeout=30_000)
+    lab.locator(".kafaat-lab__check").first.click()
+    feedback = lab.locator(".kafaat-lab__feedback").first
+    feedback.wait_for(timeout=30_000)
+    # "hello.txt does not contain hello yet" with its full stop and paths where an English reader expects them
+    assert feedback.evaluate("node => getComputedStyle(node).direction") == "ltr"
+    body = lab.locator(".kafaat-lab__step-body").first
+    assert body.evaluate("node => getComputedStyle(node).direction") == "ltr"
+    lab.locator(".kafaat-lab__stop").click()
+    lab.locator(".kafaat-lab__start").wait_for(state="visible", timeout=30_000)

@@ -40,3 +40,11 @@ def test_the_lab_page_sets_its_direction_from_the_language(lab_factory, language
     with translation.override(language):
         page = lab.block.runtime.render(lab.block, "student_view").content
     assert f'dir="{direction}"' in page and f'lang="{language}"' in page
+
+
+@pytest.mark.django_db
+def test_authored_instructions_take_their_own_direction_in_an_arabic_page(lab_factory):
+    lab = lab_factory("files_and_flags")
+    with translation.override("ar"):
+        page = lab.block.runtime.render(lab.block, "student_view").content
+    assert 'class="kafaat-lab__step-body" dir="auto"' in page  # English instructions stay left to right

@@ -118,6 +118,7 @@ function KafaatLabBlock(runtime, element, args) {
         step.hints.forEach(function (html, index) {
           var box = document.createElement("div");
           box.className = "kafaat-lab__hint-text";
+          box.dir = "auto"; /* authored: English hints stay left to right in an Arabic page */
           box.setAttribute("aria-label", fmt(_("Hint %(number)s"), { number: index + 1 }));
           box.innerHTML = html; /* sanitised server-side by nh3 (authored Markdown) */
           hints.appendChild(box);
@@ -131,6 +132,7 @@ function KafaatLabBlock(runtime, element, args) {
         var note = document.createElement("p");
         note.textContent = _("Solution (this step earns no points now):");
         var pre = document.createElement("pre");
+        pre.dir = "ltr"; /* a shell script */
         pre.textContent = step.solution;
         solution.appendChild(note);
         solution.appendChild(pre);
@@ -239,6 +241,7 @@ function KafaatLabBlock(runtime, element, args) {
       if (check.feedback) {
         var out = document.createElement("pre");
         out.className = "kafaat-lab__feedback";
+        out.dir = "auto"; /* a check's output: paths and English stay left to right in an Arabic page */
         out.textContent = check.feedback + (check.truncated ? "\n" + _("[output truncated]") : "");
         li.appendChild(out);
       }
