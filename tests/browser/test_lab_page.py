@@ -112,3 +112,28 @@ def test_check_output_reads_left_to_right_in_the_arabic_page(live_server, browse
     assert body.evaluate("node => getComputedStyle(node).direction") == "ltr"
     lab.locator(".kafaat-lab__stop").click()
     lab.locator(".kafaat-lab__start").wait_for(state="visible", timeout=30_000)
+
+
+def test_staff_see_what_their_action_did_after_the_table_reloads(live_server, browser_page):
+    from workbench.scenarios import init_scenarios
+
+    init_scenarios()
+    page = browser_page
+    page.goto(f"{live_server.url}/scenario/kafaat_lab.0/?student=alice")
+    lab = page.locator(".kafaat-lab").first
+    lab.locator(".kafaat-lab__score").filter(has_text="Score").wait_for(timeout=10_000)
+    lab.get_by_role("button", name="Start lab").click()
+    lab.locator(".kafaat-lab__status").filter(has_text="Your lab is ready").wait_for(timeout=30_000)
+
+    page.goto(f"{live_server.url}/scenario/kafaat_lab.0/?student=staff")
+    staff = page.locator(".kafaat-lab__staff").first
+    status = staff.locator(".kafaat-lab__staff-status")
+    status.filter(has_text="1 learner").wait_for(timeout=10_000)
+    staff.get_by_role("button", name="Extend alice's lab").click()
+    status.filter(has_text="Time extended.").wait_for(timeout=10_000)
+    page.wait_for_timeout(1_000)  # the table has reloaded by now
+    assert status.inner_text() == "Time extended."
+    staff.get_by_role("button", name="Refresh").click()
+    status.filter(has_text="1 learner").wait_for(timeout=10_000)
+    staff.get_by_role("button", name="Stop alice's lab").click()
+    status.filter(has_text="Lab stopped.").wait_for(timeout=10_000)

@@ -324,14 +324,16 @@ function KafaatLabBlock(runtime, element, args) {
     return q(".kafaat-lab__staff-screen");
   }
   function staffAct(handler, data, done) {
-    post(handler, data).then(function () { staffSay(done); loadStaff(); }, function (error) { staffSay(error.message); });
+    /* the table reloads, but the status line keeps saying what was done (it is read out, too) */
+    post(handler, data).then(function () { staffSay(done); loadStaff(done); }, function (error) { staffSay(error.message); });
   }
-  function loadStaff() {
+  function loadStaff(message) {
     post("staff_sessions").then(function (body) {
       var tbody = q(".kafaat-lab__staff-rows");
       tbody.textContent = "";
-      if (!body.sessions.length) { staffSay(_("No learner has started this lab yet.")); return; }
-      staffSay(fmt(i18n.ngettext("%(count)s learner", "%(count)s learners", body.sessions.length), { count: body.sessions.length }));
+      if (!body.sessions.length) { staffSay(message || _("No learner has started this lab yet.")); return; }
+      staffSay(message ||
+        fmt(i18n.ngettext("%(count)s learner", "%(count)s learners", body.sessions.length), { count: body.sessions.length }));
       body.sessions.forEach(function (s) {
         var tr = document.createElement("tr");
         cell(tr, s.username);
@@ -378,7 +380,7 @@ function KafaatLabBlock(runtime, element, args) {
     }, function (error) { staffSay(error.message); });
   }
   if (staff && args.isStaff) {
-    q(".kafaat-lab__staff-refresh").addEventListener("click", loadStaff);
+    q(".kafaat-lab__staff-refresh").addEventListener("click", function () { loadStaff(); });
     q(".kafaat-lab__staff-close").addEventListener("click", closeViewer);
     loadStaff();
   }
