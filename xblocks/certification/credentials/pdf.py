@@ -123,7 +123,8 @@ def render(facts: CertificateVerification, language: str = "en") -> bytes:
         y = height - 360
         column_start, column_end = margin * 2, width - margin * 2 - 150
         for label, value in details:
-            line = f"{label}: {value}"
+            # Translatable, so that French puts its non-breaking space before the colon.
+            line = _("%(label)s: %(value)s") % {"label": label, "value": value}
             shown = visual(line)
             pdf.setFont(FONT, 12)
             pdf.setFillColor(colors.HexColor("#1b1b1b"))

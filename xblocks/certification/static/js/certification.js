@@ -45,6 +45,16 @@ function KafaatCertificationBlock(runtime, element, args) {
   var table = staff.querySelector(".kafaat-cert__roster");
   var csvBase = staff.getAttribute("data-csv-url");
 
+  function statusLabel(status) {
+    var labels = {
+      active: i18n.gettext("active"),
+      suspended: i18n.gettext("suspended"),
+      revoked: i18n.gettext("revoked"),
+      expired: i18n.gettext("expired")
+    };
+    return labels[status] || status;
+  }
+
   function cell(row, text, header) {
     var node = document.createElement(header ? "th" : "td");
     node.textContent = text;
@@ -70,7 +80,7 @@ function KafaatCertificationBlock(runtime, element, args) {
       cell(row, data.full_name + " (" + data.username + ")");
       cell(row, data.employee_id);
       cell(row, data.progress + "%");
-      cell(row, data.certificate ? data.certificate + " · " + data.status : (data.met ? i18n.gettext("Requirements met") : ""));
+      cell(row, data.certificate ? data.certificate + " · " + statusLabel(data.status) : (data.met ? i18n.gettext("Requirements met") : ""));
       data.requirements.forEach(function (req) {
         var td = cell(row, req.current + " / " + req.required);
         if (req.met) { td.className = "kafaat-cert__cell--met"; } else if (req.missing) { td.title = req.missing; }
