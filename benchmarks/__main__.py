@@ -1,4 +1,5 @@
 """``python -m benchmarks NAME [options]`` runs ``benchmarks/NAME.py``'s ``main(argv)``; ``all`` runs each."""
+
 from __future__ import annotations
 
 import importlib

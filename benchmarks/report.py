@@ -1,4 +1,5 @@
 """Shared figures for every benchmark: percentiles, a printed table, and a JSON file under benchmarks/results/."""
+
 from __future__ import annotations
 
 import json
@@ -36,6 +37,7 @@ def ratio(value: float, baseline: float) -> float:
 
 def print_table(title: str, rows: list[dict], columns: list[str]) -> None:
     """Print rows (dicts) as an aligned table with the given columns."""
+
     def fmt(value):
         if isinstance(value, float):
             return f"{value:.3f}" if abs(value) < 1000 else f"{value:.0f}"

@@ -3,6 +3,7 @@
 Each app's tasks module may define ``BEAT_SCHEDULE`` (a Celery beat schedule dict); the demo merges
 them. Inside Open edX, operators add the same entries to ``CELERYBEAT_SCHEDULE``.
 """
+
 import importlib
 import os
 

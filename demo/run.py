@@ -1,5 +1,6 @@
 """``make demo``: migrate, seed, then run the web server (workbench + terminal gateway) and a Celery
 worker with beat; Ctrl-C stops everything this started, the learners' lab sandboxes included."""
+
 from __future__ import annotations
 
 import os
@@ -44,9 +45,21 @@ def main() -> int:
     _django("kafaat_seed_demo")
     children = [
         subprocess.Popen(
-            [sys.executable, "-m", "celery", "-A", "demo", "worker", "--beat", "--loglevel", "INFO",
-             "--concurrency", os.environ.get("KAFAAT_DEMO_WORKERS", "4"),
-             "--schedule", os.path.join("var", "celerybeat-schedule")],
+            [
+                sys.executable,
+                "-m",
+                "celery",
+                "-A",
+                "demo",
+                "worker",
+                "--beat",
+                "--loglevel",
+                "INFO",
+                "--concurrency",
+                os.environ.get("KAFAAT_DEMO_WORKERS", "4"),
+                "--schedule",
+                os.path.join("var", "celerybeat-schedule"),
+            ],
             start_new_session=True,
         ),
         subprocess.Popen(

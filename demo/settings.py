@@ -3,6 +3,7 @@
 SQLite, a Celery broker in a folder (kombu's filesystem transport), the local sandbox backend and the
 terminal gateway on the same ASGI server, all under ``var/`` of the checkout.
 """
+
 import os
 import pathlib
 

@@ -4,6 +4,7 @@ or when a plural header is wrong (Arabic has six forms).
 
 Catalogs: ``xblocks/conf/locale/<lang>/LC_MESSAGES/{django,djangojs}.po`` (+ ``.mo``).
 """
+
 from __future__ import annotations
 
 import os
@@ -29,8 +30,18 @@ IGNORE = ["tests/*", "*/vendor/*", "*.min.js", "*/xterm*", "*/addon-*", "migrati
 def _makemessages(package_dir: pathlib.Path) -> None:
     env = dict(os.environ, DJANGO_SETTINGS_MODULE="demo.settings", PYTHONPATH=str(ROOT))
     for domain in DOMAINS:
-        args = [sys.executable, "-m", "django", "makemessages", "-d", domain, "--no-obsolete", "--no-location",
-                "--no-wrap", "--keep-pot"] + [f"--locale={lang}" for lang in LANGUAGES]
+        args = [
+            sys.executable,
+            "-m",
+            "django",
+            "makemessages",
+            "-d",
+            domain,
+            "--no-obsolete",
+            "--no-location",
+            "--no-wrap",
+            "--keep-pot",
+        ] + [f"--locale={lang}" for lang in LANGUAGES]
         for pattern in IGNORE:
             args += ["--ignore", pattern]
         if domain == "djangojs":
@@ -49,13 +60,15 @@ def _fix_headers(locale_dir: pathlib.Path) -> None:
             if not path.exists():
                 continue
             catalog = polib.pofile(str(path), wrapwidth=0)
-            catalog.metadata.update({
-                "Project-Id-Version": "kafaat-xblocks",
-                "Language": lang,
-                "Plural-Forms": PLURAL_FORMS[lang],
-                "Content-Type": "text/plain; charset=UTF-8",
-                "Content-Transfer-Encoding": "8bit",
-            })
+            catalog.metadata.update(
+                {
+                    "Project-Id-Version": "kafaat-xblocks",
+                    "Language": lang,
+                    "Plural-Forms": PLURAL_FORMS[lang],
+                    "Content-Type": "text/plain; charset=UTF-8",
+                    "Content-Transfer-Encoding": "8bit",
+                }
+            )
             catalog.metadata.pop("POT-Creation-Date", None)
             catalog.metadata.pop("PO-Revision-Date", None)
             # makemessages marks nothing fuzzy on a first run; keep translators' fuzzy marks otherwise.
@@ -118,10 +131,14 @@ def check() -> int:
             if not mo_path.exists():
                 problems.append(f"{mo_path.relative_to(ROOT)} is missing: run `make translations`")
                 continue
-            compiled = {(e.msgctxt or "", e.msgid): (e.msgstr, tuple(sorted(e.msgstr_plural.items())))
-                        for e in polib.mofile(str(mo_path))}
-            source = {(e.msgctxt or "", e.msgid): (e.msgstr, tuple(sorted(e.msgstr_plural.items())))
-                      for e in catalog.translated_entries()}
+            compiled = {
+                (e.msgctxt or "", e.msgid): (e.msgstr, tuple(sorted(e.msgstr_plural.items())))
+                for e in polib.mofile(str(mo_path))
+            }
+            source = {
+                (e.msgctxt or "", e.msgid): (e.msgstr, tuple(sorted(e.msgstr_plural.items())))
+                for e in catalog.translated_entries()
+            }
             if compiled != source:
                 problems.append(f"{mo_path.relative_to(ROOT)} is stale: run `make translations`")
     for problem in problems:

@@ -3,6 +3,7 @@
 ``sqlite`` (default) for speed; ``mariadb`` runs the same tests on MariaDB as in production
 (127.0.0.1:3306, user root, empty password unless ``KAFAAT_MARIADB_*`` say otherwise).
 """
+
 import os
 import tempfile
 

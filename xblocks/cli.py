@@ -3,6 +3,7 @@
 Each group module exposes ``register(subparsers)``; a group that needs the database calls
 ``setup_django()`` itself, so sandbox and image commands start fast and work without a database.
 """
+
 from __future__ import annotations
 
 import argparse

@@ -1,4 +1,5 @@
 """Browser tests start real labs: whatever a test leaves running, pass or fail, is destroyed after it."""
+
 import pytest
 
 

@@ -1,4 +1,5 @@
 """Outside Open edX the compat layer answers from Django alone: workbench users, demo staff, no Studio."""
+
 import pytest
 from django.contrib.auth import get_user_model
 from django.contrib.auth.models import AnonymousUser

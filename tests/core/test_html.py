@@ -1,4 +1,5 @@
 """Authored Markdown is sanitised; learner-controlled text is escaped."""
+
 import pytest
 
 from xblocks.core.html import escape, render_markdown

@@ -1,4 +1,5 @@
 """The safe XML parser refuses every XML bomb and external entity quickly, with a line number."""
+
 import time
 
 import pytest

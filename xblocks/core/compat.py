@@ -3,6 +3,7 @@
 Outside Open edX (tests, the xblock-sdk workbench) each function falls back to plain Django, so
 the apps run and test without the platform.
 """
+
 from __future__ import annotations
 
 import logging
@@ -141,9 +142,9 @@ def learner_profiles(users) -> dict[int, LearnerProfile]:
             from edx_name_affirmation.models import VerifiedName  # pylint: disable=import-outside-toplevel
 
             for user_id, name in (
-                VerifiedName.objects.filter(user_id__in=ids, status="approved").order_by("created").values_list(
-                    "user_id", "verified_name"
-                )
+                VerifiedName.objects.filter(user_id__in=ids, status="approved")
+                .order_by("created")
+                .values_list("user_id", "verified_name")
             ):
                 verified[user_id] = name  # the latest approved wins
         except ImportError:

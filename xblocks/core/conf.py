@@ -5,6 +5,7 @@ import time. Operators override any default in one dict: ``KAFAAT = {"SANDBOX_BA
 an environment variable ``KAFAAT_<NAME>`` wins over both (JSON for lists, numbers and booleans), which
 serves command-line tools that run without Django settings.
 """
+
 from __future__ import annotations
 
 import json

@@ -3,6 +3,7 @@
 Catalogs live in ``xblocks/conf/locale/<lang>/LC_MESSAGES/{django,djangojs}.po``; the apps add
 that folder to ``LOCALE_PATHS`` (``plugin_settings`` inside Open edX, the demo settings outside).
 """
+
 from __future__ import annotations
 
 import gettext as _gettext
@@ -52,5 +53,5 @@ def js_catalog(lang: str) -> dict:
     plural = "n != 1"
     for line in trans._info.get("plural-forms", "").split(";"):  # type: ignore[attr-defined]
         if line.strip().startswith("plural="):
-            plural = line.strip()[len("plural="):]
+            plural = line.strip()[len("plural=") :]
     return {"catalog": catalog, "plural": plural}

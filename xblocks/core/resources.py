@@ -1,4 +1,5 @@
 """Package resources for block fragments: static text read once, and the shared JS helpers."""
+
 from __future__ import annotations
 
 from functools import lru_cache

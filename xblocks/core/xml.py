@@ -1,4 +1,5 @@
 """The one XML parser for untrusted input (OLX, imports): no DTD, no entities, no network, capped size."""
+
 from __future__ import annotations
 
 import re

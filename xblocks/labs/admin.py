@@ -66,8 +66,12 @@ class LabSessionAdmin(admin.ModelAdmin):
         for session_id in queryset.filter(state__in=[s.value for s in LIVE_STATES]).values_list("pk", flat=True):
             api.stop_session(session_id, actor=f"staff:{request.user.pk}", reason="stopped in the admin")
             stopped += 1
-        self.message_user(request, ngettext("%(count)s lab session is stopping.", "%(count)s lab sessions are stopping.", stopped)
-            % {"count": stopped}, messages.SUCCESS)
+        self.message_user(
+            request,
+            ngettext("%(count)s lab session is stopping.", "%(count)s lab sessions are stopping.", stopped)
+            % {"count": stopped},
+            messages.SUCCESS,
+        )
 
     @admin.action(description=_("Reconcile sessions with the sandbox inventory now"))
     def reconcile_now(self, request, queryset):  # pylint: disable=unused-argument

@@ -1,4 +1,5 @@
 """Django app config for the labs app, registered as an Open edX plugin app."""
+
 from django.apps import AppConfig
 
 

@@ -1,4 +1,5 @@
 """Defaults of every labs setting, overridable through ``settings.KAFAAT`` or ``KAFAAT_<NAME>`` variables."""
+
 import socket
 
 from xblocks.core.conf import AppSettings

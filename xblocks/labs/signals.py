@@ -5,6 +5,7 @@
 ``score`` (float, points earned), ``max_score`` (float), ``passed`` (bool: every step passed),
 ``completed_at`` (aware datetime or None).
 """
+
 from django.dispatch import Signal
 
 lab_result_recorded = Signal()

@@ -52,7 +52,11 @@ class EndpointAdmin(admin.ModelAdmin):
     @admin.action(description=_("Re-send failed records"))
     def resend_failed(self, request, queryset):
         count = sum(api.resend(endpoint_id=endpoint.pk) for endpoint in queryset)
-        self.message_user(request, ngettext("%(count)s record queued again.", "%(count)s records queued again.", count) % {"count": count}, messages.SUCCESS)
+        self.message_user(
+            request,
+            ngettext("%(count)s record queued again.", "%(count)s records queued again.", count) % {"count": count},
+            messages.SUCCESS,
+        )
 
 
 @admin.register(Delivery)
@@ -80,7 +84,11 @@ class DeliveryReceiptAdmin(admin.ModelAdmin):
     @admin.action(description=_("Re-send (same idempotency key)"))
     def resend(self, request, queryset):
         count = api.resend(receipt_ids=list(queryset.values_list("pk", flat=True)))
-        self.message_user(request, ngettext("%(count)s record queued again.", "%(count)s records queued again.", count) % {"count": count}, messages.SUCCESS)
+        self.message_user(
+            request,
+            ngettext("%(count)s record queued again.", "%(count)s records queued again.", count) % {"count": count},
+            messages.SUCCESS,
+        )
 
     def has_add_permission(self, request):
         return False

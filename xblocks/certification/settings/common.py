@@ -1,4 +1,5 @@
 """Settings applied by Open edX's plugin framework to the LMS and Studio."""
+
 from xblocks.core.i18n import LOCALE_DIR
 
 

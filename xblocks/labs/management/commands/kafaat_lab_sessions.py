@@ -17,14 +17,18 @@ class Command(BaseCommand):
         parser.add_argument("--reconcile", action="store_true", help="compare the sandbox inventory with the database")
         parser.add_argument("--all", action="store_true", help="list every session, not only live ones")
         parser.add_argument(
-            "--stop-all", action="store_true", help="stop every live lab and destroy its environment now, in this process"
+            "--stop-all",
+            action="store_true",
+            help="stop every live lab and destroy its environment now, in this process",
         )
 
     def handle(self, *args, **options):
         if options["stop_all"]:
             live = list(LabSession.objects.exclude(live_key=None).values_list("pk", flat=True))
             for session_id in live:
-                api.stop_session(session_id, actor="system:operator", reason="stopped by kafaat_lab_sessions --stop-all")
+                api.stop_session(
+                    session_id, actor="system:operator", reason="stopped by kafaat_lab_sessions --stop-all"
+                )
                 api.teardown_session(session_id)  # no worker needed; a queued teardown later finds nothing to do
             self.stdout.write(f"stopped {len(live)} live lab session(s)")
             return
