@@ -20,6 +20,7 @@ test: install services images
 	$(MAKE) --no-print-directory test-labs
 	$(MAKE) --no-print-directory test-compat
 	$(MAKE) --no-print-directory check-translations
+	$(MAKE) --no-print-directory quality
 
 install: system host $(STAMP)
 
@@ -63,8 +64,8 @@ check-translations: install
 	$(BIN)/python scripts/translations.py check
 
 quality: install
-	$(BIN)/ruff check xblocks tests benchmarks demo
-	$(BIN)/ruff format --check xblocks tests benchmarks demo
+	$(BIN)/ruff check xblocks tests benchmarks demo scripts
+	$(BIN)/ruff format --check xblocks tests benchmarks demo scripts
 
 benchmarks: install images services
 	$(BIN)/python -m benchmarks all
