@@ -7,6 +7,7 @@ returns the matching implementation; both offer the same operations, by sandbox 
 
 from __future__ import annotations
 
+import abc
 import contextlib
 import errno
 import functools
@@ -68,26 +69,29 @@ def _pids_in(paths: list[pathlib.Path]) -> set[int]:
     return found
 
 
-class CgroupDriver:
-    """Creates, limits, enters, measures and removes one cgroup per sandbox."""
+class CgroupDriver(abc.ABC):
+    """Creates, limits, enters, measures and removes one cgroup per sandbox (v1 and v2 below)."""
 
     version = 0
 
     def __init__(self, parent: str):
         self.parent = parent.strip("/")
 
+    @abc.abstractmethod
     def paths(self, sandbox_id: str) -> list[pathlib.Path]:
-        raise NotImplementedError
+        """Implemented by each cgroup version."""
 
+    @abc.abstractmethod
     def create(self, sandbox_id: str, limits: Limits) -> list[pathlib.Path]:
-        raise NotImplementedError
+        """Implemented by each cgroup version."""
 
     def procs_files(self, sandbox_id: str) -> list[str]:
         """Files a new process writes ``0`` to (before exec) to join the sandbox's cgroups."""
         return [str(path / "cgroup.procs") for path in self.paths(sandbox_id)]
 
+    @abc.abstractmethod
     def usage(self, sandbox_id: str) -> Usage:
-        raise NotImplementedError
+        """Implemented by each cgroup version."""
 
     def pids(self, sandbox_id: str) -> set[int]:
         return _pids_in([path for path in self.paths(sandbox_id) if path.is_dir()])
