@@ -132,3 +132,11 @@ def test_verify_command_passes_with_a_note_when_a_remote_status_list_is_unreacha
     path.write_text(json.dumps(signed), encoding="utf-8")
     assert cli.main(["cert", "verify", str(path)]) == 0
     assert "status not checked" in capsys.readouterr().out
+
+
+@pytest.mark.parametrize("content", ["hello world", "<credential/>", "a.b", ""])
+def test_verify_command_names_a_file_that_is_no_credential_at_all(tmp_path, capsys, content):
+    path = tmp_path / "garbage.txt"
+    path.write_text(content, encoding="utf-8")
+    assert cli.main(["cert", "verify", str(path), "--offline"]) == 2
+    assert "neither a JSON credential nor a VC-JWT" in capsys.readouterr().err

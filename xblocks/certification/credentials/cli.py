@@ -8,6 +8,7 @@ from __future__ import annotations
 import argparse
 import json
 import pathlib
+import re
 import sys
 
 
@@ -79,6 +80,9 @@ def _credential(args: argparse.Namespace) -> int:
     return 0
 
 
+_COMPACT_JWS = re.compile(r"[A-Za-z0-9_-]+\.[A-Za-z0-9_-]+\.[A-Za-z0-9_-]*")
+
+
 def _verify(args: argparse.Namespace) -> int:
     try:
         raw = sys.stdin.read() if args.file == "-" else pathlib.Path(args.file).read_text(encoding="utf-8")
@@ -92,8 +96,14 @@ def _verify(args: argparse.Namespace) -> int:
         except ValueError as error:
             print(f"FAILED: not JSON: {error}", file=sys.stderr)
             return 2
-    else:
+    elif _COMPACT_JWS.fullmatch(text):
         document = text
+    else:
+        print(
+            f"FAILED: {args.file} is neither a JSON credential nor a VC-JWT (three base64url parts separated by dots)",
+            file=sys.stderr,
+        )
+        return 2
     _setup()
     from . import api  # pylint: disable=import-outside-toplevel
 
