@@ -39,6 +39,8 @@ def _stop(children: list[subprocess.Popen]) -> None:
 
 def main() -> int:
     os.environ.setdefault("DJANGO_SETTINGS_MODULE", "demo.settings")
+    # Installed explicitly: a demo started in the background inherits SIGINT as ignored.
+    signal.signal(signal.SIGINT, _interrupt)
     signal.signal(signal.SIGTERM, _interrupt)
     print("Kafaat demo: preparing the database…", flush=True)
     _django("migrate", "--run-syncdb", "--noinput", "-v", "0")
