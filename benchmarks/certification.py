@@ -24,6 +24,7 @@ import tempfile
 import time
 
 from benchmarks import report
+from benchmarks.report import mariadb_account
 
 TRACKS = ("cloud-devops-practitioner", "security-analyst", "bench-data-engineer")
 THIRD_TRACK = {
@@ -65,10 +66,7 @@ def _setup(backend: str, var_dir: str, db_name: str) -> None:
             "default": {
                 "ENGINE": "django.db.backends.mysql",
                 "NAME": db_name,
-                "USER": "root",
-                "PASSWORD": "",
-                "HOST": "127.0.0.1",
-                "PORT": "3306",
+                **mariadb_account(),
                 "OPTIONS": {"charset": "utf8mb4"},
             }
         }
@@ -219,11 +217,14 @@ def _queries(func) -> int:
 
 def child(backend: str, learners: int, repeats: int, out: str) -> None:
     var_dir = tempfile.mkdtemp(prefix="kafaat-bench-cert-")
-    db_name = f"kafaat_bench_{os.getpid()}"
+    db_name = f"test_kafaat_bench_{os.getpid()}"
     if backend == "mariadb":
         import pymysql  # pylint: disable=import-outside-toplevel
 
-        admin = pymysql.connect(host="127.0.0.1", user="root", password="")
+        account = mariadb_account()
+        admin = pymysql.connect(
+            host=account["HOST"], port=int(account["PORT"]), user=account["USER"], password=account["PASSWORD"]
+        )
         admin.cursor().execute(f"CREATE DATABASE {db_name} CHARACTER SET utf8mb4")
     try:
         _setup(backend, var_dir, db_name)

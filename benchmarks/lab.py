@@ -16,6 +16,7 @@ import threading
 import time
 
 from benchmarks import report
+from benchmarks.report import mariadb_account
 
 LAB = """<kafaat_lab display_name="Benchmark: three checks" image="base" time_limit="30" idle_timeout="10"
     gating="free">
@@ -46,8 +47,11 @@ def _setup_django(database: str, create: bool = True) -> None:
 
         pymysql.install_as_MySQLdb()
     if database == "mariadb" and create:
-        name = f"kafaat_bench_lab_{os.getpid()}"
-        connection = pymysql.connect(host="127.0.0.1", user="root", password="")
+        name = f"test_kafaat_bench_lab_{os.getpid()}"
+        account = mariadb_account()
+        connection = pymysql.connect(
+            host=account["HOST"], port=int(account["PORT"]), user=account["USER"], password=account["PASSWORD"]
+        )
         with connection.cursor() as cursor:
             cursor.execute(f"CREATE DATABASE {name} CHARACTER SET utf8mb4")
         connection.close()
@@ -56,10 +60,7 @@ def _setup_django(database: str, create: bool = True) -> None:
                 "default": {
                     "ENGINE": "django.db.backends.mysql",
                     "NAME": name,
-                    "USER": "root",
-                    "PASSWORD": "",
-                    "HOST": "127.0.0.1",
-                    "PORT": "3306",
+                    **mariadb_account(),
                     "OPTIONS": {"charset": "utf8mb4"},
                 }
             }
@@ -84,7 +85,10 @@ def _drop_database(database: str) -> None:
     connection.close()
     import pymysql
 
-    conn = pymysql.connect(host="127.0.0.1", user="root", password="")
+    account = mariadb_account()
+    conn = pymysql.connect(
+        host=account["HOST"], port=int(account["PORT"]), user=account["USER"], password=account["PASSWORD"]
+    )
     with conn.cursor() as cursor:
         cursor.execute(f"DROP DATABASE IF EXISTS {name}")
     conn.close()

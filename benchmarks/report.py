@@ -71,3 +71,16 @@ def _cpus() -> int:
     import os
 
     return os.cpu_count() or 1
+
+
+def mariadb_account() -> dict[str, str]:
+    """The MariaDB account benchmarks use: the tests' account (``make services`` creates it), which may
+    only create databases named ``test_kafaat_*``; ``KAFAAT_MARIADB_*`` override it."""
+    import os
+
+    return {
+        "USER": os.environ.get("KAFAAT_MARIADB_USER", "kafaat_test"),
+        "PASSWORD": os.environ.get("KAFAAT_MARIADB_PASSWORD", "kafaat_test"),
+        "HOST": os.environ.get("KAFAAT_MARIADB_HOST", "127.0.0.1"),
+        "PORT": os.environ.get("KAFAAT_MARIADB_PORT", "3306"),
+    }

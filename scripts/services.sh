@@ -34,3 +34,14 @@ if ! port_open 3306; then
   $SUDO start-stop-daemon --start --oknodo --background --exec /usr/sbin/mariadbd -- --bind-address=127.0.0.1
   wait_port 3306
 fi
+
+# A test account of our own: a fresh Debian MariaDB lets root in only through the unix socket, so the
+# tests never rely on root over TCP. It may only touch the per-run test databases (test_kafaat_*).
+SQL="CREATE USER IF NOT EXISTS 'kafaat_test'@'127.0.0.1' IDENTIFIED BY 'kafaat_test';
+CREATE USER IF NOT EXISTS 'kafaat_test'@'localhost' IDENTIFIED BY 'kafaat_test';
+GRANT ALL PRIVILEGES ON \`test\\_kafaat%\`.* TO 'kafaat_test'@'127.0.0.1';
+GRANT ALL PRIVILEGES ON \`test\\_kafaat%\`.* TO 'kafaat_test'@'localhost';"
+if ! mysql -h127.0.0.1 -ukafaat_test -pkafaat_test -e "SELECT 1" >/dev/null 2>&1; then
+  echo "Creating the MariaDB test account kafaat_test"
+  mysql -h127.0.0.1 -uroot -e "$SQL" 2>/dev/null || $SUDO mysql -uroot -e "$SQL"
+fi

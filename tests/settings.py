@@ -1,7 +1,8 @@
 """Test settings: the demo settings with a test database chosen by ``KAFAAT_TEST_DATABASE``.
 
 ``sqlite`` (default) for speed; ``mariadb`` runs the same tests on MariaDB as in production
-(127.0.0.1:3306, user root, empty password unless ``KAFAAT_MARIADB_*`` say otherwise).
+(127.0.0.1:3306, the ``kafaat_test`` account that ``scripts/services.sh`` creates with rights on the
+``test_kafaat_*`` databases only, unless ``KAFAAT_MARIADB_*`` say otherwise).
 """
 
 import os
@@ -20,8 +21,8 @@ if _db == "mariadb":
         "default": {
             "ENGINE": "django.db.backends.mysql",
             "NAME": os.environ.get("KAFAAT_MARIADB_NAME", "kafaat"),
-            "USER": os.environ.get("KAFAAT_MARIADB_USER", "root"),
-            "PASSWORD": os.environ.get("KAFAAT_MARIADB_PASSWORD", ""),
+            "USER": os.environ.get("KAFAAT_MARIADB_USER", "kafaat_test"),
+            "PASSWORD": os.environ.get("KAFAAT_MARIADB_PASSWORD", "kafaat_test"),
             "HOST": os.environ.get("KAFAAT_MARIADB_HOST", "127.0.0.1"),
             "PORT": os.environ.get("KAFAAT_MARIADB_PORT", "3306"),
             "OPTIONS": {"charset": "utf8mb4"},
