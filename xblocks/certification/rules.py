@@ -295,24 +295,32 @@ def _matching_minutes(spec: RequirementSpec, hours: tuple[HoursRecord, ...]) -> 
     return total
 
 
+def _yes_no(
+    spec: RequirementSpec, label: str, met: bool, missing: str, met_text: str, not_met_text: str
+) -> RequirementResult:
+    """A requirement that is either met or not (a lab passed, a completion, a sign-off)."""
+    value = 1.0 if met else 0.0
+    return RequirementResult(
+        spec.id,
+        spec.kind,
+        label,
+        value,
+        1.0,
+        met,
+        value,
+        "" if met else missing % {"title": label},
+        met_text if met else not_met_text,
+        met_text,
+    )
+
+
 def _leaf(spec: RequirementSpec, evidence: EvidenceSet, labels: Mapping[str, str]) -> RequirementResult:
     label = _label(spec)
     done, not_done = labels["done"], labels["not_yet"]
     if spec.kind == "lab_passed":
         fact = evidence.facts.get(("lab", stable_block_id(spec.key)))
         met = bool(fact and fact.passed)
-        return RequirementResult(
-            spec.id,
-            spec.kind,
-            label,
-            1.0 if met else 0.0,
-            1.0,
-            met,
-            1.0 if met else 0.0,
-            "" if met else labels["pass_lab"] % {"title": label},
-            labels["passed"] if met else not_done,
-            labels["passed"],
-        )
+        return _yes_no(spec, label, met, labels["pass_lab"], labels["passed"], not_done)
     if spec.kind in ("block_score", "course_grade"):
         if spec.kind == "block_score":
             key = stable_block_id(spec.key)
@@ -346,32 +354,10 @@ def _leaf(spec: RequirementSpec, evidence: EvidenceSet, labels: Mapping[str, str
             ("completion", stable_block_id(spec.key))
         )
         met = bool(fact and (fact.passed or fact.value >= 1.0))
-        return RequirementResult(
-            spec.id,
-            spec.kind,
-            label,
-            1.0 if met else 0.0,
-            1.0,
-            met,
-            1.0 if met else 0.0,
-            "" if met else labels["complete"] % {"title": label},
-            done if met else not_done,
-            done,
-        )
+        return _yes_no(spec, label, met, labels["complete"], done, not_done)
     if spec.kind == "attestation":
         met = spec.key in evidence.attestations
-        return RequirementResult(
-            spec.id,
-            spec.kind,
-            label,
-            1.0 if met else 0.0,
-            1.0,
-            met,
-            1.0 if met else 0.0,
-            "" if met else labels["sign_off"] % {"title": label},
-            labels["signed_off"] if met else not_done,
-            labels["signed_off"],
-        )
+        return _yes_no(spec, label, met, labels["sign_off"], labels["signed_off"], not_done)
     if spec.kind == "hours":
         current = _hours(_matching_minutes(spec, evidence.hours))
         required = spec.threshold
