@@ -55,7 +55,9 @@ _TRANSITIONS = {
 # Permissions (re-exported: the sister apps import them from here)
 
 visible_school_ids = permissions.visible_school_ids
+managed_school_ids = permissions.managed_school_ids
 can_view_cohort = permissions.can_view_cohort
+allowed = permissions.allowed
 
 
 def _actor_name(actor) -> str:
@@ -275,8 +277,8 @@ def set_certificate_status(certificate_id: int, status: str, *, reason: str, act
 
 def set_certificate_status_as(user, certificate_id: int, status: str, *, reason: str) -> CertificateData:
     """``set_certificate_status`` for a person: only staff or the coordinator of the certificate's school."""
-    cert = models.Certificate.objects.filter(pk=certificate_id).values("cohort_id").first()
-    if cert is None or not (permissions.is_platform_staff(user) or can_view_cohort(user, cert["cohort_id"])):
+    cert = models.Certificate.objects.filter(pk=certificate_id).first()
+    if cert is None or not permissions.allowed(user, permissions.CHANGE_CERTIFICATE_STATUS, cert):
         raise PermissionDenied("no such certificate for this user")
     return set_certificate_status(certificate_id, status, reason=reason, actor=user)
 
@@ -594,6 +596,26 @@ def record_lab_result(
     )
 
 
+def check_hours_entry(actor, user, cohort_id, *, minutes: int, corrects_id: int | None = None) -> models.Cohort:
+    """The cohort of a new hours entry once every rule holds; PermissionDenied or ValidationError otherwise.
+
+    The actor must be allowed to record hours in the cohort, the learner enrolled in it, and a
+    correction must point at an entry of the same learner in the same cohort (a correction elsewhere
+    would move hours between cohorts, or schools).
+    """
+    cohort = permissions.require_cohort(actor, cohort_id, permissions.RECORD_HOURS)
+    if user is None or not models.Enrollment.objects.filter(user=user, cohort=cohort).exists():
+        raise ValidationError(_("This learner is not enrolled in this cohort."))
+    if corrects_id is None and int(minutes) <= 0:
+        raise ValidationError(_("Minutes must be a positive whole number."))
+    if (
+        corrects_id is not None
+        and not models.HoursEntry.objects.filter(pk=corrects_id, user=user, cohort=cohort).exists()
+    ):
+        raise ValidationError(_("The corrected entry does not exist."))
+    return cohort
+
+
 def add_hours(
     actor,
     user,
@@ -608,22 +630,19 @@ def add_hours(
     attester=None,
     corrects_id: int | None = None,
 ) -> HoursEntryData:
-    """Add one hours entry for a learner of a cohort the actor manages (coordinator or staff)."""
-    cohort = permissions.require_cohort(actor, cohort_id)
-    if not models.Enrollment.objects.filter(user=user, cohort=cohort).exists():
-        raise ValidationError(_("This learner is not enrolled in this cohort."))
+    """Add one hours entry for a learner of a cohort the actor manages (coordinator or staff).
+
+    The only way hours enter the ledger (staff page, JSON API, admin, seed); CSV imports apply the
+    same checks row by row. Every entry belongs to a cohort and counts toward that cohort only.
+    """
+    cohort = check_hours_entry(actor, user, cohort_id, minutes=minutes, corrects_id=corrects_id)
     source = models.HoursSource(source)
-    minutes = int(minutes)
-    if corrects_id is None and minutes <= 0:
-        raise ValidationError(_("Minutes must be a positive whole number."))
-    if corrects_id is not None and not models.HoursEntry.objects.filter(pk=corrects_id, user=user).exists():
-        raise ValidationError(_("The corrected entry does not exist."))
     entry = models.HoursEntry.objects.create(
         user=user,
         cohort=cohort,
         source=source,
         category=category,
-        minutes=minutes,
+        minutes=int(minutes),
         date=date,
         note=note,
         work_process=work_process,
@@ -657,18 +676,30 @@ def correct_hours_entry(actor, entry_id: int, *, minutes: int, note: str) -> Hou
 
 
 def hours_entries(actor, cohort_id: int, user_id: int | None = None) -> list[HoursEntryData]:
-    cohort = permissions.require_cohort(actor, cohort_id)
+    cohort = permissions.require_cohort(actor, cohort_id, permissions.SEE_COHORT)
     queryset = models.HoursEntry.objects.filter(cohort=cohort).select_related("attester").order_by("date", "pk")
     if user_id is not None:
         queryset = queryset.filter(user_id=user_id)
     return [_hours_data(entry) for entry in queryset]
 
 
-def add_attestation(actor, user, cohort_id: int, competency: str, *, note: str = "") -> None:
-    """A tutor or coordinator signs off a competency for a learner of a cohort they manage."""
-    cohort = permissions.require_cohort(actor, cohort_id)
-    if not models.Enrollment.objects.filter(user=user, cohort=cohort).exists():
+def check_attestation(actor, user, cohort_id, competency: str) -> models.Cohort:
+    """The cohort of a new sign-off once every rule holds; PermissionDenied or ValidationError otherwise."""
+    cohort = permissions.require_cohort(actor, cohort_id, permissions.SIGN_OFF)
+    if user is None or not models.Enrollment.objects.filter(user=user, cohort=cohort).exists():
         raise ValidationError(_("This learner is not enrolled in this cohort."))
+    if not str(competency or "").strip():
+        raise ValidationError(_("Give a learner of this cohort and a competency."))
+    return cohort
+
+
+def add_attestation(actor, user, cohort_id: int, competency: str, *, note: str = "") -> None:
+    """A tutor or coordinator signs off a competency for a learner of a cohort they manage.
+
+    The sign-off belongs to that cohort and counts toward it only; the attester is the actor and the
+    time is now (neither can be typed in).
+    """
+    cohort = check_attestation(actor, user, cohort_id, competency)
     models.Attestation.objects.create(
         user=user, cohort=cohort, competency=competency.strip(), attester=actor, attested_at=timezone.now(), note=note
     )
@@ -703,7 +734,7 @@ def on_course_passing_status(user_id: int, course_key: str, is_passing: bool) ->
 class _Loaded:
     facts: dict[int, dict[tuple[str, str], rules.Fact]]
     hours: dict[int, list[tuple[int | None, rules.HoursRecord]]]
-    attestations: dict[int, dict[str, datetime.date]]
+    attestations: dict[tuple[int, int | None], dict[str, datetime.date]]  # (user, cohort) -> competency -> day
     certificates: dict[tuple[int, int], list[models.Certificate]]
 
 
@@ -720,11 +751,13 @@ def _load(user_ids: list[int], version_ids: set[int]) -> _Loaded:
         user_id__in=user_ids
     ).values_list("user_id", "cohort_id", "source", "category", "minutes", "date"):
         hours[user_id].append((cohort_id, rules.HoursRecord(source, category, minutes, day)))
-    attestations: dict[int, dict] = defaultdict(dict)
-    for user_id, competency, at in models.Attestation.objects.filter(user_id__in=user_ids).values_list(
-        "user_id", "competency", "attested_at"
+    attestations: dict[tuple[int, int | None], dict] = defaultdict(dict)
+    for user_id, cohort_id, competency, at in (
+        models.Attestation.objects.filter(user_id__in=user_ids)
+        .order_by("attested_at")
+        .values_list("user_id", "cohort_id", "competency", "attested_at")
     ):
-        attestations[user_id][competency] = at.astimezone(zone).date()
+        attestations[(user_id, cohort_id)][competency] = at.astimezone(zone).date()  # the latest sign-off
     certificates: dict[tuple[int, int], list] = defaultdict(list)
     for cert in models.Certificate.objects.filter(user_id__in=user_ids, track_version_id__in=version_ids).order_by(
         "period"
@@ -734,11 +767,13 @@ def _load(user_ids: list[int], version_ids: set[int]) -> _Loaded:
 
 
 def _evidence_for(loaded: _Loaded, user_id: int, cohort_id: int) -> rules.EvidenceSet:
-    # Hours count toward the cohort they were logged in, plus hours not tied to any cohort.
+    # Hours and sign-offs count toward the cohort they were given in, and no other: a school's
+    # ledger never feeds another school's cohort. (Rows left without a cohort by the 0002 migration
+    # belonged to no cohort a creator could manage; they count nowhere.)
     return rules.EvidenceSet(
         facts=loaded.facts.get(user_id, {}),
-        hours=tuple(record for cid, record in loaded.hours.get(user_id, ()) if cid in (None, cohort_id)),
-        attestations=loaded.attestations.get(user_id, {}),
+        hours=tuple(record for cid, record in loaded.hours.get(user_id, ()) if cid == cohort_id),
+        attestations=loaded.attestations.get((user_id, cohort_id), {}),
     )
 
 
@@ -857,7 +892,7 @@ def cohort_roster(
     actor, cohort_id: int, *, search: str = "", state: str = "", today: datetime.date | None = None
 ) -> list[LearnerProgress]:
     """The cohort's learners with their progress; ``state``: "", "met", "in_progress", "certified"."""
-    cohort = permissions.require_cohort(actor, cohort_id)
+    cohort = permissions.require_cohort(actor, cohort_id, permissions.SEE_COHORT)
     queryset = models.Enrollment.objects.filter(cohort=cohort, status=models.EnrollmentStatus.ACTIVE)
     if search:
         queryset = queryset.filter(

@@ -89,7 +89,8 @@ def hours_api(request):
     user = _caller(request)
     if user is None:
         return _error(403, "authentication required")
-    if not permissions.is_coordinator_or_staff(user):
+    wanted = permissions.SEE_COHORT if request.method == "GET" else permissions.RECORD_HOURS
+    if not permissions.allowed(user, wanted):
         return _error(403, "forbidden")
     if request.method == "GET":
         try:
@@ -100,8 +101,7 @@ def hours_api(request):
     try:
         data = _json_body(request)
         cohort_id = data.get("cohort")
-        if not permissions.can_view_cohort(user, cohort_id):
-            return _error(404, "no such cohort")
+        permissions.require_cohort(user, cohort_id, permissions.RECORD_HOURS)
         learner = _learner_in(cohort_id, data)
         if learner is None:
             return _error(400, _("No learner with this name in this cohort."))
@@ -157,7 +157,7 @@ def hours_import_api(request):
     user = _caller(request)
     if user is None:
         return _error(403, "authentication required")
-    if not permissions.is_coordinator_or_staff(user):
+    if not permissions.allowed(user, permissions.RECORD_HOURS):
         return _error(403, "forbidden")
     upload = request.FILES.get("file")
     raw = upload.read(cert_settings.CERT_MAX_IMPORT_BYTES + 1) if upload else request.body
@@ -174,11 +174,12 @@ def attestations_api(request):
     user = _caller(request)
     if user is None:
         return _error(403, "authentication required")
+    if not permissions.allowed(user, permissions.SIGN_OFF):
+        return _error(403, "forbidden")
     try:
         data = _json_body(request)
         cohort_id = data.get("cohort")
-        if not permissions.can_view_cohort(user, cohort_id):
-            return _error(404, "no such cohort")
+        permissions.require_cohort(user, cohort_id, permissions.SIGN_OFF)
         learner = _learner_in(cohort_id, data)
         competency = str(data.get("competency") or "").strip()
         if learner is None or not competency:
@@ -186,6 +187,8 @@ def attestations_api(request):
         api.add_attestation(user, learner, int(cohort_id), competency[:128], note=str(data.get("note") or "")[:2000])
     except ValidationError as error:
         return _error(400, " ".join(error.messages))
+    except PermissionDenied:
+        return _error(404, "no such cohort")
     return JsonResponse({"ok": True}, status=201)
 
 
@@ -208,7 +211,7 @@ def roster_csv(request, cohort_id: int):
 @require_http_methods(["GET", "POST"])
 def hours_page(request):
     """Staff page: add one hours entry, sign off a competency, or import a CSV (dry run first)."""
-    if not request.user.is_authenticated or not permissions.is_coordinator_or_staff(request.user):
+    if not permissions.allowed(request.user, permissions.SEE_COHORT):
         return HttpResponse(status=403)
     user = request.user
     hours_form = forms.HoursEntryForm(user, prefix="hours")
