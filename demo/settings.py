@@ -44,6 +44,9 @@ MIDDLEWARE = [
     *[m for m in MIDDLEWARE[1:] if m != "django.contrib.sessions.middleware.SessionMiddleware"],
 ]
 
+# django-rules answers ``user.has_perm("kafaat.…", obj)`` as in the LMS (edx-platform installs the same backend).
+AUTHENTICATION_BACKENDS = ["rules.permissions.ObjectPermissionBackend", "django.contrib.auth.backends.ModelBackend"]
+
 ROOT_URLCONF = "demo.urls"
 ASGI_APPLICATION = "demo.asgi.application"
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
