@@ -21,7 +21,7 @@ from django.db import IntegrityError, transaction
 from django.db.models import Q
 from django.utils import timezone, translation
 
-from xblocks.certification import chain, models, permissions, rules, signals
+from xblocks.certification import chain, models, numbers, permissions, rules, signals
 from xblocks.certification.conf import cert_settings
 from xblocks.certification.data import (
     CertificateData,
@@ -58,6 +58,7 @@ visible_school_ids = permissions.visible_school_ids
 managed_school_ids = permissions.managed_school_ids
 can_view_cohort = permissions.can_view_cohort
 allowed = permissions.allowed
+normalise_number = numbers.normalise
 
 
 def _actor_name(actor) -> str:
@@ -188,7 +189,7 @@ def _hours_data(entry: models.HoursEntry) -> HoursEntryData:
 def get_certificate(number_or_id) -> CertificateData | None:
     queryset = models.Certificate.objects.select_related(*_CERT_RELATED)
     text = str(number_or_id).strip()
-    cert = queryset.filter(number=text).first()
+    cert = queryset.filter(number=text).first() or queryset.filter(number=numbers.normalise(text)).first()
     if cert is None and text.isdigit():
         cert = queryset.filter(pk=int(text)).first()
     return _certificate_data(cert) if cert else None
@@ -947,7 +948,15 @@ def evaluate_and_issue(user_id: int, *, today: datetime.date | None = None) -> l
 
 
 def _next_number(year: int) -> str:
-    """The next certificate number for ``year``: the sequence row is locked until the transaction ends."""
+    """A new certificate number for ``year`` (``CERTIFICATE_NUMBER_FORMAT``; see ``numbers``).
+
+    The default format holds a random ``{code}``: numbers say nothing about each other. A format
+    with ``{seq}`` (discouraged: anyone can walk it) still gets the per-year sequence, its row locked
+    until the transaction ends.
+    """
+    template = str(cert_settings.CERTIFICATE_NUMBER_FORMAT)
+    if "{seq" not in template:
+        return numbers.format_number(template, year=year)
     try:
         with transaction.atomic():
             models.CertificateSequence.objects.create(year=year, last=0)
@@ -956,7 +965,7 @@ def _next_number(year: int) -> str:
     sequence = models.CertificateSequence.objects.select_for_update().get(year=year)
     sequence.last += 1
     sequence.save(update_fields=["last"])
-    return cert_settings.CERTIFICATE_NUMBER_FORMAT.format(year=year, seq=sequence.last)
+    return numbers.format_number(template, year=year, seq=sequence.last)
 
 
 def compute_validity(
@@ -1001,6 +1010,51 @@ def _snapshot(evaluation: rules.Evaluation, evidence: rules.EvidenceSet) -> dict
     }
 
 
+_NUMBER_ATTEMPTS = 5
+
+
+def _create_certificate(enrollment, evaluation, evidence, actor, period, previous, today) -> models.Certificate:
+    """Insert the certificate, its first event and (for a renewal) the superseded status, in one transaction."""
+    with transaction.atomic():
+        number = _next_number(today.year)
+        cert = models.Certificate.objects.create(
+            number=number,
+            user_id=enrollment.user_id,
+            track_version_id=enrollment.track_version_id,
+            enrollment=enrollment,
+            cohort_id=enrollment.cohort_id,
+            period=period,
+            renewed_from=previous,
+            status=Status.ACTIVE,
+            issued_at=timezone.now(),
+            valid_from=today,
+            valid_until=compute_validity(enrollment.track_version, today, previous),
+            hours_total=evaluation.hours_total,
+            hours_by_category=evaluation.hours_by_category,
+            hours_by_source=evaluation.hours_by_source,
+            results=[[r.title, r.current, r.required] for r in evaluation.flat()],
+            evidence=_snapshot(evaluation, evidence),
+        )
+        chain.append(
+            cert,
+            kind="issued" if period == 1 else "renewed",
+            status=Status.ACTIVE,
+            reason=_("Every requirement met") if period == 1 else _("Renewal requirements met"),
+            actor=_actor_name(actor),
+        )
+        if previous is not None and previous.status == Status.ACTIVE:
+            locked = models.Certificate.objects.select_for_update().get(pk=previous.pk)
+            _change_status(
+                locked,
+                Status.EXPIRED,
+                Status.ACTIVE,
+                reason=f"superseded by renewal {number}",
+                actor="system",
+                kind="superseded",
+            )
+    return cert
+
+
 def issue_certificate(
     enrollment_id: int,
     *,
@@ -1031,54 +1085,23 @@ def issue_certificate(
     if existing is not None:
         return get_certificate(existing.pk)
     previous = models.Certificate.objects.filter(pk=renewed_from_id).first() if renewed_from_id else None
-    try:
-        with transaction.atomic():
-            number = _next_number(today.year)
-            cert = models.Certificate.objects.create(
-                number=number,
-                user_id=enrollment.user_id,
-                track_version_id=enrollment.track_version_id,
-                enrollment=enrollment,
-                cohort_id=enrollment.cohort_id,
-                period=period,
-                renewed_from=previous,
-                status=Status.ACTIVE,
-                issued_at=timezone.now(),
-                valid_from=today,
-                valid_until=compute_validity(enrollment.track_version, today, previous),
-                hours_total=evaluation.hours_total,
-                hours_by_category=evaluation.hours_by_category,
-                hours_by_source=evaluation.hours_by_source,
-                results=[[r.title, r.current, r.required] for r in evaluation.flat()],
-                evidence=_snapshot(evaluation, evidence),
-            )
-            chain.append(
-                cert,
-                kind="issued" if period == 1 else "renewed",
-                status=Status.ACTIVE,
-                reason=_("Every requirement met") if period == 1 else _("Renewal requirements met"),
-                actor=_actor_name(actor),
-            )
-            if previous is not None and previous.status == Status.ACTIVE:
-                locked = models.Certificate.objects.select_for_update().get(pk=previous.pk)
-                _change_status(
-                    locked,
-                    Status.EXPIRED,
-                    Status.ACTIVE,
-                    reason=f"superseded by renewal {number}",
-                    actor="system",
-                    kind="superseded",
-                )
-    except IntegrityError:
-        # Another worker issued it between our check and our insert: a locking read sees its row
-        # even under REPEATABLE READ, where a plain read would still show our older snapshot.
-        with transaction.atomic():
-            existing = models.Certificate.objects.select_for_update().filter(**key).first()
-        if existing is None:
-            raise
-        log.info("certificate %s was issued by a concurrent worker; returning it", existing.number)
-        return get_certificate(existing.pk)
-    cert_id = cert.pk
+    for attempt in range(_NUMBER_ATTEMPTS):
+        try:
+            cert = _create_certificate(enrollment, evaluation, evidence, actor, period, previous, today)
+            break
+        except IntegrityError:
+            # Another worker issued it between our check and our insert: a locking read sees its row
+            # even under REPEATABLE READ, where a plain read would still show our older snapshot.
+            with transaction.atomic():
+                existing = models.Certificate.objects.select_for_update().filter(**key).first()
+            if existing is not None:
+                log.info("certificate %s was issued by a concurrent worker; returning it", existing.number)
+                return get_certificate(existing.pk)
+            if attempt == _NUMBER_ATTEMPTS - 1:
+                raise
+            # Not the same certificate: two random numbers met (about 1 in 10^13); draw again.
+            log.warning("certificate number collision on attempt %d; drawing another", attempt + 1)
+    cert_id, number = cert.pk, cert.number
     transaction.on_commit(lambda: _send(signals.certificate_issued, certificate_id=cert_id, number=number))
     log.info("issued certificate %s to user %s for %s", number, enrollment.user_id, enrollment.track_version)
     return get_certificate(cert_id)

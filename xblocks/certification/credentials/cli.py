@@ -25,6 +25,11 @@ def register(subparsers) -> None:
     verify.add_argument("--no-status", action="store_true", help="skip the revocation and suspension lists")
     verify.add_argument("--offline", action="store_true", help="never fetch a status list over the network")
     verify.add_argument("--email", default="", help="also check that the credential was issued to this email")
+    verify.add_argument(
+        "--salt",
+        default="",
+        help="the e-mail salt the holder or issuer gave you (when the credential does not print it)",
+    )
     verify.add_argument("--json", action="store_true", help="print the result as JSON")
     verify.set_defaults(func=_verify)
 
@@ -108,7 +113,11 @@ def _verify(args: argparse.Namespace) -> int:
     from . import api  # pylint: disable=import-outside-toplevel
 
     result = api.verify_credential(
-        document, check_status=not args.no_status, fetch_remote=not args.offline, recipient_email=args.email
+        document,
+        check_status=not args.no_status,
+        fetch_remote=not args.offline,
+        recipient_email=args.email,
+        recipient_salt=args.salt,
     )
     if args.json:
         print(json.dumps(result.as_json(), indent=2))
