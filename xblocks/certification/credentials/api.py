@@ -648,9 +648,9 @@ def public_certificate(reference: str):
     Database ids are not accepted from the public: they are sequential and would let anyone walk
     through every holder's name.
     """
-    from .models import SignedCredential  # pylint: disable=import-outside-toplevel
-
     from xblocks.certification import api as certification_api  # pylint: disable=import-outside-toplevel
+
+    from .models import SignedCredential  # pylint: disable=import-outside-toplevel
 
     reference = certification_api.normalise_number(str(reference or "").strip()[:100])
     if reference.startswith("urn:uuid:"):
