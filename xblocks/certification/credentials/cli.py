@@ -88,10 +88,23 @@ def _credential(args: argparse.Namespace) -> int:
 _COMPACT_JWS = re.compile(r"[A-Za-z0-9_-]+\.[A-Za-z0-9_-]+\.[A-Za-z0-9_-]*")
 
 
+MAX_CREDENTIAL_BYTES = 2 * 1024 * 1024  # a credential with its endorsements is a few tens of kilobytes
+
+
 def _verify(args: argparse.Namespace) -> int:
+    _setup()  # messages about the file are translated
+    from xblocks.core.files import (  # pylint: disable=import-outside-toplevel
+        FileRefused,
+        read_stream_limited,
+        read_text_limited,
+    )
+
     try:
-        raw = sys.stdin.read() if args.file == "-" else pathlib.Path(args.file).read_text(encoding="utf-8")
-    except (OSError, UnicodeDecodeError) as error:
+        if args.file == "-":
+            raw = read_stream_limited(sys.stdin.buffer, MAX_CREDENTIAL_BYTES).decode("utf-8-sig")
+        else:
+            raw = read_text_limited(args.file, MAX_CREDENTIAL_BYTES)
+    except (FileRefused, UnicodeDecodeError) as error:
         print(f"FAILED: cannot read {args.file}: {error}", file=sys.stderr)
         return 2
     text = raw.strip()
