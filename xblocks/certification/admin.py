@@ -16,7 +16,7 @@ from django.core.exceptions import PermissionDenied, ValidationError
 from django.db import models as django_models
 
 from xblocks.certification import api, models, permissions
-from xblocks.core.i18n import gettext as _now
+from xblocks.core.i18n import gettext
 from xblocks.core.i18n import gettext_lazy as _
 from xblocks.core.i18n import ngettext
 
@@ -260,7 +260,7 @@ class LedgerForm(forms.ModelForm):
         try:
             self._check(data)
         except PermissionDenied:
-            raise forms.ValidationError(_now("You may not add rows to this cohort.")) from None
+            raise forms.ValidationError(gettext("You may not add rows to this cohort.")) from None
         return data
 
     def _check(self, data):
