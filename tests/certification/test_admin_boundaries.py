@@ -18,7 +18,7 @@ from django.test import Client
 
 from xblocks.certification import api, models, permissions
 
-pytestmark = [pytest.mark.django_db]
+pytestmark = [pytest.mark.django_db, pytest.mark.mariadb]
 
 ADMIN = "/admin/kafaat_certification"
 

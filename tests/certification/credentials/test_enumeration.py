@@ -13,7 +13,7 @@ from django.test import Client
 from xblocks.certification import models, numbers
 from xblocks.certification.credentials import api
 
-pytestmark = [pytest.mark.django_db]
+pytestmark = [pytest.mark.django_db, pytest.mark.mariadb]
 
 PAGE, API = "/kafaat/credentials/verify/{}/", "/kafaat/credentials/api/v1/certificates/{}/"
 PDF, JSON, JWT = "/kafaat/credentials/pdf/{}/", PAGE + "credential.json", PAGE + "credential.jwt"
