@@ -16,9 +16,8 @@ from django.core.exceptions import PermissionDenied, ValidationError
 from django.db import models as django_models
 
 from xblocks.certification import api, models, permissions
-from xblocks.core.i18n import gettext
+from xblocks.core.i18n import gettext, ngettext
 from xblocks.core.i18n import gettext_lazy as _
-from xblocks.core.i18n import ngettext
 
 P = permissions
 
