@@ -60,7 +60,7 @@ def main() -> int:
                 "--concurrency",
                 os.environ.get("KAFAAT_DEMO_WORKERS", "4"),
                 "--schedule",
-                os.path.join("var", "celerybeat-schedule"),
+                os.path.join(os.environ.get("KAFAAT_VAR_DIR", "var"), "celerybeat-schedule"),
             ],
             start_new_session=True,
         ),

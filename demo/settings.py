@@ -12,17 +12,22 @@ os.environ.setdefault("EXCLUDE_SAMPLE_XBLOCKS", "yes")
 from workbench.settings import *  # noqa: E402,F401,F403  pylint: disable=wildcard-import,unused-wildcard-import
 from workbench.settings import INSTALLED_APPS, MIDDLEWARE  # noqa: E402
 
-BASE_DIR = pathlib.Path(__file__).resolve().parent.parent
-VAR_DIR = pathlib.Path(os.environ.get("KAFAAT_VAR_DIR", BASE_DIR / "var"))
-VAR_DIR.mkdir(parents=True, exist_ok=True)
+from demo.private import private_dir, private_file, secret_key  # noqa: E402
 
-SECRET_KEY = os.environ.get("KAFAAT_DEMO_SECRET_KEY") or "kafaat-demo-not-secret-" + "x" * 24
+BASE_DIR = pathlib.Path(__file__).resolve().parent.parent
+# Only the account running the demo may enter var/: it holds the database (every learner's lab
+# parameters), the secret key, signing keys, queued tasks, mail and exports.
+VAR_DIR = private_dir(pathlib.Path(os.environ.get("KAFAAT_VAR_DIR", BASE_DIR / "var")))
+
+# Per install: made on the first start in var/secret-key (0600) and reused; never a published value,
+# since lab flags and parameters are derived from it.
+SECRET_KEY = os.environ.get("KAFAAT_DEMO_SECRET_KEY") or secret_key(VAR_DIR)
 
 if "WORKBENCH_DATABASES" not in os.environ:
     DATABASES = {
         "default": {
             "ENGINE": "django.db.backends.sqlite3",
-            "NAME": str(VAR_DIR / "workbench.db"),
+            "NAME": str(private_file(VAR_DIR / "workbench.db")),
             "OPTIONS": {"timeout": 20},
         }
     }
@@ -44,6 +49,9 @@ MIDDLEWARE = [
     *[m for m in MIDDLEWARE[1:] if m != "django.contrib.sessions.middleware.SessionMiddleware"],
 ]
 
+# django-rules answers ``user.has_perm("kafaat.…", obj)`` as in the LMS (edx-platform installs the same backend).
+AUTHENTICATION_BACKENDS = ["rules.permissions.ObjectPermissionBackend", "django.contrib.auth.backends.ModelBackend"]
+
 ROOT_URLCONF = "demo.urls"
 ASGI_APPLICATION = "demo.asgi.application"
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
@@ -54,7 +62,7 @@ LANGUAGE_CODE = "en"
 LOCALE_PATHS = [str(BASE_DIR / "xblocks" / "conf" / "locale")]
 
 EMAIL_BACKEND = "django.core.mail.backends.filebased.EmailBackend"
-EMAIL_FILE_PATH = str(VAR_DIR / "mail")
+EMAIL_FILE_PATH = str(private_dir(VAR_DIR / "mail"))
 
 CELERY_BROKER_URL = os.environ.get("KAFAAT_BROKER_URL", "filesystem://")
 CELERY_BROKER_TRANSPORT_OPTIONS = {
@@ -65,10 +73,9 @@ CELERY_BROKER_TRANSPORT_OPTIONS = {
     "store_processed": False,
     "polling_interval": 0.05,
 }
-for _folder in ("broker", "broker-processed", "broker-control"):
-    (VAR_DIR / _folder).mkdir(exist_ok=True)
+for _folder in ("broker", "broker-processed", "broker-control", "celery-results", "credential-keys", "exports"):
+    private_dir(VAR_DIR / _folder)
 CELERY_RESULT_BACKEND = os.environ.get("KAFAAT_RESULT_BACKEND", f"file://{VAR_DIR / 'celery-results'}")
-(VAR_DIR / "celery-results").mkdir(exist_ok=True)
 CELERY_TASK_ACKS_LATE = True
 CELERY_WORKER_PREFETCH_MULTIPLIER = 1
 CELERY_TASK_ALWAYS_EAGER = os.environ.get("KAFAAT_CELERY_EAGER") == "1"
@@ -89,7 +96,11 @@ LOGGING = {
     "formatters": {"plain": {"format": "%(asctime)s %(levelname)s %(name)s: %(message)s"}},
     "handlers": {
         "console": {"class": "logging.StreamHandler", "formatter": "plain"},
-        "file": {"class": "logging.FileHandler", "filename": str(VAR_DIR / "kafaat.log"), "formatter": "plain"},
+        "file": {
+            "class": "logging.FileHandler",
+            "filename": str(private_file(VAR_DIR / "kafaat.log")),
+            "formatter": "plain",
+        },
     },
     "loggers": {
         "xblocks": {"handlers": ["console", "file"], "level": "INFO", "propagate": False},

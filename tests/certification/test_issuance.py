@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime
+import re
 import threading
 
 import pytest
@@ -118,13 +119,30 @@ def test_openedx_grade_and_passing_payloads_become_evidence(cert_world):
     assert models.Evidence.objects.get(user=user, kind="completion", key=COURSE_KEY).passed
 
 
-def test_certificate_numbers_follow_the_format_and_a_per_year_sequence(certified, settings):
+def test_certificate_numbers_are_random_check_digited_codes_of_the_year(certified, settings):
+    from xblocks.certification import numbers as certificate_numbers  # pylint: disable=import-outside-toplevel
+
     numbers = sorted(models.Certificate.objects.values_list("number", flat=True))
     year = datetime.date.today().year
-    assert numbers == [f"KAF-{year}-000001", f"KAF-{year}-000002"]
+    assert len(numbers) == len(set(numbers)) == 2
+    for number in numbers:
+        assert re.fullmatch(rf"KAF-{year}-[0-9A-Z]{{5}}-[0-9A-Z]{{5}}", number), number
+        assert certificate_numbers.code_is_well_formed(number[-11:])
+    # an operator who insists on a sequence still gets one, allocated under the row lock
     settings.KAFAAT = {**settings.KAFAAT, "CERTIFICATE_NUMBER_FORMAT": "SCH/{year}/{seq}"}
     complete_cloud_track(certified, "yanis_a")
-    assert models.Certificate.objects.get(user=certified.learner("yanis_a")).number == f"SCH/{year}/3"
+    assert models.Certificate.objects.get(user=certified.learner("yanis_a")).number == f"SCH/{year}/1"
+
+
+def test_a_number_collision_draws_another_number(cert_world, monkeypatch):
+    drawn = iter(["KAF-2026-SAME0-00000", "KAF-2026-SAME0-00000", "KAF-2026-OTHER-00000"])
+    monkeypatch.setattr(api, "_next_number", lambda year: next(drawn))
+    complete_cloud_track(cert_world, "amina_a")
+    complete_cloud_track(cert_world, "lina_b")
+    assert sorted(models.Certificate.objects.values_list("number", flat=True)) == [
+        "KAF-2026-OTHER-00000",
+        "KAF-2026-SAME0-00000",
+    ]
 
 
 @pytest.mark.parametrize(
@@ -290,4 +308,4 @@ def test_concurrent_workers_issue_exactly_one_certificate_on_mariadb(cert_world,
     results = _issue_in_threads(cert_world.enrollments["amina_a"], workers=4, monkeypatch=monkeypatch)
     numbers = sorted(models.Certificate.objects.values_list("number", flat=True))
     assert len(numbers) == len(set(numbers)) == 2
-    assert numbers[-1].endswith("000002")
+    assert all(number.startswith("KAF-") for number in numbers)

@@ -116,7 +116,10 @@ def test_renewal_by_rolling_hours(sample_tracks, django_user_model):
     api.add_hours(staff, learner, cohort.id, source="school", minutes=14 * 60, date=DAY(2025, 3, 1), category="ethics")
     api.add_hours(staff, learner, cohort.id, source="company", minutes=26 * 60, date=DAY(2025, 4, 1), category="soc")
     models.Attestation.objects.create(
-        user=learner, competency="log-triage", attested_at=datetime.datetime(2025, 4, 2, tzinfo=datetime.UTC)
+        user=learner,
+        cohort_id=cohort.id,
+        competency="log-triage",
+        attested_at=datetime.datetime(2025, 4, 2, tzinfo=datetime.UTC),
     )
     first = api.issue_certificate(enrollment_id, today=DAY(2025, 5, 1))
     assert first.valid_until == DAY(2026, 5, 1)  # 12 months after completion

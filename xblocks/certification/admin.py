@@ -1,89 +1,119 @@
 """Django admin: platform staff manage everything; coordinators (``is_staff`` + a school) only their schools' rows.
 
-Every school-scoped admin filters its queryset, its foreign-key choices and its object permissions
-through ``permissions.visible_school_ids``; ledgers and the audit chain are add-only or read-only.
+Every admin answers its permissions, querysets and foreign-key choices from ``permissions`` (the named
+permissions the api and views use too). Hours and sign-offs are added through ``api.add_hours`` and
+``api.add_attestation``, so a forged form meets the same checks as the JSON API; ledgers and the audit
+chain are add-only or read-only.
 """
 
 from __future__ import annotations
 
 import django
+from django import forms
 from django.contrib import admin, messages
-from django.core.exceptions import ValidationError
+from django.contrib.auth import get_user_model
+from django.core.exceptions import PermissionDenied, ValidationError
 from django.db import models as django_models
 
 from xblocks.certification import api, models, permissions
+from xblocks.core.i18n import gettext, ngettext
 from xblocks.core.i18n import gettext_lazy as _
-from xblocks.core.i18n import ngettext
+
+P = permissions
 
 
-def _schools(request):
-    return permissions.visible_school_ids(request.user)
+def _user(request):
+    return request.user
 
 
-class PlatformOnlyAdmin(admin.ModelAdmin):
-    """Reference data (schools, employers, tracks, coordinators): platform staff edit, coordinators may look."""
+class PermissionAdmin(admin.ModelAdmin):
+    """Every ``has_*_permission`` answers from the named permissions (``permissions.RULES``), nothing else.
 
-    def has_module_permission(self, request):
-        return permissions.is_coordinator_or_staff(request.user)
+    ``see``/``add``/``change``/``delete`` name the permission for each action (None: nobody); the
+    queryset holds only rows whose school (``school_path``) the user may see, so another school's row
+    answers "does not exist". Foreign-key choices offer only what the user may change, and a forged id
+    outside them is an invalid choice.
+    """
 
-    def has_view_permission(self, request, obj=None):
-        return permissions.is_coordinator_or_staff(request.user)
-
-    def has_add_permission(self, request):
-        return permissions.is_platform_staff(request.user)
-
-    def has_change_permission(self, request, obj=None):
-        return permissions.is_platform_staff(request.user)
-
-    def has_delete_permission(self, request, obj=None):
-        return permissions.is_platform_staff(request.user)
-
-
-class SchoolScopedAdmin(admin.ModelAdmin):
-    """Rows that belong to a school through ``school_path``; coordinators see and change only their own."""
-
-    school_path = "school"
-    allow_change = True
-    allow_delete = False
+    see = P.SEE_REFERENCE
+    add = P.CHANGE_REFERENCE
+    change = P.CHANGE_REFERENCE
+    delete = P.CHANGE_REFERENCE
+    school_path: str | None = None  # e.g. "cohort__school_id"; None: reference data of no school
 
     def get_queryset(self, request):
         queryset = super().get_queryset(request)
-        schools = _schools(request)
-        return queryset if schools is None else queryset.filter(**{f"{self.school_path}_id__in": schools})
+        if self.school_path is None:
+            return queryset
+        return P.scope(queryset, _user(request), self.school_path)
 
-    def _owns(self, request, obj) -> bool:
-        if obj is None:
-            return True
-        schools = _schools(request)
-        if schools is None:
-            return True
-        return self.get_queryset(request).filter(pk=obj.pk).exists()
+    def _may(self, request, permission, obj=None) -> bool:
+        return permission is not None and P.allowed(_user(request), permission, obj)
 
     def has_module_permission(self, request):
-        return permissions.is_coordinator_or_staff(request.user)
+        return self._may(request, self.see)
 
     def has_view_permission(self, request, obj=None):
-        return permissions.is_coordinator_or_staff(request.user) and self._owns(request, obj)
+        return self._may(request, self.see, obj) or self._may(request, self.change, obj)
 
     def has_add_permission(self, request):
-        return permissions.is_coordinator_or_staff(request.user)
+        return self._may(request, self.add)
 
     def has_change_permission(self, request, obj=None):
-        return self.allow_change and permissions.is_coordinator_or_staff(request.user) and self._owns(request, obj)
+        return self._may(request, self.change, obj)
 
     def has_delete_permission(self, request, obj=None):
-        return self.allow_delete and permissions.is_platform_staff(request.user)
+        return self._may(request, self.delete, obj)
 
     def formfield_for_foreignkey(self, db_field, request, **kwargs):
-        schools = _schools(request)
-        if schools is not None:
-            if db_field.related_model is models.School:
-                kwargs["queryset"] = models.School.objects.filter(pk__in=schools)
-            elif db_field.related_model is models.Cohort:
-                kwargs["queryset"] = models.Cohort.objects.filter(school_id__in=schools)
-            elif db_field.related_model is models.Enrollment:
-                kwargs["queryset"] = models.Enrollment.objects.filter(cohort__school_id__in=schools)
+        user = _user(request)
+        if db_field.related_model is models.School:
+            kwargs["queryset"] = P.scope(models.School.objects.all(), user, "pk", change=True)
+        elif db_field.related_model is models.Cohort:
+            kwargs["queryset"] = P.cohort_queryset(user, change=True).select_related("school")
+        elif db_field.related_model is models.Enrollment:
+            kwargs["queryset"] = P.scope(models.Enrollment.objects.all(), user, "cohort__school_id", change=True)
         return super().formfield_for_foreignkey(db_field, request, **kwargs)
+
+
+class OperationsAdminMixin:
+    """For the sister apps' admins (credentials, keys, verification log, exports, endpoints): platform staff only.
+
+    Django's model permissions still apply on top; a coordinator is refused even when someone granted
+    them one, because these rows span every school.
+    """
+
+    def _operator(self, request, permission=P.SEE_OPERATIONS) -> bool:
+        return P.allowed(_user(request), permission)
+
+    def has_module_permission(self, request):
+        return self._operator(request) and super().has_module_permission(request)
+
+    def has_view_permission(self, request, obj=None):
+        return self._operator(request) and super().has_view_permission(request, obj)
+
+    def has_add_permission(self, request, *args):
+        return self._operator(request, P.CHANGE_OPERATIONS) and super().has_add_permission(request, *args)
+
+    def has_change_permission(self, request, obj=None):
+        return self._operator(request, P.CHANGE_OPERATIONS) and super().has_change_permission(request, obj)
+
+    def has_delete_permission(self, request, obj=None):
+        return self._operator(request, P.CHANGE_OPERATIONS) and super().has_delete_permission(request, obj)
+
+
+class PlatformOnlyAdmin(PermissionAdmin):
+    """Reference data (schools, employers, tracks): platform staff edit, coordinators may look."""
+
+
+class SchoolScopedAdmin(PermissionAdmin):
+    """Rows that belong to a school; coordinators see and change only their own."""
+
+    see = P.SEE_COHORT
+    add = None
+    change = None
+    delete = None
+    school_path = "school_id"
 
 
 @admin.register(models.School)
@@ -92,11 +122,7 @@ class SchoolAdmin(PlatformOnlyAdmin):
     # Django 5.0 added assume_scheme (and warns until it is set); Django 4.2 always assumes http.
     formfield_overrides = {django_models.URLField: {"assume_scheme": "https"}} if django.VERSION >= (5, 0) else {}
     search_fields = ("name", "slug")
-
-    def get_queryset(self, request):
-        schools = _schools(request)
-        queryset = super().get_queryset(request)
-        return queryset if schools is None else queryset.filter(pk__in=schools)
+    school_path = "pk"  # a coordinator sees their own schools only
 
 
 @admin.register(models.Employer)
@@ -107,12 +133,8 @@ class EmployerAdmin(PlatformOnlyAdmin):
 @admin.register(models.SchoolCoordinator)
 class SchoolCoordinatorAdmin(PlatformOnlyAdmin):
     list_display = ("user", "school")
-
-    def has_view_permission(self, request, obj=None):
-        return permissions.is_platform_staff(request.user)
-
-    def has_module_permission(self, request):
-        return permissions.is_platform_staff(request.user)
+    see = P.SEE_COORDINATORS
+    add = change = delete = P.CHANGE_COORDINATORS
 
 
 class RequirementInline(admin.TabularInline):
@@ -120,20 +142,20 @@ class RequirementInline(admin.TabularInline):
     extra = 0
     fields = ("purpose", "parent", "position", "kind", "title", "key", "category", "source", "threshold", "due_date")
 
-    def _frozen(self, obj) -> bool:
-        return bool(obj and obj.published)
+    def _editable(self, request, obj) -> bool:
+        return P.allowed(_user(request), P.CHANGE_REFERENCE) and not (obj and obj.published)
 
     def has_add_permission(self, request, obj=None):
-        return permissions.is_platform_staff(request.user) and not self._frozen(obj)
+        return self._editable(request, obj)
 
     def has_change_permission(self, request, obj=None):
-        return permissions.is_platform_staff(request.user) and not self._frozen(obj)
+        return self._editable(request, obj)
 
     def has_delete_permission(self, request, obj=None):
-        return permissions.is_platform_staff(request.user) and not self._frozen(obj)
+        return self._editable(request, obj)
 
     def has_view_permission(self, request, obj=None):
-        return permissions.is_coordinator_or_staff(request.user)
+        return P.allowed(_user(request), P.SEE_REFERENCE)
 
 
 @admin.register(models.Track)
@@ -153,7 +175,8 @@ class TrackVersionAdmin(PlatformOnlyAdmin):
             return [f.name for f in self.model._meta.fields]
         return ["published", "published_at", "content_hash"]
 
-    @admin.action(description=_("Publish (freeze) the selected versions"))
+    # ``permissions=["change"]``: Django offers an action without it to anyone who may view the list.
+    @admin.action(description=_("Publish (freeze) the selected versions"), permissions=["change"])
     def publish(self, request, queryset):
         for version in queryset.filter(published=False):
             api.publish_version(version.pk)
@@ -165,88 +188,190 @@ class CohortAdmin(SchoolScopedAdmin):
     list_display = ("name", "slug", "school", "track", "mode", "starts_on", "ends_on")
     list_filter = ("mode", "track")
     search_fields = ("name", "slug")
+    add = P.ADD_COHORT
+    change = P.CHANGE_COHORT
 
-    def has_add_permission(self, request):
-        return permissions.is_platform_staff(request.user)
+    def get_readonly_fields(self, request, obj=None):
+        # A coordinator keeps a cohort in their school; only platform staff move cohorts between schools.
+        if obj is not None and not P.allowed(_user(request), P.ADD_COHORT):
+            return ("school",)
+        return ()
+
+
+class LearnerChoiceMixin:
+    """The learner of a new row: chosen among the learners enrolled in a cohort the user may change."""
+
+    def formfield_for_foreignkey(self, db_field, request, **kwargs):
+        if db_field.name == "user":
+            cohorts = P.cohort_queryset(_user(request), change=True)
+            kwargs["queryset"] = (
+                get_user_model().objects.filter(kafaat_enrollments__cohort__in=cohorts).distinct().order_by("username")
+            )
+        return super().formfield_for_foreignkey(db_field, request, **kwargs)
 
 
 @admin.register(models.Enrollment)
 class EnrollmentAdmin(SchoolScopedAdmin):
-    school_path = "cohort__school"
+    school_path = "cohort__school_id"
     list_display = ("user", "cohort", "track_version", "employee_id", "status", "enrolled_at")
     list_filter = ("status", ("cohort", admin.RelatedOnlyFieldListFilter))
     search_fields = ("user__username", "user__email", "employee_id")
     raw_id_fields = ("user",)
+    add = change = P.ENROL
 
     def get_readonly_fields(self, request, obj=None):
-        return ("track_version",) if obj is not None else ()
+        # Re-pointing an enrolment (and its certificates) at another person is never an edit.
+        return ("user", "track_version") if obj is not None else ()
+
+    def save_model(self, request, obj, form, change):
+        P.require(_user(request), P.ENROL, obj.cohort)  # the form's choices already hold; fail closed anyway
+        super().save_model(request, obj, form, change)
 
 
 @admin.register(models.Consent)
 class ConsentAdmin(SchoolScopedAdmin):
-    school_path = "enrollment__cohort__school"
+    """Consent is the learner's choice (in the block); platform staff may record one collected on paper."""
+
+    school_path = "enrollment__cohort__school_id"
     list_display = ("enrollment", "employer", "granted_at", "withdrawn_at")
+    see = P.SEE_CONSENT
+    add = P.RECORD_CONSENT
+
+    def save_model(self, request, obj, form, change):
+        P.require(_user(request), P.RECORD_CONSENT, obj.enrollment)
+        super().save_model(request, obj, form, change)
 
 
-class AddOnlyScopedAdmin(SchoolScopedAdmin):
-    """Ledgers: rows are added, never edited (corrections are new rows)."""
+class LedgerForm(forms.ModelForm):
+    """The admin's add form for a ledger row: cohort required; the api decides whether the row may exist."""
 
-    allow_change = False
+    check = None  # the api function that raises when the row may not be written
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        if "cohort" in self.fields:
+            self.fields["cohort"].required = True
+
+    def clean(self):
+        data = super().clean()
+        if self.errors:
+            return data
+        try:
+            self._check(data)
+        except PermissionDenied:
+            raise forms.ValidationError(gettext("You may not add rows to this cohort.")) from None
+        return data
+
+    def _check(self, data):
+        raise NotImplementedError
+
+
+class HoursEntryAdminForm(LedgerForm):
+    class Meta:
+        model = models.HoursEntry
+        fields = (
+            "cohort",
+            "user",
+            "source",
+            "category",
+            "minutes",
+            "date",
+            "work_process",
+            "attester",
+            "note",
+            "corrects",
+        )
+
+    def _check(self, data):
+        corrects = data.get("corrects")
+        api.check_hours_entry(
+            self.actor,
+            data.get("user"),
+            data["cohort"].pk,
+            minutes=data.get("minutes") or 0,
+            corrects_id=corrects.pk if corrects else None,
+        )
+
+
+class AttestationAdminForm(LedgerForm):
+    class Meta:
+        model = models.Attestation
+        fields = ("cohort", "user", "competency", "note")
+
+    def _check(self, data):
+        api.check_attestation(self.actor, data.get("user"), data["cohort"].pk, data.get("competency") or "")
+
+
+class LedgerAdmin(LearnerChoiceMixin, SchoolScopedAdmin):
+    """Ledgers: rows are added (through the api), never edited; corrections are new rows."""
+
+    school_path = "cohort__school_id"
+
+    def get_form(self, request, obj=None, change=False, **kwargs):
+        form = super().get_form(request, obj, change=change, **kwargs)
+        form.actor = _user(request)
+        return form
 
     def has_change_permission(self, request, obj=None):
         return False
 
 
 @admin.register(models.HoursEntry)
-class HoursEntryAdmin(AddOnlyScopedAdmin):
-    school_path = "cohort__school"
+class HoursEntryAdmin(LedgerAdmin):
+    form = HoursEntryAdminForm
     list_display = ("user", "cohort", "source", "category", "minutes", "date", "attester", "corrects")
     list_filter = ("source", "category", ("cohort", admin.RelatedOnlyFieldListFilter))
     search_fields = ("user__username", "note")
-    raw_id_fields = ("user", "attester", "corrects", "created_by")
-    exclude = ("created_by", "import_batch")
+    raw_id_fields = ("attester", "corrects")
+    add = P.RECORD_HOURS
 
     def save_model(self, request, obj, form, change):
-        obj.created_by = request.user
-        super().save_model(request, obj, form, change)
+        entry = api.add_hours(
+            _user(request),
+            obj.user,
+            obj.cohort_id,
+            source=obj.source,
+            minutes=obj.minutes,
+            date=obj.date,
+            category=obj.category,
+            note=obj.note,
+            work_process=obj.work_process,
+            attester=obj.attester,
+            corrects_id=obj.corrects_id,
+        )
+        obj.pk = entry.id
 
 
 @admin.register(models.Attestation)
-class AttestationAdmin(AddOnlyScopedAdmin):
-    school_path = "cohort__school"
+class AttestationAdmin(LedgerAdmin):
+    form = AttestationAdminForm
     list_display = ("user", "competency", "cohort", "attester", "attested_at")
-    raw_id_fields = ("user", "attester")
+    add = P.SIGN_OFF
+
+    def save_model(self, request, obj, form, change):
+        api.add_attestation(_user(request), obj.user, obj.cohort_id, obj.competency, note=obj.note)
+        obj.pk = (
+            models.Attestation.objects.filter(user=obj.user, cohort_id=obj.cohort_id, competency=obj.competency.strip())
+            .order_by("-pk")
+            .values_list("pk", flat=True)
+            .first()
+        )
 
 
 @admin.register(models.Evidence)
-class EvidenceAdmin(admin.ModelAdmin):
+class EvidenceAdmin(PermissionAdmin):
     list_display = ("user", "kind", "key", "value", "passed", "occurred_at")
     list_filter = ("kind",)
     search_fields = ("user__username", "key")
+    see = P.SEE_EVIDENCE
+    add = change = delete = None
 
     def get_queryset(self, request):
-        schools = _schools(request)
+        schools = P.visible_school_ids(_user(request))
         queryset = super().get_queryset(request)
         if schools is None:
             return queryset
         return queryset.filter(user__kafaat_enrollments__cohort__school_id__in=schools).distinct()
-
-    def has_module_permission(self, request):
-        return permissions.is_coordinator_or_staff(request.user)
-
-    def has_view_permission(self, request, obj=None):
-        return permissions.is_coordinator_or_staff(request.user) and (
-            obj is None or self.get_queryset(request).filter(pk=obj.pk).exists()
-        )
-
-    def has_add_permission(self, request):
-        return False
-
-    def has_change_permission(self, request, obj=None):
-        return False
-
-    def has_delete_permission(self, request, obj=None):
-        return False
 
 
 class CertificateEventInline(admin.TabularInline):
@@ -254,6 +379,9 @@ class CertificateEventInline(admin.TabularInline):
     extra = 0
     fields = ("seq", "kind", "status", "reason", "actor", "at", "hash")
     readonly_fields = fields
+
+    def has_view_permission(self, request, obj=None):
+        return P.allowed(_user(request), P.SEE_CERTIFICATE, obj)
 
     def has_add_permission(self, request, obj=None):
         return False
@@ -267,43 +395,39 @@ class CertificateEventInline(admin.TabularInline):
 
 @admin.register(models.Certificate)
 class CertificateAdmin(SchoolScopedAdmin):
-    school_path = "cohort__school"
+    school_path = "cohort__school_id"
     list_display = ("number", "user", "track_version", "cohort", "status", "valid_from", "valid_until", "period")
     list_filter = ("status", "track_version__track")
     search_fields = ("number", "user__username", "user__email")
     inlines = [CertificateEventInline]
     actions = ["suspend", "reinstate", "revoke"]
+    see = P.SEE_CERTIFICATE
+    # The change page is read-only; status changes go through the actions (events, signals).
+    change = P.CHANGE_CERTIFICATE_STATUS
 
     def get_readonly_fields(self, request, obj=None):
         return [f.name for f in self.model._meta.fields]
 
-    def has_add_permission(self, request):
-        return False  # certificates are issued by the rules, never typed in
-
-    def has_change_permission(self, request, obj=None):
-        # The change page is read-only; status changes go through the actions (events, signals).
-        return permissions.is_coordinator_or_staff(request.user) and self._owns(request, obj)
-
     def _set(self, request, queryset, status, reason):
         done = 0
-        for cert in queryset:  # already scoped by get_queryset
+        for cert in queryset:  # already scoped by get_queryset; set_certificate_status_as checks again
             try:
                 api.set_certificate_status_as(request.user, cert.pk, status, reason=reason)
                 done += 1
-            except (ValueError, ValidationError) as error:
+            except (ValueError, ValidationError, PermissionDenied) as error:
                 self.message_user(request, str(error), messages.WARNING)
         if done:
             text = ngettext("%(count)d certificate updated.", "%(count)d certificates updated.", done)
             self.message_user(request, text % {"count": done}, messages.SUCCESS)
 
-    @admin.action(description=_("Suspend the selected certificates"))
+    @admin.action(description=_("Suspend the selected certificates"), permissions=["change"])
     def suspend(self, request, queryset):
         self._set(request, queryset, models.CertificateStatus.SUSPENDED, f"suspended in the admin by {request.user}")
 
-    @admin.action(description=_("Reinstate the selected certificates"))
+    @admin.action(description=_("Reinstate the selected certificates"), permissions=["change"])
     def reinstate(self, request, queryset):
         self._set(request, queryset, models.CertificateStatus.ACTIVE, f"reinstated in the admin by {request.user}")
 
-    @admin.action(description=_("Revoke the selected certificates"))
+    @admin.action(description=_("Revoke the selected certificates"), permissions=["change"])
     def revoke(self, request, queryset):
         self._set(request, queryset, models.CertificateStatus.REVOKED, f"revoked in the admin by {request.user}")

@@ -21,7 +21,7 @@ from django.db import IntegrityError, transaction
 from django.db.models import Q
 from django.utils import timezone, translation
 
-from xblocks.certification import chain, models, permissions, rules, signals
+from xblocks.certification import chain, models, numbers, permissions, rules, signals
 from xblocks.certification.conf import cert_settings
 from xblocks.certification.data import (
     CertificateData,
@@ -55,7 +55,10 @@ _TRANSITIONS = {
 # Permissions (re-exported: the sister apps import them from here)
 
 visible_school_ids = permissions.visible_school_ids
+managed_school_ids = permissions.managed_school_ids
 can_view_cohort = permissions.can_view_cohort
+allowed = permissions.allowed
+normalise_number = numbers.normalise
 
 
 def _actor_name(actor) -> str:
@@ -186,7 +189,7 @@ def _hours_data(entry: models.HoursEntry) -> HoursEntryData:
 def get_certificate(number_or_id) -> CertificateData | None:
     queryset = models.Certificate.objects.select_related(*_CERT_RELATED)
     text = str(number_or_id).strip()
-    cert = queryset.filter(number=text).first()
+    cert = queryset.filter(number=text).first() or queryset.filter(number=numbers.normalise(text)).first()
     if cert is None and text.isdigit():
         cert = queryset.filter(pk=int(text)).first()
     return _certificate_data(cert) if cert else None
@@ -275,8 +278,8 @@ def set_certificate_status(certificate_id: int, status: str, *, reason: str, act
 
 def set_certificate_status_as(user, certificate_id: int, status: str, *, reason: str) -> CertificateData:
     """``set_certificate_status`` for a person: only staff or the coordinator of the certificate's school."""
-    cert = models.Certificate.objects.filter(pk=certificate_id).values("cohort_id").first()
-    if cert is None or not (permissions.is_platform_staff(user) or can_view_cohort(user, cert["cohort_id"])):
+    cert = models.Certificate.objects.filter(pk=certificate_id).first()
+    if cert is None or not permissions.allowed(user, permissions.CHANGE_CERTIFICATE_STATUS, cert):
         raise PermissionDenied("no such certificate for this user")
     return set_certificate_status(certificate_id, status, reason=reason, actor=user)
 
@@ -594,6 +597,26 @@ def record_lab_result(
     )
 
 
+def check_hours_entry(actor, user, cohort_id, *, minutes: int, corrects_id: int | None = None) -> models.Cohort:
+    """The cohort of a new hours entry once every rule holds; PermissionDenied or ValidationError otherwise.
+
+    The actor must be allowed to record hours in the cohort, the learner enrolled in it, and a
+    correction must point at an entry of the same learner in the same cohort (a correction elsewhere
+    would move hours between cohorts, or schools).
+    """
+    cohort = permissions.require_cohort(actor, cohort_id, permissions.RECORD_HOURS)
+    if user is None or not models.Enrollment.objects.filter(user=user, cohort=cohort).exists():
+        raise ValidationError(_("This learner is not enrolled in this cohort."))
+    if corrects_id is None and int(minutes) <= 0:
+        raise ValidationError(_("Minutes must be a positive whole number."))
+    if (
+        corrects_id is not None
+        and not models.HoursEntry.objects.filter(pk=corrects_id, user=user, cohort=cohort).exists()
+    ):
+        raise ValidationError(_("The corrected entry does not exist."))
+    return cohort
+
+
 def add_hours(
     actor,
     user,
@@ -608,22 +631,19 @@ def add_hours(
     attester=None,
     corrects_id: int | None = None,
 ) -> HoursEntryData:
-    """Add one hours entry for a learner of a cohort the actor manages (coordinator or staff)."""
-    cohort = permissions.require_cohort(actor, cohort_id)
-    if not models.Enrollment.objects.filter(user=user, cohort=cohort).exists():
-        raise ValidationError(_("This learner is not enrolled in this cohort."))
+    """Add one hours entry for a learner of a cohort the actor manages (coordinator or staff).
+
+    The only way hours enter the ledger (staff page, JSON API, admin, seed); CSV imports apply the
+    same checks row by row. Every entry belongs to a cohort and counts toward that cohort only.
+    """
+    cohort = check_hours_entry(actor, user, cohort_id, minutes=minutes, corrects_id=corrects_id)
     source = models.HoursSource(source)
-    minutes = int(minutes)
-    if corrects_id is None and minutes <= 0:
-        raise ValidationError(_("Minutes must be a positive whole number."))
-    if corrects_id is not None and not models.HoursEntry.objects.filter(pk=corrects_id, user=user).exists():
-        raise ValidationError(_("The corrected entry does not exist."))
     entry = models.HoursEntry.objects.create(
         user=user,
         cohort=cohort,
         source=source,
         category=category,
-        minutes=minutes,
+        minutes=int(minutes),
         date=date,
         note=note,
         work_process=work_process,
@@ -657,18 +677,30 @@ def correct_hours_entry(actor, entry_id: int, *, minutes: int, note: str) -> Hou
 
 
 def hours_entries(actor, cohort_id: int, user_id: int | None = None) -> list[HoursEntryData]:
-    cohort = permissions.require_cohort(actor, cohort_id)
+    cohort = permissions.require_cohort(actor, cohort_id, permissions.SEE_COHORT)
     queryset = models.HoursEntry.objects.filter(cohort=cohort).select_related("attester").order_by("date", "pk")
     if user_id is not None:
         queryset = queryset.filter(user_id=user_id)
     return [_hours_data(entry) for entry in queryset]
 
 
-def add_attestation(actor, user, cohort_id: int, competency: str, *, note: str = "") -> None:
-    """A tutor or coordinator signs off a competency for a learner of a cohort they manage."""
-    cohort = permissions.require_cohort(actor, cohort_id)
-    if not models.Enrollment.objects.filter(user=user, cohort=cohort).exists():
+def check_attestation(actor, user, cohort_id, competency: str) -> models.Cohort:
+    """The cohort of a new sign-off once every rule holds; PermissionDenied or ValidationError otherwise."""
+    cohort = permissions.require_cohort(actor, cohort_id, permissions.SIGN_OFF)
+    if user is None or not models.Enrollment.objects.filter(user=user, cohort=cohort).exists():
         raise ValidationError(_("This learner is not enrolled in this cohort."))
+    if not str(competency or "").strip():
+        raise ValidationError(_("Give a learner of this cohort and a competency."))
+    return cohort
+
+
+def add_attestation(actor, user, cohort_id: int, competency: str, *, note: str = "") -> None:
+    """A tutor or coordinator signs off a competency for a learner of a cohort they manage.
+
+    The sign-off belongs to that cohort and counts toward it only; the attester is the actor and the
+    time is now (neither can be typed in).
+    """
+    cohort = check_attestation(actor, user, cohort_id, competency)
     models.Attestation.objects.create(
         user=user, cohort=cohort, competency=competency.strip(), attester=actor, attested_at=timezone.now(), note=note
     )
@@ -703,7 +735,7 @@ def on_course_passing_status(user_id: int, course_key: str, is_passing: bool) ->
 class _Loaded:
     facts: dict[int, dict[tuple[str, str], rules.Fact]]
     hours: dict[int, list[tuple[int | None, rules.HoursRecord]]]
-    attestations: dict[int, dict[str, datetime.date]]
+    attestations: dict[tuple[int, int | None], dict[str, datetime.date]]  # (user, cohort) -> competency -> day
     certificates: dict[tuple[int, int], list[models.Certificate]]
 
 
@@ -720,11 +752,13 @@ def _load(user_ids: list[int], version_ids: set[int]) -> _Loaded:
         user_id__in=user_ids
     ).values_list("user_id", "cohort_id", "source", "category", "minutes", "date"):
         hours[user_id].append((cohort_id, rules.HoursRecord(source, category, minutes, day)))
-    attestations: dict[int, dict] = defaultdict(dict)
-    for user_id, competency, at in models.Attestation.objects.filter(user_id__in=user_ids).values_list(
-        "user_id", "competency", "attested_at"
+    attestations: dict[tuple[int, int | None], dict] = defaultdict(dict)
+    for user_id, cohort_id, competency, at in (
+        models.Attestation.objects.filter(user_id__in=user_ids)
+        .order_by("attested_at")
+        .values_list("user_id", "cohort_id", "competency", "attested_at")
     ):
-        attestations[user_id][competency] = at.astimezone(zone).date()
+        attestations[(user_id, cohort_id)][competency] = at.astimezone(zone).date()  # the latest sign-off
     certificates: dict[tuple[int, int], list] = defaultdict(list)
     for cert in models.Certificate.objects.filter(user_id__in=user_ids, track_version_id__in=version_ids).order_by(
         "period"
@@ -734,11 +768,13 @@ def _load(user_ids: list[int], version_ids: set[int]) -> _Loaded:
 
 
 def _evidence_for(loaded: _Loaded, user_id: int, cohort_id: int) -> rules.EvidenceSet:
-    # Hours count toward the cohort they were logged in, plus hours not tied to any cohort.
+    # Hours and sign-offs count toward the cohort they were given in, and no other: a school's
+    # ledger never feeds another school's cohort. (Rows left without a cohort by the 0002 migration
+    # belonged to no cohort a creator could manage; they count nowhere.)
     return rules.EvidenceSet(
         facts=loaded.facts.get(user_id, {}),
-        hours=tuple(record for cid, record in loaded.hours.get(user_id, ()) if cid in (None, cohort_id)),
-        attestations=loaded.attestations.get(user_id, {}),
+        hours=tuple(record for cid, record in loaded.hours.get(user_id, ()) if cid == cohort_id),
+        attestations=loaded.attestations.get((user_id, cohort_id), {}),
     )
 
 
@@ -857,7 +893,7 @@ def cohort_roster(
     actor, cohort_id: int, *, search: str = "", state: str = "", today: datetime.date | None = None
 ) -> list[LearnerProgress]:
     """The cohort's learners with their progress; ``state``: "", "met", "in_progress", "certified"."""
-    cohort = permissions.require_cohort(actor, cohort_id)
+    cohort = permissions.require_cohort(actor, cohort_id, permissions.SEE_COHORT)
     queryset = models.Enrollment.objects.filter(cohort=cohort, status=models.EnrollmentStatus.ACTIVE)
     if search:
         queryset = queryset.filter(
@@ -912,7 +948,15 @@ def evaluate_and_issue(user_id: int, *, today: datetime.date | None = None) -> l
 
 
 def _next_number(year: int) -> str:
-    """The next certificate number for ``year``: the sequence row is locked until the transaction ends."""
+    """A new certificate number for ``year`` (``CERTIFICATE_NUMBER_FORMAT``; see ``numbers``).
+
+    The default format holds a random ``{code}``: numbers say nothing about each other. A format
+    with ``{seq}`` (discouraged: anyone can walk it) still gets the per-year sequence, its row locked
+    until the transaction ends.
+    """
+    template = str(cert_settings.CERTIFICATE_NUMBER_FORMAT)
+    if "{seq" not in template:
+        return numbers.format_number(template, year=year)
     try:
         with transaction.atomic():
             models.CertificateSequence.objects.create(year=year, last=0)
@@ -921,7 +965,7 @@ def _next_number(year: int) -> str:
     sequence = models.CertificateSequence.objects.select_for_update().get(year=year)
     sequence.last += 1
     sequence.save(update_fields=["last"])
-    return cert_settings.CERTIFICATE_NUMBER_FORMAT.format(year=year, seq=sequence.last)
+    return numbers.format_number(template, year=year, seq=sequence.last)
 
 
 def compute_validity(
@@ -966,6 +1010,51 @@ def _snapshot(evaluation: rules.Evaluation, evidence: rules.EvidenceSet) -> dict
     }
 
 
+_NUMBER_ATTEMPTS = 5
+
+
+def _create_certificate(enrollment, evaluation, evidence, actor, period, previous, today) -> models.Certificate:
+    """Insert the certificate, its first event and (for a renewal) the superseded status, in one transaction."""
+    with transaction.atomic():
+        number = _next_number(today.year)
+        cert = models.Certificate.objects.create(
+            number=number,
+            user_id=enrollment.user_id,
+            track_version_id=enrollment.track_version_id,
+            enrollment=enrollment,
+            cohort_id=enrollment.cohort_id,
+            period=period,
+            renewed_from=previous,
+            status=Status.ACTIVE,
+            issued_at=timezone.now(),
+            valid_from=today,
+            valid_until=compute_validity(enrollment.track_version, today, previous),
+            hours_total=evaluation.hours_total,
+            hours_by_category=evaluation.hours_by_category,
+            hours_by_source=evaluation.hours_by_source,
+            results=[[r.title, r.current, r.required] for r in evaluation.flat()],
+            evidence=_snapshot(evaluation, evidence),
+        )
+        chain.append(
+            cert,
+            kind="issued" if period == 1 else "renewed",
+            status=Status.ACTIVE,
+            reason=_("Every requirement met") if period == 1 else _("Renewal requirements met"),
+            actor=_actor_name(actor),
+        )
+        if previous is not None and previous.status == Status.ACTIVE:
+            locked = models.Certificate.objects.select_for_update().get(pk=previous.pk)
+            _change_status(
+                locked,
+                Status.EXPIRED,
+                Status.ACTIVE,
+                reason=f"superseded by renewal {number}",
+                actor="system",
+                kind="superseded",
+            )
+    return cert
+
+
 def issue_certificate(
     enrollment_id: int,
     *,
@@ -996,54 +1085,23 @@ def issue_certificate(
     if existing is not None:
         return get_certificate(existing.pk)
     previous = models.Certificate.objects.filter(pk=renewed_from_id).first() if renewed_from_id else None
-    try:
-        with transaction.atomic():
-            number = _next_number(today.year)
-            cert = models.Certificate.objects.create(
-                number=number,
-                user_id=enrollment.user_id,
-                track_version_id=enrollment.track_version_id,
-                enrollment=enrollment,
-                cohort_id=enrollment.cohort_id,
-                period=period,
-                renewed_from=previous,
-                status=Status.ACTIVE,
-                issued_at=timezone.now(),
-                valid_from=today,
-                valid_until=compute_validity(enrollment.track_version, today, previous),
-                hours_total=evaluation.hours_total,
-                hours_by_category=evaluation.hours_by_category,
-                hours_by_source=evaluation.hours_by_source,
-                results=[[r.title, r.current, r.required] for r in evaluation.flat()],
-                evidence=_snapshot(evaluation, evidence),
-            )
-            chain.append(
-                cert,
-                kind="issued" if period == 1 else "renewed",
-                status=Status.ACTIVE,
-                reason=_("Every requirement met") if period == 1 else _("Renewal requirements met"),
-                actor=_actor_name(actor),
-            )
-            if previous is not None and previous.status == Status.ACTIVE:
-                locked = models.Certificate.objects.select_for_update().get(pk=previous.pk)
-                _change_status(
-                    locked,
-                    Status.EXPIRED,
-                    Status.ACTIVE,
-                    reason=f"superseded by renewal {number}",
-                    actor="system",
-                    kind="superseded",
-                )
-    except IntegrityError:
-        # Another worker issued it between our check and our insert: a locking read sees its row
-        # even under REPEATABLE READ, where a plain read would still show our older snapshot.
-        with transaction.atomic():
-            existing = models.Certificate.objects.select_for_update().filter(**key).first()
-        if existing is None:
-            raise
-        log.info("certificate %s was issued by a concurrent worker; returning it", existing.number)
-        return get_certificate(existing.pk)
-    cert_id = cert.pk
+    for attempt in range(_NUMBER_ATTEMPTS):
+        try:
+            cert = _create_certificate(enrollment, evaluation, evidence, actor, period, previous, today)
+            break
+        except IntegrityError:
+            # Another worker issued it between our check and our insert: a locking read sees its row
+            # even under REPEATABLE READ, where a plain read would still show our older snapshot.
+            with transaction.atomic():
+                existing = models.Certificate.objects.select_for_update().filter(**key).first()
+            if existing is not None:
+                log.info("certificate %s was issued by a concurrent worker; returning it", existing.number)
+                return get_certificate(existing.pk)
+            if attempt == _NUMBER_ATTEMPTS - 1:
+                raise
+            # Not the same certificate: two random numbers met (about 1 in 10^13); draw again.
+            log.warning("certificate number collision on attempt %d; drawing another", attempt + 1)
+    cert_id, number = cert.pk, cert.number
     transaction.on_commit(lambda: _send(signals.certificate_issued, certificate_id=cert_id, number=number))
     log.info("issued certificate %s to user %s for %s", number, enrollment.user_id, enrollment.track_version)
     return get_certificate(cert_id)

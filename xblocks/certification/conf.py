@@ -4,9 +4,10 @@ from xblocks.core.conf import AppSettings
 
 cert_settings = AppSettings(
     {
-        # Certificate numbers: ``{year}`` and ``{seq}`` (per-year sequence) are available; the
-        # sequence is allocated under a row lock, so two workers never share a number.
-        "CERTIFICATE_NUMBER_FORMAT": "KAF-{year}-{seq:06d}",
+        # Certificate numbers: ``{year}`` and ``{code}`` (random, check-digited: see ``numbers``). A
+        # ``{seq}`` (per-year sequence, under a row lock) still works but lets anyone guess the
+        # neighbours of a number; existing certificates keep the numbers they were issued with.
+        "CERTIFICATE_NUMBER_FORMAT": "KAF-{year}-{code}",
         # Days before expiry at which a reminder e-mail goes out (each one once per certificate).
         "CERT_REMINDER_DAYS": [60, 30, 7],
         "CERT_FROM_EMAIL": "certification@kafaat.example",

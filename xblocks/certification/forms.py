@@ -16,7 +16,7 @@ class _CohortScoped(forms.Form):
 
     def __init__(self, user, *args, **kwargs):
         super().__init__(*args, **kwargs)
-        self.fields["cohort"].queryset = permissions.cohort_queryset(user).order_by("name")
+        self.fields["cohort"].queryset = permissions.cohort_queryset(user, change=True).order_by("name")
 
     def clean(self):
         data = super().clean()

@@ -1,6 +1,7 @@
 """Hours ledger imports from CSV: validate every row, report each rejection, and never half-import.
 
-Columns (header row required, any order): ``username`` or ``email``, ``cohort`` (slug), ``source``
+Columns (header row required, any order): ``username`` or ``email``, ``cohort`` (slug, or
+``school-slug/slug`` when two of the importer's schools share the slug), ``source``
 (school, company, elearning), ``minutes``, ``date`` (YYYY-MM-DD); optional ``category``, ``note``,
 ``work_process``. In dry-run nothing is written; in commit mode any bad row rejects the whole file
 unless ``skip_invalid`` is set, and everything happens in one transaction.
@@ -39,6 +40,26 @@ def _decode(raw: bytes) -> str:
         raise ValueError(_("The file is not UTF-8 text (byte %(position)d).") % {"position": error.start}) from None
 
 
+def _cohorts_by_name(actor) -> tuple[dict[str, models.Cohort], set[str]]:
+    """Cohorts the actor may record hours in, by ``slug`` and by ``school-slug/slug``.
+
+    Cohort slugs are unique within a school only: a slug that two of the actor's schools use is
+    ambiguous and must be written with its school, or a platform-wide import could land in the
+    wrong school's cohort.
+    """
+    cohorts = list(permissions.cohort_queryset(actor, change=True).select_related("school"))
+    by_name: dict[str, models.Cohort] = {}
+    seen: dict[str, int] = {}
+    for cohort in cohorts:
+        by_name[f"{cohort.school.slug}/{cohort.slug}"] = cohort
+        seen[cohort.slug] = seen.get(cohort.slug, 0) + 1
+    ambiguous = {slug for slug, count in seen.items() if count > 1}
+    for cohort in cohorts:
+        if cohort.slug not in ambiguous:
+            by_name[cohort.slug] = cohort
+    return by_name, ambiguous
+
+
 def import_hours_csv(actor, raw: bytes | str, *, dry_run: bool = True, skip_invalid: bool = False) -> ImportReport:
     """Validate (and unless ``dry_run``, record) the hours in a CSV file for cohorts ``actor`` manages."""
     if isinstance(raw, str):
@@ -60,15 +81,17 @@ def import_hours_csv(actor, raw: bytes | str, *, dry_run: bool = True, skip_inva
         return ImportReport(0, 0, dry_run, problems)
 
     rows = list(enumerate(reader, start=2))
-    visible = {c.slug: c for c in permissions.cohort_queryset(actor)}
-    enrolled = set(models.Enrollment.objects.filter(cohort__in=visible.values()).values_list("user_id", "cohort_id"))
+    visible, ambiguous = _cohorts_by_name(actor)
+    enrolled = set(
+        models.Enrollment.objects.filter(cohort__in=set(visible.values())).values_list("user_id", "cohort_id")
+    )
     names = {(row.get("username") or "").strip() for _n, row in rows} - {""}
     emails = {(row.get("email") or "").strip().lower() for _n, row in rows} - {""}
     users = get_user_model().objects.filter(Q(username__in=names) | Q(email__in=emails))
     by_name = {u.username: u for u in users}
     by_email = {u.email.lower(): u for u in users}
     existing = set(
-        models.HoursEntry.objects.filter(cohort__in=visible.values(), corrects__isnull=True).values_list(
+        models.HoursEntry.objects.filter(cohort__in=set(visible.values()), corrects__isnull=True).values_list(
             "user_id", "cohort_id", "source", "category", "minutes", "date"
         )
     )
@@ -78,7 +101,7 @@ def import_hours_csv(actor, raw: bytes | str, *, dry_run: bool = True, skip_inva
     seen: dict[tuple, int] = {}
     today = timezone.localdate()
     for number, row in rows:
-        row_problems = _check_row(number, row, visible, by_name, by_email, enrolled, today)
+        row_problems = _check_row(number, row, visible, ambiguous, by_name, by_email, enrolled, today)
         if not row_problems:
             entry = _entry(row, visible, by_name, by_email, actor)
             key = (entry.user_id, entry.cohort_id, entry.source, entry.category, entry.minutes, entry.date)
@@ -114,7 +137,7 @@ def _user(row, by_name, by_email):
     return by_email.get((row.get("email") or "").strip().lower())
 
 
-def _check_row(number, row, visible, by_name, by_email, enrolled, today) -> list[ImportProblem]:
+def _check_row(number, row, visible, ambiguous, by_name, by_email, enrolled, today) -> list[ImportProblem]:
     problems = []
     if None in row:  # more cells than header columns
         problems.append(ImportProblem(number, "", _("The row has more cells than the header.")))
@@ -126,8 +149,15 @@ def _check_row(number, row, visible, by_name, by_email, enrolled, today) -> list
     column = "username" if (row.get("username") or "").strip() else "email"
     if user is None:
         problems.append(ImportProblem(number, column, _("Unknown learner.")))
-    cohort = visible.get((row.get("cohort") or "").strip())
-    if cohort is None:
+    cohort_name = (row.get("cohort") or "").strip()
+    cohort = visible.get(cohort_name)
+    if cohort_name in ambiguous:
+        problems.append(
+            ImportProblem(
+                number, "cohort", _("Several of your schools have a cohort with this name: write school/cohort.")
+            )
+        )
+    elif cohort is None:
         problems.append(ImportProblem(number, "cohort", _("Unknown cohort.")))
     elif user is not None and (user.pk, cohort.pk) not in enrolled:
         problems.append(ImportProblem(number, column, _("This learner is not enrolled in this cohort.")))

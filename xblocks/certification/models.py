@@ -246,9 +246,25 @@ class AppendOnly(models.Model):
         super().save(*args, **kwargs)
 
 
-class HoursEntry(AppendOnly):
+class CohortLedger(AppendOnly):
+    """Ledger rows that belong to one cohort and count toward it only (hours, sign-offs).
+
+    ``cohort`` stays nullable in the database for rows the 0002 migration could not give a cohort
+    (see the CHANGELOG), but no new row is ever saved without one.
+    """
+
+    class Meta:
+        abstract = True
+
+    def save(self, *args, **kwargs):
+        if self.cohort_id is None:
+            raise ValidationError(_("Hours and sign-offs always belong to a cohort."))
+        super().save(*args, **kwargs)
+
+
+class HoursEntry(CohortLedger):
     user = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="kafaat_hours")
-    cohort = models.ForeignKey(Cohort, null=True, blank=True, on_delete=models.SET_NULL, related_name="hours")
+    cohort = models.ForeignKey(Cohort, null=True, on_delete=models.PROTECT, related_name="hours")
     source = models.CharField(max_length=16, choices=_choices(HoursSource))
     category = models.CharField(max_length=64, blank=True)
     minutes = models.IntegerField(help_text=_("negative only in corrections"))
@@ -274,11 +290,11 @@ class HoursEntry(AppendOnly):
         return f"{self.user} {self.minutes} min {self.source} {self.date}"
 
 
-class Attestation(AppendOnly):
-    """A staff member (e.g. the company tutor) signs off a competency for a learner."""
+class Attestation(CohortLedger):
+    """A staff member (e.g. the company tutor) signs off a competency for a learner of a cohort."""
 
     user = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="kafaat_attestations")
-    cohort = models.ForeignKey(Cohort, null=True, blank=True, on_delete=models.SET_NULL, related_name="attestations")
+    cohort = models.ForeignKey(Cohort, null=True, on_delete=models.PROTECT, related_name="attestations")
     competency = models.CharField(max_length=128)
     attester = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, on_delete=models.SET_NULL, related_name="+")
     attested_at = models.DateTimeField()

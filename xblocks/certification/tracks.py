@@ -17,9 +17,11 @@ from django.db import transaction
 
 from xblocks.certification import models, rules
 from xblocks.certification.conf import cert_settings
+from xblocks.core.files import read_text_limited
 
 # The parts of a file that make a new version when they change (title typos do not).
 VERSIONED_FIELDS = ("requirements", "validity", "renewal", "criteria", "skills")
+MAX_TRACK_BYTES = 1024 * 1024  # a track file is a few kilobytes; refuse anything far bigger unread
 
 
 @dataclass
@@ -140,9 +142,9 @@ def load_directory(directory=None, *, dry_run: bool = False) -> LoadReport:
         return report
     for path in sorted(folder.glob("*.json")):
         try:
-            data = json.loads(path.read_text(encoding="utf-8"))
+            data = json.loads(read_text_limited(path, MAX_TRACK_BYTES))
             label, created = load_track(data, path.name, dry_run=dry_run)
-        except (ValueError, KeyError, TypeError) as error:
+        except (ValueError, KeyError, TypeError) as error:  # FileRefused is a ValueError
             report.errors.append(f"{path.name}: {error}")
             continue
         (report.created if created else report.unchanged).append(label)

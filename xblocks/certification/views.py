@@ -17,7 +17,7 @@ from django.db.models import Q
 from django.http import HttpResponse, JsonResponse
 from django.middleware.csrf import CsrfViewMiddleware, get_token
 from django.utils import timezone
-from django.views.decorators.csrf import csrf_exempt
+from django.views.decorators.csrf import csrf_exempt, csrf_protect
 from django.views.decorators.http import require_http_methods
 
 from xblocks.certification import api, forms, imports, models, permissions, roster
@@ -57,6 +57,27 @@ def _caller(request):
     return request.user
 
 
+# Room for the multipart envelope around an upload of the largest accepted size.
+_MULTIPART_SLACK = 64 * 1024
+
+
+def body_too_large(request, limit: int) -> bool:
+    """Whether the request announces more than ``limit`` bytes (+ the multipart envelope): checked before any read.
+
+    Django parses a multipart body (spooling every file to disk) as soon as anything touches
+    ``request.POST`` or ``request.FILES``, the CSRF check included; so this runs first.
+    """
+    try:
+        length = int(request.META.get("CONTENT_LENGTH") or 0)
+    except ValueError:
+        return True
+    return length > limit + _MULTIPART_SLACK
+
+
+def _too_large_message(limit: int) -> str:
+    return _("The file is too large: the limit is %(limit)d bytes.") % {"limit": limit}
+
+
 def _error(status: int, message: str) -> JsonResponse:
     return JsonResponse({"error": message}, status=status)
 
@@ -89,7 +110,8 @@ def hours_api(request):
     user = _caller(request)
     if user is None:
         return _error(403, "authentication required")
-    if not permissions.is_coordinator_or_staff(user):
+    wanted = permissions.SEE_COHORT if request.method == "GET" else permissions.RECORD_HOURS
+    if not permissions.allowed(user, wanted):
         return _error(403, "forbidden")
     if request.method == "GET":
         try:
@@ -100,8 +122,7 @@ def hours_api(request):
     try:
         data = _json_body(request)
         cohort_id = data.get("cohort")
-        if not permissions.can_view_cohort(user, cohort_id):
-            return _error(404, "no such cohort")
+        permissions.require_cohort(user, cohort_id, permissions.RECORD_HOURS)
         learner = _learner_in(cohort_id, data)
         if learner is None:
             return _error(400, _("No learner with this name in this cohort."))
@@ -154,13 +175,18 @@ def _entry_json(entry) -> dict:
 def hours_import_api(request):
     """POST a CSV (multipart ``file``, or the raw body with ``Content-Type: text/csv``); ``?commit=1`` writes,
     ``?skip_invalid=1`` keeps the valid rows. Answers the import report."""
+    limit = int(cert_settings.CERT_MAX_IMPORT_BYTES)
+    if body_too_large(request, limit):
+        return _error(413, _too_large_message(limit))
     user = _caller(request)
     if user is None:
         return _error(403, "authentication required")
-    if not permissions.is_coordinator_or_staff(user):
+    if not permissions.allowed(user, permissions.RECORD_HOURS):
         return _error(403, "forbidden")
     upload = request.FILES.get("file")
-    raw = upload.read(cert_settings.CERT_MAX_IMPORT_BYTES + 1) if upload else request.body
+    if upload is not None and upload.size > limit:
+        return _error(413, _too_large_message(limit))
+    raw = upload.read(limit + 1) if upload else request.read(limit + 1)
     report = imports.import_hours_csv(
         user, raw, dry_run=request.GET.get("commit") != "1", skip_invalid=request.GET.get("skip_invalid") == "1"
     )
@@ -174,11 +200,12 @@ def attestations_api(request):
     user = _caller(request)
     if user is None:
         return _error(403, "authentication required")
+    if not permissions.allowed(user, permissions.SIGN_OFF):
+        return _error(403, "forbidden")
     try:
         data = _json_body(request)
         cohort_id = data.get("cohort")
-        if not permissions.can_view_cohort(user, cohort_id):
-            return _error(404, "no such cohort")
+        permissions.require_cohort(user, cohort_id, permissions.SIGN_OFF)
         learner = _learner_in(cohort_id, data)
         competency = str(data.get("competency") or "").strip()
         if learner is None or not competency:
@@ -186,6 +213,8 @@ def attestations_api(request):
         api.add_attestation(user, learner, int(cohort_id), competency[:128], note=str(data.get("note") or "")[:2000])
     except ValidationError as error:
         return _error(400, " ".join(error.messages))
+    except PermissionDenied:
+        return _error(404, "no such cohort")
     return JsonResponse({"ok": True}, status=201)
 
 
@@ -205,12 +234,20 @@ def roster_csv(request, cohort_id: int):
     return response
 
 
+@csrf_exempt  # the size is checked before the CSRF check parses the upload; CSRF is enforced just below
 @require_http_methods(["GET", "POST"])
 def hours_page(request):
     """Staff page: add one hours entry, sign off a competency, or import a CSV (dry run first)."""
-    if not request.user.is_authenticated or not permissions.is_coordinator_or_staff(request.user):
+    limit = int(cert_settings.CERT_MAX_IMPORT_BYTES)
+    if body_too_large(request, limit):
+        return HttpResponse(_too_large_message(limit), status=413, content_type="text/plain; charset=utf-8")
+    return csrf_protect(_hours_page)(request)
+
+
+def _hours_page(request):
+    if not permissions.allowed(request.user, permissions.SEE_COHORT):
         return HttpResponse(status=403)
-    user = request.user
+    user, limit = request.user, int(cert_settings.CERT_MAX_IMPORT_BYTES)
     hours_form = forms.HoursEntryForm(user, prefix="hours")
     attest_form = forms.AttestationForm(user, prefix="attest")
     import_form = forms.HoursImportForm(prefix="import")
@@ -239,11 +276,13 @@ def hours_page(request):
             message, attest_form = _("The competency was signed off."), forms.AttestationForm(user, prefix="attest")
     elif action == "import":
         import_form = forms.HoursImportForm(request.POST, request.FILES, prefix="import")
+        if import_form.is_valid() and import_form.cleaned_data["file"].size > limit:
+            import_form.add_error("file", _too_large_message(limit))
         if import_form.is_valid():
             data = import_form.cleaned_data
             report = imports.import_hours_csv(
                 user,
-                data["file"].read(cert_settings.CERT_MAX_IMPORT_BYTES + 1),
+                data["file"].read(limit + 1),
                 dry_run=not data["commit"],
                 skip_invalid=data["skip_invalid"],
             )

@@ -73,14 +73,16 @@ def _xml_files(paths: Iterable[str]) -> Iterator[pathlib.Path]:
 
 def find_labs(paths: Iterable[str]) -> list[LabSource]:
     """Every lab definition in the given files and folders; pointer tags (``url_name`` only) are skipped."""
-    from xblocks.core.xml import UnsafeXMLError, parse  # pylint: disable=import-outside-toplevel
+    from xblocks.core.files import FileRefused, read_text_limited  # pylint: disable=import-outside-toplevel
+    from xblocks.core.xml import MAX_XML_BYTES, UnsafeXMLError, parse  # pylint: disable=import-outside-toplevel
 
     found: list[LabSource] = []
     for path in _xml_files(paths):
         try:
-            text = path.read_text(encoding="utf-8")
-        except (OSError, UnicodeDecodeError) as error:
-            found.append(LabSource(path, 1, "", error=f"cannot read: {error}"))
+            # Refused from fstat before reading: a FIFO, a device, a sparse or oversized file never stalls us.
+            text = read_text_limited(path, MAX_XML_BYTES)
+        except FileRefused as error:
+            found.append(LabSource(path, 1, "", error=str(error)))
             continue
         if "kafaat_lab" not in text:
             continue

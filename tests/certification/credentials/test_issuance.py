@@ -42,8 +42,54 @@ def test_learner_is_identified_by_a_salted_email_hash_never_the_email(certificat
     assert "amina.benali@example.org" not in text
     identity = document["credentialSubject"]["identifier"][0]
     assert identity["hashed"] is True and identity["identityType"] == "emailAddress"
-    expected = "sha256$" + hashlib.sha256(("amina.benali@example.org" + identity["salt"]).encode()).hexdigest()
+    # the salt is random, kept by the issuer and not printed: nobody holding the file can test a guess
+    assert "salt" not in identity
+    salt = api.identity_salt(certificate.id)
+    assert len(salt) == 32 and salt not in json.dumps(document)
+    expected = "sha256$" + hashlib.sha256(("amina.benali@example.org" + salt).encode()).hexdigest()
     assert identity["identityHash"] == expected
+
+
+def test_two_credentials_of_one_learner_have_different_salts_and_hashes(certificates):
+    first = certificates.add()
+    second = certificates.add(id=first.id + 1, number="KAF-2026-000099", learner=first.learner)
+    hashes = [api.credential_json(c.id)["credentialSubject"]["identifier"][0]["identityHash"] for c in (first, second)]
+    salts = [api.identity_salt(c.id) for c in (first, second)]
+    assert salts[0] != salts[1] and hashes[0] != hashes[1]
+    assert all(api.verify_credential(api.credential_json(c.id)).ok for c in (first, second))
+    # the issuer still proves the recipient (bulk verification's e-mail column uses the kept salt)
+    assert api._email_matches(first.id, "Amina.Benali@example.org")  # pylint: disable=protected-access
+    assert not api._email_matches(first.id, "someone@example.org")  # pylint: disable=protected-access
+
+
+def test_an_operator_may_print_the_salt_in_the_credential(certificates, settings):
+    settings.KAFAAT = {**settings.KAFAAT, "IDENTITY_SALT_IN_CREDENTIAL": True}
+    certificate = certificates.add()
+    identity = api.credential_json(certificate.id)["credentialSubject"]["identifier"][0]
+    assert identity["salt"] == api.identity_salt(certificate.id)
+    assert api.verify_credential(api.credential_json(certificate.id), recipient_email="amina.benali@example.org").ok
+
+
+def test_credentials_signed_with_a_printed_salt_keep_verifying(certificates):
+    from xblocks.certification.credentials.models import SignedCredential
+
+    certificate = certificates.add()
+    api.credential_json(certificate.id)
+    # as signed before salts were kept: the document printed its salt, the row kept none
+    SignedCredential.objects.filter(certificate_id=certificate.id).update(identity_salt="")
+    row = SignedCredential.objects.get(certificate_id=certificate.id)
+    legacy_salt = "0123456789abcdef0123456789abcdef"
+    unsigned = {k: v for k, v in row.document.items() if k != "proof"}
+    identity = unsigned["credentialSubject"]["identifier"][0]
+    identity["salt"] = legacy_salt
+    identity["identityHash"] = (
+        "sha256$" + hashlib.sha256(("amina.benali@example.org" + legacy_salt).encode()).hexdigest()
+    )
+    signed, _method = api._sign_document(unsigned, row.issuer)  # pylint: disable=protected-access
+    SignedCredential.objects.filter(pk=row.pk).update(document=signed)
+    assert api.verify_credential(signed, recipient_email="amina.benali@example.org").ok
+    assert api.identity_salt(certificate.id) == legacy_salt
+    assert api._email_matches(certificate.id, "amina.benali@example.org")  # pylint: disable=protected-access
 
 
 def test_signing_twice_returns_the_same_credential(certificates):

@@ -2,11 +2,13 @@
 
 from django.contrib import admin
 
+from xblocks.certification.admin import OperationsAdminMixin
+
 from .models import EmployerToken, Endorsement, IssuerKey, SignedCredential, StatusList, Verification
 
 
 @admin.register(SignedCredential)
-class SignedCredentialAdmin(admin.ModelAdmin):
+class SignedCredentialAdmin(OperationsAdminMixin, admin.ModelAdmin):
     list_display = ("number", "credential_id", "issuer", "created")
     search_fields = ("number", "credential_id")
     readonly_fields = [field.name for field in SignedCredential._meta.fields] + ["document"]
@@ -17,7 +19,7 @@ class SignedCredentialAdmin(admin.ModelAdmin):
 
 
 @admin.register(StatusList)
-class StatusListAdmin(admin.ModelAdmin):
+class StatusListAdmin(OperationsAdminMixin, admin.ModelAdmin):
     list_display = ("issuer", "purpose", "sequence", "size", "used", "version", "updated")
     exclude = ("bits", "signed_document")
     readonly_fields = ("issuer", "purpose", "sequence", "size", "used", "version", "signed_version")
@@ -27,13 +29,13 @@ class StatusListAdmin(admin.ModelAdmin):
 
 
 @admin.register(IssuerKey)
-class IssuerKeyAdmin(admin.ModelAdmin):
+class IssuerKeyAdmin(OperationsAdminMixin, admin.ModelAdmin):
     list_display = ("issuer", "public_key_multibase", "created", "retired_at")
     readonly_fields = ("issuer", "public_key_multibase", "created")
 
 
 @admin.register(Verification)
-class VerificationAdmin(admin.ModelAdmin):
+class VerificationAdmin(OperationsAdminMixin, admin.ModelAdmin):
     list_display = ("number", "channel", "ok", "status", "at", "user", "employer_token", "ip_hash")
     list_filter = ("channel", "ok", "status")
     search_fields = ("number",)
@@ -44,12 +46,12 @@ class VerificationAdmin(admin.ModelAdmin):
 
 
 @admin.register(EmployerToken)
-class EmployerTokenAdmin(admin.ModelAdmin):
+class EmployerTokenAdmin(OperationsAdminMixin, admin.ModelAdmin):
     list_display = ("organisation", "name", "prefix", "active", "created", "last_used")
     readonly_fields = ("token_hash", "prefix", "created", "last_used", "created_by")
 
 
 @admin.register(Endorsement)
-class EndorsementAdmin(admin.ModelAdmin):
+class EndorsementAdmin(OperationsAdminMixin, admin.ModelAdmin):
     list_display = ("endorser_name", "track_slug", "active", "created")
     readonly_fields = ("document",)

@@ -124,9 +124,24 @@ def _keyed(purpose: str, value: str) -> str:
     return hmac.new(_secret(), f"{purpose}:{value}".encode(), hashlib.sha256).hexdigest()
 
 
-def email_salt(number: str) -> str:
-    """The salt of a certificate's email hash: stable for one certificate, unlinkable across certificates."""
-    return _keyed("email-salt", number)[:32]
+def new_identity_salt() -> str:
+    """A fresh salt for one credential's e-mail hash: 128 random bits, unrelated to anything else."""
+    return secrets.token_hex(16)
+
+
+def identity_salt(certificate_id: int) -> str:
+    """The salt of a credential's e-mail hash: the one the issuer kept, else (older credentials) the document's."""
+    from .models import SignedCredential  # pylint: disable=import-outside-toplevel
+
+    row = SignedCredential.objects.filter(certificate_id=certificate_id).only("identity_salt", "document").first()
+    if row is None:
+        return ""
+    if row.identity_salt:
+        return row.identity_salt
+    for identity in (row.document.get("credentialSubject") or {}).get("identifier") or []:
+        if isinstance(identity, dict) and identity.get("salt"):
+            return str(identity["salt"])
+    return ""
 
 
 def subject_id(user_id: int) -> str:
@@ -207,10 +222,12 @@ def issue_credential(certificate_id: int) -> dict:
                 verification_url=verification_url(certificate.number),
                 subject_id=subject_id(certificate.learner.user_id),
             )
+            salt = new_identity_salt()
             unsigned = openbadges.build(
                 certificate,
                 links,
-                salt=email_salt(certificate.number),
+                salt=salt,
+                publish_salt=bool(credentials_settings.IDENTITY_SALT_IN_CREDENTIAL),
                 status_entries=entries,
                 endorsements=_endorsements(certificate.track.slug),
             )
@@ -230,6 +247,7 @@ def issue_credential(certificate_id: int) -> dict:
                 revocation_index=revocation_index,
                 suspension_list=suspension_list,
                 suspension_index=suspension_index,
+                identity_salt=salt,
             )
     except IntegrityError:
         # Another worker signed it at the same moment: theirs is the credential.
@@ -521,6 +539,7 @@ def verify_credential(
     fetch_remote: bool = False,
     now: dt.datetime | None = None,
     recipient_email: str = "",
+    recipient_salt: str = "",
 ) -> VerificationResult:
     """Verify a credential (JSON with an embedded proof, or a VC-JWT string) in the spec's order.
 
@@ -572,14 +591,14 @@ def verify_credential(
             status = bit_status if _SEVERITY.index(bit_status) < _SEVERITY.index(status) else status
 
     if recipient_email:
-        matched = openbadges.recipient_matches(document, recipient_email)
-        checks.append(
-            (
-                "recipient",
-                matched,
-                "the credential was issued to this email" if matched else "the credential was not issued to this email",
-            )
-        )
+        matched = openbadges.recipient_matches(document, recipient_email, recipient_salt)
+        if matched:
+            message = "the credential was issued to this email"
+        elif not recipient_salt and openbadges.salt_withheld(document):
+            message = "the credential keeps its e-mail salt private: ask the holder or the issuer for it (--salt)"
+        else:
+            message = "the credential was not issued to this email"
+        checks.append(("recipient", matched, message))
 
     endorsements = ((document.get("credentialSubject") or {}).get("achievement") or {}).get("endorsement") or []
     for endorsement in endorsements if isinstance(endorsements, list) else [endorsements]:
@@ -629,9 +648,11 @@ def public_certificate(reference: str):
     Database ids are not accepted from the public: they are sequential and would let anyone walk
     through every holder's name.
     """
+    from xblocks.certification import api as certification_api  # pylint: disable=import-outside-toplevel
+
     from .models import SignedCredential  # pylint: disable=import-outside-toplevel
 
-    reference = str(reference or "").strip()[:100]
+    reference = certification_api.normalise_number(str(reference or "").strip()[:100])
     if reference.startswith("urn:uuid:"):
         row = SignedCredential.objects.filter(credential_id=reference).first()
         if row is None:
@@ -698,19 +719,50 @@ def ip_hash(ip: str) -> str:
     return _keyed("ip", ip or "")[:32]
 
 
-def log_verification(result: CertificateVerification, *, channel: str, ip: str = "", user=None, token=None) -> None:
+def record_lookup(
+    number: str,
+    certificate_id: int | None,
+    *,
+    channel: str,
+    ok: bool,
+    status: str,
+    reason: str = "",
+    ip: str = "",
+    user=None,
+    token=None,
+) -> None:
+    """Record one public lookup of a certificate in its holder's verification log.
+
+    Every public door (page, JSON API, PDF, ``credential.json``, ``credential.jwt``, bulk rows) records
+    here and nowhere else, so that collapsing a visitor's reloads into one verification later is a
+    change to this function alone.
+    """
     from .models import Verification  # pylint: disable=import-outside-toplevel
 
     Verification.objects.create(
-        certificate_id=result.certificate_id,
-        number=result.number[:64],
+        certificate_id=certificate_id,
+        number=str(number)[:64],
         channel=channel,
-        ok=result.ok,
-        status=result.status or ("unknown" if not result.found else ""),
-        reason=(result.reason or "")[:300],
+        ok=ok,
+        status=status[:20],
+        reason=(reason or "")[:300],
         ip_hash=ip_hash(ip) if ip else "",
         user=user if getattr(user, "is_authenticated", False) else None,
         employer_token=token,
+    )
+
+
+def log_verification(result: CertificateVerification, *, channel: str, ip: str = "", user=None, token=None) -> None:
+    record_lookup(
+        result.number,
+        result.certificate_id,
+        channel=channel,
+        ok=result.ok,
+        status=result.status or ("unknown" if not result.found else ""),
+        reason=result.reason,
+        ip=ip,
+        user=user,
+        token=token,
     )
 
 
@@ -721,21 +773,64 @@ def verify_certificate(reference: str, *, channel: str, ip: str = "", user=None,
     return result
 
 
-def rate_limited(ip: str) -> bool:
-    """True when this visitor exceeded ``VERIFY_RATE_LIMIT`` verifications in the current window."""
+def record_download(reference: str, certificate, *, channel: str, ip: str = "", user=None) -> None:
+    """Record a download (PDF, credential.json, credential.jwt) of a certificate, or of a number that is not one."""
+    if certificate is None:
+        record_lookup(
+            reference, None, channel=channel, ok=False, status="unknown", reason="unknown certificate", ip=ip, user=user
+        )
+        return
+    record_lookup(
+        certificate.number,
+        certificate.id,
+        channel=channel,
+        ok=certificate.status == ACTIVE,
+        status=certificate.status,
+        reason="downloaded",
+        ip=ip,
+        user=user,
+    )
+
+
+def take(key: str, *, cost: int = 1, limit: int, window: int) -> bool:
+    """Spend ``cost`` from the budget ``key`` holds in the current ``window`` (seconds); False when it is spent.
+
+    One fixed-window counter in Django's cache (shared by every web worker when the cache is Redis or
+    Memcached, as in production). A refused request spends nothing.
+    """
     from django.core.cache import cache  # pylint: disable=import-outside-toplevel
 
-    window = max(1, int(credentials_settings.VERIFY_RATE_WINDOW))
-    key = f"kafaat-cred-rate:{ip_hash(ip)}:{int(timezone.now().timestamp()) // window}"
-    if cache.add(key, 1, timeout=window * 2):
-        count = 1
-    else:
-        try:
-            count = cache.incr(key)
-        except ValueError:
-            cache.set(key, 1, timeout=window * 2)
-            count = 1
-    return count > int(credentials_settings.VERIFY_RATE_LIMIT)
+    window = max(1, int(window))
+    slot = f"kafaat-cred-rate:{key}:{int(timezone.now().timestamp()) // window}"
+    cache.add(slot, 0, timeout=window * 2)
+    try:
+        count = cache.incr(slot, cost)
+    except ValueError:  # evicted between add and incr
+        cache.set(slot, cost, timeout=window * 2)
+        count = cost
+    if count > int(limit):
+        cache.decr(slot, cost)
+        return False
+    return True
+
+
+def rate_limited(ip: str) -> bool:
+    """True when this visitor used up ``VERIFY_RATE_LIMIT`` public lookups in the current window."""
+    return not take(
+        f"ip:{ip_hash(ip)}",
+        limit=int(credentials_settings.VERIFY_RATE_LIMIT),
+        window=int(credentials_settings.VERIFY_RATE_WINDOW),
+    )
+
+
+def bulk_rate_limited(caller: str, rows: int) -> bool:
+    """True when ``rows`` more bulk verifications would exceed the caller's ``BULK_RATE_LIMIT`` rows per window."""
+    return not take(
+        f"bulk:{caller}",
+        cost=max(1, int(rows)),
+        limit=int(credentials_settings.BULK_RATE_LIMIT),
+        window=int(credentials_settings.BULK_RATE_WINDOW),
+    )
 
 
 def verifications_for(user) -> list[VerificationRecord]:
@@ -821,14 +916,18 @@ def _casefold(text: str) -> str:
 
 
 def _email_matches(certificate_id: int, email: str) -> bool:
-    return openbadges.recipient_matches(credential_json(certificate_id), email)
+    return openbadges.recipient_matches(credential_json(certificate_id), email, identity_salt(certificate_id))
 
 
 class BulkInputError(ValueError):
     """The uploaded CSV cannot be read (too many rows, not text)."""
 
 
-def bulk_verify(csv_text: str, *, ip: str = "", user=None, token=None) -> str:
+class BulkRateLimited(RuntimeError):
+    """The caller verified ``BULK_RATE_LIMIT`` rows in the current window already; nothing was verified."""
+
+
+def bulk_verify(csv_text: str, *, ip: str = "", user=None, token=None, caller: str = "") -> str:
     """Verify a CSV of candidates (number[, name[, email]]) and return a CSV of results, one row each.
 
     Names compare case- and space-insensitively with the holder's display name; emails compare with the
@@ -839,6 +938,9 @@ def bulk_verify(csv_text: str, *, ip: str = "", user=None, token=None) -> str:
         rows = rows[1:]
     if len(rows) > int(credentials_settings.BULK_MAX_ROWS):
         raise BulkInputError(f"at most {credentials_settings.BULK_MAX_ROWS} rows per file")
+    # Each row is a lookup: one budget per employer token (or staff account), spent before any row is read.
+    if caller and bulk_rate_limited(caller, len(rows)):
+        raise BulkRateLimited(caller)
     out = io.StringIO()
     writer = csv.writer(out, lineterminator="\r\n")
     writer.writerow(BULK_COLUMNS)

@@ -25,6 +25,11 @@ def register(subparsers) -> None:
     verify.add_argument("--no-status", action="store_true", help="skip the revocation and suspension lists")
     verify.add_argument("--offline", action="store_true", help="never fetch a status list over the network")
     verify.add_argument("--email", default="", help="also check that the credential was issued to this email")
+    verify.add_argument(
+        "--salt",
+        default="",
+        help="the e-mail salt the holder or issuer gave you (when the credential does not print it)",
+    )
     verify.add_argument("--json", action="store_true", help="print the result as JSON")
     verify.set_defaults(func=_verify)
 
@@ -83,10 +88,23 @@ def _credential(args: argparse.Namespace) -> int:
 _COMPACT_JWS = re.compile(r"[A-Za-z0-9_-]+\.[A-Za-z0-9_-]+\.[A-Za-z0-9_-]*")
 
 
+MAX_CREDENTIAL_BYTES = 2 * 1024 * 1024  # a credential with its endorsements is a few tens of kilobytes
+
+
 def _verify(args: argparse.Namespace) -> int:
+    _setup()  # messages about the file are translated
+    from xblocks.core.files import (  # pylint: disable=import-outside-toplevel
+        FileRefused,
+        read_stream_limited,
+        read_text_limited,
+    )
+
     try:
-        raw = sys.stdin.read() if args.file == "-" else pathlib.Path(args.file).read_text(encoding="utf-8")
-    except (OSError, UnicodeDecodeError) as error:
+        if args.file == "-":
+            raw = read_stream_limited(sys.stdin.buffer, MAX_CREDENTIAL_BYTES).decode("utf-8-sig")
+        else:
+            raw = read_text_limited(args.file, MAX_CREDENTIAL_BYTES)
+    except (FileRefused, UnicodeDecodeError) as error:
         print(f"FAILED: cannot read {args.file}: {error}", file=sys.stderr)
         return 2
     text = raw.strip()
@@ -108,7 +126,11 @@ def _verify(args: argparse.Namespace) -> int:
     from . import api  # pylint: disable=import-outside-toplevel
 
     result = api.verify_credential(
-        document, check_status=not args.no_status, fetch_remote=not args.offline, recipient_email=args.email
+        document,
+        check_status=not args.no_status,
+        fetch_remote=not args.offline,
+        recipient_email=args.email,
+        recipient_salt=args.salt,
     )
     if args.json:
         print(json.dumps(result.as_json(), indent=2))

@@ -15,15 +15,23 @@ credentials_settings = AppSettings(
         "CREDENTIAL_KEYS": {},
         # Where ``kafaat cert rotate-key`` and the first signature create key files when no key is configured.
         "CREDENTIAL_KEY_DIR": "",
-        # Secret mixed into the per-certificate salt of the learner's email hash ("" = Django SECRET_KEY).
+        # Secret of the keyed hashes (pseudonymous subject ids, hashed visitor IPs); "" = Django SECRET_KEY.
+        # (The e-mail hash of each credential has its own random salt, kept in ``SignedCredential``.)
         "EMAIL_HASH_SALT": "",
+        # Print each credential's e-mail salt in the credential (OB 3.0 ``IdentityObject.salt``): lets any
+        # holder of the file confirm a guessed address. Off: the issuer keeps it (docs/decisions/0019).
+        "IDENTITY_SALT_IN_CREDENTIAL": False,
         # Bits per status list; the spec asks for at least 131,072 so one learner cannot be singled out.
         "STATUS_LIST_SIZE": 131072,
         # Seconds a verifier may cache a status list credential (``ttl`` in the list, in milliseconds there).
         "STATUS_LIST_TTL": 300,
-        # Public verification: requests per window per visitor (IP hash), and the window in seconds.
+        # Public lookups (verification page, JSON API, PDF, credential.json, credential.jwt, bulk requests):
+        # requests per window per visitor (IP hash), and the window in seconds. Answer 429 beyond.
         "VERIFY_RATE_LIMIT": 60,
         "VERIFY_RATE_WINDOW": 60,
+        # Bulk verification: rows per window per employer token (or staff account), window in seconds.
+        "BULK_RATE_LIMIT": 20000,
+        "BULK_RATE_WINDOW": 3600,
         # Bulk verification: most rows accepted in one CSV.
         "BULK_MAX_ROWS": 5000,
         # Timeout (seconds) when ``kafaat cert verify`` fetches a remote status list.

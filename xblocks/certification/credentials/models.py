@@ -21,6 +21,9 @@ class Channel(enum.StrEnum):
     PAGE = "page"
     API = "api"
     BULK = "bulk"
+    PDF = "pdf"
+    JSON = "json"  # credential.json
+    JWT = "jwt"  # credential.jwt
 
 
 class IssuerKey(models.Model):
@@ -79,6 +82,10 @@ class SignedCredential(models.Model):
     revocation_index = models.PositiveIntegerField()
     suspension_list = models.ForeignKey(StatusList, on_delete=models.PROTECT, related_name="+")
     suspension_index = models.PositiveIntegerField()
+    # The random salt of the learner's email hash, kept so that the issuer can prove to whom the
+    # credential was issued; the public document carries it only if IDENTITY_SALT_IN_CREDENTIAL says so.
+    # Empty for credentials signed before it existed: their document carries their salt.
+    identity_salt = models.CharField(max_length=64, blank=True, default="")
     created = models.DateTimeField(auto_now_add=True)
     updated = models.DateTimeField(auto_now=True)
 

@@ -2,7 +2,7 @@
 
 Pure: URLs, status entries, endorsements and the salt come in as arguments; the mapping follows
 ``docs/credentials.md`` (track version -> Achievement, hours -> credits, certificate number ->
-licenseNumber, learner -> salted email hash).
+licenseNumber, learner -> e-mail hashed with a random salt the issuer keeps).
 """
 
 from __future__ import annotations
@@ -45,20 +45,33 @@ def identity_hash(value: str, salt: str) -> str:
     return "sha256$" + hashlib.sha256((value + salt).encode("utf-8")).hexdigest()
 
 
-def email_identifier(email: str, salt: str) -> dict[str, Any]:
+def email_identifier(email: str, salt: str, *, publish_salt: bool = False) -> dict[str, Any]:
+    """The learner's hashed e-mail; the salt is written out only when ``publish_salt``.
+
+    A salt printed next to its hash lets anyone holding the credential confirm a guessed address
+    with one SHA-256. OB 3.0 makes ``salt`` optional; kept by the issuer instead, the hash of a
+    random 128-bit salt proves the recipient to whoever the issuer (or the holder) gives it to, and
+    to nobody else (docs/decisions/0019).
+    """
     # Emails are compared case-insensitively by every mail system; normalise before hashing so a
     # verifier holding "Jane@Example.org" gets the same hash.
-    return {
+    identity = {
         "type": "IdentityObject",
         "identityHash": identity_hash(email.strip().lower(), salt),
         "identityType": "emailAddress",
         "hashed": True,
-        "salt": salt,
     }
+    if publish_salt:
+        identity["salt"] = salt
+    return identity
 
 
-def recipient_matches(credential: dict[str, Any], email: str) -> bool:
-    """OB 3.0 verification step 5 for an email: walk ``identifier[]``, hash with each salt, compare."""
+def recipient_matches(credential: dict[str, Any], email: str, salt: str = "") -> bool:
+    """OB 3.0 verification step 5 for an email: walk ``identifier[]``, hash with each salt, compare.
+
+    ``salt`` is the one the issuer kept (or the holder disclosed) for a credential whose document
+    does not carry it; a salt in the document wins, as the spec says.
+    """
     import hmac  # pylint: disable=import-outside-toplevel
 
     known = email.strip().lower()
@@ -66,10 +79,20 @@ def recipient_matches(credential: dict[str, Any], email: str) -> bool:
     for identity in identifiers if isinstance(identifiers, list) else [identifiers]:
         if not isinstance(identity, dict) or identity.get("identityType") != "emailAddress":
             continue
-        expected = identity_hash(known, str(identity.get("salt", ""))) if identity.get("hashed") else known
+        used = str(identity["salt"]) if "salt" in identity else str(salt or "")
+        expected = identity_hash(known, used) if identity.get("hashed") else known
         if hmac.compare_digest(str(identity.get("identityHash", "")).encode(), expected.encode()):
             return True
     return False
+
+
+def salt_withheld(credential: dict[str, Any]) -> bool:
+    """Whether the credential hashes an e-mail without printing the salt (the issuer or holder has it)."""
+    identifiers = (credential.get("credentialSubject") or {}).get("identifier") or []
+    return any(
+        isinstance(identity, dict) and identity.get("hashed") and "salt" not in identity
+        for identity in (identifiers if isinstance(identifiers, list) else [identifiers])
+    )
 
 
 def issuer_profile(school, issuer_url: str, name: str = "") -> dict[str, Any]:
@@ -134,6 +157,7 @@ def build(
     links: CredentialLinks,
     *,
     salt: str,
+    publish_salt: bool = False,
     status_entries: list[dict[str, Any]],
     endorsements: list[dict[str, Any]] = (),  # type: ignore[assignment]
 ) -> dict[str, Any]:
@@ -169,7 +193,7 @@ def build(
     subject: dict[str, Any] = {
         "id": links.subject_id,
         "type": ["AchievementSubject"],
-        "identifier": [email_identifier(certificate.learner.email, salt)],
+        "identifier": [email_identifier(certificate.learner.email, salt, publish_salt=publish_salt)],
         "achievement": achievement,
         "creditsEarned": float(certificate.hours_total),
         "licenseNumber": certificate.number,

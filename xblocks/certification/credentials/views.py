@@ -1,11 +1,15 @@
 """Public verification (page, JSON API, credential downloads, PDF), status lists, issuer keys, bulk verification.
 
 Everything here is public except bulk verification (employer token or staff) and the learner's own
-verification log. Public views take a certificate number or credential id, never a database id.
+verification log. Public views take a certificate number or credential id, never a database id. Every
+door that names a holder (page, JSON API, PDF, credential.json, credential.jwt, bulk) spends from one
+per-visitor limit (``public_lookup``) and records each lookup in the holder's verification log;
+status lists, issuer profiles and achievements name nobody and are not limited.
 """
 
 from __future__ import annotations
 
+import functools
 import json
 import logging
 
@@ -41,16 +45,49 @@ def _language(request: HttpRequest) -> str:
     return active if active in LANGUAGES else "en"
 
 
+def too_many(request: HttpRequest, *, as_json: bool, retry_after: int) -> HttpResponse:
+    """The 429 answer, in the visitor's language: a page for people, JSON for programs."""
+    language = _language(request)
+    with translation.override(language):
+        message = str(_("Too many look-ups from your address. Please wait a little and try again."))
+        if as_json:
+            response = JsonResponse(
+                {"error": "rate_limited", "message": message, "retry_after": retry_after},
+                status=429,
+                json_dumps_params={"ensure_ascii": False},
+            )
+        else:
+            response = render(
+                request,
+                "kafaat_credentials/too_many.html",
+                {"language": language, "dir": direction(language), "message": message, "retry_after": retry_after},
+                status=429,
+            )
+    response["Retry-After"] = str(retry_after)
+    response["Content-Language"] = language
+    response["Cache-Control"] = "no-store"
+    return response
+
+
 def _too_many(request: HttpRequest, as_json: bool) -> HttpResponse | None:
+    """Spend one public lookup of this visitor; the 429 answer when their budget is spent."""
     if not api.rate_limited(_ip(request)):
         return None
-    message = _("Too many verifications from your address; please wait a minute and try again.")
-    if as_json:
-        response = JsonResponse({"error": "rate_limited", "message": str(message)}, status=429)
-    else:
-        response = HttpResponse(message, status=429, content_type="text/plain; charset=utf-8")
-    response["Retry-After"] = str(credentials_settings.VERIFY_RATE_WINDOW)
-    return response
+    return too_many(request, as_json=as_json, retry_after=int(credentials_settings.VERIFY_RATE_WINDOW))
+
+
+def public_lookup(*, as_json: bool):
+    """Every public door that names a holder goes through the same per-visitor limit (decorator)."""
+
+    def decorate(view):
+        @functools.wraps(view)
+        def guarded(request: HttpRequest, *args, **kwargs) -> HttpResponse:
+            limited = _too_many(request, as_json)
+            return limited if limited is not None else view(request, *args, **kwargs)
+
+        return guarded
+
+    return decorate
 
 
 def _user(request: HttpRequest):
@@ -59,11 +96,9 @@ def _user(request: HttpRequest):
 
 
 @require_GET
+@public_lookup(as_json=False)
 def verify_page(request: HttpRequest, reference: str) -> HttpResponse:
     """The public page: issuer, holder, track, dates, hours, status and the proof check, in the visitor's language."""
-    limited = _too_many(request, as_json=False)
-    if limited:
-        return limited
     language = _language(request)
     with translation.override(language):
         result = api.verify_certificate(reference, channel="page", ip=_ip(request), user=_user(request))
@@ -96,11 +131,9 @@ def verify_page(request: HttpRequest, reference: str) -> HttpResponse:
 
 
 @require_GET
+@public_lookup(as_json=True)
 def verify_json(request: HttpRequest, reference: str) -> JsonResponse:
     """The same facts as the page, as JSON."""
-    limited = _too_many(request, as_json=True)
-    if limited:
-        return limited
     result = api.verify_certificate(reference, channel="api", ip=_ip(request), user=_user(request))
     response = JsonResponse(
         result.as_json(), status=200 if result.found else 404, json_dumps_params={"ensure_ascii": False}
@@ -110,17 +143,20 @@ def verify_json(request: HttpRequest, reference: str) -> JsonResponse:
     return response
 
 
-def _public(reference: str):
+def _public(request: HttpRequest, reference: str, channel: str):
+    """The certificate a public download names, its lookup recorded in the holder's log (404 when unknown)."""
     certificate = api.public_certificate(reference)
+    api.record_download(reference, certificate, channel=channel, ip=_ip(request), user=_user(request))
     if certificate is None:
         raise Http404("unknown certificate")
     return certificate
 
 
 @require_GET
+@public_lookup(as_json=True)
 def credential_document(request: HttpRequest, reference: str) -> HttpResponse:
     """The signed OpenBadgeCredential (JSON-LD with its Data Integrity proof), to download or hand to a wallet."""
-    certificate = _public(reference)
+    certificate = _public(request, reference, "json")
     body = json.dumps(api.credential_json(certificate.id), indent=2, ensure_ascii=False)
     response = HttpResponse(body, content_type="application/ld+json; charset=utf-8")
     response["Content-Disposition"] = f'attachment; filename="{certificate.number}.json"'
@@ -129,9 +165,10 @@ def credential_document(request: HttpRequest, reference: str) -> HttpResponse:
 
 
 @require_GET
+@public_lookup(as_json=True)
 def credential_token(request: HttpRequest, reference: str) -> HttpResponse:
     """The VC-JWT form of the credential."""
-    certificate = _public(reference)
+    certificate = _public(request, reference, "jwt")
     response = HttpResponse(api.credential_jwt(certificate.id), content_type="application/vc+jwt")
     response["Content-Disposition"] = f'attachment; filename="{certificate.number}.jwt"'
     response["Access-Control-Allow-Origin"] = "*"
@@ -139,9 +176,10 @@ def credential_token(request: HttpRequest, reference: str) -> HttpResponse:
 
 
 @require_GET
+@public_lookup(as_json=False)
 def certificate_pdf(request: HttpRequest, reference: str) -> HttpResponse:
     """The PDF certificate: the learner's language unless ``?lang=`` asks for en, fr or ar."""
-    certificate = _public(reference)
+    certificate = _public(request, reference, "pdf")
     language = request.GET.get("lang")
     language = language if language in LANGUAGES else None
     response = HttpResponse(api.render_pdf(certificate.id, language), content_type="application/pdf")
@@ -183,6 +221,11 @@ def achievement(request: HttpRequest, track: str, version: int) -> JsonResponse:
     return response
 
 
+def _too_large() -> JsonResponse:
+    message = _("The file is too large: the limit is %(limit)d bytes.") % {"limit": MAX_BULK_BYTES}
+    return JsonResponse({"error": "too_large", "message": str(message)}, status=413)
+
+
 def _bearer(request: HttpRequest) -> str:
     header = request.META.get("HTTP_AUTHORIZATION", "")
     return header[7:].strip() if header.lower().startswith("bearer ") else ""
@@ -190,8 +233,13 @@ def _bearer(request: HttpRequest) -> str:
 
 @csrf_exempt  # token callers have no session; session callers are re-checked for CSRF below
 @require_http_methods(["POST"])
+@public_lookup(as_json=True)
 def bulk_verify(request: HttpRequest) -> HttpResponse:
     """Employers: POST a CSV (number[, name[, email]]) and get a CSV with one verification per row."""
+    from xblocks.certification.views import body_too_large  # pylint: disable=import-outside-toplevel
+
+    if body_too_large(request, MAX_BULK_BYTES):  # before the CSRF check or anything else reads the upload
+        return _too_large()
     token = api.authenticate_employer_token(_bearer(request)) if _bearer(request) else None
     user = _user(request)
     if token is None:
@@ -207,17 +255,20 @@ def bulk_verify(request: HttpRequest) -> HttpResponse:
     upload = request.FILES.get("file")
     if upload is not None:
         if upload.size > MAX_BULK_BYTES:
-            return JsonResponse({"error": "too_large"}, status=413)
-        raw = upload.read()
+            return _too_large()
+        raw = upload.read(MAX_BULK_BYTES + 1)
     elif request.content_type == "multipart/form-data":
         return JsonResponse({"error": "no_file", "message": "send the CSV in a form field named file"}, status=400)
     else:
-        if int(request.META.get("CONTENT_LENGTH") or 0) > MAX_BULK_BYTES or len(request.body) > MAX_BULK_BYTES:
-            return JsonResponse({"error": "too_large"}, status=413)
-        raw = request.body
+        raw = request.read(MAX_BULK_BYTES + 1)
+        if len(raw) > MAX_BULK_BYTES:
+            return _too_large()
     try:
         text = raw.decode("utf-8-sig")
-        output = api.bulk_verify(text, ip=_ip(request), user=user, token=token)
+        caller = f"token:{token.pk}" if token is not None else f"user:{user.pk}"
+        output = api.bulk_verify(text, ip=_ip(request), user=user, token=token, caller=caller)
+    except api.BulkRateLimited:
+        return too_many(request, as_json=True, retry_after=int(credentials_settings.BULK_RATE_WINDOW))
     except UnicodeDecodeError:
         return JsonResponse({"error": "not_utf8", "message": "upload the CSV as UTF-8"}, status=400)
     except api.BulkInputError as error:

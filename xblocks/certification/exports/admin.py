@@ -2,6 +2,7 @@
 
 from django.contrib import admin, messages
 
+from xblocks.certification.admin import OperationsAdminMixin
 from xblocks.core.i18n import gettext_lazy as _
 from xblocks.core.i18n import ngettext
 
@@ -10,13 +11,13 @@ from .models import Delivery, DeliveryReceipt, Endpoint, Export, ExportPreset
 
 
 @admin.register(ExportPreset)
-class ExportPresetAdmin(admin.ModelAdmin):
+class ExportPresetAdmin(OperationsAdminMixin, admin.ModelAdmin):
     list_display = ("slug", "name", "base", "school_id", "updated_at")
     search_fields = ("slug", "name")
 
 
 @admin.register(Export)
-class ExportAdmin(admin.ModelAdmin):
+class ExportAdmin(OperationsAdminMixin, admin.ModelAdmin):
     list_display = (
         "public_id",
         "requester",
@@ -36,12 +37,12 @@ class ExportAdmin(admin.ModelAdmin):
 
 
 @admin.register(Endpoint)
-class EndpointAdmin(admin.ModelAdmin):
+class EndpointAdmin(OperationsAdminMixin, admin.ModelAdmin):
     list_display = ("name", "kind", "url", "employer", "payload", "preset", "schedule", "enabled", "last_collected_at")
     list_filter = ("kind", "employer", "enabled", "schedule")
     actions = ["deliver_now", "resend_failed"]
 
-    @admin.action(description=_("Deliver now"))
+    @admin.action(description=_("Deliver now"), permissions=["change"])
     def deliver_now(self, request, queryset):
         from . import tasks  # pylint: disable=import-outside-toplevel
 
@@ -49,7 +50,7 @@ class EndpointAdmin(admin.ModelAdmin):
             tasks.deliver_endpoint.delay(endpoint.pk, "manual")
         self.message_user(request, _("Deliveries queued."), messages.SUCCESS)
 
-    @admin.action(description=_("Re-send failed records"))
+    @admin.action(description=_("Re-send failed records"), permissions=["change"])
     def resend_failed(self, request, queryset):
         count = sum(api.resend(endpoint_id=endpoint.pk) for endpoint in queryset)
         self.message_user(
@@ -60,13 +61,13 @@ class EndpointAdmin(admin.ModelAdmin):
 
 
 @admin.register(Delivery)
-class DeliveryAdmin(admin.ModelAdmin):
+class DeliveryAdmin(OperationsAdminMixin, admin.ModelAdmin):
     list_display = ("endpoint", "trigger", "queued", "created_at")
     list_filter = ("trigger", "endpoint")
 
 
 @admin.register(DeliveryReceipt)
-class DeliveryReceiptAdmin(admin.ModelAdmin):
+class DeliveryReceiptAdmin(OperationsAdminMixin, admin.ModelAdmin):
     list_display = (
         "certificate_number",
         "endpoint",
@@ -81,7 +82,7 @@ class DeliveryReceiptAdmin(admin.ModelAdmin):
     readonly_fields = [f.name for f in DeliveryReceipt._meta.fields]
     actions = ["resend"]
 
-    @admin.action(description=_("Re-send (same idempotency key)"))
+    @admin.action(description=_("Re-send (same idempotency key)"), permissions=["change"])
     def resend(self, request, queryset):
         count = api.resend(receipt_ids=list(queryset.values_list("pk", flat=True)))
         self.message_user(

@@ -301,14 +301,15 @@ def run_export(export_id: int) -> ExportData:
     if not claimed:
         return _export_data(row)
     folder = export_dir()
-    folder.mkdir(parents=True, exist_ok=True)
+    folder.mkdir(parents=True, exist_ok=True, mode=0o700)
     path = folder / f"{row.public_id}.part"
 
     def progress(done: int, total: int) -> None:
         Export.objects.filter(pk=export_id).update(rows_done=done, rows_total=total)
 
     try:
-        with open(path, "wb") as handle:
+        # Personal records: readable by the service account only, whatever the umask.
+        with os.fdopen(os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600), "wb") as handle:
             summary = write_export(
                 row.requester,
                 handle,

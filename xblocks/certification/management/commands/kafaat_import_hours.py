@@ -4,6 +4,8 @@ from django.contrib.auth import get_user_model
 from django.core.management.base import BaseCommand, CommandError
 
 from xblocks.certification import imports
+from xblocks.certification.conf import cert_settings
+from xblocks.core.files import FileRefused, read_limited
 
 
 class Command(BaseCommand):
@@ -19,8 +21,10 @@ class Command(BaseCommand):
         actor = get_user_model().objects.filter(username=options["actor"]).first()
         if actor is None:
             raise CommandError(f"no user {options['actor']!r}")
-        with open(options["path"], "rb") as handle:
-            raw = handle.read()
+        try:
+            raw = read_limited(options["path"], int(cert_settings.CERT_MAX_IMPORT_BYTES))
+        except FileRefused as error:
+            raise CommandError(f"{options['path']}: {error}; nothing was imported") from None
         report = imports.import_hours_csv(
             actor, raw, dry_run=not options["commit"], skip_invalid=options["skip_invalid"]
         )
