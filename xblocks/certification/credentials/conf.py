@@ -18,9 +18,10 @@ credentials_settings = AppSettings(
         # Secret of the keyed hashes (pseudonymous subject ids, hashed visitor IPs); "" = Django SECRET_KEY.
         # (The e-mail hash of each credential has its own random salt, kept in ``SignedCredential``.)
         "EMAIL_HASH_SALT": "",
-        # Print each credential's e-mail salt in the credential (OB 3.0 ``IdentityObject.salt``): lets any
-        # holder of the file confirm a guessed address. Off: the issuer keeps it (docs/decisions/0019).
-        "IDENTITY_SALT_IN_CREDENTIAL": False,
+        # Print each credential's random e-mail salt in it (OB 3.0 ``IdentityObject.salt``), as verifiers
+        # expect: without it they must assume an unsalted hash. Off: the issuer keeps the salt and only
+        # verifiers it hands the salt to can match an address (docs/decisions/0019).
+        "IDENTITY_SALT_IN_CREDENTIAL": True,
         # Bits per status list; the spec asks for at least 131,072 so one learner cannot be singled out.
         "STATUS_LIST_SIZE": 131072,
         # Seconds a verifier may cache a status list credential (``ttl`` in the list, in milliseconds there).
