@@ -2,6 +2,8 @@
 
 from django.apps import AppConfig
 
+from xblocks.core.plugin import plugin_config
+
 
 class TerminalConfig(AppConfig):
     name = "xblocks.labs.terminal"
@@ -9,9 +11,4 @@ class TerminalConfig(AppConfig):
     verbose_name = "Kafaat lab terminal"
     default_auto_field = "django.db.models.BigAutoField"
 
-    plugin_app = {
-        "settings_config": {
-            "lms.djangoapp": {"common": {"relative_path": "settings"}},
-            "cms.djangoapp": {"common": {"relative_path": "settings"}},
-        },
-    }
+    plugin_app = plugin_config("xblocks.labs.terminal")
