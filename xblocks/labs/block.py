@@ -16,6 +16,7 @@ from urllib.parse import quote
 
 from lxml import etree
 from web_fragments.fragment import Fragment
+from xblock.completable import CompletableXBlockMixin
 from xblock.core import XBlock
 from xblock.exceptions import JsonHandlerError
 from xblock.fields import Scope, String
@@ -60,13 +61,23 @@ def _problems(error) -> list[dict]:
     return [{"line": getattr(error, "line", None), "message": str(error)}]
 
 
+def lab_completion(status) -> float:
+    """1.0 once the lab is passed (every step passed), before that the share of steps passed."""
+    if status.completed:
+        return 1.0
+    steps = status.steps or ()
+    if not steps:
+        return 0.0
+    return round(min(sum(1 for step in steps if step.passed) / len(steps), 0.99), 4)
+
+
 def _refuse(status: int, message: str) -> JsonHandlerError:
     return JsonHandlerError(status, message)
 
 
 @XBlock.needs("user")
 @XBlock.wants("i18n")
-class LabBlock(XBlock):
+class LabBlock(CompletableXBlockMixin, XBlock):
     """A hands-on Linux lab: Start, a terminal beside the steps, Check, and a score in the gradebook."""
 
     display_name = String(display_name=_("Display name"), default=_("Lab"), scope=Scope.settings)
@@ -105,10 +116,13 @@ class LabBlock(XBlock):
         return int(definition.max_score) if definition else 0
 
     def _publish_grade(self, status) -> None:
-        """Publish the learner's score as recorded server-side (never from request data)."""
+        """Publish the learner's score and completion as recorded server-side (never from request data).
+
+        Completion is custom (``CompletableXBlockMixin``): without it edx-completion marks any scored
+        block complete on its first grade event, so a lab would count as done after one failed Check.
+        """
         self.runtime.publish(self, "grade", {"value": float(status.score), "max_value": float(status.max_score)})
-        if status.completed:
-            self.runtime.publish(self, "completion", {"completion": 1.0})
+        self.emit_completion(lab_completion(status))
 
     # ------------------------------------------------------------------ OLX
 
