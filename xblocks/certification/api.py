@@ -686,12 +686,20 @@ def on_course_grade_changed(
         )
 
 
-def on_course_passing_status(user_id: int, course_key: str, is_passing: bool) -> None:
-    """An LMS passing status (``COURSE_PASSING_STATUS_UPDATED``): completion evidence for the course."""
+def on_course_passing_status(
+    user_id: int, course_key: str, is_passing: bool, at: datetime.datetime | None = None
+) -> None:
+    """An LMS passing status (``COURSE_PASSING_STATUS_UPDATED``, or its CCX twin): completion evidence."""
     user = get_user_model().objects.filter(pk=user_id).first()
     if user is not None:
         record_evidence(
-            user, "completion", course_key, value=1.0 if is_passing else 0.0, passed=is_passing, course_key=course_key
+            user,
+            "completion",
+            course_key,
+            value=1.0 if is_passing else 0.0,
+            passed=is_passing,
+            occurred_at=at,
+            course_key=course_key,
         )
 
 
