@@ -31,7 +31,7 @@ setup(
     include_package_data=True,
     zip_safe=False,
     install_requires=requirements("base.txt"),
-    extras_require={"test": requirements("test.txt")},
+    extras_require={"test": requirements("test.txt"), "openedx": requirements("openedx.txt")},
     entry_points={
         "xblock.v1": [
             "kafaat_lab = xblocks.labs.block:LabBlock",

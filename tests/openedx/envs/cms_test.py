@@ -1,0 +1,13 @@
+"""The Studio test settings: as ``cms/envs/test.py``, TEST plugin settings, then derived settings."""
+
+from edx_django_utils.plugins import add_plugins
+
+from tests.openedx.envs.cms_common import *  # noqa: F401,F403  pylint: disable=wildcard-import,unused-wildcard-import
+from tests.openedx.platform import ProjectType, SettingsType, derive_settings
+
+CELERY_TASK_ALWAYS_EAGER = True
+CELERY_TASK_EAGER_PROPAGATES = True
+PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
+
+add_plugins(__name__, ProjectType.CMS, SettingsType.TEST)
+derive_settings(__name__)
