@@ -21,3 +21,12 @@ def pytest_collection_modifyitems(config, items):
 def project() -> str:
     """``lms`` or ``cms``: which imitation project this run loaded."""
     return settings.SERVICE_VARIANT
+
+
+# The certification tests' world (schools, coordinators, a cohort on the sample cloud track, learners),
+# built here on the imitation platform's database.
+from tests.certification.conftest import (  # noqa: E402,F401  pylint: disable=wrong-import-position,unused-import
+    _english,
+    cert_world,
+    sample_tracks,
+)

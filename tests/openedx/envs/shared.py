@@ -67,7 +67,13 @@ INSTALLED_APPS = [
     "django.contrib.sites",
     "waffle",
     "openedx_events",
+    "eventtracking.django.apps.EventTrackingConfig",
 ]
+# event-tracking (edx-completion emits a tracking event per completion), logged as the LMS does.
+EVENT_TRACKING_ENABLED = True
+EVENT_TRACKING_BACKENDS = {
+    "tracking_logs": {"ENGINE": "eventtracking.backends.logger.LoggerBackend", "OPTIONS": {"name": "tracking"}}
+}
 MIDDLEWARE = [
     "django.contrib.sessions.middleware.SessionMiddleware",
     "django.middleware.locale.LocaleMiddleware",
