@@ -59,6 +59,7 @@ test-openedx: install
 	$(BIN)/python -m tests.openedx -q
 
 test-labs: install images
+	cd course_content && ../$(BIN)/edx-cleaner -c course.xml -i UnexpectedTag
 	$(BIN)/kafaat lab validate course_content
 	$(BIN)/kafaat lab test course_content --jobs 2
 

@@ -6,8 +6,11 @@ to pytest.
 """
 
 import os
+import platform
 import subprocess
 import sys
+
+import django
 
 
 def main(argv: list[str]) -> int:
@@ -15,7 +18,11 @@ def main(argv: list[str]) -> int:
     for project in ("lms", "cms"):
         env = {**os.environ, "DJANGO_SETTINGS_MODULE": f"tests.openedx.envs.{project}_test"}
         release = env.setdefault("KAFAAT_OPENEDX_RELEASE", "ulmo")
-        print(f"Open edX conformance: {project.upper()} ({release})", flush=True)
+        print(
+            f"Open edX conformance: {project.upper()}, {release} settings, "
+            f"Python {platform.python_version()}, Django {django.get_version()}",
+            flush=True,
+        )
         result = subprocess.run([sys.executable, "-m", "pytest", "tests/openedx", *argv], env=env, check=False)
         status = status or result.returncode
     return status

@@ -11,7 +11,7 @@ log = logging.getLogger(__name__)
 
 
 def on_lab_result_recorded(
-    sender, user, usage_key, score, max_score, passed, course_key="", completed_at=None, **kwargs
+    sender, user, usage_key, score, max_score, passed, course_key="", completed_at=None, lab_key="", **kwargs
 ):  # pylint: disable=unused-argument
     """``xblocks.labs.signals.lab_result_recorded``: every graded check run of a lab."""
     if user is None or not getattr(user, "pk", None):
@@ -19,6 +19,7 @@ def on_lab_result_recorded(
     api.record_lab_result(
         user,
         usage_key=str(usage_key),
+        lab_key=str(lab_key or ""),
         course_key=str(course_key or ""),
         score=float(score),
         max_score=float(max_score),

@@ -107,6 +107,32 @@ def usage_key(block) -> str:
     return str(block.scope_ids.usage_id)
 
 
+def block_id(block) -> str:
+    """The block's own id within its course: its ``url_name`` in OLX (``block_id`` of the usage key)."""
+    usage_id = block.scope_ids.usage_id
+    return str(getattr(usage_id, "block_id", "") or "") or str(usage_id).rsplit("@", 1)[-1]
+
+
+def platform_lab_keys() -> dict[str, str]:
+    """Inside Open edX: lab key -> usage key for every ``kafaat_lab`` of the platform's courses; ``{}`` outside.
+
+    Read from the modulestore (published and draft branches as the store returns them), for commands
+    such as ``kafaat cert tracks load`` that check a track's lab keys against real labs.
+    """
+    if not running_in_openedx():
+        return {}
+    from xmodule.modulestore.django import modulestore  # pylint: disable=import-outside-toplevel
+
+    store = modulestore()
+    found: dict[str, str] = {}
+    for summary in store.get_course_summaries():
+        for block in store.get_items(summary.id, qualifiers={"category": "kafaat_lab"}):
+            key = getattr(block, "lab_key", "")
+            if key:
+                found.setdefault(str(key), str(block.location))
+    return found
+
+
 @dataclass(frozen=True)
 class LearnerProfile:
     """What the certification app needs to print a learner's name and speak their language."""

@@ -107,6 +107,12 @@ class LabBlock(CompletableXBlockMixin, XBlock):
             return None
 
     @property
+    def lab_key(self) -> str:
+        """The lab's stable identity: its OLX ``lab_key``, else its block id (``url_name``)."""
+        definition = self._definition_or_none()
+        return (definition.lab_key if definition else "") or compat.block_id(self)
+
+    @property
     def weight(self) -> float:
         definition = self._definition_or_none()
         return float(definition.weight) if definition else 1.0
@@ -528,15 +534,18 @@ class LabBlock(CompletableXBlockMixin, XBlock):
     @staticmethod
     def workbench_scenarios():
         """Every lab of the sample course when running from a checkout, plus a small inline lab."""
-        scenarios = [("Kafaat lab: first steps (inline)", DEFAULT_OLX)]
-        for path in sorted((CHECKOUT / "course_content").glob("**/kafaat_lab/*.xml")):
-            try:
-                text = path.read_text(encoding="utf-8")
-                from xblocks.labs.definition import parse_lab  # pylint: disable=import-outside-toplevel
+        from xblocks.labs.catalog import find_labs  # pylint: disable=import-outside-toplevel
+        from xblocks.labs.definition import parse_lab  # pylint: disable=import-outside-toplevel
 
+        scenarios = [("Kafaat lab: first steps (inline)", DEFAULT_OLX)]
+        course = CHECKOUT / "course_content"
+        for item in find_labs([str(course)]) if course.is_dir() else []:
+            source = item.source
+            text = source if isinstance(source, str) else etree.tostring(source, encoding="unicode", with_tail=False)
+            try:
                 definition = parse_lab(text)
-            except (OSError, ValueError):
-                log.warning("skipping invalid sample lab %s", path, exc_info=True)
+            except ValueError:
+                log.warning("skipping invalid sample lab %s", item.where, exc_info=True)
                 continue
             scenarios.append((f"Kafaat lab: {definition.display_name}", text))
         return scenarios
