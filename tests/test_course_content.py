@@ -27,6 +27,6 @@ def test_edx_cleaner_reports_only_kafaat_tags_as_unexpected():
     result = subprocess.run(
         [str(cleaner), "-c", "course.xml"], cwd=COURSE, capture_output=True, text=True, timeout=120, check=False
     )
-    findings = [line for line in result.stdout.splitlines() if line.startswith(("ERROR", "WARNING"))]
+    findings = [line for line in result.stdout.splitlines() if line.startswith(("ERROR ", "WARNING "))]
     assert findings and all(line.startswith("ERROR UnexpectedTag") for line in findings), findings
     assert all("<kafaat_lab>" in line or "<kafaat_certification>" in line for line in findings)
