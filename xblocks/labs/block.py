@@ -295,13 +295,12 @@ class LabBlock(CompletableXBlockMixin, XBlock):
         frag.initialize_js("KafaatLabStudio", {"i18n": js_catalog(language())})
         return frag
 
-    @staticmethod
-    def _add_terminal_assets(frag) -> bool:
+    def _add_terminal_assets(self, frag) -> bool:
         try:
             from xblocks.labs.terminal.assets import add_to_fragment  # pylint: disable=import-outside-toplevel
         except ImportError:
             return False
-        add_to_fragment(frag)
+        add_to_fragment(frag, lambda path: self.runtime.local_resource_url(self, path))
         return True
 
     # ------------------------------------------------------------------ learner handlers
