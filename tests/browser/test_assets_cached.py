@@ -42,7 +42,7 @@ def _xterm_entries(page) -> list[dict]:
     return page.evaluate(
         """(suffix) => performance.getEntriesByType('resource')
              .filter((entry) => entry.name.endsWith(suffix))
-             .map((entry) => ({name: entry.name, transferSize: entry.transferSize, bodySize: entry.decodedBodySize}))""",
+             .map((entry) => ({transferSize: entry.transferSize, bodySize: entry.decodedBodySize}))""",
         XTERM,
     )
 
