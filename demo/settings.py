@@ -13,7 +13,18 @@ from workbench.settings import *  # noqa: E402,F401,F403  pylint: disable=wildca
 from workbench.settings import INSTALLED_APPS, MIDDLEWARE  # noqa: E402
 
 BASE_DIR = pathlib.Path(__file__).resolve().parent.parent
-VAR_DIR = pathlib.Path(os.environ.get("KAFAAT_VAR_DIR", BASE_DIR / "var"))
+
+# The demo's address (``make demo`` listens there): every URL Kafaat signs or accepts derives from it,
+# as LMS_ROOT_URL does inside Open edX. A demo on another port keeps its own data (credentials are
+# signed with links to the address they were issued at).
+DEMO_HOST = os.environ.get("KAFAAT_DEMO_HOST", "127.0.0.1")
+DEMO_PORT = int(os.environ.get("KAFAAT_DEMO_PORT", "8000"))
+_public_host = "127.0.0.1" if DEMO_HOST in ("0.0.0.0", "::", "") else DEMO_HOST  # noqa: S104  (a name to link to)
+LMS_ROOT_URL = f"http://{_public_host}:{DEMO_PORT}"
+VAR_DIR = pathlib.Path(
+    os.environ.get("KAFAAT_VAR_DIR")
+    or (BASE_DIR / "var" if DEMO_PORT == 8000 else BASE_DIR / "var" / f"port-{DEMO_PORT}")
+)
 VAR_DIR.mkdir(parents=True, exist_ok=True)
 
 SECRET_KEY = os.environ.get("KAFAAT_DEMO_SECRET_KEY") or "kafaat-demo-not-secret-" + "x" * 24
@@ -78,6 +89,8 @@ CHANNEL_LAYERS = {"default": {"BACKEND": "channels.layers.InMemoryChannelLayer"}
 
 KAFAAT = {
     "DEMO_STAFF_IDS": ["staff"],
+    # The same demo opened as localhost rather than 127.0.0.1 (the site's own origin is always accepted).
+    "TERMINAL_ALLOWED_ORIGINS": [f"http://localhost:{DEMO_PORT}"] if _public_host == "127.0.0.1" else [],
     # HR deliveries: the demo's endpoints live on this machine (production requires https).
     "DELIVERY_ALLOW_HTTP_LOOPBACK": True,
     "DELIVERY_FILE_DROP_ROOT": str(VAR_DIR / "hr-drop"),

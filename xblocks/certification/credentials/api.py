@@ -44,7 +44,10 @@ class CredentialUnavailable(LookupError):
 
 
 def base_url() -> str:
-    return str(credentials_settings.PUBLIC_BASE_URL).rstrip("/")
+    """The site's root URL (``xblocks.core.site``): every credential, QR code and export links under it."""
+    from xblocks.core import site  # pylint: disable=import-outside-toplevel
+
+    return site.root_url()
 
 
 def _url(path: str) -> str:

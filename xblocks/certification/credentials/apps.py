@@ -19,6 +19,13 @@ class CredentialsConfig(AppConfig):
     )
 
     def ready(self):
+        from django.core import checks  # pylint: disable=import-outside-toplevel
+
+        from xblocks.core import site  # pylint: disable=import-outside-toplevel
+
         from . import receivers  # pylint: disable=import-outside-toplevel
+        from .checks import check_signed_credentials  # pylint: disable=import-outside-toplevel
 
         receivers.connect()
+        checks.register(site.check_site_urls, "kafaat")
+        checks.register(check_signed_credentials, "kafaat", checks.Tags.database)

@@ -12,3 +12,10 @@ class TerminalConfig(AppConfig):
     default_auto_field = "django.db.models.BigAutoField"
 
     plugin_app = plugin_config("xblocks.labs.terminal")
+
+    def ready(self):
+        from django.core import checks  # pylint: disable=import-outside-toplevel
+
+        from xblocks.core import site  # pylint: disable=import-outside-toplevel
+
+        checks.register(site.check_site_urls, "kafaat")
