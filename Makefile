@@ -9,7 +9,7 @@ export PYTHONDONTWRITEBYTECODE := 1
 export PIP_DISABLE_PIP_VERSION_CHECK := 1
 
 .PHONY: demo test install system host services images test-labs test-compat test-openedx translations \
-        check-translations quality benchmarks clean
+        check-translations quality benchmarks dist clean
 
 demo: install images
 	$(BIN)/python -m demo.run
@@ -78,6 +78,11 @@ quality: install
 
 benchmarks: install images services
 	$(BIN)/python -m benchmarks all
+
+# The wheel and the sdist in dist/ (no release is published yet: install from these or from git).
+dist: install
+	rm -rf dist
+	$(BIN)/python -m build --no-isolation --outdir dist .
 
 clean:
 	rm -rf $(VENV) var .tox build dist *.egg-info
