@@ -18,7 +18,7 @@ LAB = """<kafaat_lab display_name="{name}" lab_key="{key}">
   <step id="s" title="S"><instructions>Look around.</instructions><check id="c">true</check></step>
 </kafaat_lab>"""
 SCENARIO = "kafaat_two_labs"
-XTERM = "/public/terminal/vendor/xterm/xterm.js"
+XTERM = "/public/kafaat-terminal/vendor/xterm/xterm.js"
 
 
 @pytest.fixture

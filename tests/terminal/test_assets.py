@@ -8,7 +8,7 @@ import pytest
 
 from xblocks.labs.terminal.assets import add_to_fragment
 
-PUBLIC = pathlib.Path(__file__).resolve().parents[2] / "xblocks" / "labs" / "public" / "terminal"
+PUBLIC = pathlib.Path(__file__).resolve().parents[2] / "xblocks" / "labs" / "public" / "kafaat-terminal"
 VENDOR = PUBLIC / "vendor" / "xterm"
 
 
@@ -37,8 +37,8 @@ def test_a_fragment_gets_xterm_its_addons_css_i18n_and_the_terminal_glue_by_url_
     scripts = [(r.kind, r.data) for r in frag.resources if r.mimetype == "application/javascript"]
     styles = [r.data for r in frag.resources if r.mimetype == "text/css"]
     assert styles == [
-        "/resource/kafaat_lab/public/terminal/vendor/xterm/xterm.css",
-        "/resource/kafaat_lab/public/terminal/kafaat-terminal.css",
+        "/resource/kafaat_lab/public/kafaat-terminal/vendor/xterm/xterm.css",
+        "/resource/kafaat_lab/public/kafaat-terminal/kafaat-terminal.css",
     ]
     order = [
         ("text", "window.define = undefined"),

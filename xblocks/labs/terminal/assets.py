@@ -1,6 +1,6 @@
 """Front-end assets of the terminal for XBlock fragments: vendored xterm.js, its addons and our glue.
 
-The files are the lab block's public resources (``xblocks/labs/public/terminal/``) and reach the page
+The files are the lab block's public resources (``xblocks/labs/public/kafaat-terminal/``) and reach the page
 as URLs from the runtime (``runtime.local_resource_url``): the LMS serves them as collected static files
 (hashed names, cached for good), Studio and the workbench through their XBlock resource views. A URL
 resource appears once in a page however many labs it holds, since fragments drop repeated resources,
@@ -13,7 +13,7 @@ from collections.abc import Callable
 
 from xblocks.core.resources import add_i18n_js
 
-PUBLIC = "public/terminal"
+PUBLIC = "public/kafaat-terminal"
 SCRIPTS = ("vendor/xterm/xterm.js", "vendor/xterm/addon-fit.js", "vendor/xterm/addon-web-links.js")
 STYLES = ("vendor/xterm/xterm.css", "kafaat-terminal.css")
 GLUE = "kafaat-terminal.js"
