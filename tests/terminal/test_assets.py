@@ -47,7 +47,7 @@ def test_a_fragment_gets_xterm_its_addons_css_i18n_and_the_terminal_glue_by_url_
         ("url", "vendor/xterm/addon-web-links.js"),
         ("text", "window.define = window.__kafaatDefine"),
         ("text", "KafaatI18n"),
-        ("url", "public/terminal/kafaat-terminal.js"),
+        ("url", "public/kafaat-terminal/kafaat-terminal.js"),
     ]
     positions = [next(i for i, (kind, data) in enumerate(scripts) if kind == k and m in data) for k, m in order]
     assert positions == sorted(positions)  # RequireJS is hidden exactly while the UMD bundles run
