@@ -62,7 +62,7 @@ TIME_ZONE = "UTC"
 
 LANGUAGES = [("en", "English"), ("fr", "Français"), ("ar", "العربية")]
 LANGUAGE_CODE = "en"
-LOCALE_PATHS = [str(BASE_DIR / "xblocks" / "conf" / "locale")]
+# No LOCALE_PATHS: each Kafaat app ships its catalogs in its own locale/ folder, as in Open edX.
 
 EMAIL_BACKEND = "django.core.mail.backends.filebased.EmailBackend"
 EMAIL_FILE_PATH = str(VAR_DIR / "mail")

@@ -57,11 +57,12 @@ def _ensure_settings() -> None:
     import django  # pylint: disable=import-outside-toplevel
     from django.utils import translation  # pylint: disable=import-outside-toplevel
 
-    from xblocks.core.i18n import LOCALE_DIR  # pylint: disable=import-outside-toplevel
+    from xblocks.core.i18n import LOCALE_DIRS  # pylint: disable=import-outside-toplevel
 
     if not os.environ.get("DJANGO_SETTINGS_MODULE"):
+        # No app is installed in this minimal configuration, so the apps' catalogs are named here.
         settings.configure(
-            USE_I18N=True, LANGUAGE_CODE="en", LOCALE_PATHS=[str(LOCALE_DIR)], INSTALLED_APPS=[], KAFAAT={}
+            USE_I18N=True, LANGUAGE_CODE="en", LOCALE_PATHS=[str(d) for d in LOCALE_DIRS], INSTALLED_APPS=[], KAFAAT={}
         )
     django.setup()
     translation.activate(_author_language())
