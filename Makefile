@@ -8,8 +8,8 @@ STAMP  := $(VENV)/.kafaat-installed
 export PYTHONDONTWRITEBYTECODE := 1
 export PIP_DISABLE_PIP_VERSION_CHECK := 1
 
-.PHONY: demo test install system host services images test-labs test-compat translations \
-        check-translations quality benchmarks clean
+.PHONY: demo test install system host services images test-labs test-compat test-openedx translations \
+        check-translations quality benchmarks dist clean
 
 demo: install images
 	$(BIN)/python -m demo.run
@@ -18,6 +18,7 @@ test: install services images
 	$(BIN)/python -m pytest
 	KAFAAT_TEST_DATABASE=mariadb $(BIN)/python -m pytest -m mariadb
 	$(MAKE) --no-print-directory test-labs
+	$(MAKE) --no-print-directory test-openedx
 	$(MAKE) --no-print-directory test-compat
 	$(MAKE) --no-print-directory check-translations
 	$(MAKE) --no-print-directory quality
@@ -33,24 +34,32 @@ host:
 services:
 	@bash scripts/services.sh
 
-$(STAMP): setup.py requirements/base.txt requirements/test.txt requirements/constraints.txt
+$(STAMP): setup.py requirements/base.txt requirements/test.txt requirements/openedx.txt requirements/constraints.txt
 	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
 	$(BIN)/pip install -q --upgrade pip wheel setuptools
-	$(BIN)/pip install -q -c requirements/constraints.txt -e '.[test]'
+	$(BIN)/pip install -q -c requirements/constraints.txt -e '.[test,openedx]'
 	@touch $(STAMP)
 
 # The main run is Python 3.11 + Django 5.2; this pass takes the other corner of the matrix
-# (Python 3.12 + Django 4.2) over every test that needs neither sandboxes nor a browser.
+# (Python 3.12 + Django 4.2) over every test that needs neither sandboxes nor a browser, and the
+# conformance tier with Teak's derived settings (Teak runs Django 4.2).
 PY312 ?= $(shell for p in $$(ls $$HOME/.pyenv/versions/3.12*/bin/python3.12 2>/dev/null) $$(command -v python3.12); do \
                    "$$p" -c "import sys" >/dev/null 2>&1 && { echo "$$p"; break; }; done)
 test-compat: install
 	@if [ -z "$(PY312)" ]; then \
 	  echo "test-compat: no Python 3.12 on this machine; the Python 3.12 + Django 4.2 pass did not run"; \
 	else \
-	  PATH="$$(dirname $(PY312)):$$PATH" $(BIN)/tox -e py312-django42 -- -m "not sandbox and not browser" -q; \
+	  PATH="$$(dirname $(PY312)):$$PATH" $(BIN)/tox -e py312-django42 -- -m "not sandbox and not browser" -q && \
+	  KAFAAT_OPENEDX_RELEASE=teak .tox/py312-django42/bin/python -m tests.openedx -q; \
 	fi
 
+# The Open edX conformance tier: Kafaat loaded as the LMS and as Studio load plugins (Ulmo's derived
+# settings here; the compat pass runs Teak's), with the real openedx-events, edx-completion…
+test-openedx: install
+	$(BIN)/python -m tests.openedx -q
+
 test-labs: install images
+	cd course_content && ../$(BIN)/edx-cleaner -c course.xml -i UnexpectedTag
 	$(BIN)/kafaat lab validate course_content
 	$(BIN)/kafaat lab test course_content --jobs 2
 
@@ -69,6 +78,11 @@ quality: install
 
 benchmarks: install images services
 	$(BIN)/python -m benchmarks all
+
+# The wheel and the sdist in dist/ (no release is published yet: install from these or from git).
+dist: install
+	rm -rf dist
+	$(BIN)/python -m build --no-isolation --outdir dist .
 
 clean:
 	rm -rf $(VENV) var .tox build dist *.egg-info

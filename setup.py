@@ -31,7 +31,7 @@ setup(
     include_package_data=True,
     zip_safe=False,
     install_requires=requirements("base.txt"),
-    extras_require={"test": requirements("test.txt")},
+    extras_require={"test": requirements("test.txt"), "openedx": requirements("openedx.txt")},
     entry_points={
         "xblock.v1": [
             "kafaat_lab = xblocks.labs.block:LabBlock",
@@ -44,9 +44,14 @@ setup(
             "kafaat_credentials = xblocks.certification.credentials.apps:CredentialsConfig",
             "kafaat_exports = xblocks.certification.exports.apps:ExportsConfig",
         ],
+        # Studio installs every app too: models import each other across apps (a lab's terminal
+        # transcripts, a certificate's credential), and a model whose app is missing has no table.
         "cms.djangoapp": [
             "kafaat_labs = xblocks.labs.apps:LabsConfig",
+            "kafaat_terminal = xblocks.labs.terminal.apps:TerminalConfig",
             "kafaat_certification = xblocks.certification.apps:CertificationConfig",
+            "kafaat_credentials = xblocks.certification.credentials.apps:CredentialsConfig",
+            "kafaat_exports = xblocks.certification.exports.apps:ExportsConfig",
         ],
         "console_scripts": ["kafaat = xblocks.cli:main"],
     },

@@ -17,6 +17,13 @@ def _django(*args: str) -> None:
     subprocess.run([sys.executable, "-m", "django", *args], check=True)
 
 
+def _var_dir() -> str:
+    """The demo's data folder (per port unless KAFAAT_VAR_DIR says otherwise; see demo.settings)."""
+    from demo import settings  # pylint: disable=import-outside-toplevel
+
+    return str(settings.VAR_DIR)
+
+
 def _interrupt(signum, frame):  # pylint: disable=unused-argument
     raise KeyboardInterrupt
 
@@ -60,7 +67,7 @@ def main() -> int:
                 "--concurrency",
                 os.environ.get("KAFAAT_DEMO_WORKERS", "4"),
                 "--schedule",
-                os.path.join(os.environ.get("KAFAAT_VAR_DIR", "var"), "celerybeat-schedule"),
+                os.path.join(_var_dir(), "celerybeat-schedule"),
             ],
             start_new_session=True,
         ),

@@ -15,9 +15,22 @@ from workbench.settings import INSTALLED_APPS, MIDDLEWARE  # noqa: E402
 from demo.private import private_dir, private_file, secret_key  # noqa: E402
 
 BASE_DIR = pathlib.Path(__file__).resolve().parent.parent
+
+# The demo's address (``make demo`` listens there): every URL Kafaat signs or accepts derives from it,
+# as LMS_ROOT_URL does inside Open edX. A demo on another port keeps its own data (credentials are
+# signed with links to the address they were issued at).
+DEMO_HOST = os.environ.get("KAFAAT_DEMO_HOST", "127.0.0.1")
+DEMO_PORT = int(os.environ.get("KAFAAT_DEMO_PORT", "8000"))
+_public_host = "127.0.0.1" if DEMO_HOST in ("0.0.0.0", "::", "") else DEMO_HOST  # noqa: S104  (a name to link to)
+LMS_ROOT_URL = f"http://{_public_host}:{DEMO_PORT}"
 # Only the account running the demo may enter var/: it holds the database (every learner's lab
 # parameters), the secret key, signing keys, queued tasks, mail and exports.
-VAR_DIR = private_dir(pathlib.Path(os.environ.get("KAFAAT_VAR_DIR", BASE_DIR / "var")))
+VAR_DIR = private_dir(
+    pathlib.Path(
+        os.environ.get("KAFAAT_VAR_DIR")
+        or (BASE_DIR / "var" if DEMO_PORT == 8000 else BASE_DIR / "var" / f"port-{DEMO_PORT}")
+    )
+)
 
 # Per install: made on the first start in var/secret-key (0600) and reused; never a published value,
 # since lab flags and parameters are derived from it.
@@ -59,7 +72,7 @@ TIME_ZONE = "UTC"
 
 LANGUAGES = [("en", "English"), ("fr", "Français"), ("ar", "العربية")]
 LANGUAGE_CODE = "en"
-LOCALE_PATHS = [str(BASE_DIR / "xblocks" / "conf" / "locale")]
+# No LOCALE_PATHS: each Kafaat app ships its catalogs in its own locale/ folder, as in Open edX.
 
 EMAIL_BACKEND = "django.core.mail.backends.filebased.EmailBackend"
 EMAIL_FILE_PATH = str(private_dir(VAR_DIR / "mail"))
@@ -85,6 +98,8 @@ CHANNEL_LAYERS = {"default": {"BACKEND": "channels.layers.InMemoryChannelLayer"}
 
 KAFAAT = {
     "DEMO_STAFF_IDS": ["staff"],
+    # The same demo opened as localhost rather than 127.0.0.1 (the site's own origin is always accepted).
+    "TERMINAL_ALLOWED_ORIGINS": [f"http://localhost:{DEMO_PORT}"] if _public_host == "127.0.0.1" else [],
     # HR deliveries: the demo's endpoints live on this machine (production requires https).
     "DELIVERY_ALLOW_HTTP_LOOPBACK": True,
     "DELIVERY_FILE_DROP_ROOT": str(VAR_DIR / "hr-drop"),

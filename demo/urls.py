@@ -1,9 +1,13 @@
 """Workbench URLs plus the Kafaat apps' URLs under the same prefixes Open edX plugin apps use."""
 
-from django.urls import include, path
+from django.urls import include, path, re_path
 from workbench.urls import urlpatterns as workbench_urlpatterns
 
+from demo import resources
+
 urlpatterns = [
+    # Before the workbench's own route of the same name and path: block resources with caching headers.
+    re_path(r"^resource/(?P<block_type>[^/]+)/(?P<resource>.*)$", resources.package_resource, name="package_resource"),
     path("kafaat/labs/", include(("xblocks.labs.urls", "kafaat_labs"), namespace="kafaat_labs")),
     path(
         "kafaat/certification/",

@@ -48,6 +48,10 @@ CELERY_TASK_ALWAYS_EAGER = os.environ.get("KAFAAT_CELERY_EAGER", "1") == "1"
 CELERY_TASK_EAGER_PROPAGATES = True
 REDIS_URL = os.environ.get("KAFAAT_REDIS_URL", "redis://127.0.0.1:6379/15")
 
+# Tests run at a fixed address whatever port a demo on this machine uses.
+LMS_ROOT_URL = "http://127.0.0.1:8000"
+
 # Tests see production defaults: the demo's relaxations (HR deliveries over http to loopback, a
 # file-drop folder) are opted into by the tests that need them.
 KAFAAT = {key: value for key, value in KAFAAT.items() if not key.startswith("DELIVERY_")}  # noqa: F405
+KAFAAT["TERMINAL_ALLOWED_ORIGINS"] = ["http://localhost:8000"]

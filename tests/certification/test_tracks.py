@@ -12,19 +12,15 @@ from django.core.management import call_command
 from django.core.management.base import CommandError
 
 from xblocks.certification import api, models, rules, tracks
+from xblocks.labs.catalog import known_lab_keys
 
 from .conftest import CHECKOUT, TRACKS_DIR
 
 pytestmark = pytest.mark.django_db
 
 SAMPLES = sorted(TRACKS_DIR.glob("*.json"))
-LAB_IDS = {path.stem for path in (CHECKOUT / "course_content").glob("**/kafaat_lab/*.xml")} | {
-    # url_names referenced from the sample course's verticals
-    line.split('url_name="')[1].split('"')[0]
-    for path in (CHECKOUT / "course_content" / "vertical").glob("*.xml")
-    for line in path.read_text(encoding="utf-8").splitlines()
-    if "<kafaat_lab " in line
-}
+COURSE = CHECKOUT / "course_content"
+LAB_IDS = set(known_lab_keys([COURSE]))
 
 
 @pytest.mark.parametrize("path", SAMPLES, ids=[p.stem for p in SAMPLES])
@@ -46,7 +42,7 @@ def test_a_changed_requirement_makes_a_new_version_and_enrolled_learners_keep_th
     changed = copy.deepcopy(data)
     changed["requirements"][2]["threshold"] = 30
     (tmp_path / "cloud.json").write_text(json.dumps(changed), encoding="utf-8")
-    report = tracks.load_directory(tmp_path)
+    report = tracks.load_directory(tmp_path, lab_paths=[COURSE])
     assert report.created == ["cloud-devops-practitioner v2"]
     assert api.get_track("cloud-devops-practitioner").total_hours_required == 30.0
     old = api.learner_progress(cert_world.learner("yanis_a"))[0]
@@ -61,7 +57,7 @@ def test_a_title_change_alone_keeps_the_version(sample_tracks, tmp_path):
     data = json.loads((TRACKS_DIR / "security-analyst.json").read_text(encoding="utf-8"))
     data["title"] = "Security analyst (renamed)"
     (tmp_path / "sec.json").write_text(json.dumps(data), encoding="utf-8")
-    assert tracks.load_directory(tmp_path).unchanged == ["security-analyst v1"]
+    assert tracks.load_directory(tmp_path, lab_paths=[COURSE]).unchanged == ["security-analyst v1"]
     assert models.Track.objects.get(slug="security-analyst").title == "Security analyst (renamed)"
 
 
@@ -84,7 +80,7 @@ def test_invalid_files_are_reported_and_valid_ones_still_load(db, tmp_path, caps
     (tmp_path / "c_good.json").write_text(
         json.dumps({"slug": "tiny", "title": "Tiny", "requirements": [{"kind": "hours", "threshold": 1}]})
     )
-    report = tracks.load_directory(tmp_path)
+    report = tracks.load_directory(tmp_path, lab_paths=[COURSE])
     assert report.created == ["tiny v1"]
     assert [e.split(":")[0] for e in report.errors] == ["a_bad.json", "b_broken.json"]
     with pytest.raises(CommandError):
@@ -104,3 +100,41 @@ def test_every_track_file_in_course_content_is_valid():
 
 def test_track_files_sit_where_the_loader_looks():
     assert pathlib.Path(tracks.default_directory()) == TRACKS_DIR
+
+
+def test_a_track_naming_an_unknown_lab_is_refused_with_the_key_named(tmp_path):
+    data = json.loads((TRACKS_DIR / "cloud-devops-practitioner.json").read_text(encoding="utf-8"))
+    data["requirements"][0]["children"][1]["key"] = "devops_make_hook"  # one letter short
+    (tmp_path / "cloud.json").write_text(json.dumps(data), encoding="utf-8")
+    report = tracks.load_directory(tmp_path, lab_paths=[COURSE])
+    assert not report.created and len(report.errors) == 1
+    assert "'devops_make_hook' matches no known lab" in report.errors[0]
+    assert not models.Track.objects.filter(slug="cloud-devops-practitioner").exists()
+
+
+def test_a_renewal_requirement_naming_an_unknown_lab_is_refused_too(tmp_path):
+    data = json.loads((TRACKS_DIR / "cloud-devops-practitioner.json").read_text(encoding="utf-8"))
+    data["renewal"]["requirements"][1]["key"] = "no_such_lab"
+    (tmp_path / "cloud.json").write_text(json.dumps(data), encoding="utf-8")
+    assert "'no_such_lab'" in tracks.load_directory(tmp_path, lab_paths=[COURSE]).errors[0]
+
+
+def test_the_command_line_refuses_an_unknown_lab_and_exits_non_zero(tmp_path, capsys):
+    from xblocks.cli import main  # pylint: disable=import-outside-toplevel
+
+    text = (TRACKS_DIR / "cloud-devops-practitioner.json").read_text(encoding="utf-8")
+    tracks_dir = tmp_path / "tracks"
+    tracks_dir.mkdir()
+    (tracks_dir / "cloud.json").write_text(text.replace('"devops_make_hooks"', '"make_hooks_typo"'), "utf-8")
+    assert main(["cert", "tracks", "load", str(tracks_dir), "--labs", str(COURSE)]) == 1
+    assert "lab key 'make_hooks_typo' matches no known lab" in capsys.readouterr().out
+
+
+def test_labs_are_known_by_their_lab_key_from_inline_olx(tmp_path):
+    (tmp_path / "unit.xml").write_text(
+        '<vertical><kafaat_lab url_name="b7e1" lab_key="linux_basics" display_name="L">'
+        '<step id="s" title="S"><instructions>x</instructions><check id="c">true</check></step>'
+        "</kafaat_lab></vertical>",
+        encoding="utf-8",
+    )
+    assert set(known_lab_keys([tmp_path])) == {"linux_basics"}

@@ -8,7 +8,8 @@ import pytest
 
 from xblocks.labs.terminal.assets import add_to_fragment
 
-VENDOR = pathlib.Path(__file__).resolve().parents[2] / "xblocks" / "labs" / "terminal" / "static" / "vendor" / "xterm"
+PUBLIC = pathlib.Path(__file__).resolve().parents[2] / "xblocks" / "labs" / "public" / "kafaat-terminal"
+VENDOR = PUBLIC / "vendor" / "xterm"
 
 
 def test_vendored_xterm_files_are_unmodified_copies_with_licences():
@@ -23,34 +24,64 @@ def test_vendored_xterm_files_are_unmodified_copies_with_licences():
         )
 
 
-def test_a_fragment_gets_xterm_its_addons_css_i18n_and_the_terminal_glue_with_amd_hidden():
+def _fragment_with_terminal(frag=None):
     from web_fragments.fragment import Fragment
 
-    frag = Fragment("<div></div>")
-    add_to_fragment(frag)
-    scripts = [r.data for r in frag.resources if r.mimetype == "application/javascript"]
+    frag = frag or Fragment("<div></div>")
+    add_to_fragment(frag, lambda path: f"/resource/kafaat_lab/{path}")
+    return frag
+
+
+def test_a_fragment_gets_xterm_its_addons_css_i18n_and_the_terminal_glue_by_url_with_amd_hidden():
+    frag = _fragment_with_terminal()
+    scripts = [(r.kind, r.data) for r in frag.resources if r.mimetype == "application/javascript"]
     styles = [r.data for r in frag.resources if r.mimetype == "text/css"]
-    assert any(".xterm-viewport" in css for css in styles) and any(".kafaat-terminal__screen" in css for css in styles)
-    markers = (
-        "window.define = undefined",
-        "define.amd)define([],t);else{var i=t()",  # xterm.js's UMD prologue
-        "FitAddon",
-        "WebLinksAddon",
-        "window.define = window.__kafaatDefine",
-        "KafaatI18n",
-        "KafaatTerminal",
-    )
-    order = [next(i for i, js in enumerate(scripts) if marker in js) for marker in markers]
-    assert order == sorted(order)  # RequireJS is hidden exactly while the UMD bundles run
+    assert styles == [
+        "/resource/kafaat_lab/public/kafaat-terminal/vendor/xterm/xterm.css",
+        "/resource/kafaat_lab/public/kafaat-terminal/kafaat-terminal.css",
+    ]
+    order = [
+        ("text", "window.define = undefined"),
+        ("url", "vendor/xterm/xterm.js"),
+        ("url", "vendor/xterm/addon-fit.js"),
+        ("url", "vendor/xterm/addon-web-links.js"),
+        ("text", "window.define = window.__kafaatDefine"),
+        ("text", "KafaatI18n"),
+        ("url", "public/kafaat-terminal/kafaat-terminal.js"),
+    ]
+    positions = [next(i for i, (kind, data) in enumerate(scripts) if kind == k and m in data) for k, m in order]
+    assert positions == sorted(positions)  # RequireJS is hidden exactly while the UMD bundles run
+    # Nothing vendored is inlined any more: the largest inline script is a few kilobytes of glue.
+    assert max(len(data) for kind, data in scripts if kind == "text") < 20_000
+
+
+def test_two_labs_in_one_page_load_each_asset_once():
+    from web_fragments.fragment import Fragment
+
+    page = Fragment("<main></main>")
+    for _lab in range(2):
+        page.add_fragment_resources(_fragment_with_terminal())
+    urls = [r.data for r in page.resources if r.kind == "url"]
+    assert len(urls) == len(set(urls)) == 6
+
+
+def test_every_asset_url_is_a_public_file_the_block_serves():
+    from xblocks.labs.block import LabBlock
+
+    for resource in _fragment_with_terminal().resources:
+        if resource.kind == "url":
+            path = resource.data.removeprefix("/resource/kafaat_lab/")
+            with LabBlock.open_local_resource(path) as handle:
+                assert handle.read(1)
 
 
 def test_terminal_css_uses_logical_properties_for_rtl_pages():
-    css = (VENDOR.parents[1] / "kafaat-terminal.css").read_text()
+    css = (PUBLIC / "kafaat-terminal.css").read_text()
     assert not re.search(r"(margin|padding)-(left|right)|text-align:\s*(left|right)", css)
 
 
 def test_every_terminal_string_goes_through_the_catalog():
-    js = (VENDOR.parents[1] / "kafaat-terminal.js").read_text()
+    js = (PUBLIC / "kafaat-terminal.js").read_text()
     # user-visible text is only ever set from i18n.gettext(...) or from a variable holding it
     for literal in re.findall(r'(?:textContent|el\([^,]+,\s*"[^"]*",)\s*=?\s*"([A-Z][^"]+)"', js):
         pytest.fail(f"untranslated string {literal!r}")

@@ -587,11 +587,18 @@ def record_lab_result(
     max_score: float,
     passed: bool,
     completed_at: datetime.datetime | None,
+    lab_key: str = "",
 ) -> None:
-    """A graded lab check run (from ``labs.signals.lab_result_recorded``): lab and block-score evidence."""
+    """A graded lab check run (from ``labs.signals.lab_result_recorded``): lab and block-score evidence.
+
+    Lab evidence is keyed by the lab's stable key (track files name labs by it), block-score evidence
+    by the block's id; a lab without a key is known by its block id for both.
+    """
     fraction = (score / max_score) if max_score else (1.0 if passed else 0.0)
     at = completed_at or timezone.now()
-    record_evidence(user, "lab", usage_key, value=fraction, passed=passed, occurred_at=at, course_key=course_key)
+    record_evidence(
+        user, "lab", lab_key or usage_key, value=fraction, passed=passed, occurred_at=at, course_key=course_key
+    )
     record_evidence(
         user, "block_score", usage_key, value=fraction, passed=passed, occurred_at=at, course_key=course_key
     )
@@ -718,12 +725,20 @@ def on_course_grade_changed(
         )
 
 
-def on_course_passing_status(user_id: int, course_key: str, is_passing: bool) -> None:
-    """An LMS passing status (``COURSE_PASSING_STATUS_UPDATED``): completion evidence for the course."""
+def on_course_passing_status(
+    user_id: int, course_key: str, is_passing: bool, at: datetime.datetime | None = None
+) -> None:
+    """An LMS passing status (``COURSE_PASSING_STATUS_UPDATED``, or its CCX twin): completion evidence."""
     user = get_user_model().objects.filter(pk=user_id).first()
     if user is not None:
         record_evidence(
-            user, "completion", course_key, value=1.0 if is_passing else 0.0, passed=is_passing, course_key=course_key
+            user,
+            "completion",
+            course_key,
+            value=1.0 if is_passing else 0.0,
+            passed=is_passing,
+            occurred_at=at,
+            course_key=course_key,
         )
 
 

@@ -2,6 +2,8 @@
 
 from django.apps import AppConfig
 
+from xblocks.core.plugin import CMS, LMS, plugin_config
+
 
 class CertificationConfig(AppConfig):
     name = "xblocks.certification"
@@ -9,24 +11,12 @@ class CertificationConfig(AppConfig):
     verbose_name = "Kafaat certification"
     default_auto_field = "django.db.models.BigAutoField"
 
-    plugin_app = {
-        "url_config": {
-            "lms.djangoapp": {
-                "namespace": "kafaat_certification",
-                "regex": r"^kafaat/certification/",
-                "relative_path": "urls",
-            },
-            "cms.djangoapp": {
-                "namespace": "kafaat_certification",
-                "regex": r"^kafaat/certification/",
-                "relative_path": "urls",
-            },
-        },
-        "settings_config": {
-            "lms.djangoapp": {"common": {"relative_path": "settings.common"}},
-            "cms.djangoapp": {"common": {"relative_path": "settings.common"}},
-        },
-    }
+    plugin_app = plugin_config(
+        "xblocks.certification",
+        url_namespace="kafaat_certification",
+        url_prefix="kafaat/certification/",
+        url_projects=(LMS, CMS),
+    )
 
     def ready(self):
         # Imported here: plugin apps load before settings, and receivers need the models.

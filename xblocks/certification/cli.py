@@ -37,6 +37,12 @@ def register(name: str, parser: argparse.ArgumentParser) -> None:
         "directory", nargs="?", default=None, help="folder of *.json tracks (default: course_content/tracks)"
     )
     load.add_argument("--dry-run", action="store_true", help="validate and report without writing")
+    load.add_argument(
+        "--labs",
+        action="append",
+        metavar="PATH",
+        help="OLX file or folder whose labs the tracks may name (repeatable; default: the tracks folder's parent)",
+    )
     load.set_defaults(func=_tracks_load)
     listing = tracks_sub.add_parser("list", help="list tracks and their current versions")
     listing.set_defaults(func=_tracks_list)
@@ -75,7 +81,7 @@ def _tracks_load(args: argparse.Namespace) -> int:
     _setup()
     from xblocks.certification import tracks  # pylint: disable=import-outside-toplevel
 
-    report = tracks.load_directory(args.directory, dry_run=args.dry_run)
+    report = tracks.load_directory(args.directory, dry_run=args.dry_run, lab_paths=args.labs)
     for line in report.lines():
         print(line)
     return 1 if report.errors else 0

@@ -11,7 +11,7 @@ log = logging.getLogger(__name__)
 
 
 def on_lab_result_recorded(
-    sender, user, usage_key, score, max_score, passed, course_key="", completed_at=None, **kwargs
+    sender, user, usage_key, score, max_score, passed, course_key="", completed_at=None, lab_key="", **kwargs
 ):  # pylint: disable=unused-argument
     """``xblocks.labs.signals.lab_result_recorded``: every graded check run of a lab."""
     if user is None or not getattr(user, "pk", None):
@@ -19,6 +19,7 @@ def on_lab_result_recorded(
     api.record_lab_result(
         user,
         usage_key=str(usage_key),
+        lab_key=str(lab_key or ""),
         course_key=str(course_key or ""),
         score=float(score),
         max_score=float(max_score),
@@ -27,38 +28,48 @@ def on_lab_result_recorded(
     )
 
 
-def on_persistent_grade_summary_changed(sender=None, grade=None, **kwargs):  # pylint: disable=unused-argument
-    """openedx-events ``PERSISTENT_GRADE_SUMMARY_CHANGED``: ``grade`` is ``PersistentCourseGradeData``
-    (``user_id``, ``course.course_key``, ``percent_grade``, ``passed_timestamp``, ``course_edited_timestamp``)."""
+def _event_time(metadata) -> datetime.datetime | None:
+    """When the platform says the event happened (``EventsMetadata.time``, aware UTC), or None."""
+    at = getattr(metadata, "time", None)
+    if not isinstance(at, datetime.datetime):
+        return None
+    return at if at.tzinfo is not None else at.replace(tzinfo=datetime.UTC)
+
+
+def on_persistent_grade_summary_changed(sender=None, grade=None, metadata=None, **kwargs):  # pylint: disable=unused-argument
+    """openedx-events ``PERSISTENT_GRADE_SUMMARY_CHANGED``: ``grade`` is ``PersistentCourseGradeData``.
+
+    The evidence is dated by the event (``metadata.time``): ``course_edited_timestamp`` is when the
+    course was last published, which says nothing about when the learner earned the grade.
+    """
     if grade is None:
         return
     try:
-        course_key = str(grade.course.course_key)
-        passed_at = getattr(grade, "passed_timestamp", None)
-        at = getattr(grade, "course_edited_timestamp", None) or passed_at
-        if isinstance(at, datetime.datetime) and at.tzinfo is None:
-            at = at.replace(tzinfo=datetime.UTC)
         api.on_course_grade_changed(
             int(grade.user_id),
-            course_key,
+            str(grade.course.course_key),
             float(grade.percent_grade or 0),
-            passed_at is not None,
-            at if isinstance(at, datetime.datetime) else None,
+            getattr(grade, "passed_timestamp", None) is not None,
+            _event_time(metadata),
         )
     except (AttributeError, TypeError, ValueError):
         log.exception("could not read a PERSISTENT_GRADE_SUMMARY_CHANGED payload")
 
 
-def on_course_passing_status_updated(sender=None, course_passing_status=None, **kwargs):  # pylint: disable=unused-argument
-    """openedx-events ``COURSE_PASSING_STATUS_UPDATED``: ``course_passing_status`` is ``CoursePassingStatusData``
-    (``is_passing``, ``course.course_key``, ``user.id``)."""
+def on_course_passing_status_updated(sender=None, course_passing_status=None, metadata=None, **kwargs):  # pylint: disable=unused-argument
+    """openedx-events ``COURSE_PASSING_STATUS_UPDATED`` (``CoursePassingStatusData``) and
+    ``CCX_COURSE_PASSING_STATUS_UPDATED`` (``CcxCoursePassingStatusData``, whose course is a CCX: the
+    evidence is the CCX's own, under its ``ccx-v1:`` key, since a coach may change what the CCX asks)."""
     if course_passing_status is None:
         return
     try:
+        course = course_passing_status.course
+        key = getattr(course, "ccx_course_key", None) or course.course_key
         api.on_course_passing_status(
             int(course_passing_status.user.id),
-            str(course_passing_status.course.course_key),
+            str(key),
             bool(course_passing_status.is_passing),
+            _event_time(metadata),
         )
     except (AttributeError, TypeError, ValueError):
-        log.exception("could not read a COURSE_PASSING_STATUS_UPDATED payload")
+        log.exception("could not read a course passing status payload")

@@ -40,6 +40,12 @@ class LoadReport:
         )
 
 
+def known_from_platform() -> bool:
+    from xblocks.core import compat  # pylint: disable=import-outside-toplevel
+
+    return compat.running_in_openedx()
+
+
 def default_directory() -> pathlib.Path:
     configured = cert_settings.CERT_TRACKS_DIR
     if configured:
@@ -133,16 +139,50 @@ def load_track(data: dict, name: str = "track", *, dry_run: bool = False) -> tup
     return f"{track.slug} v{number}", True
 
 
-def load_directory(directory=None, *, dry_run: bool = False) -> LoadReport:
-    """Load every ``*.json`` in ``directory`` (default: the configured or bundled tracks folder)."""
+def lab_keys(data: dict) -> list[str]:
+    """The lab keys a track file names (``lab_passed`` requirements, initial and renewal), in file order."""
+    initial, renewal = _validate(data, data.get("slug") or "track")
+    keys: list[str] = []
+    for spec in (*initial, *renewal):
+        for leaf in spec.leaves():
+            if leaf.kind == "lab_passed" and leaf.key not in keys:
+                keys.append(leaf.key)
+    return keys
+
+
+def _unknown_labs(data: dict, known: dict[str, str]) -> list[str]:
+    return [key for key in lab_keys(data) if rules.stable_block_id(key) not in known]
+
+
+def load_directory(directory=None, *, dry_run: bool = False, lab_paths=None) -> LoadReport:
+    """Load every ``*.json`` in ``directory`` (default: the configured or bundled tracks folder).
+
+    A track that names a lab key no known lab has is refused: a typo there would leave the requirement
+    unmeetable for every learner. Labs are known from the OLX under ``lab_paths`` (default: the folder
+    holding the tracks folder, as in ``course_content/``) and, inside Open edX, from the platform's courses.
+    """
+    from xblocks.labs.catalog import known_lab_keys  # pylint: disable=import-outside-toplevel
+
     folder = pathlib.Path(directory) if directory else default_directory()
     report = LoadReport(dry_run=dry_run)
     if not folder.is_dir():
         report.errors.append(f"{folder}: not a folder")
         return report
+    searched = [pathlib.Path(path) for path in lab_paths] if lab_paths else [folder.resolve().parent]
+    known = known_lab_keys(searched)
     for path in sorted(folder.glob("*.json")):
         try:
             data = json.loads(read_text_limited(path, MAX_TRACK_BYTES))
+            unknown = _unknown_labs(data, known)
+            if unknown:
+                where = ", ".join(str(item) for item in searched)
+                report.errors.append(
+                    f"{path.name}: lab key {unknown[0]!r} matches no known lab (labs searched in {where}"
+                    f"{' and the platform courses' if known_from_platform() else ''}); "
+                    "give the lab that attribute (lab_key) or fix the key"
+                    + (f" (also unknown: {', '.join(repr(key) for key in unknown[1:])})" if unknown[1:] else "")
+                )
+                continue
             label, created = load_track(data, path.name, dry_run=dry_run)
         except (ValueError, KeyError, TypeError) as error:  # FileRefused is a ValueError
             report.errors.append(f"{path.name}: {error}")

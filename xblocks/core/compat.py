@@ -107,6 +107,32 @@ def usage_key(block) -> str:
     return str(block.scope_ids.usage_id)
 
 
+def block_id(block) -> str:
+    """The block's own id within its course: its ``url_name`` in OLX (``block_id`` of the usage key)."""
+    usage_id = block.scope_ids.usage_id
+    return str(getattr(usage_id, "block_id", "") or "") or str(usage_id).rsplit("@", 1)[-1]
+
+
+def platform_lab_keys() -> dict[str, str]:
+    """Inside Open edX: lab key -> usage key for every ``kafaat_lab`` of the platform's courses; ``{}`` outside.
+
+    Read from the modulestore (published and draft branches as the store returns them), for commands
+    such as ``kafaat cert tracks load`` that check a track's lab keys against real labs.
+    """
+    if not running_in_openedx():
+        return {}
+    from xmodule.modulestore.django import modulestore  # pylint: disable=import-outside-toplevel
+
+    store = modulestore()
+    found: dict[str, str] = {}
+    for summary in store.get_course_summaries():
+        for block in store.get_items(summary.id, qualifiers={"category": "kafaat_lab"}):
+            key = getattr(block, "lab_key", "")
+            if key:
+                found.setdefault(str(key), str(block.location))
+    return found
+
+
 @dataclass(frozen=True)
 class LearnerProfile:
     """What the certification app needs to print a learner's name and speak their language."""
@@ -158,20 +184,79 @@ def learner_profiles(users) -> dict[int, LearnerProfile]:
 
 
 def connect_platform_learning_events(on_grade_changed, on_passing_status) -> bool:
-    """Connect receivers to openedx-events' grade signals when the platform (openedx-events) is present.
+    """Connect receivers to openedx-events' grade signals when openedx-events is installed.
 
     ``on_grade_changed`` receives ``PERSISTENT_GRADE_SUMMARY_CHANGED`` (kwarg ``grade``:
-    ``PersistentCourseGradeData``), ``on_passing_status`` receives ``COURSE_PASSING_STATUS_UPDATED``
-    (kwarg ``course_passing_status``: ``CoursePassingStatusData``). Returns whether they were connected.
+    ``PersistentCourseGradeData``); ``on_passing_status`` receives ``COURSE_PASSING_STATUS_UPDATED`` and
+    ``CCX_COURSE_PASSING_STATUS_UPDATED`` (kwarg ``course_passing_status``: ``CoursePassingStatusData`` or
+    ``CcxCoursePassingStatusData``). Every receiver also gets ``metadata`` (``EventsMetadata``, with the
+    event's ``time``). Returns whether any was connected.
     """
     try:
         from openedx_events.learning import signals  # pylint: disable=import-outside-toplevel
     except ImportError:
         return False
-    grade_signal = getattr(signals, "PERSISTENT_GRADE_SUMMARY_CHANGED", None)
-    passing_signal = getattr(signals, "COURSE_PASSING_STATUS_UPDATED", None)
-    if grade_signal is not None:
-        grade_signal.connect(on_grade_changed, dispatch_uid="kafaat_certification_grade")
-    if passing_signal is not None:
-        passing_signal.connect(on_passing_status, dispatch_uid="kafaat_certification_passing")
-    return grade_signal is not None or passing_signal is not None
+    connected = False
+    for name, receiver in (
+        ("PERSISTENT_GRADE_SUMMARY_CHANGED", on_grade_changed),
+        ("COURSE_PASSING_STATUS_UPDATED", on_passing_status),
+        ("CCX_COURSE_PASSING_STATUS_UPDATED", on_passing_status),
+    ):
+        signal = getattr(signals, name, None)  # older openedx-events releases lack the newer signals
+        if signal is not None:
+            signal.connect(receiver, dispatch_uid=f"kafaat_certification.{name.lower()}")
+            connected = True
+    return connected
+
+
+@dataclass(frozen=True)
+class BadgeEvent:
+    """What Kafaat tells the platform about a credential: openedx-events ``BadgeData`` in plain values."""
+
+    credential_uuid: str
+    user_id: int
+    username: str
+    email: str
+    full_name: str
+    is_active: bool
+    template_uuid: str
+    template_name: str
+    template_description: str
+    image_url: str = ""
+
+
+BADGE_ORIGIN = "kafaat"
+
+
+def send_badge_event(kind: str, event: BadgeEvent, at=None) -> bool:
+    """Send openedx-events ``BADGE_AWARDED`` (``kind="awarded"``) or ``BADGE_REVOKED`` (``"revoked"``).
+
+    Credentials are badges in the platform's vocabulary (Open Badges 3.0); ``CERTIFICATE_CREATED`` is
+    about course certificates and stays the platform's. Without openedx-events (the workbench) nothing
+    is sent; a failing receiver is logged by openedx-events and never breaks issuance. Returns whether
+    the event was sent.
+    """
+    try:
+        from openedx_events.learning import data, signals  # pylint: disable=import-outside-toplevel
+    except ImportError:
+        return False
+    signal = getattr(signals, {"awarded": "BADGE_AWARDED", "revoked": "BADGE_REVOKED"}[kind], None)
+    if signal is None:
+        return False
+    badge = data.BadgeData(
+        uuid=event.credential_uuid,
+        user=data.UserData(
+            id=event.user_id,
+            is_active=event.is_active,
+            pii=data.UserPersonalData(username=event.username, email=event.email, name=event.full_name),
+        ),
+        template=data.BadgeTemplateData(
+            uuid=event.template_uuid,
+            origin=BADGE_ORIGIN,
+            name=event.template_name,
+            description=event.template_description,
+            image_url=event.image_url or None,
+        ),
+    )
+    signal.send_event(time=at, badge=badge)
+    return True

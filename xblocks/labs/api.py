@@ -616,6 +616,7 @@ def _announce(row: LabSession, definition) -> None:
         user=row.user,
         course_key=row.course_key,
         usage_key=row.usage_key,
+        lab_key=definition.lab_key,
         score=float(row.best_score),
         max_score=float(definition.max_score),
         passed=grading.lab_completed(definition, row.progress or {}),

@@ -2,6 +2,8 @@
 
 from django.apps import AppConfig
 
+from xblocks.core.plugin import CMS, LMS, plugin_config
+
 
 class LabsConfig(AppConfig):
     name = "xblocks.labs"
@@ -9,13 +11,6 @@ class LabsConfig(AppConfig):
     verbose_name = "Kafaat labs"
     default_auto_field = "django.db.models.BigAutoField"
 
-    plugin_app = {
-        "url_config": {
-            "lms.djangoapp": {"namespace": "kafaat_labs", "regex": r"^kafaat/labs/", "relative_path": "urls"},
-            "cms.djangoapp": {"namespace": "kafaat_labs", "regex": r"^kafaat/labs/", "relative_path": "urls"},
-        },
-        "settings_config": {
-            "lms.djangoapp": {"common": {"relative_path": "settings.common"}},
-            "cms.djangoapp": {"common": {"relative_path": "settings.common"}},
-        },
-    }
+    plugin_app = plugin_config(
+        "xblocks.labs", url_namespace="kafaat_labs", url_prefix="kafaat/labs/", url_projects=(LMS, CMS)
+    )

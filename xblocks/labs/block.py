@@ -16,6 +16,7 @@ from urllib.parse import quote
 
 from lxml import etree
 from web_fragments.fragment import Fragment
+from xblock.completable import CompletableXBlockMixin
 from xblock.core import XBlock
 from xblock.exceptions import JsonHandlerError
 from xblock.fields import Scope, String
@@ -60,13 +61,23 @@ def _problems(error) -> list[dict]:
     return [{"line": getattr(error, "line", None), "message": str(error)}]
 
 
+def lab_completion(status) -> float:
+    """1.0 once the lab is passed (every step passed), before that the share of steps passed."""
+    if status.completed:
+        return 1.0
+    steps = status.steps or ()
+    if not steps:
+        return 0.0
+    return round(min(sum(1 for step in steps if step.passed) / len(steps), 0.99), 4)
+
+
 def _refuse(status: int, message: str) -> JsonHandlerError:
     return JsonHandlerError(status, message)
 
 
 @XBlock.needs("user")
 @XBlock.wants("i18n")
-class LabBlock(XBlock):
+class LabBlock(CompletableXBlockMixin, XBlock):
     """A hands-on Linux lab: Start, a terminal beside the steps, Check, and a score in the gradebook."""
 
     display_name = String(display_name=_("Display name"), default=_("Lab"), scope=Scope.settings)
@@ -96,6 +107,12 @@ class LabBlock(XBlock):
             return None
 
     @property
+    def lab_key(self) -> str:
+        """The lab's stable identity: its OLX ``lab_key``, else its block id (``url_name``)."""
+        definition = self._definition_or_none()
+        return (definition.lab_key if definition else "") or compat.block_id(self)
+
+    @property
     def weight(self) -> float:
         definition = self._definition_or_none()
         return float(definition.weight) if definition else 1.0
@@ -105,10 +122,13 @@ class LabBlock(XBlock):
         return int(definition.max_score) if definition else 0
 
     def _publish_grade(self, status) -> None:
-        """Publish the learner's score as recorded server-side (never from request data)."""
+        """Publish the learner's score and completion as recorded server-side (never from request data).
+
+        Completion is custom (``CompletableXBlockMixin``): without it edx-completion marks any scored
+        block complete on its first grade event, so a lab would count as done after one failed Check.
+        """
         self.runtime.publish(self, "grade", {"value": float(status.score), "max_value": float(status.max_score)})
-        if status.completed:
-            self.runtime.publish(self, "completion", {"completion": 1.0})
+        self.emit_completion(lab_completion(status))
 
     # ------------------------------------------------------------------ OLX
 
@@ -275,13 +295,12 @@ class LabBlock(XBlock):
         frag.initialize_js("KafaatLabStudio", {"i18n": js_catalog(language())})
         return frag
 
-    @staticmethod
-    def _add_terminal_assets(frag) -> bool:
+    def _add_terminal_assets(self, frag) -> bool:
         try:
             from xblocks.labs.terminal.assets import add_to_fragment  # pylint: disable=import-outside-toplevel
         except ImportError:
             return False
-        add_to_fragment(frag)
+        add_to_fragment(frag, lambda path: self.runtime.local_resource_url(self, path))
         return True
 
     # ------------------------------------------------------------------ learner handlers
@@ -514,15 +533,18 @@ class LabBlock(XBlock):
     @staticmethod
     def workbench_scenarios():
         """Every lab of the sample course when running from a checkout, plus a small inline lab."""
-        scenarios = [("Kafaat lab: first steps (inline)", DEFAULT_OLX)]
-        for path in sorted((CHECKOUT / "course_content").glob("**/kafaat_lab/*.xml")):
-            try:
-                text = path.read_text(encoding="utf-8")
-                from xblocks.labs.definition import parse_lab  # pylint: disable=import-outside-toplevel
+        from xblocks.labs.catalog import find_labs  # pylint: disable=import-outside-toplevel
+        from xblocks.labs.definition import parse_lab  # pylint: disable=import-outside-toplevel
 
+        scenarios = [("Kafaat lab: first steps (inline)", DEFAULT_OLX)]
+        course = CHECKOUT / "course_content"
+        for item in find_labs([str(course)]) if course.is_dir() else []:
+            source = item.source
+            text = source if isinstance(source, str) else etree.tostring(source, encoding="unicode", with_tail=False)
+            try:
                 definition = parse_lab(text)
-            except (OSError, ValueError):
-                log.warning("skipping invalid sample lab %s", path, exc_info=True)
+            except ValueError:
+                log.warning("skipping invalid sample lab %s", item.where, exc_info=True)
                 continue
             scenarios.append((f"Kafaat lab: {definition.display_name}", text))
         return scenarios

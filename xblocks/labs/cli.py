@@ -13,13 +13,12 @@ import sys
 import threading
 import time
 import uuid
-from collections.abc import Iterable, Iterator
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 
 from lxml import etree
 
-SKIP_DIRS = {"node_modules", "__pycache__", "images"}
+from xblocks.labs.catalog import LabSource, find_labs, lab_key_of  # noqa: F401  (LabSource: re-exported)
 
 
 def register(name: str, parser: argparse.ArgumentParser) -> None:
@@ -45,63 +44,6 @@ def register(name: str, parser: argparse.ArgumentParser) -> None:
 # Finding labs
 
 
-@dataclass
-class LabSource:
-    """One ``<kafaat_lab>`` found on disk: the whole file, or an element inline in another file."""
-
-    path: pathlib.Path
-    line: int
-    source: str | etree._Element
-    error: str | None = None
-
-    @property
-    def where(self) -> str:
-        return f"{self.path}:{self.line}" if self.line > 1 else str(self.path)
-
-
-def _xml_files(paths: Iterable[str]) -> Iterator[pathlib.Path]:
-    for raw in paths:
-        path = pathlib.Path(raw)
-        if path.is_dir():
-            for candidate in sorted(path.rglob("*.xml")):
-                relative = candidate.relative_to(path).parts[:-1]
-                if not any(part.startswith(".") or part in SKIP_DIRS for part in relative):
-                    yield candidate
-        else:
-            yield path
-
-
-def find_labs(paths: Iterable[str]) -> list[LabSource]:
-    """Every lab definition in the given files and folders; pointer tags (``url_name`` only) are skipped."""
-    from xblocks.core.files import FileRefused, read_text_limited  # pylint: disable=import-outside-toplevel
-    from xblocks.core.xml import MAX_XML_BYTES, UnsafeXMLError, parse  # pylint: disable=import-outside-toplevel
-
-    found: list[LabSource] = []
-    for path in _xml_files(paths):
-        try:
-            # Refused from fstat before reading: a FIFO, a device, a sparse or oversized file never stalls us.
-            text = read_text_limited(path, MAX_XML_BYTES)
-        except FileRefused as error:
-            found.append(LabSource(path, 1, "", error=str(error)))
-            continue
-        if "kafaat_lab" not in text:
-            continue
-        try:
-            root = parse(text)
-        except UnsafeXMLError:
-            # parse_lab reports it again, in the same words as for any other lab problem
-            found.append(LabSource(path, 1, text))
-            continue
-        if root.tag == "kafaat_lab":
-            found.append(LabSource(path, 1, text))
-            continue
-        for element in root.iter("kafaat_lab"):
-            is_pointer = set(element.attrib) <= {"url_name"} and len(element) == 0 and not (element.text or "").strip()
-            if not is_pointer:
-                found.append(LabSource(path, element.sourceline or 1, element))
-    return found
-
-
 def _ensure_settings() -> None:
     """Use the project's Django settings when named, else a minimal configuration (no database).
 
@@ -115,11 +57,12 @@ def _ensure_settings() -> None:
     import django  # pylint: disable=import-outside-toplevel
     from django.utils import translation  # pylint: disable=import-outside-toplevel
 
-    from xblocks.core.i18n import LOCALE_DIR  # pylint: disable=import-outside-toplevel
+    from xblocks.core.i18n import LOCALE_DIRS  # pylint: disable=import-outside-toplevel
 
     if not os.environ.get("DJANGO_SETTINGS_MODULE"):
+        # No app is installed in this minimal configuration, so the apps' catalogs are named here.
         settings.configure(
-            USE_I18N=True, LANGUAGE_CODE="en", LOCALE_PATHS=[str(LOCALE_DIR)], INSTALLED_APPS=[], KAFAAT={}
+            USE_I18N=True, LANGUAGE_CODE="en", LOCALE_PATHS=[str(d) for d in LOCALE_DIRS], INSTALLED_APPS=[], KAFAAT={}
         )
     django.setup()
     translation.activate(_author_language())
@@ -150,6 +93,7 @@ def validate_command(args: argparse.Namespace) -> int:
         print("kafaat lab validate: no <kafaat_lab> found in " + " ".join(args.paths), file=sys.stderr)
         return 1
     failed = 0
+    keys: dict[str, str] = {}
     for item in sources:
         if item.error:
             failed += 1
@@ -162,11 +106,22 @@ def validate_command(args: argparse.Namespace) -> int:
             for problem in error.errors:
                 print(f"{item.path}:{problem.line or item.line}: {problem.message}")
             continue
+        key = lab_key_of(item, lab)
+        if key and key in keys:
+            failed += 1
+            print(f"{item.where}: lab key {key!r} is already used by the lab at {keys[key]}; each lab needs its own")
+            continue
+        keys[key] = item.where
         steps = len(lab.steps)
         print(
-            f"{item.where}: ok: {lab.display_name!r}, {_count(steps, 'step')}, {_count(lab.max_score, 'point')}, "
-            f"image {lab.image}"
+            f"{item.where}: ok: {lab.display_name!r}, lab key {key or '(none)'}, {_count(steps, 'step')}, "
+            f"{_count(lab.max_score, 'point')}, image {lab.image}"
         )
+        if not lab.lab_key:
+            print(
+                f"{item.where}: warning: no lab_key attribute; tracks can only name this lab by its url_name, "
+                "which Studio sets at random for new blocks"
+            )
     print(f"{len(sources)} lab{'s' if len(sources) != 1 else ''} checked, {failed} with errors", file=sys.stderr)
     return 1 if failed else 0
 

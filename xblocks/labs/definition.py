@@ -59,6 +59,7 @@ SIZE_UNITS = {"": 1, "K": 1024, "M": MiB, "G": 1024 * MiB, "T": 1024 * 1024 * Mi
 
 LAB_ATTRIBUTES = {
     "display_name",
+    "lab_key",
     "image",
     "time_limit",
     "idle_timeout",
@@ -188,6 +189,9 @@ class LabFile:
 @dataclass(frozen=True)
 class LabDefinition:
     display_name: str
+    # The lab's stable identity, written by its author: track files name it, and it is the same in every
+    # course run, import and export (usage keys are not; Studio's block ids are random).
+    lab_key: str = ""
     image: str = "base"
     time_limit: int = 3600
     idle_timeout: int = 900
@@ -438,6 +442,13 @@ class _Parser:
         display_name = (root.get("display_name") or "").strip()
         if not display_name:
             self.error(root, _("<kafaat_lab> needs a display_name."))
+        lab_key = (root.get("lab_key") or "").strip()
+        if lab_key and not ID_PATTERN.match(lab_key):
+            self.error(
+                root,
+                _("lab_key %(value)r must be 1 to 64 letters, digits, '-' or '_', starting with a letter or digit.")
+                % {"value": lab_key},
+            )
         image = (root.get("image") or "base").strip()
         images = known_images()
         if images is not None and image not in images:
@@ -513,6 +524,7 @@ class _Parser:
             raise LabDefinitionError(self.problems)
         return LabDefinition(
             display_name=display_name,
+            lab_key=lab_key,
             image=image,
             time_limit=time_limit,
             idle_timeout=idle_timeout,
@@ -807,6 +819,7 @@ def serialize_lab(definition: LabDefinition) -> str:
     d = definition
     lab_attrs = [
         ("display_name", d.display_name),
+        ("lab_key", d.lab_key or None),
         ("image", d.image),
         ("time_limit", _human_duration(d.time_limit)),
         ("idle_timeout", _human_duration(d.idle_timeout)),

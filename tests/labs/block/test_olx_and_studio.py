@@ -9,9 +9,15 @@ from lxml import etree
 
 from tests.labs.conftest import OLX_DIR, assert_inert
 from xblocks.labs.block import DEFAULT_OLX, LabBlock
+from xblocks.labs.catalog import find_labs
 
 CHECKOUT = pathlib.Path(__file__).resolve().parents[3]
-LAB_FILES = sorted(OLX_DIR.glob("*.xml")) + sorted((CHECKOUT / "course_content").glob("**/kafaat_lab/*.xml"))
+COURSE_LABS = find_labs([str(CHECKOUT / "course_content")])
+# (name, OLX text): the fixtures, and the sample course's labs as written inline in their verticals.
+LAB_TEXTS = [(path.name, path.read_text(encoding="utf-8")) for path in sorted(OLX_DIR.glob("*.xml"))] + [
+    (f"{item.path.name}:{item.line}", etree.tostring(item.source, encoding="unicode", with_tail=False))
+    for item in COURSE_LABS
+]
 
 
 def canonical(text: str) -> bytes:
@@ -19,10 +25,9 @@ def canonical(text: str) -> bytes:
     return etree.tostring(etree.fromstring(text.encode("utf-8"), parser), method="c14n")
 
 
-@pytest.mark.parametrize("path", LAB_FILES, ids=lambda p: p.name)
+@pytest.mark.parametrize("name,text", LAB_TEXTS, ids=[name for name, _ in LAB_TEXTS])
 @pytest.mark.django_db
-def test_import_then_export_leaves_the_olx_unchanged(lab_factory, path):
-    text = path.read_text(encoding="utf-8")
+def test_import_then_export_leaves_the_olx_unchanged(lab_factory, name, text):  # pylint: disable=unused-argument
     lab = lab_factory(text)
     node = etree.Element("kafaat_lab")
     lab.block.add_xml_to_node(node)
@@ -82,8 +87,8 @@ def test_studio_preview_sanitises_authored_markdown(lab_factory):
 def test_workbench_offers_the_inline_lab_and_every_sample_course_lab():
     scenarios = LabBlock.workbench_scenarios()
     assert scenarios[0][1] == DEFAULT_OLX
-    course_labs = sorted((CHECKOUT / "course_content").glob("**/kafaat_lab/*.xml"))
-    assert len(scenarios) == 1 + len(course_labs)
+    assert len(COURSE_LABS) >= 3
+    assert len(scenarios) == 1 + len(COURSE_LABS)
 
 
 @pytest.mark.parametrize("index", range(len(LabBlock.workbench_scenarios())))

@@ -166,3 +166,24 @@ def test_the_authoring_guide_example_passes_lab_test(tmp_path, capsys):
     guide = (ROOT / "docs" / "authoring-labs.md").read_text(encoding="utf-8")
     example = re.search(r"```xml\n(<kafaat_lab.*?</kafaat_lab>)\n```", guide, re.DOTALL).group(1)
     assert main(["lab", "test", _write(tmp_path, "example.xml", example)]) == 0, capsys.readouterr().out
+
+
+def test_validate_shows_each_lab_key_and_warns_when_a_lab_has_none(capsys):
+    assert main(["lab", "validate", str(ROOT / "course_content"), str(FIXTURES / "minimal.xml")]) == 0
+    out = capsys.readouterr().out
+    assert (
+        "unit_devops.xml:4: ok: 'Build automation: a Makefile and a pre-commit hook', lab key devops_make_hooks" in out
+    )
+    assert "minimal.xml: ok: 'Minimal lab', lab key (none)" in out
+    assert "minimal.xml: warning: no lab_key attribute" in out
+
+
+def test_validate_refuses_two_labs_with_one_lab_key(tmp_path, capsys):
+    lab = (
+        '<kafaat_lab display_name="%s" lab_key="same">'
+        '<step id="s" title="S"><check id="c">true</check></step></kafaat_lab>'
+    )
+    first = _write(tmp_path, "a.xml", lab % "A")
+    second = _write(tmp_path, "b.xml", lab % "B")
+    assert main(["lab", "validate", first, second]) == 1
+    assert f"{second}: lab key 'same' is already used by the lab at {first}" in capsys.readouterr().out

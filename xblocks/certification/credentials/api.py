@@ -44,7 +44,10 @@ class CredentialUnavailable(LookupError):
 
 
 def base_url() -> str:
-    return str(credentials_settings.PUBLIC_BASE_URL).rstrip("/")
+    """The site's root URL (``xblocks.core.site``): every credential, QR code and export links under it."""
+    from xblocks.core import site  # pylint: disable=import-outside-toplevel
+
+    return site.root_url()
 
 
 def _url(path: str) -> str:
@@ -253,9 +256,30 @@ def issue_credential(certificate_id: int) -> dict:
         # Another worker signed it at the same moment: theirs is the credential.
         return SignedCredential.objects.get(certificate_id=certificate_id).document
     log.info("signed credential %s for certificate %s", credential_id, certificate.number)
+    _announce_badge("awarded", certificate, credential_id, row.created)
     if certificate.status in (REVOKED, SUSPENDED):
         apply_status(row.certificate_id, certificate.status)
     return signed
+
+
+def _announce_badge(kind: str, certificate, credential_id: str, at: dt.datetime | None) -> None:
+    """Tell the platform (openedx-events ``BADGE_AWARDED`` / ``BADGE_REVOKED``) once the row is committed."""
+    from xblocks.core import compat  # pylint: disable=import-outside-toplevel
+
+    template = achievement_url(certificate.track.slug, certificate.track.version)
+    event = compat.BadgeEvent(
+        credential_uuid=credential_id.removeprefix("urn:uuid:"),
+        user_id=certificate.learner.user_id,
+        username=certificate.learner.username,
+        email=certificate.learner.email,
+        full_name=certificate.learner.full_name,
+        is_active=True,
+        template_uuid=str(uuid.uuid5(uuid.NAMESPACE_URL, template)),
+        template_name=certificate.track.title,
+        template_description=certificate.track.description,
+        image_url=getattr(certificate.school, "logo_url", "") or "",
+    )
+    transaction.on_commit(lambda: compat.send_badge_event(kind, event, at))
 
 
 def credential_json(certificate_id: int) -> dict:
@@ -290,6 +314,10 @@ def apply_status(certificate_id: int, status: str) -> bool:
     changed = False
     if status == REVOKED:
         changed = statuslist.write_bit(row.revocation_list_id, row.revocation_index, True)
+        if changed:  # the bit is set once: revocation is announced once
+            certificate = _certificate(certificate_id)
+            if certificate is not None:
+                _announce_badge("revoked", certificate, row.credential_id, timezone.now())
     elif status == SUSPENDED:
         changed = statuslist.write_bit(row.suspension_list_id, row.suspension_index, True)
     elif status == ACTIVE:

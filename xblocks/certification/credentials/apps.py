@@ -2,6 +2,8 @@
 
 from django.apps import AppConfig
 
+from xblocks.core.plugin import LMS, plugin_config
+
 
 class CredentialsConfig(AppConfig):
     name = "xblocks.certification.credentials"
@@ -9,20 +11,21 @@ class CredentialsConfig(AppConfig):
     verbose_name = "Kafaat credentials"
     default_auto_field = "django.db.models.BigAutoField"
 
-    plugin_app = {
-        "url_config": {
-            "lms.djangoapp": {
-                "namespace": "kafaat_credentials",
-                "regex": r"^kafaat/credentials/",
-                "relative_path": "urls",
-            },
-        },
-        "settings_config": {
-            "lms.djangoapp": {"common": {"relative_path": "settings"}},
-        },
-    }
+    plugin_app = plugin_config(
+        "xblocks.certification.credentials",
+        url_namespace="kafaat_credentials",
+        url_prefix="kafaat/credentials/",
+        url_projects=(LMS,),
+    )
 
     def ready(self):
+        from django.core import checks  # pylint: disable=import-outside-toplevel
+
+        from xblocks.core import site  # pylint: disable=import-outside-toplevel
+
         from . import receivers  # pylint: disable=import-outside-toplevel
+        from .checks import check_signed_credentials  # pylint: disable=import-outside-toplevel
 
         receivers.connect()
+        checks.register(site.check_site_urls, "kafaat")
+        checks.register(check_signed_credentials, "kafaat", checks.Tags.database)

@@ -1,11 +1,12 @@
-"""Defaults of every credentials setting, overridable through ``settings.KAFAAT`` (see ``xblocks.core.conf``)."""
+"""Defaults of every credentials setting, overridable through ``settings.KAFAAT`` (see ``xblocks.core.conf``).
+
+Where credentials point (``PUBLIC_BASE_URL``, else ``LMS_ROOT_URL``) is the site's: see ``xblocks.core.site``.
+"""
 
 from xblocks.core.conf import AppSettings
 
 credentials_settings = AppSettings(
     {
-        # Scheme, host and port that credentials, QR codes and status lists point at.
-        "PUBLIC_BASE_URL": "http://127.0.0.1:8000",
         # Issuer name for certificates that have no school (no cohort).
         "ISSUER_NAME": "Kafaat",
         # Signing keys per issuer (school slug) plus "default". Each value is one key source or a list of

@@ -2,6 +2,8 @@
 
 from django.apps import AppConfig
 
+from xblocks.core.plugin import LMS, plugin_config
+
 
 class ExportsConfig(AppConfig):
     name = "xblocks.certification.exports"
@@ -9,14 +11,12 @@ class ExportsConfig(AppConfig):
     verbose_name = "Kafaat HR exports"
     default_auto_field = "django.db.models.BigAutoField"
 
-    plugin_app = {
-        "url_config": {
-            "lms.djangoapp": {"namespace": "kafaat_exports", "regex": r"^kafaat/exports/", "relative_path": "urls"},
-        },
-        "settings_config": {
-            "lms.djangoapp": {"common": {"relative_path": "settings"}},
-        },
-    }
+    plugin_app = plugin_config(
+        "xblocks.certification.exports",
+        url_namespace="kafaat_exports",
+        url_prefix="kafaat/exports/",
+        url_projects=(LMS,),
+    )
 
     def ready(self) -> None:
         from xblocks.certification import signals  # pylint: disable=import-outside-toplevel

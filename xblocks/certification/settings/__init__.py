@@ -1,1 +1,1 @@
-"""Open edX plugin settings for the certification app."""
+"""Open edX plugin settings of this app: one module per settings type (``common``, ``production``…)."""

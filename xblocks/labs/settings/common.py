@@ -1,13 +1,8 @@
-"""Settings applied by Open edX's plugin framework to the LMS and Studio."""
+"""COMMON plugin settings, applied to the LMS and Studio before their derived settings are computed."""
 
-from xblocks.core.i18n import LOCALE_DIR
+from xblocks.core.plugin import common_settings
 
 
 def plugin_settings(settings):
-    """Add Kafaat's catalogs to LOCALE_PATHS and a KAFAAT dict operators can override."""
-    paths = list(getattr(settings, "LOCALE_PATHS", []))
-    if str(LOCALE_DIR) not in map(str, paths):
-        paths.append(str(LOCALE_DIR))
-        settings.LOCALE_PATHS = paths
-    if not hasattr(settings, "KAFAAT"):
-        settings.KAFAAT = {}
+    """Only the ``KAFAAT`` override dict; options are read late, with defaults in this app's ``conf``."""
+    common_settings(settings)

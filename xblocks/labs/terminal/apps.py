@@ -2,6 +2,8 @@
 
 from django.apps import AppConfig
 
+from xblocks.core.plugin import plugin_config
+
 
 class TerminalConfig(AppConfig):
     name = "xblocks.labs.terminal"
@@ -9,9 +11,11 @@ class TerminalConfig(AppConfig):
     verbose_name = "Kafaat lab terminal"
     default_auto_field = "django.db.models.BigAutoField"
 
-    plugin_app = {
-        "settings_config": {
-            "lms.djangoapp": {"common": {"relative_path": "settings"}},
-            "cms.djangoapp": {"common": {"relative_path": "settings"}},
-        },
-    }
+    plugin_app = plugin_config("xblocks.labs.terminal")
+
+    def ready(self):
+        from django.core import checks  # pylint: disable=import-outside-toplevel
+
+        from xblocks.core import site  # pylint: disable=import-outside-toplevel
+
+        checks.register(site.check_site_urls, "kafaat")

@@ -4,8 +4,9 @@ from xblocks.core.conf import AppSettings
 
 terminal_settings = AppSettings(
     {
-        # Browsers send Origin on every websocket upgrade; anything not listed is closed with 1008.
-        "TERMINAL_ALLOWED_ORIGINS": ["http://127.0.0.1:8000", "http://localhost:8000"],
+        # Browsers send Origin on every websocket upgrade; the site's own origin (LMS_ROOT_URL, see
+        # xblocks.core.site) is always accepted, these are accepted besides; anything else is closed with 1008.
+        "TERMINAL_ALLOWED_ORIGINS": [],
         # Where browsers reach the gateway. "" means the page's own host (the demo serves both);
         # TERMINAL_GATEWAY_URLS maps a lab host name to its gateway's base URL (wss://lab-1.example).
         "TERMINAL_GATEWAY_URL": "",

@@ -41,14 +41,10 @@ def origin_allowed(scope) -> bool:
 
 
 def allowed_origins() -> set[str]:
-    """The configured origins, plus the LMS's own (``LMS_ROOT_URL``) when running inside Open edX."""
-    from django.conf import settings  # pylint: disable=import-outside-toplevel
+    """The site's own origin (``LMS_ROOT_URL``, the demo's host and port) plus the configured ones."""
+    from xblocks.core import site  # pylint: disable=import-outside-toplevel
 
-    allowed = {o.rstrip("/") for o in terminal_settings.TERMINAL_ALLOWED_ORIGINS}
-    lms = getattr(settings, "LMS_ROOT_URL", "")
-    if isinstance(lms, str) and lms.startswith(("https://", "http://")):
-        allowed.add(lms.rstrip("/"))
-    return allowed
+    return site.allowed_origins(terminal_settings.TERMINAL_ALLOWED_ORIGINS)
 
 
 def _origin(scope) -> str:

@@ -11,9 +11,10 @@ class Command(BaseCommand):
     def add_arguments(self, parser):
         parser.add_argument("directory", nargs="?", default=None)
         parser.add_argument("--dry-run", action="store_true")
+        parser.add_argument("--labs", action="append", metavar="PATH", help="OLX whose labs the tracks may name")
 
     def handle(self, *args, **options):
-        report = tracks.load_directory(options["directory"], dry_run=options["dry_run"])
+        report = tracks.load_directory(options["directory"], dry_run=options["dry_run"], lab_paths=options["labs"])
         for line in report.lines():
             self.stdout.write(line)
         if report.errors:

@@ -1,0 +1,1 @@
+"""URL confs of the imitation projects: the platform's own routes Kafaat needs, then every plugin's."""
