@@ -102,7 +102,6 @@
 #define KS_MOUNT_ATTR_IDMAP 0x00100000
 #define KS_FSOPEN_CLOEXEC 1
 #define KS_FSCONFIG_SET_STRING 1
-#define KS_FSCONFIG_SET_FD 5
 #define KS_FSCONFIG_CMD_CREATE 6
 #define KS_FSMOUNT_CLOEXEC 1
 #define KS_MOVE_MOUNT_F_EMPTY_PATH 4
@@ -435,8 +434,12 @@ static void map_writer(pid_t child, const struct options *o, int wait_fd) {
     int fs = (int)syscall(SYS_fsopen, "overlay", KS_FSOPEN_CLOEXEC);
     if (fs < 0)
         fail("fsopen(overlay)");
-    if (syscall(SYS_fsconfig, fs, KS_FSCONFIG_SET_FD, "lowerdir+", NULL, tree) < 0)
-        fail("overlay lowerdir+ (Linux >= 6.13 takes a layer by descriptor)");
+    /* The detached idmapped tree named through /proc/self/fd: overlayfs takes it as a layer (idmapped
+     * layers since Linux 5.19), and the sandbox's mountinfo shows that name, not the image's path. */
+    char lower[64];
+    snprintf(lower, sizeof lower, "/proc/self/fd/%d", tree);
+    if (syscall(SYS_fsconfig, fs, KS_FSCONFIG_SET_STRING, "lowerdir", lower, 0) < 0)
+        fail("overlay lowerdir (an idmapped layer needs Linux >= 5.19)");
     /* The writable layers named through /proc/self/fd: the options the sandbox reads back in its
      * /proc/self/mountinfo then show no host path. */
     char upper[64], work[64];
