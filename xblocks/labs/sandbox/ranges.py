@@ -9,7 +9,7 @@ up a limit for another or for the host.
 A slot is a file in ``SANDBOX_UID_SLOT_DIR`` (one registry per host, whatever ``SANDBOX_ROOT``
 each worker uses), created with ``O_EXCL`` under a lock, naming the sandbox and its folder; it is
 removed by ``destroy``. A slot whose sandbox folder no longer exists (a crash after the folder went)
-is taken back by the next allocation; a crash that left the folder is found by ``inventory`` and
+is taken back when no slot is free; a crash that left the folder is found by ``inventory`` and
 destroyed by the reconciler, which frees the slot. Slot 0 is never handed out: it is the range
 sandboxes of earlier versions all shared, which may still be alive during an upgrade.
 """
@@ -83,23 +83,26 @@ def allocate(sandbox_id: str, sandbox_folder: pathlib.Path) -> Slot:
     """Take the lowest free slot for ``sandbox_id`` (whose folder must exist), reclaiming abandoned ones."""
     base, _count, slots = _geometry()
     with _locked() as folder:
-        taken = {}
         prefix = f"{base}."
-        for name in os.listdir(folder):
-            if name.startswith(prefix) and name[len(prefix) :].isdigit():
-                taken[int(name[len(prefix) :])] = folder / name
-        for index in range(1, slots + 1):
-            entry = taken.get(index)
-            if entry is not None:
+        taken = {
+            int(name[len(prefix) :]): folder / name
+            for name in os.listdir(folder)
+            if name.startswith(prefix) and name[len(prefix) :].isdigit()
+        }
+        free = next((index for index in range(1, slots + 1) if index not in taken), None)
+        if free is None:
+            # every slot is recorded: take back those whose sandbox is gone without a destroy
+            for index, entry in sorted(taken.items()):
                 owner = _owner(entry)
-                if not owner.get("folder") or os.path.isdir(owner["folder"]):
-                    continue
-                entry.unlink(missing_ok=True)  # its sandbox is gone without a destroy
-            path = _entry(folder, index)
-            fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_CLOEXEC, 0o600)
+                if owner.get("folder") and not os.path.isdir(owner["folder"]):
+                    entry.unlink(missing_ok=True)
+                    free = index
+                    break
+        if free is not None:
+            fd = os.open(_entry(folder, free), os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_CLOEXEC, 0o600)
             with os.fdopen(fd, "w") as handle:
                 json.dump({"sandbox": sandbox_id, "folder": str(sandbox_folder)}, handle)
-            return slot(index)
+            return slot(free)
     raise BackendUnavailable(
         f"every one of the {slots} sandbox id ranges is in use on this host (SANDBOX_UID_SLOTS); "
         "destroy idle sandboxes or raise the setting (and run scripts/sandbox-host.sh)"

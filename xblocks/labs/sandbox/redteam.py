@@ -72,6 +72,18 @@ def write(path, text="1"):
         return name(error.errno)
 def exists(path):
     return "present" if os.path.exists(path) else "absent"
+def sockopt(family, level, option, setting=False):
+    s = socket.socket(family, socket.SOCK_RAW, socket.IPPROTO_RAW)
+    try:
+        if setting:
+            s.setsockopt(level, option, bytes(128))
+        else:
+            s.getsockopt(level, option, 84)
+        return "ok"
+    except OSError as error:
+        return name(error.errno)
+    finally:
+        s.close()
 master, slave = os.openpty()
 def tty(request, argument):
     value = ctypes.c_int(argument)
@@ -186,6 +198,22 @@ KERNEL_SURFACE: tuple[Probe, ...] = (
         Probe(f"inet protocol {proto}", f"sock(2, socket.SOCK_STREAM, {value})", NO_PROTOCOL, "loads a module")
         for proto, value in (("sctp", 132), ("dccp", 33), ("l2tp", 115), ("mptcp", 262))
     ),
+    *(
+        Probe(
+            f"x_tables {label}",
+            f"sockopt({family}, {level}, {option}, {setting})",
+            DENIED,
+            "legacy netfilter tables from a user namespace (CVE-2021-22555)",
+        )
+        for label, family, level, option, setting in (
+            ("ipt set replace", 2, 0, 64, True),
+            ("ipt get info", 2, 0, 64, False),
+            ("ip6t set replace", 10, 41, 64, True),
+            ("arpt set replace", 2, 0, 96, True),
+            ("ebt set entries", 2, 0, 128, True),
+        )
+    ),
+    Probe("ip option unaffected", "sockopt(2, 0, 2)", ("ok",), "IP_TTL still works"),
     # kernel facilities no lab needs
     Probe("keyctl", "sc('keyctl', 0, -3, 0)", DENIED, "keyrings are not namespaced: a covert channel"),
     Probe("add_key", "sc('add_key', 0, 0, 0, 0, 0)", DENIED, "keyrings"),

@@ -19,6 +19,8 @@ Namespaces stop most abuse; these syscalls are what they leave open to a namespa
   nf_tables from a user namespace (the classic escalation), no xfrm, audit, generic netlink
   families, vsock, packet sockets, AF_ALG, SCTP, and no family or protocol that would make the
   kernel load a module;
+- the legacy netfilter tables' socket options (``IPT_SO_SET_REPLACE`` and kin: x_tables from a
+  user namespace, CVE-2021-22555), as nf_tables through netlink above;
 - keyrings, io_uring, bpf, perf events, userfaultfd, fanotify (permission and pre-content events
   would let a learner hold up or feed another process's reads), ``kcmp``, ``pidfd_getfd``,
   ``process_madvise``, ``syslog``, ``personality`` values beyond the harmless ones (gdb's
@@ -74,6 +76,10 @@ ALLOWED_NETLINK = (NETLINK_ROUTE, NETLINK_SOCK_DIAG)
 # 0xffffffff only queries.
 ALLOWED_PERSONALITIES = (0x0, 0x8, 0x20000, 0x20008, 0x40000, 0x40008, 0xFFFFFFFF)
 X32_SYSCALL_BIT = 0x40000000
+# The legacy netfilter tables' socket options (ip/ip6tables 64-67, arptables 96-99, ebtables 128-131
+# at levels SOL_IP and SOL_IPV6): x_tables from a user namespace is CVE-2021-22555's road.
+SOL_IP, SOL_IPV6 = 0, 41
+XTABLES_OPTIONS = (64, 65, 66, 67, 96, 97, 98, 99, 128, 129, 130, 131)
 
 # Syscall numbers by name, per architecture (x86-64 from asm/unistd_64.h, arm64 from asm-generic).
 NUMBERS = {
@@ -117,6 +123,8 @@ NUMBERS = {
         "ptrace": 101,
         "process_vm_readv": 310,
         "process_vm_writev": 311,
+        "setsockopt": 54,
+        "getsockopt": 55,
         "ioctl": 16,
         "socket": 41,
         "clone": 56,
@@ -164,6 +172,8 @@ NUMBERS = {
         "ptrace": 117,
         "process_vm_readv": 270,
         "process_vm_writev": 271,
+        "setsockopt": 208,
+        "getsockopt": 209,
         "ioctl": 29,
         "socket": 198,
         "clone": 220,
@@ -282,6 +292,18 @@ def program(variant: str = "sandbox") -> bytes:
     asm.jump(BPF_JEQ_K, nr["clone"], "clone")
     asm.jump(BPF_JEQ_K, nr["socket"], "socket")
     asm.jump(BPF_JEQ_K, nr["personality"], "personality")
+    asm.jump(BPF_JEQ_K, nr["setsockopt"], "sockopt")
+    asm.jump(BPF_JEQ_K, nr["getsockopt"], "sockopt")
+    asm.ret(RET_ALLOW)
+    asm.label("sockopt")
+    asm.load(_arg(1))
+    asm.jump(BPF_JEQ_K, SOL_IP, "sockopt_name")
+    asm.jump(BPF_JEQ_K, SOL_IPV6, "sockopt_name")
+    asm.ret(RET_ALLOW)
+    asm.label("sockopt_name")
+    asm.load(_arg(2))
+    for name in XTABLES_OPTIONS:
+        asm.jump(BPF_JEQ_K, name, "eperm")
     asm.ret(RET_ALLOW)
     asm.label("ioctl")
     asm.load(_arg(1))

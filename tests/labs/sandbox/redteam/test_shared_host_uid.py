@@ -34,9 +34,9 @@ def test_slots_are_distinct_freed_by_their_owner_only_and_taken_back_after_a_cra
     assert a.base == 100000 + 65536  # slot 0, the range earlier versions shared, is never handed out
     ranges.release(a.index, "someone-else")
     assert ranges.held() == {1: "a", 2: "b"}
+    assert ranges.allocate("c", folders["c"]).index == 3
     folders["a"].rmdir()  # a crash took the sandbox's folder without a destroy
-    assert ranges.allocate("c", folders["c"]).index == 1
-    ranges.allocate("d", folders["d"])
+    assert ranges.allocate("d", folders["d"]).index == 1  # the range is full: the abandoned slot comes back
     with pytest.raises(BackendUnavailable, match="SANDBOX_UID_SLOTS"):
         ranges.allocate("e", folders["d"])
     ranges.release_all("b")

@@ -65,7 +65,7 @@ def test_an_outside_check_reads_the_learners_files_with_their_owners_and_can_nei
         "pgrep -x sleep | wc -l; id -u; hostname",
     )
     assert result.ok, result.stderr
-    assert result.stdout.split("\n")[:7] == ["learner 755", "secret", "1", "1", "1", "0", "lab"]
+    assert result.stdout.split("\n")[:7] == ["learner 755", "secret", "1", "1", "1", "0", "lab"], result
     # pgrep found only the throwaway's own init sleep: none of the learner's processes
 
 
