@@ -72,6 +72,13 @@ def write(path, text="1"):
         return name(error.errno)
 def exists(path):
     return "present" if os.path.exists(path) else "absent"
+def readable(path):
+    try:
+        with open(path, "rb") as handle:
+            handle.read(1)
+        return "ok"
+    except OSError as error:
+        return name(error.errno)
 def sockopt(family, level, option, setting=False):
     s = socket.socket(family, socket.SOCK_RAW, socket.IPPROTO_RAW)
     try:
