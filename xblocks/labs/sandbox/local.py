@@ -74,6 +74,7 @@ LEARNER_UID = 1000
 PATH = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"
 HANDLE_FILE = "handle.json"
 SPAWNER_SOCKET = "spawner.sock"
+OUTSIDE_NOTES = "outside"  # in a sandbox's folder: the throwaway sandboxes its outside checks use
 HANDLE_VERSION = 2
 # Ceiling for /dev/shm, which lives in memory like the writable layer but outside its size cap.
 SHM_BYTES = 64 * 1024 * 1024
@@ -929,6 +930,11 @@ class LocalBackend:
         sandbox_id = secrets.token_hex(8)
         folder = self.root / sandbox_id
         folder.mkdir(mode=0o710)
+        # noted in the learner's folder: a crash mid-check leaves a throwaway that destroying the
+        # learner's sandbox (whose id slot it uses) must end too
+        note = learner_folder / OUTSIDE_NOTES / sandbox_id
+        note.parent.mkdir(mode=0o700, exist_ok=True)
+        note.touch()
         outside: SandboxHandle | None = None
         try:
             lab = folder / "lab"
@@ -961,6 +967,7 @@ class LocalBackend:
             if outside is not None:
                 init = (int(outside.data["pid"]), outside.data["start"], outside.data["monitor"])
             self._teardown(sandbox_id, folder, init, None, shared=True)
+            note.unlink(missing_ok=True)
 
     def put_file(
         self, handle: SandboxHandle, path: str, content: bytes, *, user: User | str = User.LEARNER, mode: int = 0o644
@@ -1051,6 +1058,14 @@ class LocalBackend:
     def destroy(self, handle: SandboxHandle) -> None:
         """Kill every process, unmount, remove the cgroups and the folder, free the id range. Idempotent."""
         folder = self._folder(handle)
+        notes = folder / OUTSIDE_NOTES
+        for note in sorted(notes.iterdir()) if notes.is_dir() else []:
+            if ID_PATTERN.match(note.name):  # an outside check's sandbox a crash left behind
+                try:
+                    left = SandboxHandle.from_json(json.loads((self.root / note.name / HANDLE_FILE).read_text()))
+                except (OSError, ValueError, KeyError):
+                    left = SandboxHandle(id=note.name, backend=self.name, host=str(self.settings.LAB_HOST))
+                self.destroy(left)
         pid = int(handle.data.get("pid") or 0)
         slot = handle.data.get("slot")
         self._teardown(

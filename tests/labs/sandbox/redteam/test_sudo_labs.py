@@ -92,3 +92,30 @@ def test_an_outside_check_leaves_nothing_behind_and_the_learners_sandbox_keeps_i
     assert {h.id for h in local_backend.inventory()} == before
     assert ranges.held()[handle.data["slot"]] == handle.id
     assert local_backend.exec(handle, "echo alive").stdout == "alive\n"
+
+
+def test_destroying_a_sandbox_ends_an_outside_checkers_sandbox_a_crash_left_behind(make_sandbox, local_backend):
+    from xblocks.labs.sandbox import images, ranges
+    from xblocks.labs.sandbox.base import SandboxSpec
+    from xblocks.labs.sandbox.local import OUTSIDE_LIMITS, OUTSIDE_NOTES
+
+    handle = local_backend.create(SandboxSpec(learner_sudo=True, label="outside-crash"))
+    root = pathlib.Path(local_backend.settings.SANDBOX_ROOT)
+    # what exec_outside had made when its worker died: a note and a throwaway on the learner's slot
+    left_id = "0123456789abcdef"
+    (root / handle.id / OUTSIDE_NOTES).mkdir()
+    (root / handle.id / OUTSIDE_NOTES / left_id).touch()
+    (root / left_id).mkdir(mode=0o710)
+    image = images.find_built(handle.data["image"], handle.data["image_hash"])
+    left = local_backend._start(  # pylint: disable=protected-access
+        left_id,
+        root / left_id,
+        SandboxSpec(limits=OUTSIDE_LIMITS),
+        image,
+        ranges.slot(handle.data["slot"]),
+        shared_slot=True,
+    )
+    assert local_backend.alive(left)
+    local_backend.destroy(handle)
+    assert not local_backend.alive(left) and not (root / left_id).exists()
+    assert handle.id not in ranges.held().values()
