@@ -73,7 +73,7 @@ def ctx(local_backend, make_sandbox):
 
 @pytest.mark.sandbox
 def test_one_sandbox_at_its_inotify_limit_stops_neither_another_nor_host_root(ctx):
-    assert "B, tail -f in B and host root still get theirs" in redteam.inotify_per_sandbox(ctx)
+    assert "B (inotify, tail -f, inotifywait) and host root still get theirs" in redteam.inotify_per_sandbox(ctx)
 
 
 @pytest.mark.sandbox
