@@ -24,6 +24,7 @@ test: install services images
 	$(MAKE) --no-print-directory quality
 
 install: system host $(STAMP)
+	@if [ "$$(id -u)" = 0 ]; then $(BIN)/kafaat sandbox helper >/dev/null; fi
 
 system:
 	@bash scripts/system-deps.sh

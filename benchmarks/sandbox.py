@@ -1,11 +1,13 @@
 """``python -m benchmarks sandbox``: the local sandbox engine's create, exec and destroy latency, and density.
 
 Baseline, measured in the same run: a raw ``bwrap --unshare-all`` running ``true`` on the same image
-(what any bubblewrap-based engine pays at the least); exec is also compared with a plain fork/exec
-of ``true`` on the host. Density: N idle sandboxes at once, each one's memory measured two ways:
-what its cgroup is charged (its processes, page tables, its tmpfs layer and kernel objects) and the
-proportional set size (PSS) of its host-side processes; plus the drop in the host's MemAvailable
-divided by N, which also counts what no cgroup is charged for (mounts, namespaces).
+(what any bubblewrap-based engine pays at the least); exec (a learner-side command, started by the
+sandbox's spawner) is also compared with a plain fork/exec of ``true`` on the host, and a check
+(``check=True``: the helper enters the sandbox from outside the learner's domain) with exec.
+Density: N idle sandboxes at once, each one's memory measured two ways: what its cgroup is charged
+(its processes, page tables, its tmpfs layer and kernel objects) and the proportional set size
+(PSS) of its host-side processes; plus the drop in the host's MemAvailable divided by N, which also
+counts what no cgroup is charged for (mounts, namespaces).
 """
 
 from __future__ import annotations
@@ -84,6 +86,8 @@ def main(argv: list[str]) -> int:
     handle = backend.create(spec)
     try:
         exec_ms = _timed(lambda: backend.exec(handle, "true"), args.execs)
+        # a check: the helper enters from outside the learner's domain, in a cgroup of its own
+        check_ms = _timed(lambda: backend.exec(handle, "true", check=True), args.execs // 2)
     finally:
         backend.destroy(handle)
 
@@ -134,6 +138,7 @@ def main(argv: list[str]) -> int:
     create = row("create→ready", create_ms, bwrap_true, "bwrap true", TARGETS["create_p95_ms"])
     execs = row("exec true", exec_ms, bwrap_true, "bwrap true", TARGETS["exec_p95_ms"])
     row("exec true (vs fork)", exec_ms, fork_true, "fork/exec true")
+    checks = row("check true", check_ms, exec_ms, "exec true")
     destroy = row("destroy", destroy_ms, bwrap_true, "bwrap true")
     loaded = row(f"create, {len(held)} idle alive", loaded_create_ms, create_ms, "create, idle host")
     row(f"exec, {len(held)} idle alive", loaded_exec_ms, exec_ms, "exec, idle host")
@@ -189,6 +194,7 @@ def main(argv: list[str]) -> int:
         {
             "create_ms": create,
             "exec_ms": execs,
+            "check_ms": checks,
             "destroy_ms": destroy,
             "bwrap_true_ms": report.summary(bwrap_true),
             "fork_true_ms": report.summary(fork_true),

@@ -6,6 +6,7 @@ PACKAGES=(
   python3-venv bubblewrap debootstrap uidmap util-linux iproute2 procps
   chromium chromium-driver fonts-dejavu-core gettext poppler-utils
   libmariadb-dev pkg-config
+  gcc libc6-dev
 )
 missing=()
 for pkg in "${PACKAGES[@]}"; do

@@ -84,7 +84,7 @@ CHILD_ATTRIBUTES = {
 }
 STEP_CHILD_ATTRIBUTES = {
     "instructions": set(),
-    "check": {"id", "points", "timeout", "user"},
+    "check": {"id", "points", "timeout", "user", "where"},
     "flag": {"id", "points"},
     "hint": {"cost"},
     "solve": {"user"},
@@ -134,13 +134,25 @@ class Param:
         return {key: getattr(self, key) for key in param_kinds.KINDS[param_kinds.Kind(self.kind)].options}
 
 
+class CheckPlace(enum.StrEnum):
+    """Where a check runs: in the learner's environment, or outside it (see docs/authoring-labs.md)."""
+
+    INSIDE = "inside"
+    OUTSIDE = "outside"
+
+
 @dataclass(frozen=True)
 class Check:
+    """A check script. ``where="outside"`` runs it as root in a fresh copy of the lab's image with the
+    learner's files read-only at ``/lab``: nothing of the learner's runs, so even a learner who is
+    root in their environment cannot forge its result."""
+
     id: str
     points: int
     timeout: float
     user: str
     script: str
+    where: str = CheckPlace.INSIDE
 
 
 @dataclass(frozen=True)
@@ -652,13 +664,29 @@ class _Parser:
                 script = self.script(child, MAX_SCRIPT_CHARS, _("The check script"))
                 if not script.strip():
                     self.error(child, _("Check %(id)s has an empty script.") % {"id": check_id})
+                where = (child.get("where") or CheckPlace.INSIDE).strip()
+                if where not in tuple(CheckPlace):
+                    self.error(child, _("where must be inside or outside, not %(value)r.") % {"value": where})
+                    where = CheckPlace.INSIDE
+                user = self.user(child)
+                if where == CheckPlace.OUTSIDE and child.get("user") is not None and user != User.ROOT:
+                    self.error(
+                        child,
+                        _(
+                            "Check %(id)s runs outside the learner's environment, always as root: "
+                            "remove user=%(user)r (it reads the learner's files under /lab)."
+                        )
+                        % {"id": check_id, "user": user},
+                    )
+                    user = str(User.ROOT)
                 checks.append(
                     Check(
                         id=check_id,
                         points=self.integer(child, "points", 1, 0, MAX_POINTS),
                         timeout=self.duration(child, "timeout", DEFAULT_CHECK_TIMEOUT, 1, MAX_CHECK_TIMEOUT, "s"),
-                        user=self.user(child),
+                        user=user,
                         script=script,
+                        where=str(where),
                     )
                 )
             elif child.tag == "flag":
@@ -851,6 +879,7 @@ def serialize_lab(definition: LabDefinition) -> str:
                     ("points", check.points),
                     ("timeout", _human_duration(check.timeout)),
                     ("user", check.user),
+                    *([("where", check.where)] if check.where != CheckPlace.INSIDE else []),
                 ]
             )
             out.append(f"    <check{attrs}>{_body(check.script)}</check>")

@@ -5,7 +5,9 @@ only to the backend protocol in ``sandbox.base``. Everything it places in a sand
 inside the sandbox, as the file's owner, through a rename that never follows a planted link: the
 worker never creates, chowns or chmods a learner-writable path from the host (Judge0
 CVE-2024-28185 and CVE-2024-28189 were exactly that). Check scripts are handed to the backend,
-which delivers them without writing them where the learner can write.
+which delivers them without writing them where the learner can write and runs them out of the
+learner's reach; setup scripts, files and solves run on the learner's side, where daemons they
+start stay for the learner to manage.
 """
 
 from __future__ import annotations
@@ -21,7 +23,7 @@ from dataclasses import dataclass
 from xblocks.core.i18n import gettext as _
 from xblocks.core.i18n import ngettext
 from xblocks.labs import params as param_kinds
-from xblocks.labs.definition import Check, Flag, LabDefinition, LabFile, Step
+from xblocks.labs.definition import Check, CheckPlace, Flag, LabDefinition, LabFile, Step
 from xblocks.labs.sandbox.base import Backend, ExecResult, SandboxError, SandboxHandle
 
 log = logging.getLogger(__name__)
@@ -182,16 +184,25 @@ def clean_feedback(text: str, truncated: bool = False) -> tuple[str, bool]:
 def run_check(backend: Backend, handle: SandboxHandle, check: Check, *, stdin: bytes = b"") -> CheckOutcome:
     """Run one check as its user; exit 0 passes, stdout is the learner's feedback, a timeout never passes.
 
-    ``stdin`` carries the learner's terminal command history for checks that look at what was typed.
+    An inside check runs in the learner's environment out of the learner's reach (``check=True``:
+    nothing the learner started can read, trace or signal it); an outside check runs as root in a
+    fresh copy of the lab's image, reading the learner's files at ``/lab``. ``stdin`` carries the
+    learner's terminal command history for checks that look at what was typed.
     """
-    result = backend.exec(
-        handle,
-        check.script,
-        user=check.user,
-        timeout=check.timeout,
-        stdin=stdin,
-        output_limit=CHECK_OUTPUT_BYTES,
-    )
+    if check.where == CheckPlace.OUTSIDE:
+        result = backend.exec_outside(
+            handle, check.script, timeout=check.timeout, stdin=stdin, output_limit=CHECK_OUTPUT_BYTES
+        )
+    else:
+        result = backend.exec(
+            handle,
+            check.script,
+            user=check.user,
+            timeout=check.timeout,
+            stdin=stdin,
+            output_limit=CHECK_OUTPUT_BYTES,
+            check=True,
+        )
     passed = result.exit_code == 0 and not result.timed_out
     feedback, truncated = clean_feedback(result.stdout, result.truncated)
     if result.timed_out:

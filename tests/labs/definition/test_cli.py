@@ -44,6 +44,15 @@ FLAG_NOT_PLANTED = """<kafaat_lab display_name="Flag typo" time_limit="5" idle_t
   </step>
 </kafaat_lab>
 """
+OUTSIDE = """<kafaat_lab display_name="Checked from outside" time_limit="5" idle_timeout="5" sudo="true">
+  <step id="one" title="One">
+    <check id="mode" where="outside"><![CDATA[
+      [ "$(stat -c '%U %a' /lab/srv/app.conf 2>/dev/null)" = "root 600" ] || { echo "not yet"; exit 1; }
+    ]]></check>
+    <solve user="learner">echo x | sudo tee /srv/app.conf >/dev/null; sudo chmod 600 /srv/app.conf</solve>
+  </step>
+</kafaat_lab>
+"""
 PASSES_WHEN_FRESH = """<kafaat_lab display_name="Always passes" time_limit="5" idle_timeout="5">
   <step id="one" title="One">
     <check id="trivial">true</check>
@@ -152,6 +161,13 @@ def test_lab_test_exits_1_when_a_solve_does_not_satisfy_its_check(tmp_path, caps
 def test_lab_test_exits_1_when_the_solve_cannot_find_the_flag_the_step_expects(tmp_path, capsys):
     assert main(["lab", "test", _write(tmp_path, "typo.xml", FLAG_NOT_PLANTED)]) == 1
     assert "step find flag f: the solve printed no answer it accepts" in capsys.readouterr().out
+
+
+@pytest.mark.sandbox
+def test_lab_test_runs_outside_checks_against_the_learners_files(tmp_path, capsys):
+    assert main(["lab", "test", _write(tmp_path, "outside.xml", OUTSIDE)]) == 0, capsys.readouterr().out
+    out = capsys.readouterr().out
+    assert "fresh  check mode: fails as expected" in out and "solved check mode: passes" in out
 
 
 def test_lab_test_exits_1_for_an_invalid_lab_without_booting_anything(capsys):

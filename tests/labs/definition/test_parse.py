@@ -139,11 +139,13 @@ def test_the_parsed_definition_carries_units_and_defaults_as_documented():
     )
     assert definition.network is False
     first = definition.step("first")
-    assert [(c.id, c.points, c.timeout, c.user) for c in first.checks] == [
-        ("port-open", 3, 60.0, "learner"),
-        ("second-check", 0, 2.5, "root"),
+    assert [(c.id, c.points, c.timeout, c.user, c.where) for c in first.checks] == [
+        ("port-open", 3, 60.0, "learner", "inside"),
+        ("second-check", 0, 2.5, "root", "inside"),
+        ("from-outside", 1, 10.0, "root", "outside"),
     ]
-    assert first.max_points == 7 and definition.max_score == 8
+    assert first.max_points == 8 and definition.max_score == 9
+    assert 'where="outside"' in serialize_lab(definition) and serialize_lab(definition).count("where=") == 1
     assert definition.files[0].content == "all:\n\t@echo port {{ lab.param.port }}\n"
     assert definition.files[2].content == "" and definition.files[2].mode == 0o600
     assert first.instructions.endswith("\n    indented code stays indented")

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-import os
 import pathlib
 import stat
 import threading
@@ -89,27 +88,14 @@ def test_the_mirror_comes_from_the_hosts_apt_sources(tmp_path, monkeypatch):
     assert images.apt_mirror([deb822]) == "http://pinned.example/debian"
 
 
-@pytest.mark.skipif(os.geteuid() != 0, reason="changing file owners needs root")
-def test_ownership_shifts_into_the_sandbox_range_keeping_setuid_and_capabilities(tmp_path):
-    root = tmp_path / "rootfs"
-    (root / "bin").mkdir(parents=True)
-    tool = root / "bin" / "tool"
-    tool.write_bytes(b"\x7fELF")
-    os.chmod(tool, 0o4755)
-    capped = root / "bin" / "capped"
-    capped.write_bytes(b"\x7fELF")
-    os.setxattr(capped, "security.capability", bytes.fromhex("0100000200200000000000000000000000000000"))
-    (root / "link").symlink_to("/etc/passwd")
-    home = root / "home"
-    home.mkdir()
-    os.chown(home, 1000, 1000)
-    images._shift_ownership(root, 100000)
-    assert (tool.stat().st_uid, tool.stat().st_gid) == (100000, 100000)
-    assert stat.S_IMODE(tool.stat().st_mode) == 0o4755
-    assert home.stat().st_uid == 101000
-    assert (root / "link").lstat().st_uid == 100000 and pathlib.Path("/etc/passwd").stat().st_uid == 0
-    raw = os.getxattr(capped, "security.capability")
-    assert raw[:4] == bytes.fromhex("01000003") and int.from_bytes(raw[20:24], "little") == 100000
+@pytest.mark.sandbox
+def test_each_sandbox_sees_the_shared_image_owned_by_its_own_id_range(make_sandbox, local_backend):
+    a, b = make_sandbox(), make_sandbox()
+    inside = [local_backend.exec(h, "stat -c '%u %g' / /home/learner /usr/bin/sudo").stdout for h in (a, b)]
+    assert inside == ["0 0\n1000 1000\n0 0\n"] * 2
+    folder = pathlib.Path(local_backend.settings.SANDBOX_ROOT)
+    hosts = [(folder / h.id / "root" / "home/learner").stat().st_uid for h in (a, b)]
+    assert hosts == [a.data["uid_base"] + 1000, b.data["uid_base"] + 1000] and hosts[0] != hosts[1]
 
 
 def test_recipe_files_cannot_be_written_through_a_symlink_out_of_the_image(tmp_path):
@@ -152,8 +138,10 @@ def test_building_a_built_image_is_a_cache_hit(local_backend, capsys):
     image = images.build("base", stream=__import__("sys").stdout)
     assert image.built and time.monotonic() - started < 5
     assert "already built" in capsys.readouterr().out
-    assert (image.rootfs / "home" / "learner").stat().st_uid == 100000 + 1000
-    assert stat.S_IMODE(image.path.parent.stat().st_mode) == 0o700
+    # stored with the build's owners; each sandbox sees them through an idmapped mount of its own
+    assert (image.rootfs / "home" / "learner").stat().st_uid == 1000
+    assert (image.rootfs / "usr/bin/sudo").stat().st_uid == 0
+    assert stat.S_IMODE(image.path.parent.stat().st_mode) == 0o700  # host users cannot reach its setuid files
     assert not (image.rootfs / "usr/share/man").exists() or not any((image.rootfs / "usr/share/man").iterdir())
 
 

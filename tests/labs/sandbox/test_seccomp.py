@@ -63,3 +63,30 @@ def test_a_filtered_process_cannot_inject_keystrokes_nest_user_namespaces_or_ope
     assert result["clone3"] == "ENOSYS"  # so libc falls back to clone, whose flags the filter can read
     assert result["winsize"] == "ok" and result["fork"] == "ok"  # ordinary terminal and process calls still work
     assert result["unshare_uts"] in ("ok", "EPERM")  # not the filter's business (EPERM here from missing caps)
+
+
+CHECK_PROBE = """
+import ctypes, errno, os, sys
+from xblocks.labs.sandbox import seccomp
+seccomp.loader(sys.argv[1]).apply()
+libc = ctypes.CDLL(None, use_errno=True)
+x86 = os.uname().machine == "x86_64"
+buffer = ctypes.create_string_buffer(8)
+class iovec(ctypes.Structure):
+    _fields_ = [("base", ctypes.c_void_p), ("len", ctypes.c_size_t)]
+local = iovec(ctypes.addressof(buffer), 8)
+rc = libc.syscall(310 if x86 else 270, os.getpid(), ctypes.byref(local), 1, ctypes.byref(local), 1, 0)
+vm = "ok" if rc >= 0 else errno.errorcode[ctypes.get_errno()]
+rc = libc.syscall(101 if x86 else 117, 16, 0x7FFFFFF0, 0, 0)  # PTRACE_ATTACH to no process: ESRCH if allowed
+trace = "ok" if rc >= 0 else errno.errorcode[ctypes.get_errno()]
+print(vm, trace)
+"""
+
+
+@pytest.mark.skipif(sys.platform != "linux", reason="seccomp is Linux only")
+@pytest.mark.parametrize(("variant", "expected"), [("check", "EPERM EPERM"), ("sandbox", "ok ESRCH")])
+def test_the_check_variant_also_denies_ptrace_and_process_vm(variant, expected):
+    output = subprocess.run(
+        [sys.executable, "-c", CHECK_PROBE, variant], capture_output=True, text=True, cwd=str(ROOT), timeout=30
+    ).stdout
+    assert output.startswith(expected), output

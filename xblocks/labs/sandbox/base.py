@@ -141,11 +141,33 @@ class Backend(Protocol):
         env: Mapping[str, str] | None = None,
         args: Sequence[str] = (),
         cpu_seconds: float | None = None,
+        check: bool = False,
     ) -> ExecResult:
         """Run ``script`` with bash inside the live sandbox. The script never touches a path the
         learner can write; output beyond ``output_limit`` bytes is dropped and ``truncated`` set.
         ``args`` become ``$1``...; ``cpu_seconds`` caps the CPU time of each process of the script
-        (``cpu_exceeded`` then tells a CPU-limit kill from a wall ``timed_out``)."""
+        (``cpu_exceeded`` then tells a CPU-limit kill from a wall ``timed_out``).
+
+        Without ``check`` the script runs on the learner's side (setup, solves, file placement):
+        daemons it starts stay, and the learner can see, signal and manage them. With ``check``
+        it runs out of the learner's reach: nothing the learner started can read its script or
+        output, trace it, signal it or change its exit status, and nothing it starts outlives it."""
+
+    def exec_outside(
+        self,
+        handle: SandboxHandle,
+        script: str,
+        *,
+        timeout: float = 30.0,
+        stdin: bytes = b"",
+        output_limit: int = 64 * 1024,
+        env: Mapping[str, str] | None = None,
+        args: Sequence[str] = (),
+        cpu_seconds: float | None = None,
+    ) -> ExecResult:
+        """Run ``script`` as root in a fresh environment of the lab's pristine image, with the
+        learner's files read-only (and not executable) at ``/lab``: nothing of the learner's runs,
+        so not even a learner who is root in their environment can forge what it reports."""
 
     def open_pty(
         self, handle: SandboxHandle, *, cols: int = 80, rows: int = 24, user: User | str = User.LEARNER

@@ -63,9 +63,11 @@ def _keyed(text: str) -> dict[str, int]:
 
 
 def _pids_in(paths: list[pathlib.Path]) -> set[int]:
+    """Members of each cgroup and of the cgroups below it (a check runs in a child cgroup)."""
     found: set[int] = set()
     for path in paths:
-        found.update(int(pid) for pid in _read(path / "cgroup.procs").split())
+        for folder, _subdirs, _files in os.walk(path):
+            found.update(int(pid) for pid in _read(pathlib.Path(folder) / "cgroup.procs").split())
     return found
 
 
@@ -84,6 +86,14 @@ class CgroupDriver(abc.ABC):
     @abc.abstractmethod
     def create(self, sandbox_id: str, limits: Limits) -> list[pathlib.Path]:
         """Implemented by each cgroup version."""
+
+    def create_child(self, sandbox_id: str, name: str) -> str:
+        """A cgroup inside the sandbox's, without limits of its own (the sandbox's hold hierarchically),
+        so that everything a check starts can be killed with it; returns its id for the other calls."""
+        child = f"{sandbox_id}/{name}"
+        for path in self.paths(child):
+            path.mkdir()
+        return child
 
     def procs_files(self, sandbox_id: str) -> list[str]:
         """Files a new process writes ``0`` to (before exec) to join the sandbox's cgroups."""
@@ -113,7 +123,13 @@ class CgroupDriver(abc.ABC):
         return not self.pids(sandbox_id)
 
     def remove(self, sandbox_id: str) -> None:
-        for path in self.paths(sandbox_id):
+        for top in self.paths(sandbox_id):
+            # child cgroups first (a check's, left by a crash), deepest first
+            below = [pathlib.Path(folder) for folder, _subdirs, _files in os.walk(top)][1:] if top.is_dir() else []
+            self._rmdir_all([*sorted(below, key=lambda p: len(p.parts), reverse=True), top])
+
+    def _rmdir_all(self, paths: list[pathlib.Path]) -> None:
+        for path in paths:
             for _ in range(200):
                 try:
                     path.rmdir()

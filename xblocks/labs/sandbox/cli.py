@@ -51,6 +51,9 @@ def register(name: str, parser: argparse.ArgumentParser) -> None:
         destroy.add_argument("ids", nargs="*", metavar="ID")
         destroy.add_argument("--all", action="store_true")
         destroy.set_defaults(func=sandbox_destroy)
+        built = sub.add_parser("helper", help="build the sandbox helper if needed and print its path")
+        built.add_argument("--rebuild", action="store_true", help="compile it again even when cached")
+        built.set_defaults(func=sandbox_helper)
     else:
         raise ValueError(f"unknown command group {name!r}")
 
@@ -90,6 +93,8 @@ def image_build(args: argparse.Namespace) -> int:
         print("kafaat image build: name an image or pass --all", file=sys.stderr)
         return 2
     failed = 0
+    if sandbox_helper(argparse.Namespace(rebuild=False)) != 0:  # what every sandbox of these images needs
+        failed += 1
     for name in names:
         try:
             images.build(name, force=args.force, stream=sys.stdout)
@@ -222,6 +227,18 @@ def sandbox_selftest(args: argparse.Namespace) -> int:  # pylint: disable=unused
     selftest.record(report, host=True)  # an operator's passing run lifts a refusal on this host
     print(report.summary())
     return 0 if report.passed else 1
+
+
+def sandbox_helper(args: argparse.Namespace) -> int:
+    from xblocks.labs.sandbox import helper  # pylint: disable=import-outside-toplevel
+
+    try:
+        path = str(helper.build(force=True)) if args.rebuild else helper.path()
+    except SandboxError as error:
+        print(f"sandbox helper: {error}", file=sys.stderr)
+        return 1
+    print(f"sandbox helper: {path} (Landlock ABI {helper.landlock_abi()})")
+    return 0
 
 
 def sandbox_list(args: argparse.Namespace) -> int:  # pylint: disable=unused-argument

@@ -4,9 +4,10 @@ An image is a read-only root file system shared by every sandbox that uses it (t
 each sandbox's overlay). Its path carries the recipe's hash, so changing a recipe builds a new
 image next to the old one and a running sandbox never sees its root change underneath it.
 
-Files are owned by the sandboxes' subordinate host range (``SANDBOX_UID_BASE`` + the uid inside),
-as in rootless container storage: the sandbox's root and learner own their files without ever
-being host root. The cache folder is ``0700`` so host users cannot run the image's setuid binaries.
+Files keep the owners the build gave them (0 for root, 1000 for the learner): each sandbox sees the
+image through an idmapped mount made with its own user namespace, so the same image serves every
+sandbox's id range and the sandbox's root and learner own their files without ever being host
+root. The cache folder is ``0700`` so host users cannot reach the image's setuid binaries.
 """
 
 from __future__ import annotations
@@ -21,7 +22,6 @@ import pathlib
 import re
 import shutil
 import stat
-import struct
 import subprocess
 import time
 from collections.abc import Callable, Iterator
@@ -33,7 +33,8 @@ from xblocks.labs.sandbox.base import ImageNotFound, SandboxError
 log = logging.getLogger(__name__)
 
 # Bump when the build procedure changes in a way that changes the result; every image is rebuilt.
-BUILDER_VERSION = 3
+# 4: owners are no longer shifted into a host range (sandboxes map the image through idmapped mounts).
+BUILDER_VERSION = 4
 PACKAGE_RECIPES = pathlib.Path(__file__).resolve().parent / "images"
 NAME_PATTERN = re.compile(r"^[a-z0-9][a-z0-9_.-]{0,63}$")
 DEFAULT_MIRROR = "http://deb.debian.org/debian"
@@ -71,9 +72,6 @@ COMMON_SETUP = [
     "find /var/log -type f -exec truncate -s 0 {} +",
     "rm -rf /tmp/* /var/tmp/* /root/.cache",
 ]
-VFS_CAP_REVISION_2 = 0x02000000
-VFS_CAP_REVISION_3 = 0x03000000
-VFS_CAP_REVISION_MASK = 0xFF000000
 
 
 class ImageBuildError(SandboxError):
@@ -94,15 +92,12 @@ class Recipe:
     parents: tuple[str, ...] = ()
 
     def fingerprint(self) -> dict[str, Any]:
-        from xblocks.labs.conf import labs_settings  # pylint: disable=import-outside-toplevel
-
         return {
             "builder": BUILDER_VERSION,
             "release": self.release,
             "packages": sorted(set(self.packages)),
             "files": [list(item) for item in self.files],
             "setup": list(self.setup),
-            "uid_base": int(labs_settings.SANDBOX_UID_BASE),
             # the builder's own steps, so changing them rebuilds every image
             "common": [list(REQUIRED_PACKAGES), COMMON_SETUP, list(STRIP_PATHS), DPKG_NODOC],
         }
@@ -232,6 +227,17 @@ def find(name: str) -> Image:
     path = cache_dir() / f"{name}-{recipe.hash}"
     built = (path / "image.json").is_file() and (path / "rootfs").is_dir()
     return Image(name=name, hash=recipe.hash, path=path, built=built, recipe=recipe)
+
+
+def find_built(name: str, digest: str) -> Image:
+    """The cached image ``name`` built from the recipe with hash ``digest`` (the one a live sandbox
+    uses, even if the recipe has changed since); ImageNotFound when it is gone."""
+    if not NAME_PATTERN.match(name) or not re.fullmatch(r"[0-9a-f]{12}", digest):
+        raise ImageNotFound(f"invalid image reference {name!r} {digest!r}")
+    path = cache_dir() / f"{name}-{digest}"
+    if not ((path / "image.json").is_file() and (path / "rootfs").is_dir()):
+        raise ImageNotFound(f"image {name}-{digest} is no longer in the cache")
+    return Image(name=name, hash=digest, path=path, built=True)
 
 
 def ensure(name: str, *, progress: Callable[[str], None] | None = None) -> Image:
@@ -387,8 +393,6 @@ def build(
 
 
 def _build_into(recipe: Recipe, rootfs: pathlib.Path, report: Callable[[str], None]) -> int:
-    from xblocks.labs.conf import labs_settings  # pylint: disable=import-outside-toplevel
-
     packages = sorted(set(REQUIRED_PACKAGES) | set(recipe.packages))
     mirror = apt_mirror()
     report(f"debootstrap {recipe.release} (minbase, {len(packages)} packages) from {mirror}")
@@ -457,9 +461,7 @@ def _build_into(recipe: Recipe, rootfs: pathlib.Path, report: Callable[[str], No
         if target.is_dir() and not target.is_symlink():
             for child in target.iterdir():
                 _remove_tree(child)
-    base = int(labs_settings.SANDBOX_UID_BASE)
-    report(f"shifting ownership into the sandbox range (+{base})")
-    return _shift_ownership(rootfs, base)
+    return _tree_size(rootfs)
 
 
 def _inside(rootfs: pathlib.Path, path: str) -> pathlib.Path:
@@ -517,41 +519,15 @@ def _run_streamed(command: list[str], report: Callable[[str], None], env: dict[s
         raise ImageBuildError(f"{command[0]} exited with {code}:\n" + "\n".join(tail))
 
 
-def _shift_ownership(rootfs: pathlib.Path, base: int) -> int:
-    """Add ``base`` to every owner, keeping setuid bits and file capabilities, and return the total size."""
+def _tree_size(rootfs: pathlib.Path) -> int:
+    """Bytes the image's regular files occupy on disk."""
     total = 0
-    for directory, subdirs, files in os.walk(rootfs):
-        for entry in (directory, *(os.path.join(directory, name) for name in (*subdirs, *files))):
-            if entry == directory and directory != str(rootfs):
-                continue
-            info = os.lstat(entry)
-            if info.st_uid >= base:
-                continue  # already shifted (a rebuild over a partial tree)
-            capability = None
+    for directory, _subdirs, files in os.walk(rootfs):
+        for name in files:
+            info = os.lstat(os.path.join(directory, name))
             if stat.S_ISREG(info.st_mode):
                 total += info.st_blocks * 512
-                with contextlib.suppress(OSError):
-                    capability = os.getxattr(entry, "security.capability", follow_symlinks=False)
-            os.lchown(entry, info.st_uid + base, info.st_gid + base)
-            if not stat.S_ISLNK(info.st_mode):
-                os.chmod(entry, stat.S_IMODE(info.st_mode))  # chown cleared setuid and setgid
-            if capability:
-                os.setxattr(
-                    entry, "security.capability", _namespaced_capability(capability, base), follow_symlinks=False
-                )
     return total
-
-
-def _namespaced_capability(raw: bytes, rootid: int) -> bytes:
-    """A file capability valid for the root of the sandbox's user namespace (VFS revision 3 with rootid)."""
-    magic = struct.unpack_from("<I", raw)[0]
-    flags = magic & ~VFS_CAP_REVISION_MASK
-    data = (
-        raw[4:20]
-        if magic & VFS_CAP_REVISION_MASK in (VFS_CAP_REVISION_2, VFS_CAP_REVISION_3)
-        else raw[4:12] + b"\0" * 8
-    )
-    return struct.pack("<I", VFS_CAP_REVISION_3 | flags) + data + struct.pack("<I", rootid)
 
 
 def _remove_tree(path: pathlib.Path) -> None:

@@ -1,21 +1,29 @@
 """The local backend: sandboxes on this machine from Linux namespaces, an overlay root and cgroups.
 
-How one sandbox is made (see docs/sandbox.md for the why of each step):
+How one sandbox is made and entered (docs/sandbox.md has the why of each step and the threat model):
 
-1. Host root mounts a size- and inode-capped tmpfs and an overlay (the image read-only below, the
-   tmpfs above) under ``SANDBOX_ROOT/<id>``, ``nosuid,nodev``, and creates the sandbox's cgroups.
-2. A process joins those cgroups, then util-linux ``unshare`` makes a user namespace whose root and
-   learner map to the subordinate range (host uid ``SANDBOX_UID_BASE`` + inside uid), never to host
-   root, and runs bubblewrap as that namespace's root. bwrap makes the pid, net (loopback only),
-   mount, uts, ipc and cgroup namespaces, a new session, a fresh /proc and /dev, clears the
-   environment, drops every capability, sets no_new_privs, loads the seccomp filter and runs
-   ``sleep infinity`` under its own pid-1 reaper.
-3. ``exec`` and ``open_pty`` start ``nsenter`` into that init's namespaces after joining the cgroups
-   and loading the same seccomp filter; the script arrives on a pipe, never as a file.
+1. It takes its own slot of the subordinate id range (``ranges``), a folder under ``SANDBOX_ROOT``
+   with a size- and inode-capped tmpfs for its writable layer, and its cgroups.
+2. The helper (``helper.py``, ``native/kafaat-sandbox.c``) joins the cgroups, makes a user namespace
+   *owned by the slot's host uid* (so per-user kernel limits are per sandbox), has host root write
+   its id maps and mount the overlay over the shared image (idmapped through that namespace), and
+   runs bubblewrap as the namespace's root. bwrap makes the pid, net (loopback only), mount, uts,
+   ipc and cgroup namespaces, a new session, a fresh /proc and /dev, clears the environment, drops
+   every capability, loads the seccomp filter and runs ``sleep infinity`` under its pid-1 reaper.
+3. The helper enters that sandbox (one ``setns`` on the init's pidfd, then chroot and fork) and
+   leaves in it the *spawner*: in the learner's Landlock domain, it starts every learner-side
+   process (terminals, setup scripts, solves, file placement) on request over a unix socket only
+   host root can reach.
+4. Checks (``exec(..., check=True)``, ``read_file``) are started by the helper directly, outside
+   that domain, in a cgroup of their own that is killed when they end: nothing the learner started
+   can read their script, descriptors or memory, signal or trace them, and nothing they start
+   outlives them. ``exec_outside`` runs a script in a fresh sandbox of the same pristine image with
+   the learner's files read-only at ``/lab``, for labs where the learner is root.
 
-The sandbox is deliberately not tied to the process that created it: a Celery task creates it, the
-terminal gateway opens shells in it, a later task destroys it, so everything needed is in the
-JSON handle. ``destroy`` (or the reconciler, through ``inventory``) is what ends it.
+No process inside a sandbox's user namespace ever executes a file or resolves a path in the host's
+mount namespace. The sandbox is deliberately not tied to the process that created it: a Celery task
+creates it, the terminal gateway opens shells in it, a later task destroys it, so everything needed
+is in the JSON handle. ``destroy`` (or the reconciler, through ``inventory``) is what ends it.
 """
 
 from __future__ import annotations
@@ -35,6 +43,7 @@ import secrets
 import selectors
 import shutil
 import signal
+import socket
 import stat
 import struct
 import subprocess
@@ -44,12 +53,13 @@ import time
 from collections.abc import Mapping, Sequence
 from typing import Any
 
-from xblocks.labs.sandbox import cgroups, images, seccomp
+from xblocks.labs.sandbox import cgroups, helper, images, ranges, seccomp, spawner
 from xblocks.labs.sandbox.base import (
     BackendUnavailable,
     ExecResult,
     ImageNotFound,
     Limits,
+    MiB,
     SandboxError,
     SandboxHandle,
     SandboxNotFound,
@@ -63,12 +73,18 @@ ID_PATTERN = re.compile(r"^[0-9a-f]{16}$")
 LEARNER_UID = 1000
 PATH = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"
 HANDLE_FILE = "handle.json"
+SPAWNER_SOCKET = "spawner.sock"
+OUTSIDE_NOTES = "outside"  # in a sandbox's folder: the throwaway sandboxes its outside checks use
+HANDLE_VERSION = 2
 # Ceiling for /dev/shm, which lives in memory like the writable layer but outside its size cap.
 SHM_BYTES = 64 * 1024 * 1024
 READY_TIMEOUT = 10.0
-# How a run ends when a process hits RLIMIT_CPU: bash itself killed by SIGXCPU (nsenter re-raises
+# How a run ends when a process hits RLIMIT_CPU: bash itself killed by SIGXCPU (the helper re-raises
 # it), or a child killed by SIGXCPU or, past the hard limit, SIGKILL (bash exits 128 + signal).
 CPU_LIMIT_CODES = (-signal.SIGXCPU, 128 + signal.SIGXCPU, -signal.SIGKILL, 128 + signal.SIGKILL)
+# The throwaway sandbox an outside check runs in: the platform's own script, nothing of the learner's.
+OUTSIDE_LIMITS = Limits(memory_bytes=256 * MiB, pids=128, cpus=1.0, disk_bytes=64 * MiB, inodes=20_000)
+LAB_MOUNT = "/lab"
 PUT_FILE_SCRIPT = """set -e
 umask 077
 dir=$(dirname -- "$1")
@@ -80,19 +96,19 @@ chmod "$2" -- "$tmp"
 mv -fT -- "$tmp" "$1"
 trap - EXIT
 """
+# The remount that lets setuid binaries work again happens in the spawner, before its filter
+# forbids mounts; this adds the rule that gives the learner sudo.
 SUDO_SETUP = """set -e
-mount -o remount,bind,suid,nodev /
 printf 'learner ALL=(ALL:ALL) NOPASSWD: ALL\\n' > /etc/sudoers.d/kafaat-learner
 chmod 0440 /etc/sudoers.d/kafaat-learner
 """
 
-MS_NOSUID, MS_NODEV = 0x2, 0x4
+MS_RDONLY, MS_NOSUID, MS_NODEV, MS_NOEXEC = 0x1, 0x2, 0x4, 0x8
+MS_REMOUNT, MS_BIND = 0x20, 0x1000
 MNT_DETACH = 0x2
 _libc = ctypes.CDLL(None, use_errno=True)
 _libc.mount.argtypes = [ctypes.c_char_p, ctypes.c_char_p, ctypes.c_char_p, ctypes.c_ulong, ctypes.c_char_p]
 _libc.umount2.argtypes = [ctypes.c_char_p, ctypes.c_int]
-_libc.setns.argtypes = [ctypes.c_int, ctypes.c_int]
-CLONE_NEWUSER = 0x10000000
 _libc.syscall.restype = ctypes.c_long
 SYS_OPENAT2 = 437  # the same number on x86-64 and arm64
 RESOLVE_NO_MAGICLINKS, RESOLVE_IN_ROOT = 0x02, 0x10
@@ -141,55 +157,35 @@ def _mounted_under(prefix: pathlib.Path) -> list[pathlib.Path]:
     return sorted(found, key=lambda p: len(str(p)), reverse=True)
 
 
-class _Entry:
-    """What a child does between fork and exec, prepared in the parent.
+class _Launched:
+    """A helper process started with subprocess, with the calls ``_collect`` makes on a spawned one."""
 
-    Join the sandbox's cgroups (as host root, who owns the cgroup files), take the controlling
-    terminal, then enter the sandbox's user namespace and become its root there (host uid
-    ``SANDBOX_UID_BASE``) *before* exec: nsenter then runs unprivileged on the host, so no process
-    that ever joins the sandbox, not even the launcher for the moment between its fork and setuid,
-    is host root. Last, no_new_privs and the seccomp filter, inherited by everything it starts.
-    """
+    def __init__(self, process: subprocess.Popen):
+        self.process = process
 
-    def __init__(
-        self,
-        procs_files: Sequence[str],
-        *,
-        userns_of: int = 0,
-        no_new_privs: bool = True,
-        controlling_tty: bool = False,
-        filtered: bool = True,
-    ):
-        self.procs_files = [path.encode() for path in procs_files]
-        self.userns = f"/proc/{userns_of}/ns/user".encode() if userns_of else b""
-        self.loader = seccomp.loader() if filtered else None
-        self.no_new_privs = no_new_privs
-        self.controlling_tty = controlling_tty
+    @property
+    def returncode(self) -> int | None:
+        return self.process.returncode
 
-    def __call__(self) -> None:
-        # Runs in the forked child: only raw syscalls, no imports, no allocation-heavy work.
-        for path in self.procs_files:
-            fd = os.open(path, os.O_WRONLY)
-            os.write(fd, b"0")
-            os.close(fd)
-        if self.controlling_tty:
-            fcntl.ioctl(0, termios.TIOCSCTTY, 0)
-        if self.userns:
-            fd = os.open(self.userns, os.O_RDONLY)
-            if _libc.setns(fd, CLONE_NEWUSER) != 0:
-                raise OSError(ctypes.get_errno(), "setns(user) failed")
-            os.close(fd)
-            os.setgroups([])
-            os.setresgid(0, 0, 0)
-            os.setresuid(0, 0, 0)
-        if self.loader is not None:
-            self.loader.apply(no_new_privs=self.no_new_privs)
+    def poll(self) -> int | None:
+        return self.process.poll()
+
+    def wait(self, timeout: float | None = None) -> int:
+        return self.process.wait(timeout)
+
+    def kill(self) -> None:
+        # the helper leads its own session; the check it started is in its process group
+        with contextlib.suppress(ProcessLookupError, PermissionError):
+            os.killpg(self.process.pid, signal.SIGKILL)
+
+    def close(self) -> None:
+        pass
 
 
 class LocalPty:
-    """A login shell on a host pseudo-terminal whose slave side lives in the sandbox (see ``PtyProcess``)."""
+    """A login shell on a pseudo-terminal of the sandbox's devpts, started by its spawner (see ``PtyProcess``)."""
 
-    def __init__(self, process: subprocess.Popen, master: int):
+    def __init__(self, process: spawner.SpawnedProcess, master: int):
         self._process = process
         self._master = master
         os.set_blocking(master, False)
@@ -231,14 +227,14 @@ class LocalPty:
             with contextlib.suppress(OSError):
                 os.close(self._master)
             self._master = -1
-        with contextlib.suppress(ProcessLookupError, PermissionError):
-            os.killpg(self._process.pid, signal.SIGHUP)
+        self._process.send_signal(signal.SIGHUP)
         try:
             self._process.wait(timeout=1.0)
         except subprocess.TimeoutExpired:
-            with contextlib.suppress(ProcessLookupError, PermissionError):
-                os.killpg(self._process.pid, signal.SIGKILL)
-            self._process.wait()
+            self._process.kill()
+            with contextlib.suppress(subprocess.TimeoutExpired):
+                self._process.wait(timeout=2.0)
+        self._process.close()
 
 
 class LocalBackend:
@@ -271,14 +267,16 @@ class LocalBackend:
         if not path.is_dir():
             path.mkdir(parents=True, exist_ok=True)
         info = path.stat()
-        if info.st_gid != self.uid_base or stat.S_IMODE(info.st_mode) != 0o710:
-            # bwrap runs as the sandbox range and must reach the overlay; host users must not
-            os.chown(path, 0, self.uid_base)
-            os.chmod(path, 0o710)  # noqa: S103  group = the sandbox range, which bwrap runs as
+        if info.st_uid != 0 or info.st_gid != 0 or stat.S_IMODE(info.st_mode) != 0o711:
+            # each sandbox's bwrap runs as its own slot's uid and must traverse this folder; its own
+            # folder inside is 0710 with that slot's group, so no host user reaches another's
+            os.chown(path, 0, 0)
+            os.chmod(path, 0o711)  # noqa: S103  traversal only; sandbox folders are 0710
         return path
 
     @property
     def uid_base(self) -> int:
+        """The start of the whole subordinate range (each sandbox's own base is in its handle)."""
         return int(self.settings.SANDBOX_UID_BASE)
 
     def _cgroups(self) -> cgroups.CgroupDriver:
@@ -311,71 +309,82 @@ class LocalBackend:
                 )
             log.warning("image %s is not built; building it now (slow, once)", spec.image)
             image = images.ensure(spec.image)
+        helper.path()  # no helper, no sandbox: BackendUnavailable names what to install
         if spec.network:
             log.info("local backend: network=True gives loopback only (no egress path exists on this backend)")
         sandbox_id = secrets.token_hex(8)
         folder = self.root / sandbox_id
         folder.mkdir(mode=0o710)
-        os.chown(folder, 0, self.uid_base)
-        os.chmod(folder, 0o710)  # noqa: S103
         started = time.monotonic()
+        slot = None
         try:
-            handle = self._start(sandbox_id, folder, spec, image)
+            slot = ranges.allocate(sandbox_id, folder)
+            handle = self._start(sandbox_id, folder, spec, image, slot)
+            self._start_spawner(handle)
             if spec.learner_sudo:
                 self._grant_sudo(handle)
         except BaseException:
-            self._teardown(sandbox_id, folder, None)
+            self._teardown(sandbox_id, folder, None, slot.index if slot else None)
             raise
         log.info(
-            "sandbox %s (%s, image %s) ready in %.0f ms",
+            "sandbox %s (%s, image %s, ids %s+) ready in %.0f ms",
             sandbox_id,
             spec.label,
             spec.image,
+            slot.base,
             (time.monotonic() - started) * 1000,
         )
         return handle
 
-    def _start(self, sandbox_id: str, folder: pathlib.Path, spec: SandboxSpec, image: images.Image) -> SandboxHandle:
+    def _start(
+        self,
+        sandbox_id: str,
+        folder: pathlib.Path,
+        spec: SandboxSpec,
+        image: images.Image,
+        slot: ranges.Slot,
+        *,
+        lab: pathlib.Path | None = None,
+        shared_slot: bool = False,
+    ) -> SandboxHandle:
         limits = spec.limits
-        base = self.uid_base
+        base = slot.base
+        os.chown(folder, 0, base)
+        os.chmod(folder, 0o710)  # noqa: S103  group = this sandbox's slot, which its bwrap runs as
         disk, merged = folder / "disk", folder / "root"
         disk.mkdir()
         merged.mkdir()
-        flags = MS_NODEV | (0 if spec.learner_sudo else MS_NOSUID)
         _mount(
             "tmpfs",
             disk,
             "tmpfs",
-            flags,
+            MS_NODEV | (0 if spec.learner_sudo else MS_NOSUID),
             f"size={max(limits.disk_bytes, 1 << 20)},nr_inodes={max(limits.inodes, 64)},mode=0700",
         )
         upper, work = disk / "upper", disk / "work"
         upper.mkdir(mode=0o755)
         work.mkdir(mode=0o700)
         os.chown(upper, base, base)  # the merged root's owner: the sandbox's root, not host root
-        # Layers named through /proc/self/fd so the sandbox's /proc/self/mountinfo shows no host path.
-        layers = [os.open(path, os.O_PATH | os.O_DIRECTORY | os.O_CLOEXEC) for path in (image.rootfs, upper, work)]
-        try:
-            lower_fd, upper_fd, work_fd = (f"/proc/self/fd/{fd}" for fd in layers)
-            _mount("overlay", merged, "overlay", flags, f"lowerdir={lower_fd},upperdir={upper_fd},workdir={work_fd}")
-        finally:
-            for fd in layers:
-                os.close(fd)
         driver = self._cgroups()
         driver.create(sandbox_id, limits)
 
         hostname = re.sub(r"[^a-z0-9-]", "", spec.hostname.lower())[:63] or "lab"
         shm = min(SHM_BYTES, limits.disk_bytes)
+        bwrap = shutil.which("bwrap", path="/usr/bin:/bin:/usr/sbin:/sbin")
+        if not bwrap:
+            raise BackendUnavailable("bubblewrap (bwrap) is not installed (see scripts/system-deps.sh)")
         # Arguments through a pipe (--args) so the sandbox's /proc/1/cmdline shows no host path.
         args_r, args_w = os.pipe()
         status_r, status_w = os.pipe()
         ready_r, ready_w = os.pipe()
         os.fchown(ready_w, base, base)  # reopened through /proc/self/fd by the sandbox's root
         filter_r, filter_w = os.pipe()
+        error_r, error_w = os.pipe()
         bwrap_args = [
             "--bind",
             str(merged),
             "/",
+            *(["--ro-bind", str(lab), LAB_MOUNT] if lab else []),
             "--proc",
             "/proc",
             "--dev",
@@ -407,65 +416,78 @@ class LocalBackend:
             "--chdir",
             "/",
         ]
+        command = [
+            helper.path(),
+            "create",
+            "--error-fd",
+            str(error_w),
+            *_cgroup_options(driver.procs_files(sandbox_id)),
+            "--uid-base",
+            str(base),
+            "--uid-count",
+            str(slot.count),
+            "--overlay",
+            str(image.rootfs),
+            str(upper),
+            str(work),
+            str(merged),
+            "--nodev",
+            *([] if spec.learner_sudo else ["--nosuid"]),
+            "--inotify",
+            str(int(self.settings.SANDBOX_INOTIFY_INSTANCES)),
+            str(int(self.settings.SANDBOX_INOTIFY_WATCHES)),
+            "--",
+            bwrap,
+            "--args",
+            str(args_r),
+            "--",
+            # bwrap reports its pid before the mounts; this byte says the root is in place and running
+            "/bin/sh",
+            "-c",
+            f"echo >/proc/self/fd/{ready_w}; exec /bin/sleep infinity",
+        ]
         try:
             os.write(args_w, b"\0".join(a.encode() for a in bwrap_args) + b"\0")
-            os.write(filter_w, seccomp.program())
+            os.write(filter_w, seccomp.program("sandbox"))
             os.close(args_w)
             os.close(filter_w)
             args_w = filter_w = -1
             process = subprocess.Popen(
-                [
-                    "unshare",
-                    "--user",
-                    f"--map-users={base},0,{self.settings.SANDBOX_UID_COUNT}",
-                    f"--map-groups={base},0,{self.settings.SANDBOX_UID_COUNT}",
-                    "--setuid",
-                    "0",
-                    "--setgid",
-                    "0",
-                    "--",
-                    "bwrap",
-                    "--args",
-                    str(args_r),
-                    "--",
-                    # bwrap reports its pid before the mounts; this byte says the root is in place and running
-                    "/bin/sh",
-                    "-c",
-                    f"echo >/proc/self/fd/{ready_w}; exec /bin/sleep infinity",
-                ],
+                command,
                 stdin=subprocess.DEVNULL,
                 stdout=subprocess.DEVNULL,
                 stderr=subprocess.PIPE,
                 env={"PATH": "/usr/sbin:/usr/bin:/sbin:/bin"},
                 close_fds=True,
-                pass_fds=(status_w, ready_w, filter_r, args_r),
+                pass_fds=(status_w, ready_w, filter_r, args_r, error_w),
                 start_new_session=True,
-                # bwrap loads the filter itself, after making the namespaces the filter forbids
-                preexec_fn=_Entry(driver.procs_files(sandbox_id), filtered=False),
             )
         finally:
-            for fd in (args_w, filter_w, status_w, ready_w, filter_r, args_r):
+            for fd in (args_w, filter_w, status_w, ready_w, filter_r, args_r, error_w):
                 if fd >= 0:
                     with contextlib.suppress(OSError):
                         os.close(fd)
         with self._children_lock:
             self._children[process.pid] = process
         try:
-            init_pid = self._await_ready(status_r, ready_r, process)
+            init_pid = self._await_ready(status_r, ready_r, error_r, process)
         except BaseException:
             if process.stderr and not process.stderr.closed:
                 process.stderr.close()
             raise
         finally:
-            os.close(status_r)
-            os.close(ready_r)
+            for fd in (status_r, ready_r, error_r):
+                os.close(fd)
         data: dict[str, Any] = {
+            "version": HANDLE_VERSION,
             "pid": init_pid,
             "start": _start_time(init_pid),
             "monitor": process.pid,
             "image": image.name,
             "image_hash": image.hash,
             "uid_base": base,
+            "slot": slot.index,
+            "shared_slot": shared_slot,
             "sudo": bool(spec.learner_sudo),
             "env": dict(spec.env),
             "limits": {
@@ -485,20 +507,22 @@ class LocalBackend:
         return handle
 
     def _grant_sudo(self, handle: SandboxHandle) -> None:
-        """Let the learner use sudo: setuid back on for this sandbox's root (bwrap binds everything nosuid)
-        and a sudoers entry, both made by the sandbox's own root from inside."""
+        """Let the learner use sudo: the spawner already made setuid work on this sandbox's root; this
+        adds the sudoers rule, written by the sandbox's own root from inside."""
         result = self.exec(handle, SUDO_SETUP, user=User.ROOT, timeout=10)
         if not result.ok:
             raise SandboxError(f"could not enable sudo in sandbox {handle.id}: {result.stderr.strip()[-500:]}")
 
-    def _await_ready(self, status_fd: int, ready_fd: int, process: subprocess.Popen) -> int:
+    def _await_ready(self, status_fd: int, ready_fd: int, error_fd: int, process: subprocess.Popen) -> int:
         """The sandbox init's host pid (bwrap's first JSON status document), once the init runs."""
         status = b""
+        errors = b""
         ready = False
         deadline = time.monotonic() + READY_TIMEOUT
         with selectors.DefaultSelector() as selector:
             selector.register(status_fd, selectors.EVENT_READ)
             selector.register(ready_fd, selectors.EVENT_READ)
+            selector.register(error_fd, selectors.EVENT_READ)
             while not (ready and b"}" in status):
                 remaining = deadline - time.monotonic()
                 events = selector.select(remaining) if remaining > 0 else []
@@ -506,7 +530,11 @@ class LocalBackend:
                     raise SandboxError("sandbox did not become ready in time")
                 for key, _ in events:
                     chunk = os.read(key.fd, 4096)
-                    if key.fd == status_fd:
+                    if key.fd == error_fd:
+                        errors += chunk
+                        if not chunk:
+                            selector.unregister(error_fd)
+                    elif key.fd == status_fd:
                         status += chunk
                         if not chunk:
                             selector.unregister(status_fd)
@@ -519,9 +547,12 @@ class LocalBackend:
                             stderr = process.stderr.read().decode(errors="replace")
                             process.stderr.close()
                         process.wait()
-                        raise SandboxError(
-                            f"sandbox failed to start (exit {process.returncode}): {stderr.strip()[-2000:]}"
-                        )
+                        with contextlib.suppress(OSError):
+                            errors += os.read(error_fd, 4096)
+                        detail = (errors.decode(errors="replace") + stderr).strip()[-2000:]
+                        if b"kafaat-sandbox:" in errors:
+                            raise BackendUnavailable(f"sandbox failed to start: {detail}")
+                        raise SandboxError(f"sandbox failed to start (exit {process.returncode}): {detail}")
         if process.stderr:
             process.stderr.close()  # later writes by bwrap get EPIPE; nothing reads them
         return int(json.loads(status.split(b"}", 1)[0] + b"}")["child-pid"])
@@ -534,7 +565,190 @@ class LocalBackend:
         pid = int(handle.data.get("pid", 0))
         if not pid or _start_time(pid) != handle.data.get("start") or not (folder / HANDLE_FILE).is_file():
             raise SandboxNotFound(f"sandbox {handle.id} is not running")
+        if handle.data.get("version") != HANDLE_VERSION:
+            raise SandboxNotFound(f"sandbox {handle.id} was made by an earlier version of the backend; recreate it")
         return pid, folder
+
+    def _open_init(self, handle: SandboxHandle) -> tuple[int, int]:
+        """A pidfd of the sandbox's init and an O_PATH descriptor of its root, checked against its start time.
+
+        The pidfd pins the process: once its start time matches, the pid cannot be recycled under
+        the descriptor, so the root opened after it is that sandbox's.
+        """
+        pid = int(handle.data["pid"])
+        try:
+            pidfd = os.pidfd_open(pid)
+        except ProcessLookupError as error:
+            raise SandboxNotFound(f"sandbox {handle.id} is not running") from error
+        try:
+            if _start_time(pid) != handle.data.get("start"):
+                raise SandboxNotFound(f"sandbox {handle.id} is not running")
+            root = os.open(f"/proc/{pid}/root", os.O_PATH | os.O_DIRECTORY | os.O_CLOEXEC)
+            if _start_time(pid) != handle.data.get("start"):
+                os.close(root)
+                raise SandboxNotFound(f"sandbox {handle.id} is not running")
+        except BaseException:
+            os.close(pidfd)
+            raise
+        return pidfd, root
+
+    def _enter_command(
+        self,
+        handle: SandboxHandle,
+        *,
+        error_fd: int,
+        pidfd: int,
+        root: int,
+        filter_fd: int,
+        procs_files: Sequence[str],
+        uid: int,
+        options: Sequence[str] = (),
+    ) -> list[str]:
+        return [
+            helper.path(),
+            "enter",
+            "--error-fd",
+            str(error_fd),
+            "--pidfd",
+            str(pidfd),
+            "--root",
+            str(root),
+            "--seccomp",
+            str(filter_fd),
+            *_cgroup_options(procs_files),
+            "--uid",
+            str(uid),
+            "--gid",
+            str(uid),
+            *options,
+        ]
+
+    def _start_spawner(self, handle: SandboxHandle) -> None:
+        """Leave the spawner in the sandbox: the helper enters it and, instead of executing anything,
+        becomes the spawner in a new Landlock domain (with setuid re-enabled first for sudo labs)."""
+        folder = self._folder(handle)
+        with open(folder / "spawner.lock", "a+b") as lock:
+            fcntl.flock(lock, fcntl.LOCK_EX)
+            path = folder / SPAWNER_SOCKET
+            if self._spawner_answers(path):
+                return  # another process restarted it while this one waited
+            path.unlink(missing_ok=True)
+            listener = socket.socket(socket.AF_UNIX, socket.SOCK_SEQPACKET | socket.SOCK_CLOEXEC)
+            fds: list[int] = []
+            try:
+                listener.bind(str(path))
+                os.chmod(path, 0o600)
+                listener.listen(128)
+                pidfd, root = self._open_init(handle)
+                fds += [pidfd, root]
+                filter_fd = _program_fd("sandbox")
+                ready_r, ready_w = os.pipe()
+                error_r, error_w = os.pipe()
+                fds += [filter_fd, ready_w, error_w]
+                options = [
+                    "--landlock",
+                    str(int(self.settings.SANDBOX_LANDLOCK_MIN_ABI)),
+                    "--oom-protect",
+                    *(["--remount-suid"] if handle.data.get("sudo") else []),
+                    "--spawner",
+                    str(listener.fileno()),
+                    str(ready_w),
+                ]
+                command = self._enter_command(
+                    handle,
+                    error_fd=error_w,
+                    pidfd=pidfd,
+                    root=root,
+                    filter_fd=filter_fd,
+                    procs_files=self._cgroups().procs_files(handle.id),
+                    uid=0,
+                    options=options,
+                )
+                process = subprocess.Popen(
+                    command,
+                    stdin=subprocess.DEVNULL,
+                    stdout=subprocess.DEVNULL,
+                    stderr=subprocess.DEVNULL,
+                    env={},
+                    close_fds=True,
+                    pass_fds=(*fds, listener.fileno()),
+                    start_new_session=True,
+                )
+            finally:
+                listener.close()
+                for fd in fds:
+                    with contextlib.suppress(OSError):
+                        os.close(fd)
+            try:
+                self._await_spawner(ready_r, error_r, process)
+            finally:
+                os.close(ready_r)
+                os.close(error_r)
+
+    @staticmethod
+    def _await_spawner(ready_fd: int, error_fd: int, process: subprocess.Popen) -> None:
+        errors = b""
+        deadline = time.monotonic() + READY_TIMEOUT
+        with selectors.DefaultSelector() as selector:
+            selector.register(ready_fd, selectors.EVENT_READ)
+            selector.register(error_fd, selectors.EVENT_READ)
+            while True:
+                remaining = deadline - time.monotonic()
+                events = selector.select(remaining) if remaining > 0 else []
+                if not events:
+                    process.kill()
+                    process.wait()
+                    raise SandboxError("the sandbox's spawner did not start in time")
+                for key, _ in events:
+                    chunk = os.read(key.fd, 4096)
+                    if key.fd == ready_fd:
+                        if chunk:
+                            process.wait()
+                            return
+                        selector.unregister(ready_fd)
+                    else:
+                        errors += chunk
+                        if not chunk:
+                            process.wait()
+                            detail = errors.decode(errors="replace").strip() or f"exit {process.returncode}"
+                            raise BackendUnavailable(f"the sandbox's spawner could not start: {detail}")
+
+    @staticmethod
+    def _spawner_answers(path: pathlib.Path) -> bool:
+        probe = socket.socket(socket.AF_UNIX, socket.SOCK_SEQPACKET | socket.SOCK_CLOEXEC)
+        try:
+            probe.connect(str(path))
+            return True
+        except OSError:
+            return False
+        finally:
+            probe.close()
+
+    def _spawn(
+        self,
+        handle: SandboxHandle,
+        argv: Sequence[str],
+        env: Mapping[str, str],
+        *,
+        uid: int,
+        fds: Sequence[int],
+        no_new_privs: bool,
+        terminal: bool = False,
+    ) -> spawner.SpawnedProcess:
+        path = str(self._folder(handle) / SPAWNER_SOCKET)
+        for attempt in (1, 2):
+            try:
+                return spawner.spawn(
+                    path, argv, env, uid=uid, gid=uid, fds=fds, no_new_privs=no_new_privs, terminal=terminal
+                )
+            except spawner.SpawnerGone:
+                if attempt == 2:
+                    raise
+                # the spawner died (a sudo learner killed it, the OOM killer): leave a new one
+                self._live(handle)
+                log.warning("sandbox %s: its spawner is gone; starting a new one", handle.id)
+                self._start_spawner(handle)
+        raise AssertionError("unreachable")
 
     def _env(
         self, handle: SandboxHandle, user: str, extra: Mapping[str, str] | None, term: str | None = None
@@ -553,28 +767,6 @@ class LocalBackend:
             raise ValueError(f"unknown sandbox user {user!r}")
         return 0 if user == User.ROOT else LEARNER_UID
 
-    def _nsenter(self, pid: int, user: str) -> list[str]:
-        uid = self._uid(user)
-        # the user namespace is entered before exec (see _Entry); the others by nsenter
-        return [
-            "nsenter",
-            "-t",
-            str(pid),
-            "-m",
-            "-u",
-            "-i",
-            "-n",
-            "-p",
-            "-C",
-            "-r",
-            "-w",
-            "-S",
-            str(uid),
-            "-G",
-            str(uid),
-            "--",
-        ]
-
     def exec(
         self,
         handle: SandboxHandle,
@@ -587,6 +779,7 @@ class LocalBackend:
         env: Mapping[str, str] | None = None,
         args: Sequence[str] = (),
         cpu_seconds: float | None = None,
+        check: bool = False,
     ) -> ExecResult:
         """Run ``script`` with bash inside the sandbox, as ``user``, from a pipe (never a file).
 
@@ -594,46 +787,187 @@ class LocalBackend:
         ``output_limit`` bytes (stdout and stderr together) is dropped and ``truncated`` set.
         ``cpu_seconds`` sets RLIMIT_CPU with the soft limit below the hard one (as codejail does), so
         a process over it gets SIGXCPU and the run is reported as ``cpu_exceeded``, not as a timeout.
+
+        By default the script is a learner-side process: the spawner starts it in the learner's
+        Landlock domain, and daemons it starts keep running for the learner to use and manage.
+        ``check=True`` runs it as a check: outside that domain, where nothing the learner started
+        can read its script, descriptors or memory, trace it or signal it, with ptrace and
+        process_vm_* denied to its own tree, in a cgroup of its own that is killed when it ends.
         """
-        pid, _folder = self._live(handle)
+        _pid, _folder = self._live(handle)
         user = User(user)
+        uid = self._uid(user)
+        host_uid = int(handle.data["uid_base"]) + uid
         sudo = bool(handle.data.get("sudo"))
         script_r, script_w = os.pipe()
+        stdin_r, stdin_w = os.pipe()
+        out_r, out_w = os.pipe()
+        err_r, err_w = os.pipe()
         # bash opens /dev/fd/N afresh, which checks the pipe's owner: make it the running user's
-        os.fchown(script_r, self.uid_base + self._uid(user), self.uid_base + self._uid(user))
-        command = [
-            *self._nsenter(pid, user),
-            "/bin/bash",
-            "--noprofile",
-            "--norc",
-            "-c",
-            f'{_cpu_limit(cpu_seconds)}cd "$HOME" 2>/dev/null || cd /; . /dev/fd/{script_r}',
-            "bash",
-            *args,
-        ]
+        os.fchown(script_r, host_uid, host_uid)
+        child_ends = [stdin_r, out_w, err_w, script_r]
+        ours = {"writes": [(script_w, script.encode()), (stdin_w, stdin)], "reads": {out_r: "stdout", err_r: "stderr"}}
         started = time.monotonic()
+        if check:
+            return self._exec_check(
+                handle, user, uid, script_r, child_ends, ours, env, args, timeout, output_limit, cpu_seconds, started
+            )
+        wrapper = f'{_cpu_limit(cpu_seconds)}cd "$HOME" 2>/dev/null || cd /; . /dev/fd/3'
         try:
+            process = self._spawn(
+                handle,
+                ["/bin/bash", "--noprofile", "--norc", "-c", wrapper, "bash", *args],
+                self._env(handle, user, env),
+                uid=uid,
+                fds=child_ends,
+                no_new_privs=not (sudo and user == User.LEARNER),
+            )
+        except BaseException:
+            for fd in [script_w, stdin_w, out_r, err_r]:
+                os.close(fd)
+            raise
+        finally:
+            for fd in child_ends:
+                os.close(fd)
+        try:
+            result = _collect(process, ours["writes"], ours["reads"], timeout, output_limit, started)
+        finally:
+            process.close()
+        return _cpu_verdict(result, cpu_seconds, process.returncode)
+
+    def _exec_check(
+        self,
+        handle: SandboxHandle,
+        user: User,
+        uid: int,
+        script_fd: int,
+        child_ends: list[int],
+        ours: dict,
+        env: Mapping[str, str] | None,
+        args: Sequence[str],
+        timeout: float,
+        output_limit: int,
+        cpu_seconds: float | None,
+        started: float,
+    ) -> ExecResult:
+        driver = self._cgroups()
+        group = None
+        opened: list[int] = []
+        try:
+            group = driver.create_child(handle.id, f"check-{secrets.token_hex(6)}")
+            pidfd, root = self._open_init(handle)
+            opened += [pidfd, root]
+            filter_fd = _program_fd("check")
+            error_r, error_w = os.pipe()
+            opened += [filter_fd, error_w]
+            ours["reads"][error_r] = "helper"
+            command = self._enter_command(
+                handle,
+                error_fd=error_w,
+                pidfd=pidfd,
+                root=root,
+                filter_fd=filter_fd,
+                procs_files=driver.procs_files(group),
+                uid=uid,
+                options=["--nnp", "--"],
+            )
+            wrapper = f'{_cpu_limit(cpu_seconds)}cd "$HOME" 2>/dev/null || cd /; . /dev/fd/{script_fd}'
+            stdin_r, out_w, err_w, _script = child_ends
             process = subprocess.Popen(
-                command,
-                stdin=subprocess.PIPE,
-                stdout=subprocess.PIPE,
-                stderr=subprocess.PIPE,
+                [*command, "/bin/bash", "--noprofile", "--norc", "-c", wrapper, "bash", *args],
+                stdin=stdin_r,
+                stdout=out_w,
+                stderr=err_w,
                 env=self._env(handle, user, env),
                 close_fds=True,
-                pass_fds=(script_r,),
+                pass_fds=(*opened, script_fd),
                 start_new_session=True,
-                preexec_fn=_Entry(
-                    self._cgroups().procs_files(handle.id),
-                    userns_of=pid,
-                    no_new_privs=not (sudo and user == User.LEARNER),
-                ),
+            )
+        except BaseException:
+            for fd, _data in ours["writes"]:
+                os.close(fd)
+            for fd in ours["reads"]:
+                os.close(fd)
+            if group:
+                driver.remove(group)
+            raise
+        finally:
+            for fd in [*child_ends, *opened]:
+                with contextlib.suppress(OSError):
+                    os.close(fd)
+        try:
+            result, helper_errors = _collect(
+                _Launched(process), ours["writes"], ours["reads"], timeout, output_limit, started, with_helper=True
             )
         finally:
-            os.close(script_r)
-        result = _collect(process, script_w, script.encode(), stdin, timeout, output_limit, started)
-        if cpu_seconds is not None and not result.timed_out and process.returncode in CPU_LIMIT_CODES:
-            result = dataclasses.replace(result, cpu_exceeded=True)
-        return result
+            # nothing a check started outlives it: not a daemon, not a learner program it ran
+            if not driver.kill(group, deadline=2.0):
+                log.error("sandbox %s: processes of check cgroup %s survive SIGKILL", handle.id, group)
+            driver.remove(group)
+        if helper_errors:
+            raise SandboxError(f"could not run a check in sandbox {handle.id}: {helper_errors.strip()[-1000:]}")
+        return _cpu_verdict(result, cpu_seconds, process.returncode)
+
+    def exec_outside(
+        self,
+        handle: SandboxHandle,
+        script: str,
+        *,
+        timeout: float = 30.0,
+        stdin: bytes = b"",
+        output_limit: int = 64 * 1024,
+        env: Mapping[str, str] | None = None,
+        args: Sequence[str] = (),
+        cpu_seconds: float | None = None,
+    ) -> ExecResult:
+        """Run ``script`` as root in a fresh throwaway sandbox of ``handle``'s pristine image, with the
+        learner machine's files (its overlay as the host sees it, not its mount namespace) read-only,
+        nosuid, nodev and noexec at ``/lab``: nothing of the learner's executes, so not even the
+        sandbox's root (a learner with sudo) can forge what this script reports."""
+        _pid, learner_folder = self._live(handle)
+        slot = ranges.slot(int(handle.data["slot"]))
+        image = images.find_built(str(handle.data["image"]), str(handle.data["image_hash"]))
+        sandbox_id = secrets.token_hex(8)
+        folder = self.root / sandbox_id
+        folder.mkdir(mode=0o710)
+        # noted in the learner's folder: a crash mid-check leaves a throwaway that destroying the
+        # learner's sandbox (whose id slot it uses) must end too
+        note = learner_folder / OUTSIDE_NOTES / sandbox_id
+        note.parent.mkdir(mode=0o700, exist_ok=True)
+        note.touch()
+        outside: SandboxHandle | None = None
+        try:
+            lab = folder / "lab"
+            lab.mkdir()
+            # the same ids as the learner's sandbox, so its files keep their owners as seen from /lab
+            os.chown(folder, 0, slot.base)
+            _mount(str(learner_folder / "root"), lab, "", MS_BIND, "")
+            _mount("", lab, "", MS_REMOUNT | MS_BIND | MS_RDONLY | MS_NOSUID | MS_NODEV | MS_NOEXEC, "")
+            spec = SandboxSpec(
+                image=image.name,
+                limits=OUTSIDE_LIMITS,
+                env=dict(handle.data.get("env") or {}),
+                label=f"outside-{handle.id}",
+            )
+            outside = self._start(sandbox_id, folder, spec, image, slot, lab=lab, shared_slot=True)
+            return self.exec(
+                outside,
+                script,
+                user=User.ROOT,
+                timeout=timeout,
+                stdin=stdin,
+                output_limit=output_limit,
+                env=env,
+                args=args,
+                cpu_seconds=cpu_seconds,
+                check=True,
+            )
+        finally:
+            init = None
+            if outside is not None:
+                init = (int(outside.data["pid"]), outside.data["start"], outside.data["monitor"])
+            self._teardown(sandbox_id, folder, init, None, shared=True)
+            note.unlink(missing_ok=True)
 
     def put_file(
         self, handle: SandboxHandle, path: str, content: bytes, *, user: User | str = User.LEARNER, mode: int = 0o644
@@ -657,8 +991,11 @@ class LocalBackend:
     def read_file(
         self, handle: SandboxHandle, path: str, *, user: User | str = User.LEARNER, limit: int = 1024 * 1024
     ) -> ExecResult:
-        """A file's content as the sandbox's ``user`` sees it (a planted link cannot point out of the sandbox)."""
-        return self.exec(handle, 'cat -- "$1"', user=user, args=(path,), output_limit=limit, timeout=30.0)
+        """A file's content as the sandbox's ``user`` sees it (a planted link cannot point out of the sandbox).
+
+        Read like a check, outside the learner's domain: nothing the learner runs can change what it returns.
+        """
+        return self.exec(handle, 'cat -- "$1"', user=user, args=(path,), output_limit=limit, timeout=30.0, check=True)
 
     def open_pty(
         self, handle: SandboxHandle, *, cols: int = 80, rows: int = 24, user: User | str = User.LEARNER
@@ -666,24 +1003,20 @@ class LocalBackend:
         """A login shell in the sandbox on a new pseudo-terminal; closing it leaves the sandbox running."""
         pid, _folder = self._live(handle)
         user = User(user)
+        uid = self._uid(user)
+        base = int(handle.data["uid_base"])
         sudo = bool(handle.data.get("sudo"))
-        master, slave = _sandbox_pty(pid, self.uid_base + self._uid(user), self.uid_base + TTY_GID)
+        master, slave = _sandbox_pty(pid, base + uid, base + TTY_GID)
         try:
             fcntl.ioctl(slave, termios.TIOCSWINSZ, struct.pack("HHHH", max(1, rows), max(1, cols), 0, 0))
-            process = subprocess.Popen(
-                [*self._nsenter(pid, user), "/bin/bash", "-c", 'cd "$HOME" 2>/dev/null; exec -a -bash /bin/bash'],
-                stdin=slave,
-                stdout=slave,
-                stderr=slave,
-                env=self._env(handle, user, None, term="xterm-256color"),
-                close_fds=True,
-                start_new_session=True,
-                preexec_fn=_Entry(
-                    self._cgroups().procs_files(handle.id),
-                    userns_of=pid,
-                    no_new_privs=not (sudo and user == User.LEARNER),
-                    controlling_tty=True,
-                ),
+            process = self._spawn(
+                handle,
+                ["/bin/bash", "-c", 'cd "$HOME" 2>/dev/null; exec -a -bash /bin/bash'],
+                self._env(handle, user, None, term="xterm-256color"),
+                uid=uid,
+                fds=[slave],
+                no_new_privs=not (sudo and user == User.LEARNER),
+                terminal=True,
             )
         except BaseException:
             os.close(master)
@@ -723,15 +1056,38 @@ class LocalBackend:
         return found
 
     def destroy(self, handle: SandboxHandle) -> None:
-        """Kill every process, unmount, remove the cgroups and the folder. Idempotent."""
+        """Kill every process, unmount, remove the cgroups and the folder, free the id range. Idempotent."""
         folder = self._folder(handle)
+        notes = folder / OUTSIDE_NOTES
+        for note in sorted(notes.iterdir()) if notes.is_dir() else []:
+            if ID_PATTERN.match(note.name):  # an outside check's sandbox a crash left behind
+                try:
+                    left = SandboxHandle.from_json(json.loads((self.root / note.name / HANDLE_FILE).read_text()))
+                except (OSError, ValueError, KeyError):
+                    left = SandboxHandle(id=note.name, backend=self.name, host=str(self.settings.LAB_HOST))
+                self.destroy(left)
         pid = int(handle.data.get("pid") or 0)
-        self._teardown(handle.id, folder, (pid, handle.data.get("start"), handle.data.get("monitor")) if pid else None)
+        slot = handle.data.get("slot")
+        self._teardown(
+            handle.id,
+            folder,
+            (pid, handle.data.get("start"), handle.data.get("monitor")) if pid else None,
+            int(slot) if slot is not None else None,
+            shared=bool(handle.data.get("shared_slot")),
+        )
 
-    def _teardown(self, sandbox_id: str, folder: pathlib.Path, init: tuple[int, Any] | None) -> None:
+    def _teardown(
+        self,
+        sandbox_id: str,
+        folder: pathlib.Path,
+        init: tuple[int, Any, Any] | None,
+        slot: int | None,
+        *,
+        shared: bool = False,
+    ) -> None:
         driver = self._cgroups()
         # Killing the pid-1 init makes the kernel kill the whole pid namespace; the cgroup sweep then
-        # catches what lives outside it (bwrap's monitor, nsenter parents).
+        # catches what lives outside it (bwrap's monitor, helper parents waiting for checks).
         if init and _start_time(init[0]) == init[1]:
             with contextlib.suppress(ProcessLookupError):
                 os.kill(init[0], signal.SIGKILL)
@@ -750,6 +1106,12 @@ class LocalBackend:
             for leftover in _mounted_under(folder):
                 raise SandboxError(f"sandbox {sandbox_id}: {leftover} is still mounted; not removing the folder")
             shutil.rmtree(folder, ignore_errors=True)  # a concurrent destroy may be removing it too
+        if not shared:
+            # only once nothing of the sandbox is left: the next sandbox with these ids starts clean
+            if slot is not None:
+                ranges.release(slot, sandbox_id)
+            else:
+                ranges.release_all(sandbox_id)
 
     def _await_monitor(self, pid: int, timeout: float = 1.0) -> None:
         with self._children_lock:
@@ -768,6 +1130,29 @@ class LocalBackend:
             for pid, process in list(self._children.items()):
                 if process.poll() is not None:
                     del self._children[pid]
+
+
+def _cgroup_options(procs_files: Sequence[str]) -> list[str]:
+    options: list[str] = []
+    for path in procs_files:
+        options += ["--cgroup", path]
+    return options
+
+
+def _program_fd(variant: str) -> int:
+    """A pipe holding the seccomp program, for the helper to read (small enough for the pipe's buffer)."""
+    read_end, write_end = os.pipe()
+    try:
+        os.write(write_end, seccomp.program(variant))
+    finally:
+        os.close(write_end)
+    return read_end
+
+
+def _cpu_verdict(result: ExecResult, cpu_seconds: float | None, returncode: int | None) -> ExecResult:
+    if cpu_seconds is not None and not result.timed_out and returncode in CPU_LIMIT_CODES:
+        return dataclasses.replace(result, cpu_exceeded=True)
+    return result
 
 
 def _openat2_in_root(root_fd: int, path: bytes, flags: int) -> int:
@@ -814,29 +1199,40 @@ def _cpu_limit(seconds: float | None) -> str:
     return f"ulimit -S -t {soft} && ulimit -H -t {soft + 1} || exit 125; "
 
 
+def _cpu_limit(seconds: float | None) -> str:
+    if seconds is None:
+        return ""
+    soft = max(1, math.ceil(seconds))
+    return f"ulimit -S -t {soft} && ulimit -H -t {soft + 1} || exit 125; "
+
+
 def _collect(
-    process: subprocess.Popen,
-    script_fd: int,
-    script: bytes,
-    stdin: bytes,
+    process: Any,
+    writes: list[tuple[int, bytes]],
+    reads: dict[int, str],
     timeout: float,
     output_limit: int,
     started: float,
-) -> ExecResult:
-    """Feed the script and stdin, gather capped output, enforce the wall timeout on the process group."""
-    out: dict[str, bytearray] = {"stdout": bytearray(), "stderr": bytearray()}
+    *,
+    with_helper: bool = False,
+) -> Any:
+    """Feed the script and stdin, gather capped output, enforce the wall timeout on the process group.
+
+    ``process`` is a spawned process or a helper (``poll``, ``wait``, ``kill``, ``returncode``). Every
+    descriptor given is this side's end and is closed here. With ``with_helper`` the helper's error
+    pipe (named ``helper`` in ``reads``) is read too and returned beside the result.
+    """
+    out: dict[str, bytearray] = {"stdout": bytearray(), "stderr": bytearray(), "helper": bytearray()}
     kept = 0
     truncated = timed_out = False
     deadline = started + max(0.1, timeout)
-    pending = {script_fd: memoryview(script), process.stdin.fileno(): memoryview(stdin)}
-    writers = {script_fd: None, process.stdin.fileno(): process.stdin}
+    pending = {fd: memoryview(data) for fd, data in writes}
     for fd in pending:
         os.set_blocking(fd, False)
-    names = {process.stdout.fileno(): "stdout", process.stderr.fileno(): "stderr"}
     selector = selectors.DefaultSelector()
     for fd in pending:
         selector.register(fd, selectors.EVENT_WRITE)
-    for fd in names:
+    for fd in reads:
         selector.register(fd, selectors.EVENT_READ)
     exited_at: float | None = None
     try:
@@ -854,35 +1250,32 @@ def _collect(
                 if fd in pending:
                     try:
                         written = os.write(fd, pending[fd][:65536]) if pending[fd] else 0
-                    except (BrokenPipeError, BlockingIOError, OSError):
+                    except OSError:
                         written = -1
                     if written >= 0:
                         pending[fd] = pending[fd][written:]
                     if written < 0 or not pending[fd]:
                         selector.unregister(fd)
-                        if writers[fd] is None:
-                            os.close(fd)
-                        else:
-                            writers[fd].close()
+                        os.close(fd)
                         del pending[fd]
                     continue
                 chunk = os.read(fd, 65536)
                 if not chunk:
                     selector.unregister(fd)
                     continue
+                if reads[fd] == "helper":
+                    out["helper"] += chunk
+                    continue
                 room = max(0, output_limit - kept)
                 if len(chunk) > room:
                     truncated = True
-                out[names[fd]] += chunk[:room]
+                out[reads[fd]] += chunk[:room]
                 kept += min(room, len(chunk))
     finally:
         selector.close()
         for fd in list(pending):
             with contextlib.suppress(OSError):
-                if writers[fd] is None:
-                    os.close(fd)
-                else:
-                    writers[fd].close()
+                os.close(fd)
         if not timed_out and process.poll() is None:
             # output closed before the script ended: wait for it, within the wall limit
             try:
@@ -890,13 +1283,16 @@ def _collect(
             except subprocess.TimeoutExpired:
                 timed_out = True
         if timed_out:
-            with contextlib.suppress(ProcessLookupError, PermissionError):
-                os.killpg(process.pid, signal.SIGKILL)
-        process.wait()
-        process.stdout.close()
-        process.stderr.close()
-    code = None if timed_out or process.returncode < 0 else process.returncode
-    return ExecResult(
+            process.kill()
+        with contextlib.suppress(subprocess.TimeoutExpired):
+            process.wait(10.0)
+        for fd, name in reads.items():
+            if name == "helper":
+                out["helper"] += _drain(fd)
+            os.close(fd)
+    returncode = process.returncode
+    code = None if timed_out or returncode is None or returncode < 0 else returncode
+    result = ExecResult(
         exit_code=code,
         stdout=out["stdout"].decode("utf-8", "replace"),
         stderr=out["stderr"].decode("utf-8", "replace"),
@@ -904,6 +1300,19 @@ def _collect(
         timed_out=timed_out,
         truncated=truncated,
     )
+    if with_helper:
+        return result, out["helper"].decode("utf-8", "replace")
+    return result
+
+
+def _drain(fd: int) -> bytes:
+    """What is left in a pipe whose writers are gone (or nothing, without waiting)."""
+    data = b""
+    os.set_blocking(fd, False)
+    with contextlib.suppress(OSError):
+        while chunk := os.read(fd, 4096):
+            data += chunk
+    return data
 
 
 __all__ = ["LocalBackend", "LocalPty", "Limits"]

@@ -1,13 +1,36 @@
-"""The sandbox's seccomp filter: a small deny list assembled as classic BPF, no libseccomp needed.
+"""The sandbox's seccomp filters: a deny list assembled as classic BPF, no libseccomp needed.
 
-Namespaces stop most abuse; these syscalls are what they leave open (see the abuse cases):
-nested user namespaces (a large kernel attack surface), TIOCSTI/TIOCLINUX terminal injection
-(compared on the low 32 bits only, as the kernel does, so high bits cannot slip past:
-CVE-2019-10063), keyrings, io_uring and AF_VSOCK (not namespaced: covert channels between
-sandboxes), and kernel-level facilities no lab needs. ``clone3`` answers ENOSYS because its flags
-sit in memory a filter cannot read; libc then falls back to ``clone``, which the filter can check.
-The same program is loaded by bwrap (``--seccomp FD``) for the sandbox's init and by ``apply()``
-for every process entering a running sandbox.
+Namespaces stop most abuse; these syscalls are what they leave open to a namespaced root or learner
+(see docs/sandbox.md, "What the kernel offers a sandbox's root"):
+
+- nested namespaces of every kind (a large kernel attack surface; netns creation is also
+  serialised host-wide) and ``clone3``, which answers ENOSYS because its flags sit in memory a
+  filter cannot read, so libc falls back to ``clone``, whose flags the filter checks;
+- the whole mount family (``mount``, ``umount2``, ``pivot_root``, ``fsopen``, ``fsconfig``,
+  ``fsmount``, ``fspick``, ``move_mount``, ``open_tree``, ``open_tree_attr``, ``mount_setattr``):
+  after the platform's own setup nothing in a sandbox mounts anything, so a sandbox's root can
+  mount no binfmt_misc (the hook that made the kernel run a learner's program in the host's
+  namespaces), no fresh /proc with writable sysctls, no filesystem whose driver is rarely used;
+- terminal injection (``TIOCSTI``, ``TIOCLINUX``, compared on the low 32 bits only, as the kernel
+  does, so high bits cannot slip past: CVE-2019-10063) and line-discipline changes (``TIOCSETD``:
+  module autoload and the n_gsm class of bugs);
+- sockets other than unix, IPv4, IPv6 and netlink; IP protocols other than TCP, UDP, ICMP and
+  raw; netlink other than ``NETLINK_ROUTE`` and ``NETLINK_SOCK_DIAG`` (``ip`` and ``ss``): no
+  nf_tables from a user namespace (the classic escalation), no xfrm, audit, generic netlink
+  families, vsock, packet sockets, AF_ALG, SCTP, and no family or protocol that would make the
+  kernel load a module;
+- the legacy netfilter tables' socket options (``IPT_SO_SET_REPLACE`` and kin: x_tables from a
+  user namespace, CVE-2021-22555), as nf_tables through netlink above;
+- keyrings, io_uring, bpf, perf events, userfaultfd, fanotify (permission and pre-content events
+  would let a learner hold up or feed another process's reads), ``kcmp``, ``pidfd_getfd``,
+  ``process_madvise``, ``syslog``, ``personality`` values beyond the harmless ones (gdb's
+  ``ADDR_NO_RANDOMIZE`` stays), module loading, ``kexec``, ``open_by_handle_at``, ``acct``,
+  swap and ``quotactl``; other ABIs (i386 through ``int 0x80``, x32) are refused outright.
+
+Two variants. ``sandbox`` is loaded by bwrap for the init and by the helper for the spawner, so
+every learner-side process inherits it. ``check`` adds ``ptrace``, ``process_vm_readv`` and
+``process_vm_writev`` for a check's own process tree: a check that runs learner-written code still
+cannot trace or rewrite the check around it.
 """
 
 from __future__ import annotations
@@ -36,34 +59,173 @@ RET_ERRNO = 0x00050000
 RET_KILL_PROCESS = 0x80000000
 
 CLONE_NEWUSER = 0x10000000
+# every namespace flag: user, mount, cgroup, uts, ipc, pid, net (CLONE_NEWTIME, 0x80, only for unshare:
+# in clone's flags the low byte is the exit signal)
+CLONE_NEW_ANY = 0x10000000 | 0x00020000 | 0x02000000 | 0x04000000 | 0x08000000 | 0x20000000 | 0x40000000
+CLONE_NEWTIME = 0x00000080
 TIOCSTI = 0x5412
 TIOCLINUX = 0x541C
-AF_VSOCK = 40
+TIOCSETD = 0x5423
+AF_UNIX, AF_INET, AF_INET6, AF_NETLINK, AF_VSOCK = 1, 2, 10, 16, 40
+# IP protocols: the default (0), ICMP, TCP, UDP, ICMPv6 and raw; SCTP, DCCP, L2TP, MPTCP and the
+# like load modules or widen the surface and no lab needs them.
+ALLOWED_INET_PROTOCOLS = (0, 1, 6, 17, 58, 255)
+NETLINK_ROUTE, NETLINK_SOCK_DIAG = 0, 4
+ALLOWED_NETLINK = (NETLINK_ROUTE, NETLINK_SOCK_DIAG)
+# personality(2) values allowed (as Docker's default profile, plus ADDR_NO_RANDOMIZE for debuggers);
+# 0xffffffff only queries.
+ALLOWED_PERSONALITIES = (0x0, 0x8, 0x20000, 0x20008, 0x40000, 0x40008, 0xFFFFFFFF)
 X32_SYSCALL_BIT = 0x40000000
+# The legacy netfilter tables' socket options (ip/ip6tables 64-67, arptables 96-99, ebtables 128-131
+# at levels SOL_IP and SOL_IPV6): x_tables from a user namespace is CVE-2021-22555's road.
+SOL_IP, SOL_IPV6 = 0, 41
+XTABLES_OPTIONS = (64, 65, 66, 67, 96, 97, 98, 99, 128, 129, 130, 131)
 
-ARCHES = {
+# Syscall numbers by name, per architecture (x86-64 from asm/unistd_64.h, arm64 from asm-generic).
+NUMBERS = {
     "x86_64": {
-        "audit": 0xC000003E,
+        "keyctl": 250,
+        "add_key": 248,
+        "request_key": 249,
+        "io_uring_setup": 425,
+        "io_uring_enter": 426,
+        "io_uring_register": 427,
+        "bpf": 321,
+        "perf_event_open": 298,
+        "userfaultfd": 323,
+        "kexec_load": 246,
+        "kexec_file_load": 320,
+        "init_module": 175,
+        "finit_module": 313,
+        "delete_module": 176,
+        "open_by_handle_at": 304,
+        "acct": 163,
+        "swapon": 167,
+        "swapoff": 168,
+        "quotactl": 179,
+        "mount": 165,
+        "umount2": 166,
+        "pivot_root": 155,
+        "open_tree": 428,
+        "move_mount": 429,
+        "fsopen": 430,
+        "fsconfig": 431,
+        "fsmount": 432,
+        "fspick": 433,
+        "mount_setattr": 442,
+        "open_tree_attr": 467,
+        "pidfd_getfd": 438,
+        "kcmp": 312,
+        "fanotify_init": 300,
+        "fanotify_mark": 301,
+        "process_madvise": 440,
+        "syslog": 103,
+        "ptrace": 101,
+        "process_vm_readv": 310,
+        "process_vm_writev": 311,
+        "setsockopt": 54,
+        "getsockopt": 55,
         "ioctl": 16,
         "socket": 41,
         "clone": 56,
         "unshare": 272,
         "clone3": 435,
-        "denied": [250, 248, 249, 425, 426, 427, 321, 298, 323, 246, 320, 175, 313, 176, 304, 163, 167, 168],
+        "personality": 135,
     },
     "aarch64": {
-        "audit": 0xC00000B7,
+        "keyctl": 219,
+        "add_key": 217,
+        "request_key": 218,
+        "io_uring_setup": 425,
+        "io_uring_enter": 426,
+        "io_uring_register": 427,
+        "bpf": 280,
+        "perf_event_open": 241,
+        "userfaultfd": 282,
+        "kexec_load": 104,
+        "kexec_file_load": 294,
+        "init_module": 105,
+        "finit_module": 273,
+        "delete_module": 106,
+        "open_by_handle_at": 265,
+        "acct": 89,
+        "swapon": 224,
+        "swapoff": 225,
+        "quotactl": 60,
+        "mount": 40,
+        "umount2": 39,
+        "pivot_root": 41,
+        "open_tree": 428,
+        "move_mount": 429,
+        "fsopen": 430,
+        "fsconfig": 431,
+        "fsmount": 432,
+        "fspick": 433,
+        "mount_setattr": 442,
+        "open_tree_attr": 467,
+        "pidfd_getfd": 438,
+        "kcmp": 272,
+        "fanotify_init": 262,
+        "fanotify_mark": 263,
+        "process_madvise": 440,
+        "syslog": 116,
+        "ptrace": 117,
+        "process_vm_readv": 270,
+        "process_vm_writev": 271,
+        "setsockopt": 208,
+        "getsockopt": 209,
         "ioctl": 29,
         "socket": 198,
         "clone": 220,
         "unshare": 97,
         "clone3": 435,
-        "denied": [219, 217, 218, 425, 426, 427, 280, 241, 282, 104, 294, 105, 273, 106, 265, 89, 224, 225],
+        "personality": 92,
     },
 }
-# names of "denied", same order for each arch: keyctl add_key request_key io_uring_setup io_uring_enter
-# io_uring_register bpf perf_event_open userfaultfd kexec_load kexec_file_load init_module finit_module
-# delete_module open_by_handle_at acct swapon swapoff
+AUDIT_ARCH = {"x86_64": 0xC000003E, "aarch64": 0xC00000B7}
+MOUNT_FAMILY = (
+    "mount",
+    "umount2",
+    "pivot_root",
+    "open_tree",
+    "move_mount",
+    "fsopen",
+    "fsconfig",
+    "fsmount",
+    "fspick",
+    "mount_setattr",
+    "open_tree_attr",
+)
+DENIED = (
+    "keyctl",
+    "add_key",
+    "request_key",
+    "io_uring_setup",
+    "io_uring_enter",
+    "io_uring_register",
+    "bpf",
+    "perf_event_open",
+    "userfaultfd",
+    "kexec_load",
+    "kexec_file_load",
+    "init_module",
+    "finit_module",
+    "delete_module",
+    "open_by_handle_at",
+    "acct",
+    "swapon",
+    "swapoff",
+    "quotactl",
+    "pidfd_getfd",
+    "kcmp",
+    "fanotify_init",
+    "fanotify_mark",
+    "process_madvise",
+    "syslog",
+    *MOUNT_FAMILY,
+)
+CHECK_DENIED = ("ptrace", "process_vm_readv", "process_vm_writev")
+VARIANTS = ("sandbox", "check")
 
 
 class _Assembler:
@@ -105,47 +267,86 @@ class _Assembler:
         return out
 
 
-@functools.lru_cache(maxsize=1)
-def program() -> bytes:
+@functools.lru_cache(maxsize=4)
+def program(variant: str = "sandbox") -> bytes:
     """The filter for this machine's architecture, as ``struct sock_filter[]`` bytes."""
     machine = platform.machine()
-    if machine not in ARCHES:
+    if machine not in NUMBERS:
         raise OSError(f"no seccomp filter for architecture {machine}")
-    arch = ARCHES[machine]
+    if variant not in VARIANTS:
+        raise ValueError(f"unknown seccomp variant {variant!r}")
+    nr = NUMBERS[machine]
+    denied = [*DENIED, *(CHECK_DENIED if variant == "check" else ())]
     asm = _Assembler()
     asm.load(OFFSET_ARCH)
-    asm.jump(BPF_JEQ_K, arch["audit"], 1, 0)
+    asm.jump(BPF_JEQ_K, AUDIT_ARCH[machine], 1, 0)
     asm.ret(RET_ERRNO | errno.EPERM)  # other ABIs (i386 through int 0x80) are refused outright
     asm.load(OFFSET_NR)
     if machine == "x86_64":
         asm.jump(BPF_JGE_K, X32_SYSCALL_BIT, "eperm")
-    for number in arch["denied"]:
-        asm.jump(BPF_JEQ_K, number, "eperm")
-    asm.jump(BPF_JEQ_K, arch["clone3"], "enosys")
-    asm.jump(BPF_JEQ_K, arch["ioctl"], "ioctl")
-    asm.jump(BPF_JEQ_K, arch["unshare"], "flags")
-    asm.jump(BPF_JEQ_K, arch["clone"], "flags")
-    asm.jump(BPF_JEQ_K, arch["socket"], "socket")
+    for name in denied:
+        asm.jump(BPF_JEQ_K, nr[name], "eperm")
+    asm.jump(BPF_JEQ_K, nr["clone3"], "enosys")
+    asm.jump(BPF_JEQ_K, nr["ioctl"], "ioctl")
+    asm.jump(BPF_JEQ_K, nr["unshare"], "unshare")
+    asm.jump(BPF_JEQ_K, nr["clone"], "clone")
+    asm.jump(BPF_JEQ_K, nr["socket"], "socket")
+    asm.jump(BPF_JEQ_K, nr["personality"], "personality")
+    asm.jump(BPF_JEQ_K, nr["setsockopt"], "sockopt")
+    asm.jump(BPF_JEQ_K, nr["getsockopt"], "sockopt")
+    asm.ret(RET_ALLOW)
+    asm.label("sockopt")
+    asm.load(_arg(1))
+    asm.jump(BPF_JEQ_K, SOL_IP, "sockopt_name")
+    asm.jump(BPF_JEQ_K, SOL_IPV6, "sockopt_name")
+    asm.ret(RET_ALLOW)
+    asm.label("sockopt_name")
+    asm.load(_arg(2))
+    for name in XTABLES_OPTIONS:
+        asm.jump(BPF_JEQ_K, name, "eperm")
     asm.ret(RET_ALLOW)
     asm.label("ioctl")
     asm.load(_arg(1))
     asm.jump(BPF_JEQ_K, TIOCSTI, "eperm")
     asm.jump(BPF_JEQ_K, TIOCLINUX, "eperm")
+    asm.jump(BPF_JEQ_K, TIOCSETD, "eperm")
     asm.ret(RET_ALLOW)
-    asm.label("flags")
+    asm.label("unshare")
     asm.load(_arg(0))
-    asm.jump(BPF_JSET_K, CLONE_NEWUSER, "eperm")
+    asm.jump(BPF_JSET_K, CLONE_NEW_ANY | CLONE_NEWTIME, "eperm")
+    asm.ret(RET_ALLOW)
+    asm.label("clone")
+    asm.load(_arg(0))
+    asm.jump(BPF_JSET_K, CLONE_NEW_ANY, "eperm")
     asm.ret(RET_ALLOW)
     asm.label("socket")
     asm.load(_arg(0))
-    asm.jump(BPF_JEQ_K, AF_VSOCK, "eafnosupport")
+    asm.jump(BPF_JEQ_K, AF_UNIX, "allow")
+    asm.jump(BPF_JEQ_K, AF_INET, "inet")
+    asm.jump(BPF_JEQ_K, AF_INET6, "inet")
+    asm.jump(BPF_JEQ_K, AF_NETLINK, "netlink")
+    asm.ret(RET_ERRNO | errno.EAFNOSUPPORT)
+    asm.label("inet")
+    asm.load(_arg(2))
+    for protocol in ALLOWED_INET_PROTOCOLS:
+        asm.jump(BPF_JEQ_K, protocol, "allow")
+    asm.ret(RET_ERRNO | errno.EPROTONOSUPPORT)
+    asm.label("netlink")
+    asm.load(_arg(2))
+    for protocol in ALLOWED_NETLINK:
+        asm.jump(BPF_JEQ_K, protocol, "allow")
+    asm.ret(RET_ERRNO | errno.EPROTONOSUPPORT)
+    asm.label("personality")
+    asm.load(_arg(0))
+    for value in ALLOWED_PERSONALITIES:
+        asm.jump(BPF_JEQ_K, value, "allow")
+    asm.ret(RET_ERRNO | errno.EPERM)
+    asm.label("allow")
     asm.ret(RET_ALLOW)
     asm.label("eperm")
     asm.ret(RET_ERRNO | errno.EPERM)
     asm.label("enosys")
     asm.ret(RET_ERRNO | errno.ENOSYS)
-    asm.label("eafnosupport")
-    asm.ret(RET_ERRNO | errno.EAFNOSUPPORT)
     return asm.program()
 
 
@@ -159,13 +360,13 @@ SECCOMP_MODE_FILTER = 2
 
 
 class Loader:
-    """Everything ``apply`` needs, prepared in the parent so the forked child only makes two prctl calls."""
+    """Loads a filter variant into the calling process (tests probe the filter this way)."""
 
-    def __init__(self) -> None:
+    def __init__(self, variant: str = "sandbox") -> None:
         self._libc = ctypes.CDLL(None, use_errno=True)
         self._prctl = self._libc.prctl
         self._prctl.argtypes = [ctypes.c_int, ctypes.c_ulong, ctypes.c_void_p, ctypes.c_ulong, ctypes.c_ulong]
-        code = program()
+        code = program(variant)
         self._buffer = ctypes.create_string_buffer(code, len(code))
         self._fprog = _SockFprog(len(code) // 8, ctypes.cast(self._buffer, ctypes.c_void_p))
         self._fprog_ref = ctypes.byref(self._fprog)
@@ -178,6 +379,6 @@ class Loader:
             raise OSError(ctypes.get_errno(), "PR_SET_SECCOMP failed")
 
 
-@functools.lru_cache(maxsize=1)
-def loader() -> Loader:
-    return Loader()
+@functools.lru_cache(maxsize=2)
+def loader(variant: str = "sandbox") -> Loader:
+    return Loader(variant)

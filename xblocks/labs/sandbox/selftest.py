@@ -47,7 +47,7 @@ class CaseResult:
 
     def line(self) -> str:
         mark = "ok  " if self.passed else "FAIL"
-        return f"{mark} {self.name:<22} (row {self.row:>5}) {self.seconds * 1000:6.0f} ms  {self.detail}"
+        return f"{mark} {self.name:<22} ({self.row:>10}) {self.seconds * 1000:6.0f} ms  {self.detail}"
 
 
 @dataclass(frozen=True)
@@ -84,6 +84,15 @@ class Context:
     a: SandboxHandle
     b: SandboxHandle
     made: list[SandboxHandle] = field(default_factory=list)
+
+    def sudo_sandbox(self) -> SandboxHandle:
+        """One shared sandbox whose learner has sudo (the most a learner can be), made on first use."""
+        for handle in self.made:
+            if handle.label == "selftest-sudo":
+                return handle
+        handle = self.backend.create(SandboxSpec(image="base", learner_sudo=True, label="selftest-sudo"))
+        self.made.append(handle)
+        return handle
 
     @contextlib.contextmanager
     def sandbox(self, **limits: int | float) -> Iterator[SandboxHandle]:
@@ -345,18 +354,30 @@ def setuid_binaries(ctx: Context) -> str:
     return "setuid-root and cap_net_raw+ep copies run without privilege (NoNewPrivs 1, CapEff 0)"
 
 
+PTRACE_PROBE = """
+import ctypes, errno, sys
+libc = ctypes.CDLL(None, use_errno=True)
+libc.ptrace.restype = ctypes.c_long
+for pid in sys.argv[1:]:
+    rc = libc.ptrace(16, int(pid), None, None)  # PTRACE_ATTACH
+    print(pid, "ATTACHED" if rc == 0 else errno.errorcode[ctypes.get_errno()])
+"""
+
+
 def ptrace_neighbour(ctx: Context) -> str:
     ctx.run(ctx.b, "sleep 60 >/dev/null 2>&1 &")
+    # the worker, a neighbour's processes (host pids), the sandbox's own init and every root process in it
     targets = [str(os.getpid()), *(str(p) for p in _sandbox_host_pids(ctx, ctx.b)), "1"]
     result = ctx.run(
         ctx.a,
-        'for p in "$@"; do strace -qq -p "$p" -e trace=none -o /dev/null & s=$!; sleep 0.1; '
-        'if kill -0 $s 2>/dev/null; then kill $s; echo "ATTACHED $p"; fi; done; true',
-        args=targets,
+        'python3 -c "$1" "${@:2}" $(ps -o pid= -u root)',
+        args=[PTRACE_PROBE, *targets],
         timeout=10,
     )
+    _expect(result.exit_code == 0 and result.stdout.strip(), f"the probe did not run: {result.stderr[-300:]}")
     _expect("ATTACHED" not in result.stdout, f"ptrace attached: {result.stdout.strip()}")
-    return f"strace -p on the worker, a neighbour's processes and init: refused ({len(targets)} targets)"
+    count = len(result.stdout.splitlines())
+    return f"ptrace of the worker, a neighbour's processes, init and the sandbox's root processes: refused ({count})"
 
 
 def _sandbox_host_pids(ctx: Context, handle: SandboxHandle) -> list[int]:
@@ -496,8 +517,17 @@ CASES: tuple[tuple[str, str, Callable[[Context], str]], ...] = (
 )
 
 
+def _cases() -> list[tuple[str, str, Callable[[Context], str]]]:
+    """What the self-test runs: the red-team corpus's in-sandbox cases (abuse rows 1-18 first)."""
+    from xblocks.labs.sandbox import redteam  # pylint: disable=import-outside-toplevel
+
+    return [
+        (attack.name, attack.ref.replace("abuse row ", ""), attack.run) for attack in redteam.CORPUS if attack.selftest
+    ]
+
+
 def run_case(ctx: Context, name: str) -> CaseResult:
-    row, function = next((row, fn) for case, row, fn in CASES if case == name)
+    row, function = next((row, fn) for case, row, fn in _cases() if case == name)
     started = time.monotonic()
     try:
         detail, passed = function(ctx), True
@@ -517,15 +547,17 @@ def context(backend: Backend | None = None) -> Iterator[Context]:
     backend = backend or LocalBackend.instance()
     os.environ.setdefault(SENTINEL_VARIABLE, "kafaat-sentinel-" + os.urandom(8).hex())
     made: list[SandboxHandle] = []
+    ctx: Context | None = None
     with _bypass_gate():
         try:
             a = backend.create(SandboxSpec(image="base", label="selftest-a"))
             made.append(a)
             b = backend.create(SandboxSpec(image="base", label="selftest-b"))
             made.append(b)
-            yield Context(backend=backend, a=a, b=b)
+            ctx = Context(backend=backend, a=a, b=b)
+            yield ctx
         finally:
-            for handle in made:
+            for handle in [*made, *(ctx.made if ctx else [])]:
                 with contextlib.suppress(Exception):
                     backend.destroy(handle)
 
@@ -541,7 +573,7 @@ def run(
     results: list[CaseResult] = []
     try:
         with context(backend) as ctx:
-            for name, _row, _fn in CASES:
+            for name, _row, _fn in _cases():
                 if only and name not in only:
                     continue
                 result = run_case(ctx, name)

@@ -1,17 +1,20 @@
-"""Abuse rows 1-18 of the sandbox table, each against real sandboxes (the same cases the worker self-test runs).
+"""The red-team corpus against real sandboxes: every entry of ``redteam.CORPUS``, and the cases that need the host.
 
-Rows 20 (mining detection: the labs app's reaper and events) and 21 (a second boundary through a
-Kubernetes RuntimeClass) belong to other parts; row 19 is covered by ``host_secrets``.
+The corpus holds abuse rows 1-18 of the sandbox table and the trust-boundary attacks; the worker's
+self-test runs its in-sandbox entries. Rows 20 (mining detection: the labs app's reaper and events)
+and 21 (a second boundary through a Kubernetes RuntimeClass) belong to other parts; row 19 is
+covered by ``host_secrets``.
 """
 
 from __future__ import annotations
 
+import os
 import threading
 import time
 
 import pytest
 
-from xblocks.labs.sandbox import selftest
+from xblocks.labs.sandbox import redteam, selftest
 
 pytestmark = pytest.mark.sandbox
 
@@ -22,10 +25,24 @@ def abuse_context(local_backend):
         yield ctx
 
 
-@pytest.mark.parametrize("case", [name for name, _row, _fn in selftest.CASES])
-def test_abuse_case_is_contained(abuse_context, case):
-    result = selftest.run_case(abuse_context, case)
-    assert result.passed, result.detail
+@pytest.mark.parametrize("case", [attack.name for attack in redteam.CORPUS])
+def test_every_attack_of_the_corpus_is_contained(abuse_context, case):
+    attack = redteam.by_name(case)
+    started = time.monotonic()
+    try:
+        detail = attack.run(abuse_context)
+    except selftest.Escape as escape:
+        pytest.fail(f"{attack.attack}: {escape} (expected: {attack.containment})")
+    assert detail and time.monotonic() - started < 30
+
+
+def test_each_corpus_entry_states_its_attack_containment_and_proof():
+    names = [attack.name for attack in redteam.CORPUS]
+    assert len(names) == len(set(names))
+    for attack in redteam.CORPUS:
+        assert attack.attack and attack.containment and attack.proves and attack.ref, attack.name
+    # every abuse row the self-test always ran is still in it
+    assert {name for name, _row, _fn in selftest.CASES} <= {a.name for a in redteam.CORPUS if a.selftest}
 
 
 def test_a_planted_check_script_symlink_does_not_redirect_delivery_or_writes(make_sandbox, local_backend, tmp_path):
@@ -56,12 +73,16 @@ def test_no_sandbox_process_is_host_root(make_sandbox, local_backend):
     local_backend.exec(handle, "sleep 30 >/dev/null 2>&1 &")
     pty = local_backend.open_pty(handle)
     exec_running = threading.Thread(target=local_backend.exec, args=(handle, "sleep 1"), kwargs={"user": "root"})
+    check_running = threading.Thread(
+        target=local_backend.exec, args=(handle, "sleep 1"), kwargs={"user": "learner", "check": True}
+    )
     exec_running.start()
+    check_running.start()
     try:
         time.sleep(0.3)
         driver = cgroups.driver(local_backend.settings.SANDBOX_CGROUP_PARENT)
-        # Everything in the sandbox's cgroup: bwrap's monitor and init, the daemons, the shell, the
-        # running check and the nsenter launchers waiting for them outside the pid namespace.
+        # Everything in the sandbox's cgroup: bwrap's monitor and init, the spawner, the daemons, the
+        # shell, a running exec and a running check with the helper waiting for it outside the pid namespace.
         members = driver.pids(handle.id)
         uids = {pid: _uids(pid) for pid in members}
         assert len(members) >= 8
@@ -70,6 +91,7 @@ def test_no_sandbox_process_is_host_root(make_sandbox, local_backend):
         assert {_uids(pid)[0] for pid in members if _pid_ns(pid) == _pid_ns(handle.data["pid"])} >= {base, base + 1000}
     finally:
         exec_running.join()
+        check_running.join()
         pty.close()
 
 
@@ -93,22 +115,34 @@ def _uids(pid: int) -> list[int]:
     return []
 
 
-def test_a_planted_dev_pts_link_cannot_send_the_pty_open_onto_the_host(make_sandbox, local_backend, tmp_path):
-    canary = tmp_path / "canary"
-    canary.write_text("host\n")
+def test_the_sandbox_root_cannot_replace_dev_pts_and_a_planted_link_resolves_inside(
+    make_sandbox, local_backend, tmp_path
+):
     handle = make_sandbox(learner_sudo=True)
-    planted = local_backend.exec(
-        handle, f"umount -l /dev/pts && ln -s {canary} /dev/pts/ptmx && echo planted", user="root"
-    )
-    assert planted.stdout == "planted\n", planted.stderr
-    pty = local_backend.open_pty(handle)  # falls back to a host pseudo-terminal
+    planted = local_backend.exec(handle, "umount -l /dev/pts 2>&1; echo rc=$?", user="root")
+    assert "rc=0" not in planted.stdout  # the mount family is denied: devpts stays the sandbox's own
+    pty = local_backend.open_pty(handle)
     try:
-        pty.write(b"echo PTY-$((2*21))\n")
+        pty.write(b"echo PTY-$((2*21)) $(tty)\n")
         seen = b""
         deadline = time.monotonic() + 5
-        while b"PTY-42" not in seen and time.monotonic() < deadline:
+        while b"PTY-42 /dev/pts/" not in seen and time.monotonic() < deadline:
             seen += pty.read()
-        assert b"PTY-42" in seen
+        assert b"PTY-42 /dev/pts/" in seen
     finally:
         pty.close()
+    # and the host-side open itself: a link at dev/pts/ptmx pointing at a host file stays inside the root
+    from xblocks.labs.sandbox.local import _openat2_in_root
+
+    canary = tmp_path / "canary"
+    canary.write_text("host\n")
+    fake_root = tmp_path / "root"
+    (fake_root / "dev/pts").mkdir(parents=True)
+    (fake_root / "dev/pts/ptmx").symlink_to(canary)
+    root_fd = os.open(fake_root, os.O_PATH | os.O_DIRECTORY)
+    try:
+        with pytest.raises(FileNotFoundError):
+            _openat2_in_root(root_fd, b"dev/pts/ptmx", os.O_RDWR)
+    finally:
+        os.close(root_fd)
     assert canary.read_text() == "host\n"
