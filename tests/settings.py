@@ -51,3 +51,6 @@ REDIS_URL = os.environ.get("KAFAAT_REDIS_URL", "redis://127.0.0.1:6379/15")
 # Tests see production defaults: the demo's relaxations (HR deliveries over http to loopback, a
 # file-drop folder) are opted into by the tests that need them.
 KAFAAT = {key: value for key, value in KAFAAT.items() if not key.startswith("DELIVERY_")}  # noqa: F405
+# Celery runs eagerly in the test process, which is therefore its own lab host; tests of other roles
+# start real workers with KAFAAT_LAB_HOST_ROLE set otherwise.
+KAFAAT["LAB_HOST_ROLE"] = True
