@@ -1,5 +1,6 @@
-"""``make demo``: migrate, seed, then run the web server (workbench + terminal gateway) and a Celery
-worker with beat; Ctrl-C stops everything this started, the learners' lab sandboxes included."""
+"""``make demo``: migrate, seed, then run the web server (workbench + terminal gateway) and this machine
+as a lab host (Celery worker on the lab queues and the default queue, heartbeat, periodic jobs);
+Ctrl-C stops everything this started, the learners' lab sandboxes included."""
 
 from __future__ import annotations
 
@@ -50,17 +51,20 @@ def main() -> int:
             [
                 sys.executable,
                 "-m",
-                "celery",
-                "-A",
+                "django",
+                "kafaat_lab_host",
+                "run",
+                "--celery-app",
                 "demo",
-                "worker",
-                "--beat",
-                "--loglevel",
-                "INFO",
+                # certification, credentials and exports tasks share this worker in the demo
+                "--queues",
+                "celery",
                 "--concurrency",
                 os.environ.get("KAFAAT_DEMO_WORKERS", "4"),
-                "--schedule",
-                os.path.join("var", "celerybeat-schedule"),
+                # the demo's web server serves the terminal gateway on its own port
+                "--no-gateway",
+                # no Celery beat: the periodic jobs run in this service's loop
+                "--periodic",
             ],
             start_new_session=True,
         ),
