@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 import logging
+import threading
 from datetime import timedelta
 
 import pytest
+from django.db import connection
 from django.utils import timezone
 
 from xblocks.labs import api, hosts
@@ -97,6 +99,52 @@ def test_a_host_that_filled_up_meanwhile_is_passed_over_for_the_next(
     with pytest.raises(ActionRefused):
         start(user_factory, definition_of, "three")
     assert LabSession.objects.filter(usage_key=USAGE).count() == 2
+
+
+@pytest.mark.mariadb
+@pytest.mark.django_db(transaction=True)
+def test_concurrent_starts_never_place_more_sessions_on_a_host_than_its_capacity(
+    user_factory, definition_of, dispatched, monkeypatch
+):
+    register("lab-a", capacity=2)
+    definition = definition_of("files_and_flags")
+    users = [user_factory(f"racer{index}") for index in range(8)]
+    barrier = threading.Barrier(len(users))
+    # Make every start insert its session before any counts the host's sessions (the worst case):
+    # without the host row's lock each would count only itself and all eight would be placed.
+    counting = threading.Barrier(len(users))
+    real_counts = hosts._live_counts  # pylint: disable=protected-access
+
+    def counts_after_everyone_inserted(names):
+        if connection.in_atomic_block:
+            try:
+                counting.wait(timeout=1)
+            except threading.BrokenBarrierError:
+                pass  # the others wait for the host's lock: the point of it
+        return real_counts(names)
+
+    monkeypatch.setattr(hosts, "_live_counts", counts_after_everyone_inserted)
+    placed, refused, errors = [], [], []
+
+    def go(user):
+        try:
+            barrier.wait()
+            placed.append(api.start_session(user, USAGE, "", definition).session_id)
+        except ActionRefused:
+            refused.append(user.pk)
+        except Exception as error:  # pragma: no cover - reported below
+            errors.append(error)
+        finally:
+            connection.close()
+
+    threads = [threading.Thread(target=go, args=(user,)) for user in users]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert not errors
+    assert (len(placed), len(refused)) == (2, 6)
+    assert LabSession.objects.filter(host="lab-a").count() == 2
 
 
 def _ready_on(session_id: int, host: str) -> None:

@@ -16,7 +16,7 @@ import threading
 import time
 import traceback
 from collections.abc import Callable, Iterable
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from importlib import import_module
 
 from django.conf import settings
@@ -32,6 +32,7 @@ log = logging.getLogger(__name__)
 # A job whose interval has nearly passed counts as due: beat's ticks and the start of the previous
 # run differ by the queueing delay, and a strict test would skip every other run.
 DUE_SLACK = 0.1
+EVER = datetime(2000, 1, 1, tzinfo=UTC)
 
 
 def _overrides() -> dict:
@@ -47,7 +48,7 @@ def next_due(item: catalog.Job, row: PeriodicJob) -> datetime:
     """When the job is next due, given its last start (or, never run, the row's creation for daily jobs)."""
     if item.at is None:
         if row.last_started is None:
-            return row.created or timezone.now()
+            return EVER  # never run: due now
         every = catalog.interval(item, _overrides())
         return row.last_started + timedelta(seconds=every * (1 - DUE_SLACK))
     base = row.last_started or row.created or timezone.now()

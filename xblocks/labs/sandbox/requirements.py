@@ -18,6 +18,9 @@ import subprocess
 from collections.abc import Callable
 from dataclasses import dataclass
 
+# Where the tools are looked up: the backend runs them with this PATH, never the caller's.
+TOOL_PATH = "/usr/sbin:/usr/bin:/sbin:/bin"
+SUBID_FILES = ("/etc/subuid", "/etc/subgid")
 MIN_KERNEL = (5, 11)
 MIN_BUBBLEWRAP = (0, 8)
 MIN_UTIL_LINUX = (2, 38)
@@ -83,9 +86,9 @@ def _version(text: str) -> tuple[int, ...]:
 
 
 def _tool_version(*command: str) -> str:
-    tool = shutil.which(command[0], path="/usr/sbin:/usr/bin:/sbin:/bin")
+    tool = shutil.which(command[0], path=TOOL_PATH)
     if tool is None:
-        raise Missing(f"{command[0]} is not installed in /usr/bin (Debian: apt install {PACKAGES[command[0]]})")
+        raise Missing(f"{command[0]} is not installed in {TOOL_PATH} (Debian: apt install {PACKAGES[command[0]]})")
     completed = subprocess.run([tool, *command[1:]], capture_output=True, text=True, timeout=10, check=False)
     lines = (completed.stdout or completed.stderr or "").strip().splitlines()
     return lines[0] if lines else ""
@@ -123,7 +126,7 @@ def _user_namespaces() -> str:
     limit = int(limit_file.read_text().strip()) if limit_file.exists() else -1
     if limit == 0:
         raise Missing("user.max_user_namespaces is 0: set it above 0 (sysctl -w user.max_user_namespaces=15000)")
-    unshare = shutil.which("unshare", path="/usr/sbin:/usr/bin:/sbin:/bin")
+    unshare = shutil.which("unshare", path=TOOL_PATH)
     if unshare is None:
         raise Missing("cannot test: unshare is not installed (apt install util-linux)")
     completed = subprocess.run([unshare, "--user", "true"], capture_output=True, text=True, timeout=10, check=False)
@@ -150,7 +153,7 @@ def _ranges(path: pathlib.Path) -> list[tuple[str, int, int]]:
 def _subordinate_range() -> str:
     settings = _settings()
     base, count = int(settings.SANDBOX_UID_BASE), int(settings.SANDBOX_UID_COUNT)
-    for file in ("/etc/subuid", "/etc/subgid"):
+    for file in SUBID_FILES:
         entries = _ranges(pathlib.Path(file))
         ours = [e for e in entries if e[0] in ("root", "0") and e[1] <= base and e[1] + e[2] >= base + count]
         if not ours:
@@ -164,7 +167,7 @@ def _subordinate_range() -> str:
                     f"{file} gives {user} {start}:{length}, which overlaps the sandboxes' range {base}:{count}: "
                     "choose another SANDBOX_UID_BASE"
                 )
-    return f"root:{base}:{count} in /etc/subuid and /etc/subgid"
+    return f"root:{base}:{count} in {' and '.join(SUBID_FILES)}"
 
 
 @requirement("cgroup controllers")
@@ -263,6 +266,6 @@ def _image_cache() -> str:
         raise Missing(
             f"the base image is not built in {cache} and IMAGE_AUTO_BUILD is off: run kafaat image build --all"
         )
-    if shutil.which("debootstrap", path="/usr/sbin:/usr/bin:/sbin:/bin") is None:
+    if shutil.which("debootstrap", path=TOOL_PATH) is None:
         raise Missing(f"the base image is not built in {cache} and debootstrap is not installed to build it")
     return f"{cache}: base image not built yet; the first sandbox builds it (or run kafaat image build --all)"
