@@ -9,6 +9,7 @@ exits non-zero, so the container or unit that runs it restarts the whole host.
 
 from __future__ import annotations
 
+import ctypes
 import logging
 import os
 import signal
@@ -28,6 +29,7 @@ from xblocks.labs import api
 log = logging.getLogger(__name__)
 
 GATEWAY_APP = "xblocks.labs.terminal.asgi:application"
+PR_SET_PDEATHSIG = 1
 
 
 @dataclass(frozen=True)
@@ -103,6 +105,11 @@ def environment(options: Options) -> dict[str, str]:
     return {**os.environ, "KAFAAT_LAB_HOST_ROLE": "1", "KAFAAT_LAB_HOST": options.name}
 
 
+def _die_with_parent() -> None:
+    libc = ctypes.CDLL(None, use_errno=True)
+    libc.prctl(PR_SET_PDEATHSIG, signal.SIGTERM)
+
+
 def _sandbox_count() -> int:
     try:
         from xblocks.labs.sandbox.base import get_backend  # pylint: disable=import-outside-toplevel
@@ -164,9 +171,12 @@ class Service:
 
     def _spawn(self, name: str, command: list[str]) -> None:
         self.say(f"lab host {self.options.name}: starting {name}: {' '.join(command)}")
-        # Same process group as the service: whoever stops the group (a container runtime, the demo)
-        # reaches the children too, and none outlives a SIGKILL of the service.
-        self.children[name] = subprocess.Popen(command, env=environment(self.options))
+        # Each child in its own session, so a signal to the service's group (Ctrl-C, the demo) does
+        # not reach the worker's pool processes behind its back; the service stops them in order, and
+        # the kernel stops them if the service itself is killed (PR_SET_PDEATHSIG).
+        self.children[name] = subprocess.Popen(
+            command, env=environment(self.options), start_new_session=True, preexec_fn=_die_with_parent
+        )
 
     def start(self) -> None:
         os.environ["KAFAAT_LAB_HOST_ROLE"] = "1"
