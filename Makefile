@@ -8,7 +8,7 @@ STAMP  := $(VENV)/.kafaat-installed
 export PYTHONDONTWRITEBYTECODE := 1
 export PIP_DISABLE_PIP_VERSION_CHECK := 1
 
-.PHONY: demo test install system host services images test-labs test-compat translations \
+.PHONY: demo test install system host services images test-labs test-compat test-tutor translations \
         check-translations quality benchmarks clean
 
 demo: install images
@@ -19,6 +19,7 @@ test: install services images
 	KAFAAT_TEST_DATABASE=mariadb $(BIN)/python -m pytest -m mariadb
 	$(MAKE) --no-print-directory test-labs
 	$(MAKE) --no-print-directory test-compat
+	$(MAKE) --no-print-directory test-tutor
 	$(MAKE) --no-print-directory check-translations
 	$(MAKE) --no-print-directory quality
 
@@ -50,6 +51,21 @@ test-compat: install
 	  PATH="$$(dirname $(PY312)):$$PATH" $(BIN)/tox -e py312-django42 -- -m "not sandbox and not browser" -q; \
 	fi
 
+# The Tutor plugin (tutor/, its own distribution) rendered by the real Tutor of each supported Open edX
+# release, each in its own virtualenv: Tutor 20 (Teak) and Tutor 21 (Ulmo). Offline once installed; no
+# Docker engine or Kubernetes cluster is involved (see docs/deploy-tutor.md).
+TUTOR_RELEASES := teak ulmo
+test-tutor:
+	@set -e; for release in $(TUTOR_RELEASES); do \
+	  venv=.venv-tutor-$$release; stamp=$$venv/.installed-$$(cksum < tutor/requirements/$$release.txt | cut -d' ' -f1); \
+	  if [ ! -f $$stamp ]; then \
+	    rm -rf $$venv && $(PYTHON) -m venv $$venv && \
+	    $$venv/bin/pip install -q -r tutor/requirements/$$release.txt -e tutor && touch $$stamp; \
+	  fi; \
+	  echo "test-tutor: $$release ($$($$venv/bin/python -c 'from tutor.__about__ import __version__; print("Tutor", __version__)'))"; \
+	  (cd tutor && ../$$venv/bin/python -m pytest -q); \
+	done
+
 test-labs: install images
 	$(BIN)/kafaat lab validate course_content
 	$(BIN)/kafaat lab test course_content --jobs 2
@@ -64,11 +80,11 @@ check-translations: install
 	$(BIN)/python scripts/translations.py check
 
 quality: install
-	$(BIN)/ruff check xblocks tests benchmarks demo scripts
-	$(BIN)/ruff format --check xblocks tests benchmarks demo scripts
+	$(BIN)/ruff check xblocks tests benchmarks demo scripts tutor
+	$(BIN)/ruff format --check xblocks tests benchmarks demo scripts tutor
 
 benchmarks: install images services
 	$(BIN)/python -m benchmarks all
 
 clean:
-	rm -rf $(VENV) var .tox build dist *.egg-info
+	rm -rf $(VENV) .venv-tutor-* var .tox build dist *.egg-info tutor/*.egg-info
