@@ -312,3 +312,38 @@ def test_the_lms_and_its_workers_share_the_signing_keys_volume(https_env):
         ]
     claim = by_name(load_all(https_env / "k8s" / "volumes.yml"))[("PersistentVolumeClaim", "kafaat-credential-keys")]
     assert claim["spec"]["accessModes"] == ["ReadWriteMany"]
+
+
+# --------------------------------------------------------------------------- the distribution
+
+
+def test_the_plugin_wheel_carries_its_patches_and_templates(tmp_path):
+    import zipfile
+
+    here = pathlib.Path(__file__).resolve().parents[1]
+    subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "pip",
+            "wheel",
+            "-q",
+            "--no-build-isolation",
+            "--no-deps",
+            str(here),
+            "-w",
+            str(tmp_path),
+        ],
+        check=True,
+        capture_output=True,
+        timeout=300,
+    )
+    (wheel,) = tmp_path.glob("tutor_contrib_kafaat-*.whl")
+    names = set(zipfile.ZipFile(wheel).namelist())
+    source = here / "tutorkafaat"
+    expected = {
+        str(path.relative_to(here)) for path in source.rglob("*") if path.is_file() and "__pycache__" not in path.parts
+    }
+    assert expected <= names, sorted(expected - names)
+    entry_points = next(name for name in names if name.endswith("entry_points.txt"))
+    assert "kafaat = tutorkafaat.plugin" in zipfile.ZipFile(wheel).read(entry_points).decode()
