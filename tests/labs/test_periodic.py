@@ -69,6 +69,26 @@ def test_plugin_settings_add_the_entries_and_keep_the_operators_own(monkeypatch)
     bare = types.SimpleNamespace(LOCALE_PATHS=[])
     plugin_settings(bare)  # no schedule and no KAFAAT yet: both are created
     assert set(bare.CELERYBEAT_SCHEDULE) == {job.name for job in catalog.JOBS} and bare.KAFAAT == {}
+    assert not hasattr(bare, "EXPLICIT_QUEUES")  # not an edx-platform project: no routes to add
+
+
+def test_plugin_settings_route_lab_tasks_to_the_lab_queue_for_edx_platforms_router(monkeypatch):
+    from xblocks.core import routing  # pylint: disable=import-outside-toplevel
+    from xblocks.labs import tasks  # pylint: disable=import-outside-toplevel
+    from xblocks.labs.settings.common import plugin_settings  # pylint: disable=import-outside-toplevel
+
+    monkeypatch.delenv("KAFAAT_LAB_QUEUE", raising=False)
+    mine = {"queue": "my.labs"}
+    settings = types.SimpleNamespace(
+        LOCALE_PATHS=[],
+        EXPLICIT_QUEUES={"xblocks.labs.tasks.run_checks": mine, "lms.djangoapps.x.tasks.y": {"queue": "edx.high"}},
+    )
+    plugin_settings(settings)
+    routes = settings.EXPLICIT_QUEUES
+    assert routes["xblocks.labs.tasks.run_checks"] is mine and routes["lms.djangoapps.x.tasks.y"]["queue"] == "edx.high"
+    assert routes["xblocks.labs.tasks.provision_session"] == {"queue": "kafaat.labs"}
+    lab_tasks = {name for name, task in current_app.tasks.items() if isinstance(task, tasks.LabHostTask)}
+    assert lab_tasks == set(routing.LAB_TASKS)  # every lab task has a route, and only those
 
 
 def test_an_interval_below_one_second_is_refused():

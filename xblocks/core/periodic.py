@@ -15,6 +15,8 @@ from dataclasses import dataclass
 from datetime import timedelta
 from typing import Any
 
+from xblocks.core import routing
+
 RUN_TASK = "xblocks.labs.tasks.run_periodic_job"
 # edx-platform configures Celery from Django settings without a namespace, so beat reads the
 # pre-4.0 name; projects that use ``namespace="CELERY"`` (the demo) read CELERY_BEAT_SCHEDULE.
@@ -134,18 +136,13 @@ def schedule(item: Job, overrides: Mapping[str, Any] | None = None):
     return timedelta(seconds=interval(item, overrides))
 
 
-def lab_queue(overrides: Mapping[str, Any] | None = None) -> str:
-    """The queue every lab host consumes (``LAB_QUEUE``, default ``kafaat.labs``)."""
-    return str(_override("LAB_QUEUE", overrides) or "kafaat.labs")
-
-
 def beat_schedule(overrides: Mapping[str, Any] | None = None) -> dict[str, dict[str, Any]]:
     """Celery beat entries for every job: each runs ``run_periodic_job(name)``, lab jobs on the lab queue."""
     entries: dict[str, dict[str, Any]] = {}
     for item in JOBS:
         entry: dict[str, Any] = {"task": RUN_TASK, "schedule": schedule(item, overrides), "args": [item.name]}
         if item.lab:
-            entry["options"] = {"queue": lab_queue(overrides)}
+            entry["options"] = {"queue": routing.lab_queue(overrides)}
         entries[item.name] = entry
     return entries
 

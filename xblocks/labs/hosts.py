@@ -15,6 +15,7 @@ from datetime import datetime, timedelta
 from django.db.models import Count
 from django.utils import timezone
 
+from xblocks.core import routing
 from xblocks.labs.data import LIVE_STATES, LabHostStatus
 from xblocks.labs.models import LabHost, LabSession
 from xblocks.labs.session_conf import session_settings
@@ -33,7 +34,7 @@ def lab_host_role() -> bool:
 
 def lab_queue() -> str:
     """The queue every lab host consumes (new sessions when no host is registered, reaping)."""
-    return str(session_settings.LAB_QUEUE)
+    return str(session_settings.LAB_QUEUE or routing.DEFAULT_LAB_QUEUE)
 
 
 def host_queue(host: str) -> str:

@@ -4,6 +4,7 @@ Kept apart from ``xblocks.labs.conf`` (the sandbox engine's settings) so each pa
 both read the same ``KAFAAT`` dict late, at call time.
 """
 
+from xblocks.core import routing
 from xblocks.core.conf import AppSettings
 
 session_settings = AppSettings(
@@ -31,7 +32,7 @@ session_settings = AppSettings(
         "LAB_HOST_ROLE": False,
         # The Celery queue every lab host consumes; each host also consumes "<LAB_QUEUE>.<host>",
         # where the later operations of the sessions it runs (stop, checks, reconcile) are sent.
-        "LAB_QUEUE": "kafaat.labs",
+        "LAB_QUEUE": routing.DEFAULT_LAB_QUEUE,
         # Lab hosts register every LAB_HOST_HEARTBEAT seconds; one silent for LAB_HOST_DEAD_AFTER
         # seconds gets no new sessions.
         "LAB_HOST_HEARTBEAT": 10,
