@@ -134,14 +134,12 @@ def redis_lab_queue(monkeypatch):
     The name is the shared lab queue (``KAFAAT_LAB_QUEUE``); host queues are ``<name>.<host>``.
     Workers started afterwards inherit the setting.
     """
-    from celery import Celery  # pylint: disable=import-outside-toplevel
-    from django.conf import settings  # pylint: disable=import-outside-toplevel
-
+    from tests.labs.harness import sender as make_sender  # pylint: disable=import-outside-toplevel
     from xblocks.labs import api  # pylint: disable=import-outside-toplevel
 
     queue = f"kafaat-labs-test-{uuid.uuid4().hex[:8]}"
     monkeypatch.setenv("KAFAAT_LAB_QUEUE", queue)
-    sender = Celery("kafaat-test-sender", broker=settings.REDIS_URL, backend=settings.REDIS_URL)
+    sender = make_sender()
     used: set[str] = {queue}
 
     def enqueue(name, session_id, queue=None):

@@ -38,6 +38,17 @@ def child_env(**extra: str) -> dict[str, str]:
     return env
 
 
+def sender():
+    """A Celery app that sends to this test's Redis like an LMS would, without becoming the current app.
+
+    A new Celery app is made the current one by default; the tasks' shared proxies would then follow
+    it and stop running eagerly in every later test of the run.
+    """
+    from celery import Celery  # pylint: disable=import-outside-toplevel
+
+    return Celery("kafaat-test-sender", broker=settings.REDIS_URL, backend=settings.REDIS_URL, set_as_current=False)
+
+
 class Worker:
     """``celery -A demo worker`` on ``queues`` (comma-separated), with its log in ``log_path``."""
 

@@ -9,7 +9,6 @@ from datetime import timedelta
 
 import pytest
 from celery import Celery
-from django.conf import settings
 from django.utils import timezone
 
 from xblocks.labs import api
@@ -17,12 +16,9 @@ from xblocks.labs.models import LabSession, label_prefix
 
 from .conftest import solve_in_sandbox
 from .harness import Worker, wait_for
+from .harness import sender as make_sender
 
 pytestmark = [pytest.mark.redis, pytest.mark.slow, pytest.mark.django_db(transaction=True)]
-
-
-def _sender() -> Celery:
-    return Celery("kafaat-test-sender", broker=settings.REDIS_URL, backend=settings.REDIS_URL)
 
 
 def _queue_length(sender: Celery, queue: str) -> int:
@@ -50,7 +46,7 @@ def test_an_lms_worker_sends_lab_tasks_on_to_the_lab_host_and_runs_none_of_them(
         KAFAAT_LAB_HOST_ROLE="1",
         KAFAAT_LAB_HOST="labhost-r",
     )
-    sender = _sender()
+    sender = make_sender()
     try:
         lms.wait_ready()
         lab.wait_ready()
@@ -103,7 +99,7 @@ def test_a_worker_consuming_the_lab_queue_without_the_role_drops_lab_tasks_inste
     redis_lab_queue, tmp_path
 ):
     wrong = Worker(redis_lab_queue, tmp_path / "wrong.log", KAFAAT_LAB_HOST_ROLE="0")
-    sender = _sender()
+    sender = make_sender()
     try:
         wrong.wait_ready()
         sender.send_task("xblocks.labs.tasks.reap_sessions", queue=redis_lab_queue)

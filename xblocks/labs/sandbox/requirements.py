@@ -203,25 +203,21 @@ def _cgroups() -> str:
     return f"memory, pids and cpu writable ({where})"
 
 
+def _at_least(tool: str, minimum: tuple[int, int], package: str, needed_for: str) -> str:
+    line = _tool_version(tool, "--version")
+    if _version(line)[:2] < minimum:
+        raise Missing(f"{line or tool}: {package} {minimum[0]}.{minimum[1]} or later is needed ({needed_for})")
+    return line
+
+
 @requirement("bubblewrap")
 def _bubblewrap() -> str:
-    line = _tool_version("bwrap", "--version")
-    if _version(line)[:2] < MIN_BUBBLEWRAP:
-        raise Missing(
-            f"{line or 'bwrap'}: bubblewrap {MIN_BUBBLEWRAP[0]}.{MIN_BUBBLEWRAP[1]} or later is needed "
-            "(--json-status-fd, --args from a pipe)"
-        )
-    return line
+    return _at_least("bwrap", MIN_BUBBLEWRAP, "bubblewrap", "--json-status-fd, --args from a pipe")
 
 
 @requirement("util-linux")
 def _util_linux() -> str:
-    line = _tool_version("unshare", "--version")
-    if _version(line)[:2] < MIN_UTIL_LINUX:
-        raise Missing(
-            f"{line or 'unshare'}: util-linux {MIN_UTIL_LINUX[0]}.{MIN_UTIL_LINUX[1]} or later is needed "
-            "(unshare --map-users)"
-        )
+    line = _at_least("unshare", MIN_UTIL_LINUX, "util-linux", "unshare --map-users")
     _tool_version("nsenter", "--version")
     return line
 
