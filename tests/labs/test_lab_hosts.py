@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import logging
 import threading
 from datetime import timedelta
@@ -274,3 +275,22 @@ def test_a_heartbeat_needs_a_name_and_updates_one_row(db):
         "kafaat.labs.lab-a",
     )
     assert status.as_json()["available"] == 0
+
+
+def test_kafaat_lab_host_lists_the_hosts_with_their_load(user_factory, definition_of, dispatched, capsys):
+    from django.core.management import call_command  # pylint: disable=import-outside-toplevel
+
+    call_command("kafaat_lab_host", "list")
+    assert "no lab host registered" in capsys.readouterr().out
+    register("lab-a", capacity=3, gateway_url="wss://lms.example.org/kafaat/labhosts/lab-a")
+    register("lab-b", accepting=False, detail="sandbox self-test not finished yet", seen_ago=120)
+    start(user_factory, definition_of, "alice")
+    call_command("kafaat_lab_host", "list")
+    lines = capsys.readouterr().out.splitlines()
+    assert lines[0].startswith("lab-a                alive accepting   1/3")
+    assert lines[0].endswith("kafaat.labs.lab-a  wss://lms.example.org/kafaat/labhosts/lab-a")
+    assert lines[1].startswith("lab-b                dead  refusing    0/5")
+    assert lines[1].endswith("(sandbox self-test not finished yet)")
+    call_command("kafaat_lab_host", "list", "--json")
+    listed = json.loads(capsys.readouterr().out)
+    assert [(host["name"], host["available"]) for host in listed] == [("lab-a", 2), ("lab-b", 0)]

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import json
+import re
 import subprocess
 import sys
 import threading
@@ -252,3 +254,19 @@ def test_two_kafaat_periodic_loops_run_the_reaper_once_per_interval_between_them
     done = [text.count("periodic job kafaat-labs-reap-sessions done") for text in texts]
     assert sum(done) == runs
     assert all("kafaat_periodic: stopped" in text for text in texts)
+
+
+@pytest.mark.django_db
+def test_kafaat_periodic_lists_every_job_and_runs_one_pass(counting_job, capsys):
+    from django.core.management import CommandError, call_command  # pylint: disable=import-outside-toplevel
+
+    call_command("kafaat_periodic", "once", "--job", "kafaat-test-counting")
+    outcome = json.loads(capsys.readouterr().out.strip())
+    assert outcome["name"] == "kafaat-test-counting" and outcome["ran"] is True
+    call_command("kafaat_periodic", "list")
+    listing = capsys.readouterr().out
+    assert "kafaat-test-counting" in listing and " ok" in listing
+    assert re.search(r"^kafaat-certification-expiry +daily 02:20 UTC +LMS +- +never run$", listing, re.MULTILINE)
+    assert "kafaat-labs-reap-sessions" in listing and "lab hosts" in listing
+    with pytest.raises(CommandError, match="unknown periodic job"):
+        call_command("kafaat_periodic", "once", "--job", "kafaat-nope")
