@@ -353,7 +353,7 @@ def start_session(user, usage_key: str, course_key: str, definition) -> SessionS
         log.error("lab start refused: %s", detail)
         raise ActionRefused(_("No lab machine is free right now. Please try again in a few minutes."), detail)
     log.info("lab session %s requested by user %s for %s on %s", row.pk, user.pk, usage_key, row.host or "any host")
-    return session_status(row.pk)
+    return session_status(row.pk)  # re-read: an eager or fast worker may have moved it already
 
 
 def _create_session(user, usage_key, course_key, definition, source, previous, seed, now, host) -> LabSession:
@@ -389,7 +389,7 @@ def _create_session(user, usage_key, course_key, definition, source, previous, s
         if host and not hosts.within_capacity(host):
             raise _HostFull(host)
         _enqueue("provision_session", row.pk, queue=host_queue(host))
-    return row  # re-read: an eager or fast worker may have moved it already
+    return row
 
 
 def _backend():
