@@ -8,8 +8,8 @@ STAMP  := $(VENV)/.kafaat-installed
 export PYTHONDONTWRITEBYTECODE := 1
 export PIP_DISABLE_PIP_VERSION_CHECK := 1
 
-.PHONY: demo test install system host services images test-labs test-compat test-openedx translations \
-        check-translations quality benchmarks dist clean
+.PHONY: demo test install system host services images test-labs test-compat test-openedx test-tutor \
+        translations check-translations quality benchmarks dist clean
 
 demo: install images
 	$(BIN)/python -m demo.run
@@ -20,6 +20,7 @@ test: install services images
 	$(MAKE) --no-print-directory test-labs
 	$(MAKE) --no-print-directory test-openedx
 	$(MAKE) --no-print-directory test-compat
+	$(MAKE) --no-print-directory test-tutor
 	$(MAKE) --no-print-directory check-translations
 	$(MAKE) --no-print-directory quality
 
@@ -59,6 +60,21 @@ test-compat: install
 test-openedx: install
 	$(BIN)/python -m tests.openedx -q
 
+# The Tutor plugin (tutor/, its own distribution) rendered by the real Tutor of each supported Open edX
+# release, each in its own virtualenv: Tutor 20 (Teak) and Tutor 21 (Ulmo). Offline once installed; no
+# Docker engine or Kubernetes cluster is involved (see docs/deploy-tutor.md).
+TUTOR_RELEASES := teak ulmo
+test-tutor:
+	@set -e; for release in $(TUTOR_RELEASES); do \
+	  venv=.venv-tutor-$$release; stamp=$$venv/.installed-$$(cksum < tutor/requirements/$$release.txt | cut -d' ' -f1); \
+	  if [ ! -f $$stamp ]; then \
+	    rm -rf $$venv && $(PYTHON) -m venv $$venv && \
+	    $$venv/bin/pip install -q -r tutor/requirements/$$release.txt -e tutor && touch $$stamp; \
+	  fi; \
+	  echo "test-tutor: $$release ($$($$venv/bin/python -c 'from tutor.__about__ import __version__; print("Tutor", __version__)'))"; \
+	  (cd tutor && ../$$venv/bin/python -m pytest -q); \
+	done
+
 test-labs: install images
 	cd course_content && ../$(BIN)/edx-cleaner -c course.xml -i UnexpectedTag
 	$(BIN)/kafaat lab validate course_content
@@ -74,8 +90,8 @@ check-translations: install
 	$(BIN)/python scripts/translations.py check
 
 quality: install
-	$(BIN)/ruff check xblocks tests benchmarks demo scripts
-	$(BIN)/ruff format --check xblocks tests benchmarks demo scripts
+	$(BIN)/ruff check xblocks tests benchmarks demo scripts tutor
+	$(BIN)/ruff format --check xblocks tests benchmarks demo scripts tutor
 
 benchmarks: install images services
 	$(BIN)/python -m benchmarks all
@@ -86,4 +102,4 @@ dist: install
 	$(BIN)/python -m build --no-isolation --outdir dist .
 
 clean:
-	rm -rf $(VENV) var .tox build dist *.egg-info
+	rm -rf $(VENV) .venv-tutor-* var .tox build dist *.egg-info tutor/*.egg-info

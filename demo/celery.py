@@ -1,10 +1,9 @@
 """The demo's Celery app; inside Open edX the LMS Celery app runs the same tasks.
 
-Each app's tasks module may define ``BEAT_SCHEDULE`` (a Celery beat schedule dict); the demo merges
-them. Inside Open edX, operators add the same entries to ``CELERYBEAT_SCHEDULE``.
+The periodic jobs come from ``xblocks.core.periodic`` (the plugin settings register the same entries
+inside Open edX); the demo runs them in its lab host's loop, so beat is needed only if started by hand.
 """
 
-import importlib
 import os
 
 from celery import Celery
@@ -25,12 +24,9 @@ app.autodiscover_tasks([name.rsplit(".", 1)[0] for name in TASK_MODULES])
 
 
 @app.on_after_finalize.connect
-def _merge_beat_schedules(sender, **kwargs):  # pylint: disable=unused-argument
-    for name in TASK_MODULES:
-        try:
-            module = importlib.import_module(name)
-        except ModuleNotFoundError as error:
-            if error.name != name:
-                raise
-            continue
-        sender.conf.beat_schedule.update(getattr(module, "BEAT_SCHEDULE", {}))
+def _periodic_jobs(sender, **kwargs):  # pylint: disable=unused-argument
+    from django.conf import settings  # pylint: disable=import-outside-toplevel
+
+    from xblocks.core import periodic  # pylint: disable=import-outside-toplevel
+
+    sender.conf.beat_schedule.update(periodic.beat_schedule(getattr(settings, "KAFAAT", None)))

@@ -1,5 +1,6 @@
-"""``make demo``: migrate, seed, then run the web server (workbench + terminal gateway) and a Celery
-worker with beat; Ctrl-C stops everything this started, the learners' lab sandboxes included."""
+"""``make demo``: migrate, seed, then run the web server (workbench + terminal gateway) and this machine
+as a lab host (Celery worker on the lab queues and the default queue, heartbeat, periodic jobs);
+Ctrl-C stops everything this started, the learners' lab sandboxes included."""
 
 from __future__ import annotations
 
@@ -15,13 +16,6 @@ PORT = os.environ.get("KAFAAT_DEMO_PORT", "8000")
 
 def _django(*args: str) -> None:
     subprocess.run([sys.executable, "-m", "django", *args], check=True)
-
-
-def _var_dir() -> str:
-    """The demo's data folder (per port unless KAFAAT_VAR_DIR says otherwise; see demo.settings)."""
-    from demo import settings  # pylint: disable=import-outside-toplevel
-
-    return str(settings.VAR_DIR)
 
 
 def _interrupt(signum, frame):  # pylint: disable=unused-argument
@@ -44,6 +38,27 @@ def _stop(children: list[subprocess.Popen]) -> None:
             child.wait()
 
 
+def _await_lab_host(children: list[subprocess.Popen], since: float, timeout: float = 300.0) -> bool:
+    """Wait until this demo's lab host takes sessions (its self-test passed), so a Start works at once."""
+    import django  # pylint: disable=import-outside-toplevel
+
+    django.setup()
+    from xblocks.labs import api  # pylint: disable=import-outside-toplevel
+
+    deadline = time.monotonic() + timeout
+    said = ""
+    while time.monotonic() < deadline and all(child.poll() is None for child in children):
+        ours = [h for h in api.lab_hosts() if h.alive and h.started_at and h.started_at.timestamp() >= since - 1]
+        if any(host.accepting for host in ours):
+            return True
+        detail = ours[0].detail if ours else "starting the lab host"
+        if detail != said:
+            print(f"Kafaat demo: waiting for the lab host ({detail or 'self-test'})…", flush=True)
+            said = detail
+        time.sleep(0.2)
+    return False
+
+
 def main() -> int:
     os.environ.setdefault("DJANGO_SETTINGS_MODULE", "demo.settings")
     # Installed explicitly: a demo started in the background inherits SIGINT as ignored.
@@ -52,22 +67,26 @@ def main() -> int:
     print("Kafaat demo: preparing the database…", flush=True)
     _django("migrate", "--run-syncdb", "--noinput", "-v", "0")
     _django("kafaat_seed_demo")
+    started = time.time()
     children = [
         subprocess.Popen(
             [
                 sys.executable,
                 "-m",
-                "celery",
-                "-A",
+                "django",
+                "kafaat_lab_host",
+                "run",
+                "--celery-app",
                 "demo",
-                "worker",
-                "--beat",
-                "--loglevel",
-                "INFO",
+                # certification, credentials and exports tasks share this worker in the demo
+                "--queues",
+                "celery",
                 "--concurrency",
                 os.environ.get("KAFAAT_DEMO_WORKERS", "4"),
-                "--schedule",
-                os.path.join(_var_dir(), "celerybeat-schedule"),
+                # the demo's web server serves the terminal gateway on its own port
+                "--no-gateway",
+                # no Celery beat: the periodic jobs run in this service's loop
+                "--periodic",
             ],
             start_new_session=True,
         ),
@@ -76,8 +95,11 @@ def main() -> int:
             start_new_session=True,
         ),
     ]
-    print(f"\nKafaat demo on http://{HOST}:{PORT}/  (Ctrl-C stops it)\n", flush=True)
     try:
+        if not _await_lab_host(children, started):
+            print("the lab host did not start taking sessions; see the messages above", file=sys.stderr)
+            return 1
+        print(f"\nKafaat demo on http://{HOST}:{PORT}/  (Ctrl-C stops it)\n", flush=True)
         while all(child.poll() is None for child in children):
             time.sleep(0.5)
         print("a demo process exited; stopping the others", file=sys.stderr)

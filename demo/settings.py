@@ -92,7 +92,7 @@ CELERY_RESULT_BACKEND = os.environ.get("KAFAAT_RESULT_BACKEND", f"file://{VAR_DI
 CELERY_TASK_ACKS_LATE = True
 CELERY_WORKER_PREFETCH_MULTIPLIER = 1
 CELERY_TASK_ALWAYS_EAGER = os.environ.get("KAFAAT_CELERY_EAGER") == "1"
-CELERY_BEAT_SCHEDULE = {}  # filled by demo.celery from each app's schedule
+CELERY_BEAT_SCHEDULE = {}  # filled by demo.celery from xblocks.core.periodic
 
 CHANNEL_LAYERS = {"default": {"BACKEND": "channels.layers.InMemoryChannelLayer"}}
 

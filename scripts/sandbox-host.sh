@@ -16,7 +16,7 @@ fi
 # record the whole range as root's, as in rootless containers, so that no other tool hands it out.
 for file in /etc/subuid /etc/subgid; do
   touch "$file"
-  if ! grep -qx "root:${BASE}:${TOTAL}" "$file"; then
+  if [ "$(grep -c "^root:${BASE}:" "$file")" != 1 ] || ! grep -qx "root:${BASE}:${TOTAL}" "$file"; then
     tmp=$(mktemp "${file}.XXXXXX")
     grep -v "^root:${BASE}:" "$file" > "$tmp" || true
     echo "root:${BASE}:${TOTAL}" >> "$tmp"

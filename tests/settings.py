@@ -55,3 +55,6 @@ LMS_ROOT_URL = "http://127.0.0.1:8000"
 # file-drop folder) are opted into by the tests that need them.
 KAFAAT = {key: value for key, value in KAFAAT.items() if not key.startswith("DELIVERY_")}  # noqa: F405
 KAFAAT["TERMINAL_ALLOWED_ORIGINS"] = ["http://localhost:8000"]
+# Celery runs eagerly in the test process, which is therefore its own lab host; tests of other roles
+# start real workers with KAFAAT_LAB_HOST_ROLE set otherwise.
+KAFAAT["LAB_HOST_ROLE"] = True

@@ -67,8 +67,9 @@ def demo(tmp_path):
             if process.poll() is not None:
                 pytest.fail("the demo exited:\n" + (tmp_path / "demo.log").read_text(errors="replace")[-4000:])
             number = _amina_number(tmp_path / "var" / "workbench.db")
+            ready = b"Kafaat demo on http" in (tmp_path / "demo.log").read_bytes()  # printed once a Start works
             try:
-                if number and _get(f"{base}/kafaat/credentials/verify/{number}/")[0] == 200:
+                if ready and number and _get(f"{base}/kafaat/credentials/verify/{number}/")[0] == 200:
                     break
             except OSError:
                 pass

@@ -127,6 +127,38 @@ def no_dispatch(monkeypatch):
     return queued
 
 
+@pytest.fixture
+def redis_lab_queue(monkeypatch):
+    """Lab queues of this test only on Redis, and the api sending to them as an LMS would (not eagerly).
+
+    The name is the shared lab queue (``KAFAAT_LAB_QUEUE``); host queues are ``<name>.<host>``.
+    Workers started afterwards inherit the setting.
+    """
+    from tests.labs.harness import sender as make_sender  # pylint: disable=import-outside-toplevel
+    from xblocks.labs import api  # pylint: disable=import-outside-toplevel
+
+    queue = f"kafaat-labs-test-{uuid.uuid4().hex[:8]}"
+    monkeypatch.setenv("KAFAAT_LAB_QUEUE", queue)
+    sender = make_sender()
+    used: set[str] = {queue}
+
+    def enqueue(name, session_id, queue=None):
+        target = queue or api.lab_task_queue(name, [session_id])
+        used.add(target)
+        sender.send_task(f"xblocks.labs.tasks.{name}", args=[session_id], queue=target)
+
+    def run_on_host(name, args, queue_name):
+        used.add(queue_name)
+        return sender.send_task(f"xblocks.labs.tasks.{name}", args=args, queue=queue_name).get(timeout=60)
+
+    monkeypatch.setattr(api, "_enqueue", enqueue)
+    monkeypatch.setattr(api, "_run_on_host", run_on_host)
+    yield queue
+    with sender.connection_for_write() as connection:
+        for name in used | {f"{queue}.labhost-b"}:
+            connection.default_channel.queue_delete(name)
+
+
 def solve_in_sandbox(backend, session_id: int, step_id: str):
     """Do a step's work inside the learner's sandbox, as the learner would in the terminal."""
     from xblocks.labs import api, runner  # pylint: disable=import-outside-toplevel

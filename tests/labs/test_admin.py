@@ -56,3 +56,39 @@ def test_the_staff_listing_costs_the_same_queries_for_any_number_of_learners(
         rows = api.list_sessions("block-1")
     assert len(rows) == 12
     assert {row.last_check_passed for row in rows} == {True, False}
+
+
+@pytest.mark.django_db
+def test_admin_shows_lab_hosts_and_periodic_jobs_read_only_and_reconciles_on_the_hosts(
+    admin_client, user_factory, definition_of, no_dispatch, monkeypatch
+):
+    from datetime import timedelta
+
+    from django.utils import timezone
+
+    from xblocks.labs import tasks
+    from xblocks.labs.models import PeriodicJob
+
+    api.heartbeat("lab-a", capacity=4, gateway_url="wss://lab-a.example.org")
+    api.heartbeat("lab-gone", capacity=4, now=timezone.now() - timedelta(hours=2))
+    api.start_session(user_factory("alice"), "block-1", "", definition_of("files_and_flags"))
+    listing = admin_client.get(reverse("admin:kafaat_labs_labhost_changelist"))
+    assert listing.status_code == 200
+    page = listing.content.decode()
+    assert "lab-a" in page and "lab-gone" in page
+    assert page.count('alt="True"') >= 1 and 'alt="False"' in page  # lab-a alive, lab-gone dead
+    assert admin_client.get(reverse("admin:kafaat_labs_labhost_add")).status_code == 403
+    PeriodicJob.objects.create(name="kafaat-exports-send-due", last_ok=False, last_error="RuntimeError: 503")
+    jobs = admin_client.get(reverse("admin:kafaat_labs_periodicjob_changelist"))
+    assert jobs.status_code == 200 and "kafaat-exports-send-due" in jobs.content.decode()
+    row = PeriodicJob.objects.get(name="kafaat-exports-send-due")
+    detail = admin_client.get(reverse("admin:kafaat_labs_periodicjob_change", args=[row.pk]))
+    assert "RuntimeError: 503" in detail.content.decode()
+    sent = []
+    monkeypatch.setattr(tasks.reconcile_sessions, "apply_async", lambda args, queue: sent.append((args, queue)))
+    session = LabSession.objects.get(usage_key="block-1")
+    admin_client.post(
+        reverse("admin:kafaat_labs_labsession_changelist"),
+        {"action": "reconcile_now", "_selected_action": [session.pk]},
+    )
+    assert sent == [(["lab-a"], "kafaat.labs.lab-a")]  # the live host reconciles; nothing ran in this process

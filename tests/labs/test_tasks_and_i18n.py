@@ -9,11 +9,6 @@ from django.utils import translation
 from xblocks.labs import tasks
 
 
-def test_beat_runs_the_reaper_every_30_s_and_the_reconciler_every_5_min():
-    schedule = {entry["task"]: entry["schedule"].total_seconds() for entry in tasks.BEAT_SCHEDULE.values()}
-    assert schedule == {tasks.reap_sessions.name: 30, tasks.reconcile_sessions.name: 300}
-
-
 @pytest.mark.parametrize(
     "task",
     [

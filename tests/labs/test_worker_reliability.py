@@ -2,115 +2,27 @@
 
 from __future__ import annotations
 
-import os
-import pathlib
-import signal
-import subprocess
-import sys
 import time
-import uuid
 from datetime import timedelta
 
 import pytest
-from django.conf import settings
 from django.utils import timezone
 
 from xblocks.labs import api
 from xblocks.labs.models import LabSession, SessionEvent, label_prefix
 from xblocks.labs.sandbox.base import SandboxHandle
 
-CHECKOUT = pathlib.Path(__file__).resolve().parents[2]
+from .harness import Worker, wait_for
+
 TASK = "xblocks.labs.tasks.provision_session"
 
 pytestmark = [pytest.mark.redis, pytest.mark.sandbox, pytest.mark.slow, pytest.mark.django_db(transaction=True)]
 
 
-class Worker:
-    """``celery -A demo worker`` in its own process group, on a queue of its own, sharing the test database."""
-
-    def __init__(self, queue: str, log_path: pathlib.Path, **extra_env: str):
-        env = {
-            **os.environ,
-            "KAFAAT_RESULT_BACKEND": settings.REDIS_URL,
-            **extra_env,
-            "DJANGO_SETTINGS_MODULE": "tests.settings",
-            "KAFAAT_BROKER_URL": settings.REDIS_URL,
-            "KAFAAT_CELERY_EAGER": "0",
-            "PYTHONPATH": str(CHECKOUT),
-        }
-        self.log = log_path.open("ab")
-        self.process = subprocess.Popen(
-            [
-                sys.executable,
-                "-m",
-                "celery",
-                "-A",
-                "demo",
-                "worker",
-                "--pool",
-                "solo",
-                "-Q",
-                queue,
-                "-n",
-                f"{queue}@%h",
-                "--without-gossip",
-                "--without-mingle",
-                "--without-heartbeat",
-                "-l",
-                "INFO",
-            ],
-            cwd=CHECKOUT,
-            env=env,
-            stdout=self.log,
-            stderr=subprocess.STDOUT,
-            start_new_session=True,
-        )
-
-    def kill(self) -> None:
-        if self.process.poll() is None:
-            os.killpg(self.process.pid, signal.SIGKILL)
-        self.process.wait(timeout=10)
-        self.log.close()
-
-
-def wait_for(predicate, timeout: float, what: str):
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        value = predicate()
-        if value:
-            return value
-        time.sleep(0.1)
-    raise AssertionError(f"timed out waiting for {what}")
-
-
-@pytest.fixture
-def redis_queue(monkeypatch):
-    """Send the api's tasks to a fresh Redis queue (as the LMS would) instead of running them eagerly."""
-    from celery import Celery
-
-    queue = f"kafaat-labs-test-{uuid.uuid4().hex[:8]}"
-    sender = Celery("kafaat-test-sender", broker=settings.REDIS_URL, backend=settings.REDIS_URL)
-
-    def enqueue(name, session_id, queue_name=None, **kwargs):
-        target = kwargs.get("queue") or queue_name or queue
-        sender.send_task(f"xblocks.labs.tasks.{name}", args=[session_id], queue=target)
-
-    def run_on_host(name, args, queue_name):
-        result = sender.send_task(f"xblocks.labs.tasks.{name}", args=args, queue=queue_name)
-        return result.get(timeout=60)
-
-    monkeypatch.setattr(api, "_enqueue", enqueue)
-    monkeypatch.setattr(api, "_run_on_host", run_on_host)
-    yield queue
-    with sender.connection_for_write() as connection:
-        for name in (queue, "labs.labhost-b"):
-            connection.default_channel.queue_delete(name)
-
-
 def test_a_worker_killed_mid_provisioning_is_taken_over_and_the_lab_ends_ready(
-    lab_factory, backend, redis_queue, tmp_path
+    lab_factory, backend, redis_lab_queue, tmp_path
 ):
-    first = Worker(redis_queue, tmp_path / "worker-1.log")
+    first = Worker(redis_lab_queue, tmp_path / "worker-1.log")
     second = None
     try:
         lab = lab_factory("slow_setup")
@@ -131,7 +43,7 @@ def test_a_worker_killed_mid_provisioning_is_taken_over_and_the_lab_ends_ready(
         assert not [
             h for h in backend.inventory() if h.label == f"{label_prefix()}{session_id}"
         ]  # partial sandbox gone
-        second = Worker(redis_queue, tmp_path / "worker-2.log")
+        second = Worker(redis_lab_queue, tmp_path / "worker-2.log")
         wait_for(lambda: LabSession.objects.get(pk=session_id).state == "ready", 90, "the retry to finish")
         row = LabSession.objects.get(pk=session_id)
         assert row.provision_attempts == 2
@@ -155,7 +67,7 @@ def test_a_worker_killed_mid_provisioning_is_taken_over_and_the_lab_ends_ready(
 
 
 def test_a_start_that_keeps_stalling_fails_with_a_message_for_the_learner(
-    lab_factory, backend, redis_queue, monkeypatch
+    lab_factory, backend, redis_lab_queue, monkeypatch
 ):
     monkeypatch.setenv("KAFAAT_PROVISION_MAX_ATTEMPTS", "1")
     lab = lab_factory("slow_setup")
@@ -171,22 +83,21 @@ def test_a_start_that_keeps_stalling_fails_with_a_message_for_the_learner(
 
 
 def test_with_per_host_queues_checks_run_on_the_session_lab_host(
-    lab_factory, backend, redis_queue, monkeypatch, tmp_path
+    lab_factory, backend, redis_lab_queue, monkeypatch, tmp_path
 ):
     """The web process is not the lab host: its Check travels to the host's queue and back."""
-    monkeypatch.setenv("KAFAAT_LAB_HOST_QUEUES", "1")
     host_b = Worker(
-        f"{redis_queue},labs.labhost-b",
+        f"{redis_lab_queue},{redis_lab_queue}.labhost-b",
         tmp_path / "host-b.log",
         KAFAAT_LAB_HOST="labhost-b",
-        KAFAAT_LAB_HOST_QUEUES="1",
+        KAFAAT_LAB_HOST_ROLE="1",
     )
     try:
         lab = lab_factory("files_and_flags")
         session_id = lab.ok("start")["session_id"]
         wait_for(lambda: LabSession.objects.get(pk=session_id).state == "ready", 90, "host B to start the lab")
         row = LabSession.objects.get(pk=session_id)
-        assert row.host == "labhost-b" and api.host_queue(row.host) == "labs.labhost-b"
+        assert row.host == "labhost-b" and api.host_queue(row.host) == f"{redis_lab_queue}.labhost-b"
         first = lab.ok("check", {"step": "write"})
         assert first["passed"] is False and "does not hold the word" in first["results"][0]["feedback"]
         backend.exec(api.terminal_target(session_id), f"echo {row.params['word']} > ~/answer.txt", user="learner")

@@ -1,9 +1,11 @@
-"""Celery tasks of the certification app: thin, idempotent, JSON arguments, one api call each."""
+"""Celery tasks of the certification app: thin, idempotent, JSON arguments, one api call each.
+
+The nightly ones are periodic jobs: ``xblocks.core.periodic`` schedules them.
+"""
 
 from __future__ import annotations
 
 from celery import shared_task
-from celery.schedules import crontab
 
 from xblocks.certification import api
 
@@ -30,19 +32,3 @@ def send_expiry_reminders() -> int:
 def process_renewals() -> list[str]:
     """Renew certificates whose window is open and whose renewal requirements are met; see api.process_renewals."""
     return api.process_renewals()
-
-
-BEAT_SCHEDULE = {
-    "kafaat-certification-renewals": {
-        "task": "xblocks.certification.tasks.process_renewals",
-        "schedule": crontab(minute=10, hour=2),
-    },
-    "kafaat-certification-expiry": {
-        "task": "xblocks.certification.tasks.expire_certificates",
-        "schedule": crontab(minute=20, hour=2),
-    },
-    "kafaat-certification-reminders": {
-        "task": "xblocks.certification.tasks.send_expiry_reminders",
-        "schedule": crontab(minute=30, hour=2),
-    },
-}

@@ -10,7 +10,7 @@ from xblocks.core.i18n import gettext_lazy as _
 from xblocks.core.i18n import ngettext
 from xblocks.labs import api
 from xblocks.labs.data import LIVE_STATES
-from xblocks.labs.models import CheckRun, LabSession, SessionEvent
+from xblocks.labs.models import CheckRun, LabHost, LabSession, PeriodicJob, SessionEvent
 
 
 class SessionEventInline(admin.TabularInline):
@@ -75,5 +75,60 @@ class LabSessionAdmin(admin.ModelAdmin):
 
     @admin.action(description=_("Reconcile sessions with the sandbox inventory now"))
     def reconcile_now(self, request, queryset):  # pylint: disable=unused-argument
-        report = api.reconcile_sessions()
-        self.message_user(request, _("Reconciled: %(report)s") % {"report": report.as_json()}, messages.INFO)
+        # Sandboxes live on the lab hosts, never in this web process: each host reconciles its own.
+        queues = api.queue_reconciles()
+        self.message_user(
+            request,
+            _("Each lab host reconciles its sandboxes now (queued on %(queues)s).") % {"queues": ", ".join(queues)},
+            messages.INFO,
+        )
+
+
+@admin.register(LabHost)
+class LabHostAdmin(admin.ModelAdmin):
+    """Lab hosts as they last reported themselves; written only by their heartbeats, so read-only here.
+
+    Deleting a host that was taken out of service removes it from placement for good.
+    """
+
+    list_display = ("name", "alive", "accepting", "live_sessions", "capacity", "sandboxes", "last_seen", "detail")
+    list_filter = ("accepting",)
+    search_fields = ("name",)
+
+    def get_queryset(self, request):
+        self._statuses = {status.name: status for status in api.lab_hosts()}
+        return super().get_queryset(request)
+
+    def _status(self, obj):
+        statuses = getattr(self, "_statuses", None) or {status.name: status for status in api.lab_hosts()}
+        return statuses.get(obj.name)
+
+    @admin.display(boolean=True, description=_("alive"))
+    def alive(self, obj):
+        status = self._status(obj)
+        return bool(status and status.alive)
+
+    @admin.display(description=_("live sessions"))
+    def live_sessions(self, obj):
+        status = self._status(obj)
+        return status.live_sessions if status else 0
+
+    def get_readonly_fields(self, request, obj=None):
+        return [field.name for field in self.model._meta.fields]
+
+    def has_add_permission(self, request):
+        return False
+
+
+@admin.register(PeriodicJob)
+class PeriodicJobAdmin(admin.ModelAdmin):
+    """When each periodic job last ran and how it ended (its error in full on the job's page)."""
+
+    list_display = ("name", "last_started", "last_finished", "last_ok", "last_duration", "runs", "holder")
+    list_filter = ("last_ok",)
+
+    def get_readonly_fields(self, request, obj=None):
+        return [field.name for field in self.model._meta.fields]
+
+    def has_add_permission(self, request):
+        return False

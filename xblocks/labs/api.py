@@ -31,6 +31,7 @@ from xblocks.labs.data import (
     CheckRunResult,
     HintReveal,
     LabError,
+    LabHostStatus,
     Phase,
     SessionNotFound,
     SessionNotReady,
@@ -226,18 +227,43 @@ def latest_session_id(user, usage_key: str) -> int | None:
 # --------------------------------------------------------------------------- queueing
 
 
-def host_queue(host: str) -> str | None:
-    """The Celery queue of a lab host when per-host queues are on (``LAB_HOST_QUEUES``), else None."""
-    if not session_settings.LAB_HOST_QUEUES or not host:
-        return None
-    return f"labs.{host}"
+def host_queue(host: str) -> str:
+    """The Celery queue of a lab host's own work ("<LAB_QUEUE>.<host>"); the shared lab queue for ""."""
+    from xblocks.labs import hosts  # pylint: disable=import-outside-toplevel
+
+    return hosts.host_queue(host)
+
+
+def may_run_lab_work() -> bool:
+    """Whether this process is a lab host (``LAB_HOST_ROLE``); lab tasks received elsewhere are sent on."""
+    from xblocks.labs import hosts  # pylint: disable=import-outside-toplevel
+
+    return hosts.lab_host_role()
 
 
 def _here(host: str) -> bool:
-    """Whether this process can reach sandboxes of ``host`` directly (always, on a single lab host)."""
+    """Whether this process can reach sandboxes of ``host`` directly: it is that lab host."""
     from xblocks.labs.conf import labs_settings  # pylint: disable=import-outside-toplevel
 
-    return host_queue(host) is None or host == str(labs_settings.LAB_HOST)
+    return bool(host) and may_run_lab_work() and host == str(labs_settings.LAB_HOST)
+
+
+def lab_task_queue(task_name: str, args: list | tuple = (), kwargs: dict | None = None) -> str:
+    """Where a lab task belongs: its session's host queue, the named host's queue, else the shared lab queue."""
+    from xblocks.labs import hosts  # pylint: disable=import-outside-toplevel
+
+    kwargs = kwargs or {}
+    short = task_name.rsplit(".", 1)[-1]
+    if short in {"provision_session", "start_session", "teardown_session", "stop_session", "run_checks"}:
+        session_id = kwargs.get("session_id", args[0] if args else None)
+        try:
+            host = LabSession.objects.filter(pk=int(session_id)).values_list("host", flat=True).first() or ""
+        except (TypeError, ValueError):
+            host = ""
+        return hosts.host_queue(host)
+    if short == "reconcile_sessions":
+        return hosts.host_queue(str(kwargs.get("host", args[0] if args else "") or ""))
+    return hosts.lab_queue()
 
 
 def _enqueue(task_name: str, session_id: int, *, queue: str | None = None) -> None:
@@ -247,11 +273,9 @@ def _enqueue(task_name: str, session_id: int, *, queue: str | None = None) -> No
         from xblocks.labs import tasks  # pylint: disable=import-outside-toplevel
 
         try:
-            task = getattr(tasks, task_name)
-            if queue:
-                task.apply_async(args=[session_id], queue=queue)
-            else:
-                task.delay(session_id)
+            # Lab tasks always travel on a lab queue: the session's host, else the shared one.
+            target = queue or lab_task_queue(task_name, [session_id])
+            getattr(tasks, task_name).apply_async(args=[session_id], queue=target)
         except Exception:  # pylint: disable=broad-except
             # Broker down (or an eager run failing): the row is committed and the reaper queues it
             # again after REQUEST_REQUEUE_AFTER / STOPPING_REQUEUE_AFTER, so the learner is not
@@ -281,52 +305,91 @@ def _carried_progress(previous: LabSession | None, definition) -> dict[str, Any]
     return {"steps": steps}
 
 
+def _placements() -> list[str]:
+    """Lab hosts for a new session, best first ([""] for the shared lab queue); refuses when none can take it."""
+    from xblocks.labs import hosts  # pylint: disable=import-outside-toplevel
+
+    try:
+        return hosts.choices()
+    except hosts.NoLabHost as error:
+        log.error("lab start refused: %s", error)
+        raise ActionRefused(
+            _("No lab machine is free right now. Please try again in a few minutes."), str(error)
+        ) from None
+
+
+class _HostFull(Exception):
+    """The chosen lab host filled up between choosing it and locking it; the next one is tried."""
+
+
 def start_session(user, usage_key: str, course_key: str, definition) -> SessionStatus:
     """Create the learner's session for this block and queue its provisioning, or return the live one.
 
     Two concurrent starts give one session: the unique ``live_key`` makes the second insert fail and
-    it returns the winner's session.
+    it returns the winner's session. The session is placed on the lab host with the most room
+    (``hosts.choices``; the next one when it filled up meanwhile) and its provisioning queued there.
     """
     existing = _live_row(user.pk, usage_key)
     if existing is not None:
         return _status(existing)
-    from xblocks.labs.definition import generate_params  # pylint: disable=import-outside-toplevel
-
     source = definition_source(definition)
     previous = _latest_row(user.pk, usage_key)
     seed = bytes.fromhex(previous.seed) if previous else learner_seed(user.pk, usage_key)
     now = timezone.now()
-    try:
-        with transaction.atomic():
-            row = LabSession.objects.create(
-                user=user,
-                usage_key=usage_key,
-                course_key=course_key or "",
-                live_key=live_key(user.pk, usage_key),
-                definition=source,
-                definition_hash=_hash(source),
-                seed=seed.hex(),
-                params=generate_params(definition, seed),
-                time_limit=int(definition.time_limit),
-                idle_timeout=int(definition.idle_timeout),
-                state=S.REQUESTED,
-                phase=Phase.QUEUED,
-                phase_at=now,
-                progress=_carried_progress(previous, definition),
-                best_score=previous.best_score if previous else 0,
-                completed_at=previous.completed_at if previous else None,
-            )
-            SessionEvent.objects.create(
-                session=row, from_state="", to_state=S.REQUESTED, actor=f"user:{user.pk}", reason="start"
-            )
-            _enqueue("provision_session", row.pk)
-    except IntegrityError:
-        existing = _live_row(user.pk, usage_key)
-        if existing is None:
-            raise
-        return _status(existing)
-    log.info("lab session %s requested by user %s for %s", row.pk, user.pk, usage_key)
+    row = None
+    for host in _placements():
+        try:
+            row = _create_session(user, usage_key, course_key, definition, source, previous, seed, now, host)
+        except _HostFull:
+            continue
+        except IntegrityError:
+            existing = _live_row(user.pk, usage_key)
+            if existing is None:
+                raise
+            return _status(existing)
+        break
+    if row is None:
+        detail = "every lab host filled up while this start was placed"
+        log.error("lab start refused: %s", detail)
+        raise ActionRefused(_("No lab machine is free right now. Please try again in a few minutes."), detail)
+    log.info("lab session %s requested by user %s for %s on %s", row.pk, user.pk, usage_key, row.host or "any host")
     return session_status(row.pk)  # re-read: an eager or fast worker may have moved it already
+
+
+def _create_session(user, usage_key, course_key, definition, source, previous, seed, now, host) -> LabSession:
+    """Insert the requested session placed on ``host`` and queue its start there, in one transaction."""
+    from xblocks.labs import hosts  # pylint: disable=import-outside-toplevel
+    from xblocks.labs.definition import generate_params  # pylint: disable=import-outside-toplevel
+
+    with transaction.atomic():
+        row = LabSession.objects.create(
+            user=user,
+            usage_key=usage_key,
+            course_key=course_key or "",
+            live_key=live_key(user.pk, usage_key),
+            definition=source,
+            definition_hash=_hash(source),
+            seed=seed.hex(),
+            params=generate_params(definition, seed),
+            time_limit=int(definition.time_limit),
+            idle_timeout=int(definition.idle_timeout),
+            state=S.REQUESTED,
+            phase=Phase.QUEUED,
+            phase_at=now,
+            host=host,
+            progress=_carried_progress(previous, definition),
+            best_score=previous.best_score if previous else 0,
+            completed_at=previous.completed_at if previous else None,
+        )
+        SessionEvent.objects.create(
+            session=row, from_state="", to_state=S.REQUESTED, actor=f"user:{user.pk}", reason="start"
+        )
+        # The row is written first (on SQLite a write must come before reads in a transaction that
+        # writes), then the host's row is locked and its sessions counted, this one included.
+        if host and not hosts.within_capacity(host):
+            raise _HostFull(host)
+        _enqueue("provision_session", row.pk, queue=host_queue(host))
+    return row
 
 
 def _backend():
@@ -739,6 +802,9 @@ ERRORS = {"not_found": SessionNotFound, "not_ready": SessionNotReady, "refused":
 
 def run_checks_here(session_id: int, step_id: str) -> dict[str, Any]:
     """Worker side of a check routed to this lab host: run it and answer in JSON (errors included)."""
+    from xblocks.labs.conf import labs_settings  # pylint: disable=import-outside-toplevel
+
+    log.info("lab session %s: checks of step %s run on lab host %s", session_id, step_id, labs_settings.LAB_HOST)
     try:
         return {"run_id": run_checks(session_id, step_id).run_id}
     except LabError as error:
@@ -1020,8 +1086,10 @@ def reap_sessions(now: datetime | None = None) -> SweepReport:
                 phase=Phase.QUEUED,
                 phase_at=now,
             ):
-                _enqueue("provision_session", row.pk)
-                retried.append(row.pk)
+                if _requeue_start(row.pk, now):
+                    retried.append(row.pk)
+                else:
+                    failed.append(row.pk)
         elif transition(
             row.pk,
             S.FAILED,
@@ -1048,10 +1116,10 @@ def reap_sessions(now: datetime | None = None) -> SweepReport:
                 learner_message=_("No lab environment is available right now. Please try again later."),
             ):
                 failed.append(row.pk)
-        else:
-            LabSession.objects.filter(pk=row.pk, state=S.REQUESTED).update(phase_at=now)
-            _enqueue("provision_session", row.pk)
+        elif _requeue_start(row.pk, now):
             retried.append(row.pk)
+        else:
+            failed.append(row.pk)
     stuck = now - timedelta(seconds=int(session_settings.STOPPING_REQUEUE_AFTER))
     for row in LabSession.objects.filter(state=S.STOPPING, phase_at__lt=stuck):
         LabSession.objects.filter(pk=row.pk, state=S.STOPPING).update(phase_at=now)
@@ -1060,6 +1128,41 @@ def reap_sessions(now: datetime | None = None) -> SweepReport:
     if stopped or failed or retried:
         log.info("reaper: %s", report.as_json())
     return report
+
+
+def _requeue_start(session_id: int, now: datetime) -> bool:
+    """Queue a requested session's start again: on its host while that host is alive, else placed anew.
+
+    With no lab host able to take it the session fails with a message (False), instead of waiting for
+    a machine that is gone.
+    """
+    from xblocks.labs import hosts  # pylint: disable=import-outside-toplevel
+
+    with transaction.atomic():
+        row = _locked(session_id)
+        if row.state != S.REQUESTED:
+            return True
+        alive = {status.name: status for status in hosts.hosts(now) if status.alive and status.accepting}
+        host = row.host if row.host in alive else ""
+        if not host:
+            try:
+                host = hosts.place(now)
+            except hosts.NoLabHost as error:
+                log.error("reaper: session %s cannot be placed again: %s", session_id, error)
+                transition(
+                    session_id,
+                    S.FAILED,
+                    actor="system:reaper",
+                    reason="no lab host can take it",
+                    expect={S.REQUESTED},
+                    phase="",
+                    detail=str(error)[:10000],
+                    learner_message=_("No lab environment is available right now. Please try again later."),
+                )
+                return False
+        LabSession.objects.filter(pk=session_id, state=S.REQUESTED).update(phase_at=now, host=host)
+        _enqueue("provision_session", session_id, queue=host_queue(host))
+    return True
 
 
 def reconcile_sessions() -> SweepReport:
@@ -1125,3 +1228,67 @@ def reconcile_sessions() -> SweepReport:
     if failed or destroyed:
         log.info("reconciler: %s", report.as_json())
     return report
+
+
+# --------------------------------------------------------------------------- lab hosts
+
+
+def heartbeat(name: str, **report: Any) -> None:
+    """A lab host reports itself: capacity, gateway URL, whether it accepts sessions and why not."""
+    from xblocks.labs import hosts  # pylint: disable=import-outside-toplevel
+
+    hosts.heartbeat(name, **report)
+
+
+def lab_host_stopped(name: str) -> None:
+    """A lab host's service stops cleanly; placement skips it from now on."""
+    from xblocks.labs import hosts  # pylint: disable=import-outside-toplevel
+
+    hosts.stopped(name)
+
+
+def lab_hosts() -> list[LabHostStatus]:
+    """Every registered lab host with its load now (alive ones first)."""
+    from xblocks.labs import hosts  # pylint: disable=import-outside-toplevel
+
+    return hosts.hosts()
+
+
+def gateway_url(host: str) -> str:
+    """The terminal gateway base URL lab host ``host`` reported ("" when it reported none)."""
+    from xblocks.labs import hosts  # pylint: disable=import-outside-toplevel
+
+    return hosts.gateway_url(host)
+
+
+def queue_reconciles() -> list[str]:
+    """Ask every live lab host to reconcile its sandboxes with the database (one task on each host's queue).
+
+    With no lab host registered, one reconcile goes to the shared lab queue (the one-machine case).
+    Returns the queues asked.
+    """
+    from xblocks.labs import hosts, tasks  # pylint: disable=import-outside-toplevel
+
+    names = hosts.live_host_names()
+    targets = [(name, hosts.host_queue(name)) for name in names] or [("", hosts.lab_queue())]
+    for name, queue in targets:
+        tasks.reconcile_sessions.apply_async(args=[name] if name else [], queue=queue)
+    return [queue for _name, queue in targets]
+
+
+def lab_task_destination(task_name: str, args: list | tuple = (), kwargs: dict | None = None) -> str | None:
+    """Where a lab task received by this process must go instead of running here (None: run it here).
+
+    Anywhere but a lab host, every lab task goes back to the lab queues. On a lab host, work on
+    another host's sandboxes (a teardown, checks, a reconcile) goes to that host's queue.
+    """
+    from xblocks.labs.conf import labs_settings  # pylint: disable=import-outside-toplevel
+
+    if not may_run_lab_work():
+        return lab_task_queue(task_name, args, kwargs)
+    short = task_name.rsplit(".", 1)[-1]
+    if short in {"teardown_session", "run_checks", "reconcile_sessions"}:
+        target = lab_task_queue(task_name, args, kwargs)
+        if target != host_queue("") and target != host_queue(str(labs_settings.LAB_HOST)):
+            return target
+    return None

@@ -310,7 +310,10 @@ class LabBlock(CompletableXBlockMixin, XBlock):
         """Start (or rejoin) the learner's lab; the page then polls ``status`` through the phases."""
         requester = self._requester()
         definition = self._valid_definition()
-        status = api.start_session(requester.user, self._usage_key(), self._course_key(), definition)
+        try:
+            status = api.start_session(requester.user, self._usage_key(), self._course_key(), definition)
+        except LabError as error:  # e.g. no lab machine is free
+            raise self._api_error(error) from None
         return status.as_json()
 
     @XBlock.json_handler
@@ -378,9 +381,12 @@ class LabBlock(CompletableXBlockMixin, XBlock):
         """A fresh environment; earned points and used attempts are kept."""
         requester = self._requester()
         definition = self._valid_definition()
-        status = api.reset_session(
-            requester.user, self._usage_key(), self._course_key(), definition, actor=f"user:{requester.user.pk}"
-        )
+        try:
+            status = api.reset_session(
+                requester.user, self._usage_key(), self._course_key(), definition, actor=f"user:{requester.user.pk}"
+            )
+        except LabError as error:
+            raise self._api_error(error) from None
         return status.as_json()
 
     @XBlock.json_handler
@@ -436,7 +442,10 @@ class LabBlock(CompletableXBlockMixin, XBlock):
         requester = self._staff()
         session_id = self._staff_session(data)
         definition = self._valid_definition()
-        return api.staff_reset(session_id, definition, actor=f"staff:{requester.user.pk}").as_json()
+        try:
+            return api.staff_reset(session_id, definition, actor=f"staff:{requester.user.pk}").as_json()
+        except LabError as error:
+            raise self._api_error(error) from None
 
     @XBlock.json_handler
     def staff_extend(self, data, suffix=""):  # pylint: disable=unused-argument

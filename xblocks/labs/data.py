@@ -203,3 +203,49 @@ class SweepReport:
 
     def as_json(self) -> dict[str, Any]:
         return {key: list(value) for key, value in asdict(self).items()}
+
+
+@dataclass(frozen=True)
+class LabHostStatus:
+    """A lab host as placement sees it: what it reported, whether it is alive, and its load now."""
+
+    name: str
+    queue: str
+    gateway_url: str
+    capacity: int
+    live_sessions: int  # requested, provisioning and ready sessions placed on it (from the database)
+    sandboxes: int  # sandboxes on the machine at its last heartbeat
+    accepting: bool  # what the host said of itself
+    alive: bool  # heard from within LAB_HOST_DEAD_AFTER and not stopped
+    detail: str
+    last_seen: datetime
+    started_at: datetime | None = None
+
+    @property
+    def available(self) -> int:
+        """Sessions it can still take now (0 when dead, stopped, refusing or full)."""
+        if not (self.alive and self.accepting):
+            return 0
+        return max(0, self.capacity - self.live_sessions)
+
+    def as_json(self) -> dict[str, Any]:
+        value = asdict(self)
+        value["last_seen"] = _iso(self.last_seen)
+        value["started_at"] = _iso(self.started_at)
+        value["available"] = self.available
+        return value
+
+
+@dataclass(frozen=True)
+class JobRun:
+    """What one scheduler's attempt to run a periodic job did."""
+
+    name: str
+    ran: bool  # False: not due, or another scheduler holds it
+    ok: bool = True
+    reason: str = ""  # why it did not run, or the error it ended with
+    seconds: float = 0.0
+    result: Any = None
+
+    def as_json(self) -> dict[str, Any]:
+        return asdict(self)

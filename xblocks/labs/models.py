@@ -132,3 +132,57 @@ class CheckRun(models.Model):
 
     def __str__(self) -> str:
         return f"CheckRun {self.pk} ({self.session_id}/{self.step_id}: {'pass' if self.passed else 'fail'})"
+
+
+class LabHost(models.Model):
+    """A lab host as it last reported itself: its queue, its gateway and how many sessions it takes.
+
+    Written only by the host's own heartbeat (``kafaat_lab_host run``); placement reads it. A host
+    whose ``last_seen`` is older than ``LAB_HOST_DEAD_AFTER`` is treated as dead, whatever it said.
+    """
+
+    name = models.CharField(max_length=255, unique=True)
+    queue = models.CharField(max_length=255, help_text="Celery queue of this host's own work.")
+    gateway_url = models.CharField(max_length=500, blank=True, help_text="Where browsers reach its terminal gateway.")
+    capacity = models.PositiveIntegerField(default=0, help_text="Live sessions it accepts.")
+    sandboxes = models.PositiveIntegerField(default=0, help_text="Sandboxes on the machine at the last heartbeat.")
+    accepting = models.BooleanField(default=False, help_text="Takes new sessions (worker up, self-test passed).")
+    detail = models.TextField(blank=True, help_text="Why it does not accept sessions, for operators.")
+    version = models.CharField(max_length=32, blank=True)
+    started_at = models.DateTimeField(null=True, blank=True)
+    last_seen = models.DateTimeField(db_index=True)
+    stopped_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        app_label = "kafaat_labs"
+        ordering = ["name"]
+
+    def __str__(self) -> str:
+        return f"LabHost {self.name}"
+
+
+class PeriodicJob(models.Model):
+    """When each periodic job last ran, how it ended, and who holds it now (the lease).
+
+    A scheduler (Celery beat, a ``kafaat_periodic`` loop) starts a job only by moving ``runs`` on from
+    the value it read, so of two schedulers exactly one wins; ``lease_until`` lets another take over
+    a run whose process died.
+    """
+
+    name = models.CharField(max_length=100, unique=True)
+    runs = models.PositiveIntegerField(default=0)
+    holder = models.CharField(max_length=255, blank=True)
+    lease_until = models.DateTimeField(null=True, blank=True)
+    last_started = models.DateTimeField(null=True, blank=True)
+    last_finished = models.DateTimeField(null=True, blank=True)
+    last_ok = models.BooleanField(null=True, blank=True)
+    last_error = models.TextField(blank=True)
+    last_duration = models.FloatField(null=True, blank=True)
+    created = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        app_label = "kafaat_labs"
+        ordering = ["name"]
+
+    def __str__(self) -> str:
+        return f"PeriodicJob {self.name}"

@@ -4,6 +4,7 @@ Kept apart from ``xblocks.labs.conf`` (the sandbox engine's settings) so each pa
 both read the same ``KAFAAT`` dict late, at call time.
 """
 
+from xblocks.core import routing
 from xblocks.core.conf import AppSettings
 
 session_settings = AppSettings(
@@ -22,14 +23,26 @@ session_settings = AppSettings(
         "EXPIRY_WARNING": 5 * 60,
         # Check output kept on each CheckRun row (bytes of feedback per check).
         "CHECK_OUTPUT_LIMIT": 4096,
-        # Beat intervals (seconds) of the reaper and the reconciler.
+        # Intervals (seconds) of the reaper and the reconciler (Celery beat or ``kafaat_periodic``).
         "REAP_INTERVAL": 30,
         "RECONCILE_INTERVAL": 300,
-        # Several lab hosts: send each session's teardown and checks to the Celery queue of the host
-        # its sandbox lives on ("labs.<host>"); every lab host runs a worker on that queue (plus the
-        # default queue, from which any free host takes new starts). Needs a Celery result backend.
-        "LAB_HOST_QUEUES": False,
-        # How long the check handler waits for a check running on another lab host's queue.
+        # Lab work (starts, stops, checks, reaping, reconciling) runs only on lab hosts: processes
+        # with this role (``kafaat_lab_host run`` sets it for its worker). Every other process that
+        # receives a lab task sends it on to the lab queues instead of running it.
+        "LAB_HOST_ROLE": False,
+        # The Celery queue every lab host consumes; each host also consumes "<LAB_QUEUE>.<host>",
+        # where the later operations of the sessions it runs (stop, checks, reconcile) are sent.
+        "LAB_QUEUE": routing.DEFAULT_LAB_QUEUE,
+        # Lab hosts register every LAB_HOST_HEARTBEAT seconds; one silent for LAB_HOST_DEAD_AFTER
+        # seconds gets no new sessions.
+        "LAB_HOST_HEARTBEAT": 10,
+        "LAB_HOST_DEAD_AFTER": 45,
+        # How many live sessions this lab host accepts (reported in its heartbeat).
+        "LAB_HOST_CAPACITY": 20,
+        # Where browsers reach this lab host's terminal gateway (reported in its heartbeat; the
+        # terminal's TERMINAL_GATEWAY_URLS, when it names the host, wins).
+        "LAB_HOST_GATEWAY_URL": "",
+        # How long the check handler waits for a check running on a lab host's queue.
         "CHECK_WAIT": 120,
     }
 )

@@ -2,24 +2,59 @@
 
 ``acks_late`` means a worker killed mid-task leaves the message to be delivered again; the api's
 state machine makes the repeat harmless, and the reaper takes over starts that stall anyway.
+
+Lab tasks (``base=LabHostTask``) run only on lab hosts. Another worker that receives one (a routing
+mistake, a ``.delay()`` without a queue) runs nothing: it sends the task, under the same id, to the lab
+queue it belongs on and acknowledges its own copy, so a caller waiting for the result still gets it.
 """
 
 from __future__ import annotations
 
 import logging
-from datetime import timedelta
 
-from celery import shared_task
+from celery import Task, shared_task
+from celery.exceptions import Ignore
 from celery.signals import worker_ready
 
 from xblocks.labs import api
 from xblocks.labs.sandbox.base import BackendUnavailable
-from xblocks.labs.session_conf import session_settings
 
 log = logging.getLogger(__name__)
 
 
+class LabHostTask(Task):
+    """A task that needs a lab host's sandboxes: elsewhere it is sent on to the right lab queue, not run."""
+
+    def __call__(self, *args, **kwargs):
+        target = api.lab_task_destination(self.name, args, kwargs)
+        if target is None:
+            return super().__call__(*args, **kwargs)
+        came_from = (self.request.delivery_info or {}).get("routing_key") if self.request.id else None
+        if came_from == target:
+            # This worker consumes the queue it would send the task to without being the lab host
+            # that queue is for: sending it on would loop. The reaper requeues starts and stops; a
+            # waiting Check times out with a message.
+            log.error(
+                "lab task %s[%s] dropped: this worker consumes %s but may not run it "
+                "(set KAFAAT_LAB_HOST_ROLE=1 and KAFAAT_LAB_HOST on lab hosts only)",
+                self.name,
+                self.request.id,
+                target,
+            )
+            raise Ignore()
+        log.warning(
+            "lab task %s[%s] received by a process that may not run it (from %s); sent on to %s",
+            self.name,
+            self.request.id,
+            came_from or "a direct call",
+            target,
+        )
+        self.apply_async(args=args, kwargs=kwargs, queue=target, task_id=self.request.id or None)
+        raise Ignore()
+
+
 @shared_task(
+    base=LabHostTask,
     bind=True,
     acks_late=True,
     autoretry_for=(BackendUnavailable,),
@@ -37,13 +72,13 @@ def provision_session(self, session_id: int) -> None:  # pylint: disable=unused-
 start_session = provision_session
 
 
-@shared_task(bind=True, acks_late=True, ignore_result=True, max_retries=5, default_retry_delay=10)
+@shared_task(base=LabHostTask, bind=True, acks_late=True, ignore_result=True, max_retries=5, default_retry_delay=10)
 def teardown_session(self, session_id: int) -> None:  # pylint: disable=unused-argument
     """Destroy a stopping session's environment and mark it stopped; see api.teardown_session."""
     api.teardown_session(int(session_id))
 
 
-@shared_task(acks_late=False)
+@shared_task(base=LabHostTask, acks_late=False)
 def run_checks(session_id: int, step_id: str) -> dict:
     """Run a step's checks on this lab host for a handler on another machine; see api.run_checks_here.
 
@@ -53,42 +88,50 @@ def run_checks(session_id: int, step_id: str) -> dict:
     return api.run_checks_here(int(session_id), str(step_id))
 
 
-@shared_task(acks_late=True, ignore_result=True)
+@shared_task(base=LabHostTask, acks_late=True, ignore_result=True)
 def stop_session(session_id: int, actor: str = "system:task", reason: str = "stop") -> None:
     """Stop a live session (queues its teardown); see api.stop_session."""
     api.stop_session(int(session_id), actor=str(actor), reason=str(reason))
 
 
-@shared_task(acks_late=True, ignore_result=True)
+@shared_task(base=LabHostTask, acks_late=True, ignore_result=True)
 def reap_sessions() -> dict:
     """End expired and idle sessions, retry or fail stalled starts; see api.reap_sessions."""
     return api.reap_sessions().as_json()
 
 
-@shared_task(acks_late=True, ignore_result=True)
-def reconcile_sessions() -> dict:
-    """Heal drift between the sandbox inventory and the database, both ways; see api.reconcile_sessions."""
+@shared_task(base=LabHostTask, acks_late=True, ignore_result=True)
+def reconcile_sessions(host: str = "") -> dict:
+    """Heal drift between this lab host's sandboxes and the database, both ways; see api.reconcile_sessions.
+
+    ``host`` names the lab host it is meant for (it travels on that host's queue).
+    """
     return api.reconcile_sessions().as_json()
 
 
-def _beat_schedule() -> dict:
-    # Read at import by demo.celery; settings are configured by then in every process that imports tasks.
-    try:
-        reap, reconcile = int(session_settings.REAP_INTERVAL), int(session_settings.RECONCILE_INTERVAL)
-    except Exception:  # pylint: disable=broad-except  # settings not configured (docs builds, linters)
-        reap, reconcile = 30, 300
-    return {
-        "kafaat-labs-reap-sessions": {"task": reap_sessions.name, "schedule": timedelta(seconds=reap)},
-        "kafaat-labs-reconcile-sessions": {"task": reconcile_sessions.name, "schedule": timedelta(seconds=reconcile)},
-    }
+@shared_task(base=LabHostTask, acks_late=True, ignore_result=True)
+def reconcile_lab_hosts() -> list:
+    """Queue a reconcile on every live lab host; see api.queue_reconciles."""
+    return api.queue_reconciles()
 
 
-BEAT_SCHEDULE = _beat_schedule()
+@shared_task(bind=True, acks_late=True, ignore_result=True)
+def run_periodic_job(self, name: str) -> dict:
+    """Run one periodic job if it is due and nobody else runs it (Celery beat's entry); see periodic.run_job."""
+    from xblocks.labs import periodic  # pylint: disable=import-outside-toplevel
+
+    came_from = (self.request.delivery_info or {}).get("routing_key") if self.request.id else None
+    return periodic.run_job(str(name), came_from=came_from).as_json()
 
 
 @worker_ready.connect
 def _self_test_on_worker_start(sender=None, **kwargs):  # pylint: disable=unused-argument
-    """Run the sandbox abuse self-test when a worker starts; a failure makes the backend refuse lab work."""
+    """Run the sandbox abuse self-test when a lab host's worker starts; a failure makes the backend refuse lab work.
+
+    Workers without the lab-host role never make sandboxes, so they skip it.
+    """
+    if not api.may_run_lab_work():
+        return
     try:
         from xblocks.labs.sandbox import selftest  # pylint: disable=import-outside-toplevel
     except ImportError:

@@ -324,15 +324,6 @@ def test_scheduled_endpoints_are_due_once_per_period(world, endpoint, clock, loo
     assert endpoint.id in api.scheduled_endpoint_ids(now=clock.advance(minutes=31))
 
 
-def test_the_beat_schedule_names_registered_tasks():
-    from celery import current_app
-
-    from xblocks.certification.exports import tasks
-
-    for entry in tasks.BEAT_SCHEDULE.values():
-        assert entry["task"] in current_app.tasks
-
-
 def test_the_admin_form_refuses_plain_http_and_drop_folders_outside_the_root(world, tmp_path, settings):
     from django.core.exceptions import ValidationError
 

@@ -1,25 +1,13 @@
-"""Celery tasks of the exports app: one api call each, JSON arguments, safe to run twice."""
+"""Celery tasks of the exports app: one api call each, JSON arguments, safe to run twice.
+
+Deliveries, schedules and purges are periodic jobs: ``xblocks.core.periodic`` schedules them.
+"""
 
 from __future__ import annotations
 
 from celery import shared_task
-from celery.schedules import crontab
 
 from . import api
-
-# Merged into the beat schedule by the demo (demo/celery.py); inside Open edX operators add the same
-# entries to CELERYBEAT_SCHEDULE.
-BEAT_SCHEDULE = {
-    "kafaat-exports-send-due": {"task": "xblocks.certification.exports.tasks.send_due_deliveries", "schedule": 60.0},
-    "kafaat-exports-scheduled": {
-        "task": "xblocks.certification.exports.tasks.run_scheduled_deliveries",
-        "schedule": 300.0,
-    },
-    "kafaat-exports-purge": {
-        "task": "xblocks.certification.exports.tasks.purge_exports",
-        "schedule": crontab(hour=3, minute=17),
-    },
-}
 
 
 @shared_task(acks_late=True)

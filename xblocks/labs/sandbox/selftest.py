@@ -7,7 +7,8 @@ a few seconds. The test suite runs the same cases (``tests/labs/sandbox/test_sel
 the worker checks exactly what CI checks.
 
 Workers call ``run_and_record()`` when they start (Celery ``worker_ready``); ``LocalBackend.create``
-raises ``BackendUnavailable`` while the last recorded run of this process failed.
+raises ``BackendUnavailable`` while the last recorded run of this process failed. Before the cases,
+``requirements`` checks each piece the host must provide and names the ones that are missing.
 """
 
 from __future__ import annotations
@@ -26,6 +27,7 @@ import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 
+from xblocks.labs.sandbox import requirements as host_requirements
 from xblocks.labs.sandbox.base import Backend, Limits, MiB, SandboxHandle, SandboxSpec, User
 
 log = logging.getLogger(__name__)
@@ -55,6 +57,7 @@ class SelfTestReport:
     cases: tuple[CaseResult, ...]
     seconds: float
     error: str = ""
+    requirements: tuple[host_requirements.RequirementResult, ...] = ()
 
     @property
     def passed(self) -> bool:
@@ -539,6 +542,12 @@ def run_case(ctx: Context, name: str) -> CaseResult:
     return CaseResult(name=name, row=row, passed=passed, detail=detail, seconds=time.monotonic() - started)
 
 
+def _local_backend() -> bool:
+    from xblocks.labs.conf import labs_settings  # pylint: disable=import-outside-toplevel
+
+    return str(labs_settings.SANDBOX_BACKEND) == "local"
+
+
 @contextlib.contextmanager
 def context(backend: Backend | None = None) -> Iterator[Context]:
     """Two shared sandboxes (A and B) for the cases, destroyed afterwards."""
@@ -568,9 +577,20 @@ def run(
     progress: Callable[[CaseResult], None] | None = None,
     only: list[str] | None = None,
 ) -> SelfTestReport:
-    """Run every abuse case (or ``only`` those) in real sandboxes and report each."""
+    """Check the host's requirements, then run every abuse case (or ``only`` those) in real sandboxes.
+
+    A missing requirement stops the run before any sandbox is made: the report's error names each
+    missing piece (``requirements`` holds every check).
+    """
     started = time.monotonic()
     results: list[CaseResult] = []
+    needs: tuple[host_requirements.RequirementResult, ...] = ()
+    if backend is None and _local_backend():
+        needs = host_requirements.check()
+    if not all(need.ok for need in needs):
+        return SelfTestReport(
+            cases=(), seconds=time.monotonic() - started, error=host_requirements.summary(needs), requirements=needs
+        )
     try:
         with context(backend) as ctx:
             for name, _row, _fn in _cases():
@@ -582,8 +602,10 @@ def run(
                     progress(result)
     except Exception as error:  # pylint: disable=broad-except  # cannot even create a sandbox: fail closed
         log.exception("sandbox self-test could not run")
-        return SelfTestReport(cases=tuple(results), seconds=time.monotonic() - started, error=str(error))
-    return SelfTestReport(cases=tuple(results), seconds=time.monotonic() - started)
+        return SelfTestReport(
+            cases=tuple(results), seconds=time.monotonic() - started, error=str(error), requirements=needs
+        )
+    return SelfTestReport(cases=tuple(results), seconds=time.monotonic() - started, requirements=needs)
 
 
 # ---------------------------------------------------------------------------------------------------
@@ -650,6 +672,11 @@ def record(report: SelfTestReport, *, host: bool = False) -> None:
         log.error("%s; lab work refused on this worker until a self-test passes", report.summary())
         for case in report.failures:
             log.error("self-test case %s (abuse row %s) escaped: %s", case.name, case.row, case.detail)
+
+
+def host_outcome() -> dict | None:
+    """The last outcome recorded for this host (``passed``, ``summary``, ``at``, ``failures``), or None."""
+    return _host_outcome()
 
 
 def _host_outcome() -> dict | None:

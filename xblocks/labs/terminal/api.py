@@ -45,7 +45,13 @@ def _digest(token: str) -> str:
 
 
 def _gateway_url(host: str, session_id: int) -> str:
-    base = (terminal_settings.TERMINAL_GATEWAY_URLS or {}).get(host) or terminal_settings.TERMINAL_GATEWAY_URL
+    """The gateway URL for a session on ``host``: configured for it, else what it registered, else the default."""
+    registered = getattr(sessions(), "gateway_url", None)  # optional in a session directory
+    base = (
+        (terminal_settings.TERMINAL_GATEWAY_URLS or {}).get(host)
+        or (registered(host) if registered and host else "")
+        or terminal_settings.TERMINAL_GATEWAY_URL
+    )
     path = f"{PATH_PREFIX}{int(session_id)}/"
     return f"{base.rstrip('/')}{path}" if base else path
 

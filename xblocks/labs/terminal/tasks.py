@@ -1,7 +1,9 @@
-"""Celery tasks of the terminal: retention of transcripts and used tokens (one api call each)."""
+"""Celery tasks of the terminal: retention of transcripts and used tokens (one api call each).
+
+``purge_transcripts`` is a periodic job: ``xblocks.core.periodic`` schedules it.
+"""
 
 from celery import shared_task
-from celery.schedules import crontab
 
 from xblocks.labs.terminal import api
 
@@ -10,11 +12,3 @@ from xblocks.labs.terminal import api
 def purge_transcripts() -> dict:
     """Delete transcripts past ``TERMINAL_TRANSCRIPT_RETENTION_DAYS`` and dead tokens; safe to rerun."""
     return api.purge_expired()
-
-
-BEAT_SCHEDULE = {
-    "kafaat-terminal-purge-transcripts": {
-        "task": "xblocks.labs.terminal.tasks.purge_transcripts",
-        "schedule": crontab(minute=17, hour=3),
-    },
-}

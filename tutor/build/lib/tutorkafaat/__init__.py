@@ -1,0 +1,1 @@
+"""Tutor plugin for Kafaat: installs kafaat-xblocks, runs the lab hosts and the periodic jobs."""
