@@ -2,6 +2,8 @@
 
 import pytest
 
+from tests.labs.celery_worker import redis_queue  # noqa: F401  a fixture: the api's tasks to a real worker
+
 
 @pytest.fixture(autouse=True)
 def destroy_lab_sandboxes_after_each_test():

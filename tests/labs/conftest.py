@@ -15,6 +15,8 @@ with warnings.catch_warnings():
     warnings.simplefilter("ignore", DeprecationWarning)
     import webob  # noqa: F401  pylint: disable=unused-import
 
+from tests.labs.celery_worker import redis_queue  # noqa: E402,F401  a fixture: the api's tasks to a real worker
+
 OLX_DIR = pathlib.Path(__file__).resolve().parent / "block" / "olx"
 
 

@@ -15,6 +15,7 @@ LEARNER_HANDLERS = [
     "start",
     "status",
     "check",
+    "check_status",
     "submit_flag",
     "hint",
     "solution",
