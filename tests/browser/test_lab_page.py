@@ -142,7 +142,7 @@ def test_staff_see_what_their_action_did_after_the_table_reloads(live_server, br
 RUNNING_TWO_OF_THREE = {
     "en": "Running check 2 of 3…",
     "fr": "Vérification 2 sur 3 en cours…",
-    "ar": "جارٍ تشغيل الفحص 2 من 3…",
+    "ar": "جارٍ تنفيذ عملية التحقّق 2 من 3…",
 }
 
 

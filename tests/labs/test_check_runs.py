@@ -111,7 +111,7 @@ def test_a_second_press_is_told_to_wait_in_the_learner_language(lab_factory, no_
     lab.ok("check", {"step": "write"})
     for language, expected in [
         ("fr", "Une vérification de ce lab est encore en cours. Attendez son résultat, puis réessayez."),
-        ("ar", "ما زال فحصٌ لهذا المختبر قيد التشغيل. انتظر نتيجته ثم حاول مجددًا."),
+        ("ar", "ما زالت عملية تحقّق في هذا المختبر قيد التشغيل. انتظر نتيجتها ثم حاول مجددًا."),
     ]:
         with translation.override(language):
             with pytest.raises(RunInProgress) as refused:

@@ -252,7 +252,7 @@ function KafaatLabBlock(runtime, element, args) {
         });
       }, delay);
     }
-    poll(700);
+    poll(400); /* a short step's run is often over by then */
     return { stop: function () { stopped = true; } };
   }
 
@@ -281,6 +281,8 @@ function KafaatLabBlock(runtime, element, args) {
     state.run = run;
     busy(true);
     if (run.finished) { endRun(run); return; }
+    var item = runStepItem(run.step_id);
+    if (item) { q(".kafaat-lab__results", item).textContent = ""; } /* the previous press's results are stale now */
     sayRun(run);
     run.follower = followRun(run.run_id, function (update) {
       update.follower = run.follower;
