@@ -317,7 +317,9 @@ def _refuse_over_cap(user, usage_key: str, live: list[LabSession], cap: int) -> 
         cap,
         "; ".join(f"session {row.pk} {row.state} in {row.usage_key}" for row in live),
     )
-    names = _(", ").join(_("“%(lab)s”") % {"lab": _lab_name(row)} for row in live)
+    # Each authored name in a bidi isolate (FSI … PDI): a Latin name in an Arabic sentence (or the
+    # reverse) then keeps its quotes and separators where the reader expects them.
+    names = _(", ").join(_("“%(lab)s”") % {"lab": f"\u2068{_lab_name(row)}\u2069"} for row in live)
     raise LiveLabLimit(
         ngettext(
             "You already have %(count)s lab running: %(labs)s. Stop it from its page, then start this one.",
