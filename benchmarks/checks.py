@@ -49,7 +49,7 @@ def _route_tasks(mode: str, queue: str):
 
     from xblocks.labs import api, tasks
 
-    sender = Celery("kafaat-bench-sender", broker=REDIS, backend=REDIS)
+    sender = Celery("kafaat-bench-sender", broker=REDIS, backend=REDIS, set_as_current=False)
 
     def enqueue(name, object_id, queue=None):  # pylint: disable=unused-argument  # one queue here
         task = f"xblocks.labs.tasks.{name}"

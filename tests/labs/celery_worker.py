@@ -83,7 +83,9 @@ def redis_queue(monkeypatch):
     from celery import Celery
 
     queue = f"kafaat-labs-test-{uuid.uuid4().hex[:8]}"
-    sender = Celery("kafaat-test-sender", broker=settings.REDIS_URL, backend=settings.REDIS_URL)
+    # Not the current app: shared tasks would otherwise send through it (to Redis, never eagerly) in
+    # every later test of this process.
+    sender = Celery("kafaat-test-sender", broker=settings.REDIS_URL, backend=settings.REDIS_URL, set_as_current=False)
 
     def enqueue(name, session_id, queue_name=None, **kwargs):
         target = kwargs.get("queue") or queue_name or queue

@@ -331,8 +331,9 @@ def _refuse_over_cap(user, usage_key: str, live: list[LabSession], cap: int) -> 
     )
 
 
-def _free_slot(user_id: int, cap: int) -> str | None:
-    taken = set(LabSession.objects.filter(user_id=user_id, live_slot__isnull=False).values_list("live_slot", flat=True))
+def _free_slot(user_id: int, live: list[LabSession], cap: int) -> str | None:
+    """The lowest of the learner's slots no live session holds (slots are cleared when a session ends)."""
+    taken = {row.live_slot for row in live if row.live_slot}
     return next((f"{user_id}:{n}" for n in range(1, cap + 1) if f"{user_id}:{n}" not in taken), None)
 
 
@@ -356,8 +357,13 @@ def start_session(user, usage_key: str, course_key: str, definition) -> SessionS
     for _try in range(max(cap, 0) + 2):
         slot = None
         if cap > 0:
-            live = list(LabSession.objects.filter(user_id=user.pk, state__in=[s.value for s in LIVE_STATES]))
-            slot = _free_slot(user.pk, cap) if len(live) < cap else None
+            # One read for the count, the free slot and the message, so the three agree.
+            live = list(
+                LabSession.objects.filter(user_id=user.pk, state__in=[s.value for s in LIVE_STATES]).order_by(
+                    "created", "pk"
+                )
+            )
+            slot = _free_slot(user.pk, live, cap) if len(live) < cap else None
             if slot is None:
                 _refuse_over_cap(user, usage_key, live, cap)
         now = timezone.now()
