@@ -30,7 +30,6 @@ from xblocks.labs.data import (
     RUN_ACTIVE_STATES,
     RUN_RESULT_STATES,
     ActionRefused,
-    ActiveRun,
     CheckResult,
     CheckRunResult,
     CheckRunStatus,
@@ -174,22 +173,9 @@ def _status(row: LabSession, definition=None) -> SessionStatus:
     )
 
 
-def _active_run(session_id: int) -> ActiveRun | None:
-    run = (
-        CheckRun.objects.filter(active_key=session_id)
-        .only("pk", "step_id", "kind", "state", "checks_done", "checks_total")
-        .first()
-    )
-    if run is None:
-        return None
-    return ActiveRun(
-        run_id=run.pk,
-        step_id=run.step_id,
-        kind=run.kind,
-        state=run.state,
-        checks_done=run.checks_done,
-        checks_total=run.checks_total,
-    )
+def _active_run(session_id: int) -> CheckRunStatus | None:
+    run = CheckRun.objects.filter(active_key=session_id).first()
+    return _run_status(run) if run is not None else None  # active: progress only, no extra queries
 
 
 def _row(session_id: int) -> LabSession:

@@ -324,6 +324,16 @@ class LabBlock(XBlock):
         self._publish_recorded(requester, definition)
         return api.learner_status(requester.user, self._usage_key(), definition).as_json()
 
+    def _answer_run(self, requester, definition, action) -> dict:
+        """Call the api for a run and answer with it; a finished run's grade is published on the way."""
+        try:
+            run = action()
+        except LabError as error:
+            raise self._api_error(error) from None
+        if run.finished:
+            self._publish_recorded(requester, definition)
+        return run.as_json()
+
     @XBlock.json_handler
     def check(self, data, suffix=""):  # pylint: disable=unused-argument
         """Record a press of Check; a worker runs the step's checks in the learner's environment.
@@ -334,13 +344,8 @@ class LabBlock(XBlock):
         requester = self._requester()
         definition = self._valid_definition()
         session_id = self._live_session(requester)
-        try:
-            run = api.request_checks(session_id, str((data or {}).get("step") or ""))
-        except LabError as error:
-            raise self._api_error(error) from None
-        if run.finished:
-            self._publish_recorded(requester, definition)
-        return run.as_json()
+        step = str((data or {}).get("step") or "")
+        return self._answer_run(requester, definition, lambda: api.request_checks(session_id, step))
 
     @XBlock.json_handler
     def check_status(self, data, suffix=""):  # pylint: disable=unused-argument
@@ -351,28 +356,19 @@ class LabBlock(XBlock):
             run_id = int((data or {}).get("run_id"))
         except (TypeError, ValueError):
             raise _refuse(400, _("This check does not exist.")) from None
-        try:
-            run = api.learner_check_run(requester.user, self._usage_key(), run_id)
-        except LabError as error:
-            raise self._api_error(error) from None
-        if run.finished:
-            self._publish_recorded(requester, definition)
-        return run.as_json()
+        return self._answer_run(
+            requester, definition, lambda: api.learner_check_run(requester.user, self._usage_key(), run_id)
+        )
 
     @XBlock.json_handler
     def submit_flag(self, data, suffix=""):  # pylint: disable=unused-argument
+        """Compare an answer with the learner's flag (in the request: no sandbox needed); publishes the grade."""
         requester = self._requester()
         definition = self._valid_definition()
         session_id = self._live_session(requester)
         data = data or {}
-        try:
-            run = api.submit_flag(
-                session_id, str(data.get("step") or ""), str(data.get("flag") or ""), str(data.get("answer") or "")
-            )
-        except LabError as error:
-            raise self._api_error(error) from None
-        self._publish_recorded(requester, definition)
-        return run.as_json()
+        step, flag, answer = (str(data.get(key) or "") for key in ("step", "flag", "answer"))
+        return self._answer_run(requester, definition, lambda: api.submit_flag(session_id, step, flag, answer))
 
     @XBlock.json_handler
     def hint(self, data, suffix=""):  # pylint: disable=unused-argument

@@ -115,18 +115,6 @@ class StepStatus:
 
 
 @dataclass(frozen=True)
-class ActiveRun:
-    """The session's check or flag run that is still queued or running (cheap to poll)."""
-
-    run_id: int
-    step_id: str
-    kind: str
-    state: str
-    checks_done: int
-    checks_total: int
-
-
-@dataclass(frozen=True)
 class SessionStatus:
     """What the learner's page shows: state, phase, times, progress and score, all server-side truths."""
 
@@ -142,7 +130,7 @@ class SessionStatus:
     completed: bool
     steps: tuple[StepStatus, ...] = ()
     idle_seconds_left: int | None = None  # until the idle timeout ends a ready lab
-    active_run: ActiveRun | None = None  # the session's queued or running check, for a page that reloads
+    active_run: CheckRunStatus | None = None  # the session's queued or running run, for a page that reloads
 
     @property
     def live(self) -> bool:
