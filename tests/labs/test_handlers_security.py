@@ -36,6 +36,7 @@ STUDIO_HANDLERS = ["studio_validate", "studio_submit"]
 STATE_CHANGING = [
     "start",
     "check",
+    "check_status",  # publishes a finished run's grade
     "submit_flag",
     "hint",
     "solution",
