@@ -347,3 +347,26 @@ def test_a_run_left_by_a_stopped_lab_ends_with_a_message(lab_factory, no_dispatc
     run = lab.ok("check_status", {"run_id": run_id})
     assert run["state"] == "error" and "not running" in run["message"]
     assert CheckRun.objects.get(pk=run_id).active_key is None
+
+
+@pytest.mark.sandbox
+@pytest.mark.django_db(transaction=True)
+def test_a_lab_stopped_while_its_checks_run_ends_the_run_without_failing_the_lab(lab_factory, monkeypatch, cleanup):
+    from xblocks.labs import runner
+
+    lab = lab_factory("three_checks")
+    session_id = lab.ok("start")["session_id"]
+    real_run_check = runner.run_check
+    stopped = []
+
+    def learner_presses_stop(*args, **kwargs):
+        if not stopped:
+            stopped.append(api.stop_session(session_id, actor="user:test", reason="stopped by learner"))
+        return real_run_check(*args, **kwargs)
+
+    monkeypatch.setattr(runner, "run_check", learner_presses_stop)
+    run = lab.ok("check", {"step": "setup"})
+    assert stopped[0].state == "stopped"  # eager teardown: the sandbox is gone before the check runs
+    assert run["state"] == "error" and "not running" in run["message"]
+    row = LabSession.objects.get(pk=session_id)
+    assert row.state == "stopped" and row.progress["steps"]["setup"]["attempts"] == 0

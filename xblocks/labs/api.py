@@ -872,7 +872,7 @@ def _execute_checks(run_id: int, session_id: int, step_id: str) -> None:
             )
         except SandboxNotFound as error:
             message = _("Your lab environment stopped unexpectedly. Start the lab again; your progress is kept.")
-            transition(
+            failed = transition(
                 session_id,
                 S.FAILED,
                 actor="system:check",
@@ -881,6 +881,8 @@ def _execute_checks(run_id: int, session_id: int, step_id: str) -> None:
                 learner_message=message,
                 detail=str(error)[:10000],
             )
+            if failed is None:  # not unexpected: the lab was stopped or reset while its checks ran
+                message = _("Your lab is not running. Start it first.")
             _abandon_run(run_id, learner_message=message, detail=f"sandbox gone: {error}")
             return
         except SandboxError as error:
