@@ -107,7 +107,7 @@ class Page:
         self.client.cookies["csrftoken"] = self.token
         self.urls = {
             name: reverse("handler", args=(usage_id, name, "")) + f"?student={student}"
-            for name in ("start", "status", "check", "stop")
+            for name in ("start", "status", "check", "check_status", "stop")
         }
 
     def post(self, name: str, data: dict | None = None) -> dict:

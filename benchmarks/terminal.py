@@ -9,7 +9,8 @@ has parsed), transcript recording on.
 
 Figures: echo round trip of one keystroke (p50, p95), output throughput of ``base64 /dev/urandom``
 (MB/s from the command's Enter to its end marker), and each server's resident memory (RSS) after
-the flood.
+the flood. A third row measures our gateway again with a read-only staff watcher attached that reads
+but never acknowledges (the gateway drops it once it lags; before that change it froze the learner).
 """
 
 from __future__ import annotations
@@ -203,8 +204,28 @@ async def _open(kind: str, url: str, token: str | None):
     return client
 
 
-async def _measure(kind: str, url: str, token: str | None, keystrokes: int, megabytes: int, pid: int) -> dict:
+async def _stalled_watcher(url: str, token: str):
+    """A read-only socket that reads whatever it is sent and never acknowledges any of it."""
+    import websockets
+
+    ws = await websockets.connect(url, origin=ORIGIN, proxy=None, compression=None, max_size=None)
+    await ws.send(json.dumps({"type": "auth", "token": token, "cols": 100, "rows": 30}))
+
+    async def read() -> None:
+        try:
+            async for _message in ws:
+                pass
+        except websockets.ConnectionClosed:
+            pass
+
+    return ws, asyncio.get_running_loop().create_task(read())
+
+
+async def _measure(
+    kind: str, url: str, token: str | None, keystrokes: int, megabytes: int, pid: int, watcher: str | None = None
+) -> dict:
     client = await _open(kind, url, token)
+    watching = await _stalled_watcher(url, watcher) if watcher else None
     samples = []
     letters = "abcdefghijklmnopqrstuvwxyz"
     for index in range(keystrokes):
@@ -225,9 +246,12 @@ async def _measure(kind: str, url: str, token: str | None, keystrokes: int, mega
     elapsed = time.perf_counter() - started
     rss = _rss_mib(pid)
     await client.ws.close()
+    if watching is not None:
+        await watching[0].close()
+        await watching[1]
     echo = report.summary(samples)
     return {
-        "server": kind,
+        "server": kind + (" + stalled watcher" if watcher else ""),
         "echo_p50_ms": echo["p50"],
         "echo_p95_ms": echo["p95"],
         "throughput_mb_s": received / elapsed / 1e6,
@@ -318,14 +342,21 @@ def main(argv: list[str]) -> int:
         _wait_listening(ours_port, servers["kafaat"])
         _wait_listening(theirs_port, servers["terminado"])
         rows = []
-        for kind in ("terminado", "kafaat"):
-            token = None
+        staff, _ = get_user_model().objects.get_or_create(username="bench-staff", defaults={"is_staff": True})
+        for kind, watched in (("terminado", False), ("kafaat", False), ("kafaat", True)):
+            token = watcher = None
             if kind == "kafaat":
                 token = api.mint_token(user=user, session_id=session.pk, mode="rw")["token"]
                 url = f"ws://127.0.0.1:{ours_port}/kafaat/terminal/ws/{session.pk}/"
+                if watched:
+                    watcher = api.mint_token(user=staff, session_id=session.pk, mode="ro")["token"]
             else:
                 url = f"ws://127.0.0.1:{theirs_port}/websocket"
-            rows.append(asyncio.run(_measure(kind, url, token, args.keystrokes, args.megabytes, servers[kind].pid)))
+            rows.append(
+                asyncio.run(
+                    _measure(kind, url, token, args.keystrokes, args.megabytes, servers[kind].pid, watcher=watcher)
+                )
+            )
     finally:
         for process in servers.values():
             process.terminate()

@@ -137,3 +137,66 @@ def test_staff_see_what_their_action_did_after_the_table_reloads(live_server, br
     status.filter(has_text="1 learner").wait_for(timeout=10_000)
     staff.get_by_role("button", name="Stop alice's lab").click()
     status.filter(has_text="Lab stopped.").wait_for(timeout=10_000)
+
+
+RUNNING_TWO_OF_THREE = {
+    "en": "Running check 2 of 3…",
+    "fr": "Vérification 2 sur 3 en cours…",
+    "ar": "جارٍ تنفيذ عملية التحقّق 2 من 3…",
+}
+
+
+@pytest.mark.redis
+@pytest.mark.slow
+@pytest.mark.parametrize("language", ["en", "fr", "ar"])
+def test_check_runs_on_a_real_worker_while_the_page_shows_progress_then_the_score(
+    live_server, browser_page, redis_lab_queue, tmp_path, language
+):
+    """Start → Check fails → work → Check passes → score, with every task on a Celery worker over Redis."""
+    import pathlib
+    import uuid
+
+    from workbench.scenarios import add_xml_scenario, init_scenarios
+
+    from tests.labs.harness import Worker
+    from xblocks.labs import api
+    from xblocks.labs.models import CheckRun, LabSession
+    from xblocks.labs.sandbox.base import get_backend
+
+    init_scenarios()
+    name = f"kafaat_lab.paced-{uuid.uuid4().hex[:6]}"
+    olx = pathlib.Path(__file__).resolve().parents[1] / "labs" / "block" / "olx" / "paced_checks.xml"
+    add_xml_scenario(name, f"Paced lab {name}", olx.read_text(encoding="utf-8"))
+    worker = Worker(redis_lab_queue, tmp_path / "worker.log")
+    try:
+        page = browser_page
+        page.set_extra_http_headers({"Accept-Language": language})
+        page.goto(f"{live_server.url}/scenario/{name}/?student=alice")
+        lab = page.locator(".kafaat-lab").first
+        lab.locator(".kafaat-lab__score").filter(has_text="/").wait_for(timeout=10_000)
+        lab.locator(".kafaat-lab__start").click()
+        lab.locator(".kafaat-lab__stop").wait_for(state="visible", timeout=90_000)  # the worker started it
+
+        lab.locator(".kafaat-lab__check").click()
+        progress = lab.locator(".kafaat-lab__run-text").filter(has_text=RUNNING_TWO_OF_THREE[language])
+        progress.wait_for(timeout=30_000)
+        assert lab.locator(".kafaat-lab__check").is_disabled()  # one run at a time, from this page too
+        lab.locator(".kafaat-lab__result--failed").wait_for(timeout=30_000)
+        assert "paced.txt is missing" in lab.locator(".kafaat-lab__results").inner_text()
+        assert "2 / 3" in lab.locator(".kafaat-lab__score").inner_text()
+        assert not lab.locator(".kafaat-lab__run").is_visible()
+
+        session = LabSession.objects.get(state="ready")
+        done = get_backend().exec(api.terminal_target(session.pk), "touch /home/learner/paced.txt", user="learner")
+        assert done.ok
+        lab.locator(".kafaat-lab__check").click()
+        lab.locator(".kafaat-lab__result--passed").nth(2).wait_for(timeout=30_000)
+        assert "3 / 3" in lab.locator(".kafaat-lab__score").inner_text()
+        runs = CheckRun.objects.filter(session=session).order_by("pk")
+        assert [(run.state, run.points) for run in runs] == [("done", 2.0), ("done", 3.0)]
+        assert all(run.published_at for run in runs)  # the page fetched each result, which published the grade
+        assert page.js_errors == []
+        lab.locator(".kafaat-lab__stop").click()
+        lab.locator(".kafaat-lab__start").wait_for(state="visible", timeout=60_000)
+    finally:
+        worker.kill()

@@ -15,6 +15,8 @@ with warnings.catch_warnings():
     warnings.simplefilter("ignore", DeprecationWarning)
     import webob  # noqa: F401  pylint: disable=unused-import
 
+from tests.labs.harness import redis_lab_queue  # noqa: E402,F401  a fixture: the api's tasks to real workers
+
 OLX_DIR = pathlib.Path(__file__).resolve().parent / "block" / "olx"
 
 
@@ -125,38 +127,6 @@ def no_dispatch(monkeypatch):
     queued: list[tuple[str, int]] = []
     monkeypatch.setattr(api, "_enqueue", lambda name, session_id, queue=None: queued.append((name, session_id)))
     return queued
-
-
-@pytest.fixture
-def redis_lab_queue(monkeypatch):
-    """Lab queues of this test only on Redis, and the api sending to them as an LMS would (not eagerly).
-
-    The name is the shared lab queue (``KAFAAT_LAB_QUEUE``); host queues are ``<name>.<host>``.
-    Workers started afterwards inherit the setting.
-    """
-    from tests.labs.harness import sender as make_sender  # pylint: disable=import-outside-toplevel
-    from xblocks.labs import api  # pylint: disable=import-outside-toplevel
-
-    queue = f"kafaat-labs-test-{uuid.uuid4().hex[:8]}"
-    monkeypatch.setenv("KAFAAT_LAB_QUEUE", queue)
-    sender = make_sender()
-    used: set[str] = {queue}
-
-    def enqueue(name, session_id, queue=None):
-        target = queue or api.lab_task_queue(name, [session_id])
-        used.add(target)
-        sender.send_task(f"xblocks.labs.tasks.{name}", args=[session_id], queue=target)
-
-    def run_on_host(name, args, queue_name):
-        used.add(queue_name)
-        return sender.send_task(f"xblocks.labs.tasks.{name}", args=args, queue=queue_name).get(timeout=60)
-
-    monkeypatch.setattr(api, "_enqueue", enqueue)
-    monkeypatch.setattr(api, "_run_on_host", run_on_host)
-    yield queue
-    with sender.connection_for_write() as connection:
-        for name in used | {f"{queue}.labhost-b"}:
-            connection.default_channel.queue_delete(name)
 
 
 def solve_in_sandbox(backend, session_id: int, step_id: str):

@@ -13,7 +13,9 @@ import signal
 import subprocess
 import sys
 import time
+import uuid
 
+import pytest
 from django.conf import settings
 
 CHECKOUT = pathlib.Path(__file__).resolve().parents[2]
@@ -50,9 +52,17 @@ def sender():
 
 
 class Worker:
-    """``celery -A demo worker`` on ``queues`` (comma-separated), with its log in ``log_path``."""
+    """``celery -A demo worker`` on ``queues`` (comma-separated), with its log in ``log_path``.
+
+    A single queue name is a lab queue: the worker also consumes that lab host's own queue
+    (``<queue>.<LAB_HOST>``), as ``kafaat_lab_host run`` does, where check runs and teardowns go.
+    """
 
     def __init__(self, queues: str, log_path: pathlib.Path, *, name: str = "", **extra_env: str):
+        if "," not in queues:
+            from xblocks.labs.conf import labs_settings  # pylint: disable=import-outside-toplevel
+
+            queues = f"{queues},{queues}.{extra_env.get('KAFAAT_LAB_HOST') or labs_settings.LAB_HOST}"
         self.log_path = log_path
         self.log = log_path.open("ab")
         self.process = subprocess.Popen(
@@ -105,3 +115,40 @@ def wait_for(predicate, timeout: float, what: str):
             return value
         time.sleep(0.1)
     raise AssertionError(f"timed out waiting for {what}")
+
+
+def checked(lab, step: str, timeout: float = 90) -> dict:
+    """Press Check and poll the run as the page does until a worker has recorded it."""
+    run = lab.ok("check", {"step": step})
+
+    def finished():
+        body = lab.ok("check_status", {"run_id": run["run_id"]})
+        return body if body["finished"] else None
+
+    return run if run["finished"] else wait_for(finished, timeout, f"the check run of {step}")
+
+
+@pytest.fixture
+def redis_lab_queue(monkeypatch):
+    """Lab queues of this test only on Redis, and the api sending to them as an LMS would (not eagerly).
+
+    The name is the shared lab queue (``KAFAAT_LAB_QUEUE``); host queues are ``<name>.<host>``.
+    Workers started afterwards inherit the setting.
+    """
+    from xblocks.labs import api  # pylint: disable=import-outside-toplevel
+
+    queue = f"kafaat-labs-test-{uuid.uuid4().hex[:8]}"
+    monkeypatch.setenv("KAFAAT_LAB_QUEUE", queue)
+    broker = sender()
+    used: set[str] = {queue}
+
+    def enqueue(name, session_id, queue=None):
+        target = queue or api.lab_task_queue(name, [session_id])
+        used.add(target)
+        broker.send_task(f"xblocks.labs.tasks.{name}", args=[session_id], queue=target)
+
+    monkeypatch.setattr(api, "_enqueue", enqueue)
+    yield queue
+    with broker.connection_for_write() as connection:
+        for name in used | {f"{queue}.labhost-b"}:
+            connection.default_channel.queue_delete(name)

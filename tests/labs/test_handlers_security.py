@@ -15,6 +15,7 @@ LEARNER_HANDLERS = [
     "start",
     "status",
     "check",
+    "check_status",
     "submit_flag",
     "hint",
     "solution",
@@ -35,6 +36,7 @@ STUDIO_HANDLERS = ["studio_validate", "studio_submit"]
 STATE_CHANGING = [
     "start",
     "check",
+    "check_status",  # publishes a finished run's grade
     "submit_flag",
     "hint",
     "solution",

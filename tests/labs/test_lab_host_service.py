@@ -16,7 +16,7 @@ from xblocks.labs import api, labhost
 from xblocks.labs.models import LabHost, LabSession, label_prefix
 
 from ..terminal.harness import connect
-from .harness import CHECKOUT, child_env, wait_for
+from .harness import CHECKOUT, checked, child_env, wait_for
 
 pytestmark = [pytest.mark.redis, pytest.mark.sandbox, pytest.mark.slow, pytest.mark.django_db(transaction=True)]
 
@@ -99,7 +99,7 @@ def test_one_command_runs_a_lab_host_that_takes_sessions_until_it_is_stopped(
             await terminal.ws.close()
 
         asyncio.run(type_in_terminal())
-        assert page.ok("check", {"step": "write"})["passed"] is False  # ran on the service's worker
+        assert checked(page, "write")["passed"] is False  # ran on the service's worker
         page.ok("stop")
         wait_for(lambda: LabSession.objects.get(pk=session_id).state == "stopped", 60, "the teardown")
         status = next(status for status in api.lab_hosts() if status.name == name)

@@ -237,10 +237,12 @@ def test_a_check_on_a_vanished_sandbox_fails_the_session_and_refunds_the_attempt
     lab = lab_factory("files_and_flags")
     session_id = start_ready(lab)["session_id"]
     backend.destroy(api.terminal_target(session_id))
-    status, body = lab.call("check", {"step": "write"})
-    assert status == 409 and "stopped unexpectedly" in body["error"]
+    run = lab.ok("check", {"step": "write"})  # the press is recorded; its run then cannot run
+    assert run["state"] == "error" and run["finished"] and "stopped unexpectedly" in run["message"]
+    assert "results" not in run and run["status"]["state"] == "failed"
     row = LabSession.objects.get(pk=session_id)
     assert row.state == "failed" and row.progress["steps"]["write"]["attempts"] == 0
+    assert CheckRun.objects.get(pk=run["run_id"]).attempt_refunded
 
 
 def test_keepalive_from_the_page_pushes_the_idle_timeout_back(lab_factory, cleanup):
@@ -263,11 +265,13 @@ def test_a_refusing_engine_during_a_check_gives_the_attempt_back_with_a_message(
         raise BackendUnavailable("self-test failed: fork bomb escaped")
 
     monkeypatch.setattr(runner, "run_check", refuse)  # the engine's own refusal path, as while a self-test fails
-    status, body = lab.call("check", {"step": "write"})
-    assert status == 409 and "try again" in body["error"] and "fork bomb" not in body["error"]
+    run = lab.ok("check", {"step": "write"})
+    assert run["state"] == "error" and "try again" in run["message"] and "fork bomb" not in run["message"]
     row = LabSession.objects.get(pk=session_id)
     assert row.state == "ready" and row.progress["steps"]["write"]["attempts"] == 0
-    assert not CheckRun.objects.filter(session_id=session_id).exists()
+    recorded = CheckRun.objects.get(session_id=session_id)
+    assert recorded.outcomes == [] and "fork bomb" in recorded.detail  # the operator's detail stays server-side
+    assert lab.grades() == []
 
 
 def test_stop_all_ends_every_live_lab_and_leaves_no_sandbox(lab_factory, backend, cleanup):

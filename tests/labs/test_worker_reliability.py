@@ -8,11 +8,10 @@ from datetime import timedelta
 import pytest
 from django.utils import timezone
 
+from tests.labs.harness import Worker, checked, wait_for
 from xblocks.labs import api
-from xblocks.labs.models import LabSession, SessionEvent, label_prefix
+from xblocks.labs.models import CheckRun, LabSession, SessionEvent, label_prefix
 from xblocks.labs.sandbox.base import SandboxHandle
-
-from .harness import Worker, wait_for
 
 TASK = "xblocks.labs.tasks.provision_session"
 
@@ -56,7 +55,7 @@ def test_a_worker_killed_mid_provisioning_is_taken_over_and_the_lab_ends_ready(
             ("provisioning", "system:worker"),
             ("ready", "system:worker"),
         ]
-        assert lab.ok("check", {"step": "one"})["passed"] is True  # the retried setup ran to the end
+        assert checked(lab, "one")["passed"] is True  # the retried setup ran to the end
     finally:
         first.kill()
         if second is not None:
@@ -98,16 +97,57 @@ def test_with_per_host_queues_checks_run_on_the_session_lab_host(
         wait_for(lambda: LabSession.objects.get(pk=session_id).state == "ready", 90, "host B to start the lab")
         row = LabSession.objects.get(pk=session_id)
         assert row.host == "labhost-b" and api.host_queue(row.host) == f"{redis_lab_queue}.labhost-b"
-        first = lab.ok("check", {"step": "write"})
+        first = checked(lab, "write")
         assert first["passed"] is False and "does not hold the word" in first["results"][0]["feedback"]
         backend.exec(api.terminal_target(session_id), f"echo {row.params['word']} > ~/answer.txt", user="learner")
-        second = lab.ok("check", {"step": "write"})
+        second = checked(lab, "write")
         assert second["passed"] is True and lab.grades()[-1] == {"value": 2.0, "max_value": 3.0}
         lab.ok("stop")
         wait_for(lambda: LabSession.objects.get(pk=session_id).state == "stopped", 60, "host B to tear the lab down")
         assert not backend.alive(SandboxHandle.from_json(row.handle))
     finally:
         host_b.kill()
+        for handle in backend.inventory():
+            if handle.label.startswith(label_prefix()):
+                backend.destroy(handle)
+
+
+def test_a_worker_killed_during_a_check_run_is_reported_and_the_learner_can_press_again(
+    lab_factory, backend, redis_lab_queue, tmp_path
+):
+    first = Worker(redis_lab_queue, tmp_path / "worker-1.log")
+    second = None
+    try:
+        lab = lab_factory("slow_checks")
+        session_id = lab.ok("start")["session_id"]
+        wait_for(lambda: LabSession.objects.get(pk=session_id).state == "ready", 90, "the worker to start the lab")
+        run_id = lab.ok("check", {"step": "slow"})["run_id"]
+
+        def in_the_long_check():
+            body = lab.ok("check_status", {"run_id": run_id})
+            return body["state"] == "running" and body["checks_done"] == 1
+
+        wait_for(in_the_long_check, 60, "the worker to reach the second check")
+        first.kill()
+        time.sleep(1)
+        assert lab.ok("check_status", {"run_id": run_id})["state"] == "running"  # nobody will finish it
+        status, body = lab.call("check", {"step": "slow"})
+        assert status == 409 and "still running" in body["error"]
+        run = CheckRun.objects.get(pk=run_id)
+        settings = api.session_settings
+        later = run.started_at + timedelta(seconds=settings.CHECK_RUN_TIME_LIMIT + settings.CHECK_RUN_GRACE + 1)
+        assert api.reap_sessions(now=later).runs_failed == (run_id,)
+        ended = lab.ok("check_status", {"run_id": run_id})
+        assert ended["state"] == "error" and "interrupted" in ended["message"] and "not counted" in ended["message"]
+        assert ended["status"]["steps"][0]["attempts"] == 0 and lab.grades() == []
+        second = Worker(redis_lab_queue, tmp_path / "worker-2.log")
+        again = checked(lab, "slow")
+        assert again["state"] == "done" and again["passed"] is True
+        assert lab.grades()[-1] == {"value": 3.0, "max_value": 3.0}
+    finally:
+        first.kill()
+        if second is not None:
+            second.kill()
         for handle in backend.inventory():
             if handle.label.startswith(label_prefix()):
                 backend.destroy(handle)

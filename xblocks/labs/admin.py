@@ -27,15 +27,24 @@ class CheckRunInline(admin.TabularInline):
     model = CheckRun
     extra = 0
     can_delete = False
-    readonly_fields = (
+    fields = readonly_fields = (
         "created",
         "step_id",
         "kind",
+        "state",
+        "checks_done",
+        "checks_total",
         "passed",
         "graded",
         "points",
         "max_points",
         "duration",
+        "started_at",
+        "finished_at",
+        "published_at",
+        "attempt_refunded",
+        "learner_message",
+        "detail",
         "script_hash",
         "outcomes",
     )

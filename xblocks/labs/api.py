@@ -1,7 +1,7 @@
 """The one door to lab sessions and check runs: blocks, tasks, the terminal gateway and commands call this.
 
 Functions are domain actions returning frozen values from ``data``. Work that needs the sandbox
-(provisioning, teardown) runs in Celery workers (``tasks``); the api queues it after the
+(provisioning, teardown, check runs) runs in Celery workers (``tasks``); the api queues it after the
 transaction that asked for it commits. The state of a session changes only through
 ``lifecycle.transition``.
 """
@@ -23,16 +23,23 @@ from django.utils import timezone
 
 from xblocks.core.html import render_markdown
 from xblocks.core.i18n import gettext as _
+from xblocks.core.i18n import ngettext
 from xblocks.labs import grading
 from xblocks.labs.data import (
     LIVE_STATES,
+    RUN_ACTIVE_STATES,
+    RUN_RESULT_STATES,
     ActionRefused,
     CheckResult,
     CheckRunResult,
+    CheckRunStatus,
     HintReveal,
-    LabError,
     LabHostStatus,
+    LiveLabLimit,
+    PendingGrade,
     Phase,
+    RunInProgress,
+    RunState,
     SessionNotFound,
     SessionNotReady,
     SessionState,
@@ -163,7 +170,13 @@ def _status(row: LabSession, definition=None) -> SessionStatus:
         completed=grading.lab_completed(definition, progress),
         steps=_steps_status(definition, progress),
         idle_seconds_left=_idle_seconds_left(row, timezone.now()),
+        active_run=_active_run(row.pk) if row.state in LIVE_STATES else None,
     )
+
+
+def _active_run(session_id: int) -> CheckRunStatus | None:
+    run = CheckRun.objects.filter(active_key=session_id).first()
+    return _run_status(run) if run is not None else None  # active: progress only, no extra queries
 
 
 def _row(session_id: int) -> LabSession:
@@ -254,7 +267,14 @@ def lab_task_queue(task_name: str, args: list | tuple = (), kwargs: dict | None 
 
     kwargs = kwargs or {}
     short = task_name.rsplit(".", 1)[-1]
-    if short in {"provision_session", "start_session", "teardown_session", "stop_session", "run_checks"}:
+    if short == "run_checks":  # one press of Check: its run names the session
+        run_id = kwargs.get("run_id", args[0] if args else None)
+        try:
+            host = CheckRun.objects.filter(pk=int(run_id)).values_list("session__host", flat=True).first() or ""
+        except (TypeError, ValueError):
+            host = ""
+        return hosts.host_queue(host)
+    if short in {"provision_session", "start_session", "teardown_session", "stop_session"}:
         session_id = kwargs.get("session_id", args[0] if args else None)
         try:
             host = LabSession.objects.filter(pk=int(session_id)).values_list("host", flat=True).first() or ""
@@ -278,19 +298,11 @@ def _enqueue(task_name: str, session_id: int, *, queue: str | None = None) -> No
             getattr(tasks, task_name).apply_async(args=[session_id], queue=target)
         except Exception:  # pylint: disable=broad-except
             # Broker down (or an eager run failing): the row is committed and the reaper queues it
-            # again after REQUEST_REQUEUE_AFTER / STOPPING_REQUEUE_AFTER, so the learner is not
-            # shown an error for work that will still happen.
-            log.exception("could not queue %s for lab session %s; the reaper will retry", task_name, session_id)
+            # again after REQUEST_REQUEUE_AFTER / STOPPING_REQUEUE_AFTER / CHECK_REQUEUE_AFTER, so
+            # the learner is not shown an error for work that will still happen.
+            log.exception("could not queue %s(%s); the reaper will retry", task_name, session_id)
 
     transaction.on_commit(send)
-
-
-def _run_on_host(task_name: str, args: list, queue: str) -> Any:
-    """Run a task on a lab host's queue and wait for its JSON answer (checks on another host)."""
-    from xblocks.labs import tasks  # pylint: disable=import-outside-toplevel
-
-    result = getattr(tasks, task_name).apply_async(args=args, queue=queue)
-    return result.get(timeout=int(session_settings.CHECK_WAIT), disable_sync_subtasks=False)
 
 
 # --------------------------------------------------------------------------- starting
@@ -322,12 +334,52 @@ class _HostFull(Exception):
     """The chosen lab host filled up between choosing it and locking it; the next one is tried."""
 
 
+def _lab_name(row: LabSession) -> str:
+    try:
+        return _parsed(row.definition_hash, row.definition).display_name
+    except ValueError:
+        return row.usage_key
+
+
+def _refuse_over_cap(user, usage_key: str, live: list[LabSession], cap: int) -> None:
+    """Refuse a start beyond the learner's cap, naming the labs to stop; operators get the ids in the log."""
+    log.info(
+        "user %s refused a lab start in %s: %s live labs, cap %s (%s)",
+        user.pk,
+        usage_key,
+        len(live),
+        cap,
+        "; ".join(f"session {row.pk} {row.state} in {row.usage_key}" for row in live),
+    )
+    # Each authored name in a bidi isolate (FSI … PDI): a Latin name in an Arabic sentence (or the
+    # reverse) then keeps its quotes and separators where the reader expects them.
+    names = _(", ").join(_("“%(lab)s”") % {"lab": f"\u2068{_lab_name(row)}\u2069"} for row in live)
+    raise LiveLabLimit(
+        ngettext(
+            "You already have %(count)s lab running: %(labs)s. Stop it from its page, then start this one.",
+            "You already have %(count)s labs running: %(labs)s. Stop one of them from its page, then start this one.",
+            len(live),
+        )
+        % {"count": len(live), "labs": names},
+        f"{len(live)} live labs, cap {cap}",
+    )
+
+
+def _free_slot(user_id: int, live: list[LabSession], cap: int) -> str | None:
+    """The lowest of the learner's slots no live session holds (slots are cleared when a session ends)."""
+    taken = {row.live_slot for row in live if row.live_slot}
+    return next((f"{user_id}:{n}" for n in range(1, cap + 1) if f"{user_id}:{n}" not in taken), None)
+
+
 def start_session(user, usage_key: str, course_key: str, definition) -> SessionStatus:
     """Create the learner's session for this block and queue its provisioning, or return the live one.
 
     Two concurrent starts give one session: the unique ``live_key`` makes the second insert fail and
     it returns the winner's session. The session is placed on the lab host with the most room
     (``hosts.choices``; the next one when it filled up meanwhile) and its provisioning queued there.
+    A learner holds at most ``MAX_LIVE_LABS_PER_LEARNER`` live labs across blocks and courses: each
+    live session takes one of that many ``live_slot`` values, whose unique index keeps concurrent
+    starts of different labs under the cap; beyond it ``LiveLabLimit``.
     """
     existing = _live_row(user.pk, usage_key)
     if existing is not None:
@@ -335,28 +387,49 @@ def start_session(user, usage_key: str, course_key: str, definition) -> SessionS
     source = definition_source(definition)
     previous = _latest_row(user.pk, usage_key)
     seed = bytes.fromhex(previous.seed) if previous else learner_seed(user.pk, usage_key)
-    now = timezone.now()
-    row = None
-    for host in _placements():
-        try:
-            row = _create_session(user, usage_key, course_key, definition, source, previous, seed, now, host)
-        except _HostFull:
+    cap = int(session_settings.MAX_LIVE_LABS_PER_LEARNER)
+    for _try in range(max(cap, 0) + 2):
+        slot = None
+        if cap > 0:
+            # One read for the count, the free slot and the message, so the three agree.
+            live = list(
+                LabSession.objects.filter(user_id=user.pk, state__in=[s.value for s in LIVE_STATES]).order_by(
+                    "created", "pk"
+                )
+            )
+            slot = _free_slot(user.pk, live, cap) if len(live) < cap else None
+            if slot is None:
+                _refuse_over_cap(user, usage_key, live, cap)
+        now = timezone.now()
+        row = None
+        slot_lost = False
+        for host in _placements():
+            try:
+                row = _create_session(user, usage_key, course_key, definition, source, previous, seed, now, host, slot)
+            except _HostFull:
+                continue
+            except IntegrityError:
+                existing = _live_row(user.pk, usage_key)
+                if existing is not None:
+                    return _status(existing)
+                if slot is None:
+                    raise
+                slot_lost = True  # a concurrent start of another lab took this slot: count again
+            break
+        if slot_lost:
             continue
-        except IntegrityError:
-            existing = _live_row(user.pk, usage_key)
-            if existing is None:
-                raise
-            return _status(existing)
-        break
-    if row is None:
-        detail = "every lab host filled up while this start was placed"
-        log.error("lab start refused: %s", detail)
-        raise ActionRefused(_("No lab machine is free right now. Please try again in a few minutes."), detail)
-    log.info("lab session %s requested by user %s for %s on %s", row.pk, user.pk, usage_key, row.host or "any host")
-    return session_status(row.pk)  # re-read: an eager or fast worker may have moved it already
+        if row is None:
+            detail = "every lab host filled up while this start was placed"
+            log.error("lab start refused: %s", detail)
+            raise ActionRefused(_("No lab machine is free right now. Please try again in a few minutes."), detail)
+        log.info("lab session %s requested by user %s for %s on %s", row.pk, user.pk, usage_key, row.host or "any host")
+        return session_status(row.pk)  # re-read: an eager or fast worker may have moved it already
+    raise LiveLabLimit(_("Too many labs are starting at once. Please try again in a moment."), "slot contention")
 
 
-def _create_session(user, usage_key, course_key, definition, source, previous, seed, now, host) -> LabSession:
+def _create_session(  # pylint: disable=too-many-arguments
+    user, usage_key, course_key, definition, source, previous, seed, now, host, slot
+) -> LabSession:
     """Insert the requested session placed on ``host`` and queue its start there, in one transaction."""
     from xblocks.labs import hosts  # pylint: disable=import-outside-toplevel
     from xblocks.labs.definition import generate_params  # pylint: disable=import-outside-toplevel
@@ -367,6 +440,7 @@ def _create_session(user, usage_key, course_key, definition, source, previous, s
             usage_key=usage_key,
             course_key=course_key or "",
             live_key=live_key(user.pk, usage_key),
+            live_slot=slot,
             definition=source,
             definition_hash=_hash(source),
             seed=seed.hex(),
@@ -607,12 +681,23 @@ def _ready_step(session_id: int, step_id: str, *, need_checks: bool):
     return row, definition, step
 
 
-def _reserve_attempt(session_id: int, definition, step) -> None:
-    """Count an attempt under the row lock before running, so concurrent presses cannot exceed the limit."""
+def _wait_message() -> str:
+    return _("A check of this lab is still running. Wait for its result, then try again.")
+
+
+def _claim_run(session_id: int, definition, step, *, kind: str, state: RunState, checks_total: int) -> CheckRun:
+    """Count an attempt and record an active run, under the session's row lock, or refuse.
+
+    Gating, the attempt limit and one run per session at a time are decided in one transaction; the
+    unique ``CheckRun.active_key`` makes the database refuse a second active run whatever raced.
+    """
+    now = timezone.now()
     with transaction.atomic():
         row = _locked(session_id)
         if row.state != S.READY:
-            raise SessionNotReady(_("Your lab is not running. Start it first."))
+            raise SessionNotReady(_("Your lab is not running. Start it first."), f"session {session_id} is {row.state}")
+        if CheckRun.objects.filter(active_key=session_id).exists():
+            raise RunInProgress(_wait_message(), f"session {session_id} already has an active run")
         progress = row.progress or {}
         if not grading.step_open(definition, progress, step.id):
             raise ActionRefused(_("Complete the previous steps first."), f"step {step.id} is gated")
@@ -621,47 +706,95 @@ def _reserve_attempt(session_id: int, definition, step) -> None:
             raise ActionRefused(_("You have no attempts left for this step."), f"step {step.id}: attempts used")
         record["attempts"] = int(record["attempts"]) + 1
         LabSession.objects.filter(pk=session_id).update(
-            progress=grading.with_step(progress, step.id, record), last_activity=timezone.now()
+            progress=grading.with_step(progress, step.id, record), last_activity=now
         )
+        try:
+            with transaction.atomic():
+                return CheckRun.objects.create(
+                    session=row,
+                    step_id=step.id,
+                    kind=kind,
+                    state=state,
+                    active_key=session_id,
+                    checks_total=checks_total,
+                    max_points=step.max_points,
+                    queued_at=now,
+                    started_at=now if state == RunState.RUNNING else None,
+                )
+        except IntegrityError:
+            raise RunInProgress(_wait_message(), f"session {session_id}: active run inserted concurrently") from None
 
 
-def _refund_attempt(session_id: int, step_id: str) -> None:
+def _give_back_attempt(user_id: int, usage_key: str, step_id: str) -> None:
+    """Return an attempt on the learner's current session of the block (a Reset may have carried it over)."""
+    latest = _latest_row(user_id, usage_key)
+    if latest is None:
+        return
+    row = _locked(latest.pk)
+    record = grading.step_record(row.progress or {}, step_id)
+    record["attempts"] = max(0, int(record["attempts"]) - 1)
+    LabSession.objects.filter(pk=row.pk).update(progress=grading.with_step(row.progress or {}, step_id, record))
+
+
+def _abandon_run(run_id: int, *, learner_message: str, detail: str) -> bool:
+    """End an active run that could not run: no results, the attempt given back, the reason kept.
+
+    Returns False when the run had already ended (another worker, the reaper or a late result won).
+    """
+    run = CheckRun.objects.select_related("session").filter(pk=run_id).first()
+    if run is None:
+        return False
     with transaction.atomic():
-        row = _locked(session_id)
-        record = grading.step_record(row.progress or {}, step_id)
-        record["attempts"] = max(0, int(record["attempts"]) - 1)
-        LabSession.objects.filter(pk=session_id).update(progress=grading.with_step(row.progress or {}, step_id, record))
+        _locked(run.session_id)  # lock order: session, then run (as when recording), so the two never deadlock
+        moved = CheckRun.objects.filter(pk=run_id, state__in=[s.value for s in RUN_ACTIVE_STATES]).update(
+            state=RunState.ERROR,
+            active_key=None,
+            learner_message=str(learner_message),
+            detail=str(detail)[:10000],
+            finished_at=timezone.now(),
+            attempt_refunded=True,
+        )
+        if not moved:
+            return False
+        _give_back_attempt(run.session.user_id, run.session.usage_key, run.step_id)
+    log.warning("check run %s of lab session %s could not run: %s", run_id, run.session_id, detail)
+    return True
 
 
-def _record_run(session_id, definition, step, *, kind, script_hash, outcomes, duration, points, passed, flag_id=None):
-    """Store a CheckRun and fold it into the step's best record; returns (run, graded, row)."""
+def _record_run(run_id: int, session_id: int, definition, step, *, state, outcomes, points, passed, **fields):
+    """Record a running run's results and fold them into the step's best record; returns (run, graded, row).
+
+    Returns None when the run is no longer running (the reaper ended it): a late result changes nothing.
+    """
     with transaction.atomic():
         row = _locked(session_id)
         progress = row.progress or {}
         record = grading.step_record(progress, step.id)
         graded = not record["solution"]
-        if kind == CheckRun.Kind.CHECK:
+        now = timezone.now()
+        recorded = CheckRun.objects.filter(pk=run_id, state=RunState.RUNNING).update(
+            state=state,
+            active_key=None,
+            outcomes=outcomes,
+            points=points,
+            passed=passed,
+            graded=graded,
+            checks_done=len(outcomes),
+            finished_at=now,
+            **fields,
+        )
+        if not recorded:
+            return None
+        run = CheckRun.objects.get(pk=run_id)
+        if run.kind == CheckRun.Kind.CHECK:
             if graded:
                 record["check_points"] = max(float(record["check_points"]), float(points))
             record["checks_passed"] = bool(record["checks_passed"] or passed)
-        elif passed and flag_id not in record["flags"]:
-            record["flags"] = [*record["flags"], flag_id]
+        elif passed and outcomes[0]["id"] not in record["flags"]:
+            record["flags"] = [*record["flags"], outcomes[0]["id"]]
         progress = grading.with_step(progress, step.id, record)
         score = grading.lab_score(definition, progress)
         completed = grading.lab_completed(definition, progress)
-        now = timezone.now()
-        run = CheckRun.objects.create(
-            session=row,
-            step_id=step.id,
-            kind=kind,
-            script_hash=script_hash,
-            outcomes=outcomes,
-            duration=duration,
-            points=points,
-            max_points=step.max_points,
-            passed=passed,
-            graded=graded,
-        )
         row.progress = progress
         row.best_score = score
         row.completed_at = row.completed_at or (now if completed else None)
@@ -690,8 +823,101 @@ def _announce(row: LabSession, definition) -> None:
             log.error("lab_result_recorded receiver %r failed: %r", receiver, response)
 
 
-def run_checks(session_id: int, step_id: str) -> CheckRunResult:
-    """Run every check of a step inside the learner's environment and record the run (the grade's only source)."""
+def _graded_result(run_id: int, session_id: int, definition, step, **run) -> bool:
+    """Record a run, and announce the grade (once, from here) when it counts; False if it ended meanwhile."""
+    recorded = _record_run(run_id, session_id, definition, step, **run)
+    if recorded is None:
+        log.info("check run %s had already ended; its late result is dropped", run_id)
+        return False
+    _run, graded, row = recorded
+    if graded:
+        _announce(row, definition)
+    return True
+
+
+def request_checks(session_id: int, step_id: str) -> CheckRunStatus:
+    """Record a press of Check and queue its run on the session's lab host; the page then polls the run.
+
+    Returns at once (in eager mode, as in tests, the run has already finished). One run per session
+    at a time: a second press, from any tab, is refused with ``RunInProgress``.
+    """
+    row, definition, step = _ready_step(session_id, step_id, need_checks=True)
+    run = _claim_run(
+        session_id, definition, step, kind=CheckRun.Kind.CHECK, state=RunState.QUEUED, checks_total=len(step.checks)
+    )
+    log.info("check run %s requested for step %s of lab session %s", run.pk, step.id, session_id)
+    _enqueue("run_checks", run.pk, queue=host_queue(row.host))
+    return check_run_status(run.pk)
+
+
+def _time_cut(check, seconds: float):
+    """The outcome of a check that the press's total time limit stopped (or never let start)."""
+    from xblocks.labs.runner import CheckOutcome  # pylint: disable=import-outside-toplevel
+
+    return CheckOutcome(
+        id=check.id,
+        passed=False,
+        points=0.0,
+        max_points=int(check.points),
+        feedback=_(
+            "The checks reached their time limit of %(seconds)s seconds before this one finished, so it did not pass."
+        )
+        % {"seconds": f"{seconds:g}"},
+        exit_code=None,
+        duration=0.0,
+        timed_out=True,
+        truncated=False,
+    )
+
+
+def run_checks(run_id: int) -> CheckRunStatus | None:
+    """Worker side of Check: run a queued press's checks one by one and record the run (the grade's only source).
+
+    Safe twice and at once: only the worker that moves the run queued → running works on it, progress
+    is written after each check, and a result that arrives after the reaper ended the run is dropped.
+    The checks together get ``CHECK_RUN_TIME_LIMIT`` seconds; what has not finished by then does not pass.
+    """
+    run = CheckRun.objects.select_related("session").filter(pk=run_id).first()
+    if run is None or run.state != RunState.QUEUED:
+        return None
+    row = run.session
+    if row.host and not _here(row.host):
+        # Sent to another lab host: leave it queued; the reaper sends it to its host's queue again.
+        # (A session with no host never got a sandbox: the run ends below without one.)
+        log.warning("check run %s belongs to lab host %r, not this one; left queued", run_id, row.host)
+        return None
+    now = timezone.now()
+    waited = (now - run.created).total_seconds()
+    if waited >= int(session_settings.CHECK_QUEUE_TIMEOUT):
+        _abandon_run(run_id, learner_message=_busy_message(), detail=f"no worker started it for {waited:.0f} s")
+        return check_run_status(run_id)
+    if not CheckRun.objects.filter(pk=run_id, state=RunState.QUEUED).update(state=RunState.RUNNING, started_at=now):
+        return None  # another worker took it
+    from xblocks.labs.conf import labs_settings  # pylint: disable=import-outside-toplevel
+
+    log.info("lab session %s: checks of step %s run on lab host %s", row.pk, run.step_id, labs_settings.LAB_HOST)
+    try:
+        _execute_checks(run_id, row.pk, run.step_id)
+    except Exception as error:  # pylint: disable=broad-except
+        log.exception("check run %s of lab session %s crashed", run_id, row.pk)
+        _abandon_run(
+            run_id,
+            learner_message=_("Your checks could not run just now. Please try again in a moment."),
+            detail=f"{type(error).__name__}: {error}",
+        )
+    return check_run_status(run_id)
+
+
+def _busy_message() -> str:
+    return _(
+        "Your checks could not start in time because the lab machines are busy. Press Check again; "
+        "this attempt was not counted."
+    )
+
+
+def _execute_checks(run_id: int, session_id: int, step_id: str) -> None:
+    import dataclasses  # pylint: disable=import-outside-toplevel
+
     from xblocks.labs import runner  # pylint: disable=import-outside-toplevel
     from xblocks.labs.sandbox.base import (  # pylint: disable=import-outside-toplevel
         SandboxError,
@@ -699,130 +925,102 @@ def run_checks(session_id: int, step_id: str) -> CheckRunResult:
         SandboxNotFound,
     )
 
-    row, definition, step = _ready_step(session_id, step_id, need_checks=True)
-    if not _here(row.host):
-        return _checks_on_host(row, step.id)
-    _reserve_attempt(session_id, definition, step)
+    row = _row(session_id)
+    if row.state != S.READY or not row.handle:
+        _abandon_run(
+            run_id,
+            learner_message=_("Your lab is not running. Start it first."),
+            detail=f"session {session_id} is {row.state} when its checks were to run",
+        )
+        return
+    definition = _rendered(row)
+    step = definition.step(step_id)
     handle = SandboxHandle.from_json(row.handle)
     stdin = _command_history(session_id)
     backend = _backend()
+    budget = float(session_settings.CHECK_RUN_TIME_LIMIT)
     started = time.monotonic()
-    outcomes = []
-    try:
-        for check in step.checks:
-            outcomes.append(runner.run_check(backend, handle, check, stdin=stdin))
-    except SandboxNotFound as error:
-        _refund_attempt(session_id, step.id)
-        transition(
-            session_id,
-            S.FAILED,
-            actor="system:check",
-            reason="environment gone during check",
-            expect={S.READY},
-            learner_message=_("Your lab environment stopped unexpectedly. Start the lab again; your progress is kept."),
-            detail=str(error)[:10000],
-        )
-        raise SessionNotReady(
-            _("Your lab environment stopped unexpectedly. Start the lab again; your progress is kept."), str(error)
-        ) from None
-    except SandboxError as error:
-        # The engine refused or broke (self-test failing, host trouble): not the learner's doing,
-        # so the attempt is given back and the message says to try again; the detail goes to the log.
-        _refund_attempt(session_id, step.id)
-        log.error("lab session %s: checks of %s could not run: %s", session_id, step.id, error)
-        raise ActionRefused(
-            _("Your checks could not run just now. Please try again in a moment."), str(error)
-        ) from None
-    except Exception:
-        _refund_attempt(session_id, step.id)
-        raise
+    outcomes, cut = [], False
+    for index, check in enumerate(step.checks):
+        remaining = budget - (time.monotonic() - started)
+        if remaining < 0.5:
+            outcomes.append(_time_cut(check, budget))
+            cut = True
+            continue
+        try:
+            outcome = runner.run_check(
+                backend, handle, dataclasses.replace(check, timeout=min(float(check.timeout), remaining)), stdin=stdin
+            )
+        except SandboxNotFound as error:
+            message = _("Your lab environment stopped unexpectedly. Start the lab again; your progress is kept.")
+            failed = transition(
+                session_id,
+                S.FAILED,
+                actor="system:check",
+                reason="environment gone during check",
+                expect={S.READY},
+                learner_message=message,
+                detail=str(error)[:10000],
+            )
+            if failed is None:  # not unexpected: the lab was stopped or reset while its checks ran
+                message = _("Your lab is not running. Start it first.")
+            _abandon_run(run_id, learner_message=message, detail=f"sandbox gone: {error}")
+            return
+        except SandboxError as error:
+            # The engine refused or broke (self-test failing, host trouble): not the learner's doing,
+            # so the attempt is given back and the message says to try again; the detail goes to the log.
+            log.error("lab session %s: checks of %s could not run: %s", session_id, step.id, error)
+            _abandon_run(
+                run_id,
+                learner_message=_("Your checks could not run just now. Please try again in a moment."),
+                detail=str(error),
+            )
+            return
+        if outcome.timed_out and remaining < float(check.timeout):
+            outcome = dataclasses.replace(_time_cut(check, budget), duration=outcome.duration)
+            cut = True
+        outcomes.append(outcome)
+        if not CheckRun.objects.filter(pk=run_id, state=RunState.RUNNING).update(checks_done=index + 1):
+            log.info("check run %s was ended while its checks ran; stopping", run_id)
+            return
     duration = time.monotonic() - started
     limit = int(session_settings.CHECK_OUTPUT_LIMIT)
-    results = tuple(
-        CheckResult(
-            id=o.id,
-            passed=bool(o.passed),
-            points=float(o.points) if o.passed else 0.0,
-            max_points=int(o.max_points),
-            feedback=(o.feedback or "")[:limit],
-            timed_out=bool(o.timed_out),
-            truncated=bool(o.truncated) or len(o.feedback or "") > limit,
-        )
-        for o in outcomes
-    )
-    passed = all(result.passed for result in results)
-    points = sum(result.points for result in results)
-    script_hash = _hash("\0".join(check.script for check in step.checks))
     stored = [
-        dict(
-            id=r.id,
-            passed=r.passed,
-            points=r.points,
-            max_points=r.max_points,
-            feedback=r.feedback,
-            timed_out=r.timed_out,
-            truncated=r.truncated,
-            exit_code=o.exit_code,
-            duration=round(o.duration, 4),
-        )
-        for r, o in zip(results, outcomes, strict=True)
+        {
+            "id": o.id,
+            "passed": bool(o.passed),
+            "points": float(o.points) if o.passed else 0.0,
+            "max_points": int(o.max_points),
+            "feedback": (o.feedback or "")[:limit],
+            "timed_out": bool(o.timed_out),
+            "truncated": bool(o.truncated) or len(o.feedback or "") > limit,
+            "exit_code": o.exit_code,
+            "duration": round(o.duration, 4),
+        }
+        for o in outcomes
     ]
-    return _graded_result(
+    _graded_result(
+        run_id,
         session_id,
         definition,
         step,
-        results,
-        kind=CheckRun.Kind.CHECK,
-        script_hash=script_hash,
+        state=RunState.TIMED_OUT if cut else RunState.DONE,
         outcomes=stored,
+        points=sum(o["points"] for o in stored),
+        passed=all(o["passed"] for o in stored),
+        script_hash=_hash("\0".join(check.script for check in step.checks)),
         duration=duration,
-        points=points,
-        passed=passed,
+        learner_message=(
+            _("Your checks took longer than %(seconds)s seconds in all; the ones that had not finished did not pass.")
+            % {"seconds": f"{budget:g}"}
+            if cut
+            else ""
+        ),
     )
 
 
-def _graded_result(session_id, definition, step, results, **run) -> CheckRunResult:
-    """Record a check or flag run, announce the grade when it counts, and answer as the page shows it."""
-    record, graded, row = _record_run(session_id, definition, step, **run)
-    if graded:
-        _announce(row, definition)
-    return CheckRunResult(
-        run_id=record.pk,
-        step_id=step.id,
-        passed=run["passed"],
-        graded=graded,
-        step_points=run["points"],
-        results=tuple(results),
-        status=_status(row, definition),
-    )
-
-
-ERRORS = {"not_found": SessionNotFound, "not_ready": SessionNotReady, "refused": ActionRefused}
-
-
-def run_checks_here(session_id: int, step_id: str) -> dict[str, Any]:
-    """Worker side of a check routed to this lab host: run it and answer in JSON (errors included)."""
-    from xblocks.labs.conf import labs_settings  # pylint: disable=import-outside-toplevel
-
-    log.info("lab session %s: checks of step %s run on lab host %s", session_id, step_id, labs_settings.LAB_HOST)
-    try:
-        return {"run_id": run_checks(session_id, step_id).run_id}
-    except LabError as error:
-        kind = next((name for name, cls in ERRORS.items() if isinstance(error, cls)), "refused")
-        return {"error": kind, "message": error.learner_message, "detail": error.detail}
-
-
-def _checks_on_host(row: LabSession, step_id: str) -> CheckRunResult:
-    answer = _run_on_host("run_checks", [row.pk, step_id], host_queue(row.host))
-    if answer.get("error"):
-        raise ERRORS.get(answer["error"], ActionRefused)(answer["message"], answer.get("detail", ""))
-    return check_run_result(int(answer["run_id"]))
-
-
-def check_run_result(run_id: int) -> CheckRunResult:
-    """A recorded check run as the page shows it (used when the run happened on another lab host)."""
-    run = CheckRun.objects.select_related("session").get(pk=run_id)
-    results = tuple(
+def _results(run: CheckRun) -> tuple[CheckResult, ...]:
+    return tuple(
         CheckResult(
             id=o["id"],
             passed=bool(o["passed"]),
@@ -834,19 +1032,89 @@ def check_run_result(run_id: int) -> CheckRunResult:
         )
         for o in run.outcomes
     )
-    return CheckRunResult(
+
+
+def _run_status(run: CheckRun) -> CheckRunStatus:
+    finished = run.state not in RUN_ACTIVE_STATES
+    status = _status(run.session) if finished else None
+    result = None
+    if run.state in RUN_RESULT_STATES:
+        result = CheckRunResult(
+            run_id=run.pk,
+            step_id=run.step_id,
+            passed=run.passed,
+            graded=run.graded,
+            step_points=run.points,
+            results=_results(run),
+            status=status,
+        )
+    return CheckRunStatus(
         run_id=run.pk,
         step_id=run.step_id,
-        passed=run.passed,
-        graded=run.graded,
-        step_points=run.points,
-        results=results,
-        status=_status(run.session),
+        kind=run.kind,
+        state=run.state,
+        checks_done=run.checks_done,
+        checks_total=run.checks_total,
+        learner_message=run.learner_message,
+        result=result,
+        status=status,
     )
 
 
-def submit_flag(session_id: int, step_id: str, flag_id: str, answer: str) -> CheckRunResult:
-    """Compare a submitted flag with this learner's rendered value, server-side; counts as an attempt."""
+def check_run_status(run_id: int) -> CheckRunStatus:
+    """A check run as the page shows it: progress while active; results (or why it could not run) after."""
+    run = CheckRun.objects.select_related("session").filter(pk=run_id).first()
+    if run is None:
+        raise SessionNotFound(_("This check does not exist."), f"no CheckRun {run_id}")
+    return _run_status(run)
+
+
+def learner_check_run(user, usage_key: str, run_id: int) -> CheckRunStatus:
+    """A check run of this learner in this block; any other id (another learner's, another block's) is not found."""
+    run = (
+        CheckRun.objects.select_related("session")
+        .filter(pk=run_id, session__user_id=user.pk, session__usage_key=usage_key)
+        .first()
+    )
+    if run is None:
+        raise SessionNotFound(_("This check does not exist."), f"CheckRun {run_id} is not {user.pk}'s in {usage_key}")
+    return _run_status(run)
+
+
+def claim_unpublished_grade(user, usage_key: str, definition) -> PendingGrade | None:
+    """The learner's recorded score when finished runs changed it since the block last published, claimed.
+
+    A run is recorded by a worker, but a grade reaches the gradebook through the block's runtime,
+    during a request: the block publishes when the page fetches a finished run, and also the next
+    time the learner loads or polls the block (the page may have been closed before the result).
+    Claiming marks the runs published first, so concurrent requests publish once; the block calls
+    ``release_grade_claim`` if publishing fails. Publishing the same score twice is harmless anyway.
+    """
+    pending = list(
+        CheckRun.objects.filter(
+            session__user_id=user.pk,
+            session__usage_key=usage_key,
+            state__in=[s.value for s in RUN_RESULT_STATES],
+            published_at__isnull=True,
+        ).values_list("pk", flat=True)[:1000]
+    )
+    if not pending:
+        return None
+    if not CheckRun.objects.filter(pk__in=pending, published_at__isnull=True).update(published_at=timezone.now()):
+        return None
+    return PendingGrade(run_ids=tuple(pending), status=learner_status(user, usage_key, definition))
+
+
+def release_grade_claim(pending: PendingGrade) -> None:
+    """Publishing failed: leave the runs to be published by the learner's next request."""
+    CheckRun.objects.filter(pk__in=pending.run_ids).update(published_at=None)
+
+
+def submit_flag(session_id: int, step_id: str, flag_id: str, answer: str) -> CheckRunStatus:
+    """Compare a submitted flag with this learner's rendered value, server-side; counts as an attempt.
+
+    Quick, so it runs in the request, but as a run like a Check press: refused while a check runs.
+    """
     from xblocks.labs import runner  # pylint: disable=import-outside-toplevel
 
     row, definition, step = _ready_step(session_id, step_id, need_checks=False)
@@ -855,29 +1123,33 @@ def submit_flag(session_id: int, step_id: str, flag_id: str, answer: str) -> Che
         raise ActionRefused(_("This step has no such answer field."), f"unknown flag {flag_id!r}")
     if flag.id in grading.step_record(row.progress or {}, step.id)["flags"]:
         raise ActionRefused(_("You already found this flag."))
-    _reserve_attempt(session_id, definition, step)
-    passed = runner.check_flag(flag, str(answer or "")[:1000])
-    points = float(flag.points) if passed else 0.0
-    result = CheckResult(
-        id=flag.id,
-        passed=passed,
-        points=points,
-        max_points=int(flag.points),
-        feedback=_("Correct.") if passed else _("That is not the flag."),
-    )
-    return _graded_result(
-        session_id,
-        definition,
-        step,
-        (result,),
-        kind=CheckRun.Kind.FLAG,
-        script_hash=_hash(flag.id),
-        outcomes=[{"id": flag.id, "passed": passed, "points": points}],
-        duration=0.0,
-        points=points,
-        passed=passed,
-        flag_id=flag.id,
-    )
+    run = _claim_run(session_id, definition, step, kind=CheckRun.Kind.FLAG, state=RunState.RUNNING, checks_total=1)
+    try:
+        passed = runner.check_flag(flag, str(answer or "")[:1000])
+        points = float(flag.points) if passed else 0.0
+        outcome = {
+            "id": flag.id,
+            "passed": passed,
+            "points": points,
+            "max_points": int(flag.points),
+            "feedback": _("Correct.") if passed else _("That is not the flag."),
+        }
+        _graded_result(
+            run.pk,
+            session_id,
+            definition,
+            step,
+            state=RunState.DONE,
+            outcomes=[outcome],
+            points=points,
+            passed=passed,
+            script_hash=_hash(flag.id),
+            duration=0.0,
+        )
+    except Exception as error:
+        _abandon_run(run.pk, learner_message=_("Something went wrong. Please try again."), detail=repr(error))
+        raise
+    return check_run_status(run.pk)
 
 
 def _update_step(session_id: int, step_id: str, change) -> tuple[LabSession, Any, Any, dict]:
@@ -936,7 +1208,9 @@ def list_sessions(usage_key: str, *, limit: int = 500) -> list[StaffSessionRow]:
     """Every learner's latest session in one block, for the staff view."""
     from django.db.models import OuterRef, Subquery  # pylint: disable=import-outside-toplevel
 
-    last_runs = CheckRun.objects.filter(session=OuterRef("pk")).order_by("-created", "-pk")
+    last_runs = CheckRun.objects.filter(
+        session=OuterRef("pk"), state__in=[s.value for s in RUN_RESULT_STATES]
+    ).order_by("-created", "-pk")
     sessions = (
         LabSession.objects.filter(usage_key=usage_key)
         .select_related("user")
@@ -1124,8 +1398,15 @@ def reap_sessions(now: datetime | None = None) -> SweepReport:
     for row in LabSession.objects.filter(state=S.STOPPING, phase_at__lt=stuck):
         LabSession.objects.filter(pk=row.pk, state=S.STOPPING).update(phase_at=now)
         _enqueue("teardown_session", row.pk, queue=host_queue(row.host))
-    report = SweepReport(stopped=tuple(stopped), failed=tuple(failed), retried=tuple(retried))
-    if stopped or failed or retried:
+    runs_failed, runs_requeued = _reap_check_runs(now)
+    report = SweepReport(
+        stopped=tuple(stopped),
+        failed=tuple(failed),
+        retried=tuple(retried),
+        runs_failed=tuple(runs_failed),
+        runs_requeued=tuple(runs_requeued),
+    )
+    if stopped or failed or retried or runs_failed or runs_requeued:
         log.info("reaper: %s", report.as_json())
     return report
 
@@ -1163,6 +1444,39 @@ def _requeue_start(session_id: int, now: datetime) -> bool:
         LabSession.objects.filter(pk=session_id, state=S.REQUESTED).update(phase_at=now, host=host)
         _enqueue("provision_session", session_id, queue=host_queue(host))
     return True
+
+
+def _reap_check_runs(now: datetime) -> tuple[list[int], list[int]]:
+    """Never leave a check run queued or running for ever.
+
+    A queued run whose task went missing is sent again every CHECK_REQUEUE_AFTER seconds; one no
+    worker started within CHECK_QUEUE_TIMEOUT, or one still running CHECK_RUN_GRACE seconds past
+    its time limit (its worker died), is ended with a message and the attempt given back.
+    """
+    from django.db.models import Q  # pylint: disable=import-outside-toplevel
+
+    failed, requeued = [], []
+    too_old = now - timedelta(seconds=int(session_settings.CHECK_QUEUE_TIMEOUT))
+    resend = now - timedelta(seconds=int(session_settings.CHECK_REQUEUE_AFTER))
+    waiting = CheckRun.objects.filter(state=RunState.QUEUED).filter(Q(created__lte=too_old) | Q(queued_at__lt=resend))
+    for run in waiting.select_related("session"):
+        if run.created <= too_old:
+            if _abandon_run(run.pk, learner_message=_busy_message(), detail="no worker started it in time (reaper)"):
+                failed.append(run.pk)
+        elif CheckRun.objects.filter(pk=run.pk, state=RunState.QUEUED, queued_at=run.queued_at).update(queued_at=now):
+            _enqueue("run_checks", run.pk, queue=host_queue(run.session.host))
+            requeued.append(run.pk)
+    lost = now - timedelta(seconds=int(session_settings.CHECK_RUN_TIME_LIMIT) + int(session_settings.CHECK_RUN_GRACE))
+    for run in CheckRun.objects.filter(state=RunState.RUNNING, started_at__lt=lost):
+        if _abandon_run(
+            run.pk,
+            learner_message=_(
+                "Your check was interrupted before it finished. Press Check again; this attempt was not counted."
+            ),
+            detail=f"still running {int((now - run.started_at).total_seconds())} s after it started: worker lost",
+        ):
+            failed.append(run.pk)
+    return failed, requeued
 
 
 def reconcile_sessions() -> SweepReport:

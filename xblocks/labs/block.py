@@ -130,6 +130,22 @@ class LabBlock(CompletableXBlockMixin, XBlock):
         self.runtime.publish(self, "grade", {"value": float(status.score), "max_value": float(status.max_score)})
         self.emit_completion(lab_completion(status))
 
+    def _publish_recorded(self, requester, definition) -> None:
+        """Publish the score that finished check runs recorded, if not yet published (idempotent).
+
+        Runs are recorded by a worker, but grades reach the gradebook through this runtime during a
+        request: when the page fetches a finished run, and on the next load or poll when the page was
+        closed before the result arrived.
+        """
+        pending = api.claim_unpublished_grade(requester.user, self._usage_key(), definition)
+        if pending is None:
+            return
+        try:
+            self._publish_grade(pending.status)
+        except Exception:
+            api.release_grade_claim(pending)
+            raise
+
     # ------------------------------------------------------------------ OLX
 
     @classmethod
@@ -220,6 +236,10 @@ class LabBlock(CompletableXBlockMixin, XBlock):
         status = None
         shown = definition
         if definition is not None and requester is not None:
+            try:
+                self._publish_recorded(requester, definition)
+            except Exception:  # pylint: disable=broad-except  # the page still renders; the next poll retries
+                log.exception("lab %s: publishing a recorded grade failed", self.scope_ids.usage_id)
             status = api.learner_status(requester.user, self._usage_key(), definition)
             shown = api.learner_definition(requester.user, self._usage_key(), definition)
         frag.add_content(
@@ -320,33 +340,54 @@ class LabBlock(CompletableXBlockMixin, XBlock):
     def status(self, data, suffix=""):  # pylint: disable=unused-argument
         requester = self._requester()
         definition = self._valid_definition()
+        self._publish_recorded(requester, definition)
         return api.learner_status(requester.user, self._usage_key(), definition).as_json()
+
+    def _answer_run(self, requester, definition, action) -> dict:
+        """Call the api for a run and answer with it; a finished run's grade is published on the way."""
+        try:
+            run = action()
+        except LabError as error:
+            raise self._api_error(error) from None
+        if run.finished:
+            self._publish_recorded(requester, definition)
+        return run.as_json()
 
     @XBlock.json_handler
     def check(self, data, suffix=""):  # pylint: disable=unused-argument
-        """Run the checks of one step in the learner's own environment; publishes the recorded grade."""
+        """Record a press of Check; a worker runs the step's checks in the learner's environment.
+
+        Answers at once with the run (``queued``; already finished when Celery runs tasks eagerly);
+        the page then polls ``check_status``. A second press while a run is active is refused (409).
+        """
         requester = self._requester()
+        definition = self._valid_definition()
         session_id = self._live_session(requester)
+        step = str((data or {}).get("step") or "")
+        return self._answer_run(requester, definition, lambda: api.request_checks(session_id, step))
+
+    @XBlock.json_handler
+    def check_status(self, data, suffix=""):  # pylint: disable=unused-argument
+        """Progress of one of the learner's check runs in this block, then its results; publishes the grade."""
+        requester = self._requester()
+        definition = self._valid_definition()
         try:
-            result = api.run_checks(session_id, str((data or {}).get("step") or ""))
-        except LabError as error:
-            raise self._api_error(error) from None
-        self._publish_grade(result.status)
-        return result.as_json()
+            run_id = int((data or {}).get("run_id"))
+        except (TypeError, ValueError):
+            raise _refuse(400, _("This check does not exist.")) from None
+        return self._answer_run(
+            requester, definition, lambda: api.learner_check_run(requester.user, self._usage_key(), run_id)
+        )
 
     @XBlock.json_handler
     def submit_flag(self, data, suffix=""):  # pylint: disable=unused-argument
+        """Compare an answer with the learner's flag (in the request: no sandbox needed); publishes the grade."""
         requester = self._requester()
+        definition = self._valid_definition()
         session_id = self._live_session(requester)
         data = data or {}
-        try:
-            result = api.submit_flag(
-                session_id, str(data.get("step") or ""), str(data.get("flag") or ""), str(data.get("answer") or "")
-            )
-        except LabError as error:
-            raise self._api_error(error) from None
-        self._publish_grade(result.status)
-        return result.as_json()
+        step, flag, answer = (str(data.get(key) or "") for key in ("step", "flag", "answer"))
+        return self._answer_run(requester, definition, lambda: api.submit_flag(session_id, step, flag, answer))
 
     @XBlock.json_handler
     def hint(self, data, suffix=""):  # pylint: disable=unused-argument

@@ -21,6 +21,22 @@ class SessionState(enum.StrEnum):
 LIVE_STATES = frozenset({SessionState.REQUESTED, SessionState.PROVISIONING, SessionState.READY})
 
 
+class RunState(enum.StrEnum):
+    """Where one press of Check (or one flag submission) is: see ``models.CheckRun``."""
+
+    QUEUED = "queued"  # recorded by the web request; a worker has not taken it yet
+    RUNNING = "running"  # a worker is running its checks one by one
+    DONE = "done"  # every check ran; results recorded (passed or not)
+    TIMED_OUT = "timed_out"  # the press's time cap ended it; what finished is recorded, the rest did not pass
+    ERROR = "error"  # it could not run (lab gone, engine refused, no worker, worker lost): attempt given back
+
+
+# A session has at most one run in these states (enforced by CheckRun.active_key).
+RUN_ACTIVE_STATES = frozenset({RunState.QUEUED, RunState.RUNNING})
+# Runs in these states carry results and feed the grade.
+RUN_RESULT_STATES = frozenset({RunState.DONE, RunState.TIMED_OUT})
+
+
 class Phase(enum.StrEnum):
     """Where a start is, shown to the learner as honest progress (see runner.provision)."""
 
@@ -50,6 +66,14 @@ class SessionNotReady(LabError):
 
 class ActionRefused(LabError):
     """The request is understood but not allowed now (gating, attempts, state)."""
+
+
+class RunInProgress(ActionRefused):
+    """A check or flag run of this session is queued or running; the learner waits for it."""
+
+
+class LiveLabLimit(ActionRefused):
+    """The learner already has as many live labs as ``MAX_LIVE_LABS_PER_LEARNER`` allows."""
 
 
 def _iso(value: datetime | None) -> str | None:
@@ -106,6 +130,7 @@ class SessionStatus:
     completed: bool
     steps: tuple[StepStatus, ...] = ()
     idle_seconds_left: int | None = None  # until the idle timeout ends a ready lab
+    active_run: CheckRunStatus | None = None  # the session's queued or running run, for a page that reloads
 
     @property
     def live(self) -> bool:
@@ -149,6 +174,54 @@ class CheckRunResult:
             "results": [asdict(result) for result in self.results],
             "status": self.status.as_json(),
         }
+
+
+@dataclass(frozen=True)
+class CheckRunStatus:
+    """One press of Check as the page polls it: progress while active, then results or why it could not run.
+
+    ``result`` is set once the run recorded results (``done`` or ``timed_out``); ``learner_message``
+    says why a run ended without them (``error``) or that the time cap cut it short (``timed_out``).
+    """
+
+    run_id: int
+    step_id: str
+    kind: str
+    state: str
+    checks_done: int
+    checks_total: int
+    learner_message: str = ""
+    result: CheckRunResult | None = None
+    status: SessionStatus | None = None  # the session once the run ended (attempts, score, state)
+
+    @property
+    def finished(self) -> bool:
+        return self.state not in RUN_ACTIVE_STATES
+
+    def as_json(self) -> dict[str, Any]:
+        value: dict[str, Any] = {
+            "run_id": self.run_id,
+            "step_id": self.step_id,
+            "kind": self.kind,
+            "state": self.state,
+            "finished": self.finished,
+            "checks_done": self.checks_done,
+            "checks_total": self.checks_total,
+            "message": self.learner_message,
+        }
+        if self.result is not None:
+            value.update(self.result.as_json())
+        elif self.status is not None:
+            value["status"] = self.status.as_json()
+        return value
+
+
+@dataclass(frozen=True)
+class PendingGrade:
+    """A learner's recorded score that finished runs changed and the block has not published yet."""
+
+    run_ids: tuple[int, ...]
+    status: SessionStatus
 
 
 @dataclass(frozen=True)
@@ -200,6 +273,8 @@ class SweepReport:
     failed: tuple[int, ...] = ()
     retried: tuple[int, ...] = ()
     destroyed: tuple[str, ...] = ()
+    runs_failed: tuple[int, ...] = ()  # check runs ended by the reaper (no worker, worker lost)
+    runs_requeued: tuple[int, ...] = ()  # check runs whose task was sent again
 
     def as_json(self) -> dict[str, Any]:
         return {key: list(value) for key, value in asdict(self).items()}

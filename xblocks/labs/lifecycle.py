@@ -79,6 +79,8 @@ def transition(
             "live_key": live_key(row.user_id, row.usage_key) if to in LIVE_STATES else None,
             **fields,
         }
+        if to not in LIVE_STATES:
+            changes["live_slot"] = None  # frees one of the learner's live-lab slots (api.start_session)
         if to in (S.STOPPED, S.FAILED) and "stopped_at" not in changes:
             changes["stopped_at"] = now
         updated = LabSession.objects.filter(

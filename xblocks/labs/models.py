@@ -11,7 +11,7 @@ from functools import lru_cache
 from django.conf import settings
 from django.db import models
 
-from xblocks.labs.data import SessionState
+from xblocks.labs.data import RUN_RESULT_STATES, RunState, SessionState
 
 
 @lru_cache(maxsize=1)
@@ -43,6 +43,9 @@ class LabSession(models.Model):
     course_key = models.CharField(max_length=255, blank=True, db_index=True)
     usage_key = models.CharField(max_length=255, db_index=True)
     live_key = models.CharField(max_length=64, null=True, blank=True, unique=True)
+    # "<user id>:<n>" while live, n in 1..MAX_LIVE_LABS_PER_LEARNER, NULL otherwise: the unique index
+    # keeps a learner's live labs (across blocks and courses) under the cap even when Starts race.
+    live_slot = models.CharField(max_length=32, null=True, blank=True, unique=True)
 
     definition = models.TextField(help_text="The lab OLX this session was started from (a snapshot).")
     definition_hash = models.CharField(max_length=64)
@@ -108,7 +111,12 @@ class SessionEvent(models.Model):
 
 
 class CheckRun(models.Model):
-    """One press of Check (or one flag submission) on one step, with what ran and what it earned."""
+    """One press of Check (or one flag submission) on one step: requested, run by a worker, then recorded.
+
+    ``active_key`` holds the session id while the run is queued or running and NULL once it ended; its
+    unique index allows one check or flag run per session at a time on every database (a second press
+    fails to insert). Only finished rows (``done``, ``timed_out``) carry results and feed the grade.
+    """
 
     class Kind(models.TextChoices):
         CHECK = "check"
@@ -117,6 +125,12 @@ class CheckRun(models.Model):
     session = models.ForeignKey(LabSession, on_delete=models.CASCADE, related_name="check_runs")
     step_id = models.CharField(max_length=100)
     kind = models.CharField(max_length=8, choices=Kind.choices, default=Kind.CHECK)
+    state = models.CharField(
+        max_length=16, choices=[(s.value, s.value) for s in RunState], default=RunState.QUEUED, db_index=True
+    )
+    active_key = models.PositiveBigIntegerField(null=True, blank=True, unique=True)
+    checks_total = models.PositiveSmallIntegerField(default=0)
+    checks_done = models.PositiveSmallIntegerField(default=0, help_text="Checks finished so far (progress).")
     script_hash = models.CharField(max_length=64, help_text="SHA-256 of the rendered check scripts that ran.")
     outcomes = models.JSONField(default=list)
     duration = models.FloatField(default=0)
@@ -124,14 +138,24 @@ class CheckRun(models.Model):
     max_points = models.PositiveIntegerField(default=0)
     passed = models.BooleanField(default=False)
     graded = models.BooleanField(default=True)
+    learner_message = models.TextField(blank=True, help_text="Why a run ended without results (translated).")
+    detail = models.TextField(blank=True, help_text="Operator detail of a run that could not run; never shown.")
+    attempt_refunded = models.BooleanField(default=False)
     created = models.DateTimeField(auto_now_add=True)
+    queued_at = models.DateTimeField(null=True, blank=True, help_text="Last time the run's task was sent.")
+    started_at = models.DateTimeField(null=True, blank=True)
+    finished_at = models.DateTimeField(null=True, blank=True)
+    published_at = models.DateTimeField(
+        null=True, blank=True, help_text="When the block published the grade this run recorded."
+    )
 
     class Meta:
         app_label = "kafaat_labs"
         ordering = ["created", "pk"]
 
     def __str__(self) -> str:
-        return f"CheckRun {self.pk} ({self.session_id}/{self.step_id}: {'pass' if self.passed else 'fail'})"
+        verdict = ("pass" if self.passed else "fail") if self.state in RUN_RESULT_STATES else self.state
+        return f"CheckRun {self.pk} ({self.session_id}/{self.step_id}: {verdict})"
 
 
 class LabHost(models.Model):

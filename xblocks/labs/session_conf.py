@@ -42,7 +42,19 @@ session_settings = AppSettings(
         # Where browsers reach this lab host's terminal gateway (reported in its heartbeat; the
         # terminal's TERMINAL_GATEWAY_URLS, when it names the host, wins).
         "LAB_HOST_GATEWAY_URL": "",
-        # How long the check handler waits for a check running on a lab host's queue.
-        "CHECK_WAIT": 120,
+        # Check runs (one press of Check, run by a worker while the page polls):
+        # wall time of one press's checks once a worker started them; what has not finished by then
+        # does not pass and the run is reported as timed out.
+        "CHECK_RUN_TIME_LIMIT": 180,
+        # A press no worker started within this many seconds ends without running (attempt given back).
+        "CHECK_QUEUE_TIMEOUT": 120,
+        # A queued run's task is sent again after this many seconds (a message lost with the broker).
+        "CHECK_REQUEUE_AFTER": 30,
+        # A running run not finished CHECK_RUN_TIME_LIMIT + this many seconds after it started lost its
+        # worker: the reaper ends it with a message and gives the attempt back.
+        "CHECK_RUN_GRACE": 30,
+        # Live labs (requested, starting or running) one learner may hold at once, across every block
+        # and course; 0 means no limit.
+        "MAX_LIVE_LABS_PER_LEARNER": 3,
     }
 )

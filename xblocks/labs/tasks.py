@@ -78,14 +78,15 @@ def teardown_session(self, session_id: int) -> None:  # pylint: disable=unused-a
     api.teardown_session(int(session_id))
 
 
-@shared_task(base=LabHostTask, acks_late=False)
-def run_checks(session_id: int, step_id: str) -> dict:
-    """Run a step's checks on this lab host for a handler on another machine; see api.run_checks_here.
+@shared_task(base=LabHostTask, acks_late=True, ignore_result=True)
+def run_checks(run_id: int) -> None:
+    """Run the checks of one press of Check and record the result; see api.run_checks.
 
-    Not ``acks_late``: a check counts an attempt, and the handler waiting for it has given up by the
-    time a redelivery would run, so a lost check is reported to the learner instead of re-run.
+    Queued by the web request that recorded the press (on the session's lab host queue). Safe twice:
+    only the worker that moves the run from queued to running works on it; the reaper ends a run
+    whose worker died.
     """
-    return api.run_checks_here(int(session_id), str(step_id))
+    api.run_checks(int(run_id))
 
 
 @shared_task(base=LabHostTask, acks_late=True, ignore_result=True)

@@ -22,6 +22,12 @@ terminal_settings = AppSettings(
         "TERMINAL_HIGH_WATERMARK": 512 * 1024,
         "TERMINAL_LOW_WATERMARK": 128 * 1024,
         "TERMINAL_READ_CHUNK": 64 * 1024,
+        # Only the learner's socket drives flow control: a read-only watcher with more unacknowledged
+        # output than this is sent {"type": "lagging"} and closed with 4012 (keep it above the high
+        # watermark plus a read and the ring, so a watcher alone with the shell is never dropped).
+        "TERMINAL_WATCHER_MAX_LAG": 1024 * 1024,
+        # Seconds a dropped watcher's socket has to take the notice and the close before it is cut.
+        "TERMINAL_WATCHER_CLOSE_TIMEOUT": 5.0,
         "TERMINAL_MAX_INPUT_FRAME": 64 * 1024,
         "TERMINAL_ACTIVITY_INTERVAL": 30.0,  # seconds between record_activity calls per shell
         "TERMINAL_TRANSCRIPT_MAX_BYTES": 2 * 1024 * 1024,

@@ -4,7 +4,7 @@ Protocol (see docs/terminal.md): the browser's FIRST message is ``{"type": "auth
 "cols": 80, "rows": 24}`` (never a URL parameter, which proxies log); afterwards binary frames are
 keystrokes, text frames are JSON controls (``resize``, ``ack`` of bytes xterm.js has rendered,
 ``ping``). The server sends binary frames of output and JSON controls (``ready``, ``exit``,
-``replaced``, ``error``, ``pong``). A wrong Origin or any token problem closes with 1008 (4008
+``replaced``, ``lagging``, ``error``, ``pong``). A wrong Origin or any token problem closes with 1008 (4008
 under daphne) before a single byte is sent.
 """
 
@@ -123,6 +123,7 @@ async def application(scope, receive, send) -> None:
             await database_sync_to_async(api.end_attach)(claim.attach_id)
         return
     max_frame = int(terminal_settings.TERMINAL_MAX_INPUT_FRAME)
+    client.owner = asyncio.current_task()
     try:
         while True:
             message = await receive()
@@ -157,6 +158,12 @@ async def application(scope, receive, send) -> None:
                 )
             elif kind == "ping":
                 client.push_control({"type": "pong"})
+    except asyncio.CancelledError:
+        if not client.dropped:
+            raise
+        # A watcher dropped for lagging whose socket would not even take the close: end here and
+        # let the server close the connection.
+        asyncio.current_task().uncancel()
     finally:
         shell.detach(client)
         client.stop()

@@ -4,7 +4,11 @@ A ``Shell`` owns the PTY that ``backend.open_pty`` returned, a ring buffer of re
 when a browser re-attaches), the transcript recorder and the flow control: output is counted per
 websocket until xterm.js acknowledges it, PTY reads stop above the high watermark and resume
 below the low one, so a ``yes`` flood stays in the sandbox's PTY buffer instead of in our memory.
-Everything runs on the event loop of the ASGI server; blocking calls go to threads.
+Only the learner's own (writable) socket drives that flow control: a read-only staff watcher that
+falls more than ``TERMINAL_WATCHER_MAX_LAG`` bytes behind is sent a notice and disconnected, so a
+slow or stalled watcher can never freeze the learner's terminal (its browser reconnects and catches
+up from the ring buffer). Everything runs on the event loop of the ASGI server; blocking calls go
+to threads.
 """
 
 from __future__ import annotations
@@ -27,6 +31,7 @@ from xblocks.labs.terminal.recording import Recorder
 log = logging.getLogger(__name__)
 
 Sender = Callable[[dict], Awaitable[None]]
+LAGGING = 4012  # close code for a read-only watcher that fell too far behind (it may reconnect)
 
 
 class Client:
@@ -35,6 +40,8 @@ class Client:
     def __init__(self, claim: TokenClaim, send: Sender):
         self.claim = claim
         self.unacked = 0
+        self.dropped = False
+        self.owner: asyncio.Task | None = None  # the websocket's application task, cut if a drop cannot close
         self._send = send
         self._queue: asyncio.Queue = asyncio.Queue()
         self._writer = asyncio.get_running_loop().create_task(self._write())
@@ -57,6 +64,27 @@ class Client:
     def ack(self, count: int) -> None:
         # a client can only acknowledge what it was sent: no credit in advance
         self.unacked = max(0, self.unacked - max(0, count))
+
+    def drop(self, control: dict, code: int, timeout: float) -> None:
+        """Disconnect this socket: output not sent yet is discarded, ``control`` and a close follow.
+
+        A peer that reads nothing may never take even those frames; after ``timeout`` seconds the
+        writer and the websocket's application task are cancelled, and the server ends the connection.
+        """
+        self.dropped = True
+        while not self._queue.empty():
+            self._queue.get_nowait()
+        self.unacked = 0
+        self.push_control(control)
+        self.push_close(code)
+        asyncio.get_running_loop().call_later(timeout, self._cut)
+
+    def _cut(self) -> None:
+        if self.closed.is_set():
+            return
+        self._writer.cancel()
+        if self.owner is not None and not self.owner.done():
+            self.owner.cancel()
 
     async def _write(self) -> None:
         try:
@@ -97,6 +125,8 @@ class Shell:
         self._high = int(terminal_settings.TERMINAL_HIGH_WATERMARK)
         self._low = int(terminal_settings.TERMINAL_LOW_WATERMARK)
         self._chunk = int(terminal_settings.TERMINAL_READ_CHUNK)
+        self._max_lag = int(terminal_settings.TERMINAL_WATCHER_MAX_LAG)
+        self._drop_timeout = float(terminal_settings.TERMINAL_WATCHER_CLOSE_TIMEOUT)
         self._flush_seconds = float(terminal_settings.TERMINAL_TRANSCRIPT_FLUSH_SECONDS)
         self._activity_interval = float(terminal_settings.TERMINAL_ACTIVITY_INTERVAL)
 
@@ -162,15 +192,20 @@ class Shell:
     # --- output from the PTY ----------------------------------------------------------------
 
     def _update_reading(self) -> None:
-        """Read while someone is attached and every client is below its watermark."""
+        """Read while someone is attached and every client that drives flow control is below its watermark.
+
+        The learner's socket drives it; read-only watchers only while no learner socket is attached
+        (then nobody is typing, and pausing the shell for a slow watcher hurts no one).
+        """
         if self.ended:
             return
-        if not self.clients:
+        drivers = [c for c in self.clients if not c.read_only] or self.clients
+        if not drivers:
             wanted = False
         elif self._reading:
-            wanted = all(c.unacked <= self._high for c in self.clients)
+            wanted = all(c.unacked <= self._high for c in drivers)
         else:
-            wanted = all(c.unacked <= self._low for c in self.clients)
+            wanted = all(c.unacked <= self._low for c in drivers)
         if wanted and not self._reading:
             self._loop.add_reader(self._fd, self._on_readable)
             self._reading = True
@@ -204,12 +239,25 @@ class Shell:
                 del self.ring[: len(self.ring) - self._ring_bytes]
             self.recorder.output(data)
             self._schedule_flush()
-            for client in self.clients:
+            for client in list(self.clients):
                 client.push_output(data)
+                if client.read_only and client.unacked > self._max_lag:
+                    self._drop_lagging(client)
         if ended:
             self._end()
             return
         self._update_reading()
+
+    def _drop_lagging(self, client: Client) -> None:
+        """A watcher fell too far behind: disconnect it rather than hold the learner's output for it."""
+        self.clients.remove(client)
+        log.info(
+            "terminal of lab session %s: read-only watcher (user %s) fell %s bytes behind; disconnected",
+            self.session_id,
+            client.claim.viewer_id,
+            client.unacked,
+        )
+        client.drop({"type": "lagging"}, LAGGING, self._drop_timeout)
 
     def _end(self) -> None:
         """The shell exited (``exit``, killed, sandbox stopped): tell everyone and forget it."""

@@ -202,6 +202,9 @@
         stopRetrying(i18n.gettext("The shell has ended. Press Reconnect to start a new one."), "ended");
       } else if (message.type === "replaced") {
         stopRetrying(i18n.gettext("This terminal was opened in another window."), "replaced");
+      } else if (message.type === "lagging") {
+        /* a watcher that fell behind the learner: the gateway closes, we reconnect and catch up */
+        setStatus(i18n.gettext("Catching up with the learner's terminal…"), "reconnecting");
       } else if (message.type === "error") {
         setStatus(i18n.gettext("The lab environment is not available right now."), "unavailable");
       }

@@ -19,7 +19,7 @@ function KafaatLabBlock(runtime, element, args) {
     running_setup: _("Running the lab's setup…"),
     ready: _("Your lab is ready.")
   };
-  var state = { status: args.status ? JSON.parse(decodeURIComponent(args.status)) : null, terminal: null, terminalFor: null, timer: null, poller: null, deadline: null, busy: false };
+  var state = { status: args.status ? JSON.parse(decodeURIComponent(args.status)) : null, terminal: null, terminalFor: null, timer: null, poller: null, deadline: null, busy: false, run: null };
 
   function q(selector, from) { return (from || root).querySelector(selector); }
   function qa(selector, from) { return Array.prototype.slice.call((from || root).querySelectorAll(selector)); }
@@ -101,7 +101,7 @@ function KafaatLabBlock(runtime, element, args) {
       qa(".kafaat-lab__check", item).forEach(function (b) { b.disabled = !canAct || state.busy; });
       qa(".kafaat-lab__flag", item).forEach(function (form) {
         var done = step.flags_accepted.indexOf(form.getAttribute("data-flag")) !== -1;
-        q(".kafaat-lab__flag-submit", form).disabled = !canAct || done;
+        q(".kafaat-lab__flag-submit", form).disabled = !canAct || done || state.busy;
         q(".kafaat-lab__flag-input", form).disabled = !canAct || done;
         if (done) { q(".kafaat-lab__flag-input", form).value = _("Accepted"); }
       });
@@ -170,6 +170,9 @@ function KafaatLabBlock(runtime, element, args) {
     if (status) { renderSteps(status); }
     syncTerminal(status);
     if (starting || st === "stopping") { schedulePoll(700); }
+    /* a run started in another tab, or before a reload: follow it like our own */
+    if (status && status.active_run && !state.run) { trackRun(status.active_run); }
+    else if (state.run) { sayRun(state.run); }
   }
 
   /* ---------------------------------------------------------------- terminal */
@@ -227,6 +230,81 @@ function KafaatLabBlock(runtime, element, args) {
     post(handler).then(function (status) { busy(false); render(status); }, function (error) { busy(false); failed(error); });
   }
 
+  /* ---------------------------------------------------------------- check runs */
+
+  /* The one place that follows a check run until it ends: it polls the cheap check_status handler.
+   * A push channel can replace this function; its callers only see onUpdate(run) and onEnd(run). */
+  function followRun(runId, onUpdate, onEnd) {
+    var errors = 0;
+    var stopped = false;
+    function poll(delay) {
+      setTimeout(function () {
+        if (stopped) { return; }
+        post("check_status", { run_id: runId }).then(function (run) {
+          errors = 0;
+          if (run.finished) { stopped = true; onEnd(run); return; }
+          onUpdate(run);
+          poll(run.state === "queued" ? 1000 : 700);
+        }, function (error) {
+          errors += 1;
+          if (error.status === 404 || errors >= 10) { stopped = true; onEnd({ finished: true, error: error }); return; }
+          poll(Math.min(8000, 1000 * Math.pow(2, errors - 1)));
+        });
+      }, delay);
+    }
+    poll(400); /* a short step's run is often over by then */
+    return { stop: function () { stopped = true; } };
+  }
+
+  function runStepItem(stepId) { return q('.kafaat-lab__step[data-step="' + CSS.escape(stepId) + '"]'); }
+
+  function runText(run) {
+    if (run.state === "queued") { return _("Your checks are waiting for a free lab machine…"); }
+    var total = run.checks_total || 1;
+    return fmt(_("Running check %(current)s of %(total)s…"), { current: Math.min((run.checks_done || 0) + 1, total), total: total });
+  }
+
+  function sayRun(run) {
+    say(runText(run));
+    var item = runStepItem(run.step_id);
+    var box = item && q(".kafaat-lab__run", item);
+    if (!box) { return; }
+    q(".kafaat-lab__run-text", box).textContent = runText(run);
+    var bar = q(".kafaat-lab__run-bar", box);
+    bar.max = run.checks_total || 1;
+    if (run.state === "queued") { bar.removeAttribute("value"); } else { bar.value = run.checks_done || 0; }
+    show(box, true);
+  }
+
+  function trackRun(run) {
+    if (state.run && state.run.follower) { state.run.follower.stop(); }
+    state.run = run;
+    busy(true);
+    if (run.finished) { endRun(run); return; }
+    var item = runStepItem(run.step_id);
+    if (item) { q(".kafaat-lab__results", item).textContent = ""; } /* the previous press's results are stale now */
+    sayRun(run);
+    run.follower = followRun(run.run_id, function (update) {
+      update.follower = run.follower;
+      state.run = update;
+      sayRun(update);
+    }, endRun);
+  }
+
+  function endRun(run) {
+    var stepId = state.run ? state.run.step_id : run.step_id;
+    state.run = null;
+    var item = stepId && runStepItem(stepId);
+    if (item) { show(q(".kafaat-lab__run", item), false); }
+    busy(false);
+    if (run.error) { failed(run.error); schedulePoll(0); return; }
+    if (run.results) { showResults(run.step_id, run); }
+    if (run.status) { render(run.status); }
+    if (run.state === "timed_out") { say(run.message); }
+    else if (run.state === "error") { say(run.message || _("Your checks could not run just now. Please try again in a moment.")); }
+    else { say(run.passed ? _("All checks passed.") : _("Some checks did not pass yet.")); }
+  }
+
   function showResults(step, result) {
     var item = q('.kafaat-lab__step[data-step="' + CSS.escape(step) + '"]');
     var list = q(".kafaat-lab__results", item);
@@ -272,15 +350,14 @@ function KafaatLabBlock(runtime, element, args) {
     } else if (target.classList.contains("kafaat-lab__stop")) {
       lifecycle("stop", _("Stop the lab? Your environment and any unsaved work in it are deleted."));
     } else if (target.classList.contains("kafaat-lab__check")) {
-      var step = target.getAttribute("data-step");
       busy(true);
       say(_("Checking…"));
-      post("check", { step: step }).then(function (result) {
+      post("check", { step: target.getAttribute("data-step") }).then(trackRun, function (error) {
         busy(false);
-        showResults(step, result);
-        render(result.status);
-        say(result.passed ? _("All checks passed.") : _("Some checks did not pass yet."));
-      }, function (error) { busy(false); failed(error); });
+        failed(error);
+        /* refused because a run is active (another tab): the status names it, and we follow it */
+        if (error.status === 409) { schedulePoll(1500); }
+      });
     } else if (target.classList.contains("kafaat-lab__hint")) {
       post("hint", { step: target.getAttribute("data-step") }).then(function (reveal) { render(reveal.status); }, failed);
     } else if (target.classList.contains("kafaat-lab__solution")) {
@@ -295,7 +372,10 @@ function KafaatLabBlock(runtime, element, args) {
     event.preventDefault();
     var step = form.getAttribute("data-step");
     post("submit_flag", { step: step, flag: form.getAttribute("data-flag"), answer: q(".kafaat-lab__flag-input", form).value })
-      .then(function (result) { showResults(step, result); render(result.status); }, failed);
+      .then(function (result) { showResults(step, result); render(result.status); }, function (error) {
+        failed(error);
+        if (error.status === 409) { schedulePoll(1500); }
+      });
   });
 
   /* ---------------------------------------------------------------- staff */
