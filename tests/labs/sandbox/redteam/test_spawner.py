@@ -56,6 +56,16 @@ def _spawner_pids(local_backend, handle) -> set[int]:
     }
 
 
+def _descriptors(pid: int) -> list[str]:
+    found = []
+    for fd in sorted(os.listdir(f"/proc/{pid}/fd"), key=int):
+        try:
+            found.append(f"{fd}:{os.readlink(f'/proc/{pid}/fd/{fd}').split('[')[0]}")
+        except OSError:
+            pass
+    return found
+
+
 def _comm(pid: int) -> str:
     try:
         with open(f"/proc/{pid}/comm", encoding="ascii") as handle:
@@ -87,7 +97,7 @@ def test_crafted_requests_are_refused_and_the_same_spawner_keeps_serving(local_b
         "more descriptors than the message has room for": (fields(1, 0, length=10), b"/bin/true\0", 6),
     }
     (spawner_pid,) = before
-    descriptors = len(os.listdir(f"/proc/{spawner_pid}/fd"))
+    descriptors = _descriptors(spawner_pid)
     for what, (header, body, fds) in crafted.items():
         if what == "a header cut short":
             connection = socket.socket(socket.AF_UNIX, socket.SOCK_SEQPACKET)
@@ -100,9 +110,9 @@ def test_crafted_requests_are_refused_and_the_same_spawner_keeps_serving(local_b
         assert reply == (spawner.ERROR, 22), what  # EINVAL
     assert _spawner_pids(local_backend, handle) == before  # never crashed, never replaced
     deadline = time.monotonic() + 2  # it answers, then closes the connection
-    while len(os.listdir(f"/proc/{spawner_pid}/fd")) != descriptors and time.monotonic() < deadline:
+    while _descriptors(spawner_pid) != descriptors and time.monotonic() < deadline:
         time.sleep(0.01)
-    assert len(os.listdir(f"/proc/{spawner_pid}/fd")) == descriptors  # and kept no descriptor it was sent
+    assert _descriptors(spawner_pid) == descriptors  # and kept no descriptor it was sent
     assert local_backend.exec(handle, "echo served").stdout == "served\n"
 
 
