@@ -99,3 +99,26 @@ def test_this_host_gets_a_working_driver_and_a_sandbox_cgroup_is_removed_with_it
     assert driver.exists(handle.id) and driver.pids(handle.id)
     local_backend.destroy(handle)
     assert not driver.exists(handle.id)
+
+
+def test_a_check_gets_a_cgroup_beside_its_sandboxs_with_a_budget_of_its_own(tmp_path, fake_files):
+    (tmp_path / "cgroup.controllers").write_text("cpu memory pids\n")
+    (tmp_path / "cgroup.subtree_control").write_text("+memory +pids +cpu")
+    (tmp_path / "kafaat").mkdir()
+    (tmp_path / "kafaat" / "cgroup.subtree_control").write_text("+memory +pids +cpu")
+    driver = cgroups.CgroupV2("kafaat", tmp_path)
+    limits = Limits(memory_bytes=64 * MiB, pids=32, cpus=0.5)
+    driver.create("s4", limits)
+    check = driver.create_check("s4", "check-1", limits)
+    assert check == "s4.check-1"
+    folder = tmp_path / "kafaat" / "s4.check-1"
+    assert (folder / "memory.max").read_text() == str(64 * MiB) and (folder / "pids.max").read_text() == "32"
+    assert not (tmp_path / "kafaat" / "s4" / "check-1").exists()  # not inside: the learner's budget is not its
+    (tmp_path / "kafaat" / "s40").mkdir()  # another sandbox whose id starts alike is no check of s4
+    assert driver.family("s4") == ["s4", "s4.check-1"]
+    assert driver.family("s4.check-1") == ["s4.check-1"]
+    (folder / "cgroup.procs").write_text("4242\n")
+    (tmp_path / "kafaat" / "s4" / "cgroup.procs").write_text("4241\n")
+    assert driver.pids("s4") == {4241, 4242} and driver.exists("s4")
+    with pytest.raises(ValueError):
+        driver.create_check("s4.check-1", "x", limits)

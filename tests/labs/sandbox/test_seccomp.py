@@ -90,3 +90,62 @@ def test_the_check_variant_also_denies_ptrace_and_process_vm(variant, expected):
         [sys.executable, "-c", CHECK_PROBE, variant], capture_output=True, text=True, cwd=str(ROOT), timeout=30
     ).stdout
     assert output.startswith(expected), output
+
+
+LIMITS_PROBE = """
+import ctypes, errno, fcntl, os, sys, tempfile
+from xblocks.labs.sandbox import seccomp
+libc = ctypes.CDLL(None, use_errno=True)
+libc.syscall.restype = ctypes.c_long
+libc.mmap.restype = ctypes.c_void_p
+libc.mmap.argtypes = [ctypes.c_void_p, ctypes.c_size_t, ctypes.c_int, ctypes.c_int, ctypes.c_int, ctypes.c_long]
+x86 = os.uname().machine == "x86_64"
+PRLIMIT64 = 302 if x86 else 261
+class RLimit(ctypes.Structure):
+    _fields_ = [("cur", ctypes.c_ulong), ("max", ctypes.c_ulong)]
+child = os.fork()
+if child == 0:
+    os.read(os.open("/dev/zero", os.O_RDONLY), 0)
+    import time; time.sleep(10); os._exit(0)
+# a new limit at an address whose low 32 bits are zero: the filter must read both halves of the pointer
+aligned = libc.mmap(0x7E0000000000, 4096, 3, 0x22 | 0x100000, -1, 0)  # MAP_FIXED_NOREPLACE
+current = RLimit()
+libc.prlimit(0, 7, None, ctypes.byref(current))
+ctypes.memmove(aligned, ctypes.byref(current), ctypes.sizeof(current))
+seccomp.loader(sys.argv[1]).apply()
+def call(*args):
+    rc = libc.syscall(PRLIMIT64, *[ctypes.c_long(a) if isinstance(a, int) else a for a in args])
+    return "ok" if rc >= 0 else errno.errorcode[ctypes.get_errno()]
+out = {
+    "own": call(0, 7, ctypes.byref(current), None),
+    "read_other": call(child, 7, None, ctypes.byref(RLimit())),
+    "set_other": call(child, 7, ctypes.byref(current), None),
+    "set_other_aligned": call(child, 7, ctypes.c_void_p(aligned), None) if aligned == 0x7E0000000000 else "no map",
+    "set_own_pid": call(os.getpid(), 7, ctypes.byref(current), None),
+}
+handle = tempfile.NamedTemporaryFile()
+try:
+    fcntl.fcntl(handle.fileno(), fcntl.F_SETLEASE, fcntl.F_RDLCK)
+    out["lease"] = "ok"
+except OSError as error:
+    out["lease"] = errno.errorcode[error.errno]
+out["getlease"] = "ok" if fcntl.fcntl(handle.fileno(), fcntl.F_GETLEASE) == fcntl.F_UNLCK else "other"
+out["setfl"] = "ok" if fcntl.fcntl(handle.fileno(), fcntl.F_SETFL, os.O_NONBLOCK) == 0 else "other"
+os.kill(child, 9)
+print(out)
+"""
+
+
+@pytest.mark.skipif(sys.platform != "linux", reason="seccomp is Linux only")
+@pytest.mark.parametrize("variant", seccomp.VARIANTS)
+def test_no_process_sets_another_processs_limits_or_takes_a_file_lease(variant):
+    output = subprocess.run(
+        [sys.executable, "-c", LIMITS_PROBE, variant], capture_output=True, text=True, cwd=str(ROOT), timeout=30
+    ).stdout
+    result = eval(output)  # noqa: S307  a dict literal printed by our own probe
+    assert result["set_other"] == "EPERM" and result["set_other_aligned"] == "EPERM"
+    assert result["lease"] == "EPERM"
+    # what ulimit, setrlimit and reading tools need stays allowed; prlimit(getpid()) is the price
+    assert result["own"] == "ok" and result["read_other"] == "ok"
+    assert result["getlease"] == "ok" and result["setfl"] == "ok"
+    assert result["set_own_pid"] == "EPERM"

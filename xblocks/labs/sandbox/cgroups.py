@@ -63,7 +63,7 @@ def _keyed(text: str) -> dict[str, int]:
 
 
 def _pids_in(paths: list[pathlib.Path]) -> set[int]:
-    """Members of each cgroup and of the cgroups below it (a check runs in a child cgroup)."""
+    """Members of each cgroup and of the cgroups below it (earlier versions ran checks in a child cgroup)."""
     found: set[int] = set()
     for path in paths:
         for folder, _subdirs, _files in os.walk(path):
@@ -87,13 +87,31 @@ class CgroupDriver(abc.ABC):
     def create(self, sandbox_id: str, limits: Limits) -> list[pathlib.Path]:
         """Implemented by each cgroup version."""
 
-    def create_child(self, sandbox_id: str, name: str) -> str:
-        """A cgroup inside the sandbox's, without limits of its own (the sandbox's hold hierarchically),
-        so that everything a check starts can be killed with it; returns its id for the other calls."""
-        child = f"{sandbox_id}/{name}"
-        for path in self.paths(child):
-            path.mkdir()
-        return child
+    def create_check(self, sandbox_id: str, name: str, limits: Limits) -> str:
+        """A cgroup for one check of a sandbox, *beside* the sandbox's, with a budget of its own; returns its id.
+
+        Not inside the sandbox's cgroup: there a learner who filled the sandbox's memory or process
+        limit (or steered its OOM killer with ``oom_score_adj``, which is theirs to raise on a check
+        that runs as their uid) decided which of the check's commands failed, and a check such as
+        ``! grep -q bad file`` passed. Named ``<sandbox>.<name>`` so that ``kill``, ``pids`` and
+        ``remove`` of the sandbox find checks a crash left behind.
+        """
+        if "." in sandbox_id or not name:
+            raise ValueError(f"not a sandbox id and check name: {sandbox_id!r}, {name!r}")
+        check = f"{sandbox_id}.{name}"
+        self.create(check, limits)
+        return check
+
+    def family(self, cgroup_id: str) -> list[str]:
+        """``cgroup_id`` and the cgroups of its checks (``<id>.<name>`` beside it), those that exist."""
+        found = [cgroup_id]
+        prefix = cgroup_id + "."
+        for parent in {path.parent for path in self.paths(cgroup_id)}:
+            with contextlib.suppress(FileNotFoundError, NotADirectoryError), os.scandir(parent) as entries:
+                found += sorted(
+                    {entry.name for entry in entries if entry.name.startswith(prefix) and entry.is_dir()} - set(found)
+                )
+        return found
 
     def procs_files(self, sandbox_id: str) -> list[str]:
         """Files a new process writes ``0`` to (before exec) to join the sandbox's cgroups."""
@@ -104,26 +122,29 @@ class CgroupDriver(abc.ABC):
         """Implemented by each cgroup version."""
 
     def pids(self, sandbox_id: str) -> set[int]:
-        return _pids_in([path for path in self.paths(sandbox_id) if path.is_dir()])
+        """Every process of the sandbox: its cgroup's and its checks'."""
+        return _pids_in([path for group in self.family(sandbox_id) for path in self.paths(group) if path.is_dir()])
 
     def exists(self, sandbox_id: str) -> bool:
-        return any(path.is_dir() for path in self.paths(sandbox_id))
+        return any(path.is_dir() for group in self.family(sandbox_id) for path in self.paths(group))
 
     def kill(self, sandbox_id: str, deadline: float = 5.0) -> bool:
         """SIGKILL every process in the cgroup until it is empty; True when empty."""
         end = time.monotonic() + deadline
+        folders = [path for group in self.family(sandbox_id) for path in self.paths(group)]
         while time.monotonic() < end:
-            pids = self.pids(sandbox_id)
+            pids = _pids_in([path for path in folders if path.is_dir()])
             if not pids:
                 return True
             for pid in pids:
                 with contextlib.suppress(ProcessLookupError):
                     os.kill(pid, signal.SIGKILL)
             time.sleep(0.002)
-        return not self.pids(sandbox_id)
+        return not _pids_in([path for path in folders if path.is_dir()])
 
     def remove(self, sandbox_id: str) -> None:
-        for top in self.paths(sandbox_id):
+        """Remove the sandbox's cgroups and its checks' (once empty)."""
+        for top in [path for group in self.family(sandbox_id) for path in self.paths(group)]:
             # child cgroups first (a check's, left by a crash), deepest first
             below = [pathlib.Path(folder) for folder, _subdirs, _files in os.walk(top)][1:] if top.is_dir() else []
             self._rmdir_all([*sorted(below, key=lambda p: len(p.parts), reverse=True), top])
@@ -233,10 +254,10 @@ class CgroupV2(CgroupDriver):
         return [path]
 
     def kill(self, sandbox_id: str, deadline: float = 5.0) -> bool:
-        path = self.paths(sandbox_id)[0]
         # cgroup.kill (Linux >= 5.14) also catches processes forked while we kill
-        with contextlib.suppress(OSError):
-            _write(path / "cgroup.kill", 1)
+        for group in self.family(sandbox_id):
+            with contextlib.suppress(OSError):
+                _write(self.paths(group)[0] / "cgroup.kill", 1)
         return super().kill(sandbox_id, deadline)
 
     def usage(self, sandbox_id: str) -> Usage:

@@ -103,8 +103,7 @@ printf 'learner ALL=(ALL:ALL) NOPASSWD: ALL\\n' > /etc/sudoers.d/kafaat-learner
 chmod 0440 /etc/sudoers.d/kafaat-learner
 """
 
-MS_RDONLY, MS_NOSUID, MS_NODEV, MS_NOEXEC = 0x1, 0x2, 0x4, 0x8
-MS_REMOUNT, MS_BIND = 0x20, 0x1000
+MS_NOSUID, MS_NODEV = 0x2, 0x4
 MNT_DETACH = 0x2
 _libc = ctypes.CDLL(None, use_errno=True)
 _libc.mount.argtypes = [ctypes.c_char_p, ctypes.c_char_p, ctypes.c_char_p, ctypes.c_ulong, ctypes.c_char_p]
@@ -344,7 +343,7 @@ class LocalBackend:
         image: images.Image,
         slot: ranges.Slot,
         *,
-        lab: pathlib.Path | None = None,
+        lab_upper: pathlib.Path | None = None,
         shared_slot: bool = False,
     ) -> SandboxHandle:
         limits = spec.limits
@@ -354,6 +353,9 @@ class LocalBackend:
         disk, merged = folder / "disk", folder / "root"
         disk.mkdir()
         merged.mkdir()
+        lab = folder / "lab" if lab_upper else None
+        if lab:
+            lab.mkdir()
         _mount(
             "tmpfs",
             disk,
@@ -433,6 +435,7 @@ class LocalBackend:
             str(merged),
             "--nodev",
             *([] if spec.learner_sudo else ["--nosuid"]),
+            *(["--lab", str(lab_upper), str(lab)] if lab_upper else []),
             "--inotify",
             str(int(self.settings.SANDBOX_INOTIFY_INSTANCES)),
             str(int(self.settings.SANDBOX_INOTIFY_WATCHES)),
@@ -739,16 +742,56 @@ class LocalBackend:
         for attempt in (1, 2):
             try:
                 return spawner.spawn(
-                    path, argv, env, uid=uid, gid=uid, fds=fds, no_new_privs=no_new_privs, terminal=terminal
+                    path,
+                    argv,
+                    env,
+                    uid=uid,
+                    gid=uid,
+                    fds=fds,
+                    no_new_privs=no_new_privs,
+                    terminal=terminal,
+                    stalled=lambda: bool(self._stopped_spawners(handle)),
                 )
             except spawner.SpawnerGone:
                 if attempt == 2:
                     raise
-                # the spawner died (a sudo learner killed it, the OOM killer): leave a new one
+                # the spawner died (a sudo learner killed it, the OOM killer) or was stopped (a sudo
+                # learner's SIGSTOP, which would hold every later request): leave a new one
                 self._live(handle)
-                log.warning("sandbox %s: its spawner is gone; starting a new one", handle.id)
+                log.warning("sandbox %s: its spawner is gone or stopped; starting a new one", handle.id)
+                self._end_stopped_spawners(handle)
                 self._start_spawner(handle)
         raise AssertionError("unreachable")
+
+    def _stopped_spawners(self, handle: SandboxHandle) -> list[int]:
+        """Host pids of the sandbox's spawners that a signal stopped.
+
+        A spawner is told apart by its executable, the helper, which nothing in a sandbox can run or
+        name (a learner's process may call itself ``kafaat-spawner``, it cannot be that file).
+        """
+        binary = os.path.realpath(helper.path())
+        stopped = []
+        for pid in self._cgroups().pids(handle.id):
+            try:
+                if not os.readlink(f"/proc/{pid}/exe").startswith(binary):
+                    continue
+                with open(f"/proc/{pid}/stat", encoding="ascii", errors="replace") as status:
+                    state = status.read().rsplit(")", 1)[1].split()[0]
+            except (OSError, IndexError):
+                continue
+            if state in ("T", "t"):
+                stopped.append(pid)
+        return stopped
+
+    def _end_stopped_spawners(self, handle: SandboxHandle) -> None:
+        """SIGKILL stopped spawners and wait until they are gone, so their socket refuses and a new one starts."""
+        stopped = self._stopped_spawners(handle)
+        for pid in stopped:
+            with contextlib.suppress(ProcessLookupError):
+                os.kill(pid, signal.SIGKILL)
+        end = time.monotonic() + 2.0
+        while any(_start_time(pid) is not None for pid in stopped) and time.monotonic() < end:
+            time.sleep(0.005)
 
     def _env(
         self, handle: SandboxHandle, user: str, extra: Mapping[str, str] | None, term: str | None = None
@@ -760,6 +803,11 @@ class LocalBackend:
         if term:
             env["TERM"] = term
         return env
+
+    @staticmethod
+    def _limits(handle: SandboxHandle) -> Limits:
+        recorded = handle.data.get("limits") or {}
+        return Limits(**{key: value for key, value in recorded.items() if key in Limits.__dataclass_fields__})
 
     @staticmethod
     def _uid(user: str) -> int:
@@ -854,7 +902,9 @@ class LocalBackend:
         group = None
         opened: list[int] = []
         try:
-            group = driver.create_child(handle.id, f"check-{secrets.token_hex(6)}")
+            # beside the sandbox's cgroup, with the lab's limits as its own budget: nothing the learner
+            # does to the sandbox's memory, processes or CPU decides which of the check's commands fail
+            group = driver.create_check(handle.id, f"check-{secrets.token_hex(6)}", self._limits(handle))
             pidfd, root = self._open_init(handle)
             opened += [pidfd, root]
             filter_fd = _program_fd("check")
@@ -921,9 +971,11 @@ class LocalBackend:
         cpu_seconds: float | None = None,
     ) -> ExecResult:
         """Run ``script`` as root in a fresh throwaway sandbox of ``handle``'s pristine image, with the
-        learner machine's files (its overlay as the host sees it, not its mount namespace) read-only,
-        nosuid, nodev and noexec at ``/lab``: nothing of the learner's executes, so not even the
-        sandbox's root (a learner with sudo) can forge what this script reports."""
+        learner machine's files read-only, nosuid, nodev and noexec at ``/lab``: nothing of the
+        learner's executes, so not even the sandbox's root (a learner with sudo) can forge what this
+        script reports. ``/lab`` is an overlay of its own over the learner's writable layer and the
+        same image (not the learner's mount namespace, nor a bind of their live mount, whose FIFOs,
+        sockets and leases a learner program could use to answer the checker)."""
         _pid, learner_folder = self._live(handle)
         slot = ranges.slot(int(handle.data["slot"]))
         image = images.find_built(str(handle.data["image"]), str(handle.data["image_hash"]))
@@ -937,19 +989,18 @@ class LocalBackend:
         note.touch()
         outside: SandboxHandle | None = None
         try:
-            lab = folder / "lab"
-            lab.mkdir()
             # the same ids as the learner's sandbox, so its files keep their owners as seen from /lab
             os.chown(folder, 0, slot.base)
-            _mount(str(learner_folder / "root"), lab, "", MS_BIND, "")
-            _mount("", lab, "", MS_REMOUNT | MS_BIND | MS_RDONLY | MS_NOSUID | MS_NODEV | MS_NOEXEC, "")
             spec = SandboxSpec(
                 image=image.name,
                 limits=OUTSIDE_LIMITS,
                 env=dict(handle.data.get("env") or {}),
                 label=f"outside-{handle.id}",
             )
-            outside = self._start(sandbox_id, folder, spec, image, slot, lab=lab, shared_slot=True)
+            # /lab: the learner's writable layer over the same image, an overlay of its own (see the helper)
+            outside = self._start(
+                sandbox_id, folder, spec, image, slot, lab_upper=learner_folder / "disk" / "upper", shared_slot=True
+            )
             return self.exec(
                 outside,
                 script,
@@ -1095,7 +1146,11 @@ class LocalBackend:
             # be left to the host's pid 1 as a zombie
             self._await_monitor(int(init[2] or 0))
         if driver.exists(sandbox_id) and not driver.kill(sandbox_id):
-            log.error("sandbox %s: processes survive SIGKILL; left for the reconciler", sandbox_id)
+            # Fail closed: its folder stays (so inventory() reports it and the reconciler tries again)
+            # and so does its id slot, which a new sandbox must not get while these processes, with
+            # those host ids, still run.
+            log.error("sandbox %s: processes survive SIGKILL; folder and id slot kept for the reconciler", sandbox_id)
+            raise SandboxError(f"sandbox {sandbox_id}: processes survive SIGKILL; left for the reconciler")
         if init:
             self._await_monitor(int(init[2] or 0), timeout=2.0)
         self._reap()

@@ -9,9 +9,11 @@ up a limit for another or for the host.
 A slot is a file in ``SANDBOX_UID_SLOT_DIR`` (one registry per host, whatever ``SANDBOX_ROOT``
 each worker uses), created with ``O_EXCL`` under a lock, naming the sandbox and its folder; it is
 removed by ``destroy``. A slot whose sandbox folder no longer exists (a crash after the folder went)
-is taken back when no slot is free; a crash that left the folder is found by ``inventory`` and
-destroyed by the reconciler, which frees the slot. Slot 0 is never handed out: it is the range
-sandboxes of earlier versions all shared, which may still be alive during an upgrade.
+is taken back when no slot is free and no process runs with its ids any more; a crash that left the
+folder is found by ``inventory`` and destroyed by the reconciler, which frees the slot. A destroy
+that could not kill every process keeps the slot (and the folder) for the reconciler: a new sandbox
+never gets host ids that a live process of an old one still runs with. Slot 0 is never handed out:
+it is the range sandboxes of earlier versions all shared, which may still be alive during an upgrade.
 """
 
 from __future__ import annotations
@@ -79,6 +81,25 @@ def _owner(path: pathlib.Path) -> dict:
         return {}
 
 
+def _running_in(taken: Slot) -> bool:
+    """Whether a process (not a zombie) of this host runs with a uid or gid of the slot's range."""
+    low, high = taken.base, taken.base + taken.count
+    with os.scandir("/proc") as entries:
+        pids = [entry.name for entry in entries if entry.name.isdigit()]
+    for pid in pids:
+        try:
+            with open(f"/proc/{pid}/status", encoding="ascii", errors="replace") as handle:
+                fields = dict(line.split(":", 1) for line in handle if ":" in line)
+        except OSError:
+            continue
+        if fields.get("State", "").strip().startswith(("Z", "X")):
+            continue
+        ids = [int(value) for key in ("Uid", "Gid") for value in fields.get(key, "").split()]
+        if any(low <= value < high for value in ids):
+            return True
+    return False
+
+
 def allocate(sandbox_id: str, sandbox_folder: pathlib.Path) -> Slot:
     """Take the lowest free slot for ``sandbox_id`` (whose folder must exist), reclaiming abandoned ones."""
     base, _count, slots = _geometry()
@@ -94,7 +115,7 @@ def allocate(sandbox_id: str, sandbox_folder: pathlib.Path) -> Slot:
             # every slot is recorded: take back those whose sandbox is gone without a destroy
             for index, entry in sorted(taken.items()):
                 owner = _owner(entry)
-                if owner.get("folder") and not os.path.isdir(owner["folder"]):
+                if owner.get("folder") and not os.path.isdir(owner["folder"]) and not _running_in(slot(index)):
                     entry.unlink(missing_ok=True)
                     free = index
                     break

@@ -21,6 +21,13 @@ Namespaces stop most abuse; these syscalls are what they leave open to a namespa
   kernel load a module;
 - the legacy netfilter tables' socket options (``IPT_SO_SET_REPLACE`` and kin: x_tables from a
   user namespace, CVE-2021-22555), as nf_tables through netlink above;
+- ``prlimit64`` on another process's limits (reading them, and setting one's own, stay allowed): a
+  check that runs as the learner shares the learner's uid, which is all ``prlimit`` asks for, so a
+  learner could have given the check no file descriptors or processes and flipped a verdict such as
+  ``[ -z "$(find ...)" ]`` (Landlock does not cover resource limits);
+- file leases (``fcntl(F_SETLEASE)``): like fanotify's permission events, a lease holds another
+  process's ``open`` of the learner's file until the learner lets go, after telling them with a
+  signal, so they could rewrite the file at the moment a check opened it;
 - keyrings, io_uring, bpf, perf events, userfaultfd, fanotify (permission and pre-content events
   would let a learner hold up or feed another process's reads), ``kcmp``, ``pidfd_getfd``,
   ``process_madvise``, ``syslog``, ``personality`` values beyond the harmless ones (gdb's
@@ -47,6 +54,10 @@ OFFSET_NR, OFFSET_ARCH = 0, 4
 
 def _arg(index: int) -> int:
     return 16 + 8 * index  # the low 32 bits on little-endian machines
+
+
+def _arg_high(index: int) -> int:
+    return 16 + 8 * index + 4  # the high 32 bits (a pointer is null only when both halves are)
 
 
 BPF_LD_W_ABS = 0x20
@@ -80,6 +91,7 @@ X32_SYSCALL_BIT = 0x40000000
 # at levels SOL_IP and SOL_IPV6): x_tables from a user namespace is CVE-2021-22555's road.
 SOL_IP, SOL_IPV6 = 0, 41
 XTABLES_OPTIONS = (64, 65, 66, 67, 96, 97, 98, 99, 128, 129, 130, 131)
+F_SETLEASE = 1024
 
 # Syscall numbers by name, per architecture (x86-64 from asm/unistd_64.h, arm64 from asm-generic).
 NUMBERS = {
@@ -131,6 +143,8 @@ NUMBERS = {
         "unshare": 272,
         "clone3": 435,
         "personality": 135,
+        "prlimit64": 302,
+        "fcntl": 72,
     },
     "aarch64": {
         "keyctl": 219,
@@ -180,6 +194,8 @@ NUMBERS = {
         "unshare": 97,
         "clone3": 435,
         "personality": 92,
+        "prlimit64": 261,
+        "fcntl": 25,
     },
 }
 AUDIT_ARCH = {"x86_64": 0xC000003E, "aarch64": 0xC00000B7}
@@ -294,6 +310,20 @@ def program(variant: str = "sandbox") -> bytes:
     asm.jump(BPF_JEQ_K, nr["personality"], "personality")
     asm.jump(BPF_JEQ_K, nr["setsockopt"], "sockopt")
     asm.jump(BPF_JEQ_K, nr["getsockopt"], "sockopt")
+    asm.jump(BPF_JEQ_K, nr["prlimit64"], "prlimit")
+    asm.jump(BPF_JEQ_K, nr["fcntl"], "fcntl")
+    asm.ret(RET_ALLOW)
+    # prlimit64(pid, resource, new, old): pid 0 (oneself, what setrlimit uses) or no new limit
+    asm.label("prlimit")
+    asm.load(_arg(0))
+    asm.jump(BPF_JEQ_K, 0, "allow")
+    asm.load(_arg(2))
+    asm.jump(BPF_JEQ_K, 0, 0, "eperm")
+    asm.load(_arg_high(2))
+    asm.jump(BPF_JEQ_K, 0, "allow", "eperm")
+    asm.label("fcntl")
+    asm.load(_arg(1))
+    asm.jump(BPF_JEQ_K, F_SETLEASE, "eperm")
     asm.ret(RET_ALLOW)
     asm.label("sockopt")
     asm.load(_arg(1))

@@ -20,7 +20,7 @@ import signal
 import socket
 import struct
 import time
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 
 from xblocks.labs.sandbox.base import SandboxError
 
@@ -32,6 +32,7 @@ CONTROL_SIGNAL = 1
 REQUEST = struct.Struct("<IIIIIiiIII")
 REPLY = struct.Struct("<Ii")
 MAX_REQUEST = 65536
+STALL_POLL = 0.2  # seconds between two looks at a spawner that has not answered yet
 
 
 class SpawnerGone(SandboxError):
@@ -98,6 +99,19 @@ class SpawnedProcess:
             self._connection.close()
 
 
+def _refuse_unsafe(argv: Sequence[str], env: Mapping[str, str]) -> None:
+    """What ``subprocess`` refuses too: a NUL would end a string early on the spawner's side (and the
+    spawner refuses a request whose strings do not add up), a ``=`` in a name would change the name."""
+    if not argv or not str(argv[0]).startswith("/"):
+        raise SandboxError("the spawner runs absolute paths only")
+    for item in argv:
+        if "\0" in item:
+            raise SandboxError("an argument holds a NUL byte")
+    for key, value in env.items():
+        if not key or "=" in key or "\0" in key or "\0" in value:
+            raise SandboxError(f"environment variable {key[:40]!r}: names need no '=' and no NUL, values no NUL")
+
+
 def spawn(
     path: str,
     argv: Sequence[str],
@@ -109,12 +123,16 @@ def spawn(
     no_new_privs: bool,
     terminal: bool = False,
     timeout: float = 10.0,
+    stalled: Callable[[], bool] | None = None,
 ) -> SpawnedProcess:
     """Start ``argv`` in the sandbox whose spawner listens at ``path``; ``fds`` become 0, 1, 2 (and 3).
 
     With ``terminal`` one descriptor, a pseudo-terminal, is 0, 1 and 2 and becomes the process's
-    controlling terminal.
+    controlling terminal. ``stalled`` is asked while the answer is awaited: when it says the spawner
+    cannot answer (a learner with sudo stopped it with SIGSTOP), ``SpawnerGone`` is raised at once
+    instead of holding the caller (a gateway thread, a worker) for the whole ``timeout``.
     """
+    _refuse_unsafe(argv, env)
     strings = b"".join(item.encode() + b"\0" for item in argv)
     strings += b"".join(f"{key}={value}".encode() + b"\0" for key, value in env.items())
     flags = (NNP if no_new_privs else 0) | ((CTTY | ONE_FD) if terminal else 0)
@@ -128,11 +146,20 @@ def spawn(
             connection.connect(path)
         except (FileNotFoundError, ConnectionRefusedError) as error:
             raise SpawnerGone(f"no spawner at {path}: {error}") from error
-        connection.sendmsg([header + strings], [(socket.SOL_SOCKET, socket.SCM_RIGHTS, array.array("i", fds))])
         try:
+            connection.sendmsg([header + strings], [(socket.SOL_SOCKET, socket.SCM_RIGHTS, array.array("i", fds))])
+            deadline = time.monotonic() + timeout
+            while not select.select([connection], [], [], min(STALL_POLL, max(0.0, deadline - time.monotonic())))[0]:
+                if time.monotonic() >= deadline:
+                    raise TimeoutError
+                if stalled is not None and stalled():
+                    raise SpawnerGone("the sandbox spawner is stopped and cannot answer")
             reply = connection.recv(REPLY.size)
         except TimeoutError as error:
             raise SandboxError(f"the sandbox spawner did not answer within {timeout:.0f} s") from error
+        except (ConnectionResetError, BrokenPipeError) as error:
+            # it died while taking the request (a learner with sudo can kill it): start a new one
+            raise SpawnerGone(f"the sandbox spawner went away: {error}") from error
         if len(reply) != REPLY.size:
             raise SpawnerGone("the sandbox spawner closed the connection without starting the process")
         kind, value = REPLY.unpack(reply)

@@ -6,6 +6,12 @@ not host root itself could watch a file), 1,200 pipes (before, every learner's n
 Containment: each live sandbox holds its own slot of the subordinate range and its user namespace
 is owned by that slot's uid, so these are counted per sandbox; slots are allocated with the
 sandbox, freed on destroy and recovered after a crash.
+
+Attack (found later): a slot freed while a process of its old sandbox still ran (a destroy whose
+SIGKILL sweep did not empty the cgroup went on, removed the folder and freed the slot) would give a
+new sandbox the host ids that process runs with.
+Containment: such a destroy keeps the folder and the slot and fails for the reconciler to retry; a
+slot whose folder is gone is taken back only when no process (zombies aside) runs with its ids.
 """
 
 from __future__ import annotations
@@ -14,8 +20,8 @@ import pathlib
 
 import pytest
 
-from xblocks.labs.sandbox import ranges, redteam, selftest
-from xblocks.labs.sandbox.base import BackendUnavailable
+from xblocks.labs.sandbox import cgroups, ranges, redteam, selftest
+from xblocks.labs.sandbox.base import BackendUnavailable, SandboxError
 
 
 @pytest.fixture
@@ -25,7 +31,9 @@ def slot_dir(tmp_path, monkeypatch):
     return tmp_path
 
 
-def test_slots_are_distinct_freed_by_their_owner_only_and_taken_back_after_a_crash(slot_dir):
+def test_slots_are_distinct_freed_by_their_owner_only_and_taken_back_after_a_crash(slot_dir, monkeypatch):
+    # this host's real sandboxes may run in these ranges: that check has a test of its own below
+    monkeypatch.setattr(ranges, "_running_in", lambda taken: False)
     folders = {name: slot_dir / name for name in ("a", "b", "c", "d")}
     for folder in folders.values():
         folder.mkdir()
@@ -41,6 +49,41 @@ def test_slots_are_distinct_freed_by_their_owner_only_and_taken_back_after_a_cra
         ranges.allocate("e", folders["d"])
     ranges.release_all("b")
     assert 2 not in ranges.held()
+
+
+def test_a_slot_whose_folder_is_gone_is_not_taken_back_while_a_process_runs_with_its_ids(slot_dir, monkeypatch):
+    folders = {name: slot_dir / name for name in ("a", "b", "c", "d")}
+    for folder in folders.values():
+        folder.mkdir()
+    for name in ("a", "b", "c"):
+        ranges.allocate(name, folders[name])
+    folders["a"].rmdir()
+    monkeypatch.setattr(ranges, "_running_in", lambda taken: taken.index == 1)  # a survivor of "a" runs
+    with pytest.raises(BackendUnavailable):
+        ranges.allocate("d", folders["d"])
+    assert ranges.held()[1] == "a"
+
+
+def test_the_process_scan_sees_live_ids_and_ignores_unused_ranges():
+    assert ranges._running_in(ranges.Slot(index=0, base=0, count=1))  # root's processes, this one included
+    assert not ranges._running_in(ranges.Slot(index=0, base=4_000_000_000, count=65536))
+
+
+@pytest.mark.sandbox
+def test_a_destroy_that_leaves_a_process_alive_keeps_the_folder_and_the_slot(local_backend, monkeypatch):
+    from xblocks.labs.sandbox.base import SandboxSpec
+
+    handle = local_backend.create(SandboxSpec(label="survivor"))
+    folder = pathlib.Path(local_backend.settings.SANDBOX_ROOT) / handle.id
+    monkeypatch.setattr(cgroups.CgroupDriver, "kill", lambda self, sandbox_id, deadline=5.0: False)
+    monkeypatch.setattr(cgroups.CgroupV2, "kill", lambda self, sandbox_id, deadline=5.0: False)
+    with pytest.raises(SandboxError, match="survive SIGKILL"):
+        local_backend.destroy(handle)
+    assert ranges.held()[handle.data["slot"]] == handle.id and folder.is_dir()
+    assert handle.id in {h.id for h in local_backend.inventory()}  # the reconciler will see it again
+    monkeypatch.undo()
+    local_backend.destroy(handle)  # the reconciler's next try, once the processes can be killed
+    assert handle.id not in ranges.held().values() and not folder.exists()
 
 
 @pytest.mark.sandbox

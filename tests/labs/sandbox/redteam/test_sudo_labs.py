@@ -6,12 +6,23 @@ Containment: an inside check can be forged that way (the documented limit); an o
 the platform's script as root in a fresh sandbox of the lab's pristine image, with the learner's
 files read-only, nosuid, nodev and noexec at /lab: nothing of the learner's executes, so it sees
 the world-writable file whatever the learner did to their programs.
+
+Attack (found later): /lab was a bind of the learner's live mount, whose inodes it shared: a FIFO
+fed by a learner loop, a unix socket with a learner server and a file lease (the checker's open
+waits, the learner is told, rewrites the file, lets go) each put a learner program's answer where
+the checker read the learner's files.
+Containment: /lab is an overlay of its own over the learner's writable layer and the same image;
+learner leases are refused by the filter, and even one taken on the learner's mount (here by host
+root) does not reach the checker's open.
 """
 
 from __future__ import annotations
 
+import fcntl
 import hashlib
+import os
 import pathlib
+import time
 
 import pytest
 
@@ -119,3 +130,33 @@ def test_destroying_a_sandbox_ends_an_outside_checkers_sandbox_a_crash_left_behi
     local_backend.destroy(handle)
     assert not local_backend.alive(left) and not (root / left_id).exists()
     assert handle.id not in ranges.held().values()
+
+
+def test_a_lease_on_the_learners_mount_neither_holds_nor_tells_the_outside_checker(make_sandbox, local_backend):
+    handle = make_sandbox(learner_sudo=True)
+    local_backend.exec(handle, "echo original > ~/leased")
+    take_lease = 'import fcntl, os; fcntl.fcntl(os.open("/home/learner/leased", os.O_RDWR), 1024, fcntl.F_WRLCK)'
+    refused = local_backend.exec(handle, 'python3 -c "$1"', args=[take_lease])
+    assert "Operation not permitted" in refused.stderr  # the filter: learners take no leases
+    # Host root (unfiltered, CAP_LEASE) takes one on the learner's live mount, as a learner could before.
+    live = pathlib.Path(local_backend.settings.SANDBOX_ROOT) / handle.id / "root/home/learner/leased"
+    fd = os.open(live, os.O_RDWR)
+    try:
+        fcntl.fcntl(fd, fcntl.F_SETLEASE, fcntl.F_WRLCK)
+        started = time.monotonic()
+        result = local_backend.exec_outside(handle, "cat /lab/home/learner/leased", timeout=10)
+        took = time.monotonic() - started
+        assert result.stdout == "original\n" and not result.timed_out
+        assert took < 5  # a shared inode would have held the open for lease-break-time (45 s here)
+        assert fcntl.fcntl(fd, fcntl.F_GETLEASE) == fcntl.F_WRLCK  # never broken: the holder was never told
+    finally:
+        fcntl.fcntl(fd, fcntl.F_SETLEASE, fcntl.F_UNLCK)
+        os.close(fd)
+
+
+def test_an_outside_check_reads_a_learners_fifo_and_socket_as_dead_files(make_sandbox, local_backend):
+    from xblocks.labs.sandbox import redteam, selftest
+
+    ctx = selftest.Context(backend=local_backend, a=make_sandbox(), b=make_sandbox())
+    ctx.made.append(make_sandbox(learner_sudo=True, label="selftest-sudo"))
+    assert "no writer" in redteam.outside_special_files(ctx)

@@ -49,6 +49,8 @@
 #include <sys/signalfd.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
+#include <sys/statfs.h>
+#include <sys/statvfs.h>
 #include <sys/syscall.h>
 #include <sys/types.h>
 #include <sys/uio.h>
@@ -228,6 +230,7 @@ struct options {
     /* create */
     long uid_base, uid_count;
     const char *lower, *upper, *work, *merged;
+    const char *lab_upper, *lab; /* an outside check: another sandbox's writable layer, read-only */
     uint64_t overlay_attr;
     long inotify_instances, inotify_watches;
     /* enter */
@@ -270,6 +273,9 @@ static void parse(int argc, char **argv, int start, struct options *o) {
             o->upper = NEXT();
             o->work = NEXT();
             o->merged = NEXT();
+        } else if (!strcmp(a, "--lab")) {
+            o->lab_upper = NEXT();
+            o->lab = NEXT();
         } else if (!strcmp(a, "--nosuid")) {
             o->overlay_attr |= KS_MOUNT_ATTR_NOSUID;
         } else if (!strcmp(a, "--nodev")) {
@@ -407,6 +413,42 @@ static void become(long uid, long gid) {
 /* ---------------------------------------------------------------------------------------------- */
 /* create                                                                                           */
 
+/* For an outside check: the learner's files at o->lab, read-only, nosuid, nodev and noexec, as an
+ * overlay *of its own* over the learner's writable layer and this sandbox's idmapped image (the same
+ * image, the same id slot). Not a bind of the learner's live mount: a bind shares its inodes, so a
+ * FIFO, a unix socket or a file lease of the learner's would reach the checker, and a learner program
+ * could feed it what it reads. A second overlay has inodes of its own: a FIFO there has no writer,
+ * a socket no listener, a lease nobody to notify. (overlayfs warns, once per mount, that the layer is
+ * another mount's upper layer: that is the point, and index=off keeps it a warning.) */
+static void mount_lab(const struct options *o, int image_tree) {
+    int upper_fd = open(o->lab_upper, O_PATH | O_DIRECTORY | O_CLOEXEC);
+    if (upper_fd < 0)
+        fail("opening the learner's writable layer");
+    int fs = (int)syscall(SYS_fsopen, "overlay", KS_FSOPEN_CLOEXEC);
+    if (fs < 0)
+        fail("fsopen(overlay for /lab)");
+    char lowers[64];
+    snprintf(lowers, sizeof lowers, "/proc/self/fd/%d:/proc/self/fd/%d", upper_fd, image_tree);
+    if (syscall(SYS_fsconfig, fs, KS_FSCONFIG_SET_STRING, "lowerdir", lowers, 0) < 0)
+        fail("overlay lowerdir for /lab");
+    if (syscall(SYS_fsconfig, fs, KS_FSCONFIG_SET_STRING, "index", "off", 0) < 0)
+        fail("overlay index=off for /lab");
+    if (syscall(SYS_fsconfig, fs, KS_FSCONFIG_CMD_CREATE, NULL, NULL, 0) < 0) {
+        char detail[400] = "overlay create for /lab: ";
+        size_t used = strlen(detail);
+        ssize_t n = read(fs, detail + used, sizeof detail - used - 1);
+        if (n > 0)
+            detail[used + (size_t)n] = 0;
+        fail(detail);
+    }
+    int mount = (int)syscall(SYS_fsmount, fs, KS_FSMOUNT_CLOEXEC,
+                             KS_MOUNT_ATTR_RDONLY | KS_MOUNT_ATTR_NOSUID | KS_MOUNT_ATTR_NODEV | KS_MOUNT_ATTR_NOEXEC);
+    if (mount < 0)
+        fail("fsmount(overlay for /lab)");
+    if (syscall(SYS_move_mount, mount, "", AT_FDCWD, o->lab, KS_MOVE_MOUNT_F_EMPTY_PATH) < 0)
+        fail("move_mount(/lab)");
+}
+
 static void map_writer(pid_t child, const struct options *o, int wait_fd) {
     char byte, path[64], map[96];
     if (read(wait_fd, &byte, 1) != 1)
@@ -464,12 +506,16 @@ static void map_writer(pid_t child, const struct options *o, int wait_fd) {
         fail("fsmount(overlay)");
     if (syscall(SYS_move_mount, mount, "", AT_FDCWD, o->merged, KS_MOVE_MOUNT_F_EMPTY_PATH) < 0)
         fail("move_mount(overlay)");
+    if (o->lab_upper)
+        mount_lab(o, tree);
     _exit(0);
 }
 
 static int do_create(struct options *o) {
     if (!o->target || o->uid_base <= 0 || o->uid_count <= 0)
         failx("create needs --uid-base, --uid-count and a command");
+    if (o->lab_upper && !o->lower)
+        failx("--lab needs --overlay (the image the learner's layer lies over)");
     join_cgroups(o);
     int go[2];
     if (pipe2(go, O_CLOEXEC) < 0)
@@ -516,16 +562,41 @@ static int do_create(struct options *o) {
  * inodes (it takes the EACCES of its probe for "already read-only"), which left the sandbox's root
  * its network namespace's sysctls and its user namespace's own limits (user.max_inotify_*). */
 static void cover_proc(void) {
+    /* Each step is skipped when already done: a spawner that a learner with sudo kills is started
+     * again in the same mount namespace, and every restart would otherwise stack more mounts. */
     static const char *covered[] = {"/proc/sys", "/proc/sysrq-trigger", "/proc/irq", "/proc/bus"};
+    struct ks_mount_attr read_only = {KS_MOUNT_ATTR_RDONLY, 0, 0, 0};
     for (size_t i = 0; i < sizeof covered / sizeof covered[0]; i++) {
         struct stat info;
+        struct statvfs mounted;
         if (stat(covered[i], &info) < 0)
+            continue;
+        if (statvfs(covered[i], &mounted) == 0 && (mounted.f_flag & ST_RDONLY))
             continue;
         if (mount(covered[i], covered[i], NULL, MS_BIND | MS_REC, NULL) < 0)
             fail(covered[i]);
-        struct ks_mount_attr attr = {KS_MOUNT_ATTR_RDONLY, 0, 0, 0};
-        if (syscall(SYS_mount_setattr, AT_FDCWD, covered[i], KS_AT_RECURSIVE, &attr, sizeof attr) < 0)
+        if (syscall(SYS_mount_setattr, AT_FDCWD, covered[i], KS_AT_RECURSIVE, &read_only, sizeof read_only) < 0)
             fail(covered[i]);
+    }
+    /* What describes the host and no lab needs, masked as Docker masks /proc: the host's boot
+     * parameters (paths and ports of the machine's own agents), its kernel's build configuration and
+     * symbol list (addresses are hidden already; names and options still guide a kernel exploit). */
+    static const char *masked[] = {"/proc/cmdline", "/proc/config.gz", "/proc/kallsyms", "/proc/acpi"};
+    for (size_t i = 0; i < sizeof masked / sizeof masked[0]; i++) {
+        struct stat info;
+        struct statfs filesystem;
+        if (stat(masked[i], &info) < 0 || S_ISCHR(info.st_mode)) /* absent, or /dev/null already */
+            continue;
+        if (S_ISDIR(info.st_mode) && statfs(masked[i], &filesystem) == 0 && filesystem.f_type == 0x01021994)
+            continue; /* an empty tmpfs already (TMPFS_MAGIC) */
+        if (S_ISDIR(info.st_mode)) {
+            if (mount("none", masked[i], "tmpfs", MS_RDONLY | MS_NOSUID | MS_NODEV | MS_NOEXEC, "size=4k,nr_inodes=1,mode=0555") < 0)
+                fail(masked[i]);
+        } else {
+            if (mount("/dev/null", masked[i], NULL, MS_BIND, NULL) < 0 ||
+                syscall(SYS_mount_setattr, AT_FDCWD, masked[i], 0, &read_only, sizeof read_only) < 0)
+                fail(masked[i]);
+        }
     }
 }
 
@@ -633,6 +704,8 @@ static int accept_request(int index) {
     ssize_t got = recvmsg(fd, &message, MSG_DONTWAIT | MSG_CMSG_CLOEXEC);
     if (got < 0 && (errno == EAGAIN || errno == EINTR))
         return 0;
+    if (got < 0)
+        return -1; /* nothing was received: the control buffer holds no descriptors to read */
     int fds[4], nfds = 0;
     for (struct cmsghdr *c = CMSG_FIRSTHDR(&message); c; c = CMSG_NXTHDR(&message, c)) {
         if (c->cmsg_level == SOL_SOCKET && c->cmsg_type == SCM_RIGHTS) {
@@ -651,8 +724,9 @@ static int accept_request(int index) {
     int valid = got >= (ssize_t)sizeof request && !(message.msg_flags & (MSG_TRUNC | MSG_CTRUNC));
     if (valid) {
         memcpy(&request, buffer, sizeof request);
+        /* each count on its own first: argc + envc in 32 bits wraps (0xffffffff + 2 == 1) */
         valid = request.magic == SPAWN_MAGIC && request.version == PROTOCOL && request.argc >= 1 &&
-                request.argc + request.envc < MAX_STRINGS &&
+                request.argc < MAX_STRINGS && request.envc < MAX_STRINGS && request.argc + request.envc < MAX_STRINGS &&
                 request.strings_length == (uint32_t)(got - (ssize_t)sizeof request) &&
                 nfds >= ((request.flags & SPAWN_ONE_FD) ? 1 : 3) && request.uid < 65536 && request.gid < 65536;
     }
@@ -671,7 +745,9 @@ static int accept_request(int index) {
         }
         strings[request.argc] = NULL;
         strings[request.argc + 1 + request.envc] = NULL;
-        valid = valid && strings[0][0] == '/';
+        /* every byte accounted for: a NUL inside a string would shift the rest (an argument turned
+         * into an environment variable); the host refuses those, and so does this side */
+        valid = valid && cursor == end && strings[0][0] == '/';
     }
     if (!valid) {
         send_reply(fd, REPLY_ERROR, EINVAL);
