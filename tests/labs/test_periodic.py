@@ -54,7 +54,7 @@ def test_beat_entries_run_each_job_through_its_lease_and_lab_jobs_on_the_lab_que
 
 
 def test_plugin_settings_add_the_entries_and_keep_the_operators_own(monkeypatch):
-    from xblocks.labs.settings.common import plugin_settings  # pylint: disable=import-outside-toplevel
+    from xblocks.labs.settings.production import plugin_settings  # pylint: disable=import-outside-toplevel
 
     monkeypatch.delenv("KAFAAT_REAP_INTERVAL", raising=False)
     own = {"task": "mine", "schedule": 5}
@@ -69,15 +69,15 @@ def test_plugin_settings_add_the_entries_and_keep_the_operators_own(monkeypatch)
     assert beat["kafaat-labs-reconcile-sessions"]["schedule"] == timedelta(seconds=60)
     assert beat["kafaat-labs-reap-sessions"]["schedule"] == timedelta(seconds=30)
     bare = types.SimpleNamespace(LOCALE_PATHS=[])
-    plugin_settings(bare)  # no schedule and no KAFAAT yet: both are created
-    assert set(bare.CELERYBEAT_SCHEDULE) == {job.name for job in catalog.JOBS} and bare.KAFAAT == {}
+    plugin_settings(bare)  # no schedule yet: it is created
+    assert set(bare.CELERYBEAT_SCHEDULE) == {job.name for job in catalog.JOBS}
     assert not hasattr(bare, "EXPLICIT_QUEUES")  # not an edx-platform project: no routes to add
 
 
 def test_plugin_settings_route_lab_tasks_to_the_lab_queue_for_edx_platforms_router(monkeypatch):
     from xblocks.core import routing  # pylint: disable=import-outside-toplevel
     from xblocks.labs import tasks  # pylint: disable=import-outside-toplevel
-    from xblocks.labs.settings.common import plugin_settings  # pylint: disable=import-outside-toplevel
+    from xblocks.labs.settings.production import plugin_settings  # pylint: disable=import-outside-toplevel
 
     monkeypatch.delenv("KAFAAT_LAB_QUEUE", raising=False)
     mine = {"queue": "my.labs"}

@@ -66,6 +66,38 @@ def test_no_migration_is_left_unapplied():
     call_command("migrate", check_unapplied=True, verbosity=0)
 
 
+@pytest.mark.parametrize("kind", ["production", "devstack"])
+def test_production_plugin_settings_register_the_periodic_jobs_and_lab_routes(project, kind, tmp_path):
+    """Beat entries and routes extend the platform's own, after its production settings defined them."""
+    env = {
+        **os.environ,
+        "DJANGO_SETTINGS_MODULE": f"tests.openedx.envs.{project}_{kind}",
+        "KAFAAT_VAR_DIR": str(tmp_path),
+        "KAFAAT_OPENEDX_RELEASE": RELEASE,
+    }
+    probe = (
+        "import django, json; from django.conf import settings; django.setup();"
+        "print(json.dumps([sorted(settings.CELERYBEAT_SCHEDULE), settings.EXPLICIT_QUEUES]))"
+    )
+    result = subprocess.run(
+        [sys.executable, "-W", "ignore::DeprecationWarning", "-c", probe],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+    )
+    assert result.returncode == 0, result.stderr[-3000:]
+    import json  # pylint: disable=import-outside-toplevel
+
+    from xblocks.core import periodic, routing  # pylint: disable=import-outside-toplevel
+
+    beat, routes = json.loads(result.stdout.strip().splitlines()[-1])
+    assert {job.name for job in periodic.JOBS} <= set(beat)
+    assert all(routes[task] == {"queue": "kafaat.labs"} for task in routing.LAB_TASKS)
+    assert routes["lms.djangoapps.grades.tasks.compute_all_grades_for_course"] == {"queue": "edx.lms.core.high"}
+
+
 @pytest.mark.parametrize("kind", ["test", "production", "devstack"])
 def test_the_project_starts_with_each_settings_type(project, kind, tmp_path):
     """``manage.py check`` then ``migrate`` on a fresh database, in a new process per settings type."""
