@@ -75,9 +75,10 @@ buffer = ctypes.create_string_buffer(8)
 class iovec(ctypes.Structure):
     _fields_ = [("base", ctypes.c_void_p), ("len", ctypes.c_size_t)]
 local = iovec(ctypes.addressof(buffer), 8)
-rc = libc.syscall(310 if x86 else 270, os.getpid(), ctypes.byref(local), 1, ctypes.byref(local), 1, 0)
+L = ctypes.c_long  # full registers: a bare int leaves the upper half undefined (EINVAL on Python 3.12)
+rc = libc.syscall(L(310 if x86 else 270), L(os.getpid()), ctypes.byref(local), L(1), ctypes.byref(local), L(1), L(0))
 vm = "ok" if rc >= 0 else errno.errorcode[ctypes.get_errno()]
-rc = libc.syscall(101 if x86 else 117, 16, 0x7FFFFFF0, 0, 0)  # PTRACE_ATTACH to no process: ESRCH if allowed
+rc = libc.syscall(L(101 if x86 else 117), L(16), L(0x7FFFFFF0), L(0), L(0))  # PTRACE_ATTACH to no process: ESRCH
 trace = "ok" if rc >= 0 else errno.errorcode[ctypes.get_errno()]
 print(vm, trace)
 """

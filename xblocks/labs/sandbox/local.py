@@ -1213,7 +1213,8 @@ def _cpu_verdict(result: ExecResult, cpu_seconds: float | None, returncode: int 
 def _openat2_in_root(root_fd: int, path: bytes, flags: int) -> int:
     """openat2(2) with RESOLVE_IN_ROOT: every link, absolute or not, resolves inside ``root_fd``."""
     how = struct.pack("QQQ", flags, 0, RESOLVE_IN_ROOT | RESOLVE_NO_MAGICLINKS)
-    fd = _libc.syscall(SYS_OPENAT2, root_fd, path, how, len(how))
+    # every argument as a full register: a Python int is passed as a 32-bit C int whose upper half is garbage
+    fd = _libc.syscall(ctypes.c_long(SYS_OPENAT2), ctypes.c_long(root_fd), path, how, ctypes.c_size_t(len(how)))
     if fd < 0:
         code = ctypes.get_errno()
         raise OSError(code, os.strerror(code))

@@ -39,6 +39,7 @@ class Attack:
 SURFACE_PROBE = r"""
 import ctypes, errno, fcntl, json, os, resource, socket, struct, sys
 libc = ctypes.CDLL(None, use_errno=True)
+L = ctypes.c_long  # syscall arguments as full registers (a bare int leaves the upper half undefined)
 libc.syscall.restype = ctypes.c_long
 X86 = os.uname().machine == "x86_64"
 NR = dict(
@@ -331,6 +332,7 @@ def surface_results(ctx: Context) -> dict[str, str]:
 VERDICT_ATTACKER = r"""
 import ctypes, errno, fcntl, os, signal, socket, sys, time
 libc = ctypes.CDLL(None, use_errno=True)
+L = ctypes.c_long  # syscall arguments as full registers (a bare int leaves the upper half undefined)
 libc.ptrace.restype = ctypes.c_long
 libc.ptrace.argtypes = [ctypes.c_long, ctypes.c_long, ctypes.c_void_p, ctypes.c_void_p]
 libc.syscall.restype = ctypes.c_long
@@ -366,13 +368,13 @@ def vm_read(pid):
         _fields_ = [("base", ctypes.c_void_p), ("len", ctypes.c_size_t)]
     buffer = ctypes.create_string_buffer(8)
     local, remote = iovec(ctypes.addressof(buffer), 8), iovec(0x400000, 8)
-    rc = libc.syscall(310 if X86 else 270, pid, ctypes.byref(local), 1, ctypes.byref(remote), 1, 0)
+    rc = libc.syscall(L(310 if X86 else 270), L(pid), ctypes.byref(local), L(1), ctypes.byref(remote), L(1), L(0))
     return "ok" if rc >= 0 else name(ctypes.get_errno())
 def getfd(pid):
-    pidfd = libc.syscall(434, pid, 0)
+    pidfd = libc.syscall(L(434), L(pid), L(0))
     if pidfd < 0:
         return "pidfd_open " + name(ctypes.get_errno())
-    rc = libc.syscall(438, pidfd, 0, 0)
+    rc = libc.syscall(L(438), L(pidfd), L(0), L(0))
     return "ok" if rc >= 0 else name(ctypes.get_errno())
 def children(pid):
     found = []
@@ -576,13 +578,14 @@ def check_leftovers(ctx: Context) -> str:
 CHECK_TREE_PROBE = r"""
 import ctypes, errno, os
 libc = ctypes.CDLL(None, use_errno=True)
+L = ctypes.c_long  # syscall arguments as full registers (a bare int leaves the upper half undefined)
 libc.ptrace.restype = ctypes.c_long
 X86 = os.uname().machine == "x86_64"
 parent = os.getppid()
 out = []
 rc = libc.ptrace(16, parent, None, None)
 out.append("ptrace=" + ("ok" if rc == 0 else errno.errorcode[ctypes.get_errno()]))
-rc = libc.syscall(310 if X86 else 270, parent, 0, 0, 0, 0, 0)
+rc = libc.syscall(L(310 if X86 else 270), L(parent), L(0), L(0), L(0), L(0), L(0))
 out.append("process_vm_readv=" + ("ok" if rc >= 0 else errno.errorcode[ctypes.get_errno()]))
 print(" ".join(out))
 """
@@ -631,6 +634,7 @@ def stop(ctx: Context, handle: SandboxHandle, log_path: str) -> None:
 PRLIMIT_ATTACKER = r"""
 import ctypes, os, sys, time
 libc = ctypes.CDLL(None, use_errno=True)
+L = ctypes.c_long  # syscall arguments as full registers (a bare int leaves the upper half undefined)
 class RLimit(ctypes.Structure):
     _fields_ = [("cur", ctypes.c_ulong), ("max", ctypes.c_ulong)]
 out = sys.argv[1]
@@ -825,6 +829,7 @@ def check_own_budget(ctx: Context) -> str:
 SPAWNER_PROBE = r"""
 import ctypes, errno, os, subprocess
 libc = ctypes.CDLL(None, use_errno=True)
+L = ctypes.c_long  # syscall arguments as full registers (a bare int leaves the upper half undefined)
 libc.ptrace.restype = ctypes.c_long
 libc.syscall.restype = ctypes.c_long
 class RLimit(ctypes.Structure):
@@ -846,8 +851,8 @@ out["exe"] = attempt(lambda: "ok " + os.readlink(f"/proc/{pid}/exe"))
 current = RLimit()
 libc.prlimit(0, 7, None, ctypes.byref(current))
 out["prlimit"] = "ok" if libc.prlimit(pid, 7, ctypes.byref(current), None) == 0 else name(ctypes.get_errno())
-pidfd = libc.syscall(434, pid, 0)
-out["pidfd_getfd"] = "ok" if libc.syscall(438, pidfd, 3, 0) >= 0 else name(ctypes.get_errno())
+pidfd = libc.syscall(L(434), L(pid), L(0))
+out["pidfd_getfd"] = "ok" if libc.syscall(L(438), L(pidfd), L(3), L(0)) >= 0 else name(ctypes.get_errno())
 print(" ".join(f"{key}={value}" for key, value in out.items()))
 """
 
@@ -1119,6 +1124,7 @@ def id_ranges(ctx: Context) -> str:
 INOTIFY_HOG = r"""
 import ctypes, os, sys, time
 libc = ctypes.CDLL(None, use_errno=True)
+L = ctypes.c_long  # syscall arguments as full registers (a bare int leaves the upper half undefined)
 held = 0
 while libc.inotify_init1(0) >= 0:
     held += 1
