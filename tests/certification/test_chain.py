@@ -103,7 +103,7 @@ def test_the_management_command_fails_and_names_the_event(history, capsys):
 def test_kafaat_cert_verify_chain_exits_non_zero_on_tampering(history, capsys, monkeypatch):
     from xblocks.certification import cli  # pylint: disable=import-outside-toplevel
 
-    monkeypatch.setattr("xblocks.cli.setup_django", lambda: None)
+    monkeypatch.setattr("xblocks.core.bootstrap.setup_django", lambda: None)
     import argparse  # pylint: disable=import-outside-toplevel
 
     parser = argparse.ArgumentParser()

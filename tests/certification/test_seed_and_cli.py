@@ -14,7 +14,7 @@ pytestmark = [pytest.mark.django_db, pytest.mark.mariadb]
 
 
 def _run(argv, monkeypatch):
-    monkeypatch.setattr("xblocks.cli.setup_django", lambda: None)
+    monkeypatch.setattr("xblocks.core.bootstrap.setup_django", lambda: None)
     parser = argparse.ArgumentParser()
     cli.register("cert", parser)
     args = parser.parse_args(argv)

@@ -10,7 +10,7 @@ of ``kafaat cert``; it adds its own commands there, e.g.::
         cmd.add_argument("number")
         cmd.set_defaults(func=_issue)       # func(args) -> int exit status
 
-A command that needs the database calls ``xblocks.cli.setup_django()`` first, as the commands here do.
+A command that needs the database calls ``xblocks.core.bootstrap.setup_django()`` first, as the commands here do.
 """
 
 from __future__ import annotations
@@ -19,6 +19,8 @@ import argparse
 import importlib
 import json
 import sys
+
+from xblocks.core import bootstrap
 
 # Sub-app modules whose ``register(subparsers)`` extends this group when they exist.
 EXTENSIONS = ("xblocks.certification.credentials.cli", "xblocks.certification.exports.cli")
@@ -72,9 +74,7 @@ def register(name: str, parser: argparse.ArgumentParser) -> None:
 
 
 def _setup() -> None:
-    from xblocks.cli import setup_django  # pylint: disable=import-outside-toplevel
-
-    setup_django()
+    bootstrap.setup_django()
 
 
 def _tracks_load(args: argparse.Namespace) -> int:

@@ -11,6 +11,8 @@ import pathlib
 import re
 import sys
 
+from xblocks.core import bootstrap
+
 
 def register(subparsers) -> None:
     credential = subparsers.add_parser("credential", help="print a certificate's signed Open Badges 3.0 credential")
@@ -58,9 +60,7 @@ def register(subparsers) -> None:
 
 
 def _setup() -> None:
-    from xblocks.cli import setup_django  # pylint: disable=import-outside-toplevel
-
-    setup_django()
+    bootstrap.setup_django()
 
 
 def _certificate_or_exit(number: str):

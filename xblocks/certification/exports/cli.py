@@ -13,6 +13,8 @@ import sys
 import time
 from typing import IO
 
+from xblocks.core import bootstrap
+
 from .data import ExportFormat
 
 
@@ -169,9 +171,7 @@ def register(subparsers) -> None:
 
 
 def _setup() -> None:
-    from xblocks.cli import setup_django  # pylint: disable=import-outside-toplevel
-
-    setup_django()
+    bootstrap.setup_django()
 
 
 def _export(args: argparse.Namespace) -> int:
