@@ -52,19 +52,18 @@ def _route_tasks(mode: str, queue: str):
     from celery import Celery
     from django.db import transaction
 
-    from xblocks.labs import api, tasks
+    from xblocks.labs import tasks
 
     sender = Celery("kafaat-bench-sender", broker=REDIS, backend=REDIS, set_as_current=False)
 
-    def enqueue(name, object_id, queue=None):  # pylint: disable=unused-argument  # one queue here
-        task = f"xblocks.labs.tasks.{name}"
+    def enqueue(task, object_id, queue=None):  # one queue here
         if mode == "inline":
-            transaction.on_commit(lambda: getattr(tasks, name).run(object_id))
+            transaction.on_commit(lambda: task.run(object_id))
         else:
-            transaction.on_commit(lambda: sender.send_task(task, args=[object_id], queue=routed))
+            transaction.on_commit(lambda: sender.send_task(task.name, args=[object_id], queue=routed))
 
     routed = queue
-    api._enqueue = enqueue  # pylint: disable=protected-access
+    tasks.enqueue = enqueue
     return sender
 
 

@@ -122,20 +122,23 @@ def backend():
 @pytest.fixture
 def no_dispatch(monkeypatch):
     """Record the tasks the api queues instead of running them (for tests about the database alone)."""
-    from xblocks.labs import api  # pylint: disable=import-outside-toplevel
+    from xblocks.labs import tasks  # pylint: disable=import-outside-toplevel
 
     queued: list[tuple[str, int]] = []
-    monkeypatch.setattr(api, "_enqueue", lambda name, session_id, queue=None: queued.append((name, session_id)))
+    monkeypatch.setattr(
+        tasks, "enqueue", lambda task, session_id, queue=None: queued.append((task.name.rsplit(".", 1)[-1], session_id))
+    )
     return queued
 
 
 def solve_in_sandbox(backend, session_id: int, step_id: str):
     """Do a step's work inside the learner's sandbox, as the learner would in the terminal."""
     from xblocks.labs import api, runner  # pylint: disable=import-outside-toplevel
+    from xblocks.labs.api import status  # pylint: disable=import-outside-toplevel
     from xblocks.labs.models import LabSession  # pylint: disable=import-outside-toplevel
 
     row = LabSession.objects.get(pk=session_id)
-    step = api._rendered(row).step(step_id)  # pylint: disable=protected-access
+    step = status._rendered(row).step(step_id)  # pylint: disable=protected-access
     result = runner.run_solve(backend, api.terminal_target(session_id), step)
     assert result.exit_code == 0, result
     return result

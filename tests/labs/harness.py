@@ -60,9 +60,9 @@ class Worker:
 
     def __init__(self, queues: str, log_path: pathlib.Path, *, name: str = "", **extra_env: str):
         if "," not in queues:
-            from xblocks.labs.conf import labs_settings  # pylint: disable=import-outside-toplevel
+            from xblocks.labs.sandbox.conf import sandbox_settings  # pylint: disable=import-outside-toplevel
 
-            queues = f"{queues},{queues}.{extra_env.get('KAFAAT_LAB_HOST') or labs_settings.LAB_HOST}"
+            queues = f"{queues},{queues}.{extra_env.get('KAFAAT_LAB_HOST') or sandbox_settings.LAB_HOST}"
         self.log_path = log_path
         self.log = log_path.open("ab")
         self.process = subprocess.Popen(
@@ -135,19 +135,19 @@ def redis_lab_queue(monkeypatch):
     The name is the shared lab queue (``KAFAAT_LAB_QUEUE``); host queues are ``<name>.<host>``.
     Workers started afterwards inherit the setting.
     """
-    from xblocks.labs import api  # pylint: disable=import-outside-toplevel
+    from xblocks.labs import api, tasks  # pylint: disable=import-outside-toplevel
 
     queue = f"kafaat-labs-test-{uuid.uuid4().hex[:8]}"
     monkeypatch.setenv("KAFAAT_LAB_QUEUE", queue)
     broker = sender()
     used: set[str] = {queue}
 
-    def enqueue(name, session_id, queue=None):
-        target = queue or api.lab_task_queue(name, [session_id])
+    def enqueue(task, session_id, queue=None):
+        target = queue or api.lab_task_queue(task.name, [session_id])
         used.add(target)
-        broker.send_task(f"xblocks.labs.tasks.{name}", args=[session_id], queue=target)
+        broker.send_task(task.name, args=[session_id], queue=target)
 
-    monkeypatch.setattr(api, "_enqueue", enqueue)
+    monkeypatch.setattr(tasks, "enqueue", enqueue)
     yield queue
     with broker.connection_for_write() as connection:
         for name in used | {f"{queue}.labhost-b"}:

@@ -27,9 +27,9 @@ from xblocks.core.i18n import direction, js_catalog, language
 from xblocks.core.i18n import gettext as _
 from xblocks.core.resources import add_i18n_js, resource_text
 from xblocks.labs import api
+from xblocks.labs.conf import labs_settings
 from xblocks.labs.data import ActionRefused, LabError, SessionNotFound, SessionNotReady
 from xblocks.labs.pages import render_page
-from xblocks.labs.session_conf import session_settings
 
 log = logging.getLogger(__name__)
 
@@ -283,8 +283,8 @@ class LabBlock(CompletableXBlockMixin, XBlock):
                 "status": quote(json.dumps(status.as_json())) if status else None,
                 "isStaff": bool(requester and requester.is_staff),
                 "terminal": terminal,
-                "expiryWarning": int(session_settings.EXPIRY_WARNING),
-                "extendSeconds": int(session_settings.EXTEND_SECONDS),
+                "expiryWarning": int(labs_settings.EXPIRY_WARNING),
+                "extendSeconds": int(labs_settings.EXTEND_SECONDS),
             },
         )
         return frag
@@ -316,12 +316,7 @@ class LabBlock(CompletableXBlockMixin, XBlock):
         return frag
 
     def _add_terminal_assets(self, frag) -> bool:
-        try:
-            from xblocks.labs.terminal.assets import add_to_fragment  # pylint: disable=import-outside-toplevel
-        except ImportError:
-            return False
-        add_to_fragment(frag, lambda path: self.runtime.local_resource_url(self, path))
-        return True
+        return api.add_terminal_assets(frag, lambda path: self.runtime.local_resource_url(self, path))
 
     # ------------------------------------------------------------------ learner handlers
 
@@ -493,7 +488,7 @@ class LabBlock(CompletableXBlockMixin, XBlock):
         requester = self._staff()
         session_id = self._staff_session(data)
         try:
-            seconds = int((data or {}).get("seconds") or session_settings.EXTEND_SECONDS)
+            seconds = int((data or {}).get("seconds") or labs_settings.EXTEND_SECONDS)
             return api.extend_session(session_id, seconds, actor=f"staff:{requester.user.pk}").as_json()
         except (TypeError, ValueError):
             raise _refuse(400, _("Choose an extension in seconds.")) from None
