@@ -10,6 +10,7 @@ import pytest
 from django.db import connection, connections
 
 from xblocks.certification import api, models, signals
+from xblocks.certification.api import evidence, issuance
 from xblocks.labs.signals import lab_result_recorded
 
 from .conftest import COURSE_KEY, complete_cloud_track
@@ -136,7 +137,7 @@ def test_certificate_numbers_are_random_check_digited_codes_of_the_year(certifie
 
 def test_a_number_collision_draws_another_number(cert_world, monkeypatch):
     drawn = iter(["KAF-2026-SAME0-00000", "KAF-2026-SAME0-00000", "KAF-2026-OTHER-00000"])
-    monkeypatch.setattr(api, "_next_number", lambda year: next(drawn))
+    monkeypatch.setattr(issuance, "_next_number", lambda year: next(drawn))
     complete_cloud_track(cert_world, "amina_a")
     complete_cloud_track(cert_world, "lina_b")
     assert sorted(models.Certificate.objects.values_list("number", flat=True)) == [
@@ -242,14 +243,14 @@ def _issue_in_threads(enrollment_id: int, workers: int, monkeypatch) -> list:
     """Every worker passes the "already issued?" check, then all allocate a number and insert at once."""
     barrier = threading.Barrier(workers)
     checked = threading.Barrier(workers)
-    original = api._next_number  # pylint: disable=protected-access
+    original = issuance._next_number  # pylint: disable=protected-access
     results, errors = [], []
 
     def wait_then_allocate(year):
         checked.wait(timeout=20)  # nobody has inserted yet: each worker saw no certificate
         return original(year)
 
-    monkeypatch.setattr(api, "_next_number", wait_then_allocate)
+    monkeypatch.setattr(issuance, "_next_number", wait_then_allocate)
 
     def work():
         try:
@@ -265,7 +266,7 @@ def _issue_in_threads(enrollment_id: int, workers: int, monkeypatch) -> list:
         thread.start()
     for thread in threads:
         thread.join(timeout=60)
-    monkeypatch.setattr(api, "_next_number", original)
+    monkeypatch.setattr(issuance, "_next_number", original)
     assert not errors, errors
     return results
 
@@ -291,7 +292,7 @@ def test_concurrent_workers_issue_exactly_one_certificate_on_mariadb(cert_world,
     logging.getLogger("xblocks.certification.api").addHandler(collect)
     monkeypatch.setattr(logging.getLogger("xblocks.certification.api"), "level", logging.INFO)
     # No evaluation on commit while the evidence goes in (here commits are real): the threads race from scratch.
-    monkeypatch.setattr(api, "_schedule_evaluation", lambda user_id: None)
+    monkeypatch.setattr(evidence, "_schedule_evaluation", lambda user_id: None)
     complete_cloud_track(cert_world, "yanis_a", issue=False)
     complete_cloud_track(cert_world, "amina_a", issue=False)
     assert not models.Certificate.objects.exists()

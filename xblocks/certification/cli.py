@@ -107,7 +107,7 @@ def _verify_chain(args: argparse.Namespace) -> int:
             print(f"no certificate {args.certificate!r}", file=sys.stderr)
             return 2
         certificate_id = certificate.id
-    report = api.verify_event_chain(certificate_id=certificate_id)
+    report = api.certificate_events_verified(certificate_id=certificate_id)
     for problem in report.problems:
         print(f"BROKEN event {problem.event_id} (certificate {problem.certificate_id}): {problem.reason}")
     print(f"{report.checked} events checked, {len(report.problems)} problem(s)")

@@ -2,7 +2,7 @@
 
 from django.contrib import admin
 
-from xblocks.certification.admin import OperationsAdminMixin
+from xblocks.certification.api import OperationsAdminMixin
 
 from .models import EmployerToken, Endorsement, IssuerKey, SignedCredential, StatusList, Verification
 

@@ -2,7 +2,7 @@
 
 from django.contrib import admin, messages
 
-from xblocks.certification.admin import OperationsAdminMixin
+from xblocks.certification.api import OperationsAdminMixin
 from xblocks.core.i18n import gettext_lazy as _
 from xblocks.core.i18n import ngettext
 
