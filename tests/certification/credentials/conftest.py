@@ -89,5 +89,5 @@ def keys_dir(tmp_path, settings):
 @pytest.fixture
 def certificates(monkeypatch, keys_dir, db):  # pylint: disable=unused-argument
     store = CertificateStore()
-    monkeypatch.setattr("xblocks.certification.credentials.api._certificate", store.get)
+    monkeypatch.setattr("xblocks.certification.credentials.api.signing._certificate", store.get)
     return store

@@ -20,7 +20,8 @@ from dataclasses import dataclass
 from decimal import Decimal
 from typing import IO, Any
 
-from .cells import SUSPECT_FIRST, csv_cell, xlsx_cell
+from xblocks.core.cells import SUSPECT_FIRST, csv_cell, xlsx_cell
+
 from .data import ExportFormat, PresetData
 from .presets import compile_preset
 from .records import RecordBuilder

@@ -5,7 +5,7 @@ from decimal import Decimal
 
 import pytest
 
-from xblocks.certification.exports.cells import csv_cell, neutralise_cell, xlsx_cell
+from xblocks.core.cells import csv_cell, neutralise_cell, xlsx_cell
 
 PAYLOADS = [
     "=cmd|'/c calc'!A1",
