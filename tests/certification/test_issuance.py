@@ -9,11 +9,10 @@ import threading
 import pytest
 from django.db import connection, connections
 
+from tests.certification.conftest import COURSE_KEY, complete_cloud_track
 from xblocks.certification import api, models, signals
 from xblocks.certification.api import evidence, issuance
 from xblocks.labs.signals import lab_result_recorded
-
-from .conftest import COURSE_KEY, complete_cloud_track
 
 pytestmark = [pytest.mark.django_db, pytest.mark.mariadb]
 
@@ -99,7 +98,7 @@ def test_an_older_event_never_overwrites_newer_evidence(cert_world):
 def test_openedx_grade_and_passing_payloads_become_evidence(cert_world):
     from types import SimpleNamespace  # pylint: disable=import-outside-toplevel
 
-    from xblocks.certification import receivers  # pylint: disable=import-outside-toplevel
+    from xblocks.certification import handlers  # pylint: disable=import-outside-toplevel
 
     user = cert_world.learner("yanis_a")
     course = SimpleNamespace(course_key=COURSE_KEY, display_name="Sample")
@@ -113,9 +112,9 @@ def test_openedx_grade_and_passing_payloads_become_evidence(cert_world):
         letter_grade="Pass",
         passed_timestamp=datetime.datetime(2026, 3, 1),
     )
-    receivers.on_persistent_grade_summary_changed(sender=None, grade=grade, metadata=None)
+    handlers.on_persistent_grade_summary_changed(sender=None, grade=grade, metadata=None)
     status = SimpleNamespace(is_passing=True, course=course, user=SimpleNamespace(id=user.pk, is_active=True, pii=None))
-    receivers.on_course_passing_status_updated(sender=None, course_passing_status=status)
+    handlers.on_course_passing_status_updated(sender=None, course_passing_status=status)
     assert models.Evidence.objects.get(user=user, kind="course_grade", key=COURSE_KEY).value == pytest.approx(0.82)
     assert models.Evidence.objects.get(user=user, kind="completion", key=COURSE_KEY).passed
 

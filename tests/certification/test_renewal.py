@@ -7,11 +7,10 @@ import datetime
 import pytest
 from django.core import mail
 
+from tests.certification.conftest import COURSE_KEY
 from xblocks.certification import api, models
 from xblocks.certification.api import renewal
 from xblocks.core.dates import add_months
-
-from .conftest import COURSE_KEY
 
 pytestmark = [pytest.mark.django_db, pytest.mark.mariadb]
 

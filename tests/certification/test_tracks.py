@@ -11,10 +11,9 @@ from django.core.exceptions import ValidationError
 from django.core.management import call_command
 from django.core.management.base import CommandError
 
+from tests.certification.conftest import CHECKOUT, TRACKS_DIR
 from xblocks.certification import api, models, rules, tracks
 from xblocks.labs.catalog import known_lab_keys
-
-from .conftest import CHECKOUT, TRACKS_DIR
 
 pytestmark = pytest.mark.django_db
 

@@ -11,12 +11,11 @@ import pytest
 from celery import Celery
 from django.utils import timezone
 
+from tests.labs.conftest import solve_in_sandbox
+from tests.labs.harness import Worker, checked, wait_for
+from tests.labs.harness import sender as make_sender
 from xblocks.labs import api, tasks
 from xblocks.labs.models import LabSession, label_prefix
-
-from .conftest import solve_in_sandbox
-from .harness import Worker, checked, wait_for
-from .harness import sender as make_sender
 
 pytestmark = [pytest.mark.redis, pytest.mark.slow, pytest.mark.django_db(transaction=True)]
 

@@ -16,11 +16,10 @@ from celery import current_app
 from celery.schedules import crontab
 from django.utils import timezone
 
+from tests.labs.harness import CHECKOUT, child_env
 from xblocks.core import periodic as catalog
 from xblocks.labs import periodic
 from xblocks.labs.models import PeriodicJob
-
-from .harness import CHECKOUT, child_env
 
 
 def test_every_job_is_a_registered_task_and_lab_jobs_are_the_reaper_and_reconciler():

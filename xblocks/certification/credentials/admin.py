@@ -3,8 +3,14 @@
 from django.contrib import admin
 
 from xblocks.certification.api import OperationsAdminMixin
-
-from .models import EmployerToken, Endorsement, IssuerKey, SignedCredential, StatusList, Verification
+from xblocks.certification.credentials.models import (
+    EmployerToken,
+    Endorsement,
+    IssuerKey,
+    SignedCredential,
+    StatusList,
+    Verification,
+)
 
 
 @admin.register(SignedCredential)

@@ -2,7 +2,7 @@
 
 from celery import shared_task
 
-from . import api
+from xblocks.certification.credentials import api
 
 
 @shared_task(bind=True, acks_late=True, autoretry_for=(OSError,), retry_backoff=True, max_retries=5)

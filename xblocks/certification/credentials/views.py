@@ -19,12 +19,11 @@ from django.utils import translation
 from django.views.decorators.csrf import csrf_exempt
 from django.views.decorators.http import require_GET, require_http_methods
 
+from xblocks.certification.credentials import api
+from xblocks.certification.credentials.conf import credentials_settings
 from xblocks.core.files import body_too_large
 from xblocks.core.i18n import direction
 from xblocks.core.i18n import gettext as _
-
-from . import api
-from .conf import credentials_settings
 
 log = logging.getLogger(__name__)
 

@@ -13,7 +13,7 @@ from decimal import ROUND_HALF_UP, Decimal
 from typing import Any
 from urllib.parse import quote
 
-from .conf import exports_settings
+from xblocks.certification.exports.conf import exports_settings
 
 # Every field a preset may map from, in the Kafaat preset's order.
 FIELDS: tuple[str, ...] = (

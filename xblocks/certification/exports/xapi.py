@@ -14,7 +14,7 @@ import uuid
 from collections.abc import Iterable, Iterator
 from typing import Any
 
-from .conf import exports_settings
+from xblocks.certification.exports.conf import exports_settings
 
 EARNED = "https://openbadgespec.org/xapi/verbs/earned"
 # Verb IRIs for event kinds with a standard verb; any other kind gets ``XAPI_VERB_BASE + kind``.

@@ -1,4 +1,4 @@
-"""Signal receivers that turn other apps' and the platform's events into certification evidence."""
+"""Signal handlers that turn other apps' and the platform's events into certification evidence (see ``connect``)."""
 
 from __future__ import annotations
 
@@ -6,13 +6,15 @@ import datetime
 import logging
 
 from xblocks.certification import api
+from xblocks.core import compat
+from xblocks.labs.signals import lab_result_recorded
 
 log = logging.getLogger(__name__)
 
 
 def on_lab_result_recorded(
     sender, user, usage_key, score, max_score, passed, course_key="", completed_at=None, lab_key="", **kwargs
-):  # pylint: disable=unused-argument
+):
     """``xblocks.labs.signals.lab_result_recorded``: every graded check run of a lab."""
     if user is None or not getattr(user, "pk", None):
         return
@@ -36,7 +38,7 @@ def _event_time(metadata) -> datetime.datetime | None:
     return at if at.tzinfo is not None else at.replace(tzinfo=datetime.UTC)
 
 
-def on_persistent_grade_summary_changed(sender=None, grade=None, metadata=None, **kwargs):  # pylint: disable=unused-argument
+def on_persistent_grade_summary_changed(sender=None, grade=None, metadata=None, **kwargs):
     """openedx-events ``PERSISTENT_GRADE_SUMMARY_CHANGED``: ``grade`` is ``PersistentCourseGradeData``.
 
     The evidence is dated by the event (``metadata.time``): ``course_edited_timestamp`` is when the
@@ -56,7 +58,7 @@ def on_persistent_grade_summary_changed(sender=None, grade=None, metadata=None, 
         log.exception("could not read a PERSISTENT_GRADE_SUMMARY_CHANGED payload")
 
 
-def on_course_passing_status_updated(sender=None, course_passing_status=None, metadata=None, **kwargs):  # pylint: disable=unused-argument
+def on_course_passing_status_updated(sender=None, course_passing_status=None, metadata=None, **kwargs):
     """openedx-events ``COURSE_PASSING_STATUS_UPDATED`` (``CoursePassingStatusData``) and
     ``CCX_COURSE_PASSING_STATUS_UPDATED`` (``CcxCoursePassingStatusData``, whose course is a CCX: the
     evidence is the CCX's own, under its ``ccx-v1:`` key, since a coach may change what the CCX asks)."""
@@ -73,3 +75,9 @@ def on_course_passing_status_updated(sender=None, course_passing_status=None, me
         )
     except (AttributeError, TypeError, ValueError):
         log.exception("could not read a course passing status payload")
+
+
+def connect() -> None:
+    """Connect every handler of this app (``CertificationConfig.ready``)."""
+    lab_result_recorded.connect(on_lab_result_recorded, dispatch_uid="kafaat_certification_lab_result")
+    compat.connect_platform_learning_events(on_persistent_grade_summary_changed, on_course_passing_status_updated)
