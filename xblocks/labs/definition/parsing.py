@@ -1,20 +1,9 @@
-"""The lab definition: frozen dataclasses, the ``<kafaat_lab>`` OLX parser with validation, the canonical serialiser.
-
-Pure and model-free: the lab block stores the OLX text and calls ``parse_lab``/``serialize_lab``,
-the runner and ``kafaat lab`` work from the dataclasses. Validation collects every problem with
-its line so an author fixes a file in one pass; ``parse_lab(serialize_lab(d)) == d`` for every
-definition. See ``docs/authoring-labs.md`` for the format.
-"""
+"""Parsing: the ``<kafaat_lab>`` OLX read by the hardened parser, every problem collected with its line."""
 
 from __future__ import annotations
 
-import dataclasses
-import enum
-import posixpath
 import re
 import textwrap
-from collections.abc import Iterable, Mapping
-from dataclasses import dataclass, field
 from typing import Any
 
 from lxml import etree
@@ -23,223 +12,50 @@ from xblocks.core.i18n import gettext as _
 from xblocks.core.xml import UnsafeXMLError
 from xblocks.core.xml import parse as parse_xml
 from xblocks.labs import params as param_kinds
-from xblocks.labs.sandbox.base import Limits, SandboxSpec, User
-
-TAG = "kafaat_lab"
-MiB = 1024 * 1024
-
-# Caps keep one definition cheap to store, render and ship to a sandbox.
-MAX_SCRIPT_CHARS = 64 * 1024
-MAX_FILE_CHARS = 256 * 1024
-MAX_TEXT_CHARS = 64 * 1024
-MAX_FLAG_CHARS = 256
-MAX_STEPS = 50
-MAX_ITEMS_PER_STEP = 20
-MAX_FILES = 100
-MAX_PARAMS = 32
-MAX_POINTS = 1000
-MAX_CHECK_TIMEOUT = 300.0
-DEFAULT_CHECK_TIMEOUT = 10.0
-MIN_TIME_LIMIT, MAX_TIME_LIMIT = 60, 24 * 3600
-LIMIT_BOUNDS = {
-    "memory": (32 * MiB, 16 * 1024 * MiB),
-    "disk": (16 * MiB, 64 * 1024 * MiB),
-    "pids": (16, 4096),
-    "cpus": (0.05, 16.0),
-    "inodes": (1000, 10_000_000),
-}
-# Paths the sandbox mounts itself; a lab file there would be hidden or refused.
-RESERVED_PREFIXES = ("/proc", "/sys", "/dev", "/run/kafaat")
-ID_PATTERN = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_-]{0,63}$")
-SIZE_PATTERN = re.compile(r"^\s*(\d+)\s*([KMGT]?)(i?B?)\s*$", re.IGNORECASE)
-NUMBER_PATTERN = re.compile(r"^\d+(?:\.\d+)?$")
-DURATION_PATTERN = re.compile(r"^(?:\d+(?:\.\d+)?[hms])+$")
-DURATION_PART = re.compile(r"(\d+(?:\.\d+)?)([hms])")
-SIZE_UNITS = {"": 1, "K": 1024, "M": MiB, "G": 1024 * MiB, "T": 1024 * 1024 * MiB}
-
-LAB_ATTRIBUTES = {
-    "display_name",
-    "lab_key",
-    "image",
-    "time_limit",
-    "idle_timeout",
-    "weight",
-    "max_attempts",
-    "memory",
-    "pids",
-    "cpus",
-    "disk",
-    "inodes",
-    "gating",
-    "sudo",
-    "network",
-}
-# Set by the OLX import/export machinery around the definition, not part of it.
-RUNTIME_ATTRIBUTES = {"url_name", "xblock-family"}
-CHILD_ATTRIBUTES = {
-    "param": {"name", "kind", "min", "max", "length", "prefix"},
-    "setup": {"user"},
-    "file": {"path", "mode", "owner"},
-    "step": {"id", "title"},
-}
-STEP_CHILD_ATTRIBUTES = {
-    "instructions": set(),
-    "check": {"id", "points", "timeout", "user", "where"},
-    "flag": {"id", "points"},
-    "hint": {"cost"},
-    "solve": {"user"},
-}
-
-
-class Gating(enum.StrEnum):
-    SEQUENTIAL = "sequential"
-    FREE = "free"
-
-
-@dataclass(frozen=True)
-class Problem:
-    """One validation problem; ``line`` is 1-based in the source, None when it has no place."""
-
-    line: int | None
-    message: str
-
-    def __str__(self) -> str:
-        return f"line {self.line}: {self.message}" if self.line else self.message
-
-
-class LabDefinitionError(ValueError):
-    """The OLX is not a valid lab; ``errors`` lists every problem found, in source order."""
-
-    def __init__(self, errors: Iterable[Problem]):
-        self.errors = sorted(errors, key=lambda problem: problem.line or 0)
-        super().__init__("\n".join(str(problem) for problem in self.errors))
-
-    def __str__(self) -> str:
-        return "\n".join(str(problem) for problem in self.errors)
-
-
-@dataclass(frozen=True)
-class Param:
-    """A per-learner value; ``min``/``max`` for numbers and ports, ``length`` for hex and flags, ``prefix`` for flags"""
-
-    name: str
-    kind: str
-    min: int | None = None
-    max: int | None = None
-    length: int | None = None
-    prefix: str | None = None
-
-    @property
-    def options(self) -> dict[str, int | str]:
-        return {key: getattr(self, key) for key in param_kinds.KINDS[param_kinds.Kind(self.kind)].options}
-
-
-class CheckPlace(enum.StrEnum):
-    """Where a check runs: in the learner's environment, or outside it (see docs/authoring-labs.md)."""
-
-    INSIDE = "inside"
-    OUTSIDE = "outside"
-
-
-@dataclass(frozen=True)
-class Check:
-    """A check script. ``where="outside"`` runs it as root in a fresh copy of the lab's image with the
-    learner's files read-only at ``/lab``: nothing of the learner's runs, so even a learner who is
-    root in their environment cannot forge its result."""
-
-    id: str
-    points: int
-    timeout: float
-    user: str
-    script: str
-    where: str = CheckPlace.INSIDE
-
-
-@dataclass(frozen=True)
-class Flag:
-    id: str
-    points: int
-    value: str
-
-
-@dataclass(frozen=True)
-class Hint:
-    text: str
-    cost: int
-
-
-@dataclass(frozen=True)
-class Step:
-    id: str
-    title: str
-    instructions: str
-    checks: tuple[Check, ...] = ()
-    flags: tuple[Flag, ...] = ()
-    hints: tuple[Hint, ...] = ()
-    solve: str | None = None
-    solve_user: str = "root"
-
-    @property
-    def max_points(self) -> int:
-        return sum(check.points for check in self.checks) + sum(flag.points for flag in self.flags)
-
-
-@dataclass(frozen=True)
-class SetupScript:
-    user: str
-    script: str
-
-
-@dataclass(frozen=True)
-class LabFile:
-    path: str
-    mode: int
-    owner: str
-    content: str
-
-
-@dataclass(frozen=True)
-class LabDefinition:
-    display_name: str
-    # The lab's stable identity, written by its author: track files name it, and it is the same in every
-    # course run, import and export (usage keys are not; Studio's block ids are random).
-    lab_key: str = ""
-    image: str = "base"
-    time_limit: int = 3600
-    idle_timeout: int = 900
-    weight: float = 1.0
-    max_attempts: int | None = None
-    limits: Limits = field(default_factory=Limits)
-    gating: str = Gating.SEQUENTIAL
-    learner_sudo: bool = False
-    network: bool = False
-    params: tuple[Param, ...] = ()
-    setup: tuple[SetupScript, ...] = ()
-    files: tuple[LabFile, ...] = ()
-    steps: tuple[Step, ...] = ()
-
-    @property
-    def max_score(self) -> int:
-        return sum(step.max_points for step in self.steps)
-
-    def step(self, step_id: str) -> Step:
-        for step in self.steps:
-            if step.id == step_id:
-                return step
-        raise KeyError(step_id)
-
-    def sandbox_spec(self, label: str) -> SandboxSpec:
-        return SandboxSpec(
-            image=self.image,
-            limits=self.limits,
-            network=self.network,
-            learner_sudo=self.learner_sudo,
-            label=label,
-        )
-
-
-# ---------------------------------------------------------------------------------------------------
-# Parsing
+from xblocks.labs.definition.model import (
+    TAG,
+    Check,
+    CheckPlace,
+    Flag,
+    Gating,
+    Hint,
+    LabDefinition,
+    LabDefinitionError,
+    LabFile,
+    Param,
+    Problem,
+    SetupScript,
+    Step,
+)
+from xblocks.labs.definition.validation import (
+    CHILD_ATTRIBUTES,
+    DEFAULT_CHECK_TIMEOUT,
+    ID_PATTERN,
+    LAB_ATTRIBUTES,
+    LIMIT_BOUNDS,
+    MAX_CHECK_TIMEOUT,
+    MAX_FILE_CHARS,
+    MAX_FILES,
+    MAX_FLAG_CHARS,
+    MAX_ITEMS_PER_STEP,
+    MAX_PARAMS,
+    MAX_POINTS,
+    MAX_SCRIPT_CHARS,
+    MAX_STEPS,
+    MAX_TEXT_CHARS,
+    MAX_TIME_LIMIT,
+    MIN_TIME_LIMIT,
+    RUNTIME_ATTRIBUTES,
+    SIZE_PATTERN,
+    SIZE_UNITS,
+    STEP_CHILD_ATTRIBUTES,
+    format_size,
+    human_duration,
+    known_images,
+    parse_duration,
+    path_problem,
+)
+from xblocks.labs.sandbox.base import Limits, User
 
 
 def parse_lab(source: str | bytes | etree._Element) -> LabDefinition:
@@ -249,7 +65,7 @@ def parse_lab(source: str | bytes | etree._Element) -> LabDefinition:
     hardened parser, keeping its line numbers in the enclosing file.
     """
     offset = 0
-    if isinstance(source, etree._Element):  # pylint: disable=protected-access
+    if isinstance(source, etree._Element):
         offset = max((source.sourceline or 1) - 1, 0)
         source = etree.tostring(source, encoding="unicode", with_tail=False)
     try:
@@ -348,8 +164,8 @@ class _Parser:
                 _("%(name)s must be between %(low)s and %(high)s, not %(value)s.")
                 % {
                     "name": name,
-                    "low": _human_duration(low),
-                    "high": _human_duration(high),
+                    "low": human_duration(low),
+                    "high": human_duration(high),
                     "value": raw,
                 },
             )
@@ -740,199 +556,3 @@ class _Parser:
                         % {"expression": expression},
                     )
                 )
-
-
-def path_problem(path: str) -> str | None:
-    """Why ``path`` cannot hold a lab file, or None: absolute, normalised, inside the sandbox."""
-    if not path:
-        return _("<file> needs a path.")
-    if "\x00" in path or "\n" in path or "{{" in path:
-        return _("File path %(path)r contains a forbidden character or a template.") % {"path": path}
-    if not path.startswith("/"):
-        return _("File path %(path)s must be absolute (start with /).") % {"path": path}
-    if ".." in path.split("/") or posixpath.normpath(path) != path or path.startswith("//"):
-        return _("File path %(path)s must be normalised, without .., . or repeated /.") % {"path": path}
-    if path == "/" or any(path == prefix or path.startswith(prefix + "/") for prefix in RESERVED_PREFIXES):
-        return _("File path %(path)s is outside the lab's writable file system.") % {"path": path}
-    if len(path) > 1024:
-        return _("File path is longer than 1024 characters.")
-    return None
-
-
-def known_images() -> set[str] | None:
-    """Image names a lab may use, from the image registry; None when the registry cannot say."""
-    try:
-        from xblocks.labs.sandbox import images  # pylint: disable=import-outside-toplevel
-    except ImportError:
-        return {"base", "web"}
-    for name in ("recipe_names", "known_images", "names"):
-        function = getattr(images, name, None)
-        if callable(function):
-            try:
-                return set(function())
-            except Exception:  # pylint: disable=broad-except  # a broken registry must not hide the lab's own errors
-                return None
-    return None
-
-
-def parse_duration(raw: str, unit: str = "s") -> float | None:
-    """Seconds from ``"90"`` (in ``unit``), ``"30s"``, ``"45m"``, ``"1.5h"`` or ``"1h30m"``; None if malformed."""
-    text = raw.strip().lower().replace(" ", "")
-    factors = {"s": 1, "m": 60, "h": 3600}
-    if NUMBER_PATTERN.match(text):
-        return float(text) * factors[unit]
-    if not DURATION_PATTERN.match(text):
-        return None
-    return sum(float(number) * factors[suffix] for number, suffix in DURATION_PART.findall(text))
-
-
-def _human_duration(seconds: float) -> str:
-    if seconds >= 3600 and seconds % 3600 == 0:
-        return f"{int(seconds // 3600)}h"
-    if seconds >= 60 and seconds % 60 == 0:
-        return f"{int(seconds // 60)}m"
-    return f"{seconds:g}s"
-
-
-def format_size(value: int) -> str:
-    for unit in ("T", "G", "M", "K"):
-        if value >= SIZE_UNITS[unit] and value % SIZE_UNITS[unit] == 0:
-            return f"{value // SIZE_UNITS[unit]}{unit}"
-    return str(value)
-
-
-# ---------------------------------------------------------------------------------------------------
-# Serialising
-
-
-def _attr(value: Any) -> str:
-    text = str(value)
-    for old, new in (
-        ("&", "&amp;"),
-        ("<", "&lt;"),
-        (">", "&gt;"),
-        ('"', "&quot;"),
-        ("\n", "&#10;"),
-        ("\t", "&#9;"),
-        ("\r", "&#13;"),
-    ):
-        text = text.replace(old, new)
-    return f'"{text}"'
-
-
-def _attrs(pairs: Iterable[tuple[str, Any]]) -> str:
-    return "".join(f" {name}={_attr(value)}" for name, value in pairs if value is not None)
-
-
-def _body(text: str) -> str:
-    """Text content on its own lines, CDATA when it holds markup characters (scripts and Markdown)."""
-    if not text:
-        return ""
-    if "\n" not in text and text == text.strip():
-        if "]]>" in text or not re.search(r"[<>&]", text):
-            return text.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
-        return f"<![CDATA[{text}]]>"
-    if "]]>" in text or not re.search(r"[<>&]", text):
-        escaped = text.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
-        return f"\n{escaped}\n"
-    return f"<![CDATA[\n{text}\n]]>"
-
-
-def _number(value: float) -> str:
-    return f"{value:g}" if value == float(f"{value:g}") else repr(value)
-
-
-def serialize_lab(definition: LabDefinition) -> str:
-    """The canonical OLX of a definition: attributes in a fixed order, text unindented in CDATA."""
-    d = definition
-    lab_attrs = [
-        ("display_name", d.display_name),
-        ("lab_key", d.lab_key or None),
-        ("image", d.image),
-        ("time_limit", _human_duration(d.time_limit)),
-        ("idle_timeout", _human_duration(d.idle_timeout)),
-        ("weight", _number(d.weight)),
-        ("max_attempts", d.max_attempts),
-        ("memory", format_size(d.limits.memory_bytes)),
-        ("pids", d.limits.pids),
-        ("cpus", _number(d.limits.cpus)),
-        ("disk", format_size(d.limits.disk_bytes)),
-        ("inodes", d.limits.inodes),
-        ("gating", str(d.gating)),
-        ("sudo", "true" if d.learner_sudo else "false"),
-    ]
-    out = [f"<{TAG}{_attrs(lab_attrs)}>"]
-    for param in d.params:
-        out.append(f"  <param{_attrs([('name', param.name), ('kind', param.kind), *param.options.items()])}/>")
-    for setup in d.setup:
-        out.append(f"  <setup{_attrs([('user', setup.user)])}>{_body(setup.script)}</setup>")
-    for lab_file in d.files:
-        attrs = _attrs([("path", lab_file.path), ("mode", f"{lab_file.mode:04o}"), ("owner", lab_file.owner)])
-        out.append(f"  <file{attrs}>{_body(lab_file.content.removesuffix(chr(10)))}</file>")
-    for step in d.steps:
-        out.append(f"  <step{_attrs([('id', step.id), ('title', step.title)])}>")
-        out.append(f"    <instructions>{_body(step.instructions)}</instructions>")
-        for check in step.checks:
-            attrs = _attrs(
-                [
-                    ("id", check.id),
-                    ("points", check.points),
-                    ("timeout", _human_duration(check.timeout)),
-                    ("user", check.user),
-                    *([("where", check.where)] if check.where != CheckPlace.INSIDE else []),
-                ]
-            )
-            out.append(f"    <check{attrs}>{_body(check.script)}</check>")
-        for flag in step.flags:
-            out.append(f"    <flag{_attrs([('id', flag.id), ('points', flag.points)])}>{_body(flag.value)}</flag>")
-        for hint in step.hints:
-            out.append(f"    <hint{_attrs([('cost', hint.cost)])}>{_body(hint.text)}</hint>")
-        if step.solve is not None:
-            out.append(f"    <solve{_attrs([('user', step.solve_user)])}>{_body(step.solve)}</solve>")
-        out.append("  </step>")
-    out.append(f"</{TAG}>")
-    return "\n".join(out) + "\n"
-
-
-# ---------------------------------------------------------------------------------------------------
-# Parameters
-
-
-def generate_params(definition: LabDefinition, seed: bytes) -> dict[str, str]:
-    """The values of every declared parameter for one session seed (deterministic, differs between seeds)."""
-    if not seed:
-        raise ValueError("a parameter seed must not be empty")
-    return {
-        param.name: param_kinds.generate_value(param.kind, param.name, seed, param.options)
-        for param in definition.params
-    }
-
-
-def render(definition: LabDefinition, params: Mapping[str, str]) -> LabDefinition:
-    """The definition with every ``{{ lab.param.NAME }}`` replaced.
-
-    Everywhere text is: instructions, files, setup, checks, flags, hints and solves.
-    """
-    missing = {param.name for param in definition.params} - set(params)
-    if missing:
-        raise ValueError(f"no value for parameters {sorted(missing)}")
-
-    def sub(text: str | None) -> str | None:
-        return None if text is None else param_kinds.substitute(text, params)
-
-    return dataclasses.replace(
-        definition,
-        setup=tuple(dataclasses.replace(item, script=sub(item.script)) for item in definition.setup),
-        files=tuple(dataclasses.replace(item, content=sub(item.content)) for item in definition.files),
-        steps=tuple(
-            dataclasses.replace(
-                step,
-                instructions=sub(step.instructions),
-                checks=tuple(dataclasses.replace(check, script=sub(check.script)) for check in step.checks),
-                flags=tuple(dataclasses.replace(flag, value=sub(flag.value)) for flag in step.flags),
-                hints=tuple(dataclasses.replace(hint, text=sub(hint.text)) for hint in step.hints),
-                solve=sub(step.solve),
-            )
-            for step in definition.steps
-        ),
-    )
