@@ -12,10 +12,9 @@ from xblock.fields import Scope, String
 
 from xblocks.certification import api, permissions, roster
 from xblocks.certification.conf import cert_settings
-from xblocks.certification.pages import render_page
-from xblocks.core import compat
+from xblocks.core import compat, templates
 from xblocks.core.i18n import direction, gettext_lazy, js_catalog, language
-from xblocks.core.resources import add_i18n_js, resource_text
+from xblocks.core.resources import add_http_js, add_i18n_js, resource_text
 
 log = logging.getLogger(__name__)
 
@@ -120,7 +119,8 @@ class CertificationBlock(XBlock):
         user = requester.user if requester else None
         cohorts = self._cohorts(user) if user is not None and permissions.is_coordinator_or_staff(user) else []
         frag = Fragment(
-            render_page(
+            templates.render(
+                "xblocks.certification",
                 "kafaat_certification/student.html",
                 {
                     "dir": direction(lang),
@@ -136,6 +136,7 @@ class CertificationBlock(XBlock):
         )
         frag.add_css(resource_text("xblocks.certification", "static/css/certification.css"))
         add_i18n_js(frag)
+        add_http_js(frag)
         frag.add_javascript(resource_text("xblocks.certification", "static/js/certification.js"))
         frag.initialize_js("KafaatCertificationBlock", {"i18n": js_catalog(lang), "isManager": bool(cohorts)})
         return frag
@@ -144,7 +145,8 @@ class CertificationBlock(XBlock):
         """A small settings form: the display name and the track."""
         lang = language()
         frag = Fragment(
-            render_page(
+            templates.render(
+                "xblocks.certification",
                 "kafaat_certification/studio.html",
                 {
                     "dir": direction(lang),
@@ -155,6 +157,7 @@ class CertificationBlock(XBlock):
             )
         )
         add_i18n_js(frag)
+        add_http_js(frag)
         frag.add_javascript(resource_text("xblocks.certification", "static/js/certification.js"))
         frag.initialize_js("KafaatCertificationStudio", {"i18n": js_catalog(lang)})
         return frag

@@ -22,7 +22,7 @@ from django.views.decorators.http import require_http_methods
 
 from xblocks.certification import api, forms, imports, models, permissions, roster
 from xblocks.certification.conf import cert_settings
-from xblocks.certification.pages import render_page
+from xblocks.core import templates
 from xblocks.core.files import body_too_large
 from xblocks.core.i18n import direction
 from xblocks.core.i18n import gettext as _
@@ -270,7 +270,8 @@ def _hours_page(request):
                 dry_run=not data["commit"],
                 skip_invalid=data["skip_invalid"],
             )
-    html = render_page(
+    html = templates.render(
+        "xblocks.certification",
         "kafaat_certification/hours.html",
         {
             "dir": direction(),

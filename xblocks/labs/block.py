@@ -25,11 +25,11 @@ from xblocks.core import compat
 from xblocks.core.html import render_markdown
 from xblocks.core.i18n import direction, js_catalog, language
 from xblocks.core.i18n import gettext as _
-from xblocks.core.resources import add_i18n_js, resource_text
+from xblocks.core.resources import add_http_js, add_i18n_js, resource_text
+from xblocks.core.templates import render
 from xblocks.labs import api
 from xblocks.labs.conf import labs_settings
 from xblocks.labs.data import ActionRefused, LabError, SessionNotFound, SessionNotReady
-from xblocks.labs.pages import render_page
 
 log = logging.getLogger(__name__)
 
@@ -52,6 +52,15 @@ def _parse(source_hash: str, source: str):  # pylint: disable=unused-argument
     from xblocks.labs.definition import parse_lab  # pylint: disable=import-outside-toplevel
 
     return parse_lab(source)
+
+
+# Only these context values are HTML, and they come from render_markdown (nh3-sanitised).
+HTML_KEYS = ("instructions", "preview")
+
+
+def render_page(name: str, context: dict) -> str:
+    """Render one of this block's templates (``templates/<name>``); everything is escaped but sanitised Markdown."""
+    return render("xblocks.labs", name, context, html_keys=HTML_KEYS)
 
 
 def _problems(error) -> list[dict]:
@@ -272,6 +281,7 @@ class LabBlock(CompletableXBlockMixin, XBlock):
         )
         frag.add_css(resource_text("xblocks.labs", "static/css/lab.css"))
         add_i18n_js(frag)
+        add_http_js(frag)
         terminal = self._add_terminal_assets(frag)
         frag.add_javascript(resource_text("xblocks.labs", "static/js/lab.js"))
         frag.initialize_js(
@@ -311,6 +321,7 @@ class LabBlock(CompletableXBlockMixin, XBlock):
         frag = Fragment(render_page("kafaat_lab/studio.html", {"dir": direction(), "olx": self.olx or DEFAULT_OLX}))
         frag.add_css(resource_text("xblocks.labs", "static/css/lab.css"))
         add_i18n_js(frag)
+        add_http_js(frag)
         frag.add_javascript(resource_text("xblocks.labs", "static/js/studio.js"))
         frag.initialize_js("KafaatLabStudio", {"i18n": js_catalog(language())})
         return frag
