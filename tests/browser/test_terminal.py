@@ -23,7 +23,7 @@ def terminal_gateway(live_server, settings):
 
     from django.db import connection
 
-    from tests.terminal.harness import start_gateway, stop_gateway
+    from tests.labs.terminal.helpers import start_gateway, stop_gateway
 
     gateway = start_gateway(
         "uvicorn",

@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 from django.utils import translation
 
-from tests.certification.conftest import CHECKOUT, BlockHarness
+from tests.certification.helpers import CHECKOUT, BlockHarness
 from xblocks.certification import api
 from xblocks.certification.block import CertificationBlock
 

@@ -9,7 +9,7 @@ import threading
 import pytest
 from django.db import connection, connections
 
-from tests.certification.conftest import COURSE_KEY, complete_cloud_track
+from tests.certification.helpers import COURSE_KEY, complete_cloud_track
 from xblocks.certification import api, models, signals
 from xblocks.certification.api import evidence, issuance
 from xblocks.labs.signals import lab_result_recorded

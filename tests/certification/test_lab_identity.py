@@ -2,7 +2,7 @@
 
 import pytest
 
-from tests.certification.conftest import COURSE_KEY
+from tests.certification.helpers import COURSE_KEY
 from xblocks.certification import api, models
 from xblocks.labs.signals import lab_result_recorded
 

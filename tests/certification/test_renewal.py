@@ -7,7 +7,7 @@ import datetime
 import pytest
 from django.core import mail
 
-from tests.certification.conftest import COURSE_KEY
+from tests.certification.helpers import COURSE_KEY
 from xblocks.certification import api, models
 from xblocks.certification.api import renewal
 from xblocks.core.dates import add_months

@@ -89,7 +89,7 @@ def test_cert_evaluate_prints_requirements_and_json(monkeypatch, capsys):
 
 
 def test_cert_tracks_load_and_list(monkeypatch, capsys, tmp_path):
-    from tests.certification.conftest import TRACKS_DIR  # pylint: disable=import-outside-toplevel
+    from tests.certification.helpers import TRACKS_DIR  # pylint: disable=import-outside-toplevel
 
     assert _run(["tracks", "load", str(TRACKS_DIR)], monkeypatch) == 0
     assert _run(["tracks", "list"], monkeypatch) == 0

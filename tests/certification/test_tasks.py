@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from tests.certification.conftest import complete_cloud_track
+from tests.certification.helpers import complete_cloud_track
 from xblocks.certification import models, tasks
 
 pytestmark = pytest.mark.django_db

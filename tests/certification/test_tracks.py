@@ -11,7 +11,7 @@ from django.core.exceptions import ValidationError
 from django.core.management import call_command
 from django.core.management.base import CommandError
 
-from tests.certification.conftest import CHECKOUT, TRACKS_DIR
+from tests.certification.helpers import CHECKOUT, TRACKS_DIR
 from xblocks.certification import api, models, rules, tracks
 from xblocks.labs.catalog import known_lab_keys
 

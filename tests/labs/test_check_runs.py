@@ -18,7 +18,7 @@ from django.test import Client
 from django.urls import reverse
 from django.utils import timezone, translation
 
-from tests.labs.conftest import solve_in_sandbox
+from tests.labs.helpers import solve_in_sandbox
 from xblocks.labs import api, tasks
 from xblocks.labs.conf import labs_settings
 from xblocks.labs.data import RunInProgress

@@ -12,8 +12,8 @@ import uuid
 
 import pytest
 
-from tests.labs.harness import CHECKOUT, checked, child_env, wait_for
-from tests.terminal.harness import connect
+from tests.labs.helpers import CHECKOUT, checked, child_env, wait_for
+from tests.labs.terminal.helpers import connect
 from xblocks.labs import api, labhost
 from xblocks.labs.models import LabHost, LabSession, label_prefix
 

@@ -11,9 +11,8 @@ import pytest
 from celery import Celery
 from django.utils import timezone
 
-from tests.labs.conftest import solve_in_sandbox
-from tests.labs.harness import Worker, checked, wait_for
-from tests.labs.harness import sender as make_sender
+from tests.labs.helpers import Worker, checked, solve_in_sandbox, wait_for
+from tests.labs.helpers import sender as make_sender
 from xblocks.labs import api, tasks
 from xblocks.labs.models import LabSession, label_prefix
 

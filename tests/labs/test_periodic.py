@@ -16,7 +16,7 @@ from celery import current_app
 from celery.schedules import crontab
 from django.utils import timezone
 
-from tests.labs.harness import CHECKOUT, child_env
+from tests.labs.helpers import CHECKOUT, child_env
 from xblocks.core import periodic as catalog
 from xblocks.labs import periodic
 from xblocks.labs.models import PeriodicJob

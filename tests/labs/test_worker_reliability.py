@@ -8,7 +8,7 @@ from datetime import timedelta
 import pytest
 from django.utils import timezone
 
-from tests.labs.harness import Worker, checked, wait_for
+from tests.labs.helpers import Worker, checked, wait_for
 from xblocks.labs import api
 from xblocks.labs.conf import labs_settings
 from xblocks.labs.models import CheckRun, LabSession, SessionEvent, label_prefix

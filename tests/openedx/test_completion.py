@@ -12,7 +12,7 @@ from xblock.field_data import DictFieldData
 from xblock.fields import ScopeIds
 from xblock.test.tools import TestRuntime
 
-from tests.certification.conftest import COURSE_KEY
+from tests.certification.helpers import COURSE_KEY
 
 pytestmark = [pytest.mark.lms, pytest.mark.django_db]
 

@@ -12,7 +12,7 @@ import pytest
 from django.contrib.auth.models import AnonymousUser
 from django.core.exceptions import PermissionDenied
 
-from tests.certification.exports.conftest import INJECTED_COHORT, INJECTED_NAME
+from tests.certification.exports.helpers import INJECTED_COHORT, INJECTED_NAME
 from xblocks.certification.exports import api
 
 pytestmark = [pytest.mark.mariadb]

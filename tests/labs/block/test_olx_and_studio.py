@@ -7,7 +7,7 @@ import pathlib
 import pytest
 from lxml import etree
 
-from tests.labs.conftest import OLX_DIR, assert_inert
+from tests.labs.helpers import OLX_DIR, assert_inert
 from xblocks.labs.block import DEFAULT_OLX, LabBlock
 from xblocks.labs.catalog import find_labs
 

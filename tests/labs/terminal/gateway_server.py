@@ -1,6 +1,6 @@
 """Runs the demo ASGI application (HTTP + terminal gateway) on the test database, under uvicorn or daphne.
 
-Started by the terminal tests as a subprocess: ``python -m tests.terminal.gateway_server PORT [SERVER]``.
+Started by the terminal tests as a subprocess: ``python -m tests.labs.terminal.gateway_server PORT [SERVER]``.
 The parent passes the test database's name, since MariaDB test databases are named per run.
 """
 

@@ -8,7 +8,7 @@ import uuid
 import pytest
 from django.db import connection
 
-from tests.terminal.harness import connect, refusal_code, start_gateway, stop_gateway  # noqa: F401
+from tests.labs.terminal.helpers import start_gateway, stop_gateway
 
 
 @pytest.fixture

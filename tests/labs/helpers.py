@@ -7,6 +7,7 @@ test runs may share the Redis server.
 
 from __future__ import annotations
 
+import json
 import os
 import pathlib
 import signal
@@ -15,7 +16,6 @@ import sys
 import time
 import uuid
 
-import pytest
 from django.conf import settings
 
 CHECKOUT = pathlib.Path(__file__).resolve().parents[2]
@@ -128,27 +128,91 @@ def checked(lab, step: str, timeout: float = 90) -> dict:
     return run if run["finished"] else wait_for(finished, timeout, f"the check run of {step}")
 
 
-@pytest.fixture
-def redis_lab_queue(monkeypatch):
-    """Lab queues of this test only on Redis, and the api sending to them as an LMS would (not eagerly).
+OLX_DIR = pathlib.Path(__file__).resolve().parent / "block" / "olx"
 
-    The name is the shared lab queue (``KAFAAT_LAB_QUEUE``); host queues are ``<name>.<host>``.
-    Workers started afterwards inherit the setting.
-    """
-    from xblocks.labs import api, tasks  # pylint: disable=import-outside-toplevel
 
-    queue = f"kafaat-labs-test-{uuid.uuid4().hex[:8]}"
-    monkeypatch.setenv("KAFAAT_LAB_QUEUE", queue)
-    broker = sender()
-    used: set[str] = {queue}
+def olx(name: str) -> str:
+    """The text of a lab fixture under tests/labs/block/olx/."""
+    return (OLX_DIR / f"{name}.xml").read_text(encoding="utf-8")
 
-    def enqueue(task, session_id, queue=None):
-        target = queue or api.lab_task_queue(task.name, [session_id])
-        used.add(target)
-        broker.send_task(task.name, args=[session_id], queue=target)
 
-    monkeypatch.setattr(tasks, "enqueue", enqueue)
-    yield queue
-    with broker.connection_for_write() as connection:
-        for name in used | {f"{queue}.labhost-b"}:
-            connection.default_channel.queue_delete(name)
+class Lab:
+    """One lab block in the workbench, usable as any learner (``lab.as_("bob")``)."""
+
+    def __init__(self, text: str, student: str):
+        from workbench.runtime import WorkbenchRuntime  # pylint: disable=import-outside-toplevel
+
+        runtime = WorkbenchRuntime(student)
+        runtime.id_generator.set_scenario(f"labtest-{uuid.uuid4().hex[:10]}")
+        self.usage_id = runtime.parse_xml_string(text)
+        self.published: dict[str, list] = {}
+        self.student = student
+        self.block = self._bind(runtime, student)
+
+    def _bind(self, runtime, student):
+        block = runtime.get_block(self.usage_id)
+        sink = self.published.setdefault(student, [])
+        runtime.publish = lambda _block, event, data: sink.append((event, data))
+        return block
+
+    def as_(self, student: str) -> Lab:
+        from workbench.runtime import WorkbenchRuntime  # pylint: disable=import-outside-toplevel
+
+        other = object.__new__(Lab)
+        other.usage_id, other.published, other.student = self.usage_id, self.published, student
+        other.block = other._bind(WorkbenchRuntime(student), student)
+        return other
+
+    def call(self, handler: str, data: dict | None = None, method: str = "POST") -> tuple[int, dict]:
+        """Call a handler the way the page does (JSON body) and return (HTTP status, JSON body)."""
+        from webob import Request  # pylint: disable=import-outside-toplevel
+
+        request = Request.blank("/", method=method)
+        if method == "POST":
+            request.body = json.dumps(data or {}).encode("utf-8")
+            request.content_type = "application/json"
+        response = self.block.runtime.handle(self.block, handler, request)
+        try:
+            body = json.loads(response.body or b"null")
+        except ValueError:
+            body = None
+        return response.status_code, body
+
+    def ok(self, handler: str, data: dict | None = None) -> dict:
+        status, body = self.call(handler, data)
+        assert status == 200, (handler, status, body)
+        return body
+
+    def grades(self, student: str | None = None) -> list[dict]:
+        return [data for event, data in self.published.get(student or self.student, []) if event == "grade"]
+
+    @property
+    def usage_key(self) -> str:
+        return str(self.usage_id)
+
+
+def solve_in_sandbox(backend, session_id: int, step_id: str):
+    """Do a step's work inside the learner's sandbox, as the learner would in the terminal."""
+    from xblocks.labs import api, runner  # pylint: disable=import-outside-toplevel
+    from xblocks.labs.api import status  # pylint: disable=import-outside-toplevel
+    from xblocks.labs.models import LabSession  # pylint: disable=import-outside-toplevel
+
+    row = LabSession.objects.get(pk=session_id)
+    step = status._rendered(row).step(step_id)  # pylint: disable=protected-access
+    result = runner.run_solve(backend, api.terminal_target(session_id), step)
+    assert result.exit_code == 0, result
+    return result
+
+
+def assert_inert(markup: str) -> None:
+    """No element of ``markup`` can run script: no script/svg/iframe, no on* attribute, no javascript: URL."""
+    from lxml import html as lxml_html  # pylint: disable=import-outside-toplevel
+
+    tree = lxml_html.fragment_fromstring(markup, create_parent="div")
+    assert not tree.xpath("//script[not(@type='json/xblock-args')] | //svg | //iframe | //object | //embed")
+    for element in tree.iter():
+        if not isinstance(element.tag, str):
+            continue
+        assert not [name for name in element.attrib if name.lower().startswith("on")], element.attrib
+        for name in ("href", "src", "action", "formaction"):
+            assert not (element.get(name) or "").strip().lower().startswith("javascript:"), element.attrib

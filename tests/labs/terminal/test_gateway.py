@@ -11,7 +11,7 @@ import pytest
 from asgiref.sync import sync_to_async
 from django.utils import timezone
 
-from tests.terminal.harness import connect, refusal_code
+from tests.labs.terminal.helpers import connect, refusal_code
 from xblocks.labs.terminal import api
 from xblocks.labs.terminal.conf import terminal_settings
 from xblocks.labs.terminal.models import StaffAttach, TerminalToken

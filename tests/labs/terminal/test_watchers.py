@@ -17,7 +17,7 @@ import websockets
 from asgiref.sync import sync_to_async
 from django.db import connection
 
-from tests.terminal.harness import ORIGIN, Terminal, connect, start_gateway, stop_gateway
+from tests.labs.terminal.helpers import ORIGIN, Terminal, connect, start_gateway, stop_gateway
 from xblocks.labs.terminal import api
 from xblocks.labs.terminal.models import StaffAttach
 

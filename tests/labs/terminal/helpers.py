@@ -52,7 +52,7 @@ def start_gateway(server: str, db_name: str, **extra_env: str) -> Gateway:
     )
     env.update(extra_env)
     process = subprocess.Popen(
-        [sys.executable, "-m", "tests.terminal.gateway_server", str(port), server],
+        [sys.executable, "-m", "tests.labs.terminal.gateway_server", str(port), server],
         env=env,
         cwd=ROOT,
     )
