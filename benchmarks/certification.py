@@ -169,7 +169,6 @@ def _bare_fetch(chunk_size: int = 2000) -> int:
     from xblocks.certification import models  # pylint: disable=import-outside-toplevel
     from xblocks.certification.api import evaluation, tracks  # pylint: disable=import-outside-toplevel
 
-    # pylint: disable=protected-access
     queryset = models.Enrollment.objects.filter(status="active").order_by("pk")
     last, count = 0, 0
     while True:
@@ -270,7 +269,7 @@ def child(backend: str, learners: int, repeats: int, out: str) -> None:
             ids = list(models.Enrollment.objects.filter(user=user).values_list("user_id", flat=True))
             evaluation._load(
                 ids, set(models.Enrollment.objects.filter(user=user).values_list("track_version_id", flat=True))
-            )  # pylint: disable=protected-access
+            )
             one_fetch.append(time.perf_counter() - t0)
         figures = {
             "backend": backend,

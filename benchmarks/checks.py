@@ -128,7 +128,7 @@ def main(argv: list[str]) -> int:
     parser.add_argument("--presses", type=int, default=20, help="presses measured in each mode")
     args = parser.parse_args(argv)
 
-    lab._setup_django(args.database)  # pylint: disable=protected-access
+    lab._setup_django(args.database)
     queue = f"kafaat-bench-checks-{uuid.uuid4().hex[:8]}"
     log_path = os.path.join(tempfile.mkdtemp(prefix="kafaat-bench-checks-"), "worker.log")
     worker = _worker(queue, log_path)
@@ -199,5 +199,5 @@ def main(argv: list[str]) -> int:
         if sender is not None:
             with sender.connection_for_write() as connection:
                 connection.default_channel.queue_delete(queue)
-        lab._drop_database(args.database)  # pylint: disable=protected-access
+        lab._drop_database(args.database)
     return 0

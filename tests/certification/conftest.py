@@ -12,7 +12,7 @@ from tests.certification.helpers import CHECKOUT, COURSE_KEY, TRACKS_DIR, BlockH
 with warnings.catch_warnings():
     # WebOb (under XBlock) imports the deprecated stdlib ``cgi``; pytest.ini turns warnings into errors.
     warnings.simplefilter("ignore", DeprecationWarning)
-    import webob  # noqa: F401  pylint: disable=unused-import
+    import webob  # noqa: F401
 
 
 @pytest.fixture(autouse=True)
@@ -24,7 +24,7 @@ def _english():
 
 
 @pytest.fixture
-def sample_tracks(db):  # pylint: disable=unused-argument
+def sample_tracks(db):
     from xblocks.certification import tracks  # pylint: disable=import-outside-toplevel
 
     report = tracks.load_directory(TRACKS_DIR)
@@ -33,7 +33,7 @@ def sample_tracks(db):  # pylint: disable=unused-argument
 
 
 @pytest.fixture
-def cert_world(sample_tracks, django_user_model) -> CertWorld:  # pylint: disable=unused-argument
+def cert_world(sample_tracks, django_user_model) -> CertWorld:
     from xblocks.certification import api  # pylint: disable=import-outside-toplevel
 
     staff = django_user_model.objects.create_user("platform_staff", "staff@example.com", "pw", is_staff=True)

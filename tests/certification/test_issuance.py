@@ -242,7 +242,7 @@ def _issue_in_threads(enrollment_id: int, workers: int, monkeypatch) -> list:
     """Every worker passes the "already issued?" check, then all allocate a number and insert at once."""
     barrier = threading.Barrier(workers)
     checked = threading.Barrier(workers)
-    original = issuance._next_number  # pylint: disable=protected-access
+    original = issuance._next_number
     results, errors = [], []
 
     def wait_then_allocate(year):
@@ -255,7 +255,7 @@ def _issue_in_threads(enrollment_id: int, workers: int, monkeypatch) -> list:
         try:
             barrier.wait(timeout=10)
             results.append(api.issue_certificate(enrollment_id))
-        except Exception as error:  # noqa: BLE001  pylint: disable=broad-except
+        except Exception as error:  # noqa: BLE001
             errors.append(error)
         finally:
             connections.close_all()

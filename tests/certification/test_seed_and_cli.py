@@ -109,5 +109,5 @@ def test_cert_expire_runs_the_jobs(monkeypatch, capsys):
 def test_sub_apps_register_their_commands_in_the_cert_group():
     parser = argparse.ArgumentParser()
     cli.register("cert", parser)
-    choices = next(a for a in parser._actions if isinstance(a, argparse._SubParsersAction)).choices  # pylint: disable=protected-access
+    choices = next(a for a in parser._actions if isinstance(a, argparse._SubParsersAction)).choices
     assert {"tracks", "verify-chain", "evaluate", "expire"} <= set(choices)

@@ -94,7 +94,7 @@ def test_dry_run_writes_nothing(db):
 
 def test_every_track_file_in_course_content_is_valid():
     for path in (CHECKOUT / "course_content").glob("tracks/*.json"):
-        tracks._validate(json.loads(path.read_text(encoding="utf-8")), path.name)  # pylint: disable=protected-access
+        tracks._validate(json.loads(path.read_text(encoding="utf-8")), path.name)
 
 
 def test_track_files_sit_where_the_loader_looks():

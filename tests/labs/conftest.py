@@ -10,7 +10,7 @@ with warnings.catch_warnings():
     # WebOb (under XBlock) imports the stdlib ``cgi`` module, deprecated in Python 3.11; pytest.ini turns
     # warnings into errors, so import it once here with that one warning silenced.
     warnings.simplefilter("ignore", DeprecationWarning)
-    import webob  # noqa: F401  pylint: disable=unused-import
+    import webob  # noqa: F401
 
 from tests.labs.helpers import (  # noqa: F401
     OLX_DIR,
@@ -22,7 +22,7 @@ from tests.labs.helpers import (  # noqa: F401
 
 
 @pytest.fixture
-def lab_factory(db):  # pylint: disable=unused-argument
+def lab_factory(db):
     """``lab_factory("files_and_flags", student="alice")`` or with raw OLX text."""
 
     def make(name_or_text: str, student: str = "alice") -> Lab:
@@ -33,7 +33,7 @@ def lab_factory(db):  # pylint: disable=unused-argument
 
 
 @pytest.fixture
-def user_factory(db):  # pylint: disable=unused-argument
+def user_factory(db):
     from django.contrib.auth import get_user_model  # pylint: disable=import-outside-toplevel
 
     def make(username: str, **extra):

@@ -198,7 +198,7 @@ def solve_in_sandbox(backend, session_id: int, step_id: str):
     from xblocks.labs.models import LabSession  # pylint: disable=import-outside-toplevel
 
     row = LabSession.objects.get(pk=session_id)
-    step = status._rendered(row).step(step_id)  # pylint: disable=protected-access
+    step = status._rendered(row).step(step_id)
     result = runner.run_solve(backend, api.terminal_target(session_id), step)
     assert result.exit_code == 0, result
     return result

@@ -117,7 +117,7 @@ def test_concurrent_starts_never_place_more_sessions_on_a_host_than_its_capacity
     # Make every start insert its session before any counts the host's sessions (the worst case):
     # without the host row's lock each would count only itself and all eight would be placed.
     counting = threading.Barrier(len(users))
-    real_counts = hosts._live_counts  # pylint: disable=protected-access
+    real_counts = hosts._live_counts
 
     def counts_after_everyone_inserted(names):
         if connection.in_atomic_block:

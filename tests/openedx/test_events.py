@@ -121,7 +121,7 @@ class _Received:
         self.calls = []
         self.signal = signal
 
-    def __call__(self, sender, signal, **kwargs):  # pylint: disable=unused-argument
+    def __call__(self, sender, signal, **kwargs):
         self.calls.append(kwargs)
 
     def __enter__(self):

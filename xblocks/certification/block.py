@@ -112,7 +112,7 @@ class CertificationBlock(XBlock):
 
     # ------------------------------------------------------------------ views
 
-    def student_view(self, context=None):  # pylint: disable=unused-argument
+    def student_view(self, context=None):
         """The learner's progress per requirement, then (for coordinators and staff) the cohort roster."""
         lang = language()
         requester = self._requester()
@@ -141,7 +141,7 @@ class CertificationBlock(XBlock):
         frag.initialize_js("KafaatCertificationBlock", {"i18n": js_catalog(lang), "isManager": bool(cohorts)})
         return frag
 
-    def studio_view(self, context=None):  # pylint: disable=unused-argument
+    def studio_view(self, context=None):
         """A small settings form: the display name and the track."""
         lang = language()
         frag = Fragment(
@@ -165,7 +165,7 @@ class CertificationBlock(XBlock):
     # ------------------------------------------------------------------ handlers
 
     @XBlock.json_handler
-    def progress(self, data, suffix=""):  # pylint: disable=unused-argument
+    def progress(self, data, suffix=""):
         """The current learner's progress (their own enrolments only)."""
         requester = self._requester()
         if requester is None:
@@ -175,7 +175,7 @@ class CertificationBlock(XBlock):
         }
 
     @XBlock.json_handler
-    def set_consent(self, data, suffix=""):  # pylint: disable=unused-argument
+    def set_consent(self, data, suffix=""):
         """The learner shares (or stops sharing) their records with an employer, for their own enrolment only."""
         requester = self._requester()
         if requester is None:
@@ -190,7 +190,7 @@ class CertificationBlock(XBlock):
         return {"ok": True, "granted": bool(data.get("granted"))}
 
     @XBlock.json_handler
-    def roster(self, data, suffix=""):  # pylint: disable=unused-argument
+    def roster(self, data, suffix=""):
         """The roster of one cohort the requester manages; any other cohort is refused."""
         requester = self._requester()
         if requester is None:
@@ -208,7 +208,7 @@ class CertificationBlock(XBlock):
         return {"rows": [roster.row_json(row) for row in rows]}
 
     @XBlock.json_handler
-    def save_settings(self, data, suffix=""):  # pylint: disable=unused-argument
+    def save_settings(self, data, suffix=""):
         """Studio: store the display name and track (staff only)."""
         requester = self._requester()
         if requester is None or not requester.is_staff:
@@ -221,7 +221,7 @@ class CertificationBlock(XBlock):
         return {"ok": True}
 
     @XBlock.handler
-    def roster_csv(self, request, suffix=""):  # pylint: disable=unused-argument
+    def roster_csv(self, request, suffix=""):
         """The roster of one cohort as CSV (GET ``?cohort=ID``), cells safe against formula injection."""
         requester = self._requester()
         if requester is None:

@@ -87,7 +87,7 @@ def _tracks_load(args: argparse.Namespace) -> int:
     return 1 if report.errors else 0
 
 
-def _tracks_list(args: argparse.Namespace) -> int:  # pylint: disable=unused-argument
+def _tracks_list(args: argparse.Namespace) -> int:
     _setup()
     from xblocks.certification import api  # pylint: disable=import-outside-toplevel
 
@@ -143,7 +143,7 @@ def _evaluate(args: argparse.Namespace) -> int:
     return 0
 
 
-def _expire(args: argparse.Namespace) -> int:  # pylint: disable=unused-argument
+def _expire(args: argparse.Namespace) -> int:
     _setup()
     from xblocks.certification import api  # pylint: disable=import-outside-toplevel
 

@@ -23,7 +23,7 @@ SUSPECT_FIRST = frozenset(DANGEROUS_LEADING) | frozenset(_SILENT_CONTROLS)
 
 def neutralise_cell(value: Any) -> Any:
     """The value safe to put in a spreadsheet cell: numbers and dates unchanged, risky text prefixed."""
-    if type(value) is str and (not value or value[0] not in SUSPECT_FIRST):  # pylint: disable=unidiomatic-typecheck
+    if type(value) is str and (not value or value[0] not in SUSPECT_FIRST):
         return value
     if value is None:
         return ""
@@ -42,7 +42,7 @@ def neutralise_cell(value: Any) -> Any:
 
 def csv_cell(value: Any) -> Any:
     """A neutralised value as the csv module should write it (dates as ISO 8601 text)."""
-    if type(value) is str and (not value or value[0] not in SUSPECT_FIRST):  # pylint: disable=unidiomatic-typecheck
+    if type(value) is str and (not value or value[0] not in SUSPECT_FIRST):
         return value
     value = neutralise_cell(value)
     if isinstance(value, dt.datetime):

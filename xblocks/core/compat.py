@@ -26,7 +26,7 @@ class Requester:
 
 def running_in_openedx() -> bool:
     try:
-        import lms  # noqa: F401  pylint: disable=import-outside-toplevel,unused-import
+        import lms  # noqa: F401  pylint: disable=import-outside-toplevel
     except ImportError:
         return False
     return True

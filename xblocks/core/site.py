@@ -117,6 +117,6 @@ def problems() -> list[checks.CheckMessage]:
     return found
 
 
-def check_site_urls(app_configs=None, **kwargs) -> list[checks.CheckMessage]:  # pylint: disable=unused-argument
+def check_site_urls(app_configs=None, **kwargs) -> list[checks.CheckMessage]:
     """Django system check (``manage.py check``, ``runserver`` and ``migrate`` run it): see ``problems``."""
     return problems()

@@ -48,7 +48,7 @@ DEFAULT_OLX = """<kafaat_lab display_name="First steps in the shell" image="base
 
 
 @lru_cache(maxsize=64)
-def _parse(source_hash: str, source: str):  # pylint: disable=unused-argument
+def _parse(source_hash: str, source: str):
     from xblocks.labs.definition import parse_lab  # pylint: disable=import-outside-toplevel
 
     return parse_lab(source)
@@ -158,7 +158,7 @@ class LabBlock(CompletableXBlockMixin, XBlock):
     # ------------------------------------------------------------------ OLX
 
     @classmethod
-    def parse_xml(cls, node, runtime, keys, *args, **kwargs):  # pylint: disable=unused-argument,arguments-differ
+    def parse_xml(cls, node, runtime, keys, *args, **kwargs):
         """Keep the ``<kafaat_lab>`` element verbatim (minus what the import machinery added)."""
         block = runtime.construct_xblock_from_class(cls, keys)
         element = etree.fromstring(etree.tostring(node, with_tail=False))
@@ -233,7 +233,7 @@ class LabBlock(CompletableXBlockMixin, XBlock):
 
     # ------------------------------------------------------------------ views
 
-    def student_view(self, context=None):  # pylint: disable=unused-argument
+    def student_view(self, context=None):
         """The lab page: steps beside the terminal, Start/Check/Reset/Stop, and the staff panel for staff."""
         frag = Fragment()
         lang = language()
@@ -247,7 +247,7 @@ class LabBlock(CompletableXBlockMixin, XBlock):
         if definition is not None and requester is not None:
             try:
                 self._publish_recorded(requester, definition)
-            except Exception:  # pylint: disable=broad-except  # the page still renders; the next poll retries
+            except Exception:  # the page still renders; the next poll retries
                 log.exception("lab %s: publishing a recorded grade failed", self.scope_ids.usage_id)
             status = api.learner_status(requester.user, self._usage_key(), definition)
             shown = api.learner_definition(requester.user, self._usage_key(), definition)
@@ -316,7 +316,7 @@ class LabBlock(CompletableXBlockMixin, XBlock):
             )
         )
 
-    def studio_view(self, context=None):  # pylint: disable=unused-argument
+    def studio_view(self, context=None):
         """An OLX editor that validates (errors with line numbers) and previews before it saves."""
         frag = Fragment(render_page("kafaat_lab/studio.html", {"dir": direction(), "olx": self.olx or DEFAULT_OLX}))
         frag.add_css(resource_text("xblocks.labs", "static/css/lab.css"))
@@ -332,7 +332,7 @@ class LabBlock(CompletableXBlockMixin, XBlock):
     # ------------------------------------------------------------------ learner handlers
 
     @XBlock.json_handler
-    def start(self, data, suffix=""):  # pylint: disable=unused-argument
+    def start(self, data, suffix=""):
         """Start (or rejoin) the learner's lab; the page then polls ``status`` through the phases."""
         requester = self._requester()
         definition = self._valid_definition()
@@ -343,7 +343,7 @@ class LabBlock(CompletableXBlockMixin, XBlock):
         return status.as_json()
 
     @XBlock.json_handler
-    def status(self, data, suffix=""):  # pylint: disable=unused-argument
+    def status(self, data, suffix=""):
         requester = self._requester()
         definition = self._valid_definition()
         self._publish_recorded(requester, definition)
@@ -360,7 +360,7 @@ class LabBlock(CompletableXBlockMixin, XBlock):
         return run.as_json()
 
     @XBlock.json_handler
-    def check(self, data, suffix=""):  # pylint: disable=unused-argument
+    def check(self, data, suffix=""):
         """Record a press of Check; a worker runs the step's checks in the learner's environment.
 
         Answers at once with the run (``queued``; already finished when Celery runs tasks eagerly);
@@ -373,7 +373,7 @@ class LabBlock(CompletableXBlockMixin, XBlock):
         return self._answer_run(requester, definition, lambda: api.request_checks(session_id, step))
 
     @XBlock.json_handler
-    def check_status(self, data, suffix=""):  # pylint: disable=unused-argument
+    def check_status(self, data, suffix=""):
         """Progress of one of the learner's check runs in this block, then its results; publishes the grade."""
         requester = self._requester()
         definition = self._valid_definition()
@@ -386,7 +386,7 @@ class LabBlock(CompletableXBlockMixin, XBlock):
         )
 
     @XBlock.json_handler
-    def submit_flag(self, data, suffix=""):  # pylint: disable=unused-argument
+    def submit_flag(self, data, suffix=""):
         """Compare an answer with the learner's flag (in the request: no sandbox needed); publishes the grade."""
         requester = self._requester()
         definition = self._valid_definition()
@@ -396,7 +396,7 @@ class LabBlock(CompletableXBlockMixin, XBlock):
         return self._answer_run(requester, definition, lambda: api.submit_flag(session_id, step, flag, answer))
 
     @XBlock.json_handler
-    def hint(self, data, suffix=""):  # pylint: disable=unused-argument
+    def hint(self, data, suffix=""):
         requester = self._requester()
         session_id = self._live_session(requester)
         try:
@@ -413,7 +413,7 @@ class LabBlock(CompletableXBlockMixin, XBlock):
         }
 
     @XBlock.json_handler
-    def solution(self, data, suffix=""):  # pylint: disable=unused-argument
+    def solution(self, data, suffix=""):
         requester = self._requester()
         session_id = self._live_session(requester)
         try:
@@ -424,7 +424,7 @@ class LabBlock(CompletableXBlockMixin, XBlock):
         return {"step_id": reveal.step_id, "script": reveal.script, "status": reveal.status.as_json()}
 
     @XBlock.json_handler
-    def reset(self, data, suffix=""):  # pylint: disable=unused-argument
+    def reset(self, data, suffix=""):
         """A fresh environment; earned points and used attempts are kept."""
         requester = self._requester()
         definition = self._valid_definition()
@@ -437,13 +437,13 @@ class LabBlock(CompletableXBlockMixin, XBlock):
         return status.as_json()
 
     @XBlock.json_handler
-    def stop(self, data, suffix=""):  # pylint: disable=unused-argument
+    def stop(self, data, suffix=""):
         requester = self._requester()
         session_id = self._live_session(requester)
         return api.stop_session(session_id, actor=f"user:{requester.user.pk}", reason="stopped by learner").as_json()
 
     @XBlock.json_handler
-    def keepalive(self, data, suffix=""):  # pylint: disable=unused-argument
+    def keepalive(self, data, suffix=""):
         """The learner is still there (reading, not typing): push the idle timeout back."""
         requester = self._requester()
         session_id = self._live_session(requester)
@@ -451,7 +451,7 @@ class LabBlock(CompletableXBlockMixin, XBlock):
         return api.session_status(session_id).as_json()
 
     @XBlock.json_handler
-    def terminal_token(self, data, suffix=""):  # pylint: disable=unused-argument
+    def terminal_token(self, data, suffix=""):
         """A short-lived single-use token for the learner's own terminal (never for another session)."""
         requester = self._requester()
         session_id = self._live_session(requester)
@@ -465,7 +465,7 @@ class LabBlock(CompletableXBlockMixin, XBlock):
             raise _refuse(409, error.learner_message) from None
         except PermissionError:
             raise _refuse(403, _("You cannot open this terminal.")) from None
-        except Exception as error:  # pylint: disable=broad-except
+        except Exception as error:
             if type(error).__name__ == "TerminalDenied":
                 raise _refuse(403, _("You cannot open this terminal.")) from None
             raise
@@ -473,19 +473,19 @@ class LabBlock(CompletableXBlockMixin, XBlock):
     # ------------------------------------------------------------------ staff handlers
 
     @XBlock.json_handler
-    def staff_sessions(self, data, suffix=""):  # pylint: disable=unused-argument
+    def staff_sessions(self, data, suffix=""):
         """Every learner's lab in this block: state, step, last check, attempts, time used."""
         self._staff()
         return {"sessions": [row.as_json() for row in api.list_sessions(self._usage_key())]}
 
     @XBlock.json_handler
-    def staff_stop(self, data, suffix=""):  # pylint: disable=unused-argument
+    def staff_stop(self, data, suffix=""):
         requester = self._staff()
         session_id = self._staff_session(data)
         return api.stop_session(session_id, actor=f"staff:{requester.user.pk}", reason="stopped by staff").as_json()
 
     @XBlock.json_handler
-    def staff_reset(self, data, suffix=""):  # pylint: disable=unused-argument
+    def staff_reset(self, data, suffix=""):
         requester = self._staff()
         session_id = self._staff_session(data)
         definition = self._valid_definition()
@@ -495,7 +495,7 @@ class LabBlock(CompletableXBlockMixin, XBlock):
             raise self._api_error(error) from None
 
     @XBlock.json_handler
-    def staff_extend(self, data, suffix=""):  # pylint: disable=unused-argument
+    def staff_extend(self, data, suffix=""):
         requester = self._staff()
         session_id = self._staff_session(data)
         try:
@@ -507,7 +507,7 @@ class LabBlock(CompletableXBlockMixin, XBlock):
             raise self._api_error(error) from None
 
     @XBlock.json_handler
-    def staff_terminal_token(self, data, suffix=""):  # pylint: disable=unused-argument
+    def staff_terminal_token(self, data, suffix=""):
         """A read-only attach to a learner's terminal; recorded by the gateway as a staff watch."""
         requester = self._staff()
         session_id = self._staff_session(data)
@@ -516,7 +516,7 @@ class LabBlock(CompletableXBlockMixin, XBlock):
         return self._mint(requester.user, session_id, "ro", attached_by=requester.user)
 
     @XBlock.json_handler
-    def staff_transcript(self, data, suffix=""):  # pylint: disable=unused-argument
+    def staff_transcript(self, data, suffix=""):
         self._staff()
         session_id = self._staff_session(data)
         return {"session_id": session_id, "cast": api.transcript(session_id)}
@@ -524,13 +524,13 @@ class LabBlock(CompletableXBlockMixin, XBlock):
     # ------------------------------------------------------------------ Studio handlers
 
     @XBlock.json_handler
-    def studio_validate(self, data, suffix=""):  # pylint: disable=unused-argument
+    def studio_validate(self, data, suffix=""):
         """Validate OLX without saving: errors with line numbers, or a preview of the steps."""
         self._author()
         return self._validated((data or {}).get("olx") or "")[0]
 
     @XBlock.json_handler
-    def studio_submit(self, data, suffix=""):  # pylint: disable=unused-argument
+    def studio_submit(self, data, suffix=""):
         """Save the OLX only when it validates."""
         self._author()
         source = (data or {}).get("olx") or ""

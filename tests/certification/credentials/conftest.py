@@ -8,7 +8,7 @@ import pytest
 # turns warnings into errors and does not list webob. Import it once here with that warning silenced.
 with warnings.catch_warnings():
     warnings.simplefilter("ignore", DeprecationWarning)
-    import webob  # noqa: F401  pylint: disable=unused-import
+    import webob  # noqa: F401
 
 from tests.certification.credentials.helpers import CertificateStore, make_certificate  # noqa: F401
 
@@ -20,7 +20,7 @@ def keys_dir(tmp_path, settings):
 
 
 @pytest.fixture
-def certificates(monkeypatch, keys_dir, db):  # pylint: disable=unused-argument
+def certificates(monkeypatch, keys_dir, db):
     store = CertificateStore()
     monkeypatch.setattr("xblocks.certification.credentials.api.signing._certificate", store.get)
     return store

@@ -106,7 +106,7 @@ def test_tampered_signed_status_list_is_rejected(certificates, monkeypatch):
     certificate = certificates.add()
     document = api.credential_json(certificate.id)
     entry = document["credentialStatus"][0]
-    key = links._status_list_key(entry["statusListCredential"])  # pylint: disable=protected-access
+    key = links._status_list_key(entry["statusListCredential"])
     listing = json.loads(json.dumps(api.status_list_document(*key)))
     bits = bytearray(statuslist.decode(listing["credentialSubject"]["encodedList"]))
     statuslist.set_bit(bits, int(entry["statusListIndex"]), True)

@@ -9,7 +9,7 @@ pytestmark = [pytest.mark.django_db, pytest.mark.mariadb]
 
 
 @pytest.fixture
-def issued(cert_world, keys_dir, django_capture_on_commit_callbacks):  # pylint: disable=unused-argument
+def issued(cert_world, keys_dir, django_capture_on_commit_callbacks):
     from tests.certification.helpers import complete_cloud_track
     from xblocks.certification import api as certification_api
 

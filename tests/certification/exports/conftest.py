@@ -13,7 +13,7 @@ with warnings.catch_warnings():
     # the workbench URLs (in the demo's URLconf) import webob, which imports the deprecated cgi
     # module on Python 3.11; pytest.ini turns that into an error when a view test resolves URLs
     warnings.simplefilter("ignore", DeprecationWarning)
-    import webob  # noqa: F401  pylint: disable=unused-import
+    import webob  # noqa: F401
 
 
 @pytest.fixture

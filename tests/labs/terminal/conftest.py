@@ -56,7 +56,7 @@ def lab_session(request):
 
 
 @pytest.fixture(scope="session")
-def gateway(django_db_setup, django_db_blocker):  # pylint: disable=unused-argument
+def gateway(django_db_setup, django_db_blocker):
     """The demo ASGI app under uvicorn (how the gateway runs as its own service), on the test database."""
     with django_db_blocker.unblock():
         server = start_gateway("uvicorn", str(connection.settings_dict["NAME"]))
@@ -65,7 +65,7 @@ def gateway(django_db_setup, django_db_blocker):  # pylint: disable=unused-argum
 
 
 @pytest.fixture(scope="session")
-def daphne_gateway(django_db_setup, django_db_blocker):  # pylint: disable=unused-argument
+def daphne_gateway(django_db_setup, django_db_blocker):
     """The same app under daphne, as ``make demo`` serves it through runserver."""
     with django_db_blocker.unblock():
         server = start_gateway("daphne", str(connection.settings_dict["NAME"]))

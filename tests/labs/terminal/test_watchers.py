@@ -28,7 +28,7 @@ FLOOD = "seq 1 700000; echo flood-done-$((6*7))\r"  # about 4.6 MB of output
 
 
 @pytest.fixture(scope="module")
-def watched_gateway(django_db_setup, django_db_blocker):  # pylint: disable=unused-argument
+def watched_gateway(django_db_setup, django_db_blocker):
     with django_db_blocker.unblock():
         server = start_gateway(
             "uvicorn",

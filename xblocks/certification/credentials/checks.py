@@ -6,7 +6,7 @@ from django.core import checks
 from django.db import DatabaseError
 
 
-def check_signed_credentials(app_configs=None, databases=None, **kwargs) -> list[checks.CheckMessage]:  # pylint: disable=unused-argument
+def check_signed_credentials(app_configs=None, databases=None, **kwargs) -> list[checks.CheckMessage]:
     """The newest signed credential's issuer URL against the site's root URL (``migrate`` runs this)."""
     if not databases:
         return []

@@ -285,7 +285,7 @@ def run_checks(run_id: int) -> CheckRunStatus | None:
     log.info("lab session %s: checks of step %s run on lab host %s", row.pk, run.step_id, sandbox_settings.LAB_HOST)
     try:
         _execute_checks(run_id, row.pk, run.step_id)
-    except Exception as error:  # pylint: disable=broad-except
+    except Exception as error:
         log.exception("check run %s of lab session %s crashed", run_id, row.pk)
         _abandon_run(
             run_id,

@@ -153,9 +153,7 @@ def start_session(user, usage_key: str, course_key: str, definition) -> SessionS
     raise LiveLabLimit(_("Too many labs are starting at once. Please try again in a moment."), "slot contention")
 
 
-def _create_session(  # pylint: disable=too-many-arguments
-    user, usage_key, course_key, definition, source, previous, seed, now, host, slot
-) -> LabSession:
+def _create_session(user, usage_key, course_key, definition, source, previous, seed, now, host, slot) -> LabSession:
     """Insert the requested session placed on ``host`` and queue its start there, in one transaction."""
 
     with transaction.atomic():
@@ -265,7 +263,7 @@ def provision_session(session_id: int) -> SessionStatus | None:
             detail=str(error)[:10000],
         )
         raise
-    except Exception as error:  # pylint: disable=broad-except
+    except Exception as error:
         log.exception("lab session %s: unexpected provisioning error", session_id)
         transition(
             session_id,

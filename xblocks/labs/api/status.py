@@ -48,7 +48,7 @@ def _hash(text: str) -> str:
 
 
 @lru_cache(maxsize=128)
-def _parsed(source_hash: str, source: str):  # pylint: disable=unused-argument
+def _parsed(source_hash: str, source: str):
 
     return parse_lab(source)
 

@@ -66,7 +66,7 @@ def reap_sessions(now: datetime | None = None) -> SweepReport:
             # destroys every sandbox of the session except the one a ready row records.
             if _here(row.host):
                 _destroy_environment(row)
-        except Exception:  # pylint: disable=broad-except
+        except Exception:
             log.exception("reaper: could not clean up the partial environment of session %s", row.pk)
         if attempt < max_attempts:
             if transition(

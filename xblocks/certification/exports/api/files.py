@@ -60,7 +60,7 @@ def write_export(
     user: Any,
     out: IO[bytes],
     *,
-    format: str,  # pylint: disable=redefined-builtin
+    format: str,
     preset: str = "kafaat",
     employer: str | None = None,
     cohort_ids: Iterable[int] | None = None,
@@ -164,7 +164,7 @@ def _events(certificate_id: int) -> list[Any]:
 def start_export(
     user: Any,
     *,
-    format: str,  # pylint: disable=redefined-builtin
+    format: str,
     preset: str = "kafaat",
     employer: str | None = None,
     cohort_ids: Iterable[int] | None = None,
