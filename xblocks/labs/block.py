@@ -27,9 +27,12 @@ from xblocks.core.i18n import direction, js_catalog, language
 from xblocks.core.i18n import gettext as _
 from xblocks.core.resources import add_http_js, add_i18n_js, resource_text
 from xblocks.core.templates import render
+from xblocks.core.xml import parse
 from xblocks.labs import api
+from xblocks.labs.catalog import find_labs
 from xblocks.labs.conf import labs_settings
 from xblocks.labs.data import ActionRefused, LabError, SessionNotFound, SessionNotReady
+from xblocks.labs.definition import parse_lab
 
 log = logging.getLogger(__name__)
 
@@ -49,7 +52,6 @@ DEFAULT_OLX = """<kafaat_lab display_name="First steps in the shell" image="base
 
 @lru_cache(maxsize=64)
 def _parse(source_hash: str, source: str):
-    from xblocks.labs.definition import parse_lab  # pylint: disable=import-outside-toplevel
 
     return parse_lab(source)
 
@@ -171,7 +173,6 @@ class LabBlock(CompletableXBlockMixin, XBlock):
 
     def add_xml_to_node(self, node):
         """Write the stored OLX back: same attributes, text and children as imported."""
-        from xblocks.core.xml import parse  # pylint: disable=import-outside-toplevel
 
         source = parse(self.olx or DEFAULT_OLX)
         node.tag = self.scope_ids.block_type or source.tag
@@ -556,7 +557,6 @@ class LabBlock(CompletableXBlockMixin, XBlock):
 
     @staticmethod
     def _validated(source: str):
-        from xblocks.labs.definition import parse_lab  # pylint: disable=import-outside-toplevel
 
         try:
             element = etree.fromstring(source.encode("utf-8")) if source.strip() else None
@@ -589,8 +589,6 @@ class LabBlock(CompletableXBlockMixin, XBlock):
     @staticmethod
     def workbench_scenarios():
         """Every lab of the sample course when running from a checkout, plus a small inline lab."""
-        from xblocks.labs.catalog import find_labs  # pylint: disable=import-outside-toplevel
-        from xblocks.labs.definition import parse_lab  # pylint: disable=import-outside-toplevel
 
         scenarios = [("Kafaat lab: first steps (inline)", DEFAULT_OLX)]
         course = CHECKOUT / "course_content"
