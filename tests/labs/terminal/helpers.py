@@ -7,6 +7,7 @@ from __future__ import annotations
 import asyncio
 import json
 import os
+import pathlib
 import socket
 import subprocess
 import sys
@@ -15,7 +16,7 @@ import time
 import websockets
 
 ORIGIN = "http://127.0.0.1:8000"
-ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+ROOT = str(pathlib.Path(__file__).resolve().parents[3])
 
 
 def _free_port() -> int:

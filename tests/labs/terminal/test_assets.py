@@ -8,7 +8,7 @@ import pytest
 
 from xblocks.labs.terminal.assets import add_to_fragment
 
-PUBLIC = pathlib.Path(__file__).resolve().parents[2] / "xblocks" / "labs" / "public" / "kafaat-terminal"
+PUBLIC = pathlib.Path(__file__).resolve().parents[3] / "xblocks" / "labs" / "public" / "kafaat-terminal"
 VENDOR = PUBLIC / "vendor" / "xterm"
 
 
