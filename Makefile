@@ -89,9 +89,18 @@ translations: install
 check-translations: install
 	$(BIN)/python scripts/translations.py check
 
-quality: install
+# ruff (style and lint), lint-imports (the contracts in .importlinter: other apps import only an app's
+# api, data and signals; data.py only the standard library; edx-platform only in core/compat.py) and
+# eslint (the blocks' JavaScript; installed from package-lock.json by npm ci).
+quality: install node_modules/.kafaat-installed
 	$(BIN)/ruff check xblocks tests benchmarks demo scripts tutor
 	$(BIN)/ruff format --check xblocks tests benchmarks demo scripts tutor
+	$(BIN)/lint-imports
+	npx --no-install eslint .
+
+node_modules/.kafaat-installed: package.json package-lock.json
+	npm ci --no-audit --no-fund --loglevel=error
+	@touch $@
 
 benchmarks: install images services
 	$(BIN)/python -m benchmarks all
@@ -102,4 +111,4 @@ dist: install
 	$(BIN)/python -m build --no-isolation --outdir dist .
 
 clean:
-	rm -rf $(VENV) .venv-tutor-* var .tox build dist *.egg-info tutor/*.egg-info
+	rm -rf $(VENV) .venv-tutor-* var .tox build dist *.egg-info tutor/*.egg-info node_modules

@@ -166,21 +166,22 @@ def _populate(learners: int) -> None:
 
 def _bare_fetch(chunk_size: int = 2000) -> int:
     """The baseline: the same per-chunk queries as ``api.evaluate_enrollments``, without the rules engine."""
-    from xblocks.certification import api, models  # pylint: disable=import-outside-toplevel
+    from xblocks.certification import models  # pylint: disable=import-outside-toplevel
+    from xblocks.certification.api import evaluation, tracks  # pylint: disable=import-outside-toplevel
 
-    # pylint: disable=protected-access
     queryset = models.Enrollment.objects.filter(status="active").order_by("pk")
     last, count = 0, 0
     while True:
         chunk = [
-            api._EnrollmentRow(*v) for v in queryset.filter(pk__gt=last).values_list(*api._ROW_FIELDS)[:chunk_size]
+            evaluation._EnrollmentRow(*v)
+            for v in queryset.filter(pk__gt=last).values_list(*evaluation._ROW_FIELDS)[:chunk_size]
         ]
         if not chunk:
             return count
         last = chunk[-1].pk
         version_ids = {row.track_version_id for row in chunk}
-        api._prefetch_trees(api._versions(version_ids).values())
-        api._load(list({row.user_id for row in chunk}), version_ids)
+        tracks._prefetch_trees(evaluation._versions(version_ids).values())
+        evaluation._load(list({row.user_id for row in chunk}), version_ids)
         count += len(chunk)
 
 
@@ -231,6 +232,7 @@ def child(backend: str, learners: int, repeats: int, out: str) -> None:
         from django.contrib.auth import get_user_model  # pylint: disable=import-outside-toplevel
 
         from xblocks.certification import api, models  # pylint: disable=import-outside-toplevel
+        from xblocks.certification.api import evaluation  # pylint: disable=import-outside-toplevel
 
         started = time.perf_counter()
         _populate(learners)
@@ -265,7 +267,9 @@ def child(backend: str, learners: int, repeats: int, out: str) -> None:
             one_eval.append(time.perf_counter() - t0)
             t0 = time.perf_counter()
             ids = list(models.Enrollment.objects.filter(user=user).values_list("user_id", flat=True))
-            api._load(ids, set(models.Enrollment.objects.filter(user=user).values_list("track_version_id", flat=True)))  # pylint: disable=protected-access
+            evaluation._load(
+                ids, set(models.Enrollment.objects.filter(user=user).values_list("track_version_id", flat=True))
+            )
             one_fetch.append(time.perf_counter() - t0)
         figures = {
             "backend": backend,

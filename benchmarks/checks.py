@@ -52,19 +52,18 @@ def _route_tasks(mode: str, queue: str):
     from celery import Celery
     from django.db import transaction
 
-    from xblocks.labs import api, tasks
+    from xblocks.labs import tasks
 
     sender = Celery("kafaat-bench-sender", broker=REDIS, backend=REDIS, set_as_current=False)
 
-    def enqueue(name, object_id, queue=None):  # pylint: disable=unused-argument  # one queue here
-        task = f"xblocks.labs.tasks.{name}"
+    def enqueue(task, object_id, queue=None):  # one queue here
         if mode == "inline":
-            transaction.on_commit(lambda: getattr(tasks, name).run(object_id))
+            transaction.on_commit(lambda: task.run(object_id))
         else:
-            transaction.on_commit(lambda: sender.send_task(task, args=[object_id], queue=routed))
+            transaction.on_commit(lambda: sender.send_task(task.name, args=[object_id], queue=routed))
 
     routed = queue
-    api._enqueue = enqueue  # pylint: disable=protected-access
+    tasks.enqueue = enqueue
     return sender
 
 
@@ -129,7 +128,7 @@ def main(argv: list[str]) -> int:
     parser.add_argument("--presses", type=int, default=20, help="presses measured in each mode")
     args = parser.parse_args(argv)
 
-    lab._setup_django(args.database)  # pylint: disable=protected-access
+    lab._setup_django(args.database)
     queue = f"kafaat-bench-checks-{uuid.uuid4().hex[:8]}"
     log_path = os.path.join(tempfile.mkdtemp(prefix="kafaat-bench-checks-"), "worker.log")
     worker = _worker(queue, log_path)
@@ -200,5 +199,5 @@ def main(argv: list[str]) -> int:
         if sender is not None:
             with sender.connection_for_write() as connection:
                 connection.default_channel.queue_delete(queue)
-        lab._drop_database(args.database)  # pylint: disable=protected-access
+        lab._drop_database(args.database)
     return 0

@@ -133,10 +133,10 @@ def run_case(case: str, rows: int, path: str) -> None:
 def _child(case: str, rows: int, conn) -> None:
     _setup_django()
     # import everything either side uses before the starting RSS is read, so peaks compare work, not imports
-    import openpyxl  # noqa: F401  pylint: disable=unused-import
+    import openpyxl  # noqa: F401
 
-    from xblocks.certification.credentials import api  # noqa: F401  pylint: disable=unused-import
-    from xblocks.certification.exports import formats, records  # noqa: F401  pylint: disable=unused-import
+    from xblocks.certification.credentials import api  # noqa: F401
+    from xblocks.certification.exports import formats, records  # noqa: F401
 
     records.RecordBuilder()
     process = psutil.Process()

@@ -107,21 +107,21 @@ def serve_terminado(port: int, handle_json: str) -> None:
         def isalive(self) -> bool:
             return self.pty.alive()
 
-        def kill(self, sig) -> None:  # pylint: disable=unused-argument
+        def kill(self, sig) -> None:
             self.pty.close()
 
-        def close(self, force: bool = False) -> None:  # pylint: disable=unused-argument
+        def close(self, force: bool = False) -> None:
             self.pty.close()
 
     class SandboxPtyWithClients(PtyWithClients):
-        def __init__(self):  # pylint: disable=super-init-not-called
+        def __init__(self):
             from collections import deque
 
             self.clients = []
             self.read_buffer = deque([], maxlen=1000)
             self.ptyproc = SandboxPty(backend.open_pty(handle, cols=100, rows=30), 100, 30)
 
-        def killpg(self, sig=None):  # pylint: disable=unused-argument
+        def killpg(self, sig=None):
             self.ptyproc.close()
 
     class SandboxTermManager(SingleTermManager):

@@ -1,5 +1,5 @@
 """Local demo project: the xblock-sdk workbench with the Kafaat apps (not installed with the package)."""
 
-from .celery import app as celery_app
+from demo.celery import app as celery_app
 
 __all__ = ["celery_app"]

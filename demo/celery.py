@@ -24,7 +24,7 @@ app.autodiscover_tasks([name.rsplit(".", 1)[0] for name in TASK_MODULES])
 
 
 @app.on_after_finalize.connect
-def _periodic_jobs(sender, **kwargs):  # pylint: disable=unused-argument
+def _periodic_jobs(sender, **kwargs):
     from django.conf import settings  # pylint: disable=import-outside-toplevel
 
     from xblocks.core import periodic  # pylint: disable=import-outside-toplevel

@@ -18,7 +18,7 @@ def _django(*args: str) -> None:
     subprocess.run([sys.executable, "-m", "django", *args], check=True)
 
 
-def _interrupt(signum, frame):  # pylint: disable=unused-argument
+def _interrupt(signum, frame):
     raise KeyboardInterrupt
 
 

@@ -9,7 +9,7 @@ import pathlib
 
 os.environ.setdefault("EXCLUDE_SAMPLE_XBLOCKS", "yes")
 
-from workbench.settings import *  # noqa: E402,F401,F403  pylint: disable=wildcard-import,unused-wildcard-import
+from workbench.settings import *  # noqa: E402,F401,F403
 from workbench.settings import INSTALLED_APPS, MIDDLEWARE  # noqa: E402
 
 from demo.private import private_dir, private_file, secret_key  # noqa: E402

@@ -7,11 +7,14 @@ PACKAGES=(
   chromium chromium-driver fonts-dejavu-core gettext poppler-utils
   libmariadb-dev pkg-config
   gcc libc6-dev
+  nodejs
 )
 missing=()
 for pkg in "${PACKAGES[@]}"; do
   dpkg-query -W -f='${Status}' "$pkg" 2>/dev/null | grep -q "install ok installed" || missing+=("$pkg")
 done
+# npm comes with NodeSource's nodejs; Debian ships it as a package of its own.
+command -v npm >/dev/null 2>&1 || missing+=(npm)
 if [ ${#missing[@]} -gt 0 ]; then
   echo "Installing system packages: ${missing[*]}"
   if [ "$(id -u)" -ne 0 ]; then SUDO=sudo; else SUDO=; fi

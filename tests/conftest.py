@@ -1,6 +1,7 @@
 """Fixtures shared by every test package."""
 
 import os
+import uuid
 
 import pytest
 
@@ -47,3 +48,30 @@ def browser_page(monkeypatch):
         page.on("pageerror", lambda error: (errors.append(str(error)), print("browser page error:", error)))
         yield page
         browser.close()
+
+
+@pytest.fixture
+def redis_lab_queue(monkeypatch):
+    """Lab queues of this test only on Redis, and the api sending to them as an LMS would (not eagerly).
+
+    The name is the shared lab queue (``KAFAAT_LAB_QUEUE``); host queues are ``<name>.<host>``.
+    Workers started afterwards inherit the setting.
+    """
+    from tests.labs.helpers import sender  # pylint: disable=import-outside-toplevel
+    from xblocks.labs import api, tasks  # pylint: disable=import-outside-toplevel
+
+    queue = f"kafaat-labs-test-{uuid.uuid4().hex[:8]}"
+    monkeypatch.setenv("KAFAAT_LAB_QUEUE", queue)
+    broker = sender()
+    used: set[str] = {queue}
+
+    def enqueue(task, session_id, queue=None):
+        target = queue or api.lab_task_queue(task.name, [session_id])
+        used.add(target)
+        broker.send_task(task.name, args=[session_id], queue=target)
+
+    monkeypatch.setattr(tasks, "enqueue", enqueue)
+    yield queue
+    with broker.connection_for_write() as connection:
+        for name in used | {f"{queue}.labhost-b"}:
+            connection.default_channel.queue_delete(name)

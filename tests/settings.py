@@ -10,7 +10,7 @@ import tempfile
 
 os.environ.setdefault("KAFAAT_VAR_DIR", tempfile.mkdtemp(prefix="kafaat-test-var-"))
 
-from demo.settings import *  # noqa: E402,F401,F403  pylint: disable=wildcard-import,unused-wildcard-import
+from demo.settings import *  # noqa: E402,F401,F403
 
 _db = os.environ.get("KAFAAT_TEST_DATABASE", "sqlite")
 if _db == "mariadb":

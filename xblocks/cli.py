@@ -1,15 +1,14 @@
 """The ``kafaat`` command: one entry point whose command groups live beside the code they drive.
 
 Each group module exposes ``register(subparsers)``; a group that needs the database calls
-``setup_django()`` itself, so sandbox and image commands start fast and work without a database.
+``xblocks.core.bootstrap.setup_django()`` itself, so sandbox and image commands start fast and work
+without a database.
 """
 
 from __future__ import annotations
 
 import argparse
 import importlib
-import os
-import pathlib
 import sys
 
 # (group name, module, help): the module adds its own sub-commands.
@@ -19,25 +18,6 @@ GROUPS = [
     ("lab", "xblocks.labs.cli", "validate and test lab definitions"),
     ("cert", "xblocks.certification.cli", "certificates, credentials and exports"),
 ]
-
-
-def setup_django() -> None:
-    """Configure Django for commands that need the database.
-
-    Uses ``DJANGO_SETTINGS_MODULE`` when set; from a source checkout falls back to the demo settings.
-    """
-    checkout = pathlib.Path(__file__).resolve().parent.parent
-    if (checkout / "demo" / "settings.py").exists() and str(checkout) not in sys.path:
-        sys.path.insert(0, str(checkout))  # an editable install from a source checkout: demo settings
-    if not os.environ.get("DJANGO_SETTINGS_MODULE"):
-        try:
-            importlib.import_module("demo.settings")
-        except ImportError:
-            sys.exit("kafaat: set DJANGO_SETTINGS_MODULE to your LMS or project settings first")
-        os.environ["DJANGO_SETTINGS_MODULE"] = "demo.settings"
-    import django  # pylint: disable=import-outside-toplevel
-
-    django.setup()
 
 
 def build_parser() -> argparse.ArgumentParser:

@@ -2,8 +2,6 @@
 
 import pytest
 
-from tests.labs.harness import redis_lab_queue  # noqa: F401  a fixture: the api's tasks to real workers
-
 
 @pytest.fixture(autouse=True)
 def destroy_lab_sandboxes_after_each_test():

@@ -9,7 +9,7 @@ import pytest
 with warnings.catch_warnings():
     # WebOb (under XBlock) imports the stdlib ``cgi`` module, deprecated in Python 3.11 (pytest.ini makes it an error).
     warnings.simplefilter("ignore", DeprecationWarning)
-    import webob  # noqa: F401  pylint: disable=unused-import
+    import webob  # noqa: F401
 
 pytestmark = [pytest.mark.browser, pytest.mark.sandbox, pytest.mark.django_db(transaction=True)]
 
@@ -158,7 +158,7 @@ def test_check_runs_on_a_real_worker_while_the_page_shows_progress_then_the_scor
 
     from workbench.scenarios import add_xml_scenario, init_scenarios
 
-    from tests.labs.harness import Worker
+    from tests.labs.helpers import Worker
     from xblocks.labs import api
     from xblocks.labs.models import CheckRun, LabSession
     from xblocks.labs.sandbox.base import get_backend

@@ -11,7 +11,7 @@ import pytest
 with warnings.catch_warnings():
     # WebOb (under XBlock) imports the stdlib ``cgi`` module, deprecated in Python 3.11 (pytest.ini makes it an error).
     warnings.simplefilter("ignore", DeprecationWarning)
-    import webob  # noqa: F401  pylint: disable=unused-import
+    import webob  # noqa: F401
 
 pytestmark = [pytest.mark.browser, pytest.mark.sandbox, pytest.mark.django_db(transaction=True)]
 
@@ -23,7 +23,7 @@ def terminal_gateway(live_server, settings):
 
     from django.db import connection
 
-    from tests.terminal.harness import start_gateway, stop_gateway
+    from tests.labs.terminal.helpers import start_gateway, stop_gateway
 
     gateway = start_gateway(
         "uvicorn",

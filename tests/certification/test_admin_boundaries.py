@@ -17,6 +17,7 @@ from django.core.management.base import CommandError
 from django.test import Client
 
 from xblocks.certification import api, models, permissions
+from xblocks.certification.api import evaluation
 
 pytestmark = [pytest.mark.django_db, pytest.mark.mariadb]
 
@@ -332,7 +333,9 @@ def test_hours_and_sign_offs_count_only_in_their_own_cohort(world):
     after = {p.cohort_id: p.evaluation for p in api.learner_progress(lina)}
     assert after[world.cohort_b.id].hours_total == before[world.cohort_b.id].hours_total
     assert after[world.cohort_a.id].hours_total == 10
-    assert "kubernetes-admin" not in api._load([lina.pk], set()).attestations.get((lina.pk, world.cohort_b.id), {})
+    assert "kubernetes-admin" not in evaluation._load([lina.pk], set()).attestations.get(
+        (lina.pk, world.cohort_b.id), {}
+    )
 
 
 # ---------------------------------------------------------------- the permissions table (docs/certification.md)

@@ -5,10 +5,9 @@ from __future__ import annotations
 import pytest
 from django.utils import translation
 
+from tests.certification.helpers import CHECKOUT, BlockHarness
 from xblocks.certification import api
 from xblocks.certification.block import CertificationBlock
-
-from .conftest import CHECKOUT, BlockHarness
 
 pytestmark = pytest.mark.django_db
 

@@ -9,10 +9,10 @@ import threading
 import pytest
 from django.db import connection, connections
 
+from tests.certification.helpers import COURSE_KEY, complete_cloud_track
 from xblocks.certification import api, models, signals
+from xblocks.certification.api import evidence, issuance
 from xblocks.labs.signals import lab_result_recorded
-
-from .conftest import COURSE_KEY, complete_cloud_track
 
 pytestmark = [pytest.mark.django_db, pytest.mark.mariadb]
 
@@ -98,7 +98,7 @@ def test_an_older_event_never_overwrites_newer_evidence(cert_world):
 def test_openedx_grade_and_passing_payloads_become_evidence(cert_world):
     from types import SimpleNamespace  # pylint: disable=import-outside-toplevel
 
-    from xblocks.certification import receivers  # pylint: disable=import-outside-toplevel
+    from xblocks.certification import handlers  # pylint: disable=import-outside-toplevel
 
     user = cert_world.learner("yanis_a")
     course = SimpleNamespace(course_key=COURSE_KEY, display_name="Sample")
@@ -112,9 +112,9 @@ def test_openedx_grade_and_passing_payloads_become_evidence(cert_world):
         letter_grade="Pass",
         passed_timestamp=datetime.datetime(2026, 3, 1),
     )
-    receivers.on_persistent_grade_summary_changed(sender=None, grade=grade, metadata=None)
+    handlers.on_persistent_grade_summary_changed(sender=None, grade=grade, metadata=None)
     status = SimpleNamespace(is_passing=True, course=course, user=SimpleNamespace(id=user.pk, is_active=True, pii=None))
-    receivers.on_course_passing_status_updated(sender=None, course_passing_status=status)
+    handlers.on_course_passing_status_updated(sender=None, course_passing_status=status)
     assert models.Evidence.objects.get(user=user, kind="course_grade", key=COURSE_KEY).value == pytest.approx(0.82)
     assert models.Evidence.objects.get(user=user, kind="completion", key=COURSE_KEY).passed
 
@@ -136,7 +136,7 @@ def test_certificate_numbers_are_random_check_digited_codes_of_the_year(certifie
 
 def test_a_number_collision_draws_another_number(cert_world, monkeypatch):
     drawn = iter(["KAF-2026-SAME0-00000", "KAF-2026-SAME0-00000", "KAF-2026-OTHER-00000"])
-    monkeypatch.setattr(api, "_next_number", lambda year: next(drawn))
+    monkeypatch.setattr(issuance, "_next_number", lambda year: next(drawn))
     complete_cloud_track(cert_world, "amina_a")
     complete_cloud_track(cert_world, "lina_b")
     assert sorted(models.Certificate.objects.values_list("number", flat=True)) == [
@@ -242,20 +242,20 @@ def _issue_in_threads(enrollment_id: int, workers: int, monkeypatch) -> list:
     """Every worker passes the "already issued?" check, then all allocate a number and insert at once."""
     barrier = threading.Barrier(workers)
     checked = threading.Barrier(workers)
-    original = api._next_number  # pylint: disable=protected-access
+    original = issuance._next_number
     results, errors = [], []
 
     def wait_then_allocate(year):
         checked.wait(timeout=20)  # nobody has inserted yet: each worker saw no certificate
         return original(year)
 
-    monkeypatch.setattr(api, "_next_number", wait_then_allocate)
+    monkeypatch.setattr(issuance, "_next_number", wait_then_allocate)
 
     def work():
         try:
             barrier.wait(timeout=10)
             results.append(api.issue_certificate(enrollment_id))
-        except Exception as error:  # noqa: BLE001  pylint: disable=broad-except
+        except Exception as error:  # noqa: BLE001
             errors.append(error)
         finally:
             connections.close_all()
@@ -265,7 +265,7 @@ def _issue_in_threads(enrollment_id: int, workers: int, monkeypatch) -> list:
         thread.start()
     for thread in threads:
         thread.join(timeout=60)
-    monkeypatch.setattr(api, "_next_number", original)
+    monkeypatch.setattr(issuance, "_next_number", original)
     assert not errors, errors
     return results
 
@@ -291,7 +291,7 @@ def test_concurrent_workers_issue_exactly_one_certificate_on_mariadb(cert_world,
     logging.getLogger("xblocks.certification.api").addHandler(collect)
     monkeypatch.setattr(logging.getLogger("xblocks.certification.api"), "level", logging.INFO)
     # No evaluation on commit while the evidence goes in (here commits are real): the threads race from scratch.
-    monkeypatch.setattr(api, "_schedule_evaluation", lambda user_id: None)
+    monkeypatch.setattr(evidence, "_schedule_evaluation", lambda user_id: None)
     complete_cloud_track(cert_world, "yanis_a", issue=False)
     complete_cloud_track(cert_world, "amina_a", issue=False)
     assert not models.Certificate.objects.exists()

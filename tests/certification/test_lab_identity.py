@@ -2,10 +2,9 @@
 
 import pytest
 
+from tests.certification.helpers import COURSE_KEY
 from xblocks.certification import api, models
 from xblocks.labs.signals import lab_result_recorded
-
-from .conftest import COURSE_KEY
 
 pytestmark = pytest.mark.django_db
 

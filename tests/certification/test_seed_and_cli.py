@@ -14,7 +14,7 @@ pytestmark = [pytest.mark.django_db, pytest.mark.mariadb]
 
 
 def _run(argv, monkeypatch):
-    monkeypatch.setattr("xblocks.cli.setup_django", lambda: None)
+    monkeypatch.setattr("xblocks.core.bootstrap.setup_django", lambda: None)
     parser = argparse.ArgumentParser()
     cli.register("cert", parser)
     args = parser.parse_args(argv)
@@ -89,7 +89,7 @@ def test_cert_evaluate_prints_requirements_and_json(monkeypatch, capsys):
 
 
 def test_cert_tracks_load_and_list(monkeypatch, capsys, tmp_path):
-    from .conftest import TRACKS_DIR  # pylint: disable=import-outside-toplevel
+    from tests.certification.helpers import TRACKS_DIR  # pylint: disable=import-outside-toplevel
 
     assert _run(["tracks", "load", str(TRACKS_DIR)], monkeypatch) == 0
     assert _run(["tracks", "list"], monkeypatch) == 0
@@ -109,5 +109,5 @@ def test_cert_expire_runs_the_jobs(monkeypatch, capsys):
 def test_sub_apps_register_their_commands_in_the_cert_group():
     parser = argparse.ArgumentParser()
     cli.register("cert", parser)
-    choices = next(a for a in parser._actions if isinstance(a, argparse._SubParsersAction)).choices  # pylint: disable=protected-access
+    choices = next(a for a in parser._actions if isinstance(a, argparse._SubParsersAction)).choices
     assert {"tracks", "verify-chain", "evaluate", "expire"} <= set(choices)

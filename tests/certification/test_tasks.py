@@ -4,9 +4,8 @@ from __future__ import annotations
 
 import pytest
 
+from tests.certification.helpers import complete_cloud_track
 from xblocks.certification import models, tasks
-
-from .conftest import complete_cloud_track
 
 pytestmark = pytest.mark.django_db
 

@@ -11,10 +11,9 @@ from django.core.exceptions import ValidationError
 from django.core.management import call_command
 from django.core.management.base import CommandError
 
+from tests.certification.helpers import CHECKOUT, TRACKS_DIR
 from xblocks.certification import api, models, rules, tracks
 from xblocks.labs.catalog import known_lab_keys
-
-from .conftest import CHECKOUT, TRACKS_DIR
 
 pytestmark = pytest.mark.django_db
 
@@ -95,7 +94,7 @@ def test_dry_run_writes_nothing(db):
 
 def test_every_track_file_in_course_content_is_valid():
     for path in (CHECKOUT / "course_content").glob("tracks/*.json"):
-        tracks._validate(json.loads(path.read_text(encoding="utf-8")), path.name)  # pylint: disable=protected-access
+        tracks._validate(json.loads(path.read_text(encoding="utf-8")), path.name)
 
 
 def test_track_files_sit_where_the_loader_looks():

@@ -8,7 +8,7 @@ from django.core.management.base import SystemCheckError
 from xblocks.core import site
 
 
-def _ids(settings) -> list[str]:  # pylint: disable=unused-argument
+def _ids(settings) -> list[str]:
     return [message.id for message in site.problems()]
 
 

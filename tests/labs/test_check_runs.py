@@ -18,8 +18,9 @@ from django.test import Client
 from django.urls import reverse
 from django.utils import timezone, translation
 
-from tests.labs.conftest import solve_in_sandbox
-from xblocks.labs import api
+from tests.labs.helpers import solve_in_sandbox
+from xblocks.labs import api, tasks
+from xblocks.labs.conf import labs_settings
 from xblocks.labs.data import RunInProgress
 from xblocks.labs.lifecycle import transition
 from xblocks.labs.models import CheckRun, LabSession, label_prefix
@@ -189,7 +190,7 @@ def test_the_page_sees_progress_then_results_and_the_grade_is_published_when_fet
     lab = lab_factory("three_checks")
     session_id = lab.ok("start")["session_id"]  # eager: ready
     queued: list[int] = []
-    monkeypatch.setattr(api, "_enqueue", lambda name, run_id, queue=None: queued.append(run_id))
+    monkeypatch.setattr(tasks, "enqueue", lambda task, run_id, queue=None: queued.append(run_id))
     solve_in_sandbox(backend, session_id, "setup")
     run = lab.ok("check", {"step": "setup"})
     assert (run["state"], run["checks_done"], run["checks_total"], run["finished"]) == ("queued", 0, 3, False)
@@ -233,7 +234,7 @@ def test_a_grade_is_published_on_the_next_load_when_the_page_closed_before_the_r
     lab = lab_factory("three_checks")
     session_id = lab.ok("start")["session_id"]
     queued: list[int] = []
-    monkeypatch.setattr(api, "_enqueue", lambda name, run_id, queue=None: queued.append(run_id))
+    monkeypatch.setattr(tasks, "enqueue", lambda task, run_id, queue=None: queued.append(run_id))
     solve_in_sandbox(backend, session_id, "setup")
     lab.ok("check", {"step": "setup"})
     api.run_checks(queued[0])  # the learner closed the page: nobody polls
@@ -280,7 +281,7 @@ def test_a_result_that_arrives_after_the_reaper_ended_the_run_changes_nothing(
 
     def worker_presumed_dead(*args, **kwargs):
         if not reports:  # while the first check runs, the reaper decides this worker is gone
-            later = timezone.now() + timedelta(seconds=api.session_settings.CHECK_RUN_TIME_LIMIT + 60)
+            later = timezone.now() + timedelta(seconds=labs_settings.CHECK_RUN_TIME_LIMIT + 60)
             reports.append(api.reap_sessions(now=later))
         return real_run_check(*args, **kwargs)
 
@@ -305,7 +306,7 @@ def test_the_reaper_sends_a_lost_run_again_then_ends_it_with_the_attempt_given_b
     make_ready(session_id)
     run_id = lab.ok("check", {"step": "write"})["run_id"]
     assert api.reap_sessions().runs_requeued == ()  # not yet
-    settings = api.session_settings
+    settings = labs_settings
     soon = timezone.now() + timedelta(seconds=settings.CHECK_REQUEUE_AFTER + 1)
     assert api.reap_sessions(now=soon).runs_requeued == (run_id,)
     assert no_dispatch.count(("run_checks", run_id)) == 2
@@ -325,7 +326,7 @@ def test_a_run_whose_worker_died_is_ended_by_the_reaper_within_its_limit(lab_fac
     make_ready(session_id)
     run_id = lab.ok("check", {"step": "write"})["run_id"]
     CheckRun.objects.filter(pk=run_id).update(state="running", started_at=timezone.now())  # a worker took it
-    settings = api.session_settings
+    settings = labs_settings
     within = timezone.now() + timedelta(seconds=settings.CHECK_RUN_TIME_LIMIT)
     assert api.reap_sessions(now=within).runs_failed == ()
     beyond = timezone.now() + timedelta(seconds=settings.CHECK_RUN_TIME_LIMIT + settings.CHECK_RUN_GRACE + 1)

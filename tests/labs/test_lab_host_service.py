@@ -12,11 +12,10 @@ import uuid
 
 import pytest
 
+from tests.labs.helpers import CHECKOUT, checked, child_env, wait_for
+from tests.labs.terminal.helpers import connect
 from xblocks.labs import api, labhost
 from xblocks.labs.models import LabHost, LabSession, label_prefix
-
-from ..terminal.harness import connect
-from .harness import CHECKOUT, checked, child_env, wait_for
 
 pytestmark = [pytest.mark.redis, pytest.mark.sandbox, pytest.mark.slow, pytest.mark.django_db(transaction=True)]
 

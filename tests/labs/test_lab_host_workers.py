@@ -11,12 +11,10 @@ import pytest
 from celery import Celery
 from django.utils import timezone
 
-from xblocks.labs import api
+from tests.labs.helpers import Worker, checked, solve_in_sandbox, wait_for
+from tests.labs.helpers import sender as make_sender
+from xblocks.labs import api, tasks
 from xblocks.labs.models import LabSession, label_prefix
-
-from .conftest import solve_in_sandbox
-from .harness import Worker, checked, wait_for
-from .harness import sender as make_sender
 
 pytestmark = [pytest.mark.redis, pytest.mark.slow, pytest.mark.django_db(transaction=True)]
 
@@ -54,11 +52,9 @@ def test_an_lms_worker_sends_lab_tasks_on_to_the_lab_host_and_runs_none_of_them(
         api.heartbeat("labhost-r", capacity=5)
         # A routing mistake: every lab task lands on the LMS workers' queue.
         monkeypatch.setattr(
-            api,
-            "_enqueue",
-            lambda name, session_id, queue=None: sender.send_task(
-                f"xblocks.labs.tasks.{name}", args=[session_id], queue=lms_queue
-            ),
+            tasks,
+            "enqueue",
+            lambda task, session_id, queue=None: sender.send_task(task.name, args=[session_id], queue=lms_queue),
         )
         page = lab_factory("files_and_flags")
         session_id = page.ok("start")["session_id"]

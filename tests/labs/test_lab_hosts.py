@@ -11,7 +11,8 @@ import pytest
 from django.db import connection
 from django.utils import timezone
 
-from xblocks.labs import api, hosts
+from xblocks.labs import api, hosts, tasks
+from xblocks.labs.conf import labs_settings
 from xblocks.labs.data import ActionRefused
 from xblocks.labs.lifecycle import transition
 from xblocks.labs.models import LabHost, LabSession
@@ -25,7 +26,9 @@ def dispatched(monkeypatch):
     """The tasks the api queues, with their queue, instead of sending them."""
     sent: list[tuple[str, int, str]] = []
     monkeypatch.setattr(
-        api, "_enqueue", lambda name, session_id, queue=None: sent.append((name, session_id, queue or ""))
+        tasks,
+        "enqueue",
+        lambda task, session_id, queue=None: sent.append((task.name.rsplit(".", 1)[-1], session_id, queue or "")),
     )
     return sent
 
@@ -114,7 +117,7 @@ def test_concurrent_starts_never_place_more_sessions_on_a_host_than_its_capacity
     # Make every start insert its session before any counts the host's sessions (the worst case):
     # without the host row's lock each would count only itself and all eight would be placed.
     counting = threading.Barrier(len(users))
-    real_counts = hosts._live_counts  # pylint: disable=protected-access
+    real_counts = hosts._live_counts
 
     def counts_after_everyone_inserted(names):
         if connection.in_atomic_block:
@@ -195,7 +198,7 @@ def test_the_reaper_places_an_unclaimed_start_again_when_its_host_died(user_fact
     session_id = start(user_factory, definition_of, "alice").session_id
     assert LabSession.objects.get(pk=session_id).host == "lab-a"
     LabHost.objects.filter(name="lab-a").update(last_seen=timezone.now() - timedelta(hours=1))
-    wait = api.session_settings.REQUEST_REQUEUE_AFTER + 1
+    wait = labs_settings.REQUEST_REQUEUE_AFTER + 1
     register("lab-b", seen_ago=-wait)  # heard from at the time the reaper runs
     report = api.reap_sessions(now=timezone.now() + timedelta(seconds=wait))
     assert report.retried == (session_id,)
@@ -208,7 +211,7 @@ def test_the_reaper_keeps_an_unclaimed_start_on_its_host_while_that_host_lives(u
     register("lab-b")
     session_id = start(user_factory, definition_of, "alice").session_id
     host = LabSession.objects.get(pk=session_id).host
-    wait = api.session_settings.REQUEST_REQUEUE_AFTER + 1
+    wait = labs_settings.REQUEST_REQUEUE_AFTER + 1
     for name in ("lab-a", "lab-b"):
         register(name, seen_ago=-wait)  # both alive when the reaper runs; lab-b now has more room
     api.reap_sessions(now=timezone.now() + timedelta(seconds=wait))
@@ -220,7 +223,7 @@ def test_a_start_no_live_host_can_take_any_more_fails_with_a_message(user_factor
     register("lab-a")
     session_id = start(user_factory, definition_of, "alice").session_id
     LabHost.objects.filter(name="lab-a").update(last_seen=timezone.now() - timedelta(hours=1))
-    later = timezone.now() + timedelta(seconds=api.session_settings.REQUEST_REQUEUE_AFTER + 1)
+    later = timezone.now() + timedelta(seconds=labs_settings.REQUEST_REQUEUE_AFTER + 1)
     report = api.reap_sessions(now=later)
     assert report.failed == (session_id,)
     row = LabSession.objects.get(pk=session_id)

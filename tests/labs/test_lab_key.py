@@ -2,7 +2,7 @@
 
 import pytest
 
-from xblocks.labs import api
+from xblocks.labs.api import checks
 from xblocks.labs.definition import parse_lab
 from xblocks.labs.models import LabSession
 from xblocks.labs.signals import lab_result_recorded
@@ -27,12 +27,12 @@ def test_a_recorded_result_carries_the_lab_key_of_its_definition(django_user_mod
     )
     received = []
 
-    def receiver(sender, **kwargs):  # pylint: disable=unused-argument
+    def receiver(sender, **kwargs):
         received.append(kwargs)
 
     lab_result_recorded.connect(receiver, dispatch_uid="test-lab-key")
     try:
-        api._announce(row, parse_lab(OLX))  # pylint: disable=protected-access
+        checks._announce(row, parse_lab(OLX))
     finally:
         lab_result_recorded.disconnect(dispatch_uid="test-lab-key")
     assert received[0]["lab_key"] == "linux_basics"

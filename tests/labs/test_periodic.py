@@ -16,17 +16,16 @@ from celery import current_app
 from celery.schedules import crontab
 from django.utils import timezone
 
+from tests.labs.helpers import CHECKOUT, child_env
 from xblocks.core import periodic as catalog
 from xblocks.labs import periodic
 from xblocks.labs.models import PeriodicJob
 
-from .harness import CHECKOUT, child_env
-
 
 def test_every_job_is_a_registered_task_and_lab_jobs_are_the_reaper_and_reconciler():
-    import xblocks.certification.exports.tasks  # noqa: F401  pylint: disable=unused-import,import-outside-toplevel
-    import xblocks.certification.tasks  # noqa: F401  pylint: disable=unused-import,import-outside-toplevel
-    import xblocks.labs.terminal.tasks  # noqa: F401  pylint: disable=unused-import,import-outside-toplevel
+    import xblocks.certification.exports.tasks  # noqa: F401  pylint: disable=import-outside-toplevel
+    import xblocks.certification.tasks  # noqa: F401  pylint: disable=import-outside-toplevel
+    import xblocks.labs.terminal.tasks  # noqa: F401  pylint: disable=import-outside-toplevel
 
     assert {job.task for job in catalog.JOBS} <= set(current_app.tasks)
     assert catalog.RUN_TASK in current_app.tasks

@@ -7,7 +7,7 @@ from datetime import timedelta
 import pytest
 from django.utils import timezone
 
-from tests.labs.conftest import assert_inert, solve_in_sandbox
+from tests.labs.helpers import assert_inert, solve_in_sandbox
 from xblocks.labs import api
 from xblocks.labs.models import CheckRun, LabSession, SessionEvent, label_prefix
 from xblocks.labs.sandbox.base import SandboxHandle

@@ -25,7 +25,7 @@ def test_session_tasks_acknowledge_late_so_a_killed_worker_leaves_them_queued(ta
 
 def test_the_sandbox_self_test_runs_when_a_worker_starts():
     receivers = [ref() for _, ref in worker_ready.receivers]
-    assert tasks._self_test_on_worker_start in receivers  # pylint: disable=protected-access
+    assert tasks._self_test_on_worker_start in receivers
 
 
 @pytest.mark.parametrize(("language", "direction"), [("en", "ltr"), ("fr", "ltr"), ("ar", "rtl")])

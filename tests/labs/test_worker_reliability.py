@@ -8,8 +8,9 @@ from datetime import timedelta
 import pytest
 from django.utils import timezone
 
-from tests.labs.harness import Worker, checked, wait_for
+from tests.labs.helpers import Worker, checked, wait_for
 from xblocks.labs import api
+from xblocks.labs.conf import labs_settings
 from xblocks.labs.models import CheckRun, LabSession, SessionEvent, label_prefix
 from xblocks.labs.sandbox.base import SandboxHandle
 
@@ -36,7 +37,7 @@ def test_a_worker_killed_mid_provisioning_is_taken_over_and_the_lab_ends_ready(
         time.sleep(0.5)
         row = LabSession.objects.get(pk=session_id)
         assert row.state == "provisioning" and row.provision_attempts == 1  # stuck without a reaper
-        later = timezone.now() + timedelta(seconds=api.session_settings.PROVISION_TIMEOUT + 1)
+        later = timezone.now() + timedelta(seconds=labs_settings.PROVISION_TIMEOUT + 1)
         report = api.reap_sessions(now=later)
         assert report.retried == (session_id,)
         assert not [
@@ -74,7 +75,7 @@ def test_a_start_that_keeps_stalling_fails_with_a_message_for_the_learner(
     from xblocks.labs.lifecycle import transition
 
     transition(session_id, "provisioning", actor="system:worker", provision_attempts=1, phase="creating")
-    report = api.reap_sessions(now=timezone.now() + timedelta(seconds=api.session_settings.PROVISION_TIMEOUT + 1))
+    report = api.reap_sessions(now=timezone.now() + timedelta(seconds=labs_settings.PROVISION_TIMEOUT + 1))
     assert report.failed == (session_id,)
     status = lab.ok("status")
     assert status["state"] == "failed" and "took too long" in status["learner_message"]
@@ -134,7 +135,7 @@ def test_a_worker_killed_during_a_check_run_is_reported_and_the_learner_can_pres
         status, body = lab.call("check", {"step": "slow"})
         assert status == 409 and "still running" in body["error"]
         run = CheckRun.objects.get(pk=run_id)
-        settings = api.session_settings
+        settings = labs_settings
         later = run.started_at + timedelta(seconds=settings.CHECK_RUN_TIME_LIMIT + settings.CHECK_RUN_GRACE + 1)
         assert api.reap_sessions(now=later).runs_failed == (run_id,)
         ended = lab.ok("check_status", {"run_id": run_id})

@@ -25,7 +25,7 @@ def project() -> str:
 
 # The certification tests' world (schools, coordinators, a cohort on the sample cloud track, learners),
 # built here on the imitation platform's database.
-from tests.certification.conftest import (  # noqa: E402,F401  pylint: disable=wrong-import-position,unused-import
+from tests.certification.conftest import (  # noqa: E402,F401  fixtures, shared with this tier
     _english,
     cert_world,
     sample_tracks,

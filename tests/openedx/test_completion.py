@@ -12,7 +12,7 @@ from xblock.field_data import DictFieldData
 from xblock.fields import ScopeIds
 from xblock.test.tools import TestRuntime
 
-from tests.certification.conftest import COURSE_KEY
+from tests.certification.helpers import COURSE_KEY
 
 pytestmark = [pytest.mark.lms, pytest.mark.django_db]
 
@@ -116,21 +116,21 @@ def test_the_lab_declares_custom_completion_to_the_platform():
 def test_a_first_check_at_zero_points_does_not_complete_the_lab(lab):
     block, learner = lab
     status = _record(block, learner, set())
-    block._publish_grade(status)  # pylint: disable=protected-access
+    block._publish_grade(status)
     assert status.score == 0
     assert _completion(learner) == 0.0
 
 
 def test_a_partly_done_lab_shows_the_share_of_steps_passed(lab):
     block, learner = lab
-    block._publish_grade(_record(block, learner, {"one"}))  # pylint: disable=protected-access
+    block._publish_grade(_record(block, learner, {"one"}))
     assert _completion(learner) == 0.5
 
 
 def test_a_passed_lab_is_complete(lab):
     block, learner = lab
-    block._publish_grade(_record(block, learner, {"one"}))  # pylint: disable=protected-access
-    block._publish_grade(_record(block, learner, {"one", "two"}))  # pylint: disable=protected-access
+    block._publish_grade(_record(block, learner, {"one"}))
+    block._publish_grade(_record(block, learner, {"one", "two"}))
     assert _completion(learner) == 1.0
 
 

@@ -94,7 +94,7 @@ def test_the_course_reaches_every_kafaat_block_of_its_units():
 
 
 @pytest.mark.parametrize("name,vertical", KAFAAT_VERTICALS, ids=[name for name, _ in KAFAAT_VERTICALS])
-def test_a_unit_imports_exports_and_imports_again_to_equivalent_blocks(name, vertical):  # pylint: disable=unused-argument
+def test_a_unit_imports_exports_and_imports_again_to_equivalent_blocks(name, vertical):
     source = _with_html_resolved(vertical)
     imported = _import(etree.tostring(source))
     children = [imported.runtime.get_block(child) for child in imported.children]

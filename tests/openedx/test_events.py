@@ -8,7 +8,7 @@ from ccx_keys.locator import CCXLocator
 from opaque_keys.edx.keys import CourseKey
 from openedx_events.learning import data, signals
 
-from tests.certification.conftest import COURSE_KEY, complete_cloud_track
+from tests.certification.helpers import COURSE_KEY, complete_cloud_track
 
 pytestmark = [pytest.mark.lms, pytest.mark.django_db]
 
@@ -121,7 +121,7 @@ class _Received:
         self.calls = []
         self.signal = signal
 
-    def __call__(self, sender, signal, **kwargs):  # pylint: disable=unused-argument
+    def __call__(self, sender, signal, **kwargs):
         self.calls.append(kwargs)
 
     def __enter__(self):

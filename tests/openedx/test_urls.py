@@ -3,7 +3,7 @@
 import pytest
 from django.urls import URLPattern, URLResolver, get_resolver, resolve, reverse
 
-from tests.certification.conftest import complete_cloud_track
+from tests.certification.helpers import complete_cloud_track
 
 NAMESPACES = {"lms": {"kafaat_labs", "kafaat_certification", "kafaat_credentials", "kafaat_exports"}}
 NAMESPACES["cms"] = {"kafaat_labs", "kafaat_certification"}

@@ -21,7 +21,7 @@ import typing as t
 import click
 from tutor import hooks
 
-from .__about__ import __version__
+from tutorkafaat.__about__ import __version__
 
 HERE = pathlib.Path(__file__).resolve().parent
 

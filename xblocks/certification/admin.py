@@ -76,32 +76,6 @@ class PermissionAdmin(admin.ModelAdmin):
         return super().formfield_for_foreignkey(db_field, request, **kwargs)
 
 
-class OperationsAdminMixin:
-    """For the sister apps' admins (credentials, keys, verification log, exports, endpoints): platform staff only.
-
-    Django's model permissions still apply on top; a coordinator is refused even when someone granted
-    them one, because these rows span every school.
-    """
-
-    def _operator(self, request, permission=P.SEE_OPERATIONS) -> bool:
-        return P.allowed(_user(request), permission)
-
-    def has_module_permission(self, request):
-        return self._operator(request) and super().has_module_permission(request)
-
-    def has_view_permission(self, request, obj=None):
-        return self._operator(request) and super().has_view_permission(request, obj)
-
-    def has_add_permission(self, request, *args):
-        return self._operator(request, P.CHANGE_OPERATIONS) and super().has_add_permission(request, *args)
-
-    def has_change_permission(self, request, obj=None):
-        return self._operator(request, P.CHANGE_OPERATIONS) and super().has_change_permission(request, obj)
-
-    def has_delete_permission(self, request, obj=None):
-        return self._operator(request, P.CHANGE_OPERATIONS) and super().has_delete_permission(request, obj)
-
-
 class PlatformOnlyAdmin(PermissionAdmin):
     """Reference data (schools, employers, tracks): platform staff edit, coordinators may look."""
 

@@ -19,12 +19,7 @@ class CertificationConfig(AppConfig):
     )
 
     def ready(self):
-        # Imported here: plugin apps load before settings, and receivers need the models.
-        from xblocks.certification import receivers  # pylint: disable=import-outside-toplevel
-        from xblocks.core import compat  # pylint: disable=import-outside-toplevel
-        from xblocks.labs.signals import lab_result_recorded  # pylint: disable=import-outside-toplevel
+        # Imported here, not at the top: apps.py loads before the models exist, and the handlers need them.
+        from xblocks.certification import handlers  # noqa: PLC0415
 
-        lab_result_recorded.connect(receivers.on_lab_result_recorded, dispatch_uid="kafaat_certification_lab_result")
-        compat.connect_platform_learning_events(
-            receivers.on_persistent_grade_summary_changed, receivers.on_course_passing_status_updated
-        )
+        handlers.connect()

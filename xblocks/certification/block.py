@@ -12,10 +12,9 @@ from xblock.fields import Scope, String
 
 from xblocks.certification import api, permissions, roster
 from xblocks.certification.conf import cert_settings
-from xblocks.certification.pages import render_page
-from xblocks.core import compat
+from xblocks.core import compat, templates
 from xblocks.core.i18n import direction, gettext_lazy, js_catalog, language
-from xblocks.core.resources import add_i18n_js, resource_text
+from xblocks.core.resources import add_http_js, add_i18n_js, resource_text
 
 log = logging.getLogger(__name__)
 
@@ -113,14 +112,15 @@ class CertificationBlock(XBlock):
 
     # ------------------------------------------------------------------ views
 
-    def student_view(self, context=None):  # pylint: disable=unused-argument
+    def student_view(self, context=None):
         """The learner's progress per requirement, then (for coordinators and staff) the cohort roster."""
         lang = language()
         requester = self._requester()
         user = requester.user if requester else None
         cohorts = self._cohorts(user) if user is not None and permissions.is_coordinator_or_staff(user) else []
         frag = Fragment(
-            render_page(
+            templates.render(
+                "xblocks.certification",
                 "kafaat_certification/student.html",
                 {
                     "dir": direction(lang),
@@ -136,15 +136,17 @@ class CertificationBlock(XBlock):
         )
         frag.add_css(resource_text("xblocks.certification", "static/css/certification.css"))
         add_i18n_js(frag)
+        add_http_js(frag)
         frag.add_javascript(resource_text("xblocks.certification", "static/js/certification.js"))
         frag.initialize_js("KafaatCertificationBlock", {"i18n": js_catalog(lang), "isManager": bool(cohorts)})
         return frag
 
-    def studio_view(self, context=None):  # pylint: disable=unused-argument
+    def studio_view(self, context=None):
         """A small settings form: the display name and the track."""
         lang = language()
         frag = Fragment(
-            render_page(
+            templates.render(
+                "xblocks.certification",
                 "kafaat_certification/studio.html",
                 {
                     "dir": direction(lang),
@@ -155,6 +157,7 @@ class CertificationBlock(XBlock):
             )
         )
         add_i18n_js(frag)
+        add_http_js(frag)
         frag.add_javascript(resource_text("xblocks.certification", "static/js/certification.js"))
         frag.initialize_js("KafaatCertificationStudio", {"i18n": js_catalog(lang)})
         return frag
@@ -162,7 +165,7 @@ class CertificationBlock(XBlock):
     # ------------------------------------------------------------------ handlers
 
     @XBlock.json_handler
-    def progress(self, data, suffix=""):  # pylint: disable=unused-argument
+    def progress(self, data, suffix=""):
         """The current learner's progress (their own enrolments only)."""
         requester = self._requester()
         if requester is None:
@@ -172,7 +175,7 @@ class CertificationBlock(XBlock):
         }
 
     @XBlock.json_handler
-    def set_consent(self, data, suffix=""):  # pylint: disable=unused-argument
+    def set_consent(self, data, suffix=""):
         """The learner shares (or stops sharing) their records with an employer, for their own enrolment only."""
         requester = self._requester()
         if requester is None:
@@ -187,7 +190,7 @@ class CertificationBlock(XBlock):
         return {"ok": True, "granted": bool(data.get("granted"))}
 
     @XBlock.json_handler
-    def roster(self, data, suffix=""):  # pylint: disable=unused-argument
+    def roster(self, data, suffix=""):
         """The roster of one cohort the requester manages; any other cohort is refused."""
         requester = self._requester()
         if requester is None:
@@ -205,7 +208,7 @@ class CertificationBlock(XBlock):
         return {"rows": [roster.row_json(row) for row in rows]}
 
     @XBlock.json_handler
-    def save_settings(self, data, suffix=""):  # pylint: disable=unused-argument
+    def save_settings(self, data, suffix=""):
         """Studio: store the display name and track (staff only)."""
         requester = self._requester()
         if requester is None or not requester.is_staff:
@@ -218,7 +221,7 @@ class CertificationBlock(XBlock):
         return {"ok": True}
 
     @XBlock.handler
-    def roster_csv(self, request, suffix=""):  # pylint: disable=unused-argument
+    def roster_csv(self, request, suffix=""):
         """The roster of one cohort as CSV (GET ``?cohort=ID``), cells safe against formula injection."""
         requester = self._requester()
         if requester is None:

@@ -10,7 +10,7 @@ of ``kafaat cert``; it adds its own commands there, e.g.::
         cmd.add_argument("number")
         cmd.set_defaults(func=_issue)       # func(args) -> int exit status
 
-A command that needs the database calls ``xblocks.cli.setup_django()`` first, as the commands here do.
+A command that needs the database calls ``xblocks.core.bootstrap.setup_django()`` first, as the commands here do.
 """
 
 from __future__ import annotations
@@ -19,6 +19,8 @@ import argparse
 import importlib
 import json
 import sys
+
+from xblocks.core import bootstrap
 
 # Sub-app modules whose ``register(subparsers)`` extends this group when they exist.
 EXTENSIONS = ("xblocks.certification.credentials.cli", "xblocks.certification.exports.cli")
@@ -72,9 +74,7 @@ def register(name: str, parser: argparse.ArgumentParser) -> None:
 
 
 def _setup() -> None:
-    from xblocks.cli import setup_django  # pylint: disable=import-outside-toplevel
-
-    setup_django()
+    bootstrap.setup_django()
 
 
 def _tracks_load(args: argparse.Namespace) -> int:
@@ -87,7 +87,7 @@ def _tracks_load(args: argparse.Namespace) -> int:
     return 1 if report.errors else 0
 
 
-def _tracks_list(args: argparse.Namespace) -> int:  # pylint: disable=unused-argument
+def _tracks_list(args: argparse.Namespace) -> int:
     _setup()
     from xblocks.certification import api  # pylint: disable=import-outside-toplevel
 
@@ -107,7 +107,7 @@ def _verify_chain(args: argparse.Namespace) -> int:
             print(f"no certificate {args.certificate!r}", file=sys.stderr)
             return 2
         certificate_id = certificate.id
-    report = api.verify_event_chain(certificate_id=certificate_id)
+    report = api.certificate_events_verified(certificate_id=certificate_id)
     for problem in report.problems:
         print(f"BROKEN event {problem.event_id} (certificate {problem.certificate_id}): {problem.reason}")
     print(f"{report.checked} events checked, {len(report.problems)} problem(s)")
@@ -143,7 +143,7 @@ def _evaluate(args: argparse.Namespace) -> int:
     return 0
 
 
-def _expire(args: argparse.Namespace) -> int:  # pylint: disable=unused-argument
+def _expire(args: argparse.Namespace) -> int:
     _setup()
     from xblocks.certification import api  # pylint: disable=import-outside-toplevel
 

@@ -20,7 +20,7 @@ from django.db import transaction
 from django.db.models import Q
 from django.utils import timezone
 
-from xblocks.certification import models, permissions
+from xblocks.certification import models, permissions, tasks
 from xblocks.certification.conf import cert_settings
 from xblocks.certification.data import ImportProblem, ImportReport
 from xblocks.core.i18n import gettext as _
@@ -123,10 +123,8 @@ def import_hours_csv(actor, raw: bytes | str, *, dry_run: bool = True, skip_inva
                 entry.import_batch = batch
                 entry.save()
             created = tuple(entry.pk for entry in valid)
-            from xblocks.certification.api import _schedule_evaluation  # pylint: disable=import-outside-toplevel
-
             for user_id in {entry.user_id for entry in valid}:
-                _schedule_evaluation(user_id)
+                tasks.enqueue(tasks.evaluate_learner, user_id)
     return ImportReport(len(rows), len(created), dry_run, tuple(problems), created)
 
 

@@ -123,7 +123,7 @@ class RequirementSpec:
         if self.kind == "hours":
             return (0.0, self.threshold) if (self.category or self.source) else (self.threshold, 0.0)
         if self.kind in GROUP_KINDS:
-            pairs = [child._hours_floor_and_parts() for child in self.children]  # pylint: disable=protected-access
+            pairs = [child._hours_floor_and_parts() for child in self.children]
             if self.kind == "any":  # the cheapest options
                 need = max(1, int(self.threshold or 1))
                 pairs = sorted(pairs, key=lambda pair: max(pair))[:need]

@@ -1,11 +1,14 @@
 """Celery tasks of the certification app: thin, idempotent, JSON arguments, one api call each.
 
-The nightly ones are periodic jobs: ``xblocks.core.periodic`` schedules them.
+The nightly ones are periodic jobs: ``xblocks.core.periodic`` schedules them. The api queues a task
+through ``enqueue``, naming the task object; the api and this module import each other, and neither
+uses the other at import time.
 """
 
 from __future__ import annotations
 
 from celery import shared_task
+from django.db import transaction
 
 from xblocks.certification import api
 
@@ -32,3 +35,8 @@ def send_expiry_reminders() -> int:
 def process_renewals() -> list[str]:
     """Renew certificates whose window is open and whose renewal requirements are met; see api.process_renewals."""
     return api.process_renewals()
+
+
+def enqueue(task, *args) -> None:
+    """Queue ``task`` (one of this module's task objects) once the current transaction commits, so it sees the rows."""
+    transaction.on_commit(lambda: task.delay(*args))

@@ -18,6 +18,7 @@ from django.db import transaction
 from xblocks.certification import models, rules
 from xblocks.certification.conf import cert_settings
 from xblocks.core.files import read_text_limited
+from xblocks.labs import api as labs_api
 
 # The parts of a file that make a new version when they change (title typos do not).
 VERSIONED_FIELDS = ("requirements", "validity", "renewal", "criteria", "skills")
@@ -161,15 +162,13 @@ def load_directory(directory=None, *, dry_run: bool = False, lab_paths=None) -> 
     unmeetable for every learner. Labs are known from the OLX under ``lab_paths`` (default: the folder
     holding the tracks folder, as in ``course_content/``) and, inside Open edX, from the platform's courses.
     """
-    from xblocks.labs.catalog import known_lab_keys  # pylint: disable=import-outside-toplevel
-
     folder = pathlib.Path(directory) if directory else default_directory()
     report = LoadReport(dry_run=dry_run)
     if not folder.is_dir():
         report.errors.append(f"{folder}: not a folder")
         return report
     searched = [pathlib.Path(path) for path in lab_paths] if lab_paths else [folder.resolve().parent]
-    known = known_lab_keys(searched)
+    known = labs_api.known_lab_keys(searched)
     for path in sorted(folder.glob("*.json")):
         try:
             data = json.loads(read_text_limited(path, MAX_TRACK_BYTES))

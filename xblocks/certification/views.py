@@ -22,7 +22,8 @@ from django.views.decorators.http import require_http_methods
 
 from xblocks.certification import api, forms, imports, models, permissions, roster
 from xblocks.certification.conf import cert_settings
-from xblocks.certification.pages import render_page
+from xblocks.core import templates
+from xblocks.core.files import body_too_large
 from xblocks.core.i18n import direction
 from xblocks.core.i18n import gettext as _
 
@@ -55,23 +56,6 @@ def _caller(request):
         if failure is not None:
             return None
     return request.user
-
-
-# Room for the multipart envelope around an upload of the largest accepted size.
-_MULTIPART_SLACK = 64 * 1024
-
-
-def body_too_large(request, limit: int) -> bool:
-    """Whether the request announces more than ``limit`` bytes (+ the multipart envelope): checked before any read.
-
-    Django parses a multipart body (spooling every file to disk) as soon as anything touches
-    ``request.POST`` or ``request.FILES``, the CSRF check included; so this runs first.
-    """
-    try:
-        length = int(request.META.get("CONTENT_LENGTH") or 0)
-    except ValueError:
-        return True
-    return length > limit + _MULTIPART_SLACK
 
 
 def _too_large_message(limit: int) -> str:
@@ -286,7 +270,8 @@ def _hours_page(request):
                 dry_run=not data["commit"],
                 skip_invalid=data["skip_invalid"],
             )
-    html = render_page(
+    html = templates.render(
+        "xblocks.certification",
         "kafaat_certification/hours.html",
         {
             "dir": direction(),

@@ -10,6 +10,9 @@ import logging
 from dataclasses import dataclass
 from typing import Any
 
+from django.conf import settings
+from django.contrib.auth import get_user_model
+
 log = logging.getLogger(__name__)
 
 WORKBENCH_USER_ATTR = "xblock-workbench.user_id"
@@ -26,16 +29,10 @@ class Requester:
 
 def running_in_openedx() -> bool:
     try:
-        import lms  # noqa: F401  pylint: disable=import-outside-toplevel,unused-import
+        import lms  # noqa: F401  pylint: disable=import-outside-toplevel
     except ImportError:
         return False
     return True
-
-
-def _demo_staff_ids() -> set[str]:
-    from django.conf import settings  # pylint: disable=import-outside-toplevel
-
-    return set((getattr(settings, "KAFAAT", None) or {}).get("DEMO_STAFF_IDS", ["staff"]))
 
 
 def current_requester(block) -> Requester:
@@ -45,8 +42,6 @@ def current_requester(block) -> Requester:
     user is identified by the ``student`` query parameter and mapped to a Django user of that name
     (staff when listed in ``KAFAAT["DEMO_STAFF_IDS"]``).
     """
-    from django.contrib.auth import get_user_model  # pylint: disable=import-outside-toplevel
-
     user_model = get_user_model()
     service = block.runtime.service(block, "user")
     xb_user = service.get_current_user()
@@ -58,11 +53,7 @@ def current_requester(block) -> Requester:
             is_staff=bool(attrs.get("edx-platform.user_is_staff")),
             anonymous_id=str(attrs.get("edx-platform.anonymous_user_id") or user.pk),
         )
-    uid = str(attrs.get(WORKBENCH_USER_ATTR) or getattr(block.runtime, "user_id", None) or "")
-    if not uid or uid == "none":
-        raise PermissionError("anonymous users cannot use this block")
-    user, _ = user_model.objects.get_or_create(username=uid[:150], defaults={"email": f"{uid[:60]}@example.com"})
-    return Requester(user=user, is_staff=uid in _demo_staff_ids(), anonymous_id=uid)
+    return _workbench_requester(block, attrs)
 
 
 def is_course_staff(user, course_key: str) -> bool:
@@ -76,7 +67,7 @@ def is_course_staff(user, course_key: str) -> bool:
     if user.is_superuser or user.is_staff:
         return True
     if not running_in_openedx():
-        return user.get_username() in _demo_staff_ids()
+        return _workbench_staff(user)
     if not course_key:
         return False
     from common.djangoapps.student.roles import (  # pylint: disable=import-outside-toplevel
@@ -89,10 +80,34 @@ def is_course_staff(user, course_key: str) -> bool:
     return CourseStaffRole(key).has_user(user) or CourseInstructorRole(key).has_user(user)
 
 
+# --------------------------------------------------------------------------- outside Open edX
+# The one branch with workbench rules, for the xblock-sdk workbench (``make demo``) and the tests: the
+# learner is the runtime's student id, a Django user of that name is made on first use, and the ids in
+# ``KAFAAT["DEMO_STAFF_IDS"]`` count as course staff. Inside Open edX none of it runs: the platform's
+# user service and course roles answer.
+
+
+def _workbench_staff_ids() -> set[str]:
+    return set((getattr(settings, "KAFAAT", None) or {}).get("DEMO_STAFF_IDS", ["staff"]))
+
+
+def _workbench_requester(block, attrs) -> Requester:
+    uid = str(attrs.get(WORKBENCH_USER_ATTR) or getattr(block.runtime, "user_id", None) or "")
+    if not uid or uid == "none":
+        raise PermissionError("anonymous users cannot use this block")
+    user, _ = get_user_model().objects.get_or_create(username=uid[:150], defaults={"email": f"{uid[:60]}@example.com"})
+    return Requester(user=user, is_staff=uid in _workbench_staff_ids(), anonymous_id=uid)
+
+
+def _workbench_staff(user) -> bool:
+    return user.get_username() in _workbench_staff_ids()
+
+
+# --------------------------------------------------------------------------- the platform
+
+
 def in_studio() -> bool:
     """Whether this process is Studio (the CMS), whose handler views already require course author access."""
-    from django.conf import settings  # pylint: disable=import-outside-toplevel
-
     return str(getattr(settings, "ROOT_URLCONF", "")).startswith("cms.")
 
 

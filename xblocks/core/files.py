@@ -83,3 +83,20 @@ def read_stream_limited(stream, limit: int) -> bytes:
     if len(data) > limit:
         raise FileRefused(_("refused: more than %(limit)d bytes") % {"limit": limit})
     return data
+
+
+# Room for the multipart envelope around an upload of the largest accepted size.
+_MULTIPART_SLACK = 64 * 1024
+
+
+def body_too_large(request, limit: int) -> bool:
+    """Whether the request announces more than ``limit`` bytes (+ the multipart envelope): checked before any read.
+
+    Django parses a multipart body (spooling every file to disk) as soon as anything touches
+    ``request.POST`` or ``request.FILES``, the CSRF check included; so this runs first.
+    """
+    try:
+        length = int(request.META.get("CONTENT_LENGTH") or 0)
+    except ValueError:
+        return True
+    return length > limit + _MULTIPART_SLACK

@@ -45,7 +45,6 @@ def js_catalog(lang: str) -> dict:
             trans = _gettext.translation("djangojs", localedir=str(locale_dir), languages=[lang])
         except OSError:
             continue
-        # pylint: disable=protected-access
         for key, value in trans._catalog.items():  # type: ignore[attr-defined]
             if not key:
                 continue

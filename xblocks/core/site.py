@@ -11,7 +11,9 @@ from __future__ import annotations
 
 import urllib.parse
 
+from django.conf import settings
 from django.core import checks
+from django.http.request import validate_host
 
 from xblocks.core.conf import AppSettings
 
@@ -25,7 +27,6 @@ site_settings = AppSettings(
 
 
 def lms_root_url() -> str:
-    from django.conf import settings  # pylint: disable=import-outside-toplevel
 
     value = getattr(settings, "LMS_ROOT_URL", "") if settings.configured else ""
     return value.rstrip("/") if isinstance(value, str) else ""
@@ -59,8 +60,6 @@ def allowed_origins(extra=()) -> set[str]:
 
 
 def _allowed_host(host: str) -> bool:
-    from django.conf import settings  # pylint: disable=import-outside-toplevel
-    from django.http.request import validate_host  # pylint: disable=import-outside-toplevel
 
     allowed = list(settings.ALLOWED_HOSTS)
     if settings.DEBUG and not allowed:  # what Django itself accepts then
@@ -117,6 +116,6 @@ def problems() -> list[checks.CheckMessage]:
     return found
 
 
-def check_site_urls(app_configs=None, **kwargs) -> list[checks.CheckMessage]:  # pylint: disable=unused-argument
+def check_site_urls(app_configs=None, **kwargs) -> list[checks.CheckMessage]:
     """Django system check (``manage.py check``, ``runserver`` and ``migrate`` run it): see ``problems``."""
     return problems()

@@ -83,7 +83,7 @@ class LabSessionAdmin(admin.ModelAdmin):
         )
 
     @admin.action(description=_("Reconcile sessions with the sandbox inventory now"))
-    def reconcile_now(self, request, queryset):  # pylint: disable=unused-argument
+    def reconcile_now(self, request, queryset):
         # Sandboxes live on the lab hosts, never in this web process: each host reconciles its own.
         queues = api.queue_reconciles()
         self.message_user(

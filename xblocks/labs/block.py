@@ -25,11 +25,14 @@ from xblocks.core import compat
 from xblocks.core.html import render_markdown
 from xblocks.core.i18n import direction, js_catalog, language
 from xblocks.core.i18n import gettext as _
-from xblocks.core.resources import add_i18n_js, resource_text
+from xblocks.core.resources import add_http_js, add_i18n_js, resource_text
+from xblocks.core.templates import render
+from xblocks.core.xml import parse
 from xblocks.labs import api
+from xblocks.labs.catalog import find_labs
+from xblocks.labs.conf import labs_settings
 from xblocks.labs.data import ActionRefused, LabError, SessionNotFound, SessionNotReady
-from xblocks.labs.pages import render_page
-from xblocks.labs.session_conf import session_settings
+from xblocks.labs.definition import parse_lab
 
 log = logging.getLogger(__name__)
 
@@ -48,10 +51,18 @@ DEFAULT_OLX = """<kafaat_lab display_name="First steps in the shell" image="base
 
 
 @lru_cache(maxsize=64)
-def _parse(source_hash: str, source: str):  # pylint: disable=unused-argument
-    from xblocks.labs.definition import parse_lab  # pylint: disable=import-outside-toplevel
+def _parse(source_hash: str, source: str):
 
     return parse_lab(source)
+
+
+# Only these context values are HTML, and they come from render_markdown (nh3-sanitised).
+HTML_KEYS = ("instructions", "preview")
+
+
+def render_page(name: str, context: dict) -> str:
+    """Render one of this block's templates (``templates/<name>``); everything is escaped but sanitised Markdown."""
+    return render("xblocks.labs", name, context, html_keys=HTML_KEYS)
 
 
 def _problems(error) -> list[dict]:
@@ -149,7 +160,7 @@ class LabBlock(CompletableXBlockMixin, XBlock):
     # ------------------------------------------------------------------ OLX
 
     @classmethod
-    def parse_xml(cls, node, runtime, keys, *args, **kwargs):  # pylint: disable=unused-argument,arguments-differ
+    def parse_xml(cls, node, runtime, keys, *args, **kwargs):
         """Keep the ``<kafaat_lab>`` element verbatim (minus what the import machinery added)."""
         block = runtime.construct_xblock_from_class(cls, keys)
         element = etree.fromstring(etree.tostring(node, with_tail=False))
@@ -162,7 +173,6 @@ class LabBlock(CompletableXBlockMixin, XBlock):
 
     def add_xml_to_node(self, node):
         """Write the stored OLX back: same attributes, text and children as imported."""
-        from xblocks.core.xml import parse  # pylint: disable=import-outside-toplevel
 
         source = parse(self.olx or DEFAULT_OLX)
         node.tag = self.scope_ids.block_type or source.tag
@@ -224,7 +234,7 @@ class LabBlock(CompletableXBlockMixin, XBlock):
 
     # ------------------------------------------------------------------ views
 
-    def student_view(self, context=None):  # pylint: disable=unused-argument
+    def student_view(self, context=None):
         """The lab page: steps beside the terminal, Start/Check/Reset/Stop, and the staff panel for staff."""
         frag = Fragment()
         lang = language()
@@ -238,7 +248,7 @@ class LabBlock(CompletableXBlockMixin, XBlock):
         if definition is not None and requester is not None:
             try:
                 self._publish_recorded(requester, definition)
-            except Exception:  # pylint: disable=broad-except  # the page still renders; the next poll retries
+            except Exception:  # the page still renders; the next poll retries
                 log.exception("lab %s: publishing a recorded grade failed", self.scope_ids.usage_id)
             status = api.learner_status(requester.user, self._usage_key(), definition)
             shown = api.learner_definition(requester.user, self._usage_key(), definition)
@@ -272,6 +282,7 @@ class LabBlock(CompletableXBlockMixin, XBlock):
         )
         frag.add_css(resource_text("xblocks.labs", "static/css/lab.css"))
         add_i18n_js(frag)
+        add_http_js(frag)
         terminal = self._add_terminal_assets(frag)
         frag.add_javascript(resource_text("xblocks.labs", "static/js/lab.js"))
         frag.initialize_js(
@@ -283,8 +294,8 @@ class LabBlock(CompletableXBlockMixin, XBlock):
                 "status": quote(json.dumps(status.as_json())) if status else None,
                 "isStaff": bool(requester and requester.is_staff),
                 "terminal": terminal,
-                "expiryWarning": int(session_settings.EXPIRY_WARNING),
-                "extendSeconds": int(session_settings.EXTEND_SECONDS),
+                "expiryWarning": int(labs_settings.EXPIRY_WARNING),
+                "extendSeconds": int(labs_settings.EXTEND_SECONDS),
             },
         )
         return frag
@@ -306,27 +317,23 @@ class LabBlock(CompletableXBlockMixin, XBlock):
             )
         )
 
-    def studio_view(self, context=None):  # pylint: disable=unused-argument
+    def studio_view(self, context=None):
         """An OLX editor that validates (errors with line numbers) and previews before it saves."""
         frag = Fragment(render_page("kafaat_lab/studio.html", {"dir": direction(), "olx": self.olx or DEFAULT_OLX}))
         frag.add_css(resource_text("xblocks.labs", "static/css/lab.css"))
         add_i18n_js(frag)
+        add_http_js(frag)
         frag.add_javascript(resource_text("xblocks.labs", "static/js/studio.js"))
         frag.initialize_js("KafaatLabStudio", {"i18n": js_catalog(language())})
         return frag
 
     def _add_terminal_assets(self, frag) -> bool:
-        try:
-            from xblocks.labs.terminal.assets import add_to_fragment  # pylint: disable=import-outside-toplevel
-        except ImportError:
-            return False
-        add_to_fragment(frag, lambda path: self.runtime.local_resource_url(self, path))
-        return True
+        return api.add_terminal_assets(frag, lambda path: self.runtime.local_resource_url(self, path))
 
     # ------------------------------------------------------------------ learner handlers
 
     @XBlock.json_handler
-    def start(self, data, suffix=""):  # pylint: disable=unused-argument
+    def start(self, data, suffix=""):
         """Start (or rejoin) the learner's lab; the page then polls ``status`` through the phases."""
         requester = self._requester()
         definition = self._valid_definition()
@@ -337,7 +344,7 @@ class LabBlock(CompletableXBlockMixin, XBlock):
         return status.as_json()
 
     @XBlock.json_handler
-    def status(self, data, suffix=""):  # pylint: disable=unused-argument
+    def status(self, data, suffix=""):
         requester = self._requester()
         definition = self._valid_definition()
         self._publish_recorded(requester, definition)
@@ -354,7 +361,7 @@ class LabBlock(CompletableXBlockMixin, XBlock):
         return run.as_json()
 
     @XBlock.json_handler
-    def check(self, data, suffix=""):  # pylint: disable=unused-argument
+    def check(self, data, suffix=""):
         """Record a press of Check; a worker runs the step's checks in the learner's environment.
 
         Answers at once with the run (``queued``; already finished when Celery runs tasks eagerly);
@@ -367,7 +374,7 @@ class LabBlock(CompletableXBlockMixin, XBlock):
         return self._answer_run(requester, definition, lambda: api.request_checks(session_id, step))
 
     @XBlock.json_handler
-    def check_status(self, data, suffix=""):  # pylint: disable=unused-argument
+    def check_status(self, data, suffix=""):
         """Progress of one of the learner's check runs in this block, then its results; publishes the grade."""
         requester = self._requester()
         definition = self._valid_definition()
@@ -380,7 +387,7 @@ class LabBlock(CompletableXBlockMixin, XBlock):
         )
 
     @XBlock.json_handler
-    def submit_flag(self, data, suffix=""):  # pylint: disable=unused-argument
+    def submit_flag(self, data, suffix=""):
         """Compare an answer with the learner's flag (in the request: no sandbox needed); publishes the grade."""
         requester = self._requester()
         definition = self._valid_definition()
@@ -390,7 +397,7 @@ class LabBlock(CompletableXBlockMixin, XBlock):
         return self._answer_run(requester, definition, lambda: api.submit_flag(session_id, step, flag, answer))
 
     @XBlock.json_handler
-    def hint(self, data, suffix=""):  # pylint: disable=unused-argument
+    def hint(self, data, suffix=""):
         requester = self._requester()
         session_id = self._live_session(requester)
         try:
@@ -407,7 +414,7 @@ class LabBlock(CompletableXBlockMixin, XBlock):
         }
 
     @XBlock.json_handler
-    def solution(self, data, suffix=""):  # pylint: disable=unused-argument
+    def solution(self, data, suffix=""):
         requester = self._requester()
         session_id = self._live_session(requester)
         try:
@@ -418,7 +425,7 @@ class LabBlock(CompletableXBlockMixin, XBlock):
         return {"step_id": reveal.step_id, "script": reveal.script, "status": reveal.status.as_json()}
 
     @XBlock.json_handler
-    def reset(self, data, suffix=""):  # pylint: disable=unused-argument
+    def reset(self, data, suffix=""):
         """A fresh environment; earned points and used attempts are kept."""
         requester = self._requester()
         definition = self._valid_definition()
@@ -431,13 +438,13 @@ class LabBlock(CompletableXBlockMixin, XBlock):
         return status.as_json()
 
     @XBlock.json_handler
-    def stop(self, data, suffix=""):  # pylint: disable=unused-argument
+    def stop(self, data, suffix=""):
         requester = self._requester()
         session_id = self._live_session(requester)
         return api.stop_session(session_id, actor=f"user:{requester.user.pk}", reason="stopped by learner").as_json()
 
     @XBlock.json_handler
-    def keepalive(self, data, suffix=""):  # pylint: disable=unused-argument
+    def keepalive(self, data, suffix=""):
         """The learner is still there (reading, not typing): push the idle timeout back."""
         requester = self._requester()
         session_id = self._live_session(requester)
@@ -445,7 +452,7 @@ class LabBlock(CompletableXBlockMixin, XBlock):
         return api.session_status(session_id).as_json()
 
     @XBlock.json_handler
-    def terminal_token(self, data, suffix=""):  # pylint: disable=unused-argument
+    def terminal_token(self, data, suffix=""):
         """A short-lived single-use token for the learner's own terminal (never for another session)."""
         requester = self._requester()
         session_id = self._live_session(requester)
@@ -459,7 +466,7 @@ class LabBlock(CompletableXBlockMixin, XBlock):
             raise _refuse(409, error.learner_message) from None
         except PermissionError:
             raise _refuse(403, _("You cannot open this terminal.")) from None
-        except Exception as error:  # pylint: disable=broad-except
+        except Exception as error:
             if type(error).__name__ == "TerminalDenied":
                 raise _refuse(403, _("You cannot open this terminal.")) from None
             raise
@@ -467,19 +474,19 @@ class LabBlock(CompletableXBlockMixin, XBlock):
     # ------------------------------------------------------------------ staff handlers
 
     @XBlock.json_handler
-    def staff_sessions(self, data, suffix=""):  # pylint: disable=unused-argument
+    def staff_sessions(self, data, suffix=""):
         """Every learner's lab in this block: state, step, last check, attempts, time used."""
         self._staff()
         return {"sessions": [row.as_json() for row in api.list_sessions(self._usage_key())]}
 
     @XBlock.json_handler
-    def staff_stop(self, data, suffix=""):  # pylint: disable=unused-argument
+    def staff_stop(self, data, suffix=""):
         requester = self._staff()
         session_id = self._staff_session(data)
         return api.stop_session(session_id, actor=f"staff:{requester.user.pk}", reason="stopped by staff").as_json()
 
     @XBlock.json_handler
-    def staff_reset(self, data, suffix=""):  # pylint: disable=unused-argument
+    def staff_reset(self, data, suffix=""):
         requester = self._staff()
         session_id = self._staff_session(data)
         definition = self._valid_definition()
@@ -489,11 +496,11 @@ class LabBlock(CompletableXBlockMixin, XBlock):
             raise self._api_error(error) from None
 
     @XBlock.json_handler
-    def staff_extend(self, data, suffix=""):  # pylint: disable=unused-argument
+    def staff_extend(self, data, suffix=""):
         requester = self._staff()
         session_id = self._staff_session(data)
         try:
-            seconds = int((data or {}).get("seconds") or session_settings.EXTEND_SECONDS)
+            seconds = int((data or {}).get("seconds") or labs_settings.EXTEND_SECONDS)
             return api.extend_session(session_id, seconds, actor=f"staff:{requester.user.pk}").as_json()
         except (TypeError, ValueError):
             raise _refuse(400, _("Choose an extension in seconds.")) from None
@@ -501,7 +508,7 @@ class LabBlock(CompletableXBlockMixin, XBlock):
             raise self._api_error(error) from None
 
     @XBlock.json_handler
-    def staff_terminal_token(self, data, suffix=""):  # pylint: disable=unused-argument
+    def staff_terminal_token(self, data, suffix=""):
         """A read-only attach to a learner's terminal; recorded by the gateway as a staff watch."""
         requester = self._staff()
         session_id = self._staff_session(data)
@@ -510,7 +517,7 @@ class LabBlock(CompletableXBlockMixin, XBlock):
         return self._mint(requester.user, session_id, "ro", attached_by=requester.user)
 
     @XBlock.json_handler
-    def staff_transcript(self, data, suffix=""):  # pylint: disable=unused-argument
+    def staff_transcript(self, data, suffix=""):
         self._staff()
         session_id = self._staff_session(data)
         return {"session_id": session_id, "cast": api.transcript(session_id)}
@@ -518,13 +525,13 @@ class LabBlock(CompletableXBlockMixin, XBlock):
     # ------------------------------------------------------------------ Studio handlers
 
     @XBlock.json_handler
-    def studio_validate(self, data, suffix=""):  # pylint: disable=unused-argument
+    def studio_validate(self, data, suffix=""):
         """Validate OLX without saving: errors with line numbers, or a preview of the steps."""
         self._author()
         return self._validated((data or {}).get("olx") or "")[0]
 
     @XBlock.json_handler
-    def studio_submit(self, data, suffix=""):  # pylint: disable=unused-argument
+    def studio_submit(self, data, suffix=""):
         """Save the OLX only when it validates."""
         self._author()
         source = (data or {}).get("olx") or ""
@@ -550,7 +557,6 @@ class LabBlock(CompletableXBlockMixin, XBlock):
 
     @staticmethod
     def _validated(source: str):
-        from xblocks.labs.definition import parse_lab  # pylint: disable=import-outside-toplevel
 
         try:
             element = etree.fromstring(source.encode("utf-8")) if source.strip() else None
@@ -583,8 +589,6 @@ class LabBlock(CompletableXBlockMixin, XBlock):
     @staticmethod
     def workbench_scenarios():
         """Every lab of the sample course when running from a checkout, plus a small inline lab."""
-        from xblocks.labs.catalog import find_labs  # pylint: disable=import-outside-toplevel
-        from xblocks.labs.definition import parse_lab  # pylint: disable=import-outside-toplevel
 
         scenarios = [("Kafaat lab: first steps (inline)", DEFAULT_OLX)]
         course = CHECKOUT / "course_content"

@@ -10,6 +10,10 @@ from dataclasses import dataclass
 
 from lxml import etree
 
+from xblocks.core import compat
+from xblocks.core.files import FileRefused, read_text_limited
+from xblocks.core.xml import MAX_XML_BYTES, UnsafeXMLError, parse
+
 SKIP_DIRS = {"node_modules", "__pycache__", "images"}
 
 
@@ -41,8 +45,6 @@ def _xml_files(paths: Iterable[str]) -> Iterator[pathlib.Path]:
 
 def find_labs(paths: Iterable[str]) -> list[LabSource]:
     """Every lab definition in the given files and folders; pointer tags (``url_name`` only) are skipped."""
-    from xblocks.core.files import FileRefused, read_text_limited  # pylint: disable=import-outside-toplevel
-    from xblocks.core.xml import MAX_XML_BYTES, UnsafeXMLError, parse  # pylint: disable=import-outside-toplevel
 
     found: list[LabSource] = []
     for path in _xml_files(paths):
@@ -76,8 +78,6 @@ def lab_key_of(source: LabSource, definition=None) -> str:
         return definition.lab_key
     element = source.source
     if isinstance(element, str):
-        from xblocks.core.xml import UnsafeXMLError, parse  # pylint: disable=import-outside-toplevel
-
         try:
             element = parse(element)
         except (UnsafeXMLError, etree.XMLSyntaxError, ValueError):
@@ -88,7 +88,6 @@ def lab_key_of(source: LabSource, definition=None) -> str:
 def known_lab_keys(paths: Iterable[str | pathlib.Path]) -> dict[str, str]:
     """Lab key -> where it is defined, for every lab in the given OLX files and folders that has a key,
     plus (inside Open edX) every lab of the platform's courses."""
-    from xblocks.core import compat  # pylint: disable=import-outside-toplevel
 
     found: dict[str, str] = {}
     for source in find_labs([str(path) for path in paths]):

@@ -361,7 +361,7 @@ def test_command(args: argparse.Namespace) -> int:
     def one(item: LabSource) -> LabReport:
         try:
             report = test_lab(item, backend, seed, args.keep, progress)
-        except Exception as error:  # pylint: disable=broad-except  # one broken lab must not hide the others
+        except Exception as error:  # one broken lab must not hide the others
             report = LabReport(where=item.where)
             report.add(False, "unexpected error", detail=f"{type(error).__name__}: {error}")
         progress.finish(report)

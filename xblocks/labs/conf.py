@@ -1,40 +1,60 @@
-"""Defaults of every labs setting, overridable through ``settings.KAFAAT`` or ``KAFAAT_<NAME>`` variables."""
+"""Defaults of the labs app's settings (sessions, the reaper, check runs, lab hosts), overridable in ``KAFAAT``.
 
-import socket
+The sandbox engine's own settings live beside it, in ``xblocks.labs.sandbox.conf``; both read the same
+``KAFAAT`` dict late, at call time.
+"""
 
+from xblocks.core import routing
 from xblocks.core.conf import AppSettings
 
 labs_settings = AppSettings(
     {
-        # Sandbox engine
-        "SANDBOX_BACKEND": "local",
-        "SANDBOX_ROOT": "/var/lib/kafaat/sandboxes",
-        "IMAGE_CACHE": "/var/cache/kafaat/images",
-        "IMAGE_RECIPE_DIRS": [],  # extra recipe folders; the package's and course_content's are always searched
-        "IMAGE_MIRROR": "",  # Debian mirror for debootstrap; empty: the one this host's apt uses
-        "IMAGE_AUTO_BUILD": True,  # build a missing image on first create (slow once) instead of failing
-        "LAB_HOST": socket.gethostname(),
-        # Subordinate host ids: each live sandbox holds its own slot of SANDBOX_UID_COUNT ids
-        # (slot n starts at BASE + n * COUNT; its root is that id, its learner that + 1000);
-        # scripts/sandbox-host.sh records BASE .. BASE + (SLOTS + 1) * COUNT in /etc/subuid and /etc/subgid.
-        "SANDBOX_UID_BASE": 100000,
-        "SANDBOX_UID_COUNT": 65536,
-        "SANDBOX_UID_SLOTS": 1024,
-        "SANDBOX_UID_SLOT_DIR": "/run/kafaat/uid-slots",  # one registry per host, whatever SANDBOX_ROOT is
-        # The helper that makes and enters sandboxes: built from its C source into this cache on first
-        # use, or an operator's prebuilt copy (root-owned, not writable by others) when set.
-        "SANDBOX_HELPER": "",
-        "SANDBOX_HELPER_CACHE": "/var/cache/kafaat/helper",
-        # Landlock ABI required for the learner's domain: 6 (Linux 6.12) scopes signals and abstract
-        # sockets; lowering it accepts a kernel where a learner can signal a check (docs/sandbox.md).
-        "SANDBOX_LANDLOCK_MIN_ABI": 6,
-        # Each sandbox's own inotify limits (its user namespace's user.max_inotify_*).
-        "SANDBOX_INOTIFY_INSTANCES": 128,
-        "SANDBOX_INOTIFY_WATCHES": 65536,
-        # cgroup folder (under each v1 hierarchy, or under the v2 root) holding one cgroup per sandbox
-        "SANDBOX_CGROUP_PARENT": "kafaat",
-        "SANDBOX_CPU_PERIOD_US": 100000,
-        # Refuse to create sandboxes while the last start-up self-test of this process failed.
-        "SANDBOX_REQUIRE_SELFTEST": True,
+        # A provisioning session whose last phase change is older than this is taken over by the
+        # reaper (its worker died): retried up to PROVISION_MAX_ATTEMPTS, then failed with a message.
+        "PROVISION_TIMEOUT": 120,
+        "PROVISION_MAX_ATTEMPTS": 3,
+        # A requested session no worker picked up within this many seconds is queued again.
+        "REQUEST_REQUEUE_AFTER": 60,
+        # A stopping session not torn down within this many seconds is queued for teardown again.
+        "STOPPING_REQUEUE_AFTER": 60,
+        # Staff extensions add this many seconds by default.
+        "EXTEND_SECONDS": 15 * 60,
+        # The page warns the learner this many seconds before the time limit.
+        "EXPIRY_WARNING": 5 * 60,
+        # Check output kept on each CheckRun row (bytes of feedback per check).
+        "CHECK_OUTPUT_LIMIT": 4096,
+        # Intervals (seconds) of the reaper and the reconciler (Celery beat or ``kafaat_periodic``).
+        "REAP_INTERVAL": 30,
+        "RECONCILE_INTERVAL": 300,
+        # Lab work (starts, stops, checks, reaping, reconciling) runs only on lab hosts: processes
+        # with this role (``kafaat_lab_host run`` sets it for its worker). Every other process that
+        # receives a lab task sends it on to the lab queues instead of running it.
+        "LAB_HOST_ROLE": False,
+        # The Celery queue every lab host consumes; each host also consumes "<LAB_QUEUE>.<host>",
+        # where the later operations of the sessions it runs (stop, checks, reconcile) are sent.
+        "LAB_QUEUE": routing.DEFAULT_LAB_QUEUE,
+        # Lab hosts register every LAB_HOST_HEARTBEAT seconds; one silent for LAB_HOST_DEAD_AFTER
+        # seconds gets no new sessions.
+        "LAB_HOST_HEARTBEAT": 10,
+        "LAB_HOST_DEAD_AFTER": 45,
+        # How many live sessions this lab host accepts (reported in its heartbeat).
+        "LAB_HOST_CAPACITY": 20,
+        # Where browsers reach this lab host's terminal gateway (reported in its heartbeat; the
+        # terminal's TERMINAL_GATEWAY_URLS, when it names the host, wins).
+        "LAB_HOST_GATEWAY_URL": "",
+        # Check runs (one press of Check, run by a worker while the page polls):
+        # wall time of one press's checks once a worker started them; what has not finished by then
+        # does not pass and the run is reported as timed out.
+        "CHECK_RUN_TIME_LIMIT": 180,
+        # A press no worker started within this many seconds ends without running (attempt given back).
+        "CHECK_QUEUE_TIMEOUT": 120,
+        # A queued run's task is sent again after this many seconds (a message lost with the broker).
+        "CHECK_REQUEUE_AFTER": 30,
+        # A running run not finished CHECK_RUN_TIME_LIMIT + this many seconds after it started lost its
+        # worker: the reaper ends it with a message and gives the attempt back.
+        "CHECK_RUN_GRACE": 30,
+        # Live labs (requested, starting or running) one learner may hold at once, across every block
+        # and course; 0 means no limit.
+        "MAX_LIVE_LABS_PER_LEARNER": 3,
     }
 )

@@ -16,9 +16,9 @@ from django.db.models import Count
 from django.utils import timezone
 
 from xblocks.core import routing
+from xblocks.labs.conf import labs_settings
 from xblocks.labs.data import LIVE_STATES, LabHostStatus
 from xblocks.labs.models import LabHost, LabSession
-from xblocks.labs.session_conf import session_settings
 
 log = logging.getLogger(__name__)
 
@@ -29,12 +29,12 @@ class NoLabHost(Exception):
 
 def lab_host_role() -> bool:
     """Whether this process may run lab work (``LAB_HOST_ROLE``): lab hosts only, never LMS web processes."""
-    return bool(session_settings.LAB_HOST_ROLE)
+    return bool(labs_settings.LAB_HOST_ROLE)
 
 
 def lab_queue() -> str:
     """The queue every lab host consumes (new sessions when no host is registered, reaping)."""
-    return str(session_settings.LAB_QUEUE or routing.DEFAULT_LAB_QUEUE)
+    return str(labs_settings.LAB_QUEUE or routing.DEFAULT_LAB_QUEUE)
 
 
 def host_queue(host: str) -> str:
@@ -43,7 +43,7 @@ def host_queue(host: str) -> str:
 
 
 def _alive_since(now: datetime) -> datetime:
-    return now - timedelta(seconds=int(session_settings.LAB_HOST_DEAD_AFTER))
+    return now - timedelta(seconds=int(labs_settings.LAB_HOST_DEAD_AFTER))
 
 
 def heartbeat(

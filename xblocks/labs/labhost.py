@@ -115,7 +115,7 @@ def _sandbox_count() -> int:
         from xblocks.labs.sandbox.base import get_backend  # pylint: disable=import-outside-toplevel
 
         return len(get_backend().inventory())
-    except Exception:  # pylint: disable=broad-except  # a host that cannot list its sandboxes still reports
+    except Exception:  # a host that cannot list its sandboxes still reports
         log.debug("could not count sandboxes", exc_info=True)
         return 0
 
@@ -198,7 +198,7 @@ class Service:
             self._loop.stop()
         try:
             api.lab_host_stopped(self.options.name)
-        except Exception:  # pylint: disable=broad-except  # the database may be the thing that went away
+        except Exception:  # the database may be the thing that went away
             log.exception("could not mark lab host %s stopped", self.options.name)
         for child in self.children.values():
             if child.poll() is None:
@@ -214,7 +214,7 @@ class Service:
     def run(self) -> int:
         """Start, heartbeat until a signal (0) or a child's death (1), then stop everything."""
 
-        def on_signal(signum, frame):  # pylint: disable=unused-argument
+        def on_signal(signum, frame):
             self._stop.set()
 
         previous = {sig: signal.signal(sig, on_signal) for sig in (signal.SIGTERM, signal.SIGINT)}
@@ -224,7 +224,7 @@ class Service:
             while not self._stop.is_set():
                 try:
                     self.heartbeat()
-                except Exception:  # pylint: disable=broad-except  # keep serving; the next beat may get through
+                except Exception:  # keep serving; the next beat may get through
                     log.exception("lab host %s: heartbeat failed", self.options.name)
                 dead = [name for name, child in self.children.items() if child.poll() is not None]
                 if dead:

@@ -141,7 +141,7 @@ def run_job(name: str, *, now: datetime | None = None, came_from: str | None = N
     started = time.monotonic()
     try:
         result = _callable(item.task)()
-    except Exception as error:  # pylint: disable=broad-except  # one failing job must not stop the others
+    except Exception as error:  # one failing job must not stop the others
         seconds = time.monotonic() - started
         log.exception("periodic job %s failed after %.1f s", name, seconds)
         detail = f"{type(error).__name__}: {error}\n{traceback.format_exc(limit=8)}"
@@ -217,6 +217,6 @@ class Loop:
         while not self._stop.is_set():
             try:
                 self.once()
-            except Exception:  # pylint: disable=broad-except  # the database may be away for a moment
+            except Exception:  # the database may be away for a moment
                 log.exception("periodic loop: a pass failed; trying again in %.0f s", self.tick)
             self._stop.wait(self.tick)

@@ -158,7 +158,7 @@ def provision(backend: Backend, lab: LabDefinition, *, label: str, on_phase: Pha
 def _destroy_quietly(backend: Backend, handle: SandboxHandle) -> None:
     try:
         backend.destroy(handle)
-    except Exception:  # pylint: disable=broad-except  # the original failure matters more; the reaper retries
+    except Exception:  # the original failure matters more; the reaper retries
         log.exception("could not destroy sandbox %s after a failed start", handle.id)
 
 

@@ -6,6 +6,10 @@ state machine makes the repeat harmless, and the reaper takes over starts that s
 Lab tasks (``base=LabHostTask``) run only on lab hosts. Another worker that receives one (a routing
 mistake, a ``.delay()`` without a queue) runs nothing: it sends the task, under the same id, to the lab
 queue it belongs on and acknowledges its own copy, so a caller waiting for the result still gets it.
+
+The api queues every lab task through ``enqueue``, naming the task object itself. The api and this
+module import each other (tasks call the api; the api queues tasks): neither uses the other at import
+time, so either may be imported first.
 """
 
 from __future__ import annotations
@@ -15,8 +19,10 @@ import logging
 from celery import Task, shared_task
 from celery.exceptions import Ignore
 from celery.signals import worker_ready
+from django.db import transaction
 
-from xblocks.labs import api
+from xblocks.labs import api, periodic
+from xblocks.labs.sandbox import selftest
 from xblocks.labs.sandbox.base import BackendUnavailable
 
 log = logging.getLogger(__name__)
@@ -63,17 +69,13 @@ class LabHostTask(Task):
     max_retries=5,
     ignore_result=True,
 )
-def provision_session(self, session_id: int) -> None:  # pylint: disable=unused-argument
+def provision_session(self, session_id: int) -> None:
     """Create the environment of a requested lab session; see api.provision_session."""
     api.provision_session(int(session_id))
 
 
-# The name the design uses for the same step ("start" queues the provisioning).
-start_session = provision_session
-
-
 @shared_task(base=LabHostTask, bind=True, acks_late=True, ignore_result=True, max_retries=5, default_retry_delay=10)
-def teardown_session(self, session_id: int) -> None:  # pylint: disable=unused-argument
+def teardown_session(self, session_id: int) -> None:
     """Destroy a stopping session's environment and mark it stopped; see api.teardown_session."""
     api.teardown_session(int(session_id))
 
@@ -119,14 +121,12 @@ def reconcile_lab_hosts() -> list:
 @shared_task(bind=True, acks_late=True, ignore_result=True)
 def run_periodic_job(self, name: str) -> dict:
     """Run one periodic job if it is due and nobody else runs it (Celery beat's entry); see periodic.run_job."""
-    from xblocks.labs import periodic  # pylint: disable=import-outside-toplevel
-
     came_from = (self.request.delivery_info or {}).get("routing_key") if self.request.id else None
     return periodic.run_job(str(name), came_from=came_from).as_json()
 
 
 @worker_ready.connect
-def _self_test_on_worker_start(sender=None, **kwargs):  # pylint: disable=unused-argument
+def _self_test_on_worker_start(sender=None, **kwargs):
     """Run the sandbox abuse self-test when a lab host's worker starts; a failure makes the backend refuse lab work.
 
     Workers without the lab-host role never make sandboxes, so they skip it.
@@ -134,13 +134,26 @@ def _self_test_on_worker_start(sender=None, **kwargs):  # pylint: disable=unused
     if not api.may_run_lab_work():
         return
     try:
-        from xblocks.labs.sandbox import selftest  # pylint: disable=import-outside-toplevel
-    except ImportError:
-        log.warning("sandbox self-test module missing: lab work is not confinement-checked on this worker")
-        return
-    try:
         selftest.run_and_record()
-    except Exception:  # pylint: disable=broad-except
+    except Exception:
         # run_and_record records failures itself; an exception here must not kill the worker's
         # other queues (certification tasks share it), so it is logged loudly instead.
         log.exception("sandbox self-test crashed")
+
+
+def enqueue(task, *args, queue: str) -> None:
+    """Queue ``task`` (one of this module's task objects) on ``queue`` once the current transaction commits.
+
+    A worker must see the row it is given, hence after commit. A broker that is down (or an eager run
+    that fails) is logged, not raised: the row is committed and the reaper queues the work again after
+    ``REQUEST_REQUEUE_AFTER``, ``STOPPING_REQUEUE_AFTER`` or ``CHECK_REQUEUE_AFTER``, so the learner is not
+    shown an error for work that will still happen.
+    """
+
+    def send() -> None:
+        try:
+            task.apply_async(args=list(args), queue=queue)
+        except Exception:
+            log.exception("could not queue %s%r on %s; the reaper will retry", task.name, args, queue)
+
+    transaction.on_commit(send)

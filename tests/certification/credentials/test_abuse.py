@@ -8,7 +8,8 @@ import pytest
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
-from xblocks.certification.credentials import api, proofs, statuslist, tasks
+from xblocks.certification.credentials import api, keyring, proofs, statuslist, tasks
+from xblocks.certification.credentials.api import documents, links
 from xblocks.certification.credentials.models import SignedCredential
 
 pytestmark = [pytest.mark.django_db, pytest.mark.mariadb]
@@ -56,7 +57,7 @@ def test_a_credential_claiming_another_issuer_with_our_key_fails(certificates):
     document["issuer"] = {**document["issuer"], "id": api.issuer_url("another-school")}
     # The signature is made by someone holding the key, but the key is not another-school's.
     key = proofs.private_key_from_multibase(
-        json.loads(next(iter((api.keyring.key_dir()).glob("*.json"))).read_text())["keys"][0]["secretKeyMultibase"]
+        json.loads(next(iter((keyring.key_dir()).glob("*.json"))).read_text())["keys"][0]["secretKeyMultibase"]
     )
     forged = proofs.sign(document, key, method)
     assert not api.verify_credential(forged).ok
@@ -105,11 +106,11 @@ def test_tampered_signed_status_list_is_rejected(certificates, monkeypatch):
     certificate = certificates.add()
     document = api.credential_json(certificate.id)
     entry = document["credentialStatus"][0]
-    key = api._status_list_key(entry["statusListCredential"])  # pylint: disable=protected-access
+    key = links._status_list_key(entry["statusListCredential"])
     listing = json.loads(json.dumps(api.status_list_document(*key)))
     bits = bytearray(statuslist.decode(listing["credentialSubject"]["encodedList"]))
     statuslist.set_bit(bits, int(entry["statusListIndex"]), True)
     listing["credentialSubject"]["encodedList"] = statuslist.encode(bytes(bits))
-    monkeypatch.setattr(api, "status_list_document", lambda *args: listing)
+    monkeypatch.setattr(documents, "status_list_document", lambda *args: listing)
     result = api.verify_credential(document)
     assert not result.ok and "status list's proof is invalid" in result.reason

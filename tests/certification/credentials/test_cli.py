@@ -7,6 +7,7 @@ import pytest
 
 from xblocks import cli
 from xblocks.certification.credentials import api
+from xblocks.certification.credentials.api import signing
 
 pytestmark = [pytest.mark.django_db, pytest.mark.mariadb]
 
@@ -134,7 +135,7 @@ def test_verify_command_passes_with_a_note_when_a_remote_status_list_is_unreacha
         }
     ]
     unsigned = openbadges.build(certificate, links, salt="x" * 32, status_entries=remote)
-    signed, _ = api._sign_document(unsigned, "ecole-nord")  # pylint: disable=protected-access
+    signed, _ = signing._sign_document(unsigned, "ecole-nord")
     path = tmp_path / "credential.json"
     path.write_text(json.dumps(signed), encoding="utf-8")
     assert cli.main(["cert", "verify", str(path)]) == 0

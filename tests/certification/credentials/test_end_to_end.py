@@ -9,8 +9,8 @@ pytestmark = [pytest.mark.django_db, pytest.mark.mariadb]
 
 
 @pytest.fixture
-def issued(cert_world, keys_dir, django_capture_on_commit_callbacks):  # pylint: disable=unused-argument
-    from tests.certification.conftest import complete_cloud_track
+def issued(cert_world, keys_dir, django_capture_on_commit_callbacks):
+    from tests.certification.helpers import complete_cloud_track
     from xblocks.certification import api as certification_api
 
     with django_capture_on_commit_callbacks(execute=True):

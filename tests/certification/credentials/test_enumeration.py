@@ -28,7 +28,7 @@ def _fresh_limits():
 
 
 @pytest.fixture
-def issued(certified, keys_dir):  # pylint: disable=unused-argument
+def issued(certified, keys_dir):
     amina = models.Certificate.objects.get(user=certified.learner("amina_a"))
     lina = models.Certificate.objects.get(user=certified.learner("lina_b"))
     return amina, lina
@@ -75,7 +75,7 @@ def _employer_token():
     return raw
 
 
-def _get(client, url, token):  # pylint: disable=unused-argument
+def _get(client, url, token):
     return client.get(url)
 
 

@@ -9,7 +9,7 @@ import urllib.parse
 import pytest
 from django.core import checks
 
-from tests.certification.conftest import complete_cloud_track
+from tests.certification.helpers import complete_cloud_track
 
 pytestmark = pytest.mark.django_db
 SITE = "http://127.0.0.1:8123"

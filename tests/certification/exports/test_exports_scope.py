@@ -12,9 +12,8 @@ import pytest
 from django.contrib.auth.models import AnonymousUser
 from django.core.exceptions import PermissionDenied
 
+from tests.certification.exports.helpers import INJECTED_COHORT, INJECTED_NAME
 from xblocks.certification.exports import api
-
-from .conftest import INJECTED_COHORT, INJECTED_NAME
 
 pytestmark = [pytest.mark.mariadb]
 

@@ -7,7 +7,7 @@ import pathlib
 import pytest
 from lxml import etree
 
-from tests.labs.conftest import OLX_DIR, assert_inert
+from tests.labs.helpers import OLX_DIR, assert_inert
 from xblocks.labs.block import DEFAULT_OLX, LabBlock
 from xblocks.labs.catalog import find_labs
 
@@ -27,7 +27,7 @@ def canonical(text: str) -> bytes:
 
 @pytest.mark.parametrize("name,text", LAB_TEXTS, ids=[name for name, _ in LAB_TEXTS])
 @pytest.mark.django_db
-def test_import_then_export_leaves_the_olx_unchanged(lab_factory, name, text):  # pylint: disable=unused-argument
+def test_import_then_export_leaves_the_olx_unchanged(lab_factory, name, text):
     lab = lab_factory(text)
     node = etree.Element("kafaat_lab")
     lab.block.add_xml_to_node(node)

@@ -53,7 +53,7 @@ def unreserved_base() -> int:
 
 
 @pytest.mark.sandbox
-def test_this_host_provides_every_piece(local_backend):  # pylint: disable=unused-argument
+def test_this_host_provides_every_piece(local_backend):
     results = requirements.check()
     assert [result.name for result in results] == NAMES
     assert all(result.ok for result in results), "\n".join(result.line() for result in results)
@@ -150,7 +150,7 @@ def test_the_workers_self_test_checks_the_requirements_then_runs_every_case(loca
     report = selftest.run()  # no backend given: as Celery's worker_ready calls it
     assert report.passed, report.summary()
     assert [need.name for need in report.requirements] == NAMES
-    assert len(report.cases) == len(selftest._cases())  # pylint: disable=protected-access
+    assert len(report.cases) == len(selftest._cases())
 
 
 def test_a_check_registered_by_another_part_slots_in_and_replaces_by_name(monkeypatch):

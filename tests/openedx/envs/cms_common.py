@@ -2,7 +2,7 @@
 
 from edx_django_utils.plugins import add_plugins, get_plugin_apps
 
-from tests.openedx.envs.shared import *  # noqa: F401,F403  pylint: disable=wildcard-import,unused-wildcard-import
+from tests.openedx.envs.shared import *  # noqa: F401,F403
 from tests.openedx.envs.shared import INSTALLED_APPS
 from tests.openedx.platform import ProjectType, SettingsType
 

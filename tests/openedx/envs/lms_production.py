@@ -3,7 +3,7 @@ PRODUCTION plugin settings, Teak added them while derived settings were still pl
 
 from edx_django_utils.plugins import add_plugins
 
-from tests.openedx.envs.lms_common import *  # noqa: F401,F403  pylint: disable=wildcard-import,unused-wildcard-import
+from tests.openedx.envs.lms_common import *  # noqa: F401,F403
 from tests.openedx.platform import RELEASE, ProjectType, SettingsType, derive_settings
 
 SESSION_COOKIE_SECURE = True

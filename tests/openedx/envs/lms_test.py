@@ -2,7 +2,7 @@
 
 from edx_django_utils.plugins import add_plugins
 
-from tests.openedx.envs.lms_common import *  # noqa: F401,F403  pylint: disable=wildcard-import,unused-wildcard-import
+from tests.openedx.envs.lms_common import *  # noqa: F401,F403
 from tests.openedx.platform import ProjectType, SettingsType, derive_settings
 
 CELERY_TASK_ALWAYS_EAGER = True

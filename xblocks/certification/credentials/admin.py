@@ -2,9 +2,15 @@
 
 from django.contrib import admin
 
-from xblocks.certification.admin import OperationsAdminMixin
-
-from .models import EmployerToken, Endorsement, IssuerKey, SignedCredential, StatusList, Verification
+from xblocks.certification.api import OperationsAdminMixin
+from xblocks.certification.credentials.models import (
+    EmployerToken,
+    Endorsement,
+    IssuerKey,
+    SignedCredential,
+    StatusList,
+    Verification,
+)
 
 
 @admin.register(SignedCredential)

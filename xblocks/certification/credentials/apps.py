@@ -1,7 +1,9 @@
 """Django app config for credentials (its own tables: signed credentials, status lists, verifications)."""
 
 from django.apps import AppConfig
+from django.core import checks
 
+from xblocks.core import site
 from xblocks.core.plugin import LMS, plugin_config
 
 
@@ -19,13 +21,10 @@ class CredentialsConfig(AppConfig):
     )
 
     def ready(self):
-        from django.core import checks  # pylint: disable=import-outside-toplevel
+        # Imported here, not at the top: apps.py loads before the models exist, and these need them.
+        from xblocks.certification.credentials import handlers  # noqa: PLC0415
+        from xblocks.certification.credentials.checks import check_signed_credentials  # noqa: PLC0415
 
-        from xblocks.core import site  # pylint: disable=import-outside-toplevel
-
-        from . import receivers  # pylint: disable=import-outside-toplevel
-        from .checks import check_signed_credentials  # pylint: disable=import-outside-toplevel
-
-        receivers.connect()
+        handlers.connect()
         checks.register(site.check_site_urls, "kafaat")
         checks.register(check_signed_credentials, "kafaat", checks.Tags.database)

@@ -6,13 +6,12 @@ from django.core import checks
 from django.db import DatabaseError
 
 
-def check_signed_credentials(app_configs=None, databases=None, **kwargs) -> list[checks.CheckMessage]:  # pylint: disable=unused-argument
+def check_signed_credentials(app_configs=None, databases=None, **kwargs) -> list[checks.CheckMessage]:
     """The newest signed credential's issuer URL against the site's root URL (``migrate`` runs this)."""
     if not databases:
         return []
+    from xblocks.certification.credentials.models import SignedCredential  # pylint: disable=import-outside-toplevel
     from xblocks.core import site  # pylint: disable=import-outside-toplevel
-
-    from .models import SignedCredential  # pylint: disable=import-outside-toplevel
 
     try:
         latest = SignedCredential.objects.order_by("-pk").values_list("document", flat=True).first()

@@ -11,6 +11,8 @@ import pathlib
 import re
 import sys
 
+from xblocks.core import bootstrap
+
 
 def register(subparsers) -> None:
     credential = subparsers.add_parser("credential", help="print a certificate's signed Open Badges 3.0 credential")
@@ -58,9 +60,7 @@ def register(subparsers) -> None:
 
 
 def _setup() -> None:
-    from xblocks.cli import setup_django  # pylint: disable=import-outside-toplevel
-
-    setup_django()
+    bootstrap.setup_django()
 
 
 def _certificate_or_exit(number: str):
@@ -75,7 +75,7 @@ def _certificate_or_exit(number: str):
 
 def _credential(args: argparse.Namespace) -> int:
     _setup()
-    from . import api  # pylint: disable=import-outside-toplevel
+    from xblocks.certification.credentials import api  # pylint: disable=import-outside-toplevel
 
     certificate = _certificate_or_exit(args.number)
     if args.jwt:
@@ -123,7 +123,7 @@ def _verify(args: argparse.Namespace) -> int:
         )
         return 2
     _setup()
-    from . import api  # pylint: disable=import-outside-toplevel
+    from xblocks.certification.credentials import api  # pylint: disable=import-outside-toplevel
 
     result = api.verify_credential(
         document,
@@ -147,7 +147,7 @@ def _verify(args: argparse.Namespace) -> int:
 
 def _pdf(args: argparse.Namespace) -> int:
     _setup()
-    from . import api  # pylint: disable=import-outside-toplevel
+    from xblocks.certification.credentials import api  # pylint: disable=import-outside-toplevel
 
     certificate = _certificate_or_exit(args.number)
     output = pathlib.Path(args.output or f"{certificate.number}.pdf")
@@ -158,7 +158,7 @@ def _pdf(args: argparse.Namespace) -> int:
 
 def _rotate(args: argparse.Namespace) -> int:
     _setup()
-    from . import api, keyring  # pylint: disable=import-outside-toplevel
+    from xblocks.certification.credentials import api, keyring  # pylint: disable=import-outside-toplevel
 
     try:
         multibase = api.rotate_key(args.issuer)
@@ -171,7 +171,7 @@ def _rotate(args: argparse.Namespace) -> int:
 
 def _token(args: argparse.Namespace) -> int:
     _setup()
-    from . import api  # pylint: disable=import-outside-toplevel
+    from xblocks.certification.credentials import api  # pylint: disable=import-outside-toplevel
 
     raw, data = api.create_employer_token(args.name, args.organisation)
     print(f"token for {data.organisation} ({data.name}); shown once, store it now:\n{raw}")
@@ -181,8 +181,7 @@ def _token(args: argparse.Namespace) -> int:
 def _endorse(args: argparse.Namespace) -> int:
     _setup()
     from xblocks.certification import api as certification_api  # pylint: disable=import-outside-toplevel
-
-    from . import api  # pylint: disable=import-outside-toplevel
+    from xblocks.certification.credentials import api  # pylint: disable=import-outside-toplevel
 
     track = certification_api.get_track(args.track)
     if track is None:

@@ -5,6 +5,9 @@ from __future__ import annotations
 import datetime
 from dataclasses import dataclass, field
 
+# What a verifier is told about a credential; worst first in ``verification._SEVERITY``.
+REVOKED, SUSPENDED, ACTIVE, EXPIRED, NOT_YET_VALID = "revoked", "suspended", "active", "expired", "not-yet-valid"
+
 
 @dataclass(frozen=True)
 class VerificationResult:

@@ -15,7 +15,7 @@ from typing import Any
 from cryptography.exceptions import InvalidSignature
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
-from .proofs import KeyResolver, ProofCheck
+from xblocks.certification.credentials.proofs import KeyResolver, ProofCheck
 
 ALGORITHM = "EdDSA"
 ALLOWED_HEADER = {"alg", "kid", "jwk", "typ"}

@@ -19,8 +19,8 @@ from dataclasses import dataclass
 
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey, Ed25519PublicKey
 
-from . import proofs
-from .conf import credentials_settings
+from xblocks.certification.credentials import proofs
+from xblocks.certification.credentials.conf import credentials_settings
 
 log = logging.getLogger(__name__)
 _lock = threading.Lock()
@@ -179,7 +179,7 @@ def rotate(issuer: str) -> IssuerKeyPair:
     with _file_lock(_key_file(issuer)):
         _append_to_file(_key_file(issuer), Ed25519PrivateKey.generate())
     pair = signing_key(issuer)
-    from .models import IssuerKey  # pylint: disable=import-outside-toplevel
+    from xblocks.certification.credentials.models import IssuerKey  # pylint: disable=import-outside-toplevel
 
     IssuerKey.objects.filter(issuer=issuer, public_key_multibase__in=previous, retired_at=None).update(
         retired_at=dt.datetime.now(dt.UTC)
@@ -189,14 +189,14 @@ def rotate(issuer: str) -> IssuerKeyPair:
 
 
 def remember(issuer: str, multibase: str) -> None:
-    from .models import IssuerKey  # pylint: disable=import-outside-toplevel
+    from xblocks.certification.credentials.models import IssuerKey  # pylint: disable=import-outside-toplevel
 
     IssuerKey.objects.get_or_create(issuer=issuer, public_key_multibase=multibase)
 
 
 def public_keys(issuer: str) -> dict[str, bool]:
     """Every public key known for ``issuer`` (multibase -> active?), from settings, files and history."""
-    from .models import IssuerKey  # pylint: disable=import-outside-toplevel
+    from xblocks.certification.credentials.models import IssuerKey  # pylint: disable=import-outside-toplevel
 
     known: dict[str, bool] = {}
     try:

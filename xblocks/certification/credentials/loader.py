@@ -50,7 +50,7 @@ def context_document(url: str) -> dict[str, Any]:
     return copy.deepcopy(_context(name))
 
 
-def document_loader(url: str, options: dict | None = None) -> dict[str, Any]:  # pylint: disable=unused-argument
+def document_loader(url: str, options: dict | None = None) -> dict[str, Any]:
     """pyld document loader: the ``RemoteDocument`` shape pyld expects, or ``ContextRefused``."""
     return {"contextUrl": None, "documentUrl": url, "document": context_document(url)}
 

@@ -12,7 +12,7 @@ import hashlib
 from dataclasses import dataclass
 from typing import Any
 
-from . import loader
+from xblocks.certification.credentials import loader
 
 ACHIEVEMENT_SCHEMA = "https://purl.imsglobal.org/spec/ob/v3p0/schema/json/ob_v3p0_achievementcredential_schema.json"
 # The VC 2.0 Recommendation context has no @vocab and does not define 1EdTech's validator type

@@ -22,9 +22,8 @@ from reportlab.pdfbase import pdfmetrics
 from reportlab.pdfbase.ttfonts import TTFont
 from reportlab.pdfgen import canvas
 
+from xblocks.certification.credentials.data import CertificateVerification
 from xblocks.core.i18n import gettext as _
-
-from .data import CertificateVerification
 
 LANGUAGES = ("en", "fr", "ar")
 FONT, FONT_BOLD = "KafaatDejaVuSans", "KafaatDejaVuSans-Bold"

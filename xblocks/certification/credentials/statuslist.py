@@ -16,7 +16,7 @@ from typing import Any
 from django.db import IntegrityError, transaction
 from django.db.models import F
 
-from .conf import credentials_settings
+from xblocks.certification.credentials.conf import credentials_settings
 
 ENTRY_TYPE = "BitstringStatusListEntry"
 LIST_TYPE = "BitstringStatusList"
@@ -83,7 +83,7 @@ def entry(list_url: str, index: int, purpose: str) -> dict[str, Any]:
 
 def list_credential(list_url: str, issuer: dict, purpose: str, bits: bytes, valid_from: str, ttl_ms: int) -> dict:
     """The unsigned BitstringStatusListCredential for one list."""
-    from . import loader  # pylint: disable=import-outside-toplevel
+    from xblocks.certification.credentials import loader  # pylint: disable=import-outside-toplevel
 
     return {
         "@context": [loader.VC_V2],
@@ -126,7 +126,7 @@ def _size() -> int:
 
 def _open_list(issuer: str, purpose: str):
     """The issuer's newest list for ``purpose`` with free room; a new one when full (locked row)."""
-    from .models import StatusList  # pylint: disable=import-outside-toplevel
+    from xblocks.certification.credentials.models import StatusList  # pylint: disable=import-outside-toplevel
 
     current = (
         StatusList.objects.select_for_update().filter(issuer=issuer, purpose=purpose).order_by("-sequence").first()
@@ -148,7 +148,7 @@ def _open_list(issuer: str, purpose: str):
 
 def allocate(issuer: str, purpose: str):
     """Reserve a random free slot ``(StatusList, index)``; the caller stores it on the SignedCredential."""
-    from .models import SignedCredential, StatusList, StatusPurpose  # pylint: disable=import-outside-toplevel
+    from xblocks.certification.credentials.models import SignedCredential, StatusList, StatusPurpose  # pylint: disable=import-outside-toplevel
 
     with transaction.atomic():
         status_list = _open_list(issuer, purpose)
@@ -166,7 +166,7 @@ def allocate(issuer: str, purpose: str):
 
 def write_bit(list_id: int, index: int, value: bool) -> bool:
     """Set or clear one bit; returns True when it changed (and bumps the list's version)."""
-    from .models import StatusList  # pylint: disable=import-outside-toplevel
+    from xblocks.certification.credentials.models import StatusList  # pylint: disable=import-outside-toplevel
 
     with transaction.atomic():
         status_list = StatusList.objects.select_for_update().get(pk=list_id)
@@ -181,6 +181,6 @@ def write_bit(list_id: int, index: int, value: bool) -> bool:
 
 
 def read_bit(list_id: int, index: int) -> bool:
-    from .models import StatusList  # pylint: disable=import-outside-toplevel
+    from xblocks.certification.credentials.models import StatusList  # pylint: disable=import-outside-toplevel
 
     return get_bit(bytes(StatusList.objects.get(pk=list_id).bits), index)

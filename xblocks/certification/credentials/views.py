@@ -19,11 +19,11 @@ from django.utils import translation
 from django.views.decorators.csrf import csrf_exempt
 from django.views.decorators.http import require_GET, require_http_methods
 
+from xblocks.certification.credentials import api
+from xblocks.certification.credentials.conf import credentials_settings
+from xblocks.core.files import body_too_large
 from xblocks.core.i18n import direction
 from xblocks.core.i18n import gettext as _
-
-from . import api
-from .conf import credentials_settings
 
 log = logging.getLogger(__name__)
 
@@ -236,8 +236,6 @@ def _bearer(request: HttpRequest) -> str:
 @public_lookup(as_json=True)
 def bulk_verify(request: HttpRequest) -> HttpResponse:
     """Employers: POST a CSV (number[, name[, email]]) and get a CSV with one verification per row."""
-    from xblocks.certification.views import body_too_large  # pylint: disable=import-outside-toplevel
-
     if body_too_large(request, MAX_BULK_BYTES):  # before the CSRF check or anything else reads the upload
         return _too_large()
     token = api.authenticate_employer_token(_bearer(request)) if _bearer(request) else None

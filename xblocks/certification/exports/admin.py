@@ -2,12 +2,11 @@
 
 from django.contrib import admin, messages
 
-from xblocks.certification.admin import OperationsAdminMixin
+from xblocks.certification.api import OperationsAdminMixin
+from xblocks.certification.exports import api
+from xblocks.certification.exports.models import Delivery, DeliveryReceipt, Endpoint, Export, ExportPreset
 from xblocks.core.i18n import gettext_lazy as _
 from xblocks.core.i18n import ngettext
-
-from . import api
-from .models import Delivery, DeliveryReceipt, Endpoint, Export, ExportPreset
 
 
 @admin.register(ExportPreset)
@@ -44,7 +43,7 @@ class EndpointAdmin(OperationsAdminMixin, admin.ModelAdmin):
 
     @admin.action(description=_("Deliver now"), permissions=["change"])
     def deliver_now(self, request, queryset):
-        from . import tasks  # pylint: disable=import-outside-toplevel
+        from xblocks.certification.exports import tasks  # pylint: disable=import-outside-toplevel
 
         for endpoint in queryset:
             tasks.deliver_endpoint.delay(endpoint.pk, "manual")

@@ -19,9 +19,7 @@ class ExportsConfig(AppConfig):
     )
 
     def ready(self) -> None:
-        from xblocks.certification import signals  # pylint: disable=import-outside-toplevel
+        # Imported here, not at the top: apps.py loads before the models exist, and the handlers need them.
+        from xblocks.certification.exports import handlers  # noqa: PLC0415
 
-        from .receivers import queue_event_deliveries  # pylint: disable=import-outside-toplevel
-
-        signals.certificate_issued.connect(queue_event_deliveries, dispatch_uid="kafaat_exports_issued")
-        signals.certificate_status_changed.connect(queue_event_deliveries, dispatch_uid="kafaat_exports_status")
+        handlers.connect()

@@ -13,7 +13,8 @@ import sys
 import time
 from typing import IO
 
-from .data import ExportFormat
+from xblocks.certification.exports.data import ExportFormat
+from xblocks.core import bootstrap
 
 
 class ProgressDisplay:
@@ -74,7 +75,7 @@ def run_export(args: argparse.Namespace, stdout: IO[bytes], stderr: IO[str]) -> 
     from django.contrib.auth import get_user_model  # pylint: disable=import-outside-toplevel
     from django.core.exceptions import PermissionDenied  # pylint: disable=import-outside-toplevel
 
-    from . import api, presets  # pylint: disable=import-outside-toplevel
+    from xblocks.certification.exports import api, presets  # pylint: disable=import-outside-toplevel
 
     user = get_user_model().objects.filter(username=args.user).first()
     if user is None:
@@ -134,7 +135,7 @@ def run_export(args: argparse.Namespace, stdout: IO[bytes], stderr: IO[str]) -> 
 def _dry_run(args: argparse.Namespace, user, stderr: IO[str]) -> int:
     from django.core.exceptions import PermissionDenied  # pylint: disable=import-outside-toplevel
 
-    from . import api, presets  # pylint: disable=import-outside-toplevel
+    from xblocks.certification.exports import api, presets  # pylint: disable=import-outside-toplevel
 
     try:
         report = api.validate_export(
@@ -169,9 +170,7 @@ def register(subparsers) -> None:
 
 
 def _setup() -> None:
-    from xblocks.cli import setup_django  # pylint: disable=import-outside-toplevel
-
-    setup_django()
+    bootstrap.setup_django()
 
 
 def _export(args: argparse.Namespace) -> int:
@@ -181,7 +180,7 @@ def _export(args: argparse.Namespace) -> int:
 
 def _deliver(args: argparse.Namespace) -> int:
     _setup()
-    from . import api  # pylint: disable=import-outside-toplevel
+    from xblocks.certification.exports import api  # pylint: disable=import-outside-toplevel
 
     if args.endpoint is None:
         counts = api.send_due()
@@ -196,7 +195,7 @@ def _deliver(args: argparse.Namespace) -> int:
 
 def _resend(args: argparse.Namespace) -> int:
     _setup()
-    from . import api  # pylint: disable=import-outside-toplevel
+    from xblocks.certification.exports import api  # pylint: disable=import-outside-toplevel
 
     statuses = ("failed", "delivered") if args.all else ("failed",)
     count = api.resend(endpoint_id=args.endpoint, statuses=statuses)

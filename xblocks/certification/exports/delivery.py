@@ -21,9 +21,8 @@ from urllib.parse import urlsplit
 
 import requests
 
+from xblocks.certification.exports.conf import exports_settings
 from xblocks.core.i18n import gettext as _
-
-from .conf import exports_settings
 
 SIGNATURE_HEADER = "X-Kafaat-Signature"
 TIMESTAMP_HEADER = "X-Kafaat-Timestamp"

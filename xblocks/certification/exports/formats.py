@@ -20,10 +20,10 @@ from dataclasses import dataclass
 from decimal import Decimal
 from typing import IO, Any
 
-from .cells import SUSPECT_FIRST, csv_cell, xlsx_cell
-from .data import ExportFormat, PresetData
-from .presets import compile_preset
-from .records import RecordBuilder
+from xblocks.certification.exports.data import ExportFormat, PresetData
+from xblocks.certification.exports.presets import compile_preset
+from xblocks.certification.exports.records import RecordBuilder
+from xblocks.core.cells import SUSPECT_FIRST, csv_cell, xlsx_cell
 
 Progress = Callable[[int], None]
 _NUMBERS = (int, float, Decimal)  # exact types only: bool is an int subclass and goes through csv_cell

@@ -8,9 +8,16 @@ import uuid
 from django.conf import settings
 from django.db import models
 
+from xblocks.certification.exports.data import (
+    DeliveryTrigger,
+    EndpointKind,
+    ExportFormat,
+    ExportStatus,
+    Payload,
+    ReceiptStatus,
+    Schedule,
+)
 from xblocks.core.i18n import gettext_lazy as _
-
-from .data import DeliveryTrigger, EndpointKind, ExportFormat, ExportStatus, Payload, ReceiptStatus, Schedule
 
 
 def _choices(enum_cls) -> list[tuple[str, str]]:
@@ -102,7 +109,7 @@ class Endpoint(models.Model):
         """The admin form refuses what the sender would refuse (scheme, drop folder)."""
         from django.core.exceptions import ValidationError  # pylint: disable=import-outside-toplevel
 
-        from . import delivery  # pylint: disable=import-outside-toplevel
+        from xblocks.certification.exports import delivery  # pylint: disable=import-outside-toplevel
 
         try:
             if self.kind == EndpointKind.FILE_DROP:

@@ -15,10 +15,9 @@ from collections.abc import Callable, Iterable, Mapping
 from decimal import Decimal
 from typing import Any
 
+from xblocks.certification.exports.data import ColumnData, PresetData
+from xblocks.certification.exports.records import FIELDS
 from xblocks.core.i18n import gettext as _
-
-from .data import ColumnData, PresetData
-from .records import FIELDS
 
 
 class PresetError(ValueError):

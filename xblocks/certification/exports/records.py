@@ -13,7 +13,8 @@ from decimal import ROUND_HALF_UP, Decimal
 from typing import Any
 from urllib.parse import quote
 
-from .conf import exports_settings
+from xblocks.certification.credentials import api as credentials_api
+from xblocks.certification.exports.conf import exports_settings
 
 # Every field a preset may map from, in the Kafaat preset's order.
 FIELDS: tuple[str, ...] = (
@@ -72,7 +73,6 @@ class RecordBuilder:
         self.issuer_org = exports_settings.EXPORT_ISSUER_ORG
         self.source_system = exports_settings.EXPORT_SOURCE_SYSTEM
         self.timezone = exports_settings.EXPORT_TIMEZONE
-        from xblocks.certification.credentials import api as credentials_api  # pylint: disable=import-outside-toplevel
 
         # the credentials app owns public URLs (the same link as the PDF's QR code); the base URL is
         # read once here rather than per row

@@ -1,13 +1,15 @@
 """Celery tasks of the exports app: one api call each, JSON arguments, safe to run twice.
 
-Deliveries, schedules and purges are periodic jobs: ``xblocks.core.periodic`` schedules them.
+Deliveries, schedules and purges are periodic jobs: ``xblocks.core.periodic`` schedules them. The api
+and the handlers queue a task through ``enqueue``, naming the task object.
 """
 
 from __future__ import annotations
 
 from celery import shared_task
+from django.db import transaction
 
-from . import api
+from xblocks.certification.exports import api
 
 
 @shared_task(acks_late=True)
@@ -32,10 +34,15 @@ def send_due_deliveries() -> None:
 def run_scheduled_deliveries() -> None:
     """Queue a delivery for each endpoint whose hourly or daily schedule is due."""
     for endpoint_id in api.scheduled_endpoint_ids():
-        deliver_endpoint.delay(endpoint_id, "schedule")
+        deliver_endpoint.delay(endpoint_id, "schedule")  # already in a worker, outside any transaction
 
 
 @shared_task
 def purge_exports() -> None:
     """Delete export files past their retention; see api.purge_exports."""
     api.purge_exports()
+
+
+def enqueue(task, *args) -> None:
+    """Queue ``task`` (one of this module's task objects) once the current transaction commits, so it sees the rows."""
+    transaction.on_commit(lambda: task.delay(*args))

@@ -2,7 +2,7 @@
 
 from django.urls import path
 
-from . import views
+from xblocks.certification.exports import views
 
 app_name = "kafaat_exports"
 

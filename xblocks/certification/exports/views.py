@@ -15,13 +15,12 @@ from django.shortcuts import render
 from django.urls import reverse
 from django.views.decorators.http import require_GET, require_POST
 
+from xblocks.certification.exports import api, presets
+from xblocks.certification.exports.data import ExportFormat
+from xblocks.certification.exports.scope import certification_api
 from xblocks.core import i18n
 from xblocks.core.i18n import gettext as _
 from xblocks.core.resources import resource_text
-
-from . import api, presets
-from .data import ExportFormat
-from .scope import certification_api
 
 log = logging.getLogger(__name__)
 
@@ -116,7 +115,7 @@ def download(request: HttpRequest, public_id: str) -> FileResponse:
         raise Http404 from error
     except PermissionDenied as error:
         raise Http404 from error
-    from .formats import FORMATS  # pylint: disable=import-outside-toplevel
+    from xblocks.certification.exports.formats import FORMATS  # pylint: disable=import-outside-toplevel
 
     response = FileResponse(
         open(path, "rb"),

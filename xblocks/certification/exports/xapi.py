@@ -14,7 +14,10 @@ import uuid
 from collections.abc import Iterable, Iterator
 from typing import Any
 
-from .conf import exports_settings
+from django.conf import settings
+
+from xblocks.certification.credentials import api as credentials_api
+from xblocks.certification.exports.conf import exports_settings
 
 EARNED = "https://openbadgespec.org/xapi/verbs/earned"
 # Verb IRIs for event kinds with a standard verb; any other kind gets ``XAPI_VERB_BASE + kind``.
@@ -48,7 +51,6 @@ class StatementBuilder:
     """Builds statements; reads settings once per export."""
 
     def __init__(self) -> None:
-        from xblocks.certification.credentials import api as credentials_api  # pylint: disable=import-outside-toplevel
 
         self.links = credentials_api
         self.home_page = credentials_api.base_url()
@@ -111,7 +113,6 @@ def _duration(hours: float) -> str:
 
 
 def _default_salt() -> str:
-    from django.conf import settings  # pylint: disable=import-outside-toplevel
 
     # a per-installation secret keeps the hashed actor names from being reversed by brute force
     return hashlib.sha256(f"kafaat-xapi:{settings.SECRET_KEY}".encode()).hexdigest()

@@ -43,7 +43,7 @@ def _author_schools(apps, user_id):
     return None
 
 
-def _user_model_label(apps):  # pylint: disable=unused-argument
+def _user_model_label(apps):
     return settings.AUTH_USER_MODEL.split(".")
 
 
@@ -61,7 +61,7 @@ def _copy(row, **changes):
     return type(row).objects.create(**values)
 
 
-def forwards(apps, schema_editor):  # pylint: disable=unused-argument
+def forwards(apps, schema_editor):
     HoursEntry = apps.get_model("kafaat_certification", "HoursEntry")
     Attestation = apps.get_model("kafaat_certification", "Attestation")
     Cohort = apps.get_model("kafaat_certification", "Cohort")

@@ -8,8 +8,8 @@
     var pluralFn;
     try {
       /* The plural expression comes from our own compiled catalog, never from page content. */
-      pluralFn = new Function("n", "return +(" + pluralExpr + ");"); // eslint-disable-line no-new-func
-    } catch (e) {
+      pluralFn = new Function("n", "return +(" + pluralExpr + ");");
+    } catch {
       pluralFn = function (n) { return n === 1 ? 0 : 1; };
     }
     function gettext(msgid) {

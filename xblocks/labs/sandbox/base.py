@@ -184,7 +184,7 @@ class Backend(Protocol):
 
 def get_backend(name: str | None = None) -> Backend:
     """The configured backend (``KAFAAT["SANDBOX_BACKEND"]``, ``local`` by default)."""
-    from xblocks.labs.conf import labs_settings  # pylint: disable=import-outside-toplevel
+    from xblocks.labs.sandbox.conf import sandbox_settings as labs_settings  # pylint: disable=import-outside-toplevel
 
     name = name or labs_settings.SANDBOX_BACKEND
     if name == "local":

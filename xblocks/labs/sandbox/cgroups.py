@@ -184,7 +184,7 @@ class CgroupV1(CgroupDriver):
         return [str(path / "tasks") for path in self.paths(sandbox_id)]
 
     def create(self, sandbox_id: str, limits: Limits) -> list[pathlib.Path]:
-        from xblocks.labs.conf import labs_settings  # pylint: disable=import-outside-toplevel
+        from xblocks.labs.sandbox.conf import sandbox_settings as labs_settings  # pylint: disable=import-outside-toplevel
 
         memory, pids, cpu = self.paths(sandbox_id)
         for path in (memory, pids, cpu):
@@ -235,7 +235,7 @@ class CgroupV2(CgroupDriver):
             _write(folder / "cgroup.subtree_control", wanted)
 
     def create(self, sandbox_id: str, limits: Limits) -> list[pathlib.Path]:
-        from xblocks.labs.conf import labs_settings  # pylint: disable=import-outside-toplevel
+        from xblocks.labs.sandbox.conf import sandbox_settings as labs_settings  # pylint: disable=import-outside-toplevel
 
         parent = self.root / self.parent
         parent.mkdir(parents=True, exist_ok=True)

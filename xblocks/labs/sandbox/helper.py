@@ -46,7 +46,7 @@ def source_hash() -> str:
 
 
 def _settings():
-    from xblocks.labs.conf import labs_settings  # pylint: disable=import-outside-toplevel
+    from xblocks.labs.sandbox.conf import sandbox_settings as labs_settings  # pylint: disable=import-outside-toplevel
 
     return labs_settings
 

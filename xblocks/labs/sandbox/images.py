@@ -136,7 +136,7 @@ class Image:
 
 def recipe_dirs() -> list[pathlib.Path]:
     """Folders searched for ``<name>/recipe.json``, first match wins: settings, course content, package."""
-    from xblocks.labs.conf import labs_settings  # pylint: disable=import-outside-toplevel
+    from xblocks.labs.sandbox.conf import sandbox_settings as labs_settings  # pylint: disable=import-outside-toplevel
 
     dirs = [pathlib.Path(entry) for entry in (labs_settings.IMAGE_RECIPE_DIRS or [])]
     checkout = pathlib.Path(__file__).resolve().parents[3] / "course_content" / "images"
@@ -213,7 +213,7 @@ def load_recipe(name: str, _seen: tuple[str, ...] = ()) -> Recipe:
 
 
 def cache_dir() -> pathlib.Path:
-    from xblocks.labs.conf import labs_settings  # pylint: disable=import-outside-toplevel
+    from xblocks.labs.sandbox.conf import sandbox_settings as labs_settings  # pylint: disable=import-outside-toplevel
 
     path = pathlib.Path(labs_settings.IMAGE_CACHE)
     path.mkdir(parents=True, exist_ok=True)
@@ -313,7 +313,7 @@ class Progress:
 
 def apt_mirror(sources: list[pathlib.Path] | None = None) -> str:
     """The Debian mirror this host's apt uses (deb822 ``.sources`` or one-line ``.list``)."""
-    from xblocks.labs.conf import labs_settings  # pylint: disable=import-outside-toplevel
+    from xblocks.labs.sandbox.conf import sandbox_settings as labs_settings  # pylint: disable=import-outside-toplevel
 
     if labs_settings.IMAGE_MIRROR:
         return str(labs_settings.IMAGE_MIRROR)

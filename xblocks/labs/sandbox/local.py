@@ -244,7 +244,7 @@ class LocalBackend:
     _instance_lock = threading.Lock()
 
     def __init__(self) -> None:
-        from xblocks.labs.conf import labs_settings  # pylint: disable=import-outside-toplevel
+        from xblocks.labs.sandbox.conf import sandbox_settings as labs_settings  # pylint: disable=import-outside-toplevel
 
         self.settings = labs_settings
         self._children: dict[int, subprocess.Popen] = {}

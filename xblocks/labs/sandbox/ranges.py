@@ -37,7 +37,7 @@ class Slot:
 
 
 def _settings():
-    from xblocks.labs.conf import labs_settings  # pylint: disable=import-outside-toplevel
+    from xblocks.labs.sandbox.conf import sandbox_settings as labs_settings  # pylint: disable=import-outside-toplevel
 
     return labs_settings
 

@@ -98,7 +98,7 @@ PACKAGES = {"bwrap": "bubblewrap", "unshare": "util-linux", "nsenter": "util-lin
 
 
 def _settings():
-    from xblocks.labs.conf import labs_settings  # pylint: disable=import-outside-toplevel
+    from xblocks.labs.sandbox.conf import sandbox_settings as labs_settings  # pylint: disable=import-outside-toplevel
 
     return labs_settings
 

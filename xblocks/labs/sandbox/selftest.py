@@ -543,7 +543,7 @@ def run_case(ctx: Context, name: str) -> CaseResult:
 
 
 def _local_backend() -> bool:
-    from xblocks.labs.conf import labs_settings  # pylint: disable=import-outside-toplevel
+    from xblocks.labs.sandbox.conf import sandbox_settings as labs_settings  # pylint: disable=import-outside-toplevel
 
     return str(labs_settings.SANDBOX_BACKEND) == "local"
 
@@ -641,7 +641,7 @@ def run_and_record(backend: Backend | None = None) -> SelfTestReport:
 
 
 def _host_file() -> pathlib.Path:
-    from xblocks.labs.conf import labs_settings  # pylint: disable=import-outside-toplevel
+    from xblocks.labs.sandbox.conf import sandbox_settings as labs_settings  # pylint: disable=import-outside-toplevel
 
     return pathlib.Path(labs_settings.SANDBOX_ROOT) / ".selftest.json"
 

@@ -20,6 +20,7 @@ from django.db.models.functions import Greatest, Length
 from django.utils import timezone
 
 from xblocks.labs.terminal import recording
+from xblocks.labs.terminal.assets import add_to_fragment
 from xblocks.labs.terminal.conf import terminal_settings
 from xblocks.labs.terminal.data import TokenClaim, TokenGrant, TranscriptState
 from xblocks.labs.terminal.models import Mode, StaffAttach, TerminalToken, Transcript, TranscriptChunk
@@ -118,7 +119,7 @@ def consume_token(token: object, session_id: int) -> TokenClaim | None:
         if row.mode == Mode.READ_ONLY and viewer.pk != owner_id and not directory.can_watch(viewer, session_id):
             return None
         handle = directory.terminal_target(session_id)
-    except Exception:  # pylint: disable=broad-except
+    except Exception:
         # fail closed: a session that vanished or cannot be resolved opens nothing
         log.warning("terminal token for session %s refused: session not available", session_id, exc_info=True)
         return None
@@ -213,6 +214,7 @@ def purge_expired(now: datetime.datetime | None = None) -> dict[str, int]:
 
 __all__ = [
     "TerminalDenied",
+    "add_to_fragment",
     "mint_token",
     "consume_token",
     "end_attach",

@@ -1,7 +1,9 @@
 """Django app config for the terminal gateway (its own tables: tokens, attaches, transcripts)."""
 
 from django.apps import AppConfig
+from django.core import checks
 
+from xblocks.core import site
 from xblocks.core.plugin import plugin_config
 
 
@@ -14,8 +16,4 @@ class TerminalConfig(AppConfig):
     plugin_app = plugin_config("xblocks.labs.terminal")
 
     def ready(self):
-        from django.core import checks  # pylint: disable=import-outside-toplevel
-
-        from xblocks.core import site  # pylint: disable=import-outside-toplevel
-
         checks.register(site.check_site_urls, "kafaat")

@@ -3,9 +3,10 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from xblocks.labs.sandbox.base import SandboxHandle
+if TYPE_CHECKING:  # an annotation only: data imports nothing but the standard library at run time
+    from xblocks.labs.sandbox.base import SandboxHandle
 
 
 @dataclass(frozen=True)

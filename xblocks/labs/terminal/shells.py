@@ -93,7 +93,7 @@ class Client:
                 await self._send(message)
                 if message["type"] == "websocket.close":
                     break
-        except Exception:  # pylint: disable=broad-except
+        except Exception:
             # the peer went away mid-send; the receive side notices and detaches
             log.debug("terminal websocket send failed", exc_info=True)
         finally:

@@ -66,7 +66,7 @@ def test_without_landlock_signal_scoping_the_self_test_fails_naming_landlock(loc
 
 
 def test_without_the_seccomp_filter_the_self_test_fails_naming_it(local_backend, monkeypatch):
-    allow_all = seccomp._Assembler()  # pylint: disable=protected-access
+    allow_all = seccomp._Assembler()
     allow_all.ret(seccomp.RET_ALLOW)
     monkeypatch.setattr(seccomp, "program", lambda variant="sandbox": allow_all.program())
     report = selftest.run(local_backend, only=["kernel_surface", "check_tree_ptrace"])
@@ -76,7 +76,7 @@ def test_without_the_seccomp_filter_the_self_test_fails_naming_it(local_backend,
 
 
 def test_with_one_id_range_for_every_sandbox_the_self_test_fails_naming_it(local_backend, monkeypatch):
-    shared = ranges.slot(ranges._geometry()[2])  # pylint: disable=protected-access  # the last slot, for all
+    shared = ranges.slot(ranges._geometry()[2])  # the last slot, for all
 
     monkeypatch.setattr(ranges, "allocate", lambda sandbox_id, folder: shared)
     report = selftest.run(local_backend, only=["id_ranges", "pipes_per_sandbox"])

@@ -118,7 +118,7 @@ def test_destroying_a_sandbox_ends_an_outside_checkers_sandbox_a_crash_left_behi
     (root / handle.id / OUTSIDE_NOTES / left_id).touch()
     (root / left_id).mkdir(mode=0o710)
     image = images.find_built(handle.data["image"], handle.data["image_hash"])
-    left = local_backend._start(  # pylint: disable=protected-access
+    left = local_backend._start(
         left_id,
         root / left_id,
         SandboxSpec(limits=OUTSIDE_LIMITS),

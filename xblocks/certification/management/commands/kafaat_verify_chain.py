@@ -18,7 +18,7 @@ class Command(BaseCommand):
             if certificate is None:
                 raise CommandError(f"no certificate {options['certificate']!r}")
             certificate_id = certificate.id
-        report = api.verify_event_chain(certificate_id=certificate_id)
+        report = api.certificate_events_verified(certificate_id=certificate_id)
         for problem in report.problems:
             self.stdout.write(
                 f"BROKEN event {problem.event_id} (certificate {problem.certificate_id}): {problem.reason}"

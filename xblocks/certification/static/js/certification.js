@@ -3,22 +3,19 @@ function KafaatCertificationBlock(runtime, element, args) {
   "use strict";
   var root = element.jquery ? element[0] : element;
   var i18n = KafaatI18n(args.i18n);
-  function csrfToken() {
-    var match = document.cookie.match(/(?:^|;\s*)csrftoken=([^;]+)/);
-    return match ? decodeURIComponent(match[1]) : "";
+  /* The handler's JSON answer; an answer that is not JSON counts as an error. */
+  function post(handler, data) {
+    return KafaatHttp.postJSON(runtime.handlerUrl(element, handler), data).then(function (reply) {
+      return reply.body || {error: "unreadable answer"};
+    });
   }
 
   Array.prototype.forEach.call(root.querySelectorAll(".kafaat-cert__consents"), function (fieldset) {
     var status = fieldset.querySelector(".kafaat-cert__consent-status");
     Array.prototype.forEach.call(fieldset.querySelectorAll(".kafaat-cert__consent-box"), function (box) {
       box.addEventListener("change", function () {
-        fetch(runtime.handlerUrl(element, "set_consent"), {
-          method: "POST",
-          credentials: "same-origin",
-          headers: {"Content-Type": "application/json", "X-CSRFToken": csrfToken()},
-          body: JSON.stringify({enrollment: fieldset.getAttribute("data-enrollment"), employer: box.value,
-                                granted: box.checked})
-        }).then(function (response) { return response.json(); }).then(function (data) {
+        post("set_consent", {enrollment: fieldset.getAttribute("data-enrollment"), employer: box.value,
+                             granted: box.checked}).then(function (data) {
           if (data.error) {
             box.checked = !box.checked;
             status.textContent = i18n.gettext("Your choice could not be saved.");
@@ -93,12 +90,7 @@ function KafaatCertificationBlock(runtime, element, args) {
     if (event) { event.preventDefault(); }
     csv.href = csvBase + (csvBase.indexOf("?") === -1 ? "?" : "&") + query();
     status.textContent = i18n.gettext("Loading the roster…");
-    fetch(runtime.handlerUrl(element, "roster"), {
-      method: "POST",
-      credentials: "same-origin",
-      headers: {"Content-Type": "application/json", "X-CSRFToken": csrfToken()},
-      body: JSON.stringify({cohort: cohort.value, search: search.value, state: state.value})
-    }).then(function (response) { return response.json(); }).then(function (data) {
+    post("roster", {cohort: cohort.value, search: search.value, state: state.value}).then(function (data) {
       if (data.error) {
         status.textContent = i18n.gettext("You cannot see this cohort.");
         table.textContent = "";
@@ -126,16 +118,11 @@ function KafaatCertificationStudio(runtime, element, args) {
   var status = root.querySelector(".kafaat-cert-studio__status");
   form.addEventListener("submit", function (event) {
     event.preventDefault();
-    var match = document.cookie.match(/(?:^|;\s*)csrftoken=([^;]+)/);
-    fetch(runtime.handlerUrl(element, "save_settings"), {
-      method: "POST",
-      credentials: "same-origin",
-      headers: {"Content-Type": "application/json", "X-CSRFToken": match ? decodeURIComponent(match[1]) : ""},
-      body: JSON.stringify({
-        display_name: root.querySelector(".kafaat-cert-studio__name").value,
-        track_slug: root.querySelector(".kafaat-cert-studio__track").value
-      })
-    }).then(function (response) { return response.json(); }).then(function (data) {
+    KafaatHttp.postJSON(runtime.handlerUrl(element, "save_settings"), {
+      display_name: root.querySelector(".kafaat-cert-studio__name").value,
+      track_slug: root.querySelector(".kafaat-cert-studio__track").value
+    }).then(function (reply) {
+      var data = reply.body || {error: "unreadable answer"};
       status.textContent = data.error ? i18n.gettext("Could not save the settings.") : i18n.gettext("Saved.");
       if (!data.error && runtime.notify) { runtime.notify("save", {state: "end"}); }
     });

@@ -76,11 +76,11 @@ class Command(BaseCommand):
     def _run(self, options):
         from xblocks.labs import labhost  # pylint: disable=import-outside-toplevel
         from xblocks.labs.conf import labs_settings  # pylint: disable=import-outside-toplevel
-        from xblocks.labs.session_conf import session_settings  # pylint: disable=import-outside-toplevel
+        from xblocks.labs.sandbox.conf import sandbox_settings  # pylint: disable=import-outside-toplevel
 
         host, port = _bind(options["gateway_bind"])
-        name = options["name"] or str(labs_settings.LAB_HOST)
-        capacity = options["capacity"] if options["capacity"] is not None else int(session_settings.LAB_HOST_CAPACITY)
+        name = options["name"] or str(sandbox_settings.LAB_HOST)
+        capacity = options["capacity"] if options["capacity"] is not None else int(labs_settings.LAB_HOST_CAPACITY)
         if capacity < 0 or options["concurrency"] < 1:
             raise CommandError("--capacity must be 0 or more and --concurrency at least 1")
         service = labhost.Service(
@@ -96,11 +96,11 @@ class Command(BaseCommand):
                 gateway_url=(
                     options["gateway_url"]
                     if options["gateway_url"] is not None
-                    else str(session_settings.LAB_HOST_GATEWAY_URL)
+                    else str(labs_settings.LAB_HOST_GATEWAY_URL)
                 ),
                 periodic=options["periodic"],
                 log_level=options["loglevel"],
-                heartbeat=float(session_settings.LAB_HOST_HEARTBEAT),
+                heartbeat=float(labs_settings.LAB_HOST_HEARTBEAT),
             ),
             say=lambda line: self.stdout.write(line),
         )

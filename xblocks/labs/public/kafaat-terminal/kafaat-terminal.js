@@ -29,7 +29,8 @@
   }
 
   /* Terminal output as plain text for the accessible log: escape sequences removed, lines kept. */
-  var ESCAPES = /\x1b(?:\[[0-?]*[ -\/]*[@-~]|\][^\x07\x1b]*(?:\x07|\x1b\\)|[()][0-9A-Za-z]|[^\[\]()])/g;
+  // eslint-disable-next-line no-control-regex -- ESC and BEL are what terminal escape sequences are made of
+  var ESCAPES = /\x1b(?:\[[0-?]*[ -/]*[@-~]|\][^\x07\x1b]*(?:\x07|\x1b\\)|[()][0-9A-Za-z]|[^[\]()])/g;
   function TextLog(node) {
     var lines = [""];
     var dirty = false;
@@ -69,7 +70,7 @@
     term.loadAddon(fit);
     term.loadAddon(new global.WebLinksAddon.WebLinksAddon());
     term.open(screen);
-    try { fit.fit(); } catch (e) { /* not laid out yet; the ResizeObserver fits later */ }
+    try { fit.fit(); } catch { /* not laid out yet; the ResizeObserver fits later */ }
     return { term: term, fit: fit };
   }
 
@@ -178,7 +179,7 @@
       setStatus(text, state);
       reconnectButton.hidden = false;
       if (typeof options.onEnded === "function" && state !== "replaced") {
-        try { options.onEnded(state); } catch (e) { /* the page's own problem */ }
+        try { options.onEnded(state); } catch { /* the page's own problem */ }
       }
     }
 
@@ -227,7 +228,7 @@
         socket.onmessage = function (event) {
           if (typeof event.data === "string") {
             var message;
-            try { message = JSON.parse(event.data); } catch (e) { return; }
+            try { message = JSON.parse(event.data); } catch { return; }
             if (message.type === "exit" || message.type === "replaced") { ended = true; }
             onControl(message);
             return;
@@ -300,7 +301,7 @@
     var observer = null;
     if (global.ResizeObserver) {
       observer = new global.ResizeObserver(function () {
-        try { fit.fit(); } catch (e) { /* hidden */ }
+        try { fit.fit(); } catch { /* hidden */ }
       });
       observer.observe(frame.screen);
     }
@@ -326,12 +327,12 @@
     options = options || {};
     var i18n = options.i18n || global.KafaatI18n({});
     var lines = String(castText || "").split("\n");
-    var header = {};
+    var header;
     var events = [];
-    try { header = JSON.parse(lines[0] || "{}"); } catch (e) { header = {}; }
+    try { header = JSON.parse(lines[0] || "{}"); } catch { header = {}; }
     for (var i = 1; i < lines.length; i += 1) {
       if (!lines[i]) { continue; }
-      try { events.push(JSON.parse(lines[i])); } catch (e) { /* a torn last line */ }
+      try { events.push(JSON.parse(lines[i])); } catch { /* a torn last line */ }
     }
     var frame = buildFrame(container, i18n, "kafaat-terminal--replay");
     var made = newTerminal(frame.screen, true);

@@ -23,27 +23,14 @@ function KafaatLabBlock(runtime, element, args) {
 
   function q(selector, from) { return (from || root).querySelector(selector); }
   function qa(selector, from) { return Array.prototype.slice.call((from || root).querySelectorAll(selector)); }
-  function csrfToken() {
-    var match = document.cookie.match(/(?:^|;\s*)csrftoken=([^;]+)/);
-    return match ? decodeURIComponent(match[1]) : "";
-  }
   function post(handler, data) {
-    return fetch(runtime.handlerUrl(element, handler), {
-      method: "POST",
-      credentials: "same-origin",
-      headers: { "Content-Type": "application/json", "X-CSRFToken": csrfToken() },
-      body: JSON.stringify(data || {})
-    }).then(function (response) {
-      return response.text().then(function (text) {
-        var body = null;
-        try { body = text ? JSON.parse(text) : {}; } catch (e) { body = null; }
-        if (!response.ok || body === null) {
-          var error = new Error((body && body.error) || _("Something went wrong. Please try again."));
-          error.status = response.status;
-          throw error;
-        }
-        return body;
-      });
+    return KafaatHttp.postJSON(runtime.handlerUrl(element, handler), data).then(function (reply) {
+      if (!reply.ok || reply.body === null) {
+        var error = new Error((reply.body && reply.body.error) || _("Something went wrong. Please try again."));
+        error.status = reply.status;
+        throw error;
+      }
+      return reply.body;
     });
   }
   function say(text) { q(".kafaat-lab__status").textContent = text || ""; }
@@ -204,7 +191,7 @@ function KafaatLabBlock(runtime, element, args) {
     }
   }
   function closeTerminal() {
-    if (state.terminal) { try { state.terminal.close(); } catch (e) { /* already closed */ } }
+    if (state.terminal) { try { state.terminal.close(); } catch { /* already closed */ } }
     state.terminal = null;
     state.terminalFor = null;
     q(".kafaat-lab__terminal-screen").textContent = "";
@@ -393,7 +380,7 @@ function KafaatLabBlock(runtime, element, args) {
     td.appendChild(b);
   }
   function closeViewer() {
-    if (viewer) { try { viewer.close(); } catch (e) { /* closed */ } viewer = null; }
+    if (viewer) { try { viewer.close(); } catch { /* closed */ } viewer = null; }
     q(".kafaat-lab__staff-screen").textContent = "";
     show(q(".kafaat-lab__staff-viewer"), false);
   }

@@ -10,20 +10,12 @@ function KafaatLabStudio(runtime, element, args) {
   var errors = root.querySelector(".kafaat-lab__errors");
   var preview = root.querySelector(".kafaat-lab__preview");
 
-  function csrfToken() {
-    var match = document.cookie.match(/(?:^|;\s*)csrftoken=([^;]+)/);
-    return match ? decodeURIComponent(match[1]) : "";
-  }
   function post(handler, data) {
-    return fetch(runtime.handlerUrl(element, handler), {
-      method: "POST", credentials: "same-origin",
-      headers: { "Content-Type": "application/json", "X-CSRFToken": csrfToken() },
-      body: JSON.stringify(data)
-    }).then(function (response) {
-      return response.json().then(function (body) {
-        if (!response.ok) { throw new Error(body.error || _("Something went wrong. Please try again.")); }
-        return body;
-      });
+    return KafaatHttp.postJSON(runtime.handlerUrl(element, handler), data).then(function (reply) {
+      if (!reply.ok || reply.body === null) {
+        throw new Error((reply.body && reply.body.error) || _("Something went wrong. Please try again."));
+      }
+      return reply.body;
     });
   }
   function show(result) {

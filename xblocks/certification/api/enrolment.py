@@ -1,0 +1,148 @@
+"""Schools, employers, cohorts, enrolments and learners' consent to share with an employer."""
+
+from __future__ import annotations
+
+import datetime
+import logging
+from collections.abc import Iterable
+
+from django.core.exceptions import PermissionDenied, ValidationError
+from django.db import transaction
+from django.utils import timezone
+
+from xblocks.certification import models, permissions
+from xblocks.certification.api.certificates import (
+    _school_data,
+    list_employers,
+)
+from xblocks.certification.data import (
+    CohortData,
+    EmployerData,
+    SchoolData,
+)
+
+log = logging.getLogger(__name__)
+
+
+def _cohort_data(cohort: models.Cohort) -> CohortData:
+    return CohortData(
+        cohort.pk,
+        cohort.slug,
+        cohort.name,
+        cohort.school_id,
+        cohort.school.name,
+        cohort.track.slug,
+        cohort.track.title,
+        cohort.mode,
+        cohort.starts_on,
+        cohort.ends_on,
+        tuple(cohort.course_keys or ()),
+    )
+
+
+def ensure_school(slug: str, **fields) -> SchoolData:
+    school, _created = models.School.objects.update_or_create(slug=slug, defaults=fields)
+    return _school_data(school)
+
+
+def ensure_employer(slug: str, name: str) -> EmployerData:
+    employer, _created = models.Employer.objects.update_or_create(slug=slug, defaults={"name": name})
+    return EmployerData(employer.pk, employer.slug, employer.name)
+
+
+def add_coordinator(user, school_slug: str) -> None:
+    models.SchoolCoordinator.objects.get_or_create(user=user, school=models.School.objects.get(slug=school_slug))
+
+
+def ensure_cohort(
+    school_slug: str,
+    track_slug: str,
+    slug: str,
+    *,
+    name: str,
+    mode: str = "initial",
+    starts_on: datetime.date | None = None,
+    ends_on: datetime.date | None = None,
+    course_keys: Iterable[str] = (),
+) -> CohortData:
+    school = models.School.objects.get(slug=school_slug)
+    cohort, _created = models.Cohort.objects.update_or_create(
+        school=school,
+        slug=slug,
+        defaults={
+            "track": models.Track.objects.get(slug=track_slug),
+            "name": name,
+            "mode": models.CohortMode(mode),
+            "starts_on": starts_on,
+            "ends_on": ends_on,
+            "course_keys": list(course_keys),
+        },
+    )
+    return _cohort_data(models.Cohort.objects.select_related("school", "track").get(pk=cohort.pk))
+
+
+def list_cohorts(user) -> list[CohortData]:
+    """Cohorts the user may see (all for platform staff, their schools' for coordinators)."""
+    return [
+        _cohort_data(c) for c in permissions.cohort_queryset(user).select_related("school", "track").order_by("name")
+    ]
+
+
+def enroll(user, cohort_id: int, *, employee_id: str = "") -> int:
+    """Enrol a learner; the track's current published version is frozen on the enrolment. Returns its id."""
+    cohort = models.Cohort.objects.select_related("track").get(pk=cohort_id)
+    version = cohort.track.current_version()
+    if version is None:
+        raise ValidationError(f"track {cohort.track.slug} has no published version")
+    enrollment, created = models.Enrollment.objects.get_or_create(
+        user=user, cohort=cohort, defaults={"track_version": version, "employee_id": employee_id}
+    )
+    if not created and employee_id and enrollment.employee_id != employee_id:
+        models.Enrollment.objects.filter(pk=enrollment.pk).update(employee_id=employee_id)
+    return enrollment.pk
+
+
+def set_consent(enrollment_id: int, employer_slug: str, granted: bool) -> None:
+    """Grant or withdraw a learner's consent to share their records with an employer (timestamps kept)."""
+    employer = models.Employer.objects.get(slug=employer_slug)
+    now = timezone.now()
+    with transaction.atomic():
+        consent = (
+            models.Consent.objects.select_for_update().filter(enrollment_id=enrollment_id, employer=employer).first()
+        )
+        if granted:
+            if consent is None:
+                models.Consent.objects.create(enrollment_id=enrollment_id, employer=employer, granted_at=now)
+            elif consent.withdrawn_at is not None:
+                consent.granted_at, consent.withdrawn_at = now, None
+                consent.save(update_fields=["granted_at", "withdrawn_at"])
+        elif consent is not None and consent.withdrawn_at is None:
+            consent.withdrawn_at = now
+            consent.save(update_fields=["withdrawn_at"])
+
+
+def set_own_consent(user, enrollment_id, employer_slug: str, granted: bool) -> None:
+    """A learner grants or withdraws consent on one of their own enrolments; PermissionDenied otherwise."""
+    try:
+        enrollment_id = int(enrollment_id)
+    except (TypeError, ValueError):
+        raise PermissionDenied("no such enrolment") from None
+    if not models.Enrollment.objects.filter(pk=enrollment_id, user=user).exists():
+        raise PermissionDenied("no such enrolment")
+    if not models.Employer.objects.filter(slug=str(employer_slug)).exists():
+        raise PermissionDenied("no such employer")
+    set_consent(enrollment_id, str(employer_slug), bool(granted))
+
+
+def learner_consents(user) -> dict[int, list[tuple[EmployerData, bool]]]:
+    """For each of the learner's enrolments: every employer and whether records are shared with it."""
+    employers = list_employers()
+    granted = set(
+        models.Consent.objects.filter(enrollment__user=user, withdrawn_at__isnull=True).values_list(
+            "enrollment_id", "employer_id"
+        )
+    )
+    return {
+        enrollment_id: [(employer, (enrollment_id, employer.id) in granted) for employer in employers]
+        for enrollment_id in models.Enrollment.objects.filter(user=user).values_list("pk", flat=True)
+    }

@@ -1,0 +1,271 @@
+"""Signing: a certificate's OpenBadgeCredential, its holder's pseudonyms, status list bits, keys, endorsements."""
+
+from __future__ import annotations
+
+import datetime as dt
+import logging
+import secrets
+import uuid
+from typing import Any
+
+from django.conf import settings
+from django.db import IntegrityError, transaction
+from django.utils import timezone
+
+from xblocks.certification import api as certification_api
+from xblocks.certification.credentials import jwt as vc_jwt
+from xblocks.certification.credentials import keyring, openbadges, proofs, statuslist
+from xblocks.certification.credentials.api.links import (
+    _issuer_slug,
+    achievement_url,
+    issuer_url,
+    status_list_url,
+    verification_url,
+)
+from xblocks.certification.credentials.conf import credentials_settings
+from xblocks.certification.credentials.data import ACTIVE, REVOKED, SUSPENDED
+from xblocks.certification.credentials.models import (
+    Endorsement,
+    SignedCredential,
+    StatusPurpose,
+)
+from xblocks.core import compat
+from xblocks.core.privacy import ip_hash, keyed_digest
+
+log = logging.getLogger(__name__)
+
+
+class CredentialUnavailable(LookupError):
+    """No certificate with that id or number."""
+
+
+def _certificate(number_or_id):
+    return certification_api.get_certificate(number_or_id)
+
+
+def _secret() -> bytes:
+    configured = credentials_settings.EMAIL_HASH_SALT
+    if configured:
+        return str(configured).encode("utf-8")
+
+    return settings.SECRET_KEY.encode("utf-8")
+
+
+def _ip_hash(ip: str) -> str:
+    """A keyed hash of the visitor's IP: counts and rate limits without storing addresses."""
+    return ip_hash(ip, _secret())
+
+
+def _keyed(purpose: str, value: str) -> str:
+    return keyed_digest(_secret(), purpose, value)
+
+
+def new_identity_salt() -> str:
+    """A fresh salt for one credential's e-mail hash: 128 random bits, unrelated to anything else."""
+    return secrets.token_hex(16)
+
+
+def identity_salt(certificate_id: int) -> str:
+    """The salt of a credential's e-mail hash: the one the issuer kept, else (older credentials) the document's."""
+
+    row = SignedCredential.objects.filter(certificate_id=certificate_id).only("identity_salt", "document").first()
+    if row is None:
+        return ""
+    if row.identity_salt:
+        return row.identity_salt
+    for identity in (row.document.get("credentialSubject") or {}).get("identifier") or []:
+        if isinstance(identity, dict) and identity.get("salt"):
+            return str(identity["salt"])
+    return ""
+
+
+def subject_id(user_id: int) -> str:
+    """A pseudonymous, stable ``urn:uuid`` for a learner (JWT ``sub``); reveals nothing without the secret."""
+    return "urn:uuid:" + str(uuid.UUID(bytes=bytes.fromhex(_keyed("subject", str(user_id))[:32]), version=4))
+
+
+def _resolver_for(issuer_id: str):
+    """A key resolver that trusts only keys this app knows for the issuer named in the document."""
+
+    def resolve(method: str):
+        controller, _, fragment = str(method).partition("#")
+        if controller != issuer_id:
+            return None
+        slug = _issuer_slug(controller)
+        if slug is None or not fragment or not keyring.knows(slug, fragment):
+            return None
+        return proofs.public_key_from_multibase(fragment)
+
+    return resolve
+
+
+def _signer(slug: str) -> keyring.IssuerKeyPair:
+    pair = keyring.signing_key(keyring.signing_issuer(slug))
+    keyring.remember(slug, pair.public_multibase)
+    return pair
+
+
+def _sign_document(document: dict, slug: str, pair: keyring.IssuerKeyPair | None = None) -> tuple[dict, str]:
+    pair = pair or _signer(slug)
+    method = f"{issuer_url(slug)}#{pair.public_multibase}"
+    return proofs.sign(document, pair.private, method), method
+
+
+def _endorsements(track_slug: str) -> list[dict]:
+
+    return [row.document for row in Endorsement.objects.filter(track_slug=track_slug, active=True).order_by("id")]
+
+
+def issue_credential(certificate_id: int) -> dict:
+    """Sign and store the OpenBadgeCredential of a certificate once; later calls return the stored one."""
+
+    existing = SignedCredential.objects.filter(certificate_id=certificate_id).first()
+    if existing is not None:
+        return existing.document
+    certificate = _certificate(certificate_id)
+    if certificate is None:
+        raise CredentialUnavailable(f"no certificate {certificate_id}")
+    # A certificate without a cohort has no school: the platform itself (``default``) issues it.
+    slug = certificate.school.slug or keyring.DEFAULT_ISSUER
+    credential_id = f"urn:uuid:{uuid.uuid4()}"
+    try:
+        with transaction.atomic():
+            revocation_list, revocation_index = statuslist.allocate(slug, StatusPurpose.REVOCATION)
+            suspension_list, suspension_index = statuslist.allocate(slug, StatusPurpose.SUSPENSION)
+            entries = [
+                statuslist.entry(
+                    status_list_url(slug, StatusPurpose.REVOCATION, revocation_list.sequence),
+                    revocation_index,
+                    StatusPurpose.REVOCATION,
+                ),
+                statuslist.entry(
+                    status_list_url(slug, StatusPurpose.SUSPENSION, suspension_list.sequence),
+                    suspension_index,
+                    StatusPurpose.SUSPENSION,
+                ),
+            ]
+            links = openbadges.CredentialLinks(
+                credential_id=credential_id,
+                issuer_url=issuer_url(slug),
+                issuer_name=certificate.school.name or str(credentials_settings.ISSUER_NAME),
+                achievement_url=achievement_url(certificate.track.slug, certificate.track.version),
+                verification_url=verification_url(certificate.number),
+                subject_id=subject_id(certificate.learner.user_id),
+            )
+            salt = new_identity_salt()
+            unsigned = openbadges.build(
+                certificate,
+                links,
+                salt=salt,
+                publish_salt=bool(credentials_settings.IDENTITY_SALT_IN_CREDENTIAL),
+                status_entries=entries,
+                endorsements=_endorsements(certificate.track.slug),
+            )
+            pair = _signer(slug)
+            signed, method = _sign_document(unsigned, slug, pair)
+            token = vc_jwt.encode(signed, pair.private, method) if credentials_settings.ISSUE_JWT else ""
+            row = SignedCredential.objects.create(
+                certificate_id=certificate.id,
+                number=certificate.number,
+                credential_id=credential_id,
+                learner_id=certificate.learner.user_id,
+                issuer=slug,
+                document=signed,
+                jwt=token,
+                verification_method=method,
+                revocation_list=revocation_list,
+                revocation_index=revocation_index,
+                suspension_list=suspension_list,
+                suspension_index=suspension_index,
+                identity_salt=salt,
+            )
+    except IntegrityError:
+        # Another worker signed it at the same moment: theirs is the credential.
+        return SignedCredential.objects.get(certificate_id=certificate_id).document
+    log.info("signed credential %s for certificate %s", credential_id, certificate.number)
+    _announce_badge("awarded", certificate, credential_id, row.created)
+    if certificate.status in (REVOKED, SUSPENDED):
+        apply_status(row.certificate_id, certificate.status)
+    return signed
+
+
+def _announce_badge(kind: str, certificate, credential_id: str, at: dt.datetime | None) -> None:
+    """Tell the platform (openedx-events ``BADGE_AWARDED`` / ``BADGE_REVOKED``) once the row is committed."""
+
+    template = achievement_url(certificate.track.slug, certificate.track.version)
+    event = compat.BadgeEvent(
+        credential_uuid=credential_id.removeprefix("urn:uuid:"),
+        user_id=certificate.learner.user_id,
+        username=certificate.learner.username,
+        email=certificate.learner.email,
+        full_name=certificate.learner.full_name,
+        is_active=True,
+        template_uuid=str(uuid.uuid5(uuid.NAMESPACE_URL, template)),
+        template_name=certificate.track.title,
+        template_description=certificate.track.description,
+        image_url=getattr(certificate.school, "logo_url", "") or "",
+    )
+    transaction.on_commit(lambda: compat.send_badge_event(kind, event, at))
+
+
+def apply_status(certificate_id: int, status: str) -> bool:
+    """Mirror a certificate status in the status lists; returns True when a bit changed.
+
+    revoked sets the revocation bit (never cleared: revocation is permanent); suspended sets the
+    suspension bit; active clears it (renewal, fees paid); expired needs no bit (``validUntil`` says it).
+    """
+
+    row = SignedCredential.objects.filter(certificate_id=certificate_id).first()
+    if row is None:
+        return False
+    changed = False
+    if status == REVOKED:
+        changed = statuslist.write_bit(row.revocation_list_id, row.revocation_index, True)
+        if changed:  # the bit is set once: revocation is announced once
+            certificate = _certificate(certificate_id)
+            if certificate is not None:
+                _announce_badge("revoked", certificate, row.credential_id, timezone.now())
+    elif status == SUSPENDED:
+        changed = statuslist.write_bit(row.suspension_list_id, row.suspension_index, True)
+    elif status == ACTIVE:
+        if statuslist.read_bit(row.revocation_list_id, row.revocation_index):
+            log.warning("certificate %s is revoked in its status list; revocation cannot be undone", row.number)
+        changed = statuslist.write_bit(row.suspension_list_id, row.suspension_index, False)
+    if changed:
+        log.info("status list bit for certificate %s set to %s", row.number, status)
+    return changed
+
+
+def rotate_key(issuer: str) -> str:
+    """Make a new signing key for an issuer (school slug or ``default``); returns its publicKeyMultibase."""
+    return keyring.rotate(issuer).public_multibase
+
+
+def endorse_track(
+    track_slug: str,
+    track_version: int,
+    track_title: str,
+    *,
+    endorser: str,
+    endorser_name: str,
+    endorser_url: str = "",
+    comment: str,
+) -> dict:
+    """Sign an EndorsementCredential by an employer partner for a track; later credentials embed it."""
+
+    profile: dict[str, Any] = {"id": issuer_url(endorser), "type": ["Profile"], "name": endorser_name}
+    if endorser_url:
+        profile["url"] = endorser_url
+    unsigned = openbadges.endorsement(
+        profile,
+        achievement_url(track_slug, track_version),
+        track_title,
+        comment,
+        f"urn:uuid:{uuid.uuid4()}",
+        openbadges.xsd_datetime(timezone.now()),
+    )
+    signed, _ = _sign_document(unsigned, endorser)
+    Endorsement.objects.create(
+        track_slug=track_slug, endorser=endorser, endorser_name=endorser_name, comment=comment, document=signed
+    )
+    return signed

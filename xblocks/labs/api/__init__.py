@@ -1,0 +1,118 @@
+"""The one door to lab sessions and check runs: blocks, tasks, the terminal gateway, commands and other apps call this.
+
+Functions are domain actions returning frozen values from ``xblocks.labs.data``. Work that needs the
+sandbox (provisioning, teardown, check runs) runs on lab hosts' Celery workers (``xblocks.labs.tasks``);
+the api queues it after the transaction that asked for it commits. The state of a session changes only
+through ``xblocks.labs.lifecycle.transition``. One topic per module: ``status`` (what the page shows),
+``sessions`` (start, stop, reset), ``checks`` (check runs and grades), ``steps`` (flags, hints,
+solutions), ``staff``, ``gateway`` (the terminal's contract), ``sweeps`` (reaper and reconciler),
+``hosts`` (lab hosts and queues).
+"""
+
+from xblocks.labs.api.checks import (
+    claim_unpublished_grade,
+    release_grade_claim,
+    request_checks,
+    run_checks,
+)
+from xblocks.labs.api.gateway import (
+    add_terminal_assets,
+    can_watch,
+    record_activity,
+    session_owner,
+    terminal_target,
+    terminal_token,
+    transcript,
+)
+from xblocks.labs.api.hosts import (
+    gateway_url,
+    heartbeat,
+    host_queue,
+    lab_host_stopped,
+    lab_hosts,
+    lab_task_destination,
+    lab_task_queue,
+    may_run_lab_work,
+    queue_reconciles,
+)
+from xblocks.labs.api.sessions import (
+    provision_session,
+    reset_session,
+    start_session,
+    stop_session,
+    teardown_session,
+)
+from xblocks.labs.api.staff import (
+    extend_session,
+    list_sessions,
+    session_in_block,
+    staff_reset,
+)
+from xblocks.labs.api.status import (
+    check_run_status,
+    definition_source,
+    latest_session_id,
+    learner_check_run,
+    learner_definition,
+    learner_seed,
+    learner_status,
+    live_session_id,
+    session_status,
+)
+from xblocks.labs.api.steps import (
+    reveal_hint,
+    reveal_solution,
+    submit_flag,
+)
+from xblocks.labs.api.sweeps import (
+    reap_sessions,
+    reconcile_sessions,
+)
+from xblocks.labs.catalog import known_lab_keys
+
+__all__ = [
+    "add_terminal_assets",
+    "can_watch",
+    "check_run_status",
+    "claim_unpublished_grade",
+    "definition_source",
+    "extend_session",
+    "gateway_url",
+    "heartbeat",
+    "host_queue",
+    "known_lab_keys",
+    "lab_host_stopped",
+    "lab_hosts",
+    "lab_task_destination",
+    "lab_task_queue",
+    "latest_session_id",
+    "learner_check_run",
+    "learner_definition",
+    "learner_seed",
+    "learner_status",
+    "list_sessions",
+    "live_session_id",
+    "may_run_lab_work",
+    "provision_session",
+    "queue_reconciles",
+    "reap_sessions",
+    "reconcile_sessions",
+    "record_activity",
+    "release_grade_claim",
+    "request_checks",
+    "reset_session",
+    "reveal_hint",
+    "reveal_solution",
+    "run_checks",
+    "session_in_block",
+    "session_owner",
+    "session_status",
+    "staff_reset",
+    "start_session",
+    "stop_session",
+    "submit_flag",
+    "teardown_session",
+    "terminal_target",
+    "terminal_token",
+    "transcript",
+]

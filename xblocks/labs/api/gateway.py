@@ -1,0 +1,94 @@
+"""The terminal gateway's contract: who owns a session, its sandbox, who may watch, activity, tokens."""
+
+from __future__ import annotations
+
+import logging
+from typing import Any
+
+from django.apps import apps
+from django.utils import timezone
+
+from xblocks.core import compat
+from xblocks.core.i18n import gettext as _
+from xblocks.labs.api.status import (
+    _row,
+)
+from xblocks.labs.data import (
+    SessionNotFound,
+    SessionNotReady,
+    SessionState,
+)
+from xblocks.labs.models import LabSession
+from xblocks.labs.sandbox.base import SandboxHandle
+
+log = logging.getLogger(__name__)
+
+S = SessionState
+
+
+def terminal_target(session_id: int):
+    """The handle of a ready session's environment (the gateway opens its PTY there)."""
+
+    row = _row(session_id)
+    if row.state != S.READY or not row.handle:
+        raise SessionNotReady(_("Your lab is not running. Start it first."), f"session {session_id} is {row.state}")
+    return SandboxHandle.from_json(row.handle)
+
+
+def record_activity(session_id: int) -> None:
+    """Note learner input now (feeds the idle timeout). One UPDATE; the gateway rate-limits calls."""
+    LabSession.objects.filter(pk=session_id, state=S.READY).update(last_activity=timezone.now())
+
+
+def session_owner(session_id: int) -> tuple[int, str, str]:
+    row = LabSession.objects.filter(pk=session_id).values_list("user_id", "usage_key", "course_key").first()
+    if row is None:
+        raise SessionNotFound(_("This lab session does not exist."), f"no LabSession {session_id}")
+    return int(row[0]), row[1], row[2]
+
+
+def can_watch(user, session_id: int) -> bool:
+    """Whether ``user`` may attach read-only to the session: staff of the session's course."""
+    if user is None or not getattr(user, "is_authenticated", False):
+        return False
+    row = LabSession.objects.filter(pk=session_id).values_list("course_key", flat=True).first()
+    if row is None:
+        return False
+
+    return compat.is_course_staff(user, row)
+
+
+TERMINAL_APP = "xblocks.labs.terminal"
+
+
+def _terminal_door():
+    """The terminal app's api, or None where that optional app is not installed."""
+    if not apps.is_installed(TERMINAL_APP):
+        return None
+    # Imported on demand: the terminal's models exist only where its app is installed.
+    from xblocks.labs.terminal import api as terminal_api  # noqa: PLC0415
+
+    return terminal_api
+
+
+def terminal_token(user, session_id: int, *, mode: str, attached_by=None) -> dict[str, Any]:
+    """Mint a gateway token for a ready session (the caller has checked who may ask)."""
+    terminal_target(session_id)
+    terminal_api = _terminal_door()
+    if terminal_api is None:
+        raise SessionNotReady(_("The terminal is not available on this site."), "terminal app not installed")
+    return terminal_api.mint_token(user=user, session_id=session_id, mode=mode, attached_by=attached_by)
+
+
+def transcript(session_id: int) -> str | None:
+    terminal_api = _terminal_door()
+    return terminal_api.transcript(session_id) if terminal_api is not None else None
+
+
+def add_terminal_assets(frag, resource_url) -> bool:
+    """Add the terminal's front end to a block fragment; False where the terminal app is not installed."""
+    terminal_api = _terminal_door()
+    if terminal_api is None:
+        return False
+    terminal_api.add_to_fragment(frag, resource_url)
+    return True

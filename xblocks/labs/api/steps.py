@@ -1,0 +1,122 @@
+"""A learner's other actions on a step: a flag answered in the request, a hint or the solution revealed."""
+
+from __future__ import annotations
+
+import logging
+from typing import Any
+
+from django.db import transaction
+
+from xblocks.core.html import render_markdown
+from xblocks.core.i18n import gettext as _
+from xblocks.labs import grading, runner
+from xblocks.labs.api.checks import _abandon_run, _announce, _claim_run, _graded_result, _ready_step
+from xblocks.labs.api.status import (
+    _hash,
+    _locked,
+    _status,
+    check_run_status,
+)
+from xblocks.labs.data import (
+    ActionRefused,
+    CheckRunStatus,
+    HintReveal,
+    RunState,
+    SessionState,
+    SolutionReveal,
+)
+from xblocks.labs.models import CheckRun, LabSession
+
+log = logging.getLogger(__name__)
+
+S = SessionState
+
+
+def submit_flag(session_id: int, step_id: str, flag_id: str, answer: str) -> CheckRunStatus:
+    """Compare a submitted flag with this learner's rendered value, server-side; counts as an attempt.
+
+    Quick, so it runs in the request, but as a run like a Check press: refused while a check runs.
+    """
+
+    row, definition, step = _ready_step(session_id, step_id, need_checks=False)
+    flag = next((f for f in step.flags if f.id == flag_id), None)
+    if flag is None:
+        raise ActionRefused(_("This step has no such answer field."), f"unknown flag {flag_id!r}")
+    if flag.id in grading.step_record(row.progress or {}, step.id)["flags"]:
+        raise ActionRefused(_("You already found this flag."))
+    run = _claim_run(session_id, definition, step, kind=CheckRun.Kind.FLAG, state=RunState.RUNNING, checks_total=1)
+    try:
+        passed = runner.check_flag(flag, str(answer or "")[:1000])
+        points = float(flag.points) if passed else 0.0
+        outcome = {
+            "id": flag.id,
+            "passed": passed,
+            "points": points,
+            "max_points": int(flag.points),
+            "feedback": _("Correct.") if passed else _("That is not the flag."),
+        }
+        _graded_result(
+            run.pk,
+            session_id,
+            definition,
+            step,
+            state=RunState.DONE,
+            outcomes=[outcome],
+            points=points,
+            passed=passed,
+            script_hash=_hash(flag.id),
+            duration=0.0,
+        )
+    except Exception as error:
+        _abandon_run(run.pk, learner_message=_("Something went wrong. Please try again."), detail=repr(error))
+        raise
+    return check_run_status(run.pk)
+
+
+def _update_step(session_id: int, step_id: str, change) -> tuple[LabSession, Any, Any, dict]:
+    row, definition, step = _ready_step(session_id, step_id, need_checks=False)
+    with transaction.atomic():
+        row = _locked(session_id)
+        progress = row.progress or {}
+        if not grading.step_open(definition, progress, step.id):
+            raise ActionRefused(_("Complete the previous steps first."))
+        record = change(step, grading.step_record(progress, step.id))
+        row.progress = grading.with_step(progress, step.id, record)
+        row.best_score = grading.lab_score(definition, row.progress)
+        LabSession.objects.filter(pk=session_id).update(progress=row.progress, best_score=row.best_score)
+    return row, definition, step, record
+
+
+def reveal_hint(session_id: int, step_id: str) -> HintReveal:
+    """Reveal the step's next hint; its cost comes off the step's points."""
+
+    def change(step, record):
+        if int(record["hints"]) >= len(step.hints):
+            raise ActionRefused(_("There are no more hints for this step."))
+        record["hints"] = int(record["hints"]) + 1
+        return record
+
+    row, definition, step, record = _update_step(session_id, step_id, change)
+    hint = step.hints[int(record["hints"]) - 1]
+    _announce(row, definition)
+    return HintReveal(
+        step_id=step.id,
+        index=int(record["hints"]) - 1,
+        text=render_markdown(hint.text),
+        cost=hint.cost,
+        status=_status(row, definition),
+    )
+
+
+def reveal_solution(session_id: int, step_id: str) -> SolutionReveal:
+    """Show the step's solution; the step then earns no points (it still opens the next step once it passes)."""
+
+    def change(step, record):
+        if not step.solve:
+            raise ActionRefused(_("This step has no solution to show."))
+        record["solution"] = True
+        return record
+
+    row, definition, step, _record = _update_step(session_id, step_id, change)
+    _announce(row, definition)
+    return SolutionReveal(step_id=step.id, script=step.solve or "", status=_status(row, definition))

@@ -1,0 +1,118 @@
+"""The lab definition: the ``<kafaat_lab>`` OLX as frozen dataclasses, parsed with validation, serialised, rendered.
+
+Pure and model-free: the lab block stores the OLX text and calls ``parse_lab``/``serialize_lab``, the
+runner and ``kafaat lab`` work from the dataclasses. Validation collects every problem with its line so
+an author fixes a file in one pass; ``parse_lab(serialize_lab(d)) == d`` for every definition. See
+``docs/authoring-labs.md`` for the format. Modules: ``model`` (the dataclasses), ``validation`` (bounds
+and units), ``parsing``, ``serialising``, ``rendering`` (per-learner parameters).
+"""
+
+from xblocks.labs.definition.model import (
+    TAG,
+    Check,
+    CheckPlace,
+    Flag,
+    Gating,
+    Hint,
+    LabDefinition,
+    LabDefinitionError,
+    LabFile,
+    Param,
+    Problem,
+    SetupScript,
+    Step,
+)
+from xblocks.labs.definition.parsing import (
+    parse_lab,
+)
+from xblocks.labs.definition.rendering import (
+    generate_params,
+    render,
+)
+from xblocks.labs.definition.serialising import (
+    serialize_lab,
+)
+from xblocks.labs.definition.validation import (
+    CHILD_ATTRIBUTES,
+    DEFAULT_CHECK_TIMEOUT,
+    DURATION_PART,
+    DURATION_PATTERN,
+    ID_PATTERN,
+    LAB_ATTRIBUTES,
+    LIMIT_BOUNDS,
+    MAX_CHECK_TIMEOUT,
+    MAX_FILE_CHARS,
+    MAX_FILES,
+    MAX_FLAG_CHARS,
+    MAX_ITEMS_PER_STEP,
+    MAX_PARAMS,
+    MAX_POINTS,
+    MAX_SCRIPT_CHARS,
+    MAX_STEPS,
+    MAX_TEXT_CHARS,
+    MAX_TIME_LIMIT,
+    MIN_TIME_LIMIT,
+    NUMBER_PATTERN,
+    RESERVED_PREFIXES,
+    RUNTIME_ATTRIBUTES,
+    SIZE_PATTERN,
+    SIZE_UNITS,
+    STEP_CHILD_ATTRIBUTES,
+    MiB,
+    format_size,
+    human_duration,
+    known_images,
+    parse_duration,
+    path_problem,
+)
+
+__all__ = [
+    "CHILD_ATTRIBUTES",
+    "Check",
+    "CheckPlace",
+    "DEFAULT_CHECK_TIMEOUT",
+    "DURATION_PART",
+    "DURATION_PATTERN",
+    "Flag",
+    "Gating",
+    "Hint",
+    "ID_PATTERN",
+    "LAB_ATTRIBUTES",
+    "LIMIT_BOUNDS",
+    "LabDefinition",
+    "LabDefinitionError",
+    "LabFile",
+    "MAX_CHECK_TIMEOUT",
+    "MAX_FILES",
+    "MAX_FILE_CHARS",
+    "MAX_FLAG_CHARS",
+    "MAX_ITEMS_PER_STEP",
+    "MAX_PARAMS",
+    "MAX_POINTS",
+    "MAX_SCRIPT_CHARS",
+    "MAX_STEPS",
+    "MAX_TEXT_CHARS",
+    "MAX_TIME_LIMIT",
+    "MIN_TIME_LIMIT",
+    "MiB",
+    "NUMBER_PATTERN",
+    "Param",
+    "Problem",
+    "RESERVED_PREFIXES",
+    "RUNTIME_ATTRIBUTES",
+    "SIZE_PATTERN",
+    "SIZE_UNITS",
+    "STEP_CHILD_ATTRIBUTES",
+    "SetupScript",
+    "Step",
+    "TAG",
+    "format_size",
+    "generate_params",
+    "human_duration",
+    "known_images",
+    "parse_duration",
+    "parse_lab",
+    "path_problem",
+    "render",
+    "serialize_lab",
+]

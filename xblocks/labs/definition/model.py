@@ -1,0 +1,159 @@
+"""The lab as data: frozen dataclasses for a lab, its steps, checks, flags, hints, files and parameters."""
+
+from __future__ import annotations
+
+import enum
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+
+from xblocks.labs import params as param_kinds
+from xblocks.labs.sandbox.base import Limits, SandboxSpec
+
+TAG = "kafaat_lab"
+
+
+class Gating(enum.StrEnum):
+    SEQUENTIAL = "sequential"
+    FREE = "free"
+
+
+@dataclass(frozen=True)
+class Problem:
+    """One validation problem; ``line`` is 1-based in the source, None when it has no place."""
+
+    line: int | None
+    message: str
+
+    def __str__(self) -> str:
+        return f"line {self.line}: {self.message}" if self.line else self.message
+
+
+class LabDefinitionError(ValueError):
+    """The OLX is not a valid lab; ``errors`` lists every problem found, in source order."""
+
+    def __init__(self, errors: Iterable[Problem]):
+        self.errors = sorted(errors, key=lambda problem: problem.line or 0)
+        super().__init__("\n".join(str(problem) for problem in self.errors))
+
+    def __str__(self) -> str:
+        return "\n".join(str(problem) for problem in self.errors)
+
+
+@dataclass(frozen=True)
+class Param:
+    """A per-learner value; ``min``/``max`` for numbers and ports, ``length`` for hex and flags, ``prefix`` for flags"""
+
+    name: str
+    kind: str
+    min: int | None = None
+    max: int | None = None
+    length: int | None = None
+    prefix: str | None = None
+
+    @property
+    def options(self) -> dict[str, int | str]:
+        return {key: getattr(self, key) for key in param_kinds.KINDS[param_kinds.Kind(self.kind)].options}
+
+
+class CheckPlace(enum.StrEnum):
+    """Where a check runs: in the learner's environment, or outside it (see docs/authoring-labs.md)."""
+
+    INSIDE = "inside"
+    OUTSIDE = "outside"
+
+
+@dataclass(frozen=True)
+class Check:
+    """A check script. ``where="outside"`` runs it as root in a fresh copy of the lab's image with the
+    learner's files read-only at ``/lab``: nothing of the learner's runs, so even a learner who is
+    root in their environment cannot forge its result."""
+
+    id: str
+    points: int
+    timeout: float
+    user: str
+    script: str
+    where: str = CheckPlace.INSIDE
+
+
+@dataclass(frozen=True)
+class Flag:
+    id: str
+    points: int
+    value: str
+
+
+@dataclass(frozen=True)
+class Hint:
+    text: str
+    cost: int
+
+
+@dataclass(frozen=True)
+class Step:
+    id: str
+    title: str
+    instructions: str
+    checks: tuple[Check, ...] = ()
+    flags: tuple[Flag, ...] = ()
+    hints: tuple[Hint, ...] = ()
+    solve: str | None = None
+    solve_user: str = "root"
+
+    @property
+    def max_points(self) -> int:
+        return sum(check.points for check in self.checks) + sum(flag.points for flag in self.flags)
+
+
+@dataclass(frozen=True)
+class SetupScript:
+    user: str
+    script: str
+
+
+@dataclass(frozen=True)
+class LabFile:
+    path: str
+    mode: int
+    owner: str
+    content: str
+
+
+@dataclass(frozen=True)
+class LabDefinition:
+    display_name: str
+    # The lab's stable identity, written by its author: track files name it, and it is the same in every
+    # course run, import and export (usage keys are not; Studio's block ids are random).
+    lab_key: str = ""
+    image: str = "base"
+    time_limit: int = 3600
+    idle_timeout: int = 900
+    weight: float = 1.0
+    max_attempts: int | None = None
+    limits: Limits = field(default_factory=Limits)
+    gating: str = Gating.SEQUENTIAL
+    learner_sudo: bool = False
+    network: bool = False
+    params: tuple[Param, ...] = ()
+    setup: tuple[SetupScript, ...] = ()
+    files: tuple[LabFile, ...] = ()
+    steps: tuple[Step, ...] = ()
+
+    @property
+    def max_score(self) -> int:
+        return sum(step.max_points for step in self.steps)
+
+    def step(self, step_id: str) -> Step:
+        for step in self.steps:
+            if step.id == step_id:
+                return step
+        raise KeyError(step_id)
+
+    def sandbox_spec(self, label: str) -> SandboxSpec:
+        return SandboxSpec(
+            image=self.image,
+            limits=self.limits,
+            network=self.network,
+            learner_sudo=self.learner_sudo,
+            label=label,
+        )

@@ -1,0 +1,106 @@
+"""Serialising: the canonical OLX of a definition, so that ``parse_lab(serialize_lab(d)) == d``."""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterable
+from typing import Any
+
+from xblocks.labs.definition.model import (
+    TAG,
+    CheckPlace,
+    LabDefinition,
+)
+from xblocks.labs.definition.validation import (
+    format_size,
+    human_duration,
+)
+
+
+def _attr(value: Any) -> str:
+    text = str(value)
+    for old, new in (
+        ("&", "&amp;"),
+        ("<", "&lt;"),
+        (">", "&gt;"),
+        ('"', "&quot;"),
+        ("\n", "&#10;"),
+        ("\t", "&#9;"),
+        ("\r", "&#13;"),
+    ):
+        text = text.replace(old, new)
+    return f'"{text}"'
+
+
+def _attrs(pairs: Iterable[tuple[str, Any]]) -> str:
+    return "".join(f" {name}={_attr(value)}" for name, value in pairs if value is not None)
+
+
+def _body(text: str) -> str:
+    """Text content on its own lines, CDATA when it holds markup characters (scripts and Markdown)."""
+    if not text:
+        return ""
+    if "\n" not in text and text == text.strip():
+        if "]]>" in text or not re.search(r"[<>&]", text):
+            return text.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
+        return f"<![CDATA[{text}]]>"
+    if "]]>" in text or not re.search(r"[<>&]", text):
+        escaped = text.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
+        return f"\n{escaped}\n"
+    return f"<![CDATA[\n{text}\n]]>"
+
+
+def _number(value: float) -> str:
+    return f"{value:g}" if value == float(f"{value:g}") else repr(value)
+
+
+def serialize_lab(definition: LabDefinition) -> str:
+    """The canonical OLX of a definition: attributes in a fixed order, text unindented in CDATA."""
+    d = definition
+    lab_attrs = [
+        ("display_name", d.display_name),
+        ("lab_key", d.lab_key or None),
+        ("image", d.image),
+        ("time_limit", human_duration(d.time_limit)),
+        ("idle_timeout", human_duration(d.idle_timeout)),
+        ("weight", _number(d.weight)),
+        ("max_attempts", d.max_attempts),
+        ("memory", format_size(d.limits.memory_bytes)),
+        ("pids", d.limits.pids),
+        ("cpus", _number(d.limits.cpus)),
+        ("disk", format_size(d.limits.disk_bytes)),
+        ("inodes", d.limits.inodes),
+        ("gating", str(d.gating)),
+        ("sudo", "true" if d.learner_sudo else "false"),
+    ]
+    out = [f"<{TAG}{_attrs(lab_attrs)}>"]
+    for param in d.params:
+        out.append(f"  <param{_attrs([('name', param.name), ('kind', param.kind), *param.options.items()])}/>")
+    for setup in d.setup:
+        out.append(f"  <setup{_attrs([('user', setup.user)])}>{_body(setup.script)}</setup>")
+    for lab_file in d.files:
+        attrs = _attrs([("path", lab_file.path), ("mode", f"{lab_file.mode:04o}"), ("owner", lab_file.owner)])
+        out.append(f"  <file{attrs}>{_body(lab_file.content.removesuffix(chr(10)))}</file>")
+    for step in d.steps:
+        out.append(f"  <step{_attrs([('id', step.id), ('title', step.title)])}>")
+        out.append(f"    <instructions>{_body(step.instructions)}</instructions>")
+        for check in step.checks:
+            attrs = _attrs(
+                [
+                    ("id", check.id),
+                    ("points", check.points),
+                    ("timeout", human_duration(check.timeout)),
+                    ("user", check.user),
+                    *([("where", check.where)] if check.where != CheckPlace.INSIDE else []),
+                ]
+            )
+            out.append(f"    <check{attrs}>{_body(check.script)}</check>")
+        for flag in step.flags:
+            out.append(f"    <flag{_attrs([('id', flag.id), ('points', flag.points)])}>{_body(flag.value)}</flag>")
+        for hint in step.hints:
+            out.append(f"    <hint{_attrs([('cost', hint.cost)])}>{_body(hint.text)}</hint>")
+        if step.solve is not None:
+            out.append(f"    <solve{_attrs([('user', step.solve_user)])}>{_body(step.solve)}</solve>")
+        out.append("  </step>")
+    out.append(f"</{TAG}>")
+    return "\n".join(out) + "\n"
