@@ -341,12 +341,12 @@ def test_an_unknown_image_is_refused_before_anything_is_made(local_backend):
 
 
 def test_a_sandbox_that_fails_to_start_leaves_nothing_behind(local_backend, monkeypatch, tmp_path):
-    from xblocks.labs.sandbox import images, local
+    from xblocks.labs.sandbox import images
     from xblocks.labs.sandbox.base import SandboxError
 
     (tmp_path / "empty" / "rootfs").mkdir(parents=True)  # no /bin/sh: bwrap cannot start the init
     empty = images.Image(name="empty", hash="0" * 12, path=tmp_path / "empty", built=True)
-    monkeypatch.setattr(local.images, "find", lambda name: empty)
+    monkeypatch.setattr(images, "find", lambda name: empty)
     before = {h.id for h in local_backend.inventory()}
     with pytest.raises(SandboxError, match="failed to start"):
         local_backend.create(SandboxSpec(label="fails"))

@@ -132,7 +132,7 @@ def test_the_sandbox_root_cannot_replace_dev_pts_and_a_planted_link_resolves_ins
     finally:
         pty.close()
     # and the host-side open itself: a link at dev/pts/ptmx pointing at a host file stays inside the root
-    from xblocks.labs.sandbox.local import _openat2_in_root
+    from xblocks.labs.sandbox.local.kernel import openat2_in_root
 
     canary = tmp_path / "canary"
     canary.write_text("host\n")
@@ -142,7 +142,7 @@ def test_the_sandbox_root_cannot_replace_dev_pts_and_a_planted_link_resolves_ins
     root_fd = os.open(fake_root, os.O_PATH | os.O_DIRECTORY)
     try:
         with pytest.raises(FileNotFoundError):
-            _openat2_in_root(root_fd, b"dev/pts/ptmx", os.O_RDWR)
+            openat2_in_root(root_fd, b"dev/pts/ptmx", os.O_RDWR)
     finally:
         os.close(root_fd)
     assert canary.read_text() == "host\n"

@@ -108,7 +108,7 @@ def test_an_outside_check_leaves_nothing_behind_and_the_learners_sandbox_keeps_i
 def test_destroying_a_sandbox_ends_an_outside_checkers_sandbox_a_crash_left_behind(make_sandbox, local_backend):
     from xblocks.labs.sandbox import images, ranges
     from xblocks.labs.sandbox.base import SandboxSpec
-    from xblocks.labs.sandbox.local import OUTSIDE_LIMITS, OUTSIDE_NOTES
+    from xblocks.labs.sandbox.local.layout import OUTSIDE_LIMITS, OUTSIDE_NOTES
 
     handle = local_backend.create(SandboxSpec(learner_sudo=True, label="outside-crash"))
     root = pathlib.Path(local_backend.settings.SANDBOX_ROOT)

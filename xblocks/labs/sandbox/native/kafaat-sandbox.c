@@ -1,7 +1,7 @@
 /*
  * kafaat-sandbox: the lab host's helper that makes sandboxes and enters them.
  *
- * The Python backend (xblocks/labs/sandbox/local.py) runs this program as host root, without a
+ * The Python backend (xblocks/labs/sandbox/local/) runs this program as host root, without a
  * preexec function, and passes it only what it opened and checked itself: a pidfd of the sandbox's
  * init, an O_PATH descriptor of that init's root, cgroup files, the seccomp program. The one rule
  * it exists for: no process inside a sandbox's user namespace ever executes a file, or resolves a
