@@ -42,7 +42,7 @@ def test_each_corpus_entry_states_its_attack_containment_and_proof():
     for attack in redteam.CORPUS:
         assert attack.attack and attack.containment and attack.proves and attack.ref, attack.name
     # every abuse row the self-test always ran is still in it
-    assert {name for name, _row, _fn in selftest.CASES} <= {a.name for a in redteam.CORPUS if a.selftest}
+    assert {name for name, _row, _fn in redteam.rows.CASES} <= {a.name for a in redteam.CORPUS if a.selftest}
 
 
 def test_a_planted_check_script_symlink_does_not_redirect_delivery_or_writes(make_sandbox, local_backend, tmp_path):

@@ -5,7 +5,6 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass
 
-from xblocks.labs.sandbox import selftest
 from xblocks.labs.sandbox.redteam.budget import check_own_budget, check_rlimits, spawner_with_sudo, stopped_spawner
 from xblocks.labs.sandbox.redteam.forged import check_leftovers, check_tree_ptrace, verdict_channel
 from xblocks.labs.sandbox.redteam.hangs import inside_fifo_hang, learner_config_in_checks, output_flood_verdict
@@ -13,6 +12,7 @@ from xblocks.labs.sandbox.redteam.host_exec import binfmt_mount, spawner_out_of_
 from xblocks.labs.sandbox.redteam.host_view import image_integrity, proc_leaks
 from xblocks.labs.sandbox.redteam.kernel_limits import id_ranges, inotify_per_sandbox, pipes_per_sandbox
 from xblocks.labs.sandbox.redteam.outside import outside_special_files
+from xblocks.labs.sandbox.redteam.rows import CASES
 from xblocks.labs.sandbox.redteam.surface import kernel_surface
 from xblocks.labs.sandbox.selftest import Context
 
@@ -32,7 +32,7 @@ class Attack:
 
 
 def _row(name: str) -> Callable[[Context], str]:
-    return next(function for case, _row, function in selftest.CASES if case == name)
+    return next(function for case, _row, function in CASES if case == name)
 
 
 ROWS = {
@@ -59,7 +59,7 @@ ROWS = {
 CORPUS: tuple[Attack, ...] = (
     *(
         Attack(name, f"abuse row {row}", ROWS[name][0], ROWS[name][1], "the abuse row's defence holds", _row(name))
-        for name, row, _function in selftest.CASES
+        for name, row, _function in CASES
     ),
     Attack(
         "binfmt_mount",
