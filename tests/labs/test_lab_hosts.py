@@ -297,3 +297,23 @@ def test_kafaat_lab_host_lists_the_hosts_with_their_load(user_factory, definitio
     call_command("kafaat_lab_host", "list", "--json")
     listed = json.loads(capsys.readouterr().out)
     assert [(host["name"], host["available"]) for host in listed] == [("lab-a", 2), ("lab-b", 0)]
+
+
+def test_a_lab_host_whose_gateway_does_not_listen_yet_takes_no_sessions(monkeypatch):
+    """A host announced before its terminal gateway binds would place learners whose terminal cannot connect."""
+    import socket
+
+    from xblocks.labs import labhost
+
+    monkeypatch.setattr(labhost, "self_test_state", lambda since: (True, ""))
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+        service = labhost.Service(labhost.Options(name="lab-gw", capacity=1, gateway_port=port), say=lambda text: None)
+        assert service.state() == (False, "terminal gateway not listening yet")
+        probe.listen(1)
+        assert service.state() == (True, "")
+    assert labhost.Service(labhost.Options(name="lab-nogw", capacity=1, gateway=False), say=lambda t: None).state() == (
+        True,
+        "",
+    )

@@ -13,6 +13,7 @@ import ctypes
 import logging
 import os
 import signal
+import socket
 import subprocess
 import sys
 import threading
@@ -120,6 +121,15 @@ def _sandbox_count() -> int:
         return 0
 
 
+def _listening(host: str, port: int) -> bool:
+    """Whether something accepts TCP connections at ``host:port`` now."""
+    try:
+        with socket.create_connection((host, port), timeout=0.5):
+            return True
+    except OSError:
+        return False
+
+
 def self_test_state(since: float) -> tuple[bool, str]:
     """Whether the host's last self-test passed after ``since`` (a time.time()); else why not."""
     from xblocks.labs.sandbox import selftest  # pylint: disable=import-outside-toplevel
@@ -152,6 +162,9 @@ class Service:
         for name, child in self.children.items():
             if child.poll() is not None:
                 return False, f"{name} exited with {child.returncode}"
+        if self.options.gateway and not _listening(self.options.gateway_host, self.options.gateway_port):
+            # a learner placed here would get a terminal that cannot connect
+            return False, "terminal gateway not listening yet"
         return self_test_state(self.started)
 
     def heartbeat(self) -> None:
