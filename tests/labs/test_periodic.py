@@ -223,7 +223,7 @@ def test_threads_racing_for_one_job_run_it_once_at_a_time(counting_job):
 @pytest.mark.mariadb
 @pytest.mark.django_db(transaction=True)
 def test_two_kafaat_periodic_loops_run_the_reaper_once_per_interval_between_them(tmp_path):
-    env = child_env(KAFAAT_REAP_INTERVAL="1", KAFAAT_LAB_HOST_ROLE="1")
+    env = child_env(KAFAAT_REAP_INTERVAL="1", KAFAAT_LAB_HOST_ROLE="1", PYTHONUNBUFFERED="1")
     command = [
         sys.executable,
         "-m",
@@ -237,6 +237,11 @@ def test_two_kafaat_periodic_loops_run_the_reaper_once_per_interval_between_them
     ]
     logs = [(tmp_path / f"loop-{index}.log").open("wb") for index in range(2)]
     loops = [subprocess.Popen(command, cwd=CHECKOUT, env=env, stdout=log, stderr=subprocess.STDOUT) for log in logs]
+    # the clock starts once both loops have their signal handlers (they say so), however busy the machine
+    deadline = time.monotonic() + 90
+    while not all("job(s)" in (tmp_path / f"loop-{index}.log").read_text() for index in range(2)):
+        assert time.monotonic() < deadline, "the periodic loops did not start"
+        time.sleep(0.1)
     started = time.monotonic()
     time.sleep(5)
     for loop in loops:
