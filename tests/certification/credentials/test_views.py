@@ -123,7 +123,7 @@ def test_credential_downloads_are_the_signed_documents(client, certificates):
 def test_status_list_and_issuer_documents_are_served(client, certificates):
     certificate = certificates.add()
     document = api.credential_json(certificate.id)
-    url = document["credentialStatus"][0]["statusListCredential"]
+    url = document["credentialStatus"]["statusListCredential"]
     listing = client.get(url.replace(api.base_url(), ""))
     assert listing.status_code == 200 and "BitstringStatusListCredential" in listing.json()["type"]
     issuer = client.get(document["issuer"]["id"].replace(api.base_url(), "")).json()
