@@ -92,11 +92,23 @@ def _resolver_for(issuer_id: str):
         if controller != issuer_id:
             return None
         slug = _issuer_slug(controller)
-        if slug is None or not fragment or not keyring.knows(slug, fragment):
+        if slug is None or not fragment:
             return None
-        return proofs.public_key_from_multibase(fragment)
+        known = keyring.public_keys(slug)
+        if fragment in known:  # a Multikey method: <issuer>#<publicKeyMultibase>
+            return proofs.public_key_from_multibase(fragment)
+        for multibase in known:  # a JsonWebKey method: <issuer>#<JWK thumbprint>
+            key = proofs.public_key_from_multibase(multibase)
+            if proofs.jwk_thumbprint(key) == fragment:
+                return key
+        return None
 
     return resolve
+
+
+def jwt_kid(slug: str, pair: keyring.IssuerKeyPair) -> str:
+    """A VC-JWT's ``kid``: the issuer document's JsonWebKey method of the signing key (OB 3.0: a JWK)."""
+    return proofs.json_web_key(issuer_url(slug), pair.public)["id"]
 
 
 def _signer(slug: str) -> keyring.IssuerKeyPair:
@@ -155,7 +167,7 @@ def issue_credential(certificate_id: int) -> dict:
             )
             pair = _signer(slug)
             signed, method = _sign_document(unsigned, slug, pair)
-            token = vc_jwt.encode(signed, pair.private, method) if credentials_settings.ISSUE_JWT else ""
+            token = vc_jwt.encode(signed, pair.private, jwt_kid(slug, pair)) if credentials_settings.ISSUE_JWT else ""
             row = SignedCredential.objects.create(
                 certificate_id=certificate.id,
                 number=certificate.number,
