@@ -82,9 +82,11 @@ def controller_document(slug: str) -> dict | None:
     methods = [proofs.multikey(controller, key) for key in public]
     methods += [proofs.json_web_key(controller, key) for key in public]
     # The Controlled Identifiers context defines the controller terms: verifiers that expand this
-    # document as JSON-LD in safe mode refuse terms no context defines.
+    # document as JSON-LD in safe mode refuse terms no context defines. The Multikey context (same
+    # Multikey definition) stays: a method dereferenced from here carries these contexts, and Multikey
+    # readers (Digital Bazaar's) want to see it.
     return {
-        "@context": [loader.VC_V2, loader.OB_V3, loader.CID_V1],
+        "@context": [loader.VC_V2, loader.OB_V3, loader.CID_V1, loader.MULTIKEY_V1],
         **profile,
         "id": controller,
         "verificationMethod": methods,
