@@ -128,9 +128,10 @@ def test_the_credential_conforms_to_the_1edtech_json_schema_it_declares(issued, 
 
 def test_the_schema_refuses_two_status_entries(issued, client):
     """The form Kafaat signed before decision 0053 (a list of two entries) is what the schema refuses."""
-    credential = copy.deepcopy(api.credential_json(issued.id))
+    signed = api.credential_json(issued.id)
+    credential = copy.deepcopy(signed)
     credential["credentialStatus"] = [credential["credentialStatus"], credential["credentialStatus"]]
-    answer = _verify(client, credential)["schema"]
+    answer = runner.run({"credential": credential, "documents": _site(client, signed)})["schema"]
     assert not answer["ok"]
     assert any(error.startswith("/credentialStatus") for error in answer["errors"]), answer["errors"]
 
