@@ -20,8 +20,10 @@ import Ajv2019 from 'ajv/dist/2019.js';
 import addFormats from 'ajv-formats';
 import * as jose from 'jose';
 import securityContext from '@digitalbazaar/security-context';
-import xapiValidation from 'xapi-validation';
+import xapiValidationModule from 'xapi-validation';
 
+// A CommonJS module whose validator is its `default` export.
+const xapiValidation = xapiValidationModule.default;
 const here = new URL('.', import.meta.url);
 const kafaatContexts = new URL('../../xblocks/certification/credentials/contexts/', here);
 
@@ -172,7 +174,9 @@ function checkStatements(statements) {
     const warnings = xapiValidation(statement);
     return {
       id: statement.id,
-      warnings: warnings.map(w => `${(w.path || []).join('.')}: ${w.message || w.constructor.name}`)
+      // rulr warnings: the path from "statement" and the kind (RequiredWarning, TypeWarning, ...).
+      warnings: warnings.map(w => `${(w.path || []).slice(1).join('.')}: ${w.constructor.name}` +
+        (w.typeName ? ` (${w.typeName})` : ''))
     };
   });
   return {ok: results.every(r => r.warnings.length === 0), statements: results};
