@@ -10,6 +10,7 @@ import base64
 import copy
 import datetime as dt
 import hashlib
+import json
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
@@ -93,7 +94,7 @@ def public_key_jwk(key: Ed25519PublicKey) -> dict[str, str]:
 def jwk_thumbprint(key: Ed25519PublicKey) -> str:
     """RFC 7638 thumbprint of the key's JWK (SHA-256 of its required members, sorted, no whitespace)."""
     jwk = public_key_jwk(key)
-    canonical = '{"crv":"%s","kty":"%s","x":"%s"}' % (jwk["crv"], jwk["kty"], jwk["x"])
+    canonical = json.dumps({name: jwk[name] for name in ("crv", "kty", "x")}, separators=(",", ":"), sort_keys=True)
     return base64.urlsafe_b64encode(hashlib.sha256(canonical.encode("ascii")).digest()).decode("ascii").rstrip("=")
 
 
