@@ -8,13 +8,13 @@ STAMP  := $(VENV)/.kafaat-installed
 export PYTHONDONTWRITEBYTECODE := 1
 export PIP_DISABLE_PIP_VERSION_CHECK := 1
 
-.PHONY: demo test install system host services images test-labs test-compat test-openedx test-tutor \
+.PHONY: demo test install system host services images interop test-labs test-compat test-openedx test-tutor \
         translations check-translations quality benchmarks dist clean
 
 demo: install images
 	$(BIN)/python -m demo.run
 
-test: install services images
+test: install services images interop
 	$(BIN)/python -m pytest
 	KAFAAT_TEST_DATABASE=mariadb $(BIN)/python -m pytest -m mariadb
 	$(MAKE) --no-print-directory test-labs
@@ -102,6 +102,18 @@ node_modules/.kafaat-installed: package.json package-lock.json
 	npm ci --no-audit --no-fund --loglevel=error
 	@touch $@
 
+# The interop tier (tests/interop/): independent implementations (Digital Bazaar's VC verifier, jose,
+# ajv with the 1EdTech schema, an xAPI validator) from package-lock.json; the main pytest run collects
+# its tests, which are skipped, loudly, only where node is absent.
+INTEROP_STAMP := tests/interop/node_modules/.kafaat-installed
+interop:
+	@if command -v npm >/dev/null 2>&1; then $(MAKE) --no-print-directory $(INTEROP_STAMP); \
+	 else echo "WARNING: node and npm are not installed: the interop tier (tests/interop) will be SKIPPED"; fi
+
+$(INTEROP_STAMP): tests/interop/package.json tests/interop/package-lock.json
+	cd tests/interop && npm ci --no-audit --no-fund --loglevel=error
+	@touch $@
+
 benchmarks: install images services
 	$(BIN)/python -m benchmarks all
 
@@ -111,4 +123,4 @@ dist: install
 	$(BIN)/python -m build --no-isolation --outdir dist .
 
 clean:
-	rm -rf $(VENV) .venv-tutor-* var .tox build dist *.egg-info tutor/*.egg-info node_modules
+	rm -rf $(VENV) .venv-tutor-* var .tox build dist *.egg-info tutor/*.egg-info node_modules tests/interop/node_modules

@@ -6,7 +6,7 @@ import globals from "globals";
 
 export default [
   {
-    ignores: ["**/vendor/**", "node_modules/**", ".venv*/**", ".tox/**", "build/**", "dist/**", "var/**", "tutor/**"],
+    ignores: ["**/vendor/**", "**/node_modules/**", ".venv*/**", ".tox/**", "build/**", "dist/**", "var/**", "tutor/**"],
   },
   js.configs.recommended,
   {
@@ -31,5 +31,11 @@ export default [
       "no-implicit-globals": "off",
       "no-var": "off",
     },
+  },
+  {
+    // The interop tier's checker (tests/interop/): a Node ES module run by pytest.
+    files: ["tests/interop/**/*.mjs"],
+    languageOptions: { ecmaVersion: 2022, sourceType: "module", globals: { ...globals.node } },
+    rules: { eqeqeq: ["error", "always"] },
   },
 ];

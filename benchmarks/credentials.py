@@ -113,13 +113,11 @@ def main(argv: list[str]) -> int:
         "https://lms.example.org/kafaat/credentials/verify/KAF-2026-000001/",
         "urn:uuid:00000000-0000-4000-8000-000000000002",
     )
-    status = [
-        statuslist.entry(
-            "https://lms.example.org/kafaat/credentials/status/ecole-nord/revocation/1/", 4711, "revocation"
-        )
-    ]
+    status = statuslist.entry(
+        "https://lms.example.org/kafaat/credentials/status/ecole-nord/message/1/", 4711, "message"
+    )
     certificate = _certificate()
-    unsigned = openbadges.build(certificate, links, salt="s" * 32, status_entries=status)
+    unsigned = openbadges.build(certificate, links, salt="s" * 32, status_entry=status)
     signed = proofs.sign(unsigned, key, method)
     token = vc_jwt.encode(signed, key, method)
     resolve = {method: public}.get
@@ -162,9 +160,7 @@ def main(argv: list[str]) -> int:
         ),
         (
             "build + sign credential (eddsa-rdfc-2022)",
-            lambda: proofs.sign(
-                openbadges.build(certificate, links, salt="s" * 32, status_entries=status), key, method
-            ),
+            lambda: proofs.sign(openbadges.build(certificate, links, salt="s" * 32, status_entry=status), key, method),
             "baseline: Ed25519 sign (64 B)",
         ),
         ("verify credential proof", check_verify, "baseline: Ed25519 verify (64 B)"),

@@ -105,11 +105,11 @@ def test_status_task_run_twice_changes_the_bit_once(certificates):
 def test_tampered_signed_status_list_is_rejected(certificates, monkeypatch):
     certificate = certificates.add()
     document = api.credential_json(certificate.id)
-    entry = document["credentialStatus"][0]
+    entry = document["credentialStatus"]
     key = links._status_list_key(entry["statusListCredential"])
     listing = json.loads(json.dumps(api.status_list_document(*key)))
     bits = bytearray(statuslist.decode(listing["credentialSubject"]["encodedList"]))
-    statuslist.set_bit(bits, int(entry["statusListIndex"]), True)
+    statuslist.set_value(bits, int(entry["statusListIndex"]), 2, statuslist.REVOKED)
     listing["credentialSubject"]["encodedList"] = statuslist.encode(bytes(bits))
     monkeypatch.setattr(documents, "status_list_document", lambda *args: listing)
     result = api.verify_credential(document)

@@ -125,16 +125,14 @@ def test_verify_command_passes_with_a_note_when_a_remote_status_list_is_unreacha
         api.verification_url(certificate.number),
         api.subject_id(7),
     )
-    remote = [
-        {
-            "id": "https://status.example.org/lists/1#42",
-            "type": "BitstringStatusListEntry",
-            "statusPurpose": "revocation",
-            "statusListIndex": "42",
-            "statusListCredential": "https://status.example.org/lists/1",
-        }
-    ]
-    unsigned = openbadges.build(certificate, links, salt="x" * 32, status_entries=remote)
+    remote = {
+        "id": "https://status.example.org/lists/1#42",
+        "type": "BitstringStatusListEntry",
+        "statusPurpose": "revocation",
+        "statusListIndex": "42",
+        "statusListCredential": "https://status.example.org/lists/1",
+    }
+    unsigned = openbadges.build(certificate, links, salt="x" * 32, status_entry=remote)
     signed, _ = signing._sign_document(unsigned, "ecole-nord")
     path = tmp_path / "credential.json"
     path.write_text(json.dumps(signed), encoding="utf-8")

@@ -33,7 +33,15 @@ def test_credential_has_the_required_open_badges_fields(certificates):
     assert [r.get("value") or r.get("status") for r in subject["result"]] == ["82", "Completed"]
     assert document["validFrom"].endswith("T00:00:00Z")
     assert document["validUntil"].endswith("T23:59:59Z")
-    assert {entry["statusPurpose"] for entry in document["credentialStatus"]} == {"revocation", "suspension"}
+    status = document["credentialStatus"]
+    assert isinstance(status, dict), "the OB 3.0 schema allows one credentialStatus object"
+    assert status["statusPurpose"] == "message" and status["statusSize"] == 2
+    assert {(m["status"], m["message"]) for m in status["statusMessage"]} == {
+        ("0x0", "valid"),
+        ("0x1", "suspended"),
+        ("0x2", "revoked"),
+        ("0x3", "revoked"),
+    }
 
 
 def test_learner_is_identified_by_a_salted_email_hash_never_the_email(certificates):
@@ -148,9 +156,10 @@ def test_a_fresh_credential_verifies_as_active(certificates):
         lambda d: d["credentialSubject"]["achievement"].__setitem__("name", "Chief Architect"),
         lambda d: d.__setitem__("validUntil", "2099-12-31T23:59:59Z"),
         lambda d: d["credentialSubject"].__setitem__("licenseNumber", "KAF-2026-999999"),
-        lambda d: d.__setitem__("credentialStatus", []),
+        lambda d: d.__delitem__("credentialStatus"),
+        lambda d: d["credentialStatus"]["statusMessage"][1].__setitem__("message", "valid"),
     ],
-    ids=["hours", "title", "validity", "number", "status-removed"],
+    ids=["hours", "title", "validity", "number", "status-removed", "suspension-renamed"],
 )
 def test_a_tampered_credential_fails_the_proof_check(certificates, tamper):
     certificate = certificates.add()
@@ -213,26 +222,65 @@ def test_expired_and_not_yet_valid_credentials_fail_on_dates(certificates):
 def test_status_list_is_a_signed_bitstring_of_at_least_131072_entries(certificates):
     certificate = certificates.add()
     document = api.credential_json(certificate.id)
-    entry = next(e for e in document["credentialStatus"] if e["statusPurpose"] == "revocation")
+    entry = document["credentialStatus"]
     key = links._status_list_key(entry["statusListCredential"])
-    listing = api.status_list_document(*key)
-    assert "BitstringStatusListCredential" in listing["type"]
-    bits = statuslist.decode(listing["credentialSubject"]["encodedList"])
-    assert len(bits) * 8 >= 131072
-    assert not statuslist.get_bit(bits, int(entry["statusListIndex"]))
+
+    def slot() -> tuple[int, int]:
+        listing = api.status_list_document(*key)
+        assert proofs.verify(listing, signing._resolver_for(listing["issuer"])).ok
+        assert listing["credentialSubject"]["statusPurpose"] == "message"
+        bits = statuslist.decode(listing["credentialSubject"]["encodedList"])
+        index = int(entry["statusListIndex"])
+        # Two bits per credential at index * statusSize, most significant first (the spec's reading).
+        return len(bits) * 8, statuslist.get_bit(bits, 2 * index) * 2 + statuslist.get_bit(bits, 2 * index + 1)
+
+    size, value = slot()
+    assert size // 2 >= 131072 and value == 0
+    api.apply_status(certificate.id, "suspended")
+    assert slot()[1] == 1
     api.apply_status(certificate.id, "revoked")
-    listing = api.status_list_document(*key)
-    assert statuslist.get_bit(
-        statuslist.decode(listing["credentialSubject"]["encodedList"]), int(entry["statusListIndex"])
-    )
-    assert proofs.verify(listing, signing._resolver_for(listing["issuer"])).ok
+    assert slot()[1] == 2
+
+
+def test_credentials_signed_with_two_status_entries_keep_their_status(certificates):
+    """Credentials signed before one entry per credential name a revocation and a suspension list."""
+    from xblocks.certification.credentials.models import SignedCredential, StatusPurpose
+
+    certificate = certificates.add()
+    api.credential_json(certificate.id)
+    row = SignedCredential.objects.get(certificate_id=certificate.id)
+    revocation_list, revocation_index = statuslist.allocate("ecole-nord", StatusPurpose.REVOCATION)
+    suspension_list, suspension_index = statuslist.allocate("ecole-nord", StatusPurpose.SUSPENSION)
+    unsigned = {key: value for key, value in row.document.items() if key != "proof"}
+    unsigned["credentialStatus"] = [
+        statuslist.entry(
+            api.status_list_url("ecole-nord", "revocation", revocation_list.sequence), revocation_index, "revocation"
+        ),
+        statuslist.entry(
+            api.status_list_url("ecole-nord", "suspension", suspension_list.sequence), suspension_index, "suspension"
+        ),
+    ]
+    row.document, _ = signing._sign_document(unsigned, "ecole-nord")
+    row.status_list, row.status_index = None, None
+    row.revocation_list, row.revocation_index = revocation_list, revocation_index
+    row.suspension_list, row.suspension_index = suspension_list, suspension_index
+    row.save()
+
+    assert api.verify_credential(row.document).status == "active"
+    api.apply_status(certificate.id, "suspended")
+    assert api.verify_credential(row.document).status == "suspended"
+    api.apply_status(certificate.id, "active")
+    assert api.verify_credential(row.document).status == "active"
+    api.apply_status(certificate.id, "revoked")
+    api.apply_status(certificate.id, "active")
+    assert api.verify_credential(row.document).status == "revoked"
 
 
 def test_status_slots_are_drawn_at_random_not_in_issue_order(certificates):
     indexes = []
     for n in range(1, 9):
         certificate = certificates.add(id=100 + n, number=f"KAF-2026-{100 + n:06d}", learner=certificates.add().learner)
-        entry = api.credential_json(certificate.id)["credentialStatus"][0]
+        entry = api.credential_json(certificate.id)["credentialStatus"]
         indexes.append(int(entry["statusListIndex"]))
     assert len(set(indexes)) == len(indexes)
     assert indexes != sorted(indexes) or max(indexes) - min(indexes) > 1000

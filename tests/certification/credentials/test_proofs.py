@@ -1,5 +1,6 @@
 """The eddsa-rdfc-2022 suite against the official Open Badges 3.0 test vector, byte for byte."""
 
+import base64
 import copy
 import hashlib
 import json
@@ -127,3 +128,15 @@ def test_the_loader_refuses_remote_contexts(unsigned):
     with pytest.raises(Exception) as caught:
         loader.canonicalize(unsigned)
     assert "attacker.example" in repr(caught.value) or "attacker.example" in repr(caught.value.__cause__)
+
+
+def test_jwk_thumbprint_matches_the_rfc_8037_example():
+    """RFC 8037 appendix A.3: the Ed25519 key of A.2 has this RFC 7638 thumbprint (the JsonWebKey method id)."""
+    from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
+
+    raw = base64.urlsafe_b64decode("11qYAYKxCrfVS_7TyWQHOg7hcvPapiMlrwIaaPcHURo=")
+    key = Ed25519PublicKey.from_public_bytes(raw)
+    assert proofs.jwk_thumbprint(key) == "kPrK_qmxVWaYVA9wwBF6Iuo3vVzz7TxHCTwXBygrS4k"
+    method = proofs.json_web_key("https://issuer.example/", key)
+    assert method["id"] == "https://issuer.example/#kPrK_qmxVWaYVA9wwBF6Iuo3vVzz7TxHCTwXBygrS4k"
+    assert method["type"] == "JsonWebKey" and set(method["publicKeyJwk"]) == {"kty", "crv", "x"}

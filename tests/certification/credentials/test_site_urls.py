@@ -34,8 +34,7 @@ def test_a_signed_credential_links_to_the_site_where_it_was_issued(on_port_8123,
     _certificate, document = _issued(cert_world)
     assert document["issuer"]["id"].startswith(f"{SITE}/kafaat/credentials/issuers/")
     assert document["credentialSubject"]["achievement"]["id"].startswith(f"{SITE}/kafaat/credentials/")
-    for entry in document["credentialStatus"]:
-        assert entry["statusListCredential"].startswith(f"{SITE}/kafaat/credentials/status/")
+    assert document["credentialStatus"]["statusListCredential"].startswith(f"{SITE}/kafaat/credentials/status/")
     assert "127.0.0.1:8000" not in str(document)
 
 

@@ -1,5 +1,6 @@
 """Public verification page and JSON API, downloads, status lists, issuer documents, bulk verification, log."""
 
+import base64
 import csv
 import io
 import json
@@ -8,7 +9,7 @@ import pytest
 from django.contrib.auth import get_user_model
 from django.test import Client
 
-from xblocks.certification.credentials import api
+from xblocks.certification.credentials import api, loader
 from xblocks.certification.credentials.models import Verification
 
 pytestmark = [pytest.mark.django_db, pytest.mark.mariadb]
@@ -123,11 +124,19 @@ def test_credential_downloads_are_the_signed_documents(client, certificates):
 def test_status_list_and_issuer_documents_are_served(client, certificates):
     certificate = certificates.add()
     document = api.credential_json(certificate.id)
-    url = document["credentialStatus"][0]["statusListCredential"]
+    url = document["credentialStatus"]["statusListCredential"]
     listing = client.get(url.replace(api.base_url(), ""))
     assert listing.status_code == 200 and "BitstringStatusListCredential" in listing.json()["type"]
     issuer = client.get(document["issuer"]["id"].replace(api.base_url(), "")).json()
     assert document["proof"]["verificationMethod"] in issuer["assertionMethod"]
+    # Verifiers expand the issuer document as JSON-LD in safe mode: every term must be defined.
+    assert loader.CID_V1 in issuer["@context"]
+    assert "https://w3id.org/security#assertionMethod" in loader.canonicalize(issuer, strict=True)
+    methods = {method["id"]: method for method in issuer["verificationMethod"]}
+    assert set(issuer["assertionMethod"]) == set(methods)
+    token_kid = json.loads(base64.urlsafe_b64decode(api.credential_jwt(certificate.id).split(".")[0] + "=="))["kid"]
+    assert methods[token_kid]["type"] == "JsonWebKey" and methods[token_kid]["publicKeyJwk"]["crv"] == "Ed25519"
+    assert all("publicKeyJwk" not in m for m in methods.values() if m["type"] == "Multikey")
     assert client.get("/kafaat/credentials/issuers/nobody/").status_code == 404
 
 

@@ -20,11 +20,15 @@ CONTEXT_FILES: dict[str, str] = {
     "https://purl.imsglobal.org/spec/ob/v3p0/context-3.0.3.json": "ob-v3p0-context-3.0.3.json",
     "https://w3id.org/security/data-integrity/v2": "data-integrity-v2.jsonld",
     "https://w3id.org/security/multikey/v1": "multikey-v1.jsonld",
+    "https://www.w3.org/ns/cid/v1": "cid-v1.jsonld",
 }
 
 VC_V2 = "https://www.w3.org/ns/credentials/v2"
 OB_V3 = "https://purl.imsglobal.org/spec/ob/v3p0/context-3.0.3.json"
 MULTIKEY_V1 = "https://w3id.org/security/multikey/v1"
+# Controlled Identifiers 1.0: defines verificationMethod, assertionMethod, Multikey and JsonWebKey, which
+# a controller document (the issuer document) needs defined for verifiers that process it as JSON-LD.
+CID_V1 = "https://www.w3.org/ns/cid/v1"
 
 
 class ContextRefused(jsonld.JsonLdError):

@@ -13,6 +13,10 @@ from django.db import models
 
 
 class StatusPurpose(enum.StrEnum):
+    # Credentials signed since one status entry per credential (decision 0053) use MESSAGE lists:
+    # two bits per credential (valid, suspended, revoked). REVOCATION and SUSPENSION lists keep
+    # serving the credentials signed before, which carry one entry for each.
+    MESSAGE = "message"
     REVOCATION = "revocation"
     SUSPENSION = "suspension"
 
@@ -44,12 +48,16 @@ class IssuerKey(models.Model):
 
 
 class StatusList(models.Model):
-    """One Bitstring Status List: ``size`` bits for one issuer and purpose; ``sequence`` grows when one fills."""
+    """One Bitstring Status List: ``size`` slots of ``status_size`` bits for one issuer and purpose.
+
+    ``sequence`` grows when one fills.
+    """
 
     issuer = models.CharField(max_length=100)
     purpose = models.CharField(max_length=16, choices=[(p.value, p.value) for p in StatusPurpose])
     sequence = models.PositiveIntegerField(default=1)
     size = models.PositiveIntegerField()
+    status_size = models.PositiveSmallIntegerField(default=1)
     bits = models.BinaryField()
     used = models.PositiveIntegerField(default=0)
     # Bumped on every bit change; the signed list credential is cached for one version.
@@ -78,10 +86,14 @@ class SignedCredential(models.Model):
     document = models.JSONField()
     jwt = models.TextField(blank=True, default="")
     verification_method = models.CharField(max_length=300)
-    revocation_list = models.ForeignKey(StatusList, on_delete=models.PROTECT, related_name="+")
-    revocation_index = models.PositiveIntegerField()
-    suspension_list = models.ForeignKey(StatusList, on_delete=models.PROTECT, related_name="+")
-    suspension_index = models.PositiveIntegerField()
+    # The one status slot (a "message" list, two bits) of credentials signed since decision 0053.
+    status_list = models.ForeignKey(StatusList, null=True, blank=True, on_delete=models.PROTECT, related_name="+")
+    status_index = models.PositiveIntegerField(null=True, blank=True)
+    # The two one-bit slots of credentials signed before: their signed documents name these lists.
+    revocation_list = models.ForeignKey(StatusList, null=True, blank=True, on_delete=models.PROTECT, related_name="+")
+    revocation_index = models.PositiveIntegerField(null=True, blank=True)
+    suspension_list = models.ForeignKey(StatusList, null=True, blank=True, on_delete=models.PROTECT, related_name="+")
+    suspension_index = models.PositiveIntegerField(null=True, blank=True)
     # The random salt of the learner's email hash, kept so that the issuer can prove to whom the
     # credential was issued; the public document carries it only if IDENTITY_SALT_IN_CREDENTIAL says so.
     # Empty for credentials signed before it existed: their document carries their salt.
@@ -91,6 +103,7 @@ class SignedCredential(models.Model):
 
     class Meta:
         constraints = [
+            models.UniqueConstraint(fields=["status_list", "status_index"], name="kafaat_cred_status_slot"),
             models.UniqueConstraint(fields=["revocation_list", "revocation_index"], name="kafaat_cred_revocation_slot"),
             models.UniqueConstraint(fields=["suspension_list", "suspension_index"], name="kafaat_cred_suspension_slot"),
         ]

@@ -158,7 +158,7 @@ def build(
     *,
     salt: str,
     publish_salt: bool = False,
-    status_entries: list[dict[str, Any]],
+    status_entry: dict[str, Any],
     endorsements: list[dict[str, Any]] = (),  # type: ignore[assignment]
 ) -> dict[str, Any]:
     """The unsigned OpenBadgeCredential of ``certificate`` (a ``CertificateData``)."""
@@ -220,7 +220,8 @@ def build(
             }
         ],
         "credentialSchema": [{"id": ACHIEVEMENT_SCHEMA, "type": SCHEMA_TYPE}],
-        "credentialStatus": list(status_entries),
+        # One object: the 1EdTech JSON Schema the credential declares allows no list here.
+        "credentialStatus": dict(status_entry),
     }
     if certificate.valid_until:
         credential["validUntil"] = xsd_datetime(certificate.valid_until, end_of_day=True)

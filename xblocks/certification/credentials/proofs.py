@@ -10,6 +10,7 @@ import base64
 import copy
 import datetime as dt
 import hashlib
+import json
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
@@ -88,6 +89,27 @@ def public_key_jwk(key: Ed25519PublicKey) -> dict[str, str]:
     """RFC 8037 OKP JWK of an Ed25519 public key (no private part)."""
     raw = key.public_bytes(serialization.Encoding.Raw, serialization.PublicFormat.Raw)
     return {"kty": "OKP", "crv": "Ed25519", "x": base64.urlsafe_b64encode(raw).decode("ascii").rstrip("=")}
+
+
+def jwk_thumbprint(key: Ed25519PublicKey) -> str:
+    """RFC 7638 thumbprint of the key's JWK (SHA-256 of its required members, sorted, no whitespace)."""
+    jwk = public_key_jwk(key)
+    canonical = json.dumps({name: jwk[name] for name in ("crv", "kty", "x")}, separators=(",", ":"), sort_keys=True)
+    return base64.urlsafe_b64encode(hashlib.sha256(canonical.encode("ascii")).digest()).decode("ascii").rstrip("=")
+
+
+def json_web_key(controller: str, key: Ed25519PublicKey) -> dict[str, Any]:
+    """The key as a Controlled Identifiers ``JsonWebKey`` method, ``<controller>#<JWK thumbprint>``.
+
+    A verification method carries one form of its key material (CID 1.0), so the JWK a VC-JWT ``kid``
+    dereferences to is a method of its own beside the Multikey one.
+    """
+    return {
+        "id": f"{controller}#{jwk_thumbprint(key)}",
+        "type": "JsonWebKey",
+        "controller": controller,
+        "publicKeyJwk": public_key_jwk(key),
+    }
 
 
 def verification_method_id(controller: str, key: Ed25519PublicKey) -> str:

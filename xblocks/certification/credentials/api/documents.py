@@ -17,6 +17,7 @@ from xblocks.certification.credentials.api.signing import (
     _sign_document,
     _signer,
     issue_credential,
+    jwt_kid,
 )
 from xblocks.certification.credentials.conf import credentials_settings
 from xblocks.certification.credentials.models import (
@@ -39,7 +40,7 @@ def credential_jwt(certificate_id: int) -> str:
     row = SignedCredential.objects.get(certificate_id=certificate_id)
     if not row.jwt:
         pair = _signer(row.issuer)
-        row.jwt = vc_jwt.encode(row.document, pair.private, f"{issuer_url(row.issuer)}#{pair.public_multibase}")
+        row.jwt = vc_jwt.encode(row.document, pair.private, jwt_kid(row.issuer, pair))
         row.save(update_fields=["jwt", "updated"])
     return row.jwt
 
@@ -75,13 +76,17 @@ def controller_document(slug: str) -> dict | None:
     controller = issuer_url(slug)
     latest = SignedCredential.objects.filter(issuer=slug).order_by("-id").first()
     profile = dict(latest.document.get("issuer") or {}) if latest else {"id": controller, "type": ["Profile"]}
-    # Retired keys stay listed: they still verify what they signed before the rotation.
-    methods = [proofs.multikey(controller, proofs.public_key_from_multibase(mb)) for mb in keys]
-    for method in methods:
-        # OB 3.0 says a VC-JWT ``kid`` dereferences to a JWK: give JWT verifiers the same key as one.
-        method["publicKeyJwk"] = proofs.public_key_jwk(proofs.public_key_from_multibase(method["publicKeyMultibase"]))
+    # Retired keys stay listed: they still verify what they signed before the rotation. Each key is a
+    # Multikey method (Data Integrity proofs) and a JsonWebKey method (the VC-JWT ``kid``).
+    public = [proofs.public_key_from_multibase(mb) for mb in keys]
+    methods = [proofs.multikey(controller, key) for key in public]
+    methods += [proofs.json_web_key(controller, key) for key in public]
+    # The Controlled Identifiers context defines the controller terms: verifiers that expand this
+    # document as JSON-LD in safe mode refuse terms no context defines. The Multikey context (same
+    # Multikey definition) stays: a method dereferenced from here carries these contexts, and Multikey
+    # readers (Digital Bazaar's) want to see it.
     return {
-        "@context": [loader.VC_V2, loader.OB_V3, loader.MULTIKEY_V1],
+        "@context": [loader.VC_V2, loader.OB_V3, loader.CID_V1, loader.MULTIKEY_V1],
         **profile,
         "id": controller,
         "verificationMethod": methods,

@@ -69,7 +69,7 @@ def _issuer_slug(url: str) -> str | None:
 
 def _status_list_key(url: str) -> tuple[str, str, int] | None:
     match = re.fullmatch(
-        re.escape(_url("status/")) + r"([A-Za-z0-9_.~%-]+)/(revocation|suspension)/(\d+)/", str(url or "")
+        re.escape(_url("status/")) + r"([A-Za-z0-9_.~%-]+)/(message|revocation|suspension)/(\d+)/", str(url or "")
     )
     if not match:
         return None

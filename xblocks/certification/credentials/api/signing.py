@@ -92,11 +92,23 @@ def _resolver_for(issuer_id: str):
         if controller != issuer_id:
             return None
         slug = _issuer_slug(controller)
-        if slug is None or not fragment or not keyring.knows(slug, fragment):
+        if slug is None or not fragment:
             return None
-        return proofs.public_key_from_multibase(fragment)
+        known = keyring.public_keys(slug)
+        if fragment in known:  # a Multikey method: <issuer>#<publicKeyMultibase>
+            return proofs.public_key_from_multibase(fragment)
+        for multibase in known:  # a JsonWebKey method: <issuer>#<JWK thumbprint>
+            key = proofs.public_key_from_multibase(multibase)
+            if proofs.jwk_thumbprint(key) == fragment:
+                return key
+        return None
 
     return resolve
+
+
+def jwt_kid(slug: str, pair: keyring.IssuerKeyPair) -> str:
+    """A VC-JWT's ``kid``: the issuer document's JsonWebKey method of the signing key (OB 3.0: a JWK)."""
+    return proofs.json_web_key(issuer_url(slug), pair.public)["id"]
 
 
 def _signer(slug: str) -> keyring.IssuerKeyPair:
@@ -130,20 +142,12 @@ def issue_credential(certificate_id: int) -> dict:
     credential_id = f"urn:uuid:{uuid.uuid4()}"
     try:
         with transaction.atomic():
-            revocation_list, revocation_index = statuslist.allocate(slug, StatusPurpose.REVOCATION)
-            suspension_list, suspension_index = statuslist.allocate(slug, StatusPurpose.SUSPENSION)
-            entries = [
-                statuslist.entry(
-                    status_list_url(slug, StatusPurpose.REVOCATION, revocation_list.sequence),
-                    revocation_index,
-                    StatusPurpose.REVOCATION,
-                ),
-                statuslist.entry(
-                    status_list_url(slug, StatusPurpose.SUSPENSION, suspension_list.sequence),
-                    suspension_index,
-                    StatusPurpose.SUSPENSION,
-                ),
-            ]
+            # One entry, two bits (valid, suspended, revoked): the OB 3.0 schema allows one
+            # credentialStatus object, and suspension must stay visible (decision 0053).
+            status_list, status_index = statuslist.allocate(slug, StatusPurpose.MESSAGE)
+            status_entry = statuslist.entry(
+                status_list_url(slug, StatusPurpose.MESSAGE, status_list.sequence), status_index, StatusPurpose.MESSAGE
+            )
             links = openbadges.CredentialLinks(
                 credential_id=credential_id,
                 issuer_url=issuer_url(slug),
@@ -158,12 +162,12 @@ def issue_credential(certificate_id: int) -> dict:
                 links,
                 salt=salt,
                 publish_salt=bool(credentials_settings.IDENTITY_SALT_IN_CREDENTIAL),
-                status_entries=entries,
+                status_entry=status_entry,
                 endorsements=_endorsements(certificate.track.slug),
             )
             pair = _signer(slug)
             signed, method = _sign_document(unsigned, slug, pair)
-            token = vc_jwt.encode(signed, pair.private, method) if credentials_settings.ISSUE_JWT else ""
+            token = vc_jwt.encode(signed, pair.private, jwt_kid(slug, pair)) if credentials_settings.ISSUE_JWT else ""
             row = SignedCredential.objects.create(
                 certificate_id=certificate.id,
                 number=certificate.number,
@@ -173,10 +177,8 @@ def issue_credential(certificate_id: int) -> dict:
                 document=signed,
                 jwt=token,
                 verification_method=method,
-                revocation_list=revocation_list,
-                revocation_index=revocation_index,
-                suspension_list=suspension_list,
-                suspension_index=suspension_index,
+                status_list=status_list,
+                status_index=status_index,
                 identity_salt=salt,
             )
     except IntegrityError:
@@ -209,31 +211,52 @@ def _announce_badge(kind: str, certificate, credential_id: str, at: dt.datetime 
 
 
 def apply_status(certificate_id: int, status: str) -> bool:
-    """Mirror a certificate status in the status lists; returns True when a bit changed.
+    """Mirror a certificate status in the status lists; returns True when the published status changed.
 
-    revoked sets the revocation bit (never cleared: revocation is permanent); suspended sets the
-    suspension bit; active clears it (renewal, fees paid); expired needs no bit (``validUntil`` says it).
+    revoked is permanent (the slot never changes again); suspended and active set and clear suspension
+    (renewal, fees paid); expired needs nothing (``validUntil`` says it).
     """
 
     row = SignedCredential.objects.filter(certificate_id=certificate_id).first()
     if row is None:
         return False
-    changed = False
+    if row.status_list_id is not None:
+        changed = _apply_message_status(row, status)
+    else:
+        changed = _apply_legacy_status(row, status)
+    if changed and status == REVOKED:  # revocation is announced once: the slot changes once
+        certificate = _certificate(certificate_id)
+        if certificate is not None:
+            _announce_badge("revoked", certificate, row.credential_id, timezone.now())
+    if changed:
+        log.info("status list slot of certificate %s set to %s", row.number, status)
+    return changed
+
+
+_MESSAGE_VALUES = {REVOKED: statuslist.REVOKED, SUSPENDED: statuslist.SUSPENDED, ACTIVE: statuslist.VALID}
+
+
+def _apply_message_status(row: SignedCredential, status: str) -> bool:
+    value = _MESSAGE_VALUES.get(status)
+    if value is None:
+        return False
+    if status != REVOKED and statuslist.read_status(row.status_list_id, row.status_index) == statuslist.REVOKED:
+        log.warning("certificate %s is revoked in its status list; revocation cannot be undone", row.number)
+        return False
+    return statuslist.write_status(row.status_list_id, row.status_index, value)
+
+
+def _apply_legacy_status(row: SignedCredential, status: str) -> bool:
+    """Credentials signed before decision 0053: one revocation bit and one suspension bit."""
     if status == REVOKED:
-        changed = statuslist.write_bit(row.revocation_list_id, row.revocation_index, True)
-        if changed:  # the bit is set once: revocation is announced once
-            certificate = _certificate(certificate_id)
-            if certificate is not None:
-                _announce_badge("revoked", certificate, row.credential_id, timezone.now())
-    elif status == SUSPENDED:
-        changed = statuslist.write_bit(row.suspension_list_id, row.suspension_index, True)
-    elif status == ACTIVE:
+        return statuslist.write_bit(row.revocation_list_id, row.revocation_index, True)
+    if status == SUSPENDED:
+        return statuslist.write_bit(row.suspension_list_id, row.suspension_index, True)
+    if status == ACTIVE:
         if statuslist.read_bit(row.revocation_list_id, row.revocation_index):
             log.warning("certificate %s is revoked in its status list; revocation cannot be undone", row.number)
-        changed = statuslist.write_bit(row.suspension_list_id, row.suspension_index, False)
-    if changed:
-        log.info("status list bit for certificate %s set to %s", row.number, status)
-    return changed
+        return statuslist.write_bit(row.suspension_list_id, row.suspension_index, False)
+    return False
 
 
 def rotate_key(issuer: str) -> str:

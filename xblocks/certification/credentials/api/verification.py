@@ -167,10 +167,19 @@ def _status(document: dict, *, fetch_remote: bool) -> tuple[bool | None, str | N
         if not check.ok:
             return False, None, f"the status list's proof is invalid: {check.message}"
         try:
-            if statuslist.read_entry(list_document, status_entry):
-                found.append(REVOKED if status_entry.get("statusPurpose") == "revocation" else SUSPENDED)
+            value = statuslist.read_entry(list_document, status_entry)
         except statuslist.StatusListError as error:
             return False, None, str(error)
+        purpose = status_entry.get("statusPurpose")
+        if purpose == "message":
+            message = statuslist.message_of(status_entry, value).strip().lower()
+            if message in ("revoked", "suspended"):
+                found.append(REVOKED if message == "revoked" else SUSPENDED)
+            elif value != statuslist.VALID and message != "valid":
+                # A status this verifier cannot interpret is not taken as good (fail closed).
+                return False, None, f"the status list says {message or hex(value)!r}"
+        elif value:
+            found.append(REVOKED if purpose == "revocation" else SUSPENDED)
     if REVOKED in found:
         return False, REVOKED, "revoked by the issuer"
     if SUSPENDED in found:
