@@ -33,7 +33,14 @@ WORKER_MAIN = "import pymysql, sys; pymysql.install_as_MySQLdb(); from celery.__
 
 
 def _worker(queue: str, log_path: str) -> subprocess.Popen:
-    env = {**os.environ, "KAFAAT_CELERY_EAGER": "0", "KAFAAT_BROKER_URL": REDIS, "KAFAAT_RESULT_BACKEND": REDIS}
+    # the worker is this machine's lab host (sessions are placed here), so it runs the checks itself
+    env = {
+        **os.environ,
+        "KAFAAT_CELERY_EAGER": "0",
+        "KAFAAT_BROKER_URL": REDIS,
+        "KAFAAT_RESULT_BACKEND": REDIS,
+        "KAFAAT_LAB_HOST_ROLE": "1",
+    }
     with open(log_path, "ab") as log:
         return subprocess.Popen(
             [sys.executable, "-c", WORKER_MAIN, "-A", "demo", "worker", "--pool", "solo", "-Q", queue]
@@ -84,7 +91,10 @@ def _press(page: lab.Page) -> tuple[float, float]:
     began = time.perf_counter()
     run = page.post("check", {"step": "setup"})
     answered = time.perf_counter() - began
+    deadline = time.monotonic() + 60
     while not run["finished"]:
+        if time.monotonic() > deadline:
+            raise RuntimeError(f"no worker finished the check run in 60 s: {run}")
         time.sleep(0.05)
         run = page.post("check_status", {"run_id": run["run_id"]})
     if len(run.get("results", ())) != 3:

@@ -41,6 +41,8 @@ def _setup_django(database: str, create: bool = True) -> None:
     """Configure Django on the demo settings; ``create`` makes the database (the parent process only)."""
     os.environ.setdefault("KAFAAT_VAR_DIR", tempfile.mkdtemp(prefix="kafaat-bench-lab-"))
     os.environ["KAFAAT_CELERY_EAGER"] = "1"
+    # this process stands for a lab host (the demo's worker is one): it runs lab work itself
+    os.environ.setdefault("KAFAAT_LAB_HOST_ROLE", "1")
     os.environ["DJANGO_SETTINGS_MODULE"] = "demo.settings"
     if database == "mariadb":
         import pymysql
