@@ -13,9 +13,23 @@ log = logging.getLogger(__name__)
 
 
 def on_lab_result_recorded(
-    sender, user, usage_key, score, max_score, passed, course_key="", completed_at=None, lab_key="", **kwargs
+    sender,
+    user,
+    usage_key,
+    score,
+    max_score,
+    passed,
+    course_key="",
+    completed_at=None,
+    lab_key="",
+    recorded_at=None,
+    **kwargs,
 ):
-    """``xblocks.labs.signals.lab_result_recorded``: every graded check run of a lab."""
+    """``xblocks.labs.signals.lab_result_recorded``: a learner's lab result changed (delivered by the outbox).
+
+    Runs in the outbox's worker, not in the learner's request; an error (a locked database) is raised,
+    so the outbox tries again later, and evidence recording is idempotent, so a repeat changes nothing.
+    """
     if user is None or not getattr(user, "pk", None):
         return
     api.record_lab_result(
@@ -27,6 +41,7 @@ def on_lab_result_recorded(
         max_score=float(max_score),
         passed=bool(passed),
         completed_at=completed_at,
+        recorded_at=recorded_at,
     )
 
 

@@ -91,20 +91,82 @@ def record_lab_result(
     passed: bool,
     completed_at: datetime.datetime | None,
     lab_key: str = "",
+    recorded_at: datetime.datetime | None = None,
 ) -> None:
-    """A graded lab check run (from ``labs.signals.lab_result_recorded``): lab and block-score evidence.
+    """A learner's lab result (from ``labs.signals.lab_result_recorded``): lab and block-score evidence.
 
     Lab evidence is keyed by the lab's stable key (track files name labs by it), block-score evidence
-    by the block's id; a lab without a key is known by its block id for both.
+    by the block's id; a lab without a key is known by its block id for both. The evidence is dated by
+    the lab's completion, else by when the result was recorded, so a repeated or late message never
+    replaces a newer result: recording the same result twice changes nothing.
     """
-    fraction = (score / max_score) if max_score else (1.0 if passed else 0.0)
-    at = completed_at or timezone.now()
+    fraction = _fraction(score, max_score, passed)
+    at = completed_at or recorded_at or timezone.now()
     record_evidence(
         user, "lab", lab_key or usage_key, value=fraction, passed=passed, occurred_at=at, course_key=course_key
     )
     record_evidence(
         user, "block_score", usage_key, value=fraction, passed=passed, occurred_at=at, course_key=course_key
     )
+
+
+def _fraction(score: float, max_score: float, passed: bool) -> float:
+    return max(0.0, min(1.0, (score / max_score) if max_score else (1.0 if passed else 0.0)))
+
+
+def heal_lab_evidence(since: datetime.datetime | None = None) -> int:
+    """Re-derive lab evidence from the labs' recorded results; returns how many learners' labs it repaired.
+
+    Delivery through the outbox is retried until it succeeds, but a message can still be lost to an
+    operator (a purged table, a restored backup); this re-reads every result that changed since
+    ``since`` (all when None) and records the ones whose evidence is missing or older. Idempotent:
+    a second run finds nothing to repair, and evaluates nobody.
+    """
+    from xblocks.labs import api as labs_api  # pylint: disable=import-outside-toplevel
+
+    healed = 0
+    users = get_user_model().objects
+    for result in labs_api.lab_results(since):
+        wanted = {
+            (models.EvidenceKind.LAB, rules.stable_block_id(result.lab_key or result.usage_key)),
+            (models.EvidenceKind.BLOCK_SCORE, rules.stable_block_id(result.usage_key)),
+        }
+        fraction = _fraction(result.score, result.max_score, result.passed)
+        current = {
+            (row.kind, row.key): row
+            for row in models.Evidence.objects.filter(
+                user_id=result.user_id, kind__in=[kind for kind, _key in wanted], key__in=[key for _kind, key in wanted]
+            )
+        }
+        if all(_holds(current.get(item), fraction, result) for item in wanted):
+            continue
+        user = users.filter(pk=result.user_id).first()
+        if user is None:
+            continue
+        record_lab_result(
+            user,
+            usage_key=result.usage_key,
+            lab_key=result.lab_key,
+            course_key=result.course_key,
+            score=result.score,
+            max_score=result.max_score,
+            passed=result.passed,
+            completed_at=result.completed_at,
+            recorded_at=result.recorded_at,
+        )
+        healed += 1
+    if healed:
+        log.warning("healed the lab evidence of %s learner results that certification had not received", healed)
+    return healed
+
+
+def _holds(row, fraction: float, result) -> bool:
+    """Whether an evidence row already says what a lab result says (or something newer)."""
+    if row is None or row.occurred_at < result.occurred_at:
+        return False
+    if row.occurred_at > result.occurred_at:
+        return True  # newer evidence (another block of the same lab): not this result's to replace
+    return abs(float(row.value) - fraction) < 1e-9 and bool(row.passed) == bool(result.passed)
 
 
 def check_hours_entry(actor, user, cohort_id, *, minutes: int, corrects_id: int | None = None) -> models.Cohort:
