@@ -68,8 +68,10 @@ def record_evidence(
                         course_key=course_key,
                     )
                 elif occurred_at >= row.occurred_at:
-                    row.value, row.passed, row.occurred_at = value, passed, occurred_at
-                    row.course_key = course_key or row.course_key
+                    new = (value, passed, occurred_at, course_key or row.course_key)
+                    if new == (row.value, row.passed, row.occurred_at, row.course_key):
+                        return  # the same evidence again (a repeated message): nothing changes
+                    row.value, row.passed, row.occurred_at, row.course_key = new
                     row.save(update_fields=["value", "passed", "occurred_at", "course_key", "updated_at"])
             break
         except IntegrityError:  # another worker created the row first: update it on the second pass

@@ -87,9 +87,8 @@ def deliver_message(message_id: int) -> bool:
         if message.next_attempt_at > now:
             return False  # backing off after a failure; the periodic job retries it when due
         free = Q(lease_until__isnull=True) | Q(lease_until__lt=now)
-        claimed = (
-            OutboxMessage.objects.filter(free, pk=message_id, pending=True, version=message.version)
-            .update(lease_until=now + timedelta(seconds=LEASE_SECONDS))
+        claimed = OutboxMessage.objects.filter(free, pk=message_id, pending=True, version=message.version).update(
+            lease_until=now + timedelta(seconds=LEASE_SECONDS)
         )
         if not claimed:
             return False  # another worker delivers it (it also delivers a newer version)

@@ -49,9 +49,7 @@ def submit_flag(session_id: int, step_id: str, flag_id: str, answer: str) -> Che
     # Quick and pure, so the attempt, the run and its result are one transaction: a process that dies
     # anywhere in between leaves no attempt used and no run, and an error gives nothing back to undo.
     with transaction.atomic():
-        run = _claim_run(
-            session_id, definition, step, kind=CheckRun.Kind.FLAG, state=RunState.RUNNING, checks_total=1
-        )
+        run = _claim_run(session_id, definition, step, kind=CheckRun.Kind.FLAG, state=RunState.RUNNING, checks_total=1)
         passed = runner.check_flag(flag, str(answer or "")[:1000])
         points = float(flag.points) if passed else 0.0
         outcome = {

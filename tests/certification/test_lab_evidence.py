@@ -1,0 +1,99 @@
+"""Lab evidence heals from the labs' recorded results when a message to certification was lost."""
+
+from __future__ import annotations
+
+import datetime
+
+import pytest
+from django.db import transaction
+from django.utils import timezone
+
+from xblocks.certification import api, models
+from xblocks.labs import periodic
+from xblocks.labs.api import outbox, results
+from xblocks.labs.definition import parse_lab
+from xblocks.labs.models import LabSession, OutboxMessage
+
+OLX = """<kafaat_lab display_name="Keyed" lab_key="linux_basics">
+  <step id="s" title="S"><instructions>x</instructions><check id="c" points="2">true</check></step>
+</kafaat_lab>"""
+
+
+def _recorded_result(user, *, score: float, passed: bool, usage_key="kafaat_lab.heal.d0.u0") -> LabSession:
+    """A learner's lab result recorded as the labs app records one: the session and its outbox message."""
+    now = timezone.now()
+    steps = {"s": {"check_points": score, "checks_passed": passed, "attempts": 1}}
+    with transaction.atomic():
+        row = LabSession.objects.create(
+            user=user,
+            usage_key=usage_key,
+            definition=OLX,
+            definition_hash="heal",
+            seed="00" * 32,
+            state="stopped",
+            progress={"steps": steps},
+            best_score=score,
+            completed_at=now if passed else None,
+            result_at=now,
+        )
+        results._publish_result(row, parse_lab(OLX))
+    return row
+
+
+@pytest.fixture
+def lost_deliveries(monkeypatch):
+    """Every delivery task is lost and the periodic delivery never runs: only healing is left."""
+    monkeypatch.setattr(outbox, "_queue_delivery", lambda message_id: None)
+
+
+@pytest.mark.mariadb
+@pytest.mark.django_db(transaction=True)
+def test_a_lost_lab_result_is_restored_by_the_heal_job_and_a_second_run_changes_nothing(
+    django_user_model, lost_deliveries
+):
+    learner = django_user_model.objects.create_user("healed", "healed@example.com", "pw")
+    _recorded_result(learner, score=2.0, passed=True)
+    OutboxMessage.objects.all().delete()  # the message is gone (a purged table, an old backup)
+    assert not models.Evidence.objects.exists()
+
+    outcome = periodic.run_job("kafaat-certification-heal-lab-evidence")
+    assert outcome.ran and outcome.ok
+    lab = models.Evidence.objects.get(user=learner, kind="lab")
+    assert (lab.key, lab.value, lab.passed) == ("linux_basics", 1.0, True)
+    assert models.Evidence.objects.get(user=learner, kind="block_score").passed
+    before = list(models.Evidence.objects.order_by("pk").values())
+
+    assert api.heal_lab_evidence() == 0  # nothing left to repair
+    assert list(models.Evidence.objects.order_by("pk").values()) == before
+
+
+@pytest.mark.django_db(transaction=True)
+def test_healing_updates_stale_evidence_but_never_replaces_newer_evidence(django_user_model, lost_deliveries):
+    learner = django_user_model.objects.create_user("stale", "stale@example.com", "pw")
+    row = _recorded_result(learner, score=1.0, passed=False)
+    assert api.heal_lab_evidence() == 1
+    assert models.Evidence.objects.get(user=learner, kind="lab").value == 0.5
+    # the learner passes later; that message is lost too
+    LabSession.objects.filter(pk=row.pk).update(
+        best_score=2.0,
+        progress={"steps": {"s": {"check_points": 2.0, "checks_passed": True, "attempts": 2}}},
+        completed_at=timezone.now(),
+        result_at=timezone.now(),
+    )
+    assert api.heal_lab_evidence() == 1
+    assert models.Evidence.objects.get(user=learner, kind="lab").passed
+    # newer evidence of the same lab (another course's block) is not this result's to replace
+    models.Evidence.objects.filter(user=learner, kind="lab").update(occurred_at=timezone.now(), value=0.9)
+    assert api.heal_lab_evidence() == 0
+    assert models.Evidence.objects.get(user=learner, kind="lab").value == 0.9
+
+
+@pytest.mark.django_db(transaction=True)
+def test_the_heal_window_leaves_older_results_to_a_full_heal(django_user_model, lost_deliveries):
+    from xblocks.certification import tasks
+
+    learner = django_user_model.objects.create_user("old", "old@example.com", "pw")
+    row = _recorded_result(learner, score=2.0, passed=True)
+    LabSession.objects.filter(pk=row.pk).update(result_at=timezone.now() - datetime.timedelta(days=30))
+    assert tasks.heal_lab_evidence() == 0  # the periodic job looks back CERT_LAB_HEAL_WINDOW (7 days)
+    assert tasks.heal_lab_evidence(days=31) == 1

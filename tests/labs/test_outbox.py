@@ -1,0 +1,194 @@
+"""The outbox: a message exists exactly when its transaction commits, and reaches its receivers whatever fails.
+
+The receivers here are the real certification ones (evidence) and test receivers that fail on purpose;
+the database is the SQLite file of the run (or MariaDB with ``KAFAAT_TEST_DATABASE=mariadb``).
+"""
+
+from __future__ import annotations
+
+from datetime import timedelta
+
+import pytest
+from django.db import transaction
+from django.utils import timezone
+
+from xblocks.certification import models as cert_models
+from xblocks.labs import api
+from xblocks.labs.models import CheckRun, LabSession, OutboxMessage
+from xblocks.labs.signals import LAB_RESULT_TOPIC, lab_result_recorded
+
+from tests.labs.test_check_runs import make_ready
+
+
+def _ready_flag_lab(lab_factory, student="alice"):
+    lab = lab_factory("files_and_flags", student=student)
+    session_id = lab.ok("start")["session_id"]
+    make_ready(session_id)
+    LabSession.objects.filter(pk=session_id).update(progress={"steps": {"write": {"checks_passed": True}}})
+    return lab, session_id
+
+
+def _answer(lab, session_id):
+    secret = LabSession.objects.get(pk=session_id).params["secret"]
+    return lab.ok("submit_flag", {"step": "flag", "flag": "found", "answer": secret})
+
+
+class Flaky:
+    """A receiver that fails its first ``failures`` calls, then records what it got."""
+
+    def __init__(self, failures: int):
+        self.failures = failures
+        self.__qualname__ = "Flaky"  # Django's send_robust logs a failing receiver by its qualified name
+        self.calls = 0
+        self.received: list[dict] = []
+
+    def __call__(self, sender, **kwargs):
+        self.calls += 1
+        if self.calls <= self.failures:
+            raise RuntimeError("database is locked")
+        self.received.append(kwargs)
+
+
+@pytest.fixture
+def flaky_receiver():
+    receivers = []
+
+    def connect(failures: int) -> Flaky:
+        receiver = Flaky(failures)
+        lab_result_recorded.connect(receiver, dispatch_uid=f"test-outbox-{len(receivers)}", weak=False)
+        receivers.append(receiver)
+        return receiver
+
+    yield connect
+    for index in range(len(receivers)):
+        lab_result_recorded.disconnect(dispatch_uid=f"test-outbox-{index}")
+
+
+@pytest.mark.mariadb
+@pytest.mark.django_db(transaction=True)
+def test_a_passed_flag_reaches_certification_as_evidence_through_the_outbox(lab_factory, no_dispatch):
+    lab, session_id = _ready_flag_lab(lab_factory)
+    assert _answer(lab, session_id)["passed"] is True
+    message = OutboxMessage.objects.get(topic=LAB_RESULT_TOPIC)
+    assert not message.pending and message.delivered_at is not None and message.attempts == 1
+    user_id = LabSession.objects.get(pk=session_id).user_id
+    evidence = cert_models.Evidence.objects.get(user_id=user_id, kind="block_score")
+    assert evidence.value == pytest.approx(1 / 3) and evidence.passed is True  # every step passed
+
+
+@pytest.mark.mariadb
+@pytest.mark.django_db(transaction=True)
+def test_the_outbox_message_rolls_back_with_its_transaction(lab_factory, no_dispatch):
+    lab, session_id = _ready_flag_lab(lab_factory)
+    row = LabSession.objects.get(pk=session_id)
+
+    class Abort(Exception):
+        pass
+
+    with pytest.raises(Abort), transaction.atomic():
+        api.publish(LAB_RESULT_TOPIC, f"{row.user_id}:{row.usage_key}", {"user_id": row.user_id})
+        assert OutboxMessage.objects.count() == 1  # inside, the message is there
+        raise Abort
+    assert OutboxMessage.objects.count() == 0
+    assert not cert_models.Evidence.objects.exists()
+
+
+@pytest.mark.mariadb
+@pytest.mark.django_db(transaction=True)
+def test_a_failing_receiver_gets_the_message_again_after_a_backoff_with_its_error_kept(
+    lab_factory, no_dispatch, flaky_receiver
+):
+    receiver = flaky_receiver(failures=2)
+    lab, session_id = _ready_flag_lab(lab_factory)
+    assert _answer(lab, session_id)["passed"] is True  # the learner never sees the receiver fail
+    message = OutboxMessage.objects.get(topic=LAB_RESULT_TOPIC)
+    assert message.pending and message.attempts == 1 and "database is locked" in message.last_error
+    assert "Flaky" in message.last_error  # which receiver failed, for the operator
+    first_wait = (message.next_attempt_at - message.updated).total_seconds()
+    assert 4 <= first_wait <= 6
+    # the evidence the real receiver wrote was rolled back with the failed delivery
+    assert not cert_models.Evidence.objects.exists()
+
+    assert api.deliver_message(message.pk) is False  # not due yet: backing off
+    assert api.deliver_due_messages() == 0
+    OutboxMessage.objects.filter(pk=message.pk).update(next_attempt_at=timezone.now() - timedelta(seconds=1))
+    assert api.deliver_due_messages() == 0  # fails again, waits twice as long
+    message.refresh_from_db()
+    assert message.attempts == 2 and 9 <= (message.next_attempt_at - message.updated).total_seconds() <= 11
+
+    OutboxMessage.objects.filter(pk=message.pk).update(next_attempt_at=timezone.now() - timedelta(seconds=1))
+    assert api.deliver_due_messages() == 1
+    message.refresh_from_db()
+    assert not message.pending and message.last_error == "" and message.attempts == 3
+    assert receiver.calls == 3 and receiver.received[0]["score"] == 1.0
+    assert cert_models.Evidence.objects.filter(kind="block_score", value__gt=0).count() == 1
+
+
+@pytest.mark.mariadb
+@pytest.mark.django_db(transaction=True)
+def test_delivering_a_lab_result_twice_changes_nothing(lab_factory, no_dispatch, flaky_receiver):
+    receiver = flaky_receiver(failures=0)
+    lab, session_id = _ready_flag_lab(lab_factory)
+    _answer(lab, session_id)
+    before = list(cert_models.Evidence.objects.order_by("pk").values())
+    assert len(before) == 2 and receiver.calls == 1
+    message = OutboxMessage.objects.get()
+    # a worker that delivered but died before its acknowledgement: the message is sent once more
+    OutboxMessage.objects.filter(pk=message.pk).update(pending=True, next_attempt_at=timezone.now())
+    assert api.deliver_message(message.pk) is True
+    assert receiver.calls == 2
+    assert list(cert_models.Evidence.objects.order_by("pk").values()) == before
+    assert api.deliver_message(message.pk) is True and receiver.calls == 2  # delivered: not sent again
+
+
+@pytest.mark.mariadb
+@pytest.mark.django_db(transaction=True)
+def test_a_newer_result_replaces_an_undelivered_one_and_the_latest_wins(lab_factory, no_dispatch, flaky_receiver):
+    receiver = flaky_receiver(failures=1)
+    lab, session_id = _ready_flag_lab(lab_factory)
+    wrong = lab.ok("submit_flag", {"step": "flag", "flag": "found", "answer": "KAFAAT{nope}"})
+    assert wrong["passed"] is False
+    assert OutboxMessage.objects.get().attempts == 1  # the first delivery failed
+    _answer(lab, session_id)  # a newer result: replaces the payload and is delivered at once
+    message = OutboxMessage.objects.get()
+    assert not message.pending and message.version == 2
+    assert [kwargs["score"] for kwargs in receiver.received] == [1.0]
+    evidence = cert_models.Evidence.objects.get(kind="block_score")
+    assert evidence.value == pytest.approx(1 / 3)
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_message_whose_delivery_task_was_lost_is_delivered_by_the_periodic_job(lab_factory, no_dispatch, monkeypatch):
+    from xblocks.labs import periodic
+    from xblocks.labs.api import outbox
+
+    monkeypatch.setattr(outbox, "_queue_delivery", lambda message_id: None)  # the broker lost the task
+    lab, session_id = _ready_flag_lab(lab_factory)
+    _answer(lab, session_id)
+    assert OutboxMessage.objects.get().pending
+    assert not cert_models.Evidence.objects.exists()
+    outcome = periodic.run_job("kafaat-outbox-deliver")
+    assert outcome.ran and outcome.ok
+    assert not OutboxMessage.objects.get().pending
+    assert cert_models.Evidence.objects.filter(kind="lab").count() == 1
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_delivery_held_by_a_live_worker_is_not_sent_twice_at_once(lab_factory, no_dispatch, flaky_receiver):
+    receiver = flaky_receiver(failures=1)
+    lab, session_id = _ready_flag_lab(lab_factory)
+    _answer(lab, session_id)
+    message = OutboxMessage.objects.get()
+    now = timezone.now()
+    OutboxMessage.objects.filter(pk=message.pk).update(next_attempt_at=now, lease_until=now + timedelta(minutes=1))
+    assert api.deliver_due_messages() == 0 and api.deliver_message(message.pk) is False
+    assert receiver.calls == 1
+    OutboxMessage.objects.filter(pk=message.pk).update(lease_until=now - timedelta(seconds=1))  # its worker died
+    assert api.deliver_due_messages() == 1 and receiver.calls == 2
+
+
+@pytest.mark.django_db
+def test_an_unknown_topic_is_refused_when_published():
+    with pytest.raises(KeyError, match="no outbox topic"):
+        api.publish("nobody.listens", "k", {})
+    assert not CheckRun.objects.exists() and not OutboxMessage.objects.exists()
