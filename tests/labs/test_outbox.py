@@ -12,12 +12,11 @@ import pytest
 from django.db import transaction
 from django.utils import timezone
 
+from tests.labs.test_check_runs import make_ready
 from xblocks.certification import models as cert_models
 from xblocks.labs import api
 from xblocks.labs.models import CheckRun, LabSession, OutboxMessage
 from xblocks.labs.signals import LAB_RESULT_TOPIC, lab_result_recorded
-
-from tests.labs.test_check_runs import make_ready
 
 
 def _ready_flag_lab(lab_factory, student="alice"):
