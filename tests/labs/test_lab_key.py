@@ -1,7 +1,6 @@
 """The lab's stable key travels from its OLX to the result the labs app announces."""
 
 import pytest
-
 from django.db import transaction
 
 from xblocks.labs.api import results
