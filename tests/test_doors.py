@@ -15,6 +15,7 @@ DOORS = {
         "definition_source",
         "deliver_due_messages",
         "deliver_message",
+        "deliver_now",
         "extend_session",
         "gateway_url",
         "heartbeat",

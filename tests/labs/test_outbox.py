@@ -252,3 +252,25 @@ def test_learners_answering_at_once_on_one_database_lose_no_result(lab_factory, 
     assert OutboxMessage.objects.filter(pending=True).count() == 0
     passed = cert_models.Evidence.objects.filter(kind="block_score", passed=True, value__gt=0.3)
     assert passed.count() == count  # every learner's latest result, none lost
+
+
+@pytest.mark.django_db(transaction=True)
+def test_the_admin_shows_a_failing_message_with_its_error_and_delivers_it_on_request(
+    admin_client, lab_factory, no_dispatch, flaky_receiver
+):
+    from django.urls import reverse
+
+    receiver = flaky_receiver(failures=1)
+    lab, session_id = _ready_flag_lab(lab_factory)
+    _answer(lab, session_id)
+    message = OutboxMessage.objects.get()
+    listing = admin_client.get(reverse("admin:kafaat_labs_outboxmessage_changelist"))
+    assert listing.status_code == 200 and b"database is locked" in listing.content
+    detail = admin_client.get(reverse("admin:kafaat_labs_outboxmessage_change", args=[message.pk]))
+    assert detail.status_code == 200 and b'name="last_error"' not in detail.content  # read-only
+    admin_client.post(
+        reverse("admin:kafaat_labs_outboxmessage_changelist"),
+        {"action": "deliver_now", "_selected_action": [message.pk]},
+    )
+    message.refresh_from_db()
+    assert not message.pending and receiver.calls == 2  # no need to wait for the backoff

@@ -39,6 +39,7 @@ from xblocks.labs.api.hosts import (
 from xblocks.labs.api.outbox import (
     deliver_due_messages,
     deliver_message,
+    deliver_now,
     publish,
 )
 from xblocks.labs.api.results import (
@@ -87,6 +88,7 @@ __all__ = [
     "definition_source",
     "deliver_due_messages",
     "deliver_message",
+    "deliver_now",
     "extend_session",
     "gateway_url",
     "heartbeat",

@@ -147,6 +147,12 @@ def _deliver_claimed(message: OutboxMessage) -> bool:
         return False
 
 
+def deliver_now(message_ids: list[int]) -> int:
+    """Deliver pending messages without waiting for their backoff (an operator's action); returns how many went."""
+    OutboxMessage.objects.filter(pk__in=message_ids, pending=True).update(next_attempt_at=timezone.now())
+    return sum(1 for message_id in message_ids if deliver_message(message_id))
+
+
 def deliver_due_messages(limit: int = 500) -> int:
     """Deliver every pending message whose time has come (the periodic job); returns how many were delivered."""
     now = timezone.now()
