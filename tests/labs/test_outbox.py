@@ -274,3 +274,20 @@ def test_the_admin_shows_a_failing_message_with_its_error_and_delivers_it_on_req
     )
     message.refresh_from_db()
     assert not message.pending and receiver.calls == 2  # no need to wait for the backoff
+
+
+@pytest.mark.django_db
+def test_the_periodic_job_deletes_messages_delivered_long_ago_and_keeps_the_rest():
+    now = timezone.now()
+    old = OutboxMessage.objects.create(
+        topic=LAB_RESULT_TOPIC, key="1:a", pending=False, next_attempt_at=now, delivered_at=now - timedelta(days=31)
+    )
+    recent = OutboxMessage.objects.create(
+        topic=LAB_RESULT_TOPIC, key="1:b", pending=False, next_attempt_at=now, delivered_at=now - timedelta(days=1)
+    )
+    waiting = OutboxMessage.objects.create(
+        topic=LAB_RESULT_TOPIC, key="1:c", pending=True, next_attempt_at=now + timedelta(hours=1)
+    )
+    api.deliver_due_messages()
+    assert set(OutboxMessage.objects.values_list("pk", flat=True)) == {recent.pk, waiting.pk}
+    assert not OutboxMessage.objects.filter(pk=old.pk).exists()

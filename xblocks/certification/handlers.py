@@ -27,8 +27,10 @@ def on_lab_result_recorded(
 ):
     """``xblocks.labs.signals.lab_result_recorded``: a learner's lab result changed (delivered by the outbox).
 
-    Runs in the outbox's worker, not in the learner's request; an error (a locked database) is raised,
-    so the outbox tries again later, and evidence recording is idempotent, so a repeat changes nothing.
+    Runs in the outbox's worker, not in the learner's request: the evidence, then the learner's
+    evaluation (and any certificate now earned), in the delivery's transaction. An error (a locked
+    database) is raised, so the outbox tries again later; both steps are idempotent, so a repeated
+    message changes nothing, and a delivery never leaves evidence without its evaluation.
     """
     if user is None or not getattr(user, "pk", None):
         return
@@ -42,7 +44,9 @@ def on_lab_result_recorded(
         passed=bool(passed),
         completed_at=completed_at,
         recorded_at=recorded_at,
+        evaluate_later=False,
     )
+    api.evaluate_and_issue(user.pk)
 
 
 def _event_time(metadata) -> datetime.datetime | None:

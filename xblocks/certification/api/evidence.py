@@ -43,10 +43,12 @@ def record_evidence(
     passed: bool,
     occurred_at: datetime.datetime | None = None,
     course_key: str = "",
+    evaluate_later: bool = True,
 ) -> None:
     """Keep the latest value of one piece of evidence (a re-sent older event never overwrites a newer one).
 
-    Evaluation follows on commit through ``tasks.evaluate_learner`` so that the receiver stays cheap.
+    Evaluation follows on commit through ``tasks.evaluate_learner`` so that the caller stays cheap;
+    ``evaluate_later=False`` leaves it to a caller that evaluates itself (an outbox delivery).
     """
     kind = models.EvidenceKind(kind)
     if kind in (models.EvidenceKind.LAB, models.EvidenceKind.BLOCK_SCORE):
@@ -76,7 +78,8 @@ def record_evidence(
             break
         except IntegrityError:  # another worker created the row first: update it on the second pass
             continue
-    _schedule_evaluation(user.pk)
+    if evaluate_later:
+        _schedule_evaluation(user.pk)
 
 
 def _schedule_evaluation(user_id: int) -> None:
@@ -94,6 +97,7 @@ def record_lab_result(
     completed_at: datetime.datetime | None,
     lab_key: str = "",
     recorded_at: datetime.datetime | None = None,
+    evaluate_later: bool = True,
 ) -> None:
     """A learner's lab result (from ``labs.signals.lab_result_recorded``): lab and block-score evidence.
 
@@ -104,12 +108,17 @@ def record_lab_result(
     """
     fraction = _fraction(score, max_score, passed)
     at = completed_at or recorded_at or timezone.now()
-    record_evidence(
-        user, "lab", lab_key or usage_key, value=fraction, passed=passed, occurred_at=at, course_key=course_key
-    )
-    record_evidence(
-        user, "block_score", usage_key, value=fraction, passed=passed, occurred_at=at, course_key=course_key
-    )
+    for kind, key in (("lab", lab_key or usage_key), ("block_score", usage_key)):
+        record_evidence(
+            user,
+            kind,
+            key,
+            value=fraction,
+            passed=passed,
+            occurred_at=at,
+            course_key=course_key,
+            evaluate_later=evaluate_later,
+        )
 
 
 def _fraction(score: float, max_score: float, passed: bool) -> float:

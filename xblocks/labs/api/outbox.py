@@ -30,6 +30,8 @@ log = logging.getLogger(__name__)
 LEASE_SECONDS = 120
 # A version published while a worker delivered the previous one is delivered by the same call, this often.
 FOLLOW_UPS = 3
+# Delivered messages are kept this long (for the admin), then deleted by the periodic job.
+KEEP_DELIVERED = timedelta(days=30)
 
 
 class DeliveryFailed(Exception):
@@ -154,7 +156,11 @@ def deliver_now(message_ids: list[int]) -> int:
 
 
 def deliver_due_messages(limit: int = 500) -> int:
-    """Deliver every pending message whose time has come (the periodic job); returns how many were delivered."""
+    """Deliver every pending message whose time has come (the periodic job); returns how many were delivered.
+
+    Also deletes messages delivered more than ``KEEP_DELIVERED`` ago (a newer message of the same key
+    simply makes a new row).
+    """
     now = timezone.now()
     due = (
         OutboxMessage.objects.filter(pending=True, next_attempt_at__lte=now)
@@ -162,4 +168,7 @@ def deliver_due_messages(limit: int = 500) -> int:
         .order_by("next_attempt_at", "pk")
         .values_list("pk", flat=True)[: int(limit)]
     )
-    return sum(1 for message_id in list(due) if deliver_message(message_id))
+    delivered = sum(1 for message_id in list(due) if deliver_message(message_id))
+    old = OutboxMessage.objects.filter(pending=False, delivered_at__lt=now - KEEP_DELIVERED)
+    old.filter(pk__in=list(old.values_list("pk", flat=True)[: int(limit)])).delete()
+    return delivered
