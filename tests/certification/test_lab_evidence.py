@@ -97,3 +97,27 @@ def test_the_heal_window_leaves_older_results_to_a_full_heal(django_user_model, 
     LabSession.objects.filter(pk=row.pk).update(result_at=timezone.now() - datetime.timedelta(days=30))
     assert tasks.heal_lab_evidence() == 0  # the periodic job looks back CERT_LAB_HEAL_WINDOW (7 days)
     assert tasks.heal_lab_evidence(days=31) == 1
+
+
+@pytest.mark.django_db(transaction=True)
+def test_kafaat_cert_heal_labs_all_repairs_what_the_window_leaves_out(
+    django_user_model, lost_deliveries, monkeypatch, capsys
+):
+    import argparse
+
+    from xblocks.certification import cli
+
+    learner = django_user_model.objects.create_user("cli", "cli@example.com", "pw")
+    row = _recorded_result(learner, score=2.0, passed=True)
+    LabSession.objects.filter(pk=row.pk).update(result_at=timezone.now() - datetime.timedelta(days=90))
+    monkeypatch.setattr("xblocks.core.bootstrap.setup_django", lambda: None)
+    parser = argparse.ArgumentParser()
+    cli.register("cert", parser)
+    for argv, expected in (
+        (["heal-labs"], "0 lab result(s) repaired"),
+        (["heal-labs", "--all"], "1 lab result(s) repaired"),
+    ):
+        args = parser.parse_args(argv)
+        assert args.func(args) == 0
+        assert expected in capsys.readouterr().out
+    assert models.Evidence.objects.filter(user=learner, kind="lab", passed=True).exists()

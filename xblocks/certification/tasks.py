@@ -26,10 +26,11 @@ def evaluate_learner(user_id: int) -> list[str]:
 @shared_task(acks_late=True)
 def heal_lab_evidence(days: float | None = None) -> int:
     """Repair lab evidence from the labs' recorded results of the last ``days`` (default: the heal window)."""
-    return api.heal_lab_evidence(_since(days))
+    return api.heal_lab_evidence(since(days))
 
 
-def _since(days: float | None) -> datetime.datetime:
+def since(days: float | None) -> datetime.datetime:
+    """The start of a healing window: ``days`` ago, or ``CERT_LAB_HEAL_WINDOW`` seconds ago."""
     seconds = float(days) * 86400 if days is not None else float(cert_settings.CERT_LAB_HEAL_WINDOW)
     return timezone.now() - datetime.timedelta(seconds=seconds)
 
