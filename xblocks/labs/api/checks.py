@@ -219,7 +219,7 @@ def _record_run(run_id: int, session_id: int, definition, step, *, state, outcom
 
 
 def _graded_result(run_id: int, session_id: int, definition, step, **run) -> bool:
-    """Record a run (and, when it counts, its result's message to certification); False if it ended meanwhile."""
+    """Record a run with its result's message to certification; False if the run had ended meanwhile."""
     recorded = _record_run(run_id, session_id, definition, step, **run)
     if recorded is None:
         log.info("check run %s had already ended; its late result is dropped", run_id)
