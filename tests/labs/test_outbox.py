@@ -291,3 +291,60 @@ def test_the_periodic_job_deletes_messages_delivered_long_ago_and_keeps_the_rest
     api.deliver_due_messages()
     assert set(OutboxMessage.objects.values_list("pk", flat=True)) == {recent.pk, waiting.pk}
     assert not OutboxMessage.objects.filter(pk=old.pk).exists()
+
+
+# Each child answers the flags of its learners, all children starting at the same moment.
+CHILD = """
+import sys, time
+import django
+django.setup()
+from xblocks.labs import api
+start, pairs = float(sys.argv[1]), sys.argv[2:]
+time.sleep(max(0.0, start - time.time()))
+for pair in pairs:
+    session_id, secret = pair.split("=", 1)
+    for answer in ("KAFAAT{wrong}", secret):
+        api.submit_flag(int(session_id), "flag", "found", answer)
+"""
+
+
+@pytest.mark.slow
+@pytest.mark.mariadb
+@pytest.mark.django_db(transaction=True)
+def test_learners_answering_from_several_processes_at_once_lose_no_result(lab_factory, no_dispatch):
+    """Four real processes (web servers) write at once; the worker's delivery job then brings every result over."""
+    import subprocess
+    import sys
+    import time
+
+    from tests.labs.helpers import CHECKOUT, child_env
+
+    processes, per_process = 4, 4
+    first = lab_factory("files_and_flags", student="p0")
+    pairs = []
+    for index in range(processes * per_process):
+        lab = first if index == 0 else first.as_(f"p{index}")
+        session_id = lab.ok("start")["session_id"]
+        make_ready(session_id)
+        LabSession.objects.filter(pk=session_id).update(progress={"steps": {"write": {"checks_passed": True}}})
+        pairs.append(f"{session_id}={LabSession.objects.get(pk=session_id).params['secret']}")
+    env = {**child_env(), "KAFAAT_BROKER_URL": "memory://"}  # no worker: the delivery tasks go nowhere
+    start = time.time() + 8  # the children need a few seconds to start under load
+    children = [
+        subprocess.Popen(
+            [sys.executable, "-c", CHILD, str(start), *pairs[index::processes]],
+            cwd=CHECKOUT,
+            env=env,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.STDOUT,
+        )
+        for index in range(processes)
+    ]
+    outputs = [child.communicate(timeout=180)[0].decode() for child in children]
+    assert [child.returncode for child in children] == [0] * processes, outputs
+    assert "database is locked" not in "".join(outputs)
+    assert CheckRun.objects.filter(state="done", passed=True).count() == processes * per_process
+    assert OutboxMessage.objects.filter(pending=True).count() == processes * per_process
+    assert api.deliver_due_messages() == processes * per_process  # the periodic job, on a worker
+    passed = cert_models.Evidence.objects.filter(kind="block_score", passed=True, value__gt=0.3)
+    assert passed.count() == processes * per_process
