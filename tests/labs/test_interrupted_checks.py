@@ -18,7 +18,7 @@ from django.utils import timezone
 from tests.labs.helpers import CHECKOUT, child_env
 from tests.labs.test_check_runs import make_ready
 from xblocks.labs import api
-from xblocks.labs.models import CheckRun, LabSession
+from xblocks.labs.models import CheckRun, LabSession, OutboxMessage
 
 # The child presses once, with one step of the press replaced by its own death.
 CHILD = textwrap.dedent(
@@ -89,6 +89,7 @@ def test_a_flag_killed_midway_leaves_no_attempt_and_no_run(ready_lab):
     _killed_press("mid-flag", session_id)
     assert CheckRun.objects.filter(session_id=session_id).count() == 0  # no run left "running" either
     assert _attempts(session_id, "flag") == 0
+    assert not OutboxMessage.objects.exists()  # no result announced for a run that never was
     answer = lab.ok("submit_flag", {"step": "flag", "flag": "found", "answer": "KAFAAT{x}"})
     assert answer["state"] == "done" and _attempts(session_id, "flag") == 1
 
