@@ -115,6 +115,8 @@ DOORS = {
         "on_course_passing_status",
         "process_renewals",
         "publish_version",
+        "receive_course_grade",
+        "receive_course_passing_status",
         "record_evidence",
         "record_lab_result",
         "renewal_window_opens",

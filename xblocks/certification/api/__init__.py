@@ -43,6 +43,8 @@ from xblocks.certification.api.evidence import (
     hours_entries,
     on_course_grade_changed,
     on_course_passing_status,
+    receive_course_grade,
+    receive_course_passing_status,
     record_evidence,
     record_lab_result,
 )
@@ -119,6 +121,8 @@ __all__ = [
     "on_course_passing_status",
     "process_renewals",
     "publish_version",
+    "receive_course_grade",
+    "receive_course_passing_status",
     "record_evidence",
     "record_lab_result",
     "renewal_window_opens",

@@ -10,11 +10,12 @@ from django.core.exceptions import ValidationError
 from django.db import IntegrityError, transaction
 from django.utils import timezone
 
-from xblocks.certification import models, permissions, rules, tasks
+from xblocks.certification import models, permissions, rules, signals, tasks
 from xblocks.certification.data import (
     HoursEntryData,
 )
 from xblocks.core.i18n import gettext as _
+from xblocks.labs import api as labs_api
 
 log = logging.getLogger(__name__)
 
@@ -133,8 +134,6 @@ def heal_lab_evidence(since: datetime.datetime | None = None) -> int:
     ``since`` (all when None) and records the ones whose evidence is missing or older. Idempotent:
     a second run finds nothing to repair, and evaluates nobody.
     """
-    from xblocks.labs import api as labs_api  # pylint: disable=import-outside-toplevel
-
     healed = 0
     users = get_user_model().objects
     for result in labs_api.lab_results(since):
@@ -288,6 +287,30 @@ def add_attestation(actor, user, cohort_id: int, competency: str, *, note: str =
         user=user, cohort=cohort, competency=competency.strip(), attester=actor, attested_at=timezone.now(), note=note
     )
     _schedule_evaluation(user.pk)
+
+
+def _publish_platform_event(topic: str, user_id: int, course_key: str, at: datetime.datetime | None, **values) -> None:
+    # One message per event (keyed by its time), none replacing another: the platform's events may arrive
+    # out of order, and the evidence keeps the latest by date whatever order they are delivered in.
+    stamp = at.isoformat() if at else timezone.now().isoformat()
+    payload = {"user_id": int(user_id), "course_key": str(course_key), "at": at.isoformat() if at else None, **values}
+    labs_api.publish(topic, f"{user_id}:{course_key}:{stamp}", payload)
+
+
+def receive_course_grade(
+    user_id: int, course_key: str, percent: float, passed: bool, at: datetime.datetime | None = None
+) -> None:
+    """A platform course grade, held in the outbox (written in the platform's transaction); see below."""
+    _publish_platform_event(
+        signals.COURSE_GRADE_TOPIC, user_id, course_key, at, percent=float(percent), passed=bool(passed)
+    )
+
+
+def receive_course_passing_status(
+    user_id: int, course_key: str, is_passing: bool, at: datetime.datetime | None = None
+) -> None:
+    """A platform passing status, held in the outbox; see ``on_course_passing_status``."""
+    _publish_platform_event(signals.COURSE_PASSING_TOPIC, user_id, course_key, at, is_passing=bool(is_passing))
 
 
 def on_course_grade_changed(
