@@ -1,4 +1,4 @@
-"""Lab evidence heals from the labs' recorded results when a message to certification was lost."""
+"""Evidence that must not be lost: lab evidence heals from recorded results, platform grades wait in the outbox."""
 
 from __future__ import annotations
 
@@ -121,3 +121,35 @@ def test_kafaat_cert_heal_labs_all_repairs_what_the_window_leaves_out(
         assert args.func(args) == 0
         assert expected in capsys.readouterr().out
     assert models.Evidence.objects.filter(user=learner, kind="lab", passed=True).exists()
+
+
+@pytest.mark.mariadb
+@pytest.mark.django_db(transaction=True)
+def test_a_platform_grade_whose_recording_failed_is_recorded_on_a_later_delivery(django_user_model, monkeypatch):
+    """openedx-events logged a failing receiver and dropped the grade; now the outbox holds it until it lands."""
+    from datetime import timedelta
+
+    from xblocks.certification import handlers
+    from xblocks.labs import api as labs_api
+
+    learner = django_user_model.objects.create_user("graded", "graded@example.com", "pw")
+    at = timezone.now() - timedelta(minutes=5)
+    real = api.on_course_grade_changed
+
+    def locked(*args):
+        raise RuntimeError("database is locked")
+
+    monkeypatch.setattr(api, "on_course_grade_changed", locked)
+    grade = type("Grade", (), {"user_id": learner.pk, "percent_grade": 0.9, "passed_timestamp": at})()
+    grade.course = type("Course", (), {"course_key": "course-v1:K+A+1"})()
+    metadata = type("Metadata", (), {"time": at})()
+    handlers.on_persistent_grade_summary_changed(sender=None, grade=grade, metadata=metadata)
+    message = OutboxMessage.objects.get(topic="certification.course_grade_received")
+    assert message.pending and "database is locked" in message.last_error
+    assert not models.Evidence.objects.exists()
+
+    monkeypatch.setattr(api, "on_course_grade_changed", real)
+    OutboxMessage.objects.update(next_attempt_at=timezone.now())
+    assert labs_api.deliver_due_messages() == 1
+    evidence = models.Evidence.objects.get(user=learner, kind="course_grade")
+    assert (evidence.value, evidence.passed, evidence.occurred_at) == (0.9, True, at)
