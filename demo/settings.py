@@ -1,7 +1,8 @@
 """Settings for ``make demo``: the xblock-sdk workbench plus the Kafaat apps, all on embedded defaults.
 
-SQLite, a Celery broker in a folder (kombu's filesystem transport), the local sandbox backend and the
-terminal gateway on the same ASGI server, all under ``var/`` of the checkout.
+SQLite (WAL, a busy timeout, immediate write transactions: ``xblocks.core.sqlite``), a Celery broker
+in a folder (kombu's filesystem transport), the local sandbox backend and the terminal gateway on the
+same ASGI server, all under ``var/`` of the checkout.
 """
 
 import os
@@ -13,6 +14,7 @@ from workbench.settings import *  # noqa: E402,F401,F403
 from workbench.settings import INSTALLED_APPS, MIDDLEWARE  # noqa: E402
 
 from demo.private import private_dir, private_file, secret_key  # noqa: E402
+from xblocks.core.sqlite import sqlite_options  # noqa: E402
 
 BASE_DIR = pathlib.Path(__file__).resolve().parent.parent
 
@@ -41,7 +43,7 @@ if "WORKBENCH_DATABASES" not in os.environ:
         "default": {
             "ENGINE": "django.db.backends.sqlite3",
             "NAME": str(private_file(VAR_DIR / "workbench.db")),
-            "OPTIONS": {"timeout": 20},
+            "OPTIONS": sqlite_options(timeout=20),
         }
     }
 

@@ -11,6 +11,7 @@ import tempfile
 os.environ.setdefault("KAFAAT_VAR_DIR", tempfile.mkdtemp(prefix="kafaat-test-var-"))
 
 from demo.settings import *  # noqa: E402,F401,F403
+from xblocks.core.sqlite import sqlite_options  # noqa: E402
 
 _db = os.environ.get("KAFAAT_TEST_DATABASE", "sqlite")
 if _db == "mariadb":
@@ -39,7 +40,7 @@ else:
             "ENGINE": "django.db.backends.sqlite3",
             "NAME": os.path.join(VAR_DIR, "test.db"),  # noqa: F405
             "TEST": {"NAME": os.path.join(VAR_DIR, "test.db")},  # noqa: F405
-            "OPTIONS": {"timeout": 30},
+            "OPTIONS": sqlite_options(timeout=30),
         }
     }
 

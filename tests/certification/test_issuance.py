@@ -95,7 +95,7 @@ def test_an_older_event_never_overwrites_newer_evidence(cert_world):
     assert (row.value, row.passed) == (1.0, True)
 
 
-def test_openedx_grade_and_passing_payloads_become_evidence(cert_world):
+def test_openedx_grade_and_passing_payloads_become_evidence(cert_world, django_capture_on_commit_callbacks):
     from types import SimpleNamespace  # pylint: disable=import-outside-toplevel
 
     from xblocks.certification import handlers  # pylint: disable=import-outside-toplevel
@@ -112,9 +112,10 @@ def test_openedx_grade_and_passing_payloads_become_evidence(cert_world):
         letter_grade="Pass",
         passed_timestamp=datetime.datetime(2026, 3, 1),
     )
-    handlers.on_persistent_grade_summary_changed(sender=None, grade=grade, metadata=None)
     status = SimpleNamespace(is_passing=True, course=course, user=SimpleNamespace(id=user.pk, is_active=True, pii=None))
-    handlers.on_course_passing_status_updated(sender=None, course_passing_status=status)
+    with django_capture_on_commit_callbacks(execute=True):  # held in the outbox, delivered after commit
+        handlers.on_persistent_grade_summary_changed(sender=None, grade=grade, metadata=None)
+        handlers.on_course_passing_status_updated(sender=None, course_passing_status=status)
     assert models.Evidence.objects.get(user=user, kind="course_grade", key=COURSE_KEY).value == pytest.approx(0.82)
     assert models.Evidence.objects.get(user=user, kind="completion", key=COURSE_KEY).passed
 

@@ -1,8 +1,9 @@
 """The lab's stable key travels from its OLX to the result the labs app announces."""
 
 import pytest
+from django.db import transaction
 
-from xblocks.labs.api import checks
+from xblocks.labs.api import results
 from xblocks.labs.definition import parse_lab
 from xblocks.labs.models import LabSession
 from xblocks.labs.signals import lab_result_recorded
@@ -13,7 +14,7 @@ OLX = """<kafaat_lab display_name="Keyed" lab_key="linux_basics">
 
 
 @pytest.mark.django_db
-def test_a_recorded_result_carries_the_lab_key_of_its_definition(django_user_model):
+def test_a_recorded_result_carries_the_lab_key_of_its_definition(django_user_model, django_capture_on_commit_callbacks):
     learner = django_user_model.objects.create_user("keyed", "keyed@example.com", "pw")
     row = LabSession.objects.create(
         user=learner,
@@ -32,7 +33,8 @@ def test_a_recorded_result_carries_the_lab_key_of_its_definition(django_user_mod
 
     lab_result_recorded.connect(receiver, dispatch_uid="test-lab-key")
     try:
-        checks._announce(row, parse_lab(OLX))
+        with django_capture_on_commit_callbacks(execute=True), transaction.atomic():
+            results._publish_result(row, parse_lab(OLX))
     finally:
         lab_result_recorded.disconnect(dispatch_uid="test-lab-key")
     assert received[0]["lab_key"] == "linux_basics"

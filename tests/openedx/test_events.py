@@ -24,6 +24,14 @@ def _user_data(user) -> data.UserData:
     )
 
 
+def _send(signal, **kwargs):
+    """Send as the platform does: the receiver holds the event in the outbox, delivered once it commits."""
+    from django.test import TestCase  # pylint: disable=import-outside-toplevel
+
+    with TestCase.captureOnCommitCallbacks(execute=True):
+        signal.send_event(**kwargs)
+
+
 def _evidence(user, kind, key):
     from xblocks.certification import models  # pylint: disable=import-outside-toplevel
 
@@ -32,7 +40,8 @@ def _evidence(user, kind, key):
 
 def test_a_course_grade_is_evidence_dated_by_the_event_not_by_the_course_publish(cert_world):
     learner = cert_world.learner("yanis_a")
-    signals.PERSISTENT_GRADE_SUMMARY_CHANGED.send_event(
+    _send(
+        signals.PERSISTENT_GRADE_SUMMARY_CHANGED,
         time=EARNED_AT,
         grade=data.PersistentCourseGradeData(
             user_id=learner.pk,
@@ -51,7 +60,8 @@ def test_a_course_grade_is_evidence_dated_by_the_event_not_by_the_course_publish
 
 def test_a_failing_grade_is_recorded_as_not_passed(cert_world):
     learner = cert_world.learner("yanis_a")
-    signals.PERSISTENT_GRADE_SUMMARY_CHANGED.send_event(
+    _send(
+        signals.PERSISTENT_GRADE_SUMMARY_CHANGED,
         time=EARNED_AT,
         grade=data.PersistentCourseGradeData(
             user_id=learner.pk,
@@ -70,7 +80,8 @@ def test_a_failing_grade_is_recorded_as_not_passed(cert_world):
 
 def test_a_passing_status_is_completion_evidence(cert_world):
     learner = cert_world.learner("yanis_a")
-    signals.COURSE_PASSING_STATUS_UPDATED.send_event(
+    _send(
+        signals.COURSE_PASSING_STATUS_UPDATED,
         time=EARNED_AT,
         course_passing_status=data.CoursePassingStatusData(
             is_passing=True,
@@ -86,7 +97,8 @@ def test_a_ccx_passing_status_is_evidence_of_the_ccx(cert_world):
     learner = cert_world.learner("yanis_a")
     master = CourseKey.from_string(COURSE_KEY)
     ccx = CCXLocator.from_course_locator(master, "7")
-    signals.CCX_COURSE_PASSING_STATUS_UPDATED.send_event(
+    _send(
+        signals.CCX_COURSE_PASSING_STATUS_UPDATED,
         time=EARNED_AT,
         course_passing_status=data.CcxCoursePassingStatusData(
             is_passing=True,
@@ -105,7 +117,8 @@ def test_a_ccx_passing_status_is_evidence_of_the_ccx(cert_world):
 def test_an_older_event_delivered_late_never_overwrites_a_newer_one(cert_world):
     learner = cert_world.learner("yanis_a")
     for when, passing in ((EARNED_AT, True), (EARNED_AT - datetime.timedelta(days=3), False)):
-        signals.COURSE_PASSING_STATUS_UPDATED.send_event(
+        _send(
+            signals.COURSE_PASSING_STATUS_UPDATED,
             time=when,
             course_passing_status=data.CoursePassingStatusData(
                 is_passing=passing,

@@ -63,6 +63,13 @@ def register(name: str, parser: argparse.ArgumentParser) -> None:
     expire = subparsers.add_parser("expire", help="expire certificates past their validity and send due reminders")
     expire.set_defaults(func=_expire)
 
+    heal = subparsers.add_parser(
+        "heal-labs", help="repair lab evidence from the labs' recorded results (what a lost message left out)"
+    )
+    heal.add_argument("--days", type=float, default=None, help="look back this many days (default: the heal window)")
+    heal.add_argument("--all", action="store_true", help="look at every result ever recorded")
+    heal.set_defaults(func=_heal_labs)
+
     for module_name in EXTENSIONS:
         try:
             module = importlib.import_module(module_name)
@@ -150,4 +157,13 @@ def _expire(args: argparse.Namespace) -> int:
     expired = api.expire_certificates()
     reminded = api.send_expiry_reminders()
     print(f"{expired} certificate(s) expired, {reminded} reminder(s) sent")
+    return 0
+
+
+def _heal_labs(args: argparse.Namespace) -> int:
+    _setup()
+    from xblocks.certification import api, tasks  # pylint: disable=import-outside-toplevel
+
+    healed = api.heal_lab_evidence(None if args.all else tasks.since(args.days))
+    print(f"{healed} lab result(s) repaired")
     return 0

@@ -21,5 +21,8 @@ cert_settings = AppSettings(
         # Tokens accepted by the hours JSON API besides the session (``Authorization: Bearer <token>``):
         # {token: username}; the user's own permissions apply.
         "CERT_API_TOKENS": {},
+        # How far back (seconds) the periodic healing re-reads lab results to repair lost lab evidence;
+        # ``kafaat cert heal-labs --all`` goes back to the beginning.
+        "CERT_LAB_HEAL_WINDOW": 7 * 24 * 3600,
     }
 )

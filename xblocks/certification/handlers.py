@@ -5,7 +5,7 @@ from __future__ import annotations
 import datetime
 import logging
 
-from xblocks.certification import api
+from xblocks.certification import api, signals
 from xblocks.core import compat
 from xblocks.labs.signals import lab_result_recorded
 
@@ -13,9 +13,25 @@ log = logging.getLogger(__name__)
 
 
 def on_lab_result_recorded(
-    sender, user, usage_key, score, max_score, passed, course_key="", completed_at=None, lab_key="", **kwargs
+    sender,
+    user,
+    usage_key,
+    score,
+    max_score,
+    passed,
+    course_key="",
+    completed_at=None,
+    lab_key="",
+    recorded_at=None,
+    **kwargs,
 ):
-    """``xblocks.labs.signals.lab_result_recorded``: every graded check run of a lab."""
+    """``xblocks.labs.signals.lab_result_recorded``: a learner's lab result changed (delivered by the outbox).
+
+    Runs in the outbox's worker, not in the learner's request: the evidence, then the learner's
+    evaluation (and any certificate now earned), in the delivery's transaction. An error (a locked
+    database) is raised, so the outbox tries again later; both steps are idempotent, so a repeated
+    message changes nothing, and a delivery never leaves evidence without its evaluation.
+    """
     if user is None or not getattr(user, "pk", None):
         return
     api.record_lab_result(
@@ -27,7 +43,10 @@ def on_lab_result_recorded(
         max_score=float(max_score),
         passed=bool(passed),
         completed_at=completed_at,
+        recorded_at=recorded_at,
+        evaluate_later=False,
     )
+    api.evaluate_and_issue(user.pk)
 
 
 def _event_time(metadata) -> datetime.datetime | None:
@@ -47,7 +66,7 @@ def on_persistent_grade_summary_changed(sender=None, grade=None, metadata=None, 
     if grade is None:
         return
     try:
-        api.on_course_grade_changed(
+        api.receive_course_grade(
             int(grade.user_id),
             str(grade.course.course_key),
             float(grade.percent_grade or 0),
@@ -67,7 +86,7 @@ def on_course_passing_status_updated(sender=None, course_passing_status=None, me
     try:
         course = course_passing_status.course
         key = getattr(course, "ccx_course_key", None) or course.course_key
-        api.on_course_passing_status(
+        api.receive_course_passing_status(
             int(course_passing_status.user.id),
             str(key),
             bool(course_passing_status.is_passing),
@@ -77,7 +96,21 @@ def on_course_passing_status_updated(sender=None, course_passing_status=None, me
         log.exception("could not read a course passing status payload")
 
 
+def on_course_grade_received(sender, user_id, course_key, percent, passed, at=None, **kwargs):
+    """A platform course grade delivered by the outbox: course-grade evidence (idempotent; raises to be retried)."""
+    api.on_course_grade_changed(int(user_id), str(course_key), float(percent), bool(passed), at)
+
+
+def on_course_passing_status_received(sender, user_id, course_key, is_passing, at=None, **kwargs):
+    """A platform passing status delivered by the outbox: completion evidence (idempotent; raises to be retried)."""
+    api.on_course_passing_status(int(user_id), str(course_key), bool(is_passing), at)
+
+
 def connect() -> None:
     """Connect every handler of this app (``CertificationConfig.ready``)."""
     lab_result_recorded.connect(on_lab_result_recorded, dispatch_uid="kafaat_certification_lab_result")
+    signals.course_grade_received.connect(on_course_grade_received, dispatch_uid="kafaat_certification_grade")
+    signals.course_passing_status_received.connect(
+        on_course_passing_status_received, dispatch_uid="kafaat_certification_passing"
+    )
     compat.connect_platform_learning_events(on_persistent_grade_summary_changed, on_course_passing_status_updated)

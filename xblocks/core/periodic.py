@@ -57,6 +57,22 @@ JOBS: tuple[Job, ...] = (
         description="asks every live lab host to compare its sandboxes with the database",
     ),
     Job(
+        "kafaat-outbox-deliver",
+        "xblocks.labs.tasks.deliver_outbox",
+        every=30,
+        every_setting="OUTBOX_INTERVAL",
+        lease=5 * 60,
+        description="delivers outbox messages (lab results to certification) that are due: retries, lost tasks",
+    ),
+    Job(
+        "kafaat-certification-heal-lab-evidence",
+        "xblocks.certification.tasks.heal_lab_evidence",
+        every=3600,
+        every_setting="LAB_HEAL_INTERVAL",
+        lease=30 * 60,
+        description="re-derives lab evidence from recorded lab results, so a lost message heals",
+    ),
+    Job(
         "kafaat-terminal-purge-transcripts",
         "xblocks.labs.terminal.tasks.purge_transcripts",
         at=(3, 17),

@@ -10,7 +10,7 @@ from xblocks.core.i18n import gettext_lazy as _
 from xblocks.core.i18n import ngettext
 from xblocks.labs import api
 from xblocks.labs.data import LIVE_STATES
-from xblocks.labs.models import CheckRun, LabHost, LabSession, PeriodicJob, SessionEvent
+from xblocks.labs.models import CheckRun, LabHost, LabSession, OutboxMessage, PeriodicJob, SessionEvent
 
 
 class SessionEventInline(admin.TabularInline):
@@ -141,3 +141,32 @@ class PeriodicJobAdmin(admin.ModelAdmin):
 
     def has_add_permission(self, request):
         return False
+
+
+@admin.register(OutboxMessage)
+class OutboxMessageAdmin(admin.ModelAdmin):
+    """Messages to other apps (lab results to certification): what is pending, how often it failed, and why."""
+
+    list_display = ("id", "topic", "key", "pending", "attempts", "next_attempt_at", "delivered_at", "short_error")
+    list_filter = ("pending", "topic")
+    search_fields = ("key", "=id")
+    actions = ["deliver_now"]
+
+    @admin.display(description=_("last error"))
+    def short_error(self, obj):
+        return (obj.last_error or "")[:120]
+
+    def get_readonly_fields(self, request, obj=None):
+        return [field.name for field in self.model._meta.fields]
+
+    def has_add_permission(self, request):
+        return False
+
+    @admin.action(description=_("Deliver the selected messages now"))
+    def deliver_now(self, request, queryset):
+        delivered = api.deliver_now([message.pk for message in queryset.filter(pending=True)])
+        self.message_user(
+            request,
+            ngettext("%(count)s message delivered.", "%(count)s messages delivered.", delivered) % {"count": delivered},
+            messages.SUCCESS if delivered else messages.WARNING,
+        )

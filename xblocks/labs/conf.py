@@ -26,6 +26,9 @@ labs_settings = AppSettings(
         # Intervals (seconds) of the reaper and the reconciler (Celery beat or ``kafaat_periodic``).
         "REAP_INTERVAL": 30,
         "RECONCILE_INTERVAL": 300,
+        # Intervals (seconds) of the outbox's delivery job and of certification's lab-evidence healing.
+        "OUTBOX_INTERVAL": 30,
+        "LAB_HEAL_INTERVAL": 3600,
         # Lab work (starts, stops, checks, reaping, reconciling) runs only on lab hosts: processes
         # with this role (``kafaat_lab_host run`` sets it for its worker). Every other process that
         # receives a lab task sends it on to the lab queues instead of running it.

@@ -217,6 +217,50 @@ class CheckRunStatus:
 
 
 @dataclass(frozen=True)
+class LabResult:
+    """A learner's current result in one lab block: what ``lab_result_recorded`` announces and healing re-reads.
+
+    ``recorded_at`` is when the result last changed (a graded run, a hint); ``occurred_at`` dates the
+    evidence: the lab's completion, else that change, so a later result always dates later.
+    """
+
+    user_id: int
+    course_key: str
+    usage_key: str
+    lab_key: str
+    score: float
+    max_score: float
+    passed: bool
+    completed_at: datetime | None
+    recorded_at: datetime
+
+    @property
+    def occurred_at(self) -> datetime:
+        return self.completed_at or self.recorded_at
+
+    def as_json(self) -> dict[str, Any]:
+        value = asdict(self)
+        value["completed_at"] = self.completed_at.isoformat() if self.completed_at else None
+        value["recorded_at"] = self.recorded_at.isoformat()
+        return value
+
+    @classmethod
+    def from_json(cls, value: dict[str, Any]) -> LabResult:
+        completed = value.get("completed_at")
+        return cls(
+            user_id=int(value["user_id"]),
+            course_key=str(value.get("course_key") or ""),
+            usage_key=str(value["usage_key"]),
+            lab_key=str(value.get("lab_key") or ""),
+            score=float(value["score"]),
+            max_score=float(value["max_score"]),
+            passed=bool(value["passed"]),
+            completed_at=datetime.fromisoformat(completed) if completed else None,
+            recorded_at=datetime.fromisoformat(value["recorded_at"]),
+        )
+
+
+@dataclass(frozen=True)
 class PendingGrade:
     """A learner's recorded score that finished runs changed and the block has not published yet."""
 

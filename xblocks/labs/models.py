@@ -79,6 +79,9 @@ class LabSession(models.Model):
     progress = models.JSONField(default=dict, blank=True)
     best_score = models.FloatField(default=0)
     completed_at = models.DateTimeField(null=True, blank=True)
+    result_at = models.DateTimeField(
+        null=True, blank=True, db_index=True, help_text="When the learner's result (score, progress) last changed."
+    )
 
     class Meta:
         app_label = "kafaat_labs"
@@ -210,3 +213,36 @@ class PeriodicJob(models.Model):
 
     def __str__(self) -> str:
         return f"PeriodicJob {self.name}"
+
+
+class OutboxMessage(models.Model):
+    """A cross-app message written in the same transaction as the change it announces, then delivered by a worker.
+
+    One row per topic and key (a learner's lab, a certificate): a newer message of the same key replaces
+    the payload and bumps ``version``, so receivers always end up with the latest one, and a delivery
+    marks the row delivered only if no newer version arrived meanwhile. ``lease_until`` keeps two
+    processors from delivering one row at once; a failed delivery waits ``next_attempt_at`` (backoff).
+    Topics and their signals: ``xblocks.core.outbox``; the processor: ``xblocks.labs.api.outbox``.
+    """
+
+    topic = models.CharField(max_length=100)
+    key = models.CharField(max_length=300)
+    payload = models.JSONField(default=dict)
+    version = models.PositiveIntegerField(default=1)
+    pending = models.BooleanField(default=True, db_index=True)
+    next_attempt_at = models.DateTimeField(help_text="Not delivered before this time (backoff after a failure).")
+    lease_until = models.DateTimeField(null=True, blank=True, help_text="Being delivered by a worker until then.")
+    attempts = models.PositiveIntegerField(default=0, help_text="Delivery attempts of the current version.")
+    last_error = models.TextField(blank=True)
+    created = models.DateTimeField(auto_now_add=True)
+    updated = models.DateTimeField(auto_now=True)
+    delivered_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        app_label = "kafaat_labs"
+        ordering = ["pk"]
+        constraints = [models.UniqueConstraint(fields=["topic", "key"], name="kafaat_outbox_topic_key")]
+        indexes = [models.Index(fields=["pending", "next_attempt_at"], name="kafaat_outbox_due")]
+
+    def __str__(self) -> str:
+        return f"OutboxMessage {self.pk} ({self.topic} {self.key}, v{self.version})"

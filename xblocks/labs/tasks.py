@@ -118,6 +118,22 @@ def reconcile_lab_hosts() -> list:
     return api.queue_reconciles()
 
 
+@shared_task(acks_late=True, ignore_result=True)
+def deliver_outbox_message(message_id: int) -> bool:
+    """Deliver one outbox message to its receivers (queued on commit by ``api.publish``); see api.deliver_message.
+
+    Not a lab task: ordinary workers deliver. Safe twice: a delivered message is not sent again, and a
+    failed one waits for its backoff and the periodic job.
+    """
+    return api.deliver_message(int(message_id))
+
+
+@shared_task(acks_late=True, ignore_result=True)
+def deliver_outbox() -> int:
+    """Deliver every due outbox message (the ``kafaat-outbox-deliver`` periodic job); see api.deliver_due_messages."""
+    return api.deliver_due_messages()
+
+
 @shared_task(bind=True, acks_late=True, ignore_result=True)
 def run_periodic_job(self, name: str) -> dict:
     """Run one periodic job if it is due and nobody else runs it (Celery beat's entry); see periodic.run_job."""

@@ -19,6 +19,7 @@ from xblocks.certification.data import (
     SchoolData,
 )
 from xblocks.core import compat
+from xblocks.labs import api as labs_api
 
 log = logging.getLogger(__name__)
 
@@ -196,30 +197,21 @@ def set_certificate_status_as(user, certificate_id: int, status: str, *, reason:
 def _change_status(cert: models.Certificate, status: str, previous: str, *, reason: str, actor: str, kind: str) -> None:
     models.Certificate.objects.filter(pk=cert.pk).update(status=status)
     cert.status = status
-    chain.append(cert, kind=kind, status=status, reason=reason, actor=actor)
-    cert_id, number = cert.pk, cert.number
-    transaction.on_commit(
-        lambda: _send(
-            signals.certificate_status_changed,
-            certificate_id=cert_id,
-            number=number,
-            status=str(status),
-            previous=str(previous),
-            reason=reason,
-        )
+    event = chain.append(cert, kind=kind, status=status, reason=reason, actor=actor)
+    _publish(
+        signals.CERTIFICATE_STATUS_TOPIC,
+        f"{cert.pk}:{event.pk}",  # one message per change: none replaces another
+        certificate_id=cert.pk,
+        number=cert.number,
+        status=str(status),
+        previous=str(previous),
+        reason=reason,
     )
 
 
-def _send(signal, **kwargs) -> None:
-    """Send after commit to every receiver; one failing receiver (credentials, exports) never stops the others."""
-    for receiver, result in signal.send_robust(sender=models.Certificate, **kwargs):
-        if isinstance(result, Exception):
-            log.error(
-                "receiver %r of a certification signal failed: %r",
-                receiver,
-                result,
-                exc_info=(type(result), result, result.__traceback__),
-            )
+def _publish(topic: str, key: str, **payload) -> None:
+    """Inside the certificate's transaction: the outbox message for credentials and exports (see ``signals``)."""
+    labs_api.publish(topic, key, payload)
 
 
 def certificate_events_verified(certificate_id: int | None = None) -> ChainReport:

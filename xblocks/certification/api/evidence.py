@@ -10,11 +10,12 @@ from django.core.exceptions import ValidationError
 from django.db import IntegrityError, transaction
 from django.utils import timezone
 
-from xblocks.certification import models, permissions, rules, tasks
+from xblocks.certification import models, permissions, rules, signals, tasks
 from xblocks.certification.data import (
     HoursEntryData,
 )
 from xblocks.core.i18n import gettext as _
+from xblocks.labs import api as labs_api
 
 log = logging.getLogger(__name__)
 
@@ -43,10 +44,12 @@ def record_evidence(
     passed: bool,
     occurred_at: datetime.datetime | None = None,
     course_key: str = "",
+    evaluate_later: bool = True,
 ) -> None:
     """Keep the latest value of one piece of evidence (a re-sent older event never overwrites a newer one).
 
-    Evaluation follows on commit through ``tasks.evaluate_learner`` so that the receiver stays cheap.
+    Evaluation follows on commit through ``tasks.evaluate_learner`` so that the caller stays cheap;
+    ``evaluate_later=False`` leaves it to a caller that evaluates itself (an outbox delivery).
     """
     kind = models.EvidenceKind(kind)
     if kind in (models.EvidenceKind.LAB, models.EvidenceKind.BLOCK_SCORE):
@@ -68,13 +71,16 @@ def record_evidence(
                         course_key=course_key,
                     )
                 elif occurred_at >= row.occurred_at:
-                    row.value, row.passed, row.occurred_at = value, passed, occurred_at
-                    row.course_key = course_key or row.course_key
+                    new = (value, passed, occurred_at, course_key or row.course_key)
+                    if new == (row.value, row.passed, row.occurred_at, row.course_key):
+                        return  # the same evidence again (a repeated message): nothing changes
+                    row.value, row.passed, row.occurred_at, row.course_key = new
                     row.save(update_fields=["value", "passed", "occurred_at", "course_key", "updated_at"])
             break
         except IntegrityError:  # another worker created the row first: update it on the second pass
             continue
-    _schedule_evaluation(user.pk)
+    if evaluate_later:
+        _schedule_evaluation(user.pk)
 
 
 def _schedule_evaluation(user_id: int) -> None:
@@ -91,20 +97,86 @@ def record_lab_result(
     passed: bool,
     completed_at: datetime.datetime | None,
     lab_key: str = "",
+    recorded_at: datetime.datetime | None = None,
+    evaluate_later: bool = True,
 ) -> None:
-    """A graded lab check run (from ``labs.signals.lab_result_recorded``): lab and block-score evidence.
+    """A learner's lab result (from ``labs.signals.lab_result_recorded``): lab and block-score evidence.
 
     Lab evidence is keyed by the lab's stable key (track files name labs by it), block-score evidence
-    by the block's id; a lab without a key is known by its block id for both.
+    by the block's id; a lab without a key is known by its block id for both. The evidence is dated by
+    the lab's completion, else by when the result was recorded, so a repeated or late message never
+    replaces a newer result: recording the same result twice changes nothing.
     """
-    fraction = (score / max_score) if max_score else (1.0 if passed else 0.0)
-    at = completed_at or timezone.now()
-    record_evidence(
-        user, "lab", lab_key or usage_key, value=fraction, passed=passed, occurred_at=at, course_key=course_key
-    )
-    record_evidence(
-        user, "block_score", usage_key, value=fraction, passed=passed, occurred_at=at, course_key=course_key
-    )
+    fraction = _fraction(score, max_score, passed)
+    at = completed_at or recorded_at or timezone.now()
+    for kind, key in (("lab", lab_key or usage_key), ("block_score", usage_key)):
+        record_evidence(
+            user,
+            kind,
+            key,
+            value=fraction,
+            passed=passed,
+            occurred_at=at,
+            course_key=course_key,
+            evaluate_later=evaluate_later,
+        )
+
+
+def _fraction(score: float, max_score: float, passed: bool) -> float:
+    return max(0.0, min(1.0, (score / max_score) if max_score else (1.0 if passed else 0.0)))
+
+
+def heal_lab_evidence(since: datetime.datetime | None = None) -> int:
+    """Re-derive lab evidence from the labs' recorded results; returns how many learners' labs it repaired.
+
+    Delivery through the outbox is retried until it succeeds, but a message can still be lost to an
+    operator (a purged table, a restored backup); this re-reads every result that changed since
+    ``since`` (all when None) and records the ones whose evidence is missing or older. Idempotent:
+    a second run finds nothing to repair, and evaluates nobody.
+    """
+    healed = 0
+    users = get_user_model().objects
+    for result in labs_api.lab_results(since):
+        wanted = {
+            (models.EvidenceKind.LAB, rules.stable_block_id(result.lab_key or result.usage_key)),
+            (models.EvidenceKind.BLOCK_SCORE, rules.stable_block_id(result.usage_key)),
+        }
+        fraction = _fraction(result.score, result.max_score, result.passed)
+        current = {
+            (row.kind, row.key): row
+            for row in models.Evidence.objects.filter(
+                user_id=result.user_id, kind__in=[kind for kind, _key in wanted], key__in=[key for _kind, key in wanted]
+            )
+        }
+        if all(_holds(current.get(item), fraction, result) for item in wanted):
+            continue
+        user = users.filter(pk=result.user_id).first()
+        if user is None:
+            continue
+        record_lab_result(
+            user,
+            usage_key=result.usage_key,
+            lab_key=result.lab_key,
+            course_key=result.course_key,
+            score=result.score,
+            max_score=result.max_score,
+            passed=result.passed,
+            completed_at=result.completed_at,
+            recorded_at=result.recorded_at,
+        )
+        healed += 1
+    if healed:
+        log.warning("healed the lab evidence of %s learner results that certification had not received", healed)
+    return healed
+
+
+def _holds(row, fraction: float, result) -> bool:
+    """Whether an evidence row already says what a lab result says (or something newer)."""
+    if row is None or row.occurred_at < result.occurred_at:
+        return False
+    if row.occurred_at > result.occurred_at:
+        return True  # newer evidence (another block of the same lab): not this result's to replace
+    return abs(float(row.value) - fraction) < 1e-9 and bool(row.passed) == bool(result.passed)
 
 
 def check_hours_entry(actor, user, cohort_id, *, minutes: int, corrects_id: int | None = None) -> models.Cohort:
@@ -215,6 +287,30 @@ def add_attestation(actor, user, cohort_id: int, competency: str, *, note: str =
         user=user, cohort=cohort, competency=competency.strip(), attester=actor, attested_at=timezone.now(), note=note
     )
     _schedule_evaluation(user.pk)
+
+
+def _publish_platform_event(topic: str, user_id: int, course_key: str, at: datetime.datetime | None, **values) -> None:
+    # One message per event (keyed by its time), none replacing another: the platform's events may arrive
+    # out of order, and the evidence keeps the latest by date whatever order they are delivered in.
+    stamp = at.isoformat() if at else timezone.now().isoformat()
+    payload = {"user_id": int(user_id), "course_key": str(course_key), "at": at.isoformat() if at else None, **values}
+    labs_api.publish(topic, f"{user_id}:{course_key}:{stamp}", payload)
+
+
+def receive_course_grade(
+    user_id: int, course_key: str, percent: float, passed: bool, at: datetime.datetime | None = None
+) -> None:
+    """A platform course grade, held in the outbox (written in the platform's transaction); see below."""
+    _publish_platform_event(
+        signals.COURSE_GRADE_TOPIC, user_id, course_key, at, percent=float(percent), passed=bool(passed)
+    )
+
+
+def receive_course_passing_status(
+    user_id: int, course_key: str, is_passing: bool, at: datetime.datetime | None = None
+) -> None:
+    """A platform passing status, held in the outbox; see ``on_course_passing_status``."""
+    _publish_platform_event(signals.COURSE_PASSING_TOPIC, user_id, course_key, at, is_passing=bool(is_passing))
 
 
 def on_course_grade_changed(

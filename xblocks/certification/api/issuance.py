@@ -15,7 +15,7 @@ from xblocks.certification.api.certificates import (
     Status,
     _actor_name,
     _change_status,
-    _send,
+    _publish,
     get_certificate,
 )
 from xblocks.certification.api.evaluation import (
@@ -134,6 +134,7 @@ def _create_certificate(enrollment, evaluation, evidence, actor, period, previou
             reason=_("Every requirement met") if period == 1 else _("Renewal requirements met"),
             actor=_actor_name(actor),
         )
+        _publish(signals.CERTIFICATE_ISSUED_TOPIC, str(cert.pk), certificate_id=cert.pk, number=number)
         if previous is not None and previous.status == Status.ACTIVE:
             locked = models.Certificate.objects.select_for_update().get(pk=previous.pk)
             _change_status(
@@ -194,7 +195,6 @@ def issue_certificate(
             # Not the same certificate: two random numbers met (about 1 in 10^13); draw again.
             log.warning("certificate number collision on attempt %d; drawing another", attempt + 1)
     cert_id, number = cert.pk, cert.number
-    transaction.on_commit(lambda: _send(signals.certificate_issued, certificate_id=cert_id, number=number))
     log.info("issued certificate %s to user %s for %s", number, enrollment.user_id, enrollment.track_version)
     return get_certificate(cert_id)
 

@@ -3,22 +3,19 @@ that want events."""
 
 from __future__ import annotations
 
-import logging
-
 from xblocks.certification import signals
 from xblocks.certification.exports import api, tasks
 
-log = logging.getLogger(__name__)
-
 
 def queue_event_deliveries(sender, certificate_id: int, **kwargs) -> None:
-    """The certification app sends its signals on commit, so the task sees the committed certificate."""
+    """Queue a delivery to each endpoint that wants events (it collects what the endpoint lacks, so twice is harmless).
+
+    The signal comes through the outbox, after commit: a broker that refuses the task raises, and the
+    outbox tries the message again later (before, the error was logged and the event waited for a
+    scheduled run that event-only endpoints never get).
+    """
     for endpoint_id in api.endpoints_for_event(certificate_id):
-        try:
-            tasks.deliver_endpoint.delay(endpoint_id, "event")
-        except Exception:
-            # a broker outage must not break issuing; the scheduled run catches up
-            log.exception("could not queue delivery to endpoint %s for certificate %s", endpoint_id, certificate_id)
+        tasks.deliver_endpoint.delay(endpoint_id, "event")
 
 
 def connect() -> None:

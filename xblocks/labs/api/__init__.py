@@ -6,7 +6,8 @@ the api queues it after the transaction that asked for it commits. The state of 
 through ``xblocks.labs.lifecycle.transition``. One topic per module: ``status`` (what the page shows),
 ``sessions`` (start, stop, reset), ``checks`` (check runs and grades), ``steps`` (flags, hints,
 solutions), ``staff``, ``gateway`` (the terminal's contract), ``sweeps`` (reaper and reconciler),
-``hosts`` (lab hosts and queues).
+``hosts`` (lab hosts and queues), ``outbox`` (messages to other apps, delivered
+by workers), ``results`` (learners' current lab results, for the apps that heal from them).
 """
 
 from xblocks.labs.api.checks import (
@@ -34,6 +35,15 @@ from xblocks.labs.api.hosts import (
     lab_task_queue,
     may_run_lab_work,
     queue_reconciles,
+)
+from xblocks.labs.api.outbox import (
+    deliver_due_messages,
+    deliver_message,
+    deliver_now,
+    publish,
+)
+from xblocks.labs.api.results import (
+    lab_results,
 )
 from xblocks.labs.api.sessions import (
     provision_session,
@@ -76,11 +86,15 @@ __all__ = [
     "check_run_status",
     "claim_unpublished_grade",
     "definition_source",
+    "deliver_due_messages",
+    "deliver_message",
+    "deliver_now",
     "extend_session",
     "gateway_url",
     "heartbeat",
     "host_queue",
     "known_lab_keys",
+    "lab_results",
     "lab_host_stopped",
     "lab_hosts",
     "lab_task_destination",
@@ -94,6 +108,7 @@ __all__ = [
     "live_session_id",
     "may_run_lab_work",
     "provision_session",
+    "publish",
     "queue_reconciles",
     "reap_sessions",
     "reconcile_sessions",

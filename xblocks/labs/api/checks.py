@@ -13,6 +13,7 @@ from xblocks.core.i18n import gettext as _
 from xblocks.labs import grading, runner, tasks
 from xblocks.labs.api.gateway import _terminal_door
 from xblocks.labs.api.hosts import _here, host_queue
+from xblocks.labs.api.results import _publish_result
 from xblocks.labs.api.sessions import _backend
 from xblocks.labs.api.status import (
     _hash,
@@ -39,7 +40,6 @@ from xblocks.labs.lifecycle import transition
 from xblocks.labs.models import CheckRun, LabSession
 from xblocks.labs.sandbox.base import SandboxError, SandboxHandle, SandboxNotFound
 from xblocks.labs.sandbox.conf import sandbox_settings
-from xblocks.labs.signals import lab_result_recorded
 
 log = logging.getLogger(__name__)
 
@@ -91,6 +91,7 @@ def _claim_run(session_id: int, definition, step, *, kind: str, state: RunState,
         if not grading.step_open(definition, progress, step.id):
             raise ActionRefused(_("Complete the previous steps first."), f"step {step.id} is gated")
         record = grading.step_record(progress, step.id)
+        record["attempts"] = _attempts_used(row.user_id, row.usage_key, step.id)
         if grading.attempts_left(definition, record) == 0:
             raise ActionRefused(_("You have no attempts left for this step."), f"step {step.id}: attempts used")
         record["attempts"] = int(record["attempts"]) + 1
@@ -114,14 +115,29 @@ def _claim_run(session_id: int, definition, step, *, kind: str, state: RunState,
             raise RunInProgress(_wait_message(), f"session {session_id}: active run inserted concurrently") from None
 
 
+def _attempts_used(user_id: int, usage_key: str, step_id: str) -> int:
+    """Attempts a learner used on a step: their runs of it in this block that were not given back.
+
+    The step record's ``attempts`` is a copy of this count, written with each run and each refund, so
+    an attempt exists only with its run: a press whose process died before its run was written used
+    none, and a counter that drifted anyway is set right by the next press.
+    """
+    return CheckRun.objects.filter(
+        session__user_id=user_id, session__usage_key=usage_key, step_id=step_id, attempt_refunded=False
+    ).count()
+
+
 def _give_back_attempt(user_id: int, usage_key: str, step_id: str) -> None:
-    """Return an attempt on the learner's current session of the block (a Reset may have carried it over)."""
+    """Return an attempt (the run is marked refunded) on the learner's current session of the block.
+
+    The current session, not the run's: a Reset may have carried the count over to a newer one.
+    """
     latest = _latest_row(user_id, usage_key)
     if latest is None:
         return
     row = _locked(latest.pk)
     record = grading.step_record(row.progress or {}, step_id)
-    record["attempts"] = max(0, int(record["attempts"]) - 1)
+    record["attempts"] = _attempts_used(user_id, usage_key, step_id)
     LabSession.objects.filter(pk=row.pk).update(progress=grading.with_step(row.progress or {}, step_id, record))
 
 
@@ -188,39 +204,26 @@ def _record_run(run_id: int, session_id: int, definition, step, *, state, outcom
         row.best_score = score
         row.completed_at = row.completed_at or (now if completed else None)
         row.last_activity = now
+        row.result_at = now
         LabSession.objects.filter(pk=session_id).update(
-            progress=progress, best_score=score, completed_at=row.completed_at, last_activity=now
+            progress=progress,
+            best_score=score,
+            completed_at=row.completed_at,
+            last_activity=now,
+            result_at=row.result_at,
         )
+        # In the same transaction as the run: the result reaches certification however this process ends
+        # (an ungraded run after a solution earns nothing, but it may still complete the lab).
+        _publish_result(row, definition)
     return run, graded, row
 
 
-def _announce(row: LabSession, definition) -> None:
-    """Tell listeners (certification) about the learner's current result; their errors never break a check."""
-    responses = lab_result_recorded.send_robust(
-        sender=CheckRun,
-        user=row.user,
-        course_key=row.course_key,
-        usage_key=row.usage_key,
-        lab_key=definition.lab_key,
-        score=float(row.best_score),
-        max_score=float(definition.max_score),
-        passed=grading.lab_completed(definition, row.progress or {}),
-        completed_at=row.completed_at,
-    )
-    for receiver, response in responses:
-        if isinstance(response, Exception):
-            log.error("lab_result_recorded receiver %r failed: %r", receiver, response)
-
-
 def _graded_result(run_id: int, session_id: int, definition, step, **run) -> bool:
-    """Record a run, and announce the grade (once, from here) when it counts; False if it ended meanwhile."""
+    """Record a run with its result's message to certification; False if the run had ended meanwhile."""
     recorded = _record_run(run_id, session_id, definition, step, **run)
     if recorded is None:
         log.info("check run %s had already ended; its late result is dropped", run_id)
         return False
-    _run, graded, row = recorded
-    if graded:
-        _announce(row, definition)
     return True
 
 

@@ -176,6 +176,7 @@ def _create_session(user, usage_key, course_key, definition, source, previous, s
             progress=_carried_progress(previous, definition),
             best_score=previous.best_score if previous else 0,
             completed_at=previous.completed_at if previous else None,
+            result_at=previous.result_at if previous else None,
         )
         SessionEvent.objects.create(
             session=row, from_state="", to_state=S.REQUESTED, actor=f"user:{user.pk}", reason="start"

@@ -6,11 +6,13 @@ import logging
 from typing import Any
 
 from django.db import transaction
+from django.utils import timezone
 
 from xblocks.core.html import render_markdown
 from xblocks.core.i18n import gettext as _
 from xblocks.labs import grading, runner
-from xblocks.labs.api.checks import _abandon_run, _announce, _claim_run, _graded_result, _ready_step
+from xblocks.labs.api.checks import _claim_run, _graded_result, _ready_step
+from xblocks.labs.api.results import _publish_result
 from xblocks.labs.api.status import (
     _hash,
     _locked,
@@ -44,8 +46,10 @@ def submit_flag(session_id: int, step_id: str, flag_id: str, answer: str) -> Che
         raise ActionRefused(_("This step has no such answer field."), f"unknown flag {flag_id!r}")
     if flag.id in grading.step_record(row.progress or {}, step.id)["flags"]:
         raise ActionRefused(_("You already found this flag."))
-    run = _claim_run(session_id, definition, step, kind=CheckRun.Kind.FLAG, state=RunState.RUNNING, checks_total=1)
-    try:
+    # Quick and pure, so the attempt, the run and its result are one transaction: a process that dies
+    # anywhere in between leaves no attempt used and no run, and an error gives nothing back to undo.
+    with transaction.atomic():
+        run = _claim_run(session_id, definition, step, kind=CheckRun.Kind.FLAG, state=RunState.RUNNING, checks_total=1)
         passed = runner.check_flag(flag, str(answer or "")[:1000])
         points = float(flag.points) if passed else 0.0
         outcome = {
@@ -67,9 +71,6 @@ def submit_flag(session_id: int, step_id: str, flag_id: str, answer: str) -> Che
             script_hash=_hash(flag.id),
             duration=0.0,
         )
-    except Exception as error:
-        _abandon_run(run.pk, learner_message=_("Something went wrong. Please try again."), detail=repr(error))
-        raise
     return check_run_status(run.pk)
 
 
@@ -83,7 +84,11 @@ def _update_step(session_id: int, step_id: str, change) -> tuple[LabSession, Any
         record = change(step, grading.step_record(progress, step.id))
         row.progress = grading.with_step(progress, step.id, record)
         row.best_score = grading.lab_score(definition, row.progress)
-        LabSession.objects.filter(pk=session_id).update(progress=row.progress, best_score=row.best_score)
+        row.result_at = timezone.now()
+        LabSession.objects.filter(pk=session_id).update(
+            progress=row.progress, best_score=row.best_score, result_at=row.result_at
+        )
+        _publish_result(row, definition)
     return row, definition, step, record
 
 
@@ -98,7 +103,6 @@ def reveal_hint(session_id: int, step_id: str) -> HintReveal:
 
     row, definition, step, record = _update_step(session_id, step_id, change)
     hint = step.hints[int(record["hints"]) - 1]
-    _announce(row, definition)
     return HintReveal(
         step_id=step.id,
         index=int(record["hints"]) - 1,
@@ -118,5 +122,4 @@ def reveal_solution(session_id: int, step_id: str) -> SolutionReveal:
         return record
 
     row, definition, step, _record = _update_step(session_id, step_id, change)
-    _announce(row, definition)
     return SolutionReveal(step_id=step.id, script=step.solve or "", status=_status(row, definition))
