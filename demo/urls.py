@@ -20,5 +20,9 @@ urlpatterns = [
     path(
         "kafaat/exports/", include(("xblocks.certification.exports.urls", "kafaat_exports"), namespace="kafaat_exports")
     ),
+    path(
+        "kafaat/partnership/",
+        include(("xblocks.partnership.urls", "kafaat_partnership"), namespace="kafaat_partnership"),
+    ),
     *workbench_urlpatterns,
 ]

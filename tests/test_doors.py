@@ -7,6 +7,12 @@ import types
 import pytest
 
 DOORS = {
+    "xblocks.partnership.api": [
+        "list_skills",
+        "load_skills",
+        "track_skills",
+        "unknown_track_skills",
+    ],
     "xblocks.labs.api": [
         "add_terminal_assets",
         "can_watch",
@@ -85,6 +91,7 @@ DOORS = {
         "correct_hours_entry",
         "count_certificate_records",
         "enroll",
+        "enrolment_facts",
         "ensure_cohort",
         "ensure_employer",
         "ensure_school",
@@ -108,6 +115,7 @@ DOORS = {
         "on_course_grade_changed",
         "on_course_passing_status",
         "process_renewals",
+        "projected_completions",
         "publish_version",
         "record_evidence",
         "record_lab_result",

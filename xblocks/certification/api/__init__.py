@@ -4,7 +4,7 @@ Everything returns frozen dataclasses from ``xblocks.certification.data`` (or ``
 never querysets. Evaluation loads evidence for many enrolments in a constant number of queries and hands
 it to the pure ``rules.evaluate``; issuance is idempotent per learner, track version and period. One topic
 per module: ``certificates``, ``tracks``, ``enrolment``, ``evidence``, ``evaluation``, ``issuance``,
-``renewal``, ``permissions``.
+``renewal``, ``permissions``, ``reporting``.
 """
 
 from xblocks.certification.api.certificates import (
@@ -68,6 +68,10 @@ from xblocks.certification.api.renewal import (
     renewal_window_opens,
     send_expiry_reminders,
 )
+from xblocks.certification.api.reporting import (
+    enrolment_facts,
+    projected_completions,
+)
 from xblocks.certification.api.tracks import (
     get_track,
     list_tracks,
@@ -93,6 +97,7 @@ __all__ = [
     "correct_hours_entry",
     "count_certificate_records",
     "enroll",
+    "enrolment_facts",
     "ensure_cohort",
     "ensure_employer",
     "ensure_school",
@@ -116,6 +121,7 @@ __all__ = [
     "on_course_grade_changed",
     "on_course_passing_status",
     "process_renewals",
+    "projected_completions",
     "publish_version",
     "record_evidence",
     "record_lab_result",

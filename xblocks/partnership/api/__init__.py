@@ -1,0 +1,20 @@
+"""The one door to partnership data: views, commands and other apps call these functions.
+
+Everything returns frozen dataclasses from ``xblocks.partnership.data``, never querysets. Certification
+data (enrolments, certificates, progress, permissions) is read only through ``xblocks.certification.api``.
+One topic per module: ``skills``.
+"""
+
+from xblocks.partnership.api.skills import (
+    list_skills,
+    load_skills,
+    track_skills,
+    unknown_track_skills,
+)
+
+__all__ = [
+    "list_skills",
+    "load_skills",
+    "track_skills",
+    "unknown_track_skills",
+]

@@ -1,0 +1,3 @@
+"""URLs of this app, mounted by Open edX's plugin framework (and by demo/urls.py) under ``kafaat/partnership/``."""
+
+urlpatterns: list = []
