@@ -8,8 +8,12 @@ import pytest
 
 DOORS = {
     "xblocks.partnership.api": [
+        "import_needs",
+        "list_needs",
         "list_skills",
         "load_skills",
+        "needs_report_csv",
+        "record_need",
         "track_skills",
         "unknown_track_skills",
     ],

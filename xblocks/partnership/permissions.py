@@ -29,7 +29,9 @@ def _member(user) -> models.CommitteeMember | None:
 
 @rules.predicate
 def is_platform_staff(user) -> bool:
-    return _active(user) and cert_api.visible_school_ids(user) is None
+    # A committee member given ``is_staff`` by mistake stays a committee member here (certification would
+    # take them for platform staff: docs/partnership.md says members never get ``is_staff``).
+    return _active(user) and cert_api.visible_school_ids(user) is None and _member(user) is None
 
 
 @rules.predicate
@@ -92,12 +94,9 @@ def dashboard_scope(user) -> tuple[set[int] | None, int]:
     learners by name anyway); platform staff see all. Anyone else: PermissionDenied.
     """
     require(user, SEE_DASHBOARD)
-    schools = cert_api.visible_school_ids(user)
-    if schools is None:
-        return None, 0
     if _member(user) is not None:
         return None, int(partnership_settings.PARTNERSHIP_SMALL_COUNT)
-    return schools, 0
+    return cert_api.visible_school_ids(user), 0
 
 
 def employer_ids_changeable(user) -> set[int] | None:

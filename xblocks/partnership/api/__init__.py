@@ -2,9 +2,15 @@
 
 Everything returns frozen dataclasses from ``xblocks.partnership.data``, never querysets. Certification
 data (enrolments, certificates, progress, permissions) is read only through ``xblocks.certification.api``.
-One topic per module: ``skills``.
+One topic per module: ``skills``, ``needs``.
 """
 
+from xblocks.partnership.api.needs import (
+    import_needs,
+    list_needs,
+    needs_report_csv,
+    record_need,
+)
 from xblocks.partnership.api.skills import (
     list_skills,
     load_skills,
@@ -13,8 +19,12 @@ from xblocks.partnership.api.skills import (
 )
 
 __all__ = [
+    "import_needs",
+    "list_needs",
     "list_skills",
     "load_skills",
+    "needs_report_csv",
+    "record_need",
     "track_skills",
     "unknown_track_skills",
 ]
