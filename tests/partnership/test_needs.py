@@ -1,4 +1,4 @@
-"""Needs: recorded by who speaks for the employer, imported from CSV with a dry run and a per-row report, all or none."""
+"""Needs: recorded by who speaks for the employer, imported from CSV with a dry run, a per-row report, all or none."""
 
 import csv
 import datetime
