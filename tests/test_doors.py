@@ -14,6 +14,7 @@ DOORS = {
         "load_skills",
         "needs_report_csv",
         "record_need",
+        "skill_coverage",
         "track_skills",
         "unknown_track_skills",
     ],

@@ -2,9 +2,12 @@
 
 Everything returns frozen dataclasses from ``xblocks.partnership.data``, never querysets. Certification
 data (enrolments, certificates, progress, permissions) is read only through ``xblocks.certification.api``.
-One topic per module: ``skills``, ``needs``.
+One topic per module: ``skills``, ``needs``, ``coverage``.
 """
 
+from xblocks.partnership.api.coverage import (
+    skill_coverage,
+)
 from xblocks.partnership.api.needs import (
     import_needs,
     list_needs,
@@ -25,6 +28,7 @@ __all__ = [
     "load_skills",
     "needs_report_csv",
     "record_need",
+    "skill_coverage",
     "track_skills",
     "unknown_track_skills",
 ]
