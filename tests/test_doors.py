@@ -8,6 +8,7 @@ import pytest
 
 DOORS = {
     "xblocks.partnership.api": [
+        "dashboard",
         "import_needs",
         "list_needs",
         "list_skills",
@@ -114,6 +115,7 @@ DOORS = {
         "learner_progress",
         "list_cohorts",
         "list_employers",
+        "list_schools",
         "list_tracks",
         "managed_school_ids",
         "normalise_number",

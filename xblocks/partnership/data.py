@@ -114,10 +114,27 @@ class IndicatorRow:
 
 
 @dataclass(frozen=True)
+class CoverageRow:
+    """A skill, a domain or a need with its coverage as shown to one viewer (suppression applied)."""
+
+    key: str
+    label: str
+    domain: str
+    demand: Figure
+    supply: Figure
+    pipeline: Figure
+    gap: Figure
+    by_date: datetime.date | None = None
+    role_kind: str = ""
+
+
+@dataclass(frozen=True)
 class Dashboard:
     group_by: str
     rows: tuple[IndicatorRow, ...]
     totals: IndicatorRow
-    skills: tuple[SkillCoverage, ...]
-    needs: tuple[NeedCoverage, ...]
+    domains: tuple[CoverageRow, ...]
+    skills: tuple[CoverageRow, ...]
+    needs: tuple[CoverageRow, ...]
     suppressed_below: int  # 0 when nothing is suppressed for this viewer
+    school_ids: tuple[int, ...] | None  # the schools the figures cover (None: every school)

@@ -25,6 +25,7 @@ from xblocks.certification.api.enrolment import (
     ensure_school,
     learner_consents,
     list_cohorts,
+    list_schools,
     set_consent,
     set_own_consent,
 )
@@ -115,6 +116,7 @@ __all__ = [
     "learner_progress",
     "list_cohorts",
     "list_employers",
+    "list_schools",
     "list_tracks",
     "managed_school_ids",
     "normalise_number",

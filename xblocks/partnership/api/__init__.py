@@ -2,11 +2,14 @@
 
 Everything returns frozen dataclasses from ``xblocks.partnership.data``, never querysets. Certification
 data (enrolments, certificates, progress, permissions) is read only through ``xblocks.certification.api``.
-One topic per module: ``skills``, ``needs``, ``coverage``.
+One topic per module: ``skills``, ``needs``, ``coverage``, ``dashboard``.
 """
 
 from xblocks.partnership.api.coverage import (
     skill_coverage,
+)
+from xblocks.partnership.api.dashboard import (
+    dashboard,
 )
 from xblocks.partnership.api.needs import (
     import_needs,
@@ -22,6 +25,7 @@ from xblocks.partnership.api.skills import (
 )
 
 __all__ = [
+    "dashboard",
     "import_needs",
     "list_needs",
     "list_skills",

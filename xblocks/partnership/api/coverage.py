@@ -75,12 +75,40 @@ def coverage_from_facts(
     return skill_rows, need_rows
 
 
-def pipeline_enrolment_ids(facts: list, today: datetime.date) -> list[int]:
-    """The enrolments whose projected completion matters: active, not certified, on a track proving something."""
+def domain_coverage(facts: list, needs: list[NeedData], *, today: datetime.date) -> list[SkillCoverage]:
+    """Per domain: distinct holders and learners of any of its skills, and the needs naming any of them."""
+    holders: dict[str, set[int]] = defaultdict(set)
+    learning: dict[str, set[int]] = defaultdict(set)
+    for fact in facts:
+        if holds_valid_certificate(fact, today):
+            target = holders
+        elif fact.active and not fact.certified_on:
+            target = learning
+        else:
+            continue
+        for domain in {skill.split(".", 1)[0] for skill in fact.proves}:
+            target[domain].add(fact.user_id)
+    demand: dict[str, int] = defaultdict(int)
+    for need in needs:
+        if need.by_date >= today:
+            for domain in {skill.split(".", 1)[0] for skill in need.skills}:
+                demand[domain] += need.count
+    return [
+        SkillCoverage(domain, domain, len(holders[domain]), len(learning[domain] - holders[domain]), demand[domain])
+        for domain in sorted(set(holders) | set(learning) | set(demand))
+    ]
+
+
+def pipeline_enrolment_ids(facts: list, needs: list[NeedData], today: datetime.date) -> list[int]:
+    """The enrolments whose projected date matters: active, uncertified, on a track proving a skill a need names.
+
+    Only those are evaluated (the rules run per learner), so a dashboard without open needs evaluates nobody.
+    """
+    needed = {skill for need in needs if need.by_date >= today for skill in need.skills}
     return [
         f.enrollment_id
         for f in facts
-        if f.active and not f.certified_on and f.proves and not holds_valid_certificate(f, today)
+        if f.active and not f.certified_on and needed.intersection(f.proves) and not holds_valid_certificate(f, today)
     ]
 
 
@@ -93,5 +121,6 @@ def skill_coverage(
     """
     today = today or timezone.localdate()
     facts = cert_api.enrolment_facts(school_ids)
-    projections = cert_api.projected_completions(pipeline_enrolment_ids(facts, today), today=today)
-    return coverage_from_facts(facts, list_needs(), list_skills(), today=today, projections=projections)
+    needs = list_needs()
+    projections = cert_api.projected_completions(pipeline_enrolment_ids(facts, needs, today), today=today)
+    return coverage_from_facts(facts, needs, list_skills(), today=today, projections=projections)
