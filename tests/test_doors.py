@@ -8,13 +8,17 @@ import pytest
 
 DOORS = {
     "xblocks.partnership.api": [
+        "cohort_kind_label",
         "dashboard",
+        "domain_label",
+        "group_label",
         "import_needs",
         "list_needs",
         "list_skills",
         "load_skills",
         "needs_report_csv",
         "record_need",
+        "role_kind_label",
         "skill_coverage",
         "track_skills",
         "unknown_track_skills",

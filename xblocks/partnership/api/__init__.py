@@ -9,7 +9,11 @@ from xblocks.partnership.api.coverage import (
     skill_coverage,
 )
 from xblocks.partnership.api.dashboard import (
+    cohort_kind_label,
     dashboard,
+    domain_label,
+    group_label,
+    role_kind_label,
 )
 from xblocks.partnership.api.needs import (
     import_needs,
@@ -25,13 +29,17 @@ from xblocks.partnership.api.skills import (
 )
 
 __all__ = [
+    "cohort_kind_label",
     "dashboard",
+    "domain_label",
+    "group_label",
     "import_needs",
     "list_needs",
     "list_skills",
     "load_skills",
     "needs_report_csv",
     "record_need",
+    "role_kind_label",
     "skill_coverage",
     "track_skills",
     "unknown_track_skills",
