@@ -151,7 +151,8 @@ class Command(BaseCommand):
         self._record_needs(staff, today)
         self.stdout.write(
             self.style.SUCCESS(
-                f"partnership demo seeded ({seeded} new learners): committee/committee at /kafaat/partnership/dashboard/"
+                f"partnership demo seeded ({seeded} new learners); sign in as committee/committee, then open "
+                "/kafaat/partnership/dashboard/"
             )
         )
 
