@@ -139,3 +139,9 @@ def test_an_anonymous_post_is_refused(client, world):
     from xblocks.partnership import models  # pylint: disable=import-outside-toplevel
 
     assert not models.Need.objects.exists()
+
+
+@pytest.mark.parametrize(("lang", "heading"), [("fr", "Comité de suivi"), ("ar", "لجنة التتبع")])
+def test_the_dashboard_speaks_french_and_arabic(client, world, lang, heading):
+    html = _as(client, world, "member").get(DASHBOARD, HTTP_ACCEPT_LANGUAGE=lang).content.decode()
+    assert f"<h1>{heading}</h1>" in html
