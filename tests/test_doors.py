@@ -18,6 +18,7 @@ DOORS = {
         "load_skills",
         "needs_report_csv",
         "record_need",
+        "refresh_projections",
         "role_kind_label",
         "skill_coverage",
         "track_skills",

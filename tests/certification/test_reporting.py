@@ -45,3 +45,15 @@ def test_projected_completions_use_the_learner_pages_projection(certified):
     projected = api.projected_completions(ids)
     assert set(projected) == set(ids)
     assert projected[certified.enrollments["yanis_a"]] is None  # no progress yet: nothing to extrapolate
+
+
+def test_an_enrolment_in_a_cohort_without_a_start_date_starts_on_its_enrolment_day(sample_tracks, django_user_model):
+    from django.utils import timezone  # pylint: disable=import-outside-toplevel
+
+    api.ensure_school("s", name="S")
+    cohort = api.ensure_cohort("s", "security-analyst", "open", name="Open")
+    user = django_user_model.objects.create_user("late", "late@example.com", "pw")
+    api.enroll(user, cohort.id)
+    (fact,) = api.enrolment_facts()
+    assert fact.started_on == timezone.localdate()
+    assert fact.proves[0].startswith("cybersecurity.")

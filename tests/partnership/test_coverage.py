@@ -76,3 +76,48 @@ def test_the_gap_to_a_need_counts_only_who_is_projected_in_time(world):
 def test_a_school_scope_counts_only_that_schools_learners(world):
     by_id = {row.skill_id: row for row in api.skill_coverage(school_ids={world.cohort_b.school_id})[0]}
     assert (by_id["cloud.reverse-proxy"].supply, by_id["cloud.reverse-proxy"].pipeline) == (1, 0)
+
+
+def test_the_nightly_job_stores_projections_and_coverage_reads_them(world):
+    from xblocks.partnership import models, tasks  # pylint: disable=import-outside-toplevel
+
+    api.record_need(
+        world.member,
+        employer_slug="insurer",
+        skills=NEEDED,
+        count=5,
+        by_date=datetime.date(2100, 1, 1),
+        role_kind="hire",
+    )
+    assert tasks.refresh_projections() == 1  # yanis: the only learner on the way
+    row = models.Projection.objects.get()
+    assert row.enrollment_id == world.enrollments["yanis_a"] and row.projected_on is not None
+    models.Projection.objects.filter(pk=row.pk).update(projected_on=datetime.date(2101, 1, 1))  # too late now
+    (need,) = api.skill_coverage()[1]
+    assert (need.pipeline, need.gap) == (0, 3)
+
+
+def test_a_dashboard_costs_the_same_queries_with_more_learners(world, django_user_model, django_assert_max_num_queries):
+    from django.db import connection  # pylint: disable=import-outside-toplevel
+    from django.test.utils import CaptureQueriesContext  # pylint: disable=import-outside-toplevel
+
+    api.record_need(
+        world.member,
+        employer_slug="insurer",
+        skills=NEEDED,
+        count=5,
+        by_date=datetime.date(2100, 1, 1),
+        role_kind="hire",
+    )
+    api.refresh_projections()
+    api.dashboard(world.member)  # requirement trees cached, as in a running process
+    with CaptureQueriesContext(connection) as few:
+        api.dashboard(world.member)
+    for n in range(20):
+        user = django_user_model.objects.create_user(f"more_{n}", f"more{n}@example.com", "pw")
+        cert_api.enroll(user, world.cohort_a.id)
+        _progress(user)
+    api.refresh_projections()
+    with django_assert_max_num_queries(len(few.captured_queries)):
+        board = api.dashboard(world.member)
+    assert board.totals.enrolled.value == 23

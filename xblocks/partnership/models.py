@@ -68,3 +68,18 @@ class CommitteeMember(models.Model):
 
     def __str__(self) -> str:
         return str(self.user)
+
+
+class Projection(models.Model):
+    """A pipeline enrolment's projected completion as certification's rules computed it on ``computed_on``.
+
+    Refreshed every night (``tasks.refresh_projections``) so that the dashboard reads one table instead of
+    evaluating tens of thousands of learners per page; an enrolment without a row is evaluated live.
+    """
+
+    enrollment_id = models.PositiveBigIntegerField(unique=True)
+    projected_on = models.DateField(null=True, blank=True)
+    computed_on = models.DateField()
+
+    def __str__(self) -> str:
+        return f"{self.enrollment_id}: {self.projected_on}"

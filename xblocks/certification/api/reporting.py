@@ -10,6 +10,7 @@ import datetime
 from collections.abc import Iterable
 
 from django.db.models import Count, Max, Q
+from django.db.models.functions import Coalesce, TruncDate
 from django.utils import timezone
 
 from xblocks.certification import models
@@ -37,10 +38,12 @@ def enrolment_facts(school_ids: Iterable[int] | None = None) -> list[EnrolmentFa
     The caller decides who may see what: this function takes school ids, not a user (see ``visible_school_ids``).
     """
     school_ids = None if school_ids is None else set(school_ids)
-    zone = timezone.get_current_timezone()
     enrolments = _in_scope(models.Enrollment.objects.all(), "cohort__school_id", school_ids)
+    # Dates are computed by the database: converting 50,000 datetimes in Python costs more than the query.
     rows = list(
-        enrolments.order_by("pk").values_list(
+        enrolments.order_by("pk")
+        .annotate(started=Coalesce("cohort__starts_on", TruncDate("enrolled_at")))
+        .values_list(
             "pk",
             "user_id",
             "cohort_id",
@@ -48,20 +51,20 @@ def enrolment_facts(school_ids: Iterable[int] | None = None) -> list[EnrolmentFa
             "cohort__mode",
             "cohort__track__slug",
             "track_version_id",
-            "cohort__starts_on",
-            "enrolled_at",
+            "started",
             "status",
         )
     )
     proves = _proves_by_version()
     certificates: dict[tuple[int, int, int], tuple] = {}
-    for user_id, cohort_id, version_id, status, issued_at, valid_until in (
+    for user_id, cohort_id, version_id, status, issued_on, valid_until in (
         _in_scope(models.Certificate.objects.all(), "cohort__school_id", school_ids)
         .order_by("period", "pk")
-        .values_list("user_id", "cohort_id", "track_version_id", "status", "issued_at", "valid_until")
+        .annotate(issued_on=TruncDate("issued_at"))
+        .values_list("user_id", "cohort_id", "track_version_id", "status", "issued_on", "valid_until")
     ):
         key = (user_id, cohort_id, version_id)
-        first_on = certificates[key][0] if key in certificates else issued_at.astimezone(zone).date()
+        first_on = certificates[key][0] if key in certificates else issued_on
         certificates[key] = (first_on, status, valid_until)
     learners = enrolments.values("user_id")
     evidence = {
@@ -69,7 +72,7 @@ def enrolment_facts(school_ids: Iterable[int] | None = None) -> list[EnrolmentFa
         for row in models.Evidence.objects.filter(user_id__in=learners)
         .values("user_id")
         .annotate(
-            last=Max("occurred_at"),
+            last=Max(TruncDate("occurred_at")),
             labs=Count("pk", filter=Q(kind=models.EvidenceKind.LAB)),
             passed=Count("pk", filter=Q(kind=models.EvidenceKind.LAB, passed=True)),
         )
@@ -81,12 +84,12 @@ def enrolment_facts(school_ids: Iterable[int] | None = None) -> list[EnrolmentFa
         .annotate(last=Max("date"))
     }
     facts = []
-    for pk, user_id, cohort_id, school_id, mode, track_slug, version_id, starts_on, enrolled_at, status in rows:
+    for pk, user_id, cohort_id, school_id, mode, track_slug, version_id, started_on, status in rows:
         first_on, cert_status, valid_until = certificates.get((user_id, cohort_id, version_id), (None, "", None))
         seen = evidence.get(user_id)
         days = [day for day in (hours.get((user_id, cohort_id)),) if day]
         if seen and seen["last"]:
-            days.append(seen["last"].astimezone(zone).date())
+            days.append(seen["last"])
         facts.append(
             EnrolmentFact(
                 enrollment_id=pk,
@@ -97,7 +100,7 @@ def enrolment_facts(school_ids: Iterable[int] | None = None) -> list[EnrolmentFa
                 track_slug=track_slug,
                 track_version_id=version_id,
                 proves=proves.get(version_id, ()),
-                started_on=starts_on or enrolled_at.astimezone(zone).date(),
+                started_on=started_on,
                 active=status == models.EnrollmentStatus.ACTIVE,
                 certified_on=first_on,
                 certificate_status=cert_status,

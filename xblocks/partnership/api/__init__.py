@@ -6,6 +6,7 @@ One topic per module: ``skills``, ``needs``, ``coverage``, ``dashboard``.
 """
 
 from xblocks.partnership.api.coverage import (
+    refresh_projections,
     skill_coverage,
 )
 from xblocks.partnership.api.dashboard import (
@@ -39,6 +40,7 @@ __all__ = [
     "load_skills",
     "needs_report_csv",
     "record_need",
+    "refresh_projections",
     "role_kind_label",
     "skill_coverage",
     "track_skills",

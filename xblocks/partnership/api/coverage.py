@@ -11,9 +11,11 @@ import datetime
 from collections import defaultdict
 from collections.abc import Iterable
 
+from django.db import transaction
 from django.utils import timezone
 
 from xblocks.certification import api as cert_api
+from xblocks.partnership import models
 from xblocks.partnership.api.needs import list_needs
 from xblocks.partnership.api.skills import list_skills
 from xblocks.partnership.data import NeedCoverage, NeedData, SkillCoverage
@@ -112,6 +114,47 @@ def pipeline_enrolment_ids(facts: list, needs: list[NeedData], today: datetime.d
     ]
 
 
+def pipeline_candidates(facts: list, today: datetime.date) -> list[int]:
+    """Every enrolment that could be in a pipeline: active, uncertified, on a track proving some skill."""
+    return [
+        f.enrollment_id
+        for f in facts
+        if f.active and not f.certified_on and f.proves and not holds_valid_certificate(f, today)
+    ]
+
+
+def projections_for(enrollment_ids: list[int], today: datetime.date) -> dict[int, datetime.date | None]:
+    """Projected completions: stored ones (one query), and those never stored computed live by certification."""
+    wanted = set(enrollment_ids)
+    if not wanted:
+        return {}
+    stored = {
+        enrollment_id: day
+        for enrollment_id, day in models.Projection.objects.values_list("enrollment_id", "projected_on")
+        if enrollment_id in wanted
+    }
+    missing = [enrollment_id for enrollment_id in enrollment_ids if enrollment_id not in stored]
+    if missing:
+        stored.update(cert_api.projected_completions(missing, today=today))
+    return stored
+
+
+def refresh_projections(*, today: datetime.date | None = None, chunk_size: int = 5000) -> int:
+    """Store the projected completion of every pipeline candidate (the nightly job); returns how many."""
+    today = today or timezone.localdate()
+    ids = pipeline_candidates(cert_api.enrolment_facts(), today)
+    rows = []
+    for start in range(0, len(ids), chunk_size):
+        projected = cert_api.projected_completions(ids[start : start + chunk_size], today=today)
+        rows += [
+            models.Projection(enrollment_id=pk, projected_on=day, computed_on=today) for pk, day in projected.items()
+        ]
+    with transaction.atomic():
+        models.Projection.objects.all().delete()
+        models.Projection.objects.bulk_create(rows, batch_size=2000)
+    return len(rows)
+
+
 def skill_coverage(
     *, school_ids: Iterable[int] | None = None, today: datetime.date | None = None
 ) -> tuple[list[SkillCoverage], list[NeedCoverage]]:
@@ -122,5 +165,5 @@ def skill_coverage(
     today = today or timezone.localdate()
     facts = cert_api.enrolment_facts(school_ids)
     needs = list_needs()
-    projections = cert_api.projected_completions(pipeline_enrolment_ids(facts, needs, today), today=today)
+    projections = projections_for(pipeline_enrolment_ids(facts, needs, today), today)
     return coverage_from_facts(facts, needs, list_skills(), today=today, projections=projections)

@@ -21,6 +21,7 @@ from xblocks.partnership.api.coverage import (
     coverage_from_facts,
     domain_coverage,
     pipeline_enrolment_ids,
+    projections_for,
 )
 from xblocks.partnership.api.needs import list_needs
 from xblocks.partnership.api.skills import list_skills
@@ -152,7 +153,7 @@ def dashboard(
         need for need in list_needs() if not filters.domains or {s.split(".")[0] for s in need.skills} & filters.domains
     ]
     skills = [skill for skill in list_skills() if not filters.domains or skill.domain in filters.domains]
-    projections = cert_api.projected_completions(pipeline_enrolment_ids(kept, needs, today), today=today)
+    projections = projections_for(pipeline_enrolment_ids(kept, needs, today), today)
     skill_rows, need_rows = coverage_from_facts(kept, needs, skills, today=today, projections=projections)
     lang = language()
     skill_names = {skill.id: skill.name(lang) for skill in skills}

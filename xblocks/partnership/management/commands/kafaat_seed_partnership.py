@@ -149,6 +149,7 @@ class Command(BaseCommand):
         for index, row in enumerate(COHORTS):
             seeded += self._cohort(staff, today, index, *row)
         self._record_needs(staff, today)
+        self.stdout.write(f"projected completions stored for {api.refresh_projections()} learners on the way")
         self.stdout.write(
             self.style.SUCCESS(
                 f"partnership demo seeded ({seeded} new learners); sign in as committee/committee, then open "
