@@ -18,6 +18,7 @@ DOORS = {
         "load_skills",
         "needs_report_csv",
         "record_need",
+        "record_placement",
         "refresh_projections",
         "role_kind_label",
         "skill_coverage",

@@ -93,7 +93,7 @@ def test_bad_filters_get_a_clear_400(client, world, query):
 @pytest.mark.parametrize("group_by", ["school", "cohort_kind", "domain", "track", "period"])
 def test_every_grouping_renders_with_its_charts_and_data_tables(client, world, group_by):
     html = _as(client, world, "staff").get(DASHBOARD, {"group_by": group_by}).content.decode()
-    assert html.count("<svg") == 4 and html.count('class="kafaat-committee__data"') == 4
+    assert html.count("<svg") == 5 and html.count('class="kafaat-committee__data"') == 5
 
 
 def test_the_page_is_right_to_left_in_arabic(client, world):

@@ -107,3 +107,26 @@ class CommitteeMemberAdmin(PermissionAdmin):
     add = change = delete = P.CHANGE_COMMITTEE
     list_display = ("user", "employer_id")
     raw_id_fields = ("user",)
+
+
+@admin.register(models.Placement)
+class PlacementAdmin(PermissionAdmin):
+    """Placements are recorded through ``api.record_placement`` (consent, school checks); the admin shows them."""
+
+    see = P.SEE_PLACEMENTS
+    list_display = (
+        "pk",
+        "enrollment_id",
+        "school_id",
+        "kind",
+        "employer_id",
+        "employer_name",
+        "started_on",
+        "ended_on",
+    )
+    list_filter = ("kind",)
+
+    def get_queryset(self, request):
+        schools = cert_api.visible_school_ids(request.user)
+        queryset = super().get_queryset(request)
+        return queryset if schools is None else queryset.filter(school_id__in=schools)

@@ -94,6 +94,17 @@ class NeedCoverage:
 
 
 @dataclass(frozen=True)
+class PlacementData:
+    id: int
+    enrollment_id: int
+    kind: str
+    employer: str
+    contract_type: str
+    started_on: datetime.date
+    ended_on: datetime.date | None = None
+
+
+@dataclass(frozen=True)
 class Figure:
     """One count as shown: ``value`` is None when suppressed, ``shown`` is what the page prints."""
 
@@ -111,6 +122,8 @@ class IndicatorRow:
     certification_rate: Figure  # percent
     median_days_to_certificate: Figure
     lab_pass_rate: Figure  # percent
+    placed: Figure = Figure(None, "—")  # certified, then hired or on a work-study contract within 6 months
+    integration_rate: Figure = Figure(None, "—")  # placed / certified, percent
 
 
 @dataclass(frozen=True)

@@ -16,6 +16,20 @@ from xblocks.partnership.data import Figure, IndicatorRow
 
 GROUPINGS = ("school", "cohort_kind", "domain", "track", "period")
 SUPPRESSED_RATE = "—"
+INTEGRATION_WINDOW = datetime.timedelta(days=183)  # "placed within 6 months of certification"
+INTEGRATING_KINDS = frozenset({"hire", "work_study"})  # an internship is not an integration
+
+
+def integrated(fact, placements: dict[int, list[tuple[str, datetime.date, datetime.date | None]]]) -> bool:
+    """Certified, and hired or on a work-study contract that starts within 6 months and was not over before."""
+    if not fact.certified_on:
+        return False
+    return any(
+        kind in INTEGRATING_KINDS
+        and started <= fact.certified_on + INTEGRATION_WINDOW
+        and (ended is None or ended >= fact.certified_on)
+        for kind, started, ended in placements.get(fact.enrollment_id, ())
+    )
 
 
 @dataclass(frozen=True)
@@ -76,7 +90,9 @@ def _percent(part: int, whole: int, hidden: bool) -> Figure:
     return Figure(value, f"{value:g} %")
 
 
-def indicator_row(key: str, label: str, facts: list, *, today: datetime.date, active_days: int, below: int):
+def indicator_row(
+    key: str, label: str, facts: list, *, today: datetime.date, active_days: int, below: int, placements=None
+):
     enrolled = len(facts)
     cutoff = today - datetime.timedelta(days=active_days)
     active = sum(1 for f in facts if f.active and f.last_activity_on and f.last_activity_on >= cutoff)
@@ -89,6 +105,7 @@ def indicator_row(key: str, label: str, facts: list, *, today: datetime.date, ac
         value = int(statistics.median(days))
         median = Figure(value, str(value))
     labs: dict[int, tuple[int, int]] = {f.user_id: (f.labs_attempted, f.labs_passed) for f in facts}
+    placed = sum(1 for f in certified_facts if integrated(f, placements or {}))
     attempted = sum(a for a, _p in labs.values())
     passed = sum(p for _a, p in labs.values())
     return IndicatorRow(
@@ -100,6 +117,8 @@ def indicator_row(key: str, label: str, facts: list, *, today: datetime.date, ac
         certification_rate=_percent(certified, enrolled, small),
         median_days_to_certificate=median,
         lab_pass_rate=_percent(passed, attempted, bool(below) and 0 < len(labs) < below),
+        placed=_count(placed, below),
+        integration_rate=_percent(placed, certified, small or (bool(below) and 0 < placed < below)),
     )
 
 
@@ -113,6 +132,7 @@ def aggregate(
     active_days: int,
     below: int,
     total_label: str,
+    placements: dict | None = None,
 ) -> tuple[list[IndicatorRow], IndicatorRow]:
     """Rows per group (sorted by label) and the total over every kept enrolment."""
     groups: dict[str, list] = defaultdict(list)
@@ -124,7 +144,7 @@ def aggregate(
         for key in group_keys(fact, group_by):
             if group_by != "domain" or not filters.domains or key in filters.domains:
                 groups[key].append(fact)
-    options = {"today": today, "active_days": active_days, "below": below}
+    options = {"today": today, "active_days": active_days, "below": below, "placements": placements or {}}
     rows = [indicator_row(key, label(key), members, **options) for key, members in groups.items()]
     rows.sort(key=lambda row: row.label)
     return rows, indicator_row("", total_label, kept, **options)

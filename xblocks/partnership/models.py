@@ -83,3 +83,27 @@ class Projection(models.Model):
 
     def __str__(self) -> str:
         return f"{self.enrollment_id}: {self.projected_on}"
+
+
+class Placement(models.Model):
+    """An outcome: an internship, a work-study contract or a hire of a learner, recorded with their consent."""
+
+    enrollment_id = models.PositiveBigIntegerField(db_index=True, help_text=_("the certification enrolment"))
+    school_id = models.PositiveBigIntegerField(db_index=True, help_text=_("the enrolment's school, for scoping"))
+    employer_id = models.PositiveBigIntegerField(null=True, blank=True, help_text=_("a certification employer, if any"))
+    employer_name = models.CharField(max_length=255, blank=True, help_text=_("another employer's name"))
+    kind = models.CharField(max_length=16, choices=_choices(RoleKind))
+    contract_type = models.CharField(max_length=64, blank=True)
+    started_on = models.DateField()
+    ended_on = models.DateField(null=True, blank=True)
+    consent_recorded_at = models.DateTimeField(help_text=_("when the learner agreed to this record"))
+    recorded_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    recorded_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["started_on", "pk"]
+
+    def __str__(self) -> str:
+        return f"{self.kind} from {self.started_on} (enrolment {self.enrollment_id})"

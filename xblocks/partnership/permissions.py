@@ -59,6 +59,7 @@ SEE_NEEDS = "kafaat.see_needs"
 CHANGE_NEEDS = "kafaat.change_needs"
 SEE_SKILLS = "kafaat.see_skills"
 CHANGE_SKILLS = "kafaat.change_skills"
+SEE_PLACEMENTS = "kafaat.see_placements"  # individual placements: people, never for the committee
 SEE_COMMITTEE = "kafaat.see_committee"
 CHANGE_COMMITTEE = "kafaat.change_committee"
 
@@ -68,6 +69,7 @@ RULES = {
     CHANGE_NEEDS: is_platform_staff | speaks_for_employer_of,
     SEE_SKILLS: is_platform_staff | is_committee_member | is_coordinator,
     CHANGE_SKILLS: is_platform_staff,
+    SEE_PLACEMENTS: is_platform_staff | is_coordinator,
     SEE_COMMITTEE: is_platform_staff,
     CHANGE_COMMITTEE: is_platform_staff,
 }

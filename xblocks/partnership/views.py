@@ -115,6 +115,19 @@ def dashboard_page(request):
             "rows": [(row.label, row.certification_rate.shown) for row in board.rows],
         },
         {
+            "id": "integration",
+            "chart": charts.bar_chart(
+                _("Integration rate by %(group)s (%%)") % {"group": group},
+                [(row.label, row.integration_rate) for row in board.rows],
+                rtl=rtl,
+                maximum=100,
+            ),
+            "columns": [group, _("Certified"), _("Placed within 6 months"), _("Integration rate")],
+            "rows": [
+                (row.label, row.certified.shown, row.placed.shown, row.integration_rate.shown) for row in board.rows
+            ],
+        },
+        {
             "id": "skills",
             "chart": charts.bar_chart(
                 _("Verified supply by skill"), [(row.label, row.supply) for row in board.skills], rtl=rtl

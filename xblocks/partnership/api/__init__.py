@@ -2,7 +2,7 @@
 
 Everything returns frozen dataclasses from ``xblocks.partnership.data``, never querysets. Certification
 data (enrolments, certificates, progress, permissions) is read only through ``xblocks.certification.api``.
-One topic per module: ``skills``, ``needs``, ``coverage``, ``dashboard``.
+One topic per module: ``skills``, ``needs``, ``coverage``, ``dashboard``, ``placements``.
 """
 
 from xblocks.partnership.api.coverage import (
@@ -22,6 +22,9 @@ from xblocks.partnership.api.needs import (
     needs_report_csv,
     record_need,
 )
+from xblocks.partnership.api.placements import (
+    record_placement,
+)
 from xblocks.partnership.api.skills import (
     list_skills,
     load_skills,
@@ -40,6 +43,7 @@ __all__ = [
     "load_skills",
     "needs_report_csv",
     "record_need",
+    "record_placement",
     "refresh_projections",
     "role_kind_label",
     "skill_coverage",

@@ -24,6 +24,7 @@ from xblocks.partnership.api.coverage import (
     projections_for,
 )
 from xblocks.partnership.api.needs import list_needs
+from xblocks.partnership.api.placements import placements_by_enrolment
 from xblocks.partnership.api.skills import list_skills
 from xblocks.partnership.conf import partnership_settings
 from xblocks.partnership.data import CoverageRow, Dashboard, Domain, Figure, RoleKind
@@ -147,6 +148,7 @@ def dashboard(
         active_days=int(partnership_settings.PARTNERSHIP_ACTIVE_DAYS),
         below=below,
         total_label=_("All"),
+        placements=placements_by_enrolment(schools),
     )
     kept = [fact for fact in facts if indicators.keep(fact, filters)]
     needs = [

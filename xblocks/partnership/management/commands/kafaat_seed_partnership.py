@@ -176,6 +176,7 @@ class Command(BaseCommand):
             stage = number / size
             if stage <= certified:
                 self._complete(staff, user, cohort, track, start, chance)
+                self._place(staff, user, cohort, mode, chance)
             elif stage <= certified + on_the_way:
                 self._start(staff, user, cohort, track, start, chance)
         return created_count
@@ -210,6 +211,34 @@ class Command(BaseCommand):
             cert_api.add_hours(staff, user, cohort.id, source="company", minutes=28 * 60, date=day, category="soc")
             cert_api.add_attestation(staff, user, cohort.id, "log-triage")
         cert_api.evaluate_and_issue(user.pk)
+
+    def _place(self, staff, user, cohort, mode, chance):
+        """Most certified learners of work-study cohorts keep their contract; some others are hired or interned."""
+        enrollment_id = cert_api.enroll(user, cohort.id)
+        today = timezone.localdate()
+        roll = chance.random()
+        if mode == "work_study" and roll < 0.8:
+            kind, contract, start = "work_study", "apprenticeship", cohort.starts_on
+        elif roll < 0.45:
+            kind, contract, start = "hire", "permanent", today - datetime.timedelta(days=chance.randint(5, 90))
+        elif roll < 0.65:
+            kind, contract, start = (
+                "internship",
+                "internship agreement",
+                today - datetime.timedelta(days=chance.randint(5, 60)),
+            )
+        else:
+            return
+        api.record_placement(
+            staff,
+            enrollment_id,
+            kind=kind,
+            started_on=start,
+            learner_consented=True,
+            employer_slug=EMPLOYER if chance.random() < 0.6 else "",
+            employer_name="Atlas Digital Services",
+            contract_type=contract,
+        )
 
     def _start(self, staff, user, cohort, track, start, chance):
         day = min(start + datetime.timedelta(days=chance.randint(5, 30)), timezone.localdate())
