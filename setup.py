@@ -43,6 +43,7 @@ setup(
             "kafaat_certification = xblocks.certification.apps:CertificationConfig",
             "kafaat_credentials = xblocks.certification.credentials.apps:CredentialsConfig",
             "kafaat_exports = xblocks.certification.exports.apps:ExportsConfig",
+            "kafaat_partnership = xblocks.partnership.apps:PartnershipConfig",
         ],
         # Studio installs every app too: models import each other across apps (a lab's terminal
         # transcripts, a certificate's credential), and a model whose app is missing has no table.
@@ -52,6 +53,7 @@ setup(
             "kafaat_certification = xblocks.certification.apps:CertificationConfig",
             "kafaat_credentials = xblocks.certification.credentials.apps:CredentialsConfig",
             "kafaat_exports = xblocks.certification.exports.apps:ExportsConfig",
+            "kafaat_partnership = xblocks.partnership.apps:PartnershipConfig",
         ],
         "console_scripts": ["kafaat = xblocks.cli:main"],
     },

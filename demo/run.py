@@ -66,7 +66,8 @@ def main() -> int:
     signal.signal(signal.SIGTERM, _interrupt)
     print("Kafaat demo: preparing the database…", flush=True)
     _django("migrate", "--run-syncdb", "--noinput", "-v", "0")
-    _django("kafaat_seed_demo")
+    # The partnership seed runs kafaat_seed_demo first, then adds the committee's schools, cohorts and needs.
+    _django("kafaat_seed_partnership")
     started = time.time()
     children = [
         subprocess.Popen(

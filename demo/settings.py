@@ -56,6 +56,7 @@ INSTALLED_APPS = [
     "xblocks.certification.apps.CertificationConfig",
     "xblocks.certification.credentials.apps.CredentialsConfig",
     "xblocks.certification.exports.apps.ExportsConfig",
+    "xblocks.partnership.apps.PartnershipConfig",
 ]
 MIDDLEWARE = [
     MIDDLEWARE[0],

@@ -43,6 +43,7 @@ APPS = {
     "certification": ["credentials/*", "exports/*"],
     "certification/credentials": [],
     "certification/exports": [],
+    "partnership": [],
 }
 IGNORE = ["tests/*", "*/vendor/*", "*.min.js", "*/xterm*", "*/addon-*", "migrations/*", "*/migrations/*", "locale/*"]
 LEGACY = PACKAGE / "conf" / "locale"

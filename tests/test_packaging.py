@@ -76,4 +76,5 @@ def test_the_wheel_built_from_the_sdist_holds_every_package_file_and_its_entry_p
     for group in ("[xblock.v1]", "[lms.djangoapp]", "[cms.djangoapp]", "[console_scripts]"):
         assert group in entry_text
     assert entry_text.count("kafaat_exports = xblocks.certification.exports.apps:ExportsConfig") == 2  # LMS, CMS
+    assert entry_text.count("kafaat_partnership = xblocks.partnership.apps:PartnershipConfig") == 2
     assert "Provides-Extra: openedx" in metadata_text

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import copy
+import hashlib
 import json
 import pathlib
 
@@ -137,3 +138,34 @@ def test_labs_are_known_by_their_lab_key_from_inline_olx(tmp_path):
         encoding="utf-8",
     )
     assert set(known_lab_keys([tmp_path])) == {"linux_basics"}
+
+
+def test_a_track_file_names_the_catalogue_skills_it_proves(sample_tracks):
+    from xblocks.certification import api  # pylint: disable=import-outside-toplevel
+
+    assert api.get_track("cloud-devops-practitioner").proves == (
+        "cloud.reverse-proxy",
+        "cloud.linux-operations",
+        "devops.build-automation",
+        "devops.version-control",
+    )
+
+
+@pytest.mark.parametrize("proves", ["cloud.x", ["Cloud X"], [1]])
+def test_proves_must_be_a_list_of_skill_ids(sample_tracks, proves):
+    from xblocks.certification import tracks  # pylint: disable=import-outside-toplevel
+
+    data = json.loads((TRACKS_DIR / "cloud-devops-practitioner.json").read_text())
+    data["proves"] = proves
+    with pytest.raises(ValueError, match="'proves' must be a list of skill ids"):
+        tracks.load_track(data)
+
+
+def test_a_file_without_proves_keeps_the_hash_it_had_before_proves_existed():
+    from xblocks.certification import tracks  # pylint: disable=import-outside-toplevel
+
+    data = json.loads((TRACKS_DIR / "cloud-devops-practitioner.json").read_text())
+    without = {key: value for key, value in data.items() if key != "proves"}
+    legacy = json.dumps({key: without.get(key) for key in tracks.VERSIONED_FIELDS}, sort_keys=True, ensure_ascii=False)
+    assert tracks.content_hash(without) == hashlib.sha256(legacy.encode("utf-8")).hexdigest()
+    assert tracks.content_hash(data) != tracks.content_hash(without)

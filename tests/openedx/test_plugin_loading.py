@@ -19,8 +19,16 @@ KAFAAT_APPS = {
     "xblocks.certification.apps.CertificationConfig",
     "xblocks.certification.credentials.apps.CredentialsConfig",
     "xblocks.certification.exports.apps.ExportsConfig",
+    "xblocks.partnership.apps.PartnershipConfig",
 }
-KAFAAT_LABELS = ["kafaat_labs", "kafaat_terminal", "kafaat_certification", "kafaat_credentials", "kafaat_exports"]
+KAFAAT_LABELS = [
+    "kafaat_labs",
+    "kafaat_terminal",
+    "kafaat_certification",
+    "kafaat_credentials",
+    "kafaat_exports",
+    "kafaat_partnership",
+]
 
 
 def test_every_kafaat_app_is_a_plugin_app_of_this_project():

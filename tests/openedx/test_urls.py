@@ -5,7 +5,9 @@ from django.urls import URLPattern, URLResolver, get_resolver, resolve, reverse
 
 from tests.certification.helpers import complete_cloud_track
 
-NAMESPACES = {"lms": {"kafaat_labs", "kafaat_certification", "kafaat_credentials", "kafaat_exports"}}
+NAMESPACES = {
+    "lms": {"kafaat_labs", "kafaat_certification", "kafaat_credentials", "kafaat_exports", "kafaat_partnership"}
+}
 NAMESPACES["cms"] = {"kafaat_labs", "kafaat_certification"}
 
 
@@ -24,8 +26,8 @@ def test_each_kafaat_namespace_is_mounted_where_the_platform_mounts_plugins(proj
     mounted = {entry.namespace for entry in get_resolver().url_patterns if isinstance(entry, URLResolver)}
     assert NAMESPACES[project] <= mounted
     if project == "cms":
-        # Credentials and exports are installed in Studio (their models) but serve the LMS only.
-        assert not {"kafaat_credentials", "kafaat_exports"} & mounted
+        # Credentials, exports and partnership are installed in Studio (their models) but serve the LMS only.
+        assert not {"kafaat_credentials", "kafaat_exports", "kafaat_partnership"} & mounted
 
 
 @pytest.mark.django_db

@@ -46,6 +46,7 @@ class TrackData:
     criteria: str  # Markdown narrative of the requirements
     total_hours_required: float
     skills: tuple[str, ...] = ()
+    proves: tuple[str, ...] = ()  # catalogue skill ids (``domain.skill``) a certificate of this version proves
 
 
 @dataclass(frozen=True)
@@ -185,3 +186,25 @@ class ImportReport:
             "dry_run": self.dry_run,
             "problems": [asdict(p) for p in self.problems],
         }
+
+
+@dataclass(frozen=True)
+class EnrolmentFact:
+    """One enrolment reduced to what aggregate reporting needs (no name, no e-mail): see ``api.enrolment_facts``."""
+
+    enrollment_id: int
+    user_id: int
+    cohort_id: int
+    school_id: int
+    cohort_mode: str  # initial | continuing | work_study
+    track_slug: str
+    track_version_id: int
+    proves: tuple[str, ...]  # catalogue skill ids the enrolment's track version proves
+    started_on: datetime.date  # the cohort's start, or the enrolment day when the cohort has none
+    active: bool  # the enrolment is not withdrawn
+    certified_on: datetime.date | None = None  # first certificate of this enrolment's track version in this cohort
+    certificate_status: str = ""  # the latest such certificate's status, "" without one
+    certificate_valid_until: datetime.date | None = None
+    last_activity_on: datetime.date | None = None  # latest evidence or hours entry
+    labs_attempted: int = 0
+    labs_passed: int = 0

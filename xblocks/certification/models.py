@@ -127,6 +127,9 @@ class TrackVersion(models.Model):
     description = models.TextField(blank=True)
     criteria = models.TextField(blank=True, help_text=_("Markdown narrative of the requirements"))
     skills = models.JSONField(default=list, blank=True)
+    proves = models.JSONField(
+        default=list, blank=True, help_text=_("ids of catalogue skills a certificate of this version proves")
+    )
     published = models.BooleanField(default=False)
     published_at = models.DateTimeField(null=True, blank=True)
     content_hash = models.CharField(max_length=64, blank=True, help_text=_("hash of the definition file"))

@@ -11,6 +11,7 @@ import datetime
 import hashlib
 import json
 import pathlib
+import re
 from dataclasses import dataclass, field
 
 from django.db import transaction
@@ -22,6 +23,9 @@ from xblocks.labs import api as labs_api
 
 # The parts of a file that make a new version when they change (title typos do not).
 VERSIONED_FIELDS = ("requirements", "validity", "renewal", "criteria", "skills")
+# Versioned too, but hashed only when present, so files written before the key existed keep their versions.
+OPTIONAL_VERSIONED_FIELDS = ("proves",)
+_SKILL_ID = re.compile(r"^[a-z0-9][a-z0-9_-]*\.[a-z0-9][a-z0-9_.-]*$")
 MAX_TRACK_BYTES = 1024 * 1024  # a track file is a few kilobytes; refuse anything far bigger unread
 
 
@@ -65,6 +69,9 @@ def _validate(data: dict, name: str) -> tuple[list[rules.RequirementSpec], list[
     renewal = [
         rules.RequirementSpec.from_json(item, f"renewal.requirements.{i}") for i, item in enumerate(renewal_items)
     ]
+    proves = data.get("proves", [])
+    if not isinstance(proves, list) or not all(isinstance(item, str) and _SKILL_ID.match(item) for item in proves):
+        raise ValueError(f"{name}: 'proves' must be a list of skill ids such as \"cybersecurity.log-triage\"")
     validity = data.get("validity") or {}
     models.ValidityMode(validity.get("mode", "none"))
     models.RenewalMode((data.get("renewal") or {}).get("mode", "requirements"))
@@ -73,6 +80,7 @@ def _validate(data: dict, name: str) -> tuple[list[rules.RequirementSpec], list[
 
 def content_hash(data: dict) -> str:
     versioned = {key: data.get(key) for key in VERSIONED_FIELDS}
+    versioned.update({key: data[key] for key in OPTIONAL_VERSIONED_FIELDS if key in data})
     return hashlib.sha256(json.dumps(versioned, sort_keys=True, ensure_ascii=False).encode("utf-8")).hexdigest()
 
 
@@ -125,6 +133,7 @@ def load_track(data: dict, name: str = "track", *, dry_run: bool = False) -> tup
             description=data.get("description", ""),
             criteria=data.get("criteria", ""),
             skills=list(data.get("skills") or []),
+            proves=list(data.get("proves") or []),
             content_hash=digest,
             validity_mode=validity.get("mode", "none"),
             validity_months=int(validity.get("months", 0)),

@@ -16,7 +16,7 @@ from django.utils import translation
 from django.utils.translation import gettext, gettext_lazy, ngettext, pgettext  # noqa: F401  re-exported
 
 PACKAGE_DIR = pathlib.Path(__file__).resolve().parent.parent
-APPS = ("labs", "labs/terminal", "certification", "certification/credentials", "certification/exports")
+APPS = ("labs", "labs/terminal", "certification", "certification/credentials", "certification/exports", "partnership")
 LOCALE_DIRS = tuple(PACKAGE_DIR / app / "locale" for app in APPS)
 XBLOCK_TRANSLATIONS_DIR = PACKAGE_DIR / "translations"
 RTL_LANGUAGES = {"ar", "fa", "he", "ur"}

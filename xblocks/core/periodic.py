@@ -114,6 +114,13 @@ JOBS: tuple[Job, ...] = (
         at=(3, 17),
         description="deletes export files past their retention",
     ),
+    Job(
+        "kafaat-partnership-projections",
+        "xblocks.partnership.tasks.refresh_projections",
+        at=(2, 40),
+        lease=60 * 60,
+        description="stores every pipeline learner's projected completion for the committee's coverage",
+    ),
 )
 
 

@@ -4,7 +4,7 @@ Everything returns frozen dataclasses from ``xblocks.certification.data`` (or ``
 never querysets. Evaluation loads evidence for many enrolments in a constant number of queries and hands
 it to the pure ``rules.evaluate``; issuance is idempotent per learner, track version and period. One topic
 per module: ``certificates``, ``tracks``, ``enrolment``, ``evidence``, ``evaluation``, ``issuance``,
-``renewal``, ``permissions``.
+``renewal``, ``permissions``, ``reporting``.
 """
 
 from xblocks.certification.api.certificates import (
@@ -25,6 +25,7 @@ from xblocks.certification.api.enrolment import (
     ensure_school,
     learner_consents,
     list_cohorts,
+    list_schools,
     set_consent,
     set_own_consent,
 )
@@ -71,6 +72,10 @@ from xblocks.certification.api.renewal import (
     renewal_window_opens,
     send_expiry_reminders,
 )
+from xblocks.certification.api.reporting import (
+    enrolment_facts,
+    projected_completions,
+)
 from xblocks.certification.api.tracks import (
     get_track,
     list_tracks,
@@ -96,6 +101,7 @@ __all__ = [
     "correct_hours_entry",
     "count_certificate_records",
     "enroll",
+    "enrolment_facts",
     "ensure_cohort",
     "ensure_employer",
     "ensure_school",
@@ -114,12 +120,14 @@ __all__ = [
     "learner_progress",
     "list_cohorts",
     "list_employers",
+    "list_schools",
     "list_tracks",
     "managed_school_ids",
     "normalise_number",
     "on_course_grade_changed",
     "on_course_passing_status",
     "process_renewals",
+    "projected_completions",
     "publish_version",
     "receive_course_grade",
     "receive_course_passing_status",

@@ -45,6 +45,14 @@ def ensure_school(slug: str, **fields) -> SchoolData:
     return _school_data(school)
 
 
+def list_schools(school_ids: Iterable[int] | None = None) -> list[SchoolData]:
+    """Schools by name (those of ``school_ids`` when given): reference data for reports, no permission asked."""
+    queryset = models.School.objects.order_by("name")
+    if school_ids is not None:
+        queryset = queryset.filter(pk__in=list(school_ids))
+    return [_school_data(school) for school in queryset]
+
+
 def ensure_employer(slug: str, name: str) -> EmployerData:
     employer, _created = models.Employer.objects.update_or_create(slug=slug, defaults={"name": name})
     return EmployerData(employer.pk, employer.slug, employer.name)

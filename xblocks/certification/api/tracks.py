@@ -28,6 +28,7 @@ def _track_data(version: models.TrackVersion) -> TrackData:
         criteria=version.criteria,
         total_hours_required=float(spec.hours_required()),
         skills=tuple(version.skills or ()),
+        proves=tuple(version.proves or ()),
     )
 
 

@@ -1,0 +1,1 @@
+"""The partnership's monitoring committee: skills, employers' needs, coverage and the committee's dashboard."""
