@@ -126,6 +126,7 @@ class RecordBuilder:
             "instructor": "",
             "verification_url": self.verification_url(cert.number),
             "timezone": self.timezone,
-            "last_modified": last_modified or issued,
+            # the latest change (issue, status change, expiry): what an HR delta import compares
+            "last_modified": last_modified or getattr(cert, "last_modified", None) or issued,
             "source_system": self.source_system,
         }
