@@ -69,7 +69,8 @@ def staff_page(request: HttpRequest) -> HttpResponse:
 
 def _format_labels():
     return [
-        (ExportFormat.CSV, _("CSV (spreadsheet, comma-separated)")),
+        (ExportFormat.CSV, _("CSV for an HR system import (UTF-8, comma-separated)")),
+        (ExportFormat.CSV_EXCEL, _("CSV to open in Excel or LibreOffice (with a byte-order mark)")),
         (ExportFormat.XLSX, _("Excel workbook (XLSX)")),
         (ExportFormat.JSONL, _("JSON Lines")),
         (ExportFormat.OB_BUNDLE, _("Open Badges credentials (zip)")),

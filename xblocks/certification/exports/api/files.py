@@ -30,6 +30,7 @@ from xblocks.certification.exports.models import Export
 from xblocks.certification.exports.records import RecordBuilder
 from xblocks.certification.exports.scope import Scope, certification_api
 from xblocks.certification.exports.xapi import StatementBuilder
+from xblocks.core.cells import plausible_identifier
 from xblocks.core.i18n import gettext as _
 
 log = logging.getLogger(__name__)
@@ -97,6 +98,8 @@ def write_export(
     counter = formats.CountingWriter(out)
     if fmt is ExportFormat.CSV:
         rows = formats.write_csv(certificates, counter, preset=preset_data, progress=tick)
+    elif fmt is ExportFormat.CSV_EXCEL:
+        rows = formats.write_csv_excel(certificates, counter, preset=preset_data, progress=tick)
     elif fmt is ExportFormat.XLSX:
         rows = formats.write_xlsx(certificates, counter, preset=preset_data, progress=tick)
     elif fmt is ExportFormat.JSONL:
@@ -137,6 +140,7 @@ def validate_export(
     scope = Scope(user, employer, cohort_ids)
     preset_data = get_preset(preset, user)
     key_positions = [(i, h) for i, h in enumerate(preset_data.headers) if h in preset_data.key]
+    identifiers = [(i, preset_data.headers[i]) for i in sorted(presets.identifier_positions(preset_data))]
     row_of = presets.compile_preset(preset_data)
     builder = RecordBuilder()
     rows = 0
@@ -147,6 +151,12 @@ def validate_export(
         for index, header in key_positions:
             if row[index] in ("", None) and len(problems) < max_problems:
                 problems.append(ValidationProblem(cert.number, header, _("empty key column")))
+        for index, header in identifiers:
+            if not plausible_identifier(row[index]) and len(problems) < max_problems:
+                # written neutralised (with a leading quote), so the target would not match it
+                problems.append(
+                    ValidationProblem(cert.number, header, _("identifier with characters a spreadsheet could run"))
+                )
     return ValidationReport(preset=preset_data.slug, rows=rows, problems=tuple(problems))
 
 
