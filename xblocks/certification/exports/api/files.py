@@ -184,11 +184,12 @@ def start_export(
     employer: str | None = None,
     cohort_ids: Iterable[int] | None = None,
     statuses: Iterable[str] | None = None,
+    modified_since: dt.datetime | None = None,
 ) -> ExportData:
     """Record an export request (checked now) and queue the task that writes its file."""
 
     fmt = ExportFormat(format)
-    scope = Scope(user, employer, cohort_ids)  # refuse now, not in the worker
+    scope = Scope(user, employer, cohort_ids, modified_since=modified_since)  # refuse now, not in the worker
     if formats.FORMATS[fmt].uses_preset:
         get_preset(preset, user)
     row = Export.objects.create(
@@ -198,6 +199,7 @@ def start_export(
         employer=scope.employer,
         cohort_ids=list(scope.cohort_ids),
         statuses=list(statuses or []),
+        modified_since=modified_since,
         rows_total=scope.count(statuses),
     )
     tasks.enqueue(tasks.run_export, row.pk)
@@ -235,6 +237,7 @@ def run_export(export_id: int) -> ExportData:
                 employer=row.employer,
                 cohort_ids=row.cohort_ids,
                 statuses=row.statuses,
+                modified_since=row.modified_since,
                 progress=progress,
             )
         final = path.with_suffix("." + formats.FORMATS[ExportFormat(row.format)].extension)
