@@ -7,7 +7,6 @@ Only the coordinator who asked for an export sees its progress and downloads it 
 from __future__ import annotations
 
 import datetime as dt
-
 import json
 import logging
 
