@@ -198,3 +198,13 @@ def test_xlsx_dates_are_date_cells_with_a_date_number_format(slug):
             assert "yy" in cell.number_format and "d" in cell.number_format
             checked += 1
     assert checked >= len(CERTS)
+
+
+def test_xlsx_drops_control_characters_inside_text_that_xml_cannot_carry():
+    cert = certificate(1, "Léa\x01 Benali\x1f", cohort="North\x0b 2026")
+    out = io.BytesIO()
+    formats.write_xlsx([cert], out, preset=presets.BUILTIN["kafaat"], progress=_never)
+    rows = list(openpyxl.load_workbook(io.BytesIO(out.getvalue())).active.iter_rows(values_only=True))
+    header = list(rows[0])
+    assert rows[1][header.index("full_name")] == "Léa Benali"
+    assert rows[1][header.index("cohort_name")] == "North 2026"

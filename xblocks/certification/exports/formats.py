@@ -114,15 +114,16 @@ def write_csv(certificates: Iterable[Any], out: IO[bytes], *, preset: PresetData
         suspect = SUSPECT_FIRST
         identifiers = sorted(identifier_positions(preset))
         for row in preset_rows(certificates, preset):
-            # identifiers go out as they are when plausible (a quote would stop them matching in HR)
-            keys = [(i, row[i]) for i in identifiers if plausible_identifier(row[i])]
             # plain text that cannot start a formula skips the call: this loop is the export's hot path
             cells = [
                 v if ((t := type(v)) is str and (not v or v[0] not in suspect)) or t in _NUMBERS else csv_cell(v)
                 for v in row
             ]
-            for index, value in keys:
-                cells[index] = value
+            # identifiers go out as they are when plausible (a quote would stop them matching in HR);
+            # only one the neutraliser changed needs a look
+            for index in identifiers:
+                if cells[index] is not row[index] and plausible_identifier(row[index]):
+                    cells[index] = row[index]
             writer.writerow(cells)
             rows += 1
             progress(rows)
@@ -182,15 +183,25 @@ def write_xlsx(certificates: Iterable[Any], out: IO[bytes], *, preset: PresetDat
     # date columns come as dates (not the target's text), shown with the preset's number format
     number_formats = date_cell_formats(preset)
     identifiers = identifier_positions(preset)
+    suspect = SUSPECT_FIRST
     for row in preset_rows(certificates, preset, typed_dates=True):
         cells = []
         for index, value in enumerate(row):
+            if (
+                (t := type(value)) is str
+                and (not value or value[0] not in suspect and value.isprintable())
+                or (t in _NUMBERS)
+            ):
+                # safe printable text as it is (openpyxl only stores "=..." as a formula; a control
+                # character anywhere takes the slow path, which drops what XML cannot carry)
+                cells.append(float(value) if t is Decimal else value)
+                continue
             # a text cell never becomes a formula (openpyxl only makes "=..." one, which no plausible
             # identifier starts with), so a plausible identifier is written as it is
             if index not in identifiers or not plausible_identifier(value):
                 value = xlsx_cell(value)
             if isinstance(value, (dt.datetime, dt.date)):
-                cell = WriteOnlyCell(sheet, value=xlsx_cell(value))
+                cell = WriteOnlyCell(sheet, value=value)
                 default = "yyyy-mm-dd hh:mm:ss" if isinstance(value, dt.datetime) else "yyyy-mm-dd"
                 cell.number_format = number_formats.get(index, default)
                 cells.append(cell)
