@@ -27,6 +27,8 @@ from xblocks.certification.exports.records import RecordBuilder
 from xblocks.core.cells import SUSPECT_FIRST, csv_cell, plausible_identifier, xlsx_cell
 
 Progress = Callable[[int], None]
+# The number formats openpyxl gives a date and a datetime by itself.
+_OPENPYXL_DATE_FORMATS = frozenset({"yyyy-mm-dd", "yyyy-mm-dd h:mm:ss"})
 _NUMBERS = (int, float, Decimal)  # exact types only: bool is an int subclass and goes through csv_cell
 
 
@@ -181,7 +183,7 @@ def write_xlsx(certificates: Iterable[Any], out: IO[bytes], *, preset: PresetDat
     sheet.append([xlsx_cell(h) for h in preset.headers])
     rows = 0
     # date columns come as dates (not the target's text), shown with the preset's number format
-    number_formats = date_cell_formats(preset)
+    custom_formats = {i: f for i, f in date_cell_formats(preset).items() if f not in _OPENPYXL_DATE_FORMATS}
     identifiers = identifier_positions(preset)
     suspect = SUSPECT_FIRST
     for row in preset_rows(certificates, preset, typed_dates=True):
@@ -200,10 +202,11 @@ def write_xlsx(certificates: Iterable[Any], out: IO[bytes], *, preset: PresetDat
             # identifier starts with), so a plausible identifier is written as it is
             if index not in identifiers or not plausible_identifier(value):
                 value = xlsx_cell(value)
-            if isinstance(value, (dt.datetime, dt.date)):
+            if isinstance(value, (dt.datetime, dt.date)) and index in custom_formats:
+                # openpyxl gives a bare date or datetime its ISO number format itself (cheaper than a
+                # styled cell); only another format (mm/dd/yyyy) needs one
                 cell = WriteOnlyCell(sheet, value=value)
-                default = "yyyy-mm-dd hh:mm:ss" if isinstance(value, dt.datetime) else "yyyy-mm-dd"
-                cell.number_format = number_formats.get(index, default)
+                cell.number_format = custom_formats[index]
                 cells.append(cell)
             else:
                 cells.append(value)

@@ -92,9 +92,9 @@ def _as_utc_datetime(value: dt.date) -> dt.datetime:
 DATE_CELL_FORMATS: dict[str, tuple[Callable[[Any], Any], str]] = {
     "date": (_as_date, "yyyy-mm-dd"),
     "us_date": (_as_date, "mm/dd/yyyy"),
-    "datetime": (_as_utc_datetime, "yyyy-mm-dd hh:mm:ss"),
-    "epoch_ms": (_as_utc_datetime, "yyyy-mm-dd hh:mm:ss"),
-    "cornerstone_datetime": (_as_utc_datetime, "yyyy-mm-dd hh:mm:ss"),
+    "datetime": (_as_utc_datetime, "yyyy-mm-dd h:mm:ss"),
+    "epoch_ms": (_as_utc_datetime, "yyyy-mm-dd h:mm:ss"),
+    "cornerstone_datetime": (_as_utc_datetime, "yyyy-mm-dd h:mm:ss"),
 }
 _PLACEHOLDER = re.compile(r"\{([a-z_]+)\}")
 _MISSING = object()
