@@ -117,7 +117,7 @@ BUILTIN: dict[str, PresetData] = {
                     name,
                     name,
                     format="date"
-                    if name.endswith("_date") and name != "completion_date"
+                    if (name.endswith("_date") or name == "valid_from") and name != "completion_date"
                     else "datetime"
                     if name in {"completion_date", "last_modified"}
                     else "raw",
