@@ -64,9 +64,22 @@ def certificates(rows: int) -> Iterator:
         )
 
 
-def _baseline_row(cert, verify: str) -> list:
-    """The Kafaat preset's values by plain attribute access: what a hand-written exporter would do."""
+def _baseline_row(cert, verify: str, typed: bool = False) -> list:
+    """The Kafaat preset's values by plain attribute access: what a hand-written exporter would do.
+
+    ``typed``: dates as date and datetime objects (an XLSX writer makes them date cells, as Kafaat's
+    does), else ISO 8601 text (CSV).
+    """
     hours = round(cert.hours_total, 2)
+    issued = cert.issued_at.replace(tzinfo=None)
+    if typed:
+        start, completed, valid_from = issued, issued, cert.valid_from
+        issue_date, expiry, modified = issued.date(), cert.valid_until or "", issued
+    else:
+        start, completed, valid_from = issued.isoformat(), issued.isoformat(), cert.valid_from.isoformat()
+        issue_date = issued.date().isoformat()
+        expiry = cert.valid_until.isoformat() if cert.valid_until else ""
+        modified = issued.isoformat()
     return [
         cert.employee_id,
         cert.learner.email,
@@ -81,10 +94,11 @@ def _baseline_row(cert, verify: str) -> list:
         cert.cohort_slug,
         cert.cohort_name,
         "Active",
-        cert.valid_from.isoformat(),
-        cert.issued_at.isoformat(),
-        cert.issued_at.date().isoformat(),
-        cert.valid_until.isoformat() if cert.valid_until else "",
+        start,
+        completed,
+        valid_from,
+        issue_date,
+        expiry,
         "Pass",
         hours,
         hours,
@@ -93,7 +107,7 @@ def _baseline_row(cert, verify: str) -> list:
         "",
         verify + cert.number + "/",
         "UTC",
-        cert.issued_at.isoformat(),
+        modified,
         "Kafaat",
     ]
 
@@ -122,7 +136,7 @@ def run_case(case: str, rows: int, path: str) -> None:
             sheet = workbook.create_sheet("Kafaat")
             sheet.append(list(FIELDS))
             for cert in certificates(rows):
-                sheet.append(_baseline_row(cert, verify))
+                sheet.append(_baseline_row(cert, verify, typed=True))
             workbook.save(out)
         elif case == "xlsx-kafaat":
             formats.write_xlsx(certificates(rows), out, preset=preset, progress=lambda done: None)

@@ -191,9 +191,9 @@ def test_status_changes_record_reason_actor_and_event_and_send_the_signal(
     events = api.certificate_events(cert.pk)
     assert [(e.kind, e.status, e.actor) for e in events] == [
         ("issued", "active", "system"),
-        ("status_changed", "suspended", "platform_staff"),
-        ("status_changed", "active", "platform_staff"),
-        ("status_changed", "revoked", "platform_staff"),
+        ("suspended", "suspended", "platform_staff"),
+        ("reinstated", "active", "platform_staff"),
+        ("revoked", "revoked", "platform_staff"),
     ]
     assert events[1].previous_hash == events[0].hash
 

@@ -286,8 +286,14 @@ def test_admin_certificate_actions_cannot_reach_another_school(certified):
     theirs = models.Certificate.objects.get(user=certified.learner("lina_b"))
     mine = models.Certificate.objects.get(user=certified.learner("amina_a"))
     client = _client(certified.coordinator_a)
-    client.post(
+    page = client.post(
         "/admin/kafaat_certification/certificate/", {"action": "suspend", "_selected_action": [theirs.pk, mine.pk]}
+    )
+    # the confirmation page lists only the coordinator's own certificate
+    assert mine.number in page.content.decode() and theirs.number not in page.content.decode()
+    client.post(
+        "/admin/kafaat_certification/certificate/",
+        {"action": "suspend", "_selected_action": [theirs.pk, mine.pk], "confirm": "yes", "reason": "fees"},
     )
     assert models.Certificate.objects.get(pk=theirs.pk).status == "active"
     assert models.Certificate.objects.get(pk=mine.pk).status == "suspended"

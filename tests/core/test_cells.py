@@ -53,3 +53,37 @@ def test_dates_are_written_as_iso_text_in_csv():
 def test_none_and_booleans_become_text():
     assert neutralise_cell(None) == ""
     assert neutralise_cell(True) == "true"
+
+
+# One neutraliser for the package: the roster CSV, the exports, the employers' bulk answers and the
+# hours import all decide with core.cells, so they agree on every one of these.
+DISPUTED = ["|cmd", "%1+1", "\x00=1+1", "\x02\x03=1", "\x01", "\n=1+1", "=1", "@A1", "-1", "+1"]
+
+
+@pytest.mark.parametrize("payload", DISPUTED)
+def test_every_user_of_the_neutraliser_agrees(payload):
+    from xblocks.certification import imports, roster  # pylint: disable=import-outside-toplevel
+    from xblocks.core.cells import looks_like_formula  # pylint: disable=import-outside-toplevel
+
+    assert looks_like_formula(payload)
+    assert neutralise_cell(payload) == "'" + payload
+    assert roster.neutralise(payload) == "'" + payload
+    assert imports.looks_like_formula is looks_like_formula
+
+
+@pytest.mark.parametrize("value", ["-1+1", "E-1001", "KF-2026-00001", "cloud-ops-v1", "00421", "+33.1", "عامل-7", 42])
+def test_plausible_identifiers_are_kept_as_they_are(value):
+    from xblocks.core.cells import identifier_cell, plausible_identifier  # pylint: disable=import-outside-toplevel
+
+    assert plausible_identifier(value)
+    assert identifier_cell(value) == value
+
+
+@pytest.mark.parametrize(
+    "value", ["=1+1", "@SUM(A1)", "cmd|' /C calc'!A0", "-2+3+cmd|' /C calc'!A0", "E 1001", "\x00E1", "%A1", "-", "a(b)"]
+)
+def test_implausible_identifiers_are_neutralised(value):
+    from xblocks.core.cells import identifier_cell, plausible_identifier  # pylint: disable=import-outside-toplevel
+
+    assert not plausible_identifier(value)
+    assert identifier_cell(value) == neutralise_cell(value)

@@ -11,9 +11,11 @@ from __future__ import annotations
 import django
 from django import forms
 from django.contrib import admin, messages
+from django.contrib.admin import helpers
 from django.contrib.auth import get_user_model
 from django.core.exceptions import PermissionDenied, ValidationError
 from django.db import models as django_models
+from django.template.response import TemplateResponse
 
 from xblocks.certification import api, models, permissions
 from xblocks.core.i18n import gettext, ngettext
@@ -382,6 +384,43 @@ class CertificateAdmin(SchoolScopedAdmin):
     def get_readonly_fields(self, request, obj=None):
         return [f.name for f in self.model._meta.fields]
 
+    def _confirm(self, request, queryset, status, action):
+        """A confirmation page with a required reason; the change happens only when it is posted back."""
+        wording = {
+            "suspend": (
+                gettext("Suspend certificates"),
+                gettext("Suspend these certificates until reinstated?"),
+                gettext("Yes, suspend"),
+            ),
+            "reinstate": (
+                gettext("Reinstate certificates"),
+                gettext("Reinstate these suspended certificates?"),
+                gettext("Yes, reinstate"),
+            ),
+            "revoke": (
+                gettext("Revoke certificates"),
+                gettext("Revoke these certificates? A revocation is final: verifiers and HR exports see it."),
+                gettext("Yes, revoke"),
+            ),
+        }[action]
+        form = StatusChangeForm(request.POST if request.POST.get("confirm") == "yes" else None)
+        if form.is_bound and form.is_valid():
+            self._set(request, queryset, status, form.cleaned_data["reason"])
+            return None  # back to the change list, with the messages
+        title, question, submit = wording
+        context = {
+            **self.admin_site.each_context(request),
+            "title": title,
+            "question": question,
+            "submit_label": submit,
+            "certificates": list(queryset),
+            "form": form,
+            "action": action,
+            "opts": self.model._meta,
+            "action_checkbox_name": helpers.ACTION_CHECKBOX_NAME,
+        }
+        return TemplateResponse(request, "kafaat_certification/admin/confirm_status.html", context)
+
     def _set(self, request, queryset, status, reason):
         done = 0
         for cert in queryset:  # already scoped by get_queryset; set_certificate_status_as checks again
@@ -394,14 +433,26 @@ class CertificateAdmin(SchoolScopedAdmin):
             text = ngettext("%(count)d certificate updated.", "%(count)d certificates updated.", done)
             self.message_user(request, text % {"count": done}, messages.SUCCESS)
 
-    @admin.action(description=_("Suspend the selected certificates"), permissions=["change"])
+    @admin.action(description=_("Suspend the selected certificates…"), permissions=["change"])
     def suspend(self, request, queryset):
-        self._set(request, queryset, models.CertificateStatus.SUSPENDED, f"suspended in the admin by {request.user}")
+        return self._confirm(request, queryset, models.CertificateStatus.SUSPENDED, "suspend")
 
-    @admin.action(description=_("Reinstate the selected certificates"), permissions=["change"])
+    @admin.action(description=_("Reinstate the selected certificates…"), permissions=["change"])
     def reinstate(self, request, queryset):
-        self._set(request, queryset, models.CertificateStatus.ACTIVE, f"reinstated in the admin by {request.user}")
+        return self._confirm(request, queryset, models.CertificateStatus.ACTIVE, "reinstate")
 
-    @admin.action(description=_("Revoke the selected certificates"), permissions=["change"])
+    @admin.action(description=_("Revoke the selected certificates…"), permissions=["change"])
     def revoke(self, request, queryset):
-        self._set(request, queryset, models.CertificateStatus.REVOKED, f"revoked in the admin by {request.user}")
+        return self._confirm(request, queryset, models.CertificateStatus.REVOKED, "revoke")
+
+
+class StatusChangeForm(forms.Form):
+    """The reason a status change needs: kept in the certificate's audit chain and shown to the learner's admins."""
+
+    reason = forms.CharField(
+        label=_("Reason"),
+        widget=forms.Textarea(attrs={"rows": 3, "cols": 60}),
+        max_length=1000,
+        strip=True,
+        help_text=_("Required. Recorded in each certificate's audit chain."),
+    )

@@ -60,6 +60,17 @@ def register(name: str, parser: argparse.ArgumentParser) -> None:
     evaluate.add_argument("--json", action="store_true", help="print JSON instead of a table")
     evaluate.set_defaults(func=_evaluate)
 
+    for command, help_text in (
+        ("revoke", "revoke a certificate for good (verifiers and HR exports see it revoked)"),
+        ("suspend", "suspend a certificate until it is reinstated"),
+        ("reinstate", "reinstate a suspended certificate"),
+    ):
+        change = subparsers.add_parser(command, help=help_text)
+        change.add_argument("number", help="certificate number (e.g. KF-2026-00001)")
+        change.add_argument("--reason", default="", help="why (required; kept in the certificate's audit chain)")
+        change.add_argument("--by", default="", metavar="USERNAME", help="who decided (default: the system user)")
+        change.set_defaults(func=_change_status, change=command)
+
     expire = subparsers.add_parser("expire", help="expire certificates past their validity and send due reminders")
     expire.set_defaults(func=_expire)
 
@@ -147,6 +158,54 @@ def _evaluate(args: argparse.Namespace) -> int:
             print(f"  projected completion: {item.evaluation.projected_completion.isoformat()}")
         if item.certificate_number:
             print(f"  certificate: {item.certificate_number} ({item.certificate_status})")
+    return 0
+
+
+# command -> (status it sets, the past participle printed)
+_CHANGES = {
+    "revoke": ("revoked", "revoked"),
+    "suspend": ("suspended", "suspended"),
+    "reinstate": ("active", "reinstated"),
+}
+
+
+def _change_status(args: argparse.Namespace) -> int:
+    """``kafaat cert revoke|suspend|reinstate NUMBER --reason ...``: exit 2 for bad input, 1 when refused."""
+    status, done = _CHANGES[args.change]
+    reason = (args.reason or "").strip()
+    if not reason:
+        print(
+            f"error: give the reason for this change: kafaat cert {args.change} NUMBER --reason '...'", file=sys.stderr
+        )
+        return 2
+    _setup()
+    import getpass  # pylint: disable=import-outside-toplevel
+
+    from xblocks.certification import api  # pylint: disable=import-outside-toplevel
+
+    certificate = api.get_certificate(args.number)
+    if certificate is None:
+        print(f"error: no certificate {args.number!r}", file=sys.stderr)
+        return 2
+    if certificate.status == "revoked" and status != "revoked":
+        print(f"error: certificate {certificate.number} is revoked; a revocation is final", file=sys.stderr)
+        return 1
+    if args.change == "reinstate" and certificate.status != "suspended":
+        print(
+            f"error: certificate {certificate.number} is {certificate.status}; only a suspended one can be reinstated",
+            file=sys.stderr,
+        )
+        return 1
+    if certificate.status == status:
+        print(f"error: certificate {certificate.number} is already {done}", file=sys.stderr)
+        return 1
+    actor = args.by or f"cli:{getpass.getuser()}"
+    try:
+        changed = api.set_certificate_status(certificate.id, status, reason=reason, actor=actor)
+    except ValueError as error:
+        print(f"error: {error}", file=sys.stderr)
+        return 1
+    print(f"certificate {changed.number} {done} ({reason})")
     return 0
 
 

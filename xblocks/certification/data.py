@@ -71,6 +71,10 @@ class CertificateData:
     evidence: dict
     period: int = 1
     renewed_from_id: int | None = None
+    # when the learner enrolled in the cohort the certificate came from (the training's start)
+    started_at: datetime.datetime | None = None
+    # when the certificate last changed (its latest event: issued, suspended, reinstated, revoked, expired)
+    last_modified: datetime.datetime | None = None
 
 
 @dataclass(frozen=True)

@@ -23,14 +23,13 @@ from django.utils import timezone
 from xblocks.certification import models, permissions, tasks
 from xblocks.certification.conf import cert_settings
 from xblocks.certification.data import ImportProblem, ImportReport
+from xblocks.core.cells import looks_like_formula
 from xblocks.core.i18n import gettext as _
 
 REQUIRED = ("cohort", "source", "minutes", "date")
 OPTIONAL = ("username", "email", "category", "note", "work_process")
 MAX_MINUTES_PER_ROW = 24 * 60
 _CATEGORY = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.\- ]{0,63}$")
-# Leading characters a spreadsheet reads as a formula (OWASP CSV injection, CWE-1236).
-FORMULA_PREFIXES = ("=", "+", "-", "@", "\t", "\r", "\x00")
 
 
 def _decode(raw: bytes) -> str:
@@ -141,7 +140,7 @@ def _check_row(number, row, visible, ambiguous, by_name, by_email, enrolled, tod
         problems.append(ImportProblem(number, "", _("The row has more cells than the header.")))
     for column in ("username", "email", "cohort", "category", "source", "work_process", "note"):
         value = row.get(column) or ""
-        if column != "note" and value.startswith(FORMULA_PREFIXES):
+        if column != "note" and looks_like_formula(value):
             problems.append(ImportProblem(number, column, _("The value looks like a spreadsheet formula.")))
     user = _user(row, by_name, by_email)
     column = "username" if (row.get("username") or "").strip() else "email"

@@ -7,20 +7,15 @@ import io
 from collections.abc import Iterable
 
 from xblocks.certification.data import LearnerProgress
+from xblocks.core.cells import neutralise_cell
 from xblocks.core.i18n import gettext as _
-
-# OWASP CSV injection / CWE-1236, plus NUL (ASVS 5.0 1.2.10): a leading quote makes the cell text.
-FORMULA_PREFIXES = ("=", "+", "-", "@", "\t", "\r", "\x00")
 
 
 def neutralise(value) -> str | float | int:
-    """Numbers stay numbers; text starting like a formula gets a leading apostrophe (never a tab)."""
+    """Numbers stay numbers; text a spreadsheet could run gets a leading apostrophe (``core.cells``)."""
     if isinstance(value, bool):
         return "yes" if value else "no"
-    if isinstance(value, (int, float)):
-        return value
-    text = "" if value is None else str(value)
-    return "'" + text if text.startswith(FORMULA_PREFIXES) else text
+    return neutralise_cell(value)
 
 
 def row_json(progress: LearnerProgress) -> dict:

@@ -173,7 +173,7 @@ def test_the_body_is_signed_with_hmac_sha256_and_carries_the_preset_record(world
     assert request["signature"].startswith("sha256=") and int(request["timestamp"]) > 0
     body = json.loads(request["body"])
     assert body["type"] == "kafaat.record" and body["employer"] == "acme" and body["id"] == request["key"]
-    assert body["data"]["Worker ID"] == "E-1001" and body["data"]["Result"] == "pass"
+    assert body["data"]["Employee ID"] == "E-1001" and body["data"]["Status"] == "Active"
 
 
 def test_a_learner_who_withdraws_consent_while_queued_is_never_sent(world, hr_server, endpoint, clock):
@@ -206,7 +206,7 @@ def test_a_new_certificate_event_is_a_new_record_and_old_ones_are_not_resent(wor
     run = api.deliver_endpoint(endpoint.id, now=clock.advance(minutes=5))
     assert run.queued == 1 and run.delivered == 1
     last = json.loads(hr_server.requests[-1]["body"])
-    assert last["certificate"] == world.number("alice") and last["data"]["Result"] == "fail"
+    assert last["certificate"] == world.number("alice") and last["data"]["Status"] == "Suspended"
 
 
 def test_resend_on_demand_reuses_the_idempotency_key(world, hr_server, endpoint, clock):

@@ -48,8 +48,8 @@ def certificate(
 CERTS = [certificate(n, NAMES[n % len(NAMES)], cohort="@SUM(1+1)" if n == 2 else "North 2026") for n in range(1, 8)]
 
 
-def expected_rows(preset):
-    row_of = presets.compile_preset(preset)
+def expected_rows(preset, *, typed_dates=False):
+    row_of = presets.compile_preset(preset, typed_dates=typed_dates)
     builder = RecordBuilder()
     return [row_of(builder.build(cert)) for cert in CERTS]
 
@@ -83,7 +83,7 @@ def test_xlsx_round_trips_with_literal_text_and_numeric_hours(slug):
     sheet = openpyxl.load_workbook(io.BytesIO(out.getvalue())).active
     rows = [list(row) for row in sheet.iter_rows(values_only=True)]
     assert rows[0] == preset.headers
-    for written, expected in zip(rows[1:], expected_rows(preset), strict=True):
+    for written, expected in zip(rows[1:], expected_rows(preset, typed_dates=True), strict=True):
         for cell, value in zip(written, expected, strict=True):
             if isinstance(value, Decimal):
                 assert cell == pytest.approx(float(value))
@@ -174,3 +174,37 @@ def test_progress_is_reported_per_row():
     seen = []
     formats.write_jsonl(CERTS, io.BytesIO(), preset=presets.BUILTIN["kafaat"], progress=seen.append)
     assert seen == list(range(1, len(CERTS) + 1))
+
+
+DATE_FORMATS = {"date", "us_date", "datetime", "epoch_ms", "cornerstone_datetime"}
+
+
+@pytest.mark.parametrize("slug", sorted(presets.BUILTIN))
+def test_xlsx_dates_are_date_cells_with_a_date_number_format(slug):
+    preset = presets.BUILTIN[slug]
+    out = io.BytesIO()
+    formats.write_xlsx(CERTS, out, preset=preset, progress=_never)
+    sheet = openpyxl.load_workbook(io.BytesIO(out.getvalue())).active
+    date_columns = [i for i, column in enumerate(preset.columns) if column.format in DATE_FORMATS]
+    assert date_columns, "every built-in preset has dates"
+    checked = 0
+    for row in sheet.iter_rows(min_row=2):
+        for index in date_columns:
+            cell = row[index]
+            if cell.value in (None, ""):
+                continue  # no expiry date
+            assert cell.is_date, (preset.headers[index], cell.value, cell.data_type)
+            assert isinstance(cell.value, dt.datetime)
+            assert "yy" in cell.number_format and "d" in cell.number_format
+            checked += 1
+    assert checked >= len(CERTS)
+
+
+def test_xlsx_drops_control_characters_inside_text_that_xml_cannot_carry():
+    cert = certificate(1, "Léa\x01 Benali\x1f", cohort="North\x0b 2026")
+    out = io.BytesIO()
+    formats.write_xlsx([cert], out, preset=presets.BUILTIN["kafaat"], progress=_never)
+    rows = list(openpyxl.load_workbook(io.BytesIO(out.getvalue())).active.iter_rows(values_only=True))
+    header = list(rows[0])
+    assert rows[1][header.index("full_name")] == "Léa Benali"
+    assert rows[1][header.index("cohort_name")] == "North 2026"

@@ -17,7 +17,10 @@ def test_cornerstone_preset_uses_the_four_field_key_and_accepted_statuses():
     preset = presets.BUILTIN["cornerstone"]
     assert preset.key == ("User ID", "Start Date/Time", "Transcript Status", "Training Title")
     status = next(c for c in preset.columns if c.header == "Transcript Status")
-    assert set(status.value_map.values()) <= {"Completed", "Registered", "Withdrawn"}
+    # the status is part of Cornerstone's key: it stays Completed so a status change updates the record
+    assert status.constant == "Completed" and not status.value_map
+    archived = next(c for c in preset.columns if c.header == "Archived")
+    assert archived.value_map == {"Active": "false", "Expired": "false", "Suspended": "true", "Revoked": "true"}
 
 
 def test_kafaat_preset_has_every_record_field():

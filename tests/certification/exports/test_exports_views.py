@@ -142,3 +142,43 @@ def test_an_export_abandoned_by_a_dead_worker_is_taken_over_but_a_live_one_is_no
     Export.objects.filter(pk=row.pk).update(started_at=timezone.now() - dt.timedelta(hours=3))
     finished = api.run_export(row.pk)
     assert finished.status == "done" and finished.rows_done == 2
+
+
+def _download(client, payload) -> bytes:
+    from django.core.signals import request_finished  # pylint: disable=import-outside-toplevel
+    from django.db import close_old_connections  # pylint: disable=import-outside-toplevel
+
+    status = client.get(payload["status_url"]).json()
+    download = client.get(status["download_url"])
+    body = b"".join(download.streaming_content)
+    # closing a streamed response ends the request, which would close the test database's connection
+    request_finished.disconnect(close_old_connections)
+    try:
+        download.close()
+    finally:
+        request_finished.connect(close_old_connections)
+    return body
+
+
+def test_the_page_offers_a_delta_and_an_excel_csv_and_says_which_to_pick(client, world, start):
+    import datetime as dt  # pylint: disable=import-outside-toplevel
+
+    from xblocks.certification import models  # pylint: disable=import-outside-toplevel
+
+    client.force_login(world.coordinator_a)
+    html = client.get(reverse("kafaat_exports:staff")).content.decode()
+    assert 'value="csv-excel"' in html and 'name="modified_since"' in html
+    assert "pick CSV for an HR system import" in html
+    # a delta from tomorrow holds nothing; after moving alice's last event to then, it holds her
+    tomorrow = (dt.datetime.now(dt.UTC) + dt.timedelta(days=1)).date()
+    assert _download(client, start(modified_since=tomorrow.isoformat()).json()).count(b"\r\n") == 1
+    models.CertificateEvent.objects.filter(certificate=world.certificates["alice"]).update(
+        at=dt.datetime.combine(tomorrow, dt.time(8), tzinfo=dt.UTC)
+    )
+    rows = list(
+        csv.DictReader(io.StringIO(_download(client, start(modified_since=tomorrow.isoformat()).json()).decode()))
+    )
+    assert [r["credential_id"] for r in rows] == [world.number("alice")]
+    body = _download(client, start(format="csv-excel").json())
+    assert body.startswith(b"\xef\xbb\xbf")
+    assert start(modified_since="last week").status_code == 400

@@ -7,6 +7,7 @@ from collections.abc import Iterator
 
 from django.core.exceptions import PermissionDenied
 from django.db import transaction
+from django.db.models import OuterRef, Subquery
 
 from xblocks.certification import chain, models, numbers, permissions, signals
 from xblocks.certification.api.tracks import _prefetch_trees, _track_data
@@ -26,6 +27,9 @@ log = logging.getLogger(__name__)
 
 Status = models.CertificateStatus
 
+
+# The event kind each staff status change is recorded as (the xAPI verb and the audit log name it).
+STATUS_EVENT_KINDS = {Status.SUSPENDED: "suspended", Status.REVOKED: "revoked", Status.ACTIVE: "reinstated"}
 
 # Allowed status changes by staff; expiry is the job's, and revocation is final.
 _TRANSITIONS = {
@@ -79,6 +83,18 @@ def _certificate_data(cert: models.Certificate, profile: compat.LearnerProfile |
         evidence=dict(cert.evidence or {}),
         period=cert.period,
         renewed_from_id=cert.renewed_from_id,
+        started_at=cert.enrollment.enrolled_at if cert.enrollment else None,
+        last_modified=(cert.last_event_at if hasattr(cert, "last_event_at") else _last_event_at(cert.pk))
+        or cert.issued_at,
+    )
+
+
+def _last_event_at(certificate_id: int):
+    return (
+        models.CertificateEvent.objects.filter(certificate_id=certificate_id)
+        .order_by("-seq")
+        .values_list("at", flat=True)
+        .first()
     )
 
 
@@ -115,8 +131,12 @@ def list_employers() -> list[EmployerData]:
     return [EmployerData(e.pk, e.slug, e.name) for e in models.Employer.objects.order_by("name")]
 
 
-def _record_queryset(user, *, cohort_ids=None, school_ids=None, employer_slug=None, statuses=None):
-    queryset = models.Certificate.objects.all()
+def _record_queryset(user, *, cohort_ids=None, school_ids=None, employer_slug=None, statuses=None, modified_since=None):
+    # the time of each certificate's latest event: a status change makes it a changed record
+    latest = models.CertificateEvent.objects.filter(certificate_id=OuterRef("pk")).order_by("-seq").values("at")[:1]
+    queryset = models.Certificate.objects.annotate(last_event_at=Subquery(latest))
+    if modified_since is not None:
+        queryset = queryset.filter(last_event_at__gte=modified_since)
     visible = permissions.visible_school_ids(user)
     if visible is not None:
         queryset = queryset.filter(cohort__school_id__in=visible)
@@ -135,16 +155,31 @@ def _record_queryset(user, *, cohort_ids=None, school_ids=None, employer_slug=No
 
 
 def iter_certificate_records(
-    user, *, cohort_ids=None, school_ids=None, employer_slug=None, statuses=None, chunk_size: int = 2000
+    user,
+    *,
+    cohort_ids=None,
+    school_ids=None,
+    employer_slug=None,
+    statuses=None,
+    modified_since=None,
+    chunk_size: int = 2000,
 ) -> Iterator[CertificateData]:
     """Certificates the user may see, streamed by primary key in chunks of ``chunk_size``.
+
+    ``modified_since`` keeps certificates whose latest event (issue, renewal, status change, expiry)
+    is at or after that time: what an HR delta import needs.
 
     Each chunk costs a constant number of queries (the rows with their relations, the learner
     profiles, the requirement trees of versions not seen yet), however many rows it holds.
     """
     queryset = (
         _record_queryset(
-            user, cohort_ids=cohort_ids, school_ids=school_ids, employer_slug=employer_slug, statuses=statuses
+            user,
+            cohort_ids=cohort_ids,
+            school_ids=school_ids,
+            employer_slug=employer_slug,
+            statuses=statuses,
+            modified_since=modified_since,
         )
         .select_related(*_CERT_RELATED)
         .order_by("pk")
@@ -161,9 +196,16 @@ def iter_certificate_records(
             yield _certificate_data(cert, profiles[cert.user.pk])
 
 
-def count_certificate_records(user, *, cohort_ids=None, school_ids=None, employer_slug=None, statuses=None) -> int:
+def count_certificate_records(
+    user, *, cohort_ids=None, school_ids=None, employer_slug=None, statuses=None, modified_since=None
+) -> int:
     return _record_queryset(
-        user, cohort_ids=cohort_ids, school_ids=school_ids, employer_slug=employer_slug, statuses=statuses
+        user,
+        cohort_ids=cohort_ids,
+        school_ids=school_ids,
+        employer_slug=employer_slug,
+        statuses=statuses,
+        modified_since=modified_since,
     ).count()
 
 
@@ -182,7 +224,7 @@ def set_certificate_status(certificate_id: int, status: str, *, reason: str, act
             raise ValueError(f"certificate {cert.number} is already {status}")
         if status not in _TRANSITIONS[previous]:
             raise ValueError(f"cannot change certificate {cert.number} from {previous} to {status}")
-        _change_status(cert, status, previous, reason=reason, actor=_actor_name(actor), kind="status_changed")
+        _change_status(cert, status, previous, reason=reason, actor=_actor_name(actor), kind=STATUS_EVENT_KINDS[status])
     return get_certificate(certificate_id)
 
 

@@ -34,6 +34,9 @@ credentials_settings = AppSettings(
         # Bulk verification: rows per window per employer token (or staff account), window in seconds.
         "BULK_RATE_LIMIT": 20000,
         "BULK_RATE_WINDOW": 3600,
+        # The learner's verification log records verifications, not reloads: one entry per verifier (employer
+        # token, else signed-in account, else hashed IP) per certificate and outcome in this many seconds.
+        "VERIFICATION_LOG_WINDOW": 3600,
         # Bulk verification: most rows accepted in one CSV.
         "BULK_MAX_ROWS": 5000,
         # Timeout (seconds) when ``kafaat cert verify`` fetches a remote status list.

@@ -62,12 +62,29 @@ def add_export_arguments(parser: argparse.ArgumentParser) -> None:
     )
     parser.add_argument("--employer", default=None, help="employer slug (default: the only employer)")
     parser.add_argument("--status", action="append", default=[], help="only certificates in this status (repeatable)")
+    parser.add_argument(
+        "--modified-since",
+        type=_timestamp,
+        default=None,
+        metavar="WHEN",
+        help="delta: only certificates issued or changed at or after this ISO 8601 time (UTC if no offset)",
+    )
     parser.add_argument("--user", required=True, help="export as this coordinator (username): their scope applies")
     parser.add_argument("--out", default="-", help="output file ('-' for standard output)")
     parser.add_argument("--quiet", action="store_true", help="no progress display")
     parser.add_argument(
         "--dry-run", action="store_true", help="write nothing; count the records and list empty key cells"
     )
+
+
+def _timestamp(text: str):
+    import datetime as dt  # pylint: disable=import-outside-toplevel
+
+    try:
+        value = dt.datetime.fromisoformat(text.replace("Z", "+00:00"))
+    except ValueError as error:
+        raise argparse.ArgumentTypeError(f"not an ISO 8601 date or time: {text!r}") from error
+    return value if value.tzinfo else value.replace(tzinfo=dt.UTC)
 
 
 def run_export(args: argparse.Namespace, stdout: IO[bytes], stderr: IO[str]) -> int:
@@ -97,6 +114,7 @@ def run_export(args: argparse.Namespace, stdout: IO[bytes], stderr: IO[str]) -> 
                     employer=args.employer,
                     cohort_ids=args.cohort,
                     statuses=args.status,
+                    modified_since=getattr(args, "modified_since", None),
                     progress=display,
                 )
             os.replace(partial, target)
@@ -109,6 +127,7 @@ def run_export(args: argparse.Namespace, stdout: IO[bytes], stderr: IO[str]) -> 
                 employer=args.employer,
                 cohort_ids=args.cohort,
                 statuses=args.status,
+                modified_since=getattr(args, "modified_since", None),
                 progress=display,
             )
             stdout.flush()

@@ -16,6 +16,10 @@ exports_settings = AppSettings(
         "EXPORT_SOURCE_SYSTEM": "Kafaat",
         "EXPORT_ISSUER_ORG": "Kafaat",
         "EXPORT_TIMEZONE": "UTC",
+        # The "CSV for Excel" delimiter: the list separator of the Windows region the files are opened
+        # in (";" in France, Morocco and most of Europe, where the decimal mark is a comma; "," in
+        # English-speaking regions, where it is a point). Decimals follow: "," with ";", "." with ",".
+        "EXPORT_EXCEL_CSV_DELIMITER": ";",
         # xAPI: Kafaat-owned verb IRIs for events without an ADL verb, and the actor name salt.
         "XAPI_VERB_BASE": "https://w3id.org/kafaat/xapi/verbs/",
         "XAPI_ACTOR_SALT": "",

@@ -10,7 +10,8 @@ from typing import Any
 
 
 class ExportFormat(enum.StrEnum):
-    CSV = "csv"
+    CSV = "csv"  # for an HR system's import: UTF-8, comma, CRLF, identifiers as they are
+    CSV_EXCEL = "csv-excel"  # for people opening it in Excel or LibreOffice: BOM, their delimiter
     XLSX = "xlsx"
     JSONL = "jsonl"
     OB_BUNDLE = "ob-bundle"

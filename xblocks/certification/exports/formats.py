@@ -20,12 +20,15 @@ from dataclasses import dataclass
 from decimal import Decimal
 from typing import IO, Any
 
+from xblocks.certification.exports.conf import exports_settings
 from xblocks.certification.exports.data import ExportFormat, PresetData
-from xblocks.certification.exports.presets import compile_preset
+from xblocks.certification.exports.presets import compile_preset, date_cell_formats, identifier_positions
 from xblocks.certification.exports.records import RecordBuilder
-from xblocks.core.cells import SUSPECT_FIRST, csv_cell, xlsx_cell
+from xblocks.core.cells import SUSPECT_FIRST, csv_cell, plausible_identifier, xlsx_cell
 
 Progress = Callable[[int], None]
+# The number formats openpyxl gives a date and a datetime by itself.
+_OPENPYXL_DATE_FORMATS = frozenset({"yyyy-mm-dd", "yyyy-mm-dd h:mm:ss"})
 _NUMBERS = (int, float, Decimal)  # exact types only: bool is an int subclass and goes through csv_cell
 
 
@@ -38,6 +41,7 @@ class FormatInfo:
 
 FORMATS: dict[str, FormatInfo] = {
     ExportFormat.CSV: FormatInfo("text/csv; charset=utf-8", "csv", True),
+    ExportFormat.CSV_EXCEL: FormatInfo("text/csv; charset=utf-8", "csv", True),
     ExportFormat.XLSX: FormatInfo("application/vnd.openxmlformats-officedocument.spreadsheetml.sheet", "xlsx", True),
     ExportFormat.JSONL: FormatInfo("application/x-ndjson", "jsonl", True),
     ExportFormat.OB_BUNDLE: FormatInfo("application/zip", "zip", False),
@@ -91,11 +95,11 @@ def dumps(obj: Any) -> str:
 
 
 def preset_rows(
-    certificates: Iterable[Any], preset: PresetData, builder: RecordBuilder | None = None
+    certificates: Iterable[Any], preset: PresetData, builder: RecordBuilder | None = None, *, typed_dates: bool = False
 ) -> Iterator[list[Any]]:
     """The preset's row for each certificate, values typed but not yet neutralised."""
     builder = builder or RecordBuilder()
-    row_of = compile_preset(preset)
+    row_of = compile_preset(preset, typed_dates=typed_dates)
     build = builder.build
     for cert in certificates:
         yield row_of(build(cert))
@@ -110,14 +114,58 @@ def write_csv(certificates: Iterable[Any], out: IO[bytes], *, preset: PresetData
         writer.writerow([csv_cell(h) for h in preset.headers])
         rows = 0
         suspect = SUSPECT_FIRST
+        identifiers = sorted(identifier_positions(preset))
         for row in preset_rows(certificates, preset):
             # plain text that cannot start a formula skips the call: this loop is the export's hot path
-            writer.writerow(
-                [
-                    v if ((t := type(v)) is str and (not v or v[0] not in suspect)) or t in _NUMBERS else csv_cell(v)
-                    for v in row
-                ]
-            )
+            cells = [
+                v if ((t := type(v)) is str and (not v or v[0] not in suspect)) or t in _NUMBERS else csv_cell(v)
+                for v in row
+            ]
+            # identifiers go out as they are when plausible (a quote would stop them matching in HR);
+            # only one the neutraliser changed needs a look
+            for index in identifiers:
+                if cells[index] is not row[index] and plausible_identifier(row[index]):
+                    cells[index] = row[index]
+            writer.writerow(cells)
+            rows += 1
+            progress(rows)
+        text.flush()
+    finally:
+        text.detach()
+    return rows
+
+
+def write_csv_excel(certificates: Iterable[Any], out: IO[bytes], *, preset: PresetData, progress: Progress) -> int:
+    """CSV for people: what Excel and LibreOffice open right with a double click.
+
+    A UTF-8 byte-order mark (without it both read the file in the legacy code page, and Arabic or
+    accented names turn to mojibake), the region's list separator (``EXPORT_EXCEL_CSV_DELIMITER``)
+    with the matching decimal mark, CRLF line ends, dates as ``yyyy-mm-dd`` (``hh:mm:ss`` in UTC)
+    which both recognise as dates. Every text cell is neutralised, identifiers too: this file is
+    read, not imported (use ``csv`` for an HR import).
+    """
+    delimiter = str(exports_settings.EXPORT_EXCEL_CSV_DELIMITER or ";")[:1]
+    decimal_comma = delimiter == ";"
+    out.write(b"\xef\xbb\xbf")
+    text = io.TextIOWrapper(out, encoding="utf-8", newline="", write_through=False)
+
+    def cell(value: Any) -> Any:
+        if isinstance(value, dt.datetime):
+            if value.tzinfo is not None:
+                value = value.astimezone(dt.UTC).replace(tzinfo=None)
+            return value.strftime("%Y-%m-%d %H:%M:%S")
+        if isinstance(value, dt.date):
+            return value.isoformat()
+        if isinstance(value, (float, Decimal)) and decimal_comma:
+            return str(value).replace(".", ",")
+        return csv_cell(value)
+
+    try:
+        writer = csv.writer(text, delimiter=delimiter, lineterminator="\r\n")
+        writer.writerow([csv_cell(h) for h in preset.headers])
+        rows = 0
+        for row in preset_rows(certificates, preset, typed_dates=True):
+            writer.writerow([cell(v) for v in row])
             rows += 1
             progress(rows)
         text.flush()
@@ -134,13 +182,31 @@ def write_xlsx(certificates: Iterable[Any], out: IO[bytes], *, preset: PresetDat
     sheet = workbook.create_sheet(title=preset.name[:31] or "Export")
     sheet.append([xlsx_cell(h) for h in preset.headers])
     rows = 0
-    for row in preset_rows(certificates, preset):
+    # date columns come as dates (not the target's text), shown with the preset's number format
+    custom_formats = {i: f for i, f in date_cell_formats(preset).items() if f not in _OPENPYXL_DATE_FORMATS}
+    identifiers = identifier_positions(preset)
+    suspect = SUSPECT_FIRST
+    for row in preset_rows(certificates, preset, typed_dates=True):
         cells = []
-        for value in row:
-            value = xlsx_cell(value)
-            if isinstance(value, (dt.datetime, dt.date)):
+        for index, value in enumerate(row):
+            if (
+                (t := type(value)) is str
+                and (not value or value[0] not in suspect and value.isprintable())
+                or (t in _NUMBERS)
+            ):
+                # safe printable text as it is (openpyxl only stores "=..." as a formula; a control
+                # character anywhere takes the slow path, which drops what XML cannot carry)
+                cells.append(float(value) if t is Decimal else value)
+                continue
+            # a text cell never becomes a formula (openpyxl only makes "=..." one, which no plausible
+            # identifier starts with), so a plausible identifier is written as it is
+            if index not in identifiers or not plausible_identifier(value):
+                value = xlsx_cell(value)
+            if isinstance(value, (dt.datetime, dt.date)) and index in custom_formats:
+                # openpyxl gives a bare date or datetime its ISO number format itself (cheaper than a
+                # styled cell); only another format (mm/dd/yyyy) needs one
                 cell = WriteOnlyCell(sheet, value=value)
-                cell.number_format = "yyyy-mm-dd hh:mm:ss" if isinstance(value, dt.datetime) else "yyyy-mm-dd"
+                cell.number_format = custom_formats[index]
                 cells.append(cell)
             else:
                 cells.append(value)

@@ -53,6 +53,9 @@ class Export(models.Model):
     employer = models.CharField(max_length=64)
     cohort_ids = models.JSONField(default=list, blank=True)
     statuses = models.JSONField(default=list, blank=True)
+    modified_since = models.DateTimeField(
+        null=True, blank=True, help_text=_("A delta: only certificates issued or changed at or after this time")
+    )
     status = models.CharField(max_length=16, choices=_choices(ExportStatus), default=ExportStatus.PENDING)
     rows_done = models.PositiveIntegerField(default=0)
     rows_total = models.PositiveIntegerField(default=0)

@@ -72,6 +72,30 @@ VALUE_FORMATS: dict[str, Callable[[Any], Any]] = {
     "text": str,
     "lower": lambda value: str(value).lower(),
 }
+
+
+def _as_date(value: dt.date) -> dt.date:
+    return value.date() if isinstance(value, dt.datetime) else value
+
+
+def _as_utc_datetime(value: dt.date) -> dt.datetime:
+    if not isinstance(value, dt.datetime):
+        return dt.datetime.combine(value, dt.time())
+    if value.tzinfo is not None:
+        value = value.astimezone(dt.UTC)
+    return value.replace(microsecond=0, tzinfo=None)
+
+
+# For a spreadsheet, date formats give real dates (XLSX date cells) shown with these number formats;
+# the text or number a target's import expects is for CSV and JSON. XLSX has no time zones: the
+# datetimes are UTC, as the text forms say.
+DATE_CELL_FORMATS: dict[str, tuple[Callable[[Any], Any], str]] = {
+    "date": (_as_date, "yyyy-mm-dd"),
+    "us_date": (_as_date, "mm/dd/yyyy"),
+    "datetime": (_as_utc_datetime, "yyyy-mm-dd h:mm:ss"),
+    "epoch_ms": (_as_utc_datetime, "yyyy-mm-dd h:mm:ss"),
+    "cornerstone_datetime": (_as_utc_datetime, "yyyy-mm-dd h:mm:ss"),
+}
 _PLACEHOLDER = re.compile(r"\{([a-z_]+)\}")
 _MISSING = object()
 
@@ -93,7 +117,7 @@ BUILTIN: dict[str, PresetData] = {
                     name,
                     name,
                     format="date"
-                    if name.endswith("_date") and name != "completion_date"
+                    if (name.endswith("_date") or name == "valid_from") and name != "completion_date"
                     else "datetime"
                     if name in {"completion_date", "last_modified"}
                     else "raw",
@@ -105,8 +129,9 @@ BUILTIN: dict[str, PresetData] = {
         PresetData(
             slug="successfactors",
             name="SAP SuccessFactors",
-            target="SAP SuccessFactors Learning: external learning events / learning history",
-            description="StudentId is the employee id the enrolment carries; completion in epoch milliseconds.",
+            target="SAP SuccessFactors Learning: external learning events (learning history)",
+            description="StudentId is the employee id the enrolment carries; completion in epoch milliseconds; "
+            "the grade is Pass only while the certificate stands.",
             columns=(
                 _col("StudentId", "employee_external_id"),
                 _col("Description", "credential_title"),
@@ -124,55 +149,72 @@ BUILTIN: dict[str, PresetData] = {
             slug="cornerstone",
             name="Cornerstone OnDemand",
             target="Cornerstone Edge Import: external training load",
-            description="Keyed by User ID, Start Date/Time, Transcript Status and Training Title.",
+            description="One Completed row per certificate, keyed by User ID, Start Date/Time, Transcript Status "
+            "and Training Title; a suspended or revoked certificate archives that row.",
             columns=(
                 _col("User ID", "employee_external_id"),
                 _col("Training Title", "credential_title"),
                 _col("Start Date/Time", "start_date", format="cornerstone_datetime"),
-                _col(
-                    "Transcript Status",
-                    "status",
-                    value_map={
-                        "Active": "Completed",
-                        "Expired": "Completed",
-                        "Suspended": "Withdrawn",
-                        "Revoked": "Withdrawn",
-                    },
-                ),
+                # the training was completed whatever became of the certificate: the status stays in the key
+                # unchanged, so a later file updates the same record instead of adding a second one
+                _col("Transcript Status", constant="Completed"),
                 _col("Completion Date/Time", "completion_date", format="cornerstone_datetime"),
+                _col(
+                    "Archived",
+                    "status",
+                    value_map={"Active": "false", "Expired": "false", "Suspended": "true", "Revoked": "true"},
+                ),
                 _col("Training Hours", "total_hours"),
                 _col("Credits", "ceu"),
                 _col("Provider", "school_org"),
                 _col("Training Type", constant="External Training"),
-                _col("Comments", template="{credential_id} {verification_url}"),
+                _col("Comments", template="{credential_id} {status} {verification_url}"),
             ),
             key=("User ID", "Start Date/Time", "Transcript Status", "Training Title"),
         ),
         PresetData(
             slug="workday",
             name="Workday",
-            target="Workday Learning: imported learning records",
-            description="Completions keyed by the learning content's external reference; result pass/fail.",
+            target="Workday Talent: a worker's certifications (Manage Certifications)",
+            description="One certification per worker and certificate, keyed by the certificate number: "
+            "certification reference, issued and expiration dates, status.",
             columns=(
-                _col("Worker ID", "employee_external_id"),
-                _col("Learning Content External Reference", template="{track_code}-v{track_version}"),
-                _col("Learning Content Title", "credential_title"),
-                _col("Completion Date", "completion_date", format="date"),
-                _col(
-                    "Result",
-                    "status",
-                    value_map={"Active": "pass", "Expired": "pass", "Suspended": "fail", "Revoked": "fail"},
-                ),
-                _col("Expiration Date", "expiry_date", format="date"),
-                _col("Duration Hours", "total_hours"),
+                _col("Employee ID", "employee_external_id"),
+                _col("Certification ID", "credential_id"),
+                _col("Certification Reference ID", template="{track_code}-v{track_version}"),
+                _col("Certification Name", "credential_title"),
+                _col("Issuer", "issuer_org"),
                 _col("Certification Number", "credential_id"),
-                _col("Issuer", "school_org"),
+                _col("Issued Date", "issue_date", format="date"),
+                _col("Expiration Date", "expiry_date", format="date"),
+                _col("Status", "status"),
+                _col("Status Date", "last_modified", format="date"),
+                _col("Training Hours", "total_hours"),
+                _col("School", "school_org"),
                 _col("Verification URL", "verification_url"),
             ),
-            key=("Worker ID", "Learning Content External Reference"),
+            key=("Employee ID", "Certification ID"),
         ),
     )
 }
+
+
+# Record fields that identify something in the target system: written as they are (a quote would stop
+# them matching), checked with ``cells.plausible_identifier`` instead of neutralised.
+IDENTIFIER_FIELDS = frozenset(
+    {"employee_external_id", "credential_id", "track_code", "track_version", "school_code", "cohort_code"}
+)
+
+
+def identifier_positions(preset: PresetData) -> frozenset[int]:
+    """Column positions holding an identifier: a field from ``IDENTIFIER_FIELDS`` or a template of them."""
+    positions = set()
+    for index, column in enumerate(preset.columns):
+        if column.field and column.field in IDENTIFIER_FIELDS and not column.value_map:
+            positions.add(index)
+        elif column.template and set(_PLACEHOLDER.findall(column.template)) <= IDENTIFIER_FIELDS:
+            positions.add(index)
+    return frozenset(positions)
 
 
 def builtin_presets() -> list[PresetData]:
@@ -228,8 +270,10 @@ def columns_from_json(items: Iterable[Mapping[str, Any]]) -> tuple[ColumnData, .
     return columns
 
 
-def _getter(column: ColumnData) -> Callable[[Mapping[str, Any]], Any]:
+def _getter(column: ColumnData, typed_dates: bool = False) -> Callable[[Mapping[str, Any]], Any]:
     convert = VALUE_FORMATS[column.format]
+    if typed_dates and column.format in DATE_CELL_FORMATS and not column.value_map:
+        convert = DATE_CELL_FORMATS[column.format][0]
     mapping = column.value_map
     if column.constant:
         constant = column.constant
@@ -273,16 +317,26 @@ def _text(value: Any) -> str:
     return str(value)
 
 
-def compile_preset(preset: PresetData) -> Callable[[Mapping[str, Any]], list[Any]]:
+def date_cell_formats(preset: PresetData) -> dict[int, str]:
+    """Column position -> spreadsheet number format, for the columns ``typed_dates`` turns into dates."""
+    return {
+        index: DATE_CELL_FORMATS[column.format][1]
+        for index, column in enumerate(preset.columns)
+        if column.field and column.format in DATE_CELL_FORMATS and not column.value_map
+    }
+
+
+def compile_preset(preset: PresetData, *, typed_dates: bool = False) -> Callable[[Mapping[str, Any]], list[Any]]:
     """A function from a record to the preset's row (values in column order, not yet neutralised).
 
     Field columns are read with one ``itemgetter``; only columns with a format, a value map, a
-    template or a constant get a per-cell step. This runs once per exported row.
+    template or a constant get a per-cell step. This runs once per exported row. With
+    ``typed_dates`` (XLSX), date columns stay dates and datetimes instead of the target's text.
     """
     names = [column.field or FIELDS[0] for column in preset.columns]
     fetch = operator.itemgetter(*names)
     steps = [
-        (index, _getter(column))
+        (index, _getter(column, typed_dates))
         for index, column in enumerate(preset.columns)
         if column.constant or column.template or column.format != "raw" or column.value_map
     ]

@@ -33,6 +33,7 @@ FIELDS: tuple[str, ...] = (
     "status",
     "start_date",
     "completion_date",
+    "valid_from",
     "issue_date",
     "expiry_date",
     "grade",
@@ -49,6 +50,8 @@ FIELDS: tuple[str, ...] = (
 
 # Certificate status -> the Kafaat record's status vocabulary.
 STATUS_LABELS = {"active": "Active", "expired": "Expired", "suspended": "Suspended", "revoked": "Revoked"}
+# Certificate status -> the grade an HR learning history records; suspended and revoked are not passes.
+GRADES = {"active": "Pass", "expired": "Pass", "suspended": "Suspended", "revoked": "Revoked"}
 _TENTH = Decimal("0.1")
 _URL_SAFE = re.compile(r"[A-Za-z0-9._~-]+\Z").match  # what quote() leaves as is
 
@@ -99,6 +102,10 @@ class RecordBuilder:
         """The flat record of a ``CertificateData``."""
         learner, track, school = cert.learner, cert.track, cert.school
         issued = cert.issued_at
+        # the training's start: the enrolment, never after the completion (older data may lack it)
+        started = getattr(cert, "started_at", None) or issued
+        if isinstance(started, dt.datetime) and isinstance(issued, dt.datetime) and started > issued:
+            started = issued
         total, units = self._hours_and_ceu(cert.hours_total)
         return {
             "employee_external_id": cert.employee_id or "",
@@ -114,11 +121,13 @@ class RecordBuilder:
             "cohort_code": cert.cohort_slug,
             "cohort_name": cert.cohort_name,
             "status": STATUS_LABELS.get(cert.status, cert.status.title()),
-            "start_date": cert.valid_from,
+            "start_date": started,
             "completion_date": issued,
+            "valid_from": cert.valid_from,
             "issue_date": issued.date() if isinstance(issued, dt.datetime) else issued,
             "expiry_date": cert.valid_until,
-            "grade": "Pass",
+            # only a certificate that still stands is a pass (an expired one was passed, then lapsed)
+            "grade": GRADES.get(cert.status, ""),
             "total_hours": total,
             "credit_hours": total,
             "ceu": units,
@@ -126,6 +135,7 @@ class RecordBuilder:
             "instructor": "",
             "verification_url": self.verification_url(cert.number),
             "timezone": self.timezone,
-            "last_modified": last_modified or issued,
+            # the latest change (issue, status change, expiry): what an HR delta import compares
+            "last_modified": last_modified or getattr(cert, "last_modified", None) or issued,
             "source_system": self.source_system,
         }

@@ -44,8 +44,17 @@ def resolve_employer(employer: str | None) -> str:
 class Scope:
     """The certificates one requester may send to one employer, optionally limited to cohorts."""
 
-    def __init__(self, user: Any, employer: str | None, cohort_ids: Iterable[int] | None = None):
+    def __init__(
+        self,
+        user: Any,
+        employer: str | None,
+        cohort_ids: Iterable[int] | None = None,
+        *,
+        modified_since: Any = None,
+    ):
         api = certification_api()
+        # a delta: only certificates issued or changed (status, expiry, renewal) at or after this time
+        self.modified_since = modified_since
         if user is None or not getattr(user, "is_authenticated", False) or not getattr(user, "is_active", True):
             raise PermissionDenied(_("Sign in to export records."))
         self.user = user
@@ -66,6 +75,7 @@ class Scope:
             "cohort_ids": list(self.cohort_ids) or None,
             "employer_slug": self.employer,
             "statuses": list(statuses) if statuses else None,
+            "modified_since": self.modified_since,
         }
 
     def count(self, statuses: Iterable[str] | None = None) -> int:

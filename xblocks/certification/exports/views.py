@@ -6,6 +6,7 @@ Only the coordinator who asked for an export sees its progress and downloads it 
 
 from __future__ import annotations
 
+import datetime as dt
 import json
 import logging
 
@@ -69,7 +70,8 @@ def staff_page(request: HttpRequest) -> HttpResponse:
 
 def _format_labels():
     return [
-        (ExportFormat.CSV, _("CSV (spreadsheet, comma-separated)")),
+        (ExportFormat.CSV, _("CSV for an HR system import (UTF-8, comma-separated)")),
+        (ExportFormat.CSV_EXCEL, _("CSV to open in Excel or LibreOffice (with a byte-order mark)")),
         (ExportFormat.XLSX, _("Excel workbook (XLSX)")),
         (ExportFormat.JSONL, _("JSON Lines")),
         (ExportFormat.OB_BUNDLE, _("Open Badges credentials (zip)")),
@@ -89,13 +91,26 @@ def start(request: HttpRequest) -> JsonResponse:
             employer=request.POST.get("employer") or None,
             cohort_ids=cohort_ids,
             statuses=[s for s in request.POST.getlist("status") if s],
+            modified_since=_since(request.POST.get("modified_since", "")),
         )
     except PermissionDenied as error:
         return _forbidden(str(error) or _("You may not export these records."))
     except (LookupError, ValueError, presets.PresetError) as error:
         log.info("export request refused for user %s: %s", request.user.pk, error)
-        return JsonResponse({"error": _("Check the format, preset and cohorts you chose.")}, status=400)
+        return JsonResponse({"error": _("Check the format, preset, cohorts and date you chose.")}, status=400)
     return JsonResponse(_status_payload(api.get_export(request.user, export.public_id)), status=202)
+
+
+def _since(text: str):
+    """The delta's start from the form's date field: that day at 00:00 UTC; none when empty."""
+    text = text.strip()
+    if not text:
+        return None
+    try:
+        day = dt.date.fromisoformat(text)
+    except ValueError as error:
+        raise ValueError(f"not a date: {text!r}") from error
+    return dt.datetime.combine(day, dt.time(), tzinfo=dt.UTC)
 
 
 @require_GET

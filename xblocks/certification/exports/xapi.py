@@ -3,7 +3,9 @@
 The actor is an account (``homePage`` = the LMS, ``name`` = the employee id the enrolment carries, or
 else a salted SHA-256 of the user id, so no email leaves the platform). Issuing and renewing use the
 Open Badges xAPI verb ``earned`` with the credential's URL in a result extension; revocation, suspension,
-reinstatement and expiry have no standard verb, so they use Kafaat-owned IRIs (reference §2).
+reinstatement and expiry have no standard verb, so they use Kafaat-owned IRIs (reference §2), one
+per kind. Every statement carries the certificate's status after the event in a result extension, so
+an LRS sees what the change did without knowing the verbs.
 """
 
 from __future__ import annotations
@@ -35,7 +37,17 @@ VERB_NAMES = {
 STATEMENT_NAMESPACE = uuid.UUID("0b8e6f4c-5a55-4f0e-9f7e-6b61666161c0")
 CREDENTIAL_EXTENSION = "https://w3id.org/kafaat/xapi/extensions/credential"
 CERTIFICATE_EXTENSION = "https://w3id.org/kafaat/xapi/extensions/certificate-number"
+STATUS_EXTENSION = "https://w3id.org/kafaat/xapi/extensions/status"
+# Status changes recorded before each had its own kind were all "status_changed"; the status they set
+# tells which change it was.
+_LEGACY_KINDS = {"status_changed": {"suspended": "suspended", "revoked": "revoked", "active": "reinstated"}}
 CATEGORY_ACTIVITY = "https://openbadgespec.org/xapi/recipes/base/0_0_2"
+
+
+def event_kind(event: Any) -> str:
+    """The kind of a certificate event, older generic status changes named after the status they set."""
+    legacy = _LEGACY_KINDS.get(event.kind)
+    return legacy.get(event.status, event.kind) if legacy else event.kind
 
 
 def verb_iri(kind: str) -> str:
@@ -64,7 +76,7 @@ class StatementBuilder:
         return {"objectType": "Agent", "account": {"homePage": self.home_page, "name": name}}
 
     def statement(self, cert: Any, event: Any) -> dict[str, Any]:
-        kind = event.kind
+        kind = event_kind(event)
         activity_id = self.links.achievement_url(cert.track.slug, cert.track.version)
         statement: dict[str, Any] = {
             "id": statement_id(cert.number, event.id),
@@ -80,7 +92,7 @@ class StatementBuilder:
             },
             "result": {
                 "completion": kind in STANDARD_VERBS,
-                "extensions": {CERTIFICATE_EXTENSION: cert.number},
+                "extensions": {CERTIFICATE_EXTENSION: cert.number, STATUS_EXTENSION: event.status},
             },
             "context": {
                 "platform": exports_settings.EXPORT_SOURCE_SYSTEM,

@@ -364,19 +364,43 @@ def record_lookup(
     """Record one public lookup of a certificate in its holder's verification log.
 
     Every public door (page, JSON API, PDF, ``credential.json``, ``credential.jwt``, bulk rows) records
-    here and nowhere else, so that collapsing a visitor's reloads into one verification later is a
-    change to this function alone.
+    here and nowhere else. The log holds verifications, not page loads: a lookup by the same verifier
+    (employer token, else signed-in account, else hashed IP) of the same certificate through the same
+    door with the same outcome within ``VERIFICATION_LOG_WINDOW`` seconds of the last recorded one is
+    the same verification and is not recorded again (reloads, a PDF fetched twice). Another door, a new
+    outcome (the certificate was revoked meanwhile) or another verifier is a new entry.
     """
 
+    ip_hash = _ip_hash(ip) if ip else ""
+    account = user if getattr(user, "is_authenticated", False) else None
+    status = status[:20]
+    window = int(credentials_settings.VERIFICATION_LOG_WINDOW or 0)
+    if window > 0:
+        recent = Verification.objects.filter(
+            at__gte=timezone.now() - dt.timedelta(seconds=window), channel=channel, ok=ok, status=status
+        )
+        recent = (
+            recent.filter(certificate_id=certificate_id)
+            if certificate_id is not None
+            else recent.filter(certificate_id__isnull=True, number=str(number)[:64])
+        )
+        if token is not None:
+            recent = recent.filter(employer_token=token)
+        elif account is not None:
+            recent = recent.filter(user=account, employer_token__isnull=True)
+        else:
+            recent = recent.filter(ip_hash=ip_hash, user__isnull=True, employer_token__isnull=True)
+        if recent.exists():
+            return
     Verification.objects.create(
         certificate_id=certificate_id,
         number=str(number)[:64],
         channel=channel,
         ok=ok,
-        status=status[:20],
+        status=status,
         reason=(reason or "")[:300],
-        ip_hash=_ip_hash(ip) if ip else "",
-        user=user if getattr(user, "is_authenticated", False) else None,
+        ip_hash=ip_hash,
+        user=account,
         employer_token=token,
     )
 

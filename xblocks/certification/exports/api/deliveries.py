@@ -111,9 +111,7 @@ def _records_of(endpoint, scope: Scope) -> Iterable[tuple[Any, int | None, dict]
         events = _events(cert.id)
         event_id = events[-1].id if events else None
         if row_of is not None:
-            data = dict(
-                zip(preset.headers, row_of(records.build(cert, events[-1].at if events else None)), strict=True)
-            )
+            data = dict(zip(preset.headers, row_of(records.build(cert)), strict=True))
             yield cert, event_id, {"type": "kafaat.record", "preset": preset.slug, "data": data}
         else:
             yield cert, event_id, {"type": "ob.credential", "data": credential_of(cert)}

@@ -30,6 +30,7 @@ from xblocks.certification.exports.models import Export
 from xblocks.certification.exports.records import RecordBuilder
 from xblocks.certification.exports.scope import Scope, certification_api
 from xblocks.certification.exports.xapi import StatementBuilder
+from xblocks.core.cells import plausible_identifier
 from xblocks.core.i18n import gettext as _
 
 log = logging.getLogger(__name__)
@@ -51,9 +52,10 @@ def count_records(
     employer: str | None = None,
     cohort_ids: Iterable[int] | None = None,
     statuses: Iterable[str] | None = None,
+    modified_since: dt.datetime | None = None,
 ) -> int:
     """How many certificates an export with these filters would hold."""
-    return Scope(user, employer, cohort_ids).count(statuses)
+    return Scope(user, employer, cohort_ids, modified_since=modified_since).count(statuses)
 
 
 def write_export(
@@ -66,8 +68,12 @@ def write_export(
     cohort_ids: Iterable[int] | None = None,
     statuses: Iterable[str] | None = None,
     progress: ProgressCallback | None = None,
+    modified_since: dt.datetime | None = None,
 ) -> ExportSummary:
     """Write an export to a binary stream in constant memory; ``progress(done, total)`` as it goes.
+
+    ``modified_since`` makes a delta: only certificates issued or changed (suspended, reinstated,
+    revoked, expired, renewed) at or after that time, each with its current status.
 
     Raises ``PermissionDenied`` (not a coordinator, a cohort they may not see, unknown employer),
     ``LookupError`` (unknown preset) or ``ValueError`` (unknown format).
@@ -76,7 +82,7 @@ def write_export(
         fmt = ExportFormat(format)
     except ValueError as error:
         raise ValueError(_("Unknown format %(format)s.") % {"format": format}) from error
-    scope = Scope(user, employer, cohort_ids)
+    scope = Scope(user, employer, cohort_ids, modified_since=modified_since)
     info = formats.FORMATS[fmt]
     preset_data = get_preset(preset, user) if info.uses_preset else presets.BUILTIN["kafaat"]
     total = scope.count(statuses)
@@ -92,6 +98,8 @@ def write_export(
     counter = formats.CountingWriter(out)
     if fmt is ExportFormat.CSV:
         rows = formats.write_csv(certificates, counter, preset=preset_data, progress=tick)
+    elif fmt is ExportFormat.CSV_EXCEL:
+        rows = formats.write_csv_excel(certificates, counter, preset=preset_data, progress=tick)
     elif fmt is ExportFormat.XLSX:
         rows = formats.write_xlsx(certificates, counter, preset=preset_data, progress=tick)
     elif fmt is ExportFormat.JSONL:
@@ -132,6 +140,7 @@ def validate_export(
     scope = Scope(user, employer, cohort_ids)
     preset_data = get_preset(preset, user)
     key_positions = [(i, h) for i, h in enumerate(preset_data.headers) if h in preset_data.key]
+    identifiers = [(i, preset_data.headers[i]) for i in sorted(presets.identifier_positions(preset_data))]
     row_of = presets.compile_preset(preset_data)
     builder = RecordBuilder()
     rows = 0
@@ -142,6 +151,12 @@ def validate_export(
         for index, header in key_positions:
             if row[index] in ("", None) and len(problems) < max_problems:
                 problems.append(ValidationProblem(cert.number, header, _("empty key column")))
+        for index, header in identifiers:
+            if not plausible_identifier(row[index]) and len(problems) < max_problems:
+                # written neutralised (with a leading quote), so the target would not match it
+                problems.append(
+                    ValidationProblem(cert.number, header, _("identifier with characters a spreadsheet could run"))
+                )
     return ValidationReport(preset=preset_data.slug, rows=rows, problems=tuple(problems))
 
 
@@ -169,11 +184,12 @@ def start_export(
     employer: str | None = None,
     cohort_ids: Iterable[int] | None = None,
     statuses: Iterable[str] | None = None,
+    modified_since: dt.datetime | None = None,
 ) -> ExportData:
     """Record an export request (checked now) and queue the task that writes its file."""
 
     fmt = ExportFormat(format)
-    scope = Scope(user, employer, cohort_ids)  # refuse now, not in the worker
+    scope = Scope(user, employer, cohort_ids, modified_since=modified_since)  # refuse now, not in the worker
     if formats.FORMATS[fmt].uses_preset:
         get_preset(preset, user)
     row = Export.objects.create(
@@ -183,6 +199,7 @@ def start_export(
         employer=scope.employer,
         cohort_ids=list(scope.cohort_ids),
         statuses=list(statuses or []),
+        modified_since=modified_since,
         rows_total=scope.count(statuses),
     )
     tasks.enqueue(tasks.run_export, row.pk)
@@ -220,6 +237,7 @@ def run_export(export_id: int) -> ExportData:
                 employer=row.employer,
                 cohort_ids=row.cohort_ids,
                 statuses=row.statuses,
+                modified_since=row.modified_since,
                 progress=progress,
             )
         final = path.with_suffix("." + formats.FORMATS[ExportFormat(row.format)].extension)
