@@ -68,4 +68,4 @@ def test_each_status_change_is_its_own_message_and_a_revocation_is_never_dropped
     row = SignedCredential.objects.get(certificate_id=cert.pk)
     from xblocks.certification.credentials import statuslist
 
-    assert statuslist.read_bit(row.revocation_list_id, row.revocation_index) is True
+    assert statuslist.read_status(row.status_list_id, row.status_index) == statuslist.REVOKED
