@@ -350,7 +350,7 @@ def main() -> int:
                     accepting, detail = False, str(error)
                 if accepting:
                     announced = True
-                    demo.say(f"on http://{HOST}:{PORT}/  (Ctrl-C stops it)")
+                    print(f"\nKafaat demo on http://{HOST}:{PORT}/  (Ctrl-C stops it)\n", flush=True)
                 elif time.monotonic() > deadline:
                     demo.say(f"the lab host did not take sessions ({detail}); see the messages above", error=True)
                     return 1
