@@ -256,7 +256,8 @@ class Demo:
         self.stopping.set()
         self.say("stopping…")
         self.stop_parts()
-        self.stop_labs()
+        if any(part.started for part in self.parts):  # else nothing could have started a lab
+            self.stop_labs()
         left = self.kill_marked()  # what a killed part left behind (a worker's pool processes)
         if left:
             self.say(f"{left} leftover process(es) killed")
