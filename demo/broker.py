@@ -89,7 +89,9 @@ class Channel(filesystem.Channel):
         return self.transport_options.get("bad_folder") or os.path.join(self.processed_folder, "unreadable")
 
     def _put(self, queue, payload, **kwargs):
-        name = f"{int(round(time.monotonic() * 1000))}_{uuid.uuid4()}.{queue}.msg"
+        # zero-padded nanoseconds: names sort in the order the messages were written (kombu's own
+        # milliseconds, unpadded, put messages of one millisecond in random order)
+        name = f"{time.monotonic_ns():020d}_{uuid.uuid4()}.{queue}.msg"
         _write_atomically(self.data_folder_out, name, dumps(payload).encode())
 
     def _set_aside(self, path: str, name: str, reason: str) -> None:
