@@ -42,7 +42,7 @@ def wait_for(predicate, timeout: float, what: str, demo: RunningDemo | None = No
     raise AssertionError(f"timed out waiting for {what}{tail}")
 
 
-def _cmdline(pid: int) -> str:
+def cmdline(pid: int) -> str:
     try:
         return pathlib.Path(f"/proc/{pid}/cmdline").read_bytes().replace(b"\0", b" ").decode(errors="replace")
     except OSError:
@@ -153,11 +153,11 @@ class RunningDemo:
     def lab_worker_pid(self) -> int | None:
         """The lab host's Celery worker main process (its pool processes are its children)."""
         host = self.part_pid("labhost")
-        pids = [pid for pid in self.processes("labhost") if _parent(pid) == host and " celery " in _cmdline(pid)]
+        pids = [pid for pid in self.processes("labhost") if _parent(pid) == host and " celery " in cmdline(pid)]
         return pids[0] if pids else None
 
     def beats(self) -> list[int]:
-        return [pid for pid in self.processes("beat") if "demo.beat" in _cmdline(pid)]
+        return [pid for pid in self.processes("beat") if "demo.beat" in cmdline(pid)]
 
     # ------------------------------------------------------------------------------ database
 
@@ -256,7 +256,7 @@ def cgroup_folders(sandbox_id: str) -> list[str]:
 
 def nothing_left(demo: RunningDemo) -> list[str]:
     """What the stopped demo left behind: processes, sandboxes, mounts, cgroups, its port; empty when clean."""
-    left = [f"process {pid}: {_cmdline(pid)[:120]}" for pid in demo.processes()]
+    left = [f"process {pid}: {cmdline(pid)[:120]}" for pid in demo.processes()]
     left += [f"sandbox folder {name}" for name in demo.sandboxes()]
     for sandbox_id in demo.sandboxes_seen:
         left += [f"mount {point}" for point in mounts_under(SANDBOX_ROOT / sandbox_id)]

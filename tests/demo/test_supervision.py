@@ -17,7 +17,7 @@ import uuid
 
 import pytest
 
-from tests.demo.helpers import CHECKOUT, RUN_MARK, RunningDemo, nothing_left, wait_for
+from tests.demo.helpers import CHECKOUT, RUN_MARK, RunningDemo, cmdline, nothing_left, wait_for
 
 pytestmark = [pytest.mark.sandbox, pytest.mark.slow]
 
@@ -68,6 +68,15 @@ def test_the_reaper_and_reconciler_are_in_the_schedule_the_workers_load_and_run_
         return {"kafaat-labs-reap-sessions", "kafaat-labs-reconcile-sessions"} <= done
 
     wait_for(both_ran, 60, "the reaper and the reconciler to run", demo)
+
+
+def test_lab_work_and_hr_deliveries_are_served_by_separate_workers(demo):
+    lab = cmdline(demo.lab_worker_pid())
+    other = cmdline(demo.part_pid("worker"))
+    lab_queues = lab.split("--queues ", 1)[1].split()[0].split(",")
+    assert lab_queues[0] == "kafaat.labs" and all(q.startswith("kafaat.labs") for q in lab_queues)
+    assert other.split("--queues ", 1)[1].split()[0] == "celery"  # HR deliveries' queue (Celery's default)
+    assert " --concurrency " in lab and " --concurrency " in other  # each with a pool of its own
 
 
 def test_empty_and_half_written_broker_messages_are_set_aside_and_the_workers_go_on(demo):
@@ -142,3 +151,7 @@ def test_two_sigterms_stop_everything_labs_included(demo):
     text = demo.output()
     assert "already stopping" in text and "Kafaat demo: stopped" in text
     assert demo.query("SELECT COUNT(*) FROM kafaat_labs_labsession WHERE live_key IS NOT NULL") == [(0,)]
+    # what it wrote is under its var folder: beat's state and lock, its log, the broker's folders
+    assert (demo.var_dir / "run" / "beat.lock").exists() and (demo.var_dir / "demo.log").exists()
+    assert list((demo.var_dir / "run").glob("celerybeat-schedule*"))
+    assert not list(CHECKOUT.glob("celerybeat-schedule*"))
