@@ -209,7 +209,7 @@ class Demo:
                     pass
                 part.process.wait()
 
-    def stop_labs(self) -> None:
+    def stop_labs(self, reason: str = "the demo stopped") -> None:
         """End every live lab through the database, then destroy any sandbox of this demo still there."""
         try:
             from xblocks.labs import api  # pylint: disable=import-outside-toplevel
@@ -226,7 +226,7 @@ class Demo:
             live = []
         for session_id in live:
             try:
-                api.stop_session(session_id, actor="system:operator", reason="the demo stopped")
+                api.stop_session(session_id, actor="system:operator", reason=reason)
                 api.teardown_session(session_id)
                 ended += 1
             except Exception as error:  # noqa: BLE001  (a full disk: the sweep below still ends it)
@@ -246,7 +246,7 @@ class Demo:
         except Exception as error:  # noqa: BLE001
             self.say(f"could not list the sandboxes: {error}", error=True)
         if live or destroyed:
-            self.say(f"{ended} lab(s) ended, {destroyed} sandbox(es) destroyed")
+            self.say(f"{ended} lab(s) ended, {destroyed} sandbox(es) destroyed ({reason})")
 
     def cleanup(self) -> None:
         """Stop everything; runs once, and no signal cuts it short (the handlers only take note)."""
@@ -320,6 +320,8 @@ def main() -> int:
         if not _prepare(demo):
             return 0 if demo.stopping.is_set() else 1
         django.setup()
+        # the demo owns its labs: those of a run that could not clean up (kill -9, power cut) end now
+        demo.stop_labs("left by a demo run that did not stop")
         python = sys.executable
         workers = os.environ.get("KAFAAT_DEMO_WORKERS", "4")
         demo.add(
