@@ -10,6 +10,7 @@ from __future__ import annotations
 import json
 import os
 import signal
+import sqlite3
 import subprocess
 import sys
 import time
@@ -138,6 +139,23 @@ def test_a_beat_killed_with_kill_9_is_started_again_and_never_runs_twice(demo):
     assert second.returncode == 75, second.stderr[-2000:]
     assert f"another beat (pid {beats[0]})" in second.stderr
     assert demo.beats() == beats
+
+
+def test_the_demo_reaper_ends_a_lab_past_its_idle_timeout(demo):
+    demo.start_lab("dave")
+    # as if dave had left it 20 minutes ago (the lab's idle timeout is 10 minutes)
+    database = demo.var_dir / "workbench.db"
+    with sqlite3.connect(database, timeout=30) as connection:
+        connection.execute(
+            "UPDATE kafaat_labs_labsession SET last_activity = datetime('now', '-20 minutes')"
+            " WHERE live_key IS NOT NULL AND user_id = (SELECT id FROM auth_user WHERE username = 'dave')"
+        )
+    wait_for(lambda: _lab_state(demo, "dave") not in ("ready", "stopping"), 60, "the reaper to end dave's lab", demo)
+    assert demo.query(
+        "SELECT COUNT(*) FROM kafaat_labs_labsession s JOIN auth_user u ON u.id = s.user_id"
+        " WHERE u.username = 'dave' AND s.live_key IS NOT NULL"
+    ) == [(0,)]
+    assert _lab_state(demo, "bob") == "ready"  # the others go on
 
 
 def test_two_sigterms_stop_everything_labs_included(demo):
