@@ -14,6 +14,8 @@ from workbench.settings import *  # noqa: E402,F401,F403
 from workbench.settings import INSTALLED_APPS, MIDDLEWARE  # noqa: E402
 
 from demo.private import private_dir, private_file, secret_key  # noqa: E402
+from xblocks.core import periodic as _periodic  # noqa: E402
+from xblocks.core import routing as _routing  # noqa: E402
 from xblocks.core.sqlite import sqlite_options  # noqa: E402
 
 BASE_DIR = pathlib.Path(__file__).resolve().parent.parent
@@ -80,22 +82,38 @@ LANGUAGE_CODE = "en"
 EMAIL_BACKEND = "django.core.mail.backends.filebased.EmailBackend"
 EMAIL_FILE_PATH = str(private_dir(VAR_DIR / "mail"))
 
+# The broker: a folder under var/ by default (no server to run), through demo.broker's transport, which
+# writes each message whole (temporary file, then rename) and sets an unreadable one aside instead of
+# exiting. KAFAAT_BROKER_URL (e.g. redis://…) leaves the folder for a real broker.
 CELERY_BROKER_URL = os.environ.get("KAFAAT_BROKER_URL", "filesystem://")
+if CELERY_BROKER_URL == "filesystem://":
+    CELERY_BROKER_TRANSPORT = "demo.broker:Transport"
 CELERY_BROKER_TRANSPORT_OPTIONS = {
     "data_folder_in": str(VAR_DIR / "broker"),
     "data_folder_out": str(VAR_DIR / "broker"),
     "processed_folder": str(VAR_DIR / "broker-processed"),
     "control_folder": str(VAR_DIR / "broker-control"),
+    "bad_folder": str(VAR_DIR / "broker-unreadable"),
     "store_processed": False,
     "polling_interval": 0.05,
 }
-for _folder in ("broker", "broker-processed", "broker-control", "celery-results", "credential-keys", "exports"):
+for _folder in (
+    "broker",
+    "broker-processed",
+    "broker-control",
+    "broker-unreadable",
+    "celery-results",
+    "credential-keys",
+    "exports",
+    "run",
+):
     private_dir(VAR_DIR / _folder)
 CELERY_RESULT_BACKEND = os.environ.get("KAFAAT_RESULT_BACKEND", f"file://{VAR_DIR / 'celery-results'}")
 CELERY_TASK_ACKS_LATE = True
 CELERY_WORKER_PREFETCH_MULTIPLIER = 1
 CELERY_TASK_ALWAYS_EAGER = os.environ.get("KAFAAT_CELERY_EAGER") == "1"
-CELERY_BEAT_SCHEDULE = {}  # filled by demo.celery from xblocks.core.periodic
+# Beat's own state (last run of each entry) and the lock that keeps beat to one process (demo.beat).
+CELERY_BEAT_SCHEDULE_FILENAME = str(VAR_DIR / "run" / "celerybeat-schedule")
 
 CHANNEL_LAYERS = {"default": {"BACKEND": "channels.layers.InMemoryChannelLayer"}}
 
@@ -107,6 +125,15 @@ KAFAAT = {
     "DELIVERY_ALLOW_HTTP_LOOPBACK": True,
     "DELIVERY_FILE_DROP_ROOT": str(VAR_DIR / "hr-drop"),
 }
+
+# Queues: lab work on the lab queues (the lab host's worker), everything else, HR deliveries included,
+# on Celery's default queue, which another worker with its own pool serves (demo.run): a hanging HR
+# endpoint never delays a lab start. Lab tasks sent without a queue still reach a lab host.
+CELERY_TASK_DEFAULT_QUEUE = "celery"
+CELERY_TASK_ROUTES = {task: {"queue": _routing.lab_queue(KAFAAT)} for task in _routing.LAB_TASKS}
+# Beat's entries, set here rather than merged in when the Celery app finalizes, so that beat and the
+# workers read the same complete schedule whatever order the task modules import in.
+CELERY_BEAT_SCHEDULE = _periodic.beat_schedule(KAFAAT)
 
 LOGGING = {
     "version": 1,
