@@ -117,7 +117,8 @@ function KafaatLabBlock(runtime, element, args) {
       if (step.solution !== null && step.solution !== undefined) {
         solution.textContent = "";
         var note = document.createElement("p");
-        note.textContent = _("Solution (this step earns no points now):");
+        note.textContent = step.solution_ungraded ? _("Solution (this step earns no points now):")
+          : _("Solution (you passed this step first: its points are kept):");
         var pre = document.createElement("pre");
         pre.dir = "ltr"; /* a shell script */
         pre.textContent = step.solution;
@@ -126,6 +127,12 @@ function KafaatLabBlock(runtime, element, args) {
         show(solution, true);
       }
     });
+  }
+
+  function stepStatus(id) {
+    var steps = (state.status && state.status.steps) || [];
+    for (var i = 0; i < steps.length; i += 1) { if (steps[i].id === id) { return steps[i]; } }
+    return null;
   }
 
   function render(status) {
@@ -348,7 +355,10 @@ function KafaatLabBlock(runtime, element, args) {
     } else if (target.classList.contains("kafaat-lab__hint")) {
       post("hint", { step: target.getAttribute("data-step") }).then(function (reveal) { render(reveal.status); }, failed);
     } else if (target.classList.contains("kafaat-lab__solution")) {
-      if (!window.confirm(_("Showing the solution makes this step ungraded: it will earn no points. Show it?"))) { return; }
+      var shown = stepStatus(target.getAttribute("data-step"));
+      var question = shown && shown.passed ? _("You passed this step: showing its solution keeps your points. Show it?")
+        : _("Showing the solution makes this step ungraded: it will earn no points. Show it?");
+      if (!window.confirm(question)) { return; }
       post("solution", { step: target.getAttribute("data-step") }).then(function (reveal) { render(reveal.status); }, failed);
     }
   });
