@@ -64,6 +64,7 @@
       scrollback: 5000,
       fontFamily: "'DejaVu Sans Mono', Menlo, Consolas, monospace",
       fontSize: 14,
+      lineHeight: 1.2,
       allowProposedApi: false
     });
     var fit = new global.FitAddon.FitAddon();
