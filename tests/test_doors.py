@@ -30,6 +30,7 @@ DOORS = {
         "list_sessions",
         "live_session_id",
         "may_run_lab_work",
+        "prepare_steps",
         "provision_session",
         "queue_reconciles",
         "reap_sessions",

@@ -304,3 +304,36 @@ def test_stop_all_ends_every_live_lab_and_leaves_no_sandbox(lab_factory, backend
     assert not backend.alive(handle)
     assert not [h for h in backend.inventory() if h.label.startswith(label_prefix())]
     assert LabSession.objects.get().state == "stopped"
+
+
+def test_a_steps_setup_runs_when_the_learner_reaches_it_and_reading_steps_pass_on_their_own(
+    lab_factory, backend, cleanup
+):
+    lab = lab_factory("pages_and_reading_steps")
+    status = start_ready(lab)
+    session_id = status["session_id"]
+    handle = api.terminal_target(session_id)
+    read, config, later = status["steps"]
+    assert read["passed"] and config["open"] and not later["open"]  # nothing to check: read on
+    port = LabSession.objects.get(pk=session_id).params["port"]
+    reached = backend.exec(handle, "cat /home/learner/site.conf; test -e /home/learner/reached.txt", user="learner")
+    assert reached.stdout == "listen 1\n" and not reached.ok  # the step reached ran its setup; the later one not yet
+    backend.exec(handle, f"echo 'listen {port}' > /home/learner/site.conf", user="learner")
+    assert lab.ok("check", {"step": "config"})["passed"] is True
+    after = backend.exec(handle, "cat /home/learner/reached.txt", user="learner")
+    assert after.stdout == "prepared\nagain\n"  # reaching the step ran its two scripts, in order
+    solve_in_sandbox(backend, session_id, "later")
+    done = lab.ok("check", {"step": "later"})
+    assert done["passed"] is True and done["status"]["score"] == 3.0 and done["status"]["completed"] is True
+
+
+def test_a_restarted_lab_runs_the_setup_of_every_step_already_reached(lab_factory, backend, cleanup):
+    lab = lab_factory("pages_and_reading_steps")
+    session_id = start_ready(lab)["session_id"]
+    solve_in_sandbox(backend, session_id, "config")
+    assert lab.ok("check", {"step": "config"})["passed"] is True
+    lab.ok("stop")
+    again = start_ready(lab)
+    handle = api.terminal_target(again["session_id"])
+    result = backend.exec(handle, "cat /home/learner/site.conf /home/learner/reached.txt", user="learner")
+    assert result.stdout == "listen 1\nprepared\nagain\n"  # a fresh environment, prepared up to where the learner is

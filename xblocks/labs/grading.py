@@ -104,6 +104,11 @@ def current_step(definition, progress: dict[str, Any]) -> str | None:
     return None
 
 
+def reached_steps(definition, progress: dict[str, Any]) -> tuple[str, ...]:
+    """The steps the learner has reached (their setup scripts have run): every open step, in order."""
+    return tuple(step.id for step in definition.steps if step_open(definition, progress, step.id))
+
+
 def attempts_left(definition, record: dict[str, Any]) -> int | None:
     """Check presses and flag submissions left on a step (None: unlimited)."""
     if definition.max_attempts is None:

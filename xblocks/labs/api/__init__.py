@@ -11,6 +11,7 @@ solutions), ``staff``, ``gateway`` (the terminal's contract), ``sweeps`` (reaper
 
 from xblocks.labs.api.checks import (
     claim_unpublished_grade,
+    prepare_steps,
     release_grade_claim,
     request_checks,
     run_checks,
@@ -93,6 +94,7 @@ __all__ = [
     "list_sessions",
     "live_session_id",
     "may_run_lab_work",
+    "prepare_steps",
     "provision_session",
     "queue_reconciles",
     "reap_sessions",

@@ -159,6 +159,7 @@ def _record_run(run_id: int, session_id: int, definition, step, *, state, outcom
         row = _locked(session_id)
         progress = row.progress or {}
         record = grading.step_record(progress, step.id)
+        reached_before = grading.reached_steps(definition, progress)
         graded = not record["solution"]
         now = timezone.now()
         recorded = CheckRun.objects.filter(pk=run_id, state=RunState.RUNNING).update(
@@ -191,7 +192,8 @@ def _record_run(run_id: int, session_id: int, definition, step, *, state, outcom
         LabSession.objects.filter(pk=session_id).update(
             progress=progress, best_score=score, completed_at=row.completed_at, last_activity=now
         )
-    return run, graded, row
+    newly_reached = [s for s in grading.reached_steps(definition, progress) if s not in reached_before]
+    return run, graded, row, newly_reached
 
 
 def _announce(row: LabSession, definition) -> None:
@@ -218,10 +220,38 @@ def _graded_result(run_id: int, session_id: int, definition, step, **run) -> boo
     if recorded is None:
         log.info("check run %s had already ended; its late result is dropped", run_id)
         return False
-    _run, graded, row = recorded
+    _run, graded, row, newly_reached = recorded
     if graded:
         _announce(row, definition)
+    with_setup = [step_id for step_id in newly_reached if definition.step(step_id).setup]
+    if with_setup:
+        # Sandbox work never runs in a web request (a flag is answered in one): the lab host does it.
+        tasks.enqueue(tasks.prepare_steps, session_id, with_setup, queue=host_queue(row.host))
     return True
+
+
+def prepare_steps(session_id: int, step_ids: list[str]) -> None:
+    """Run the setup scripts of steps the learner has just reached, in their live environment.
+
+    Safe to run twice only as far as the author's scripts are (they should be idempotent, as the
+    authoring guide says); a session that is no longer ready is left alone.
+    """
+    row = _row(session_id)
+    if row.state != S.READY or not row.handle:
+        log.info("lab session %s is %s: step setups %s not run", session_id, row.state, step_ids)
+        return
+    definition = _rendered(row)
+    handle = SandboxHandle.from_json(row.handle)
+    backend = _backend()
+    for step in definition.steps:
+        if step.id not in step_ids:
+            continue
+        try:
+            runner.run_step_setup(backend, handle, step)
+        except (runner.ProvisionError, SandboxError) as error:
+            log.warning("lab session %s: setup of step %s failed: %s", session_id, step.id, error)
+            return
+        log.info("lab session %s: ran the setup of step %s", session_id, step.id)
 
 
 def request_checks(session_id: int, step_id: str) -> CheckRunStatus:
