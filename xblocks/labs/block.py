@@ -57,7 +57,7 @@ def _parse(source_hash: str, source: str):
 
 
 # Only these context values are HTML, and they come from render_markdown (nh3-sanitised).
-HTML_KEYS = ("instructions", "preview")
+HTML_KEYS = ("instructions", "preview", "intro", "finish")
 
 
 def render_page(name: str, context: dict) -> str:
@@ -275,6 +275,8 @@ class LabBlock(CompletableXBlockMixin, XBlock):
                         }
                         for step in (shown.steps if shown else ())
                     ],
+                    "intro": render_markdown(shown.intro) if shown and shown.intro else "",
+                    "finish": render_markdown(shown.finish) if shown and shown.finish else "",
                     "max_score": definition.max_score if definition else 0,
                     "time_limit_minutes": int(definition.time_limit // 60) if definition else 0,
                 },

@@ -1,5 +1,6 @@
 /* Kafaat browser terminal: xterm.js on the terminal gateway's websocket, and a transcript player.
- * KafaatTerminal.open(containerEl, {fetchToken, readOnly, i18n, instructions, onEnded}) -> {close(), focus()}
+ * KafaatTerminal.open(containerEl, {fetchToken, readOnly, i18n, instructions, onEnded}) -> {close(), focus(), type(text)}
+ *   type(text) sends text as if the learner typed it, each line ended with Enter (false when read-only).
  *   onEnded(reason) is called when the shell ends ("exit") or the terminal stops retrying ("refused"),
  *   so the page can ask whether the lab itself ended (time limit, staff stop).
  * KafaatTerminal.replay(containerEl, castText, {i18n}) -> {close()}
@@ -311,6 +312,12 @@
     return {
       terminal: term,
       focus: function () { term.focus(); },
+      type: function (text) {
+        if (readOnly) { return false; }
+        /* as typed keys, not a paste: with bracketed paste the shell would wait for Enter */
+        term.input(String(text).replace(/\r?\n/g, "\r").replace(/\r?$/, "\r"), true);
+        return true;
+      },
       close: function () {
         closed = true;
         if (retryTimer) { global.clearTimeout(retryTimer); }

@@ -76,8 +76,9 @@ function KafaatLabBlock(runtime, element, args) {
       item.classList.toggle("kafaat-lab__step--passed", step.passed);
       item.classList.toggle("kafaat-lab__step--locked", !step.open);
       show(q(".kafaat-lab__step-locked", item), !step.open);
-      q(".kafaat-lab__step-state", item).textContent = step.passed
-        ? fmt(i18n.ngettext("Passed · %(points)s of %(max)s point", "Passed · %(points)s of %(max)s points",
+      var reading = !step.has_checks && !(step.flags && step.flags.length);
+      q(".kafaat-lab__step-state", item).textContent = reading ? _("Nothing to check: read on")
+        : step.passed ? fmt(i18n.ngettext("Passed · %(points)s of %(max)s point", "Passed · %(points)s of %(max)s points",
                             step.max_points), { points: step.points, max: step.max_points })
         : fmt(i18n.ngettext("%(points)s of %(max)s point", "%(points)s of %(max)s points", step.max_points),
               { points: step.points, max: step.max_points });
@@ -162,12 +163,83 @@ function KafaatLabBlock(runtime, element, args) {
       ? Date.now() + status.idle_seconds_left * 1000 : null;
     renderCountdown();
     if (status) { renderSteps(status); }
+    show(q(".kafaat-lab__finish"), !!(status && status.completed));
     syncTerminal(status);
+    renderCommands(status);
     if (starting || st === "stopping") { schedulePoll(700); }
     /* a run started in another tab, or before a reload: follow it like our own */
     if (status && status.active_run && !state.run) { trackRun(status.active_run); }
     else if (state.run) { sayRun(state.run); }
   }
+
+  /* ---------------------------------------------------------------- commands in the instructions */
+
+  /* Every authored <pre> (a command block) gets Copy and Run; Run types it into the learner's terminal. */
+  function decorateCommands() {
+    qa(".kafaat-lab__intro pre, .kafaat-lab__step-body pre").forEach(function (pre) {
+      if (pre.classList.contains("kafaat-lab__command")) { return; }
+      pre.classList.add("kafaat-lab__command");
+      pre.dir = "ltr"; /* commands read left to right in an Arabic page */
+      var actions = document.createElement("div");
+      actions.className = "kafaat-lab__command-actions";
+      [["kafaat-lab__copy", _("Copy")], ["kafaat-lab__run-command", _("Run in the terminal")]].forEach(function (spec) {
+        var button = document.createElement("button");
+        button.type = "button";
+        button.className = "kafaat-lab__button kafaat-lab__button--quiet kafaat-lab__button--small " + spec[0];
+        button.textContent = spec[1];
+        actions.appendChild(button);
+      });
+      pre.parentNode.insertBefore(actions, pre.nextSibling);
+    });
+  }
+
+  function renderCommands(status) {
+    var ready = !!(status && status.state === "ready" && state.terminal && state.terminal.type);
+    qa(".kafaat-lab__run-command").forEach(function (button) {
+      var item = button.closest(".kafaat-lab__step");
+      button.disabled = !ready || (item ? item.classList.contains("kafaat-lab__step--locked") : false);
+    });
+  }
+
+  function commandText(button) {
+    var pre = button.parentNode.previousElementSibling;
+    return pre ? pre.textContent.replace(/\n+$/, "") : "";
+  }
+
+  function acknowledge(button, text) {
+    var label = button.getAttribute("data-label") || button.textContent;
+    button.setAttribute("data-label", label);
+    button.textContent = text;
+    window.setTimeout(function () { button.textContent = label; }, 2000);
+  }
+
+  function copyText(text) {
+    if (navigator.clipboard && window.isSecureContext) { return navigator.clipboard.writeText(text); }
+    var area = document.createElement("textarea");
+    area.value = text;
+    area.setAttribute("readonly", "");
+    area.className = "kafaat-lab__copy-buffer";
+    root.appendChild(area);
+    area.select();
+    var done = document.execCommand("copy");
+    root.removeChild(area);
+    return done ? Promise.resolve() : Promise.reject(new Error("copy refused"));
+  }
+
+  root.addEventListener("click", function (event) {
+    var button = event.target.closest(".kafaat-lab__copy, .kafaat-lab__run-command");
+    if (!button || !root.contains(button)) { return; }
+    var text = commandText(button);
+    if (button.classList.contains("kafaat-lab__copy")) {
+      copyText(text).then(function () { acknowledge(button, _("Copied")); },
+        function () { acknowledge(button, _("Select the command and copy it")); });
+    } else if (state.terminal && state.terminal.type && state.terminal.type(text)) {
+      acknowledge(button, _("Sent to the terminal"));
+      state.terminal.focus();
+    }
+  });
+
+  decorateCommands();
 
   /* ---------------------------------------------------------------- terminal */
 
