@@ -451,6 +451,19 @@ function KafaatLabBlock(runtime, element, args) {
 
   var staff = q(".kafaat-lab__staff");
   var viewer = null;
+  var STATE_TEXT = {
+    requested: _("Waiting for a lab machine"),
+    provisioning: _("Starting"),
+    ready: _("Running"),
+    stopping: _("Stopping"),
+    stopped: _("Stopped"),
+    failed: _("Could not start")
+  };
+  /* the step's title as this page shows it (the id only if the lab has changed since) */
+  function stepTitle(id) {
+    var name = q('.kafaat-lab__step[data-step="' + CSS.escape(id) + '"] .kafaat-lab__step-name');
+    return name ? name.textContent : id;
+  }
   function staffSay(text) { q(".kafaat-lab__staff-status").textContent = text || ""; }
   function cell(row, text) { var td = document.createElement("td"); td.textContent = text; row.appendChild(td); return td; }
   function staffButton(td, label, action) {
@@ -486,8 +499,8 @@ function KafaatLabBlock(runtime, element, args) {
       body.sessions.forEach(function (s) {
         var tr = document.createElement("tr");
         cell(tr, s.username);
-        cell(tr, s.state + (s.learner_message ? " — " + s.learner_message : ""));
-        cell(tr, s.current_step || _("All steps passed"));
+        cell(tr, (STATE_TEXT[s.state] || s.state) + (s.learner_message ? " — " + s.learner_message : ""));
+        cell(tr, s.current_step ? stepTitle(s.current_step) : _("All steps passed"));
         cell(tr, s.last_check_at ? (s.last_check_passed ? _("passed") : _("failed")) + " · " + new Date(s.last_check_at).toLocaleString() : "—");
         cell(tr, String(s.attempts));
         cell(tr, formatClock(s.seconds_used));
