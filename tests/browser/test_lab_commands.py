@@ -54,7 +54,9 @@ def test_run_types_a_command_into_the_terminal_copy_copies_it_and_the_finish_pag
     config.get_by_role("button", name="Copied").wait_for(timeout=5_000)
     assert page.evaluate("navigator.clipboard.readText()") == command
 
-    page.wait_for_function("!document.querySelector('.kafaat-lab__step[data-step=\"config\"] .kafaat-lab__run-command').disabled")
+    page.wait_for_function(
+        "!document.querySelector('.kafaat-lab__step[data-step=\"config\"] .kafaat-lab__run-command').disabled"
+    )
     run.click()
     lab.locator(".xterm-rows").filter(has_text=command).wait_for(timeout=10_000)  # typed in the learner's shell
     config.get_by_role("button", name="Check").click()

@@ -78,7 +78,8 @@ def test_the_lab_page_never_scrolls_sideways_at_phone_tablet_and_laptop_widths(
 
 def _box(locator) -> dict:
     return locator.evaluate(
-        "node => { const b = node.getBoundingClientRect(); return {top: b.top, bottom: b.bottom, left: b.left, right: b.right}; }"
+        "node => { const b = node.getBoundingClientRect();"
+        " return {top: b.top, bottom: b.bottom, left: b.left, right: b.right}; }"
     )
 
 

@@ -56,7 +56,9 @@ def test_attempts_left_count_down_to_zero(lab, used, left):
 
 def test_a_solution_shown_after_passing_keeps_the_points_and_before_passing_ungrades(lab):
     step = lab.step("write")
-    passed = grading.reveal_solution(step, grading.step_record(progress(write={"check_points": 2, "checks_passed": True}), "write"))
+    passed = grading.reveal_solution(
+        step, grading.step_record(progress(write={"check_points": 2, "checks_passed": True}), "write")
+    )
     assert grading.step_points(step, passed) == 2.0 and grading.solution_revealed(passed) and not passed["solution"]
     unpassed = grading.reveal_solution(step, grading.step_record(progress(write={"check_points": 1}), "write"))
     assert grading.step_points(step, unpassed) == 0.0 and unpassed["solution"]

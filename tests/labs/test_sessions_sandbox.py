@@ -101,9 +101,7 @@ def test_attempts_run_out_and_no_further_check_runs(lab_factory, cleanup):
     assert CheckRun.objects.filter(session_id=session_id).count() == 3
 
 
-def test_a_hint_costs_points_and_a_solution_shown_before_passing_makes_the_step_ungraded(
-    lab_factory, backend, cleanup
-):
+def test_a_hint_costs_points_and_a_solution_shown_before_passing_makes_the_step_ungraded(lab_factory, backend, cleanup):
     lab = lab_factory("files_and_flags")
     session_id = start_ready(lab)["session_id"]
     hint = lab.ok("hint", {"step": "write"})

@@ -217,6 +217,6 @@ def test_lab_test_runs_each_steps_setup_when_it_reaches_the_step_and_passes_read
 
 @pytest.mark.sandbox
 def test_lab_test_fails_a_step_whose_setup_fails(tmp_path, capsys):
-    text = PASSING.replace("<check id=\"file\">", "<setup user=\"learner\">exit 3</setup><check id=\"file\">", 1)
+    text = PASSING.replace('<check id="file">', '<setup user="learner">exit 3</setup><check id="file">', 1)
     assert main(["lab", "test", _write(tmp_path, "broken_setup.xml", text)]) == 1
     assert "setup script 1 of step one (learner) failed: exit 3" in capsys.readouterr().out
