@@ -52,6 +52,7 @@ DOORS = {
         "list_sessions",
         "live_session_id",
         "may_run_lab_work",
+        "prepare_steps",
         "provision_session",
         "publish",
         "queue_reconciles",

@@ -16,25 +16,6 @@ with warnings.catch_warnings():
 pytestmark = [pytest.mark.browser, pytest.mark.sandbox, pytest.mark.django_db(transaction=True)]
 
 
-@pytest.fixture
-def terminal_gateway(live_server, settings):
-    """The gateway beside the live LMS stand-in: its own process and port, allowing the page's origin."""
-    import json
-
-    from django.db import connection
-
-    from tests.labs.terminal.helpers import start_gateway, stop_gateway
-
-    gateway = start_gateway(
-        "uvicorn",
-        str(connection.settings_dict["NAME"]),
-        KAFAAT_TERMINAL_ALLOWED_ORIGINS=json.dumps([live_server.url]),
-    )
-    settings.KAFAAT = {**(settings.KAFAAT or {}), "TERMINAL_GATEWAY_URL": f"ws://127.0.0.1:{gateway.port}"}
-    yield gateway
-    stop_gateway(gateway)
-
-
 def test_a_learner_types_in_the_lab_terminal_and_reads_the_output(live_server, terminal_gateway, browser_page):
     from workbench.scenarios import init_scenarios
 

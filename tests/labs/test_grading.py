@@ -24,6 +24,7 @@ def progress(**steps):
         ({"check_points": 2, "checks_passed": True, "hints": 1}, 1.0),
         ({"check_points": 0, "hints": 1}, 0.0),
         ({"check_points": 2, "checks_passed": True, "solution": True}, 0.0),
+        ({"check_points": 2, "checks_passed": True, "solution_shown": True}, 2.0),
     ],
 )
 def test_step_points_take_hint_costs_and_revealed_solutions_into_account(lab, record, points):
@@ -51,3 +52,13 @@ def test_the_lab_completes_when_every_step_passed(lab):
 @pytest.mark.parametrize(("used", "left"), [(0, 3), (2, 1), (3, 0), (9, 0)])
 def test_attempts_left_count_down_to_zero(lab, used, left):
     assert grading.attempts_left(lab, {"attempts": used}) == left
+
+
+def test_a_solution_shown_after_passing_keeps_the_points_and_before_passing_ungrades(lab):
+    step = lab.step("write")
+    passed = grading.reveal_solution(
+        step, grading.step_record(progress(write={"check_points": 2, "checks_passed": True}), "write")
+    )
+    assert grading.step_points(step, passed) == 2.0 and grading.solution_revealed(passed) and not passed["solution"]
+    unpassed = grading.reveal_solution(step, grading.step_record(progress(write={"check_points": 1}), "write"))
+    assert grading.step_points(step, unpassed) == 0.0 and unpassed["solution"]

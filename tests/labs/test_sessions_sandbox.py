@@ -101,19 +101,34 @@ def test_attempts_run_out_and_no_further_check_runs(lab_factory, cleanup):
     assert CheckRun.objects.filter(session_id=session_id).count() == 3
 
 
-def test_a_hint_costs_points_and_a_revealed_solution_makes_the_step_ungraded(lab_factory, backend, cleanup):
+def test_a_hint_costs_points_and_a_solution_shown_before_passing_makes_the_step_ungraded(lab_factory, backend, cleanup):
     lab = lab_factory("files_and_flags")
     session_id = start_ready(lab)["session_id"]
     hint = lab.ok("hint", {"step": "write"})
     assert hint["cost"] == 1 and "echo" in hint["html"]
-    solve_in_sandbox(backend, session_id, "write")
-    assert lab.ok("check", {"step": "write"})["status"]["score"] == 1.0  # 2 points minus the hint
     solution = lab.ok("solution", {"step": "write"})
     assert "answer.txt" in solution["script"] and solution["status"]["score"] == 0.0
+    assert solution["status"]["steps"][0]["solution_ungraded"] is True
+    solve_in_sandbox(backend, session_id, "write")
     again = lab.ok("check", {"step": "write"})
-    assert again["graded"] is False and again["status"]["score"] == 0.0
+    assert again["passed"] is True and again["graded"] is False and again["status"]["score"] == 0.0
     assert again["status"]["steps"][1]["open"] is True  # passing still opens the next step
     assert lab.grades()[-1]["value"] == 0.0
+
+
+def test_showing_the_solution_of_a_passed_step_keeps_its_points(lab_factory, backend, cleanup):
+    lab = lab_factory("files_and_flags")
+    session_id = start_ready(lab)["session_id"]
+    solve_in_sandbox(backend, session_id, "write")
+    assert lab.ok("check", {"step": "write"})["status"]["score"] == 2.0
+    solution = lab.ok("solution", {"step": "write"})
+    step = solution["status"]["steps"][0]
+    assert "answer.txt" in solution["script"] and solution["status"]["score"] == 2.0
+    assert step["points"] == 2.0 and step["solution_revealed"] is True and step["solution_ungraded"] is False
+    assert lab.grades()[-1] == {"value": 2.0, "max_value": 3.0}
+    again = lab.ok("check", {"step": "write"})  # checking again after reading it still counts
+    assert again["graded"] is True and again["status"]["score"] == 2.0
+    assert lab.ok("status")["steps"][0]["solution"] is not None  # the page can show it again after a reload
 
 
 def test_stop_destroys_the_sandbox_and_start_again_keeps_progress(lab_factory, backend, cleanup):
@@ -287,3 +302,36 @@ def test_stop_all_ends_every_live_lab_and_leaves_no_sandbox(lab_factory, backend
     assert not backend.alive(handle)
     assert not [h for h in backend.inventory() if h.label.startswith(label_prefix())]
     assert LabSession.objects.get().state == "stopped"
+
+
+def test_a_steps_setup_runs_when_the_learner_reaches_it_and_reading_steps_pass_on_their_own(
+    lab_factory, backend, cleanup
+):
+    lab = lab_factory("pages_and_reading_steps")
+    status = start_ready(lab)
+    session_id = status["session_id"]
+    handle = api.terminal_target(session_id)
+    read, config, later = status["steps"]
+    assert read["passed"] and config["open"] and not later["open"]  # nothing to check: read on
+    port = LabSession.objects.get(pk=session_id).params["port"]
+    reached = backend.exec(handle, "cat /home/learner/site.conf; test -e /home/learner/reached.txt", user="learner")
+    assert reached.stdout == "listen 1\n" and not reached.ok  # the step reached ran its setup; the later one not yet
+    backend.exec(handle, f"echo 'listen {port}' > /home/learner/site.conf", user="learner")
+    assert lab.ok("check", {"step": "config"})["passed"] is True
+    after = backend.exec(handle, "cat /home/learner/reached.txt", user="learner")
+    assert after.stdout == "prepared\nagain\n"  # reaching the step ran its two scripts, in order
+    solve_in_sandbox(backend, session_id, "later")
+    done = lab.ok("check", {"step": "later"})
+    assert done["passed"] is True and done["status"]["score"] == 3.0 and done["status"]["completed"] is True
+
+
+def test_a_restarted_lab_runs_the_setup_of_every_step_already_reached(lab_factory, backend, cleanup):
+    lab = lab_factory("pages_and_reading_steps")
+    session_id = start_ready(lab)["session_id"]
+    solve_in_sandbox(backend, session_id, "config")
+    assert lab.ok("check", {"step": "config"})["passed"] is True
+    lab.ok("stop")
+    again = start_ready(lab)
+    handle = api.terminal_target(again["session_id"])
+    result = backend.exec(handle, "cat /home/learner/site.conf /home/learner/reached.txt", user="learner")
+    assert result.stdout == "listen 1\nprepared\nagain\n"  # a fresh environment, prepared up to where the learner is

@@ -17,6 +17,7 @@ LAB_TASKS = (
     "xblocks.labs.tasks.provision_session",
     "xblocks.labs.tasks.teardown_session",
     "xblocks.labs.tasks.run_checks",
+    "xblocks.labs.tasks.prepare_steps",
     "xblocks.labs.tasks.stop_session",
     "xblocks.labs.tasks.reap_sessions",
     "xblocks.labs.tasks.reconcile_sessions",

@@ -57,7 +57,7 @@ def _parse(source_hash: str, source: str):
 
 
 # Only these context values are HTML, and they come from render_markdown (nh3-sanitised).
-HTML_KEYS = ("instructions", "preview")
+HTML_KEYS = ("instructions", "preview", "intro", "finish")
 
 
 def render_page(name: str, context: dict) -> str:
@@ -80,6 +80,11 @@ def lab_completion(status) -> float:
     if not steps:
         return 0.0
     return round(min(sum(1 for step in steps if step.passed) / len(steps), 0.99), 4)
+
+
+def _pages(definition) -> dict:
+    """The intro and finish pages as sanitised HTML ("" when the lab has none)."""
+    return {key: render_markdown(text) if (text := getattr(definition, key, "")) else "" for key in ("intro", "finish")}
 
 
 def _refuse(status: int, message: str) -> JsonHandlerError:
@@ -275,6 +280,7 @@ class LabBlock(CompletableXBlockMixin, XBlock):
                         }
                         for step in (shown.steps if shown else ())
                     ],
+                    **_pages(shown),
                     "max_score": definition.max_score if definition else 0,
                     "time_limit_minutes": int(definition.time_limit // 60) if definition else 0,
                 },
@@ -313,6 +319,7 @@ class LabBlock(CompletableXBlockMixin, XBlock):
                         {"title": s.title, "instructions": render_markdown(s.instructions), "max_points": s.max_points}
                         for s in (definition.steps if definition else ())
                     ],
+                    **_pages(definition),
                 },
             )
         )
@@ -580,6 +587,7 @@ class LabBlock(CompletableXBlockMixin, XBlock):
                     {"title": s.title, "instructions": render_markdown(s.instructions), "max_points": s.max_points}
                     for s in definition.steps
                 ],
+                **_pages(definition),
             },
         )
         return {"valid": True, "errors": [], "preview": preview, "max_score": definition.max_score}, definition, clean

@@ -249,6 +249,21 @@ def test_lab(item: LabSource, backend, seed: bytes, keep: bool, progress: Progre
 
 def _test_step(report: LabReport, backend, handle, step, runner) -> None:
     prefix = f"step {step.id}"
+    if step.setup:  # as in a session: a step's setup runs when the learner reaches it
+        clock = time.monotonic()
+        try:
+            runner.run_step_setup(backend, handle, step)
+        except runner.ProvisionError as error:
+            report.add(False, f"{prefix} setup", time.monotonic() - clock, error.detail)
+            return
+        report.add(True, f"{prefix} setup ({len(step.setup)} scripts)", time.monotonic() - clock)
+    if not step.graded:
+        if step.solve is not None:
+            result = runner.run_solve(backend, handle, step)
+            report.add(result.ok, f"{prefix} (reading step) solve", result.duration, "" if result.ok else result.stderr)
+        else:
+            report.add(True, f"{prefix}: a reading step, nothing to check")
+        return
     for check in step.checks:
         outcome = runner.run_check(backend, handle, check)
         ok = not outcome.passed

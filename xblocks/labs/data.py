@@ -112,6 +112,7 @@ class StepStatus:
     flags_accepted: tuple[str, ...] = ()
     hints: tuple[str, ...] = ()  # revealed hints, as sanitised HTML
     solution: str | None = None  # the solve script once revealed (plain text; the page escapes it)
+    solution_ungraded: bool = False  # shown before the step passed: the step earns no points
 
 
 @dataclass(frozen=True)

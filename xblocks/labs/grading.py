@@ -1,7 +1,9 @@
 """Scores from server-side records: step points, hint costs, gating and completion (pure functions).
 
 ``progress`` is the JSON kept on ``LabSession.progress``:
-``{"steps": {step_id: {"check_points", "checks_passed", "flags", "hints", "solution", "attempts"}}}``.
+``{"steps": {step_id: {"check_points", "checks_passed", "flags", "hints", "solution", "solution_shown", "attempts"}}}``.
+``solution`` means the solution was shown before the step passed (the step is then ungraded);
+``solution_shown`` means it was shown after the step passed (its points are kept).
 The grade is always computed here from those records, which only check runs and flag submissions
 recorded by ``api`` change; nothing the browser sends is ever summed into a score.
 """
@@ -10,7 +12,15 @@ from __future__ import annotations
 
 from typing import Any
 
-EMPTY_STEP = {"check_points": 0.0, "checks_passed": False, "flags": [], "hints": 0, "solution": False, "attempts": 0}
+EMPTY_STEP = {
+    "check_points": 0.0,
+    "checks_passed": False,
+    "flags": [],
+    "hints": 0,
+    "solution": False,
+    "solution_shown": False,
+    "attempts": 0,
+}
 
 
 def step_record(progress: dict[str, Any], step_id: str) -> dict[str, Any]:
@@ -33,7 +43,10 @@ def hint_cost(step, revealed: int) -> int:
 
 
 def step_points(step, record: dict[str, Any]) -> float:
-    """Points a step earns: best check points plus accepted flags, minus revealed hints, 0 once solved by reveal."""
+    """Points a step earns: best check points plus accepted flags, minus revealed hints.
+
+    0 when the solution was shown before the step passed; a solution read after passing keeps the points.
+    """
     if record.get("solution"):
         return 0.0
     earned = float(record.get("check_points") or 0)
@@ -46,6 +59,21 @@ def step_passed(step, record: dict[str, Any]) -> bool:
     accepted = set(record.get("flags") or [])
     checks_ok = not step.checks or bool(record.get("checks_passed"))
     return checks_ok and all(flag.id in accepted for flag in step.flags)
+
+
+def solution_revealed(record: dict[str, Any]) -> bool:
+    """Whether the learner has seen the step's solution (before or after passing it)."""
+    return bool(record.get("solution") or record.get("solution_shown"))
+
+
+def reveal_solution(step, record: dict[str, Any]) -> dict[str, Any]:
+    """The record once the solution is shown: ungraded if the step has not passed yet, else unchanged points."""
+    record = dict(record)
+    if step_passed(step, record):
+        record["solution_shown"] = True
+    else:
+        record["solution"] = True
+    return record
 
 
 def lab_score(definition, progress: dict[str, Any]) -> float:
@@ -74,6 +102,11 @@ def current_step(definition, progress: dict[str, Any]) -> str | None:
         if not step_passed(step, step_record(progress, step.id)):
             return step.id
     return None
+
+
+def reached_steps(definition, progress: dict[str, Any]) -> tuple[str, ...]:
+    """The steps the learner has reached (their setup scripts have run): every open step, in order."""
+    return tuple(step.id for step in definition.steps if step_open(definition, progress, step.id))
 
 
 def attempts_left(definition, record: dict[str, Any]) -> int | None:

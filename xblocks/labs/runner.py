@@ -122,9 +122,30 @@ def place_files(backend: Backend, handle: SandboxHandle, files: tuple[LabFile, .
             )
 
 
-def provision(backend: Backend, lab: LabDefinition, *, label: str, on_phase: Phase | None = None) -> SandboxHandle:
+def run_step_setup(backend: Backend, handle: SandboxHandle, step) -> None:
+    """Run a step's setup scripts in a live sandbox (the learner reached it); raise ProvisionError if one fails."""
+    for index, setup in enumerate(step.setup, start=1):
+        result = backend.exec(handle, setup.script, user=setup.user, timeout=SETUP_TIMEOUT)
+        if not result.ok:
+            raise ProvisionError(
+                _("This step could not be prepared. Please reset the lab, or tell your instructor."),
+                f"setup script {index} of step {step.id} ({setup.user}) failed: exit {result.exit_code}, "
+                f"timed out {result.timed_out}, {result.duration:.1f}s; "
+                f"stderr: {_tail(result.stderr)}; stdout: {_tail(result.stdout)}",
+            )
+
+
+def provision(
+    backend: Backend,
+    lab: LabDefinition,
+    *,
+    label: str,
+    on_phase: Phase | None = None,
+    reached: tuple[str, ...] | list[str] = (),
+) -> SandboxHandle:
     """Create a sandbox for a rendered lab, place its files and run its setup; destroy it on any failure.
 
+    The setup scripts of the ``reached`` steps run after the lab's own, in step order.
     ``on_phase`` hears ``creating``, ``copying_files``, ``running_setup`` and ``ready`` in that order.
     """
     _refuse_unrendered(lab)
@@ -144,6 +165,12 @@ def provision(backend: Backend, lab: LabDefinition, *, label: str, on_phase: Pha
                     f"timed out {result.timed_out}, {result.duration:.1f}s; "
                     f"stderr: {_tail(result.stderr)}; stdout: {_tail(result.stdout)}",
                 )
+        for step in lab.steps:
+            if step.id in reached:
+                try:
+                    run_step_setup(backend, handle, step)
+                except ProvisionError as error:
+                    raise ProvisionError(_start_failed(), error.detail) from None
         report("ready")
     except BaseException as error:
         _destroy_quietly(backend, handle)
@@ -164,6 +191,7 @@ def _destroy_quietly(backend: Backend, handle: SandboxHandle) -> None:
 
 def _refuse_unrendered(lab: LabDefinition) -> None:
     texts = [item.script for item in lab.setup] + [item.content for item in lab.files]
+    texts += [item.script for step in lab.steps for item in step.setup]
     if param_kinds.names_used(texts):
         raise ProvisionError(
             _start_failed(),

@@ -92,6 +92,12 @@ def run_checks(run_id: int) -> None:
 
 
 @shared_task(base=LabHostTask, acks_late=True, ignore_result=True)
+def prepare_steps(session_id: int, step_ids: list) -> None:
+    """Run the setup scripts of steps the learner has just reached; see api.prepare_steps."""
+    api.prepare_steps(int(session_id), [str(step_id) for step_id in step_ids])
+
+
+@shared_task(base=LabHostTask, acks_late=True, ignore_result=True)
 def stop_session(session_id: int, actor: str = "system:task", reason: str = "stop") -> None:
     """Stop a live session (queues its teardown); see api.stop_session."""
     api.stop_session(int(session_id), actor=str(actor), reason=str(reason))

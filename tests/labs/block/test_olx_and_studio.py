@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import pathlib
+import re
 
 import pytest
 from lxml import etree
@@ -82,6 +83,19 @@ def test_studio_preview_sanitises_authored_markdown(lab_factory):
     assert "<script>alert('title')</script>" in result["preview"].replace("&lt;", "<").replace("&gt;", ">").replace(
         "&#x27;", "'"
     ).replace("&#39;", "'")
+
+
+@pytest.mark.django_db
+def test_intro_and_finish_pages_are_in_the_preview_and_the_learners_page_with_their_parameters(lab_factory):
+    text = (OLX_DIR / "pages_and_reading_steps.xml").read_text(encoding="utf-8")
+    staff = lab_factory(DEFAULT_OLX, student="staff")
+    preview = staff.ok("studio_validate", {"olx": text})["preview"]
+    assert "In this lab you serve a page" in preview and "Well done" in preview
+    learner = lab_factory(text, student="alice")
+    page = learner.block.runtime.render(learner.block, "student_view").content
+    assert 'class="kafaat-lab__intro"' in page and "{{ lab.param.port }}" not in page  # rendered for this learner
+    assert re.search(r'<div class="kafaat-lab__finish"[^>]*hidden>', page)  # shown by the page once all passed
+    assert_inert(page)
 
 
 def test_workbench_offers_the_inline_lab_and_every_sample_course_lab():

@@ -203,3 +203,20 @@ def test_validate_refuses_two_labs_with_one_lab_key(tmp_path, capsys):
     second = _write(tmp_path, "b.xml", lab % "B")
     assert main(["lab", "validate", first, second]) == 1
     assert f"{second}: lab key 'same' is already used by the lab at {first}" in capsys.readouterr().out
+
+
+@pytest.mark.sandbox
+def test_lab_test_runs_each_steps_setup_when_it_reaches_the_step_and_passes_reading_steps(capsys):
+    assert main(["lab", "test", str(FIXTURES / "pages_and_reading_steps.xml")]) == 0, capsys.readouterr().out
+    out = capsys.readouterr().out
+    assert "step read: a reading step, nothing to check" in out
+    assert "step config setup (1 scripts)" in out and "step config fresh  check listens: fails as expected" in out
+    # the later step's check copies what its own setup wrote: it passes only if the setup ran first
+    assert "step later setup (2 scripts)" in out and "step later solved check seen: passes" in out
+
+
+@pytest.mark.sandbox
+def test_lab_test_fails_a_step_whose_setup_fails(tmp_path, capsys):
+    text = PASSING.replace('<check id="file">', '<setup user="learner">exit 3</setup><check id="file">', 1)
+    assert main(["lab", "test", _write(tmp_path, "broken_setup.xml", text)]) == 1
+    assert "setup script 1 of step one (learner) failed: exit 3" in capsys.readouterr().out

@@ -12,6 +12,7 @@ by workers), ``results`` (learners' current lab results, for the apps that heal 
 
 from xblocks.labs.api.checks import (
     claim_unpublished_grade,
+    prepare_steps,
     release_grade_claim,
     request_checks,
     run_checks,
@@ -107,6 +108,7 @@ __all__ = [
     "list_sessions",
     "live_session_id",
     "may_run_lab_work",
+    "prepare_steps",
     "provision_session",
     "publish",
     "queue_reconciles",

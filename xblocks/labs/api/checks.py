@@ -167,7 +167,9 @@ def _abandon_run(run_id: int, *, learner_message: str, detail: str) -> bool:
 
 
 def _record_run(run_id: int, session_id: int, definition, step, *, state, outcomes, points, passed, **fields):
-    """Record a running run's results and fold them into the step's best record; returns (run, graded, row).
+    """Record a running run's results and fold them into the step's best record.
+
+    Returns (run, graded, row, the steps this result newly opened).
 
     Returns None when the run is no longer running (the reaper ended it): a late result changes nothing.
     """
@@ -175,6 +177,7 @@ def _record_run(run_id: int, session_id: int, definition, step, *, state, outcom
         row = _locked(session_id)
         progress = row.progress or {}
         record = grading.step_record(progress, step.id)
+        reached_before = grading.reached_steps(definition, progress)
         graded = not record["solution"]
         now = timezone.now()
         recorded = CheckRun.objects.filter(pk=run_id, state=RunState.RUNNING).update(
@@ -215,7 +218,8 @@ def _record_run(run_id: int, session_id: int, definition, step, *, state, outcom
         # In the same transaction as the run: the result reaches certification however this process ends
         # (an ungraded run after a solution earns nothing, but it may still complete the lab).
         _publish_result(row, definition)
-    return run, graded, row
+    newly_reached = [s for s in grading.reached_steps(definition, progress) if s not in reached_before]
+    return run, graded, row, newly_reached
 
 
 def _graded_result(run_id: int, session_id: int, definition, step, **run) -> bool:
@@ -224,7 +228,36 @@ def _graded_result(run_id: int, session_id: int, definition, step, **run) -> boo
     if recorded is None:
         log.info("check run %s had already ended; its late result is dropped", run_id)
         return False
+    _run, _graded, row, newly_reached = recorded
+    with_setup = [step_id for step_id in newly_reached if definition.step(step_id).setup]
+    if with_setup:
+        # Sandbox work never runs in a web request (a flag is answered in one): the lab host does it.
+        tasks.enqueue(tasks.prepare_steps, session_id, with_setup, queue=host_queue(row.host))
     return True
+
+
+def prepare_steps(session_id: int, step_ids: list[str]) -> None:
+    """Run the setup scripts of steps the learner has just reached, in their live environment.
+
+    Safe to run twice only as far as the author's scripts are (they should be idempotent, as the
+    authoring guide says); a session that is no longer ready is left alone.
+    """
+    row = _row(session_id)
+    if row.state != S.READY or not row.handle:
+        log.info("lab session %s is %s: step setups %s not run", session_id, row.state, step_ids)
+        return
+    definition = _rendered(row)
+    handle = SandboxHandle.from_json(row.handle)
+    backend = _backend()
+    for step in definition.steps:
+        if step.id not in step_ids:
+            continue
+        try:
+            runner.run_step_setup(backend, handle, step)
+        except (runner.ProvisionError, SandboxError) as error:
+            log.warning("lab session %s: setup of step %s failed: %s", session_id, step.id, error)
+            return
+        log.info("lab session %s: ran the setup of step %s", session_id, step.id)
 
 
 def request_checks(session_id: int, step_id: str) -> CheckRunStatus:

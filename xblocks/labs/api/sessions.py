@@ -10,7 +10,7 @@ from django.utils import timezone
 
 from xblocks.core.i18n import gettext as _
 from xblocks.core.i18n import ngettext
-from xblocks.labs import hosts, runner, tasks
+from xblocks.labs import grading, hosts, runner, tasks
 from xblocks.labs.api.hosts import host_queue
 from xblocks.labs.api.status import (
     _carried_progress,
@@ -233,7 +233,9 @@ def provision_session(session_id: int) -> SessionStatus | None:
 
     try:
         backend = _backend()
-        handle = runner.provision(backend, _rendered(moved), label=moved.label, on_phase=on_phase)
+        lab = _rendered(moved)
+        reached = grading.reached_steps(lab, moved.progress or {})
+        handle = runner.provision(backend, lab, label=moved.label, on_phase=on_phase, reached=reached)
     except runner.ProvisionError as error:
         log.warning("lab session %s failed to provision: %s", session_id, error.detail)
         transition(

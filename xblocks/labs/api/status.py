@@ -109,14 +109,15 @@ def _steps_status(definition, progress: dict[str, Any]) -> tuple[StepStatus, ...
                 hints_revealed=revealed,
                 hints_total=len(step.hints),
                 next_hint_cost=step.hints[revealed].cost if revealed < len(step.hints) else None,
-                solution_revealed=bool(record["solution"]),
+                solution_revealed=grading.solution_revealed(record),
                 has_checks=bool(step.checks),
                 flags=tuple(flag.id for flag in step.flags),
                 flags_accepted=tuple(
                     flag_id for flag_id in record["flags"] if any(f.id == flag_id for f in step.flags)
                 ),
                 hints=tuple(render_markdown(hint.text) for hint in step.hints[:revealed]),
-                solution=(step.solve or "") if record["solution"] else None,
+                solution=(step.solve or "") if grading.solution_revealed(record) else None,
+                solution_ungraded=bool(record["solution"]),
             )
         )
     return tuple(steps)

@@ -113,13 +113,16 @@ def reveal_hint(session_id: int, step_id: str) -> HintReveal:
 
 
 def reveal_solution(session_id: int, step_id: str) -> SolutionReveal:
-    """Show the step's solution; the step then earns no points (it still opens the next step once it passes)."""
+    """Show the step's solution.
+
+    A step not yet passed then earns no points (it still opens the next step once it passes); a step
+    already passed keeps the points it earned.
+    """
 
     def change(step, record):
         if not step.solve:
             raise ActionRefused(_("This step has no solution to show."))
-        record["solution"] = True
-        return record
+        return grading.reveal_solution(step, record)
 
     row, definition, step, _record = _update_step(session_id, step_id, change)
     return SolutionReveal(step_id=step.id, script=step.solve or "", status=_status(row, definition))

@@ -90,7 +90,19 @@ class Hint:
 
 
 @dataclass(frozen=True)
+class SetupScript:
+    user: str
+    script: str
+
+
+@dataclass(frozen=True)
 class Step:
+    """One step. A step with neither checks nor flags is a reading (or setup) step: it passes when reached.
+
+    ``setup`` scripts run in the learner's environment when the learner reaches the step (at start for
+    the steps already reached, then as each earlier step passes).
+    """
+
     id: str
     title: str
     instructions: str
@@ -99,16 +111,16 @@ class Step:
     hints: tuple[Hint, ...] = ()
     solve: str | None = None
     solve_user: str = "root"
+    setup: tuple[SetupScript, ...] = ()
 
     @property
     def max_points(self) -> int:
         return sum(check.points for check in self.checks) + sum(flag.points for flag in self.flags)
 
-
-@dataclass(frozen=True)
-class SetupScript:
-    user: str
-    script: str
+    @property
+    def graded(self) -> bool:
+        """Whether the step has anything to check (a reading step has not)."""
+        return bool(self.checks or self.flags)
 
 
 @dataclass(frozen=True)
@@ -138,6 +150,8 @@ class LabDefinition:
     setup: tuple[SetupScript, ...] = ()
     files: tuple[LabFile, ...] = ()
     steps: tuple[Step, ...] = ()
+    intro: str = ""  # Markdown shown before the steps
+    finish: str = ""  # Markdown shown once every step has passed
 
     @property
     def max_score(self) -> int:

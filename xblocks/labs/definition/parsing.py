@@ -310,6 +310,7 @@ class _Parser:
             self.error(root, _("Text directly inside <kafaat_lab> is not allowed; put it in a step's <instructions>."))
 
         params, setup, files, steps = [], [], [], []
+        pages: dict[str, str] = {}
         step_ids: dict[str, int] = {}
         item_ids: dict[str, int] = {}
         paths: dict[str, int] = {}
@@ -332,14 +333,21 @@ class _Parser:
                 files.append(self.file(child, paths))
             elif child.tag == "step":
                 steps.append(self.step(child, step_ids, item_ids))
+            elif child.tag in ("intro", "finish"):
+                self.attributes(child, CHILD_ATTRIBUTES[child.tag])
+                if child.tag in pages:
+                    self.error(child, _("A lab has one <%(tag)s>.") % {"tag": child.tag})
+                pages[child.tag] = self.script(child, MAX_TEXT_CHARS, _("The %(tag)s page") % {"tag": child.tag})
             else:
                 self.error(
                     child,
-                    _("Unknown element <%(tag)s> in <kafaat_lab>; expected param, setup, file or step.")
+                    _("Unknown element <%(tag)s> in <kafaat_lab>; expected intro, param, setup, file, step or finish.")
                     % {"tag": child.tag},
                 )
         if not steps:
             self.error(root, _("A lab needs at least one <step>."))
+        elif not any(step.checks or step.flags for step in steps):
+            self.error(root, _("A lab needs at least one step with a <check> or <flag> to grade."))
         for what, items, cap in (
             (_("steps"), steps, MAX_STEPS),
             (_("files"), files, MAX_FILES),
@@ -366,6 +374,8 @@ class _Parser:
             setup=tuple(setup),
             files=tuple(files),
             steps=tuple(steps),
+            intro=pages.get("intro", ""),
+            finish=pages.get("finish", ""),
         )
 
     def param(self, node, seen: dict[str, int]) -> Param:
@@ -451,7 +461,7 @@ class _Parser:
         if node.text and node.text.strip():
             self.error(node, _("Text directly inside <step> is not allowed; put it in <instructions>."))
         instructions, solve, solve_user = None, None, str(User.ROOT)
-        checks, flags, hints = [], [], []
+        checks, flags, hints, setup = [], [], [], []
         for child in node:
             if not isinstance(child.tag, str):
                 continue
@@ -461,7 +471,7 @@ class _Parser:
             if allowed is None:
                 self.error(
                     child,
-                    _("Unknown element <%(tag)s> in <step>; expected instructions, check, flag, hint or solve.")
+                    _("Unknown element <%(tag)s> in <step>; expected instructions, setup, check, flag, hint or solve.")
                     % {"tag": child.tag},
                 )
                 continue
@@ -470,6 +480,11 @@ class _Parser:
                 if instructions is not None:
                     self.error(child, _("A step has one <instructions>."))
                 instructions = self.script(child, MAX_TEXT_CHARS, _("The instructions"))
+            elif child.tag == "setup":
+                script = self.script(child, MAX_SCRIPT_CHARS, _("The setup script"))
+                if not script.strip():
+                    self.error(child, _("Step %(id)s has an empty <setup> script.") % {"id": step_id})
+                setup.append(SetupScript(user=self.user(child), script=script))
             elif child.tag == "solve":
                 if solve is not None:
                     self.error(child, _("A step has one <solve>."))
@@ -518,8 +533,6 @@ class _Parser:
                         cost=self.integer(child, "cost", 0, 0, MAX_POINTS),
                     )
                 )
-        if not checks and not flags:
-            self.error(node, _("Step %(id)s needs at least one <check> or <flag>.") % {"id": step_id})
         if len(checks) + len(flags) + len(hints) > MAX_ITEMS_PER_STEP:
             self.error(
                 node,
@@ -535,6 +548,7 @@ class _Parser:
             hints=tuple(hints),
             solve=solve,
             solve_user=solve_user,
+            setup=tuple(setup),
         )
 
     def references(self, declared: set[str]) -> None:

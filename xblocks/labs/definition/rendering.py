@@ -35,6 +35,8 @@ def render(definition: LabDefinition, params: Mapping[str, str]) -> LabDefinitio
 
     return dataclasses.replace(
         definition,
+        intro=sub(definition.intro),
+        finish=sub(definition.finish),
         setup=tuple(dataclasses.replace(item, script=sub(item.script)) for item in definition.setup),
         files=tuple(dataclasses.replace(item, content=sub(item.content)) for item in definition.files),
         steps=tuple(
@@ -45,6 +47,7 @@ def render(definition: LabDefinition, params: Mapping[str, str]) -> LabDefinitio
                 flags=tuple(dataclasses.replace(flag, value=sub(flag.value)) for flag in step.flags),
                 hints=tuple(dataclasses.replace(hint, text=sub(hint.text)) for hint in step.hints),
                 solve=sub(step.solve),
+                setup=tuple(dataclasses.replace(item, script=sub(item.script)) for item in step.setup),
             )
             for step in definition.steps
         ),

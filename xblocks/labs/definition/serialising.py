@@ -74,6 +74,8 @@ def serialize_lab(definition: LabDefinition) -> str:
         ("sudo", "true" if d.learner_sudo else "false"),
     ]
     out = [f"<{TAG}{_attrs(lab_attrs)}>"]
+    if d.intro:
+        out.append(f"  <intro>{_body(d.intro)}</intro>")
     for param in d.params:
         out.append(f"  <param{_attrs([('name', param.name), ('kind', param.kind), *param.options.items()])}/>")
     for setup in d.setup:
@@ -84,6 +86,8 @@ def serialize_lab(definition: LabDefinition) -> str:
     for step in d.steps:
         out.append(f"  <step{_attrs([('id', step.id), ('title', step.title)])}>")
         out.append(f"    <instructions>{_body(step.instructions)}</instructions>")
+        for setup in step.setup:
+            out.append(f"    <setup{_attrs([('user', setup.user)])}>{_body(setup.script)}</setup>")
         for check in step.checks:
             attrs = _attrs(
                 [
@@ -102,5 +106,7 @@ def serialize_lab(definition: LabDefinition) -> str:
         if step.solve is not None:
             out.append(f"    <solve{_attrs([('user', step.solve_user)])}>{_body(step.solve)}</solve>")
         out.append("  </step>")
+    if d.finish:
+        out.append(f"  <finish>{_body(d.finish)}</finish>")
     out.append(f"</{TAG}>")
     return "\n".join(out) + "\n"

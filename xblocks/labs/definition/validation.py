@@ -107,6 +107,8 @@ CHILD_ATTRIBUTES = {
     "setup": {"user"},
     "file": {"path", "mode", "owner"},
     "step": {"id", "title"},
+    "intro": set(),
+    "finish": set(),
 }
 
 
@@ -116,6 +118,7 @@ STEP_CHILD_ATTRIBUTES = {
     "flag": {"id", "points"},
     "hint": {"cost"},
     "solve": {"user"},
+    "setup": {"user"},
 }
 
 

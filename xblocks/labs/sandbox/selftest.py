@@ -3,8 +3,8 @@
 codejail's README gives the advice this follows: check confinement before accepting untrusted
 input, because a missing kernel feature silently turns a jail into no jail. Each case is one row of
 the project's abuse-case table (``redteam/rows.py``) or an in-sandbox entry of the red-team corpus,
-short enough that the whole run takes seconds. The test suite runs the same cases (``tests/labs/sandbox/test_selftest.py``), so
-the worker checks exactly what CI checks.
+short enough that the whole run takes seconds. The test suite runs the same cases
+(``tests/labs/sandbox/test_selftest.py``), so the worker checks exactly what CI checks.
 
 Workers call ``run_and_record()`` when they start (Celery ``worker_ready``); ``LocalBackend.create``
 raises ``BackendUnavailable`` while the last recorded run of this process failed. Before the cases,

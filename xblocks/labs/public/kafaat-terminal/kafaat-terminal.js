@@ -1,8 +1,10 @@
 /* Kafaat browser terminal: xterm.js on the terminal gateway's websocket, and a transcript player.
- * KafaatTerminal.open(containerEl, {fetchToken, readOnly, i18n, instructions, onEnded}) -> {close(), focus()}
+ * KafaatTerminal.open(containerEl, {fetchToken, readOnly, i18n, instructions, onEnded}) -> {close(), focus(), type(text)}
+ *   type(text) sends text as if the learner typed it, each line ended with Enter (false when read-only).
  *   onEnded(reason) is called when the shell ends ("exit") or the terminal stops retrying ("refused"),
  *   so the page can ask whether the lab itself ended (time limit, staff stop).
- * KafaatTerminal.replay(containerEl, castText, {i18n}) -> {close()}
+ * KafaatTerminal.replay(containerEl, castText, {i18n}) -> {close(), seek(seconds), setSpeed(factor)}
+ *   with Play/Pause, Skip to end, a position slider and a speed choice (0.5x to 8x).
  * Needs the vendored xterm.js, FitAddon and WebLinksAddon globals (added by assets.add_to_fragment). */
 (function (global) {
   "use strict";
@@ -64,6 +66,7 @@
       scrollback: 5000,
       fontFamily: "'DejaVu Sans Mono', Menlo, Consolas, monospace",
       fontSize: 14,
+      lineHeight: 1.2,
       allowProposedApi: false
     });
     var fit = new global.FitAddon.FitAddon();
@@ -310,6 +313,12 @@
     return {
       terminal: term,
       focus: function () { term.focus(); },
+      type: function (text) {
+        if (readOnly) { return false; }
+        /* as typed keys, not a paste: with bracketed paste the shell would wait for Enter */
+        term.input(String(text).replace(/\r?\n/g, "\r").replace(/\r?$/, "\r"), true);
+        return true;
+      },
       close: function () {
         closed = true;
         if (retryTimer) { global.clearTimeout(retryTimer); }
@@ -349,6 +358,43 @@
     var clock = 0;
     var timer = null;
     var playing = false;
+    var speed = 1;
+    var duration = events.length ? Math.max(0, Number(events[events.length - 1][0]) || 0) : 0;
+
+    /* seek and speed: a slider over the recording's time (tenths of a second) and a speed choice */
+    var controls = el("div", "kafaat-terminal__replay-controls");
+    var seek = el("input", "kafaat-terminal__seek");
+    seek.type = "range";
+    seek.min = "0";
+    seek.max = String(Math.round(duration * 10));
+    seek.step = "1";
+    seek.value = "0";
+    seek.setAttribute("aria-label", i18n.gettext("Position in the recording"));
+    var position = el("span", "kafaat-terminal__position");
+    var speedLabel = el("label", "kafaat-terminal__speed-label", i18n.gettext("Speed") + " ");
+    var speedChoice = el("select", "kafaat-terminal__speed");
+    [0.5, 1, 2, 4, 8].forEach(function (factor) {
+      var option = el("option", "", factor + "\u00d7");
+      option.value = String(factor);
+      option.selected = factor === 1;
+      speedChoice.appendChild(option);
+    });
+    speedLabel.appendChild(speedChoice);
+    controls.appendChild(seek);
+    controls.appendChild(position);
+    controls.appendChild(speedLabel);
+    frame.root.insertBefore(controls, frame.screen);
+
+    function clockText(seconds) {
+      var whole = Math.max(0, Math.floor(seconds));
+      var minutes = Math.floor(whole / 60);
+      var rest = whole % 60;
+      return minutes + ":" + (rest < 10 ? "0" : "") + rest;
+    }
+    function showPosition() {
+      seek.value = String(Math.round(Math.min(clock, duration) * 10));
+      position.textContent = clockText(Math.min(clock, duration)) + " / " + clockText(duration);
+    }
 
     function apply(ev) {
       if (ev[1] === "o") {
@@ -372,12 +418,30 @@
     function step() {
       timer = null;
       while (index < events.length && events[index][0] <= clock + 0.001) { apply(events[index]); index += 1; }
+      showPosition();
       if (index >= events.length) { finish(); return; }
       /* idle gaps are shortened to two seconds, as asciinema's idle_time_limit does */
       var wait = Math.min(2, events[index][0] - clock);
       clock = events[index][0];
-      timer = global.setTimeout(step, wait * 1000);
+      timer = global.setTimeout(step, wait * 1000 / speed);
     }
+    function seekTo(seconds) {
+      if (timer) { global.clearTimeout(timer); timer = null; }
+      term.reset();
+      frame.log.clear();
+      if (header.width && header.height) { term.resize(header.width, header.height); }
+      index = 0;
+      clock = Math.max(0, Math.min(Number(seconds) || 0, duration));
+      while (index < events.length && events[index][0] <= clock + 0.001) { apply(events[index]); index += 1; }
+      showPosition();
+      if (index >= events.length) { finish(); }
+      else if (playing) { step(); }
+    }
+    seek.addEventListener("input", function () { seekTo(Number(seek.value) / 10); });
+    speedChoice.addEventListener("change", function () {
+      speed = Number(speedChoice.value) || 1;
+      if (playing && timer) { global.clearTimeout(timer); timer = null; step(); }
+    });
     play.addEventListener("click", function () {
       if (playing) {
         playing = false;
@@ -395,11 +459,16 @@
     end.addEventListener("click", function () {
       if (timer) { global.clearTimeout(timer); timer = null; }
       while (index < events.length) { apply(events[index]); index += 1; }
+      clock = duration;
+      showPosition();
       finish();
     });
     frame.status.textContent = events.length ? i18n.gettext("Recording ready. Press Play.") : i18n.gettext("Nothing was recorded.");
+    showPosition();
     return {
       terminal: term,
+      seek: seekTo,
+      setSpeed: function (factor) { speedChoice.value = String(factor); speedChoice.dispatchEvent(new Event("change")); },
       close: function () {
         if (timer) { global.clearTimeout(timer); }
         term.dispose();

@@ -76,8 +76,9 @@ function KafaatLabBlock(runtime, element, args) {
       item.classList.toggle("kafaat-lab__step--passed", step.passed);
       item.classList.toggle("kafaat-lab__step--locked", !step.open);
       show(q(".kafaat-lab__step-locked", item), !step.open);
-      q(".kafaat-lab__step-state", item).textContent = step.passed
-        ? fmt(i18n.ngettext("Passed · %(points)s of %(max)s point", "Passed · %(points)s of %(max)s points",
+      var reading = !step.has_checks && !(step.flags && step.flags.length);
+      q(".kafaat-lab__step-state", item).textContent = reading ? _("Nothing to check: read on")
+        : step.passed ? fmt(i18n.ngettext("Passed · %(points)s of %(max)s point", "Passed · %(points)s of %(max)s points",
                             step.max_points), { points: step.points, max: step.max_points })
         : fmt(i18n.ngettext("%(points)s of %(max)s point", "%(points)s of %(max)s points", step.max_points),
               { points: step.points, max: step.max_points });
@@ -117,7 +118,8 @@ function KafaatLabBlock(runtime, element, args) {
       if (step.solution !== null && step.solution !== undefined) {
         solution.textContent = "";
         var note = document.createElement("p");
-        note.textContent = _("Solution (this step earns no points now):");
+        note.textContent = step.solution_ungraded ? _("Solution (this step earns no points now):")
+          : _("Solution (you passed this step first: its points are kept):");
         var pre = document.createElement("pre");
         pre.dir = "ltr"; /* a shell script */
         pre.textContent = step.solution;
@@ -126,6 +128,12 @@ function KafaatLabBlock(runtime, element, args) {
         show(solution, true);
       }
     });
+  }
+
+  function stepStatus(id) {
+    var steps = (state.status && state.status.steps) || [];
+    for (var i = 0; i < steps.length; i += 1) { if (steps[i].id === id) { return steps[i]; } }
+    return null;
   }
 
   function render(status) {
@@ -155,12 +163,83 @@ function KafaatLabBlock(runtime, element, args) {
       ? Date.now() + status.idle_seconds_left * 1000 : null;
     renderCountdown();
     if (status) { renderSteps(status); }
+    show(q(".kafaat-lab__finish"), !!(status && status.completed));
     syncTerminal(status);
+    renderCommands(status);
     if (starting || st === "stopping") { schedulePoll(700); }
     /* a run started in another tab, or before a reload: follow it like our own */
     if (status && status.active_run && !state.run) { trackRun(status.active_run); }
     else if (state.run) { sayRun(state.run); }
   }
+
+  /* ---------------------------------------------------------------- commands in the instructions */
+
+  /* Every authored <pre> (a command block) gets Copy and Run; Run types it into the learner's terminal. */
+  function decorateCommands() {
+    qa(".kafaat-lab__intro pre, .kafaat-lab__step-body pre").forEach(function (pre) {
+      if (pre.classList.contains("kafaat-lab__command")) { return; }
+      pre.classList.add("kafaat-lab__command");
+      pre.dir = "ltr"; /* commands read left to right in an Arabic page */
+      var actions = document.createElement("div");
+      actions.className = "kafaat-lab__command-actions";
+      [["kafaat-lab__copy", _("Copy")], ["kafaat-lab__run-command", _("Run in the terminal")]].forEach(function (spec) {
+        var button = document.createElement("button");
+        button.type = "button";
+        button.className = "kafaat-lab__button kafaat-lab__button--quiet kafaat-lab__button--small " + spec[0];
+        button.textContent = spec[1];
+        actions.appendChild(button);
+      });
+      pre.parentNode.insertBefore(actions, pre.nextSibling);
+    });
+  }
+
+  function renderCommands(status) {
+    var ready = !!(status && status.state === "ready" && state.terminal && state.terminal.type);
+    qa(".kafaat-lab__run-command").forEach(function (button) {
+      var item = button.closest(".kafaat-lab__step");
+      button.disabled = !ready || (item ? item.classList.contains("kafaat-lab__step--locked") : false);
+    });
+  }
+
+  function commandText(button) {
+    var pre = button.parentNode.previousElementSibling;
+    return pre ? pre.textContent.replace(/\n+$/, "") : "";
+  }
+
+  function acknowledge(button, text) {
+    var label = button.getAttribute("data-label") || button.textContent;
+    button.setAttribute("data-label", label);
+    button.textContent = text;
+    window.setTimeout(function () { button.textContent = label; }, 2000);
+  }
+
+  function copyText(text) {
+    if (navigator.clipboard && window.isSecureContext) { return navigator.clipboard.writeText(text); }
+    var area = document.createElement("textarea");
+    area.value = text;
+    area.setAttribute("readonly", "");
+    area.className = "kafaat-lab__copy-buffer";
+    root.appendChild(area);
+    area.select();
+    var done = document.execCommand("copy");
+    root.removeChild(area);
+    return done ? Promise.resolve() : Promise.reject(new Error("copy refused"));
+  }
+
+  root.addEventListener("click", function (event) {
+    var button = event.target.closest(".kafaat-lab__copy, .kafaat-lab__run-command");
+    if (!button || !root.contains(button)) { return; }
+    var text = commandText(button);
+    if (button.classList.contains("kafaat-lab__copy")) {
+      copyText(text).then(function () { acknowledge(button, _("Copied")); },
+        function () { acknowledge(button, _("Select the command and copy it")); });
+    } else if (state.terminal && state.terminal.type && state.terminal.type(text)) {
+      acknowledge(button, _("Sent to the terminal"));
+      state.terminal.focus();
+    }
+  });
+
+  decorateCommands();
 
   /* ---------------------------------------------------------------- terminal */
 
@@ -348,7 +427,10 @@ function KafaatLabBlock(runtime, element, args) {
     } else if (target.classList.contains("kafaat-lab__hint")) {
       post("hint", { step: target.getAttribute("data-step") }).then(function (reveal) { render(reveal.status); }, failed);
     } else if (target.classList.contains("kafaat-lab__solution")) {
-      if (!window.confirm(_("Showing the solution makes this step ungraded: it will earn no points. Show it?"))) { return; }
+      var shown = stepStatus(target.getAttribute("data-step"));
+      var question = shown && shown.passed ? _("You passed this step: showing its solution keeps your points. Show it?")
+        : _("Showing the solution makes this step ungraded: it will earn no points. Show it?");
+      if (!window.confirm(question)) { return; }
       post("solution", { step: target.getAttribute("data-step") }).then(function (reveal) { render(reveal.status); }, failed);
     }
   });
@@ -369,6 +451,19 @@ function KafaatLabBlock(runtime, element, args) {
 
   var staff = q(".kafaat-lab__staff");
   var viewer = null;
+  var STATE_TEXT = {
+    requested: _("Waiting for a lab machine"),
+    provisioning: _("Starting"),
+    ready: _("Running"),
+    stopping: _("Stopping"),
+    stopped: _("Stopped"),
+    failed: _("Could not start")
+  };
+  /* the step's title as this page shows it (the id only if the lab has changed since) */
+  function stepTitle(id) {
+    var name = q('.kafaat-lab__step[data-step="' + CSS.escape(id) + '"] .kafaat-lab__step-name');
+    return name ? name.textContent : id;
+  }
   function staffSay(text) { q(".kafaat-lab__staff-status").textContent = text || ""; }
   function cell(row, text) { var td = document.createElement("td"); td.textContent = text; row.appendChild(td); return td; }
   function staffButton(td, label, action) {
@@ -404,8 +499,8 @@ function KafaatLabBlock(runtime, element, args) {
       body.sessions.forEach(function (s) {
         var tr = document.createElement("tr");
         cell(tr, s.username);
-        cell(tr, s.state + (s.learner_message ? " — " + s.learner_message : ""));
-        cell(tr, s.current_step || _("All steps passed"));
+        cell(tr, (STATE_TEXT[s.state] || s.state) + (s.learner_message ? " — " + s.learner_message : ""));
+        cell(tr, s.current_step ? stepTitle(s.current_step) : _("All steps passed"));
         cell(tr, s.last_check_at ? (s.last_check_passed ? _("passed") : _("failed")) + " · " + new Date(s.last_check_at).toLocaleString() : "—");
         cell(tr, String(s.attempts));
         cell(tr, formatClock(s.seconds_used));
