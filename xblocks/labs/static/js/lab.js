@@ -19,7 +19,15 @@ function KafaatLabBlock(runtime, element, args) {
     running_setup: _("Running the lab's setup…"),
     ready: _("Your lab is ready.")
   };
-  var state = { status: args.status ? JSON.parse(decodeURIComponent(args.status)) : null, terminal: null, terminalFor: null, timer: null, poller: null, deadline: null, busy: false, run: null };
+  /* While a lab starts the page asks often at first (a sandbox is usually ready within ~100 ms),
+   * then backs off: QUICK_POLLS polls FIRST_POLL_MS apart, then doubling up to MAX_POLL_MS. */
+  var FIRST_POLL_MS = 50;
+  var QUICK_POLLS = 4;
+  var MAX_POLL_MS = 1000;
+  var state = {
+    status: args.status ? JSON.parse(decodeURIComponent(args.status)) : null, terminal: null, terminalFor: null,
+    grant: null, timer: null, poller: null, polls: 0, deadline: null, busy: false, run: null
+  };
 
   function q(selector, from) { return (from || root).querySelector(selector); }
   function qa(selector, from) { return Array.prototype.slice.call((from || root).querySelectorAll(selector)); }
@@ -156,7 +164,7 @@ function KafaatLabBlock(runtime, element, args) {
     renderCountdown();
     if (status) { renderSteps(status); }
     syncTerminal(status);
-    if (starting || st === "stopping") { schedulePoll(700); }
+    if (starting || st === "stopping") { schedulePoll(nextPollDelay()); } else { state.polls = 0; }
     /* a run started in another tab, or before a reload: follow it like our own */
     if (status && status.active_run && !state.run) { trackRun(status.active_run); }
     else if (state.run) { sayRun(state.run); }
@@ -164,27 +172,55 @@ function KafaatLabBlock(runtime, element, args) {
 
   /* ---------------------------------------------------------------- terminal */
 
+  function terminalWanted() { return !!(args.terminal && window.KafaatTerminal); }
+
+  /* The terminal is built while the lab starts; its first token arrives with the "ready" status
+   * (the pending grant below), and any later one (a reconnect) comes from terminal_token. */
+  function pendingGrant() {
+    var grant = {};
+    grant.promise = new Promise(function (resolve) { grant.resolve = resolve; });
+    return grant;
+  }
+  function fetchToken() {
+    var grant = state.grant;
+    if (grant) { return grant.promise; }
+    return post("terminal_token");
+  }
+  function settleGrant(status) {
+    var grant = state.grant;
+    if (!grant) { return; }
+    state.grant = null;
+    grant.resolve(status.terminal || post("terminal_token"));
+  }
+
   function syncTerminal(status) {
-    var ready = status && status.state === "ready";
+    var st = status ? status.state : "";
+    var ready = st === "ready";
+    var starting = st === "requested" || st === "provisioning";
+    var wanted = (ready || starting) && status.session_id !== null && status.session_id !== undefined;
     var screen = q(".kafaat-lab__terminal-screen");
     var placeholder = q(".kafaat-lab__terminal-placeholder");
-    if (ready && state.terminalFor !== status.session_id) {
+    if (wanted && state.terminalFor !== status.session_id) {
       closeTerminal();
-      if (!args.terminal || !window.KafaatTerminal) {
-        placeholder.textContent = _("The terminal is not available on this site; your lab is running.");
+      if (!terminalWanted()) {
+        if (ready) { placeholder.textContent = _("The terminal is not available on this site; your lab is running."); }
         return;
       }
       show(placeholder, false);
       state.terminalFor = status.session_id;
+      if (starting || status.terminal) { state.grant = pendingGrant(); }
       state.terminal = window.KafaatTerminal.open(screen, {
-        fetchToken: function () { return post("terminal_token"); },
+        fetchToken: fetchToken,
         readOnly: false,
         i18n: i18n,
         instructions: q(".kafaat-lab__instructions"),
         /* the shell ended: the lab may have ended too (time limit, staff stop), so ask */
         onEnded: function () { schedulePoll(0); }
       });
-    } else if (!ready && state.terminal) {
+      if (ready) { settleGrant(status); }
+    } else if (wanted && ready) {
+      settleGrant(status);
+    } else if (!wanted && state.terminal) {
       closeTerminal();
       placeholder.textContent = _("The terminal opens here when your lab is ready.");
       show(placeholder, true);
@@ -194,16 +230,24 @@ function KafaatLabBlock(runtime, element, args) {
     if (state.terminal) { try { state.terminal.close(); } catch { /* already closed */ } }
     state.terminal = null;
     state.terminalFor = null;
+    state.grant = null;
     q(".kafaat-lab__terminal-screen").textContent = "";
   }
 
   /* ---------------------------------------------------------------- polling */
 
+  function nextPollDelay() {
+    state.polls += 1;
+    if (state.polls <= QUICK_POLLS) { return FIRST_POLL_MS; }
+    return Math.min(MAX_POLL_MS, FIRST_POLL_MS * Math.pow(2, state.polls - QUICK_POLLS));
+  }
+
   function schedulePoll(delay) {
     if (state.poller) { clearTimeout(state.poller); }
     state.poller = setTimeout(function () {
       state.poller = null;
-      post("status").then(render, function (error) { failed(error); schedulePoll(3000); });
+      /* a terminal waiting for its first token gets it in the same answer as "ready" */
+      post("status", state.grant ? { terminal: true } : {}).then(render, function (error) { failed(error); schedulePoll(3000); });
     }, delay);
   }
 
@@ -214,7 +258,9 @@ function KafaatLabBlock(runtime, element, args) {
   function lifecycle(handler, question) {
     if (question && !window.confirm(question)) { return; }
     busy(true);
-    post(handler).then(function (status) { busy(false); render(status); }, function (error) { busy(false); failed(error); });
+    state.polls = 0;
+    /* a lab that is ready at once (a rejoin) brings its terminal token along */
+    post(handler, handler === "stop" || !terminalWanted() ? {} : { terminal: true }).then(function (status) { busy(false); render(status); }, function (error) { busy(false); failed(error); });
   }
 
   /* ---------------------------------------------------------------- check runs */
