@@ -45,7 +45,7 @@ def _once(command: list[str], env: dict[str, str]) -> float:
 def main(argv: list[str]) -> int:
     parser = argparse.ArgumentParser(prog="python -m benchmarks cli")
     parser.add_argument("--runs", type=int, default=30, help="samples of each command")
-    parser.add_argument("--before", metavar="PATH", help="a source tree (holding xblocks/) to time the same command from")
+    parser.add_argument("--before", metavar="PATH", help="a source tree holding xblocks/ to time too")
     parser.add_argument("--image", default="base")
     args = parser.parse_args(argv)
 

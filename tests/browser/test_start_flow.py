@@ -114,8 +114,7 @@ def test_a_second_learner_cannot_read_the_first_learners_status_or_token(live_se
     assert answer["ok"] and answer["body"]["session_id"] is None and answer["body"]["state"] == ""
     assert "terminal" not in answer["body"]
     token = page.evaluate(
-        "(url) => KafaatHttp.postJSON(url, {session_id: %d})" % alice_session,
-        bob_url.replace("/status/", "/terminal_token/"),
+        "([url, body]) => KafaatHttp.postJSON(url, body)",
+        [bob_url.replace("/status/", "/terminal_token/"), {"session_id": alice_session}],
     )
     assert token["status"] == 409 and "token" not in (token["body"] or {})
-
