@@ -269,7 +269,14 @@ function KafaatLabBlock(runtime, element, args) {
    * A push channel can replace this function; its callers only see onUpdate(run) and onEnd(run). */
   function followRun(runId, onUpdate, onEnd) {
     var errors = 0;
+    var polls = 0;
     var stopped = false;
+    /* like the start: a few quick polls (a check is often over within ~100 ms), then backing off */
+    function nextDelay(run) {
+      polls += 1;
+      if (polls <= QUICK_POLLS) { return FIRST_POLL_MS; }
+      return Math.min(run.state === "queued" ? 1000 : 700, FIRST_POLL_MS * Math.pow(2, polls - QUICK_POLLS));
+    }
     function poll(delay) {
       setTimeout(function () {
         if (stopped) { return; }
@@ -277,7 +284,7 @@ function KafaatLabBlock(runtime, element, args) {
           errors = 0;
           if (run.finished) { stopped = true; onEnd(run); return; }
           onUpdate(run);
-          poll(run.state === "queued" ? 1000 : 700);
+          poll(nextDelay(run));
         }, function (error) {
           errors += 1;
           if (error.status === 404 || errors >= 10) { stopped = true; onEnd({ finished: true, error: error }); return; }
@@ -285,7 +292,7 @@ function KafaatLabBlock(runtime, element, args) {
         });
       }, delay);
     }
-    poll(400); /* a short step's run is often over by then */
+    poll(FIRST_POLL_MS);
     return { stop: function () { stopped = true; } };
   }
 
