@@ -26,6 +26,7 @@ import datetime
 import os
 import pathlib
 import re
+import shutil
 import signal
 import socket
 import subprocess
@@ -171,7 +172,10 @@ def _sample(browser, demo: Demo, learner: str) -> dict[str, float]:
         page.wait_for_function("() => window.__check.seen !== null", timeout=120_000, polling=50)
         check = page.evaluate("() => window.__check")
         lab.locator(".kafaat-lab__stop").click()
-        lab.locator(".kafaat-lab__start").wait_for(state="visible", timeout=120_000)
+        try:
+            lab.locator(".kafaat-lab__start").wait_for(state="visible", timeout=60_000)
+        except Exception:  # each sample is a new learner: a slow teardown does not spoil the next one
+            print(f"{learner}: the lab had not stopped 60 s after Stop", file=sys.stderr, flush=True)
         return {
             "start_prompt": start["seen"] - start["t0"],
             "start_ready_shown": start["ready"] - start["t0"],
@@ -245,10 +249,17 @@ def main(argv: list[str]) -> int:
     if args.before:
         trees["before"] = pathlib.Path(args.before).resolve()
     results, rows = {}, []
-    with tempfile.TemporaryDirectory(prefix="kafaat-bench-browser-") as folder, sync_playwright() as playwright:
+    folder = pathlib.Path(tempfile.mkdtemp(prefix="kafaat-bench-browser-"))
+    with sync_playwright() as playwright:
         for label, tree in trees.items():
-            results[label] = _measure(label, tree, args.runs, pathlib.Path(folder), playwright)
+            try:
+                results[label] = _measure(label, tree, args.runs, folder, playwright)
+            except Exception:
+                print(f"{label}: failed; the demo's logs are kept in {folder}", file=sys.stderr)
+                raise
             rows.extend(_rows(label, results[label]))
+            report.print_table(f"{label} (ms)", _rows(label, results[label]), ["measure", "n", "p50 ms", "p95 ms"])
+    shutil.rmtree(folder, ignore_errors=True)
     report.print_table(
         "Chromium through the demo (ms; timed in the page)",
         rows,
