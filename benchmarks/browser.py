@@ -280,5 +280,7 @@ def main(argv: list[str]) -> int:
     for label, result in results.items():
         print(f"{label}: demo printed its address {result['boot_s']:.1f} s after it was started")
     with contextlib.suppress(OSError):
-        report.save("browser", {"runs": args.runs, "broker": args.broker or "filesystem", "results": results, "rows": rows})
+        report.save(
+            "browser", {"runs": args.runs, "broker": args.broker or "filesystem", "results": results, "rows": rows}
+        )
     return 0
