@@ -48,7 +48,16 @@ MARKER_OUTPUT = "kafaat-bench-42"
 # (an xterm "insertText" input, as an IME sends it), and notes when its output is on screen.
 START_PROBE = """([command, output]) => {
   const lab = document.querySelector('.kafaat-lab');
-  const bench = window.__bench = {t0: null, ready: null, connected: null, seen: null, typed: false};
+  const bench = window.__bench = {t0: null, ready: null, connected: null, seen: null, typed: false, requests: []};
+  const fetched = window.fetch;
+  window.fetch = function (url) {  /* each handler request: name, sent and answered (ms after the click) */
+    const sent = performance.now();
+    const name = (String(url).match(/handler[/][^/]+[/]([a-z_]+)/) || [])[1];
+    return fetched.apply(this, arguments).then((response) => {
+      if (name && bench.t0 !== null) { bench.requests.push([name, sent - bench.t0, performance.now() - bench.t0]); }
+      return response;
+    });
+  };
   lab.querySelector('.kafaat-lab__start').addEventListener('click', () => { bench.t0 = performance.now(); },
     {capture: true, once: true});
   const look = () => {
@@ -187,6 +196,7 @@ def _sample(browser, demo: Demo, learner: str) -> dict[str, float]:
             "start_ready_shown": start["ready"] - start["t0"],
             "start_connected": start["connected"] - start["t0"],
             "check_feedback": check["seen"] - check["t0"],
+            "start_requests": start["requests"],
         }
     finally:
         page.close()
@@ -208,6 +218,10 @@ def _measure(label: str, tree: pathlib.Path, runs: int, folder: pathlib.Path, pl
     finally:
         demo.stop()
     return {"boot_s": boot_s, "samples": samples, **figures}
+
+
+def _answered(sample: dict, handler: str) -> float:
+    return next((answered for name, _sent, answered in sample["start_requests"] if name == handler), float("nan"))
 
 
 def _rows(label: str, result: dict) -> list[dict]:
@@ -234,8 +248,10 @@ def _rows(label: str, result: dict) -> list[dict]:
 
     row("Start → prompt, cold", [cold["start_prompt"]], TARGETS["start_prompt_cold_ms"])
     row("Start → prompt, warm", [s["start_prompt"] for s in warm], f"p95 {TARGETS['start_prompt_warm_p95_ms']:g}")
+    row("Start → Start answered, warm", [_answered(s, "start") for s in warm])
     row("Start → page shows ready, warm", [s["start_ready_shown"] for s in warm])
     row("Start → terminal connected, warm", [s["start_connected"] for s in warm])
+    row("status polls per Start, warm", [sum(n == "status" for n, _s, _a in s["start_requests"]) for s in warm])
     row("Check → feedback, cold", [cold["check_feedback"]])
     row("Check → feedback, warm", [s["check_feedback"] for s in warm])
     row("baseline: server requested → ready", server)

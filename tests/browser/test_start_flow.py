@@ -118,3 +118,28 @@ def test_a_second_learner_cannot_read_the_first_learners_status_or_token(live_se
         [bob_url.replace("/status/", "/terminal_token/"), {"session_id": alice_session}],
     )
     assert token["status"] == 409 and "token" not in (token["body"] or {})
+
+
+def test_a_refused_start_leaves_no_terminal_behind(live_server, browser_page):
+    from workbench.scenarios import init_scenarios
+
+    from xblocks.labs.models import LabSession
+
+    init_scenarios()
+    page = browser_page
+    refusal = json.dumps({"error": "No lab machine is free right now. Please try again in a few minutes."})
+    # the handler's own refusal (409 with a message), held back a moment so the click's terminal is built first
+    page.route(
+        re.compile(r".*/handler/[^/]+/start/.*"),
+        lambda route: (page.wait_for_timeout(300), route.fulfill(status=409, body=refusal)),
+    )
+    page.goto(f"{live_server.url}/scenario/kafaat_lab.0/?student=alice")
+    lab = page.locator(".kafaat-lab").first
+    lab.locator(".kafaat-lab__score").filter(has_text="Score").wait_for(timeout=10_000)
+    lab.get_by_role("button", name="Start lab").click()
+    lab.locator(".kafaat-terminal").wait_for(state="attached", timeout=10_000)  # built while Start is on its way
+    lab.locator(".kafaat-lab__status").filter(has_text="No lab machine is free").wait_for(timeout=30_000)
+    assert lab.locator(".kafaat-terminal").count() == 0  # the terminal built on the click is gone again
+    assert lab.locator(".kafaat-lab__terminal-placeholder").is_visible()
+    assert lab.get_by_role("button", name="Start lab").is_enabled()
+    assert not LabSession.objects.exists() and page.js_errors == []

@@ -173,6 +173,7 @@ function KafaatLabBlock(runtime, element, args) {
   /* ---------------------------------------------------------------- terminal */
 
   function terminalWanted() { return !!(args.terminal && window.KafaatTerminal); }
+  var PENDING = {}; /* terminalFor while the Start answer, which names the session, is on its way */
 
   /* The terminal is built while the lab starts; its first token arrives with the "ready" status
    * (the pending grant below), and any later one (a reconnect) comes from terminal_token. */
@@ -193,30 +194,44 @@ function KafaatLabBlock(runtime, element, args) {
     grant.resolve(status.terminal || post("terminal_token"));
   }
 
+  function openTerminal(sessionId) {
+    show(q(".kafaat-lab__terminal-placeholder"), false);
+    state.terminalFor = sessionId;
+    state.terminal = window.KafaatTerminal.open(q(".kafaat-lab__terminal-screen"), {
+      fetchToken: fetchToken,
+      readOnly: false,
+      i18n: i18n,
+      instructions: q(".kafaat-lab__instructions"),
+      /* the shell ended: the lab may have ended too (time limit, staff stop), so ask */
+      onEnded: function () { schedulePoll(0); }
+    });
+  }
+
+  /* Start pressed: build xterm.js while the Start request is on its way (building it takes the page's
+   * main thread for a moment, which would otherwise delay the first status poll). */
+  function prepareTerminal() {
+    if (!terminalWanted() || state.terminal) { return; }
+    state.grant = pendingGrant();
+    openTerminal(PENDING);
+  }
+
   function syncTerminal(status) {
     var st = status ? status.state : "";
     var ready = st === "ready";
     var starting = st === "requested" || st === "provisioning";
     var wanted = (ready || starting) && status.session_id !== null && status.session_id !== undefined;
-    var screen = q(".kafaat-lab__terminal-screen");
     var placeholder = q(".kafaat-lab__terminal-placeholder");
-    if (wanted && state.terminalFor !== status.session_id) {
+    if (wanted && state.terminalFor === PENDING) {
+      state.terminalFor = status.session_id; /* the terminal built when Start was pressed is this lab's */
+      if (ready) { settleGrant(status); }
+    } else if (wanted && state.terminalFor !== status.session_id) {
       closeTerminal();
       if (!terminalWanted()) {
         if (ready) { placeholder.textContent = _("The terminal is not available on this site; your lab is running."); }
         return;
       }
-      show(placeholder, false);
-      state.terminalFor = status.session_id;
       if (starting || status.terminal) { state.grant = pendingGrant(); }
-      state.terminal = window.KafaatTerminal.open(screen, {
-        fetchToken: fetchToken,
-        readOnly: false,
-        i18n: i18n,
-        instructions: q(".kafaat-lab__instructions"),
-        /* the shell ended: the lab may have ended too (time limit, staff stop), so ask */
-        onEnded: function () { schedulePoll(0); }
-      });
+      openTerminal(status.session_id);
       if (ready) { settleGrant(status); }
     } else if (wanted && ready) {
       settleGrant(status);
@@ -260,7 +275,14 @@ function KafaatLabBlock(runtime, element, args) {
     busy(true);
     state.polls = 0;
     /* a lab that is ready at once (a rejoin) brings its terminal token along */
-    post(handler, handler === "stop" || !terminalWanted() ? {} : { terminal: true }).then(function (status) { busy(false); render(status); }, function (error) { busy(false); failed(error); });
+    post(handler, handler === "stop" || !terminalWanted() ? {} : { terminal: true }).then(function (status) { busy(false); render(status); }, function (error) {
+      busy(false);
+      if (state.terminalFor === PENDING) { /* the terminal built for a Start that was refused */
+        closeTerminal();
+        show(q(".kafaat-lab__terminal-placeholder"), true);
+      }
+      failed(error);
+    });
   }
 
   /* ---------------------------------------------------------------- check runs */
@@ -385,6 +407,7 @@ function KafaatLabBlock(runtime, element, args) {
     } else if (target.classList.contains("kafaat-lab__start")) {
       say(PHASE_TEXT.queued);
       lifecycle("start");
+      prepareTerminal();
     } else if (target.classList.contains("kafaat-lab__reset")) {
       lifecycle("reset", _("Reset the lab? Your environment is thrown away and a fresh one starts. Points you earned are kept."));
     } else if (target.classList.contains("kafaat-lab__stop")) {
