@@ -14,8 +14,9 @@ self-test done, its caches empty); the others are **warm**. Baselines from the s
 the demo's log: the sandbox engine's create→ready ("sandbox … ready in N ms") and the server's
 requested→ready of each session, so the ratios say what the page adds to what the server does.
 
-``--before PATH`` runs the same samples against a second demo whose ``xblocks`` comes from another
-source tree (e.g. ``git archive REV xblocks | tar -x -C PATH``), for a before/after in one run.
+``--before PATH`` runs the same samples against a second demo run from another source tree holding
+``xblocks/`` and ``demo/`` (e.g. ``git archive REV xblocks demo | tar -x -C PATH``), for a
+before/after in one run.
 ``--broker URL`` runs the demo's Celery on that broker (with lab queues of its own) instead of the
 demo's file broker, which polls every 50 ms.
 """
@@ -123,9 +124,10 @@ class Demo:
         var_dir.mkdir(parents=True, exist_ok=True)
         self._out = self.output.open("wb")
         self.started = time.monotonic()
+        # ``python -m`` puts its working folder first on sys.path: run in the tree whose code is measured
         self.process = subprocess.Popen(
             [sys.executable, "-m", "demo.run"],
-            cwd=CHECKOUT,
+            cwd=tree if (tree / "demo").is_dir() else CHECKOUT,
             env=env,
             stdout=self._out,
             stderr=subprocess.STDOUT,
@@ -262,7 +264,7 @@ def _rows(label: str, result: dict) -> list[dict]:
 def main(argv: list[str]) -> int:
     parser = argparse.ArgumentParser(prog="python -m benchmarks browser")
     parser.add_argument("--runs", type=int, default=10, help="warm samples (one cold sample comes first)")
-    parser.add_argument("--before", metavar="PATH", help="also measure a demo whose xblocks come from this tree")
+    parser.add_argument("--before", metavar="PATH", help="also measure a demo run from this tree (xblocks/, demo/)")
     parser.add_argument(
         "--broker",
         default="",
