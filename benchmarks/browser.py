@@ -15,7 +15,7 @@ the demo's log: the sandbox engine's create→ready ("sandbox … ready in N ms"
 requested→ready of each session, so the ratios say what the page adds to what the server does.
 
 ``--before PATH`` runs the same samples against a second demo run from another source tree holding
-``xblocks/`` and ``demo/`` (e.g. ``git archive REV xblocks demo | tar -x -C PATH``), for a
+``xblocks/`` and ``demo/`` (e.g. ``git archive REV xblocks demo course_content | tar -x -C PATH``), for a
 before/after in one run.
 ``--broker URL`` runs the demo's Celery on that broker (with lab queues of its own) instead of the
 demo's file broker, which polls every 50 ms.
