@@ -20,23 +20,36 @@ GROUPS = [
 ]
 
 
-def build_parser() -> argparse.ArgumentParser:
+def build_parser(only: str | None = None) -> argparse.ArgumentParser:
+    """The whole parser, or with ``only`` naming a group, a parser where only that group's module is imported.
+
+    Every group is listed either way (``kafaat --help`` names them all); the others just get no
+    sub-commands, so ``kafaat sandbox exec`` does not import the certification app or Django.
+    """
     parser = argparse.ArgumentParser(prog="kafaat", description="Kafaat labs and certification tools")
     sub = parser.add_subparsers(dest="group", metavar="COMMAND")
     sub.required = True
     for name, module_name, help_text in GROUPS:
         group = sub.add_parser(name, help=help_text)
-        module = importlib.import_module(module_name)
-        module.register(name, group)
+        if only is None or name == only:
+            module = importlib.import_module(module_name)
+            module.register(name, group)
     return parser
 
 
+def _group_named(argv: list[str]) -> str | None:
+    """The group the command line names (its first word), if that is a known group."""
+    first = argv[0] if argv else None
+    return first if first in {name for name, _module, _help in GROUPS} else None
+
+
 def main(argv: list[str] | None = None) -> int:
-    parser = build_parser()
-    args = parser.parse_args(argv)
+    words = list(sys.argv[1:] if argv is None else argv)
+    parser = build_parser(only=_group_named(words))
+    args = parser.parse_args(words)
     handler = getattr(args, "func", None)
     if handler is None:
-        parser.parse_args([*(argv or sys.argv[1:]), "--help"])
+        parser.parse_args([*words, "--help"])
         return 2
     try:
         return int(handler(args) or 0)

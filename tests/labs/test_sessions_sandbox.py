@@ -183,6 +183,21 @@ def test_terminal_tokens_only_for_the_learner_own_ready_lab(lab_factory, cleanup
     assert bob.call("staff_terminal_token", {"session_id": session_id})[0] == 403
 
 
+def test_the_ready_status_brings_the_learner_own_terminal_token_when_asked(lab_factory, cleanup):
+    alice = lab_factory("files_and_flags", student="alice")
+    started = alice.ok("start", {"terminal": True})
+    assert started["state"] == "ready" and started["terminal"]["token"]  # eager: ready in the start answer
+    session_id = started["session_id"]
+    status = alice.ok("status", {"terminal": True})
+    assert status["terminal"]["token"] != started["terminal"]["token"]
+    assert str(session_id) in status["terminal"]["url"]
+    assert "terminal" not in alice.ok("status")  # not asked: no token minted
+    bob = alice.as_("bob")
+    for asked in ({"terminal": True}, {"terminal": True, "session_id": session_id}):
+        body = bob.ok("status", asked)
+        assert body["session_id"] is None and body["state"] == "" and "terminal" not in body
+
+
 def test_staff_see_every_learner_and_can_extend_watch_reset_and_stop(lab_factory, backend, cleanup):
     alice = lab_factory("files_and_flags", student="alice")
     session_id = start_ready(alice)["session_id"]

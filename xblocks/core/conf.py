@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import json
 import os
+import sys
 from collections.abc import Mapping
 from typing import Any
 
@@ -28,6 +29,10 @@ class AppSettings:
         env = os.environ.get(f"KAFAAT_{name}")
         if env is not None:
             return _from_env(env, self._defaults[name])
+        if "django.conf" not in sys.modules:
+            # nothing imported Django, so nothing configured it: a command-line tool that needs no
+            # database (``kafaat sandbox exec``) reads the defaults without paying Django's imports
+            return self._defaults[name]
         from django.conf import settings  # pylint: disable=import-outside-toplevel
 
         if not settings.configured:  # command-line tools that need no database

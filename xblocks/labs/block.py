@@ -341,21 +341,49 @@ class LabBlock(CompletableXBlockMixin, XBlock):
 
     @XBlock.json_handler
     def start(self, data, suffix=""):
-        """Start (or rejoin) the learner's lab; the page then polls ``status`` through the phases."""
+        """Start (or rejoin) the learner's lab; the page then polls ``status`` through the phases.
+
+        Like ``status``, it carries the terminal's token when asked (``{"terminal": true}``) and the lab
+        is already ready (a rejoin), so the page needs no further round trip.
+        """
         requester = self._requester()
         definition = self._valid_definition()
         try:
             status = api.start_session(requester.user, self._usage_key(), self._course_key(), definition)
         except LabError as error:  # e.g. no lab machine is free
             raise self._api_error(error) from None
-        return status.as_json()
+        return self._status_reply(requester, status, data)
 
     @XBlock.json_handler
     def status(self, data, suffix=""):
+        """The learner's own lab in this block; with ``{"terminal": true}`` and a ready lab, its terminal token too.
+
+        The page polls this while the lab starts (briefly at first, then backing off) and opens the
+        terminal with the token it brings: "ready" and the token arrive in one answer.
+        """
         requester = self._requester()
         definition = self._valid_definition()
         self._publish_recorded(requester, definition)
-        return api.learner_status(requester.user, self._usage_key(), definition).as_json()
+        status = api.learner_status(requester.user, self._usage_key(), definition)
+        return self._status_reply(requester, status, data)
+
+    def _status_reply(self, requester, status, data) -> dict:
+        """``status`` as JSON, plus ``terminal`` (a token for the learner's own shell) when asked and ready.
+
+        The session is the requester's own (``learner_status`` and ``start_session`` answer only for
+        them) and minting checks ownership again; a token that cannot be minted is left out, and the
+        page then asks ``terminal_token`` as before (which answers with the reason).
+        """
+        reply = status.as_json()
+        if not (isinstance(data, dict) and data.get("terminal") is True):
+            return reply
+        if status.state != "ready" or status.session_id is None:
+            return reply
+        try:
+            reply["terminal"] = self._mint(requester.user, status.session_id, "rw")
+        except JsonHandlerError:
+            log.info("no terminal token with the status of session %s", status.session_id)
+        return reply
 
     def _answer_run(self, requester, definition, action) -> dict:
         """Call the api for a run and answer with it; a finished run's grade is published on the way."""
@@ -442,7 +470,7 @@ class LabBlock(CompletableXBlockMixin, XBlock):
             )
         except LabError as error:
             raise self._api_error(error) from None
-        return status.as_json()
+        return self._status_reply(requester, status, data)
 
     @XBlock.json_handler
     def stop(self, data, suffix=""):

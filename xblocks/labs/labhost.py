@@ -135,7 +135,7 @@ def self_test_state(since: float) -> tuple[bool, str]:
     from xblocks.labs.sandbox import selftest  # pylint: disable=import-outside-toplevel
 
     outcome = selftest.host_outcome()
-    if outcome is None or float(outcome.get("at", 0)) < since:
+    if outcome is None or float(outcome.get("at", 0)) < since or outcome.get("running"):
         return False, "sandbox self-test not finished yet"
     if not outcome.get("passed"):
         return False, str(outcome.get("summary") or "sandbox self-test failed")

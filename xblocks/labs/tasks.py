@@ -149,18 +149,21 @@ def run_periodic_job(self, name: str) -> dict:
 
 @worker_ready.connect
 def _self_test_on_worker_start(sender=None, **kwargs):
-    """Run the sandbox abuse self-test when a lab host's worker starts; a failure makes the backend refuse lab work.
+    """Start the sandbox abuse self-test when a lab host's worker starts; a failure makes the backend refuse lab work.
 
-    Workers without the lab-host role never make sandboxes, so they skip it.
+    It runs beside consumption (a thread of this process), so the queue never stalls for its few
+    seconds: the run is marked as under way before this returns, and a sandbox creation that arrives
+    meanwhile waits for its outcome (and is refused if it fails). Workers without the lab-host role
+    never make sandboxes, so they skip it.
     """
     if not api.may_run_lab_work():
         return
     try:
-        selftest.run_and_record()
+        selftest.run_in_background()
     except Exception:
-        # run_and_record records failures itself; an exception here must not kill the worker's
-        # other queues (certification tasks share it), so it is logged loudly instead.
-        log.exception("sandbox self-test crashed")
+        # an exception here must not kill the worker's other queues (certification tasks share it),
+        # so it is logged loudly instead; with no passing run recorded, creation keeps refusing.
+        log.exception("sandbox self-test could not start")
 
 
 def enqueue(task, *args, queue: str) -> None:

@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import os
 import pathlib
+import shutil
 import subprocess
 import sys
 import time
@@ -354,3 +355,52 @@ def test_a_sandbox_that_fails_to_start_leaves_nothing_behind(local_backend, monk
     assert not [h for h in local_backend.inventory() if h.id in new and h.label == "fails"]
     mountinfo = pathlib.Path("/proc/self/mountinfo").read_text()
     assert str(tmp_path / "empty") not in mountinfo
+
+
+SPAWN_PROBE = """
+import threading, time
+from xblocks.labs.sandbox.local import LocalBackend
+from xblocks.labs.sandbox.base import SandboxSpec
+threading.Thread(target=time.sleep, args=(30,), daemon=True).start()  # threaded, as a web server or worker is
+backend = LocalBackend.instance()
+handle = backend.create(SandboxSpec(image="base", label="spawn-probe"))
+try:
+    backend.exec(handle, "true")
+    backend.exec(handle, "true", check=True)
+    pty = backend.open_pty(handle, cols=80, rows=24)
+    time.sleep(0.3)
+    pty.close()
+finally:
+    backend.destroy(handle)
+"""
+
+
+@pytest.mark.skipif(not shutil.which("strace"), reason="needs strace to see how the host process spawns")
+def test_sandbox_entries_vfork_the_host_process_and_never_copy_it(tmp_path, local_backend):  # noqa: ARG001
+    """No preexec_fn (or uid/gid change) anywhere on the way in: CPython then vforks instead of copying the
+    whole (web or worker) process for every create, exec, check and terminal; the helper does the rest."""
+    trace = tmp_path / "spawns.txt"
+    env = {k: v for k, v in os.environ.items() if k != "DJANGO_SETTINGS_MODULE"}
+    subprocess.run(
+        [
+            "strace",
+            "-f",
+            "-qq",
+            "-e",
+            "trace=clone,clone3,vfork,fork",
+            "-o",
+            str(trace),
+            sys.executable,
+            "-c",
+            SPAWN_PROBE,
+        ],
+        check=True,
+        env=env,
+        timeout=120,
+    )
+    lines = trace.read_text().splitlines()
+    parent = lines[0].split()[0]
+    spawns = [line for line in lines if line.startswith(parent + " ") and ("fork(" in line or "clone" in line)]
+    copies = [line for line in spawns if "CLONE_THREAD" not in line and "vfork(" not in line]
+    assert copies == [], "\n".join(copies)
+    assert sum("vfork(" in line for line in spawns) >= 3  # create, exec and check went through the fast path

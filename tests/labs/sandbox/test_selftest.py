@@ -85,3 +85,58 @@ def test_a_failure_recorded_by_another_process_refuses_work_here_too(local_backe
         selftest.record(passing, host=True)
     selftest.reset()
     assert not selftest.failed()
+
+
+def test_a_create_during_the_workers_self_test_waits_for_its_outcome_then_goes_on(local_backend):
+    thread = selftest.run_in_background(local_backend)
+    assert selftest.running() and selftest.failed()  # marked before the worker consumes anything
+    handle = local_backend.create(SandboxSpec(label="during-selftest"))
+    try:
+        assert not selftest.running() and not selftest.failed(), selftest.last_summary()
+    finally:
+        local_backend.destroy(handle)
+    thread.join(timeout=30)
+
+
+def test_a_create_during_a_failing_self_test_is_refused_when_it_ends(local_backend, monkeypatch):
+    monkeypatch.setattr(selftest, "run", lambda backend=None: _failing_after(0.3))
+    selftest.run_in_background(local_backend)
+    with pytest.raises(BackendUnavailable, match="self-test failed"):
+        local_backend.create(SandboxSpec(label="refused-after-wait"))
+    assert all(handle.label != "refused-after-wait" for handle in local_backend.inventory())
+
+
+def test_another_process_waits_for_the_hosts_running_self_test(tmp_path):
+    import os
+    import threading
+    import time
+
+    selftest._write_host_file({"passed": False, "running": True, "pid": os.getpid(), "at": time.time()})
+    assert selftest.running() and selftest.failed()
+    assert selftest.wait_until_settled(timeout=0.1) is False  # still running: the caller refuses
+    passed = {"passed": True, "summary": "ok", "pid": os.getpid(), "at": time.time(), "failures": []}
+    threading.Timer(0.3, selftest._write_host_file, args=(passed,)).start()
+    started = time.monotonic()
+    assert selftest.wait_until_settled(timeout=10) is True
+    assert 0.25 < time.monotonic() - started < 5
+    assert not selftest.failed()
+
+
+def test_a_run_whose_process_died_counts_as_not_passed():
+    import subprocess
+    import time
+
+    dead = subprocess.Popen(["true"])
+    dead.wait()
+    selftest._write_host_file({"passed": False, "running": True, "pid": dead.pid, "at": time.time()})
+    assert selftest.wait_until_settled(timeout=5) is True  # nobody will finish it: no waiting
+    assert selftest.failed()  # and nothing vouches for the host: lab work stays refused
+
+
+def _failing_after(seconds: float) -> selftest.SelfTestReport:
+    import time
+
+    time.sleep(seconds)
+    return selftest.SelfTestReport(
+        cases=(selftest.CaseResult("egress", "8-9", False, "reachable: 10.0.0.1:80", 0.1),), seconds=seconds
+    )

@@ -6,9 +6,12 @@ the project's abuse-case table (``redteam/rows.py``) or an in-sandbox entry of t
 short enough that the whole run takes seconds. The test suite runs the same cases
 (``tests/labs/sandbox/test_selftest.py``), so the worker checks exactly what CI checks.
 
-Workers call ``run_and_record()`` when they start (Celery ``worker_ready``); ``LocalBackend.create``
-raises ``BackendUnavailable`` while the last recorded run of this process failed. Before the cases,
-``requirements`` checks each piece the host must provide and names the ones that are missing.
+Workers start ``run_in_background()`` when they start (Celery ``worker_ready``): the run is marked as
+running, in this process and in the host's record, before the worker consumes anything, and then goes
+on beside consumption, so other tasks flow at once. ``LocalBackend.create`` waits for a running
+self-test to end (``wait_until_settled``) and raises ``BackendUnavailable`` while the last recorded
+run failed or never ended: no sandbox is made for a learner before a self-test passed. Before the
+cases, ``requirements`` checks each piece the host must provide and names the ones that are missing.
 """
 
 from __future__ import annotations
@@ -200,8 +203,13 @@ def run(
 # The gate LocalBackend.create consults.
 
 _state_lock = threading.Lock()
-_state: dict[str, object] = {"report": None}
+_settled = threading.Condition(_state_lock)
+_state: dict[str, object] = {"report": None, "running": False}
 _bypass = threading.local()
+
+# How long a sandbox creation waits for a running self-test before refusing (it takes a few seconds).
+SETTLE_TIMEOUT = 120.0
+_SETTLE_POLL = 0.02
 
 
 @contextlib.contextmanager
@@ -221,11 +229,101 @@ def run_and_record(backend: Backend | None = None) -> SelfTestReport:
     Celery runs ``worker_ready`` in the main process after the pool's children are forked, so the
     outcome is also written to ``SANDBOX_ROOT/.selftest.json``, which every process on the host
     consults: a failure anywhere stops lab work everywhere until a later run passes
-    (``kafaat sandbox selftest`` records too).
+    (``kafaat sandbox selftest`` records too). While it runs, the record says so, and sandbox
+    creation everywhere on the host waits for it.
     """
-    report = run(backend)
+    begin()
+    return _run_marked(backend)
+
+
+def _run_marked(backend: Backend | None) -> SelfTestReport:
+    try:
+        report = run(backend)
+    except BaseException as error:  # run() reports its own failures; anything else must not leave "running"
+        record(SelfTestReport(cases=(), seconds=0.0, error=f"the self-test crashed: {error}"), host=True)
+        raise
     record(report, host=True)
     return report
+
+
+def begin() -> None:
+    """Mark a self-test as running, in this process and in the host's record: creation waits for its end."""
+    with _state_lock:
+        _state["running"] = True
+    _write_host_file(
+        {
+            "passed": False,
+            "running": True,
+            "summary": "sandbox self-test running",
+            "pid": os.getpid(),
+            "at": time.time(),
+            "failures": [],
+        }
+    )
+
+
+def run_in_background(backend: Backend | None = None) -> threading.Thread:
+    """Mark a run as begun now, then run the self-test in a thread and record it (a worker's start).
+
+    The mark is written before this returns, so a caller that starts consuming afterwards never makes
+    a sandbox on an earlier run's word: a start arriving meanwhile waits in ``wait_until_settled``.
+    """
+    begin()
+
+    def work() -> None:
+        try:
+            _run_marked(backend)
+        except Exception:  # recorded as a failure by _run_marked; logged here, the worker goes on
+            log.exception("sandbox self-test crashed")
+
+    thread = threading.Thread(target=work, name="kafaat-sandbox-selftest", daemon=True)
+    thread.start()
+    return thread
+
+
+def _alive(pid: object) -> bool:
+    try:
+        os.kill(int(pid), 0)  # type: ignore[arg-type]
+    except (TypeError, ValueError, ProcessLookupError):
+        return False
+    except PermissionError:
+        return True
+    return True
+
+
+def running() -> bool:
+    """True while a self-test runs in this process, or in a live process of this host."""
+    with _state_lock:
+        if _state["running"]:
+            return True
+        if _state["report"] is not None:
+            return False
+    outcome = _host_outcome()
+    return bool(outcome and outcome.get("running") and _alive(outcome.get("pid")))
+
+
+def wait_until_settled(timeout: float | None = None) -> bool:
+    """Wait while a self-test runs (here or elsewhere on the host); False if it still runs after ``timeout``.
+
+    A run whose process died without recording an outcome counts as settled: ``failed()`` then
+    answers True (the record says not passed), so creation still refuses until a later run passes.
+    """
+    if getattr(_bypass, "active", False):
+        return True
+    deadline = time.monotonic() + (SETTLE_TIMEOUT if timeout is None else timeout)
+    with _settled:
+        while _state["running"]:
+            left = deadline - time.monotonic()
+            if left <= 0:
+                return False
+            _settled.wait(left)
+        if _state["report"] is not None:
+            return True
+    while running():
+        if time.monotonic() >= deadline:
+            return False
+        time.sleep(_SETTLE_POLL)
+    return True
 
 
 def _host_file() -> pathlib.Path:
@@ -234,26 +332,31 @@ def _host_file() -> pathlib.Path:
     return pathlib.Path(labs_settings.SANDBOX_ROOT) / ".selftest.json"
 
 
+def _write_host_file(value: dict) -> None:
+    with contextlib.suppress(OSError):
+        path = _host_file()
+        path.parent.mkdir(parents=True, exist_ok=True)
+        temporary = path.with_name(f".selftest.{os.getpid()}.{threading.get_ident()}.tmp")
+        temporary.write_text(json.dumps(value))
+        os.replace(temporary, path)
+
+
 def record(report: SelfTestReport, *, host: bool = False) -> None:
-    with _state_lock:
-        _state["report"] = report
     if host:
-        with contextlib.suppress(OSError):
-            path = _host_file()
-            path.parent.mkdir(parents=True, exist_ok=True)
-            temporary = path.with_name(f".selftest.{os.getpid()}.tmp")
-            temporary.write_text(
-                json.dumps(
-                    {
-                        "passed": report.passed,
-                        "summary": report.summary(),
-                        "pid": os.getpid(),
-                        "at": time.time(),
-                        "failures": [{"case": c.name, "row": c.row, "detail": c.detail} for c in report.failures],
-                    }
-                )
-            )
-            os.replace(temporary, path)
+        # the host's record first: a waiter in another process must never see "settled" before it
+        _write_host_file(
+            {
+                "passed": report.passed,
+                "summary": report.summary(),
+                "pid": os.getpid(),
+                "at": time.time(),
+                "failures": [{"case": c.name, "row": c.row, "detail": c.detail} for c in report.failures],
+            }
+        )
+    with _settled:
+        _state["report"] = report
+        _state["running"] = False
+        _settled.notify_all()
     if report.passed:
         log.info("%s", report.summary())
     else:
@@ -275,11 +378,13 @@ def _host_outcome() -> dict | None:
 
 
 def failed() -> bool:
-    """True while the last recorded self-test failed: this process's own run, else the host's last run."""
+    """True while the last recorded self-test failed or is still running: this process's own run, else the host's."""
     if getattr(_bypass, "active", False):
         return False
     with _state_lock:
         report = _state["report"]
+        if _state["running"]:
+            return True  # not passed yet: a run under way vouches for nothing
     if report is not None:
         return not report.passed  # type: ignore[attr-defined]
     outcome = _host_outcome()
@@ -297,5 +402,7 @@ def last_summary() -> str:
 
 def reset() -> None:
     """Forget the recorded outcome (tests)."""
-    with _state_lock:
+    with _settled:
         _state["report"] = None
+        _state["running"] = False
+        _settled.notify_all()

@@ -131,6 +131,10 @@ class LocalBackend:
         """Create and start a sandbox; it is ready for ``exec`` and ``open_pty`` when this returns."""
         from xblocks.labs.sandbox import selftest  # pylint: disable=import-outside-toplevel
 
+        if self.settings.SANDBOX_REQUIRE_SELFTEST and not selftest.wait_until_settled():
+            # a start that arrives while the worker's self-test runs waits for it, then goes on
+            log.error("refusing to create a sandbox: the self-test has not finished after %ss", selftest.SETTLE_TIMEOUT)
+            raise BackendUnavailable("sandbox self-test still running on this host; lab work refused until it passes")
         if self.settings.SANDBOX_REQUIRE_SELFTEST and selftest.failed():
             log.error(
                 "refusing to create a sandbox: the last self-test of this process failed: %s", selftest.last_summary()

@@ -19,7 +19,15 @@ function KafaatLabBlock(runtime, element, args) {
     running_setup: _("Running the lab's setup…"),
     ready: _("Your lab is ready.")
   };
-  var state = { status: args.status ? JSON.parse(decodeURIComponent(args.status)) : null, terminal: null, terminalFor: null, timer: null, poller: null, deadline: null, busy: false, run: null };
+  /* While a lab starts the page asks often at first (a sandbox is usually ready within ~100 ms),
+   * then backs off: QUICK_POLLS polls FIRST_POLL_MS apart, then doubling up to MAX_POLL_MS. */
+  var FIRST_POLL_MS = 50;
+  var QUICK_POLLS = 4;
+  var MAX_POLL_MS = 1000;
+  var state = {
+    status: args.status ? JSON.parse(decodeURIComponent(args.status)) : null, terminal: null, terminalFor: null,
+    grant: null, timer: null, poller: null, polls: 0, deadline: null, busy: false, run: null
+  };
 
   function q(selector, from) { return (from || root).querySelector(selector); }
   function qa(selector, from) { return Array.prototype.slice.call((from || root).querySelectorAll(selector)); }
@@ -166,7 +174,7 @@ function KafaatLabBlock(runtime, element, args) {
     show(q(".kafaat-lab__finish"), !!(status && status.completed));
     syncTerminal(status);
     renderCommands(status);
-    if (starting || st === "stopping") { schedulePoll(700); }
+    if (starting || st === "stopping") { schedulePoll(nextPollDelay()); } else { state.polls = 0; }
     /* a run started in another tab, or before a reload: follow it like our own */
     if (status && status.active_run && !state.run) { trackRun(status.active_run); }
     else if (state.run) { sayRun(state.run); }
@@ -243,27 +251,70 @@ function KafaatLabBlock(runtime, element, args) {
 
   /* ---------------------------------------------------------------- terminal */
 
+  function terminalWanted() { return !!(args.terminal && window.KafaatTerminal); }
+  var PENDING = {}; /* terminalFor while the Start answer, which names the session, is on its way */
+
+  /* The terminal is built while the lab starts; its first token arrives with the "ready" status
+   * (the pending grant below), and any later one (a reconnect) comes from terminal_token. */
+  function pendingGrant() {
+    var grant = {};
+    grant.promise = new Promise(function (resolve) { grant.resolve = resolve; });
+    return grant;
+  }
+  function fetchToken() {
+    var grant = state.grant;
+    if (grant) { return grant.promise; }
+    return post("terminal_token");
+  }
+  function settleGrant(status) {
+    var grant = state.grant;
+    if (!grant) { return; }
+    state.grant = null;
+    grant.resolve(status.terminal || post("terminal_token"));
+  }
+
+  function openTerminal(sessionId) {
+    show(q(".kafaat-lab__terminal-placeholder"), false);
+    state.terminalFor = sessionId;
+    state.terminal = window.KafaatTerminal.open(q(".kafaat-lab__terminal-screen"), {
+      fetchToken: fetchToken,
+      readOnly: false,
+      i18n: i18n,
+      instructions: q(".kafaat-lab__instructions"),
+      /* the shell ended: the lab may have ended too (time limit, staff stop), so ask */
+      onEnded: function () { schedulePoll(0); }
+    });
+  }
+
+  /* Start pressed: build xterm.js while the Start request is on its way (building it takes the page's
+   * main thread for a moment, which would otherwise delay the first status poll). */
+  function prepareTerminal() {
+    if (!terminalWanted() || state.terminal) { return; }
+    state.grant = pendingGrant();
+    openTerminal(PENDING);
+  }
+
   function syncTerminal(status) {
-    var ready = status && status.state === "ready";
-    var screen = q(".kafaat-lab__terminal-screen");
+    var st = status ? status.state : "";
+    var ready = st === "ready";
+    var starting = st === "requested" || st === "provisioning";
+    var wanted = (ready || starting) && status.session_id !== null && status.session_id !== undefined;
     var placeholder = q(".kafaat-lab__terminal-placeholder");
-    if (ready && state.terminalFor !== status.session_id) {
+    if (wanted && state.terminalFor === PENDING) {
+      state.terminalFor = status.session_id; /* the terminal built when Start was pressed is this lab's */
+      if (ready) { settleGrant(status); }
+    } else if (wanted && state.terminalFor !== status.session_id) {
       closeTerminal();
-      if (!args.terminal || !window.KafaatTerminal) {
-        placeholder.textContent = _("The terminal is not available on this site; your lab is running.");
+      if (!terminalWanted()) {
+        if (ready) { placeholder.textContent = _("The terminal is not available on this site; your lab is running."); }
         return;
       }
-      show(placeholder, false);
-      state.terminalFor = status.session_id;
-      state.terminal = window.KafaatTerminal.open(screen, {
-        fetchToken: function () { return post("terminal_token"); },
-        readOnly: false,
-        i18n: i18n,
-        instructions: q(".kafaat-lab__instructions"),
-        /* the shell ended: the lab may have ended too (time limit, staff stop), so ask */
-        onEnded: function () { schedulePoll(0); }
-      });
-    } else if (!ready && state.terminal) {
+      if (starting || status.terminal) { state.grant = pendingGrant(); }
+      openTerminal(status.session_id);
+      if (ready) { settleGrant(status); }
+    } else if (wanted && ready) {
+      settleGrant(status);
+    } else if (!wanted && state.terminal) {
       closeTerminal();
       placeholder.textContent = _("The terminal opens here when your lab is ready.");
       show(placeholder, true);
@@ -273,16 +324,24 @@ function KafaatLabBlock(runtime, element, args) {
     if (state.terminal) { try { state.terminal.close(); } catch { /* already closed */ } }
     state.terminal = null;
     state.terminalFor = null;
+    state.grant = null;
     q(".kafaat-lab__terminal-screen").textContent = "";
   }
 
   /* ---------------------------------------------------------------- polling */
 
+  function nextPollDelay() {
+    state.polls += 1;
+    if (state.polls <= QUICK_POLLS) { return FIRST_POLL_MS; }
+    return Math.min(MAX_POLL_MS, FIRST_POLL_MS * Math.pow(2, state.polls - QUICK_POLLS));
+  }
+
   function schedulePoll(delay) {
     if (state.poller) { clearTimeout(state.poller); }
     state.poller = setTimeout(function () {
       state.poller = null;
-      post("status").then(render, function (error) { failed(error); schedulePoll(3000); });
+      /* a terminal waiting for its first token gets it in the same answer as "ready" */
+      post("status", state.grant ? { terminal: true } : {}).then(render, function (error) { failed(error); schedulePoll(3000); });
     }, delay);
   }
 
@@ -293,7 +352,16 @@ function KafaatLabBlock(runtime, element, args) {
   function lifecycle(handler, question) {
     if (question && !window.confirm(question)) { return; }
     busy(true);
-    post(handler).then(function (status) { busy(false); render(status); }, function (error) { busy(false); failed(error); });
+    state.polls = 0;
+    /* a lab that is ready at once (a rejoin) brings its terminal token along */
+    post(handler, handler === "stop" || !terminalWanted() ? {} : { terminal: true }).then(function (status) { busy(false); render(status); }, function (error) {
+      busy(false);
+      if (state.terminalFor === PENDING) { /* the terminal built for a Start that was refused */
+        closeTerminal();
+        show(q(".kafaat-lab__terminal-placeholder"), true);
+      }
+      failed(error);
+    });
   }
 
   /* ---------------------------------------------------------------- check runs */
@@ -302,7 +370,14 @@ function KafaatLabBlock(runtime, element, args) {
    * A push channel can replace this function; its callers only see onUpdate(run) and onEnd(run). */
   function followRun(runId, onUpdate, onEnd) {
     var errors = 0;
+    var polls = 0;
     var stopped = false;
+    /* like the start: a few quick polls (a check is often over within ~100 ms), then backing off */
+    function nextDelay(run) {
+      polls += 1;
+      if (polls <= QUICK_POLLS) { return FIRST_POLL_MS; }
+      return Math.min(run.state === "queued" ? 1000 : 700, FIRST_POLL_MS * Math.pow(2, polls - QUICK_POLLS));
+    }
     function poll(delay) {
       setTimeout(function () {
         if (stopped) { return; }
@@ -310,7 +385,7 @@ function KafaatLabBlock(runtime, element, args) {
           errors = 0;
           if (run.finished) { stopped = true; onEnd(run); return; }
           onUpdate(run);
-          poll(run.state === "queued" ? 1000 : 700);
+          poll(nextDelay(run));
         }, function (error) {
           errors += 1;
           if (error.status === 404 || errors >= 10) { stopped = true; onEnd({ finished: true, error: error }); return; }
@@ -318,7 +393,7 @@ function KafaatLabBlock(runtime, element, args) {
         });
       }, delay);
     }
-    poll(400); /* a short step's run is often over by then */
+    poll(FIRST_POLL_MS);
     return { stop: function () { stopped = true; } };
   }
 
@@ -411,6 +486,7 @@ function KafaatLabBlock(runtime, element, args) {
     } else if (target.classList.contains("kafaat-lab__start")) {
       say(PHASE_TEXT.queued);
       lifecycle("start");
+      prepareTerminal();
     } else if (target.classList.contains("kafaat-lab__reset")) {
       lifecycle("reset", _("Reset the lab? Your environment is thrown away and a fresh one starts. Points you earned are kept."));
     } else if (target.classList.contains("kafaat-lab__stop")) {
