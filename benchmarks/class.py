@@ -342,8 +342,9 @@ async def class_run(demo: Demo, names: list[str], pool: ThreadPoolExecutor, mete
 
 
 def _django(demo: Demo) -> None:
-    for name in ("KAFAAT_VAR_DIR", "KAFAAT_DEMO_PORT", "DJANGO_SETTINGS_MODULE"):
-        os.environ[name] = demo.env[name]
+    for name in ("KAFAAT_VAR_DIR", "KAFAAT_DEMO_PORT", "DJANGO_SETTINGS_MODULE", "KAFAAT_BROKER_URL"):
+        if name in demo.env:
+            os.environ[name] = demo.env[name]
     sys.path.insert(0, str(CHECKOUT))
     import django
 
@@ -441,7 +442,78 @@ async def _serves(demo, name, pool) -> str:
         return f"{type(error).__name__}: {error}"[:80]
 
 
-async def faults(demo: Demo, pool: ThreadPoolExecutor, count: int = 10) -> list[dict]:
+class HangingEndpoint:
+    """An HR endpoint that accepts connections and never answers (until closed)."""
+
+    def __init__(self):
+        import threading
+
+        self.server = socket.socket()
+        self.server.bind(("127.0.0.1", 0))
+        self.server.listen(64)
+        self.url = f"http://127.0.0.1:{self.server.getsockname()[1]}/hr"
+        self.held: list[socket.socket] = []
+        self.thread = threading.Thread(target=self._accept, daemon=True)
+        self.thread.start()
+
+    def _accept(self) -> None:
+        while True:
+            try:
+                connection, _address = self.server.accept()
+            except OSError:
+                return
+            self.held.append(connection)
+
+    def close(self) -> None:
+        self.server.close()
+        for connection in self.held:
+            connection.close()
+
+
+def _hang_deliveries(endpoint: HangingEndpoint, copies: int) -> int:
+    """Register ``copies`` endpoints at the hanging URL and queue a delivery to each on the demo's worker."""
+    from django.contrib.auth import get_user_model
+
+    from demo.celery import app
+    from xblocks.certification.exports import api as exports
+
+    owner = get_user_model().objects.get(username="coordinator")
+    ids = [
+        exports.create_endpoint(
+            owner, name=f"hanging {n}", url=endpoint.url, employer="sahara-assurance", schedule="manual"
+        ).id
+        for n in range(copies)
+    ]
+    for endpoint_id in ids:
+        app.send_task("xblocks.certification.exports.tasks.deliver_endpoint", args=[endpoint_id, "manual"])
+    return len(ids)
+
+
+async def _starts_while_hr_hangs(demo, names, pool, workers: int) -> dict:
+    endpoint = HangingEndpoint()
+    try:
+        queued = _hang_deliveries(endpoint, 2 * workers)
+        await asyncio.sleep(2)
+        learners = [Learner(demo.base, name, pool) for name in names]
+        figures = Figures(len(learners))
+        await _each(learners, Learner.open_page, figures, "page")
+        started = await _each(learners, Learner.start, figures, "start")
+        ready = [seconds for _l, (seconds, status) in started if status["state"] == "ready"]
+        fig = report.summary([v * 1000 for v in ready])
+        await _each(learners, Learner.stop, figures, "stop")
+        return {
+            "deliveries hanging": queued,
+            "HR connections held": len(endpoint.held),
+            "ready": len(ready),
+            "Start → ready p50 ms": round(fig["p50"]),
+            "p95 ms": round(fig["p95"]),
+            "errors": figures.errors,
+        }
+    finally:
+        endpoint.close()
+
+
+async def faults(demo: Demo, pool: ThreadPoolExecutor, workers: int, count: int = 10) -> list[dict]:
     rows = []
     cases = [
         ("kill -9 one pool process during starts", "start", lambda: _kill(demo.pool_processes()[:1])),
@@ -455,6 +527,9 @@ async def faults(demo: Demo, pool: ThreadPoolExecutor, count: int = 10) -> list[
         outcome["then a fresh Start"] = await _serves(demo, f"fault{index}-after", pool)
         rows.append({"fault": what, **outcome})
         print(f"  {what}: {outcome}", flush=True)
+    outcome = await _starts_while_hr_hangs(demo, [f"fault-hr-{n}" for n in range(count)], pool, workers)
+    rows.append({"fault": "HR endpoint hanging during starts", **outcome})
+    print(f"  HR endpoint hanging during starts: {outcome}", flush=True)
     main = demo.worker_main()
     if main is not None:
         main.kill()
@@ -553,7 +628,7 @@ def main(argv: list[str]) -> int:
         )
         if args.faults:
             print("\nfaults (10 learners each):", flush=True)
-            figures["faults"] = asyncio.run(faults(demo, pool))
+            figures["faults"] = asyncio.run(faults(demo, pool, args.workers))
         report.save("class", figures)
     finally:
         pool.shutdown(wait=False, cancel_futures=True)
