@@ -90,6 +90,8 @@ class Demo:
             self.env["KAFAAT_SANDBOX_ROOT"] = str(self.sandboxes)
         if broker:
             self.env["KAFAAT_BROKER_URL"] = broker
+            # A broker others may share: lab queues of this run only.
+            self.env.setdefault("KAFAAT_LAB_QUEUE", f"kafaat-class-{self.port}")
         self.log_path = self.var / "demo-run.log"
         self.process: subprocess.Popen | None = None
 
