@@ -153,8 +153,12 @@ def _requeue_start(session_id: int, now: datetime) -> bool:
         row = _locked(session_id)
         if row.state != S.REQUESTED:
             return True
-        alive = {status.name: status for status in hosts.hosts(now) if status.alive and status.accepting}
-        host = row.host if row.host in alive else ""
+        # The host this reaper runs on is alive whatever its last heartbeat says: under load (a
+        # database that stayed locked) a heartbeat can be late, and failing the class's starts
+        # for it would be worse than the wait.
+        statuses = {status.name: status for status in hosts.hosts(now)}
+        own = statuses.get(row.host)
+        host = row.host if own is not None and own.accepting and (own.alive or _here(row.host)) else ""
         if not host:
             try:
                 host = hosts.place(now)
