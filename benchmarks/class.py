@@ -341,7 +341,8 @@ async def class_run(demo: Demo, names: list[str], pool: ThreadPoolExecutor, mete
     figures.cpu["check"] = meter.spent() / max(3 * len(ready), 1)
 
     meter.mark()
-    for _learner, (seconds, status) in await _each(learners, Learner.stop, figures, "stop"):
+    # Those whose Start got an answer (a refused Start leaves nothing to stop).
+    for _learner, (seconds, status) in await _each([lr for lr, _ in started], Learner.stop, figures, "stop"):
         if status["state"] == "stopped":
             figures.stop.append(seconds)
         else:
