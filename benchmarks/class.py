@@ -505,7 +505,7 @@ def _hang_deliveries(endpoint: HangingEndpoint, copies: int) -> int:
 async def _starts_while_hr_hangs(demo, names, pool, workers: int) -> dict:
     endpoint = HangingEndpoint()
     try:
-        queued = _hang_deliveries(endpoint, 2 * workers)
+        queued = await asyncio.get_running_loop().run_in_executor(pool, _hang_deliveries, endpoint, 2 * workers)
         await asyncio.sleep(2)
         learners = [Learner(demo.base, name, pool) for name in names]
         figures = Figures(len(learners))
