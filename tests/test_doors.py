@@ -124,6 +124,7 @@ DOORS = {
         "hours_entries",
         "issue_certificate",
         "iter_certificate_records",
+        "lab_evidence",
         "learner_consents",
         "learner_progress",
         "list_cohorts",

@@ -55,3 +55,12 @@ def test_a_lab_without_a_key_is_known_by_its_block_id(cert_world):
         completed_at=None,
     )
     assert models.Evidence.objects.filter(user=yanis, kind="lab", key="devops_make_hooks").exists()
+
+
+def test_lab_evidence_answers_what_certification_holds_for_a_lab_by_its_key_or_block(cert_world):
+    yanis, other = cert_world.learner("yanis_a"), cert_world.learner("lina_b")
+    api.record_lab_result(
+        yanis, usage_key=USAGE_KEYS[0], course_key=COURSE_KEY, score=2.0, max_score=4.0, passed=False, completed_at=None
+    )
+    assert api.lab_evidence([yanis.pk, other.pk], USAGE_KEYS[0]) == {yanis.pk: (0.5, False)}
+    assert api.lab_evidence([yanis.pk], "kafaat_lab.7.d1.u0") == {}  # another block of the same scenario

@@ -58,7 +58,16 @@ class Worker:
     (``<queue>.<LAB_HOST>``), as ``kafaat_lab_host run`` does, where check runs and teardowns go.
     """
 
-    def __init__(self, queues: str, log_path: pathlib.Path, *, name: str = "", **extra_env: str):
+    def __init__(
+        self,
+        queues: str,
+        log_path: pathlib.Path,
+        *,
+        name: str = "",
+        pool: str = "solo",
+        concurrency: int = 1,
+        **extra_env: str,
+    ):
         if "," not in queues:
             from xblocks.labs.sandbox.conf import sandbox_settings  # pylint: disable=import-outside-toplevel
 
@@ -74,7 +83,11 @@ class Worker:
                 "demo",
                 "worker",
                 "--pool",
-                "solo",
+                pool,
+                "--concurrency",
+                str(concurrency),
+                "--prefetch-multiplier",
+                "1",
                 "-Q",
                 queues,
                 "-n",
@@ -99,6 +112,12 @@ class Worker:
     def wait_ready(self, timeout: float = 60) -> None:
         wait_for(lambda: "ready." in self.text() or self.process.poll() is not None, timeout, "the worker to start")
         assert self.process.poll() is None, self.text()[-3000:]
+
+    def pool_processes(self) -> list[int]:
+        """The pids of the worker's pool processes (prefork): the main process's own children."""
+        import psutil  # pylint: disable=import-outside-toplevel
+
+        return [child.pid for child in psutil.Process(self.process.pid).children() if child.name().startswith("python")]
 
     def kill(self) -> None:
         if self.process.poll() is None:

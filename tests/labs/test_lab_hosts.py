@@ -219,6 +219,20 @@ def test_the_reaper_keeps_an_unclaimed_start_on_its_host_while_that_host_lives(u
     assert dispatched[-1] == ("provision_session", session_id, f"kafaat.labs.{host}")
 
 
+def test_a_reaper_on_the_start_s_own_host_keeps_it_there_though_its_heartbeat_is_late(
+    user_factory, definition_of, dispatched, monkeypatch
+):
+    register("lab-a")
+    session_id = start(user_factory, definition_of, "alice").session_id
+    monkeypatch.setenv("KAFAAT_LAB_HOST_ROLE", "1")  # the reaper runs in lab-a's own loop
+    monkeypatch.setenv("KAFAAT_LAB_HOST", "lab-a")
+    LabHost.objects.filter(name="lab-a").update(last_seen=timezone.now() - timedelta(hours=1))  # a late heartbeat
+    later = timezone.now() + timedelta(seconds=labs_settings.REQUEST_REQUEUE_AFTER + 1)
+    assert api.reap_sessions(now=later).retried == (session_id,)
+    assert LabSession.objects.get(pk=session_id).state == "requested"
+    assert dispatched[-1] == ("provision_session", session_id, "kafaat.labs.lab-a")
+
+
 def test_a_start_no_live_host_can_take_any_more_fails_with_a_message(user_factory, definition_of, dispatched):
     register("lab-a")
     session_id = start(user_factory, definition_of, "alice").session_id

@@ -66,7 +66,7 @@ def test_plugin_settings_add_the_entries_and_keep_the_operators_own(monkeypatch)
     beat = settings.CELERYBEAT_SCHEDULE
     assert beat["kafaat-exports-purge"] is own and "edx-thing" in beat
     assert beat["kafaat-labs-reconcile-sessions"]["schedule"] == timedelta(seconds=60)
-    assert beat["kafaat-labs-reap-sessions"]["schedule"] == timedelta(seconds=30)
+    assert beat["kafaat-labs-reap-sessions"]["schedule"] == timedelta(seconds=10)
     bare = types.SimpleNamespace(LOCALE_PATHS=[])
     plugin_settings(bare)  # no schedule yet: it is created
     assert set(bare.CELERYBEAT_SCHEDULE) == {job.name for job in catalog.JOBS}

@@ -41,7 +41,7 @@ JOBS: tuple[Job, ...] = (
     Job(
         "kafaat-labs-reap-sessions",
         "xblocks.labs.tasks.reap_sessions",
-        every=30,
+        every=10,
         every_setting="REAP_INTERVAL",
         lab=True,
         lease=5 * 60,

@@ -13,8 +13,14 @@ labs_settings = AppSettings(
         # reaper (its worker died): retried up to PROVISION_MAX_ATTEMPTS, then failed with a message.
         "PROVISION_TIMEOUT": 120,
         "PROVISION_MAX_ATTEMPTS": 3,
-        # A requested session no worker picked up within this many seconds is queued again.
-        "REQUEST_REQUEUE_AFTER": 60,
+        # A start or check run held by a worker process that died (killed, out of memory, a lost pool
+        # child) is taken over within this many seconds: the start retried (or failed with a message
+        # after PROVISION_MAX_ATTEMPTS), the run ended with its attempt given back. The holder renews a
+        # lease of half this; the reaper (every REAP_INTERVAL, keep it under the other half) acts.
+        "WORKER_LOST_TIMEOUT": 30,
+        # A requested session no worker picked up within this many seconds is queued again (a message
+        # lost with a dead worker process; a duplicate of one still waiting is harmless).
+        "REQUEST_REQUEUE_AFTER": 20,
         # A stopping session not torn down within this many seconds is queued for teardown again.
         "STOPPING_REQUEUE_AFTER": 60,
         # Staff extensions add this many seconds by default.
@@ -24,7 +30,7 @@ labs_settings = AppSettings(
         # Check output kept on each CheckRun row (bytes of feedback per check).
         "CHECK_OUTPUT_LIMIT": 4096,
         # Intervals (seconds) of the reaper and the reconciler (Celery beat or ``kafaat_periodic``).
-        "REAP_INTERVAL": 30,
+        "REAP_INTERVAL": 10,
         "RECONCILE_INTERVAL": 300,
         # Intervals (seconds) of the outbox's delivery job and of certification's lab-evidence healing.
         "OUTBOX_INTERVAL": 30,
@@ -52,7 +58,7 @@ labs_settings = AppSettings(
         # A press no worker started within this many seconds ends without running (attempt given back).
         "CHECK_QUEUE_TIMEOUT": 120,
         # A queued run's task is sent again after this many seconds (a message lost with the broker).
-        "CHECK_REQUEUE_AFTER": 30,
+        "CHECK_REQUEUE_AFTER": 20,
         # A running run not finished CHECK_RUN_TIME_LIMIT + this many seconds after it started lost its
         # worker: the reaper ends it with a message and gives the attempt back.
         "CHECK_RUN_GRACE": 30,

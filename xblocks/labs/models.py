@@ -62,6 +62,9 @@ class LabSession(models.Model):
     learner_message = models.TextField(blank=True)
     detail = models.TextField(blank=True, help_text="Operator detail of a failure; never shown to learners.")
     provision_attempts = models.PositiveSmallIntegerField(default=0)
+    held_until = models.DateTimeField(
+        null=True, blank=True, help_text="While provisioning: the lease of the worker process making it (renewed)."
+    )
 
     handle = models.JSONField(null=True, blank=True)
     host = models.CharField(max_length=255, blank=True)
@@ -147,6 +150,9 @@ class CheckRun(models.Model):
     created = models.DateTimeField(auto_now_add=True)
     queued_at = models.DateTimeField(null=True, blank=True, help_text="Last time the run's task was sent.")
     started_at = models.DateTimeField(null=True, blank=True)
+    held_until = models.DateTimeField(
+        null=True, blank=True, help_text="While running: the lease of the worker process running it (renewed)."
+    )
     finished_at = models.DateTimeField(null=True, blank=True)
     published_at = models.DateTimeField(
         null=True, blank=True, help_text="When the block published the grade this run recorded."

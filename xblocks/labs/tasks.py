@@ -1,7 +1,11 @@
 """Celery tasks of the labs app: thin, JSON arguments, one api call each, safe to run twice or at once.
 
-``acks_late`` means a worker killed mid-task leaves the message to be delivered again; the api's
-state machine makes the repeat harmless, and the reaper takes over starts that stall anyway.
+``acks_late`` with ``reject_on_worker_lost`` means a worker process killed mid-task (a pool child
+SIGKILLed, out of memory) gives its message back to the queue at once instead of acknowledging it as
+failed: a start or check it had not begun is run by another process. What it had begun (a session
+``provisioning``, a run ``running``) is no longer what the task takes up; the reaper takes it over once
+the dead process's lease runs out (``leases``, ``WORKER_LOST_TIMEOUT``). The api's state machine
+makes every repeat harmless, and a start redelivered too often fails after ``PROVISION_MAX_ATTEMPTS``.
 
 Lab tasks (``base=LabHostTask``) run only on lab hosts. Another worker that receives one (a routing
 mistake, a ``.delay()`` without a queue) runs nothing: it sends the task, under the same id, to the lab
@@ -63,6 +67,7 @@ class LabHostTask(Task):
     base=LabHostTask,
     bind=True,
     acks_late=True,
+    reject_on_worker_lost=True,
     autoretry_for=(BackendUnavailable,),
     retry_backoff=2,
     retry_backoff_max=60,
@@ -74,13 +79,21 @@ def provision_session(self, session_id: int) -> None:
     api.provision_session(int(session_id))
 
 
-@shared_task(base=LabHostTask, bind=True, acks_late=True, ignore_result=True, max_retries=5, default_retry_delay=10)
+@shared_task(
+    base=LabHostTask,
+    bind=True,
+    acks_late=True,
+    reject_on_worker_lost=True,
+    ignore_result=True,
+    max_retries=5,
+    default_retry_delay=10,
+)
 def teardown_session(self, session_id: int) -> None:
     """Destroy a stopping session's environment and mark it stopped; see api.teardown_session."""
     api.teardown_session(int(session_id))
 
 
-@shared_task(base=LabHostTask, acks_late=True, ignore_result=True)
+@shared_task(base=LabHostTask, acks_late=True, reject_on_worker_lost=True, ignore_result=True)
 def run_checks(run_id: int) -> None:
     """Run the checks of one press of Check and record the result; see api.run_checks.
 

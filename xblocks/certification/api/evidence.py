@@ -179,6 +179,20 @@ def _holds(row, fraction: float, result) -> bool:
     return abs(float(row.value) - fraction) < 1e-9 and bool(row.passed) == bool(result.passed)
 
 
+def lab_evidence(user_ids: list[int], usage_or_lab_key: str) -> dict[int, tuple[float, bool]]:
+    """The lab evidence certification holds for these learners: ``{user_id: (fraction, passed)}``.
+
+    What operators (and the class benchmark) compare with the labs' own check runs to see that no
+    graded result was lost on its way here.
+    """
+    key = rules.stable_block_id(usage_or_lab_key)
+    rows = models.Evidence.objects.filter(user_id__in=list(user_ids), kind=models.EvidenceKind.LAB, key=key)
+    return {
+        user_id: (float(value), bool(passed))
+        for user_id, value, passed in rows.values_list("user_id", "value", "passed")
+    }
+
+
 def check_hours_entry(actor, user, cohort_id, *, minutes: int, corrects_id: int | None = None) -> models.Cohort:
     """The cohort of a new hours entry once every rule holds; PermissionDenied or ValidationError otherwise.
 

@@ -10,7 +10,7 @@ from django.db import IntegrityError, transaction
 from django.utils import timezone
 
 from xblocks.core.i18n import gettext as _
-from xblocks.labs import grading, runner, tasks
+from xblocks.labs import grading, leases, runner, tasks
 from xblocks.labs.api.gateway import _terminal_door
 from xblocks.labs.api.hosts import _here, host_queue
 from xblocks.labs.api.results import _publish_result
@@ -315,12 +315,15 @@ def run_checks(run_id: int) -> CheckRunStatus | None:
     if waited >= int(labs_settings.CHECK_QUEUE_TIMEOUT):
         _abandon_run(run_id, learner_message=_busy_message(), detail=f"no worker started it for {waited:.0f} s")
         return check_run_status(run_id)
-    if not CheckRun.objects.filter(pk=run_id, state=RunState.QUEUED).update(state=RunState.RUNNING, started_at=now):
+    if not CheckRun.objects.filter(pk=run_id, state=RunState.QUEUED).update(
+        state=RunState.RUNNING, started_at=now, held_until=leases.lease_until(now)
+    ):
         return None  # another worker took it
 
     log.info("lab session %s: checks of step %s run on lab host %s", row.pk, run.step_id, sandbox_settings.LAB_HOST)
     try:
-        _execute_checks(run_id, row.pk, run.step_id)
+        with leases.held(CheckRun.objects.filter(pk=run_id, state=RunState.RUNNING)):
+            _execute_checks(run_id, row.pk, run.step_id)
     except Exception as error:
         log.exception("check run %s of lab session %s crashed", run_id, row.pk)
         _abandon_run(

@@ -10,7 +10,7 @@ from django.utils import timezone
 
 from xblocks.core.i18n import gettext as _
 from xblocks.core.i18n import ngettext
-from xblocks.labs import grading, hosts, runner, tasks
+from xblocks.labs import grading, hosts, leases, runner, tasks
 from xblocks.labs.api.hosts import host_queue
 from xblocks.labs.api.status import (
     _carried_progress,
@@ -218,6 +218,7 @@ def provision_session(session_id: int) -> SessionStatus | None:
         host=str(sandbox_settings.LAB_HOST),
         learner_message="",
         detail="",
+        held_until=leases.lease_until(now),
     )
     if moved is None:
         return session_status(session_id)
@@ -231,11 +232,13 @@ def provision_session(session_id: int) -> SessionStatus | None:
             phase=str(phase)[:32], phase_at=timezone.now()
         )
 
+    holding = LabSession.objects.filter(pk=session_id, state=S.PROVISIONING, provision_attempts=attempt)
     try:
         backend = _backend()
         lab = _rendered(moved)
         reached = grading.reached_steps(lab, moved.progress or {})
-        handle = runner.provision(backend, lab, label=moved.label, on_phase=on_phase, reached=reached)
+        with leases.held(holding):
+            handle = runner.provision(backend, lab, label=moved.label, on_phase=on_phase, reached=reached)
     except runner.ProvisionError as error:
         log.warning("lab session %s failed to provision: %s", session_id, error.detail)
         transition(

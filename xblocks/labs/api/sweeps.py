@@ -36,8 +36,9 @@ S = SessionState
 def reap_sessions(now: datetime | None = None) -> SweepReport:
     """End sessions past their time limit or idle timeout; take over starts whose worker died.
 
-    Provisioning sessions with no phase change for PROVISION_TIMEOUT seconds are retried (their
-    partial environment destroyed) up to PROVISION_MAX_ATTEMPTS, then failed with a message;
+    Provisioning sessions with no phase change for PROVISION_TIMEOUT seconds, or whose worker
+    process stopped renewing its lease (``leases``: it died), are retried (their partial environment
+    destroyed) up to PROVISION_MAX_ATTEMPTS, then failed with a message;
     requested and stopping sessions nobody picked up are queued again.
     """
     now = now or timezone.now()
@@ -55,8 +56,10 @@ def reap_sessions(now: datetime | None = None) -> SweepReport:
             stopped.append(row.pk)
     stale = now - timedelta(seconds=int(labs_settings.PROVISION_TIMEOUT))
     max_attempts = int(labs_settings.PROVISION_MAX_ATTEMPTS)
-    for row in LabSession.objects.filter(state=S.PROVISIONING, phase_at__lt=stale):
+    # Stalled (no phase change for PROVISION_TIMEOUT), or its worker process died (lease run out).
+    for row in LabSession.objects.filter(Q(phase_at__lt=stale) | Q(held_until__lt=now), state=S.PROVISIONING):
         attempt = row.provision_attempts
+        lost = row.held_until is not None and row.held_until < now and not (row.phase_at and row.phase_at < stale)
 
         def same_attempt(candidate: LabSession, attempt=attempt) -> bool:
             return candidate.provision_attempts == attempt
@@ -73,7 +76,7 @@ def reap_sessions(now: datetime | None = None) -> SweepReport:
                 row.pk,
                 S.REQUESTED,
                 actor="system:reaper",
-                reason="provisioning stalled; retrying",
+                reason="worker lost; retrying" if lost else "provisioning stalled; retrying",
                 expect={S.PROVISIONING},
                 when=same_attempt,
                 phase=Phase.QUEUED,
@@ -87,12 +90,21 @@ def reap_sessions(now: datetime | None = None) -> SweepReport:
             row.pk,
             S.FAILED,
             actor="system:reaper",
-            reason="provisioning stalled",
+            reason="worker lost" if lost else "provisioning stalled",
             expect={S.PROVISIONING},
             when=same_attempt,
             phase="",
-            detail=f"no progress for {labs_settings.PROVISION_TIMEOUT} s after {attempt} attempts",
-            learner_message=_("Your lab took too long to start. Please press Start lab to try again."),
+            detail=(
+                f"the worker process making it stopped renewing its lease at {row.held_until:%H:%M:%S}"
+                if lost
+                else f"no progress for {labs_settings.PROVISION_TIMEOUT} s"
+            )
+            + f" after {attempt} attempts",
+            learner_message=(
+                _("The machine preparing your lab stopped. Please press Start lab to try again.")
+                if lost
+                else _("Your lab took too long to start. Please press Start lab to try again.")
+            ),
         ):
             failed.append(row.pk)
     requeue = now - timedelta(seconds=int(labs_settings.REQUEST_REQUEUE_AFTER))
@@ -141,8 +153,12 @@ def _requeue_start(session_id: int, now: datetime) -> bool:
         row = _locked(session_id)
         if row.state != S.REQUESTED:
             return True
-        alive = {status.name: status for status in hosts.hosts(now) if status.alive and status.accepting}
-        host = row.host if row.host in alive else ""
+        # The host this reaper runs on is alive whatever its last heartbeat says: under load (a
+        # database that stayed locked) a heartbeat can be late, and failing the class's starts
+        # for it would be worse than the wait.
+        statuses = {status.name: status for status in hosts.hosts(now)}
+        own = statuses.get(row.host)
+        host = row.host if own is not None and own.accepting and (own.alive or _here(row.host)) else ""
         if not host:
             try:
                 host = hosts.place(now)
@@ -168,8 +184,9 @@ def _reap_check_runs(now: datetime) -> tuple[list[int], list[int]]:
     """Never leave a check run queued or running for ever.
 
     A queued run whose task went missing is sent again every CHECK_REQUEUE_AFTER seconds; one no
-    worker started within CHECK_QUEUE_TIMEOUT, or one still running CHECK_RUN_GRACE seconds past
-    its time limit (its worker died), is ended with a message and the attempt given back.
+    worker started within CHECK_QUEUE_TIMEOUT, one whose worker process stopped renewing its lease
+    (it died), or one still running CHECK_RUN_GRACE seconds past its time limit, is ended with a
+    message and the attempt given back.
     """
 
     failed, requeued = [], []
@@ -184,13 +201,18 @@ def _reap_check_runs(now: datetime) -> tuple[list[int], list[int]]:
             tasks.enqueue(tasks.run_checks, run.pk, queue=host_queue(run.session.host))
             requeued.append(run.pk)
     lost = now - timedelta(seconds=int(labs_settings.CHECK_RUN_TIME_LIMIT) + int(labs_settings.CHECK_RUN_GRACE))
-    for run in CheckRun.objects.filter(state=RunState.RUNNING, started_at__lt=lost):
+    # Past its time limit and grace, or its worker process died (its lease ran out).
+    for run in CheckRun.objects.filter(Q(started_at__lt=lost) | Q(held_until__lt=now), state=RunState.RUNNING):
+        if run.started_at and run.started_at < lost:
+            detail = f"still running {int((now - run.started_at).total_seconds())} s after it started: worker lost"
+        else:
+            detail = f"the worker process running it stopped renewing its lease at {run.held_until:%H:%M:%S}"
         if _abandon_run(
             run.pk,
             learner_message=_(
                 "Your check was interrupted before it finished. Press Check again; this attempt was not counted."
             ),
-            detail=f"still running {int((now - run.started_at).total_seconds())} s after it started: worker lost",
+            detail=detail,
         ):
             failed.append(run.pk)
     return failed, requeued
