@@ -67,8 +67,9 @@ def _free_port() -> int:
 class Demo:
     """``python -m demo.run`` on a free port with its own var folder; its log in that folder."""
 
-    def __init__(self, workers: int, broker: str, capacity: int):
+    def __init__(self, workers: int, broker: str, capacity: int, database: str = "sqlite"):
         self.port = _free_port()
+        self.database_name = ""
         self.var = pathlib.Path(tempfile.mkdtemp(prefix="kafaat-class-"))
         self.base = f"http://127.0.0.1:{self.port}"
         self.env = {
@@ -92,8 +93,46 @@ class Demo:
             self.env["KAFAAT_BROKER_URL"] = broker
             # A broker others may share: lab queues of this run only.
             self.env.setdefault("KAFAAT_LAB_QUEUE", f"kafaat-class-{self.port}")
+        if database == "mariadb":
+            # a database of its own on the tests' MariaDB account (which may create test_kafaat_*)
+            import pymysql
+
+            account = report.mariadb_account()
+            self.database_name = f"test_kafaat_class_{self.port}"
+            with (
+                pymysql.connect(
+                    host=account["HOST"], port=int(account["PORT"]), user=account["USER"], password=account["PASSWORD"]
+                ) as admin,
+                admin.cursor() as cursor,
+            ):
+                cursor.execute(f"CREATE DATABASE `{self.database_name}` CHARACTER SET utf8mb4")
+            self.env["WORKBENCH_DATABASES"] = json.dumps(
+                {
+                    "default": {
+                        "ENGINE": "django.db.backends.mysql",
+                        "NAME": self.database_name,
+                        **account,
+                        "OPTIONS": {"charset": "utf8mb4"},
+                        "CONN_MAX_AGE": 0,
+                    }
+                }
+            )
         self.log_path = self.var / "demo-run.log"
         self.process: subprocess.Popen | None = None
+
+    def drop_database(self) -> None:
+        if not self.database_name:
+            return
+        import pymysql
+
+        account = report.mariadb_account()
+        with (
+            pymysql.connect(
+                host=account["HOST"], port=int(account["PORT"]), user=account["USER"], password=account["PASSWORD"]
+            ) as admin,
+            admin.cursor() as cursor,
+        ):
+            cursor.execute(f"DROP DATABASE IF EXISTS `{self.database_name}`")
 
     def start(self, timeout: float = 400) -> None:
         log = self.log_path.open("ab")
@@ -355,7 +394,13 @@ async def class_run(demo: Demo, names: list[str], pool: ThreadPoolExecutor, mete
 
 
 def _django(demo: Demo) -> None:
-    for name in ("KAFAAT_VAR_DIR", "KAFAAT_DEMO_PORT", "DJANGO_SETTINGS_MODULE", "KAFAAT_BROKER_URL"):
+    for name in (
+        "KAFAAT_VAR_DIR",
+        "KAFAAT_DEMO_PORT",
+        "DJANGO_SETTINGS_MODULE",
+        "KAFAAT_BROKER_URL",
+        "WORKBENCH_DATABASES",
+    ):
         if name in demo.env:
             os.environ[name] = demo.env[name]
     sys.path.insert(0, str(CHECKOUT))
@@ -581,10 +626,16 @@ def main(argv: list[str]) -> int:
         help="poll as the lab page does (0.7 s; default) or every 0.1 s (the server's latency)",
     )
     parser.add_argument("--faults", action="store_true", help="then kill pool processes and the worker; print outcomes")
+    parser.add_argument(
+        "--database",
+        choices=["sqlite", "mariadb"],
+        default="sqlite",
+        help="the demo's embedded SQLite (default) or a MariaDB database made for the run (the tests' account)",
+    )
     args = parser.parse_args(argv)
     POLL.update(PAGE_POLL if args.poll == "page" else FAST_POLL)
 
-    demo = Demo(args.workers, args.broker, capacity=args.learners + 40)
+    demo = Demo(args.workers, args.broker, capacity=args.learners + 40, database=args.database)
     print(f"starting the demo on {demo.base} (var {demo.var}) …", flush=True)
     began = time.monotonic()
     for attempt in range(3):
@@ -595,7 +646,7 @@ def main(argv: list[str]) -> int:
             if attempt == 2:
                 raise
             print(f"{error}; trying again", flush=True)
-            demo = Demo(args.workers, args.broker, capacity=args.learners + 40)
+            demo = Demo(args.workers, args.broker, capacity=args.learners + 40, database=args.database)
     print(f"demo ready after {time.monotonic() - began:.0f} s", flush=True)
     _django(demo)
     pool = ThreadPoolExecutor(max_workers=2 * args.learners + 16)
@@ -604,6 +655,7 @@ def main(argv: list[str]) -> int:
         "learners": args.learners,
         "workers": args.workers,
         "broker": args.broker or "demo default",
+        "database": args.database,
         "poll": args.poll,
     }
     try:
@@ -621,7 +673,8 @@ def main(argv: list[str]) -> int:
             _row(f"{args.learners} learners: Stop → stopped", crowd.stop, one.stop),
         ]
         report.print_table(
-            f"a class through the demo ({figures['broker']} broker, {args.workers} worker processes, "
+            f"a class through the demo ({figures['database']}, {figures['broker']} broker, "
+            f"{args.workers} worker processes, "
             f"{args.poll} polling; real handlers, websockets and sandboxes)",
             rows,
             ["measure", "n", "p50 ms", "p95 ms", "× 1 learner p50", "× 1 learner p95"],
@@ -661,5 +714,6 @@ def main(argv: list[str]) -> int:
     finally:
         pool.shutdown(wait=False, cancel_futures=True)
         demo.stop()
+        demo.drop_database()
         print(f"demo stopped (its log: {demo.log_path})")
     return 0

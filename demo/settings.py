@@ -40,6 +40,14 @@ VAR_DIR = private_dir(
 # since lab flags and parameters are derived from it.
 SECRET_KEY = os.environ.get("KAFAAT_DEMO_SECRET_KEY") or secret_key(VAR_DIR)
 
+if "WORKBENCH_DATABASES" in os.environ and "mysql" in os.environ["WORKBENCH_DATABASES"]:
+    # MariaDB or MySQL beyond the embedded default: mysqlclient when installed, else PyMySQL in its place
+    try:
+        import MySQLdb  # noqa: F401
+    except ImportError:
+        import pymysql
+
+        pymysql.install_as_MySQLdb()
 if "WORKBENCH_DATABASES" not in os.environ:
     DATABASES = {
         "default": {
