@@ -14,12 +14,19 @@ from __future__ import annotations
 
 from typing import Any
 
+import django
+
+# NORMAL is durable across a crash of the process; only a power loss may lose the last commits.
+INIT_COMMAND = "PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL"
+
 
 def sqlite_options(timeout: float = 30) -> dict[str, Any]:
-    """``DATABASES[...]["OPTIONS"]`` for a SQLite database written by several processes (Django 5.1 or later)."""
-    return {
-        "timeout": timeout,
-        "transaction_mode": "IMMEDIATE",
-        # NORMAL is durable across a crash of the process; only a power loss may lose the last commits.
-        "init_command": "PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL",
-    }
+    """``DATABASES[...]["OPTIONS"]`` for a SQLite database written by several processes.
+
+    ``transaction_mode`` and ``init_command`` arrived in Django 5.1; under Django 4.2 (Open edX Teak,
+    where the platform's database is MariaDB or MySQL anyway) only the busy timeout applies.
+    """
+    options: dict[str, Any] = {"timeout": timeout}
+    if django.VERSION >= (5, 1):
+        options.update(transaction_mode="IMMEDIATE", init_command=INIT_COMMAND)
+    return options
