@@ -10,6 +10,7 @@ from django.db import IntegrityError, transaction
 from django.utils import timezone
 
 from xblocks.core.i18n import gettext as _
+from xblocks.core.transactions import atomic_with_retries
 from xblocks.labs import grading, leases, runner, tasks
 from xblocks.labs.api.gateway import _terminal_door
 from xblocks.labs.api.hosts import _here, host_queue
@@ -267,8 +268,11 @@ def request_checks(session_id: int, step_id: str) -> CheckRunStatus:
     at a time: a second press, from any tab, is refused with ``RunInProgress``.
     """
     row, definition, step = _ready_step(session_id, step_id, need_checks=True)
-    run = _claim_run(
-        session_id, definition, step, kind=CheckRun.Kind.CHECK, state=RunState.QUEUED, checks_total=len(step.checks)
+    run = atomic_with_retries(
+        lambda: _claim_run(
+            session_id, definition, step, kind=CheckRun.Kind.CHECK, state=RunState.QUEUED, checks_total=len(step.checks)
+        ),
+        what=f"Check press of lab session {session_id}",
     )
     log.info("check run %s requested for step %s of lab session %s", run.pk, step.id, session_id)
     tasks.enqueue(tasks.run_checks, run.pk, queue=host_queue(row.host))

@@ -5,11 +5,11 @@ from __future__ import annotations
 import logging
 from typing import Any
 
-from django.db import transaction
 from django.utils import timezone
 
 from xblocks.core.html import render_markdown
 from xblocks.core.i18n import gettext as _
+from xblocks.core.transactions import atomic_with_retries
 from xblocks.labs import grading, runner
 from xblocks.labs.api.checks import _claim_run, _graded_result, _ready_step
 from xblocks.labs.api.results import _publish_result
@@ -46,19 +46,21 @@ def submit_flag(session_id: int, step_id: str, flag_id: str, answer: str) -> Che
         raise ActionRefused(_("This step has no such answer field."), f"unknown flag {flag_id!r}")
     if flag.id in grading.step_record(row.progress or {}, step.id)["flags"]:
         raise ActionRefused(_("You already found this flag."))
+    passed = runner.check_flag(flag, str(answer or "")[:1000])
+    points = float(flag.points) if passed else 0.0
+    outcome = {
+        "id": flag.id,
+        "passed": passed,
+        "points": points,
+        "max_points": int(flag.points),
+        "feedback": _("Correct.") if passed else _("That is not the flag."),
+    }
+
     # Quick and pure, so the attempt, the run and its result are one transaction: a process that dies
     # anywhere in between leaves no attempt used and no run, and an error gives nothing back to undo.
-    with transaction.atomic():
+    # Run again when the database ends it to break a deadlock (learners answering at once on MariaDB).
+    def answer_flag() -> CheckRun:
         run = _claim_run(session_id, definition, step, kind=CheckRun.Kind.FLAG, state=RunState.RUNNING, checks_total=1)
-        passed = runner.check_flag(flag, str(answer or "")[:1000])
-        points = float(flag.points) if passed else 0.0
-        outcome = {
-            "id": flag.id,
-            "passed": passed,
-            "points": points,
-            "max_points": int(flag.points),
-            "feedback": _("Correct.") if passed else _("That is not the flag."),
-        }
         _graded_result(
             run.pk,
             session_id,
@@ -71,12 +73,16 @@ def submit_flag(session_id: int, step_id: str, flag_id: str, answer: str) -> Che
             script_hash=_hash(flag.id),
             duration=0.0,
         )
+        return run
+
+    run = atomic_with_retries(answer_flag, what=f"flag answer of lab session {session_id}")
     return check_run_status(run.pk)
 
 
 def _update_step(session_id: int, step_id: str, change) -> tuple[LabSession, Any, Any, dict]:
     row, definition, step = _ready_step(session_id, step_id, need_checks=False)
-    with transaction.atomic():
+
+    def update() -> tuple[LabSession, dict]:
         row = _locked(session_id)
         progress = row.progress or {}
         if not grading.step_open(definition, progress, step.id):
@@ -89,6 +95,9 @@ def _update_step(session_id: int, step_id: str, change) -> tuple[LabSession, Any
             progress=row.progress, best_score=row.best_score, result_at=row.result_at
         )
         _publish_result(row, definition)
+        return row, record
+
+    row, record = atomic_with_retries(update, what=f"step {step_id} of lab session {session_id}")
     return row, definition, step, record
 
 
