@@ -24,7 +24,6 @@ import tempfile
 import time
 
 from benchmarks import report
-from benchmarks.report import mariadb_account
 
 TRACKS = ("cloud-devops-practitioner", "security-analyst", "bench-data-engineer")
 THIRD_TRACK = {
@@ -62,14 +61,7 @@ def _setup(backend: str, var_dir: str, db_name: str) -> None:
         import pymysql  # pylint: disable=import-outside-toplevel
 
         pymysql.install_as_MySQLdb()
-        databases = {
-            "default": {
-                "ENGINE": "django.db.backends.mysql",
-                "NAME": db_name,
-                **mariadb_account(),
-                "OPTIONS": {"charset": "utf8mb4"},
-            }
-        }
+        databases = {"default": report.mariadb_settings(db_name)}
     else:
         databases = {"default": {"ENGINE": "django.db.backends.sqlite3", "NAME": os.path.join(var_dir, "bench.db")}}
     os.environ["WORKBENCH_DATABASES"] = json.dumps(databases)
@@ -220,13 +212,7 @@ def child(backend: str, learners: int, repeats: int, out: str) -> None:
     var_dir = tempfile.mkdtemp(prefix="kafaat-bench-cert-")
     db_name = f"test_kafaat_bench_{os.getpid()}"
     if backend == "mariadb":
-        import pymysql  # pylint: disable=import-outside-toplevel
-
-        account = mariadb_account()
-        admin = pymysql.connect(
-            host=account["HOST"], port=int(account["PORT"]), user=account["USER"], password=account["PASSWORD"]
-        )
-        admin.cursor().execute(f"CREATE DATABASE {db_name} CHARACTER SET utf8mb4")
+        report.create_mariadb_database(db_name)
     try:
         _setup(backend, var_dir, db_name)
         from django.contrib.auth import get_user_model  # pylint: disable=import-outside-toplevel
@@ -297,8 +283,7 @@ def child(backend: str, learners: int, repeats: int, out: str) -> None:
         pathlib.Path(out).write_text(json.dumps(figures), encoding="utf-8")
     finally:
         if backend == "mariadb":
-            admin.cursor().execute(f"DROP DATABASE IF EXISTS {db_name}")
-            admin.close()
+            report.drop_mariadb_database(db_name)
 
 
 # ------------------------------------------------------------------------------------------ parent

@@ -95,44 +95,16 @@ class Demo:
             self.env.setdefault("KAFAAT_LAB_QUEUE", f"kafaat-class-{self.port}")
         if database == "mariadb":
             # a database of its own on the tests' MariaDB account (which may create test_kafaat_*)
-            import pymysql
-
-            account = report.mariadb_account()
             self.database_name = f"test_kafaat_class_{self.port}"
-            with (
-                pymysql.connect(
-                    host=account["HOST"], port=int(account["PORT"]), user=account["USER"], password=account["PASSWORD"]
-                ) as admin,
-                admin.cursor() as cursor,
-            ):
-                cursor.execute(f"CREATE DATABASE `{self.database_name}` CHARACTER SET utf8mb4")
-            self.env["WORKBENCH_DATABASES"] = json.dumps(
-                {
-                    "default": {
-                        "ENGINE": "django.db.backends.mysql",
-                        "NAME": self.database_name,
-                        **account,
-                        "OPTIONS": {"charset": "utf8mb4"},
-                        "CONN_MAX_AGE": 0,
-                    }
-                }
-            )
+            settings = report.create_mariadb_database(self.database_name)
+            self.env["WORKBENCH_DATABASES"] = json.dumps({"default": {**settings, "CONN_MAX_AGE": 0}})
         self.log_path = self.var / "demo-run.log"
         self.process: subprocess.Popen | None = None
 
     def drop_database(self) -> None:
         if not self.database_name:
             return
-        import pymysql
-
-        account = report.mariadb_account()
-        with (
-            pymysql.connect(
-                host=account["HOST"], port=int(account["PORT"]), user=account["USER"], password=account["PASSWORD"]
-            ) as admin,
-            admin.cursor() as cursor,
-        ):
-            cursor.execute(f"DROP DATABASE IF EXISTS `{self.database_name}`")
+        report.drop_mariadb_database(self.database_name)
 
     def start(self, timeout: float = 400) -> None:
         log = self.log_path.open("ab")

@@ -25,7 +25,6 @@ import time
 
 from benchmarks import report
 from benchmarks.certification import _setup
-from benchmarks.report import mariadb_account
 
 SCHOOLS = ("north", "south", "east", "west")
 TRACKS = ("cloud-devops-practitioner", "security-analyst")
@@ -175,13 +174,7 @@ def child(backend: str, learners: int, cohorts: int, repeats: int, out: str) -> 
     var_dir = tempfile.mkdtemp(prefix="kafaat-bench-committee-")
     db_name = f"test_kafaat_bench_{os.getpid()}"
     if backend == "mariadb":
-        import pymysql  # pylint: disable=import-outside-toplevel
-
-        account = mariadb_account()
-        admin = pymysql.connect(
-            host=account["HOST"], port=int(account["PORT"]), user=account["USER"], password=account["PASSWORD"]
-        )
-        admin.cursor().execute(f"CREATE DATABASE {db_name} CHARACTER SET utf8mb4")
+        report.create_mariadb_database(db_name)
     try:
         _setup(backend, var_dir, db_name)
         from django.contrib.auth import get_user_model  # pylint: disable=import-outside-toplevel
@@ -252,8 +245,7 @@ def child(backend: str, learners: int, cohorts: int, repeats: int, out: str) -> 
         pathlib.Path(out).write_text(json.dumps(figures), encoding="utf-8")
     finally:
         if backend == "mariadb":
-            admin.cursor().execute(f"DROP DATABASE IF EXISTS {db_name}")
-            admin.close()
+            report.drop_mariadb_database(db_name)
 
 
 def main(argv: list[str]) -> int:

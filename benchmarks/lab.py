@@ -16,7 +16,6 @@ import threading
 import time
 
 from benchmarks import report
-from benchmarks.report import mariadb_account
 
 LAB = """<kafaat_lab display_name="Benchmark: three checks" image="base" time_limit="30" idle_timeout="10"
     gating="free">
@@ -49,24 +48,8 @@ def _setup_django(database: str, create: bool = True) -> None:
 
         pymysql.install_as_MySQLdb()
     if database == "mariadb" and create:
-        name = f"test_kafaat_bench_lab_{os.getpid()}"
-        account = mariadb_account()
-        connection = pymysql.connect(
-            host=account["HOST"], port=int(account["PORT"]), user=account["USER"], password=account["PASSWORD"]
-        )
-        with connection.cursor() as cursor:
-            cursor.execute(f"CREATE DATABASE {name} CHARACTER SET utf8mb4")
-        connection.close()
-        os.environ["WORKBENCH_DATABASES"] = json.dumps(
-            {
-                "default": {
-                    "ENGINE": "django.db.backends.mysql",
-                    "NAME": name,
-                    **mariadb_account(),
-                    "OPTIONS": {"charset": "utf8mb4"},
-                }
-            }
-        )
+        settings = report.create_mariadb_database(f"test_kafaat_bench_lab_{os.getpid()}")
+        os.environ["WORKBENCH_DATABASES"] = json.dumps({"default": settings})
     import logging
 
     import django
@@ -85,15 +68,7 @@ def _drop_database(database: str) -> None:
 
     name = connection.settings_dict["NAME"]
     connection.close()
-    import pymysql
-
-    account = mariadb_account()
-    conn = pymysql.connect(
-        host=account["HOST"], port=int(account["PORT"]), user=account["USER"], password=account["PASSWORD"]
-    )
-    with conn.cursor() as cursor:
-        cursor.execute(f"DROP DATABASE IF EXISTS {name}")
-    conn.close()
+    report.drop_mariadb_database(name)
 
 
 class Page:

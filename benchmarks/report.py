@@ -84,3 +84,35 @@ def mariadb_account() -> dict[str, str]:
         "HOST": os.environ.get("KAFAAT_MARIADB_HOST", "127.0.0.1"),
         "PORT": os.environ.get("KAFAAT_MARIADB_PORT", "3306"),
     }
+
+
+def _mariadb_admin(statement: str) -> None:
+    import pymysql
+
+    account = mariadb_account()
+    with (
+        pymysql.connect(
+            host=account["HOST"], port=int(account["PORT"]), user=account["USER"], password=account["PASSWORD"]
+        ) as admin,
+        admin.cursor() as cursor,
+    ):
+        cursor.execute(statement)
+
+
+def create_mariadb_database(name: str) -> dict:
+    """Create the scratch database ``name`` (a ``test_kafaat_*`` name: all the account may create) and
+    return Django's settings for it; ``drop_mariadb_database`` removes it."""
+    import pymysql
+
+    pymysql.install_as_MySQLdb()
+    _mariadb_admin(f"CREATE DATABASE `{name}` CHARACTER SET utf8mb4")
+    return mariadb_settings(name)
+
+
+def mariadb_settings(name: str) -> dict:
+    """Django's ``DATABASES['default']`` for the database ``name`` on the benchmarks' account."""
+    return {"ENGINE": "django.db.backends.mysql", "NAME": name, **mariadb_account(), "OPTIONS": {"charset": "utf8mb4"}}
+
+
+def drop_mariadb_database(name: str) -> None:
+    _mariadb_admin(f"DROP DATABASE IF EXISTS `{name}`")
