@@ -38,7 +38,10 @@ def start(
     *,
     lab_upper: pathlib.Path | None = None,
     shared_slot: bool = False,
+    lab: tuple[str, pathlib.Path] | None = None,
 ) -> SandboxHandle:
+    """Start a sandbox's init. ``lab`` (a machine of a lab of several): the lab's id and the file its
+    user namespace is bound on, which the machine joins instead of making its own."""
     limits = spec.limits
     base = slot.base
     os.chown(folder, 0, base)
@@ -46,9 +49,9 @@ def start(
     disk, merged = folder / "disk", folder / "root"
     disk.mkdir()
     merged.mkdir()
-    lab = folder / "lab" if lab_upper else None
-    if lab:
-        lab.mkdir()
+    lab_mount = folder / "lab" if lab_upper else None
+    if lab_mount:
+        lab_mount.mkdir()
     mount(
         "tmpfs",
         disk,
@@ -79,7 +82,7 @@ def start(
         "--bind",
         str(merged),
         "/",
-        *(["--ro-bind", str(lab), LAB_MOUNT] if lab else []),
+        *(["--ro-bind", str(lab_mount), LAB_MOUNT] if lab_mount else []),
         "--proc",
         "/proc",
         "--dev",
@@ -128,7 +131,8 @@ def start(
         str(merged),
         "--nodev",
         *([] if spec.learner_sudo else ["--nosuid"]),
-        *(["--lab", str(lab_upper), str(lab)] if lab_upper else []),
+        *(["--lab", str(lab_upper), str(lab_mount)] if lab_upper else []),
+        *(["--userns", str(lab[1])] if lab else []),
         "--inotify",
         str(int(backend.settings.SANDBOX_INOTIFY_INSTANCES)),
         str(int(backend.settings.SANDBOX_INOTIFY_WATCHES)),
@@ -196,6 +200,9 @@ def start(
         "cgroup": driver.version,
         "created": time.time(),
     }
+    if lab:
+        data["lab"] = lab[0]
+        data["machine"] = spec.hostname
     handle = SandboxHandle(
         id=sandbox_id, backend=backend.name, host=str(backend.settings.LAB_HOST), label=spec.label, data=data
     )

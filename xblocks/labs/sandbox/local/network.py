@@ -1,0 +1,160 @@
+"""The private network of a lab of several machines: a switch, a veth per machine, platform rules.
+
+Decision 0064 has the design. The lab's user namespace owns the switch's network namespace (made by
+the helper's ``lab`` mode and kept by a bind mount on a file of the lab's folder) and every
+machine's own (made by bubblewrap, run as the root of that same namespace). This module wires them
+from the host, as host root in the host's user namespace, with iproute2 and nftables entered into
+one network namespace at a time: no program runs inside the lab's user namespace to do it, and no
+object it makes belongs to host root (a network device belongs to its network namespace, and every
+network namespace here belongs to the lab's user namespace).
+
+In the switch: a bridge ``br0``, one port ``m<i>`` per machine, and (for ``<deny from to>`` rules)
+an nftables table of the bridge family whose forward chain drops the frames that arrive from the
+``from`` machine's port and would leave through the ``to`` machine's port: any protocol, ARP and
+broadcasts included. In a machine: ``lo`` and ``eth0`` with ``10.77.0.<i+2>/24``, no route beyond
+that subnet, no IPv6 address (no link-local either). The learner can change none of it: every
+process of a lab has an empty capability bounding set, so not even ``sudo`` root in a machine holds
+CAP_NET_ADMIN, and no process of the lab is in the switch's namespace at all.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import pathlib
+import re
+import shutil
+import subprocess
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+from xblocks.labs.sandbox.base import BackendUnavailable, SandboxError
+from xblocks.labs.sandbox.local.kernel import start_time
+
+SUBNET = "10.77.0"
+PREFIX = 24
+TOOLS_PATH = "/usr/sbin:/usr/bin:/sbin:/bin"
+WIRE_TIMEOUT = 20.0
+MAX_MACHINES = 16
+PING_GROUPS = "0 2147483647"
+# A machine's name is its hostname and its name in /etc/hosts: a lowercase DNS label.
+NAME_PATTERN = re.compile(r"^[a-z](?:[a-z0-9-]{0,30}[a-z0-9])?$")
+
+
+def valid_name(name: str) -> bool:
+    return bool(NAME_PATTERN.match(name))
+
+
+@dataclass(frozen=True)
+class Port:
+    """A machine as the switch sees it: its name, its init's host pid and start time."""
+
+    name: str
+    pid: int
+    start: int | None
+
+
+def address(index: int) -> str:
+    """The address of the ``index``-th machine (0-based): ``.1`` is left free, as a gateway would be."""
+    return f"{SUBNET}.{index + 2}"
+
+
+def hosts_file(names: Sequence[str]) -> str:
+    """The ``/etc/hosts`` every machine of the lab gets: loopback, then every machine by name."""
+    lines = ["127.0.0.1\tlocalhost", "::1\tlocalhost ip6-localhost ip6-loopback"]
+    lines += [f"{address(index)}\t{name}" for index, name in enumerate(names)]
+    return "\n".join(lines) + "\n"
+
+
+def _tool(name: str) -> str:
+    found = shutil.which(name, path=TOOLS_PATH)
+    if not found:
+        package = "nftables" if name == "nft" else "iproute2" if name == "ip" else "util-linux"
+        raise BackendUnavailable(f"{name} is not installed; a lab of several machines needs it (Debian: {package})")
+    return found
+
+
+def _run_in(namespace: str, command: list[str], script: str, fds: Sequence[int] = ()) -> subprocess.Popen:
+    """Start ``command`` (a batch reader) inside one network namespace, as host root, fed ``script``."""
+    process = subprocess.Popen(
+        [_tool("nsenter"), f"--net={namespace}", "--", *command],
+        stdin=subprocess.PIPE,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.PIPE,
+        env={"PATH": TOOLS_PATH},
+        close_fds=True,
+        pass_fds=tuple(fds),
+    )
+    assert process.stdin is not None
+    with contextlib.suppress(BrokenPipeError):
+        process.stdin.write(script.encode())
+    with contextlib.suppress(BrokenPipeError):
+        process.stdin.close()
+    process.stdin = None  # written and closed: communicate() only reads stderr
+    return process
+
+
+def _finish(process: subprocess.Popen, what: str) -> None:
+    try:
+        _out, err = process.communicate(timeout=WIRE_TIMEOUT)
+    except subprocess.TimeoutExpired:
+        process.kill()
+        process.wait()
+        raise SandboxError(f"lab network: {what} did not finish in time") from None
+    if process.returncode != 0:
+        raise SandboxError(f"lab network: {what} failed: {err.decode(errors='replace').strip()[-500:]}")
+
+
+def wire(switch: pathlib.Path, ports: Sequence[Port], deny: Sequence[tuple[str, str]] = ()) -> dict[str, str]:
+    """Build the switch, give every machine its port and address, and apply the deny rules.
+
+    Every machine's network namespace is opened once and checked against its init's start time, so a
+    recycled pid cannot put a veth into another process's namespace; the tools then name it through
+    that descriptor (``/proc/self/fd/N``), never through a pid.
+    """
+    index = {port.name: number for number, port in enumerate(ports)}
+    for source, target in deny:
+        if source not in index or target not in index:
+            raise SandboxError(f"lab network: a rule names an unknown machine ({source!r} -> {target!r})")
+    if deny:
+        _tool("nft")  # fail closed, before anything is made: rules that cannot be applied are no lab
+    fds: list[int] = []
+    try:
+        for port in ports:
+            fd = os.open(f"/proc/{port.pid}/ns/net", os.O_RDONLY | os.O_CLOEXEC)
+            fds.append(fd)
+            if start_time(port.pid) != port.start:
+                raise SandboxError(f"lab network: machine {port.name} stopped while its network was made")
+        switch_lines = ["link add br0 type bridge", "link set br0 addrgenmode none", "link set br0 up"]
+        for number, fd in enumerate(fds):
+            switch_lines += [
+                f"link add m{number} type veth peer name eth0 netns /proc/self/fd/{fd}",
+                f"link set m{number} addrgenmode none",
+                f"link set m{number} master br0 up",
+            ]
+        _finish(_run_in(str(switch), [_tool("ip"), "-batch", "-"], "\n".join(switch_lines) + "\n", fds), "the switch")
+        machines = []
+        for number, fd in enumerate(fds):
+            lines = [
+                "link set lo up",
+                "link set eth0 addrgenmode none",
+                f"addr add {address(number)}/{PREFIX} dev eth0",
+                "link set eth0 up",
+            ]
+            # ping without CAP_NET_RAW (ICMP echo sockets), for every group, in this namespace only
+            command = ["/bin/sh", "-c", f'echo "{PING_GROUPS}" > /proc/sys/net/ipv4/ping_group_range && exec "$0" -batch -', _tool("ip")]
+            machines.append((ports[number].name, _run_in(f"/proc/self/fd/{fd}", command, "\n".join(lines) + "\n", [fd])))
+        if deny:
+            rules = "".join(f'    iifname "m{index[a]}" oifname "m{index[b]}" drop\n' for a, b in deny)
+            table = (
+                "table bridge kafaat {\n  chain forward {\n"
+                "    type filter hook forward priority 0; policy accept;\n" + rules + "  }\n}\n"
+            )
+            _finish(_run_in(str(switch), [_tool("nft"), "-f", "-"], table), "the deny rules")
+        for name, process in machines:
+            _finish(process, f"machine {name}")
+    finally:
+        for fd in fds:
+            with contextlib.suppress(OSError):
+                os.close(fd)
+    return {port.name: address(number) for number, port in enumerate(ports)}
