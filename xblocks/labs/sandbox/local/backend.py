@@ -25,9 +25,9 @@ from xblocks.labs.sandbox import cgroups, helper, images, ranges
 from xblocks.labs.sandbox.base import (
     BackendUnavailable,
     ExecResult,
-    MachineSpec,
     ImageNotFound,
     Limits,
+    MachineSpec,
     SandboxError,
     SandboxHandle,
     SandboxNotFound,
@@ -346,7 +346,14 @@ class LocalBackend:
         handle = None
         try:
             handle = making.start(
-                self, sandbox_id, folder, machine_spec, image, slot, shared_slot=True, lab=(lab_id, lab_folder / "userns")
+                self,
+                sandbox_id,
+                folder,
+                machine_spec,
+                image,
+                slot,
+                shared_slot=True,
+                lab=(lab_id, lab_folder / "userns"),
             )
             entering.start_spawner(self, handle)
             script = HOSTS_SETUP + (SUDO_SETUP if machine.learner_sudo else "")

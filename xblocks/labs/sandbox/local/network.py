@@ -142,8 +142,15 @@ def wire(switch: pathlib.Path, ports: Sequence[Port], deny: Sequence[tuple[str, 
                 "link set eth0 up",
             ]
             # ping without CAP_NET_RAW (ICMP echo sockets), for every group, in this namespace only
-            command = ["/bin/sh", "-c", f'echo "{PING_GROUPS}" > /proc/sys/net/ipv4/ping_group_range && exec "$0" -batch -', _tool("ip")]
-            machines.append((ports[number].name, _run_in(f"/proc/self/fd/{fd}", command, "\n".join(lines) + "\n", [fd])))
+            command = [
+                "/bin/sh",
+                "-c",
+                f'echo "{PING_GROUPS}" > /proc/sys/net/ipv4/ping_group_range && exec "$0" -batch -',
+                _tool("ip"),
+            ]
+            machines.append(
+                (ports[number].name, _run_in(f"/proc/self/fd/{fd}", command, "\n".join(lines) + "\n", [fd]))
+            )
         if deny:
             rules = "".join(f'    iifname "m{index[a]}" oifname "m{index[b]}" drop\n' for a, b in deny)
             table = (

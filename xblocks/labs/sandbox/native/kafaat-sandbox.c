@@ -409,6 +409,31 @@ static void load_filter(const struct ks_sock_fprog *prog) {
         fail("seccomp(SECCOMP_SET_MODE_FILTER)");
 }
 
+/* CAP_NET_ADMIN out of the bounding set and out of this process's own sets, for good: nothing that
+ * enters a sandbox (spawner, learner shells, sudo, checks) can hold it again, not even as the root of
+ * its user namespace, so no learner can change a lab's links, addresses, routes or neighbours, nor
+ * reach nf_tables through it (a classic way from a user namespace to host root; decision 0064). */
+#define KS_CAP_NET_ADMIN 12
+static void drop_net_admin(void) {
+    if (prctl(PR_CAPBSET_DROP, KS_CAP_NET_ADMIN, 0, 0, 0) < 0)
+        fail("PR_CAPBSET_DROP(CAP_NET_ADMIN)");
+    struct {
+        uint32_t version;
+        int pid;
+    } header = {0x20080522 /* _LINUX_CAPABILITY_VERSION_3 */, 0};
+    struct {
+        uint32_t effective, permitted, inheritable;
+    } sets[2];
+    if (syscall(SYS_capget, &header, sets) < 0)
+        fail("capget");
+    uint32_t bit = 1u << KS_CAP_NET_ADMIN;
+    sets[0].effective &= ~bit;
+    sets[0].permitted &= ~bit;
+    sets[0].inheritable &= ~bit;
+    if (syscall(SYS_capset, &header, sets) < 0)
+        fail("capset(without CAP_NET_ADMIN)");
+}
+
 static void become(long uid, long gid) {
     if (setgroups(0, NULL) < 0)
         fail("setgroups");
@@ -974,6 +999,7 @@ static int do_enter(struct options *o) {
     close(o->rootfd);
     close(o->pidfd);
     become(0, 0); /* the sandbox's root: the slot's host uid, never host root */
+    drop_net_admin();
     pid_t child = fork();
     if (child < 0)
         fail("fork");
