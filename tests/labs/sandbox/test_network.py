@@ -1,0 +1,193 @@
+"""A lab of several machines on its private network, in real sandboxes (decision 0064).
+
+The attacks (another lab, the host's loopback and addresses, network admin as sudo root, the deny
+rules) are red-team corpus entries (``lab_network_*``, run by ``redteam/test_corpus.py``); this file
+holds what a lab of machines must do and what its destroy must leave: nothing.
+"""
+
+from __future__ import annotations
+
+import glob
+import json
+import os
+import subprocess
+
+import pytest
+
+from xblocks.labs.sandbox import ranges
+from xblocks.labs.sandbox.base import MachineSpec, SandboxError, SandboxHandle, SandboxNotFound, SandboxSpec, User
+from xblocks.labs.sandbox.redteam.lab_network import SERVE, host_listener, probe
+from xblocks.labs.sandbox.selftest import Context
+
+pytestmark = pytest.mark.sandbox
+
+THREE = (MachineSpec("attacker"), MachineSpec("portal", learner_sudo=True), MachineSpec("db"))
+
+
+@pytest.fixture
+def make_lab(local_backend):
+    made = []
+
+    def make(machines=THREE, deny=(), label="test-lab"):
+        handle = local_backend.create(SandboxSpec(machines=tuple(machines), deny=tuple(deny), label=label))
+        made.append(handle)
+        return handle
+
+    yield make
+    for handle in made:
+        local_backend.destroy(handle)
+
+
+def _ctx(backend, handle):
+    return Context(backend=backend, a=handle, b=handle)
+
+
+def test_machines_have_their_names_and_reach_each_other_by_name(local_backend, make_lab):
+    handle = make_lab()
+    assert handle.machines == ("attacker", "portal", "db")
+    for number, name in enumerate(handle.machines):
+        machine = handle.machine(name)
+        result = local_backend.exec(machine, "hostname; ip -o -4 addr show eth0; getent hosts attacker portal db")
+        lines = result.stdout.splitlines()
+        assert lines[0] == name
+        assert f"inet 10.77.0.{number + 2}/24" in lines[1]
+        assert [line.split()[1] for line in lines[2:]] == ["attacker", "portal", "db"]
+    ctx = _ctx(local_backend, handle)
+    local_backend.exec(handle.machine("db"), SERVE, args=["7100", "db-here"], timeout=10)
+    assert probe(ctx, handle.machine("attacker"), "db:7100")["db:7100"] == "db-here"
+    # no route leaves the subnet; ICMP echo works without CAP_NET_RAW, by name
+    routes = local_backend.exec(handle.machine("portal"), "ip route; ping -c1 -W2 attacker >/dev/null && echo pong")
+    assert routes.stdout.splitlines() == ["10.77.0.0/24 dev eth0 proto kernel scope link src 10.77.0.3 ", "pong"]
+
+
+def test_a_group_handle_names_its_machines_and_acts_on_the_first_by_default(local_backend, make_lab):
+    handle = make_lab(machines=(MachineSpec("web"), MachineSpec("db")))
+    again = SandboxHandle.from_json(json.loads(json.dumps(handle.as_json())))
+    assert again.machines == ("web", "db") and again.machine("db") == handle.machine("db")
+    assert local_backend.exec(handle, "hostname").stdout == "web\n"
+    assert local_backend.alive(again)
+    with pytest.raises(SandboxNotFound):
+        handle.machine("nope")
+    local_backend.put_file(handle.machine("db"), "/tmp/x", b"on db\n")
+    assert local_backend.read_file(handle.machine("db"), "/tmp/x").stdout == "on db\n"
+    assert local_backend.exec(handle.machine("web"), "cat /tmp/x 2>&1 || echo absent").stdout.endswith("absent\n")
+    # an outside check of a lab's machine sees that machine's files
+    outside = local_backend.exec_outside(handle.machine("db"), "cat /lab/tmp/x")
+    assert outside.stdout == "on db\n"
+    # a single machine is its own only machine
+    single = local_backend.create(SandboxSpec(label="test-single"))
+    try:
+        assert single.machines == () and single.machine() is single and single.machine("anything") is single
+    finally:
+        local_backend.destroy(single)
+
+
+def test_machines_of_a_lab_are_separate_machines(local_backend, make_lab):
+    """Same learner, same id slot, but one machine's processes, files and sockets are not another's."""
+    handle = make_lab(machines=(MachineSpec("one", learner_sudo=True), MachineSpec("two")))
+    local_backend.exec(handle.machine("two"), "nohup sleep 301 >/dev/null 2>&1 & echo secret > ~/mine")
+    seen = local_backend.exec(
+        handle.machine("one"),
+        "ps -e -o args= | grep -c '^sleep 301$'; sudo -n cat /home/learner/mine 2>&1; sudo -n ls /proc | grep -c '^[0-9]'",
+    )
+    count, file_answer, _procs = seen.stdout.splitlines()
+    assert count == "0" and "No such file" in file_answer
+
+
+def test_bad_machine_lists_are_refused_and_leave_nothing(local_backend):
+    before = sorted(os.listdir(local_backend.root))
+    for machines, deny in (
+        ((MachineSpec("web"), MachineSpec("web")), ()),
+        ((MachineSpec("Web"), MachineSpec("db")), ()),
+        ((MachineSpec("web"), MachineSpec("db")), (("web", "nowhere"),)),
+    ):
+        with pytest.raises(SandboxError):
+            local_backend.create(SandboxSpec(machines=machines, deny=deny, label="test-bad"))
+    assert sorted(os.listdir(local_backend.root)) == before
+
+
+def _host_state(backend) -> dict[str, object]:
+    links = subprocess.run(["ip", "-o", "link"], capture_output=True, text=True, check=True).stdout
+    with open("/proc/self/mountinfo", encoding="utf-8") as handle:
+        mounts = sorted(line.split()[4] for line in handle)
+    namespaces = set()
+    for path in glob.glob("/proc/[0-9]*/ns/*"):
+        try:
+            namespaces.add(os.readlink(path))
+        except OSError:
+            pass
+    cgroups = sorted(
+        path
+        for path in glob.glob("/sys/fs/cgroup/**/", recursive=True)
+        if str(backend.settings.SANDBOX_CGROUP_PARENT) in path
+    )
+    return {
+        "links": sorted(line.split(":")[1].strip() for line in links.splitlines()),
+        "mounts": mounts,
+        "namespaces": namespaces,
+        "cgroups": cgroups,
+        "folders": sorted(os.listdir(backend.root)),
+        "slots": sorted(os.listdir(ranges.directory())),
+    }
+
+
+def test_destroy_leaves_no_namespace_link_mount_cgroup_or_process(local_backend, make_lab):
+    before = _host_state(local_backend)
+    handle = make_lab(deny=(("attacker", "db"),))
+    local_backend.exec(handle.machine("portal"), "nohup sleep 600 >/dev/null 2>&1 & setsid sleep 600 & true")
+    with host_listener():
+        pass
+    during = _host_state(local_backend)
+    lab_namespaces = during["namespaces"] - before["namespaces"]
+    assert any(ns.startswith("user:") for ns in lab_namespaces)
+    assert sum(ns.startswith("net:") for ns in lab_namespaces) >= 3  # the machines' (the switch's has no process)
+    base, count = int(handle.data["uid_base"]), ranges.slot(int(handle.data["slot"])).count
+    local_backend.destroy(handle)
+    local_backend.destroy(handle)  # idempotent
+    after = _host_state(local_backend)
+    assert after["links"] == before["links"]
+    assert after["mounts"] == before["mounts"]
+    assert after["cgroups"] == before["cgroups"]
+    assert after["folders"] == before["folders"]
+    assert after["slots"] == before["slots"]
+    assert not (after["namespaces"] & lab_namespaces)
+    survivors = []
+    for status in glob.glob("/proc/[0-9]*/status"):
+        try:
+            with open(status, encoding="utf-8") as handle_file:
+                uid = next(line for line in handle_file if line.startswith("Uid:")).split()[1]
+        except (OSError, StopIteration):
+            continue
+        if base <= int(uid) < base + count:
+            survivors.append(status)
+    assert not survivors
+    assert not local_backend.alive(handle)
+
+
+def test_the_switch_namespace_holds_the_bridge_and_rules_and_belongs_to_the_lab(local_backend, make_lab):
+    """Seen from the host: the switch's network namespace is owned by the lab's user namespace (no
+    host-root-owned object in the lab), holds one port per machine and the deny table."""
+    handle = make_lab(deny=(("attacker", "db"),))
+    folder = local_backend.root / handle.id
+    links = subprocess.run(
+        ["nsenter", f"--net={folder / 'netns'}", "ip", "-o", "link"], capture_output=True, text=True, check=True
+    ).stdout
+    assert {"br0", "m0", "m1", "m2"} <= {line.split(":")[1].strip().split("@")[0] for line in links.splitlines()}
+    rules = subprocess.run(
+        ["nsenter", f"--net={folder / 'netns'}", "nft", "list", "ruleset"], capture_output=True, text=True, check=True
+    ).stdout
+    assert 'iifname "m0" oifname "m2" drop' in rules
+    owner = subprocess.run(
+        ["lsns", "-n", "-o", "NS", "-t", "user", "-p", str(handle.machine("db").data["pid"])],
+        capture_output=True,
+        text=True,
+        check=True,
+    ).stdout.strip()
+    assert os.stat(folder / "userns").st_ino == int(owner)
+    # the machines run as the lab's slot, never as host root
+    for name in handle.machines:
+        with open(f"/proc/{handle.machine(name).data['pid']}/status", encoding="utf-8") as status:
+            uid = next(line for line in status if line.startswith("Uid:")).split()[1]
+        assert int(uid) == int(handle.data["uid_base"])
+    root = local_backend.exec(handle.machine("db"), "id -u; grep CapBnd /proc/self/status", user=User.ROOT)
+    assert root.stdout.startswith("0\n")
