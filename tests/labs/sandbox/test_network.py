@@ -88,7 +88,8 @@ def test_machines_of_a_lab_are_separate_machines(local_backend, make_lab):
     local_backend.exec(handle.machine("two"), "nohup sleep 301 >/dev/null 2>&1 & echo secret > ~/mine")
     seen = local_backend.exec(
         handle.machine("one"),
-        "ps -e -o args= | grep -c '^sleep 301$'; sudo -n cat /home/learner/mine 2>&1; sudo -n ls /proc | grep -c '^[0-9]'",
+        "ps -e -o args= | grep -c '^sleep 301$'; sudo -n cat /home/learner/mine 2>&1; "
+        "sudo -n ls /proc | grep -c '^[0-9]'",
     )
     count, file_answer, _procs = seen.stdout.splitlines()
     assert count == "0" and "No such file" in file_answer
