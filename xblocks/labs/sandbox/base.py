@@ -7,11 +7,15 @@ Callers (the labs api, the lab runner, the terminal gateway, the CLI) depend onl
 from __future__ import annotations
 
 import enum
+import re
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Protocol, runtime_checkable
 
 MiB = 1024 * 1024
+# A machine's name is its hostname and its name in /etc/hosts inside the lab: a lowercase DNS label.
+MACHINE_NAME = re.compile(r"^[a-z](?:[a-z0-9-]{0,30}[a-z0-9])?$")
+MAX_MACHINES = 8
 
 
 class SandboxError(Exception):

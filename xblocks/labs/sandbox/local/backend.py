@@ -23,6 +23,7 @@ from typing import Any
 
 from xblocks.labs.sandbox import cgroups, helper, images, ranges
 from xblocks.labs.sandbox.base import (
+    MAX_MACHINES,
     BackendUnavailable,
     ExecResult,
     ImageNotFound,
@@ -206,8 +207,8 @@ class LocalBackend:
         names = [machine.name for machine in spec.machines]
         if len(set(names)) != len(names) or not all(network.valid_name(name) for name in names):
             raise SandboxError(f"machine names must be distinct lowercase hostnames: {names}")
-        if len(names) > network.MAX_MACHINES:
-            raise SandboxError(f"a lab has at most {network.MAX_MACHINES} machines")
+        if len(names) > MAX_MACHINES:
+            raise SandboxError(f"a lab has at most {MAX_MACHINES} machines")
         built = {machine.image: self._image(machine.image) for machine in spec.machines}
         helper.path()
         lab_id = secrets.token_hex(8)

@@ -22,27 +22,23 @@ from __future__ import annotations
 import contextlib
 import os
 import pathlib
-import re
 import shutil
 import subprocess
 from collections.abc import Sequence
 from dataclasses import dataclass
 
-from xblocks.labs.sandbox.base import BackendUnavailable, SandboxError
+from xblocks.labs.sandbox.base import MACHINE_NAME, BackendUnavailable, SandboxError
 from xblocks.labs.sandbox.local.kernel import start_time
 
 SUBNET = "10.77.0"
 PREFIX = 24
 TOOLS_PATH = "/usr/sbin:/usr/bin:/sbin:/bin"
 WIRE_TIMEOUT = 20.0
-MAX_MACHINES = 16
 PING_GROUPS = "0 2147483647"
-# A machine's name is its hostname and its name in /etc/hosts: a lowercase DNS label.
-NAME_PATTERN = re.compile(r"^[a-z](?:[a-z0-9-]{0,30}[a-z0-9])?$")
 
 
 def valid_name(name: str) -> bool:
-    return bool(NAME_PATTERN.match(name))
+    return bool(MACHINE_NAME.match(name))
 
 
 @dataclass(frozen=True)
