@@ -11,12 +11,13 @@ import glob
 import json
 import os
 import subprocess
+import uuid
 
 import pytest
 
 from xblocks.labs.sandbox import ranges
 from xblocks.labs.sandbox.base import MachineSpec, SandboxError, SandboxHandle, SandboxNotFound, SandboxSpec, User
-from xblocks.labs.sandbox.redteam.lab_network import SERVE, host_listener, probe
+from xblocks.labs.sandbox.redteam.lab_network import SERVE, probe
 from xblocks.labs.sandbox.selftest import Context
 
 pytestmark = pytest.mark.sandbox
@@ -95,63 +96,69 @@ def test_machines_of_a_lab_are_separate_machines(local_backend, make_lab):
     assert count == "0" and "No such file" in file_answer
 
 
+def _ours(backend, label: str) -> list[str]:
+    """Folders of sandboxes and labs with ``label`` (other sandboxes may come and go on a shared host)."""
+    found = []
+    for folder in backend.root.iterdir():
+        try:
+            if json.loads((folder / "handle.json").read_text()).get("label") == label:
+                found.append(folder.name)
+        except (OSError, ValueError):
+            continue
+    return found
+
+
 def test_bad_machine_lists_are_refused_and_leave_nothing(local_backend):
-    before = sorted(os.listdir(local_backend.root))
+    label = f"test-bad-{uuid.uuid4().hex[:8]}"
     for machines, deny in (
         ((MachineSpec("web"), MachineSpec("web")), ()),
         ((MachineSpec("Web"), MachineSpec("db")), ()),
         ((MachineSpec("web"), MachineSpec("db")), (("web", "nowhere"),)),
     ):
         with pytest.raises(SandboxError):
-            local_backend.create(SandboxSpec(machines=machines, deny=deny, label="test-bad"))
-    assert sorted(os.listdir(local_backend.root)) == before
+            local_backend.create(SandboxSpec(machines=machines, deny=deny, label=label))
+    assert _ours(local_backend, label) == []
+    assert not [h for h in local_backend.inventory() if h.label == label]
 
 
-def _host_state(backend) -> dict[str, object]:
+def _links() -> list[str]:
     links = subprocess.run(["ip", "-o", "link"], capture_output=True, text=True, check=True).stdout
-    with open("/proc/self/mountinfo", encoding="utf-8") as handle:
-        mounts = sorted(line.split()[4] for line in handle)
-    namespaces = set()
+    return sorted(line.split(":")[1].strip() for line in links.splitlines())
+
+
+def _namespaces() -> set[str]:
+    found = set()
     for path in glob.glob("/proc/[0-9]*/ns/*"):
         try:
-            namespaces.add(os.readlink(path))
+            found.add(os.readlink(path))
         except OSError:
             pass
-    cgroups = sorted(
-        path
-        for path in glob.glob("/sys/fs/cgroup/**/", recursive=True)
-        if str(backend.settings.SANDBOX_CGROUP_PARENT) in path
-    )
-    return {
-        "links": sorted(line.split(":")[1].strip() for line in links.splitlines()),
-        "mounts": mounts,
-        "namespaces": namespaces,
-        "cgroups": cgroups,
-        "folders": sorted(os.listdir(backend.root)),
-        "slots": sorted(os.listdir(ranges.directory())),
-    }
+    return found
 
 
 def test_destroy_leaves_no_namespace_link_mount_cgroup_or_process(local_backend, make_lab):
-    before = _host_state(local_backend)
+    links, before = _links(), _namespaces()
     handle = make_lab(deny=(("attacker", "db"),))
     local_backend.exec(handle.machine("portal"), "nohup sleep 600 >/dev/null 2>&1 & setsid sleep 600 & true")
-    with host_listener():
-        pass
-    during = _host_state(local_backend)
-    lab_namespaces = during["namespaces"] - before["namespaces"]
-    assert any(ns.startswith("user:") for ns in lab_namespaces)
-    assert sum(ns.startswith("net:") for ns in lab_namespaces) >= 3  # the machines' (the switch's has no process)
+    ids = [handle.id, *(handle.machine(name).id for name in handle.machines)]
+    lab_namespaces = {
+        os.readlink(f"/proc/{handle.machine(name).data['pid']}/ns/{kind}")
+        for name in handle.machines
+        for kind in ("user", "net", "mnt", "pid")
+    }
+    lab_namespaces.add(f"net:[{os.stat(local_backend.root / handle.id / 'netns').st_ino}]")
+    assert lab_namespaces.isdisjoint(before)
     base, count = int(handle.data["uid_base"]), ranges.slot(int(handle.data["slot"])).count
     local_backend.destroy(handle)
     local_backend.destroy(handle)  # idempotent
-    after = _host_state(local_backend)
-    assert after["links"] == before["links"]
-    assert after["mounts"] == before["mounts"]
-    assert after["cgroups"] == before["cgroups"]
-    assert after["folders"] == before["folders"]
-    assert after["slots"] == before["slots"]
-    assert not (after["namespaces"] & lab_namespaces)
+    assert _links() == links
+    assert lab_namespaces.isdisjoint(_namespaces())
+    with open("/proc/self/mountinfo", encoding="utf-8") as mountinfo:
+        assert not [line for line in mountinfo if any(sandbox_id in line for sandbox_id in ids)]
+    cgroups = glob.glob("/sys/fs/cgroup/**/", recursive=True)
+    assert not [path for path in cgroups if any(sandbox_id in path for sandbox_id in ids)]
+    assert not [sandbox_id for sandbox_id in ids if (local_backend.root / sandbox_id).exists()]
+    assert not [entry for entry in ranges.directory().iterdir() if handle.id in entry.read_text(errors="replace")]
     survivors = []
     for status in glob.glob("/proc/[0-9]*/status"):
         try:
