@@ -252,7 +252,7 @@ def test_lab(item: LabSource, backend, seed: bytes, keep: bool, progress: Progre
 
 
 NETWORK_PROBE = """for name in "$@"; do
-  if ping -c1 -W2 "$name" >/dev/null 2>&1; then echo "$name=up"; else echo "$name=down"; fi
+  if ping -c1 -W1 "$name" >/dev/null 2>&1; then echo "$name=up"; else echo "$name=down"; fi
 done
 """
 
@@ -271,7 +271,7 @@ def _test_network(report: LabReport, backend, handle, lab) -> None:
             if seen.get(name) != expected:
                 wrong.append(f"{machine} -> {name}: {seen.get(name, 'no answer')} (expected {expected})")
     names = ", ".join(handle.machines)
-    rules = f"; {len(lab.deny)} deny rules hold" if lab.deny else ""
+    rules = {0: "", 1: "; its deny rule holds"}.get(len(lab.deny), f"; its {len(lab.deny)} deny rules hold")
     report.add(
         not wrong, f"network: {names} reach each other by name{rules}", time.monotonic() - clock, "\n".join(wrong)
     )
