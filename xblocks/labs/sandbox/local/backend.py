@@ -217,11 +217,13 @@ class LocalBackend:
         started = time.monotonic()
         slot = None
         made: list[tuple[str, SandboxHandle]] = []
+        bridge = None
         try:
             slot = ranges.allocate(lab_id, folder)
             self._lab_namespaces(folder, slot, len(names))
             # recorded now, so a crash from here on leaves something inventory() reports and destroy() ends
             (folder / HANDLE_FILE).write_text(json.dumps(self._lab_handle(lab_id, spec, slot, []).as_json()))
+            bridge = network.start_switch(folder / "netns")  # while the machines start
             hosts = network.hosts_file(names).encode()
             with concurrent.futures.ThreadPoolExecutor(max_workers=min(len(names), 4)) as pool:
                 futures = [
@@ -237,10 +239,14 @@ class LocalBackend:
                 if errors:
                     raise errors[0]
             ports = [network.Port(name, int(h.data["pid"]), h.data.get("start")) for name, h in made]
-            addresses = network.wire(folder / "netns", ports, spec.deny)
+            addresses = network.wire(folder / "netns", ports, spec.deny, bridge)
             handle = self._lab_handle(lab_id, spec, slot, made, addresses)
             (folder / HANDLE_FILE).write_text(json.dumps(handle.as_json()))
         except BaseException:
+            if bridge is not None and bridge.returncode is None:
+                with contextlib.suppress(OSError):
+                    bridge.kill()
+                bridge.communicate()
             for _name, machine_handle in made:
                 with contextlib.suppress(SandboxError):
                     self.destroy(machine_handle)

@@ -8,7 +8,8 @@ one network namespace at a time: no program runs inside the lab's user namespace
 object it makes belongs to host root (a network device belongs to its network namespace, and every
 network namespace here belongs to the lab's user namespace).
 
-In the switch: a bridge ``br0``, one port ``m<i>`` per machine, and (for ``<deny from to>`` rules)
+In the switch: a bridge ``br0``, one port ``m<i>`` per machine (each machine's veth pair is made
+in the machine's namespace and its other end sent to the switch), and (for ``<deny from to>`` rules)
 an nftables table of the bridge family whose forward chain drops the frames that arrive from the
 ``from`` machine's port and would leave through the ``to`` machine's port: any protocol, ARP and
 broadcasts included. In a machine: ``lo`` and ``eth0`` with ``10.77.0.<i+2>/24``, no route beyond
@@ -101,12 +102,25 @@ def _finish(process: subprocess.Popen, what: str) -> None:
         raise SandboxError(f"lab network: {what} failed: {err.decode(errors='replace').strip()[-500:]}")
 
 
-def wire(switch: pathlib.Path, ports: Sequence[Port], deny: Sequence[tuple[str, str]] = ()) -> dict[str, str]:
-    """Build the switch, give every machine its port and address, and apply the deny rules.
+def start_switch(switch: pathlib.Path) -> subprocess.Popen:
+    """Make the switch's bridge; runs while the machines start (``wire`` waits for it)."""
+    lines = ["link add br0 type bridge", "link set br0 addrgenmode none", "link set br0 up"]
+    return _run_in(str(switch), [_tool("ip"), "-batch", "-"], "\n".join(lines) + "\n")
+
+
+def wire(
+    switch: pathlib.Path,
+    ports: Sequence[Port],
+    deny: Sequence[tuple[str, str]] = (),
+    bridge: subprocess.Popen | None = None,
+) -> dict[str, str]:
+    """Give every machine its port and address, apply the deny rules, and plug the ports in the bridge.
 
     Every machine's network namespace is opened once and checked against its init's start time, so a
-    recycled pid cannot put a veth into another process's namespace; the tools then name it through
-    that descriptor (``/proc/self/fd/N``), never through a pid.
+    recycled pid cannot put a veth into another process's namespace; the tools then name namespaces
+    through those descriptors (``/proc/self/fd/N``), never through a pid. Each machine makes its own
+    veth pair and sends the switch's end over; its addresses, the rules and the bridge are made at
+    the same time, and the switch's ends are plugged in once all exist.
     """
     index = {port.name: number for number, port in enumerate(ports)}
     for source, target in deny:
@@ -115,23 +129,18 @@ def wire(switch: pathlib.Path, ports: Sequence[Port], deny: Sequence[tuple[str, 
     if deny:
         _tool("nft")  # fail closed, before anything is made: rules that cannot be applied are no lab
     fds: list[int] = []
+    started: list[tuple[str, subprocess.Popen]] = []
     try:
+        switch_fd = os.open(switch, os.O_RDONLY | os.O_CLOEXEC)
+        fds.append(switch_fd)
         for port in ports:
             fd = os.open(f"/proc/{port.pid}/ns/net", os.O_RDONLY | os.O_CLOEXEC)
             fds.append(fd)
             if start_time(port.pid) != port.start:
                 raise SandboxError(f"lab network: machine {port.name} stopped while its network was made")
-        switch_lines = ["link add br0 type bridge", "link set br0 addrgenmode none", "link set br0 up"]
-        for number, fd in enumerate(fds):
-            switch_lines += [
-                f"link add m{number} type veth peer name eth0 netns /proc/self/fd/{fd}",
-                f"link set m{number} addrgenmode none",
-                f"link set m{number} master br0 up",
-            ]
-        _finish(_run_in(str(switch), [_tool("ip"), "-batch", "-"], "\n".join(switch_lines) + "\n", fds), "the switch")
-        machines = []
-        for number, fd in enumerate(fds):
+        for number, (port, fd) in enumerate(zip(ports, fds[1:], strict=True)):
             lines = [
+                f"link add eth0 type veth peer name m{number} netns /proc/self/fd/{switch_fd}",
                 "link set lo up",
                 "link set eth0 addrgenmode none",
                 f"addr add {address(number)}/{PREFIX} dev eth0",
@@ -144,19 +153,28 @@ def wire(switch: pathlib.Path, ports: Sequence[Port], deny: Sequence[tuple[str, 
                 f'echo "{PING_GROUPS}" > /proc/sys/net/ipv4/ping_group_range && exec "$0" -batch -',
                 _tool("ip"),
             ]
-            machines.append(
-                (ports[number].name, _run_in(f"/proc/self/fd/{fd}", command, "\n".join(lines) + "\n", [fd]))
-            )
+            process = _run_in(f"/proc/self/fd/{fd}", command, "\n".join(lines) + "\n", [fd, switch_fd])
+            started.append((f"machine {port.name}", process))
         if deny:
             rules = "".join(f'    iifname "m{index[a]}" oifname "m{index[b]}" drop\n' for a, b in deny)
             table = (
                 "table bridge kafaat {\n  chain forward {\n"
                 "    type filter hook forward priority 0; policy accept;\n" + rules + "  }\n}\n"
             )
-            _finish(_run_in(str(switch), [_tool("nft"), "-f", "-"], table), "the deny rules")
-        for name, process in machines:
-            _finish(process, f"machine {name}")
+            started.append(("the deny rules", _run_in(str(switch), [_tool("nft"), "-f", "-"], table)))
+        if bridge is None:
+            bridge = start_switch(switch)
+        started.append(("the switch", bridge))
+        for what, process in started:
+            _finish(process, what)
+        started = []
+        plug = [f"link set m{number} master br0 up" for number in range(len(ports))]
+        _finish(_run_in(str(switch), [_tool("ip"), "-batch", "-"], "\n".join(plug) + "\n"), "the switch's ports")
     finally:
+        for _what, process in started:  # a failure left some running: end them
+            with contextlib.suppress(OSError):
+                process.kill()
+            process.wait()
         for fd in fds:
             with contextlib.suppress(OSError):
                 os.close(fd)
