@@ -115,7 +115,12 @@ def validate_command(args: argparse.Namespace) -> int:
         steps = len(lab.steps)
         print(
             f"{item.where}: ok: {lab.display_name!r}, lab key {key or '(none)'}, {_count(steps, 'step')}, "
-            f"{_count(lab.max_score, 'point')}, image {lab.image}"
+            f"{_count(lab.max_score, 'point')}, "
+            + (
+                "machines " + ", ".join(f"{m.name} ({m.image})" for m in lab.machines)
+                if lab.machines
+                else f"image {lab.image}"
+            )
         )
         if not lab.lab_key:
             print(
