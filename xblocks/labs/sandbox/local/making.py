@@ -11,6 +11,7 @@ import selectors
 import shutil
 import subprocess
 import time
+from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any
 
 from xblocks.labs.sandbox import helper, images, ranges, seccomp
@@ -39,9 +40,11 @@ def start(
     lab_upper: pathlib.Path | None = None,
     shared_slot: bool = False,
     lab: tuple[str, pathlib.Path] | None = None,
+    seed: Mapping[str, bytes] | None = None,
 ) -> SandboxHandle:
     """Start a sandbox's init. ``lab`` (a machine of a lab of several): the lab's id and the file its
-    user namespace is bound on, which the machine joins instead of making its own."""
+    user namespace is bound on, which the machine joins instead of making its own. ``seed``: files
+    (relative path: content) put in the writable layer before anything runs (see ``seed_layer``)."""
     limits = spec.limits
     base = slot.base
     os.chown(folder, 0, base)
@@ -63,6 +66,8 @@ def start(
     upper.mkdir(mode=0o755)
     work.mkdir(mode=0o700)
     os.chown(upper, base, base)  # the merged root's owner: the sandbox's root, not host root
+    if seed:
+        seed_layer(upper, image.rootfs, base, seed)
     driver = backend._cgroups()
     driver.create(sandbox_id, limits)
 
@@ -208,6 +213,36 @@ def start(
     )
     (folder / HANDLE_FILE).write_text(json.dumps(handle.as_json()))
     return handle
+
+
+def seed_layer(upper: pathlib.Path, lower: pathlib.Path, base: int, files: Mapping[str, bytes]) -> None:
+    """Write platform files (a lab's /etc/hosts, its sudo rule) into a new, empty writable layer.
+
+    Done from the host on the tmpfs this module just made, before the overlay is mounted and before
+    any process of the sandbox exists: nothing there can be a link of anyone's, and no process spends
+    a round trip through the spawner for it. Folders and files belong to the sandbox's root; a folder
+    keeps the mode it has in the image (an upper folder's attributes are the merged folder's)."""
+    for relative, content in files.items():
+        parts = pathlib.PurePosixPath(relative).parts
+        if not parts or parts[0] == "/" or ".." in parts:
+            raise ValueError(f"not a relative path inside the sandbox: {relative!r}")
+        folder = upper
+        for part in parts[:-1]:
+            folder = folder / part
+            if not folder.exists():
+                image_folder = lower.joinpath(*folder.relative_to(upper).parts)
+                folder.mkdir()
+                os.chmod(folder, image_folder.stat().st_mode & 0o7777 if image_folder.is_dir() else 0o755)
+                os.chown(folder, base, base)
+        target = folder / parts[-1]
+        mode = 0o440 if parts[:2] == ("etc", "sudoers.d") else 0o644
+        fd = os.open(target, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW | os.O_CLOEXEC, mode)
+        try:
+            os.write(fd, content)
+            os.fchown(fd, base, base)
+            os.fchmod(fd, mode)
+        finally:
+            os.close(fd)
 
 
 def await_ready(status_fd: int, ready_fd: int, error_fd: int, process: subprocess.Popen) -> int:
