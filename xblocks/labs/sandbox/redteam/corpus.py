@@ -11,7 +11,7 @@ from xblocks.labs.sandbox.redteam.hangs import inside_fifo_hang, learner_config_
 from xblocks.labs.sandbox.redteam.host_exec import binfmt_mount, spawner_out_of_reach
 from xblocks.labs.sandbox.redteam.host_view import image_integrity, proc_leaks
 from xblocks.labs.sandbox.redteam.kernel_limits import id_ranges, inotify_per_sandbox, pipes_per_sandbox
-from xblocks.labs.sandbox.redteam.lab_network import deny_rules, network_admin, reach
+from xblocks.labs.sandbox.redteam.lab_network import deny_rules, machines_apart, network_admin, reach
 from xblocks.labs.sandbox.redteam.outside import outside_special_files
 from xblocks.labs.sandbox.redteam.rows import CASES
 from xblocks.labs.sandbox.redteam.surface import kernel_surface
@@ -280,6 +280,16 @@ CORPUS: tuple[Attack, ...] = (
         "portal still reaches db",
         "the platform's rules between machines hold, out of the learner's reach",
         deny_rules,
+        selftest=False,
+    ),
+    Attack(
+        "lab_machines_apart",
+        "issue 13 §1",
+        "The machines of a lab share one user namespace and host ids: as sudo root on portal, look for "
+        "db's processes, read its /tmp, connect to an abstract unix socket db listens on",
+        "nothing of db is visible: each machine has its own pid, mount, network and ipc namespaces",
+        "sharing a user namespace (needed for the network) does not join the machines",
+        machines_apart,
         selftest=False,
     ),
 )

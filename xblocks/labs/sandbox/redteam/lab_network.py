@@ -163,3 +163,45 @@ def deny_rules(ctx: Context) -> str:
         ping = ctx.run(handle.machine("attacker"), "ping -c1 -W1 db >/dev/null 2>&1 && echo reached; true")
         _expect("reached" not in ping.stdout, "attacker pinged db through a deny rule")
     return f"attacker -> db: {sorted(set(from_attacker.values()))}; portal -> db answered"
+
+
+APART = r"""
+python3 - <<'PY'
+import os, socket
+seen = []
+# processes: only this machine's (its own pid namespace)
+seen.append("procs=" + str(sorted(int(p) for p in os.listdir("/proc") if p.isdigit())[:3]))
+# the other machine's abstract unix socket and its files are not this machine's
+s = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+try:
+    s.connect("\0kafaat-db-secret"); seen.append("ABSTRACT-REACHED")
+except OSError:
+    seen.append("abstract=refused")
+seen.append("file=" + str(os.path.exists("/tmp/db-secret")))
+# every pid namespace's init: what /proc/1 is here
+seen.append("init=" + open("/proc/1/cmdline", "rb").read().split(b"\0")[0].decode())
+print(" ".join(seen))
+PY
+"""
+
+
+def machines_apart(ctx: Context) -> str:
+    """Sudo root on one machine of a lab (same user namespace and host ids as the others) cannot see
+    another machine's processes, files or abstract sockets."""
+    with lab(ctx) as handle:
+        db = handle.machine("db")
+        started = ctx.run(
+            db,
+            "echo s3cret > /tmp/db-secret; nohup python3 -c 'import socket,time\n"
+            's=socket.socket(socket.AF_UNIX); s.bind("\\0kafaat-db-secret"); s.listen(1); time.sleep(600)\' '
+            ">/dev/null 2>&1 & sleep 0.5; ps -e -o args= | grep -c '[k]afaat-db-secret'",
+            timeout=10,
+        )
+        _expect(started.stdout.strip() not in ("", "0"), f"the db listener did not start: {started.stderr[-200:]}")
+        result = ctx.run(handle.machine("portal"), 'sudo -n bash -c "$1"', args=[APART], timeout=20)
+        _expect("abstract=refused" in result.stdout, f"portal reached db's abstract socket: {result.stdout}")
+        _expect("file=False" in result.stdout, f"portal sees db's files: {result.stdout}")
+        _expect("ABSTRACT" not in result.stdout and "python3" not in result.stdout, result.stdout)
+        pids = ctx.run(handle.machine("portal"), "sudo -n ps -e -o args= | grep -c '[k]afaat-db-secret' || true")
+        _expect(pids.stdout.strip() == "0", f"portal's sudo root sees db's processes: {pids.stdout}")
+    return "processes, files and abstract sockets of one machine are not another's: " + result.stdout.strip()
