@@ -605,7 +605,10 @@ function KafaatLabBlock(runtime, element, args) {
           staffButton(actions, fmt(_("Watch %(name)s's terminal"), who), function () {
             var screen = openViewer(fmt(_("Watching %(name)s (read-only)"), who));
             viewer = window.KafaatTerminal ? window.KafaatTerminal.open(screen, {
-              fetchToken: function () { return post("staff_terminal_token", { session_id: s.session_id }); },
+              /* a lab of several machines: the machine whose tab is selected above */
+              fetchToken: function () {
+                return post("staff_terminal_token", state.machine ? { session_id: s.session_id, machine: state.machine } : { session_id: s.session_id });
+              },
               readOnly: true, i18n: i18n
             }) : null;
             if (!viewer) { screen.textContent = _("The terminal is not available on this site."); }
