@@ -97,6 +97,9 @@ def test_crafted_requests_are_refused_and_the_same_spawner_keeps_serving(local_b
         "more descriptors than the message has room for": (fields(1, 0, length=10), b"/bin/true\0", 6),
     }
     (spawner_pid,) = before
+    # the spawner has served a request, so it is past its start-up (which closes the pipes it was
+    # started with and opens its signalfd after it says ready): its descriptors are settled
+    assert local_backend.exec(handle, "true").ok
     descriptors = _descriptors(spawner_pid)
     for what, (header, body, fds) in crafted.items():
         if what == "a header cut short":
