@@ -199,3 +199,20 @@ def test_the_switch_namespace_holds_the_bridge_and_rules_and_belongs_to_the_lab(
         assert int(uid) == int(handle.data["uid_base"])
     root = local_backend.exec(handle.machine("db"), "id -u; grep CapBnd /proc/self/status", user=User.ROOT)
     assert root.stdout.startswith("0\n")
+
+
+def test_the_sandbox_commands_see_a_lab_and_its_machines_images(local_backend, make_lab, monkeypatch, capsys):
+    """``kafaat sandbox list`` names a lab's machines; ``kafaat image prune`` keeps the images they use."""
+    import argparse  # pylint: disable=import-outside-toplevel
+
+    from xblocks.labs.sandbox import cli, images  # pylint: disable=import-outside-toplevel
+
+    handle = make_lab(label=f"test-cli-{uuid.uuid4().hex[:6]}")
+    cli.sandbox_list(argparse.Namespace())
+    listed = [line for line in capsys.readouterr().out.splitlines() if line.startswith(handle.id)]
+    assert listed and "alive" in listed[0] and "lab: attacker, portal, db" in listed[0]
+    kept = {}
+    monkeypatch.setattr(images, "prune", lambda in_use, dry_run: kept.setdefault("in_use", set(in_use)) and [])
+    cli.image_prune(argparse.Namespace(dry_run=True))
+    machine = handle.machine("db")
+    assert f"{machine.data['image']}-{machine.data['image_hash']}" in kept["in_use"]
