@@ -3,7 +3,7 @@
 set -euo pipefail
 
 PACKAGES=(
-  python3-venv bubblewrap debootstrap uidmap util-linux iproute2 procps
+  python3-venv bubblewrap debootstrap uidmap util-linux iproute2 nftables procps
   chromium chromium-driver fonts-dejavu-core gettext poppler-utils
   libmariadb-dev pkg-config
   gcc libc6-dev

@@ -191,3 +191,22 @@ def test_learners_see_a_generic_message_for_a_broken_lab(lab_factory):
     status, body = lab.call("start")
     assert status == 409 and "definition has errors" in body["error"]
     assert isinstance(lab.block, LabBlock) and not LabSession.objects.exists()
+
+
+MACHINES_OLX = """<kafaat_lab display_name="Machines">
+  <machine name="attacker"/>
+  <machine name="db" terminal="false"/>
+  <step id="s" title="S"><check id="c">true</check></step>
+</kafaat_lab>"""
+
+
+@pytest.mark.django_db
+def test_a_terminal_is_refused_on_a_machine_without_one_or_that_does_not_exist(lab_factory, no_dispatch):
+    lab = lab_factory(MACHINES_OLX)
+    lab.ok("start")
+    for machine in ("db", "nowhere", ["attacker"], 7):
+        status, body = lab.call("terminal_token", {"machine": machine})
+        assert status == 400, (machine, body)
+    # the machine with a terminal passes the block's check (and reaches the not-ready refusal)
+    status, _body = lab.call("terminal_token", {"machine": "attacker"})
+    assert status == 409

@@ -283,6 +283,8 @@ class LabBlock(CompletableXBlockMixin, XBlock):
                     **_pages(shown),
                     "max_score": definition.max_score if definition else 0,
                     "time_limit_minutes": int(definition.time_limit // 60) if definition else 0,
+                    # one terminal tab per machine when the lab has several
+                    "machines": list(definition.terminals) if definition and definition.machines else [],
                 },
             )
         )
@@ -488,15 +490,27 @@ class LabBlock(CompletableXBlockMixin, XBlock):
 
     @XBlock.json_handler
     def terminal_token(self, data, suffix=""):
-        """A short-lived single-use token for the learner's own terminal (never for another session)."""
+        """A short-lived single-use token for the learner's own terminal (never for another session),
+        on ``machine`` (one of the lab's machines with a terminal; absent: its first)."""
         requester = self._requester()
+        machine = self._terminal_machine(data)
         session_id = self._live_session(requester)
-        return self._mint(requester.user, session_id, "rw")
+        return self._mint(requester.user, session_id, "rw", machine=machine)
+
+    def _terminal_machine(self, data) -> str:
+        """The machine a terminal is asked for: "" (the first), or a machine of the lab that has a terminal."""
+        machine = (data or {}).get("machine") if isinstance(data, dict) else None
+        if machine in (None, ""):
+            return ""
+        definition = self._valid_definition()
+        if not isinstance(machine, str) or machine not in definition.terminals:
+            raise _refuse(400, _("This lab has no terminal on that machine."))
+        return machine
 
     @staticmethod
-    def _mint(user, session_id: int, mode: str, attached_by=None) -> dict:
+    def _mint(user, session_id: int, mode: str, attached_by=None, machine: str = "") -> dict:
         try:
-            return api.terminal_token(user, session_id, mode=mode, attached_by=attached_by)
+            return api.terminal_token(user, session_id, mode=mode, attached_by=attached_by, machine=machine)
         except LabError as error:
             raise _refuse(409, error.learner_message) from None
         except PermissionError:
@@ -549,7 +563,8 @@ class LabBlock(CompletableXBlockMixin, XBlock):
         session_id = self._staff_session(data)
         if not api.can_watch(requester.user, session_id):
             raise _refuse(403, _("Only course staff can do this."))
-        return self._mint(requester.user, session_id, "ro", attached_by=requester.user)
+        machine = self._terminal_machine(data)
+        return self._mint(requester.user, session_id, "ro", attached_by=requester.user, machine=machine)
 
     @XBlock.json_handler
     def staff_transcript(self, data, suffix=""):

@@ -115,7 +115,12 @@ def validate_command(args: argparse.Namespace) -> int:
         steps = len(lab.steps)
         print(
             f"{item.where}: ok: {lab.display_name!r}, lab key {key or '(none)'}, {_count(steps, 'step')}, "
-            f"{_count(lab.max_score, 'point')}, image {lab.image}"
+            f"{_count(lab.max_score, 'point')}, "
+            + (
+                "machines " + ", ".join(f"{m.name} ({m.image})" for m in lab.machines)
+                if lab.machines
+                else f"image {lab.image}"
+            )
         )
         if not lab.lab_key:
             print(
@@ -221,11 +226,15 @@ def test_lab(item: LabSource, backend, seed: bytes, keep: bool, progress: Progre
     )
     try:
         # A check that fails because the sandbox is broken would look like "fails as expected".
-        for user in ("root", "learner"):
-            probe = backend.exec(handle, "true", user=user, timeout=10)
-            if not probe.ok:
-                report.add(False, f"the sandbox does not run commands as {user}", probe.duration, probe.stderr)
-                return report
+        for machine in handle.machines or ("",):
+            for user in ("root", "learner"):
+                probe = backend.exec(handle.machine(machine or None), "true", user=user, timeout=10)
+                if not probe.ok:
+                    where = f"machine {machine}" if machine else "the sandbox"
+                    report.add(False, f"{where} does not run commands as {user}", probe.duration, probe.stderr)
+                    return report
+        if handle.machines:
+            _test_network(report, backend, handle, rendered)
         for step in rendered.steps:
             progress.say(item.where, f"step {step.id}")
             _test_step(report, backend, handle, step, runner)
@@ -245,6 +254,32 @@ def test_lab(item: LabSource, backend, seed: bytes, keep: bool, progress: Progre
                 report.add(False, "destroy", time.monotonic() - clock, str(error))
         report.seconds = time.monotonic() - started
     return report
+
+
+NETWORK_PROBE = """for name in "$@"; do
+  if ping -c1 -W1 "$name" >/dev/null 2>&1; then echo "$name=up"; else echo "$name=down"; fi
+done
+"""
+
+
+def _test_network(report: LabReport, backend, handle, lab) -> None:
+    """Every machine of a lab reaches every other by name, except across a deny rule (either way)."""
+    clock = time.monotonic()
+    denied = {frozenset(rule) for rule in lab.deny}
+    wrong = []
+    for machine in handle.machines:
+        others = [name for name in handle.machines if name != machine]
+        result = backend.exec(handle.machine(machine), NETWORK_PROBE, args=others, timeout=30)
+        seen = dict(line.split("=", 1) for line in result.stdout.split() if "=" in line)
+        for name in others:
+            expected = "down" if frozenset((machine, name)) in denied else "up"
+            if seen.get(name) != expected:
+                wrong.append(f"{machine} -> {name}: {seen.get(name, 'no answer')} (expected {expected})")
+    names = ", ".join(handle.machines)
+    rules = {0: "", 1: "; its deny rule holds"}.get(len(lab.deny), f"; its {len(lab.deny)} deny rules hold")
+    report.add(
+        not wrong, f"network: {names} reach each other by name{rules}", time.monotonic() - clock, "\n".join(wrong)
+    )
 
 
 def _test_step(report: LabReport, backend, handle, step, runner) -> None:

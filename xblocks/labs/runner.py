@@ -108,7 +108,7 @@ def place_files(backend: Backend, handle: SandboxHandle, files: tuple[LabFile, .
     """Write every lab file inside a live sandbox; raise ProvisionError on the first that fails."""
     for lab_file in files:
         result = backend.exec(
-            handle,
+            handle.machine(lab_file.machine or None),
             place_file_script(lab_file),
             user=lab_file.owner,
             timeout=FILE_TIMEOUT,
@@ -125,7 +125,9 @@ def place_files(backend: Backend, handle: SandboxHandle, files: tuple[LabFile, .
 def run_step_setup(backend: Backend, handle: SandboxHandle, step) -> None:
     """Run a step's setup scripts in a live sandbox (the learner reached it); raise ProvisionError if one fails."""
     for index, setup in enumerate(step.setup, start=1):
-        result = backend.exec(handle, setup.script, user=setup.user, timeout=SETUP_TIMEOUT)
+        result = backend.exec(
+            handle.machine(setup.machine or None), setup.script, user=setup.user, timeout=SETUP_TIMEOUT
+        )
         if not result.ok:
             raise ProvisionError(
                 _("This step could not be prepared. Please reset the lab, or tell your instructor."),
@@ -157,7 +159,9 @@ def provision(
         place_files(backend, handle, lab.files)
         report("running_setup")
         for index, setup in enumerate(lab.setup, start=1):
-            result = backend.exec(handle, setup.script, user=setup.user, timeout=SETUP_TIMEOUT)
+            result = backend.exec(
+                handle.machine(setup.machine or None), setup.script, user=setup.user, timeout=SETUP_TIMEOUT
+            )
             if not result.ok:
                 raise ProvisionError(
                     _start_failed(),
@@ -217,13 +221,14 @@ def run_check(backend: Backend, handle: SandboxHandle, check: Check, *, stdin: b
     fresh copy of the lab's image, reading the learner's files at ``/lab``. ``stdin`` carries the
     learner's terminal command history for checks that look at what was typed.
     """
+    machine = handle.machine(check.machine or None)
     if check.where == CheckPlace.OUTSIDE:
         result = backend.exec_outside(
-            handle, check.script, timeout=check.timeout, stdin=stdin, output_limit=CHECK_OUTPUT_BYTES
+            machine, check.script, timeout=check.timeout, stdin=stdin, output_limit=CHECK_OUTPUT_BYTES
         )
     else:
         result = backend.exec(
-            handle,
+            machine,
             check.script,
             user=check.user,
             timeout=check.timeout,
@@ -272,6 +277,8 @@ def run_solve(backend: Backend, handle: SandboxHandle, step: Step) -> ExecResult
     if step.solve is None:
         raise ValueError(f"step {step.id!r} has no solve script")
     started = time.monotonic()
-    result = backend.exec(handle, step.solve, user=step.solve_user, timeout=SOLVE_TIMEOUT)
+    result = backend.exec(
+        handle.machine(step.solve_machine or None), step.solve, user=step.solve_user, timeout=SOLVE_TIMEOUT
+    )
     log.debug("solve of %s in %s took %.2fs", step.id, handle.id, time.monotonic() - started)
     return result

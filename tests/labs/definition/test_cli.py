@@ -220,3 +220,30 @@ def test_lab_test_fails_a_step_whose_setup_fails(tmp_path, capsys):
     text = PASSING.replace('<check id="file">', '<setup user="learner">exit 3</setup><check id="file">', 1)
     assert main(["lab", "test", _write(tmp_path, "broken_setup.xml", text)]) == 1
     assert "setup script 1 of step one (learner) failed: exit 3" in capsys.readouterr().out
+
+
+@pytest.mark.sandbox
+def test_lab_test_proves_the_sample_three_machine_lab_and_its_network(capsys):
+    lab = ROOT / "course_content" / "vertical" / "unit_security_network.xml"
+    assert main(["lab", "test", str(lab)]) == 0
+    out = capsys.readouterr().out
+    assert "network: attacker, portal, db reach each other by name; its deny rule holds" in out
+    assert "step fix solved check refuses-others: passes" in out
+
+
+SOLVE_ON_THE_WRONG_MACHINE = """<kafaat_lab display_name="Two machines">
+  <machine name="one"/>
+  <machine name="two"/>
+  <step id="s" title="S">
+    <check id="c" machine="two"><![CDATA[test "$(hostname)" = two && test -f /tmp/done]]></check>
+    <solve machine="one">touch /tmp/done</solve>
+  </step>
+</kafaat_lab>"""
+
+
+@pytest.mark.sandbox
+def test_lab_test_fails_a_solve_that_ran_on_another_machine_than_its_check(tmp_path, capsys):
+    assert main(["lab", "test", _write(tmp_path, "machines.xml", SOLVE_ON_THE_WRONG_MACHINE)]) == 1
+    out = capsys.readouterr().out
+    assert "network: one, two reach each other by name" in out
+    assert "step s solved check c: FAILED after the solve" in out

@@ -287,3 +287,41 @@ def test_intro_finish_reading_steps_and_step_setup_are_part_of_the_definition():
     assert [(s.user, s.script) for s in config.setup] == [("learner", "printf 'listen 1\\n' > /home/learner/site.conf")]
     assert [s.user for s in later.setup] == ["root", "learner"]
     assert "<intro>" in serialize_lab(lab) and "<finish>" in serialize_lab(lab)
+
+
+def test_machines_network_and_machine_attributes_are_read_as_declared():
+    definition = parse_lab((FIXTURES / "machines.xml").read_text(encoding="utf-8"))
+    assert [m.name for m in definition.machines] == ["attacker", "portal", "db"]
+    portal = definition.machines[1]
+    assert (portal.image, portal.learner_sudo, portal.limits.memory_bytes, portal.limits.cpus) == (
+        "web",
+        True,
+        256 * 1024 * 1024,
+        0.5,
+    )
+    assert definition.terminals == ("attacker", "portal")
+    assert definition.deny == (("attacker", "db"),)
+    assert [f.machine for f in definition.files] == ["portal", ""]
+    step = definition.steps[0]
+    assert [c.machine for c in step.checks] == ["portal", "", "db"]
+    assert (step.solve_machine, step.setup[0].machine, definition.setup[0].machine) == ("portal", "portal", "db")
+    spec = definition.sandbox_spec("labsession-1")
+    assert [m.name for m in spec.machines] == ["attacker", "portal", "db"] and spec.deny == (("attacker", "db"),)
+    assert spec.machines[1].learner_sudo and not spec.machines[0].learner_sudo
+
+
+def test_a_lab_without_machines_has_one_machine_named_lab():
+    definition = parse_lab((FIXTURES / "minimal.xml").read_text(encoding="utf-8"))
+    assert definition.machines == () and [m.name for m in definition.all_machines] == ["lab"]
+    assert definition.terminals == ("lab",)
+    spec = definition.sandbox_spec("x")
+    assert spec.machines == () and spec.hostname == "lab" and spec.image == definition.image
+
+
+def test_one_declared_machine_is_a_single_machine_with_its_name():
+    source = (
+        '<kafaat_lab display_name="x"><machine name="web" image="web" sudo="true"/>'
+        '<step id="s" title="S"><check id="c" machine="web">true</check></step></kafaat_lab>'
+    )
+    spec = parse_lab(source).sandbox_spec("x")
+    assert spec.machines == () and (spec.hostname, spec.image, spec.learner_sudo) == ("web", "web", True)

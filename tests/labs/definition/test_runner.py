@@ -234,3 +234,39 @@ def test_a_failing_setup_destroys_the_sandbox_and_keeps_details_from_the_learner
 def test_an_unrendered_lab_is_refused_before_any_sandbox_exists(backend):
     with pytest.raises(runner.ProvisionError, match="render"):
         runner.provision(backend, parse_lab(LAB), label="never-created")
+
+
+MACHINES_LAB = """<kafaat_lab display_name="Machines" time_limit="10" idle_timeout="5">
+  <machine name="attacker"/>
+  <machine name="portal" sudo="true"/>
+  <machine name="db" terminal="false"/>
+  <network><deny from="attacker" to="db"/></network>
+  <setup machine="db" user="root">echo db > /etc/role</setup>
+  <file machine="portal" path="/home/learner/app.txt" owner="learner">portal file</file>
+  <file path="/home/learner/notes.txt" owner="learner">attacker file</file>
+  <step id="s1" title="Serve">
+    <setup machine="portal" user="learner">echo step-setup > /tmp/step</setup>
+    <check id="on-portal" machine="portal"><![CDATA[test "$(hostname)" = portal && test -f /tmp/served]]></check>
+    <check id="on-attacker"><![CDATA[test "$(hostname)" = attacker && test -f /home/learner/notes.txt]]></check>
+    <check id="db-outside" machine="db" where="outside">grep -q db /lab/etc/role</check>
+    <solve machine="portal" user="learner">cat /home/learner/app.txt /tmp/step > /tmp/served</solve>
+  </step>
+</kafaat_lab>"""
+
+
+def test_files_setup_checks_and_solves_run_on_their_machine(backend):
+    lab = parse_lab(MACHINES_LAB)
+    handle = runner.provision(backend, lab, label=f"test-machines-{uuid.uuid4().hex[:6]}", reached=("s1",))
+    try:
+        assert handle.machines == ("attacker", "portal", "db")
+        step = lab.step("s1")
+        before = [runner.run_check(backend, handle, check).passed for check in step.checks]
+        assert before == [False, True, True]
+        assert runner.run_solve(backend, handle, step).ok
+        assert all(runner.run_check(backend, handle, check).passed for check in step.checks)
+        served = backend.exec(handle.machine("portal"), "cat /tmp/served").stdout
+        assert served == "portal file\nstep-setup\n"
+        assert backend.exec(handle.machine("attacker"), "test -e /tmp/served || echo absent").stdout == "absent\n"
+    finally:
+        backend.destroy(handle)
+    assert not backend.alive(handle)

@@ -187,3 +187,45 @@ def test_purge_removes_old_transcripts_and_dead_tokens_and_keeps_recent_ones(mak
     assert api.transcript(1) is None
     assert api.command_history(2) == b"ls\n"
     assert purge_transcripts.delay().get() == {"transcripts": 0, "tokens": 0}
+
+
+def _machine_handle(name: str) -> dict:
+    return SandboxHandle(id=f"sbx-{name}", backend="local", host="lab-1", label="labsession-x").as_json()
+
+
+LAB_HANDLE = SandboxHandle(
+    id="lab-test",
+    backend="local",
+    host="lab-1",
+    label="labsession-x",
+    data={"kind": "lab", "machines": [[name, _machine_handle(name)] for name in ("attacker", "portal", "db")]},
+)
+
+
+@pytest.mark.django_db
+def test_a_token_opens_the_machine_it_names_and_no_other(make_user, lab_session):
+    alice = make_user("alice")
+    session = lab_session(alice, handle=LAB_HANDLE)
+    for machine, expected_handle, expected_machine in (
+        ("", "sbx-attacker", ""),
+        ("attacker", "sbx-attacker", ""),  # the first machine is the recorded one, however it is named
+        ("db", "sbx-db", "db"),
+    ):
+        grant = api.mint_token(user=alice, session_id=session.pk, mode="rw", machine=machine)
+        claim = api.consume_token(grant["token"], session.pk)
+        assert (claim.handle.id, claim.machine) == (expected_handle, expected_machine)
+    with pytest.raises(api.TerminalDenied):
+        api.mint_token(user=alice, session_id=session.pk, mode="rw", machine="nowhere")
+    # a token whose machine vanished from the session (a reset to another lab) opens nothing
+    grant = api.mint_token(user=alice, session_id=session.pk, mode="rw", machine="portal")
+    TerminalToken.objects.filter(machine="portal").update(machine="gone")
+    assert api.consume_token(grant["token"], session.pk) is None
+
+
+@pytest.mark.django_db
+def test_a_single_machine_token_opens_that_machine_whatever_it_is_called(make_user, session_of):
+    alice = make_user("alice")
+    session = session_of(alice)
+    grant = api.mint_token(user=alice, session_id=session.pk, mode="rw", machine="web")
+    claim = api.consume_token(grant["token"], session.pk)
+    assert (claim.handle.id, claim.machine) == ("sbx-test", "")

@@ -71,13 +71,15 @@ def _terminal_door():
     return terminal_api
 
 
-def terminal_token(user, session_id: int, *, mode: str, attached_by=None) -> dict[str, Any]:
-    """Mint a gateway token for a ready session (the caller has checked who may ask)."""
+def terminal_token(user, session_id: int, *, mode: str, attached_by=None, machine: str = "") -> dict[str, Any]:
+    """Mint a gateway token for a ready session (the caller has checked who may ask); ``machine``
+    names the lab's machine to open the shell on ("" for its first)."""
     terminal_target(session_id)
     terminal_api = _terminal_door()
     if terminal_api is None:
         raise SessionNotReady(_("The terminal is not available on this site."), "terminal app not installed")
-    return terminal_api.mint_token(user=user, session_id=session_id, mode=mode, attached_by=attached_by)
+    options = {"machine": machine} if machine else {}
+    return terminal_api.mint_token(user=user, session_id=session_id, mode=mode, attached_by=attached_by, **options)
 
 
 def transcript(session_id: int) -> str | None:

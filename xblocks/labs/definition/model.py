@@ -7,9 +7,11 @@ from collections.abc import Iterable
 from dataclasses import dataclass, field
 
 from xblocks.labs import params as param_kinds
-from xblocks.labs.sandbox.base import Limits, SandboxSpec
+from xblocks.labs.sandbox.base import Limits, MachineSpec, SandboxSpec
 
 TAG = "kafaat_lab"
+# The one machine of a lab that declares no <machine>: built from the lab's own image, limits and sudo.
+DEFAULT_MACHINE = "lab"
 
 
 class Gating(enum.StrEnum):
@@ -74,6 +76,7 @@ class Check:
     user: str
     script: str
     where: str = CheckPlace.INSIDE
+    machine: str = ""  # "": the lab's first machine
 
 
 @dataclass(frozen=True)
@@ -93,6 +96,21 @@ class Hint:
 class SetupScript:
     user: str
     script: str
+    machine: str = ""  # "": the lab's first machine
+
+
+@dataclass(frozen=True)
+class Machine:
+    """One machine of a lab (``<machine>``): its name is its hostname and its name on the lab's network.
+
+    ``terminal=False``: a machine the learner gets no terminal tab for (a database the lab reaches
+    over the network)."""
+
+    name: str
+    image: str = "base"
+    limits: Limits = field(default_factory=Limits)
+    learner_sudo: bool = False
+    terminal: bool = True
 
 
 @dataclass(frozen=True)
@@ -112,6 +130,7 @@ class Step:
     solve: str | None = None
     solve_user: str = "root"
     setup: tuple[SetupScript, ...] = ()
+    solve_machine: str = ""  # "": the lab's first machine
 
     @property
     def max_points(self) -> int:
@@ -129,6 +148,7 @@ class LabFile:
     mode: int
     owner: str
     content: str
+    machine: str = ""  # "": the lab's first machine
 
 
 @dataclass(frozen=True)
@@ -152,6 +172,20 @@ class LabDefinition:
     steps: tuple[Step, ...] = ()
     intro: str = ""  # Markdown shown before the steps
     finish: str = ""  # Markdown shown once every step has passed
+    machines: tuple[Machine, ...] = ()  # declared <machine>s; none: one machine named "lab"
+    deny: tuple[tuple[str, str], ...] = ()  # <network><deny from to/>: (from, to) machine names
+
+    @property
+    def all_machines(self) -> tuple[Machine, ...]:
+        """The lab's machines, the implicit one (``lab``) when none is declared."""
+        if self.machines:
+            return self.machines
+        return (Machine(DEFAULT_MACHINE, image=self.image, limits=self.limits, learner_sudo=self.learner_sudo),)
+
+    @property
+    def terminals(self) -> tuple[str, ...]:
+        """Names of the machines the learner gets a terminal on, in declaration order."""
+        return tuple(machine.name for machine in self.all_machines if machine.terminal)
 
     @property
     def max_score(self) -> int:
@@ -164,10 +198,22 @@ class LabDefinition:
         raise KeyError(step_id)
 
     def sandbox_spec(self, label: str) -> SandboxSpec:
+        """What the backend creates: one machine as before, or (two or more) machines on their network."""
+        if len(self.machines) > 1:
+            return SandboxSpec(
+                machines=tuple(
+                    MachineSpec(name=m.name, image=m.image, limits=m.limits, learner_sudo=m.learner_sudo)
+                    for m in self.machines
+                ),
+                deny=self.deny,
+                label=label,
+            )
+        machine = self.all_machines[0]
         return SandboxSpec(
-            image=self.image,
-            limits=self.limits,
+            image=machine.image,
+            limits=machine.limits,
             network=self.network,
-            learner_sudo=self.learner_sudo,
+            learner_sudo=machine.learner_sudo,
+            hostname=machine.name,
             label=label,
         )

@@ -13,6 +13,7 @@ from xblocks.core.xml import UnsafeXMLError
 from xblocks.core.xml import parse as parse_xml
 from xblocks.labs import params as param_kinds
 from xblocks.labs.definition.model import (
+    DEFAULT_MACHINE,
     TAG,
     Check,
     CheckPlace,
@@ -22,6 +23,7 @@ from xblocks.labs.definition.model import (
     LabDefinition,
     LabDefinitionError,
     LabFile,
+    Machine,
     Param,
     Problem,
     SetupScript,
@@ -55,7 +57,7 @@ from xblocks.labs.definition.validation import (
     parse_duration,
     path_problem,
 )
-from xblocks.labs.sandbox.base import Limits, User
+from xblocks.labs.sandbox.base import MACHINE_NAME, MAX_MACHINES, Limits, User
 
 
 def parse_lab(source: str | bytes | etree._Element) -> LabDefinition:
@@ -98,6 +100,7 @@ class _Parser:
         self.offset = offset
         self.problems: list[Problem] = []
         self.texts: list[tuple[str, int]] = []  # (text, line where it starts) to check references
+        self.machine_uses: list[tuple[str, int | None]] = []  # (machine=, its line) to check once all are read
 
     def error(self, node: Any, message: str) -> None:
         line = getattr(node, "sourceline", None) if node is not None else None
@@ -215,6 +218,83 @@ class _Parser:
             return str(User.ROOT)
         return raw
 
+    def machine_ref(self, node) -> str:
+        """The ``machine=`` of a file, setup, check or solve ("" when absent: the lab's first machine)."""
+        raw = node.get("machine")
+        if raw is None:
+            return ""
+        self.machine_uses.append((raw.strip(), (node.sourceline or 0) + self.offset if node.sourceline else None))
+        return raw.strip()
+
+    def machine(self, node, seen: dict[str, int], lab_image: str, lab_limits: Limits, lab_sudo: bool) -> Machine:
+        self.attributes(node, CHILD_ATTRIBUTES["machine"])
+        name = (node.get("name") or "").strip()
+        if not name:
+            self.error(node, _("<machine> is missing its name attribute."))
+        elif not MACHINE_NAME.match(name):
+            self.error(
+                node,
+                _(
+                    "Machine name %(value)r must be a hostname: lowercase letters, digits and -, "
+                    "starting with a letter (at most 32)."
+                )
+                % {"value": name},
+            )
+        elif name in seen:
+            self.error(
+                node,
+                _("Duplicate machine %(value)r (first declared on line %(line)s).")
+                % {"value": name, "line": seen[name]},
+            )
+        else:
+            seen[name] = (node.sourceline or 0) + self.offset
+        image = (node.get("image") or lab_image).strip()
+        images = known_images()
+        if images is not None and image not in images:
+            self.error(
+                node,
+                _("Unknown image %(image)r; known images: %(known)s.")
+                % {"image": image, "known": ", ".join(sorted(images))},
+            )
+        limits = Limits(
+            memory_bytes=self.size(node, "memory", lab_limits.memory_bytes, *LIMIT_BOUNDS["memory"]),
+            pids=self.integer(node, "pids", lab_limits.pids, *LIMIT_BOUNDS["pids"]),
+            cpus=self.number(node, "cpus", lab_limits.cpus, *LIMIT_BOUNDS["cpus"]),
+            disk_bytes=self.size(node, "disk", lab_limits.disk_bytes, *LIMIT_BOUNDS["disk"]),
+            inodes=lab_limits.inodes,
+        )
+        for child in node:
+            if isinstance(child.tag, str):
+                self.error(child, _("<machine> cannot contain elements (found <%(tag)s>).") % {"tag": child.tag})
+        return Machine(
+            name=name,
+            image=image,
+            limits=limits,
+            learner_sudo=self.boolean(node, "sudo", lab_sudo),
+            terminal=self.boolean(node, "terminal", True),
+        )
+
+    def network(self, node) -> list[tuple[str, str, int | None]]:
+        """``<network>``'s rules as (from, to, line); the names are checked once every machine is read."""
+        self.attributes(node, CHILD_ATTRIBUTES["network"])
+        rules = []
+        for child in node:
+            if not isinstance(child.tag, str):
+                continue
+            if child.tag != "deny":
+                self.error(child, _("Unknown element <%(tag)s> in <network>; expected deny.") % {"tag": child.tag})
+                continue
+            self.attributes(child, {"from", "to"})
+            source, target = (child.get("from") or "").strip(), (child.get("to") or "").strip()
+            line = (child.sourceline or 0) + self.offset
+            if not source or not target:
+                self.error(child, _('<deny> needs both from="..." and to="..." machine names.'))
+            elif source == target:
+                self.error(child, _("<deny> names machine %(name)r twice.") % {"name": source})
+            else:
+                rules.append((source, target, line))
+        return rules
+
     def identifier(self, node, name, seen: dict[str, int], what: str) -> str:
         raw = node.get(name)
         if raw is None or not raw.strip():
@@ -309,7 +389,9 @@ class _Parser:
         if root.text and root.text.strip():
             self.error(root, _("Text directly inside <kafaat_lab> is not allowed; put it in a step's <instructions>."))
 
-        params, setup, files, steps = [], [], [], []
+        params, setup, files, steps, machines, rules = [], [], [], [], [], []
+        machine_names: dict[str, int] = {}
+        networks = 0
         pages: dict[str, str] = {}
         step_ids: dict[str, int] = {}
         item_ids: dict[str, int] = {}
@@ -322,11 +404,20 @@ class _Parser:
                 self.error(child, _("Text after <%(tag)s> is not allowed.") % {"tag": child.tag})
             if child.tag == "param":
                 params.append(self.param(child, param_names))
+            elif child.tag == "machine":
+                machines.append(self.machine(child, machine_names, image, limits, learner_sudo))
+            elif child.tag == "network":
+                networks += 1
+                if networks > 1:
+                    self.error(child, _("A lab has one <network>."))
+                rules += self.network(child)
             elif child.tag == "setup":
                 self.attributes(child, CHILD_ATTRIBUTES["setup"])
                 setup.append(
                     SetupScript(
-                        user=self.user(child), script=self.script(child, MAX_SCRIPT_CHARS, _("The setup script"))
+                        user=self.user(child),
+                        script=self.script(child, MAX_SCRIPT_CHARS, _("The setup script")),
+                        machine=self.machine_ref(child),
                     )
                 )
             elif child.tag == "file":
@@ -341,7 +432,10 @@ class _Parser:
             else:
                 self.error(
                     child,
-                    _("Unknown element <%(tag)s> in <kafaat_lab>; expected intro, param, setup, file, step or finish.")
+                    _(
+                        "Unknown element <%(tag)s> in <kafaat_lab>; expected intro, machine, network, param, "
+                        "setup, file, step or finish."
+                    )
                     % {"tag": child.tag},
                 )
         if not steps:
@@ -355,6 +449,9 @@ class _Parser:
         ):
             if len(items) > cap:
                 self.error(root, _("A lab can have at most %(cap)s %(what)s.") % {"cap": cap, "what": what})
+        if len(machines) > MAX_MACHINES:
+            self.error(root, _("A lab can have at most %(cap)s machines.") % {"cap": MAX_MACHINES})
+        self.machine_references(machine_names, rules)
         self.references(set(param_names))
         if self.problems:
             raise LabDefinitionError(self.problems)
@@ -376,7 +473,33 @@ class _Parser:
             steps=tuple(steps),
             intro=pages.get("intro", ""),
             finish=pages.get("finish", ""),
+            machines=tuple(machines),
+            deny=tuple((source, target) for source, target, _line in rules),
         )
+
+    def machine_references(self, declared: dict[str, int], rules: list[tuple[str, str, int | None]]) -> None:
+        """Every machine= and <deny> names a declared machine (or ``lab`` when none is declared)."""
+        known = set(declared) or {DEFAULT_MACHINE}
+        listing = ", ".join(sorted(known))
+        for name, line in self.machine_uses:
+            if name not in known:
+                self.problems.append(
+                    Problem(
+                        line,
+                        _("Unknown machine %(name)r; the lab's machines are: %(known)s.")
+                        % {"name": name, "known": listing},
+                    )
+                )
+        for source, target, line in rules:
+            for name in (source, target):
+                if name not in declared:
+                    self.problems.append(
+                        Problem(
+                            line,
+                            _("<deny> names unknown machine %(name)r; the lab's machines are: %(known)s.")
+                            % {"name": name, "known": listing},
+                        )
+                    )
 
     def param(self, node, seen: dict[str, int]) -> Param:
         self.attributes(node, CHILD_ATTRIBUTES["param"])
@@ -450,7 +573,13 @@ class _Parser:
                 mode &= 0o1777
         owner = self.user(node, "owner")
         content = self.script(node, MAX_FILE_CHARS, _("The file %(path)s") % {"path": path})
-        return LabFile(path=path, mode=mode, owner=owner, content=content + "\n" if content else "")
+        return LabFile(
+            path=path,
+            mode=mode,
+            owner=owner,
+            content=content + "\n" if content else "",
+            machine=self.machine_ref(node),
+        )
 
     def step(self, node, step_ids: dict[str, int], item_ids: dict[str, int]) -> Step:
         self.attributes(node, CHILD_ATTRIBUTES["step"])
@@ -460,7 +589,7 @@ class _Parser:
             self.error(node, _("Step %(id)s needs a title.") % {"id": step_id})
         if node.text and node.text.strip():
             self.error(node, _("Text directly inside <step> is not allowed; put it in <instructions>."))
-        instructions, solve, solve_user = None, None, str(User.ROOT)
+        instructions, solve, solve_user, solve_machine = None, None, str(User.ROOT), ""
         checks, flags, hints, setup = [], [], [], []
         for child in node:
             if not isinstance(child.tag, str):
@@ -484,12 +613,13 @@ class _Parser:
                 script = self.script(child, MAX_SCRIPT_CHARS, _("The setup script"))
                 if not script.strip():
                     self.error(child, _("Step %(id)s has an empty <setup> script.") % {"id": step_id})
-                setup.append(SetupScript(user=self.user(child), script=script))
+                setup.append(SetupScript(user=self.user(child), script=script, machine=self.machine_ref(child)))
             elif child.tag == "solve":
                 if solve is not None:
                     self.error(child, _("A step has one <solve>."))
                 solve = self.script(child, MAX_SCRIPT_CHARS, _("The solve script"))
                 solve_user = self.user(child)
+                solve_machine = self.machine_ref(child)
             elif child.tag == "check":
                 check_id = self.identifier(child, "id", item_ids, _("check"))
                 script = self.script(child, MAX_SCRIPT_CHARS, _("The check script"))
@@ -518,6 +648,7 @@ class _Parser:
                         user=user,
                         script=script,
                         where=str(where),
+                        machine=self.machine_ref(child),
                     )
                 )
             elif child.tag == "flag":
@@ -549,6 +680,7 @@ class _Parser:
             solve=solve,
             solve_user=solve_user,
             setup=tuple(setup),
+            solve_machine=solve_machine,
         )
 
     def references(self, declared: set[str]) -> None:

@@ -50,6 +50,11 @@ def _body(text: str) -> str:
     return f"<![CDATA[\n{text}\n]]>"
 
 
+def _machine(name: str) -> tuple[str, str | None]:
+    """``machine=`` only where the author wrote one (absent: the lab's first machine)."""
+    return ("machine", name or None)
+
+
 def _number(value: float) -> str:
     return f"{value:g}" if value == float(f"{value:g}") else repr(value)
 
@@ -74,20 +79,45 @@ def serialize_lab(definition: LabDefinition) -> str:
         ("sudo", "true" if d.learner_sudo else "false"),
     ]
     out = [f"<{TAG}{_attrs(lab_attrs)}>"]
+    for machine in d.machines:
+        attrs = [
+            ("name", machine.name),
+            ("image", machine.image),
+            ("memory", format_size(machine.limits.memory_bytes)),
+            ("pids", machine.limits.pids),
+            ("cpus", _number(machine.limits.cpus)),
+            ("disk", format_size(machine.limits.disk_bytes)),
+            ("sudo", "true" if machine.learner_sudo else "false"),
+            *([("terminal", "false")] if not machine.terminal else []),
+        ]
+        out.append(f"  <machine{_attrs(attrs)}/>")
+    if d.deny:
+        out.append("  <network>")
+        out += [f"    <deny{_attrs([('from', source), ('to', target)])}/>" for source, target in d.deny]
+        out.append("  </network>")
     if d.intro:
         out.append(f"  <intro>{_body(d.intro)}</intro>")
     for param in d.params:
         out.append(f"  <param{_attrs([('name', param.name), ('kind', param.kind), *param.options.items()])}/>")
     for setup in d.setup:
-        out.append(f"  <setup{_attrs([('user', setup.user)])}>{_body(setup.script)}</setup>")
+        out.append(f"  <setup{_attrs([('user', setup.user), _machine(setup.machine)])}>{_body(setup.script)}</setup>")
     for lab_file in d.files:
-        attrs = _attrs([("path", lab_file.path), ("mode", f"{lab_file.mode:04o}"), ("owner", lab_file.owner)])
+        attrs = _attrs(
+            [
+                ("path", lab_file.path),
+                ("mode", f"{lab_file.mode:04o}"),
+                ("owner", lab_file.owner),
+                _machine(lab_file.machine),
+            ]
+        )
         out.append(f"  <file{attrs}>{_body(lab_file.content.removesuffix(chr(10)))}</file>")
     for step in d.steps:
         out.append(f"  <step{_attrs([('id', step.id), ('title', step.title)])}>")
         out.append(f"    <instructions>{_body(step.instructions)}</instructions>")
         for setup in step.setup:
-            out.append(f"    <setup{_attrs([('user', setup.user)])}>{_body(setup.script)}</setup>")
+            out.append(
+                f"    <setup{_attrs([('user', setup.user), _machine(setup.machine)])}>{_body(setup.script)}</setup>"
+            )
         for check in step.checks:
             attrs = _attrs(
                 [
@@ -96,6 +126,7 @@ def serialize_lab(definition: LabDefinition) -> str:
                     ("timeout", human_duration(check.timeout)),
                     ("user", check.user),
                     *([("where", check.where)] if check.where != CheckPlace.INSIDE else []),
+                    _machine(check.machine),
                 ]
             )
             out.append(f"    <check{attrs}>{_body(check.script)}</check>")
@@ -104,7 +135,8 @@ def serialize_lab(definition: LabDefinition) -> str:
         for hint in step.hints:
             out.append(f"    <hint{_attrs([('cost', hint.cost)])}>{_body(hint.text)}</hint>")
         if step.solve is not None:
-            out.append(f"    <solve{_attrs([('user', step.solve_user)])}>{_body(step.solve)}</solve>")
+            attrs = _attrs([("user", step.solve_user), _machine(step.solve_machine)])
+            out.append(f"    <solve{attrs}>{_body(step.solve)}</solve>")
         out.append("  </step>")
     if d.finish:
         out.append(f"  <finish>{_body(d.finish)}</finish>")

@@ -104,8 +104,10 @@ RUNTIME_ATTRIBUTES = {"url_name", "xblock-family"}
 
 CHILD_ATTRIBUTES = {
     "param": {"name", "kind", "min", "max", "length", "prefix"},
-    "setup": {"user"},
-    "file": {"path", "mode", "owner"},
+    "setup": {"user", "machine"},
+    "file": {"path", "mode", "owner", "machine"},
+    "machine": {"name", "image", "memory", "pids", "cpus", "disk", "sudo", "terminal"},
+    "network": set(),
     "step": {"id", "title"},
     "intro": set(),
     "finish": set(),
@@ -114,11 +116,11 @@ CHILD_ATTRIBUTES = {
 
 STEP_CHILD_ATTRIBUTES = {
     "instructions": set(),
-    "check": {"id", "points", "timeout", "user", "where"},
+    "check": {"id", "points", "timeout", "user", "where", "machine"},
     "flag": {"id", "points"},
     "hint": {"cost"},
-    "solve": {"user"},
-    "setup": {"user"},
+    "solve": {"user", "machine"},
+    "setup": {"user", "machine"},
 }
 
 

@@ -7,11 +7,15 @@ Callers (the labs api, the lab runner, the terminal gateway, the CLI) depend onl
 from __future__ import annotations
 
 import enum
+import re
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Protocol, runtime_checkable
 
 MiB = 1024 * 1024
+# A machine's name is its hostname and its name in /etc/hosts inside the lab: a lowercase DNS label.
+MACHINE_NAME = re.compile(r"^[a-z](?:[a-z0-9-]{0,30}[a-z0-9])?$")
+MAX_MACHINES = 8
 
 
 class SandboxError(Exception):
@@ -49,8 +53,23 @@ class Limits:
 
 
 @dataclass(frozen=True)
+class MachineSpec:
+    """One machine of a lab of several: its name (also its hostname and its name in ``/etc/hosts``)."""
+
+    name: str
+    image: str = "base"
+    limits: Limits = field(default_factory=Limits)
+    learner_sudo: bool = False
+
+
+@dataclass(frozen=True)
 class SandboxSpec:
-    """What to create. ``label`` ties the sandbox to a database row (e.g. ``labsession-42``)."""
+    """What to create. ``label`` ties the sandbox to a database row (e.g. ``labsession-42``).
+
+    With ``machines`` (two or more), ``create`` makes a lab of machines on a private network of their
+    own, and ``image``/``limits``/``learner_sudo``/``hostname`` are ignored; ``deny`` lists
+    ``(from, to)`` machine names whose traffic the platform drops. Without, one machine, as before.
+    """
 
     image: str = "base"
     limits: Limits = field(default_factory=Limits)
@@ -59,6 +78,8 @@ class SandboxSpec:
     hostname: str = "lab"
     env: Mapping[str, str] = field(default_factory=dict)
     label: str = ""
+    machines: tuple[MachineSpec, ...] = ()
+    deny: tuple[tuple[str, str], ...] = ()
 
 
 @dataclass(frozen=True)
@@ -73,6 +94,25 @@ class SandboxHandle:
 
     def as_json(self) -> dict[str, Any]:
         return {"id": self.id, "backend": self.backend, "host": self.host, "label": self.label, "data": dict(self.data)}
+
+    @property
+    def machines(self) -> tuple[str, ...]:
+        """The machine names of a lab of several machines, in declaration order; ``()`` for one machine."""
+        return tuple(name for name, _ in self.data.get("machines") or ())
+
+    def machine(self, name: str | None = None) -> SandboxHandle:
+        """The handle of one machine of a lab (every backend method takes it); ``None``: the first.
+
+        A single-machine handle is its own only machine, whatever it is called, so callers need
+        not tell the two apart. An unknown name raises ``SandboxNotFound``.
+        """
+        machines = self.data.get("machines") or ()
+        if not machines:
+            return self
+        for machine_name, value in machines:
+            if name is None or machine_name == name:
+                return SandboxHandle.from_json(value)
+        raise SandboxNotFound(f"sandbox {self.id} has no machine {name!r}")
 
     @classmethod
     def from_json(cls, value: Mapping[str, Any]) -> SandboxHandle:
@@ -127,7 +167,12 @@ class Backend(Protocol):
     name: str
 
     def create(self, spec: SandboxSpec) -> SandboxHandle:
-        """Create and start a sandbox; ready for ``exec`` and ``open_pty`` when it returns."""
+        """Create and start a sandbox; ready for ``exec`` and ``open_pty`` when it returns.
+
+        With ``spec.machines``: a lab of machines on one private network, returned as one handle
+        (a group) whose ``machine(name)`` is each machine's own handle. Every other method takes a
+        machine's handle; given the group's, it acts on the first machine, except ``alive`` (all
+        machines) and ``destroy`` (the whole lab: machines, network, namespaces)."""
 
     def exec(
         self,

@@ -120,14 +120,19 @@ def image_list(args: argparse.Namespace) -> int:  # pylint: disable=unused-argum
 def image_prune(args: argparse.Namespace) -> int:
     from xblocks.labs.sandbox import images  # pylint: disable=import-outside-toplevel
 
+    # a lab of several machines: each machine's image is in use
+    live = [machine for lab in _backend().inventory() for machine in _machines(lab)]
     in_use = {
-        f"{handle.data.get('image')}-{handle.data.get('image_hash')}"
-        for handle in _backend().inventory()
-        if handle.data.get("image")
+        f"{handle.data.get('image')}-{handle.data.get('image_hash')}" for handle in live if handle.data.get("image")
     }
     for path in images.prune(in_use, dry_run=args.dry_run):
         print(f"{'would remove' if args.dry_run else 'removed'} {path}")
     return 0
+
+
+def _machines(handle):
+    """A handle's machines: a lab's each, a single sandbox itself."""
+    return [handle.machine(name) for name in handle.machines] or [handle]
 
 
 # ---------------------------------------------------------------------------------------------------
@@ -248,7 +253,11 @@ def sandbox_list(args: argparse.Namespace) -> int:  # pylint: disable=unused-arg
     backend = _backend()
     for handle in backend.inventory():
         state = "alive" if backend.alive(handle) else "dead"
-        print(f"{handle.id}  {state:5}  {handle.data.get('image', '?'):10}  {handle.label}")
+        if handle.machines:
+            image = f"lab: {', '.join(handle.machines)}"
+        else:
+            image = f"{handle.data.get('image', '?'):10}"
+        print(f"{handle.id}  {state:5}  {image}  {handle.label}")
     return 0
 
 

@@ -57,12 +57,14 @@ def _gateway_url(host: str, session_id: int) -> str:
     return f"{base.rstrip('/')}{path}" if base else path
 
 
-def mint_token(*, user, session_id: int, mode: str, attached_by=None) -> dict:
+def mint_token(*, user, session_id: int, mode: str, attached_by=None, machine: str = "") -> dict:
     """A single-use token (at most 60 s) for ``user`` to open ``session_id``'s terminal in ``mode``.
 
     ``mode`` is ``"rw"`` (the learner's own shell) or ``"ro"`` (watching; ``attached_by`` is the
     staff member accountable for the watch when it differs from ``user``). Ownership and watch
     rights are checked again here, and again when the gateway consumes the token.
+    ``machine`` names the lab's machine to open a shell on ("" or absent: its first); a name the
+    session's environment does not have is refused.
     Returns ``{"token", "url", "expires_in"}``; ``url`` is absolute when the session's lab host has
     a configured gateway, else a path on the page's own host.
     """
@@ -78,6 +80,9 @@ def mint_token(*, user, session_id: int, mode: str, attached_by=None) -> dict:
     if mode == Mode.READ_ONLY and viewer.pk != owner_id and not directory.can_watch(viewer, session_id):
         raise TerminalDenied(f"user {viewer.pk} may not watch lab session {session_id}")
     handle = directory.terminal_target(session_id)  # raises unless the sandbox is ready
+    machine = _machine(handle, machine)
+    if machine is None:
+        raise TerminalDenied(f"lab session {session_id} has no machine to open a terminal on")
     ttl = max(1, min(int(terminal_settings.TERMINAL_TOKEN_TTL), MAX_TOKEN_TTL))
     token = secrets.token_urlsafe(48)
     TerminalToken.objects.create(
@@ -85,10 +90,21 @@ def mint_token(*, user, session_id: int, mode: str, attached_by=None) -> dict:
         user=user,
         session_id=session_id,
         mode=mode.value,
+        machine=machine,
         attached_by=attached_by if attached_by is not None and attached_by.pk != user.pk else None,
         expires_at=timezone.now() + datetime.timedelta(seconds=ttl),
     )
     return TokenGrant(token=token, url=_gateway_url(handle.host, session_id), expires_in=ttl).as_json()
+
+
+def _machine(handle, machine: object) -> str | None:
+    """The token's machine as stored: "" for the lab's first (or only) machine, None for no such machine."""
+    if not isinstance(machine, str):
+        return None
+    names = tuple(getattr(handle, "machines", ()) or ())
+    if not names or not machine or machine == names[0]:
+        return ""  # one machine: whatever its name, it is the only one a token can open
+    return machine if machine in names else None
 
 
 def consume_token(token: object, session_id: int) -> TokenClaim | None:
@@ -119,6 +135,13 @@ def consume_token(token: object, session_id: int) -> TokenClaim | None:
         if row.mode == Mode.READ_ONLY and viewer.pk != owner_id and not directory.can_watch(viewer, session_id):
             return None
         handle = directory.terminal_target(session_id)
+        machine = _machine(handle, row.machine)
+        if machine is None:
+            return None
+        if machine:
+            handle = handle.machine(machine)
+        elif getattr(handle, "machines", ()):
+            handle = handle.machine()
     except Exception:
         # fail closed: a session that vanished or cannot be resolved opens nothing
         log.warning("terminal token for session %s refused: session not available", session_id, exc_info=True)
@@ -135,6 +158,7 @@ def consume_token(token: object, session_id: int) -> TokenClaim | None:
         mode=row.mode,
         handle=handle,
         attach_id=attach_id,
+        machine=machine,
     )
 
 

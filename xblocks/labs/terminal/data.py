@@ -27,6 +27,8 @@ class TokenClaim:
 
     ``viewer_id`` is the person accountable for the connection (the staff member for a watch);
     ``attach_id`` names the audit row of a staff watch, ``None`` for the learner's own terminal.
+    ``machine`` names the lab's machine the shell runs on (``""`` for the first, whose shell is the
+    one recorded in the session's transcript).
     """
 
     user_id: int
@@ -34,8 +36,9 @@ class TokenClaim:
     owner_id: int | None
     session_id: int
     mode: str
-    handle: SandboxHandle
+    handle: SandboxHandle  # the machine's own handle (a lab of several machines: the one the token names)
     attach_id: int | None = None
+    machine: str = ""  # "": the lab's first machine
 
     @property
     def read_only(self) -> bool:

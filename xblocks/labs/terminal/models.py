@@ -22,6 +22,8 @@ class TerminalToken(models.Model):
     user = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="+")
     session_id = models.BigIntegerField(db_index=True)
     mode = models.CharField(max_length=2, choices=[(m.value, m.name.replace("_", " ").lower()) for m in Mode])
+    # Which machine of the lab the shell opens on; "" is the lab's first (its only, for one machine).
+    machine = models.CharField(max_length=32, blank=True, default="")
     attached_by = models.ForeignKey(
         settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.CASCADE, related_name="+"
     )

@@ -106,9 +106,14 @@ class Client:
 class Shell:
     """The PTY of one lab session and everyone attached to it."""
 
-    def __init__(self, registry: ShellRegistry, session_id: int, handle_id: str, pty, recorder: Recorder):
+    def __init__(
+        self, registry: ShellRegistry, session_id: int, handle_id: str, pty, recorder: Recorder, machine: str = ""
+    ):
         self.registry = registry
         self.session_id = session_id
+        # A lab's first machine ("") is recorded in the session's transcript; other machines' shells
+        # are not (one transcript per session: two interleaved screens would replay as noise).
+        self.machine = machine
         self.handle_id = handle_id
         self.pty = pty
         self.recorder = recorder
@@ -291,6 +296,8 @@ class Shell:
         if not self.recorder.pending():
             return
         seq, events, history = self.recorder.take()
+        if self.machine:
+            return
         self._in_thread(
             api.append_transcript,
             self.session_id,
@@ -309,27 +316,28 @@ class ShellRegistry:
     """The shells of this gateway process, by lab session; a shell survives its sockets for a grace period."""
 
     def __init__(self) -> None:
-        self._shells: dict[int, Shell] = {}
-        self._locks: dict[int, asyncio.Lock] = {}
+        self._shells: dict[tuple[int, str], Shell] = {}  # by (session, machine)
+        self._locks: dict[tuple[int, str], asyncio.Lock] = {}
         self._next_seq: dict[int, int] = {}
         self._tasks: set[asyncio.Task] = set()
 
-    def get(self, session_id: int) -> Shell | None:
-        return self._shells.get(session_id)
+    def get(self, session_id: int, machine: str = "") -> Shell | None:
+        return self._shells.get((session_id, machine))
 
     def __len__(self) -> int:
         return len(self._shells)
 
     async def attach(self, claim: TokenClaim, client: Client, cols: int, rows: int) -> Shell:
-        lock = self._locks.setdefault(claim.session_id, asyncio.Lock())
+        key = (claim.session_id, claim.machine)
+        lock = self._locks.setdefault(key, asyncio.Lock())
         async with lock:
-            shell = self._shells.get(claim.session_id)
+            shell = self._shells.get(key)
             if shell is not None and (shell.ended or shell.handle_id != claim.handle.id or not shell.pty.alive()):
                 shell.close()  # the sandbox was reset or the shell died while nobody watched
                 shell = None
             if shell is None:
                 shell = await self._open(claim, cols, rows)
-                self._shells[claim.session_id] = shell
+                self._shells[key] = shell
             shell.attach(client)
             return shell
 
@@ -345,17 +353,18 @@ class ShellRegistry:
             truncated=state.truncated,
             max_bytes=int(terminal_settings.TERMINAL_TRANSCRIPT_MAX_BYTES),
             # the previous shell's last flush may still be on its way to the database
-            next_seq=max(state.next_seq, self._next_seq.pop(claim.session_id, 0)),
+            next_seq=max(state.next_seq, 0 if claim.machine else self._next_seq.pop(claim.session_id, 0)),
             history_size=state.history_size,
             max_history=int(terminal_settings.TERMINAL_HISTORY_MAX_BYTES),
         )
-        log.info("opened a shell for lab session %s", claim.session_id)
-        return Shell(self, claim.session_id, claim.handle.id, pty, recorder)
+        log.info("opened a shell for lab session %s (machine %s)", claim.session_id, claim.machine or "first")
+        return Shell(self, claim.session_id, claim.handle.id, pty, recorder, machine=claim.machine)
 
     def forget(self, shell: Shell) -> None:
-        if self._shells.get(shell.session_id) is shell:
-            del self._shells[shell.session_id]
-        self._next_seq[shell.session_id] = shell.recorder.next_seq + 1
+        if self._shells.get((shell.session_id, shell.machine)) is shell:
+            del self._shells[(shell.session_id, shell.machine)]
+        if not shell.machine:
+            self._next_seq[shell.session_id] = shell.recorder.next_seq + 1
 
     def spawn(self, awaitable, what: str = "") -> None:
         task = asyncio.get_running_loop().create_task(awaitable)

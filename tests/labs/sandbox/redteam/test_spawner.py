@@ -97,7 +97,17 @@ def test_crafted_requests_are_refused_and_the_same_spawner_keeps_serving(local_b
         "more descriptors than the message has room for": (fields(1, 0, length=10), b"/bin/true\0", 6),
     }
     (spawner_pid,) = before
-    descriptors = _descriptors(spawner_pid)
+    # the spawner has served a request, so it is past its start-up (which closes the pipes it was
+    # started with and opens its signalfd after it says ready); then its descriptors settle (the
+    # request's connection closes just after the reply)
+    assert local_backend.exec(handle, "true").ok
+    descriptors, deadline = _descriptors(spawner_pid), time.monotonic() + 2
+    while time.monotonic() < deadline:
+        time.sleep(0.05)
+        again = _descriptors(spawner_pid)
+        if again == descriptors and not any(fd.endswith(":socket:") for fd in again[3:-1]):
+            break
+        descriptors = again
     for what, (header, body, fds) in crafted.items():
         if what == "a header cut short":
             connection = socket.socket(socket.AF_UNIX, socket.SOCK_SEQPACKET)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import concurrent.futures
 import contextlib
 import fcntl
 import json
@@ -22,17 +23,19 @@ from typing import Any
 
 from xblocks.labs.sandbox import cgroups, helper, images, ranges
 from xblocks.labs.sandbox.base import (
+    MAX_MACHINES,
     BackendUnavailable,
     ExecResult,
     ImageNotFound,
     Limits,
+    MachineSpec,
     SandboxError,
     SandboxHandle,
     SandboxNotFound,
     SandboxSpec,
     User,
 )
-from xblocks.labs.sandbox.local import checks, entering, making
+from xblocks.labs.sandbox.local import checks, entering, making, network
 from xblocks.labs.sandbox.local.kernel import TTY_GID, mounted_under, sandbox_pty, start_time, umount
 from xblocks.labs.sandbox.local.layout import (
     HANDLE_FILE,
@@ -65,6 +68,10 @@ SUDO_SETUP = """set -e
 printf 'learner ALL=(ALL:ALL) NOPASSWD: ALL\\n' > /etc/sudoers.d/kafaat-learner
 chmod 0440 /etc/sudoers.d/kafaat-learner
 """
+# A machine of a lab gets this rule in its writable layer before it starts (no exec needed).
+SUDO_RULE_PATH = "etc/sudoers.d/kafaat-learner"
+SUDO_RULE = b"learner ALL=(ALL:ALL) NOPASSWD: ALL\n"
+NAMESPACE_FILES = ("userns", "netns")  # in a lab's folder: the bind mounts that keep its namespaces
 
 
 class LocalBackend:
@@ -142,6 +149,8 @@ class LocalBackend:
             raise BackendUnavailable("sandbox self-test failed on this host; lab work refused until it passes")
         if os.geteuid() != 0:
             raise BackendUnavailable("the local sandbox backend needs root (mounts, cgroups, id mapping)")
+        if spec.machines:
+            return self._create_lab(spec)
         image = images.find(spec.image)
         if not image.built:
             if not self.settings.IMAGE_AUTO_BUILD:
@@ -176,6 +185,204 @@ class LocalBackend:
             (time.monotonic() - started) * 1000,
         )
         return handle
+
+    def _image(self, name: str) -> images.Image:
+        image = images.find(name)
+        if not image.built:
+            if not self.settings.IMAGE_AUTO_BUILD:
+                raise ImageNotFound(f"image {name!r} ({image.hash}) is not built; run: kafaat image build {name}")
+            log.warning("image %s is not built; building it now (slow, once)", name)
+            image = images.ensure(name)
+        return image
+
+    def _create_lab(self, spec: SandboxSpec) -> SandboxHandle:
+        """A lab of several machines on a private network (decision 0064).
+
+        One id slot and one user namespace for the lab (its machines are one learner's, and a
+        network between namespaces needs a user namespace that owns them all); per machine, its own
+        folder, writable layer, cgroups, mount, pid, ipc, uts and network namespaces, as any sandbox.
+        """
+        names = [machine.name for machine in spec.machines]
+        if len(set(names)) != len(names) or not all(network.valid_name(name) for name in names):
+            raise SandboxError(f"machine names must be distinct lowercase hostnames: {names}")
+        if len(names) > MAX_MACHINES:
+            raise SandboxError(f"a lab has at most {MAX_MACHINES} machines")
+        built = {machine.image: self._image(machine.image) for machine in spec.machines}
+        helper.path()
+        lab_id = secrets.token_hex(8)
+        folder = self.root / lab_id
+        folder.mkdir(mode=0o710)
+        started = time.monotonic()
+        slot = None
+        made: list[tuple[str, SandboxHandle]] = []
+        bridge = None
+        try:
+            slot = ranges.allocate(lab_id, folder)
+            self._lab_namespaces(folder, slot, len(names))
+            # recorded now, so a crash from here on leaves something inventory() reports and destroy() ends
+            (folder / HANDLE_FILE).write_text(json.dumps(self._lab_handle(lab_id, spec, slot, []).as_json()))
+            bridge = network.start_switch(folder / "netns")  # while the machines start
+            hosts = network.hosts_file(names).encode()
+            with concurrent.futures.ThreadPoolExecutor(max_workers=min(len(names), 4)) as pool:
+                futures = [
+                    pool.submit(self._create_machine, lab_id, folder, machine, spec, built[machine.image], slot, hosts)
+                    for machine in spec.machines
+                ]
+                errors = []
+                for machine, future in zip(spec.machines, futures, strict=True):
+                    try:
+                        made.append((machine.name, future.result()))
+                    except BaseException as error:  # noqa: BLE001  every machine is waited for, then the first error raised
+                        errors.append(error)
+                if errors:
+                    raise errors[0]
+            ports = [network.Port(name, int(h.data["pid"]), h.data.get("start")) for name, h in made]
+            addresses = network.wire(folder / "netns", ports, spec.deny, bridge)
+            handle = self._lab_handle(lab_id, spec, slot, made, addresses)
+            (folder / HANDLE_FILE).write_text(json.dumps(handle.as_json()))
+        except BaseException:
+            if bridge is not None and bridge.returncode is None:
+                with contextlib.suppress(OSError):
+                    bridge.kill()
+                bridge.communicate()
+            for _name, machine_handle in made:
+                with contextlib.suppress(SandboxError):
+                    self.destroy(machine_handle)
+            self._destroy_lab_machines(lab_id)
+            self._teardown(lab_id, folder, None, slot.index if slot else None)
+            raise
+        log.info(
+            "lab %s (%s, %d machines, ids %s+) ready in %.0f ms",
+            lab_id,
+            spec.label,
+            len(names),
+            slot.base,
+            (time.monotonic() - started) * 1000,
+        )
+        return handle
+
+    def _lab_handle(
+        self,
+        lab_id: str,
+        spec: SandboxSpec,
+        slot: ranges.Slot,
+        made: list[tuple[str, SandboxHandle]],
+        addresses: Mapping[str, str] | None = None,
+    ) -> SandboxHandle:
+        data = {
+            "version": HANDLE_VERSION,
+            "kind": "lab",
+            "slot": slot.index,
+            "uid_base": slot.base,
+            "machines": [[name, machine.as_json()] for name, machine in made],
+            "addresses": dict(addresses or {}),
+            "deny": [list(rule) for rule in spec.deny],
+            "created": time.time(),
+        }
+        return SandboxHandle(
+            id=lab_id, backend=self.name, host=str(self.settings.LAB_HOST), label=spec.label, data=data
+        )
+
+    def _lab_namespaces(self, folder: pathlib.Path, slot: ranges.Slot, machines: int) -> None:
+        """The lab's user namespace and its switch's network namespace, bound on two files of its folder."""
+        files = [folder / name for name in NAMESPACE_FILES]
+        for path in files:
+            path.touch(mode=0o600)
+        error_r, error_w = os.pipe()
+        try:
+            process = subprocess.Popen(
+                [
+                    helper.path(),
+                    "lab",
+                    "--error-fd",
+                    str(error_w),
+                    "--uid-base",
+                    str(slot.base),
+                    "--uid-count",
+                    str(slot.count),
+                    "--inotify",
+                    str(int(self.settings.SANDBOX_INOTIFY_INSTANCES) * machines),
+                    str(int(self.settings.SANDBOX_INOTIFY_WATCHES) * machines),
+                    "--",
+                    *map(str, files),
+                ],
+                stdin=subprocess.DEVNULL,
+                stdout=subprocess.DEVNULL,
+                stderr=subprocess.DEVNULL,
+                env={},
+                close_fds=True,
+                pass_fds=(error_w,),
+            )
+        finally:
+            os.close(error_w)
+        try:
+            returncode = process.wait(timeout=10)
+            errors = os.read(error_r, 4096).decode(errors="replace").strip()
+        except subprocess.TimeoutExpired:
+            process.kill()
+            process.wait()
+            raise SandboxError("the lab's namespaces were not made in time") from None
+        finally:
+            os.close(error_r)
+        if returncode != 0:
+            raise BackendUnavailable(f"the lab's namespaces could not be made (exit {returncode}): {errors}")
+
+    def _create_machine(
+        self,
+        lab_id: str,
+        lab_folder: pathlib.Path,
+        machine: MachineSpec,
+        spec: SandboxSpec,
+        image: images.Image,
+        slot: ranges.Slot,
+        hosts: bytes,
+    ) -> SandboxHandle:
+        sandbox_id = secrets.token_hex(8)
+        folder = self.root / sandbox_id
+        folder.mkdir(mode=0o710)
+        machine_spec = SandboxSpec(
+            image=machine.image,
+            limits=machine.limits,
+            learner_sudo=machine.learner_sudo,
+            hostname=machine.name,
+            env=spec.env,
+            label=spec.label,
+        )
+        handle = None
+        try:
+            # /etc/hosts naming every machine, and the sudo rule, are in its layer before it starts
+            seed = {"etc/hosts": hosts}
+            if machine.learner_sudo:
+                seed[SUDO_RULE_PATH] = SUDO_RULE
+            handle = making.start(
+                self,
+                sandbox_id,
+                folder,
+                machine_spec,
+                image,
+                slot,
+                shared_slot=True,
+                lab=(lab_id, lab_folder / "userns"),
+                seed=seed,
+            )
+            entering.start_spawner(self, handle)
+        except BaseException:
+            init = (int(handle.data["pid"]), handle.data["start"], handle.data["monitor"]) if handle else None
+            self._teardown(sandbox_id, folder, init, None, shared=True)
+            raise
+        return handle
+
+    def _destroy_lab_machines(self, lab_id: str) -> None:
+        """Every machine folder that names ``lab_id`` (a crash may have left some the handle does not list)."""
+        for folder in sorted(self.root.iterdir()):
+            if not ID_PATTERN.match(folder.name) or folder.name == lab_id:
+                continue
+            try:
+                found = SandboxHandle.from_json(json.loads((folder / HANDLE_FILE).read_text()))
+            except (OSError, ValueError, KeyError):
+                continue
+            if found.data.get("lab") == lab_id:
+                self.destroy(found)
 
     def _grant_sudo(self, handle: SandboxHandle) -> None:
         """Let the learner use sudo: the spawner already made setuid work on this sandbox's root; this
@@ -245,6 +452,7 @@ class LocalBackend:
         can read its script, descriptors or memory, trace it or signal it, with ptrace and
         process_vm_* denied to its own tree, in a cgroup of its own that is killed when it ends.
         """
+        handle = handle.machine()
         _pid, _folder = self._live(handle)
         user = User(user)
         uid = self._uid(user)
@@ -317,6 +525,7 @@ class LocalBackend:
         script reports. ``/lab`` is an overlay of its own over the learner's writable layer and the
         same image (not the learner's mount namespace, nor a bind of their live mount, whose FIFOs,
         sockets and leases a learner program could use to answer the checker)."""
+        handle = handle.machine()
         _pid, learner_folder = self._live(handle)
         slot = ranges.slot(int(handle.data["slot"]))
         image = images.find_built(str(handle.data["image"]), str(handle.data["image_hash"]))
@@ -400,6 +609,7 @@ class LocalBackend:
         self, handle: SandboxHandle, *, cols: int = 80, rows: int = 24, user: User | str = User.LEARNER
     ) -> LocalPty:
         """A login shell in the sandbox on a new pseudo-terminal; closing it leaves the sandbox running."""
+        handle = handle.machine()
         pid, _folder = self._live(handle)
         user = User(user)
         uid = self._uid(user)
@@ -429,14 +639,23 @@ class LocalBackend:
     # observing and ending
 
     def alive(self, handle: SandboxHandle) -> bool:
+        """The sandbox runs; for a lab of several machines, every one of them (and its network) does."""
         try:
-            self._live(handle)
+            if handle.data.get("kind") == "lab":
+                folder = self._folder(handle)
+                if not handle.machines or len(mounted_under(folder)) < len(NAMESPACE_FILES):
+                    return False
+                for name in handle.machines:
+                    self._live(handle.machine(name))
+            else:
+                self._live(handle)
         except SandboxNotFound:
             return False
         return True
 
     def usage(self, handle: SandboxHandle) -> cgroups.Usage:
         """Memory, OOM kills, processes and CPU throttling of a sandbox, from its cgroup."""
+        handle = handle.machine()
         self._folder(handle)
         return self._cgroups().usage(handle.id)
 
@@ -449,15 +668,29 @@ class LocalBackend:
             if not ID_PATTERN.match(folder.name):
                 continue
             try:
-                found.append(SandboxHandle.from_json(json.loads((folder / HANDLE_FILE).read_text())))
+                handle = SandboxHandle.from_json(json.loads((folder / HANDLE_FILE).read_text()))
+                lab = handle.data.get("lab")
+                if lab and ID_PATTERN.match(str(lab)) and (self.root / str(lab)).is_dir():
+                    continue  # a machine of a lab: the lab's handle stands for it (and destroying it ends it)
+                found.append(handle)
             except (OSError, ValueError, KeyError):
                 # a sandbox that died while being created: still reported, so it gets destroyed
                 found.append(SandboxHandle(id=folder.name, backend=self.name, host=str(self.settings.LAB_HOST)))
         return found
 
     def destroy(self, handle: SandboxHandle) -> None:
-        """Kill every process, unmount, remove the cgroups and the folder, free the id range. Idempotent."""
+        """Kill every process, unmount, remove the cgroups and the folder, free the id range. Idempotent.
+
+        A lab of several machines: every machine, then the lab's namespaces (whose bind mounts keep
+        the switch, its bridge and rules; the veths go with the machines' network namespaces)."""
         folder = self._folder(handle)
+        if handle.data.get("kind") == "lab" or (folder / NAMESPACE_FILES[0]).exists():
+            for name in handle.machines:
+                self.destroy(handle.machine(name))
+            self._destroy_lab_machines(handle.id)
+            slot = handle.data.get("slot")
+            self._teardown(handle.id, folder, None, int(slot) if slot is not None else None)
+            return
         notes = folder / OUTSIDE_NOTES
         for note in sorted(notes.iterdir()) if notes.is_dir() else []:
             if ID_PATTERN.match(note.name):  # an outside check's sandbox a crash left behind

@@ -11,6 +11,7 @@ import selectors
 import shutil
 import subprocess
 import time
+from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any
 
 from xblocks.labs.sandbox import helper, images, ranges, seccomp
@@ -38,7 +39,12 @@ def start(
     *,
     lab_upper: pathlib.Path | None = None,
     shared_slot: bool = False,
+    lab: tuple[str, pathlib.Path] | None = None,
+    seed: Mapping[str, bytes] | None = None,
 ) -> SandboxHandle:
+    """Start a sandbox's init. ``lab`` (a machine of a lab of several): the lab's id and the file its
+    user namespace is bound on, which the machine joins instead of making its own. ``seed``: files
+    (relative path: content) put in the writable layer before anything runs (see ``seed_layer``)."""
     limits = spec.limits
     base = slot.base
     os.chown(folder, 0, base)
@@ -46,9 +52,9 @@ def start(
     disk, merged = folder / "disk", folder / "root"
     disk.mkdir()
     merged.mkdir()
-    lab = folder / "lab" if lab_upper else None
-    if lab:
-        lab.mkdir()
+    lab_mount = folder / "lab" if lab_upper else None
+    if lab_mount:
+        lab_mount.mkdir()
     mount(
         "tmpfs",
         disk,
@@ -60,6 +66,8 @@ def start(
     upper.mkdir(mode=0o755)
     work.mkdir(mode=0o700)
     os.chown(upper, base, base)  # the merged root's owner: the sandbox's root, not host root
+    if seed:
+        seed_layer(upper, image.rootfs, base, seed)
     driver = backend._cgroups()
     driver.create(sandbox_id, limits)
 
@@ -79,7 +87,7 @@ def start(
         "--bind",
         str(merged),
         "/",
-        *(["--ro-bind", str(lab), LAB_MOUNT] if lab else []),
+        *(["--ro-bind", str(lab_mount), LAB_MOUNT] if lab_mount else []),
         "--proc",
         "/proc",
         "--dev",
@@ -128,7 +136,8 @@ def start(
         str(merged),
         "--nodev",
         *([] if spec.learner_sudo else ["--nosuid"]),
-        *(["--lab", str(lab_upper), str(lab)] if lab_upper else []),
+        *(["--lab", str(lab_upper), str(lab_mount)] if lab_upper else []),
+        *(["--userns", str(lab[1])] if lab else []),
         "--inotify",
         str(int(backend.settings.SANDBOX_INOTIFY_INSTANCES)),
         str(int(backend.settings.SANDBOX_INOTIFY_WATCHES)),
@@ -196,11 +205,44 @@ def start(
         "cgroup": driver.version,
         "created": time.time(),
     }
+    if lab:
+        data["lab"] = lab[0]
+        data["machine"] = spec.hostname
     handle = SandboxHandle(
         id=sandbox_id, backend=backend.name, host=str(backend.settings.LAB_HOST), label=spec.label, data=data
     )
     (folder / HANDLE_FILE).write_text(json.dumps(handle.as_json()))
     return handle
+
+
+def seed_layer(upper: pathlib.Path, lower: pathlib.Path, base: int, files: Mapping[str, bytes]) -> None:
+    """Write platform files (a lab's /etc/hosts, its sudo rule) into a new, empty writable layer.
+
+    Done from the host on the tmpfs this module just made, before the overlay is mounted and before
+    any process of the sandbox exists: nothing there can be a link of anyone's, and no process spends
+    a round trip through the spawner for it. Folders and files belong to the sandbox's root; a folder
+    keeps the mode it has in the image (an upper folder's attributes are the merged folder's)."""
+    for relative, content in files.items():
+        parts = pathlib.PurePosixPath(relative).parts
+        if not parts or parts[0] == "/" or ".." in parts:
+            raise ValueError(f"not a relative path inside the sandbox: {relative!r}")
+        folder = upper
+        for part in parts[:-1]:
+            folder = folder / part
+            if not folder.exists():
+                image_folder = lower.joinpath(*folder.relative_to(upper).parts)
+                folder.mkdir()
+                os.chmod(folder, image_folder.stat().st_mode & 0o7777 if image_folder.is_dir() else 0o755)
+                os.chown(folder, base, base)
+        target = folder / parts[-1]
+        mode = 0o440 if parts[:2] == ("etc", "sudoers.d") else 0o644
+        fd = os.open(target, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW | os.O_CLOEXEC, mode)
+        try:
+            os.write(fd, content)
+            os.fchown(fd, base, base)
+            os.fchmod(fd, mode)
+        finally:
+            os.close(fd)
 
 
 def await_ready(status_fd: int, ready_fd: int, error_fd: int, process: subprocess.Popen) -> int:

@@ -14,6 +14,11 @@
  *           id maps and mounts the overlay with the shared image idmapped through the new
  *           namespace; then set the namespace's own inotify limits and execute bubblewrap. The
  *           namespace is new and empty at that moment: nothing of a learner's can be in it.
+ *           With --userns (a machine of a lab) it joins the lab's user namespace instead of
+ *           unsharing one; the maps are the lab's, written once by `lab`.
+ *   lab     make the namespaces a lab of several machines shares (a user namespace of the lab's
+ *           slot and the network namespace of its switch) and bind them on two files of the lab's
+ *           folder; then exit. The backend wires the network (decision 0064).
  *   enter   join the cgroups, enter every namespace of the sandbox's init in one setns() on its
  *           pidfd, chroot to its root, become the sandbox's root and fork, so the child is in the
  *           sandbox's pid namespace. The child (still this program) then takes its uid, limits,
@@ -233,6 +238,7 @@ struct options {
     const char *lab_upper, *lab; /* an outside check: another sandbox's writable layer, read-only */
     uint64_t overlay_attr;
     long inotify_instances, inotify_watches;
+    const char *userns; /* a machine of a lab: join the lab's user namespace (bound at this path) */
     /* enter */
     int pidfd, rootfd, seccomp_fd;
     long uid, gid;
@@ -276,6 +282,8 @@ static void parse(int argc, char **argv, int start, struct options *o) {
         } else if (!strcmp(a, "--lab")) {
             o->lab_upper = NEXT();
             o->lab = NEXT();
+        } else if (!strcmp(a, "--userns")) {
+            o->userns = NEXT();
         } else if (!strcmp(a, "--nosuid")) {
             o->overlay_attr |= KS_MOUNT_ATTR_NOSUID;
         } else if (!strcmp(a, "--nodev")) {
@@ -401,6 +409,31 @@ static void load_filter(const struct ks_sock_fprog *prog) {
         fail("seccomp(SECCOMP_SET_MODE_FILTER)");
 }
 
+/* CAP_NET_ADMIN out of the bounding set and out of this process's own sets, for good: nothing that
+ * enters a sandbox (spawner, learner shells, sudo, checks) can hold it again, not even as the root of
+ * its user namespace, so no learner can change a lab's links, addresses, routes or neighbours, nor
+ * reach nf_tables through it (a classic way from a user namespace to host root; decision 0064). */
+#define KS_CAP_NET_ADMIN 12
+static void drop_net_admin(void) {
+    if (prctl(PR_CAPBSET_DROP, KS_CAP_NET_ADMIN, 0, 0, 0) < 0)
+        fail("PR_CAPBSET_DROP(CAP_NET_ADMIN)");
+    struct {
+        uint32_t version;
+        int pid;
+    } header = {0x20080522 /* _LINUX_CAPABILITY_VERSION_3 */, 0};
+    struct {
+        uint32_t effective, permitted, inheritable;
+    } sets[2];
+    if (syscall(SYS_capget, &header, sets) < 0)
+        fail("capget");
+    uint32_t bit = 1u << KS_CAP_NET_ADMIN;
+    sets[0].effective &= ~bit;
+    sets[0].permitted &= ~bit;
+    sets[0].inheritable &= ~bit;
+    if (syscall(SYS_capset, &header, sets) < 0)
+        fail("capset(without CAP_NET_ADMIN)");
+}
+
 static void become(long uid, long gid) {
     if (setgroups(0, NULL) < 0)
         fail("setgroups");
@@ -453,11 +486,13 @@ static void map_writer(pid_t child, const struct options *o, int wait_fd) {
     char byte, path[64], map[96];
     if (read(wait_fd, &byte, 1) != 1)
         failx("the sandbox's first process died before unsharing its user namespace");
-    snprintf(map, sizeof map, "0 %ld %ld\n", o->uid_base, o->uid_count);
-    snprintf(path, sizeof path, "/proc/%d/uid_map", (int)child);
-    write_file(path, map);
-    snprintf(path, sizeof path, "/proc/%d/gid_map", (int)child);
-    write_file(path, map);
+    if (!o->userns) { /* a lab's machine joins a namespace whose maps are written already */
+        snprintf(map, sizeof map, "0 %ld %ld\n", o->uid_base, o->uid_count);
+        snprintf(path, sizeof path, "/proc/%d/uid_map", (int)child);
+        write_file(path, map);
+        snprintf(path, sizeof path, "/proc/%d/gid_map", (int)child);
+        write_file(path, map);
+    }
     if (!o->lower)
         _exit(0);
     /* The image, shared read-only by every sandbox, seen through this sandbox's id map: its
@@ -517,6 +552,13 @@ static int do_create(struct options *o) {
     if (o->lab_upper && !o->lower)
         failx("--lab needs --overlay (the image the learner's layer lies over)");
     join_cgroups(o);
+    int lab_userns = -1;
+    if (o->userns) {
+        /* Opened as host root, before this process takes the slot's uid (the folder is root's). */
+        lab_userns = open(o->userns, O_RDONLY | O_CLOEXEC);
+        if (lab_userns < 0)
+            fail("opening the lab's user namespace");
+    }
     int go[2];
     if (pipe2(go, O_CLOEXEC) < 0)
         fail("pipe");
@@ -532,7 +574,13 @@ static int do_create(struct options *o) {
     /* Become the slot's host uid before making the namespace: the namespace's owner is then that
      * uid, and everything its processes are charged for per user is charged to it, not to root. */
     become(o->uid_base, o->uid_base);
-    if (unshare(CLONE_NEWUSER) < 0)
+    if (lab_userns >= 0) {
+        /* A machine of a lab: the lab's namespace, owned by this same uid (so this uid may join it
+         * without any host capability), where the lab's switch network lives too. */
+        if (setns(lab_userns, CLONE_NEWUSER) < 0)
+            fail("setns(the lab's user namespace)");
+        close(lab_userns);
+    } else if (unshare(CLONE_NEWUSER) < 0)
         fail("unshare(CLONE_NEWUSER)");
     if (write(go[1], "u", 1) != 1)
         fail("signalling the map writer");
@@ -555,6 +603,77 @@ static int do_create(struct options *o) {
     }
     execv(o->target[0], o->target);
     fail(o->target[0]);
+}
+
+/* ---------------------------------------------------------------------------------------------- */
+/* lab                                                                                              */
+
+/* The namespaces a lab of several machines shares: a user namespace owned by the lab's slot uid and
+ * mapped to its slot (every machine of the lab joins it: `create --userns`), and in it the network
+ * namespace of the lab's switch, where the backend then puts a bridge and one veth per machine. Both
+ * are kept alive by bind mounts the host-root writer makes on two files of the lab's folder, not by
+ * a process: nothing runs in the lab's namespaces until its machines start, and unmounting the two
+ * files (destroy) frees them once the machines are gone. No object in the lab belongs to host root:
+ * the switch's network namespace is owned by the lab's user namespace, like the machines' own. */
+static int do_lab(struct options *o) {
+    if (!o->target || !o->target[0] || !o->target[1] || o->uid_base <= 0 || o->uid_count <= 0)
+        failx("lab needs --uid-base, --uid-count and two files: -- USERNS_FILE NETNS_FILE");
+    int go[2], done[2];
+    if (pipe2(go, O_CLOEXEC) < 0 || pipe2(done, O_CLOEXEC) < 0)
+        fail("pipe");
+    pid_t self = getpid();
+    pid_t writer = fork();
+    if (writer < 0)
+        fail("fork");
+    if (writer == 0) {
+        close(go[1]);
+        close(done[0]);
+        char byte, path[64], map[96];
+        if (read(go[0], &byte, 1) != 1)
+            failx("the lab's first process died before unsharing its user namespace");
+        snprintf(map, sizeof map, "0 %ld %ld\n", o->uid_base, o->uid_count);
+        snprintf(path, sizeof path, "/proc/%d/uid_map", (int)self);
+        write_file(path, map);
+        snprintf(path, sizeof path, "/proc/%d/gid_map", (int)self);
+        write_file(path, map);
+        if (write(done[1], "m", 1) != 1)
+            fail("signalling the lab's process");
+        if (read(go[0], &byte, 1) != 1)
+            failx("the lab's first process died before unsharing its network namespace");
+        snprintf(path, sizeof path, "/proc/%d/ns/user", (int)self);
+        if (mount(path, o->target[0], NULL, MS_BIND, NULL) < 0)
+            fail("binding the lab's user namespace");
+        snprintf(path, sizeof path, "/proc/%d/ns/net", (int)self);
+        if (mount(path, o->target[1], NULL, MS_BIND, NULL) < 0)
+            fail("binding the lab's network namespace");
+        _exit(0);
+    }
+    close(go[0]);
+    close(done[1]);
+    become(o->uid_base, o->uid_base);
+    if (unshare(CLONE_NEWUSER) < 0)
+        fail("unshare(CLONE_NEWUSER)");
+    char byte;
+    if (write(go[1], "u", 1) != 1 || read(done[0], &byte, 1) != 1)
+        failx("the map writer failed");
+    become(0, 0);
+    if (o->inotify_instances >= 0) {
+        char value[32];
+        snprintf(value, sizeof value, "%ld", o->inotify_instances);
+        write_file("/proc/sys/user/max_inotify_instances", value);
+        snprintf(value, sizeof value, "%ld", o->inotify_watches);
+        write_file("/proc/sys/user/max_inotify_watches", value);
+    }
+    if (unshare(CLONE_NEWNET) < 0)
+        fail("unshare(CLONE_NEWNET)");
+    if (write(go[1], "n", 1) != 1)
+        fail("signalling the map writer");
+    close(go[1]);
+    int status = 0;
+    while (waitpid(writer, &status, 0) < 0)
+        if (errno != EINTR)
+            fail("waitpid(map writer)");
+    return WIFEXITED(status) ? WEXITSTATUS(status) : 125;
 }
 
 /* Read-only /proc/sys, /proc/sysrq-trigger, /proc/irq and /proc/bus, as bwrap means to make them:
@@ -880,6 +999,7 @@ static int do_enter(struct options *o) {
     close(o->rootfd);
     close(o->pidfd);
     become(0, 0); /* the sandbox's root: the slot's host uid, never host root */
+    drop_net_admin();
     pid_t child = fork();
     if (child < 0)
         fail("fork");
@@ -994,10 +1114,14 @@ int main(int argc, char **argv) {
         parse(argc, argv, 2, &o);
         return do_create(&o);
     }
+    if (argc >= 2 && !strcmp(argv[1], "lab")) {
+        parse(argc, argv, 2, &o);
+        return do_lab(&o);
+    }
     if (argc >= 2 && !strcmp(argv[1], "enter")) {
         parse(argc, argv, 2, &o);
         return do_enter(&o);
     }
-    fprintf(stderr, "usage: kafaat-sandbox version | probe | create OPTIONS -- BWRAP ARGS | enter OPTIONS -- TARGET ARGS\n");
+    fprintf(stderr, "usage: kafaat-sandbox version | probe | lab OPTIONS -- USERNS NETNS | create OPTIONS -- BWRAP ARGS | enter OPTIONS -- TARGET ARGS\n");
     return 2;
 }

@@ -11,6 +11,7 @@ from xblocks.labs.sandbox.redteam.hangs import inside_fifo_hang, learner_config_
 from xblocks.labs.sandbox.redteam.host_exec import binfmt_mount, spawner_out_of_reach
 from xblocks.labs.sandbox.redteam.host_view import image_integrity, proc_leaks
 from xblocks.labs.sandbox.redteam.kernel_limits import id_ranges, inotify_per_sandbox, pipes_per_sandbox
+from xblocks.labs.sandbox.redteam.lab_network import deny_rules, machines_apart, network_admin, reach
 from xblocks.labs.sandbox.redteam.outside import outside_special_files
 from xblocks.labs.sandbox.redteam.rows import CASES
 from xblocks.labs.sandbox.redteam.surface import kernel_surface
@@ -246,6 +247,50 @@ CORPUS: tuple[Attack, ...] = (
         "a neighbour's new pipe still gets 64 KiB",
         "pipe buffers are charged to the sandbox's own host uid",
         pipes_per_sandbox,
+    ),
+    Attack(
+        "lab_network_reach",
+        "issue 13 §1",
+        "From a machine of a three-machine lab, connect to its own lab's db by name, to another lab's db "
+        "(which has the same address), to a real service on the host's loopback and on every host address, "
+        "and to the cloud metadata address",
+        "only the own lab's db answers; the rest is refused or unreachable (no route leaves the lab's subnet)",
+        "a lab's network holds its own machines and nothing else",
+        reach,
+        selftest=False,
+    ),
+    Attack(
+        "lab_network_admin",
+        "issue 13 §1",
+        "As sudo root and as the machine's root: take eth0 down, change its MAC, add an address, a default "
+        "route, a dummy or veth link, a static neighbour, list nftables, unshare a network namespace, "
+        "turn on forwarding",
+        "every one refused: CAP_NET_ADMIN is out of the bounding set of every process that enters a "
+        "sandbox, and the switch, where the bridge and the rules are, has no process of the lab in it",
+        "no learner ever holds network-admin capability over a lab's network (nf_tables from a user "
+        "namespace is a known way to host root)",
+        network_admin,
+        selftest=False,
+    ),
+    Attack(
+        "lab_deny_rules",
+        "issue 13 §1",
+        'With <deny from="attacker" to="db"/>, the attacker connects to db by name and by address and pings it',
+        "nothing reaches db from the attacker (the switch's bridge drops the frames between the two ports); "
+        "portal still reaches db",
+        "the platform's rules between machines hold, out of the learner's reach",
+        deny_rules,
+        selftest=False,
+    ),
+    Attack(
+        "lab_machines_apart",
+        "issue 13 §1",
+        "The machines of a lab share one user namespace and host ids: as sudo root on portal, look for "
+        "db's processes, read its /tmp, connect to an abstract unix socket db listens on",
+        "nothing of db is visible: each machine has its own pid, mount, network and ipc namespaces",
+        "sharing a user namespace (needed for the network) does not join the machines",
+        machines_apart,
+        selftest=False,
     ),
 )
 

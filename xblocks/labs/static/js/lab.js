@@ -26,7 +26,8 @@ function KafaatLabBlock(runtime, element, args) {
   var MAX_POLL_MS = 1000;
   var state = {
     status: args.status ? JSON.parse(decodeURIComponent(args.status)) : null, terminal: null, terminalFor: null,
-    grant: null, timer: null, poller: null, polls: 0, deadline: null, busy: false, run: null
+    grant: null, timer: null, poller: null, polls: 0, deadline: null, busy: false, run: null,
+    machine: "" /* the machine whose terminal is shown: "" is the lab's first */
   };
 
   function q(selector, from) { return (from || root).querySelector(selector); }
@@ -264,13 +265,14 @@ function KafaatLabBlock(runtime, element, args) {
   function fetchToken() {
     var grant = state.grant;
     if (grant) { return grant.promise; }
-    return post("terminal_token");
+    return post("terminal_token", state.machine ? { machine: state.machine } : {});
   }
   function settleGrant(status) {
     var grant = state.grant;
     if (!grant) { return; }
     state.grant = null;
-    grant.resolve(status.terminal || post("terminal_token"));
+    /* the token that came with the status opens the first machine */
+    grant.resolve((!state.machine && status.terminal) || post("terminal_token", state.machine ? { machine: state.machine } : {}));
   }
 
   function openTerminal(sessionId) {
@@ -320,6 +322,22 @@ function KafaatLabBlock(runtime, element, args) {
       show(placeholder, true);
     }
   }
+  /* A lab of several machines: one tab per machine. Choosing one reopens the terminal on it; the shell
+   * of the machine left keeps running on the gateway for a while, so coming back finds it again. */
+  function chooseMachine(tab) {
+    var machine = tab.getAttribute("data-machine") || "";
+    if (machine === state.machine) { return; }
+    qa(".kafaat-lab__machine").forEach(function (other) { other.setAttribute("aria-selected", String(other === tab)); });
+    state.machine = machine;
+    var status = state.status;
+    if (!state.terminal || !status || status.state !== "ready") { return; }
+    closeTerminal();
+    openTerminal(status.session_id);
+  }
+  qa(".kafaat-lab__machine").forEach(function (tab) {
+    tab.addEventListener("click", function () { chooseMachine(tab); });
+  });
+
   function closeTerminal() {
     if (state.terminal) { try { state.terminal.close(); } catch { /* already closed */ } }
     state.terminal = null;
@@ -587,7 +605,10 @@ function KafaatLabBlock(runtime, element, args) {
           staffButton(actions, fmt(_("Watch %(name)s's terminal"), who), function () {
             var screen = openViewer(fmt(_("Watching %(name)s (read-only)"), who));
             viewer = window.KafaatTerminal ? window.KafaatTerminal.open(screen, {
-              fetchToken: function () { return post("staff_terminal_token", { session_id: s.session_id }); },
+              /* a lab of several machines: the machine whose tab is selected above */
+              fetchToken: function () {
+                return post("staff_terminal_token", state.machine ? { session_id: s.session_id, machine: state.machine } : { session_id: s.session_id });
+              },
               readOnly: true, i18n: i18n
             }) : null;
             if (!viewer) { screen.textContent = _("The terminal is not available on this site."); }
