@@ -24,10 +24,13 @@ from xblocks.certification.api.enrolment import (
     ensure_employer,
     ensure_school,
     learner_consents,
+    learner_offer_consents,
+    learner_profiles,
     list_cohorts,
     list_schools,
     set_consent,
     set_own_consent,
+    set_own_contact_consent,
 )
 from xblocks.certification.api.evaluation import (
     cohort_roster,
@@ -49,6 +52,7 @@ from xblocks.certification.api.evidence import (
     receive_course_passing_status,
     record_evidence,
     record_lab_result,
+    record_project_signoff,
 )
 from xblocks.certification.api.issuance import (
     compute_validity,
@@ -119,6 +123,8 @@ __all__ = [
     "iter_certificate_records",
     "lab_evidence",
     "learner_consents",
+    "learner_offer_consents",
+    "learner_profiles",
     "learner_progress",
     "list_cohorts",
     "list_employers",
@@ -135,6 +141,7 @@ __all__ = [
     "receive_course_passing_status",
     "record_evidence",
     "record_lab_result",
+    "record_project_signoff",
     "renewal_window_opens",
     "requirement_tree",
     "send_expiry_reminders",
@@ -142,5 +149,6 @@ __all__ = [
     "set_certificate_status_as",
     "set_consent",
     "set_own_consent",
+    "set_own_contact_consent",
     "visible_school_ids",
 ]

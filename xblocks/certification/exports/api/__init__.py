@@ -32,6 +32,9 @@ from xblocks.certification.exports.api.files import (
     validate_export,
     write_export,
 )
+from xblocks.certification.exports.api.sheets import (
+    write_sheets,
+)
 from xblocks.certification.exports.api.presets import (
     get_preset,
     list_presets,
@@ -62,5 +65,6 @@ __all__ = [
     "send_due",
     "start_export",
     "validate_export",
+    "write_sheets",
     "write_export",
 ]
