@@ -225,6 +225,7 @@ class ProjectData:
     starts_on: datetime.date | None
     ends_on: datetime.date | None
     members: tuple[tuple[int, str, bool], ...] = ()  # (enrolment, learner's name, signed off)
+    mentor_id: int | None = None
 
 
 @dataclass(frozen=True)

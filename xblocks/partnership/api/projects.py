@@ -46,6 +46,7 @@ def _data(project: models.Project, schools: dict, employers: dict, learners: dic
             (member.enrollment_id, learners.get(member.enrollment_id, ""), member.signed_off_at is not None)
             for member in project.members.all()
         ),
+        mentor_id=project.mentor_id,
     )
 
 
