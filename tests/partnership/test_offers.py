@@ -53,7 +53,13 @@ def test_the_pool_holds_only_learners_who_agreed_to_be_contacted_shown_by_certif
     assert amina.certificates and amina.matched == ("cloud.reverse-proxy",)
     assert pool[1].certificates == () and pool[1].skills == ()
     # another employer, the committee, a coordinator and the learner never see the pool
-    for who in (employers.banker, employers.member, employers.coordinator_a, employers.staff, employers.learner("amina_a")):
+    for who in (
+        employers.banker,
+        employers.member,
+        employers.coordinator_a,
+        employers.staff,
+        employers.learner("amina_a"),
+    ):
         with pytest.raises(PermissionDenied):
             api.talent_pool(who, offer.id)
 

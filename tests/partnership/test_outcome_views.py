@@ -168,9 +168,7 @@ def _placement(enrollment, **extra):
 def test_who_may_record_a_placement(client, world, index, status):
     from xblocks.partnership import models
 
-    response = _login(client, world, ROLES[index]).post(
-        f"{BASE}/placements/", _placement(world.enrollments["amina_a"])
-    )
+    response = _login(client, world, ROLES[index]).post(f"{BASE}/placements/", _placement(world.enrollments["amina_a"]))
     assert response.status_code == status
     assert models.Placement.objects.count() == (1 if status == 200 else 0)
 

@@ -25,8 +25,8 @@ from django.db import transaction
 from django.utils import timezone
 
 from xblocks.certification import api as cert_api
-from xblocks.core.cells import csv_cell, neutralise_cell
 from xblocks.core import xml
+from xblocks.core.cells import csv_cell, neutralise_cell
 from xblocks.core.i18n import gettext as _
 from xblocks.partnership import models, permissions
 from xblocks.partnership.conf import partnership_settings
@@ -199,7 +199,7 @@ def _first_sheet_name(archive: zipfile.ZipFile) -> str:
 
 
 def read_xlsx(raw: bytes) -> list[list[str]]:
-    """The first sheet's rows as lists of text cells (numbers as written; empty cells as ""); ValueError if unreadable."""
+    """The first sheet's rows as lists of text cells (numbers as written, empty cells ""); ValueError if unreadable."""
     try:
         archive = zipfile.ZipFile(io.BytesIO(raw))
     except zipfile.BadZipFile:

@@ -223,9 +223,7 @@ class ProjectMember(models.Model):
     )
 
     class Meta:
-        constraints = [
-            models.UniqueConstraint(fields=["project", "enrollment_id"], name="kafaat_project_member_once")
-        ]
+        constraints = [models.UniqueConstraint(fields=["project", "enrollment_id"], name="kafaat_project_member_once")]
 
     def __str__(self) -> str:
         return f"{self.project}: enrolment {self.enrollment_id}"

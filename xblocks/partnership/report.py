@@ -112,10 +112,12 @@ def _chart(title: str, rows: list[tuple[str, Figure]], maximum: float | None, fo
     chart = HorizontalBarChart()
     chart.x, chart.y, chart.width, chart.height = 60 * mm, 10, 95 * mm, height - 10
     # a suppressed figure has no bar (value 0 drawn as nothing); its label carries what the table shows
-    chart.data = [[float(figure.value) if figure.value is not None else 0.0 for _label, figure in reversed(rows)] or [0]]
-    chart.categoryAxis.categoryNames = [
-        text(f"{label[:28]} ({figure.shown})") for label, figure in reversed(rows)
-    ] or [""]
+    chart.data = [
+        [float(figure.value) if figure.value is not None else 0.0 for _label, figure in reversed(rows)] or [0]
+    ]
+    chart.categoryAxis.categoryNames = [text(f"{label[:28]} ({figure.shown})") for label, figure in reversed(rows)] or [
+        ""
+    ]
     chart.categoryAxis.labels.fontName = font
     chart.categoryAxis.labels.fontSize = 7
     chart.categoryAxis.labels.boxAnchor = "e"

@@ -11,8 +11,8 @@ import datetime
 from django.contrib.auth.views import redirect_to_login
 from django.core.exceptions import PermissionDenied, ValidationError
 from django.http import HttpResponse, JsonResponse
-from django.utils import timezone
 from django.middleware.csrf import get_token
+from django.utils import timezone
 from django.views.decorators.csrf import csrf_protect
 from django.views.decorators.http import require_GET, require_http_methods
 
@@ -463,7 +463,9 @@ def invitations_page(request):
                 status = api.answer_invitation(
                     request.user, request.POST.get("invitation"), request.POST.get("answer") == "accept"
                 )
-                message = _("You accepted the invitation.") if status == "accepted" else _("You declined the invitation.")
+                message = (
+                    _("You accepted the invitation.") if status == "accepted" else _("You declined the invitation.")
+                )
             elif request.POST.get("action") == "contact":
                 contact = request.POST.get("value") == "1"
                 api.set_contact_consent(

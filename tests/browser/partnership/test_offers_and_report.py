@@ -26,16 +26,17 @@ def _sign_in(page, base_url, path, username, password):
 def test_the_employer_invites_a_consenting_learner_who_accepts_and_the_committee_downloads_its_report(
     live_server, browser_page, tmp_path
 ):
-    from django.contrib.auth import get_user_model
-
     from xblocks.partnership import api, models
     from xblocks.partnership.management.commands.kafaat_seed_partnership import DEMO_LEARNER
 
     call_command("kafaat_seed_partnership")
     page = browser_page
     offer = models.Offer.objects.get(title="Alternance plateforme cloud")
-    learner = get_user_model().objects.get(username=DEMO_LEARNER)
-    enrollment = next(c.enrollment_id for c in api.talent_pool(models.EmployerRepresentative.objects.get().user, offer.id) if c.name == "Salma Bennani")
+    enrollment = next(
+        c.enrollment_id
+        for c in api.talent_pool(models.EmployerRepresentative.objects.get().user, offer.id)
+        if c.name == "Salma Bennani"
+    )
 
     # the employer: the offers page, then the offer's talent pool; Salma is there by her certificate
     _sign_in(page, live_server.url, f"{BASE}/offers/", "sahara-hr", "employer")

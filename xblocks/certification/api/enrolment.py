@@ -213,7 +213,9 @@ def learner_profiles(
     today = timezone.localdate()
     certificates: dict[int, list] = {}
     for enrollment_id, number, title, valid_until, version_id in (
-        models.Certificate.objects.filter(enrollment_id__in=[row[0] for row in rows], status=models.CertificateStatus.ACTIVE)
+        models.Certificate.objects.filter(
+            enrollment_id__in=[row[0] for row in rows], status=models.CertificateStatus.ACTIVE
+        )
         .order_by("issued_at")
         .values_list("enrollment_id", "number", "track_version__title", "valid_until", "track_version_id")
     ):

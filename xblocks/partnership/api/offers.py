@@ -138,7 +138,7 @@ def create_offer(
 
 
 def _pool(offer: models.Offer, enrollment_ids: Iterable[int] | None = None):
-    """Consenting, contactable learners of the offer's targeted schools and cohort kinds, as certification's profiles."""
+    """Consenting, contactable learners of the offer's targeted schools and cohort kinds (certification's profiles)."""
     profiles = cert_api.learner_profiles(
         offer.school_ids or None, employer_id=offer.employer_id, contact_only=True, enrollment_ids=enrollment_ids
     )

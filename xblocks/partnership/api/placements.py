@@ -105,7 +105,7 @@ def placement_candidates(actor) -> list[tuple[int, str]]:
 
 
 def list_placements(viewer) -> list[PlacementData]:
-    """The placements ``viewer`` may see: their schools' (coordinator), their employer's (representative), all (staff)."""
+    """The placements ``viewer`` may see: their schools' (coordinator), their employer's (representative), all."""
     permissions.require(viewer, permissions.SEE_PLACEMENTS)
     queryset = models.Placement.objects.order_by("-started_on", "-pk")
     represented = permissions.representative_employer_id(viewer)
@@ -115,7 +115,9 @@ def list_placements(viewer) -> list[PlacementData]:
         queryset = queryset.filter(school_id__in=list(cert_api.managed_school_ids(viewer) or ()))
     names = {e.id: e.name for e in cert_api.list_employers()}
     rows = list(queryset[:500])
-    learners = {p.enrollment_id: p.name for p in cert_api.learner_profiles(None, enrollment_ids=[r.enrollment_id for r in rows])}
+    learners = {
+        p.enrollment_id: p.name for p in cert_api.learner_profiles(None, enrollment_ids=[r.enrollment_id for r in rows])
+    }
     return [
         PlacementData(
             row.pk,

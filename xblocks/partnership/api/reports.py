@@ -124,7 +124,9 @@ def write_report(report_id: int) -> ReportData:
             xlsx = report.render_xlsx(board, title=title, period=period)
     except PermissionDenied:
         models.Report.objects.filter(pk=report_id).update(
-            status=Status.FAILED, error="the member who asked may no longer see the dashboard", finished_at=timezone.now()
+            status=Status.FAILED,
+            error="the member who asked may no longer see the dashboard",
+            finished_at=timezone.now(),
         )
         return _data(models.Report.objects.get(pk=report_id))
     except Exception as error:  # a report that cannot be written says so instead of spinning forever

@@ -32,13 +32,13 @@ from xblocks.certification.exports.api.files import (
     validate_export,
     write_export,
 )
-from xblocks.certification.exports.api.sheets import (
-    write_sheets,
-)
 from xblocks.certification.exports.api.presets import (
     get_preset,
     list_presets,
     save_preset,
+)
+from xblocks.certification.exports.api.sheets import (
+    write_sheets,
 )
 
 __all__ = [
