@@ -623,7 +623,7 @@ def projects_page(request):
                 "mentor": project.mentor,
                 "requirement_key": project.requirement_key,
                 "members": project.members,
-                "may_sign": permissions.allowed(request.user, permissions.SIGN_OFF_PROJECTS, _ProjectRef(project)),
+                "may_sign": permissions.allowed(request.user, permissions.SIGN_OFF_PROJECTS, project),
             }
         )
     managed = cert_api.managed_school_ids(request.user)
@@ -649,13 +649,6 @@ def projects_page(request):
             "learners": learners,
         },
     )
-
-
-class _ProjectRef:
-    """What the mentor predicate reads of a project (its mentor), from the api's value."""
-
-    def __init__(self, project):
-        self.mentor_id = project.mentor_id
 
 
 @require_http_methods(["GET", "POST"])
