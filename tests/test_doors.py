@@ -128,6 +128,7 @@ DOORS = {
         "check_attestation",
         "check_hours_entry",
         "cohort_roster",
+        "cohorts_of_schools",
         "compute_validity",
         "correct_hours_entry",
         "count_certificate_records",

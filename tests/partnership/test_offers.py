@@ -125,3 +125,14 @@ def test_a_learner_sets_contact_consent_on_their_own_enrolment_only(employers):
     api.set_contact_consent(lina, employers.enrollments["lina_b"], "bank", False)
     rows = cert_api.learner_offer_consents(lina)[employers.enrollments["lina_b"]]
     assert ("bank", True, False) in {(e.slug, shared, contact) for e, shared, contact in rows}
+
+
+def test_targeting_by_cohort(employers):
+    from xblocks.partnership import api
+
+    assert api.talent_pool(employers.hr, _offer(employers, cohort_ids=[employers.cohort_b.id]).id) == []
+    offer = _offer(employers, cohort_ids=[employers.cohort_a.id])
+    assert offer.cohort_ids == (employers.cohort_a.id,)
+    assert [c.name for c in api.talent_pool(employers.hr, offer.id)] == ["Amina_A", "Yanis_A"]
+    with pytest.raises(ValidationError):
+        _offer(employers, cohort_ids=[987654])

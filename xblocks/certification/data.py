@@ -206,6 +206,7 @@ class LearnerProfile:
     track_title: str
     certificates: tuple[tuple[str, str, datetime.date | None], ...] = ()  # (number, track title, valid until)
     skills: tuple[str, ...] = ()  # catalogue skill ids proven by those certificates
+    cohort_id: int = 0
 
 
 @dataclass(frozen=True)

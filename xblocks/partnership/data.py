@@ -183,6 +183,7 @@ class OfferData:
     closed: bool = False
     invited: int = 0  # invitations sent (answered or not)
     accepted: int = 0
+    cohort_ids: tuple[int, ...] = ()  # empty: every cohort (of the targeted schools)
 
 
 @dataclass(frozen=True)

@@ -133,6 +133,7 @@ class Offer(models.Model):
     skills = models.ManyToManyField(Skill, related_name="offers", blank=True)
     school_ids = models.JSONField(default=list, blank=True, help_text=_("schools targeted; empty: every school"))
     cohort_kinds = models.JSONField(default=list, blank=True, help_text=_("cohort kinds targeted; empty: every kind"))
+    cohort_ids = models.JSONField(default=list, blank=True, help_text=_("cohorts targeted; empty: every cohort"))
     starts_on = models.DateField()
     ends_on = models.DateField(null=True, blank=True)
     apply_by = models.DateField()

@@ -303,8 +303,9 @@ def _skill_names() -> dict[str, str]:
     return {skill.id: skill.name(lang) for skill in api.list_skills(include_retired=True)}
 
 
-def _offer_row(offer, skills: dict, schools: dict) -> dict:
+def _offer_row(offer, skills: dict, schools: dict, cohorts: dict | None = None) -> dict:
     targets = [schools.get(school, str(school)) for school in offer.school_ids] or [_("every school")]
+    targets += [(cohorts or {}).get(cohort, str(cohort)) for cohort in offer.cohort_ids]
     targets += [api.cohort_kind_label(kind) for kind in offer.cohort_kinds]
     return {
         "id": offer.id,
@@ -343,6 +344,7 @@ def offers_page(request):
                 skills=request.POST.getlist("skills"),
                 school_ids=[int(value) for value in request.POST.getlist("school") if value],
                 cohort_kinds=request.POST.getlist("cohort_kind"),
+                cohort_ids=[int(value) for value in request.POST.getlist("cohort") if value],
                 starts_on=_form_date(request, "starts_on"),
                 ends_on=_form_date(request, "ends_on", required=False),
                 apply_by=_form_date(request, "apply_by"),
@@ -354,13 +356,15 @@ def offers_page(request):
             return _bad_request(_("The offer was not published: %(reason)s") % {"reason": _reason(error)})
     skills = _skill_names()
     schools = {school.id: school.name for school in cert_api.list_schools()}
+    cohorts = {cohort.id: f"{cohort.school_name} — {cohort.name}" for cohort in cert_api.cohorts_of_schools()}
     return _page(
         request,
         "offers.html",
         _("Offers"),
         "offers",
         {
-            "offers": [_offer_row(offer, skills, schools) for offer in api.list_offers(request.user)],
+            "offers": [_offer_row(offer, skills, schools, cohorts) for offer in api.list_offers(request.user)],
+            "cohorts": sorted(cohorts.items(), key=lambda item: item[1]),
             "may_change": may_change,
             "may_pool": permissions.allowed(request.user, permissions.SEE_TALENT_POOL),
             "message": message,

@@ -19,6 +19,7 @@ from xblocks.certification.api.certificates import (
 )
 from xblocks.certification.api.enrolment import (
     add_coordinator,
+    cohorts_of_schools,
     enroll,
     ensure_cohort,
     ensure_employer,
@@ -102,6 +103,7 @@ __all__ = [
     "check_attestation",
     "check_hours_entry",
     "cohort_roster",
+    "cohorts_of_schools",
     "compute_validity",
     "correct_hours_entry",
     "count_certificate_records",

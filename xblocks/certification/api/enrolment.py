@@ -97,6 +97,15 @@ def list_cohorts(user) -> list[CohortData]:
     ]
 
 
+def cohorts_of_schools(school_ids: Iterable[int] | None = None) -> list[CohortData]:
+    """The cohorts of these schools (every cohort when None), for targeting: names, no learner. The caller
+    decides who may ask (an employer targets an offer at cohorts; cohort names name nobody)."""
+    queryset = models.Cohort.objects.select_related("school", "track").order_by("school__name", "name")
+    if school_ids is not None:
+        queryset = queryset.filter(school_id__in=list(school_ids))
+    return [_cohort_data(cohort) for cohort in queryset]
+
+
 def enroll(user, cohort_id: int, *, employee_id: str = "") -> int:
     """Enrol a learner; the track's current published version is frozen on the enrolment. Returns its id."""
     cohort = models.Cohort.objects.select_related("track").get(pk=cohort_id)
@@ -204,6 +213,7 @@ def learner_profiles(
             "user__first_name",
             "user__last_name",
             "cohort__school_id",
+            "cohort_id",
             "cohort__name",
             "cohort__mode",
             "cohort__track__title",
@@ -222,7 +232,7 @@ def learner_profiles(
         if valid_until is None or valid_until >= today:
             certificates.setdefault(enrollment_id, []).append((number, title, valid_until, proves.get(version_id, ())))
     profiles = []
-    for pk, user_id, username, first, last, school_id, cohort, mode, track in rows:
+    for pk, user_id, username, first, last, school_id, cohort_id, cohort, mode, track in rows:
         held = certificates.get(pk, [])
         profiles.append(
             LearnerProfile(
@@ -235,6 +245,7 @@ def learner_profiles(
                 track_title=track,
                 certificates=tuple((number, title, valid_until) for number, title, valid_until, _p in held),
                 skills=tuple(sorted({skill for *_rest, proved in held for skill in proved})),
+                cohort_id=cohort_id,
             )
         )
     return profiles

@@ -42,6 +42,7 @@ def _offer_data(offer: models.Offer, names: dict[int, str], counts: dict[int, tu
         skills=tuple(sorted(skill.pk for skill in offer.skills.all())),
         school_ids=tuple(offer.school_ids or ()),
         cohort_kinds=tuple(offer.cohort_kinds or ()),
+        cohort_ids=tuple(offer.cohort_ids or ()),
         starts_on=offer.starts_on,
         ends_on=offer.ends_on,
         apply_by=offer.apply_by,
@@ -103,6 +104,7 @@ def create_offer(
     ends_on: datetime.date | None = None,
     school_ids: Iterable[int] = (),
     cohort_kinds: Iterable[str] = (),
+    cohort_ids: Iterable[int] = (),
     description: str = "",
 ) -> OfferData:
     """Publish an offer for the employer ``actor`` represents; ValidationError on a bad field."""
@@ -120,6 +122,9 @@ def create_offer(
     school_ids = sorted({int(school) for school in school_ids})
     if set(school_ids) - known_schools:
         raise ValidationError("unknown school")
+    cohort_ids = sorted({int(cohort) for cohort in cohort_ids})
+    if set(cohort_ids) - {cohort.id for cohort in cert_api.cohorts_of_schools()}:
+        raise ValidationError("unknown cohort")
     cohort_kinds = sorted(set(cohort_kinds))
     if set(cohort_kinds) - set(COHORT_KINDS):
         raise ValidationError("unknown cohort kind")
@@ -128,7 +133,7 @@ def create_offer(
     if ends_on is not None and ends_on < starts_on:
         raise ValidationError("an offer cannot end before it starts")
     offer.kind, offer.title, offer.description = RoleKind(kind), title, str(description).strip()
-    offer.school_ids, offer.cohort_kinds = school_ids, cohort_kinds
+    offer.school_ids, offer.cohort_kinds, offer.cohort_ids = school_ids, cohort_kinds, cohort_ids
     offer.starts_on, offer.ends_on, offer.apply_by, offer.places = starts_on, ends_on, apply_by, int(places)
     offer.created_by = actor
     with transaction.atomic():
@@ -138,11 +143,16 @@ def create_offer(
 
 
 def _pool(offer: models.Offer, enrollment_ids: Iterable[int] | None = None):
-    """Consenting, contactable learners of the offer's targeted schools and cohort kinds (certification's profiles)."""
+    """Consenting, contactable learners of the offer's targeted schools, cohorts and cohort kinds."""
     profiles = cert_api.learner_profiles(
         offer.school_ids or None, employer_id=offer.employer_id, contact_only=True, enrollment_ids=enrollment_ids
     )
-    return [p for p in profiles if not offer.cohort_kinds or p.cohort_mode in offer.cohort_kinds]
+    return [
+        p
+        for p in profiles
+        if (not offer.cohort_kinds or p.cohort_mode in offer.cohort_kinds)
+        and (not offer.cohort_ids or p.cohort_id in offer.cohort_ids)
+    ]
 
 
 def talent_pool(actor, offer_id) -> list[Candidate]:
