@@ -10,6 +10,8 @@ from __future__ import annotations
 
 import datetime
 import io
+import textwrap
+from html import escape
 from collections.abc import Callable
 
 from reportlab.graphics.charts.barcharts import HorizontalBarChart
@@ -131,6 +133,17 @@ def _chart(title: str, rows: list[tuple[str, Figure]], maximum: float | None, fo
     return drawing
 
 
+def _cell(value, style: ParagraphStyle, width: float, rtl: bool, text) -> Paragraph:
+    """A table cell that wraps inside its column. Arabic is shaped and reordered for display line by line
+    (wrapped first in reading order: reportlab would break an already reordered line from the wrong end)."""
+    raw = str(value)
+    if rtl and raw:
+        per_line = max(4, int((width - 6) / (style.fontSize * 0.55)))
+        lines = textwrap.wrap(raw, per_line, break_long_words=False) or [raw]
+        return Paragraph("<br/>".join(escape(text(line)) for line in lines), style)
+    return Paragraph(escape(text(raw)), style)
+
+
 def render_pdf(
     board: Dashboard, *, title: str, period: str, language: str, progress: Progress = lambda _p: None
 ) -> bytes:
@@ -154,19 +167,25 @@ def render_pdf(
         if rows:
             story.append(KeepTogether([_chart(chart_title, rows, maximum, font, text), Spacer(1, 4 * mm)]))
     progress(40)
+    cell_style = ParagraphStyle("cell", fontName=font, fontSize=7.5, leading=9, alignment=align)
+    head_style = ParagraphStyle("head", fontName=bold, fontSize=7.5, leading=9, alignment=align)
+    width = A4[0] - 30 * mm
     for section_title, headers, rows in sections(board):
-        cells = [[text(h) for h in headers]] + [[text(str(cell)) for cell in row] for row in rows]
+        # cells are paragraphs so that long labels and headers wrap inside the page's width
+        first = min(55 * mm, width / 2) if len(headers) > 2 else width / 2
+        widths = [first] + [(width - first) / max(1, len(headers) - 1)] * (len(headers) - 1)
+        cells = [[_cell(h, head_style, w, rtl, text) for h, w in zip(headers, widths, strict=True)]] + [
+            [_cell(cell, cell_style, w, rtl, text) for cell, w in zip(row, widths, strict=True)] for row in rows
+        ]
         if rtl:
-            cells = [list(reversed(row)) for row in cells]
-        table = Table(cells, repeatRows=1, hAlign="RIGHT" if rtl else "LEFT")
+            cells, widths = [list(reversed(row)) for row in cells], list(reversed(widths))
+        table = Table(cells, colWidths=widths, repeatRows=1, hAlign="RIGHT" if rtl else "LEFT")
         table.setStyle(
             TableStyle(
                 [
-                    ("FONT", (0, 0), (-1, -1), font, 7.5),
-                    ("FONT", (0, 0), (-1, 0), bold, 7.5),
                     ("GRID", (0, 0), (-1, -1), 0.4, colors.grey),
                     ("BACKGROUND", (0, 0), (-1, 0), colors.HexColor("#e8eef6")),
-                    ("ALIGN", (0, 0), (-1, -1), "RIGHT" if rtl else "LEFT"),
+                    ("VALIGN", (0, 0), (-1, -1), "TOP"),
                 ]
             )
         )
