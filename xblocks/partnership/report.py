@@ -11,8 +11,8 @@ from __future__ import annotations
 import datetime
 import io
 import textwrap
-from html import escape
 from collections.abc import Callable
+from html import escape
 
 from reportlab.graphics.charts.barcharts import HorizontalBarChart
 from reportlab.graphics.shapes import Drawing, String
