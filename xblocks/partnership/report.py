@@ -168,11 +168,11 @@ def render_pdf(
             story.append(KeepTogether([_chart(chart_title, rows, maximum, font, text), Spacer(1, 4 * mm)]))
     progress(40)
     cell_style = ParagraphStyle("cell", fontName=font, fontSize=7.5, leading=9, alignment=align)
-    head_style = ParagraphStyle("head", fontName=bold, fontSize=7.5, leading=9, alignment=align)
+    head_style = ParagraphStyle("head", fontName=bold, fontSize=6.5, leading=8, alignment=align)
     width = A4[0] - 30 * mm
     for section_title, headers, rows in sections(board):
         # cells are paragraphs so that long labels and headers wrap inside the page's width
-        first = min(55 * mm, width / 2) if len(headers) > 2 else width / 2
+        first = (38 * mm if len(headers) > 6 else 55 * mm) if len(headers) > 2 else width / 2
         widths = [first] + [(width - first) / max(1, len(headers) - 1)] * (len(headers) - 1)
         cells = [[_cell(h, head_style, w, rtl, text) for h, w in zip(headers, widths, strict=True)]] + [
             [_cell(cell, cell_style, w, rtl, text) for cell, w in zip(row, widths, strict=True)] for row in rows
