@@ -9,6 +9,7 @@ import pytest
 DOORS = {
     "xblocks.partnership.api": [
         "answer_invitation",
+        "close_offer",
         "cohort_kind_label",
         "create_offer",
         "create_project",

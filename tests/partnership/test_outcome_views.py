@@ -260,3 +260,22 @@ def test_the_admin_pages_follow_the_named_permissions(client, world, model):
         assert client.get(f"{ADMIN}/{model}/").status_code == 302
     client.logout()
     assert client.get(f"{ADMIN}/{model}/").status_code == 302
+
+
+@pytest.mark.parametrize(("index", "status"), list(enumerate((302, 403, 403, 200, 403, 403))), ids=ROLES)
+def test_who_may_close_an_offer(client, world, index, status):
+    from xblocks.partnership import api, models
+
+    form = {"action": "close", "offer": world.offer.id}
+    assert _login(client, world, ROLES[index]).post(f"{BASE}/offers/", form).status_code == status
+    assert models.Offer.objects.get(pk=world.offer.id).closed is (status == 200)
+    if status == 200:  # a closed offer takes no more shortlisting
+        from django.core.exceptions import ValidationError
+
+        with pytest.raises(ValidationError):
+            api.shortlist(world.hr, world.offer.id, world.enrollments["amina_a"])
+
+
+def test_another_employer_cannot_close_an_offer(client, world):
+    client.force_login(world.banker)
+    assert client.post(f"{BASE}/offers/", {"action": "close", "offer": world.offer.id}).status_code == 403

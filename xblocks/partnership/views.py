@@ -333,7 +333,13 @@ def offers_page(request):
         return refusal
     may_change = permissions.allowed(request.user, permissions.CHANGE_OFFERS)
     message = ""
-    if request.method == "POST":
+    if request.method == "POST" and request.POST.get("action") == "close":
+        try:
+            api.close_offer(request.user, request.POST.get("offer"))
+        except PermissionDenied:
+            return _forbidden()
+        message = _("The offer is closed.")
+    elif request.method == "POST":
         if not may_change:
             return _forbidden()
         try:

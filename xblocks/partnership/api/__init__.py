@@ -26,6 +26,7 @@ from xblocks.partnership.api.needs import (
 )
 from xblocks.partnership.api.offers import (
     answer_invitation,
+    close_offer,
     create_offer,
     drop,
     get_offer,
@@ -64,6 +65,7 @@ from xblocks.partnership.api.skills import (
 
 __all__ = [
     "answer_invitation",
+    "close_offer",
     "cohort_kind_label",
     "create_offer",
     "create_project",

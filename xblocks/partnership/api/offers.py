@@ -142,6 +142,15 @@ def create_offer(
     return get_offer(actor, offer.pk)
 
 
+def close_offer(actor, offer_id) -> OfferData:
+    """The offer's employer closes it: no more shortlisting, and answers are frozen as they are."""
+    offer = _offer(offer_id)
+    if not permissions.allowed(actor, permissions.CHANGE_OFFERS, offer):
+        raise PermissionDenied("may not change this offer")
+    models.Offer.objects.filter(pk=offer.pk).update(closed=True)
+    return get_offer(actor, offer.pk)
+
+
 def _pool(offer: models.Offer, enrollment_ids: Iterable[int] | None = None):
     """Consenting, contactable learners of the offer's targeted schools, cohorts and cohort kinds."""
     profiles = cert_api.learner_profiles(
