@@ -279,3 +279,32 @@ def test_who_may_close_an_offer(client, world, index, status):
 def test_another_employer_cannot_close_an_offer(client, world):
     client.force_login(world.banker)
     assert client.post(f"{BASE}/offers/", {"action": "close", "offer": world.offer.id}).status_code == 403
+
+
+PERMISSIONS = {
+    # name: who holds it (on no particular object), in ROLES order without "anonymous"
+    "kafaat.see_offers": (False, True, True, True, True),
+    "kafaat.change_offers": (False, False, True, False, False),
+    "kafaat.see_talent_pool": (False, False, True, False, False),
+    "kafaat.change_shortlist": (False, False, True, False, False),
+    "kafaat.see_invitations": (True, True, True, True, True),
+    "kafaat.answer_invitations": (True, True, True, True, True),
+    "kafaat.see_placements": (False, True, True, False, True),
+    "kafaat.change_placements": (False, True, True, False, True),
+    "kafaat.see_projects": (False, True, False, False, True),
+    "kafaat.change_projects": (False, True, False, False, True),
+    "kafaat.sign_off_projects": (False, False, False, False, False),
+    "kafaat.see_committee_reports": (False, False, False, True, False),
+    "kafaat.change_committee_reports": (False, False, False, True, False),
+}
+
+
+@pytest.mark.parametrize("name", list(PERMISSIONS))
+def test_each_named_permission_for_each_role(world, name):
+    from django.contrib.auth.models import AnonymousUser
+
+    from xblocks.partnership import permissions
+
+    users = (world.learner("amina_a"), world.coordinator_a, world.hr, world.member, world.staff)
+    assert tuple(permissions.allowed(user, name) for user in users) == PERMISSIONS[name]
+    assert not permissions.allowed(AnonymousUser(), name)
