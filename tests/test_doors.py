@@ -41,6 +41,7 @@ DOORS = {
         "request_report",
         "role_kind_label",
         "set_contact_consent",
+        "set_project_status",
         "shortlist",
         "sign_off",
         "skill_coverage",

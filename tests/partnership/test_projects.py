@@ -87,3 +87,20 @@ def test_who_sees_projects(employers, mentor):
     for who in (employers.member, employers.hr, employers.learner("amina_a")):
         with pytest.raises(PermissionDenied):
             api.list_projects(who)
+
+
+def test_a_coordinator_of_the_school_moves_a_project_on_and_nobody_else(employers, mentor, client):
+    from xblocks.partnership import api, models
+
+    project = _project(employers)
+    for who in (employers.coordinator_b, mentor, employers.member, employers.hr, employers.learner("amina_a")):
+        with pytest.raises(PermissionDenied):
+            api.set_project_status(who, project.id, "completed")
+    with pytest.raises(ValidationError):
+        api.set_project_status(employers.coordinator_a, project.id, "abandoned")
+    client.force_login(employers.coordinator_a)
+    form = {"action": "status", "project": project.id, "status": "completed"}
+    assert client.post("/kafaat/partnership/projects/", form).status_code == 200
+    assert models.Project.objects.get(pk=project.id).status == "completed"
+    client.force_login(employers.coordinator_b)
+    assert client.post("/kafaat/partnership/projects/", {**form, "status": "active"}).status_code == 403

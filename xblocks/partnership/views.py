@@ -605,6 +605,9 @@ def projects_page(request):
                     enrollment_ids=[int(value) for value in request.POST.getlist("enrollment") if value],
                 )
                 message = _("The project is started.")
+            elif action == "status":
+                api.set_project_status(request.user, request.POST.get("project"), request.POST.get("status", ""))
+                message = _("Saved.")
             elif action == "sign_off":
                 api.sign_off(
                     request.user,
@@ -634,6 +637,8 @@ def projects_page(request):
                 "requirement_key": project.requirement_key,
                 "members": project.members,
                 "may_sign": permissions.allowed(request.user, permissions.SIGN_OFF_PROJECTS, project),
+                "may_change": permissions.allowed(request.user, permissions.CHANGE_PROJECTS, project),
+                "status_key": project.status,
             }
         )
     managed = cert_api.managed_school_ids(request.user)
@@ -656,6 +661,7 @@ def projects_page(request):
             "domains": [(str(domain), api.domain_label(domain)) for domain in Domain],
             "employers": [(e.slug, e.name) for e in cert_api.list_employers()],
             "project_kinds": [("capstone", _("Capstone")), ("research", _("R&D"))],
+            "statuses": [(s, api.project_status_label(s)) for s in ("proposed", "active", "completed", "cancelled")],
             "learners": learners,
         },
     )

@@ -47,6 +47,7 @@ from xblocks.partnership.api.projects import (
     create_project,
     list_projects,
     project_counts,
+    set_project_status,
     sign_off,
 )
 from xblocks.partnership.api.reports import (
@@ -97,6 +98,7 @@ __all__ = [
     "request_report",
     "role_kind_label",
     "set_contact_consent",
+    "set_project_status",
     "shortlist",
     "sign_off",
     "skill_coverage",

@@ -117,6 +117,22 @@ def create_project(
     return next(p for p in list_projects(actor) if p.id == project.pk)
 
 
+def set_project_status(actor, project_id, status: str) -> None:
+    """A coordinator of the project's school (or platform staff) moves it on: proposed, under way, completed,
+    cancelled."""
+    try:
+        project = models.Project.objects.get(pk=int(project_id))
+    except (TypeError, ValueError, models.Project.DoesNotExist):
+        raise PermissionDenied("no such project") from None
+    if not permissions.allowed(actor, permissions.CHANGE_PROJECTS, project):
+        raise PermissionDenied("may not change this project")
+    try:
+        status = Status(status)
+    except ValueError:
+        raise ValidationError("unknown status") from None
+    models.Project.objects.filter(pk=project.pk).update(status=status)
+
+
 def sign_off(actor, project_id, enrollment_id, signed_off: bool = True) -> None:
     """The project's mentor signs a learner of the project off (or withdraws it); the evidence goes to certification."""
     try:
