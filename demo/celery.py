@@ -18,6 +18,7 @@ TASK_MODULES = [
     "xblocks.certification.tasks",
     "xblocks.certification.credentials.tasks",
     "xblocks.certification.exports.tasks",
+    "xblocks.partnership.tasks",
 ]
 
 app = Celery("kafaat_demo")

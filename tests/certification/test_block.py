@@ -119,6 +119,20 @@ def test_a_learner_grants_and_withdraws_consent_on_their_own_enrolment(certified
     assert api.count_certificate_records(certified.staff, employer_slug="insurer") == 0
 
 
+def test_the_block_links_to_the_offers_and_invitations_page_and_withdrawing_sharing_withdraws_contact(
+    certified, cert_block, settings
+):
+    block = cert_block("amina_a")
+    enrollment = certified.enrollments["amina_a"]
+    assert 'href="/kafaat/partnership/invitations/"' in block.html()
+    api.set_own_contact_consent(certified.learner("amina_a"), enrollment, "insurer", True)
+    assert api.learner_offer_consents(certified.learner("amina_a"))[enrollment][0][1:] == (True, True)
+    assert block.call("set_consent", {"enrollment": enrollment, "employer": "insurer", "granted": False})[1]["ok"]
+    assert api.learner_offer_consents(certified.learner("amina_a"))[enrollment][0][1:] == (False, False)
+    settings.KAFAAT = {**getattr(settings, "KAFAAT", {}), "CERT_INVITATIONS_URL": ""}
+    assert "kafaat-cert__invitations" not in cert_block("amina_a").html()
+
+
 @pytest.mark.parametrize(
     "payload",
     [

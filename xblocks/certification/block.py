@@ -67,6 +67,16 @@ class CertificationBlock(XBlock):
             for record in credentials_api.verifications_for(user)[:20]
         ]
 
+    @staticmethod
+    def _invitations_url() -> str:
+        """Where the learner answers employers' invitations and says who may contact them (the partnership
+        app's page, linked by address: certification never imports the app above it)."""
+        from django.apps import apps  # pylint: disable=import-outside-toplevel
+
+        if not apps.is_installed("xblocks.partnership"):
+            return ""
+        return str(cert_settings.CERT_INVITATIONS_URL or "")
+
     def _learner_context(self, user) -> list[dict]:
         items = []
         consents = api.learner_consents(user)
@@ -131,6 +141,7 @@ class CertificationBlock(XBlock):
                     "cohorts": cohorts,
                     "is_manager": bool(cohorts),
                     "csv_url": self.runtime.handler_url(self, "roster_csv"),
+                    "invitations_url": self._invitations_url(),
                 },
             )
         )

@@ -14,6 +14,9 @@ cert_settings = AppSettings(
         # Public pages served by the credentials app; ``{number}`` is the certificate number.
         "CERT_VERIFY_URL": "/kafaat/credentials/verify/{number}/",
         "CERT_PDF_URL": "/kafaat/credentials/pdf/{number}/",
+        # The learner's offers and invitations page, linked from the block beside the consents when the
+        # partnership app is installed ("" hides the link).
+        "CERT_INVITATIONS_URL": "/kafaat/partnership/invitations/",
         # Folder of track definitions loaded by ``kafaat cert tracks load`` without an argument.
         "CERT_TRACKS_DIR": "",
         # Hours CSV imports larger than this are refused before parsing.

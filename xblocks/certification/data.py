@@ -193,6 +193,23 @@ class ImportReport:
 
 
 @dataclass(frozen=True)
+class LearnerProfile:
+    """An enrolment as an employer (with the learner's consent) or a coordinator sees it: who, where, and
+    the valid certificates with the skills they prove; never progress, hours or lab results."""
+
+    enrollment_id: int
+    user_id: int
+    name: str
+    school_id: int
+    cohort_name: str
+    cohort_mode: str
+    track_title: str
+    certificates: tuple[tuple[str, str, datetime.date | None], ...] = ()  # (number, track title, valid until)
+    skills: tuple[str, ...] = ()  # catalogue skill ids proven by those certificates
+    cohort_id: int = 0
+
+
+@dataclass(frozen=True)
 class EnrolmentFact:
     """One enrolment reduced to what aggregate reporting needs (no name, no e-mail): see ``api.enrolment_facts``."""
 

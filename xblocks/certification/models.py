@@ -32,6 +32,7 @@ class RequirementKind(enum.StrEnum):
     HOURS = "hours"  # threshold: hours; category and/or source filter
     ATTESTATION = "attestation"  # key: competency slug
     SCHOOL_SHARE = "school_share"  # threshold: minimum fraction of hours at school
+    PROJECT = "project"  # key: project requirement key; met when the project's mentor signed the learner off
 
 
 class RequirementPurpose(enum.StrEnum):
@@ -50,6 +51,7 @@ class EvidenceKind(enum.StrEnum):
     BLOCK_SCORE = "block_score"
     COURSE_GRADE = "course_grade"
     COMPLETION = "completion"
+    PROJECT = "project"  # a mentor's sign-off of an R&D or capstone project (key: the project's requirement key)
 
 
 class CertificateStatus(enum.StrEnum):
@@ -229,6 +231,10 @@ class Consent(models.Model):
     employer = models.ForeignKey(Employer, on_delete=models.CASCADE, related_name="consents")
     granted_at = models.DateTimeField()
     withdrawn_at = models.DateTimeField(null=True, blank=True)
+    contact_for_offers = models.BooleanField(
+        default=False, help_text=_("the learner also agrees that this employer contacts them about offers")
+    )
+    contact_changed_at = models.DateTimeField(null=True, blank=True)
 
     class Meta:
         constraints = [models.UniqueConstraint(fields=["enrollment", "employer"], name="kafaat_consent_unique")]

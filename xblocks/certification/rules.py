@@ -21,7 +21,16 @@ from xblocks.core.i18n import gettext as _
 from xblocks.core.i18n import ngettext
 
 GROUP_KINDS = {"all", "any"}
-LEAF_KINDS = {"lab_passed", "block_score", "course_grade", "completion", "hours", "attestation", "school_share"}
+LEAF_KINDS = {
+    "lab_passed",
+    "block_score",
+    "course_grade",
+    "completion",
+    "hours",
+    "attestation",
+    "school_share",
+    "project",
+}
 
 _LMS_BLOCK = re.compile(r"(?:^|\+)block@(?P<id>[^+@/]+)$")
 _WORKBENCH = re.compile(r"^[^.]+\.(?P<type>[A-Za-z0-9_-]+)\.(?P<id>[^.]+)\.d\d+(?:\.u\d+)?$")
@@ -257,6 +266,7 @@ def _labels(language: str) -> dict[str, str]:
         "reach": _("Reach %(required)s on “%(title)s” (now %(current)s)"),
         "complete": _("Complete “%(title)s”"),
         "sign_off": _("A tutor has to sign off “%(title)s”"),
+        "project": _("The project's mentor has to sign off “%(title)s”"),
         "hours_category_date": _("%(hours)s of %(category)s before %(date)s"),
         "hours_date": _("%(hours)s more before %(date)s"),
         "hours_category": _("%(hours)s of %(category)s"),
@@ -358,6 +368,12 @@ def _leaf(spec: RequirementSpec, evidence: EvidenceSet, labels: Mapping[str, str
     if spec.kind == "attestation":
         met = spec.key in evidence.attestations
         return _yes_no(spec, label, met, labels["sign_off"], labels["signed_off"], not_done)
+    if spec.kind == "project":
+        # an R&D or capstone project: met when its mentor signed the learner off (evidence of kind
+        # "project" under the project's requirement key; a withdrawn sign-off arrives as not passed)
+        fact = evidence.facts.get(("project", spec.key))
+        met = bool(fact and fact.passed)
+        return _yes_no(spec, label, met, labels["project"], labels["signed_off"], not_done)
     if spec.kind == "hours":
         current = _hours(_matching_minutes(spec, evidence.hours))
         required = spec.threshold

@@ -127,6 +127,93 @@ class PlacementAdmin(PermissionAdmin):
     list_filter = ("kind",)
 
     def get_queryset(self, request):
-        schools = cert_api.visible_school_ids(request.user)
         queryset = super().get_queryset(request)
-        return queryset if schools is None else queryset.filter(school_id__in=schools)
+        if P.is_platform_staff(request.user):
+            return queryset
+        employer_id = P.representative_employer_id(request.user)
+        if employer_id is not None:
+            return queryset.filter(employer_id=employer_id)
+        return queryset.filter(school_id__in=list(cert_api.managed_school_ids(request.user) or ()))
+
+
+def _scoped_to_employer(request, queryset):
+    """Platform staff see every row; an employer representative their employer's; anyone else nothing."""
+    if P.is_platform_staff(request.user):
+        return queryset
+    employer_id = P.representative_employer_id(request.user)
+    return queryset.filter(employer_id=employer_id) if employer_id is not None else queryset.none()
+
+
+@admin.register(models.EmployerRepresentative)
+class EmployerRepresentativeAdmin(PermissionAdmin):
+    """Who acts for an employer partner: managed by platform staff, like committee members."""
+
+    see = P.SEE_COMMITTEE
+    add = change = delete = P.CHANGE_COMMITTEE
+    list_display = ("user", "employer_id")
+    raw_id_fields = ("user",)
+
+
+@admin.register(models.Offer)
+class OfferAdmin(PermissionAdmin):
+    """Offers are published on the offers page (the employer's); the admin lists them for staff and the employer."""
+
+    see = P.SEE_OFFERS
+    list_display = ("pk", "title", "employer_id", "kind", "apply_by", "places", "closed")
+    list_filter = ("kind", "closed")
+
+    def has_module_permission(self, request):
+        return P.is_platform_staff(request.user) or P.is_employer(request.user)
+
+    def has_view_permission(self, request, obj=None):
+        return self.has_module_permission(request) and (obj is None or P.allowed(request.user, P.SEE_OFFERS, obj))
+
+    def get_queryset(self, request):
+        return _scoped_to_employer(request, super().get_queryset(request))
+
+
+@admin.register(models.Invitation)
+class InvitationAdmin(PermissionAdmin):
+    """Invitations name learners: the offer's employer and platform staff only, read-only."""
+
+    list_display = ("pk", "offer", "enrollment_id", "status", "invited_at", "answered_at")
+    list_filter = ("status",)
+
+    def has_module_permission(self, request):
+        return P.is_platform_staff(request.user) or P.is_employer(request.user)
+
+    def has_view_permission(self, request, obj=None):
+        if not self.has_module_permission(request):
+            return False
+        return obj is None or P.is_platform_staff(request.user) or P.allowed(request.user, P.SEE_TALENT_POOL, obj)
+
+    def get_queryset(self, request):
+        queryset = super().get_queryset(request).select_related("offer")
+        if P.is_platform_staff(request.user):
+            return queryset
+        employer_id = P.representative_employer_id(request.user)
+        return queryset.filter(offer__employer_id=employer_id) if employer_id is not None else queryset.none()
+
+
+@admin.register(models.Project)
+class ProjectAdmin(PermissionAdmin):
+    """Projects are started on the projects page (sign-offs go to certification there); the admin lists them."""
+
+    see = P.SEE_PROJECTS
+    list_display = ("pk", "title", "kind", "school_id", "domain", "status", "mentor")
+    list_filter = ("kind", "status", "domain")
+
+    def get_queryset(self, request):
+        queryset = super().get_queryset(request)
+        if P.is_platform_staff(request.user):
+            return queryset
+        schools = cert_api.managed_school_ids(request.user) or set()
+        return queryset.filter(school_id__in=list(schools)) | queryset.filter(mentor=request.user)
+
+
+@admin.register(models.Report)
+class ReportAdmin(PermissionAdmin):
+    """Committee reports: for committee members, who use the reports page; the admin shows none of them."""
+
+    list_display = ("pk", "start", "end", "status", "progress", "created_at")
+    exclude = ("pdf", "xlsx")

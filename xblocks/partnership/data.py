@@ -102,6 +102,7 @@ class PlacementData:
     contract_type: str
     started_on: datetime.date
     ended_on: datetime.date | None = None
+    learner: str = ""  # the learner's name, for those who may see it (coordinators, the employer)
 
 
 @dataclass(frozen=True)
@@ -142,6 +143,15 @@ class CoverageRow:
 
 
 @dataclass(frozen=True)
+class CountRow:
+    """A labelled row of counts as shown to one viewer (offers, projects on the dashboard and the report)."""
+
+    key: str
+    label: str
+    figures: tuple[Figure, ...]
+
+
+@dataclass(frozen=True)
 class Dashboard:
     group_by: str
     rows: tuple[IndicatorRow, ...]
@@ -151,3 +161,82 @@ class Dashboard:
     needs: tuple[CoverageRow, ...]
     suppressed_below: int  # 0 when nothing is suppressed for this viewer
     school_ids: tuple[int, ...] | None  # the schools the figures cover (None: every school)
+    offers: tuple[CountRow, ...] = ()  # offers, places, invitations sent and accepted
+    projects: tuple[CountRow, ...] = ()  # projects by status and domain, learners signed off
+
+
+@dataclass(frozen=True)
+class OfferData:
+    id: int
+    employer_id: int
+    employer_name: str
+    kind: str  # a RoleKind value
+    title: str
+    description: str
+    skills: tuple[str, ...]
+    school_ids: tuple[int, ...]  # empty: every school
+    cohort_kinds: tuple[str, ...]  # empty: every kind
+    starts_on: datetime.date
+    ends_on: datetime.date | None
+    apply_by: datetime.date
+    places: int
+    closed: bool = False
+    invited: int = 0  # invitations sent (answered or not)
+    accepted: int = 0
+    cohort_ids: tuple[int, ...] = ()  # empty: every cohort (of the targeted schools)
+
+
+@dataclass(frozen=True)
+class Candidate:
+    """A learner of an offer's talent pool as the employer sees them: consented, shown by certificates only."""
+
+    enrollment_id: int
+    name: str
+    school_name: str
+    cohort_name: str
+    certificates: tuple[tuple[str, str, datetime.date | None], ...]  # (number, track, valid until)
+    skills: tuple[str, ...]  # proven by those certificates
+    matched: tuple[str, ...]  # the offer's skills among them
+    status: str = ""  # "", shortlisted, invited, accepted, declined
+
+
+@dataclass(frozen=True)
+class InvitationData:
+    id: int
+    offer: OfferData
+    enrollment_id: int
+    status: str
+    invited_at: datetime.datetime | None
+    answered_at: datetime.datetime | None
+
+
+@dataclass(frozen=True)
+class ProjectData:
+    id: int
+    title: str
+    kind: str
+    school_id: int
+    school_name: str
+    employer_id: int | None
+    employer_name: str
+    mentor: str
+    domain: str
+    requirement_key: str
+    status: str
+    starts_on: datetime.date | None
+    ends_on: datetime.date | None
+    members: tuple[tuple[int, str, bool], ...] = ()  # (enrolment, learner's name, signed off)
+    mentor_id: int | None = None
+
+
+@dataclass(frozen=True)
+class ReportData:
+    id: int
+    start: datetime.date
+    end: datetime.date
+    language: str
+    status: str
+    progress: int
+    created_at: datetime.datetime
+    ready: bool
+    error: str = ""

@@ -1,10 +1,15 @@
-"""Needs imported from CSV: every row checked, a per-row report, and never a half-imported file.
+"""Needs imported from CSV or XLSX: every row checked, a per-row report, and never a half-imported file.
 
 Columns (header row required, any order): ``employer`` (slug), ``skills`` (catalogue ids separated by
 ``;``, ``,`` or spaces), ``count``, ``by_date`` (YYYY-MM-DD), ``role_kind`` (internship, work_study,
 hire); optional ``note``. In dry-run nothing is written; otherwise any bad row refuses the whole file
 and the good rows are written in one transaction. Cells go through ``xblocks.core.cells`` on the way
 in (the note is kept neutralised) and on the way out (the report as CSV).
+
+An XLSX file is read from its first sheet, row 1 the header, with the same columns: its parts are
+unzipped with a cap on every part's size and parsed by the safe parser (``xblocks.core.xml``), never by
+a general spreadsheet library, because a workbook is untrusted XML in a zip. A date cell (a serial
+number) in ``by_date`` is read as that date.
 """
 
 from __future__ import annotations
@@ -14,11 +19,13 @@ import datetime
 import io
 import re
 import uuid
+import zipfile
 
 from django.db import transaction
 from django.utils import timezone
 
 from xblocks.certification import api as cert_api
+from xblocks.core import xml
 from xblocks.core.cells import csv_cell, neutralise_cell
 from xblocks.core.i18n import gettext as _
 from xblocks.partnership import models, permissions
@@ -136,6 +143,151 @@ def import_needs_csv(actor, raw: bytes | str, *, dry_run: bool = True) -> Import
         rows = list(enumerate(reader, start=2))
     except csv.Error as error:
         return _refused(dry_run, _("The file is not valid CSV: %(error)s") % {"error": error})
+    return _import_rows(actor, rows, dry_run=dry_run)
+
+
+XLSX_MAX_PART_BYTES = 16 * 1024 * 1024  # one unzipped part (a sheet, the shared strings)
+XLSX_MAX_ROWS = 10_000
+_MAIN = "{http://schemas.openxmlformats.org/spreadsheetml/2006/main}"
+_CELL_REF = re.compile(r"^([A-Z]{1,3})(\d+)$")
+
+
+def is_xlsx(raw: bytes) -> bool:
+    """Whether ``raw`` looks like an XLSX file (a zip) rather than CSV text."""
+    return raw[:4] == b"PK\x03\x04"
+
+
+def _column_index(letters: str) -> int:
+    index = 0
+    for letter in letters:
+        index = index * 26 + ord(letter) - 64
+    return index - 1
+
+
+def _text(node) -> str:
+    return "".join(t.text or "" for t in node.iter(f"{_MAIN}t"))
+
+
+def _part(archive: zipfile.ZipFile, name: str) -> bytes | None:
+    try:
+        info = archive.getinfo(name)
+    except KeyError:
+        return None
+    if info.file_size > XLSX_MAX_PART_BYTES:
+        raise ValueError(_("The workbook is too large once unpacked."))
+    with archive.open(info) as handle:
+        data = handle.read(XLSX_MAX_PART_BYTES + 1)
+    if len(data) > XLSX_MAX_PART_BYTES:  # the zip's declared size lied
+        raise ValueError(_("The workbook is too large once unpacked."))
+    return data
+
+
+def _first_sheet_name(archive: zipfile.ZipFile) -> str:
+    """The first sheet's part, from the workbook and its relationships (sheet1.xml when they say nothing)."""
+    workbook, rels = _part(archive, "xl/workbook.xml"), _part(archive, "xl/_rels/workbook.xml.rels")
+    if workbook is None or rels is None:
+        return "xl/worksheets/sheet1.xml"
+    sheet = xml.parse(workbook, XLSX_MAX_PART_BYTES).find(f"{_MAIN}sheets/{_MAIN}sheet")
+    if sheet is None:
+        return "xl/worksheets/sheet1.xml"
+    rel_id = sheet.get("{http://schemas.openxmlformats.org/officeDocument/2006/relationships}id")
+    for rel in xml.parse(rels, XLSX_MAX_PART_BYTES):
+        if rel.get("Id") == rel_id:
+            target = rel.get("Target", "").lstrip("/")
+            return target if target.startswith("xl/") else f"xl/{target}"
+    return "xl/worksheets/sheet1.xml"
+
+
+def read_xlsx(raw: bytes) -> list[list[str]]:
+    """The first sheet's rows as lists of text cells (numbers as written, empty cells ""); ValueError if unreadable."""
+    try:
+        archive = zipfile.ZipFile(io.BytesIO(raw))
+    except zipfile.BadZipFile:
+        raise ValueError(_("The file is not a valid XLSX workbook.")) from None
+    with archive:
+        try:
+            shared_part = _part(archive, "xl/sharedStrings.xml")
+            shared = (
+                [_text(item) for item in xml.parse(shared_part, XLSX_MAX_PART_BYTES).iter(f"{_MAIN}si")]
+                if shared_part
+                else []
+            )
+            sheet = _part(archive, _first_sheet_name(archive))
+            if sheet is None:
+                raise ValueError(_("The file is not a valid XLSX workbook."))
+            root = xml.parse(sheet, XLSX_MAX_PART_BYTES)
+        except xml.UnsafeXMLError as error:
+            raise ValueError(_("The workbook's XML was refused: %(error)s") % {"error": error}) from None
+    rows: list[list[str]] = []
+    for row in root.iter(f"{_MAIN}row"):
+        if len(rows) >= XLSX_MAX_ROWS + 1:
+            raise ValueError(_("The workbook has more than %(max)d rows.") % {"max": XLSX_MAX_ROWS})
+        number = int(row.get("r") or len(rows) + 1)
+        while len(rows) < number - 1:  # rows the sheet leaves out are empty
+            rows.append([])
+        cells: list[str] = []
+        for position, cell in enumerate(row.iter(f"{_MAIN}c")):
+            match = _CELL_REF.match(cell.get("r") or "")
+            index = _column_index(match.group(1)) if match else position
+            if index > 100:
+                continue
+            kind, value = cell.get("t", "n"), cell.find(f"{_MAIN}v")
+            if kind == "inlineStr":
+                text = _text(cell)
+            elif value is None or value.text is None:
+                text = ""
+            elif kind == "s":
+                try:
+                    text = shared[int(value.text)]
+                except (ValueError, IndexError):
+                    text = ""
+            else:
+                text = value.text
+                if kind == "n" and text.endswith(".0"):
+                    text = text[:-2]
+            cells.extend([""] * (index + 1 - len(cells)))
+            cells[index] = text
+        rows.append(cells)
+    return rows
+
+
+def _excel_date(text: str) -> str:
+    """A ``by_date`` cell: a serial day number (1900 date system) becomes YYYY-MM-DD; text stays as it is."""
+    try:
+        serial = float(text)
+    except ValueError:
+        return text
+    if not 1 <= serial < 2_958_466:
+        return text
+    return (datetime.date(1899, 12, 30) + datetime.timedelta(days=int(serial))).isoformat()
+
+
+def import_needs_xlsx(actor, raw: bytes, *, dry_run: bool = True) -> ImportReport:
+    """The same checks, report and all-or-nothing writing as ``import_needs_csv``, from an XLSX workbook."""
+    permissions.require(actor, permissions.CHANGE_NEEDS)
+    if len(raw) > partnership_settings.PARTNERSHIP_MAX_IMPORT_BYTES:
+        return _refused(dry_run, _("The file is too large."))
+    try:
+        table = read_xlsx(raw)
+    except ValueError as error:
+        return _refused(dry_run, str(error))
+    header = [cell.strip().lower() for cell in (table[0] if table else [])]
+    missing = [name for name in REQUIRED if name not in header]
+    if missing:
+        return ImportReport(0, 0, dry_run, tuple(ImportProblem(1, name, _("Missing column.")) for name in missing))
+    rows = []
+    for number, cells in enumerate(table[1:], start=2):
+        if not any(cell.strip() for cell in cells):
+            continue  # an empty row of a spreadsheet is not a need
+        row: dict = {name: (cells[i] if i < len(cells) else "") for i, name in enumerate(header) if name}
+        if len(cells) > len(header) and any(cell.strip() for cell in cells[len(header) :]):
+            row[None] = cells[len(header) :]
+        row["by_date"] = _excel_date(row.get("by_date") or "")
+        rows.append((number, row))
+    return _import_rows(actor, rows, dry_run=dry_run)
+
+
+def _import_rows(actor, rows: list[tuple[int, dict]], *, dry_run: bool) -> ImportReport:
     employers = {employer.slug: employer.id for employer in cert_api.list_employers()}
     context = {
         "employers": employers,

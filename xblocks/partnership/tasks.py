@@ -14,3 +14,9 @@ from xblocks.partnership import api
 def refresh_projections() -> int:
     """Store every pipeline learner's projected completion; see api.refresh_projections."""
     return api.refresh_projections()
+
+
+@shared_task(acks_late=True)
+def write_report(report_id: int) -> str:
+    """Write a committee report's PDF and XLSX; see api.write_report."""
+    return api.write_report(int(report_id)).status

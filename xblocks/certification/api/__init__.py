@@ -19,15 +19,19 @@ from xblocks.certification.api.certificates import (
 )
 from xblocks.certification.api.enrolment import (
     add_coordinator,
+    cohorts_of_schools,
     enroll,
     ensure_cohort,
     ensure_employer,
     ensure_school,
     learner_consents,
+    learner_offer_consents,
+    learner_profiles,
     list_cohorts,
     list_schools,
     set_consent,
     set_own_consent,
+    set_own_contact_consent,
 )
 from xblocks.certification.api.evaluation import (
     cohort_roster,
@@ -49,6 +53,7 @@ from xblocks.certification.api.evidence import (
     receive_course_passing_status,
     record_evidence,
     record_lab_result,
+    record_project_signoff,
 )
 from xblocks.certification.api.issuance import (
     compute_validity,
@@ -98,6 +103,7 @@ __all__ = [
     "check_attestation",
     "check_hours_entry",
     "cohort_roster",
+    "cohorts_of_schools",
     "compute_validity",
     "correct_hours_entry",
     "count_certificate_records",
@@ -119,6 +125,8 @@ __all__ = [
     "iter_certificate_records",
     "lab_evidence",
     "learner_consents",
+    "learner_offer_consents",
+    "learner_profiles",
     "learner_progress",
     "list_cohorts",
     "list_employers",
@@ -135,6 +143,7 @@ __all__ = [
     "receive_course_passing_status",
     "record_evidence",
     "record_lab_result",
+    "record_project_signoff",
     "renewal_window_opens",
     "requirement_tree",
     "send_expiry_reminders",
@@ -142,5 +151,6 @@ __all__ = [
     "set_certificate_status_as",
     "set_consent",
     "set_own_consent",
+    "set_own_contact_consent",
     "visible_school_ids",
 ]

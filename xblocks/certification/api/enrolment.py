@@ -18,6 +18,7 @@ from xblocks.certification.api.certificates import (
 from xblocks.certification.data import (
     CohortData,
     EmployerData,
+    LearnerProfile,
     SchoolData,
 )
 
@@ -96,6 +97,15 @@ def list_cohorts(user) -> list[CohortData]:
     ]
 
 
+def cohorts_of_schools(school_ids: Iterable[int] | None = None) -> list[CohortData]:
+    """The cohorts of these schools (every cohort when None), for targeting: names, no learner. The caller
+    decides who may ask (an employer targets an offer at cohorts; cohort names name nobody)."""
+    queryset = models.Cohort.objects.select_related("school", "track").order_by("school__name", "name")
+    if school_ids is not None:
+        queryset = queryset.filter(school_id__in=list(school_ids))
+    return [_cohort_data(cohort) for cohort in queryset]
+
+
 def enroll(user, cohort_id: int, *, employee_id: str = "") -> int:
     """Enrol a learner; the track's current published version is frozen on the enrolment. Returns its id."""
     cohort = models.Cohort.objects.select_related("track").get(pk=cohort_id)
@@ -125,21 +135,140 @@ def set_consent(enrollment_id: int, employer_slug: str, granted: bool) -> None:
                 consent.granted_at, consent.withdrawn_at = now, None
                 consent.save(update_fields=["granted_at", "withdrawn_at"])
         elif consent is not None and consent.withdrawn_at is None:
+            # withdrawing the consent to share withdraws the consent to be contacted with it
             consent.withdrawn_at = now
-            consent.save(update_fields=["withdrawn_at"])
+            fields = ["withdrawn_at"]
+            if consent.contact_for_offers:
+                consent.contact_for_offers, consent.contact_changed_at = False, now
+                fields += ["contact_for_offers", "contact_changed_at"]
+            consent.save(update_fields=fields)
+
+
+def set_own_contact_consent(user, enrollment_id, employer_slug: str, contactable: bool) -> None:
+    """A learner agrees (or stops agreeing) that an employer contacts them about offers, on their own enrolment.
+
+    Being contacted is an extension of sharing: agreeing to it grants the consent to share with that
+    employer too (the employer must see the certificates it invites on); stopping it keeps the sharing.
+    PermissionDenied for someone else's enrolment or an unknown employer.
+    """
+    enrollment_id = _own_enrolment(user, enrollment_id, employer_slug)
+    if contactable:
+        set_consent(enrollment_id, str(employer_slug), True)
+    models.Consent.objects.filter(
+        enrollment_id=enrollment_id, employer__slug=str(employer_slug), withdrawn_at__isnull=True
+    ).exclude(contact_for_offers=bool(contactable)).update(
+        contact_for_offers=bool(contactable), contact_changed_at=timezone.now()
+    )
+
+
+def learner_offer_consents(user) -> dict[int, list[tuple[EmployerData, bool, bool]]]:
+    """For each of the learner's enrolments: every employer, whether records are shared and whether it may contact."""
+    employers = list_employers()
+    current = {
+        (enrollment_id, employer_id): contact
+        for enrollment_id, employer_id, contact in models.Consent.objects.filter(
+            enrollment__user=user, withdrawn_at__isnull=True
+        ).values_list("enrollment_id", "employer_id", "contact_for_offers")
+    }
+    return {
+        enrollment_id: [
+            (employer, (enrollment_id, employer.id) in current, bool(current.get((enrollment_id, employer.id))))
+            for employer in employers
+        ]
+        for enrollment_id in models.Enrollment.objects.filter(user=user).values_list("pk", flat=True)
+    }
+
+
+def learner_profiles(
+    school_ids: Iterable[int] | None = None,
+    *,
+    employer_id: int | None = None,
+    contact_only: bool = False,
+    enrollment_ids: Iterable[int] | None = None,
+) -> list[LearnerProfile]:
+    """Enrolments as an employer or a coordinator may see them: the learner's name, cohort, valid certificates
+    and the skills those certificates prove; never progress, hours or lab results.
+
+    ``employer_id``: only enrolments whose learner shares with that employer now (and, with
+    ``contact_only``, agreed to be contacted about offers). ``school_ids``: only those schools (None: all).
+    The caller decides who may ask which (partnership's permissions); four queries whatever the count.
+    """
+    from xblocks.certification.api.reporting import _proves_by_version  # pylint: disable=import-outside-toplevel
+
+    enrolments = models.Enrollment.objects.filter(status=models.EnrollmentStatus.ACTIVE)
+    if school_ids is not None:
+        enrolments = enrolments.filter(cohort__school_id__in=list(school_ids))
+    if enrollment_ids is not None:
+        enrolments = enrolments.filter(pk__in=list(enrollment_ids))
+    if employer_id is not None:
+        consents = models.Consent.objects.filter(employer_id=employer_id, withdrawn_at__isnull=True)
+        if contact_only:
+            consents = consents.filter(contact_for_offers=True)
+        enrolments = enrolments.filter(pk__in=consents.values("enrollment_id"))
+    rows = list(
+        enrolments.order_by("pk").values_list(
+            "pk",
+            "user_id",
+            "user__username",
+            "user__first_name",
+            "user__last_name",
+            "cohort__school_id",
+            "cohort_id",
+            "cohort__name",
+            "cohort__mode",
+            "cohort__track__title",
+        )
+    )
+    proves = _proves_by_version()
+    today = timezone.localdate()
+    certificates: dict[int, list] = {}
+    for enrollment_id, number, title, valid_until, version_id in (
+        models.Certificate.objects.filter(
+            enrollment_id__in=[row[0] for row in rows], status=models.CertificateStatus.ACTIVE
+        )
+        .order_by("issued_at")
+        .values_list("enrollment_id", "number", "track_version__title", "valid_until", "track_version_id")
+    ):
+        if valid_until is None or valid_until >= today:
+            certificates.setdefault(enrollment_id, []).append((number, title, valid_until, proves.get(version_id, ())))
+    profiles = []
+    for pk, user_id, username, first, last, school_id, cohort_id, cohort, mode, track in rows:
+        held = certificates.get(pk, [])
+        profiles.append(
+            LearnerProfile(
+                enrollment_id=pk,
+                user_id=user_id,
+                name=f"{first} {last}".strip() or username,
+                school_id=school_id,
+                cohort_name=cohort,
+                cohort_mode=mode,
+                track_title=track,
+                certificates=tuple((number, title, valid_until) for number, title, valid_until, _p in held),
+                skills=tuple(sorted({skill for *_rest, proved in held for skill in proved})),
+                cohort_id=cohort_id,
+            )
+        )
+    return profiles
 
 
 def set_own_consent(user, enrollment_id, employer_slug: str, granted: bool) -> None:
     """A learner grants or withdraws consent on one of their own enrolments; PermissionDenied otherwise."""
+    set_consent(_own_enrolment(user, enrollment_id, employer_slug), str(employer_slug), bool(granted))
+
+
+def _own_enrolment(user, enrollment_id, employer_slug) -> int:
+    """``enrollment_id`` as an int when it is ``user``'s and the employer exists; PermissionDenied otherwise."""
     try:
         enrollment_id = int(enrollment_id)
     except (TypeError, ValueError):
         raise PermissionDenied("no such enrolment") from None
+    if not getattr(user, "is_authenticated", False):
+        raise PermissionDenied("no such enrolment")
     if not models.Enrollment.objects.filter(pk=enrollment_id, user=user).exists():
         raise PermissionDenied("no such enrolment")
     if not models.Employer.objects.filter(slug=str(employer_slug)).exists():
         raise PermissionDenied("no such employer")
-    set_consent(enrollment_id, str(employer_slug), bool(granted))
+    return enrollment_id
 
 
 def learner_consents(user) -> dict[int, list[tuple[EmployerData, bool]]]:

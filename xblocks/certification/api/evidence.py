@@ -353,3 +353,25 @@ def on_course_passing_status(
             occurred_at=at,
             course_key=course_key,
         )
+
+
+def record_project_signoff(
+    enrollment_id: int, key: str, signed_off: bool, *, occurred_at: datetime.datetime | None = None
+) -> None:
+    """A project mentor signed the learner of ``enrollment_id`` off (or withdrew it) on the project ``key``.
+
+    The sign-off arrives as evidence of kind ``project`` that a track's ``project`` requirement reads;
+    the caller (the partnership app) checks that the signer mentors that project.
+    """
+    key = str(key).strip()
+    if not key:
+        raise ValidationError("a project requirement key is required")
+    enrolment = models.Enrollment.objects.select_related("user").get(pk=int(enrollment_id))
+    record_evidence(
+        enrolment.user,
+        models.EvidenceKind.PROJECT,
+        key,
+        value=1.0 if signed_off else 0.0,
+        passed=bool(signed_off),
+        occurred_at=occurred_at,
+    )

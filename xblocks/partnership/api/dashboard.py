@@ -24,10 +24,12 @@ from xblocks.partnership.api.coverage import (
     projections_for,
 )
 from xblocks.partnership.api.needs import list_needs
+from xblocks.partnership.api.offers import offer_counts
 from xblocks.partnership.api.placements import placements_by_enrolment
+from xblocks.partnership.api.projects import project_counts
 from xblocks.partnership.api.skills import list_skills
 from xblocks.partnership.conf import partnership_settings
-from xblocks.partnership.data import CoverageRow, Dashboard, Domain, Figure, RoleKind
+from xblocks.partnership.data import CountRow, CoverageRow, Dashboard, Domain, Figure, RoleKind
 
 
 def domain_label(domain: str) -> str:
@@ -194,4 +196,43 @@ def dashboard(
         ),
         suppressed_below=below,
         school_ids=None if schools is None else tuple(sorted(schools)),
+        offers=_offer_rows(offer_counts(schools), below),
+        projects=_project_rows(project_counts(schools), below),
     )
+
+
+def project_status_label(status: str) -> str:
+    return {
+        "proposed": _("Proposed"),
+        "active": _("Under way"),
+        "completed": _("Completed"),
+        "cancelled": _("Cancelled"),
+    }.get(status, status)
+
+
+def _offer_rows(counts: dict[str, int], below: int) -> tuple[CountRow, ...]:
+    # offers and places name nobody; invitations are people, so they follow the small-count rule
+    return (
+        CountRow("offers", _("Offers published"), (Figure(counts["offers"], str(counts["offers"])),)),
+        CountRow("open", _("Offers open"), (Figure(counts["open"], str(counts["open"])),)),
+        CountRow("places", _("Places offered"), (Figure(counts["places"], str(counts["places"])),)),
+        CountRow("invited", _("Invitations sent"), (_figure(counts["invited"], below),)),
+        CountRow("accepted", _("Invitations accepted"), (_figure(counts["accepted"], below),)),
+    )
+
+
+def _project_rows(counts: dict[str, dict[str, int]], below: int) -> tuple[CountRow, ...]:
+    rows = [
+        CountRow(f"status:{status}", project_status_label(status), (Figure(n, str(n)),))
+        for status, n in counts["status"].items()
+    ]
+    rows += [
+        CountRow(f"domain:{domain}", domain_label(domain), (Figure(n, str(n)),))
+        for domain, n in counts["domain"].items()
+        if n
+    ]
+    rows += [
+        CountRow("members", _("Learners on a project"), (_figure(counts["learners"]["members"], below),)),
+        CountRow("signed_off", _("Learners signed off"), (_figure(counts["learners"]["signed_off"], below),)),
+    ]
+    return tuple(rows)

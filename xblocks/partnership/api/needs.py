@@ -67,7 +67,10 @@ def record_need(
 
 
 def import_needs(actor, raw: bytes | str, *, dry_run: bool = True) -> ImportReport:
-    """See ``imports.import_needs_csv``: a per-row report; nothing is written unless every row is good."""
+    """A CSV file or an XLSX workbook (told apart by its first bytes): see ``imports``; a per-row report,
+    nothing written unless every row is good."""
+    if isinstance(raw, bytes) and imports.is_xlsx(raw):
+        return imports.import_needs_xlsx(actor, raw, dry_run=dry_run)
     return imports.import_needs_csv(actor, raw, dry_run=dry_run)
 
 

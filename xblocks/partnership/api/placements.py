@@ -1,7 +1,8 @@
 """Outcomes: internships, work-study contracts and hires of learners, recorded with their consent.
 
-Coordinators record them for their schools' learners, platform staff for anyone; they feed the
-committee's integration rate (certified, then hired or on a work-study contract within 6 months).
+Coordinators record them for their schools' learners, an employer representative for the learners who
+share their records with that employer (and always as that employer), platform staff for anyone; they
+feed the committee's integration rate (certified, then hired or on a work-study contract within 6 months).
 """
 
 from __future__ import annotations
@@ -12,7 +13,7 @@ from django.core.exceptions import PermissionDenied, ValidationError
 from django.utils import timezone
 
 from xblocks.certification import api as cert_api
-from xblocks.partnership import models
+from xblocks.partnership import models, permissions
 from xblocks.partnership.data import PlacementData, RoleKind
 
 
@@ -38,10 +39,19 @@ def record_placement(
     ``learner_consented`` must be true: an outcome is personal data recorded for the committee's figures,
     which the learner agrees to (the coordinator confirms it).
     """
-    school_id = _school_of(int(enrollment_id))
-    managed = cert_api.managed_school_ids(actor)
-    if school_id is None or (managed is not None and school_id not in managed):
+    try:
+        enrollment_id = int(enrollment_id)
+    except (TypeError, ValueError):
+        raise PermissionDenied("no such enrolment for this user") from None
+    if not permissions.allowed(actor, permissions.CHANGE_PLACEMENTS):
+        raise PermissionDenied("may not record placements")
+    if enrollment_id not in {profile.enrollment_id for profile in _candidates(actor, [enrollment_id])}:
         raise PermissionDenied("no such enrolment for this user")
+    school_id = _school_of(enrollment_id)
+    represented = permissions.representative_employer_id(actor)
+    if represented is not None:  # an employer records its own placements only
+        employer_slug = next(e.slug for e in cert_api.list_employers() if e.id == represented)
+        employer_name = ""
     if not learner_consented:
         raise ValidationError("the learner's consent to record this placement is required")
     kind = RoleKind(kind)
@@ -53,7 +63,7 @@ def record_placement(
     if not (employer or employer_name.strip()):
         raise ValidationError("name the employer")
     placement = models.Placement.objects.create(
-        enrollment_id=int(enrollment_id),
+        enrollment_id=enrollment_id,
         school_id=school_id,
         employer_id=employer.id if employer else None,
         employer_name="" if employer else employer_name.strip(),
@@ -73,6 +83,54 @@ def record_placement(
         started_on,
         ended_on,
     )
+
+
+def _candidates(actor, enrollment_ids=None):
+    """The enrolments ``actor`` may record a placement for, as certification's profiles."""
+    represented = permissions.representative_employer_id(actor)
+    if represented is not None:
+        return cert_api.learner_profiles(None, employer_id=represented, enrollment_ids=enrollment_ids)
+    if permissions.is_platform_staff(actor):
+        return cert_api.learner_profiles(None, enrollment_ids=enrollment_ids)
+    managed = cert_api.managed_school_ids(actor) or set()
+    if not managed:
+        return []
+    return cert_api.learner_profiles(managed, enrollment_ids=enrollment_ids)
+
+
+def placement_candidates(actor) -> list[tuple[int, str]]:
+    """``(enrolment id, "name — cohort")`` of every learner ``actor`` may record a placement for."""
+    permissions.require(actor, permissions.CHANGE_PLACEMENTS)
+    return [(p.enrollment_id, f"{p.name} — {p.cohort_name}") for p in _candidates(actor)]
+
+
+def list_placements(viewer) -> list[PlacementData]:
+    """The placements ``viewer`` may see: their schools' (coordinator), their employer's (representative), all."""
+    permissions.require(viewer, permissions.SEE_PLACEMENTS)
+    queryset = models.Placement.objects.order_by("-started_on", "-pk")
+    represented = permissions.representative_employer_id(viewer)
+    if represented is not None:
+        queryset = queryset.filter(employer_id=represented)
+    elif not permissions.is_platform_staff(viewer):
+        queryset = queryset.filter(school_id__in=list(cert_api.managed_school_ids(viewer) or ()))
+    names = {e.id: e.name for e in cert_api.list_employers()}
+    rows = list(queryset[:500])
+    learners = {
+        p.enrollment_id: p.name for p in cert_api.learner_profiles(None, enrollment_ids=[r.enrollment_id for r in rows])
+    }
+    return [
+        PlacementData(
+            row.pk,
+            row.enrollment_id,
+            row.kind,
+            names.get(row.employer_id, "") if row.employer_id else row.employer_name,
+            row.contract_type,
+            row.started_on,
+            row.ended_on,
+            learners.get(row.enrollment_id, ""),
+        )
+        for row in rows
+    ]
 
 
 def placements_by_enrolment(school_ids=None) -> dict[int, list[tuple[str, datetime.date, datetime.date | None]]]:

@@ -3,7 +3,8 @@
 Views, tasks, the CLI, the certification block and the exports app call these functions; they read
 certificates only through ``xblocks.certification.api`` and return dicts or frozen dataclasses. One topic
 per module: ``links`` (public URLs), ``signing``, ``documents`` (what the issuer serves),
-``verification``, ``employers`` (tokens, rate limits, bulk verification).
+``verification``, ``employers`` (tokens, rate limits, bulk verification), ``pdf_tools`` (fonts and
+Arabic shaping for other apps' PDFs).
 """
 
 from xblocks.certification.credentials.api.documents import (
@@ -36,6 +37,10 @@ from xblocks.certification.credentials.api.links import (
     pdf_url,
     status_list_url,
     verification_url,
+)
+from xblocks.certification.credentials.api.pdf_tools import (
+    pdf_fonts,
+    pdf_text,
 )
 from xblocks.certification.credentials.api.signing import (
     CredentialUnavailable,
@@ -87,6 +92,8 @@ __all__ = [
     "linkedin_url",
     "log_verification",
     "new_identity_salt",
+    "pdf_fonts",
+    "pdf_text",
     "pdf_url",
     "public_certificate",
     "rate_limited",

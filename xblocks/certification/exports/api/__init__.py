@@ -37,6 +37,9 @@ from xblocks.certification.exports.api.presets import (
     list_presets,
     save_preset,
 )
+from xblocks.certification.exports.api.sheets import (
+    write_sheets,
+)
 
 __all__ = [
     "STALE_EXPORT",
@@ -62,5 +65,6 @@ __all__ = [
     "send_due",
     "start_export",
     "validate_export",
+    "write_sheets",
     "write_export",
 ]

@@ -21,6 +21,10 @@ from xblocks.certification import api as cert_api
 from xblocks.partnership import api, models
 
 COURSE_KEY = "course-v1:Kafaat+LABS101+2026"
+DEMO_LEARNER = "p-cloud-2024-01"  # certified, consenting, invited: signs in with the password "learner"
+# learners who agreed that Sahara Assurance contacts them about offers (the others share nothing with it)
+CONTACTABLE = [f"p-cloud-2024-{n:02d}" for n in range(1, 9)] + [f"p-soc-ws-2025-{n:02d}" for n in range(1, 6)]
+CONTACTABLE += [f"p-casa-soc-2026-{n:02d}" for n in range(1, 7)] + [f"p-atlas-cloud-2025-{n:02d}" for n in (1, 2, 3)]
 EMPLOYER = "sahara-assurance"
 SCHOOLS = {
     "kafaat-academy": {"name": "Kafaat Academy", "country": "MA"},
@@ -149,11 +153,13 @@ class Command(BaseCommand):
         for index, row in enumerate(COHORTS):
             seeded += self._cohort(staff, today, index, *row)
         self._record_needs(staff, today)
+        self._outcomes(employer, today)
         self.stdout.write(f"projected completions stored for {api.refresh_projections()} learners on the way")
         self.stdout.write(
             self.style.SUCCESS(
                 f"partnership demo seeded ({seeded} new learners); sign in as committee/committee, then open "
-                "/kafaat/partnership/dashboard/"
+                "/kafaat/partnership/dashboard/ (the employer: sahara-hr/employer; a learner: "
+                f"{DEMO_LEARNER}/learner, /kafaat/partnership/invitations/)"
             )
         )
 
@@ -259,3 +265,132 @@ class Command(BaseCommand):
                 role_kind=need["role_kind"],
                 note=need["note"],
             )
+
+    def _outcomes(self, employer, today):
+        """The employer's representative, consents, offers with a shortlist and answers, projects and a hire.
+
+        Only on the first run (offers and projects are the markers), so a second run changes nothing.
+        """
+        users = get_user_model().objects
+        rep, created = users.get_or_create(
+            username="sahara-hr",
+            defaults={"email": "hr@sahara-assurance.example.com", "first_name": "Nadia", "last_name": "Tazi"},
+        )
+        if created or not rep.has_usable_password():
+            rep.set_password("employer")  # the demo's sign-in, documented in docs/partnership.md
+            rep.save(update_fields=["password"])
+        models.EmployerRepresentative.objects.update_or_create(user=rep, defaults={"employer_id": employer.id})
+        learner = users.filter(username=DEMO_LEARNER).first()
+        if learner is not None and not learner.check_password("learner"):
+            learner.first_name, learner.last_name = "Salma", "Bennani"
+            learner.set_password("learner")
+            learner.save(update_fields=["first_name", "last_name", "password"])
+        enrolments = {}
+        for username in CONTACTABLE:
+            user = users.filter(username=username).first()
+            if user is None:
+                continue
+            for enrollment_id in cert_api.learner_consents(user):
+                enrolments[username] = enrollment_id
+                cert_api.set_own_contact_consent(user, enrollment_id, EMPLOYER, True)
+        if models.Offer.objects.exists():
+            return
+        schools = {school.name: school.id for school in cert_api.list_schools()}
+        cloud = api.create_offer(
+            rep,
+            title="Ingénieur·e cloud junior",
+            kind="hire",
+            skills=["cloud.reverse-proxy", "devops.build-automation"],
+            starts_on=today + datetime.timedelta(days=45),
+            apply_by=today + datetime.timedelta(days=20),
+            places=3,
+            description="Équipe plateforme, Casablanca. CDI après une période d'essai de trois mois.",
+        )
+        soc = api.create_offer(
+            rep,
+            title="Stage analyste SOC niveau 1",
+            kind="internship",
+            skills=["cybersecurity.log-triage"],
+            school_ids=[schools["Casablanca Digital School"], schools["Kafaat Academy"]],
+            starts_on=today + datetime.timedelta(days=30),
+            ends_on=today + datetime.timedelta(days=210),
+            apply_by=today + datetime.timedelta(days=14),
+            places=4,
+        )
+        api.create_offer(
+            rep,
+            title="Alternance plateforme cloud",
+            kind="work_study",
+            skills=["cloud.reverse-proxy"],
+            cohort_kinds=["initial"],
+            starts_on=today + datetime.timedelta(days=60),
+            apply_by=today + datetime.timedelta(days=40),
+            places=5,
+        )
+        demo = enrolments.get(DEMO_LEARNER)
+        pool = [c for c in api.talent_pool(rep, cloud.id) if c.enrollment_id != demo]
+        for index, candidate in enumerate(pool[:6]):
+            if index < 4:
+                api.invite(rep, cloud.id, candidate.enrollment_id)
+            else:
+                api.shortlist(rep, cloud.id, candidate.enrollment_id)
+        if demo is not None:
+            api.invite(rep, cloud.id, demo)  # the demo learner answers it in the browser
+        for index, invitation in enumerate(models.Invitation.objects.filter(offer_id=cloud.id, status="invited")):
+            learner_user = users.get(pk=invitation.user_id)
+            if learner_user.username == DEMO_LEARNER or index % 3 == 2:
+                continue
+            api.answer_invitation(learner_user, invitation.pk, accept=index % 3 == 0)
+        for candidate in api.talent_pool(rep, soc.id)[:3]:
+            api.invite(rep, soc.id, candidate.enrollment_id)
+        accepted = models.Invitation.objects.filter(offer_id=cloud.id, status="accepted").first()
+        if accepted is not None:  # the employer records the hire it made through the offer
+            api.record_placement(
+                rep,
+                accepted.enrollment_id,
+                kind="hire",
+                started_on=today - datetime.timedelta(days=3),
+                learner_consented=True,
+                contract_type="permanent",
+            )
+        self._projects(rep, schools, enrolments)
+
+    def _projects(self, mentor, schools, enrolments):
+        staff = get_user_model().objects.get(username="staff")
+        casa = [enrolments[u] for u in enrolments if u.startswith("p-casa-soc-2026")][:4]
+        academy = [enrolments[u] for u in enrolments if u.startswith("p-cloud-2024")][:3]
+        soc = api.create_project(
+            staff,
+            title="Supervision des journaux pour Sahara Assurance",
+            kind="capstone",
+            school_id=schools["Casablanca Digital School"],
+            domain="cybersecurity",
+            mentor_username=mentor.username,
+            employer_slug=EMPLOYER,
+            requirement_key="soc-capstone-2026",
+            status="active",
+            enrollment_ids=casa,
+        )
+        for enrollment_id in casa[:2]:
+            api.sign_off(mentor, soc.id, enrollment_id)
+        research = api.create_project(
+            staff,
+            title="Détection d'anomalies dans les sinistres",
+            kind="research",
+            school_id=schools["Kafaat Academy"],
+            domain="ai",
+            mentor_username=mentor.username,
+            employer_slug=EMPLOYER,
+            status="completed",
+            enrollment_ids=academy,
+        )
+        for enrollment_id in academy:
+            api.sign_off(mentor, research.id, enrollment_id)
+        api.create_project(
+            staff,
+            title="Tests automatisés du portail client",
+            kind="capstone",
+            school_id=schools["Atlas Tech School"],
+            domain="software-testing",
+            status="proposed",
+        )
