@@ -96,7 +96,8 @@ def test_an_image_installs_from_the_hosts_debian_sources_renamed_to_its_release(
         "Types: deb\nURIs: http://cache.example:3142/debian-security\nSuites: bookworm-security\nComponents: main\n\n"
         "Types: deb-src\nURIs: http://cache.example:3142/debian\nSuites: bookworm\nComponents: main\n"
     )
-    (tmp_path / "nodesource.sources").write_text("Types: deb\nURIs: https://deb.nodesource.com/node_20.x\nSuites: nodistro\n")
+    nodesource = "Types: deb\nURIs: https://deb.nodesource.com/node_20.x\nSuites: nodistro\n"
+    (tmp_path / "nodesource.sources").write_text(nodesource)
     (tmp_path / "cloud.list").write_text("deb https://packages.cloud.google.com/apt cloud-sdk-bookworm main\n")
     paths = sorted(tmp_path.iterdir())
     sources = images.apt_sources("trixie", paths, codename="bookworm")
