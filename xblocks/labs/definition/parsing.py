@@ -44,8 +44,8 @@ from xblocks.labs.definition.validation import (
     MAX_LABEL_CHARS,
     MAX_PARAMS,
     MAX_POINTS,
-    MAX_SERVICES,
     MAX_SCRIPT_CHARS,
+    MAX_SERVICES,
     MAX_STEPS,
     MAX_TEXT_CHARS,
     MAX_TIME_LIMIT,
@@ -353,7 +353,8 @@ class _Parser:
                 self.error(
                     child,
                     _(
-                        "Unknown element <%(tag)s> in <kafaat_lab>; expected intro, param, setup, file, service, step or finish."
+                        "Unknown element <%(tag)s> in <kafaat_lab>; "
+                        "expected intro, param, setup, file, service, step or finish."
                     )
                     % {"tag": child.tag},
                 )
@@ -412,7 +413,8 @@ class _Parser:
             self.error(
                 node,
                 _(
-                    "Service id %(value)r must be 1 to 24 lowercase letters, digits or - (it names the service's web address)."
+                    "Service id %(value)r must be 1 to 24 lowercase letters, digits or - "
+                    "(it names the service's web address)."
                 )
                 % {"value": service_id},
             )
