@@ -25,6 +25,7 @@ from xblocks.labs.api.gateway import (
     service_target,
     service_token,
     services,
+    services_enabled,
     session_owner,
     terminal_target,
     terminal_token,
@@ -139,5 +140,6 @@ __all__ = [
     "service_target",
     "service_token",
     "services",
+    "services_enabled",
     "transcript",
 ]

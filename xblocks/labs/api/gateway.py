@@ -80,6 +80,12 @@ def service_target(session_id: int, service_id: str) -> ServiceTarget:
     )
 
 
+def services_enabled() -> bool:
+    """Whether this site serves service tabs (the terminal app is installed and SERVICE_ORIGIN is set)."""
+    terminal_api = _terminal_door()
+    return bool(terminal_api is not None and terminal_api.service_origin(1, "x"))
+
+
 def service_token(user, session_id: int, service_id: str, *, mode: str, attached_by=None) -> dict[str, Any]:
     """Mint a token that opens one service tab of a ready session (the caller has checked who may ask)."""
     service_target(session_id, service_id)
