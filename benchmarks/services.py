@@ -1,4 +1,4 @@
-"""``python -m benchmarks services``: first byte of a lab's web app through the service proxy, against a direct connection.
+"""``python -m benchmarks services``: first byte of a lab's web app through the service proxy, and direct.
 
 A web app runs inside a real sandbox (Python's threading HTTP server on a port of the sandbox's own
 network namespace). Measured in the same run:
