@@ -11,6 +11,7 @@ import datetime
 import hashlib
 import importlib
 import logging
+import re
 import secrets
 from types import ModuleType
 
@@ -145,12 +146,14 @@ def consume_token(token: object, session_id: int, *, service: str = "") -> Token
     )
 
 
-def service_origin(session_id: int, service_id: str) -> str:
-    """The origin a session's service is served from (``SERVICE_ORIGIN`` with its ``{id}``); "" when off."""
+def service_origin(session_id: int, service_id: str, host: str = "") -> str:
+    """The origin a session's service is served from: ``SERVICE_ORIGIN`` with ``{id}`` (``<session>-<service>``)
+    and ``{host}`` (the session's lab host, for a DNS name per host) filled in; "" when off."""
     template = str(terminal_settings.SERVICE_ORIGIN or "")
     if not template:
         return ""
-    return template.replace("{id}", f"{int(session_id)}-{service_id}").rstrip("/")
+    label = re.sub(r"[^a-z0-9-]", "-", (host or "").lower()).strip("-")[:63] or "lab"
+    return template.replace("{id}", f"{int(session_id)}-{service_id}").replace("{host}", label).rstrip("/")
 
 
 def mint_service_token(*, user, session_id: int, service_id: str, mode: str, attached_by=None) -> dict:
@@ -164,8 +167,7 @@ def mint_service_token(*, user, session_id: int, service_id: str, mode: str, att
         mode = Mode(mode)
     except ValueError:
         raise TerminalDenied(f"unknown service mode {mode!r}") from None
-    origin = service_origin(session_id, service_id)
-    if not origin:
+    if not service_origin(session_id, service_id):
         raise TerminalDenied("service tabs are off on this site (SERVICE_ORIGIN is empty)")
     directory = sessions()
     owner_id, _usage_key, _course_key = directory.session_owner(session_id)
@@ -175,6 +177,7 @@ def mint_service_token(*, user, session_id: int, service_id: str, mode: str, att
     if mode == Mode.READ_ONLY and viewer.pk != owner_id and not directory.can_watch(viewer, session_id):
         raise TerminalDenied(f"user {viewer.pk} may not watch lab session {session_id}")
     target = directory.service_target(session_id, service_id)  # raises unless ready and declared
+    origin = service_origin(session_id, service_id, target.handle.host)
     ttl = max(1, min(int(terminal_settings.TERMINAL_TOKEN_TTL), MAX_TOKEN_TTL))
     token = secrets.token_urlsafe(48)
     TerminalToken.objects.create(

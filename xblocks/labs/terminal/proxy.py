@@ -84,10 +84,13 @@ def host_pattern() -> re.Pattern | None:
     template = str(terminal_settings.SERVICE_ORIGIN or "")
     if "{id}" not in template:
         return None
-    parts = urllib.parse.urlsplit(template.replace("{id}", "kafaat-id-placeholder"))
+    parts = urllib.parse.urlsplit(
+        template.replace("{id}", "kafaat-id-placeholder").replace("{host}", "kafaat-host-placeholder")
+    )
     netloc = parts.netloc.lower()
     default = {"http": ":80", "https": ":443"}.get(parts.scheme, "")
     pattern = re.escape(netloc).replace("kafaat\\-id\\-placeholder", _ID)
+    pattern = pattern.replace("kafaat\\-host\\-placeholder", "[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?")
     if default and netloc.endswith(default):
         pattern = pattern[: -len(re.escape(default))] + f"(?:{re.escape(default)})?"
     elif ":" not in netloc.rsplit("]", 1)[-1] and default:
@@ -537,7 +540,9 @@ async def websocket(scope, receive, send, session: int, service: str, host: str)
     message = await receive()
     if message["type"] != "websocket.connect":
         return
-    origin = api.service_origin(session, service)
+    origin = f"{'https' if scope.get('scheme') == 'wss' else 'http'}://{host}"
+    if str(terminal_settings.SERVICE_ORIGIN).startswith("https://"):
+        origin = f"https://{host}"  # behind a TLS proxy the server may see plain ws
     claim = read_cookie(scope, session, service)
     # A cookie of SameSite=None rides on a cross-site websocket upgrade: only the service's own pages may open one.
     if _header(scope, b"origin").rstrip("/").lower() != origin.lower() or claim is None:
