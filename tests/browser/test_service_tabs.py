@@ -68,3 +68,24 @@ def test_a_learner_opens_the_web_app_of_the_lab_in_its_tab(service_lab, terminal
     assert boxes[1]["y"] >= boxes[0]["y"] + boxes[0]["height"] - 1
     assert page.evaluate("() => document.documentElement.scrollWidth <= window.innerWidth")
     assert page.js_errors == []
+
+
+def test_staff_open_a_learners_service_read_only_from_the_staff_panel(service_lab, terminal_gateway, browser_page):
+    page = browser_page
+    page.goto(f"{service_lab}?student=alice")
+    lab = page.locator(".kafaat-lab").first
+    lab.locator(".kafaat-lab__score").filter(has_text="/").wait_for(timeout=10_000)
+    lab.locator(".kafaat-lab__start").click()
+    lab.locator(".kafaat-lab__status").filter(has_text="Your lab is ready").wait_for(timeout=30_000)
+    page.goto(f"{service_lab}?student=staff")
+    lab = page.locator(".kafaat-lab").first
+    button = lab.get_by_role("button", name="View alice's Customer portal (read-only)")
+    button.wait_for(timeout=10_000)
+    with page.expect_popup() as popup:
+        button.click()
+    view = popup.value
+    view.locator("#inside").wait_for(timeout=15_000)
+    assert view.locator("#inside").inner_text() == "Served from inside the lab"
+    # read-only: a POST from that window is refused by the proxy
+    status = view.evaluate("() => fetch('/', {method: 'POST', body: 'x'}).then(r => r.status)")
+    assert status == 405

@@ -21,9 +21,7 @@ def test_the_page_shows_a_tab_per_web_service_only_where_service_origins_are_con
 
 
 @pytest.mark.django_db
-def test_a_service_token_needs_a_running_lab_and_a_declared_service(
-    lab_factory, settings, no_dispatch
-):
+def test_a_service_token_needs_a_running_lab_and_a_declared_service(lab_factory, settings, no_dispatch):
     from xblocks.labs.models import LabSession
 
     settings.KAFAAT = {**(settings.KAFAAT or {}), "SERVICE_ORIGIN": "https://{id}.labs.example-usercontent.org"}

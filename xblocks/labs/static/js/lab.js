@@ -708,6 +708,15 @@ function KafaatLabBlock(runtime, element, args) {
             }) : null;
             if (!viewer) { screen.textContent = _("The terminal is not available on this site."); }
           });
+          tabs().forEach(function (tab) { /* each service, read-only in a new window */
+            var id = tab.getAttribute("data-tab");
+            if (id === "terminal") { return; }
+            staffButton(actions, fmt(_("View %(name)s's %(service)s (read-only)"), { name: s.username, service: tab.textContent }), function () {
+              post("staff_service_token", { session_id: s.session_id, service: id }).then(function (grant) {
+                postToService(grant, "_blank");
+              }, function (error) { staffSay(error.message); });
+            });
+          });
           staffButton(actions, fmt(_("Extend %(name)s's lab"), who), function () {
             staffAct("staff_extend", { session_id: s.session_id, seconds: args.extendSeconds }, _("Time extended."));
           });
