@@ -91,11 +91,7 @@ def _services(definition) -> list[dict]:
     """The service tabs the page shows: web apps and notebooks, when the site serves service origins."""
     if definition is None or not api.services_enabled():
         return []
-    return [
-        {"id": service.id, "label": service.label, "kind": service.kind}
-        for service in definition.services
-        if service.port is not None
-    ]
+    return [{"id": service.id, "label": service.label, "kind": service.kind} for service in definition.services]
 
 
 def _refuse(status: int, message: str) -> JsonHandlerError:

@@ -315,3 +315,76 @@ def test_first_byte_through_the_proxy_costs_about_a_millisecond_more(proxy, orig
     median = statistics.median(through) * 1000
     print(f"GET / through the proxy: median {median:.2f} ms")
     assert median < 200  # a bound for a loaded machine; benchmarks/services.py measures it properly
+
+
+# -- the editor service --------------------------------------------------------------------------------
+
+EDITOR_HEADERS = {"X-Kafaat-Editor": "1"}
+
+
+def test_the_editor_lists_reads_and_writes_the_learners_files_under_its_root(
+    proxy, origin, make_user, session_of, app_sandbox
+):
+    alice = make_user("alice")
+    session = session_of(alice)
+    client = signed_in(proxy, origin, alice, session, service="edit")
+    response, page = client.request("GET", "/", headers={"Accept-Language": "ar"})
+    assert response.status == 200 and b"data-editor=" in page and b'dir="rtl"' in page
+    response, _ = client.request(
+        "PUT", "/_kafaat/editor/file?path=notes.txt", body="héllo\n".encode(), headers=EDITOR_HEADERS
+    )
+    assert response.status == 200
+    response, body = client.request("GET", "/_kafaat/editor/file?path=notes.txt", headers=EDITOR_HEADERS)
+    assert response.status == 200 and body.decode() == "héllo\n"
+    response, body = client.request("GET", "/_kafaat/editor/files", headers=EDITOR_HEADERS)
+    assert {"path": "notes.txt", "dir": False, "size": 7} in json.loads(body)
+    owner = get_backend().exec(app_sandbox, "stat -c %U /home/learner/notes.txt", user=User.ROOT)
+    assert owner.stdout.strip() == "learner"  # written as the learner, never as root
+    # without the editor's header (what a cross-site form could send) nothing is read or written
+    response, _ = client.request("PUT", "/_kafaat/editor/file?path=x.txt", body=b"x")
+    assert response.status == 403
+
+
+def test_the_editor_never_leaves_its_root(proxy, origin, make_user, session_of, app_sandbox):
+    alice = make_user("alice")
+    session = session_of(alice)
+    client = signed_in(proxy, origin, alice, session, service="edit")
+    plant = "ln -sfn /etc /home/learner/etc-link; ln -sf /etc/hostname /home/learner/host-link"
+    assert get_backend().exec(app_sandbox, plant, user=User.LEARNER).ok
+    before = get_backend().exec(app_sandbox, "cat /etc/hostname", user=User.ROOT).stdout
+    for path, status in [
+        ("../etc/passwd", 400),
+        ("/etc/passwd", 400),
+        ("a/../../etc/passwd", 400),
+        ("etc-link/passwd", 403),  # a link to a folder outside
+        ("host-link", 403),  # a link to a file outside
+        ("nothing-here.txt", 404),
+    ]:
+        response, body = client.request("GET", f"/_kafaat/editor/file?path={path}", headers=EDITOR_HEADERS)
+        assert response.status == status, (path, body)
+        assert b"root:" not in body
+    response, body = client.request("PUT", "/_kafaat/editor/file?path=etc-link/evil", body=b"x", headers=EDITOR_HEADERS)
+    assert response.status == 403 and json.loads(body)["error"] == "outside"
+    # writing over a planted link replaces the link, never the file it points to
+    response, _ = client.request("PUT", "/_kafaat/editor/file?path=host-link", body=b"mine\n", headers=EDITOR_HEADERS)
+    assert response.status == 200
+    assert get_backend().exec(app_sandbox, "cat /etc/hostname", user=User.ROOT).stdout == before
+    assert get_backend().exec(app_sandbox, "test ! -L /home/learner/host-link", user=User.ROOT).ok
+
+
+def test_the_editor_bounds_sizes_and_staff_only_read(proxy, origin, make_user, session_of, app_sandbox):
+    alice, staff = make_user("alice"), make_user("teacher", is_staff=True)
+    session = session_of(alice)
+    big = "head -c 600000 /dev/zero | tr '\\0' a > /home/learner/big.txt"
+    assert get_backend().exec(app_sandbox, big, user=User.LEARNER).ok
+    client = signed_in(proxy, origin, alice, session, service="edit")
+    response, body = client.request("GET", "/_kafaat/editor/file?path=big.txt", headers=EDITOR_HEADERS)
+    assert response.status == 413 and json.loads(body)["error"] == "too-large"
+    response, _ = client.request(
+        "PUT", "/_kafaat/editor/file?path=huge.txt", body=b"a" * 600_000, headers=EDITOR_HEADERS
+    )
+    assert response.status == 413
+    watcher = signed_in(proxy, origin, staff, session, service="edit", mode="ro")
+    assert watcher.request("GET", "/_kafaat/editor/files", headers=EDITOR_HEADERS)[0].status == 200
+    response, _ = watcher.request("PUT", "/_kafaat/editor/file?path=notes.txt", body=b"x", headers=EDITOR_HEADERS)
+    assert response.status == 405

@@ -25,6 +25,7 @@ import asyncio
 import concurrent.futures
 import contextlib
 import html
+import json
 import logging
 import re
 import time
@@ -38,7 +39,7 @@ from django.utils import translation
 
 from xblocks.core.i18n import gettext as _
 from xblocks.labs.sandbox.base import get_backend
-from xblocks.labs.terminal import api
+from xblocks.labs.terminal import api, editor
 from xblocks.labs.terminal.conf import terminal_settings
 
 log = logging.getLogger(__name__)
@@ -260,12 +261,15 @@ def error_page(kind: str, lang: str, **values) -> tuple[int, bytes]:
 
 
 async def _respond(send, status: int, body: bytes, headers=()) -> None:
+    kind = (
+        [(b"content-type", b"text/html; charset=utf-8")] if not any(k == b"content-type" for k, _v in headers) else []
+    )
     await send(
         {
             "type": "http.response.start",
             "status": status,
             "headers": [
-                (b"content-type", b"text/html; charset=utf-8"),
+                *kind,
                 (b"content-length", str(len(body)).encode()),
                 (b"cache-control", b"no-store"),
                 (b"x-content-type-options", b"nosniff"),
@@ -508,6 +512,62 @@ async def _forward(scope, receive, send, claim: Claim, target, host: str) -> Non
             await writer.wait_closed()
 
 
+async def _json(send, status: int, value) -> None:
+    body = json.dumps(value).encode()
+    await send(
+        {
+            "type": "http.response.start",
+            "status": status,
+            "headers": [
+                (b"content-type", b"application/json"),
+                (b"content-length", str(len(body)).encode()),
+                (b"cache-control", b"no-store"),
+                (b"x-content-type-options", b"nosniff"),
+                *_frame_headers(),
+            ],
+        }
+    )
+    await send({"type": "http.response.body", "body": body})
+
+
+async def _editor(scope, receive, send, claim: Claim, target) -> None:
+    """The editor's page and its file API (``/_kafaat/editor/files``, ``.../file?path=``), run on the lab host."""
+    loop = asyncio.get_running_loop()
+    path = scope["path"]
+    if not path.startswith(editor.API):
+        if scope["method"] not in READ_ONLY_METHODS:
+            await _refuse(scope, send, "bad-request")
+            return
+        await _respond(send, 200, editor.page(language(scope), claim.read_only))
+        return
+    # A custom header: a cross-site page cannot send it without a CORS preflight, which is never answered.
+    if _header(scope, b"x-kafaat-editor") != "1":
+        await _json(send, 403, {"error": "bad-path"})
+        return
+    query = dict(urllib.parse.parse_qsl(scope.get("query_string", b"").decode("latin-1")))
+    action = path[len(editor.API) :]
+    try:
+        if action == "files" and scope["method"] == "GET":
+            await _json(send, 200, await loop.run_in_executor(_pool, editor.list_files, target))
+        elif action == "file" and scope["method"] == "GET":
+            text = await loop.run_in_executor(_pool, editor.read_file, target, query.get("path", ""))
+            body = text.encode("utf-8", "surrogateescape")
+            await _respond(send, 200, body, [(b"content-type", b"text/plain; charset=utf-8")])
+        elif action == "file" and scope["method"] == "PUT":
+            body = await _read_body(receive, editor.EDITOR_MAX_FILE_BYTES)
+            if body is None:
+                raise editor.EditorError("too-large", 413)
+            await loop.run_in_executor(_pool, editor.write_file, target, query.get("path", ""), body)
+            await _json(send, 200, {"saved": True})
+        else:
+            await _json(send, 404, {"error": "not-found"})
+    except editor.EditorError as error:
+        await _json(send, error.status, {"error": error.code})
+    except Exception:
+        log.warning("editor of session %s failed", claim.session, exc_info=True)
+        await _json(send, 502, {"error": "failed"})
+
+
 async def http(scope, receive, send, session: int, service: str, host: str) -> None:
     if scope["path"] == AUTH_PATH:
         await _exchange(scope, receive, send, session, service)
@@ -523,10 +583,10 @@ async def http(scope, receive, send, session: int, service: str, host: str) -> N
     if target is None:
         await _refuse(scope, send, "closed")
         return
-    if target.port is None:  # an editor has no port: the page talks to the engine through the block
-        await _refuse(scope, send, "bad-request")
-        return
     await _note_activity(claim)
+    if target.kind == "editor":  # no port: the proxy itself serves the editor on the machine's files
+        await _editor(scope, receive, send, claim, target)
+        return
     await _forward(scope, receive, send, claim, target, host)
 
 
