@@ -47,7 +47,7 @@ def test_a_learner_opens_the_web_app_of_the_lab_in_its_tab(service_lab, terminal
     lab.locator(".kafaat-terminal[data-state='connected']").wait_for(timeout=30_000)
     tab.click()
     assert tab.get_attribute("aria-selected") == "true"
-    frame = page.frame_locator(".kafaat-lab__service-frame").first
+    frame = page.frame_locator(".kafaat-lab__panel[data-panel='portal'] .kafaat-lab__service-frame")
     heading = frame.locator("#inside")
     heading.wait_for(timeout=15_000)
     assert heading.inner_text() == "Served from inside the lab"
@@ -56,7 +56,9 @@ def test_a_learner_opens_the_web_app_of_the_lab_in_its_tab(service_lab, terminal
     assert origin.startswith("http://") and "-portal.svc.localhost:" in origin
     assert not origin.startswith(service_lab.split("/scenario")[0])
     # the LMS page cannot reach into the frame, and the frame not into the LMS page
-    assert page.evaluate("() => { try { return !!frames[0].document; } catch (e) { return 'blocked'; } }") == "blocked"
+    reach = """() => { const f = document.querySelector(".kafaat-lab__panel[data-panel='portal'] iframe");
+                       try { return !!f.contentWindow.document; } catch (e) { return "blocked"; } }"""
+    assert page.evaluate(reach) == "blocked"
     # back to the terminal, which is still there
     lab.locator(".kafaat-lab__tab[data-tab='terminal']").click()
     assert lab.locator(".kafaat-lab__panel[data-panel='terminal']").is_visible()
@@ -64,8 +66,8 @@ def test_a_learner_opens_the_web_app_of_the_lab_in_its_tab(service_lab, terminal
     # a narrow screen stacks the tabs, and nothing scrolls sideways
     page.set_viewport_size({"width": 390, "height": 800})
     page.wait_for_timeout(250)
-    boxes = [lab.locator(".kafaat-lab__tab").nth(i).bounding_box() for i in range(2)]
-    assert boxes[1]["y"] >= boxes[0]["y"] + boxes[0]["height"] - 1
+    boxes = [lab.locator(".kafaat-lab__tab").nth(i).bounding_box() for i in range(3)]
+    assert all(low["y"] >= high["y"] + high["height"] - 1 for high, low in zip(boxes, boxes[1:]))
     assert page.evaluate("() => document.documentElement.scrollWidth <= window.innerWidth")
     assert page.js_errors == []
 
@@ -89,3 +91,28 @@ def test_staff_open_a_learners_service_read_only_from_the_staff_panel(service_la
     # read-only: a POST from that window is refused by the proxy
     status = view.evaluate("() => fetch('/', {method: 'POST', body: 'x'}).then(r => r.status)")
     assert status == 405
+
+
+def test_a_learner_edits_a_file_of_the_lab_in_the_editor_tab(service_lab, terminal_gateway, browser_page):
+    page = browser_page
+    page.goto(f"{service_lab}?student=alice")
+    lab = page.locator(".kafaat-lab").first
+    lab.locator(".kafaat-lab__score").filter(has_text="/").wait_for(timeout=10_000)
+    lab.locator(".kafaat-lab__start").click()
+    lab.locator(".kafaat-lab__status").filter(has_text="Your lab is ready").wait_for(timeout=30_000)
+    lab.get_by_role("tab", name="Files").click()
+    editor = page.frame_locator(".kafaat-lab__panel[data-panel='edit'] .kafaat-lab__service-frame")
+    editor.get_by_role("button", name="index.html").click()
+    text = editor.locator("textarea")
+    text.wait_for(timeout=10_000)
+    page.wait_for_function("() => true")
+    assert "Served from inside the lab" in text.input_value()
+    text.fill("<!doctype html><h1 id='inside'>Edited in the page</h1>\n")
+    editor.get_by_role("button", name="Save").click()
+    editor.locator("#status").filter(has_text="Saved.").wait_for(timeout=10_000)
+    # the web app serves the edited file
+    lab.get_by_role("tab", name="Customer portal").click()
+    lab.locator(".kafaat-lab__panel[data-panel='portal'] .kafaat-lab__service-reload").click()
+    portal = page.frame_locator(".kafaat-lab__panel[data-panel='portal'] .kafaat-lab__service-frame")
+    portal.locator("#inside").filter(has_text="Edited in the page").wait_for(timeout=15_000)
+    assert page.js_errors == []
