@@ -74,7 +74,7 @@ def test_a_learner_opens_the_web_app_of_the_lab_in_its_tab(service_lab, terminal
     page.set_viewport_size({"width": 390, "height": 800})
     page.wait_for_timeout(250)
     boxes = [lab.locator(".kafaat-lab__tab").nth(i).bounding_box() for i in range(3)]
-    assert all(low["y"] >= high["y"] + high["height"] - 1 for high, low in zip(boxes, boxes[1:]))
+    assert all(low["y"] >= high["y"] + high["height"] - 1 for high, low in zip(boxes, boxes[1:], strict=False))
     assert page.evaluate("() => document.documentElement.scrollWidth <= window.innerWidth")
     assert page.js_errors == []
 
