@@ -131,6 +131,9 @@ KAFAAT = {
     "TERMINAL_ALLOWED_ORIGINS": [f"http://localhost:{DEMO_PORT}"] if _public_host == "127.0.0.1" else [],
     # HR deliveries: the demo's endpoints live on this machine (production requires https).
     "DELIVERY_ALLOW_HTTP_LOOPBACK": True,
+    # Service tabs (a lab's web apps and notebooks) on their own origins: browsers resolve *.localhost
+    # to this machine, and demo.asgi hands requests for these hosts to the service proxy.
+    "SERVICE_ORIGIN": f"http://{{id}}.svc.localhost:{DEMO_PORT}",
     "DELIVERY_FILE_DROP_ROOT": str(VAR_DIR / "hr-drop"),
 }
 

@@ -23,6 +23,7 @@ LEARNER_HANDLERS = [
     "stop",
     "keepalive",
     "terminal_token",
+    "service_token",
 ]
 STAFF_HANDLERS = [
     "staff_sessions",
@@ -30,6 +31,7 @@ STAFF_HANDLERS = [
     "staff_reset",
     "staff_extend",
     "staff_terminal_token",
+    "staff_service_token",
     "staff_transcript",
 ]
 STUDIO_HANDLERS = ["studio_validate", "studio_submit"]
@@ -43,11 +45,13 @@ STATE_CHANGING = [
     "reset",
     "stop",
     "terminal_token",
+    "service_token",
     "keepalive",
     "staff_stop",
     "staff_reset",
     "staff_extend",
     "staff_terminal_token",
+    "staff_service_token",
     "studio_submit",
 ]
 
@@ -129,8 +133,9 @@ def test_learner_b_cannot_act_on_learner_a_session_by_passing_its_id(lab_factory
     alice = lab_factory("files_and_flags", student="alice")
     alice_session = alice.ok("start")["session_id"]
     bob = alice.as_("bob")
-    for name in ["check", "submit_flag", "hint", "solution", "stop", "keepalive", "terminal_token"]:
-        status, _ = bob.call(name, {"session_id": alice_session, "step": "write", "flag": "found", "answer": "x"})
+    for name in ["check", "submit_flag", "hint", "solution", "stop", "keepalive", "terminal_token", "service_token"]:
+        payload = {"session_id": alice_session, "step": "write", "flag": "found", "answer": "x", "service": "web"}
+        status, _ = bob.call(name, payload)
         assert status == 409  # bob has no lab of his own; alice's id in the payload is ignored
     body = bob.ok("status", {"session_id": alice_session})
     assert body["session_id"] is None and body["state"] == ""
@@ -143,8 +148,9 @@ def test_staff_handlers_act_only_on_sessions_of_their_own_block(lab_factory, no_
     other = lab_factory("three_checks", student="alice")
     foreign = other.ok("start")["session_id"]
     staff = lab_factory("files_and_flags", student="staff")
-    for name in ["staff_stop", "staff_reset", "staff_extend", "staff_terminal_token", "staff_transcript"]:
-        status, _ = staff.call(name, {"session_id": foreign})
+    staff_actions = ["staff_stop", "staff_reset", "staff_extend", "staff_terminal_token", "staff_service_token"]
+    for name in [*staff_actions, "staff_transcript"]:
+        status, _ = staff.call(name, {"session_id": foreign, "service": "web"})
         assert status == 404
     assert LabSession.objects.get(pk=foreign).state == "requested"
     assert staff.ok("staff_sessions")["sessions"] == []

@@ -87,6 +87,13 @@ def _pages(definition) -> dict:
     return {key: render_markdown(text) if (text := getattr(definition, key, "")) else "" for key in ("intro", "finish")}
 
 
+def _services(definition) -> list[dict]:
+    """The service tabs the page shows: web apps and notebooks, when the site serves service origins."""
+    if definition is None or not api.services_enabled():
+        return []
+    return [{"id": service.id, "label": service.label, "kind": service.kind} for service in definition.services]
+
+
 def _refuse(status: int, message: str) -> JsonHandlerError:
     return JsonHandlerError(status, message)
 
@@ -281,6 +288,7 @@ class LabBlock(CompletableXBlockMixin, XBlock):
                         for step in (shown.steps if shown else ())
                     ],
                     **_pages(shown),
+                    "services": _services(shown),
                     "max_score": definition.max_score if definition else 0,
                     "time_limit_minutes": int(definition.time_limit // 60) if definition else 0,
                     # one terminal tab per machine when the lab has several
@@ -507,6 +515,29 @@ class LabBlock(CompletableXBlockMixin, XBlock):
             raise _refuse(400, _("This lab has no terminal on that machine."))
         return machine
 
+    @XBlock.json_handler
+    def service_token(self, data, suffix=""):
+        """A short-lived single-use token that opens one service tab of the learner's own lab."""
+        requester = self._requester()
+        session_id = self._live_session(requester)
+        service_id = (data or {}).get("service") if isinstance(data, dict) else None
+        return self._mint_service(requester.user, session_id, service_id, "rw")
+
+    @staticmethod
+    def _mint_service(user, session_id: int, service_id, mode: str, attached_by=None) -> dict:
+        if not isinstance(service_id, str) or not service_id:
+            raise _refuse(400, _("Choose a service."))
+        try:
+            return api.service_token(user, session_id, service_id, mode=mode, attached_by=attached_by)
+        except LabError as error:
+            raise _refuse(409, error.learner_message) from None
+        except PermissionError:
+            raise _refuse(403, _("You cannot open this service.")) from None
+        except Exception as error:
+            if type(error).__name__ == "TerminalDenied":  # the terminal app's refusal (not imported here)
+                raise _refuse(403, _("You cannot open this service.")) from None
+            raise
+
     @staticmethod
     def _mint(user, session_id: int, mode: str, attached_by=None, machine: str = "") -> dict:
         try:
@@ -565,6 +596,15 @@ class LabBlock(CompletableXBlockMixin, XBlock):
             raise _refuse(403, _("Only course staff can do this."))
         machine = self._terminal_machine(data)
         return self._mint(requester.user, session_id, "ro", attached_by=requester.user, machine=machine)
+
+    @XBlock.json_handler
+    def staff_service_token(self, data, suffix=""):
+        """A read-only view of a learner's service (GET and HEAD only); recorded as a staff watch."""
+        requester = self._staff()
+        session_id = self._staff_session(data)
+        if not api.can_watch(requester.user, session_id):
+            raise _refuse(403, _("Only course staff can do this."))
+        return self._mint_service(requester.user, session_id, data.get("service"), "ro", attached_by=requester.user)
 
     @XBlock.json_handler
     def staff_transcript(self, data, suffix=""):

@@ -23,8 +23,8 @@ from dataclasses import dataclass
 from xblocks.core.i18n import gettext as _
 from xblocks.core.i18n import ngettext
 from xblocks.labs import params as param_kinds
-from xblocks.labs.definition import Check, CheckPlace, Flag, LabDefinition, LabFile, Step
-from xblocks.labs.sandbox.base import Backend, ExecResult, SandboxError, SandboxHandle
+from xblocks.labs.definition import Check, CheckPlace, Flag, LabDefinition, LabFile, ServiceKind, Step
+from xblocks.labs.sandbox.base import Backend, ExecResult, SandboxError, SandboxHandle, User
 
 log = logging.getLogger(__name__)
 
@@ -137,6 +137,42 @@ def run_step_setup(backend: Backend, handle: SandboxHandle, step) -> None:
             )
 
 
+# Jupyter for a kind="notebook" service: as the learner, on the machine's loopback only (the proxy
+# reaches it there; other machines of the lab do not), with no token or password of its own (the
+# service proxy's token and cookie guard it), at the origin's root, framable (the proxy's own
+# frame-ancestors policy, which browsers also enforce, names the LMS).
+NOTEBOOK_SCRIPT = """set -e
+command -v jupyter >/dev/null || { echo "this image has no Jupyter: use an image with it (ai)" >&2; exit 1; }
+mkdir -p "$HOME/.kafaat"
+log="$HOME/.kafaat/notebook-$1.log"
+nohup jupyter notebook --no-browser --ip=127.0.0.1 --port="$1" --port-retries=0 --notebook-dir="$HOME" \
+  --NotebookApp.token= --NotebookApp.password= --NotebookApp.base_url=/ \
+  --NotebookApp.tornado_settings="{'headers': {'Content-Security-Policy': 'frame-ancestors *'}}" \
+  >"$log" 2>&1 </dev/null &
+for i in $(seq 600); do (echo > /dev/tcp/127.0.0.1/$1) 2>/dev/null && exit 0; sleep 0.05; done
+echo "Jupyter did not start on port $1" >&2; tail -5 "$log" >&2; exit 1
+"""
+NOTEBOOK_TIMEOUT = 60.0
+
+
+def start_notebooks(backend: Backend, handle: SandboxHandle, lab: LabDefinition) -> None:
+    """Start Jupyter for each ``kind="notebook"`` service of the lab, on its machine, as the learner."""
+    for service in lab.services:
+        if service.kind != ServiceKind.NOTEBOOK:
+            continue
+        pick = getattr(handle, "machine", None)  # a lab of several machines: that machine's handle
+        machine = pick(service.machine) if callable(pick) else handle
+        result = backend.exec(
+            machine, NOTEBOOK_SCRIPT, user=User.LEARNER, args=(str(service.port),), timeout=NOTEBOOK_TIMEOUT
+        )
+        if not result.ok:
+            raise ProvisionError(
+                _start_failed(),
+                f"notebook {service.id} on port {service.port} did not start: exit {result.exit_code}, "
+                f"timed out {result.timed_out}; stderr: {_tail(result.stderr)}",
+            )
+
+
 def provision(
     backend: Backend,
     lab: LabDefinition,
@@ -175,6 +211,7 @@ def provision(
                     run_step_setup(backend, handle, step)
                 except ProvisionError as error:
                     raise ProvisionError(_start_failed(), error.detail) from None
+        start_notebooks(backend, handle, lab)
         report("ready")
     except BaseException as error:
         _destroy_quietly(backend, handle)

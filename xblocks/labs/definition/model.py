@@ -151,6 +151,36 @@ class LabFile:
     machine: str = ""  # "": the lab's first machine
 
 
+class ServiceKind(enum.StrEnum):
+    """What a service tab shows: a web app on a port, Jupyter started by the platform, or the editor."""
+
+    WEB = "web"
+    NOTEBOOK = "notebook"
+    EDITOR = "editor"
+
+
+# A lab without <machine> elements has one machine of this name.
+DEFAULT_MACHINE = "lab"
+
+
+@dataclass(frozen=True)
+class Service:
+    """A tab beside the terminal: a port of a machine proxied from its own origin, or the file editor.
+
+    ``port`` is None for an editor, which works on the machine's files under ``root`` instead.
+    ``machine`` is always a name (the lab's single machine is ``lab``), so the proxy takes that
+    machine's sandbox handle whichever way the lab declares its machines.
+    """
+
+    id: str
+    label: str
+    machine: str = DEFAULT_MACHINE
+    port: int | None = None
+    path: str = "/"
+    kind: str = ServiceKind.WEB
+    root: str = ""
+
+
 @dataclass(frozen=True)
 class LabDefinition:
     display_name: str
@@ -186,6 +216,14 @@ class LabDefinition:
     def terminals(self) -> tuple[str, ...]:
         """Names of the machines the learner gets a terminal on, in declaration order."""
         return tuple(machine.name for machine in self.all_machines if machine.terminal)
+
+    services: tuple[Service, ...] = ()
+
+    def service(self, service_id: str) -> Service:
+        for service in self.services:
+            if service.id == service_id:
+                return service
+        raise KeyError(service_id)
 
     @property
     def max_score(self) -> int:

@@ -39,6 +39,7 @@ class TokenClaim:
     handle: SandboxHandle  # the machine's own handle (a lab of several machines: the one the token names)
     attach_id: int | None = None
     machine: str = ""  # "": the lab's first machine
+    service: str = ""  # the service tab this token opens; "" for the terminal
 
     @property
     def read_only(self) -> bool:

@@ -24,6 +24,9 @@ class TerminalToken(models.Model):
     mode = models.CharField(max_length=2, choices=[(m.value, m.name.replace("_", " ").lower()) for m in Mode])
     # Which machine of the lab the shell opens on; "" is the lab's first (its only, for one machine).
     machine = models.CharField(max_length=32, blank=True, default="")
+    # "" for a terminal token; a service id for a token that opens that service's tab (the service
+    # proxy exchanges it for a cookie on the service's own origin). One never opens the other.
+    service = models.CharField(max_length=32, blank=True, default="")
     attached_by = models.ForeignKey(
         settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.CASCADE, related_name="+"
     )

@@ -174,6 +174,7 @@ function KafaatLabBlock(runtime, element, args) {
     if (status) { renderSteps(status); }
     show(q(".kafaat-lab__finish"), !!(status && status.completed));
     syncTerminal(status);
+    syncServices(status);
     renderCommands(status);
     if (starting || st === "stopping") { schedulePoll(nextPollDelay()); } else { state.polls = 0; }
     /* a run started in another tab, or before a reload: follow it like our own */
@@ -345,6 +346,121 @@ function KafaatLabBlock(runtime, element, args) {
     state.grant = null;
     q(".kafaat-lab__terminal-screen").textContent = "";
   }
+
+  /* ---------------------------------------------------------------- service tabs */
+
+  /* Each service (a web app or notebook in the lab) is a tab beside the terminal: an iframe on the
+   * service's own origin, never this page's. Opening it asks service_token for a single-use token and
+   * posts it to the origin's /_kafaat/auth in the iframe (never in a URL), which sets that origin's
+   * cookie and redirects to the service. */
+  var services = { loaded: {}, sessionId: null, selected: "terminal" };
+
+  function tabs() { return qa(".kafaat-lab__tab"); }
+  function panel(id) { return q('.kafaat-lab__panel[data-panel="' + CSS.escape(id) + '"]'); }
+
+  function selectTab(id, focus) {
+    tabs().forEach(function (tab) {
+      var on = tab.getAttribute("data-tab") === id;
+      tab.setAttribute("aria-selected", on ? "true" : "false");
+      tab.tabIndex = on ? 0 : -1;
+      if (on && focus) { tab.focus(); }
+    });
+    qa(".kafaat-lab__panel").forEach(function (node) { node.hidden = node.getAttribute("data-panel") !== id; });
+    services.selected = id;
+    if (id === "terminal") {
+      if (state.terminal && state.terminal.focus) { state.terminal.focus(); }
+    } else if (!services.loaded[id]) {
+      openService(id);
+    }
+  }
+
+  function postToService(grant, target) {
+    var form = document.createElement("form");
+    form.method = "POST";
+    form.action = grant.url;
+    form.target = target;
+    form.hidden = true;
+    [["token", grant.token], ["next", grant.path || "/"], ["lang", root.getAttribute("lang") || ""]].forEach(function (pair) {
+      var input = document.createElement("input");
+      input.type = "hidden";
+      input.name = pair[0];
+      input.value = pair[1];
+      form.appendChild(input);
+    });
+    root.appendChild(form);
+    form.submit();
+    /* removed once the navigation has started: a form taken out at once may cancel its submission */
+    window.setTimeout(function () { if (form.parentNode) { form.parentNode.removeChild(form); } }, 5000);
+  }
+
+  function serviceNote(id, text) { q(".kafaat-lab__service-status", panel(id)).textContent = text; }
+
+  function openService(id, newWindow) {
+    var box = panel(id);
+    if (!box || !state.status || state.status.state !== "ready") { return; }
+    if (!newWindow) { services.loaded[id] = true; }
+    serviceNote(id, _("Opening…"));
+    post("service_token", { service: id }).then(function (grant) {
+      serviceNote(id, "");
+      if (newWindow) { postToService(grant, "_blank"); return; }
+      /* a fresh frame named before it is inserted: a form finds a frame by the name it was created with */
+      var old = q(".kafaat-lab__service-frame", box);
+      var frame = document.createElement("iframe");
+      frame.className = old.className;
+      frame.title = old.title;
+      frame.setAttribute("referrerpolicy", "no-referrer");
+      frame.name = "kafaat-service-" + id + "-" + Math.random().toString(36).slice(2);
+      old.parentNode.replaceChild(frame, old);
+      postToService(grant, frame.name);
+    }, function (error) {
+      services.loaded[id] = false;
+      serviceNote(id, error && error.message ? error.message : _("This service could not be opened."));
+    });
+  }
+
+  function syncServices(status) {
+    if (!tabs().length) { return; }
+    var ready = !!(status && status.state === "ready" && status.session_id !== null && status.session_id !== undefined);
+    var session = ready ? status.session_id : null;
+    if (session !== services.sessionId) { /* another lab, or none: every frame starts afresh */
+      services.sessionId = session;
+      services.loaded = {};
+      qa(".kafaat-lab__service").forEach(function (box) {
+        var frame = q(".kafaat-lab__service-frame", box);
+        frame.src = "about:blank";
+        frame.hidden = true;
+        q(".kafaat-lab__service-status", box).textContent = ready ? "" : _("This service opens here when your lab is ready.");
+      });
+    }
+    tabs().forEach(function (tab) { if (tab.getAttribute("data-tab") !== "terminal") { tab.disabled = !ready; } });
+    qa(".kafaat-lab__service-reload, .kafaat-lab__service-window").forEach(function (button) { button.disabled = !ready; });
+    if (!ready && services.selected !== "terminal") { selectTab("terminal"); }
+    else if (ready && services.selected !== "terminal" && !services.loaded[services.selected]) { openService(services.selected); }
+  }
+
+  root.addEventListener("click", function (event) {
+    var tab = event.target.closest(".kafaat-lab__tab");
+    if (tab && root.contains(tab)) { selectTab(tab.getAttribute("data-tab")); return; }
+    var button = event.target.closest(".kafaat-lab__service-reload, .kafaat-lab__service-window");
+    if (button && root.contains(button)) {
+      var id = button.closest(".kafaat-lab__service").getAttribute("data-panel");
+      openService(id, button.classList.contains("kafaat-lab__service-window"));
+    }
+  });
+  root.addEventListener("keydown", function (event) {
+    var tab = event.target.closest && event.target.closest(".kafaat-lab__tab");
+    if (!tab) { return; }
+    var all = tabs().filter(function (node) { return !node.disabled; });
+    var index = all.indexOf(tab);
+    var forward = root.getAttribute("dir") === "rtl" ? "ArrowLeft" : "ArrowRight";
+    var backward = forward === "ArrowLeft" ? "ArrowRight" : "ArrowLeft";
+    var next = { Home: 0, End: all.length - 1 }[event.key];
+    if (event.key === forward) { next = (index + 1) % all.length; }
+    if (event.key === backward) { next = (index - 1 + all.length) % all.length; }
+    if (next === undefined) { return; }
+    event.preventDefault();
+    selectTab(all[next].getAttribute("data-tab"), true);
+  });
 
   /* ---------------------------------------------------------------- polling */
 
@@ -612,6 +728,15 @@ function KafaatLabBlock(runtime, element, args) {
               readOnly: true, i18n: i18n
             }) : null;
             if (!viewer) { screen.textContent = _("The terminal is not available on this site."); }
+          });
+          tabs().forEach(function (tab) { /* each service, read-only in a new window */
+            var id = tab.getAttribute("data-tab");
+            if (id === "terminal") { return; }
+            staffButton(actions, fmt(_("View %(name)s's %(service)s (read-only)"), { name: s.username, service: tab.textContent }), function () {
+              post("staff_service_token", { session_id: s.session_id, service: id }).then(function (grant) {
+                postToService(grant, "_blank");
+              }, function (error) { staffSay(error.message); });
+            });
           });
           staffButton(actions, fmt(_("Extend %(name)s's lab"), who), function () {
             staffAct("staff_extend", { session_id: s.session_id, seconds: args.extendSeconds }, _("Time extended."));
