@@ -157,10 +157,7 @@ class _Folder:
             raise ScenarioError([_("%(what)s names no file.") % {"what": what}])
         if _climbs(relative):
             raise ScenarioError(
-                [
-                    _("%(what)s names %(path)r, which is outside the scenario folder.")
-                    % {"what": what, "path": relative}
-                ]
+                [_("%(what)s names %(path)r, which is outside the scenario folder.") % {"what": what, "path": relative}]
             )
         path = self.root
         for part in pathlib.PurePosixPath(relative).parts:
@@ -213,9 +210,7 @@ def _xml_text(text: str, what: str) -> str:
             ]
         )
     if LAB_EXPRESSION.search(text):
-        raise ScenarioError(
-            [_("%(what)s contains '{{ lab.', which Kafaat reads as a lab parameter.") % {"what": what}]
-        )
+        raise ScenarioError([_("%(what)s contains '{{ lab.', which Kafaat reads as a lab parameter.") % {"what": what}])
     return text
 
 
@@ -414,7 +409,8 @@ class _Markdown:
         line = IMAGE.sub(self._image, line)
         for match in PLACEHOLDER.finditer(line):
             self.note(
-                _("the placeholder %(text)s") % {"text": match.group(0)}, _("Kafaat has no such placeholder; kept as text")
+                _("the placeholder %(text)s") % {"text": match.group(0)},
+                _("Kafaat has no such placeholder; kept as text"),
             )
         return line
 
@@ -518,6 +514,7 @@ class _Scenario:
         self.notes: list[Note] = []
         self.reasons: list[str] = []
         self.scanned: list[str] = []  # scripts and commands, scanned for container engines and clusters
+        self.refused_image = ""  # "kubernetes" or "docker" when the image itself was refused
 
     def note(self, item: str, reason: str) -> None:
         self.notes.append(Note(item, reason))
@@ -533,11 +530,7 @@ class _Scenario:
         except ValueError as error:
             raise ScenarioError(
                 [_("index.json is not valid JSON: %(reason)s") % {"reason": getattr(error, "msg", error)}]
-                + (
-                    [_("(line %(line)s)") % {"line": error.lineno}]
-                    if isinstance(error, json.JSONDecodeError)
-                    else []
-                )
+                + ([_("(line %(line)s)") % {"line": error.lineno}] if isinstance(error, json.JSONDecodeError) else [])
             ) from None
         if not isinstance(data, dict):
             raise ScenarioError([_("index.json must hold an object.")])
@@ -580,6 +573,7 @@ class _Scenario:
                 )
                 % {"image": image_id}
             )
+            self.refused_image = "kubernetes"
             return ""
         if DOCKER_IMAGE.search(image_id):
             self.reasons.append(
@@ -589,6 +583,7 @@ class _Scenario:
                 )
                 % {"image": image_id}
             )
+            self.refused_image = "docker"
             return ""
         if LINUX_IMAGE.match(image_id):
             image = self.machine_image or "base"
@@ -602,7 +597,8 @@ class _Scenario:
         if self.machine_image:
             self.note(
                 _("the image %(image)s") % {"image": image_id},
-                _("unknown to the importer; runs on %(kafaat)s as --machine-image asked") % {"kafaat": self.machine_image},
+                _("unknown to the importer; runs on %(kafaat)s as --machine-image asked")
+                % {"kafaat": self.machine_image},
             )
             return self.machine_image
         self.reasons.append(
@@ -631,12 +627,17 @@ class _Scenario:
                 )
                 continue
             if not isinstance(items, list):
-                raise ScenarioError([_("index.json: details.assets.%(machine)s must be a list.") % {"machine": machine}])
+                raise ScenarioError(
+                    [_("index.json: details.assets.%(machine)s must be a list.") % {"machine": machine}]
+                )
             for item in items:
                 files.extend(self._asset(item, entries, seen))
         if len(files) > MAX_FILES:
             raise ScenarioError(
-                [_("The scenario has %(count)d asset files; a lab holds at most %(cap)d.") % {"count": len(files), "cap": MAX_FILES}]
+                [
+                    _("The scenario has %(count)d asset files; a lab holds at most %(cap)d.")
+                    % {"count": len(files), "cap": MAX_FILES}
+                ]
             )
         return files
 
@@ -679,9 +680,7 @@ class _Scenario:
             raise ScenarioError([_("index.json: an asset has no file.")])
         pattern = pattern.strip().lstrip("./") if pattern.startswith("./") else pattern.strip()
         if _climbs(pattern):
-            raise ScenarioError(
-                [_("The asset %(path)r is outside the scenario's assets folder.") % {"path": pattern}]
-            )
+            raise ScenarioError([_("The asset %(path)r is outside the scenario's assets folder.") % {"path": pattern}])
         target = _target(item.get("target"))
         if target is None:
             raise ScenarioError([_("index.json: the asset %(path)s has no target folder.") % {"path": pattern}])
@@ -783,7 +782,10 @@ class _Scenario:
             raise ScenarioError([_("index.json: details.steps must be a list.")])
         if len(steps_data) > MAX_STEPS:
             raise ScenarioError(
-                [_("The scenario has %(count)d steps; a lab holds at most %(cap)d.") % {"count": len(steps_data), "cap": MAX_STEPS}]
+                [
+                    _("The scenario has %(count)d steps; a lab holds at most %(cap)d.")
+                    % {"count": len(steps_data), "cap": MAX_STEPS}
+                ]
             )
         steps = []
         graded = 0
@@ -808,19 +810,26 @@ class _Scenario:
                 )
         files = self.assets(details)
 
+        refused_image = self.refused_image
         for text in self.scanned:
-            for pattern, reason in (
+            for kind, pattern, reason in (
                 (
+                    "docker",
                     DOCKER_USE,
-                    _("The scenario runs %(command)s: a container engine needs privileges that a rootless sandbox does not give."),
+                    _(
+                        "The scenario runs %(command)s: a container engine needs privileges that a rootless sandbox does not give."
+                    ),
                 ),
                 (
+                    "kubernetes",
                     KUBERNETES_USE,
-                    _("The scenario runs %(command)s: it needs a Kubernetes cluster, which a rootless sandbox cannot run."),
+                    _(
+                        "The scenario runs %(command)s: it needs a Kubernetes cluster, which a rootless sandbox cannot run."
+                    ),
                 ),
             ):
                 match = pattern.search(text)
-                if match:
+                if match and kind != refused_image:  # the image's own line already says it
                     line = reason % {"command": match.group(1)}
                     if line not in self.reasons:
                         self.reasons.append(line)
@@ -836,10 +845,19 @@ class _Scenario:
         services = []
         for port in dict.fromkeys(ports):
             services.append(
-                {"id": f"port-{port}", "machine": "lab", "port": str(port), "path": "/", "label": _("Port %(port)s") % {"port": port}, "kind": "web"}
+                {
+                    "id": f"port-{port}",
+                    "machine": "lab",
+                    "port": str(port),
+                    "path": "/",
+                    "label": _("Port %(port)s") % {"port": port},
+                    "kind": "web",
+                }
             )
         if editor:
-            services.append({"id": "editor", "machine": "lab", "label": _("Editor"), "kind": "editor", "root": ROOT_HOME})
+            services.append(
+                {"id": "editor", "machine": "lab", "label": _("Editor"), "kind": "editor", "root": ROOT_HOME}
+            )
         service_xml = []
         for service in services:
             if self.knows_services:
@@ -883,7 +901,9 @@ class _Scenario:
         try:
             parse_lab(olx)
         except LabDefinitionError as error:
-            raise ScenarioError([_("The imported lab is not valid: %(problem)s") % {"problem": str(p)} for p in error.errors]) from None
+            raise ScenarioError(
+                [_("The imported lab is not valid: %(problem)s") % {"problem": str(p)} for p in error.errors]
+            ) from None
         del notes_before
         return ImportedLab(
             folder=self.label,
@@ -897,9 +917,18 @@ class _Scenario:
     def _foreground_block(self, script: str, what: str) -> str:
         self.note(
             what,
-            _("Kafaat does not type scripts into the terminal by itself; it is shown as a command block the learner runs with one click"),
+            _(
+                "Kafaat does not type scripts into the terminal by itself; it is shown as a command block the learner runs with one click"
+            ),
         )
-        return _("Killercoda typed these commands into the terminal at this point; press *Run in the terminal* to do the same:") + "\n\n```\n" + script + "\n```"
+        return (
+            _(
+                "Killercoda typed these commands into the terminal at this point; press *Run in the terminal* to do the same:"
+            )
+            + "\n\n```\n"
+            + script
+            + "\n```"
+        )
 
     def step(self, step: Any, number: int) -> tuple[str, bool, list[int]]:
         if not isinstance(step, dict):
@@ -913,21 +942,34 @@ class _Scenario:
             # Steps as folders (step1/text.md) are named in index.json; a missing "text" falls back to them.
             for candidate in (f"step{number}/text.md", f"step{number}.md"):
                 if self.folder.exists(candidate):
-                    text = self.folder.read(candidate, _("the text of step %(number)d") % {"number": number}, MAX_TEXT_CHARS)
+                    text = self.folder.read(
+                        candidate, _("the text of step %(number)d") % {"number": number}, MAX_TEXT_CHARS
+                    )
                     break
         converted = _Markdown(self.notes, _("step %(number)d") % {"number": number}).convert(text or "")
         self.scanned.extend(code for code, _interrupt in converted.commands)
         parts = []
-        foreground = self.script(step, "foreground", where, _("the foreground script of step %(number)d") % {"number": number})
+        foreground = self.script(
+            step, "foreground", where, _("the foreground script of step %(number)d") % {"number": number}
+        )
         if foreground is None:
-            foreground = self.script(step, "code", where, _("the foreground script of step %(number)d") % {"number": number})
+            foreground = self.script(
+                step, "code", where, _("the foreground script of step %(number)d") % {"number": number}
+            )
         if foreground:
-            parts.append(self._foreground_block(foreground, _("the foreground script of step %(number)d") % {"number": number}))
+            parts.append(
+                self._foreground_block(foreground, _("the foreground script of step %(number)d") % {"number": number})
+            )
         parts.append(converted.markdown)
         instructions = "\n\n".join(part for part in parts if part.strip()).strip() or title
-        background = self.script(step, "background", where, _("the background script of step %(number)d") % {"number": number})
+        background = self.script(
+            step, "background", where, _("the background script of step %(number)d") % {"number": number}
+        )
         verify = self.script(step, "verify", where, _("the verify script of step %(number)d") % {"number": number})
-        lines = [f"  <step{_attrs([('id', step_id), ('title', title)])}>", _element("instructions", [], instructions, "    ")]
+        lines = [
+            f"  <step{_attrs([('id', step_id), ('title', title)])}>",
+            _element("instructions", [], instructions, "    "),
+        ]
         if background:
             lines.append(_element("setup", [("user", "root")], background, "    "))
         if verify:
@@ -942,7 +984,10 @@ class _Scenario:
         for hint in converted.hints[:19]:
             lines.append(_element("hint", [("cost", "0")], hint, "    "))
         if len(converted.hints) > 19:
-            self.note(_("hints of step %(number)d past the 19th") % {"number": number}, _("a step holds at most 20 checks and hints"))
+            self.note(
+                _("hints of step %(number)d past the 19th") % {"number": number},
+                _("a step holds at most 20 checks and hints"),
+            )
         if verify and converted.commands:
             solve = _solve(converted.commands)
             lines.append(_element("solve", [("user", "root")], solve, "    "))
@@ -1003,7 +1048,9 @@ def is_scenario(path: pathlib.Path) -> bool:
     return (path / "index.json").exists() or (path / "index.json").is_symlink()
 
 
-def import_scenario(path: pathlib.Path, *, lab_key: str = "", machine_image: str | None = None, services: bool | None = None) -> ImportedLab:
+def import_scenario(
+    path: pathlib.Path, *, lab_key: str = "", machine_image: str | None = None, services: bool | None = None
+) -> ImportedLab:
     """One scenario folder as one lab; ScenarioError says every reason it cannot be."""
     if path.is_symlink():
         raise ScenarioError([_("%(path)s is a symbolic link; links are not followed.") % {"path": path}])
@@ -1023,7 +1070,11 @@ def _course_order(root: pathlib.Path) -> list[str]:
             items = data.get("items") if isinstance(data, dict) else None
             if isinstance(items, list):
                 names = [item.get("path") for item in items if isinstance(item, dict)]
-                return [name for name in names if isinstance(name, str) and name and not _climbs(name) and "/" not in name.strip("/")]
+                return [
+                    name
+                    for name in names
+                    if isinstance(name, str) and name and not _climbs(name) and "/" not in name.strip("/")
+                ]
         except (FileRefused, ValueError, RecursionError):
             pass
     return sorted(child.name for child in root.iterdir() if child.is_dir() and not child.name.startswith("."))
@@ -1035,7 +1086,9 @@ def import_path(path: str | os.PathLike, *, machine_image: str | None = None) ->
     result = ImportResult(source=str(path))
     services = knows_services()
     if root.is_symlink() or not root.is_dir():
-        result.refused.append(Refused(str(path), [_("%(path)s is not a folder (links are not followed).") % {"path": path}]))
+        result.refused.append(
+            Refused(str(path), [_("%(path)s is not a folder (links are not followed).") % {"path": path}])
+        )
         return result
     if is_scenario(root):
         try:
@@ -1052,10 +1105,14 @@ def import_path(path: str | os.PathLike, *, machine_image: str | None = None) ->
     for name in names[: MAX_SCENARIOS + 1]:
         child = root / name
         if len(result.labs) + len(result.refused) >= MAX_SCENARIOS:
-            result.refused.append(Refused(name, [_("A course imports at most %(cap)d scenarios.") % {"cap": MAX_SCENARIOS}]))
+            result.refused.append(
+                Refused(name, [_("A course imports at most %(cap)d scenarios.") % {"cap": MAX_SCENARIOS}])
+            )
             break
         if child.is_symlink():
-            result.refused.append(Refused(name, [_("%(path)s is a symbolic link; links are not followed.") % {"path": name}]))
+            result.refused.append(
+                Refused(name, [_("%(path)s is a symbolic link; links are not followed.") % {"path": name}])
+            )
             continue
         if not child.is_dir() or not is_scenario(child):
             continue
