@@ -75,6 +75,7 @@ def test_a_killercoda_scenario_maps_every_field():
         '#!/bin/bash\necho "Files lab: your work is in /root" > /etc/motd\ntouch /tmp/.intro-ready'
     ]
     assert "Well done" in lab.finish
+    assert lab.foreground == "cd /root && clear"  # typed into the terminal when it opens
     # assets: a glob, a ~ target, an octal chmod, a folder with +x
     files = {item.path: item for item in lab.files}
     assert set(files) == {
@@ -135,9 +136,9 @@ def test_step_folders_traffic_placeholders_and_xml_special_characters():
     imported = import_scenario(WEB)
     lab = parse_lab(imported.olx)
     one, two = lab.steps
-    # step folders (step1/text.md, step1/verify.sh ...) and a foreground script shown as a command block
-    assert one.instructions.startswith("Killercoda typed these commands")
-    assert "```\ncd /srv/site\nls\n```" in one.instructions
+    # step folders (step1/text.md, step1/verify.sh ...); the foreground script is typed when the step is reached
+    assert one.instructions.startswith("A template waits")
+    assert one.foreground == "cd /srv/site\nls"
     assert one.setup[0].script.endswith("chmod 0755 /srv/site")
     # a CDATA terminator and XML specials survive exactly
     assert "[[ -s $page ]]>/dev/null || exit 1" in one.checks[0].script
@@ -164,9 +165,9 @@ def test_katacoda_fields_and_actions():
     imported = import_scenario(KATACODA)
     lab = parse_lab(imported.olx)
     assert [setup.script for setup in lab.setup] == ["mkdir -p /root/reports"]  # intro courseData
-    assert "```\ncd /root\n```" in lab.intro  # intro code: the foreground script
+    assert lab.foreground == "cd /root"  # intro code: the foreground script
     step = lab.steps[0]
-    assert "```\nhead -n 3 ~/access.log\n```" in step.instructions
+    assert step.foreground == "head -n 3 ~/access.log"
     assert "```\ngrep -c '^10.0.0.7 ' ~/access.log > ~/reports/count.txt\n```" in step.instructions
     assert "`access.log`" in step.instructions and "{{open}}" not in step.instructions
     assert "/root/access.log" in {item.path for item in lab.files}

@@ -100,7 +100,8 @@ class Step:
     """One step. A step with neither checks nor flags is a reading (or setup) step: it passes when reached.
 
     ``setup`` scripts run in the learner's environment when the learner reaches the step (at start for
-    the steps already reached, then as each earlier step passes).
+    the steps already reached, then as each earlier step passes). ``foreground`` is typed into the
+    learner's terminal by their page when the step is reached, visibly, as the Run button types a command.
     """
 
     id: str
@@ -112,6 +113,7 @@ class Step:
     solve: str | None = None
     solve_user: str = "root"
     setup: tuple[SetupScript, ...] = ()
+    foreground: str = ""  # commands the page types into the terminal when the step is reached
 
     @property
     def max_points(self) -> int:
@@ -152,6 +154,7 @@ class LabDefinition:
     steps: tuple[Step, ...] = ()
     intro: str = ""  # Markdown shown before the steps
     finish: str = ""  # Markdown shown once every step has passed
+    foreground: str = ""  # commands the page types into the terminal when it first opens
 
     @property
     def max_score(self) -> int:

@@ -338,10 +338,18 @@ class _Parser:
                 if child.tag in pages:
                     self.error(child, _("A lab has one <%(tag)s>.") % {"tag": child.tag})
                 pages[child.tag] = self.script(child, MAX_TEXT_CHARS, _("The %(tag)s page") % {"tag": child.tag})
+            elif child.tag == "foreground":
+                self.attributes(child, CHILD_ATTRIBUTES["foreground"])
+                if child.tag in pages:
+                    self.error(child, _("A lab has one <%(tag)s>.") % {"tag": child.tag})
+                pages[child.tag] = self.foreground(child)
             else:
                 self.error(
                     child,
-                    _("Unknown element <%(tag)s> in <kafaat_lab>; expected intro, param, setup, file, step or finish.")
+                    _(
+                        "Unknown element <%(tag)s> in <kafaat_lab>; expected intro, param, setup, file, foreground, "
+                        "step or finish."
+                    )
                     % {"tag": child.tag},
                 )
         if not steps:
@@ -376,7 +384,15 @@ class _Parser:
             steps=tuple(steps),
             intro=pages.get("intro", ""),
             finish=pages.get("finish", ""),
+            foreground=pages.get("foreground", ""),
         )
+
+    def foreground(self, node) -> str:
+        """Commands typed into the learner's terminal: plain text, and something to type."""
+        text = self.script(node, MAX_SCRIPT_CHARS, _("The foreground commands"))
+        if not text.strip():
+            self.error(node, _("<foreground> is empty; remove it or write the commands to type."))
+        return text
 
     def param(self, node, seen: dict[str, int]) -> Param:
         self.attributes(node, CHILD_ATTRIBUTES["param"])
@@ -460,7 +476,7 @@ class _Parser:
             self.error(node, _("Step %(id)s needs a title.") % {"id": step_id})
         if node.text and node.text.strip():
             self.error(node, _("Text directly inside <step> is not allowed; put it in <instructions>."))
-        instructions, solve, solve_user = None, None, str(User.ROOT)
+        instructions, solve, solve_user, foreground = None, None, str(User.ROOT), None
         checks, flags, hints, setup = [], [], [], []
         for child in node:
             if not isinstance(child.tag, str):
@@ -471,7 +487,10 @@ class _Parser:
             if allowed is None:
                 self.error(
                     child,
-                    _("Unknown element <%(tag)s> in <step>; expected instructions, setup, check, flag, hint or solve.")
+                    _(
+                        "Unknown element <%(tag)s> in <step>; expected instructions, foreground, setup, check, "
+                        "flag, hint or solve."
+                    )
                     % {"tag": child.tag},
                 )
                 continue
@@ -480,6 +499,10 @@ class _Parser:
                 if instructions is not None:
                     self.error(child, _("A step has one <instructions>."))
                 instructions = self.script(child, MAX_TEXT_CHARS, _("The instructions"))
+            elif child.tag == "foreground":
+                if foreground is not None:
+                    self.error(child, _("A step has one <foreground>."))
+                foreground = self.foreground(child)
             elif child.tag == "setup":
                 script = self.script(child, MAX_SCRIPT_CHARS, _("The setup script"))
                 if not script.strip():
@@ -549,6 +572,7 @@ class _Parser:
             solve=solve,
             solve_user=solve_user,
             setup=tuple(setup),
+            foreground=foreground or "",
         )
 
     def references(self, declared: set[str]) -> None:

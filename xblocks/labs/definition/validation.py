@@ -109,6 +109,7 @@ CHILD_ATTRIBUTES = {
     "step": {"id", "title"},
     "intro": set(),
     "finish": set(),
+    "foreground": set(),
 }
 
 
@@ -119,6 +120,7 @@ STEP_CHILD_ATTRIBUTES = {
     "hint": {"cost"},
     "solve": {"user"},
     "setup": {"user"},
+    "foreground": set(),
 }
 
 

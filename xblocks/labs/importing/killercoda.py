@@ -772,8 +772,7 @@ class _Scenario:
         foreground = self.script(intro_data, "foreground", "details.intro", _("the intro foreground script"))
         if foreground is None:
             foreground = self.script(intro_data, "code", "details.intro", _("the intro foreground script"))
-        if foreground:
-            intro_parts.append(self._foreground_block(foreground, _("the intro foreground script")))
+        lab_foreground = foreground or ""
 
         steps_data = details.get("steps")
         if steps_data is None:
@@ -817,14 +816,16 @@ class _Scenario:
                     "docker",
                     DOCKER_USE,
                     _(
-                        "The scenario runs %(command)s: a container engine needs privileges that a rootless sandbox does not give."
+                        "The scenario runs %(command)s: a container engine needs privileges that a rootless "
+                        "sandbox does not give."
                     ),
                 ),
                 (
                     "kubernetes",
                     KUBERNETES_USE,
                     _(
-                        "The scenario runs %(command)s: it needs a Kubernetes cluster, which a rootless sandbox cannot run."
+                        "The scenario runs %(command)s: it needs a Kubernetes cluster, which a rootless sandbox "
+                        "cannot run."
                     ),
                 ),
             ):
@@ -868,12 +869,19 @@ class _Scenario:
                     _("this Kafaat does not know <service> yet; the tab is missing from the lab"),
                 )
 
-        lines = [
-            f"<kafaat_lab{_attrs([('display_name', title), ('lab_key', lab_key), ('image', image), ('sudo', 'true'), ('time_limit', '60m')])}>"
+        lab_attrs = [
+            ("display_name", title),
+            ("lab_key", lab_key),
+            ("image", image),
+            ("sudo", "true"),
+            ("time_limit", "60m"),
         ]
+        lines = [f"<kafaat_lab{_attrs(lab_attrs)}>"]
         intro = "\n\n".join(part for part in intro_parts if part.strip()).strip()
         if intro:
             lines.append(_element("intro", [], intro, "  "))
+        if lab_foreground:
+            lines.append(_element("foreground", [], lab_foreground, "  "))
         lines.extend(service_xml)
         lines.append(
             _element(
@@ -914,22 +922,6 @@ class _Scenario:
             services=services if self.knows_services else [],
         )
 
-    def _foreground_block(self, script: str, what: str) -> str:
-        self.note(
-            what,
-            _(
-                "Kafaat does not type scripts into the terminal by itself; it is shown as a command block the learner runs with one click"
-            ),
-        )
-        return (
-            _(
-                "Killercoda typed these commands into the terminal at this point; press *Run in the terminal* to do the same:"
-            )
-            + "\n\n```\n"
-            + script
-            + "\n```"
-        )
-
     def step(self, step: Any, number: int) -> tuple[str, bool, list[int]]:
         if not isinstance(step, dict):
             raise ScenarioError([_("index.json: step %(number)d must be an object.") % {"number": number}])
@@ -948,20 +940,11 @@ class _Scenario:
                     break
         converted = _Markdown(self.notes, _("step %(number)d") % {"number": number}).convert(text or "")
         self.scanned.extend(code for code, _interrupt in converted.commands)
-        parts = []
-        foreground = self.script(
-            step, "foreground", where, _("the foreground script of step %(number)d") % {"number": number}
-        )
+        what = _("the foreground script of step %(number)d") % {"number": number}
+        foreground = self.script(step, "foreground", where, what)
         if foreground is None:
-            foreground = self.script(
-                step, "code", where, _("the foreground script of step %(number)d") % {"number": number}
-            )
-        if foreground:
-            parts.append(
-                self._foreground_block(foreground, _("the foreground script of step %(number)d") % {"number": number})
-            )
-        parts.append(converted.markdown)
-        instructions = "\n\n".join(part for part in parts if part.strip()).strip() or title
+            foreground = self.script(step, "code", where, what)  # Katacoda
+        instructions = converted.markdown.strip() or title
         background = self.script(
             step, "background", where, _("the background script of step %(number)d") % {"number": number}
         )
@@ -970,6 +953,8 @@ class _Scenario:
             f"  <step{_attrs([('id', step_id), ('title', title)])}>",
             _element("instructions", [], instructions, "    "),
         ]
+        if foreground:
+            lines.append(_element("foreground", [], foreground, "    "))
         if background:
             lines.append(_element("setup", [("user", "root")], background, "    "))
         if verify:
