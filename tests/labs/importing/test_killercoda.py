@@ -174,6 +174,9 @@ def test_katacoda_fields_and_actions():
     notes = [note.item for note in imported.notes]
     assert any("{{open}}" in item for item in notes) and any("{{execute T2}}" in item for item in notes)
     assert any("terminal" in item for item in notes)  # the uilayout
+    # fields with no Kafaat meaning are named, not silently lost
+    assert {"index.json.pathwayTitle", "index.json.difficulty", "index.json.time"} <= set(notes)
+    assert "environment.hideHiddenObjects" in notes
 
 
 def test_relative_images_are_named_and_replaced_by_their_description():

@@ -40,6 +40,7 @@ from xblocks.labs.definition import (
 )
 
 MAX_INDEX_BYTES = 256 * 1024
+INDEX_KEYS = {"title", "description", "details", "backend", "interface", "environment"}
 MAX_SCENARIOS = 100
 MAX_ASSET_ENTRIES = 2000  # entries walked under assets/ before giving up (a huge tree is refused)
 CHECK_TIMEOUT = "30s"  # a verify script that never ends is killed and fails the check
@@ -529,8 +530,10 @@ class _Scenario:
             raise ScenarioError([_("index.json is nested too deeply.")]) from None
         except ValueError as error:
             raise ScenarioError(
-                [_("index.json is not valid JSON: %(reason)s") % {"reason": getattr(error, "msg", error)}]
-                + ([_("(line %(line)s)") % {"line": error.lineno}] if isinstance(error, json.JSONDecodeError) else [])
+                [
+                    _("index.json is not valid JSON: %(reason)s (line %(line)s).")
+                    % {"reason": getattr(error, "msg", error), "line": getattr(error, "lineno", "?")}
+                ]
             ) from None
         if not isinstance(data, dict):
             raise ScenarioError([_("index.json must hold an object.")])
@@ -678,9 +681,10 @@ class _Scenario:
         pattern = item.get("file")
         if not isinstance(pattern, str) or not pattern.strip():
             raise ScenarioError([_("index.json: an asset has no file.")])
-        pattern = pattern.strip().lstrip("./") if pattern.startswith("./") else pattern.strip()
+        pattern = pattern.strip().removeprefix("./")
         if _climbs(pattern):
             raise ScenarioError([_("The asset %(path)r is outside the scenario's assets folder.") % {"path": pattern}])
+        self.unused(item, {"file", "target", "chmod"}, _("the asset %(path)s") % {"path": pattern})
         target = _target(item.get("target"))
         if target is None:
             raise ScenarioError([_("index.json: the asset %(path)s has no target folder.") % {"path": pattern}])
@@ -735,12 +739,23 @@ class _Scenario:
                 return None
         return text
 
+    def unused(self, data: dict, known: set[str], where: str) -> None:
+        """Name every field of ``data`` that the import does not carry (difficulty, time, IDE options...)."""
+        for key in data:
+            if key not in known:
+                self.note(f"{where}.{key}" if where else str(key), _("Kafaat does not use this field; dropped"))
+
     def build(self, lab_key: str) -> ImportedLab:
         data = self.index()
         details = self._object(data, "details")
         backend = self._object(data, "backend")
         environment = self._object(data, "environment")  # Katacoda
         interface = self._object(data, "interface")
+        self.unused(data, INDEX_KEYS, "index.json")
+        self.unused(details, {"intro", "steps", "finish", "assets"}, "details")
+        self.unused(backend, {"imageid"}, "backend")
+        self.unused(interface, {"layout"}, "interface")
+        self.unused(environment, {"uilayout", "imageid"}, "environment")
         title = (self._string(data, "title", "index") or "").strip() or self.label
         image = self.image(backend, environment)
         layout = self._string(interface, "layout", "interface") or self._string(environment, "uilayout", "environment")
@@ -748,9 +763,9 @@ class _Scenario:
         if layout and not editor:
             self.note(_("the layout %(layout)s") % {"layout": layout}, _("the lab page has its own layout"))
 
-        notes_before = len(self.notes)
         markdown = _Markdown(self.notes, _("intro"))
         intro_data = self._object(details, "intro")
+        self.unused(intro_data, {"text", "background", "foreground", "courseData", "code"}, "details.intro")
         intro_parts = []
         description = (self._string(data, "description", "index") or "").strip()
         if description:
@@ -795,6 +810,7 @@ class _Scenario:
             ports.extend(step_ports)
 
         finish_data = self._object(details, "finish")
+        self.unused(finish_data, {"text", "background", "foreground"}, "details.finish")
         finish_text = self.text(finish_data, "text", "details.finish", MAX_TEXT_CHARS, _("the finish text"))
         finish = ""
         if finish_text:
@@ -912,7 +928,6 @@ class _Scenario:
             raise ScenarioError(
                 [_("The imported lab is not valid: %(problem)s") % {"problem": str(p)} for p in error.errors]
             ) from None
-        del notes_before
         return ImportedLab(
             folder=self.label,
             title=title,
@@ -926,6 +941,7 @@ class _Scenario:
         if not isinstance(step, dict):
             raise ScenarioError([_("index.json: step %(number)d must be an object.") % {"number": number}])
         where = f"details.steps[{number - 1}]"
+        self.unused(step, {"title", "text", "verify", "background", "foreground", "code"}, where)
         title = (self._string(step, "title", where) or "").strip() or _("Step %(number)d") % {"number": number}
         title = _xml_text(title, where)
         step_id = f"step{number}"
