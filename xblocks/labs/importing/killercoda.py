@@ -523,7 +523,7 @@ class _Scenario:
     # index.json
 
     def index(self) -> dict:
-        raw = self.folder.read("index.json", _("index.json"), MAX_INDEX_BYTES)
+        raw = self.folder.read("index.json", "index.json", MAX_INDEX_BYTES)
         try:
             data = json.loads(raw)
         except RecursionError:
