@@ -25,6 +25,9 @@ WEB = COURSE / "web-service"
 KATACODA = COURSE / "katacoda-grep"
 
 
+PNG = bytes.fromhex("89504e470d0a1a0a0000000d4948445200000001000000010806000000")
+
+
 def _lab(path, **kwargs):
     return parse_lab(import_scenario(path, **kwargs).olx)
 
@@ -179,11 +182,57 @@ def test_katacoda_fields_and_actions():
     assert "environment.hideHiddenObjects" in notes
 
 
-def test_relative_images_are_named_and_replaced_by_their_description():
+def test_small_relative_images_travel_inside_the_lab_as_data_uris():
     imported = import_scenario(FILES)
-    assert "*(image: The terminal on the right)*" in parse_lab(imported.olx).intro
-    assert any("./images/terminal.png" in note.item for note in imported.notes)
-    assert "PNG" not in imported.olx
+    assert "![The terminal on the right](data:image/png;base64,iVBORw0KGgo" in parse_lab(imported.olx).intro
+    web = parse_lab(import_scenario(WEB).olx)  # relative to step1/text.md
+    assert "![How a request reaches the page](data:image/gif;base64,R0lGOD" in web.steps[0].instructions
+
+
+def test_images_that_cannot_travel_are_named_and_replaced_by_their_description(tmp_path):
+    secret = tmp_path / "secret.png"
+    secret.write_bytes(PNG)
+    text = "\n\n".join(
+        [
+            "Make it: `touch /root/done`{{exec}}",
+            "![vector](pic.svg)",
+            "![big](big.png)",
+            "![outside](../secret.png)",
+            "![linked](linked.png)",
+            "![missing](nowhere.png)",
+            "![remote](https://example.org/pic.png)",
+        ]
+    )
+    folder = _scenario(
+        tmp_path,
+        files={
+            "step1.md": text,
+            "pic.svg": "<svg onload='alert(1)'/>",
+            "big.png": PNG + b"\0" * (30 * 1024),
+        },
+    )
+    (folder / "linked.png").symlink_to(secret)
+    imported = import_scenario(folder)
+    step = parse_lab(imported.olx).steps[0]
+    for alt in ("vector", "big", "outside", "linked", "missing"):
+        assert f"*(image: {alt})*" in step.instructions
+    assert "![remote](https://example.org/pic.png)" in step.instructions
+    assert "data:" not in imported.olx and "alert" not in imported.olx
+    reasons = {note.item.split(": ", 1)[1]: note.reason for note in imported.notes}
+    assert "SVG" in reasons["the image pic.svg"]
+    assert "refused before reading" in reasons["the image big.png"]
+    assert "outside the scenario folder" in reasons["the image ../secret.png"]
+    assert "symbolic link" in reasons["the image linked.png"]
+
+
+def test_the_images_of_one_text_share_a_budget(tmp_path):
+    image = PNG + b"\0" * (20 * 1024)
+    text = "Make it: `touch /root/done`{{exec}}\n\n![one](one.png)\n\n![two](two.png)\n\n![three](three.png)"
+    folder = _scenario(tmp_path, files={"step1.md": text, "one.png": image, "two.png": image, "three.png": image})
+    imported = import_scenario(folder)
+    step = parse_lab(imported.olx).steps[0]
+    assert step.instructions.count("data:image/png;base64,") == 1
+    assert sum("together" in note.reason for note in imported.notes) == 2
 
 
 def test_a_folder_of_scenarios_is_a_course_of_labs_in_structure_order():
@@ -396,7 +445,7 @@ def test_the_command_writes_olx_that_validates_and_a_json_report(tmp_path, capsy
     assert "3 labs imported, 0 refused" in err
     data = json.loads(report.read_text())
     assert [lab["lab_key"] for lab in data["labs"]] == ["files-and-permissions", "web-service", "katacoda-grep"]
-    assert all(lab["dropped"] for lab in data["labs"])
+    assert [bool(lab["dropped"]) for lab in data["labs"]] == [False, True, True]  # the first carried over whole
     assert main(["lab", "validate", str(out)]) == 0
     assert capsys.readouterr().out.count(": ok: ") == 3
 

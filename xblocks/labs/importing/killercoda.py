@@ -15,10 +15,12 @@ commands, ``~`` and verify scripts (checks as root, from ``/root``) mean what th
 
 from __future__ import annotations
 
+import base64
 import fnmatch
 import json
 import os
 import pathlib
+import posixpath
 import re
 import stat
 from dataclasses import dataclass, field
@@ -40,6 +42,8 @@ from xblocks.labs.definition import (
 )
 
 MAX_INDEX_BYTES = 256 * 1024
+MAX_IMAGE_BYTES = 24 * 1024  # an image inlined as a data: URI (a third larger once in base64)
+MAX_IMAGES_CHARS = 40 * 1024  # all the inlined images of one text, within the 64 KiB cap of a text
 INDEX_KEYS = {"title", "description", "details", "backend", "interface", "environment"}
 MAX_SCENARIOS = 100
 MAX_ASSET_ENTRIES = 2000  # entries walked under assets/ before giving up (a huge tree is refused)
@@ -180,14 +184,17 @@ class _Folder:
         except ScenarioError:
             return True  # let read() say why
 
-    def read(self, relative: str, what: str, cap: int) -> str:
+    def read_bytes(self, relative: str, what: str, cap: int) -> bytes:
         path = self.path(relative, what)
         try:
-            raw = read_limited(path, cap)
+            return read_limited(path, cap)
         except FileRefused as error:
             raise ScenarioError(
                 [_("%(what)s (%(path)s): %(reason)s") % {"what": what, "path": relative, "reason": error}]
             ) from None
+
+    def read(self, relative: str, what: str, cap: int) -> str:
+        raw = self.read_bytes(relative, what, cap)
         try:
             text = raw.decode("utf-8-sig")
         except UnicodeDecodeError as error:
@@ -259,10 +266,13 @@ class _Converted:
 class _Markdown:
     """Killercoda Markdown to Kafaat Markdown: actions on code to plain blocks (the page adds Copy and Run)."""
 
-    def __init__(self, notes: list[Note], where: str, machine_count: int = 1):
+    def __init__(self, notes: list[Note], where: str, folder: _Folder | None = None, base: str = ""):
         self.notes = notes
         self.where = where
-        self.machine_count = machine_count
+        self.machine_count = 1
+        self.folder = folder
+        self.base = base  # the folder of the Markdown file, inside the scenario: images are relative to it
+        self.image_budget = MAX_IMAGES_CHARS
 
     def note(self, item: str, reason: str) -> None:
         self.notes.append(Note(f"{self.where}: {item}", reason))
@@ -447,15 +457,46 @@ class _Markdown:
         return SELECTOR.sub(lambda m: port_of(m.group(0)), line)
 
     def _image(self, match: re.Match) -> str:
+        """A relative raster image becomes a data: URI when small (labs carry no static files); else its description."""
         src = match.group("src")
         if re.match(r"^https?://", src, re.IGNORECASE):
             return match.group(0)
         alt = match.group("alt").strip() or src
-        self.note(
-            _("the image %(src)s") % {"src": src},
-            _("labs carry no static files and the page shows no data: images; replaced by its description"),
-        )
-        return "*" + (_("(image: %(alt)s)") % {"alt": alt}) + "*"
+        item = _("the image %(src)s") % {"src": src}
+        data, reason = self._image_data(src)
+        if data is not None and len(data) > self.image_budget:
+            data, reason = None, _("the text's images are over %(cap)d characters together") % {"cap": MAX_IMAGES_CHARS}
+        if data is None:
+            self.note(item, reason + "; " + _("replaced by its description"))
+            return "*" + (_("(image: %(alt)s)") % {"alt": alt}) + "*"
+        self.image_budget -= len(data)
+        return f"![{match.group('alt')}]({data})"
+
+    def _image_data(self, src: str) -> tuple[str | None, str]:
+        if self.folder is None or re.match(r"^[a-z][a-z0-9+.-]*:", src, re.IGNORECASE):
+            return None, _("only images in the scenario folder are imported")
+        relative = posixpath.normpath(posixpath.join(self.base, src.split("#")[0].split("?")[0]))
+        try:
+            raw = self.folder.read_bytes(relative, _("the image"), MAX_IMAGE_BYTES)
+        except ScenarioError as error:
+            return None, "; ".join(error.reasons)
+        kind = _raster_kind(raw)
+        if kind is None:
+            return None, _("only PNG, JPEG, GIF and WebP images are imported (an SVG can carry script)")
+        return f"data:image/{kind};base64," + base64.b64encode(raw).decode("ascii"), ""
+
+
+def _raster_kind(raw: bytes) -> str | None:
+    """The image type from its first bytes, for the four raster formats browsers show: never trust a name."""
+    if raw.startswith(b"\x89PNG\r\n\x1a\n"):
+        return "png"
+    if raw.startswith(b"\xff\xd8\xff"):
+        return "jpeg"
+    if raw.startswith((b"GIF87a", b"GIF89a")):
+        return "gif"
+    if raw[:4] == b"RIFF" and raw[8:12] == b"WEBP":
+        return "webp"
+    return None
 
 
 # ---------------------------------------------------------------------------------------------------
@@ -763,8 +804,9 @@ class _Scenario:
         if layout and not editor:
             self.note(_("the layout %(layout)s") % {"layout": layout}, _("the lab page has its own layout"))
 
-        markdown = _Markdown(self.notes, _("intro"))
         intro_data = self._object(details, "intro")
+        intro_name = self._string(intro_data, "text", "details.intro") or ""
+        markdown = _Markdown(self.notes, _("intro"), self.folder, posixpath.dirname(intro_name))
         self.unused(intro_data, {"text", "background", "foreground", "courseData", "code"}, "details.intro")
         intro_parts = []
         description = (self._string(data, "description", "index") or "").strip()
@@ -814,7 +856,10 @@ class _Scenario:
         finish_text = self.text(finish_data, "text", "details.finish", MAX_TEXT_CHARS, _("the finish text"))
         finish = ""
         if finish_text:
-            converted = _Markdown(self.notes, _("finish")).convert(finish_text)
+            finish_name = self._string(finish_data, "text", "details.finish") or ""
+            converted = _Markdown(self.notes, _("finish"), self.folder, posixpath.dirname(finish_name)).convert(
+                finish_text
+            )
             finish = "\n\n".join([converted.markdown, *converted.hints]).strip()
             ports.extend(converted.ports)
         for key in ("background", "foreground"):
@@ -945,16 +990,20 @@ class _Scenario:
         title = (self._string(step, "title", where) or "").strip() or _("Step %(number)d") % {"number": number}
         title = _xml_text(title, where)
         step_id = f"step{number}"
+        text_name = self._string(step, "text", where) or ""
         text = self.text(step, "text", where, MAX_TEXT_CHARS, _("the text of step %(number)d") % {"number": number})
         if text is None:
             # Steps as folders (step1/text.md) are named in index.json; a missing "text" falls back to them.
             for candidate in (f"step{number}/text.md", f"step{number}.md"):
                 if self.folder.exists(candidate):
+                    text_name = candidate
                     text = self.folder.read(
                         candidate, _("the text of step %(number)d") % {"number": number}, MAX_TEXT_CHARS
                     )
                     break
-        converted = _Markdown(self.notes, _("step %(number)d") % {"number": number}).convert(text or "")
+        converted = _Markdown(
+            self.notes, _("step %(number)d") % {"number": number}, self.folder, posixpath.dirname(text_name)
+        ).convert(text or "")
         self.scanned.extend(code for code, _interrupt in converted.commands)
         what = _("the foreground script of step %(number)d") % {"number": number}
         foreground = self.script(step, "foreground", where, what)
