@@ -32,7 +32,10 @@ def test_escape_neutralises_check_output():
     assert escape("<b>&'\"") == "&lt;b&gt;&amp;&#x27;&quot;"
 
 
-PIXEL = "data:image/png;base64,iVBORw0KGgoAAAANSUhEUgAAAAEAAAABCAYAAAAfFcSJAAAADUlEQVR42mNk+M9QDwADhgGAWjR9awAAAABJRU5ErkJggg=="
+PIXEL = (
+    "data:image/png;base64,"
+    "iVBORw0KGgoAAAANSUhEUgAAAAEAAAABCAYAAAAfFcSJAAAADUlEQVR42mNk+M9QDwADhgGAWjR9awAAAABJRU5ErkJggg=="
+)
 
 
 def test_a_raster_data_image_is_kept_and_every_other_data_url_is_dropped():

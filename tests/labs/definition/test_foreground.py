@@ -12,7 +12,7 @@ LAB = """<kafaat_lab display_name="Typed">
 clear</foreground>
   <step id="one" title="One">
     <instructions>Read.</instructions>
-    <foreground><![CDATA[mkdir -p ~/{{ lab.param.dir }} && cd ~/{{ lab.param.dir }} && ls | head -n 2 > /dev/null]]></foreground>
+    <foreground><![CDATA[mkdir -p ~/{{ lab.param.dir }} && cd ~/{{ lab.param.dir }} && ls | head -n 2]]></foreground>
     <check id="c">true</check>
   </step>
   <step id="two" title="Two"><instructions>No foreground.</instructions></step>
