@@ -510,3 +510,12 @@ def test_the_imported_terminal_opens_as_root_in_root(tmp_path):
         assert stay.stdout.strip() == "learner"
     finally:
         backend.destroy(handle)
+
+
+@pytest.mark.parametrize(
+    "script",
+    ["echo ']]>'", "x=']]]]>'; y='<![CDATA[ & <tag> ]]>]]>'", "cat <<'EOF'\n<a href=\"?a=1&b=2\">]]></a>\nEOF"],
+)
+def test_cdata_terminators_and_markup_in_scripts_survive_exactly(tmp_path, script):
+    lab = _lab(_scenario(tmp_path, files={"verify.sh": script + "\n"}))
+    assert lab.steps[0].checks[0].script == script
