@@ -369,3 +369,21 @@ class JobRun:
 
     def as_json(self) -> dict[str, Any]:
         return asdict(self)
+
+
+@dataclass(frozen=True)
+class ServiceTarget:
+    """Where a service of a ready session lives: its machine's sandbox handle (``SandboxHandle``) and port.
+
+    ``kind`` is ``web``, ``notebook`` or ``editor`` (no port; the editor works under ``root``).
+    """
+
+    session_id: int
+    service_id: str
+    label: str
+    kind: str
+    machine: str
+    handle: Any
+    port: int | None
+    path: str = "/"
+    root: str = ""

@@ -51,6 +51,8 @@ def start_gateway(server: str, db_name: str, **extra_env: str) -> Gateway:
             "PYTHONUNBUFFERED": "1",
         }
     )
+    # service tabs on *.svc.localhost at this port (the proxy answers on the same server)
+    env["KAFAAT_SERVICE_ORIGIN"] = f"http://{{id}}.svc.localhost:{port}"
     env.update(extra_env)
     process = subprocess.Popen(
         [sys.executable, "-m", "tests.labs.terminal.gateway_server", str(port), server],

@@ -20,7 +20,11 @@ from xblocks.labs.api.checks import (
 from xblocks.labs.api.gateway import (
     add_terminal_assets,
     can_watch,
+    machine_handle,
     record_activity,
+    service_target,
+    service_token,
+    services,
     session_owner,
     terminal_target,
     terminal_token,
@@ -131,5 +135,9 @@ __all__ = [
     "teardown_session",
     "terminal_target",
     "terminal_token",
+    "machine_handle",
+    "service_target",
+    "service_token",
+    "services",
     "transcript",
 ]

@@ -11,9 +11,11 @@ from django.utils import timezone
 from xblocks.core import compat
 from xblocks.core.i18n import gettext as _
 from xblocks.labs.api.status import (
+    _parsed,
     _row,
 )
 from xblocks.labs.data import (
+    ServiceTarget,
     SessionNotFound,
     SessionNotReady,
     SessionState,
@@ -33,6 +35,60 @@ def terminal_target(session_id: int):
     if row.state != S.READY or not row.handle:
         raise SessionNotReady(_("Your lab is not running. Start it first."), f"session {session_id} is {row.state}")
     return SandboxHandle.from_json(row.handle)
+
+
+def machine_handle(handle: SandboxHandle, machine: str) -> SandboxHandle:
+    """The sandbox handle of one machine of a session's environment (a lab of several machines
+    answers ``handle.machine(name)``; a single-machine handle is its own only machine)."""
+    pick = getattr(handle, "machine", None)
+    return pick(machine) if callable(pick) else handle
+
+
+def services(session_id: int) -> tuple:
+    """The services the session's lab declares (from the definition it was started from)."""
+    row = LabSession.objects.filter(pk=session_id).values_list("definition_hash", "definition").first()
+    if row is None:
+        raise SessionNotFound(_("This lab session does not exist."), f"no LabSession {session_id}")
+    return _parsed(row[0], row[1]).services
+
+
+def service_target(session_id: int, service_id: str) -> ServiceTarget:
+    """Where a ready session's service lives (the service proxy connects there, the editor works there).
+
+    Raises ``SessionNotReady`` unless the session is ready, ``SessionNotFound`` for an undeclared
+    service: the proxy reaches only the ports the lab's author declared, never one a request names.
+    """
+    row = _row(session_id)
+    if row.state != S.READY or not row.handle:
+        raise SessionNotReady(_("Your lab is not running. Start it first."), f"session {session_id} is {row.state}")
+    try:
+        service = _parsed(row.definition_hash, row.definition).service(service_id)
+    except KeyError:
+        raise SessionNotFound(
+            _("This lab has no such service."), f"session {session_id} declares no service {service_id!r}"
+        ) from None
+    return ServiceTarget(
+        session_id=session_id,
+        service_id=service.id,
+        label=service.label,
+        kind=service.kind,
+        machine=service.machine,
+        handle=machine_handle(SandboxHandle.from_json(row.handle), service.machine),
+        port=service.port,
+        path=service.path,
+        root=service.root,
+    )
+
+
+def service_token(user, session_id: int, service_id: str, *, mode: str, attached_by=None) -> dict[str, Any]:
+    """Mint a token that opens one service tab of a ready session (the caller has checked who may ask)."""
+    service_target(session_id, service_id)
+    terminal_api = _terminal_door()
+    if terminal_api is None:
+        raise SessionNotReady(_("Services are not available on this site."), "terminal app not installed")
+    return terminal_api.mint_service_token(
+        user=user, session_id=session_id, service_id=service_id, mode=mode, attached_by=attached_by
+    )
 
 
 def record_activity(session_id: int) -> None:

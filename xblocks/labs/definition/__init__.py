@@ -8,6 +8,7 @@ and units), ``parsing``, ``serialising``, ``rendering`` (per-learner parameters)
 """
 
 from xblocks.labs.definition.model import (
+    DEFAULT_MACHINE,
     TAG,
     Check,
     CheckPlace,
@@ -19,6 +20,8 @@ from xblocks.labs.definition.model import (
     LabFile,
     Param,
     Problem,
+    Service,
+    ServiceKind,
     SetupScript,
     Step,
 )
@@ -98,6 +101,9 @@ __all__ = [
     "NUMBER_PATTERN",
     "Param",
     "Problem",
+    "Service",
+    "ServiceKind",
+    "DEFAULT_MACHINE",
     "RESERVED_PREFIXES",
     "RUNTIME_ATTRIBUTES",
     "SIZE_PATTERN",

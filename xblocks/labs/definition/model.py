@@ -133,6 +133,36 @@ class LabFile:
     content: str
 
 
+class ServiceKind(enum.StrEnum):
+    """What a service tab shows: a web app on a port, Jupyter started by the platform, or the editor."""
+
+    WEB = "web"
+    NOTEBOOK = "notebook"
+    EDITOR = "editor"
+
+
+# A lab without <machine> elements has one machine of this name.
+DEFAULT_MACHINE = "lab"
+
+
+@dataclass(frozen=True)
+class Service:
+    """A tab beside the terminal: a port of a machine proxied from its own origin, or the file editor.
+
+    ``port`` is None for an editor, which works on the machine's files under ``root`` instead.
+    ``machine`` is always a name (the lab's single machine is ``lab``), so the proxy takes that
+    machine's sandbox handle whichever way the lab declares its machines.
+    """
+
+    id: str
+    label: str
+    machine: str = DEFAULT_MACHINE
+    port: int | None = None
+    path: str = "/"
+    kind: str = ServiceKind.WEB
+    root: str = ""
+
+
 @dataclass(frozen=True)
 class LabDefinition:
     display_name: str
@@ -155,6 +185,13 @@ class LabDefinition:
     intro: str = ""  # Markdown shown before the steps
     finish: str = ""  # Markdown shown once every step has passed
     foreground: str = ""  # commands the page types into the terminal when it first opens
+    services: tuple[Service, ...] = ()
+
+    def service(self, service_id: str) -> Service:
+        for service in self.services:
+            if service.id == service_id:
+                return service
+        raise KeyError(service_id)
 
     @property
     def max_score(self) -> int:

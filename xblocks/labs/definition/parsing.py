@@ -13,6 +13,7 @@ from xblocks.core.xml import UnsafeXMLError
 from xblocks.core.xml import parse as parse_xml
 from xblocks.labs import params as param_kinds
 from xblocks.labs.definition.model import (
+    DEFAULT_MACHINE,
     TAG,
     Check,
     CheckPlace,
@@ -24,6 +25,8 @@ from xblocks.labs.definition.model import (
     LabFile,
     Param,
     Problem,
+    Service,
+    ServiceKind,
     SetupScript,
     Step,
 )
@@ -38,14 +41,18 @@ from xblocks.labs.definition.validation import (
     MAX_FILES,
     MAX_FLAG_CHARS,
     MAX_ITEMS_PER_STEP,
+    MAX_LABEL_CHARS,
     MAX_PARAMS,
     MAX_POINTS,
     MAX_SCRIPT_CHARS,
+    MAX_SERVICES,
     MAX_STEPS,
     MAX_TEXT_CHARS,
     MAX_TIME_LIMIT,
     MIN_TIME_LIMIT,
     RUNTIME_ATTRIBUTES,
+    SERVICE_ID_PATTERN,
+    SERVICE_PATH_PATTERN,
     SIZE_PATTERN,
     SIZE_UNITS,
     STEP_CHILD_ATTRIBUTES,
@@ -98,6 +105,7 @@ class _Parser:
         self.offset = offset
         self.problems: list[Problem] = []
         self.texts: list[tuple[str, int]] = []  # (text, line where it starts) to check references
+        self.machines: tuple[str, ...] = (DEFAULT_MACHINE,)
 
     def error(self, node: Any, message: str) -> None:
         line = getattr(node, "sourceline", None) if node is not None else None
@@ -309,7 +317,8 @@ class _Parser:
         if root.text and root.text.strip():
             self.error(root, _("Text directly inside <kafaat_lab> is not allowed; put it in a step's <instructions>."))
 
-        params, setup, files, steps = [], [], [], []
+        params, setup, files, steps, services = [], [], [], [], []
+        self.machines = self.machine_names(root)
         pages: dict[str, str] = {}
         step_ids: dict[str, int] = {}
         item_ids: dict[str, int] = {}
@@ -333,6 +342,8 @@ class _Parser:
                 files.append(self.file(child, paths))
             elif child.tag == "step":
                 steps.append(self.step(child, step_ids, item_ids))
+            elif child.tag == "service":
+                services.append((child, self.service(child)))
             elif child.tag in ("intro", "finish"):
                 self.attributes(child, CHILD_ATTRIBUTES[child.tag])
                 if child.tag in pages:
@@ -348,7 +359,7 @@ class _Parser:
                     child,
                     _(
                         "Unknown element <%(tag)s> in <kafaat_lab>; expected intro, param, setup, file, foreground, "
-                        "step or finish."
+                        "service, step or finish."
                     )
                     % {"tag": child.tag},
                 )
@@ -360,10 +371,12 @@ class _Parser:
             (_("steps"), steps, MAX_STEPS),
             (_("files"), files, MAX_FILES),
             (_("params"), params, MAX_PARAMS),
+            (_("services"), services, MAX_SERVICES),
         ):
             if len(items) > cap:
                 self.error(root, _("A lab can have at most %(cap)s %(what)s.") % {"cap": cap, "what": what})
         self.references(set(param_names))
+        self.services(services, self.machines)
         if self.problems:
             raise LabDefinitionError(self.problems)
         return LabDefinition(
@@ -385,6 +398,7 @@ class _Parser:
             intro=pages.get("intro", ""),
             finish=pages.get("finish", ""),
             foreground=pages.get("foreground", ""),
+            services=tuple(service for _node, service in services),
         )
 
     def foreground(self, node) -> str:
@@ -393,6 +407,104 @@ class _Parser:
         if not text.strip():
             self.error(node, _("<foreground> is empty; remove it or write the commands to type."))
         return text
+
+    @staticmethod
+    def machine_names(root: etree._Element) -> tuple[str, ...]:
+        """The lab's machine names: the declared ``<machine name>``s, else its single machine ``lab``."""
+        declared = [
+            (child.get("name") or "").strip() for child in root if isinstance(child.tag, str) and child.tag == "machine"
+        ]
+        return tuple(declared) or (DEFAULT_MACHINE,)
+
+    def service(self, node) -> Service:
+        """One ``<service>``; ids, ports and machines across services are checked by ``services``."""
+        self.attributes(node, CHILD_ATTRIBUTES["service"])
+        if (node.text and node.text.strip()) or len(node):
+            self.error(node, _("<service> takes attributes only."))
+        service_id = (node.get("id") or "").strip()
+        if not SERVICE_ID_PATTERN.match(service_id):
+            self.error(
+                node,
+                _(
+                    "Service id %(value)r must be 1 to 24 lowercase letters, digits or - "
+                    "(it names the service's web address)."
+                )
+                % {"value": service_id},
+            )
+        raw_kind = (node.get("kind") or ServiceKind.WEB).strip()
+        try:
+            kind = ServiceKind(raw_kind)
+        except ValueError:
+            self.error(
+                node,
+                _("Service kind must be one of %(kinds)s, not %(value)r.")
+                % {"kinds": ", ".join(ServiceKind), "value": raw_kind},
+            )
+            kind = ServiceKind.WEB
+        label = (node.get("label") or "").strip() or service_id
+        if len(label) > MAX_LABEL_CHARS:
+            self.error(node, _("A service label has at most %(cap)s characters.") % {"cap": MAX_LABEL_CHARS})
+        # without machine=, the first declared machine (the single machine ``lab`` when none is declared)
+        machine = (node.get("machine") or self.machines[0]).strip()
+        port, path, root = None, "/", ""
+        if kind == ServiceKind.EDITOR:
+            for name in ("port", "path"):
+                if node.get(name) is not None:
+                    self.error(node, _("An editor service takes no %(name)s.") % {"name": name})
+            root = (node.get("root") or "").strip()
+            problem = path_problem(root) if root else _("An editor service needs a root folder (root=...).")
+            if problem:
+                self.error(node, problem)
+        else:
+            if node.get("root") is not None:
+                self.error(node, _("Only an editor service takes a root."))
+            if node.get("port") is None:
+                self.error(node, _("Service %(id)s needs a port.") % {"id": service_id})
+            port = self.integer(node, "port", None, 1, 65535)
+            path = (node.get("path") or "/").strip()
+            if not SERVICE_PATH_PATTERN.match(path) or path.startswith("//") or ".." in path.split("?")[0].split("/"):
+                self.error(
+                    node, _("Service path %(value)r must be an absolute URL path such as /app/.") % {"value": path}
+                )
+                path = "/"
+        return Service(
+            id=service_id,
+            label=label,
+            machine=machine,
+            port=port,
+            path=path,
+            kind=str(kind),
+            root=root,
+        )
+
+    def services(self, services: list[tuple[Any, Service]], machines: tuple[str, ...]) -> None:
+        """Across services: unique ids, one service per machine and port, and machines that exist."""
+        ids: dict[str, int] = {}
+        ports: dict[tuple[str, int], str] = {}
+        for node, service in services:
+            line = (node.sourceline or 0) + self.offset
+            if service.id in ids:
+                self.error(
+                    node,
+                    _("Duplicate service id %(value)r (first used on line %(line)s).")
+                    % {"value": service.id, "line": ids[service.id]},
+                )
+            else:
+                ids[service.id] = line
+            if service.machine not in machines:
+                self.error(
+                    node,
+                    _("Service %(id)s names machine %(machine)r; the lab's machines are: %(known)s.")
+                    % {"id": service.id, "machine": service.machine, "known": ", ".join(machines)},
+                )
+            if service.port is not None:
+                other = ports.setdefault((service.machine, service.port), service.id)
+                if other != service.id:
+                    self.error(
+                        node,
+                        _("Services %(first)s and %(second)s both use port %(port)s of machine %(machine)s.")
+                        % {"first": other, "second": service.id, "port": service.port, "machine": service.machine},
+                    )
 
     def param(self, node, seen: dict[str, int]) -> Param:
         self.attributes(node, CHILD_ATTRIBUTES["param"])

@@ -10,6 +10,7 @@ from xblocks.labs.definition.model import (
     TAG,
     CheckPlace,
     LabDefinition,
+    ServiceKind,
 )
 from xblocks.labs.definition.validation import (
     format_size,
@@ -85,6 +86,17 @@ def serialize_lab(definition: LabDefinition) -> str:
     for lab_file in d.files:
         attrs = _attrs([("path", lab_file.path), ("mode", f"{lab_file.mode:04o}"), ("owner", lab_file.owner)])
         out.append(f"  <file{attrs}>{_body(lab_file.content.removesuffix(chr(10)))}</file>")
+    for service in d.services:
+        attrs = [
+            ("id", service.id),
+            ("machine", service.machine),
+            ("port", service.port),
+            ("path", service.path if service.kind != ServiceKind.EDITOR and service.path != "/" else None),
+            ("label", service.label),
+            ("kind", service.kind),
+            ("root", service.root or None),
+        ]
+        out.append(f"  <service{_attrs(attrs)}/>")
     for step in d.steps:
         out.append(f"  <step{_attrs([('id', step.id), ('title', step.title)])}>")
         out.append(f"    <instructions>{_body(step.instructions)}</instructions>")

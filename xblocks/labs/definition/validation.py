@@ -110,7 +110,15 @@ CHILD_ATTRIBUTES = {
     "intro": set(),
     "finish": set(),
     "foreground": set(),
+    "service": {"id", "machine", "port", "path", "label", "kind", "root"},
 }
+
+# A service id is one DNS label of its origin (``<session>-<service>.svc.…``): lowercase, digits, -.
+SERVICE_ID_PATTERN = re.compile(r"^[a-z0-9](?:[a-z0-9-]{0,22}[a-z0-9])?$")
+MAX_SERVICES = 8
+MAX_LABEL_CHARS = 64
+# What a service's path may hold: an absolute URL path with its query, no scheme, host or fragment.
+SERVICE_PATH_PATTERN = re.compile(r"^/[A-Za-z0-9._~!$&'()*+,;=:@%/?-]{0,511}$")
 
 
 STEP_CHILD_ATTRIBUTES = {

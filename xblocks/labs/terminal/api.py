@@ -29,6 +29,7 @@ log = logging.getLogger(__name__)
 
 MAX_TOKEN_TTL = 60
 PATH_PREFIX = "/kafaat/terminal/ws/"  # routing.py serves <PATH_PREFIX><session_id>/
+AUTH_PATH = "/_kafaat/auth"  # on a service's origin: trades a service token for that origin's cookie
 _TOKEN_CHARS = 64
 
 
@@ -91,19 +92,21 @@ def mint_token(*, user, session_id: int, mode: str, attached_by=None) -> dict:
     return TokenGrant(token=token, url=_gateway_url(handle.host, session_id), expires_in=ttl).as_json()
 
 
-def consume_token(token: object, session_id: int) -> TokenClaim | None:
+def consume_token(token: object, session_id: int, *, service: str = "") -> TokenClaim | None:
     """Use a token once for ``session_id``; ``None`` when it is malformed, unknown, used, expired,
     for another session, or its holder lost the right to the session since it was minted.
 
-    The consume is one conditional UPDATE, so of concurrent replays exactly one wins.
+    The consume is one conditional UPDATE, so of concurrent replays exactly one wins. ``service``
+    names the service tab the token must be for ("": the terminal): a token for one never opens
+    the other.
     """
     if not isinstance(token, str) or not 16 <= len(token) <= _TOKEN_CHARS * 2:
         return None
     digest = _digest(token)
     now = timezone.now()
-    won = TerminalToken.objects.filter(digest=digest, consumed_at__isnull=True, expires_at__gt=now).update(
-        consumed_at=now
-    )
+    won = TerminalToken.objects.filter(
+        digest=digest, consumed_at__isnull=True, expires_at__gt=now, service=service
+    ).update(consumed_at=now)
     if won != 1:
         return None
     row = TerminalToken.objects.select_related("user", "attached_by").get(digest=digest)
@@ -118,7 +121,10 @@ def consume_token(token: object, session_id: int) -> TokenClaim | None:
             return None
         if row.mode == Mode.READ_ONLY and viewer.pk != owner_id and not directory.can_watch(viewer, session_id):
             return None
-        handle = directory.terminal_target(session_id)
+        if service:
+            handle = directory.service_target(session_id, service).handle
+        else:
+            handle = directory.terminal_target(session_id)
     except Exception:
         # fail closed: a session that vanished or cannot be resolved opens nothing
         log.warning("terminal token for session %s refused: session not available", session_id, exc_info=True)
@@ -135,7 +141,58 @@ def consume_token(token: object, session_id: int) -> TokenClaim | None:
         mode=row.mode,
         handle=handle,
         attach_id=attach_id,
+        service=service,
     )
+
+
+def service_origin(session_id: int, service_id: str) -> str:
+    """The origin a session's service is served from (``SERVICE_ORIGIN`` with its ``{id}``); "" when off."""
+    template = str(terminal_settings.SERVICE_ORIGIN or "")
+    if not template:
+        return ""
+    return template.replace("{id}", f"{int(session_id)}-{service_id}").rstrip("/")
+
+
+def mint_service_token(*, user, session_id: int, service_id: str, mode: str, attached_by=None) -> dict:
+    """A single-use token (at most 60 s) that opens one service tab of ``session_id`` in ``mode``.
+
+    The same rules as ``mint_token`` (the learner's own session for ``rw``, watch rights for ``ro``);
+    the page posts it to the service origin's ``/_kafaat/auth``, which trades it for a cookie of that
+    origin alone. Returns ``{"token", "url", "origin", "path", "expires_in"}``.
+    """
+    try:
+        mode = Mode(mode)
+    except ValueError:
+        raise TerminalDenied(f"unknown service mode {mode!r}") from None
+    origin = service_origin(session_id, service_id)
+    if not origin:
+        raise TerminalDenied("service tabs are off on this site (SERVICE_ORIGIN is empty)")
+    directory = sessions()
+    owner_id, _usage_key, _course_key = directory.session_owner(session_id)
+    viewer = attached_by or user
+    if mode == Mode.READ_WRITE and (user.pk != owner_id or viewer.pk != owner_id):
+        raise TerminalDenied(f"user {user.pk} does not own lab session {session_id}")
+    if mode == Mode.READ_ONLY and viewer.pk != owner_id and not directory.can_watch(viewer, session_id):
+        raise TerminalDenied(f"user {viewer.pk} may not watch lab session {session_id}")
+    target = directory.service_target(session_id, service_id)  # raises unless ready and declared
+    ttl = max(1, min(int(terminal_settings.TERMINAL_TOKEN_TTL), MAX_TOKEN_TTL))
+    token = secrets.token_urlsafe(48)
+    TerminalToken.objects.create(
+        digest=_digest(token),
+        user=user,
+        session_id=session_id,
+        mode=mode.value,
+        service=service_id,
+        attached_by=attached_by if attached_by is not None and attached_by.pk != user.pk else None,
+        expires_at=timezone.now() + datetime.timedelta(seconds=ttl),
+    )
+    return {
+        "token": token,
+        "url": f"{origin}{AUTH_PATH}",
+        "origin": origin,
+        "path": target.path,
+        "expires_in": ttl,
+    }
 
 
 def end_attach(attach_id: int) -> None:
@@ -217,6 +274,8 @@ __all__ = [
     "add_to_fragment",
     "mint_token",
     "consume_token",
+    "mint_service_token",
+    "service_origin",
     "end_attach",
     "record_activity",
     "open_transcript",

@@ -1,4 +1,4 @@
-"""The gateway as its own ASGI service on a lab host: ``daphne xblocks.labs.terminal.asgi:application``.
+"""The gateway and the service proxy as one ASGI service on a lab host (``xblocks.labs.terminal.asgi:application``).
 
 It needs the Django settings of the LMS (for the database holding tokens and transcripts) but serves
 no HTTP pages: browsers reach it only with a token minted by the LMS.
@@ -13,6 +13,7 @@ django.setup()
 
 from channels.routing import ProtocolTypeRouter, URLRouter  # noqa: E402
 
+from xblocks.labs.terminal.proxy import routed  # noqa: E402
 from xblocks.labs.terminal.routing import websocket_urlpatterns  # noqa: E402
 
 
@@ -25,4 +26,5 @@ async def _no_http(scope, receive, send):
     await send({"type": "http.response.body", "body": b"terminal gateway: websockets only\n"})
 
 
-application = ProtocolTypeRouter({"http": _no_http, "websocket": URLRouter(websocket_urlpatterns)})
+# Requests whose Host is a service origin (SERVICE_ORIGIN) go to the service proxy; the rest is the gateway.
+application = routed(ProtocolTypeRouter({"http": _no_http, "websocket": URLRouter(websocket_urlpatterns)}))

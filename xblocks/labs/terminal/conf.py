@@ -34,5 +34,19 @@ terminal_settings = AppSettings(
         "TERMINAL_TRANSCRIPT_FLUSH_SECONDS": 5.0,  # batching keeps DB work off the keystroke path
         "TERMINAL_TRANSCRIPT_RETENTION_DAYS": 90,
         "TERMINAL_HISTORY_MAX_BYTES": 256 * 1024,
+        # The service proxy (docs/services.md). Each service tab is served from its own origin, never
+        # the LMS's: this template with {id} replaced by "<session>-<service>", e.g.
+        # "https://{id}.labs.example-usercontent.org" (a wildcard DNS name and certificate) or, on one
+        # machine, "http://{id}.svc.localhost:8000" (browsers resolve *.localhost to loopback).
+        # "" turns service tabs off.
+        "SERVICE_ORIGIN": "",
+        "SERVICE_COOKIE_AGE": 8 * 3600,  # seconds; every request also checks the lab is still running
+        "SERVICE_MAX_REQUEST_BYTES": 16 * 1024 * 1024,  # a larger request body is refused (413)
+        "SERVICE_MAX_RESPONSE_BYTES": 256 * 1024 * 1024,  # a longer response is cut off
+        "SERVICE_CONNECT_TIMEOUT": 5.0,  # seconds to connect to the port inside the machine
+        "SERVICE_RESPONSE_TIMEOUT": 60.0,  # seconds for the service to send its response headers
+        "SERVICE_IDLE_TIMEOUT": 60.0,  # seconds of silence after which a response is cut off
+        "SERVICE_MAX_WEBSOCKET_MESSAGE": 16 * 1024 * 1024,  # bytes; a larger message closes the socket
+        "SERVICE_TARGET_CACHE_SECONDS": 2.0,  # how long the proxy trusts "this lab is running"
     }
 )

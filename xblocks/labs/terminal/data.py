@@ -36,6 +36,7 @@ class TokenClaim:
     mode: str
     handle: SandboxHandle
     attach_id: int | None = None
+    service: str = ""  # the service tab this token opens; "" for the terminal
 
     @property
     def read_only(self) -> bool:

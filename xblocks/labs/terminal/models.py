@@ -22,6 +22,9 @@ class TerminalToken(models.Model):
     user = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="+")
     session_id = models.BigIntegerField(db_index=True)
     mode = models.CharField(max_length=2, choices=[(m.value, m.name.replace("_", " ").lower()) for m in Mode])
+    # "" for a terminal token; a service id for a token that opens that service's tab (the service
+    # proxy exchanges it for a cookie on the service's own origin). One never opens the other.
+    service = models.CharField(max_length=32, blank=True, default="")
     attached_by = models.ForeignKey(
         settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.CASCADE, related_name="+"
     )

@@ -11,6 +11,7 @@ import pathlib
 import secrets
 import shutil
 import signal
+import socket
 import stat
 import struct
 import subprocess
@@ -32,7 +33,7 @@ from xblocks.labs.sandbox.base import (
     SandboxSpec,
     User,
 )
-from xblocks.labs.sandbox.local import checks, entering, making
+from xblocks.labs.sandbox.local import checks, entering, making, ports
 from xblocks.labs.sandbox.local.kernel import TTY_GID, mounted_under, sandbox_pty, start_time, umount
 from xblocks.labs.sandbox.local.layout import (
     HANDLE_FILE,
@@ -424,6 +425,16 @@ class LocalBackend:
         finally:
             os.close(slave)
         return LocalPty(process, master)
+
+    def connect(self, handle: SandboxHandle, port: int, *, timeout: float = 5.0) -> socket.socket:
+        """A TCP connection to ``127.0.0.1:port`` inside the sandbox (the service proxy's upstream).
+
+        No host port and no process: a socket made in the sandbox's network namespace by the calling
+        thread (``ports``). Blocking; call it from a worker thread. ``ConnectionRefusedError`` when
+        nothing listens there; ``SandboxNotFound`` when the sandbox is gone.
+        """
+        self._live(handle)
+        return ports.connect(handle, port, timeout=timeout)
 
     # -----------------------------------------------------------------------------------------------
     # observing and ending
