@@ -156,6 +156,7 @@ def import_killercoda_command(args: argparse.Namespace) -> int:
 
     from xblocks.core.i18n import gettext as _
     from xblocks.core.i18n import ngettext
+    from xblocks.core.xml import MAX_XML_BYTES
     from xblocks.labs.definition import known_images
     from xblocks.labs.importing.killercoda import import_path
 
@@ -185,6 +186,15 @@ def import_killercoda_command(args: argparse.Namespace) -> int:
             print("  " + reason, file=sys.stderr)
     if args.report:
         pathlib.Path(args.report).write_text(json.dumps(result.as_dict(), indent=2, ensure_ascii=False) + "\n", "utf-8")
+    if result.course and len(result.olx.encode("utf-8")) > MAX_XML_BYTES:
+        print(
+            _(
+                "warning: the course file is %(size)d bytes and kafaat lab validate reads files of at most "
+                "%(cap)d: import the scenarios one by one (each lab is within that limit)."
+            )
+            % {"size": len(result.olx.encode("utf-8")), "cap": MAX_XML_BYTES},
+            file=sys.stderr,
+        )
     if result.labs:
         if args.out:
             pathlib.Path(args.out).write_text(result.olx, "utf-8")

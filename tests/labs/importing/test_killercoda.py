@@ -32,10 +32,10 @@ def _lab(path, **kwargs):
     return parse_lab(import_scenario(path, **kwargs).olx)
 
 
-def _scenario(tmp_path, index=None, files=None) -> pathlib.Path:
-    """A minimal valid scenario in tmp_path/scenario, with index.json and files replaced as given."""
-    folder = tmp_path / "scenario"
-    folder.mkdir()
+def _scenario(tmp_path, index=None, files=None, name="scenario") -> pathlib.Path:
+    """A minimal valid scenario in tmp_path/NAME, with index.json and files replaced as given."""
+    folder = tmp_path / name
+    folder.mkdir(parents=True)
     data = {
         "title": "Minimal",
         "details": {"steps": [{"title": "One", "text": "step1.md", "verify": "verify.sh"}]},
@@ -162,6 +162,15 @@ def test_step_folders_traffic_placeholders_and_xml_special_characters():
     else:  # until the services work is merged, the tabs are named as dropped
         assert "<service" not in imported.olx
         assert "Port 8080" in dropped and "Editor" in dropped
+
+
+def test_service_tabs_are_named_as_dropped_where_the_lab_format_has_no_service():
+    imported = import_scenario(WEB, services=False)
+    assert "<service" not in imported.olx and imported.services == []
+    dropped = {note.item: note.reason for note in imported.notes}
+    assert "does not know <service>" in dropped["the service tab Port 8080"]
+    assert "does not know <service>" in dropped["the service tab Editor"]
+    parse_lab(imported.olx)
 
 
 def test_katacoda_fields_and_actions():
@@ -519,3 +528,21 @@ def test_the_imported_terminal_opens_as_root_in_root(tmp_path):
 def test_cdata_terminators_and_markup_in_scripts_survive_exactly(tmp_path, script):
     lab = _lab(_scenario(tmp_path, files={"verify.sh": script + "\n"}))
     assert lab.steps[0].checks[0].script == script
+
+
+def test_the_command_warns_when_a_course_file_is_over_what_validate_reads(tmp_path, capsys):
+    course = tmp_path / "course"
+    course.mkdir()
+    for name in ("one", "two", "three"):
+        index = {
+            "title": name,
+            "details": {
+                "steps": [{"title": "a", "text": "step1.md", "verify": "verify.sh"}],
+                "assets": {"host01": [{"file": "data.txt", "target": "/srv"}]},
+            },
+        }
+        _scenario(course, index=index, files={"assets/data.txt": "x" * 200_000}, name=name)
+    out = tmp_path / "course.xml"
+    assert main(["lab", "import", "killercoda", str(course), "--out", str(out)]) == 0
+    assert "import the scenarios one by one" in capsys.readouterr().err
+    assert out.stat().st_size > 512 * 1024
