@@ -154,6 +154,9 @@ def test_step_folders_traffic_placeholders_and_xml_special_characters():
     # traffic placeholders point at the service tab of the port
     assert "open the page (the **Port 8080** tab beside the terminal)" in two.instructions
     assert "the service tabs beside the terminal" in lab.intro
+    # in a command, a traffic placeholder is the address inside the lab (and the solve uses it)
+    assert "curl -fs http://127.0.0.1:8080 && break" in two.instructions and "TRAFFIC" not in two.solve
+    assert "curl -fs http://127.0.0.1:8080 && break" in two.solve
     dropped = " ".join(note.item + " " + note.reason for note in imported.notes)
     assert "finish background" in dropped
     if knows_services():

@@ -371,7 +371,8 @@ class _Markdown:
             index += 1
         if not closed:
             self.note(_("an unclosed code block"), _("closed at the end of the text"))
-        code = "\n".join(body)
+        code = self._local_addresses("\n".join(body))
+        body = code.split("\n")
         kind = self._action(action, code)
         if kind in ("exec", "interrupt"):
             commands.append((code, kind == "interrupt"))
@@ -382,6 +383,21 @@ class _Markdown:
         out.extend(body)
         out.append("```")
         return index
+
+    def _local_addresses(self, code: str) -> str:
+        """In commands, a traffic placeholder is the service's address seen from inside the lab."""
+
+        def local(match: re.Match) -> str:
+            port = int(match.group("port"))
+            if int(match.group("host")) > self.machine_count or not 1 <= port <= 65535:
+                return match.group(0)
+            self.note(
+                _("the address %(text)s in a command") % {"text": match.group(0)},
+                _("written as http://127.0.0.1:%(port)s, the same service from inside the lab") % {"port": port},
+            )
+            return f"http://127.0.0.1:{port}"
+
+        return TRAFFIC.sub(local, code)
 
     def _action(self, action: str | None, code: str) -> str:
         """What a ``{{...}}`` after code means: exec, interrupt, copy, plain (``{{}}`` or none), or dropped."""
@@ -405,7 +421,7 @@ class _Markdown:
         alone = INLINE_ACTION.fullmatch(line.strip())
 
         def action(match: re.Match) -> str:
-            code = match.group("code")
+            code = self._local_addresses(match.group("code"))
             kind = self._action(match.group("action").strip(), code)
             if kind in ("exec", "interrupt"):
                 commands.append((code, kind == "interrupt"))
