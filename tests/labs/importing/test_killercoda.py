@@ -549,3 +549,21 @@ def test_the_command_warns_when_a_course_file_is_over_what_validate_reads(tmp_pa
     assert main(["lab", "import", "killercoda", str(course), "--out", str(out)]) == 0
     assert "import the scenarios one by one" in capsys.readouterr().err
     assert out.stat().st_size > 512 * 1024
+
+
+@pytest.mark.timeout(30)
+def test_hostile_markdown_neither_exhausts_the_stack_nor_stalls(tmp_path):
+    nested = "<details>\n" * 2500 + "`touch /root/done`{{exec}}\n" + "</details>\n" * 2500
+    summaries = "<details>\n" + "<summary>" * 900 + "\n</details>\n"
+    text = "Make it: `touch /root/done`{{exec}}\n\n" + nested + "\n" + summaries
+    imported = import_scenario(_scenario(tmp_path, files={"step1.md": text}))
+    assert any("nested more than" in note.item for note in imported.notes)
+    parse_lab(imported.olx)
+
+
+@pytest.mark.timeout(30)
+def test_many_unclosed_details_are_read_in_one_pass(tmp_path):
+    text = "Make it: `touch /root/done`{{exec}}\n\n" + "<details>\n" * 6000
+    imported = import_scenario(_scenario(tmp_path, files={"step1.md": text}))
+    assert parse_lab(imported.olx).steps[0].solve.endswith("touch /root/done")
+    assert [note.item for note in imported.notes] == ["step 1: an unclosed <details> block"]

@@ -72,6 +72,8 @@ IMAGE = re.compile(r"!\[(?P<alt>[^\]\n]*)\]\((?P<src>[^)\s]+)(?:\s+\"[^\"]*\")?\
 PLACEHOLDER = re.compile(r"\{\{[^{}\n]{0,80}\}\}")
 DETAILS_OPEN = re.compile(r"<details\b[^>]*>", re.IGNORECASE)
 DETAILS_CLOSE = re.compile(r"</details\s*>", re.IGNORECASE)
+DETAILS_SUMMARY_CLOSE = re.compile(r"</summary\s*>", re.IGNORECASE)
+MAX_DETAILS_DEPTH = 4
 SUMMARY = re.compile(r"<summary\b[^>]*>(?P<text>.*?)</summary\s*>", re.IGNORECASE | re.DOTALL)
 SOLUTION_SUMMARY = re.compile(r"solution|answer|solve", re.IGNORECASE)
 LANGUAGE = re.compile(r"^[A-Za-z0-9_+.-]{1,32}$")
@@ -273,9 +275,13 @@ class _Markdown:
         self.folder = folder
         self.base = base  # the folder of the Markdown file, inside the scenario: images are relative to it
         self.image_budget = MAX_IMAGES_CHARS
+        self.depth = 0  # <details> inside <details>: bounded, so hostile nesting cannot exhaust the stack
+        self.too_deep = False
 
     def note(self, item: str, reason: str) -> None:
-        self.notes.append(Note(f"{self.where}: {item}", reason))
+        note = Note(f"{self.where}: {item}", reason)
+        if note not in self.notes:  # a thing repeated a thousand times is named once
+            self.notes.append(note)
 
     def convert(self, text: str) -> _Converted:
         out: list[str] = []
@@ -284,12 +290,20 @@ class _Markdown:
         ports: list[int] = []
         lines = text.split("\n")
         pending: list[str] = []  # commands of inline {{exec}} to show as blocks after their paragraph
+        ends = self._details_ends(lines)
         index = 0
         while index < len(lines):
             line = lines[index]
             if DETAILS_OPEN.search(line) and not FENCE.match(line):
-                end = self._details_end(lines, index)
-                if end is None:
+                end = None if self.depth >= MAX_DETAILS_DEPTH else ends.get(index)
+                if self.depth >= MAX_DETAILS_DEPTH:
+                    if not self.too_deep:
+                        self.too_deep = True
+                        self.note(
+                            _("<details> nested more than %(cap)d deep") % {"cap": MAX_DETAILS_DEPTH},
+                            _("kept as text"),
+                        )
+                elif end is None:
                     self.note(_("an unclosed <details> block"), _("kept as text; close it with </details>"))
                 else:
                     block = "\n".join(lines[index : end + 1])
@@ -319,23 +333,37 @@ class _Markdown:
         return _Converted("\n".join(out).strip("\n"), hints, commands, ports)
 
     @staticmethod
-    def _details_end(lines: list[str], start: int) -> int | None:
-        depth = 0
-        for index in range(start, len(lines)):
-            depth += len(DETAILS_OPEN.findall(lines[index])) - len(DETAILS_CLOSE.findall(lines[index]))
-            if depth <= 0:
-                return index
-        return None
+    def _details_ends(lines: list[str]) -> dict[int, int]:
+        """For each line opening a ``<details>``, the line that closes it; one pass (a stack), never quadratic.
+
+        A block from line i ends at the first line j >= i where the opens minus closes of lines i..j
+        fall to zero or below: with prefix sums P, the first j with P[j + 1] <= P[i].
+        """
+        prefix = [0]
+        for line in lines:
+            prefix.append(prefix[-1] + len(DETAILS_OPEN.findall(line)) - len(DETAILS_CLOSE.findall(line)))
+        ends: dict[int, int] = {}
+        waiting: list[int] = []  # their prefix values strictly increase from bottom to top
+        for index, line in enumerate(lines):
+            if DETAILS_OPEN.search(line):
+                waiting.append(index)
+            while waiting and prefix[index + 1] <= prefix[waiting[-1]]:
+                ends[waiting.pop()] = index
+        return ends
 
     def _hint(self, block: str, commands: list[tuple[str, bool]], ports: list[int]) -> str:
         inner = DETAILS_OPEN.sub("", block, count=1)
         closes = list(DETAILS_CLOSE.finditer(inner))
         if closes:
             inner = inner[: closes[-1].start()] + inner[closes[-1].end() :]
-        summary = SUMMARY.search(inner)
+        summary = SUMMARY.search(inner) if DETAILS_SUMMARY_CLOSE.search(inner) else None
         title = re.sub(r"<[^>]*>", "", summary.group("text")).strip() if summary else ""
         body = SUMMARY.sub("", inner, count=1) if summary else inner
-        converted = self.convert(body)
+        self.depth += 1
+        try:
+            converted = self.convert(body)
+        finally:
+            self.depth -= 1
         commands.extend(converted.commands)
         ports.extend(converted.ports)
         parts = [f"**{title}**"] if title else []
