@@ -192,6 +192,10 @@ def test_katacoda_fields_and_actions():
     # fields with no Kafaat meaning are named, not silently lost
     assert {"index.json.pathwayTitle", "index.json.difficulty", "index.json.time"} <= set(notes)
     assert "environment.hideHiddenObjects" in notes
+    # Katacoda's dashboards and written-out port addresses are the service tab of that port
+    assert "open the **Port 8000** tab beside the terminal" in lab.finish and "katacoda.com" not in imported.olx
+    if knows_services():
+        assert '<service id="port-8000" machine="lab" port="8000" path="/" label="Report" kind="web"/>' in imported.olx
 
 
 def test_small_relative_images_travel_inside_the_lab_as_data_uris():

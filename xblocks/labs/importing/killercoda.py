@@ -67,6 +67,10 @@ FENCE = re.compile(r"^(?P<indent>[ \t]*)(?P<fence>```+|~~~+)(?P<info>[^`]*)$")
 INLINE_ACTION = re.compile(r"`(?P<code>[^`\n]+)`\{\{(?P<action>[^{}\n]*)\}\}")
 TRAFFIC = re.compile(r"\{\{\s*TRAFFIC_HOST(?P<host>\d+)_(?P<port>\d{1,5})\s*\}\}")
 TRAFFIC_LINK = re.compile(r"\[(?P<text>[^\]\n]*)\]\(\s*(?P<target>\{\{\s*TRAFFIC_[A-Z0-9_]+\s*\}\})\s*\)")
+# Katacoda wrote a port's address out: https://[[HOST_SUBDOMAIN]]-8080-[[KATACODA_HOST]].environments.katacoda.com/
+KATACODA_ADDRESS = re.compile(
+    r"https?://\[\[HOST_SUBDOMAIN\]\]-(?P<port>\d{1,5})-\[\[KATACODA_HOST\]\]\.environments\.katacoda\.com/?[^\s)\]]*"
+)
 SELECTOR = re.compile(r"\{\{\s*TRAFFIC_SELECTOR\s*\}\}")
 IMAGE = re.compile(r"!\[(?P<alt>[^\]\n]*)\]\((?P<src>[^)\s]+)(?:\s+\"[^\"]*\")?\)")
 PLACEHOLDER = re.compile(r"\{\{[^{}\n]{0,80}\}\}")
@@ -288,6 +292,7 @@ class _Markdown:
         hints: list[str] = []
         commands: list[tuple[str, bool]] = []
         ports: list[int] = []
+        text = KATACODA_ADDRESS.sub(lambda m: "{{TRAFFIC_HOST1_" + m.group("port") + "}}", text)
         lines = text.split("\n")
         pending: list[str] = []  # commands of inline {{exec}} to show as blocks after their paragraph
         ends = self._details_ends(lines)
@@ -830,6 +835,25 @@ class _Scenario:
             if key not in known:
                 self.note(f"{where}.{key}" if where else str(key), _("Kafaat does not use this field; dropped"))
 
+    def dashboards(self, environment: dict, ports: list[int]) -> dict[int, str]:
+        """Katacoda's ``environment.dashboards`` (a tab per port, with its name) as service tabs."""
+        labels: dict[int, str] = {}
+        items = environment.get("dashboards")
+        if not isinstance(items, list):
+            return labels
+        for item in items:
+            port = item.get("port") if isinstance(item, dict) else None
+            if isinstance(port, str) and port.isdigit():
+                port = int(port)
+            if not isinstance(port, int) or isinstance(port, bool) or not 1 <= port <= 65535:
+                self.note(_("the dashboard %(item)r") % {"item": item}, _("it names no port; dropped"))
+                continue
+            name = item.get("name")
+            if isinstance(name, str) and name.strip() and not XML_FORBIDDEN.search(name):
+                labels[port] = name.strip()[:64]
+            ports.append(port)
+        return labels
+
     def build(self, lab_key: str) -> ImportedLab:
         data = self.index()
         details = self._object(data, "details")
@@ -840,7 +864,7 @@ class _Scenario:
         self.unused(details, {"intro", "steps", "finish", "assets"}, "details")
         self.unused(backend, {"imageid"}, "backend")
         self.unused(interface, {"layout"}, "interface")
-        self.unused(environment, {"uilayout", "imageid"}, "environment")
+        self.unused(environment, {"uilayout", "imageid", "dashboards", "showdashboard"}, "environment")
         title = (self._string(data, "title", "index") or "").strip() or self.label
         image = self.image(backend, environment)
         layout = self._string(interface, "layout", "interface") or self._string(environment, "uilayout", "environment")
@@ -949,6 +973,7 @@ class _Scenario:
             raise ScenarioError(self.reasons)
 
         services = []
+        labels = self.dashboards(environment, ports)
         for port in dict.fromkeys(ports):
             services.append(
                 {
@@ -956,7 +981,7 @@ class _Scenario:
                     "machine": "lab",
                     "port": str(port),
                     "path": "/",
-                    "label": _("Port %(port)s") % {"port": port},
+                    "label": labels.get(port) or _("Port %(port)s") % {"port": port},
                     "kind": "web",
                 }
             )
