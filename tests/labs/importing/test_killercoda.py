@@ -571,3 +571,37 @@ def test_many_unclosed_details_are_read_in_one_pass(tmp_path):
     imported = import_scenario(_scenario(tmp_path, files={"step1.md": text}))
     assert parse_lab(imported.olx).steps[0].solve.endswith("touch /root/done")
     assert [note.item for note in imported.notes] == ["step 1: an unclosed <details> block"]
+
+
+def test_asset_globs_match_whole_path_segments_and_folders_bring_their_files(tmp_path):
+    index = {
+        "title": "t",
+        "details": {
+            "steps": [{"title": "a", "text": "step1.md", "verify": "verify.sh"}],
+            "assets": {
+                "host01": [
+                    {"file": "*.conf", "target": "/etc/app"},
+                    {"file": "site/*", "target": "/srv"},
+                    {"file": "lib", "target": "~/code", "chmod": "u+x,go-r"},
+                ]
+            },
+        },
+    }
+    files = {
+        "assets/a.conf": "a",
+        "assets/deep/b.conf": "b",
+        "assets/site/index.html": "<p>",
+        "assets/site/css/main.css": "p{}",
+        "assets/lib/one.sh": "1",
+        "assets/lib/sub/two.sh": "2",
+    }
+    lab = _lab(_scenario(tmp_path, index=index, files=files))
+    placed = {item.path: item.mode for item in lab.files}
+    assert placed == {
+        "/home/learner/.bash_profile": 0o644,
+        "/etc/app/a.conf": 0o644,  # not deep/b.conf: * stays inside one segment
+        "/srv/index.html": 0o644,
+        "/srv/css/main.css": 0o644,
+        "/root/code/lib/one.sh": 0o700,
+        "/root/code/lib/sub/two.sh": 0o700,
+    }

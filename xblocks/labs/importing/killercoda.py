@@ -779,12 +779,14 @@ class _Scenario:
         if target is None:
             raise ScenarioError([_("index.json: the asset %(path)s has no target folder.") % {"path": pattern}])
         matched: list[tuple[str, str]] = []  # (relative path, path under the target)
+        # As the shell would copy it: the pattern matches whole path segments (a * stays inside one); a
+        # folder it matches brings everything under it, placed under the folder's own name.
+        depth = len(pattern.rstrip("/").split("/"))
         for relative in sorted(entries):
-            if fnmatch.fnmatchcase(relative, pattern):
-                matched.append((relative, relative.rsplit("/", 1)[-1]))
-            elif relative.startswith(pattern.rstrip("/") + "/"):
-                parent = pattern.rstrip("/").rsplit("/", 1)[0] + "/" if "/" in pattern.rstrip("/") else ""
-                matched.append((relative, relative[len(parent) :]))
+            parts = relative.split("/")
+            if len(parts) < depth or not fnmatch.fnmatchcase("/".join(parts[:depth]), pattern.rstrip("/")):
+                continue
+            matched.append((relative, "/".join(parts[depth - 1 :])))
         if not matched:
             self.note(_("the asset %(path)s") % {"path": pattern}, _("no file in assets/ matches it"))
             return []
