@@ -605,3 +605,20 @@ def test_asset_globs_match_whole_path_segments_and_folders_bring_their_files(tmp
         "/root/code/lib/one.sh": 0o700,
         "/root/code/lib/sub/two.sh": 0o700,
     }
+
+
+def test_too_many_steps_or_asset_files_are_refused_with_the_cap(tmp_path):
+    steps = [{"title": f"s{n}", "text": "step1.md", "verify": "verify.sh"} for n in range(51)]
+    assert "51 steps; a lab holds at most 50" in _refusal(
+        _scenario(tmp_path, index={"title": "t", "details": {"steps": steps}})
+    )
+    shutil.rmtree(tmp_path / "scenario")
+    index = {
+        "title": "t",
+        "details": {
+            "steps": [{"title": "a", "text": "step1.md", "verify": "verify.sh"}],
+            "assets": {"host01": [{"file": "*", "target": "/srv"}]},
+        },
+    }
+    files = {f"assets/f{n}.txt": "x" for n in range(101)}
+    assert "101 asset files; a lab holds at most 100" in _refusal(_scenario(tmp_path, index=index, files=files))
