@@ -622,3 +622,19 @@ def test_too_many_steps_or_asset_files_are_refused_with_the_cap(tmp_path):
     }
     files = {f"assets/f{n}.txt": "x" for n in range(101)}
     assert "101 asset files; a lab holds at most 100" in _refusal(_scenario(tmp_path, index=index, files=files))
+
+
+def test_a_course_skips_nothing_silently_and_follows_no_link(tmp_path):
+    outside = _scenario(tmp_path, name="outside")
+    course = tmp_path / "course"
+    course.mkdir()
+    _scenario(course, name="real")
+    (course / "linked").symlink_to(outside)
+    (course / "structure.json").write_text(
+        json.dumps({"items": [{"path": "../outside"}, {"path": "linked"}, {"path": "real"}]})
+    )
+    result = import_path(course)
+    assert [lab.folder for lab in result.labs] == ["real"]
+    assert [item.folder for item in result.refused] == ["../outside", "linked"]
+    assert "not a folder of this course" in result.refused[0].reasons[0]
+    assert "symbolic link" in result.refused[1].reasons[0]

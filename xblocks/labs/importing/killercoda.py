@@ -1191,11 +1191,7 @@ def _course_order(root: pathlib.Path) -> list[str]:
             items = data.get("items") if isinstance(data, dict) else None
             if isinstance(items, list):
                 names = [item.get("path") for item in items if isinstance(item, dict)]
-                return [
-                    name
-                    for name in names
-                    if isinstance(name, str) and name and not _climbs(name) and "/" not in name.strip("/")
-                ]
+                return [name for name in names if isinstance(name, str) and name]
         except (FileRefused, ValueError, RecursionError):
             pass
     return sorted(child.name for child in root.iterdir() if child.is_dir() and not child.name.startswith("."))
@@ -1224,7 +1220,12 @@ def import_path(path: str | os.PathLike, *, machine_image: str | None = None) ->
     names = _course_order(root)
     keys: set[str] = set()
     for name in names[: MAX_SCENARIOS + 1]:
-        child = root / name
+        if _climbs(name) or "/" in name.strip("/"):
+            result.refused.append(
+                Refused(name, [_("%(path)s is not a folder of this course; it is not read.") % {"path": name}])
+            )
+            continue
+        child = root / name.strip("/")
         if len(result.labs) + len(result.refused) >= MAX_SCENARIOS:
             result.refused.append(
                 Refused(name, [_("A course imports at most %(cap)d scenarios.") % {"cap": MAX_SCENARIOS}])
