@@ -2,7 +2,7 @@
 
 import pytest
 
-from xblocks.core.html import escape, render_markdown
+from xblocks.core.html import escape, render_markdown, sanitize
 
 PAYLOADS = [
     "<img src=x onerror=alert(1)>",
@@ -30,3 +30,22 @@ def test_markdown_keeps_code_blocks_and_links():
 
 def test_escape_neutralises_check_output():
     assert escape("<b>&'\"") == "&lt;b&gt;&amp;&#x27;&quot;"
+
+
+PIXEL = (
+    "data:image/png;base64,"
+    "iVBORw0KGgoAAAANSUhEUgAAAAEAAAABCAYAAAAfFcSJAAAADUlEQVR42mNk+M9QDwADhgGAWjR9awAAAABJRU5ErkJggg=="
+)
+
+
+def test_a_raster_data_image_is_kept_and_every_other_data_url_is_dropped():
+    assert f'<img alt="pixel" src="{PIXEL}">' in render_markdown(f"![pixel]({PIXEL})")
+    for markup in (
+        '<a href="data:text/html;base64,PHNjcmlwdD5hbGVydCgxKTwvc2NyaXB0Pg==">x</a>',  # a page of its own
+        '<img src="data:image/svg+xml;base64,PHN2ZyBvbmxvYWQ9YWxlcnQoMSk+">',  # SVG can carry script
+        '<img src="data:text/html,<script>alert(1)</script>">',
+        '<img src=" DATA:image/png;base64,AAAA">',
+        '<img src="data:image/png;base64,AA AA">',
+        '<img src="data:image/png,notbase64">',
+    ):
+        assert "data:" not in sanitize(markup).lower(), markup

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import html
+import re
 
 import markdown
 import nh3
@@ -58,7 +59,18 @@ ALLOWED_ATTRIBUTES = {
     "td": {"align"},
     "th": {"align"},
 }
-ALLOWED_SCHEMES = {"http", "https", "mailto"}
+ALLOWED_SCHEMES = {"http", "https", "mailto", "data"}
+# data: only as the source of a raster image (an imported lab's pictures travel inside its OLX): never in
+# a link (a data: document is a page of its own), never SVG (which can carry script).
+DATA_IMAGE = re.compile(r"^data:image/(?:png|jpeg|gif|webp);base64,[A-Za-z0-9+/]+={0,2}$")
+
+
+def _data_only_as_images(tag: str, attribute: str, value: str) -> str | None:
+    if value.strip().lower().startswith("data:") and not (
+        tag == "img" and attribute == "src" and DATA_IMAGE.match(value)
+    ):
+        return None
+    return value
 
 
 def sanitize(fragment: str) -> str:
@@ -68,6 +80,7 @@ def sanitize(fragment: str) -> str:
         tags=ALLOWED_TAGS,
         attributes=ALLOWED_ATTRIBUTES,
         url_schemes=ALLOWED_SCHEMES,
+        attribute_filter=_data_only_as_images,
         link_rel="noopener noreferrer nofollow",
     )
 

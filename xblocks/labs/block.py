@@ -284,11 +284,13 @@ class LabBlock(CompletableXBlockMixin, XBlock):
                             "has_hints": bool(step.hints),
                             "has_solution": bool(step.solve),
                             "max_points": step.max_points,
+                            "foreground": step.foreground,
                         }
                         for step in (shown.steps if shown else ())
                     ],
                     **_pages(shown),
                     "services": _services(shown),
+                    "foreground": shown.foreground if shown else "",
                     "max_score": definition.max_score if definition else 0,
                     "time_limit_minutes": int(definition.time_limit // 60) if definition else 0,
                     # one terminal tab per machine when the lab has several

@@ -39,6 +39,20 @@ def register(name: str, parser: argparse.ArgumentParser) -> None:
     test.add_argument("--backend", metavar="NAME", help="sandbox backend (default: the configured one)")
     test.set_defaults(func=test_command)
 
+    importer = sub.add_parser("import", help="turn labs written for another platform into <kafaat_lab> OLX")
+    formats = importer.add_subparsers(dest=f"{name}_import_format", metavar="FORMAT")
+    formats.required = True
+    killercoda = formats.add_parser(
+        "killercoda", help="a Killercoda or Katacoda scenario folder, or a folder of them (one lab each, as a course)"
+    )
+    killercoda.add_argument("path", metavar="PATH", help="a scenario folder (with index.json) or a folder of scenarios")
+    killercoda.add_argument("--out", metavar="FILE", help="write the OLX here (default: standard output)")
+    killercoda.add_argument(
+        "--machine-image", metavar="NAME", help="the Kafaat image for the scenarios' machine (default: base)"
+    )
+    killercoda.add_argument("--report", metavar="FILE", help="also write what was imported and dropped as JSON")
+    killercoda.set_defaults(func=import_killercoda_command)
+
 
 # ---------------------------------------------------------------------------------------------------
 # Finding labs
@@ -129,6 +143,78 @@ def validate_command(args: argparse.Namespace) -> int:
             )
     print(f"{len(sources)} lab{'s' if len(sources) != 1 else ''} checked, {failed} with errors", file=sys.stderr)
     return 1 if failed else 0
+
+
+# ---------------------------------------------------------------------------------------------------
+# import
+
+
+def import_killercoda_command(args: argparse.Namespace) -> int:
+    """Import scenarios; the OLX to --out or standard output, the report to standard error (and --report).
+
+    Exit 0 when every scenario became a lab, 1 when one was refused (the others are still written), 2
+    for a usage problem.
+    """
+    _ensure_settings()
+    # pylint: disable=import-outside-toplevel
+    import json
+
+    from xblocks.core.i18n import gettext as _
+    from xblocks.core.i18n import ngettext
+    from xblocks.core.xml import MAX_XML_BYTES
+    from xblocks.labs.definition import known_images
+    from xblocks.labs.importing.killercoda import import_path
+
+    if args.machine_image:
+        images = known_images()
+        if images is not None and args.machine_image not in images:
+            print(
+                _("kafaat lab import: unknown image %(image)s; known images: %(known)s")
+                % {"image": args.machine_image, "known": ", ".join(sorted(images))},
+                file=sys.stderr,
+            )
+            return 2
+    result = import_path(args.path, machine_image=args.machine_image)
+    for lab in result.labs:
+        print(
+            _("imported %(folder)s as lab %(key)s (%(title)r)")
+            % {"folder": lab.folder, "key": lab.lab_key, "title": lab.title},
+            file=sys.stderr,
+        )
+        for note in lab.notes:
+            print(
+                "  " + _("dropped: %(item)s: %(reason)s") % {"item": note.item, "reason": note.reason}, file=sys.stderr
+            )
+    for refused in result.refused:
+        print(_("refused %(folder)s:") % {"folder": refused.folder}, file=sys.stderr)
+        for reason in refused.reasons:
+            print("  " + reason, file=sys.stderr)
+    if args.report:
+        pathlib.Path(args.report).write_text(json.dumps(result.as_dict(), indent=2, ensure_ascii=False) + "\n", "utf-8")
+    if result.course and len(result.olx.encode("utf-8")) > MAX_XML_BYTES:
+        print(
+            _(
+                "warning: the course file is %(size)d bytes and kafaat lab validate reads files of at most "
+                "%(cap)d: import the scenarios one by one (each lab is within that limit)."
+            )
+            % {"size": len(result.olx.encode("utf-8")), "cap": MAX_XML_BYTES},
+            file=sys.stderr,
+        )
+    if result.labs:
+        if args.out:
+            pathlib.Path(args.out).write_text(result.olx, "utf-8")
+        else:
+            sys.stdout.write(result.olx)
+    dropped = sum(len(lab.notes) for lab in result.labs)
+    print(
+        ngettext("%(count)d lab imported", "%(count)d labs imported", len(result.labs)) % {"count": len(result.labs)}
+        + ", "
+        + ngettext("%(count)d refused", "%(count)d refused", len(result.refused)) % {"count": len(result.refused)}
+        + ", "
+        + ngettext("%(count)d thing dropped", "%(count)d things dropped", dropped) % {"count": dropped},
+        file=sys.stderr,
+    )
+    return 1 if result.refused else 0
 
 
 # ---------------------------------------------------------------------------------------------------

@@ -120,3 +120,25 @@ def test_every_workbench_scenario_renders(lab_factory, index, view):
 
         assert description.startswith("Kafaat lab")
         assert escape(parse_lab(text).display_name) in fragment.content
+
+
+@pytest.mark.django_db
+def test_foreground_commands_reach_the_learners_page_rendered_and_escaped(lab_factory):
+    text = """<kafaat_lab display_name="Typed">
+  <param name="port" kind="port"/>
+  <foreground><![CDATA[cd ~ && echo "<b>{{ lab.param.port }}</b>"]]></foreground>
+  <step id="one" title="One">
+    <instructions>Read.</instructions>
+    <foreground>ls '/tmp'</foreground>
+    <check id="c">true</check>
+  </step>
+</kafaat_lab>"""
+    learner = lab_factory(text, student="alice")
+    page = learner.block.runtime.render(learner.block, "student_view").content
+    tree = etree.fromstring(f"<root>{page}</root>".encode(), etree.HTMLParser())
+    lab = tree.find(".//div[@class='kafaat-lab']")
+    typed = lab.get("data-foreground")
+    assert typed.startswith('cd ~ && echo "<b>') and typed.endswith('</b>"') and "{{" not in typed  # its value
+    assert tree.find(".//li[@data-step='one']").get("data-foreground") == "ls '/tmp'"
+    assert "<b>" not in page.replace("&lt;b&gt;", "")  # only ever an escaped attribute value
+    assert_inert(page)

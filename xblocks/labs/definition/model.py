@@ -118,7 +118,8 @@ class Step:
     """One step. A step with neither checks nor flags is a reading (or setup) step: it passes when reached.
 
     ``setup`` scripts run in the learner's environment when the learner reaches the step (at start for
-    the steps already reached, then as each earlier step passes).
+    the steps already reached, then as each earlier step passes). ``foreground`` is typed into the
+    learner's terminal by their page when the step is reached, visibly, as the Run button types a command.
     """
 
     id: str
@@ -131,6 +132,7 @@ class Step:
     solve_user: str = "root"
     setup: tuple[SetupScript, ...] = ()
     solve_machine: str = ""  # "": the lab's first machine
+    foreground: str = ""  # commands the page types into the terminal when the step is reached
 
     @property
     def max_points(self) -> int:
@@ -204,6 +206,7 @@ class LabDefinition:
     finish: str = ""  # Markdown shown once every step has passed
     machines: tuple[Machine, ...] = ()  # declared <machine>s; none: one machine named "lab"
     deny: tuple[tuple[str, str], ...] = ()  # <network><deny from to/>: (from, to) machine names
+    foreground: str = ""  # commands the page types into the terminal when it first opens
 
     @property
     def all_machines(self) -> tuple[Machine, ...]:

@@ -439,12 +439,17 @@ class _Parser:
                 if child.tag in pages:
                     self.error(child, _("A lab has one <%(tag)s>.") % {"tag": child.tag})
                 pages[child.tag] = self.script(child, MAX_TEXT_CHARS, _("The %(tag)s page") % {"tag": child.tag})
+            elif child.tag == "foreground":
+                self.attributes(child, CHILD_ATTRIBUTES["foreground"])
+                if child.tag in pages:
+                    self.error(child, _("A lab has one <%(tag)s>.") % {"tag": child.tag})
+                pages[child.tag] = self.foreground(child)
             else:
                 self.error(
                     child,
                     _(
                         "Unknown element <%(tag)s> in <kafaat_lab>; expected intro, machine, network, param, "
-                        "setup, file, service, step or finish."
+                        "setup, file, foreground, service, step or finish."
                     )
                     % {"tag": child.tag},
                 )
@@ -487,6 +492,7 @@ class _Parser:
             finish=pages.get("finish", ""),
             machines=tuple(machines),
             deny=tuple((source, target) for source, target, _line in rules),
+            foreground=pages.get("foreground", ""),
             services=tuple(service for _node, service in services),
         )
 
@@ -513,6 +519,13 @@ class _Parser:
                             % {"name": name, "known": listing},
                         )
                     )
+
+    def foreground(self, node) -> str:
+        """Commands typed into the learner's terminal: plain text, and something to type."""
+        text = self.script(node, MAX_SCRIPT_CHARS, _("The foreground commands"))
+        if not text.strip():
+            self.error(node, _("<foreground> is empty; remove it or write the commands to type."))
+        return text
 
     @staticmethod
     def declared_machines(root: etree._Element) -> tuple[str, ...]:
@@ -700,7 +713,7 @@ class _Parser:
             self.error(node, _("Step %(id)s needs a title.") % {"id": step_id})
         if node.text and node.text.strip():
             self.error(node, _("Text directly inside <step> is not allowed; put it in <instructions>."))
-        instructions, solve, solve_user, solve_machine = None, None, str(User.ROOT), ""
+        instructions, solve, solve_user, solve_machine, foreground = None, None, str(User.ROOT), "", None
         checks, flags, hints, setup = [], [], [], []
         for child in node:
             if not isinstance(child.tag, str):
@@ -711,7 +724,10 @@ class _Parser:
             if allowed is None:
                 self.error(
                     child,
-                    _("Unknown element <%(tag)s> in <step>; expected instructions, setup, check, flag, hint or solve.")
+                    _(
+                        "Unknown element <%(tag)s> in <step>; expected instructions, foreground, setup, check, "
+                        "flag, hint or solve."
+                    )
                     % {"tag": child.tag},
                 )
                 continue
@@ -720,6 +736,10 @@ class _Parser:
                 if instructions is not None:
                     self.error(child, _("A step has one <instructions>."))
                 instructions = self.script(child, MAX_TEXT_CHARS, _("The instructions"))
+            elif child.tag == "foreground":
+                if foreground is not None:
+                    self.error(child, _("A step has one <foreground>."))
+                foreground = self.foreground(child)
             elif child.tag == "setup":
                 script = self.script(child, MAX_SCRIPT_CHARS, _("The setup script"))
                 if not script.strip():
@@ -792,6 +812,7 @@ class _Parser:
             solve_user=solve_user,
             setup=tuple(setup),
             solve_machine=solve_machine,
+            foreground=foreground or "",
         )
 
     def references(self, declared: set[str]) -> None:

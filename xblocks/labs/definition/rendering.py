@@ -37,12 +37,14 @@ def render(definition: LabDefinition, params: Mapping[str, str]) -> LabDefinitio
         definition,
         intro=sub(definition.intro),
         finish=sub(definition.finish),
+        foreground=sub(definition.foreground),
         setup=tuple(dataclasses.replace(item, script=sub(item.script)) for item in definition.setup),
         files=tuple(dataclasses.replace(item, content=sub(item.content)) for item in definition.files),
         steps=tuple(
             dataclasses.replace(
                 step,
                 instructions=sub(step.instructions),
+                foreground=sub(step.foreground),
                 checks=tuple(dataclasses.replace(check, script=sub(check.script)) for check in step.checks),
                 flags=tuple(dataclasses.replace(flag, value=sub(flag.value)) for flag in step.flags),
                 hints=tuple(dataclasses.replace(hint, text=sub(hint.text)) for hint in step.hints),

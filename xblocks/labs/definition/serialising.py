@@ -98,6 +98,8 @@ def serialize_lab(definition: LabDefinition) -> str:
         out.append("  </network>")
     if d.intro:
         out.append(f"  <intro>{_body(d.intro)}</intro>")
+    if d.foreground:
+        out.append(f"  <foreground>{_body(d.foreground)}</foreground>")
     for param in d.params:
         out.append(f"  <param{_attrs([('name', param.name), ('kind', param.kind), *param.options.items()])}/>")
     for setup in d.setup:
@@ -126,6 +128,8 @@ def serialize_lab(definition: LabDefinition) -> str:
     for step in d.steps:
         out.append(f"  <step{_attrs([('id', step.id), ('title', step.title)])}>")
         out.append(f"    <instructions>{_body(step.instructions)}</instructions>")
+        if step.foreground:
+            out.append(f"    <foreground>{_body(step.foreground)}</foreground>")
         for setup in step.setup:
             out.append(
                 f"    <setup{_attrs([('user', setup.user), _machine(setup.machine)])}>{_body(setup.script)}</setup>"

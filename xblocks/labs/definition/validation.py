@@ -111,6 +111,7 @@ CHILD_ATTRIBUTES = {
     "step": {"id", "title"},
     "intro": set(),
     "finish": set(),
+    "foreground": set(),
     "service": {"id", "machine", "port", "path", "label", "kind", "root"},
 }
 
@@ -129,6 +130,7 @@ STEP_CHILD_ATTRIBUTES = {
     "hint": {"cost"},
     "solve": {"user", "machine"},
     "setup": {"user", "machine"},
+    "foreground": set(),
 }
 
 

@@ -202,6 +202,9 @@
         term.reset();   /* the gateway replays recent output next */
         reconnectButton.hidden = true;
         setStatus(readOnly ? i18n.gettext("Connected (read-only)") : i18n.gettext("Connected"), "connected");
+        connectedAt = Date.now();
+        lastOutputAt = 0;
+        if (options.onConnected) { options.onConnected(); }
       } else if (message.type === "exit") {
         stopRetrying(i18n.gettext("The shell has ended. Press Reconnect to start a new one."), "ended");
       } else if (message.type === "replaced") {
@@ -213,6 +216,9 @@
         setStatus(i18n.gettext("The lab environment is not available right now."), "unavailable");
       }
     }
+
+    var connectedAt = 0;  /* when the shell of the current connection was announced */
+    var lastOutputAt = 0; /* when its last output arrived (0: none yet) */
 
     function connect() {
       retryTimer = null;
@@ -237,6 +243,7 @@
             return;
           }
           var bytes = new Uint8Array(event.data);
+          lastOutputAt = Date.now();
           term.write(bytes, function () { rendered(bytes.length); });
           frame.log.feed(bytes);
         };
@@ -313,6 +320,14 @@
     return {
       terminal: term,
       focus: function () { term.focus(); },
+      /* Whether the shell has shown something and then been quiet for quietMs (its prompt, most likely):
+       * input typed while a login script still runs can be lost (sudo -i takes the terminal over). */
+      settled: function (quietMs, maxMs) {
+        var now = Date.now();
+        if (!connectedAt) { return false; }
+        if (now - connectedAt >= maxMs) { return true; }
+        return lastOutputAt > 0 && now - lastOutputAt >= quietMs;
+      },
       type: function (text) {
         if (readOnly) { return false; }
         /* as typed keys, not a paste: with bracketed paste the shell would wait for Enter */

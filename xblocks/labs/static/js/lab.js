@@ -176,6 +176,7 @@ function KafaatLabBlock(runtime, element, args) {
     syncTerminal(status);
     syncServices(status);
     renderCommands(status);
+    typeForeground();
     if (starting || st === "stopping") { schedulePoll(nextPollDelay()); } else { state.polls = 0; }
     /* a run started in another tab, or before a reload: follow it like our own */
     if (status && status.active_run && !state.run) { trackRun(status.active_run); }
@@ -251,6 +252,45 @@ function KafaatLabBlock(runtime, element, args) {
 
   decorateCommands();
 
+  /* ---------------------------------------------------------------- foreground commands */
+
+  /* The lab's <foreground> is typed into the terminal once it shows the shell, and a step's once the
+   * step is reached (open), each once per session: visibly, as the Run button types a command. A page
+   * reloaded in the same tab does not type them again (sessionStorage, or memory when it is refused). */
+  var typedInMemory = {};
+  function alreadyTyped(key) {
+    try { if (window.sessionStorage.getItem(key)) { return true; } } catch { /* storage refused */ }
+    return !!typedInMemory[key];
+  }
+  function rememberTyped(key) {
+    typedInMemory[key] = true;
+    try { window.sessionStorage.setItem(key, "1"); } catch { /* storage refused */ }
+  }
+  var SETTLE_QUIET_MS = 400, SETTLE_MAX_MS = 5000;
+  function typeForeground() {
+    var status = state.status;
+    if (!status || status.state !== "ready" || !state.terminalConnected || !state.terminal || !state.terminal.type) { return; }
+    if (state.terminalFor !== status.session_id) { return; }
+    /* wait for the shell's prompt: what is typed while its login scripts run may be lost */
+    if (state.terminal.settled && !state.terminal.settled(SETTLE_QUIET_MS, SETTLE_MAX_MS)) {
+      if (!state.foregroundTimer) {
+        state.foregroundTimer = window.setTimeout(function () { state.foregroundTimer = null; typeForeground(); }, 150);
+      }
+      return;
+    }
+    var pending = [];
+    if (root.getAttribute("data-foreground")) { pending.push(["lab", root.getAttribute("data-foreground")]); }
+    (status.steps || []).forEach(function (step) {
+      var item = q('.kafaat-lab__step[data-step="' + step.id + '"]');
+      var text = item ? item.getAttribute("data-foreground") : "";
+      if (step.open && text) { pending.push(["step:" + step.id, text]); }
+    });
+    pending.forEach(function (entry) {
+      var key = "kafaat-lab-typed:" + status.session_id + ":" + entry[0];
+      if (!alreadyTyped(key) && state.terminal.type(entry[1])) { rememberTyped(key); }
+    });
+  }
+
   /* ---------------------------------------------------------------- terminal */
 
   function terminalWanted() { return !!(args.terminal && window.KafaatTerminal); }
@@ -285,7 +325,8 @@ function KafaatLabBlock(runtime, element, args) {
       i18n: i18n,
       instructions: q(".kafaat-lab__instructions"),
       /* the shell ended: the lab may have ended too (time limit, staff stop), so ask */
-      onEnded: function () { schedulePoll(0); }
+      onEnded: function () { schedulePoll(0); },
+      onConnected: function () { state.terminalConnected = true; typeForeground(); }
     });
   }
 
@@ -343,6 +384,7 @@ function KafaatLabBlock(runtime, element, args) {
     if (state.terminal) { try { state.terminal.close(); } catch { /* already closed */ } }
     state.terminal = null;
     state.terminalFor = null;
+    state.terminalConnected = false;
     state.grant = null;
     q(".kafaat-lab__terminal-screen").textContent = "";
   }
