@@ -11,6 +11,20 @@ from xblocks.labs.sandbox.base import Limits, SandboxSpec
 
 TAG = "kafaat_lab"
 
+# ``(language, text)`` pairs: a text's translations into the languages other than the lab's own.
+Translations = tuple[tuple[str, str], ...]
+
+
+def translated(default: str, translations: Translations, lang: str | None) -> str:
+    """The text in ``lang`` (its exact code, then its base language: ``fr-ca`` -> ``fr``), else the default."""
+    if lang and translations:
+        wanted = (lang.lower(), lang.lower().split("-")[0])
+        for code in wanted:
+            for language, text in translations:
+                if language.lower() == code:
+                    return text
+    return default
+
 
 class Gating(enum.StrEnum):
     SEQUENTIAL = "sequential"
@@ -85,8 +99,21 @@ class Flag:
 
 @dataclass(frozen=True)
 class Hint:
+    """A hint; ``translations`` hold the same hint in other languages (the n-th ``<hint lang>`` of a
+    language translates the n-th hint of the lab's language)."""
+
     text: str
     cost: int
+    translations: Translations = ()
+
+
+@dataclass(frozen=True)
+class Feedback:
+    """The text a check's ``kafaat-feedback: KEY`` line shows; ``lang`` is "" for the lab's own language."""
+
+    key: str
+    text: str
+    lang: str = ""
 
 
 @dataclass(frozen=True)
@@ -112,6 +139,9 @@ class Step:
     solve: str | None = None
     solve_user: str = "root"
     setup: tuple[SetupScript, ...] = ()
+    title_translations: Translations = ()
+    instructions_translations: Translations = ()
+    feedback: tuple[Feedback, ...] = ()  # step-level keys override the lab's
 
     @property
     def max_points(self) -> int:
@@ -152,6 +182,15 @@ class LabDefinition:
     steps: tuple[Step, ...] = ()
     intro: str = ""  # Markdown shown before the steps
     finish: str = ""  # Markdown shown once every step has passed
+    # The language of the texts above (display_name, titles, instructions, hints, intro, finish);
+    # the ``*_translations`` and ``Hint.translations`` hold the other languages.
+    language: str = "en"
+    domain: str = ""  # one of xblocks.core.skills.DOMAINS, or "" when the author named none
+    skills: tuple[str, ...] = ()  # skill ids of the catalogue (course_content/skills/*.json)
+    title_translations: Translations = ()
+    intro_translations: Translations = ()
+    finish_translations: Translations = ()
+    feedback: tuple[Feedback, ...] = ()
 
     @property
     def max_score(self) -> int:
