@@ -291,16 +291,17 @@ def language_problems(definition, code: str) -> tuple[int, list[str]]:
     # pylint: disable=import-outside-toplevel
     from xblocks.core.html import render_markdown
     from xblocks.labs.definition import localise
+    from xblocks.labs.definition.languages import feedback_for
 
     shown = localise(definition, code)
     texts = [("the title", shown.display_name), ("the intro", shown.intro), ("the finish page", shown.finish)]
     for step in shown.steps:
         texts += [(f"step {step.id}: the title", step.title), (f"step {step.id}: the instructions", step.instructions)]
         texts += [(f"step {step.id}: hint {n}", hint.text) for n, hint in enumerate(step.hints, 1)]
-        for item in step.feedback:
-            if item.lang in ("", code):
-                texts.append((f"step {step.id}: feedback {item.key}", item.text))
-    texts += [(f"feedback {item.key}", item.text) for item in definition.feedback if item.lang in ("", code)]
+        for key in dict.fromkeys(item.key for item in step.feedback):
+            texts.append((f"step {step.id}: feedback {key}", feedback_for(definition, step.id, key, code) or ""))
+    for key in dict.fromkeys(item.key for item in definition.feedback):
+        texts.append((f"feedback {key}", feedback_for(definition, None, key, code) or ""))
     problems, count = [], 0
     for what, text in texts:
         if not text and what in ("the intro", "the finish page"):
