@@ -96,3 +96,14 @@ def _user(lab):
     from django.contrib.auth import get_user_model  # pylint: disable=import-outside-toplevel
 
     return get_user_model().objects.get(username=lab.student)
+
+
+@pytest.mark.django_db
+def test_studio_saves_a_lab_missing_a_translation_and_says_where(lab_factory):
+    staff = lab_factory(FIXTURE, student="staff")
+    partial = FIXTURE.replace('    <hint lang="ar">عُدّ الأسطر.</hint>\n', "")
+    result = staff.ok("studio_submit", {"olx": partial})
+    assert result["saved"] is True and result["errors"] == []
+    [warning] = result["warnings"]
+    assert warning["message"] == "Step count: hint 1 has no text in ar, which other texts of this lab have."
+    assert warning["line"] == partial.splitlines().index('    <hint cost="1">Count the lines.</hint>') + 1
