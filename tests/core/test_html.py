@@ -24,7 +24,7 @@ def test_markdown_payloads_render_inert(payload):
 
 def test_markdown_keeps_code_blocks_and_links():
     out = render_markdown("Run `ls`\n\n```\nmake test\n```\n\n[docs](https://example.org)")
-    assert "<code>ls</code>" in out and "make test" in out
+    assert '<code dir="ltr">ls</code>' in out and "make test" in out
     assert 'href="https://example.org"' in out and "noopener" in out
 
 
@@ -49,3 +49,10 @@ def test_a_raster_data_image_is_kept_and_every_other_data_url_is_dropped():
         '<img src="data:image/png,notbase64">',
     ):
         assert "data:" not in sanitize(markup).lower(), markup
+
+
+def test_code_reads_left_to_right_in_right_to_left_text_and_an_authored_dir_is_dropped():
+    out = render_markdown('شغّل `ls /tmp` ثم\n\n```\ncd ~/calc\n```\n\n<code dir="rtl">x</code>')
+    assert '<code dir="ltr">ls /tmp</code>' in out
+    assert '<pre dir="ltr"><code dir="ltr">cd ~/calc' in out
+    assert 'dir="rtl"' not in out and out.count('dir="ltr"') == 4

@@ -85,10 +85,18 @@ def sanitize(fragment: str) -> str:
     )
 
 
+_CODE_TAG = re.compile(r"<(code|pre)(?=[\s>])")
+
+
 def render_markdown(text: str) -> str:
-    """Render authored Markdown and sanitise the result; raw HTML in the source goes through nh3 too."""
+    """Render authored Markdown and sanitise the result; raw HTML in the source goes through nh3 too.
+
+    Code and code blocks read left to right whatever the text around them (``dir="ltr"``, added after
+    sanitising, which drops any ``dir`` an author wrote): in Arabic instructions a command or a path
+    keeps its order.
+    """
     rendered = markdown.markdown(text or "", extensions=["fenced_code", "tables", "sane_lists"])
-    return sanitize(rendered)
+    return _CODE_TAG.sub(r'<\1 dir="ltr"', sanitize(rendered))
 
 
 def escape(text: str) -> str:

@@ -32,7 +32,8 @@ from xblocks.labs import api
 from xblocks.labs.catalog import find_labs
 from xblocks.labs.conf import labs_settings
 from xblocks.labs.data import ActionRefused, LabError, SessionNotFound, SessionNotReady
-from xblocks.labs.definition import parse_lab
+from xblocks.labs.definition import languages, localise, parse_lab, parse_lab_with_warnings
+from xblocks.labs.definition.languages import shown_language
 
 log = logging.getLogger(__name__)
 
@@ -57,7 +58,7 @@ def _parse(source_hash: str, source: str):
 
 
 # Only these context values are HTML, and they come from render_markdown (nh3-sanitised).
-HTML_KEYS = ("instructions", "preview", "intro", "finish")
+HTML_KEYS = ("instructions", "preview", "intro", "finish", "hint_html")
 
 
 def render_page(name: str, context: dict) -> str:
@@ -92,6 +93,33 @@ def _services(definition) -> list[dict]:
     if definition is None or not api.services_enabled():
         return []
     return [{"id": service.id, "label": service.label, "kind": service.kind} for service in definition.services]
+
+
+def _previews(definition) -> list[dict]:
+    """The lab as a learner reads it in each of its languages (its own first), for authors and staff."""
+    if definition is None:
+        return []
+    out = []
+    for code in languages(definition):
+        shown = localise(definition, code)
+        out.append(
+            {
+                "lang": code,
+                "dir": direction(code.split("-")[0]),
+                "display_name": shown.display_name,
+                "steps": [
+                    {
+                        "title": s.title,
+                        "instructions": render_markdown(s.instructions),
+                        "max_points": s.max_points,
+                        "hints": [{"hint_html": render_markdown(hint.text), "cost": hint.cost} for hint in s.hints],
+                    }
+                    for s in shown.steps
+                ],
+                **_pages(shown),
+            }
+        )
+    return out
 
 
 def _refuse(status: int, message: str) -> JsonHandlerError:
@@ -264,13 +292,19 @@ class LabBlock(CompletableXBlockMixin, XBlock):
                 log.exception("lab %s: publishing a recorded grade failed", self.scope_ids.usage_id)
             status = api.learner_status(requester.user, self._usage_key(), definition)
             shown = api.learner_definition(requester.user, self._usage_key(), definition)
+        # The lab's text in the learner's language when the author wrote it, else in the lab's own;
+        # the page's chrome stays in the learner's language (content_lang/content_dir mark the text).
+        content_lang = shown_language(definition, lang) if definition else lang
+        shown = localise(shown, lang) if shown is not None else None
         frag.add_content(
             render_page(
                 "kafaat_lab/student.html",
                 {
                     "dir": direction(lang),
                     "lang": lang,
-                    "display_name": (definition.display_name if definition else self.display_name),
+                    "content_lang": content_lang,
+                    "content_dir": direction(content_lang.split("-")[0]),
+                    "display_name": (shown.display_name if shown else self.display_name),
                     "invalid": definition is None,
                     "signed_in": requester is not None,
                     "is_staff": bool(requester and requester.is_staff),
@@ -324,15 +358,7 @@ class LabBlock(CompletableXBlockMixin, XBlock):
         return Fragment(
             render_page(
                 "kafaat_lab/author.html",
-                {
-                    "dir": direction(),
-                    "definition": definition,
-                    "steps": [
-                        {"title": s.title, "instructions": render_markdown(s.instructions), "max_points": s.max_points}
-                        for s in (definition.steps if definition else ())
-                    ],
-                    **_pages(definition),
-                },
+                {"dir": direction(), "definition": definition, "languages": _previews(definition)},
             )
         )
 
@@ -655,7 +681,7 @@ class LabBlock(CompletableXBlockMixin, XBlock):
         except etree.XMLSyntaxError:
             element = None
         try:
-            definition = parse_lab(source)
+            definition, warnings = parse_lab_with_warnings(source)
         except ValueError as error:
             return {"valid": False, "errors": _problems(error)}, None, source
         clean = source.strip()
@@ -665,17 +691,17 @@ class LabBlock(CompletableXBlockMixin, XBlock):
             clean = etree.tostring(element, encoding="unicode")
         preview = render_page(
             "kafaat_lab/author.html",
-            {
-                "dir": direction(),
-                "definition": definition,
-                "steps": [
-                    {"title": s.title, "instructions": render_markdown(s.instructions), "max_points": s.max_points}
-                    for s in definition.steps
-                ],
-                **_pages(definition),
-            },
+            {"dir": direction(), "definition": definition, "languages": _previews(definition)},
         )
-        return {"valid": True, "errors": [], "preview": preview, "max_score": definition.max_score}, definition, clean
+        result = {
+            "valid": True,
+            "errors": [],
+            # a missing translation or an undefined feedback key: the lab saves, the author is told
+            "warnings": [{"line": problem.line, "message": problem.message} for problem in warnings],
+            "preview": preview,
+            "max_score": definition.max_score,
+        }
+        return result, definition, clean
 
     # ------------------------------------------------------------------ workbench
 

@@ -15,6 +15,7 @@ from django.utils import timezone
 
 from xblocks.core.html import render_markdown
 from xblocks.core.i18n import gettext as _
+from xblocks.core.i18n import language
 from xblocks.labs import grading
 from xblocks.labs.data import (
     LIVE_STATES,
@@ -28,7 +29,7 @@ from xblocks.labs.data import (
     SessionStatus,
     StepStatus,
 )
-from xblocks.labs.definition import generate_params, parse_lab, render, serialize_lab
+from xblocks.labs.definition import generate_params, localise, localise_feedback, parse_lab, render, serialize_lab
 from xblocks.labs.lifecycle import live_key, locked
 from xblocks.labs.models import CheckRun, LabSession
 
@@ -92,6 +93,8 @@ def _idle_seconds_left(row: LabSession, now: datetime) -> int | None:
 
 
 def _steps_status(definition, progress: dict[str, Any]) -> tuple[StepStatus, ...]:
+    # titles and hints in the language of the request (the learner's), falling back to the lab's own
+    definition = localise(definition, language())
     steps = []
     for step in definition.steps:
         record = grading.step_record(progress, step.id)
@@ -215,6 +218,21 @@ def _carried_progress(previous: LabSession | None, definition) -> dict[str, Any]
     return {"steps": steps}
 
 
+def _feedback(run: CheckRun, text: str) -> str:
+    """Stored check output with its ``kafaat-feedback`` lines in the language of the request.
+
+    Translated when shown, not when run: the worker has no learner language, and a learner who switches
+    language reads their earlier results in the new one.
+    """
+    if "kafaat-feedback:" not in text:
+        return text
+    try:
+        definition = _rendered(run.session)
+    except ValueError:  # a snapshot that no longer parses: the output as printed
+        return text
+    return localise_feedback(definition, run.step_id, text, language())
+
+
 def _results(run: CheckRun) -> tuple[CheckResult, ...]:
     return tuple(
         CheckResult(
@@ -222,7 +240,7 @@ def _results(run: CheckRun) -> tuple[CheckResult, ...]:
             passed=bool(o["passed"]),
             points=float(o["points"]),
             max_points=int(o.get("max_points", 0)),
-            feedback=o.get("feedback", ""),
+            feedback=_feedback(run, o.get("feedback", "")),
             timed_out=bool(o.get("timed_out")),
             truncated=bool(o.get("truncated")),
         )

@@ -9,6 +9,7 @@ from django.utils import timezone
 
 from xblocks.core.html import render_markdown
 from xblocks.core.i18n import gettext as _
+from xblocks.core.i18n import language
 from xblocks.core.transactions import atomic_with_retries
 from xblocks.labs import grading, runner
 from xblocks.labs.api.checks import _claim_run, _graded_result, _ready_step
@@ -27,6 +28,7 @@ from xblocks.labs.data import (
     SessionState,
     SolutionReveal,
 )
+from xblocks.labs.definition import translated
 from xblocks.labs.models import CheckRun, LabSession
 
 log = logging.getLogger(__name__)
@@ -115,7 +117,7 @@ def reveal_hint(session_id: int, step_id: str) -> HintReveal:
     return HintReveal(
         step_id=step.id,
         index=int(record["hints"]) - 1,
-        text=render_markdown(hint.text),
+        text=render_markdown(translated(hint.text, hint.translations, language())),
         cost=hint.cost,
         status=_status(row, definition),
     )

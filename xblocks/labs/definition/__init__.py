@@ -7,11 +7,19 @@ an author fixes a file in one pass; ``parse_lab(serialize_lab(d)) == d`` for eve
 and units), ``parsing``, ``serialising``, ``rendering`` (per-learner parameters).
 """
 
+from xblocks.labs.definition.languages import (
+    FEEDBACK_LINE,
+    feedback_keys,
+    languages,
+    localise,
+    localise_feedback,
+)
 from xblocks.labs.definition.model import (
     DEFAULT_MACHINE,
     TAG,
     Check,
     CheckPlace,
+    Feedback,
     Flag,
     Gating,
     Hint,
@@ -24,9 +32,12 @@ from xblocks.labs.definition.model import (
     ServiceKind,
     SetupScript,
     Step,
+    Translations,
+    translated,
 )
 from xblocks.labs.definition.parsing import (
     parse_lab,
+    parse_lab_with_warnings,
 )
 from xblocks.labs.definition.rendering import (
     generate_params,
@@ -42,6 +53,7 @@ from xblocks.labs.definition.validation import (
     DURATION_PATTERN,
     ID_PATTERN,
     LAB_ATTRIBUTES,
+    LANGUAGE_PATTERN,
     LIMIT_BOUNDS,
     MAX_CHECK_TIMEOUT,
     MAX_FILE_CHARS,
@@ -76,11 +88,14 @@ __all__ = [
     "DEFAULT_CHECK_TIMEOUT",
     "DURATION_PART",
     "DURATION_PATTERN",
+    "FEEDBACK_LINE",
+    "Feedback",
     "Flag",
     "Gating",
     "Hint",
     "ID_PATTERN",
     "LAB_ATTRIBUTES",
+    "LANGUAGE_PATTERN",
     "LIMIT_BOUNDS",
     "LabDefinition",
     "LabDefinitionError",
@@ -112,6 +127,13 @@ __all__ = [
     "SetupScript",
     "Step",
     "TAG",
+    "Translations",
+    "feedback_keys",
+    "languages",
+    "localise",
+    "localise_feedback",
+    "parse_lab_with_warnings",
+    "translated",
     "format_size",
     "generate_params",
     "human_duration",

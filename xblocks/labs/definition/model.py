@@ -13,6 +13,20 @@ TAG = "kafaat_lab"
 # The one machine of a lab that declares no <machine>: built from the lab's own image, limits and sudo.
 DEFAULT_MACHINE = "lab"
 
+# ``(language, text)`` pairs: a text's translations into the languages other than the lab's own.
+Translations = tuple[tuple[str, str], ...]
+
+
+def translated(default: str, translations: Translations, lang: str | None) -> str:
+    """The text in ``lang`` (its exact code, then its base language: ``fr-ca`` -> ``fr``), else the default."""
+    if lang and translations:
+        wanted = (lang.lower(), lang.lower().split("-")[0])
+        for code in wanted:
+            for language, text in translations:
+                if language.lower() == code:
+                    return text
+    return default
+
 
 class Gating(enum.StrEnum):
     SEQUENTIAL = "sequential"
@@ -88,8 +102,21 @@ class Flag:
 
 @dataclass(frozen=True)
 class Hint:
+    """A hint; ``translations`` hold the same hint in other languages (the n-th ``<hint lang>`` of a
+    language translates the n-th hint of the lab's language)."""
+
     text: str
     cost: int
+    translations: Translations = ()
+
+
+@dataclass(frozen=True)
+class Feedback:
+    """The text a check's ``kafaat-feedback: KEY`` line shows; ``lang`` is "" for the lab's own language."""
+
+    key: str
+    text: str
+    lang: str = ""
 
 
 @dataclass(frozen=True)
@@ -133,6 +160,9 @@ class Step:
     setup: tuple[SetupScript, ...] = ()
     solve_machine: str = ""  # "": the lab's first machine
     foreground: str = ""  # commands the page types into the terminal when the step is reached
+    title_translations: Translations = ()
+    instructions_translations: Translations = ()
+    feedback: tuple[Feedback, ...] = ()  # step-level keys override the lab's
 
     @property
     def max_points(self) -> int:
@@ -207,6 +237,16 @@ class LabDefinition:
     machines: tuple[Machine, ...] = ()  # declared <machine>s; none: one machine named "lab"
     deny: tuple[tuple[str, str], ...] = ()  # <network><deny from to/>: (from, to) machine names
     foreground: str = ""  # commands the page types into the terminal when it first opens
+
+    # The language of the texts above (display_name, titles, instructions, hints, intro, finish);
+    # the ``*_translations`` and ``Hint.translations`` hold the other languages.
+    language: str = "en"
+    domain: str = ""  # one of xblocks.core.skills.DOMAINS, or "" when the author named none
+    skills: tuple[str, ...] = ()  # skill ids of the catalogue (course_content/skills/*.json)
+    title_translations: Translations = ()
+    intro_translations: Translations = ()
+    finish_translations: Translations = ()
+    feedback: tuple[Feedback, ...] = ()
 
     @property
     def all_machines(self) -> tuple[Machine, ...]:

@@ -8,15 +8,18 @@ from typing import Any
 
 from lxml import etree
 
+from xblocks.core import skills as skill_catalogue
 from xblocks.core.i18n import gettext as _
 from xblocks.core.xml import UnsafeXMLError
 from xblocks.core.xml import parse as parse_xml
 from xblocks.labs import params as param_kinds
+from xblocks.labs.definition.languages import feedback_keys
 from xblocks.labs.definition.model import (
     DEFAULT_MACHINE,
     TAG,
     Check,
     CheckPlace,
+    Feedback,
     Flag,
     Gating,
     Hint,
@@ -36,6 +39,7 @@ from xblocks.labs.definition.validation import (
     DEFAULT_CHECK_TIMEOUT,
     ID_PATTERN,
     LAB_ATTRIBUTES,
+    LANGUAGE_PATTERN,
     LIMIT_BOUNDS,
     MAX_CHECK_TIMEOUT,
     MAX_FILE_CHARS,
@@ -47,6 +51,7 @@ from xblocks.labs.definition.validation import (
     MAX_POINTS,
     MAX_SCRIPT_CHARS,
     MAX_SERVICES,
+    MAX_SKILLS,
     MAX_STEPS,
     MAX_TEXT_CHARS,
     MAX_TIME_LIMIT,
@@ -72,6 +77,16 @@ def parse_lab(source: str | bytes | etree._Element) -> LabDefinition:
     An lxml element (what ``XBlock.parse_xml`` receives) is re-serialised and parsed again by the
     hardened parser, keeping its line numbers in the enclosing file.
     """
+    return parse_lab_with_warnings(source)[0]
+
+
+def parse_lab_with_warnings(source: str | bytes | etree._Element) -> tuple[LabDefinition, list[Problem]]:
+    """``parse_lab``, plus what is worth an author's look but does not stop the lab from working.
+
+    Warnings, in source order: a language whose text is missing for a title, step, hint, intro, finish
+    or feedback key that another language has (the learner reads the lab's own language there), and a
+    ``kafaat-feedback`` key a check script prints literally that no <feedback> defines.
+    """
     offset = 0
     if isinstance(source, etree._Element):
         offset = max((source.sourceline or 1) - 1, 0)
@@ -83,7 +98,9 @@ def parse_lab(source: str | bytes | etree._Element) -> LabDefinition:
         raise LabDefinitionError(
             [Problem(line, _("The lab is not well-formed XML: %(reason)s") % {"reason": error.message})]
         ) from None
-    return _Parser(offset).lab(root)
+    parser = _Parser(offset)
+    definition = parser.lab(root)
+    return definition, sorted(parser.warnings, key=lambda problem: problem.line or 0)
 
 
 def _block_text(raw: str | None) -> str:
@@ -105,6 +122,10 @@ class _Parser:
     def __init__(self, offset: int):
         self.offset = offset
         self.problems: list[Problem] = []
+        self.warnings: list[Problem] = []
+        self.language = "en"
+        # where each text is, per language ("" is the lab's own), for the missing-translation warnings
+        self.places: dict[str, dict[str, int]] = {}
         self.texts: list[tuple[str, int]] = []  # (text, line where it starts) to check references
         self.machine_uses: list[tuple[str, int | None]] = []  # (machine=, its line) to check once all are read
         self.machines: tuple[str, ...] = (DEFAULT_MACHINE,)
@@ -112,6 +133,24 @@ class _Parser:
     def error(self, node: Any, message: str) -> None:
         line = getattr(node, "sourceline", None) if node is not None else None
         self.problems.append(Problem(line + self.offset if line else None, message))
+
+    def line(self, node: Any) -> int:
+        return (getattr(node, "sourceline", None) or 0) + self.offset
+
+    def lang(self, node: Any, required: bool = False) -> str:
+        """The ``lang`` of a text element: "" for the lab's own language (absent, or equal to it)."""
+        raw = (node.get("lang") or "").strip()
+        if not raw:
+            if required:
+                self.error(node, _("<%(tag)s> here needs a lang attribute.") % {"tag": node.tag})
+            return ""
+        if not LANGUAGE_PATTERN.match(raw):
+            self.error(node, _("lang must be a language code such as fr or ar, not %(value)r.") % {"value": raw})
+            return ""
+        return "" if raw.lower() == self.language.lower() else raw.lower()
+
+    def place(self, what: str, lang: str, node: Any) -> None:
+        self.places.setdefault(what, {}).setdefault(lang, self.line(node))
 
     # attribute readers: each returns a usable default after recording a problem
 
@@ -364,6 +403,14 @@ class _Parser:
                 _("lab_key %(value)r must be 1 to 64 letters, digits, '-' or '_', starting with a letter or digit.")
                 % {"value": lab_key},
             )
+        language = (root.get("language") or "en").strip()
+        if not LANGUAGE_PATTERN.match(language):
+            self.error(
+                root, _("language must be a language code such as en, fr or ar, not %(value)r.") % {"value": language}
+            )
+            language = "en"
+        self.language = language = language.lower()
+        domain, skills = self.domain_and_skills(root)
         image = (root.get("image") or "base").strip()
         images = known_images()
         if images is not None and image not in images:
@@ -401,6 +448,10 @@ class _Parser:
         networks = 0
         self.machines = self.declared_machines(root)
         pages: dict[str, str] = {}
+        translations: dict[str, list[tuple[str, str]]] = {"title": [], "intro": [], "finish": []}
+        feedback: list[Feedback] = []
+        feedback_seen: dict[tuple[str, str], int] = {}
+        self.place(_("The title"), "", root)
         step_ids: dict[str, int] = {}
         item_ids: dict[str, int] = {}
         paths: dict[str, int] = {}
@@ -436,20 +487,32 @@ class _Parser:
                 services.append((child, self.service(child)))
             elif child.tag in ("intro", "finish"):
                 self.attributes(child, CHILD_ATTRIBUTES[child.tag])
-                if child.tag in pages:
-                    self.error(child, _("A lab has one <%(tag)s>.") % {"tag": child.tag})
-                pages[child.tag] = self.script(child, MAX_TEXT_CHARS, _("The %(tag)s page") % {"tag": child.tag})
+                lang = self.lang(child)
+                text = self.script(child, MAX_TEXT_CHARS, _("The %(tag)s page") % {"tag": child.tag})
+                page = _("The %(tag)s page") % {"tag": child.tag}
+                self.translation(child, lang, text, pages, translations[child.tag], child.tag, page)
             elif child.tag == "foreground":
                 self.attributes(child, CHILD_ATTRIBUTES["foreground"])
                 if child.tag in pages:
                     self.error(child, _("A lab has one <%(tag)s>.") % {"tag": child.tag})
                 pages[child.tag] = self.foreground(child)
+            elif child.tag == "title":
+                self.attributes(child, CHILD_ATTRIBUTES["title"])
+                lang = self.lang(child, required=True)
+                text = self.script(child, MAX_TEXT_CHARS, _("The title")).strip()
+                if lang:
+                    self.translation(child, lang, text, {}, translations["title"], "title", _("The title"))
+                elif child.get("lang"):
+                    self.error(child, _("The title in the lab's own language is its display_name attribute."))
+            elif child.tag == "feedback":
+                self.attributes(child, CHILD_ATTRIBUTES["feedback"])
+                feedback.append(self.feedback(child, feedback_seen, None))
             else:
                 self.error(
                     child,
                     _(
-                        "Unknown element <%(tag)s> in <kafaat_lab>; expected intro, machine, network, param, "
-                        "setup, file, foreground, service, step or finish."
+                        "Unknown element <%(tag)s> in <kafaat_lab>; expected title, intro, machine, network, "
+                        "param, setup, file, foreground, service, feedback, step or finish."
                     )
                     % {"tag": child.tag},
                 )
@@ -470,8 +533,10 @@ class _Parser:
         self.machine_references(machine_names, rules)
         self.references(set(param_names))
         self.services(services, self.machines)
+        self.literal_feedback_keys(root, {item.key for item in feedback})
         if self.problems:
             raise LabDefinitionError(self.problems)
+        self.missing_translations()
         return LabDefinition(
             display_name=display_name,
             lab_key=lab_key,
@@ -494,6 +559,13 @@ class _Parser:
             deny=tuple((source, target) for source, target, _line in rules),
             foreground=pages.get("foreground", ""),
             services=tuple(service for _node, service in services),
+            language=language,
+            domain=domain,
+            skills=skills,
+            title_translations=tuple(translations["title"]),
+            intro_translations=tuple(translations["intro"]),
+            finish_translations=tuple(translations["finish"]),
+            feedback=tuple(feedback),
         )
 
     def machine_references(self, declared: dict[str, int], rules: list[tuple[str, str, int | None]]) -> None:
@@ -625,6 +697,111 @@ class _Parser:
                         % {"first": other, "second": service.id, "port": service.port, "machine": service.machine},
                     )
 
+    def domain_and_skills(self, root) -> tuple[str, tuple[str, ...]]:
+        domain = (root.get("domain") or "").strip()
+        if domain and domain not in skill_catalogue.DOMAINS:
+            self.error(
+                root,
+                _("domain must be one of %(domains)s, not %(value)r.")
+                % {"domains": ", ".join(skill_catalogue.DOMAINS), "value": domain},
+            )
+            domain = ""
+        skills: list[str] = []
+        known = skill_catalogue.known_skill_ids()
+        for skill in (root.get("skills") or "").split():
+            if skill in skills:
+                self.error(root, _("Skill %(skill)s is listed twice.") % {"skill": skill})
+            elif not skill_catalogue.SKILL_ID.match(skill):
+                self.error(root, _("Skill id %(skill)r must read domain.name.") % {"skill": skill})
+            elif known is not None and skill not in known:
+                self.error(
+                    root,
+                    _("Unknown skill %(skill)s; the skills are the ids of the catalogue (skills/*.json).")
+                    % {"skill": skill},
+                )
+            else:
+                skills.append(skill)
+        if len(skills) > MAX_SKILLS:
+            self.error(root, _("A lab can name at most %(cap)s skills.") % {"cap": MAX_SKILLS})
+        return domain, tuple(skills)
+
+    def translation(self, node, lang, text, own: dict, others: list, slot: str, what: str) -> None:
+        """Record ``text`` as the lab's own (``own[slot]``) or as the ``lang`` translation; one per language."""
+        taken = slot in own if not lang else any(code == lang for code, _text in others)
+        if taken and not lang:  # the messages of the single-language format, kept
+            if node.tag == "instructions":
+                self.error(node, _("A step has one <instructions>."))
+            else:
+                self.error(node, _("A lab has one <%(tag)s>.") % {"tag": node.tag})
+            return
+        if taken:
+            self.error(node, _("There is already a <%(tag)s> in %(lang)s here.") % {"tag": node.tag, "lang": lang})
+            return
+        if lang:
+            others.append((lang, text))
+        else:
+            own[slot] = text
+        self.place(what, lang, node)
+
+    def feedback(self, node, seen: dict[tuple[str, str], int], where: str | None) -> Feedback:
+        """One <feedback>; ``where`` is the step's id, None at lab level."""
+        key = (node.get("key") or "").strip()
+        if not ID_PATTERN.match(key):
+            self.error(
+                node, _("A feedback key must be letters, digits, - and _ (at most 64), not %(value)r.") % {"value": key}
+            )
+        lang = self.lang(node)
+        text = self.script(node, MAX_TEXT_CHARS, _("The feedback %(key)s") % {"key": key})
+        if not text.strip():
+            self.error(node, _("The feedback %(key)s is empty.") % {"key": key})
+        if (key, lang) in seen:
+            self.error(
+                node,
+                _("Feedback %(key)s in %(lang)s is already defined on line %(line)s.")
+                % {"key": key, "lang": lang or self.language, "line": seen[(key, lang)]},
+            )
+        else:
+            seen[(key, lang)] = self.line(node)
+        what = (
+            _("Step %(id)s: feedback %(key)s") % {"id": where, "key": key}
+            if where
+            else _("Feedback %(key)s") % {"key": key}
+        )
+        self.place(what, lang, node)
+        return Feedback(key=key, text=text, lang=lang)
+
+    def literal_feedback_keys(self, root, lab_keys: set[str]) -> None:
+        """Warn about ``kafaat-feedback: KEY`` literals in check scripts that no <feedback> defines."""
+        for step in root.iter("step"):
+            keys = lab_keys | {(item.get("key") or "").strip() for item in step.iter("feedback")}
+            for check in step.iter("check"):
+                raw = (check.text or "") + "".join(child.tail or "" for child in check)
+                for key, position in feedback_keys(raw):
+                    if key not in keys:
+                        self.warnings.append(
+                            Problem(
+                                self.line(check) + raw[:position].count("\n"),
+                                _("Check %(check)s prints feedback key %(key)s, which no <feedback> defines.")
+                                % {"check": check.get("id") or "", "key": key},
+                            )
+                        )
+
+    def missing_translations(self) -> None:
+        """Warn, per text, about each language the lab has that this text lacks (another language has it)."""
+        codes = {code for places in self.places.values() for code in places}
+        if codes <= {""}:
+            return
+        for what, places in self.places.items():
+            for code in sorted(codes - set(places)):
+                line = min(places.values())
+                self.warnings.append(
+                    Problem(
+                        line,
+                        _("%(what)s has no text in %(lang)s, which other texts of this lab have.")
+                        % {"what": what, "lang": code or self.language},
+                    )
+                )
+
     def param(self, node, seen: dict[str, int]) -> Param:
         self.attributes(node, CHILD_ATTRIBUTES["param"])
         name = (node.get("name") or "").strip()
@@ -715,6 +892,13 @@ class _Parser:
             self.error(node, _("Text directly inside <step> is not allowed; put it in <instructions>."))
         instructions, solve, solve_user, solve_machine, foreground = None, None, str(User.ROOT), "", None
         checks, flags, hints, setup = [], [], [], []
+        own: dict[str, str] = {}
+        title_translations: list[tuple[str, str]] = []
+        instructions_translations: list[tuple[str, str]] = []
+        hint_translations: dict[str, list[tuple[str, Any]]] = {}  # lang -> [(text, node)]
+        feedback: list[Feedback] = []
+        feedback_seen: dict[tuple[str, str], int] = {}
+        self.place(_("Step %(id)s: the title") % {"id": step_id}, "", node)
         for child in node:
             if not isinstance(child.tag, str):
                 continue
@@ -725,21 +909,33 @@ class _Parser:
                 self.error(
                     child,
                     _(
-                        "Unknown element <%(tag)s> in <step>; expected instructions, foreground, setup, check, "
-                        "flag, hint or solve."
+                        "Unknown element <%(tag)s> in <step>; expected title, instructions, foreground, setup, "
+                        "check, flag, hint, feedback or solve."
                     )
                     % {"tag": child.tag},
                 )
                 continue
             self.attributes(child, allowed)
             if child.tag == "instructions":
-                if instructions is not None:
-                    self.error(child, _("A step has one <instructions>."))
-                instructions = self.script(child, MAX_TEXT_CHARS, _("The instructions"))
+                lang = self.lang(child)
+                text = self.script(child, MAX_TEXT_CHARS, _("The instructions"))
+                what = _("Step %(id)s: the instructions") % {"id": step_id}
+                self.translation(child, lang, text, own, instructions_translations, "instructions", what)
+                instructions = own.get("instructions")
             elif child.tag == "foreground":
                 if foreground is not None:
                     self.error(child, _("A step has one <foreground>."))
                 foreground = self.foreground(child)
+            elif child.tag == "title":
+                lang = self.lang(child, required=True)
+                text = self.script(child, MAX_TEXT_CHARS, _("The title")).strip()
+                if lang:
+                    what = _("Step %(id)s: the title") % {"id": step_id}
+                    self.translation(child, lang, text, {}, title_translations, "title", what)
+                elif child.get("lang"):
+                    self.error(child, _("The title in the lab's own language is the step's title attribute."))
+            elif child.tag == "feedback":
+                feedback.append(self.feedback(child, feedback_seen, step_id))
             elif child.tag == "setup":
                 script = self.script(child, MAX_SCRIPT_CHARS, _("The setup script"))
                 if not script.strip():
@@ -789,22 +985,27 @@ class _Parser:
                     self.error(child, _("Flag %(id)s must hold its answer on one line.") % {"id": flag_id})
                 flags.append(Flag(id=flag_id, points=self.integer(child, "points", 1, 0, MAX_POINTS), value=value))
             elif child.tag == "hint":
-                hints.append(
-                    Hint(
-                        text=self.script(child, MAX_TEXT_CHARS, _("The hint")),
-                        cost=self.integer(child, "cost", 0, 0, MAX_POINTS),
-                    )
-                )
+                lang = self.lang(child)
+                text = self.script(child, MAX_TEXT_CHARS, _("The hint"))
+                if lang:
+                    hint_translations.setdefault(lang, []).append((text, child))
+                    continue
+                hints.append(Hint(text=text, cost=self.integer(child, "cost", 0, 0, MAX_POINTS)))
+                self.place(_("Step %(id)s: hint %(number)s") % {"id": step_id, "number": len(hints)}, "", child)
         if len(checks) + len(flags) + len(hints) > MAX_ITEMS_PER_STEP:
             self.error(
                 node,
                 _("Step %(id)s has more than %(cap)s checks, flags and hints.")
                 % {"id": step_id, "cap": MAX_ITEMS_PER_STEP},
             )
+        hints = self.translated_hints(step_id, hints, hint_translations)
         return Step(
             id=step_id,
             title=title,
             instructions=instructions or "",
+            title_translations=tuple(title_translations),
+            instructions_translations=tuple(instructions_translations),
+            feedback=tuple(feedback),
             checks=tuple(checks),
             flags=tuple(flags),
             hints=tuple(hints),
@@ -814,6 +1015,34 @@ class _Parser:
             solve_machine=solve_machine,
             foreground=foreground or "",
         )
+
+    def translated_hints(self, step_id: str, hints: list[Hint], others: dict[str, list]) -> list[Hint]:
+        """Attach the n-th ``<hint lang>`` of each language to the n-th hint in the lab's language."""
+        translations: list[list[tuple[str, str]]] = [[] for _hint in hints]
+        for lang, items in others.items():
+            for index, (text, node) in enumerate(items):
+                if index >= len(hints):
+                    self.error(
+                        node,
+                        _(
+                            "Step %(id)s has %(count)s hints in %(default)s and more in %(lang)s: the n-th hint of "
+                            "a language translates the n-th hint in the lab's language."
+                        )
+                        % {"id": step_id, "count": len(hints), "default": self.language, "lang": lang},
+                    )
+                    break
+                if node.get("cost") is not None and self.integer(node, "cost", 0, 0, MAX_POINTS) != hints[index].cost:
+                    self.error(
+                        node,
+                        _("A translated hint costs what the hint it translates costs (%(cost)s).")
+                        % {"cost": hints[index].cost},
+                    )
+                translations[index].append((lang, text))
+                self.place(_("Step %(id)s: hint %(number)s") % {"id": step_id, "number": index + 1}, lang, node)
+        return [
+            Hint(text=hint.text, cost=hint.cost, translations=tuple(pairs))
+            for hint, pairs in zip(hints, translations, strict=True)
+        ]
 
     def references(self, declared: set[str]) -> None:
         for text, line in self.texts:

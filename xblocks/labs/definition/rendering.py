@@ -24,7 +24,7 @@ def generate_params(definition: LabDefinition, seed: bytes) -> dict[str, str]:
 def render(definition: LabDefinition, params: Mapping[str, str]) -> LabDefinition:
     """The definition with every ``{{ lab.param.NAME }}`` replaced.
 
-    Everywhere text is: instructions, files, setup, checks, flags, hints and solves.
+    Everywhere text is: instructions, files, setup, checks, flags, hints, feedback and solves, in every language.
     """
     missing = {param.name for param in definition.params} - set(params)
     if missing:
@@ -33,11 +33,21 @@ def render(definition: LabDefinition, params: Mapping[str, str]) -> LabDefinitio
     def sub(text: str | None) -> str | None:
         return None if text is None else param_kinds.substitute(text, params)
 
+    def subs(pairs):
+        return tuple((lang, sub(text)) for lang, text in pairs)
+
+    def feedback(items):
+        return tuple(dataclasses.replace(item, text=sub(item.text)) for item in items)
+
     return dataclasses.replace(
         definition,
         intro=sub(definition.intro),
         finish=sub(definition.finish),
         foreground=sub(definition.foreground),
+        title_translations=subs(definition.title_translations),
+        intro_translations=subs(definition.intro_translations),
+        finish_translations=subs(definition.finish_translations),
+        feedback=feedback(definition.feedback),
         setup=tuple(dataclasses.replace(item, script=sub(item.script)) for item in definition.setup),
         files=tuple(dataclasses.replace(item, content=sub(item.content)) for item in definition.files),
         steps=tuple(
@@ -45,9 +55,15 @@ def render(definition: LabDefinition, params: Mapping[str, str]) -> LabDefinitio
                 step,
                 instructions=sub(step.instructions),
                 foreground=sub(step.foreground),
+                title_translations=subs(step.title_translations),
+                instructions_translations=subs(step.instructions_translations),
+                feedback=feedback(step.feedback),
                 checks=tuple(dataclasses.replace(check, script=sub(check.script)) for check in step.checks),
                 flags=tuple(dataclasses.replace(flag, value=sub(flag.value)) for flag in step.flags),
-                hints=tuple(dataclasses.replace(hint, text=sub(hint.text)) for hint in step.hints),
+                hints=tuple(
+                    dataclasses.replace(hint, text=sub(hint.text), translations=subs(hint.translations))
+                    for hint in step.hints
+                ),
                 solve=sub(step.solve),
                 setup=tuple(dataclasses.replace(item, script=sub(item.script)) for item in step.setup),
             )

@@ -60,6 +60,13 @@ def _number(value: float) -> str:
     return f"{value:g}" if value == float(f"{value:g}") else repr(value)
 
 
+def _feedback(items, indent: str) -> list[str]:
+    return [
+        f"{indent}<feedback{_attrs([('key', item.key), ('lang', item.lang or None)])}>{_body(item.text)}</feedback>"
+        for item in items
+    ]
+
+
 def serialize_lab(definition: LabDefinition) -> str:
     """The canonical OLX of a definition: attributes in a fixed order, text unindented in CDATA."""
     d = definition
@@ -78,6 +85,9 @@ def serialize_lab(definition: LabDefinition) -> str:
         ("inodes", d.limits.inodes),
         ("gating", str(d.gating)),
         ("sudo", "true" if d.learner_sudo else "false"),
+        ("language", d.language if d.language != "en" else None),
+        ("domain", d.domain or None),
+        ("skills", " ".join(d.skills) or None),
     ]
     out = [f"<{TAG}{_attrs(lab_attrs)}>"]
     for machine in d.machines:
@@ -96,10 +106,15 @@ def serialize_lab(definition: LabDefinition) -> str:
         out.append("  <network>")
         out += [f"    <deny{_attrs([('from', source), ('to', target)])}/>" for source, target in d.deny]
         out.append("  </network>")
+    for lang, text in d.title_translations:
+        out.append(f"  <title{_attrs([('lang', lang)])}>{_body(text)}</title>")
     if d.intro:
         out.append(f"  <intro>{_body(d.intro)}</intro>")
+    for lang, text in d.intro_translations:
+        out.append(f"  <intro{_attrs([('lang', lang)])}>{_body(text)}</intro>")
     if d.foreground:
         out.append(f"  <foreground>{_body(d.foreground)}</foreground>")
+    out.extend(_feedback(d.feedback, "  "))
     for param in d.params:
         out.append(f"  <param{_attrs([('name', param.name), ('kind', param.kind), *param.options.items()])}/>")
     for setup in d.setup:
@@ -127,7 +142,11 @@ def serialize_lab(definition: LabDefinition) -> str:
         out.append(f"  <service{_attrs(attrs)}/>")
     for step in d.steps:
         out.append(f"  <step{_attrs([('id', step.id), ('title', step.title)])}>")
+        for lang, text in step.title_translations:
+            out.append(f"    <title{_attrs([('lang', lang)])}>{_body(text)}</title>")
         out.append(f"    <instructions>{_body(step.instructions)}</instructions>")
+        for lang, text in step.instructions_translations:
+            out.append(f"    <instructions{_attrs([('lang', lang)])}>{_body(text)}</instructions>")
         if step.foreground:
             out.append(f"    <foreground>{_body(step.foreground)}</foreground>")
         for setup in step.setup:
@@ -150,11 +169,21 @@ def serialize_lab(definition: LabDefinition) -> str:
             out.append(f"    <flag{_attrs([('id', flag.id), ('points', flag.points)])}>{_body(flag.value)}</flag>")
         for hint in step.hints:
             out.append(f"    <hint{_attrs([('cost', hint.cost)])}>{_body(hint.text)}</hint>")
+        for lang in dict.fromkeys(lang for hint in step.hints for lang, _text in hint.translations):
+            # the n-th hint of a language translates the n-th hint: written in order, language by language
+            for hint in step.hints:
+                text = next((text for code, text in hint.translations if code == lang), None)
+                if text is None:
+                    break
+                out.append(f"    <hint{_attrs([('cost', hint.cost), ('lang', lang)])}>{_body(text)}</hint>")
+        out.extend(_feedback(step.feedback, "    "))
         if step.solve is not None:
             attrs = _attrs([("user", step.solve_user), _machine(step.solve_machine)])
             out.append(f"    <solve{attrs}>{_body(step.solve)}</solve>")
         out.append("  </step>")
     if d.finish:
         out.append(f"  <finish>{_body(d.finish)}</finish>")
+    for lang, text in d.finish_translations:
+        out.append(f"  <finish{_attrs([('lang', lang)])}>{_body(text)}</finish>")
     out.append(f"</{TAG}>")
     return "\n".join(out) + "\n"

@@ -64,6 +64,13 @@ RESERVED_PREFIXES = ("/proc", "/sys", "/dev", "/run/kafaat")
 ID_PATTERN = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_-]{0,63}$")
 
 
+# A language code as Open edX writes them: ``fr``, ``ar``, ``pt-br``, ``zh_HANS`` (compared lower case).
+LANGUAGE_PATTERN = re.compile(r"^[a-z]{2,3}(?:[-_][a-z0-9]{2,8})?$", re.IGNORECASE)
+
+
+MAX_SKILLS = 20
+
+
 SIZE_PATTERN = re.compile(r"^\s*(\d+)\s*([KMGT]?)(i?B?)\s*$", re.IGNORECASE)
 
 
@@ -95,6 +102,9 @@ LAB_ATTRIBUTES = {
     "gating",
     "sudo",
     "network",
+    "language",
+    "domain",
+    "skills",
 }
 
 
@@ -109,10 +119,12 @@ CHILD_ATTRIBUTES = {
     "machine": {"name", "image", "memory", "pids", "cpus", "disk", "sudo", "terminal"},
     "network": set(),
     "step": {"id", "title"},
-    "intro": set(),
-    "finish": set(),
+    "intro": {"lang"},
+    "finish": {"lang"},
     "foreground": set(),
     "service": {"id", "machine", "port", "path", "label", "kind", "root"},
+    "title": {"lang"},
+    "feedback": {"key", "lang"},
 }
 
 # A service id is one DNS label of its origin (``<session>-<service>.svc.…``): lowercase, digits, -.
@@ -124,10 +136,12 @@ SERVICE_PATH_PATTERN = re.compile(r"^/[A-Za-z0-9._~!$&'()*+,;=:@%/?-]{0,511}$")
 
 
 STEP_CHILD_ATTRIBUTES = {
-    "instructions": set(),
+    "title": {"lang"},
+    "instructions": {"lang"},
+    "feedback": {"key", "lang"},
     "check": {"id", "points", "timeout", "user", "where", "machine"},
     "flag": {"id", "points"},
-    "hint": {"cost"},
+    "hint": {"cost", "lang"},
     "solve": {"user", "machine"},
     "setup": {"user", "machine"},
     "foreground": set(),
