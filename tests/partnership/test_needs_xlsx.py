@@ -91,3 +91,15 @@ def test_the_needs_page_takes_a_workbook(partners, client):
     html = client.post("/kafaat/partnership/needs/", {"file": upload, "commit": "1"}).content.decode()
     assert "2 rows read, 2 recorded." in html
     assert models.Need.objects.count() == 2
+
+
+def test_the_import_command_takes_a_workbook(partners, tmp_path, capsys):
+    from django.core.management import call_command
+
+    path = tmp_path / "needs.xlsx"
+    path.write_bytes(_workbook(GOOD))
+    call_command("kafaat_import_needs", str(path), "--as", "member")
+    assert "2,,ok" in capsys.readouterr().out
+    assert not models.Need.objects.exists()
+    call_command("kafaat_import_needs", str(path), "--as", "member", "--commit")
+    assert models.Need.objects.count() == 2
