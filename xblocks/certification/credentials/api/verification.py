@@ -468,4 +468,11 @@ def render_pdf(certificate_id: int, language: str | None = None) -> bytes:
     if certificate is None:
         raise CredentialUnavailable(f"no certificate {certificate_id}")
     facts = check_certificate(certificate.id)
-    return pdf.render(facts, language or certificate.learner.language or "en")
+    return pdf.render(facts, language or certificate.learner.language or "en", branding_of(certificate))
+
+
+def branding_of(certificate) -> dict:
+    """The logo and signatures a certificate shows: its track's setting over its school's, key by key."""
+    look = dict(certificate.school.branding or {})
+    look.update({key: value for key, value in (certificate.track.branding or {}).items() if value})
+    return look
