@@ -28,6 +28,7 @@ class Channel(enum.StrEnum):
     PDF = "pdf"
     JSON = "json"  # credential.json
     JWT = "jwt"  # credential.jwt
+    BADGE = "badge"  # a baked badge (SVG or PNG carrying the credential)
 
 
 class IssuerKey(models.Model):

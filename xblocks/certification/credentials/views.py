@@ -187,6 +187,50 @@ def certificate_pdf(request: HttpRequest, reference: str) -> HttpResponse:
     return response
 
 
+# An SVG is a document: served from this origin it must run nothing and load nothing.
+SVG_CSP = "default-src 'none'; style-src 'unsafe-inline'; img-src data:; sandbox"
+
+
+def _svg_response(body: bytes | str, *, filename: str = "") -> HttpResponse:
+    response = HttpResponse(body, content_type="image/svg+xml; charset=utf-8")
+    response["Content-Security-Policy"] = SVG_CSP
+    response["X-Content-Type-Options"] = "nosniff"
+    if filename:
+        response["Content-Disposition"] = f'attachment; filename="{filename}"'
+    return response
+
+
+@require_GET
+@public_lookup(as_json=False)
+def baked_badge_svg(request: HttpRequest, reference: str) -> HttpResponse:
+    """The badge as SVG with the signed credential baked in (badge wallets import it)."""
+    certificate = _public(request, reference, "badge")
+    return _svg_response(api.baked_badge(certificate.id, "svg"), filename=f"{certificate.number}.svg")
+
+
+@require_GET
+@public_lookup(as_json=False)
+def baked_badge_png(request: HttpRequest, reference: str) -> HttpResponse:
+    """The badge as PNG with the signed credential in its ``openbadgecredential`` iTXt chunk."""
+    certificate = _public(request, reference, "badge")
+    response = HttpResponse(api.baked_badge(certificate.id, "png"), content_type="image/png")
+    response["Content-Disposition"] = f'attachment; filename="{certificate.number}.png"'
+    response["X-Content-Type-Options"] = "nosniff"
+    return response
+
+
+@require_GET
+def badge_artwork(request: HttpRequest, track: str, version: int) -> HttpResponse:
+    """A track version's badge artwork (``achievement.image``); names nobody, so not limited."""
+    artwork = api.badge_artwork(track, version)
+    if artwork is None:
+        raise Http404("unknown achievement")
+    response = _svg_response(artwork)
+    response["Cache-Control"] = "public, max-age=3600"
+    response["Access-Control-Allow-Origin"] = "*"
+    return response
+
+
 @require_GET
 def status_list(request: HttpRequest, issuer: str, purpose: str, sequence: int) -> JsonResponse:
     """A signed BitstringStatusListCredential; verifiers may cache it for its ``ttl``."""

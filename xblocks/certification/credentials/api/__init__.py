@@ -8,6 +8,8 @@ per module: ``links`` (public URLs), ``signing``, ``documents`` (what the issuer
 
 from xblocks.certification.credentials.api.documents import (
     achievement_document,
+    badge_artwork,
+    baked_badge,
     controller_document,
     credential_json,
     credential_jwt,
@@ -28,6 +30,8 @@ from xblocks.certification.credentials.api.links import (
     PREFIX,
     achievement_url,
     api_url,
+    badge_image_url,
+    baked_badge_url,
     base_url,
     credential_url,
     issuer_url,
@@ -67,6 +71,10 @@ __all__ = [
     "PREFIX",
     "achievement_document",
     "achievement_url",
+    "badge_artwork",
+    "badge_image_url",
+    "baked_badge",
+    "baked_badge_url",
     "api_url",
     "apply_status",
     "authenticate_employer_token",
