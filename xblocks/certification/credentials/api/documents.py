@@ -9,6 +9,7 @@ from django.utils import timezone
 from xblocks.certification import api as certification_api
 from xblocks.certification.credentials import badges, keyring, loader, openbadges, proofs, statuslist
 from xblocks.certification.credentials import jwt as vc_jwt
+from xblocks.certification.credentials.api import signing
 from xblocks.certification.credentials.api.links import (
     achievement_url,
     issuer_url,
@@ -16,7 +17,6 @@ from xblocks.certification.credentials.api.links import (
 )
 from xblocks.certification.credentials.api.signing import (
     CredentialUnavailable,
-    _certificate,
     _sign_document,
     _signer,
     issue_credential,
@@ -124,7 +124,7 @@ def badge_artwork(track_slug: str, version: int) -> str | None:
 
 def baked_badge(certificate_id: int, kind: str = "svg") -> bytes:
     """The certificate's badge (``svg`` or ``png``) with its signed credential baked in (OB 3.0 §5.3)."""
-    certificate = _certificate(certificate_id)
+    certificate = signing._certificate(certificate_id)  # pylint: disable=protected-access
     if certificate is None:
         raise CredentialUnavailable(f"no certificate {certificate_id}")
     credential = credential_json(certificate_id)

@@ -16,6 +16,8 @@ from xblocks.certification.credentials import jwt as vc_jwt
 from xblocks.certification.credentials import keyring, loader, openbadges, pdf, proofs, statuslist
 from xblocks.certification.credentials.api import documents, signing
 from xblocks.certification.credentials.api.links import (
+    badge_image_url,
+    baked_badge_url,
     _issuer_slug,
     _status_list_key,
     credential_url,
@@ -345,6 +347,9 @@ def check_certificate(number_or_id: str | int, *, public: bool = False) -> Certi
         jwt_url=jwt_url(certificate.number),
         pdf_url=pdf_url(certificate.number),
         linkedin_url=linkedin_url(certificate),
+        badge_image_url=badge_image_url(certificate.track.slug, certificate.track.version),
+        badge_svg_url=baked_badge_url(certificate.number, "svg"),
+        badge_png_url=baked_badge_url(certificate.number, "png"),
         certificate_id=certificate.id,
     )
 
