@@ -111,3 +111,12 @@ class EmployerTokenData:
     organisation: str
     prefix: str
     active: bool
+
+
+@dataclass(frozen=True)
+class PublicProfileData:
+    """A learner's public profile setting: its link and whether it is switched on."""
+
+    slug: str
+    enabled: bool
+    url: str

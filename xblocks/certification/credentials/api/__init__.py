@@ -41,6 +41,13 @@ from xblocks.certification.credentials.api.links import (
     status_list_url,
     verification_url,
 )
+from xblocks.certification.credentials.api.profiles import (
+    embed_url,
+    my_public_profile,
+    profile_url,
+    public_profile,
+    set_public_profile,
+)
 from xblocks.certification.credentials.api.signing import (
     CredentialUnavailable,
     apply_status,
@@ -64,6 +71,11 @@ from xblocks.certification.credentials.api.verification import (
 )
 
 __all__ = [
+    "embed_url",
+    "my_public_profile",
+    "profile_url",
+    "public_profile",
+    "set_public_profile",
     "BULK_COLUMNS",
     "BulkInputError",
     "BulkRateLimited",
