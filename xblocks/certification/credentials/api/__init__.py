@@ -43,6 +43,7 @@ from xblocks.certification.credentials.api.links import (
 )
 from xblocks.certification.credentials.api.profiles import (
     embed_url,
+    manage_profile_url,
     my_public_profile,
     profile_url,
     public_profile,
@@ -72,6 +73,7 @@ from xblocks.certification.credentials.api.verification import (
 
 __all__ = [
     "embed_url",
+    "manage_profile_url",
     "my_public_profile",
     "profile_url",
     "public_profile",

@@ -16,6 +16,11 @@ def profile_url(slug: str) -> str:
     return _url(f"profile/{slug}/")
 
 
+def manage_profile_url() -> str:
+    """The signed-in learner's page with the switch of their public profile."""
+    return _url("me/profile/")
+
+
 def embed_url(number: str) -> str:
     """The embeddable verification snippet of a certificate (an HTML page others may frame)."""
     import urllib.parse  # pylint: disable=import-outside-toplevel
