@@ -66,4 +66,3 @@ def clean(value, base: pathlib.Path | None = None, name: str = "certificate") ->
     if cleaned_signatures:
         cleaned["signatures"] = cleaned_signatures
     return cleaned
-

@@ -37,7 +37,9 @@ def test_the_credential_names_its_badge_image_and_the_image_is_served(issued, cl
     }
     response = _get(client, image["id"])
     assert response["Content-Type"].startswith("image/svg+xml")
-    assert "default-src 'none'" in response["Content-Security-Policy"] and "sandbox" in response["Content-Security-Policy"]
+    assert (
+        "default-src 'none'" in response["Content-Security-Policy"] and "sandbox" in response["Content-Security-Policy"]
+    )
     root = ET.fromstring(response.content)
     assert root.tag == "{http://www.w3.org/2000/svg}svg"
     assert issued.track.title in "".join(root.itertext())

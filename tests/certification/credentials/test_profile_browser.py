@@ -19,7 +19,9 @@ def test_a_learner_switches_the_profile_on_and_a_visitor_sees_valid_certificates
     settings.KAFAAT = {**settings.KAFAAT, "PUBLIC_BASE_URL": live_server.url}
     learner = django_user_model.objects.create_user("amina", email="amina@example.org", password="pw")
     base = certificates.add()
-    valid = certificates.add(id=20, number="KAF-2026-VALID-00020", learner=dataclasses.replace(base.learner, user_id=learner.pk))
+    valid = certificates.add(
+        id=20, number="KAF-2026-VALID-00020", learner=dataclasses.replace(base.learner, user_id=learner.pk)
+    )
     revoked = certificates.add(
         id=21, number="KAF-2026-REVOK-00021", learner=dataclasses.replace(base.learner, user_id=learner.pk)
     )
@@ -31,7 +33,9 @@ def test_a_learner_switches_the_profile_on_and_a_visitor_sees_valid_certificates
     signed_in = Client()
     signed_in.force_login(learner)
     page = browser_page
-    page.context.add_cookies([{"name": "sessionid", "value": signed_in.cookies["sessionid"].value, "url": live_server.url}])
+    page.context.add_cookies(
+        [{"name": "sessionid", "value": signed_in.cookies["sessionid"].value, "url": live_server.url}]
+    )
     page.goto(f"{live_server.url}/kafaat/credentials/me/profile/?lang={language}")
     with translation.override(language):
         off, on = gettext("Your public profile is off."), gettext("Your public profile is on.")

@@ -50,7 +50,14 @@ def _actor_name(actor) -> str:
 
 def _school_data(school: models.School) -> SchoolData:
     return SchoolData(
-        school.pk, school.slug, school.name, school.url, school.email, school.country, school.logo_url, school.branding or {}
+        school.pk,
+        school.slug,
+        school.name,
+        school.url,
+        school.email,
+        school.country,
+        school.logo_url,
+        school.branding or {},
     )
 
 

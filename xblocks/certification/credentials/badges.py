@@ -182,7 +182,9 @@ def _ribbon(lines: list[str], size: int) -> tuple[float, float, list[float]]:
 def _svg_shape(shape: Shape) -> str:
     stroke = ""
     if shape.stroke:
-        stroke = f' stroke="{shape.stroke}" stroke-width="{shape.width:g}" stroke-linecap="round" stroke-linejoin="round"'
+        stroke = (
+            f' stroke="{shape.stroke}" stroke-width="{shape.width:g}" stroke-linecap="round" stroke-linejoin="round"'
+        )
     fill = "none" if shape.kind == "line" else (shape.fill or "none")
     paint = f' fill="{fill}"{stroke}'
     p = shape.points
@@ -208,7 +210,9 @@ def svg(title: str, domain: str) -> str:
         f'x="256" text-anchor="middle" font-family="DejaVu Sans, Noto Sans Arabic, Segoe UI, Arial, sans-serif" '
         f'font-size="{size}" font-weight="bold" fill="#ffffff"' + (' direction="rtl"' if rtl else "")
     )
-    texts = "".join(f'<text y="{y:g}" {text_attrs}>{escape(line)}</text>' for line, y in zip(lines, baselines))
+    texts = "".join(
+        f'<text y="{y:g}" {text_attrs}>{escape(line)}</text>' for line, y in zip(lines, baselines, strict=True)
+    )
     parts = [
         f'<svg xmlns="http://www.w3.org/2000/svg" width="{SIZE}" height="{SIZE}" viewBox="0 0 {SIZE} {SIZE}" '
         f'role="img" aria-label={quoteattr(title)}>',
@@ -255,7 +259,7 @@ def png(title: str, domain: str) -> bytes:
             draw.polygon(s(p), fill=shape.fill or None, outline=shape.stroke or None)
         elif shape.kind == "line":
             draw.line(s(p), fill=shape.stroke, width=int(shape.width * scale), joint="curve")
-            for x, y in zip(p[::2], p[1::2]):  # round caps
+            for x, y in zip(p[::2], p[1::2], strict=True):  # round caps
                 circle(x, y, shape.width / 2, fill=shape.stroke)
         elif shape.kind == "circle":
             circle(p[0], p[1], p[2], fill=shape.fill or None, outline=shape.stroke or None, width=shape.width)
@@ -278,7 +282,7 @@ def png(title: str, domain: str) -> bytes:
     image.alpha_composite(shade)
     draw = ImageDraw.Draw(image)
     font = ImageFont.truetype(_font_path(), size * scale, layout_engine=ImageFont.Layout.BASIC)
-    for line, baseline in zip(lines, baselines):
+    for line, baseline in zip(lines, baselines, strict=True):
         draw.text((256 * scale, baseline * scale), visual(line), font=font, fill="#ffffff", anchor="ms")
     image = image.resize((SIZE, SIZE), Image.Resampling.LANCZOS)
     out = io.BytesIO()

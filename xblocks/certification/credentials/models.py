@@ -180,7 +180,9 @@ def _profile_slug() -> str:
 class PublicProfile(models.Model):
     """A learner's public page of valid certificates: off until they switch it on (decision 0082)."""
 
-    user = models.OneToOneField(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="kafaat_public_profile")
+    user = models.OneToOneField(
+        settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="kafaat_public_profile"
+    )
     slug = models.CharField(max_length=32, unique=True, default=_profile_slug)
     enabled = models.BooleanField(default=False)
     changed = models.DateTimeField(auto_now=True)

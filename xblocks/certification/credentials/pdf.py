@@ -203,9 +203,7 @@ def _tag_structure(data: bytes, tags: _Tags, title: str) -> bytes:
     root[NameObject("/StructTreeRoot")] = tree_ref
     root[NameObject("/MarkInfo")] = DictionaryObject({NameObject("/Marked"): BooleanObject(True)})
     root[NameObject("/Lang")] = lang
-    root[NameObject("/ViewerPreferences")] = DictionaryObject(
-        {NameObject("/DisplayDocTitle"): BooleanObject(True)}
-    )
+    root[NameObject("/ViewerPreferences")] = DictionaryObject({NameObject("/DisplayDocTitle"): BooleanObject(True)})
     out = io.BytesIO()
     writer.write(out)
     return out.getvalue()

@@ -70,8 +70,10 @@ def public_profile(slug: str) -> tuple[str, list[CertificateVerification]] | Non
     row = PublicProfile.objects.select_related("user").filter(slug=str(slug)[:32]).first()
     if row is None or not permissions.allowed(None, permissions.SEE_PUBLIC_PROFILE, row):
         return None
-    ids = SignedCredential.objects.filter(learner_id=row.user_id).order_by("-created").values_list(
-        "certificate_id", flat=True
+    ids = (
+        SignedCredential.objects.filter(learner_id=row.user_id)
+        .order_by("-created")
+        .values_list("certificate_id", flat=True)
     )
     valid = []
     for certificate_id in ids:

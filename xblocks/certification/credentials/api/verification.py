@@ -16,10 +16,10 @@ from xblocks.certification.credentials import jwt as vc_jwt
 from xblocks.certification.credentials import keyring, loader, openbadges, pdf, proofs, statuslist
 from xblocks.certification.credentials.api import documents, signing
 from xblocks.certification.credentials.api.links import (
-    badge_image_url,
-    baked_badge_url,
     _issuer_slug,
     _status_list_key,
+    badge_image_url,
+    baked_badge_url,
     credential_url,
     issuer_url,
     jwt_url,
