@@ -168,3 +168,13 @@ def models_token(data):
     from xblocks.certification.credentials.models import EmployerToken  # pylint: disable=import-outside-toplevel
 
     return EmployerToken.objects.get(pk=data.id)
+
+
+def test_a_learner_sees_their_public_profile_switch_in_the_block(certified, cert_block):
+    from xblocks.certification.credentials import api as credentials_api  # pylint: disable=import-outside-toplevel
+
+    html = cert_block("amina_a").html()
+    assert "Your public profile is off." in html and credentials_api.manage_profile_url() in html
+    profile = credentials_api.set_public_profile(certified.learner("amina_a"), True)
+    html = cert_block("amina_a").html()
+    assert "Your public profile is on." in html and profile.url in html

@@ -77,6 +77,18 @@ class CertificationBlock(XBlock):
             return ""
         return str(cert_settings.CERT_INVITATIONS_URL or "")
 
+    @staticmethod
+    def _public_profile(user) -> dict | None:
+        """The learner's public profile switch (on or off, and where to change it), with the credentials app."""
+        from django.apps import apps  # pylint: disable=import-outside-toplevel
+
+        if user is None or not apps.is_installed("xblocks.certification.credentials"):
+            return None
+        from xblocks.certification.credentials import api as credentials_api  # pylint: disable=import-outside-toplevel
+
+        profile = credentials_api.my_public_profile(user)
+        return {"enabled": profile.enabled, "url": profile.url, "manage_url": credentials_api.manage_profile_url()}
+
     def _learner_context(self, user) -> list[dict]:
         items = []
         consents = api.learner_consents(user)
@@ -138,6 +150,7 @@ class CertificationBlock(XBlock):
                     "signed_in": user is not None,
                     "tracks": self._learner_context(user) if user is not None else [],
                     "verifications": self._verifications(user) if user is not None else [],
+                    "public_profile": self._public_profile(user),
                     "cohorts": cohorts,
                     "is_manager": bool(cohorts),
                     "csv_url": self.runtime.handler_url(self, "roster_csv"),

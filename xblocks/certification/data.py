@@ -16,6 +16,8 @@ class SchoolData:
     email: str
     country: str
     logo_url: str
+    # the certificate's logo and signatures (``branding.clean``'s form), compared by identity only
+    branding: dict = field(default_factory=dict, compare=False, hash=False)
 
 
 @dataclass(frozen=True)
@@ -47,6 +49,7 @@ class TrackData:
     total_hours_required: float
     skills: tuple[str, ...] = ()
     proves: tuple[str, ...] = ()  # catalogue skill ids (``domain.skill``) a certificate of this version proves
+    branding: dict = field(default_factory=dict, compare=False, hash=False)  # the track's logo and signatures
 
 
 @dataclass(frozen=True)

@@ -84,9 +84,25 @@ class School(models.Model):
     email = models.EmailField(blank=True)
     country = models.CharField(max_length=2, blank=True, help_text=_("ISO 3166-1 alpha-2"))
     logo_url = models.URLField(blank=True)
+    branding = models.JSONField(
+        default=dict,
+        blank=True,
+        help_text=_(
+            'Certificate logo and signatures: {"logo": "data:image/png;base64,...", '
+            '"signatures": [{"name": "...", "role": "...", "image": "data:..."}]} (PNG, JPEG or SVG)'
+        ),
+    )
 
     def __str__(self) -> str:
         return self.name
+
+    def clean(self) -> None:
+        from xblocks.certification import branding  # pylint: disable=import-outside-toplevel
+
+        try:
+            self.branding = branding.clean(self.branding, name="branding")
+        except ValueError as error:
+            raise ValidationError({"branding": str(error)}) from None
 
 
 class Employer(models.Model):
@@ -112,6 +128,9 @@ class Track(models.Model):
     slug = models.SlugField(max_length=64, unique=True)
     title = models.CharField(max_length=255)
     description = models.TextField(blank=True)
+    # The track file's "certificate" (logo, signatures), cleaned by ``branding.clean``; not versioned:
+    # a new signatory changes the look of the PDF, not what the certificate proves.
+    branding = models.JSONField(default=dict, blank=True)
 
     def __str__(self) -> str:
         return self.title

@@ -16,7 +16,7 @@ from dataclasses import dataclass, field
 
 from django.db import transaction
 
-from xblocks.certification import models, rules
+from xblocks.certification import branding, models, rules
 from xblocks.certification.conf import cert_settings
 from xblocks.core.files import read_text_limited
 from xblocks.labs import api as labs_api
@@ -103,14 +103,22 @@ def _create_rows(version: models.TrackVersion, specs: list[rules.RequirementSpec
             _create_rows(version, list(spec.children), purpose, row)
 
 
-def load_track(data: dict, name: str = "track", *, dry_run: bool = False) -> tuple[str, bool]:
-    """Load one definition; returns ``("slug vN", created)``. Raises ValueError on an invalid file."""
+def load_track(
+    data: dict, name: str = "track", *, dry_run: bool = False, base: pathlib.Path | None = None
+) -> tuple[str, bool]:
+    """Load one definition; returns ``("slug vN", created)``. Raises ValueError on an invalid file.
+
+    ``base`` is the folder image paths of the file's ``"certificate"`` (logo, signatures) are read from.
+    """
     from xblocks.certification import api  # pylint: disable=import-outside-toplevel
 
     initial, renewal = _validate(data, name)
+    look = branding.clean(data.get("certificate"), base, f"{name}: certificate")
     digest = content_hash(data)
     with transaction.atomic():
         track, _created = models.Track.objects.get_or_create(slug=data["slug"], defaults={"title": data["title"]})
+        if not dry_run and track.branding != look:
+            models.Track.objects.filter(pk=track.pk).update(branding=look)
         latest = track.versions.order_by("-version").first()
         if latest is not None and latest.content_hash == digest:
             if not dry_run and (track.title, track.description) != (data["title"], data.get("description", "")):
@@ -191,7 +199,7 @@ def load_directory(directory=None, *, dry_run: bool = False, lab_paths=None) -> 
                     + (f" (also unknown: {', '.join(repr(key) for key in unknown[1:])})" if unknown[1:] else "")
                 )
                 continue
-            label, created = load_track(data, path.name, dry_run=dry_run)
+            label, created = load_track(data, path.name, dry_run=dry_run, base=folder)
         except (ValueError, KeyError, TypeError) as error:  # FileRefused is a ValueError
             report.errors.append(f"{path.name}: {error}")
             continue

@@ -49,7 +49,16 @@ def _actor_name(actor) -> str:
 
 
 def _school_data(school: models.School) -> SchoolData:
-    return SchoolData(school.pk, school.slug, school.name, school.url, school.email, school.country, school.logo_url)
+    return SchoolData(
+        school.pk,
+        school.slug,
+        school.name,
+        school.url,
+        school.email,
+        school.country,
+        school.logo_url,
+        school.branding or {},
+    )
 
 
 def _learner_data(user, profile: compat.LearnerProfile) -> LearnerData:

@@ -29,6 +29,7 @@ def _track_data(version: models.TrackVersion) -> TrackData:
         total_hours_required=float(spec.hours_required()),
         skills=tuple(version.skills or ()),
         proves=tuple(version.proves or ()),
+        branding=dict(version.track.branding or {}),
     )
 
 

@@ -43,5 +43,7 @@ credentials_settings = AppSettings(
         "STATUS_FETCH_TIMEOUT": 5,
         # Include the VC-JWT form beside the embedded proof.
         "ISSUE_JWT": True,
+        # Who may frame the embeddable verification snippet (CSP frame-ancestors): "*" = any site.
+        "EMBED_FRAME_ANCESTORS": "*",
     }
 )

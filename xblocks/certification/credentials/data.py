@@ -55,6 +55,9 @@ class CertificateVerification:
     jwt_url: str = ""
     pdf_url: str = ""
     linkedin_url: str = ""
+    badge_image_url: str = ""  # the track version's artwork
+    badge_svg_url: str = ""  # the badge with the credential baked in
+    badge_png_url: str = ""
     certificate_id: int | None = None
     learner_email_hash_ok: bool | None = field(default=None, compare=False)
 
@@ -82,6 +85,9 @@ class CertificateVerification:
                 "credential": self.credential_url,
                 "jwt": self.jwt_url,
                 "pdf": self.pdf_url,
+                "badge_image": self.badge_image_url,
+                "badge_svg": self.badge_svg_url,
+                "badge_png": self.badge_png_url,
             },
         }
 
@@ -105,3 +111,12 @@ class EmployerTokenData:
     organisation: str
     prefix: str
     active: bool
+
+
+@dataclass(frozen=True)
+class PublicProfileData:
+    """A learner's public profile setting: its link and whether it is switched on."""
+
+    slug: str
+    enabled: bool
+    url: str

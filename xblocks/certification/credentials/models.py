@@ -7,6 +7,7 @@ public half of every key ever used, so rotation keeps earlier credentials verifi
 from __future__ import annotations
 
 import enum
+import secrets
 
 from django.conf import settings
 from django.db import models
@@ -28,6 +29,8 @@ class Channel(enum.StrEnum):
     PDF = "pdf"
     JSON = "json"  # credential.json
     JWT = "jwt"  # credential.jwt
+    BADGE = "badge"  # a baked badge (SVG or PNG carrying the credential)
+    EMBED = "embed"  # the embeddable verification snippet
 
 
 class IssuerKey(models.Model):
@@ -168,3 +171,21 @@ class Endorsement(models.Model):
 
     def __str__(self) -> str:
         return f"{self.endorser_name} endorses {self.track_slug}"
+
+
+def _profile_slug() -> str:
+    return secrets.token_urlsafe(12)  # 96 random bits: a profile is found by its link, not by guessing
+
+
+class PublicProfile(models.Model):
+    """A learner's public page of valid certificates: off until they switch it on (decision 0082)."""
+
+    user = models.OneToOneField(
+        settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="kafaat_public_profile"
+    )
+    slug = models.CharField(max_length=32, unique=True, default=_profile_slug)
+    enabled = models.BooleanField(default=False)
+    changed = models.DateTimeField(auto_now=True)
+
+    def __str__(self) -> str:
+        return f"{self.user} ({'public' if self.enabled else 'private'})"

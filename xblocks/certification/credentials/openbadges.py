@@ -30,6 +30,7 @@ class CredentialLinks:
     achievement_url: str  # one URL per track version
     verification_url: str  # the public page (criteria and evidence point there)
     subject_id: str  # pseudonymous urn for the learner (JWT ``sub``)
+    image_url: str = ""  # the track version's badge artwork (``achievement.image``)
 
 
 def xsd_datetime(value: dt.datetime | dt.date, *, end_of_day: bool = False) -> str:
@@ -183,6 +184,9 @@ def build(
         "humanCode": track.slug,
         "creditsAvailable": float(track.total_hours_required),
     }
+    if links.image_url:
+        # OB 3.0 Image: an object with id and type (and a caption), as the 1EdTech schema requires.
+        achievement["image"] = {"id": links.image_url, "type": "Image", "caption": track.title}
     if track.skills:
         achievement["tag"] = list(track.skills)
     if descriptions:

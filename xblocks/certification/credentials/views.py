@@ -13,9 +13,12 @@ import functools
 import json
 import logging
 
-from django.http import Http404, HttpRequest, HttpResponse, JsonResponse
+from django.contrib.auth.views import redirect_to_login
+from django.core.exceptions import PermissionDenied
+from django.http import Http404, HttpRequest, HttpResponse, HttpResponseRedirect, JsonResponse
 from django.shortcuts import render
 from django.utils import translation
+from django.views.decorators.clickjacking import xframe_options_exempt
 from django.views.decorators.csrf import csrf_exempt
 from django.views.decorators.http import require_GET, require_http_methods
 
@@ -122,10 +125,95 @@ def verify_page(request: HttpRequest, reference: str) -> HttpResponse:
             "dir": direction(language),
             "status_label": statuses.get(result.status, result.status) if result.found else "",
             "checks": [(check_names.get(name, name), ok, message) for name, ok, message in result.checks],
+            "embed_url": api.embed_url(result.number) if result.found else "",
             "languages": [(code, label) for code, label in (("en", "English"), ("fr", "Français"), ("ar", "العربية"))],
         }
         response = render(request, "kafaat_credentials/verify.html", context, status=200 if result.found else 404)
     response["Content-Language"] = language
+    response["Cache-Control"] = "no-store"
+    return response
+
+
+def _status_labels() -> dict[str, str]:
+    return {
+        "active": _("Valid"),
+        "revoked": _("Revoked"),
+        "suspended": _("Suspended"),
+        "expired": _("Expired"),
+        "not-yet-valid": _("Not yet valid"),
+    }
+
+
+@xframe_options_exempt  # made to be framed: CSP frame-ancestors says by whom (EMBED_FRAME_ANCESTORS)
+@require_GET
+@public_lookup(as_json=False)
+def embed(request: HttpRequest, reference: str) -> HttpResponse:
+    """The embeddable verification snippet: badge, holder, track and the status as of this request."""
+    language = _language(request)
+    with translation.override(language):
+        result = api.verify_certificate(reference, channel="embed", ip=_ip(request), user=_user(request))
+        context = {
+            "result": result,
+            "language": language,
+            "dir": direction(language),
+            "status_label": _status_labels().get(result.status, result.status) if result.found else "",
+        }
+        response = render(request, "kafaat_credentials/embed.html", context, status=200 if result.found else 404)
+    ancestors = str(credentials_settings.EMBED_FRAME_ANCESTORS or "'none'")
+    response["Content-Security-Policy"] = (
+        f"default-src 'none'; img-src 'self' data:; style-src 'unsafe-inline'; base-uri 'none'; "
+        f"form-action 'none'; frame-ancestors {ancestors}"
+    )
+    response["Content-Language"] = language
+    response["Cache-Control"] = "no-store"  # the status is live: no cache may keep a revoked certificate valid
+    response["Referrer-Policy"] = "no-referrer"
+    return response
+
+
+@require_GET
+@public_lookup(as_json=False)
+def profile_page(request: HttpRequest, slug: str) -> HttpResponse:
+    """A learner's public page: their name and their valid certificates, when they switched it on."""
+    language = _language(request)
+    with translation.override(language):
+        found = api.public_profile(slug)
+        name, certificates = found if found is not None else ("", [])
+        context = {
+            "found": found is not None,
+            "name": name,
+            "certificates": certificates,
+            "language": language,
+            "dir": direction(language),
+            "languages": [(code, label) for code, label in (("en", "English"), ("fr", "Français"), ("ar", "العربية"))],
+        }
+        response = render(request, "kafaat_credentials/profile.html", context, status=200 if found else 404)
+    response["Content-Language"] = language
+    response["Cache-Control"] = "no-store"  # switched off or a certificate revoked: gone at once
+    response["Referrer-Policy"] = "no-referrer"
+    return response
+
+
+@require_http_methods(["GET", "POST"])
+def my_profile(request: HttpRequest) -> HttpResponse:
+    """The learner's switch for their public profile (off by default) and the link to share."""
+    user = _user(request)
+    if user is None:
+        return redirect_to_login(request.get_full_path())
+    language = _language(request)
+    try:
+        if request.method == "POST":  # CSRF checked by the middleware
+            api.set_public_profile(user, request.POST.get("enabled") == "1")
+            return HttpResponseRedirect(f"{request.path}?lang={language}")
+        profile = api.my_public_profile(user)
+    except PermissionDenied:
+        return HttpResponse(status=403)
+    with translation.override(language):
+        context = {
+            "profile": profile,
+            "language": language,
+            "dir": direction(language),
+        }
+        response = render(request, "kafaat_credentials/my_profile.html", context)
     response["Cache-Control"] = "no-store"
     return response
 
@@ -184,6 +272,50 @@ def certificate_pdf(request: HttpRequest, reference: str) -> HttpResponse:
     language = language if language in LANGUAGES else None
     response = HttpResponse(api.render_pdf(certificate.id, language), content_type="application/pdf")
     response["Content-Disposition"] = f'inline; filename="{certificate.number}.pdf"'
+    return response
+
+
+# An SVG is a document: served from this origin it must run nothing and load nothing.
+SVG_CSP = "default-src 'none'; style-src 'unsafe-inline'; img-src data:; sandbox"
+
+
+def _svg_response(body: bytes | str, *, filename: str = "") -> HttpResponse:
+    response = HttpResponse(body, content_type="image/svg+xml; charset=utf-8")
+    response["Content-Security-Policy"] = SVG_CSP
+    response["X-Content-Type-Options"] = "nosniff"
+    if filename:
+        response["Content-Disposition"] = f'attachment; filename="{filename}"'
+    return response
+
+
+@require_GET
+@public_lookup(as_json=False)
+def baked_badge_svg(request: HttpRequest, reference: str) -> HttpResponse:
+    """The badge as SVG with the signed credential baked in (badge wallets import it)."""
+    certificate = _public(request, reference, "badge")
+    return _svg_response(api.baked_badge(certificate.id, "svg"), filename=f"{certificate.number}.svg")
+
+
+@require_GET
+@public_lookup(as_json=False)
+def baked_badge_png(request: HttpRequest, reference: str) -> HttpResponse:
+    """The badge as PNG with the signed credential in its ``openbadgecredential`` iTXt chunk."""
+    certificate = _public(request, reference, "badge")
+    response = HttpResponse(api.baked_badge(certificate.id, "png"), content_type="image/png")
+    response["Content-Disposition"] = f'attachment; filename="{certificate.number}.png"'
+    response["X-Content-Type-Options"] = "nosniff"
+    return response
+
+
+@require_GET
+def badge_artwork(request: HttpRequest, track: str, version: int) -> HttpResponse:
+    """A track version's badge artwork (``achievement.image``); names nobody, so not limited."""
+    artwork = api.badge_artwork(track, version)
+    if artwork is None:
+        raise Http404("unknown achievement")
+    response = _svg_response(artwork)
+    response["Cache-Control"] = "public, max-age=3600"
+    response["Access-Control-Allow-Origin"] = "*"
     return response
 
 

@@ -9,6 +9,8 @@ Arabic shaping for other apps' PDFs).
 
 from xblocks.certification.credentials.api.documents import (
     achievement_document,
+    badge_artwork,
+    baked_badge,
     controller_document,
     credential_json,
     credential_jwt,
@@ -29,6 +31,8 @@ from xblocks.certification.credentials.api.links import (
     PREFIX,
     achievement_url,
     api_url,
+    badge_image_url,
+    baked_badge_url,
     base_url,
     credential_url,
     issuer_url,
@@ -41,6 +45,14 @@ from xblocks.certification.credentials.api.links import (
 from xblocks.certification.credentials.api.pdf_tools import (
     pdf_fonts,
     pdf_text,
+)
+from xblocks.certification.credentials.api.profiles import (
+    embed_url,
+    manage_profile_url,
+    my_public_profile,
+    profile_url,
+    public_profile,
+    set_public_profile,
 )
 from xblocks.certification.credentials.api.signing import (
     CredentialUnavailable,
@@ -65,6 +77,12 @@ from xblocks.certification.credentials.api.verification import (
 )
 
 __all__ = [
+    "embed_url",
+    "manage_profile_url",
+    "my_public_profile",
+    "profile_url",
+    "public_profile",
+    "set_public_profile",
     "BULK_COLUMNS",
     "BulkInputError",
     "BulkRateLimited",
@@ -72,6 +90,10 @@ __all__ = [
     "PREFIX",
     "achievement_document",
     "achievement_url",
+    "badge_artwork",
+    "badge_image_url",
+    "baked_badge",
+    "baked_badge_url",
     "api_url",
     "apply_status",
     "authenticate_employer_token",

@@ -6,14 +6,17 @@ import logging
 
 from django.utils import timezone
 
+from xblocks.certification import api as certification_api
+from xblocks.certification.credentials import badges, keyring, loader, openbadges, proofs, statuslist
 from xblocks.certification.credentials import jwt as vc_jwt
-from xblocks.certification.credentials import keyring, loader, openbadges, proofs, statuslist
+from xblocks.certification.credentials.api import signing
 from xblocks.certification.credentials.api.links import (
     achievement_url,
     issuer_url,
     status_list_url,
 )
 from xblocks.certification.credentials.api.signing import (
+    CredentialUnavailable,
     _sign_document,
     _signer,
     issue_credential,
@@ -108,3 +111,25 @@ def achievement_document(track_slug: str, version: int) -> dict | None:
         return None
     achievement = dict(row.document["credentialSubject"]["achievement"])
     return {"@context": list(row.document["@context"]), **achievement}
+
+
+def badge_artwork(track_slug: str, version: int) -> str | None:
+    """The SVG badge of a track version that has credentials (its ``achievement.image``); None otherwise."""
+    achievement = achievement_document(track_slug, version)
+    if achievement is None:
+        return None
+    track = certification_api.get_track(track_slug)
+    return badges.svg(str(achievement.get("name", "")), badges.domain_of(track.proves if track else ()))
+
+
+def baked_badge(certificate_id: int, kind: str = "svg") -> bytes:
+    """The certificate's badge (``svg`` or ``png``) with its signed credential baked in (OB 3.0 §5.3)."""
+    certificate = signing._certificate(certificate_id)  # pylint: disable=protected-access
+    if certificate is None:
+        raise CredentialUnavailable(f"no certificate {certificate_id}")
+    credential = credential_json(certificate_id)
+    title = str(credential["credentialSubject"]["achievement"].get("name") or certificate.track.title)
+    domain = badges.domain_of(certificate.track.proves)
+    if kind == "png":
+        return badges.bake_png(badges.png(title, domain), credential)
+    return badges.bake_svg(badges.svg(title, domain), credential).encode("utf-8")

@@ -37,6 +37,16 @@ def achievement_url(track_slug: str, version: int) -> str:
     return _url(f"achievements/{_quote(track_slug)}/{int(version)}/")
 
 
+def badge_image_url(track_slug: str, version: int) -> str:
+    """The track version's badge artwork (``achievement.image``): an SVG naming nobody."""
+    return _url(f"achievements/{_quote(track_slug)}/{int(version)}/badge.svg")
+
+
+def baked_badge_url(number: str, kind: str) -> str:
+    """A certificate's badge with its signed credential baked in (``kind``: svg or png)."""
+    return _url(f"verify/{_quote(number)}/badge.{'png' if kind == 'png' else 'svg'}")
+
+
 def verification_url(number: str) -> str:
     """The public verification page of a certificate (the QR code and LinkedIn point here)."""
     return _url(f"verify/{_quote(number)}/")

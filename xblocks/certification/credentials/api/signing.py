@@ -18,6 +18,7 @@ from xblocks.certification.credentials import keyring, openbadges, proofs, statu
 from xblocks.certification.credentials.api.links import (
     _issuer_slug,
     achievement_url,
+    badge_image_url,
     issuer_url,
     status_list_url,
     verification_url,
@@ -155,6 +156,7 @@ def issue_credential(certificate_id: int) -> dict:
                 achievement_url=achievement_url(certificate.track.slug, certificate.track.version),
                 verification_url=verification_url(certificate.number),
                 subject_id=subject_id(certificate.learner.user_id),
+                image_url=badge_image_url(certificate.track.slug, certificate.track.version),
             )
             salt = new_identity_salt()
             unsigned = openbadges.build(

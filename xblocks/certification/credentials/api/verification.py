@@ -18,6 +18,8 @@ from xblocks.certification.credentials.api import documents, signing
 from xblocks.certification.credentials.api.links import (
     _issuer_slug,
     _status_list_key,
+    badge_image_url,
+    baked_badge_url,
     credential_url,
     issuer_url,
     jwt_url,
@@ -345,6 +347,9 @@ def check_certificate(number_or_id: str | int, *, public: bool = False) -> Certi
         jwt_url=jwt_url(certificate.number),
         pdf_url=pdf_url(certificate.number),
         linkedin_url=linkedin_url(certificate),
+        badge_image_url=badge_image_url(certificate.track.slug, certificate.track.version),
+        badge_svg_url=baked_badge_url(certificate.number, "svg"),
+        badge_png_url=baked_badge_url(certificate.number, "png"),
         certificate_id=certificate.id,
     )
 
@@ -468,4 +473,11 @@ def render_pdf(certificate_id: int, language: str | None = None) -> bytes:
     if certificate is None:
         raise CredentialUnavailable(f"no certificate {certificate_id}")
     facts = check_certificate(certificate.id)
-    return pdf.render(facts, language or certificate.learner.language or "en")
+    return pdf.render(facts, language or certificate.learner.language or "en", branding_of(certificate))
+
+
+def branding_of(certificate) -> dict:
+    """The logo and signatures a certificate shows: its track's setting over its school's, key by key."""
+    look = dict(certificate.school.branding or {})
+    look.update({key: value for key, value in (certificate.track.branding or {}).items() if value})
+    return look

@@ -1,0 +1,30 @@
+"""Certificate branding (logo, signatures) per school and per track.
+
+Depends on 0005; numbers in between may be taken by work merged meanwhile (re-point on merge).
+"""
+
+from django.db import migrations, models
+
+
+class Migration(migrations.Migration):
+    dependencies = [
+        ("kafaat_certification", "0005_track_version_proves"),
+    ]
+
+    operations = [
+        migrations.AddField(
+            model_name="school",
+            name="branding",
+            field=models.JSONField(
+                blank=True,
+                default=dict,
+                help_text='Certificate logo and signatures: {"logo": "data:image/png;base64,...", '
+                '"signatures": [{"name": "...", "role": "...", "image": "data:..."}]} (PNG, JPEG or SVG)',
+            ),
+        ),
+        migrations.AddField(
+            model_name="track",
+            name="branding",
+            field=models.JSONField(blank=True, default=dict),
+        ),
+    ]
