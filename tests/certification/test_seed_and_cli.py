@@ -89,11 +89,14 @@ def test_cert_evaluate_prints_requirements_and_json(monkeypatch, capsys):
 
 
 def test_cert_tracks_load_and_list(monkeypatch, capsys, tmp_path):
-    from tests.certification.helpers import TRACKS_DIR  # pylint: disable=import-outside-toplevel
+    from tests.certification.helpers import TRACKS_DIR, loadable_tracks  # pylint: disable=import-outside-toplevel
 
-    assert _run(["tracks", "load", str(TRACKS_DIR)], monkeypatch) == 0
+    # 1 while a track names a domain lab still to come (PENDING_LABS): that track is refused, the others load
+    waiting = len(list(TRACKS_DIR.glob("*.json"))) - len(loadable_tracks())
+    assert _run(["tracks", "load", str(TRACKS_DIR)], monkeypatch) == (1 if waiting else 0)
     assert _run(["tracks", "list"], monkeypatch) == 0
     out = capsys.readouterr().out
+    assert out.count("matches no known lab") == waiting
     assert "created cloud-devops-practitioner v1" in out
     assert "security-analyst" in out
     (tmp_path / "bad.json").write_text("{}")

@@ -24,9 +24,16 @@ def test_markdown_payloads_render_inert(payload):
 
 def test_markdown_keeps_code_blocks_and_links():
     out = render_markdown("Run `ls`\n\n```\nmake test\n```\n\n[docs](https://example.org)")
-    assert "<code>ls</code>" in out and "make test" in out
+    assert '<code dir="ltr">ls</code>' in out and "make test" in out
     assert 'href="https://example.org"' in out and "noopener" in out
 
 
 def test_escape_neutralises_check_output():
     assert escape("<b>&'\"") == "&lt;b&gt;&amp;&#x27;&quot;"
+
+
+def test_code_reads_left_to_right_in_right_to_left_text_and_an_authored_dir_is_dropped():
+    out = render_markdown('شغّل `ls /tmp` ثم\n\n```\ncd ~/calc\n```\n\n<code dir="rtl">x</code>')
+    assert '<code dir="ltr">ls /tmp</code>' in out
+    assert '<pre dir="ltr"><code dir="ltr">cd ~/calc' in out
+    assert 'dir="rtl"' not in out and out.count('dir="ltr"') == 4

@@ -42,4 +42,5 @@ def test_authored_instructions_take_their_own_direction_in_an_arabic_page(lab_fa
     lab = lab_factory("files_and_flags")
     with translation.override("ar"):
         page = lab.block.runtime.render(lab.block, "student_view").content
-    assert 'class="kafaat-lab__step-body" dir="auto"' in page  # English instructions stay left to right
+    # the lab has no Arabic: its English instructions say so, and stay left to right in the Arabic page
+    assert 'class="kafaat-lab__step-body" lang="en" dir="ltr"' in page

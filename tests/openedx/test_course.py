@@ -19,7 +19,7 @@ from xblock.test.tools import TestRuntime, blocks_are_equivalent
 
 from xblocks.certification.block import CertificationBlock
 from xblocks.labs.block import LabBlock
-from xblocks.labs.definition import parse_lab
+from xblocks.labs.definition import languages, parse_lab
 
 COURSE = pathlib.Path(__file__).resolve().parents[2] / "course_content"
 POINTER_TYPES = ("chapter", "sequential", "vertical")
@@ -114,6 +114,8 @@ def test_a_unit_imports_exports_and_imports_again_to_equivalent_blocks(name, ver
             # The definition an author wrote is the one the platform stores and the one it exports.
             assert block.definition() == parse_lab(etree.tostring(original)) == parse_lab(etree.tostring(written))
             assert block.definition().lab_key == original.get("url_name")
+            # every language and the domain survive the platform's import and export
+            assert "fr" in languages(parse_lab(etree.tostring(written))) and block.definition().domain
             kept = {key: value for key, value in original.attrib.items() if key != "url_name"}
             assert dict(written.attrib) == kept
         elif original.tag == "kafaat_certification":

@@ -128,6 +128,18 @@ def block_id(block) -> str:
     return str(getattr(usage_id, "block_id", "") or "") or str(usage_id).rsplit("@", 1)[-1]
 
 
+def course_lab_sources(course_key: str) -> list[tuple[str, str]]:
+    """Inside Open edX: ``(usage key, OLX)`` of every ``kafaat_lab`` of one course (the lab catalogue); else ``[]``."""
+    if not running_in_openedx() or not course_key:
+        return []
+    from opaque_keys.edx.keys import CourseKey  # pylint: disable=import-outside-toplevel
+    from xmodule.modulestore.django import modulestore  # pylint: disable=import-outside-toplevel
+
+    store = modulestore()
+    blocks = store.get_items(CourseKey.from_string(course_key), qualifiers={"category": "kafaat_lab"})
+    return [(str(block.location), str(getattr(block, "olx", "") or "")) for block in blocks]
+
+
 def platform_lab_keys() -> dict[str, str]:
     """Inside Open edX: lab key -> usage key for every ``kafaat_lab`` of the platform's courses; ``{}`` outside.
 

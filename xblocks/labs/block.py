@@ -32,7 +32,7 @@ from xblocks.labs import api
 from xblocks.labs.catalog import find_labs
 from xblocks.labs.conf import labs_settings
 from xblocks.labs.data import ActionRefused, LabError, SessionNotFound, SessionNotReady
-from xblocks.labs.definition import languages, localise, parse_lab
+from xblocks.labs.definition import languages, localise, parse_lab, parse_lab_with_warnings
 from xblocks.labs.definition.languages import shown_language
 
 log = logging.getLogger(__name__)
@@ -624,7 +624,7 @@ class LabBlock(CompletableXBlockMixin, XBlock):
         except etree.XMLSyntaxError:
             element = None
         try:
-            definition = parse_lab(source)
+            definition, warnings = parse_lab_with_warnings(source)
         except ValueError as error:
             return {"valid": False, "errors": _problems(error)}, None, source
         clean = source.strip()
@@ -636,7 +636,15 @@ class LabBlock(CompletableXBlockMixin, XBlock):
             "kafaat_lab/author.html",
             {"dir": direction(), "definition": definition, "languages": _previews(definition)},
         )
-        return {"valid": True, "errors": [], "preview": preview, "max_score": definition.max_score}, definition, clean
+        result = {
+            "valid": True,
+            "errors": [],
+            # a missing translation or an undefined feedback key: the lab saves, the author is told
+            "warnings": [{"line": problem.line, "message": problem.message} for problem in warnings],
+            "preview": preview,
+            "max_score": definition.max_score,
+        }
+        return result, definition, clean
 
     # ------------------------------------------------------------------ workbench
 

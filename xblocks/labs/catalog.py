@@ -99,3 +99,96 @@ def known_lab_keys(paths: Iterable[str | pathlib.Path]) -> dict[str, str]:
     for key, where in compat.platform_lab_keys().items():
         found.setdefault(key, where)
     return found
+
+
+@dataclass
+class CatalogueEntry:
+    """One lab as the catalogue lists it (for staff, authors and ``kafaat lab catalogue``)."""
+
+    where: str
+    lab_key: str = ""
+    display_name: str = ""
+    domain: str = ""
+    skills: tuple[str, ...] = ()
+    machines: tuple[str, ...] = ()
+    time_limit: int = 0  # seconds
+    max_score: int = 0
+    languages: tuple[str, ...] = ()
+    titles: dict[str, str] | None = None  # language -> title
+    result: dict | None = None  # the last ``kafaat lab test --record`` of this lab, if any
+    error: str = ""
+
+    @property
+    def result_summary(self) -> str:
+        if not self.result:
+            return "never"
+        verdict = "passed" if self.result.get("passed") else "FAILED"
+        start = self.result.get("start_seconds")
+        times = f", start {start:.1f}s, checks {float(self.result.get('check_seconds') or 0):.1f}s" if start else ""
+        return f"{verdict} {str(self.result.get('at', ''))[:10]}{times}"
+
+    def as_json(self) -> dict:
+        return {
+            "where": self.where,
+            "lab_key": self.lab_key,
+            "display_name": self.display_name,
+            "titles": self.titles or {},
+            "domain": self.domain,
+            "skills": list(self.skills),
+            "machines": list(self.machines),
+            "time_limit": self.time_limit,
+            "max_score": self.max_score,
+            "languages": list(self.languages),
+            "result": self.result,
+            "error": self.error,
+        }
+
+
+def read_results(path: str | pathlib.Path) -> dict[str, dict]:
+    """The results ``kafaat lab test --record`` wrote (lab key -> last result); {} when there are none."""
+    import json  # pylint: disable=import-outside-toplevel
+
+    try:
+        data = json.loads(read_text_limited(pathlib.Path(path), MAX_XML_BYTES))
+    except (FileRefused, OSError, ValueError):
+        return {}
+    return {str(key): value for key, value in data.items() if isinstance(value, dict)} if isinstance(data, dict) else {}
+
+
+def machine_names(definition) -> tuple[str, ...]:
+    """The lab's machines: those it declares, else its one machine, ``lab``."""
+    declared = tuple(getattr(machine, "name", "") for machine in getattr(definition, "machines", ()) or ())
+    return declared or ("lab",)
+
+
+def catalogue_entry(source: LabSource, results: dict[str, dict] | None = None) -> CatalogueEntry:
+    # pylint: disable=import-outside-toplevel
+    from xblocks.labs.definition import LabDefinitionError, languages, localise, parse_lab
+
+    if source.error:
+        return CatalogueEntry(where=source.where, error=source.error)
+    try:
+        definition = parse_lab(source.source)
+    except LabDefinitionError as error:
+        return CatalogueEntry(where=source.where, lab_key=lab_key_of(source), error=str(error))
+    key = lab_key_of(source, definition)
+    codes = languages(definition)
+    return CatalogueEntry(
+        where=source.where,
+        lab_key=key,
+        display_name=definition.display_name,
+        domain=definition.domain,
+        skills=definition.skills,
+        machines=machine_names(definition),
+        time_limit=int(definition.time_limit),
+        max_score=int(definition.max_score),
+        languages=codes,
+        titles={code: localise(definition, code).display_name for code in codes},
+        result=(results or {}).get(key) if key else None,
+    )
+
+
+def lab_catalogue(paths: Iterable[str], results: dict[str, dict] | None = None) -> list[CatalogueEntry]:
+    """Every lab in the given OLX files and folders, by domain then key (invalid ones listed with their error)."""
+    entries = [catalogue_entry(source, results) for source in find_labs(paths)]
+    return sorted(entries, key=lambda entry: (entry.domain or "~", entry.lab_key, entry.where))

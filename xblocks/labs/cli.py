@@ -28,6 +28,9 @@ def register(name: str, parser: argparse.ArgumentParser) -> None:
 
     validate = sub.add_parser("validate", help="check every <kafaat_lab> in files or folders of OLX")
     validate.add_argument("paths", nargs="+", metavar="PATH", help="an .xml file or a folder searched for *.xml")
+    validate.add_argument(
+        "--strict", action="store_true", help="fail on warnings too (a missing translation, an undefined feedback key)"
+    )
     validate.set_defaults(func=validate_command)
 
     test = sub.add_parser("test", help="boot each lab, assert checks fail fresh and pass after each step's solve")
@@ -37,7 +40,20 @@ def register(name: str, parser: argparse.ArgumentParser) -> None:
     test.add_argument("--junit", metavar="FILE", help="also write the results as JUnit XML (for CI test reports)")
     test.add_argument("--seed", metavar="HEX", help="parameter seed in hex, to reproduce a run (default: random)")
     test.add_argument("--backend", metavar="NAME", help="sandbox backend (default: the configured one)")
+    test.add_argument(
+        "--record",
+        metavar="FILE",
+        help="also record each lab's result and times in this JSON file (what `kafaat lab catalogue` shows)",
+    )
     test.set_defaults(func=test_command)
+
+    catalogue = sub.add_parser(
+        "catalogue", help="list every lab: key, domain, machines, duration, points, languages, last harness result"
+    )
+    catalogue.add_argument("paths", nargs="+", metavar="PATH", help="an .xml file or a folder searched for *.xml")
+    catalogue.add_argument("--results", metavar="FILE", help="the file `kafaat lab test --record` wrote")
+    catalogue.add_argument("--json", action="store_true", help="print JSON instead of a table")
+    catalogue.set_defaults(func=catalogue_command)
 
 
 # ---------------------------------------------------------------------------------------------------
@@ -86,13 +102,14 @@ def _count(number: int, noun: str) -> str:
 
 def validate_command(args: argparse.Namespace) -> int:
     _ensure_settings()
-    from xblocks.labs.definition import LabDefinitionError, parse_lab  # pylint: disable=import-outside-toplevel
+    # pylint: disable-next=import-outside-toplevel
+    from xblocks.labs.definition import LabDefinitionError, languages, parse_lab_with_warnings
 
     sources = find_labs(args.paths)
     if not sources:
         print("kafaat lab validate: no <kafaat_lab> found in " + " ".join(args.paths), file=sys.stderr)
         return 1
-    failed = 0
+    failed = warned = 0
     keys: dict[str, str] = {}
     for item in sources:
         if item.error:
@@ -100,7 +117,7 @@ def validate_command(args: argparse.Namespace) -> int:
             print(f"{item.where}: {item.error}")
             continue
         try:
-            lab = parse_lab(item.source)
+            lab, warnings = parse_lab_with_warnings(item.source)
         except LabDefinitionError as error:
             failed += 1
             for problem in error.errors:
@@ -115,14 +132,24 @@ def validate_command(args: argparse.Namespace) -> int:
         steps = len(lab.steps)
         print(
             f"{item.where}: ok: {lab.display_name!r}, lab key {key or '(none)'}, {_count(steps, 'step')}, "
-            f"{_count(lab.max_score, 'point')}, image {lab.image}"
+            f"{_count(lab.max_score, 'point')}, image {lab.image}, languages {' '.join(languages(lab))}"
+            + (f", domain {lab.domain}" if lab.domain else "")
         )
+        for problem in warnings:
+            print(f"{item.path}:{problem.line or item.line}: warning: {problem.message}")
+        if warnings:
+            warned += 1
+            if getattr(args, "strict", False):
+                failed += 1
         if not lab.lab_key:
             print(
                 f"{item.where}: warning: no lab_key attribute; tracks can only name this lab by its url_name, "
                 "which Studio sets at random for new blocks"
             )
-    print(f"{len(sources)} lab{'s' if len(sources) != 1 else ''} checked, {failed} with errors", file=sys.stderr)
+    print(
+        f"{len(sources)} lab{'s' if len(sources) != 1 else ''} checked, {failed} with errors, {warned} with warnings",
+        file=sys.stderr,
+    )
     return 1 if failed else 0
 
 
@@ -145,6 +172,9 @@ class LabReport:
     ok: bool = True
     seconds: float = 0.0
     lines: list[Line] = field(default_factory=list)
+    lab_key: str = ""
+    start_seconds: float | None = None  # provisioning: what a learner waits for after Start
+    check_seconds: float = 0.0  # every check run of the test, added up
 
     def add(self, ok: bool, text: str, seconds: float | None = None, detail: str = "") -> None:
         self.lines.append(Line(ok, text, seconds, detail))
@@ -184,7 +214,7 @@ def test_lab(item: LabSource, backend, seed: bytes, keep: bool, progress: Progre
     """Boot one lab and walk its steps in order; every expectation becomes a line of the report."""
     # pylint: disable=import-outside-toplevel
     from xblocks.labs import runner
-    from xblocks.labs.definition import LabDefinitionError, generate_params, parse_lab, render
+    from xblocks.labs.definition import LabDefinitionError, generate_params, languages, parse_lab, render
     from xblocks.labs.sandbox.base import SandboxError
 
     report = LabReport(where=item.where)
@@ -198,10 +228,18 @@ def test_lab(item: LabSource, backend, seed: bytes, keep: bool, progress: Progre
         report.add(False, "the definition is invalid (run kafaat lab validate)", detail=str(error))
         return report
     report.name = repr(lab.display_name)
+    report.lab_key = lab_key_of(item, lab)
     values = generate_params(lab, seed)
     rendered = render(lab, values)
     if values:
         report.add(True, "params " + ", ".join(f"{name}={value}" for name, value in values.items()))
+    for code in languages(rendered):
+        count, problems = language_problems(rendered, code)
+        report.add(
+            not problems,
+            f"language {code}: {_count(count, 'text')} render" + ("" if not problems else f", {len(problems)} do not"),
+            detail="\n".join(problems),
+        )
     label = f"labtest-{uuid.uuid4().hex[:12]}"
     clock = time.monotonic()
     try:
@@ -216,9 +254,9 @@ def test_lab(item: LabSource, backend, seed: bytes, keep: bool, progress: Progre
         report.add(False, "provision (backend error)", time.monotonic() - clock, str(error))
         report.seconds = time.monotonic() - started
         return report
-    report.add(
-        True, f"provision ({len(rendered.files)} files, {len(rendered.setup)} setup scripts)", time.monotonic() - clock
-    )
+    report.start_seconds = time.monotonic() - clock
+    provisioned = f"provision ({len(rendered.files)} files, {len(rendered.setup)} setup scripts)"
+    report.add(True, provisioned, report.start_seconds)
     try:
         # A check that fails because the sandbox is broken would look like "fails as expected".
         for user in ("root", "learner"):
@@ -228,7 +266,7 @@ def test_lab(item: LabSource, backend, seed: bytes, keep: bool, progress: Progre
                 return report
         for step in rendered.steps:
             progress.say(item.where, f"step {step.id}")
-            _test_step(report, backend, handle, step, runner)
+            _test_step(report, backend, handle, step, runner, rendered)
     except SandboxError as error:
         report.add(False, "the sandbox failed during the test", detail=str(error))
     finally:
@@ -247,7 +285,64 @@ def test_lab(item: LabSource, backend, seed: bytes, keep: bool, progress: Progre
     return report
 
 
-def _test_step(report: LabReport, backend, handle, step, runner) -> None:
+def language_problems(definition, code: str) -> tuple[int, list[str]]:
+    """How many texts the lab shows in ``code``, and what is wrong with them: each is rendered as the page
+    renders it (Markdown, sanitised), and must not come out empty or keep a parameter reference."""
+    # pylint: disable=import-outside-toplevel
+    from xblocks.core.html import render_markdown
+    from xblocks.labs.definition import localise
+    from xblocks.labs.definition.languages import feedback_for
+
+    shown = localise(definition, code)
+    texts = [("the title", shown.display_name), ("the intro", shown.intro), ("the finish page", shown.finish)]
+    for step in shown.steps:
+        texts += [(f"step {step.id}: the title", step.title), (f"step {step.id}: the instructions", step.instructions)]
+        texts += [(f"step {step.id}: hint {n}", hint.text) for n, hint in enumerate(step.hints, 1)]
+        for key in dict.fromkeys(item.key for item in step.feedback):
+            texts.append((f"step {step.id}: feedback {key}", feedback_for(definition, step.id, key, code) or ""))
+    for key in dict.fromkeys(item.key for item in definition.feedback):
+        texts.append((f"feedback {key}", feedback_for(definition, None, key, code) or ""))
+    problems, count = [], 0
+    for what, text in texts:
+        if not text.strip():  # a lab may have no intro, a step no instructions
+            continue
+        count += 1
+        try:
+            html = render_markdown(text)
+        except Exception as error:  # pylint: disable=broad-except
+            problems.append(f"{what}: does not render ({type(error).__name__}: {error})")
+            continue
+        if not html.strip():
+            problems.append(f"{what}: renders empty")
+        if "{{" in text and "lab.param" in text:
+            problems.append(f"{what}: keeps a parameter reference")
+    return count, problems
+
+
+def _feedback_keys_line(report: LabReport, prefix: str, definition, step, check, output: str) -> None:
+    """A check that printed ``kafaat-feedback`` keys: each must have a text, in every language of the lab."""
+    # pylint: disable=import-outside-toplevel
+    from xblocks.labs.definition import FEEDBACK_LINE, languages
+    from xblocks.labs.definition.languages import feedback_for
+
+    keys = [m.group(1) for line in output.split("\n") if (m := FEEDBACK_LINE.match(line))]
+    if not keys or definition is None:
+        return
+    missing = [
+        f"{key} ({code})"
+        for key in dict.fromkeys(keys)
+        for code in languages(definition)
+        if feedback_for(definition, step.id, key, code) is None
+    ]
+    report.add(
+        not missing,
+        f"{prefix} check {check.id}: feedback keys {', '.join(dict.fromkeys(keys))}"
+        + (" have a text in every language" if not missing else " lack a <feedback>"),
+        detail=", ".join(missing),
+    )
+
+
+def _test_step(report: LabReport, backend, handle, step, runner, definition=None) -> None:
     prefix = f"step {step.id}"
     if step.setup:  # as in a session: a step's setup runs when the learner reaches it
         clock = time.monotonic()
@@ -266,6 +361,8 @@ def _test_step(report: LabReport, backend, handle, step, runner) -> None:
         return
     for check in step.checks:
         outcome = runner.run_check(backend, handle, check)
+        report.check_seconds += outcome.duration
+        _feedback_keys_line(report, f"{prefix} fresh", definition, step, check, outcome.feedback)
         ok = not outcome.passed
         why = "" if ok else "expected the check to FAIL before the solve; it passed"
         report.add(
@@ -308,6 +405,7 @@ def _test_step(report: LabReport, backend, handle, step, runner) -> None:
         report.add(True, f"{prefix}: add a <solve> that prints each flag to prove it can be found (not required)")
     for check in step.checks:
         outcome = runner.run_check(backend, handle, check)
+        report.check_seconds += outcome.duration
         detail = (
             ""
             if outcome.passed
@@ -387,8 +485,77 @@ def test_command(args: argparse.Namespace) -> int:
     failed = [report for report in reports if not report.ok]
     if args.junit:
         pathlib.Path(args.junit).write_bytes(junit_xml(reports))
+    if getattr(args, "record", None):
+        record_results(pathlib.Path(args.record), reports, backend.name)
     print(
         f"{_count(len(reports), 'lab')}: {len(reports) - len(failed)} passed, {len(failed)} failed "
         f"in {time.monotonic() - started:.1f}s (seed {seed.hex()})"
     )
     return 1 if failed else 0
+
+
+# ---------------------------------------------------------------------------------------------------
+# recorded results and the catalogue
+
+
+def record_results(path: pathlib.Path, reports: list[LabReport], backend: str) -> None:
+    """Merge this run's results into ``path`` (lab key -> last result): labs not tested keep theirs."""
+    import datetime  # pylint: disable=import-outside-toplevel
+    import json  # pylint: disable=import-outside-toplevel
+
+    try:
+        recorded = json.loads(path.read_text(encoding="utf-8"))
+        if not isinstance(recorded, dict):
+            recorded = {}
+    except (OSError, ValueError):
+        recorded = {}
+    now = datetime.datetime.now(datetime.UTC).replace(microsecond=0).isoformat()
+    for report in reports:
+        key = report.lab_key or report.where
+        recorded[key] = {
+            "passed": report.ok,
+            "at": now,
+            "backend": backend,
+            "seconds": round(report.seconds, 2),
+            "start_seconds": None if report.start_seconds is None else round(report.start_seconds, 2),
+            "check_seconds": round(report.check_seconds, 2),
+            "where": report.where,
+        }
+    path.write_text(json.dumps(recorded, indent=2, sort_keys=True) + "\n", encoding="utf-8")
+
+
+def catalogue_command(args: argparse.Namespace) -> int:
+    _ensure_settings()
+    import json  # pylint: disable=import-outside-toplevel
+
+    from xblocks.labs.catalog import lab_catalogue, read_results  # pylint: disable=import-outside-toplevel
+
+    entries = lab_catalogue(args.paths, results=read_results(args.results) if args.results else None)
+    if not entries:
+        print("kafaat lab catalogue: no <kafaat_lab> found in " + " ".join(args.paths), file=sys.stderr)
+        return 1
+    if args.json:
+        print(json.dumps([entry.as_json() for entry in entries], indent=2, ensure_ascii=False))
+        return 1 if any(entry.error for entry in entries) else 0
+    header = ("LAB KEY", "DOMAIN", "MACHINES", "DURATION", "POINTS", "LANGUAGES", "LAST TEST", "TITLE")
+    rows = [header]
+    for entry in entries:
+        if entry.error:
+            rows.append((entry.lab_key or "?", "-", "-", "-", "-", "-", "-", f"INVALID ({entry.where})"))
+            continue
+        rows.append(
+            (
+                entry.lab_key or "(none)",
+                entry.domain or "-",
+                f"{len(entry.machines)} ({', '.join(entry.machines)})",
+                f"{entry.time_limit // 60} min",
+                str(entry.max_score),
+                " ".join(entry.languages),
+                entry.result_summary,
+                entry.display_name,
+            )
+        )
+    widths = [max(len(row[i]) for row in rows) for i in range(len(header) - 1)]
+    for row in rows:
+        print("  ".join(cell.ljust(width) for cell, width in zip(row, widths, strict=False)) + "  " + row[-1])
+    return 1 if any(entry.error for entry in entries) else 0

@@ -65,5 +65,11 @@ labs_settings = AppSettings(
         # Live labs (requested, starting or running) one learner may hold at once, across every block
         # and course; 0 means no limit.
         "MAX_LIVE_LABS_PER_LEARNER": 3,
+        # OLX files or folders whose labs the staff catalogue lists when it is not asked for one course
+        # of the platform; empty: the sample course of a checkout, when there is one.
+        "LABS_CATALOGUE_PATHS": [],
+        # The file `kafaat lab test --record FILE` keeps each lab's last harness result in; the catalogue
+        # shows it. Empty: no results shown.
+        "LABS_TEST_RESULTS": "",
     }
 )

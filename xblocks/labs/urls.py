@@ -1,3 +1,9 @@
-"""URLs of this app, mounted by Open edX's plugin framework (and by demo/urls.py)."""
+"""URLs of this app, mounted by Open edX's plugin framework (and by demo/urls.py) under ``kafaat/labs/``."""
 
-urlpatterns: list = []
+from django.urls import path
+
+from xblocks.labs import views
+
+urlpatterns = [
+    path("catalogue/", views.catalogue_page, name="catalogue"),
+]

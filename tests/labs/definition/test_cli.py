@@ -188,7 +188,7 @@ def test_validate_shows_each_lab_key_and_warns_when_a_lab_has_none(capsys):
     assert main(["lab", "validate", str(ROOT / "course_content"), str(FIXTURES / "minimal.xml")]) == 0
     out = capsys.readouterr().out
     assert (
-        "unit_devops.xml:4: ok: 'Build automation: a Makefile and a pre-commit hook', lab key devops_make_hooks" in out
+        "unit_devops.xml:5: ok: 'Build automation: a Makefile and a pre-commit hook', lab key devops_make_hooks" in out
     )
     assert "minimal.xml: ok: 'Minimal lab', lab key (none)" in out
     assert "minimal.xml: warning: no lab_key attribute" in out

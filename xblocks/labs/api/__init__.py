@@ -10,6 +10,10 @@ solutions), ``staff``, ``gateway`` (the terminal's contract), ``sweeps`` (reaper
 by workers), ``results`` (learners' current lab results, for the apps that heal from them).
 """
 
+from xblocks.labs.api.catalogue import (
+    catalogue_paths,
+    lab_catalogue,
+)
 from xblocks.labs.api.checks import (
     claim_unpublished_grade,
     prepare_steps,
@@ -82,6 +86,8 @@ from xblocks.labs.api.sweeps import (
 from xblocks.labs.catalog import known_lab_keys
 
 __all__ = [
+    "catalogue_paths",
+    "lab_catalogue",
     "add_terminal_assets",
     "can_watch",
     "check_run_status",

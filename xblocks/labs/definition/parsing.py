@@ -483,11 +483,14 @@ class _Parser:
     def translation(self, node, lang, text, own: dict, others: list, slot: str, what: str) -> None:
         """Record ``text`` as the lab's own (``own[slot]``) or as the ``lang`` translation; one per language."""
         taken = slot in own if not lang else any(code == lang for code, _text in others)
+        if taken and not lang:  # the messages of the single-language format, kept
+            if node.tag == "instructions":
+                self.error(node, _("A step has one <instructions>."))
+            else:
+                self.error(node, _("A lab has one <%(tag)s>.") % {"tag": node.tag})
+            return
         if taken:
-            self.error(
-                node,
-                _("There is already a <%(tag)s> in %(lang)s here.") % {"tag": node.tag, "lang": lang or self.language},
-            )
+            self.error(node, _("There is already a <%(tag)s> in %(lang)s here.") % {"tag": node.tag, "lang": lang})
             return
         if lang:
             others.append((lang, text))

@@ -26,6 +26,14 @@ function KafaatLabStudio(runtime, element, args) {
       li.textContent = problem.line ? i18n.interpolate(_("Line %(line)s: %(message)s"), problem) : problem.message;
       errors.appendChild(li);
     });
+    (result.warnings || []).forEach(function (problem) {
+      var li = document.createElement("li");
+      li.className = "kafaat-lab__warning-item";
+      li.textContent = problem.line
+        ? i18n.interpolate(_("Line %(line)s (warning): %(message)s"), problem)
+        : i18n.interpolate(_("Warning: %(message)s"), problem);
+      errors.appendChild(li);
+    });
   }
   function run(handler) {
     statusNode.textContent = _("Validating…");
