@@ -170,13 +170,24 @@ def test_a_recipe_file_can_come_from_beside_the_recipe_and_its_text_is_hashed(re
             images.load_recipe("toy")
 
 
+def test_excluded_paths_add_up_along_extends_and_only_a_recipe_with_some_hashes_them(recipes):
+    recipes("parent", packages=["less"], exclude=["/usr/include/*"])
+    recipes("child", extends="parent", exclude=["/usr/lib/gcc/*"])
+    assert images.load_recipe("child").exclude == ("/usr/include/*", "/usr/lib/gcc/*")
+    recipes("plain", packages=["less"])
+    assert "exclude" not in images.load_recipe("plain").fingerprint()  # existing images keep their hash
+    recipes("bad", exclude=["usr/include"])
+    with pytest.raises(images.ImageBuildError, match="absolute path glob"):
+        images.load_recipe("bad")
+
+
 def test_the_domain_images_extend_base_with_their_tools():
     expected = {
         "data": {"python3-pandas", "sqlite3", "postgresql"},
         "ai": {"python3-sklearn", "python3-matplotlib", "jupyter-notebook", "jupyter-nbconvert", "python3-pandas"},
         "testing": {"python3-pytest", "python3-coverage", "python3-requests"},
         "cloud": {"nginx", "ansible-core", "awscli", "git"},
-        "security": {"nmap", "openssl", "tcpdump", "python3"},
+        "security": {"nmap", "openssl", "lnav", "python3"},
     }
     base = images.load_recipe("base")
     for name, tools in expected.items():

@@ -107,9 +107,12 @@ class Recipe:
     setup: tuple[str, ...] = ()
     description: str = ""
     parents: tuple[str, ...] = ()
+    exclude: tuple[str, ...] = ()  # more dpkg path-exclude globs (headers no lab compiles against...)
 
     def fingerprint(self) -> dict[str, Any]:
+        extra = {"exclude": list(self.exclude)} if self.exclude else {}
         return {
+            **extra,
             "builder": BUILDER_VERSION,
             "release": self.release,
             "packages": sorted(set(self.packages)),
@@ -194,7 +197,7 @@ def load_recipe(name: str, _seen: tuple[str, ...] = ()) -> Recipe:
         raw = json.loads(source.read_text(encoding="utf-8"))
     except ValueError as error:
         raise ImageBuildError(f"{source}: not valid JSON: {error}") from error
-    unknown = set(raw) - {"description", "release", "extends", "packages", "files", "setup"}
+    unknown = set(raw) - {"description", "release", "extends", "packages", "files", "setup", "exclude"}
     if unknown:
         raise ImageBuildError(f"{source}: unknown keys {sorted(unknown)}")
     setup = raw.get("setup", [])
@@ -208,11 +211,16 @@ def load_recipe(name: str, _seen: tuple[str, ...] = ()) -> Recipe:
         elif not isinstance(content, str):
             raise ImageBuildError(f'{source}: file {path!r} must be text or {{"from": "a file beside the recipe"}}')
     packages = list(raw.get("packages", []))
+    exclude = list(raw.get("exclude", []))
+    for pattern in exclude:
+        if not isinstance(pattern, str) or not pattern.startswith("/") or any(c.isspace() for c in pattern):
+            raise ImageBuildError(f"{source}: exclude {pattern!r} must be an absolute path glob without spaces")
     release = raw.get("release")
     parents: tuple[str, ...] = ()
     if raw.get("extends"):
         parent = load_recipe(raw["extends"], (*_seen, name))
         packages = [*parent.packages, *packages]
+        exclude = [*parent.exclude, *exclude]
         files = {**dict(parent.files), **files}
         setup = [*parent.setup, *setup]
         release = release or parent.release
@@ -226,6 +234,7 @@ def load_recipe(name: str, _seen: tuple[str, ...] = ()) -> Recipe:
         setup=tuple(setup),
         description=raw.get("description", ""),
         parents=parents,
+        exclude=tuple(dict.fromkeys(exclude)),
     )
 
 
@@ -548,7 +557,8 @@ def _build_into(
                 env={"PATH": "/usr/sbin:/usr/bin:/sbin:/bin", "LANG": "C"},
             )
     report("phase 2/6 configure apt: host's sources, no recommends, no docs, no service starts")
-    _write(rootfs, "/etc/dpkg/dpkg.cfg.d/01-kafaat-nodoc", DPKG_NODOC)
+    excluded = "".join(f"path-exclude {pattern}\n" for pattern in recipe.exclude)
+    _write(rootfs, "/etc/dpkg/dpkg.cfg.d/01-kafaat-nodoc", DPKG_NODOC + excluded)
     _write(rootfs, "/etc/apt/apt.conf.d/01-kafaat-lean", APT_LEAN)
     with contextlib.suppress(FileNotFoundError):
         (rootfs / "etc/apt/sources.list").unlink()
