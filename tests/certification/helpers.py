@@ -24,16 +24,9 @@ COURSE_KEY = "course-v1:Kafaat+LABS101+2026"
 # A key stops being pending by itself once course_content/ has the lab.
 PENDING_LABS = frozenset(
     {
-        "data_claims_pandas",
-        "data_sql_postgres",
         "ai_fraud_notebook",
         "ai_model_serving",
-        "testing_mutants",
-        "testing_bug_pin",
-        "cloud_object_storage",
-        "devops_ansible",
         "security_portal_vulns",
-        "security_intrusion_logs",
     }
 )
 

@@ -53,6 +53,26 @@ def test_the_sample_course_has_the_three_promised_labs():
     assert "web" in images.values() and "base" in images.values()
 
 
+def test_the_sample_course_has_two_labs_per_domain_each_in_french_with_its_skills():
+    """Issue 14: at least two labs per domain (AI's are written apart), each naming its domain and skills,
+    each in English and French, the data labs in Arabic too; every step graded or read, every graded step
+    with a solve (what the harness proves)."""
+    from xblocks.labs.definition.languages import languages  # pylint: disable=import-outside-toplevel
+
+    by_domain: dict[str, list[str]] = {}
+    for item in COURSE_LABS:
+        definition = parse_lab(item.source)
+        assert definition.domain and definition.skills, item.path.name
+        assert {"en", "fr"} <= set(languages(definition)), item.path.name
+        if definition.domain == "data":
+            assert "ar" in languages(definition), item.path.name
+        for step in definition.steps:
+            assert not step.graded or step.solve, f"{item.path.name}: step {step.id} has no solve"
+        by_domain.setdefault(definition.domain, []).append(definition.lab_key)
+    for domain in ("cybersecurity", "data", "software-testing", "cloud", "devops"):
+        assert len(by_domain.get(domain, [])) >= 2, (domain, by_domain)
+
+
 def test_the_sample_course_writes_kafaat_blocks_inline_with_a_lab_key_each():
     """edx-platform does not resolve pointer tags for external XBlocks (openedx-platform#36390): a pointer
     imports as an empty block, so Kafaat blocks sit inline in their vertical."""
@@ -248,7 +268,7 @@ def parse_xml_file(path: pathlib.Path) -> etree._Element:
 def test_the_sample_course_export_resolves_from_course_xml_down_to_every_block():
     course_pointer = parse_xml_file(ROOT / "course_content" / "course.xml")
     course = _resolved("course", course_pointer.get("url_name"))
-    assert course.get("display_name") == "Kafaat sample: cloud, DevOps and security labs"
+    assert course.get("display_name") == "Kafaat sample: labs in six domains"
     seen: dict[str, int] = {}
     stack = [course]
     while stack:

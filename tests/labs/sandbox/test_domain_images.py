@@ -71,7 +71,7 @@ def test_ai_trains_a_model_plots_and_executes_a_notebook_headless(machine):
         nbformat.write(notebook, "model.ipynb")
         PY
         jupyter nbconvert --to notebook --execute --output run.ipynb model.ipynb 2>/dev/null
-        python3 -c "import json; print(json.load(open('run.ipynb'))['cells'][0]['outputs'][0]['text'].strip())"
+        python3 -c "import json; print(''.join(json.load(open('run.ipynb'))['cells'][0]['outputs'][0]['text']).strip())"
         head -c 4 counts.png | tail -c 3; echo
         jupyter notebook --version >/dev/null && echo notebook
         """,
@@ -139,14 +139,3 @@ def test_security_scans_and_exploits_the_vulnerable_app_whose_requests_are_logge
     """)
     assert result.ok, result.stdout + result.stderr
     assert result.stdout.split("\n")[:5] == ["8080/open", "Welcome, admin", "FLAG", "1", "cert"]
-
-
-def test_security_tcpdump_captures_as_the_labs_root(machine):
-    run = machine("security")
-    result = run(
-        "timeout 5 tcpdump -i lo -c 1 -nn 'tcp port 9' 2>/dev/null & sleep 1; "
-        "curl -s --max-time 1 localhost:9 >/dev/null; wait",
-        user="root",
-    )
-    assert "localhost" not in result.stderr
-    assert ".9:" in result.stdout or "> 127.0.0.1.9" in result.stdout, result.stdout + result.stderr

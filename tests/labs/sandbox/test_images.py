@@ -187,7 +187,7 @@ def test_the_domain_images_extend_base_with_their_tools():
         "ai": {"python3-sklearn", "python3-matplotlib", "jupyter-notebook", "jupyter-nbconvert", "python3-pandas"},
         "testing": {"python3-pytest", "python3-coverage", "python3-requests"},
         "cloud": {"nginx", "ansible-core", "awscli", "git"},
-        "security": {"nmap", "openssl", "tcpdump", "python3"},
+        "security": {"nmap", "openssl", "lnav", "python3"},
     }
     base = images.load_recipe("base")
     for name, tools in expected.items():
