@@ -1,6 +1,6 @@
 """Certificate branding (logo, signatures) per school and per track.
 
-Depends on 0005; numbers in between may be taken by work merged meanwhile (re-point on merge).
+Depends on 0006 (contact consent and the project requirement kind).
 """
 
 from django.db import migrations, models
@@ -8,7 +8,7 @@ from django.db import migrations, models
 
 class Migration(migrations.Migration):
     dependencies = [
-        ("kafaat_certification", "0005_track_version_proves"),
+        ("kafaat_certification", "0006_consent_contact_and_project_kind"),
     ]
 
     operations = [
