@@ -1,5 +1,6 @@
 """``kafaat lab validate|test``: output naming file and line, and exit codes an author and CI rely on."""
 
+import json
 import os
 import pathlib
 import subprocess
@@ -220,3 +221,43 @@ def test_lab_test_fails_a_step_whose_setup_fails(tmp_path, capsys):
     text = PASSING.replace('<check id="file">', '<setup user="learner">exit 3</setup><check id="file">', 1)
     assert main(["lab", "test", _write(tmp_path, "broken_setup.xml", text)]) == 1
     assert "setup script 1 of step one (learner) failed: exit 3" in capsys.readouterr().out
+
+
+BILINGUAL = """<kafaat_lab display_name="Two languages" lab_key="bilingual" time_limit="5" idle_timeout="5">
+  <title lang="fr">Deux langues</title>
+  <step id="one" title="One">
+    <title lang="fr">Un</title>
+    <instructions>Create `/tmp/answer`.</instructions>
+    <instructions lang="fr">Créez `/tmp/answer`.</instructions>
+    <check id="file">test -f /tmp/answer || { echo "kafaat-feedback: KEY path=/tmp/answer"; exit 1; }</check>
+    FEEDBACK
+    <solve>touch /tmp/answer</solve>
+  </step>
+</kafaat_lab>
+"""
+
+
+@pytest.mark.sandbox
+def test_lab_test_renders_every_language_and_records_the_result(tmp_path, capsys):
+    feedback = (
+        '<feedback key="missing">No {path}.</feedback><feedback key="missing" lang="fr">Pas de {path}.</feedback>'
+    )
+    lab = _write(tmp_path, "bilingual.xml", BILINGUAL.replace("KEY", "missing").replace("FEEDBACK", feedback))
+    record = tmp_path / "results.json"
+    assert main(["lab", "test", lab, "--record", str(record)]) == 0
+    out = capsys.readouterr().out
+    assert "language en: 4 texts render" in out and "language fr: 4 texts render" in out
+    assert "feedback keys missing have a text in every language" in out
+    result = json.loads(record.read_text())["bilingual"]
+    assert result["passed"] is True and result["start_seconds"] > 0 and result["check_seconds"] > 0
+    assert main(["lab", "catalogue", lab, "--results", str(record)]) == 0
+    assert "passed" in capsys.readouterr().out
+
+
+@pytest.mark.sandbox
+def test_lab_test_fails_a_printed_feedback_key_the_labs_own_language_lacks(tmp_path, capsys):
+    only_french = '<feedback key="missing" lang="fr">Pas de {path}.</feedback>'
+    lab = _write(tmp_path, "bilingual.xml", BILINGUAL.replace("KEY", "missing").replace("FEEDBACK", only_french))
+    assert main(["lab", "test", lab]) == 1
+    out = capsys.readouterr().out
+    assert "feedback keys missing lack a <feedback>" in out and "missing (en)" in out

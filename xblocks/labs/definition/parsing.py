@@ -361,7 +361,7 @@ class _Parser:
         translations: dict[str, list[tuple[str, str]]] = {"title": [], "intro": [], "finish": []}
         feedback: list[Feedback] = []
         feedback_seen: dict[tuple[str, str], int] = {}
-        self.place("title", "", root)
+        self.place(_("The title"), "", root)
         step_ids: dict[str, int] = {}
         item_ids: dict[str, int] = {}
         paths: dict[str, int] = {}
@@ -388,18 +388,19 @@ class _Parser:
                 self.attributes(child, CHILD_ATTRIBUTES[child.tag])
                 lang = self.lang(child)
                 text = self.script(child, MAX_TEXT_CHARS, _("The %(tag)s page") % {"tag": child.tag})
-                self.translation(child, lang, text, pages, translations[child.tag], child.tag, child.tag)
+                page = _("The %(tag)s page") % {"tag": child.tag}
+                self.translation(child, lang, text, pages, translations[child.tag], child.tag, page)
             elif child.tag == "title":
                 self.attributes(child, CHILD_ATTRIBUTES["title"])
                 lang = self.lang(child, required=True)
                 text = self.script(child, MAX_TEXT_CHARS, _("The title")).strip()
                 if lang:
-                    self.translation(child, lang, text, {}, translations["title"], "title", "title")
+                    self.translation(child, lang, text, {}, translations["title"], "title", _("The title"))
                 elif child.get("lang"):
                     self.error(child, _("The title in the lab's own language is its display_name attribute."))
             elif child.tag == "feedback":
                 self.attributes(child, CHILD_ATTRIBUTES["feedback"])
-                feedback.append(self.feedback(child, feedback_seen, ""))
+                feedback.append(self.feedback(child, feedback_seen, None))
             else:
                 self.error(
                     child,
@@ -498,7 +499,8 @@ class _Parser:
             own[slot] = text
         self.place(what, lang, node)
 
-    def feedback(self, node, seen: dict[tuple[str, str], int], where: str) -> Feedback:
+    def feedback(self, node, seen: dict[tuple[str, str], int], where: str | None) -> Feedback:
+        """One <feedback>; ``where`` is the step's id, None at lab level."""
         key = (node.get("key") or "").strip()
         if not ID_PATTERN.match(key):
             self.error(
@@ -516,7 +518,12 @@ class _Parser:
             )
         else:
             seen[(key, lang)] = self.line(node)
-        self.place(f"{where}feedback {key}", lang, node)
+        what = (
+            _("Step %(id)s: feedback %(key)s") % {"id": where, "key": key}
+            if where
+            else _("Feedback %(key)s") % {"key": key}
+        )
+        self.place(what, lang, node)
         return Feedback(key=key, text=text, lang=lang)
 
     def literal_feedback_keys(self, root, lab_keys: set[str]) -> None:
@@ -547,7 +554,7 @@ class _Parser:
                     Problem(
                         line,
                         _("%(what)s has no text in %(lang)s, which other texts of this lab have.")
-                        % {"what": what[:1].upper() + what[1:], "lang": code or self.language},
+                        % {"what": what, "lang": code or self.language},
                     )
                 )
 
@@ -641,7 +648,7 @@ class _Parser:
         hint_translations: dict[str, list[tuple[str, Any]]] = {}  # lang -> [(text, node)]
         feedback: list[Feedback] = []
         feedback_seen: dict[tuple[str, str], int] = {}
-        self.place(f"step {step_id}: the title", "", node)
+        self.place(_("Step %(id)s: the title") % {"id": step_id}, "", node)
         for child in node:
             if not isinstance(child.tag, str):
                 continue
@@ -662,18 +669,19 @@ class _Parser:
             if child.tag == "instructions":
                 lang = self.lang(child)
                 text = self.script(child, MAX_TEXT_CHARS, _("The instructions"))
-                what = f"step {step_id}: the instructions"
+                what = _("Step %(id)s: the instructions") % {"id": step_id}
                 self.translation(child, lang, text, own, instructions_translations, "instructions", what)
                 instructions = own.get("instructions")
             elif child.tag == "title":
                 lang = self.lang(child, required=True)
                 text = self.script(child, MAX_TEXT_CHARS, _("The title")).strip()
                 if lang:
-                    self.translation(child, lang, text, {}, title_translations, "title", f"step {step_id}: the title")
+                    what = _("Step %(id)s: the title") % {"id": step_id}
+                    self.translation(child, lang, text, {}, title_translations, "title", what)
                 elif child.get("lang"):
                     self.error(child, _("The title in the lab's own language is the step's title attribute."))
             elif child.tag == "feedback":
-                feedback.append(self.feedback(child, feedback_seen, f"step {step_id}: "))
+                feedback.append(self.feedback(child, feedback_seen, step_id))
             elif child.tag == "setup":
                 script = self.script(child, MAX_SCRIPT_CHARS, _("The setup script"))
                 if not script.strip():
@@ -727,7 +735,7 @@ class _Parser:
                     hint_translations.setdefault(lang, []).append((text, child))
                     continue
                 hints.append(Hint(text=text, cost=self.integer(child, "cost", 0, 0, MAX_POINTS)))
-                self.place(f"step {step_id}: hint {len(hints)}", "", child)
+                self.place(_("Step %(id)s: hint %(number)s") % {"id": step_id, "number": len(hints)}, "", child)
         if len(checks) + len(flags) + len(hints) > MAX_ITEMS_PER_STEP:
             self.error(
                 node,
@@ -772,7 +780,7 @@ class _Parser:
                         % {"cost": hints[index].cost},
                     )
                 translations[index].append((lang, text))
-                self.place(f"step {step_id}: hint {index + 1}", lang, node)
+                self.place(_("Step %(id)s: hint %(number)s") % {"id": step_id, "number": index + 1}, lang, node)
         return [
             Hint(text=hint.text, cost=hint.cost, translations=tuple(pairs))
             for hint, pairs in zip(hints, translations, strict=True)
