@@ -275,3 +275,28 @@ def test_prune_removes_old_recipe_images_but_keeps_current_and_in_use_ones(recip
     assert old.exists()
     images.prune({"toy-111111111111"})
     assert current.exists() and used.exists() and not old.exists() and not abandoned.exists()
+
+
+@pytest.mark.sandbox
+def test_a_failed_build_names_its_phase_and_package_and_leaves_no_image(local_backend, tmp_path, monkeypatch):
+    folder = tmp_path / "recipes" / "kafaat-test-broken"
+    folder.mkdir(parents=True)
+    (folder / "recipe.json").write_text(json.dumps({"extends": "base", "packages": ["kafaat-no-such-package"]}))
+    monkeypatch.setenv("KAFAAT_IMAGE_RECIPE_DIRS", json.dumps([str(tmp_path / "recipes")]))
+    said = []
+    with pytest.raises(images.ImageBuildError) as raised:
+        images.build("kafaat-test-broken", progress=said.append)
+    assert str(raised.value).startswith("build failed in phase 'download', package kafaat-no-such-package")
+    assert "Unable to locate package kafaat-no-such-package" in str(raised.value)
+    assert said[0].startswith("phase 1/6 copy of the parent image base-")  # on base's copy, no debootstrap
+    left = [entry.name for entry in images.cache_dir().iterdir() if "kafaat-test-broken" in entry.name]
+    assert [name for name in left if not name.endswith(".lock")] == []
+
+
+@pytest.mark.sandbox
+def test_kafaat_image_build_reports_progress_on_stderr(local_backend, capsys):
+    from xblocks.cli import main
+
+    assert main(["image", "build", "base"]) == 0
+    captured = capsys.readouterr()
+    assert "base: already built" in captured.err and "already built" not in captured.out

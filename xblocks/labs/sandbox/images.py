@@ -280,12 +280,12 @@ def find_built(name: str, digest: str) -> Image:
     return Image(name=name, hash=digest, path=path, built=True)
 
 
-def ensure(name: str, *, progress: Callable[[str], None] | None = None) -> Image:
+def ensure(name: str, *, progress: Callable[[str], None] | None = None, stream: TextIO | None = None) -> Image:
     """The built image ``name``: from the cache, or built now (waiting for a concurrent build of it)."""
     image = find(name)
     if image.built:
         return image
-    return build(name, progress=progress)
+    return build(name, progress=progress, stream=stream)
 
 
 def list_images() -> list[Image]:
@@ -493,7 +493,8 @@ def build(
                 raise ImageBuildError(f"{tool} is not installed (see scripts/system-deps.sh)")
         parent = None
         if image.recipe.parents:  # built (or found) first, outside this image's staging
-            parent = ensure(image.recipe.parents[-1], progress=report)
+            # its lines under its own name, unless the caller collects every line itself
+            parent = ensure(image.recipe.parents[-1], progress=progress, stream=stream)
         staging = root / f".build-{name}-{image.hash}-{os.getpid()}"
         _remove_tree(staging)
         staging.mkdir(mode=0o700)
