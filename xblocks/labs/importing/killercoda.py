@@ -988,8 +988,10 @@ class _Scenario:
                 }
             )
         if editor:
-            services.append(
-                {"id": "editor", "machine": "lab", "label": _("Editor"), "kind": "editor", "root": ROOT_HOME}
+            # Kafaat's editor tab reads and writes as the learner; an imported lab's work is root's, in /root.
+            self.note(
+                _("the layout %(layout)s") % {"layout": layout},
+                _("the editor tab works as the learner, and an imported lab's files are root's in /root; dropped"),
             )
         service_xml = []
         for service in services:
