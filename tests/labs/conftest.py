@@ -61,6 +61,18 @@ def backend():
 
 
 @pytest.fixture
+def memory_backend(monkeypatch):
+    """The in-memory sandbox backend, configured for this test: for labs api tests that are not about
+    isolation (they then need no root and no sandbox start); emptied afterwards."""
+    from xblocks.labs.sandbox.memory import MemoryBackend  # pylint: disable=import-outside-toplevel
+
+    monkeypatch.setenv("KAFAAT_SANDBOX_BACKEND", "memory")
+    backend = MemoryBackend.instance()
+    yield backend
+    backend.reset()
+
+
+@pytest.fixture
 def no_dispatch(monkeypatch):
     """Record the tasks the api queues instead of running them (for tests about the database alone)."""
     from xblocks.labs import tasks  # pylint: disable=import-outside-toplevel

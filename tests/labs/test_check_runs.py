@@ -23,7 +23,7 @@ from xblocks.labs import api, tasks
 from xblocks.labs.conf import labs_settings
 from xblocks.labs.data import RunInProgress
 from xblocks.labs.lifecycle import transition
-from xblocks.labs.models import CheckRun, LabSession, label_prefix
+from xblocks.labs.models import CheckRun, LabSession
 from xblocks.labs.signals import lab_result_recorded
 
 WAIT = "A check of this lab is still running. Wait for its result, then try again."
@@ -42,14 +42,6 @@ def handler_url(lab, name: str, student: str = "alice") -> str:
 
 def post(client: Client, url: str, data: dict, language: str = "en"):
     return client.post(url, data=json.dumps(data), content_type="application/json", HTTP_ACCEPT_LANGUAGE=language)
-
-
-@pytest.fixture
-def cleanup(backend):
-    yield
-    for handle in backend.inventory():
-        if handle.label.startswith(label_prefix()):
-            backend.destroy(handle)
 
 
 # --------------------------------------------------------------------------- one run per session
@@ -180,10 +172,9 @@ def test_a_run_id_from_another_block_is_refused(lab_factory, no_dispatch):
 # --------------------------------------------------------------------------- runs in real environments
 
 
-@pytest.mark.sandbox
 @pytest.mark.django_db(transaction=True)
 def test_the_page_sees_progress_then_results_and_the_grade_is_published_when_fetched(
-    lab_factory, backend, monkeypatch, cleanup
+    lab_factory, memory_backend, monkeypatch
 ):
     from xblocks.labs import runner
 
@@ -191,7 +182,7 @@ def test_the_page_sees_progress_then_results_and_the_grade_is_published_when_fet
     session_id = lab.ok("start")["session_id"]  # eager: ready
     queued: list[int] = []
     monkeypatch.setattr(tasks, "enqueue", lambda task, run_id, queue=None: queued.append(run_id))
-    solve_in_sandbox(backend, session_id, "setup")
+    solve_in_sandbox(memory_backend, session_id, "setup")
     run = lab.ok("check", {"step": "setup"})
     assert (run["state"], run["checks_done"], run["checks_total"], run["finished"]) == ("queued", 0, 3, False)
     assert "results" not in run and "status" not in run  # a poll of an active run stays cheap
@@ -226,16 +217,15 @@ def test_the_page_sees_progress_then_results_and_the_grade_is_published_when_fet
     assert len(lab.grades()) == 1  # idempotent: a run's grade is published once
 
 
-@pytest.mark.sandbox
 @pytest.mark.django_db(transaction=True)
 def test_a_grade_is_published_on_the_next_load_when_the_page_closed_before_the_result(
-    lab_factory, backend, monkeypatch, cleanup
+    lab_factory, memory_backend, monkeypatch
 ):
     lab = lab_factory("three_checks")
     session_id = lab.ok("start")["session_id"]
     queued: list[int] = []
     monkeypatch.setattr(tasks, "enqueue", lambda task, run_id, queue=None: queued.append(run_id))
-    solve_in_sandbox(backend, session_id, "setup")
+    solve_in_sandbox(memory_backend, session_id, "setup")
     lab.ok("check", {"step": "setup"})
     api.run_checks(queued[0])  # the learner closed the page: nobody polls
     assert lab.grades() == []
@@ -246,9 +236,10 @@ def test_a_grade_is_published_on_the_next_load_when_the_page_closed_before_the_r
     assert ("completion", {"completion": 1.0}) in lab.published["alice"]
 
 
-@pytest.mark.sandbox
 @pytest.mark.django_db(transaction=True)
-def test_a_press_past_its_time_cap_is_reported_as_timed_out_and_uses_the_attempt(lab_factory, monkeypatch, cleanup):
+def test_a_press_past_its_time_cap_is_reported_as_timed_out_and_uses_the_attempt(
+    lab_factory, memory_backend, monkeypatch
+):
     monkeypatch.setenv("KAFAAT_CHECK_RUN_TIME_LIMIT", "4")
     lab = lab_factory("slow_checks")
     session_id = lab.ok("start")["session_id"]
@@ -266,16 +257,13 @@ def test_a_press_past_its_time_cap_is_reported_as_timed_out_and_uses_the_attempt
     assert lab.grades()[-1] == {"value": 1.0, "max_value": 3.0}
 
 
-@pytest.mark.sandbox
 @pytest.mark.django_db(transaction=True)
-def test_a_result_that_arrives_after_the_reaper_ended_the_run_changes_nothing(
-    lab_factory, backend, monkeypatch, cleanup
-):
+def test_a_result_that_arrives_after_the_reaper_ended_the_run_changes_nothing(lab_factory, memory_backend, monkeypatch):
     from xblocks.labs import runner
 
     lab = lab_factory("three_checks")
     session_id = lab.ok("start")["session_id"]
-    solve_in_sandbox(backend, session_id, "setup")
+    solve_in_sandbox(memory_backend, session_id, "setup")
     real_run_check = runner.run_check
     reports = []
 
@@ -350,9 +338,10 @@ def test_a_run_left_by_a_stopped_lab_ends_with_a_message(lab_factory, no_dispatc
     assert CheckRun.objects.get(pk=run_id).active_key is None
 
 
-@pytest.mark.sandbox
 @pytest.mark.django_db(transaction=True)
-def test_a_lab_stopped_while_its_checks_run_ends_the_run_without_failing_the_lab(lab_factory, monkeypatch, cleanup):
+def test_a_lab_stopped_while_its_checks_run_ends_the_run_without_failing_the_lab(
+    lab_factory, memory_backend, monkeypatch
+):
     from xblocks.labs import runner
 
     lab = lab_factory("three_checks")

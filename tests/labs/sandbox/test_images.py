@@ -81,11 +81,119 @@ def test_the_mirror_comes_from_the_hosts_apt_sources(tmp_path, monkeypatch):
     )
     one_line = tmp_path / "sources.list"
     one_line.write_text("# comment\ndeb [arch=amd64] http://other.example/debian bookworm main\n")
-    assert images.apt_mirror([deb822]) == "http://mirror.example/debian"
-    assert images.apt_mirror([one_line]) == "http://other.example/debian"
-    assert images.apt_mirror([tmp_path / "missing"]) == images.DEFAULT_MIRROR
+    assert images.apt_mirror([deb822], codename="bookworm") == "http://mirror.example/debian"
+    assert images.apt_mirror([one_line], codename="bookworm") == "http://other.example/debian"
+    assert images.apt_mirror([tmp_path / "missing"], codename="bookworm") == images.DEFAULT_MIRROR
     monkeypatch.setenv("KAFAAT_IMAGE_MIRROR", "http://pinned.example/debian")
-    assert images.apt_mirror([deb822]) == "http://pinned.example/debian"
+    assert images.apt_mirror([deb822], codename="bookworm") == "http://pinned.example/debian"
+
+
+def test_an_image_installs_from_the_hosts_debian_sources_renamed_to_its_release(tmp_path, monkeypatch):
+    monkeypatch.delenv("KAFAAT_IMAGE_MIRROR", raising=False)
+    (tmp_path / "debian.sources").write_text(
+        "Types: deb\nURIs: http://cache.example:3142/debian\nSuites: bookworm bookworm-updates bookworm-backports\n"
+        "Components: main contrib\nSigned-By: /usr/share/keyrings/debian-archive-keyring.gpg\n\n"
+        "Types: deb\nURIs: http://cache.example:3142/debian-security\nSuites: bookworm-security\nComponents: main\n\n"
+        "Types: deb-src\nURIs: http://cache.example:3142/debian\nSuites: bookworm\nComponents: main\n"
+    )
+    nodesource = "Types: deb\nURIs: https://deb.nodesource.com/node_20.x\nSuites: nodistro\n"
+    (tmp_path / "nodesource.sources").write_text(nodesource)
+    (tmp_path / "cloud.list").write_text("deb https://packages.cloud.google.com/apt cloud-sdk-bookworm main\n")
+    paths = sorted(tmp_path.iterdir())
+    sources = images.apt_sources("trixie", paths, codename="bookworm")
+    # the host's own mirror (a caching proxy here), its release's suites renamed; third-party and backports left out
+    assert [(s.uri, s.suites, s.components) for s in sources] == [
+        ("http://cache.example:3142/debian", ("trixie", "trixie-updates"), ("main", "contrib")),
+        ("http://cache.example:3142/debian-security", ("trixie-security",), ("main",)),
+    ]
+    rootfs = tmp_path / "rootfs"
+    (rootfs / "usr/share/keyrings").mkdir(parents=True)
+    (rootfs / "usr/share/keyrings/debian-archive-keyring.gpg").write_bytes(b"")
+    written = images._sources_file(sources, rootfs)
+    assert "Suites: trixie trixie-updates\n" in written and written.count("Signed-By:") == 1
+    # IMAGE_MIRROR replaces the archive, never the security mirror
+    monkeypatch.setenv("KAFAAT_IMAGE_MIRROR", "http://pinned.example/debian/")
+    assert [s.uri for s in images.apt_sources("bookworm", paths, codename="bookworm")] == [
+        "http://pinned.example/debian",
+        "http://cache.example:3142/debian-security",
+    ]
+    # a host without Debian sources of its own: the public mirrors, security included
+    fallback = images.apt_sources("bookworm", [tmp_path / "nodesource.sources"], codename="bookworm")
+    assert [s.uri for s in fallback] == ["http://pinned.example/debian", images.DEFAULT_SECURITY_MIRROR]
+
+
+def test_apt_status_lines_become_package_counts_and_name_the_package_that_failed():
+    said = []
+    lines = images._AptLines(said.append, "install")
+    for line in [
+        "0 upgraded, 3 newly installed, 0 to remove and 0 not upgraded.",
+        "pmstatus:dpkg-exec:0.0000:Running dpkg",
+        "pmstatus:libfoo1:10.0:Unpacking libfoo1 (amd64)",
+        "pmstatus:libfoo1:amd64:20.0:Installed libfoo1 (amd64)",  # multiarch names carry their arch
+        "pmstatus:foo:30.0:Unpacking foo (amd64)",
+        "pmerror:foo:40.0:installed foo package post-installation script subprocess returned error exit status 1",
+    ]:
+        lines(line)
+    assert said[0] == "  3 packages to install"
+    assert said[1].startswith("    0%: unpacked 0/3, set up 0/3")
+    assert "error: installed foo package post-installation script" in said[-1]
+    assert lines.culprit == "foo" and lines.unpacked == {"libfoo1", "foo"} and lines.configured == {"libfoo1"}
+    missing = images._AptLines(said.append, "download")
+    missing("E: Unable to locate package python3-nonesuch")
+    assert missing.culprit == "python3-nonesuch"
+    fetch = images._AptLines(said.append, "download")
+    fetch("E: Failed to fetch http://deb.debian.org/debian/pool/main/n/nginx/nginx_1.22.1-9_amd64.deb  404  Not Found")
+    assert fetch.culprit == "nginx"
+
+
+def test_a_failed_step_names_its_phase_and_package_and_keeps_the_tail():
+    lines = images._AptLines(lambda _: None, "install")
+    lines("pmerror:postgresql-15:80.0:subprocess returned error exit status 1")
+    with pytest.raises(images.ImageBuildError) as raised:
+        with images._phase("install", lines):
+            raise images._StepFailed("apt-get exited with 100", lines)
+    message = str(raised.value)
+    assert message.startswith("build failed in phase 'install', package postgresql-15: apt-get exited with 100")
+    assert message.endswith("pmerror:postgresql-15:80.0:subprocess returned error exit status 1")
+
+
+def test_a_recipe_file_can_come_from_beside_the_recipe_and_its_text_is_hashed(recipes):
+    source = recipes("toy", files={"/usr/local/bin/app": {"from": "app.py"}})
+    (source.parent / "app.py").write_text("print('v1')\n")
+    first = images.load_recipe("toy")
+    assert dict(first.files)["/usr/local/bin/app"] == "print('v1')\n"
+    (source.parent / "app.py").write_text("print('v2')\n")
+    assert images.load_recipe("toy").hash != first.hash
+    for bad in ("../secret", ".hidden", "", "sub/dir"):
+        recipes("toy", files={"/x": {"from": bad}})
+        with pytest.raises(images.ImageBuildError, match="'from' must name a file"):
+            images.load_recipe("toy")
+
+
+def test_excluded_paths_add_up_along_extends_and_only_a_recipe_with_some_hashes_them(recipes):
+    recipes("parent", packages=["less"], exclude=["/usr/include/*"])
+    recipes("child", extends="parent", exclude=["/usr/lib/gcc/*"])
+    assert images.load_recipe("child").exclude == ("/usr/include/*", "/usr/lib/gcc/*")
+    recipes("plain", packages=["less"])
+    assert "exclude" not in images.load_recipe("plain").fingerprint()  # existing images keep their hash
+    recipes("bad", exclude=["usr/include"])
+    with pytest.raises(images.ImageBuildError, match="absolute path glob"):
+        images.load_recipe("bad")
+
+
+def test_the_domain_images_extend_base_with_their_tools():
+    expected = {
+        "data": {"python3-pandas", "sqlite3", "postgresql"},
+        "ai": {"python3-sklearn", "python3-matplotlib", "jupyter-notebook", "jupyter-nbconvert", "python3-pandas"},
+        "testing": {"python3-pytest", "python3-coverage", "python3-requests"},
+        "cloud": {"nginx", "ansible-core", "awscli", "git"},
+        "security": {"nmap", "openssl", "lnav", "python3"},
+    }
+    base = images.load_recipe("base")
+    for name, tools in expected.items():
+        recipe = images.load_recipe(name)
+        assert recipe.parents == ("base",) and tools <= set(recipe.packages), name
+        assert set(base.packages) <= set(recipe.packages) and recipe.setup[: len(base.setup)] == base.setup
 
 
 @pytest.mark.sandbox

@@ -249,7 +249,7 @@ def prepare_steps(session_id: int, step_ids: list[str]) -> None:
         return
     definition = _rendered(row)
     handle = SandboxHandle.from_json(row.handle)
-    backend = _backend()
+    backend = _backend(handle.backend)
     for step in definition.steps:
         if step.id not in step_ids:
             continue
@@ -358,7 +358,7 @@ def _execute_checks(run_id: int, session_id: int, step_id: str) -> None:
     step = definition.step(step_id)
     handle = SandboxHandle.from_json(row.handle)
     stdin = _command_history(session_id)
-    backend = _backend()
+    backend = _backend(handle.backend)
     budget = float(labs_settings.CHECK_RUN_TIME_LIMIT)
     started = time.monotonic()
     outcomes, cut = [], False

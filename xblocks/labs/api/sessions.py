@@ -189,9 +189,18 @@ def _create_session(user, usage_key, course_key, definition, source, previous, s
     return row
 
 
-def _backend():
+def _backend(name: str | None = None):
+    """The backend named ``name`` (a handle's ``backend``: the one that made that sandbox), else the
+    configured one, which only new sandboxes use: switching it never strands a live session."""
+    return get_backend(name)
 
-    return get_backend()
+
+def _backends_for(*handles: SandboxHandle | None) -> list:
+    """The configured backend and those of ``handles``, each once."""
+    found = {}
+    for backend in (_backend(), *(_backend(h.backend) for h in handles if h is not None)):
+        found.setdefault(backend.name, backend)
+    return list(found.values())
 
 
 def provision_session(session_id: int) -> SessionStatus | None:
@@ -318,13 +327,14 @@ def stop_session(session_id: int, *, actor: str, reason: str = "stop") -> Sessio
 
 def _destroy_environment(row: LabSession) -> None:
 
-    backend = _backend()
-    if row.handle:
-        backend.destroy(SandboxHandle.from_json(row.handle))
+    recorded = SandboxHandle.from_json(row.handle) if row.handle else None
+    if recorded is not None:
+        _backend(recorded.backend).destroy(recorded)
     # A start interrupted before it recorded a handle may have left a sandbox under this label.
-    for handle in backend.inventory():
-        if handle.label == row.label:
-            backend.destroy(handle)
+    for backend in _backends_for(recorded):
+        for handle in backend.inventory():
+            if handle.label == row.label:
+                backend.destroy(handle)
 
 
 def teardown_session(session_id: int) -> SessionStatus | None:

@@ -26,6 +26,7 @@ from xblocks.labs.data import (
 )
 from xblocks.labs.lifecycle import transition
 from xblocks.labs.models import CheckRun, LabSession, label_prefix
+from xblocks.labs.sandbox.base import SandboxError
 from xblocks.labs.sandbox.conf import sandbox_settings
 
 log = logging.getLogger(__name__)
@@ -225,12 +226,28 @@ def reconcile_sessions() -> SweepReport:
     is failed with a message telling the learner to start again (their progress is kept).
     """
 
-    backend = _backend()
+    host = str(sandbox_settings.LAB_HOST)
     # Rows that changed after this snapshot are left for the next pass: a sandbox made (or a
     # teardown begun) after the inventory was read must not count as missing.
     snapshot = timezone.now()
-    inventory = backend.inventory()
-    present = {handle.id for handle in inventory}
+    # Every backend with something to reconcile: the configured one (new sandboxes) and each one a
+    # live session's handle names (made before the setting changed); one that cannot answer is skipped.
+    names = {_backend().name}
+    for handle in LabSession.objects.filter(state__in=[S.READY, S.STOPPING], host__in=[host, ""]).values_list(
+        "handle", flat=True
+    ):
+        if handle and handle.get("backend"):
+            names.add(str(handle["backend"]))
+    inventory, asked = [], set()
+    for name in sorted(names):
+        try:
+            backend = _backend(name)
+            inventory += backend.inventory()
+        except SandboxError as error:
+            log.warning("reconciler: backend %s cannot list its sandboxes: %s", name, error)
+            continue
+        asked.update({name, backend.name})
+    present = {(handle.backend, handle.id) for handle in inventory}
     destroyed, failed = [], []
     prefix = label_prefix()
     by_id: dict[str, int] = {}
@@ -248,15 +265,14 @@ def reconcile_sessions() -> SweepReport:
         )
         if not keep:
             log.warning("reconciler: destroying %s (%s): no live session owns it", handle.id, handle.label)
-            backend.destroy(handle)
+            _backend(handle.backend).destroy(handle)
             destroyed.append(handle.id)
-    host = str(sandbox_settings.LAB_HOST)
+
+    def missing(recorded: dict) -> bool:
+        return recorded.get("backend") in asked and (recorded.get("backend"), recorded.get("id")) not in present
+
     for row in LabSession.objects.filter(state=S.READY, ready_at__lt=snapshot, host__in=[host, ""]):
-        if (
-            row.handle
-            and row.handle.get("backend") == getattr(backend, "name", row.handle.get("backend"))
-            and row.handle.get("id") not in present
-        ):
+        if row.handle and missing(row.handle):
             if transition(
                 row.pk,
                 S.FAILED,
@@ -265,14 +281,14 @@ def reconcile_sessions() -> SweepReport:
                 expect={S.READY},
                 when=lambda r, h=row.handle: r.handle == h,
                 phase="",
-                detail=f"sandbox {row.handle.get('id')} not in the {getattr(backend, 'name', '?')} inventory of {host}",
+                detail=f"sandbox {row.handle.get('id')} not in the {row.handle.get('backend')} inventory of {host}",
                 learner_message=_(
                     "Your lab environment stopped unexpectedly. Start the lab again; your progress is kept."
                 ),
             ):
                 failed.append(row.pk)
     for row in LabSession.objects.filter(state=S.STOPPING, phase_at__lt=snapshot, host__in=[host, ""]):
-        if not row.handle or row.handle.get("id") not in present:
+        if not row.handle or missing(row.handle):
             transition(
                 row.pk, S.STOPPED, actor="system:reconciler", reason="environment already gone", expect={S.STOPPING}
             )

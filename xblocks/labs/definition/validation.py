@@ -6,7 +6,7 @@ import posixpath
 import re
 
 from xblocks.core.i18n import gettext as _
-from xblocks.labs.sandbox import images
+from xblocks.labs.sandbox.base import get_backend
 
 MIN_TIME_LIMIT, MAX_TIME_LIMIT = 60, 24 * 3600
 
@@ -148,9 +148,9 @@ def path_problem(path: str) -> str | None:
 
 
 def known_images() -> set[str] | None:
-    """Image names a lab may use, from the image registry; None when the registry cannot say."""
+    """Image names a lab may use, from the configured backend; None when it cannot say."""
     try:
-        return set(images.recipe_names())
+        return set(get_backend().image_names())
     except Exception:  # a broken registry must not hide the lab's own errors
         return None
 

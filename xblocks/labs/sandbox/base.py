@@ -1,12 +1,16 @@
 """The sandbox backend protocol: what every environment engine (local, kubernetes) provides.
 
 Callers (the labs api, the lab runner, the terminal gateway, the CLI) depend only on this module;
-``get_backend()`` picks the configured implementation.
+``get_backend()`` picks the configured implementation, ``get_backend(handle.backend)`` the one that
+made a live sandbox (so changing the configured backend never strands live sessions). Every backend
+passes the contract suite in tests/labs/sandbox/test_contract.py.
 """
 
 from __future__ import annotations
 
 import enum
+import importlib
+import threading
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Protocol, runtime_checkable
@@ -103,6 +107,23 @@ class ExecResult:
         return self.exit_code == 0 and not self.timed_out
 
 
+class StreamPty(Protocol):
+    """A shell reached through a stream rather than a file descriptor (a remote exec's websocket).
+
+    ``read`` blocks until output arrives and returns ``b""`` at the end; the terminal gateway bridges
+    it to a pipe of its own (``xblocks.labs.terminal.streams``), so flow control works the same."""
+
+    def read(self, size: int = 65536) -> bytes: ...
+
+    def write(self, data: bytes) -> int: ...
+
+    def resize(self, cols: int, rows: int) -> None: ...
+
+    def alive(self) -> bool: ...
+
+    def close(self) -> None: ...
+
+
 class PtyProcess(Protocol):
     """An interactive shell on a pseudo-terminal inside a sandbox (the terminal gateway's source)."""
 
@@ -171,7 +192,22 @@ class Backend(Protocol):
 
     def open_pty(
         self, handle: SandboxHandle, *, cols: int = 80, rows: int = 24, user: User | str = User.LEARNER
-    ) -> PtyProcess: ...
+    ) -> PtyProcess | StreamPty:
+        """A login shell; a ``PtyProcess`` (with ``fileno``) or a ``StreamPty`` (without)."""
+
+    def put_file(
+        self, handle: SandboxHandle, path: str, content: bytes, *, user: User | str = User.LEARNER, mode: int = 0o644
+    ) -> None:
+        """Write a file inside the sandbox as ``user`` (who then owns it); a link at ``path`` is replaced,
+        never followed. SandboxError when it cannot."""
+
+    def read_file(
+        self, handle: SandboxHandle, path: str, *, user: User | str = User.LEARNER, limit: int = 1024 * 1024
+    ) -> ExecResult:
+        """A file's content as ``user`` sees it, read out of the learner's reach (like a check)."""
+
+    def image_names(self) -> list[str]:
+        """The images this backend can create sandboxes from (what a lab's ``image`` may name)."""
 
     def destroy(self, handle: SandboxHandle) -> None:
         """Remove every process, mount, cgroup and directory of the sandbox. Idempotent."""
@@ -182,13 +218,47 @@ class Backend(Protocol):
         """Every sandbox this backend has on this host, for reconciliation with the database."""
 
 
+class Capability(enum.StrEnum):
+    """What a backend may offer beyond the protocol, listed in its ``capabilities``."""
+
+    # ``usage(handle)``: memory, OOM kills, processes and CPU throttling (``cgroups.Usage``), which
+    # the self-test's resource rows and the benchmarks read.
+    USAGE = "usage"
+    # ``build_image(name)``: images are built on the lab host by ``kafaat image build``.
+    BUILD_IMAGES = "build_images"
+
+
+def supports(backend: Backend, capability: Capability | str) -> bool:
+    """Whether ``backend`` declares ``capability``."""
+    return str(capability) in {str(c) for c in getattr(backend, "capabilities", ())}
+
+
+# Short names for the backends that ship; any other backend is named by its dotted path
+# (``package.module.Class``), which is also what its handles then carry as ``backend``.
+BACKENDS = {
+    "local": "xblocks.labs.sandbox.local.LocalBackend",
+    "memory": "xblocks.labs.sandbox.memory.MemoryBackend",
+}
+_instances: dict[str, Backend] = {}
+_instances_lock = threading.Lock()
+
+
 def get_backend(name: str | None = None) -> Backend:
-    """The configured backend (``KAFAAT["SANDBOX_BACKEND"]``, ``local`` by default)."""
+    """The backend named ``name`` (a handle's ``backend``), or the configured one
+    (``KAFAAT["SANDBOX_BACKEND"]``, ``local`` by default): a short name of ``BACKENDS`` or a dotted
+    path to a class. One instance per process (the class's ``instance()`` when it has one)."""
     from xblocks.labs.sandbox.conf import sandbox_settings as labs_settings  # pylint: disable=import-outside-toplevel
 
-    name = name or labs_settings.SANDBOX_BACKEND
-    if name == "local":
-        from xblocks.labs.sandbox.local import LocalBackend  # pylint: disable=import-outside-toplevel
-
-        return LocalBackend.instance()
-    raise BackendUnavailable(f"unknown sandbox backend {name!r}")
+    name = str(name or labs_settings.SANDBOX_BACKEND)
+    path = BACKENDS.get(name, name)
+    with _instances_lock:
+        if path not in _instances:
+            module_name, _, class_name = path.rpartition(".")
+            try:
+                cls = getattr(importlib.import_module(module_name), class_name, None) if module_name else None
+            except ImportError as error:
+                raise BackendUnavailable(f"unknown sandbox backend {name!r}: {error}") from error
+            if cls is None:
+                raise BackendUnavailable(f"unknown sandbox backend {name!r}")
+            _instances[path] = cls.instance() if hasattr(cls, "instance") else cls()
+        return _instances[path]

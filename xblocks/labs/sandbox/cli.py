@@ -97,7 +97,7 @@ def image_build(args: argparse.Namespace) -> int:
         failed += 1
     for name in names:
         try:
-            images.build(name, force=args.force, stream=sys.stdout)
+            images.build(name, force=args.force, stream=sys.stderr)
         except SandboxError as error:
             print(f"{name}: build failed: {error}", file=sys.stderr)
             failed += 1

@@ -8,11 +8,11 @@ from xblocks.core.conf import AppSettings
 sandbox_settings = AppSettings(
     {
         # Sandbox engine
-        "SANDBOX_BACKEND": "local",
+        "SANDBOX_BACKEND": "local",  # local, memory (tests) or a dotted path; live sandboxes keep theirs
         "SANDBOX_ROOT": "/var/lib/kafaat/sandboxes",
         "IMAGE_CACHE": "/var/cache/kafaat/images",
         "IMAGE_RECIPE_DIRS": [],  # extra recipe folders; the package's and course_content's are always searched
-        "IMAGE_MIRROR": "",  # Debian mirror for debootstrap; empty: the one this host's apt uses
+        "IMAGE_MIRROR": "",  # Debian archive for image builds; empty: the sources this host's apt uses
         "IMAGE_AUTO_BUILD": True,  # build a missing image on first create (slow once) instead of failing
         "LAB_HOST": socket.gethostname(),
         # Subordinate host ids: each live sandbox holds its own slot of SANDBOX_UID_COUNT ids

@@ -1,4 +1,8 @@
-"""Lab images: recipes (a Debian release, packages, files, a setup script) built by debootstrap into a cache.
+"""Lab images: recipes (a Debian release, packages, files, a setup script) built into a cache.
+
+A build is a minimal debootstrap, then the recipe's packages installed by apt inside the new root
+(``--no-install-recommends``, documentation excluded by dpkg), from the Debian sources the host's
+own apt uses; progress goes to the operator phase by phase with package counts.
 
 An image is a read-only root file system shared by every sandbox that uses it (the lower layer of
 each sandbox's overlay). Its path carries the recipe's hash, so changing a recipe builds a new
@@ -13,6 +17,7 @@ root. The cache folder is ``0700`` so host users cannot reach the image's setuid
 from __future__ import annotations
 
 import contextlib
+import dataclasses
 import fcntl
 import hashlib
 import json
@@ -34,10 +39,13 @@ log = logging.getLogger(__name__)
 
 # Bump when the build procedure changes in a way that changes the result; every image is rebuilt.
 # 4: owners are no longer shifted into a host range (sandboxes map the image through idmapped mounts).
-BUILDER_VERSION = 4
+# 5: a minimal debootstrap, then the packages through apt from the host's sources.
+BUILDER_VERSION = 5
 PACKAGE_RECIPES = pathlib.Path(__file__).resolve().parent / "images"
 NAME_PATTERN = re.compile(r"^[a-z0-9][a-z0-9_.-]{0,63}$")
+# Only when the host has no Debian sources of its own (and IMAGE_MIRROR is empty).
 DEFAULT_MIRROR = "http://deb.debian.org/debian"
+DEFAULT_SECURITY_MIRROR = "http://deb.debian.org/debian-security"
 LEARNER_UID = 1000
 # What debootstrap's minbase lacks for an image to be usable as a lab at all.
 REQUIRED_PACKAGES = ("bash", "coreutils", "util-linux", "passwd", "procps")
@@ -59,6 +67,14 @@ path-exclude /usr/share/man/*
 path-exclude /usr/share/info/*
 path-exclude /usr/share/locale/*
 path-exclude /usr/share/lintian/*
+path-exclude /usr/share/linda/*
+path-exclude /usr/share/groff/*
+"""
+# The image's apt (the build's, and a learner's in a lab with egress): no recommends, no translations.
+APT_LEAN = """\
+APT::Install-Recommends "false";
+APT::Install-Suggests "false";
+Acquire::Languages "none";
 """
 # Applied to every image after the recipe's own setup.
 COMMON_SETUP = [
@@ -69,6 +85,7 @@ COMMON_SETUP = [
     "rm -f /etc/machine-id && : > /etc/machine-id",
     # debootstrap copies the build host's name and resolvers in: neither belongs in a lab
     "echo lab > /etc/hostname && : > /etc/resolv.conf",
+    "apt-get clean",
     "find /var/log -type f -exec truncate -s 0 {} +",
     "rm -rf /tmp/* /var/tmp/* /root/.cache",
 ]
@@ -90,16 +107,19 @@ class Recipe:
     setup: tuple[str, ...] = ()
     description: str = ""
     parents: tuple[str, ...] = ()
+    exclude: tuple[str, ...] = ()  # more dpkg path-exclude globs (headers no lab compiles against...)
 
     def fingerprint(self) -> dict[str, Any]:
+        extra = {"exclude": list(self.exclude)} if self.exclude else {}
         return {
+            **extra,
             "builder": BUILDER_VERSION,
             "release": self.release,
             "packages": sorted(set(self.packages)),
             "files": [list(item) for item in self.files],
             "setup": list(self.setup),
             # the builder's own steps, so changing them rebuilds every image
-            "common": [list(REQUIRED_PACKAGES), COMMON_SETUP, list(STRIP_PATHS), DPKG_NODOC],
+            "common": [list(REQUIRED_PACKAGES), COMMON_SETUP, list(STRIP_PATHS), DPKG_NODOC, APT_LEAN],
         }
 
     @property
@@ -177,21 +197,30 @@ def load_recipe(name: str, _seen: tuple[str, ...] = ()) -> Recipe:
         raw = json.loads(source.read_text(encoding="utf-8"))
     except ValueError as error:
         raise ImageBuildError(f"{source}: not valid JSON: {error}") from error
-    unknown = set(raw) - {"description", "release", "extends", "packages", "files", "setup"}
+    unknown = set(raw) - {"description", "release", "extends", "packages", "files", "setup", "exclude"}
     if unknown:
         raise ImageBuildError(f"{source}: unknown keys {sorted(unknown)}")
     setup = raw.get("setup", [])
     setup = [setup] if isinstance(setup, str) else list(setup)
     files = dict(raw.get("files", {}))
-    for path in files:
+    for path, content in files.items():
         if not path.startswith("/") or ".." in path.split("/"):
             raise ImageBuildError(f"{source}: file path {path!r} must be absolute and without '..'")
+        if isinstance(content, dict):  # {"from": "app.py"}: a file beside the recipe (its text is hashed)
+            files[path] = _beside(source, content.get("from", ""))
+        elif not isinstance(content, str):
+            raise ImageBuildError(f'{source}: file {path!r} must be text or {{"from": "a file beside the recipe"}}')
     packages = list(raw.get("packages", []))
+    exclude = list(raw.get("exclude", []))
+    for pattern in exclude:
+        if not isinstance(pattern, str) or not pattern.startswith("/") or any(c.isspace() for c in pattern):
+            raise ImageBuildError(f"{source}: exclude {pattern!r} must be an absolute path glob without spaces")
     release = raw.get("release")
     parents: tuple[str, ...] = ()
     if raw.get("extends"):
         parent = load_recipe(raw["extends"], (*_seen, name))
         packages = [*parent.packages, *packages]
+        exclude = [*parent.exclude, *exclude]
         files = {**dict(parent.files), **files}
         setup = [*parent.setup, *setup]
         release = release or parent.release
@@ -205,7 +234,18 @@ def load_recipe(name: str, _seen: tuple[str, ...] = ()) -> Recipe:
         setup=tuple(setup),
         description=raw.get("description", ""),
         parents=parents,
+        exclude=tuple(dict.fromkeys(exclude)),
     )
+
+
+def _beside(source: pathlib.Path, name: str) -> str:
+    """The text of the file ``name`` in the recipe's own folder (never outside it)."""
+    if not re.fullmatch(r"[A-Za-z0-9_.-]+", name or "") or name.startswith("."):
+        raise ImageBuildError(f"{source}: 'from' must name a file in the recipe's folder, not {name!r}")
+    try:
+        return (source.parent / name).read_text(encoding="utf-8")
+    except OSError as error:
+        raise ImageBuildError(f"{source}: cannot read {name}: {error}") from error
 
 
 # ---------------------------------------------------------------------------------------------------
@@ -311,15 +351,33 @@ class Progress:
             print(line, file=self.stream, flush=True)
 
 
-def apt_mirror(sources: list[pathlib.Path] | None = None) -> str:
-    """The Debian mirror this host's apt uses (deb822 ``.sources`` or one-line ``.list``)."""
-    from xblocks.labs.sandbox.conf import sandbox_settings as labs_settings  # pylint: disable=import-outside-toplevel
+@dataclass(frozen=True)
+class AptSource:
+    """One Debian source of an image's apt: a mirror, its suites (``bookworm``, ``bookworm-updates``) and components."""
 
-    if labs_settings.IMAGE_MIRROR:
-        return str(labs_settings.IMAGE_MIRROR)
-    if sources is None:
-        sources = [pathlib.Path("/etc/apt/sources.list"), *sorted(pathlib.Path("/etc/apt/sources.list.d").glob("*"))]
-    for source in sources:
+    uri: str
+    suites: tuple[str, ...]
+    components: tuple[str, ...] = ("main",)
+    signed_by: str = ""
+
+    @property
+    def security(self) -> bool:
+        return any(suite.endswith("-security") for suite in self.suites)
+
+
+def _host_codename() -> str:
+    try:
+        text = pathlib.Path("/etc/os-release").read_text(encoding="utf-8")
+    except OSError:
+        return ""
+    match = re.search(r"^VERSION_CODENAME=\"?([a-z]+)\"?$", text, re.MULTILINE)
+    return match.group(1) if match else ""
+
+
+def _read_sources(paths: list[pathlib.Path]) -> list[AptSource]:
+    """Every ``deb`` entry of the given apt source files (deb822 ``.sources`` or one-line ``.list``)."""
+    found = []
+    for source in paths:
         try:
             text = source.read_text(encoding="utf-8", errors="replace")
         except OSError:
@@ -327,19 +385,89 @@ def apt_mirror(sources: list[pathlib.Path] | None = None) -> str:
         if source.suffix == ".sources":
             for stanza in re.split(r"\n\s*\n", text):
                 fields = dict(re.findall(r"^([A-Za-z-]+):\s*(.+)$", stanza, re.MULTILINE))
-                suites = fields.get("Suites", "").split()
-                if "deb" in fields.get("Types", "").split() and any(
-                    not s.endswith("-security") and "-" not in s for s in suites
-                ):
-                    for uri in fields.get("URIs", "").split():
-                        if "debian" in uri and "security" not in uri:
-                            return uri.rstrip("/")
-        else:
+                if "deb" not in fields.get("Types", "").split() or fields.get("Enabled", "yes").strip() == "no":
+                    continue
+                for uri in fields.get("URIs", "").split():
+                    found.append(
+                        AptSource(
+                            uri.rstrip("/"),
+                            tuple(fields.get("Suites", "").split()),
+                            tuple(fields.get("Components", "main").split()),
+                            fields.get("Signed-By", "").strip(),
+                        )
+                    )
+        elif source.suffix == ".list":
             for line in text.splitlines():
-                match = re.match(r"^\s*deb\s+(?:\[[^]]*\]\s+)?(\S+)\s+(\S+)", line)
-                if match and "security" not in match.group(1) and "debian" in match.group(1):
-                    return match.group(1).rstrip("/")
-    return DEFAULT_MIRROR
+                match = re.match(r"^\s*deb\s+(?:\[([^]]*)\]\s+)?(\S+)\s+(\S+)\s*(.*)$", line)
+                if match:
+                    signed = re.search(r"signed-by=(\S+)", match.group(1) or "")
+                    found.append(
+                        AptSource(
+                            match.group(2).rstrip("/"),
+                            (match.group(3),),
+                            tuple(match.group(4).split()) or ("main",),
+                            signed.group(1) if signed else "",
+                        )
+                    )
+    return found
+
+
+def _host_source_files() -> list[pathlib.Path]:
+    return [pathlib.Path("/etc/apt/sources.list"), *sorted(pathlib.Path("/etc/apt/sources.list.d").glob("*"))]
+
+
+def apt_sources(release: str, paths: list[pathlib.Path] | None = None, codename: str | None = None) -> list[AptSource]:
+    """The Debian sources an image of ``release`` installs from: the host's own apt sources for its
+    Debian release (release, ``-updates`` and ``-security`` suites, renamed to ``release``), so a
+    build uses the mirror, proxy or snapshot the operator already configured for the host.
+
+    Third-party repositories and backports of the host are left out (their suites are not the
+    host's release). ``IMAGE_MIRROR`` replaces the URI of every non-security source; with neither,
+    the public Debian mirrors are the last resort.
+    """
+    from xblocks.labs.sandbox.conf import sandbox_settings as labs_settings  # pylint: disable=import-outside-toplevel
+
+    codename = _host_codename() if codename is None else codename
+    chosen: list[AptSource] = []
+    for entry in _read_sources(_host_source_files() if paths is None else paths):
+        suites = []
+        for suite in entry.suites:
+            base, _, pocket = suite.partition("-")
+            if base in (codename, "stable") and pocket in ("", "updates", "security"):
+                suites.append(release + (f"-{pocket}" if pocket else ""))
+        if suites:
+            chosen.append(AptSource(entry.uri, tuple(suites), entry.components, entry.signed_by))
+    if not chosen:
+        chosen = [
+            AptSource(DEFAULT_MIRROR, (release, f"{release}-updates")),
+            AptSource(DEFAULT_SECURITY_MIRROR, (f"{release}-security",)),
+        ]
+    if labs_settings.IMAGE_MIRROR:
+        mirror = str(labs_settings.IMAGE_MIRROR).rstrip("/")
+        chosen = [entry if entry.security else dataclasses.replace(entry, uri=mirror) for entry in chosen]
+    return chosen
+
+
+def apt_mirror(
+    sources: list[pathlib.Path] | None = None, release: str = "bookworm", codename: str | None = None
+) -> str:
+    """The mirror debootstrap fetches ``release`` from: the first non-security source of ``apt_sources``."""
+    return next((s.uri for s in apt_sources(release, sources, codename) if not s.security), DEFAULT_MIRROR)
+
+
+def _sources_file(sources: list[AptSource], rootfs: pathlib.Path) -> str:
+    stanzas = []
+    for entry in sources:
+        lines = [
+            "Types: deb",
+            f"URIs: {entry.uri}",
+            f"Suites: {' '.join(entry.suites)}",
+            f"Components: {' '.join(entry.components)}",
+        ]
+        if entry.signed_by and (rootfs / entry.signed_by.lstrip("/")).is_file():
+            lines.append(f"Signed-By: {entry.signed_by}")
+        stanzas.append("\n".join(lines))
+    return "\n\n".join(stanzas) + "\n"
 
 
 def build(
@@ -348,7 +476,7 @@ def build(
     """Build the image for the current recipe of ``name`` unless already built (or ``force``).
 
     Concurrent builds of the same image wait on a file lock; the result appears by an atomic
-    rename, so readers see either no image or a complete one.
+    rename, so readers see either no image or a complete one, and a failed build leaves nothing.
     """
     report = progress or Progress(name, stream)
     image = find(name)
@@ -359,15 +487,19 @@ def build(
             report(f"already built ({image.path})")
             return image
         if os.geteuid() != 0:
-            raise ImageBuildError("building images needs root (debootstrap, chroot and ownership shifting)")
+            raise ImageBuildError("building images needs root (debootstrap and apt in the new root)")
         for tool in ("debootstrap", "bwrap"):
             if not shutil.which(tool):
                 raise ImageBuildError(f"{tool} is not installed (see scripts/system-deps.sh)")
+        parent = None
+        if image.recipe.parents:  # built (or found) first, outside this image's staging
+            parent = ensure(image.recipe.parents[-1], progress=report)
         staging = root / f".build-{name}-{image.hash}-{os.getpid()}"
         _remove_tree(staging)
         staging.mkdir(mode=0o700)
+        started = time.monotonic()
         try:
-            size = _build_into(image.recipe, staging / "rootfs", report)
+            size, installed = _build_into(image.recipe, staging / "rootfs", report, parent)
             (staging / "image.json").write_text(
                 json.dumps(
                     {
@@ -375,6 +507,8 @@ def build(
                         "hash": image.hash,
                         "recipe": image.recipe.fingerprint(),
                         "size_bytes": size,
+                        "packages_installed": installed,
+                        "build_seconds": round(time.monotonic() - started, 1),
                         "built_at": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
                     },
                     indent=2,
@@ -388,80 +522,262 @@ def build(
         except BaseException:
             _remove_tree(staging)
             raise
-        report(f"done: {size / 1024 / 1024:.0f} MiB in {image.path}")
+        report(f"done: {size / 1024 / 1024:.0f} MiB, {installed} packages, in {image.path}")
         return find(name)
 
 
-def _build_into(recipe: Recipe, rootfs: pathlib.Path, report: Callable[[str], None]) -> int:
+def _build_into(
+    recipe: Recipe, rootfs: pathlib.Path, report: Callable[[str], None], parent: Image | None = None
+) -> tuple[int, int]:
+    """The build's phases; each failure names its phase (and the package, when one is to blame).
+
+    A minimal debootstrap first, then the recipe's packages through apt in the new root: apt
+    resolves and configures large sets (a Jupyter stack) where ``debootstrap --include`` breaks,
+    and with ``--no-install-recommends`` and dpkg's path excludes the image stays lean. An image
+    that extends another starts from a copy of its parent's built root instead of a debootstrap,
+    and adds only its own packages, files and setup.
+    """
+    sources = apt_sources(recipe.release)
+    mirror = next((s.uri for s in sources if not s.security), DEFAULT_MIRROR)
     packages = sorted(set(REQUIRED_PACKAGES) | set(recipe.packages))
-    mirror = apt_mirror()
-    report(f"debootstrap {recipe.release} (minbase, {len(packages)} packages) from {mirror}")
-    command = [
-        "debootstrap",
-        "--variant=minbase",
-        f"--include={','.join(packages)}",
-        recipe.release,
-        str(rootfs),
-        mirror,
-    ]
-    _run_streamed(command, report, env={"PATH": "/usr/sbin:/usr/bin:/sbin:/bin", "LANG": "C"})
-    report("configuring: no docs, learner account, recipe files and setup")
-    (rootfs / "etc/dpkg/dpkg.cfg.d").mkdir(parents=True, exist_ok=True)
-    (rootfs / "etc/dpkg/dpkg.cfg.d/01-kafaat-nodoc").write_text(DPKG_NODOC)
-    for path, content in recipe.files:
-        target = _inside(rootfs, path)
-        target.parent.mkdir(parents=True, exist_ok=True)
-        if target.is_symlink():
-            target.unlink()
-        target.write_text(content, encoding="utf-8")
-    script = "set -e\n" + "\n".join([*recipe.setup, *COMMON_SETUP]) + "\n"
-    _run_streamed(
-        [
-            "bwrap",
-            "--bind",
-            str(rootfs),
-            "/",
-            "--proc",
-            "/proc",
-            "--dev",
-            "/dev",
-            "--tmpfs",
-            "/tmp",
-            "--unshare-pid",
-            "--unshare-ipc",
-            "--unshare-uts",
-            "--hostname",
-            "lab",
-            "--die-with-parent",
-            "--clearenv",
-            "--setenv",
-            "PATH",
-            "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin",
-            "--setenv",
-            "HOME",
-            "/root",
-            "--setenv",
-            "LANG",
-            "C.UTF-8",
-            "--setenv",
-            "DEBIAN_FRONTEND",
-            "noninteractive",
-            "--chdir",
-            "/",
-            "/bin/sh",
-            "-c",
-            script,
-        ],
-        report,
-        env={},
-    )
-    report("stripping documentation, manuals and translations")
-    for relative in STRIP_PATHS:
+    files, setup = recipe.files, recipe.setup
+    if parent is not None and parent.recipe is not None and parent.recipe.release == recipe.release:
+        with _phase("copy parent"):
+            report(f"phase 1/6 copy of the parent image {parent.name}-{parent.hash}")
+            _run_streamed(["cp", "-a", "--reflink=auto", str(parent.rootfs), str(rootfs)], _PlainLines(report), env={})
+        packages = sorted(set(packages) - set(parent.recipe.packages) - set(REQUIRED_PACKAGES))
+        files = tuple(item for item in recipe.files if item not in parent.recipe.files)
+        setup = recipe.setup[len(parent.recipe.setup) :]
+    else:
+        with _phase("debootstrap"):
+            report(f"phase 1/6 debootstrap: minimal {recipe.release} from {mirror}")
+            _run_streamed(
+                ["debootstrap", "--variant=minbase", recipe.release, str(rootfs), mirror],
+                _DebootstrapLines(report),
+                env={"PATH": "/usr/sbin:/usr/bin:/sbin:/bin", "LANG": "C"},
+            )
+    report("phase 2/6 configure apt: host's sources, no recommends, no docs, no service starts")
+    excluded = "".join(f"path-exclude {pattern}\n" for pattern in recipe.exclude)
+    _write(rootfs, "/etc/dpkg/dpkg.cfg.d/01-kafaat-nodoc", DPKG_NODOC + excluded)
+    _write(rootfs, "/etc/apt/apt.conf.d/01-kafaat-lean", APT_LEAN)
+    with contextlib.suppress(FileNotFoundError):
+        (rootfs / "etc/apt/sources.list").unlink()
+    _write(rootfs, "/etc/apt/sources.list.d/debian.sources", _sources_file(sources, rootfs))
+    _write(rootfs, "/usr/sbin/policy-rc.d", "#!/bin/sh\nexit 101\n")  # daemons never start during the build
+    os.chmod(rootfs / "usr/sbin/policy-rc.d", 0o755)  # noqa: S103 - a system script, root-owned
+    if packages:
+        with _phase("apt-get update"):
+            report("phase 3/6 package lists: apt-get update")
+            _run_streamed(_in_root(rootfs, ["apt-get", "update", "-q"]), _AptLines(report, "update"), env={})
+        # status lines on stdout; dpkg keeps apt's pty (without one, with Status-Fd=1, the
+        # ca-certificates trigger fails writing to a closed stdout)
+        apt = ["apt-get", "install", "-y", "-q", "--no-install-recommends", "-o", "APT::Status-Fd=1"]
+        download = _AptLines(report, "download")
+        with _phase("download", download):
+            report(f"phase 4/6 download: {len(packages)} recipe packages and their dependencies")
+            _run_streamed(_in_root(rootfs, [*apt, "--download-only", *packages]), download, env={})
+        install = _AptLines(report, "install", total=download.total)
+        with _phase("install", install):
+            report(f"phase 5/6 install: {download.total} packages, offline")
+            _run_streamed(_in_root(rootfs, [*apt, *packages], network=False), install, env={})
+    with _phase("recipe setup"):
+        report("phase 6/6 recipe files and setup, learner account, clean-up")
+        for path, content in files:
+            _write(rootfs, path, content)
+        if setup:  # may download (a wheel, a data set): with the host's resolver
+            script = "set -e\n" + "\n".join(setup) + "\n"
+            _run_streamed(_in_root(rootfs, ["/bin/sh", "-c", script]), _PlainLines(report), env={})
+        script = "set -e\n" + "\n".join(COMMON_SETUP) + "\n"
+        _run_streamed(_in_root(rootfs, ["/bin/sh", "-c", script], network=False), _PlainLines(report), env={})
+    (rootfs / "usr/sbin/policy-rc.d").unlink()
+    for relative in STRIP_PATHS:  # what debootstrap installed before dpkg's excludes were in place
         target = rootfs / relative
         if target.is_dir() and not target.is_symlink():
             for child in target.iterdir():
-                _remove_tree(child)
-    return _tree_size(rootfs)
+                if relative == "usr/share/doc" and child.is_dir() and not child.is_symlink():
+                    for inner in child.iterdir():
+                        if inner.name != "copyright":  # licences stay, as dpkg's path-include keeps them
+                            _discard(inner)
+                else:
+                    _discard(child)
+    installed = _count_installed(rootfs)
+    return _tree_size(rootfs), installed
+
+
+def _write(rootfs: pathlib.Path, path: str, content: str) -> None:
+    target = _inside(rootfs, path)
+    target.parent.mkdir(parents=True, exist_ok=True)
+    if target.is_symlink():
+        target.unlink()
+    target.write_text(content, encoding="utf-8")
+
+
+def _count_installed(rootfs: pathlib.Path) -> int:
+    try:
+        status = (rootfs / "var/lib/dpkg/status").read_text(encoding="utf-8", errors="replace")
+    except OSError:
+        return 0
+    return len(re.findall(r"^Status: install ok installed$", status, re.MULTILINE))
+
+
+def _in_root(rootfs: pathlib.Path, command: list[str], *, network: bool = True) -> list[str]:
+    """``command`` run as root in the image being built (the operator's build, not learner code):
+    its own /proc, /dev and /tmp, pid namespace, and no network unless it must download."""
+    return [
+        "bwrap",
+        "--bind",
+        str(rootfs),
+        "/",
+        "--proc",
+        "/proc",
+        "--dev",
+        "/dev",
+        "--perms",
+        "1777",
+        "--tmpfs",
+        "/tmp",
+        "--unshare-pid",
+        "--unshare-ipc",
+        "--unshare-uts",
+        # the host's resolver while it downloads (the image's own resolv.conf stays empty)
+        *(["--ro-bind", "/etc/resolv.conf", "/etc/resolv.conf"] if network else ["--unshare-net"]),
+        "--hostname",
+        "lab",
+        "--die-with-parent",
+        "--clearenv",
+        "--setenv",
+        "PATH",
+        "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin",
+        "--setenv",
+        "HOME",
+        "/root",
+        "--setenv",
+        "LANG",
+        "C.UTF-8",
+        "--setenv",
+        "DEBIAN_FRONTEND",
+        "noninteractive",
+        "--chdir",
+        "/",
+        *command,
+    ]
+
+
+class _Lines:
+    """What a build step's output says: relayed as throttled progress, remembered for the failure message."""
+
+    def __init__(self, report: Callable[[str], None]):
+        self.report = report
+        self.tail: list[str] = []
+        self.culprit = ""
+        self._last = 0.0
+
+    def throttled(self, message: str, *, every: float = 2.0) -> None:
+        now = time.monotonic()
+        if now - self._last >= every:
+            self._last = now
+            self.report(message)
+
+    def __call__(self, line: str) -> None:
+        self.tail = [*self.tail[-29:], line]
+        self.feed(line)
+
+    def feed(self, line: str) -> None:  # pragma: no cover - overridden
+        pass
+
+
+class _PlainLines(_Lines):
+    def feed(self, line: str) -> None:
+        self.throttled(f"  {line[:160]}")
+
+
+class _DebootstrapLines(_Lines):
+    # debootstrap prints one "I:" line per package; relay phases, at most one line every 2 s
+    PHASES = ("I: Retrieving", "I: Validating", "I: Extracting", "I: Installing", "I: Unpacking", "I: Configuring")
+
+    def feed(self, line: str) -> None:
+        if line.startswith(("I: Base system", "E:")):
+            self.report(f"  {line}")
+        elif line.startswith(self.PHASES):
+            self.throttled(f"  {line}")
+        match = re.match(
+            r"^(?:I: (?:Retrieving|Validating|Extracting|Unpacking|Configuring)|E: .*?) ([a-z0-9][a-z0-9+.-]+)", line
+        )
+        if match and line.startswith("E:"):
+            self.culprit = match.group(1)
+
+
+class _AptLines(_Lines):
+    """apt's machine-readable status (``APT::Status-Fd``): ``dlstatus:`` while downloading,
+    ``pmstatus:PACKAGE:PERCENT:WHAT`` while dpkg works, ``pmerror:PACKAGE:...`` when one fails."""
+
+    def __init__(self, report: Callable[[str], None], step: str, total: int = 0):
+        super().__init__(report)
+        self.step = step
+        self.total = total
+        self.unpacked: set[str] = set()
+        self.configured: set[str] = set()
+
+    def feed(self, line: str) -> None:
+        counted = re.match(r"^(\d+) upgraded, (\d+) newly installed", line)
+        if counted:
+            self.total = int(counted.group(2))
+            self.report(f"  {self.total} packages to install")
+        elif line.startswith("Need to get "):
+            self.report(f"  {line}")
+        elif line.startswith("dlstatus:"):
+            status = re.match(r"^dlstatus:[^:]*:([\d.]+):(.*)$", line)
+            if status:
+                self.throttled(f"  download {float(status.group(1)):3.0f}% ({status.group(2)})")
+        elif line.startswith("pmstatus:"):
+            status = re.match(r"^pmstatus:(.+?):([\d.]+):(.*)$", line)
+            if not status:
+                return
+            package, percent, what = status.group(1).split(":")[0], float(status.group(2)), status.group(3)
+            if what.startswith("Unpacking"):
+                self.unpacked.add(package)
+            elif what.startswith("Installed"):
+                self.configured.add(package)
+            if package != "dpkg-exec":
+                self.culprit = package
+            total = max(self.total, len(self.unpacked))
+            unpacked, configured = len(self.unpacked), len(self.configured)
+            self.throttled(f"  {percent:3.0f}%: unpacked {unpacked}/{total}, set up {configured}/{total} ({what})")
+        elif line.startswith("pmerror:"):
+            failed = re.match(r"^pmerror:(.+?):[\d.]+:(.*)$", line)
+            if failed:
+                self.culprit = failed.group(1).split(":")[0]
+                self.report(f"  error: {failed.group(2)}")
+        elif line.startswith(("E:", "W:", "Err:")):
+            self.report(f"  {line}")
+            missing = re.search(
+                r"(?:Unable to locate package |Package ')([a-z0-9][a-z0-9+.:-]*)'?(?: has no installation candidate)?",
+                line,
+            )
+            fetched = re.search(r"Failed to fetch \S*/([a-z0-9][a-z0-9+.-]*)_[^/\s]+\.deb", line)
+            broken = re.search(r"error processing package ([a-z0-9][a-z0-9+.-]*)", line)
+            for found in (fetched, broken, missing):
+                if found and not self.culprit:
+                    self.culprit = found.group(1).split(":")[0]
+        elif line.startswith("dpkg: error processing package"):
+            self.culprit = line.split()[4].split(":")[0]
+
+
+@contextlib.contextmanager
+def _phase(phase: str, lines: _Lines | None = None) -> Iterator[None]:
+    """Name the phase (and the package apt or dpkg blamed) in a build error."""
+    try:
+        yield
+    except _StepFailed as failed:
+        culprit = (lines or failed.lines).culprit
+        where = f"phase {phase!r}" + (f", package {culprit}" if culprit else "")
+        raise ImageBuildError(f"build failed in {where}: {failed.args[0]}:\n" + "\n".join(failed.lines.tail)) from None
+
+
+class _StepFailed(Exception):
+    def __init__(self, message: str, lines: _Lines):
+        super().__init__(message)
+        self.lines = lines
 
 
 def _inside(rootfs: pathlib.Path, path: str) -> pathlib.Path:
@@ -479,10 +795,8 @@ def _inside(rootfs: pathlib.Path, path: str) -> pathlib.Path:
     return current / pathlib.PurePosixPath(path).name
 
 
-def _run_streamed(command: list[str], report: Callable[[str], None], env: dict[str, str]) -> None:
-    """Run a build step, relaying its ``I:`` phase lines and keeping the tail for the error message."""
-    tail: list[str] = []
-    last = 0.0
+def _run_streamed(command: list[str], lines: _Lines, env: dict[str, str]) -> None:
+    """Run a build step, feeding each output line to ``lines`` (progress and the failure's tail)."""
     with subprocess.Popen(
         command,
         stdout=subprocess.PIPE,
@@ -494,29 +808,15 @@ def _run_streamed(command: list[str], report: Callable[[str], None], env: dict[s
     ) as process:
         assert process.stdout is not None
         for line in process.stdout:
-            line = line.rstrip()
-            tail = [*tail[-29:], line]
-            # debootstrap prints one "I:" line per package; relay phases, at most one line every 2 s
-            if line.startswith(
-                (
-                    "I: Retrieving",
-                    "I: Validating",
-                    "I: Extracting",
-                    "I: Installing",
-                    "I: Unpacking",
-                    "I: Configuring",
-                    "I: Base system",
-                )
-            ) or line.startswith("E:"):
-                now = time.monotonic()
-                if now - last >= 2 or not line.startswith(
-                    ("I: Retrieving", "I: Validating", "I: Extracting", "I: Unpacking", "I: Configuring")
-                ):
-                    report(line)
-                    last = now
+            lines(line.rstrip())
         code = process.wait()
     if code != 0:
-        raise ImageBuildError(f"{command[0]} exited with {code}:\n" + "\n".join(tail))
+        raise _StepFailed(f"{command[0] if command[0] != 'bwrap' else _inner(command)} exited with {code}", lines)
+
+
+def _inner(command: list[str]) -> str:
+    """The program a ``_in_root`` command runs (after bwrap's options)."""
+    return command[command.index("--chdir") + 2] if "--chdir" in command else command[0]
 
 
 def _tree_size(rootfs: pathlib.Path) -> int:
@@ -528,6 +828,13 @@ def _tree_size(rootfs: pathlib.Path) -> int:
             if stat.S_ISREG(info.st_mode):
                 total += info.st_blocks * 512
     return total
+
+
+def _discard(path: pathlib.Path) -> None:
+    if path.is_dir() and not path.is_symlink():
+        shutil.rmtree(path)
+    else:
+        path.unlink()
 
 
 def _remove_tree(path: pathlib.Path) -> None:

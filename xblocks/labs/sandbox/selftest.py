@@ -134,9 +134,13 @@ def run_case(ctx: Context, name: str) -> CaseResult:
 
 
 def _local_backend() -> bool:
-    from xblocks.labs.sandbox.conf import sandbox_settings as labs_settings  # pylint: disable=import-outside-toplevel
+    """Whether the configured backend (by short name or dotted path) is this host's local one."""
+    from xblocks.labs.sandbox.base import SandboxError, get_backend  # pylint: disable=import-outside-toplevel
 
-    return str(labs_settings.SANDBOX_BACKEND) == "local"
+    try:
+        return get_backend().name == "local"
+    except SandboxError:
+        return False
 
 
 @contextlib.contextmanager

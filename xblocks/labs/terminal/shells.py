@@ -27,6 +27,7 @@ from xblocks.labs.terminal import api
 from xblocks.labs.terminal.conf import terminal_settings
 from xblocks.labs.terminal.data import TokenClaim
 from xblocks.labs.terminal.recording import Recorder
+from xblocks.labs.terminal.streams import bridge
 
 log = logging.getLogger(__name__)
 
@@ -336,7 +337,7 @@ class ShellRegistry:
     async def _open(self, claim: TokenClaim, cols: int, rows: int) -> Shell:
         backend = get_backend(claim.handle.backend)
         pty = await asyncio.get_running_loop().run_in_executor(
-            None, lambda: backend.open_pty(claim.handle, cols=cols, rows=rows)
+            None, lambda: bridge(backend.open_pty(claim.handle, cols=cols, rows=rows))
         )
         state = await database_sync_to_async(api.open_transcript)(claim.session_id, cols, rows)
         recorder = Recorder(

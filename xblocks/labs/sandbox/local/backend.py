@@ -24,6 +24,7 @@ from typing import Any
 from xblocks.labs.sandbox import cgroups, helper, images, ranges
 from xblocks.labs.sandbox.base import (
     BackendUnavailable,
+    Capability,
     ExecResult,
     ImageNotFound,
     Limits,
@@ -72,6 +73,7 @@ class LocalBackend:
     """Sandboxes on this host; one instance per process (``instance()``), safe to use from many threads."""
 
     name = "local"
+    capabilities = frozenset({Capability.USAGE, Capability.BUILD_IMAGES})
     _instance: LocalBackend | None = None
     _instance_lock = threading.Lock()
 
@@ -445,6 +447,10 @@ class LocalBackend:
         except SandboxNotFound:
             return False
         return True
+
+    def image_names(self) -> list[str]:
+        """Every image some recipe folder provides (built on first use, or by ``kafaat image build``)."""
+        return images.recipe_names()
 
     def usage(self, handle: SandboxHandle) -> cgroups.Usage:
         """Memory, OOM kills, processes and CPU throttling of a sandbox, from its cgroup."""
