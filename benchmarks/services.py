@@ -77,9 +77,56 @@ class _Proxy:
         return first_byte, total
 
 
+NOTEBOOK_LAB = """<kafaat_lab display_name="Bench notebook" image="ai" memory="768M">
+  <service id="nb" port="8888" label="Notebook" kind="{kind}"/>
+  <step id="a" title="A"><check id="c">true</check></step>
+</kafaat_lab>"""
+
+
+def _first_page(backend, handle, path: bytes) -> bytes:
+    sock = backend.connect(handle, 8888)
+    sock.sendall(b"GET " + path + b" HTTP/1.0\r\nHost: 1-nb.svc.localhost\r\n\r\n")
+    reply = sock.recv(65536)
+    sock.close()
+    return reply
+
+
+def notebook_start(runs: int) -> list[dict]:
+    """Create→first page of a notebook lab (``ai`` image, Jupyter started by the runner) against the
+    same lab with a ``web`` service (create only), in the same run."""
+    from xblocks.labs import runner
+    from xblocks.labs.definition import parse_lab
+    from xblocks.labs.sandbox import images
+    from xblocks.labs.sandbox.base import get_backend
+
+    if not images.find("ai").built:
+        print("notebook rows skipped: the 'ai' image is not built (kafaat image build ai)")
+        return []
+    backend = get_backend()
+    rows = []
+    for kind in ("web", "notebook"):
+        lab = parse_lab(NOTEBOOK_LAB.replace("{kind}", kind))
+        times = []
+        for _ in range(runs):
+            started = time.perf_counter()
+            handle = runner.provision(backend, lab, label=f"bench-notebook-{uuid.uuid4().hex[:6]}")
+            try:
+                if kind == "notebook":
+                    assert _first_page(backend, handle, b"/tree").startswith(b"HTTP/1.1 200")
+                times.append((time.perf_counter() - started) * 1000)
+            finally:
+                backend.destroy(handle)
+        summary = report.summary(times)
+        rows.append({"lab": f"ai image, {kind} service", "p50_ms": summary["p50"], "max_ms": summary["max"]})
+    for row in rows:
+        row["ratio"] = report.ratio(row["p50_ms"], rows[0]["p50_ms"])
+    return rows
+
+
 def main(argv: list[str]) -> int:
     parser = argparse.ArgumentParser(prog="python -m benchmarks services", description=__doc__.splitlines()[0])
     parser.add_argument("--requests", type=int, default=400)
+    parser.add_argument("--notebook-runs", type=int, default=5, help="notebook labs started (0: none)")
     args = parser.parse_args(argv)
 
     port = _free_port()
@@ -171,10 +218,20 @@ def main(argv: list[str]) -> int:
         rows,
         ["path", "first_byte_p50_ms", "first_byte_p95_ms", "p50_ratio", "p95_ratio", "whole_p50_ms", "whole_p95_ms"],
     )
+    notebooks = notebook_start(args.notebook_runs) if args.notebook_runs else []
+    if notebooks:
+        report.print_table(
+            "Notebook: Start to Jupyter's first page (ratio: ÷ the same lab without Jupyter)",
+            notebooks,
+            ["lab", "p50_ms", "max_ms", "ratio"],
+        )
     proxied = rows[1]
     target = TARGETS["proxy_first_byte_p95_ms"]
     print(f"\ntarget: proxy first byte p95 ≤ {target} ms: {proxied['first_byte_p95_ms']:.2f} ms")
-    report.save("services", {"rows": rows, "targets": TARGETS, "requests": args.requests, "cores": os.cpu_count()})
+    report.save(
+        "services",
+        {"rows": rows, "notebooks": notebooks, "targets": TARGETS, "requests": args.requests, "cores": os.cpu_count()},
+    )
     return 0
 
 

@@ -122,3 +122,43 @@ def test_a_learner_edits_a_file_of_the_lab_in_the_editor_tab(service_lab, termin
     portal = page.frame_locator(".kafaat-lab__panel[data-panel='portal'] .kafaat-lab__service-frame")
     portal.locator("#inside").filter(has_text="Edited in the page").wait_for(timeout=15_000)
     assert page.js_errors == []
+
+
+NOTEBOOK_LAB = pathlib.Path(__file__).resolve().parents[1] / "labs" / "block" / "olx" / "notebook_lab.xml"
+
+
+@pytest.mark.skipif(not NOTEBOOK_LAB.exists(), reason="the notebook lab fixture")
+def test_a_learner_runs_a_cell_of_the_lab_notebook_in_its_tab(live_server, terminal_gateway, browser_page, settings):
+    import time
+
+    from workbench.scenarios import add_xml_scenario, init_scenarios
+
+    from xblocks.labs.sandbox import images
+
+    if not images.find("ai").built:
+        pytest.skip("needs the 'ai' image (Jupyter): kafaat image build ai")
+    settings.KAFAAT = {
+        **settings.KAFAAT,
+        "SERVICE_ORIGIN": f"http://{{id}}.svc.localhost:{terminal_gateway.port}",
+        "SANDBOX_REQUIRE_SELFTEST": False,  # see service_lab
+    }
+    init_scenarios()
+    name = f"kafaat_lab.nb-{uuid.uuid4().hex[:6]}"
+    add_xml_scenario(name, f"Notebook lab {name}", NOTEBOOK_LAB.read_text(encoding="utf-8"))
+    page = browser_page
+    page.set_viewport_size({"width": 1366, "height": 900})
+    page.goto(f"{live_server.url}/scenario/{name}/?student=alice")
+    lab = page.locator(".kafaat-lab").first
+    lab.locator(".kafaat-lab__score").filter(has_text="/").wait_for(timeout=10_000)
+    started = time.monotonic()
+    lab.locator(".kafaat-lab__start").click()
+    lab.locator(".kafaat-lab__status").filter(has_text="Your lab is ready").wait_for(timeout=60_000)
+    lab.get_by_role("tab", name="Notebook").click()
+    notebook = page.frame_locator(".kafaat-lab__panel[data-panel='nb'] .kafaat-lab__service-frame")
+    notebook.locator(".input_area, .cm-editor").first.wait_for(timeout=30_000)
+    print(f"Start pressed to the notebook in its tab: {time.monotonic() - started:.2f} s")
+    notebook.locator("#kernel_indicator_icon.kernel_idle_icon").wait_for(timeout=30_000)  # a kernel, over a websocket
+    notebook.locator(".input_area").first.click()
+    page.keyboard.press("Shift+Enter")
+    notebook.locator(".output_area").filter(has_text="answer 42").wait_for(timeout=30_000)
+    assert page.js_errors == []

@@ -140,13 +140,16 @@ def run_step_setup(backend: Backend, handle: SandboxHandle, step) -> None:
 # Jupyter for a kind="notebook" service: as the learner, on the machine's loopback only (the proxy
 # reaches it there; other machines of the lab do not), with no token or password of its own (the
 # service proxy's token and cookie guard it), at the origin's root, framable (the proxy's own
-# frame-ancestors policy, which browsers also enforce, names the LMS).
+# frame-ancestors policy, which browsers also enforce, names the LMS). It answers the service's own
+# host name (allow_remote_access), and its XSRF cookie, which a browser does not send in a frame of
+# another site, is replaced by the proxy's rule that every write comes from the service's own origin.
 NOTEBOOK_SCRIPT = """set -e
 command -v jupyter >/dev/null || { echo "this image has no Jupyter: use an image with it (ai)" >&2; exit 1; }
 mkdir -p "$HOME/.kafaat"
 log="$HOME/.kafaat/notebook-$1.log"
 nohup jupyter notebook --no-browser --ip=127.0.0.1 --port="$1" --port-retries=0 --notebook-dir="$HOME" \
   --NotebookApp.token= --NotebookApp.password= --NotebookApp.base_url=/ \
+  --NotebookApp.allow_remote_access=True --NotebookApp.disable_check_xsrf=True \
   --NotebookApp.tornado_settings="{'headers': {'Content-Security-Policy': 'frame-ancestors *'}}" \
   >"$log" 2>&1 </dev/null &
 for i in $(seq 600); do (echo > /dev/tcp/127.0.0.1/$1) 2>/dev/null && exit 0; sleep 0.05; done

@@ -50,6 +50,6 @@ def test_jupyter_runs_as_the_learner_on_loopback_without_a_token():
         who = backend.exec(handle, "ps -o user=,args= -C jupyter-notebook -C python3 | grep -m1 notebook")
         assert who.stdout.startswith("learner"), who.stdout
         listening = backend.exec(handle, "ss -ltnH 'sport = :8888'")
-        assert "127.0.0.1:8888" in listening.stdout and "0.0.0.0" not in listening.stdout
+        assert "127.0.0.1:8888" in listening.stdout and "0.0.0.0:8888" not in listening.stdout
     finally:
         backend.destroy(handle)

@@ -107,6 +107,8 @@ class Client:
     def request(self, method, path, *, body=b"", headers=None):
         connection = http.client.HTTPConnection("127.0.0.1", self.port, timeout=20)
         sent = {"Host": self.host, **(headers or {})}
+        if method not in ("GET", "HEAD") and path != "/_kafaat/auth":
+            sent.setdefault("Origin", f"http://{self.host}")  # as a browser sends on a write
         if self.cookies:
             sent["Cookie"] = "; ".join(f"{k}={v}" for k, v in self.cookies.items())
         try:
@@ -161,6 +163,15 @@ def test_the_learner_opens_the_web_app_running_inside_the_lab(proxy, origin, mak
     assert response.status == 200 and head == b""
     response, echoed = client.request("POST", "/echo", body=b"x" * 1000)
     assert echoed == b"got 1000"
+
+
+def test_writes_from_another_origin_or_without_one_are_refused(proxy, origin, make_user, session_of):
+    alice = make_user("alice")
+    client = signed_in(proxy, origin, alice, session_of(alice))
+    for headers in ({"Origin": "http://evil.example"}, {"Origin": "null"}, {"Origin": ""}):
+        response, page = client.request("POST", "/echo", body=b"x", headers=headers)
+        assert response.status == 400 and b'data-kind="bad-request"' in page
+    assert client.request("POST", "/echo", body=b"x")[1] == b"got 1"  # from its own origin
 
 
 def test_hop_by_hop_headers_and_the_proxy_cookie_never_reach_the_app(proxy, origin, make_user, session_of):

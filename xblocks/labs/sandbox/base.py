@@ -271,6 +271,9 @@ class Capability(enum.StrEnum):
     USAGE = "usage"
     # ``build_image(name)``: images are built on the lab host by ``kafaat image build``.
     BUILD_IMAGES = "build_images"
+    # ``connect(handle, port, timeout=)``: a connected TCP socket to a port inside a machine, for the
+    # service proxy (docs/services.md); without it a lab's service tabs say nothing answers.
+    CONNECT = "connect"
 
 
 def supports(backend: Backend, capability: Capability | str) -> bool:

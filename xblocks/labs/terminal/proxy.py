@@ -38,7 +38,7 @@ from django.core import signing
 from django.utils import translation
 
 from xblocks.core.i18n import gettext as _
-from xblocks.labs.sandbox.base import get_backend
+from xblocks.labs.sandbox.base import Capability, get_backend, supports
 from xblocks.labs.terminal import api, editor
 from xblocks.labs.terminal.conf import terminal_settings
 
@@ -422,6 +422,8 @@ def _response_headers(headers) -> list[tuple[bytes, bytes]]:
 async def upstream_socket(target):
     """A connected socket to the service's port inside its machine, made there by a pool thread."""
     backend = get_backend(target.handle.backend)
+    if not supports(backend, Capability.CONNECT):
+        raise ConnectionRefusedError(f"backend {backend.name} cannot connect to a port inside a machine")
     timeout = float(terminal_settings.SERVICE_CONNECT_TIMEOUT)
     loop = asyncio.get_running_loop()
     sock = await loop.run_in_executor(_pool, lambda: backend.connect(target.handle, target.port, timeout=timeout))
@@ -568,6 +570,16 @@ async def _editor(scope, receive, send, claim: Claim, target) -> None:
         await _json(send, 502, {"error": "failed"})
 
 
+def _own_origin(scope, host: str) -> str:
+    secure = scope.get("scheme") in ("https", "wss") or str(terminal_settings.SERVICE_ORIGIN).startswith("https://")
+    return f"{'https' if secure else 'http'}://{host}".lower()
+
+
+def _same_origin(scope, host: str) -> bool:
+    """Whether the request's ``Origin`` is the service's own (browsers send it on every POST, PUT, DELETE)."""
+    return _header(scope, b"origin").rstrip("/").lower() == _own_origin(scope, host)
+
+
 async def http(scope, receive, send, session: int, service: str, host: str) -> None:
     if scope["path"] == AUTH_PATH:
         await _exchange(scope, receive, send, session, service)
@@ -578,6 +590,11 @@ async def http(scope, receive, send, session: int, service: str, host: str) -> N
         return
     if claim.read_only and scope["method"] not in READ_ONLY_METHODS:
         await _refuse(scope, send, "read-only")
+        return
+    if scope["method"] not in READ_ONLY_METHODS and not _same_origin(scope, host):
+        # The cookie is SameSite=None (it must ride in the LMS page's frame), so another site could
+        # make a learner's browser send it with a form: writes must come from the service's own pages.
+        await _refuse(scope, send, "bad-request")
         return
     target = await authorise(claim)
     if target is None:
@@ -600,9 +617,7 @@ async def websocket(scope, receive, send, session: int, service: str, host: str)
     message = await receive()
     if message["type"] != "websocket.connect":
         return
-    origin = f"{'https' if scope.get('scheme') == 'wss' else 'http'}://{host}"
-    if str(terminal_settings.SERVICE_ORIGIN).startswith("https://"):
-        origin = f"https://{host}"  # behind a TLS proxy the server may see plain ws
+    origin = _own_origin(scope, host)  # behind a TLS proxy the server may see plain ws
     claim = read_cookie(scope, session, service)
     # A cookie of SameSite=None rides on a cross-site websocket upgrade: only the service's own pages may open one.
     if _header(scope, b"origin").rstrip("/").lower() != origin.lower() or claim is None:

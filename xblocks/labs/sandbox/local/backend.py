@@ -80,7 +80,7 @@ class LocalBackend:
     """Sandboxes on this host; one instance per process (``instance()``), safe to use from many threads."""
 
     name = "local"
-    capabilities = frozenset({Capability.USAGE, Capability.BUILD_IMAGES})
+    capabilities = frozenset({Capability.USAGE, Capability.BUILD_IMAGES, Capability.CONNECT})
     _instance: LocalBackend | None = None
     _instance_lock = threading.Lock()
 
