@@ -350,3 +350,31 @@ def test_a_restarted_lab_runs_the_setup_of_every_step_already_reached(lab_factor
     handle = api.terminal_target(again["session_id"])
     result = backend.exec(handle, "cat /home/learner/site.conf /home/learner/reached.txt", user="learner")
     assert result.stdout == "listen 1\nprepared\nagain\n"  # a fresh environment, prepared up to where the learner is
+
+
+MACHINES_LAB = """<kafaat_lab display_name="Two machines" time_limit="20">
+  <machine name="web"/>
+  <machine name="db" terminal="false"/>
+  <network><deny from="web" to="db"/></network>
+  <file machine="db" path="/home/learner/db/data.txt" owner="learner">rows</file>
+  <step id="s" title="Copy the data">
+    <check id="copied" machine="web"><![CDATA[test "$(cat /home/learner/data.txt 2>/dev/null)" = rows]]></check>
+  </step>
+</kafaat_lab>"""
+
+
+def test_a_lab_of_machines_starts_checks_on_its_machine_and_stops_to_nothing(lab_factory, backend, cleanup):
+    lab = lab_factory(MACHINES_LAB)
+    session_id = start_ready(lab)["session_id"]
+    handle = api.terminal_target(session_id)
+    assert handle.machines == ("web", "db") and backend.alive(handle)
+    row = LabSession.objects.get(pk=session_id)
+    assert SandboxHandle.from_json(row.handle).machines == ("web", "db")  # the session stores its machines
+    assert backend.exec(handle.machine("db"), "cat /home/learner/db/data.txt").stdout == "rows\n"
+    assert lab.ok("check", {"step": "s"})["passed"] is False
+    # the learner copies the file by hand (the machines share no disk, and web may not reach db)
+    backend.exec(handle.machine("web"), "echo rows > /home/learner/data.txt")
+    assert lab.ok("check", {"step": "s"})["passed"] is True
+    lab.ok("stop")
+    assert not backend.alive(handle)
+    assert all(found.id != handle.id for found in backend.inventory())
