@@ -378,3 +378,20 @@ def test_a_lab_of_machines_starts_checks_on_its_machine_and_stops_to_nothing(lab
     lab.ok("stop")
     assert not backend.alive(handle)
     assert all(found.id != handle.id for found in backend.inventory())
+
+
+def test_the_reconciler_destroys_a_lab_of_machines_no_live_session_owns_and_keeps_a_live_one(
+    lab_factory, backend, cleanup
+):
+    from xblocks.labs.sandbox.base import MachineSpec, SandboxSpec
+
+    stray = backend.create(
+        SandboxSpec(machines=(MachineSpec("one"), MachineSpec("two")), label=f"{label_prefix()}987655")
+    )
+    live = api.terminal_target(start_ready(lab_factory(MACHINES_LAB))["session_id"])
+    report = api.reconcile_sessions()
+    assert stray.id in report.destroyed and not backend.alive(stray)
+    # its machines went with it, and they were never listed on their own
+    assert not {stray.machine(name).id for name in stray.machines} & set(report.destroyed)
+    assert not (backend.root / stray.machine("two").id).exists()
+    assert live.id not in report.destroyed and backend.alive(live)
