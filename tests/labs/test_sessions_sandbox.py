@@ -350,3 +350,48 @@ def test_a_restarted_lab_runs_the_setup_of_every_step_already_reached(lab_factor
     handle = api.terminal_target(again["session_id"])
     result = backend.exec(handle, "cat /home/learner/site.conf /home/learner/reached.txt", user="learner")
     assert result.stdout == "listen 1\nprepared\nagain\n"  # a fresh environment, prepared up to where the learner is
+
+
+MACHINES_LAB = """<kafaat_lab display_name="Two machines" time_limit="20">
+  <machine name="web"/>
+  <machine name="db" terminal="false"/>
+  <network><deny from="web" to="db"/></network>
+  <file machine="db" path="/home/learner/db/data.txt" owner="learner">rows</file>
+  <step id="s" title="Copy the data">
+    <check id="copied" machine="web"><![CDATA[test "$(cat /home/learner/data.txt 2>/dev/null)" = rows]]></check>
+  </step>
+</kafaat_lab>"""
+
+
+def test_a_lab_of_machines_starts_checks_on_its_machine_and_stops_to_nothing(lab_factory, backend, cleanup):
+    lab = lab_factory(MACHINES_LAB)
+    session_id = start_ready(lab)["session_id"]
+    handle = api.terminal_target(session_id)
+    assert handle.machines == ("web", "db") and backend.alive(handle)
+    row = LabSession.objects.get(pk=session_id)
+    assert SandboxHandle.from_json(row.handle).machines == ("web", "db")  # the session stores its machines
+    assert backend.exec(handle.machine("db"), "cat /home/learner/db/data.txt").stdout == "rows\n"
+    assert lab.ok("check", {"step": "s"})["passed"] is False
+    # the learner copies the file by hand (the machines share no disk, and web may not reach db)
+    backend.exec(handle.machine("web"), "echo rows > /home/learner/data.txt")
+    assert lab.ok("check", {"step": "s"})["passed"] is True
+    lab.ok("stop")
+    assert not backend.alive(handle)
+    assert all(found.id != handle.id for found in backend.inventory())
+
+
+def test_the_reconciler_destroys_a_lab_of_machines_no_live_session_owns_and_keeps_a_live_one(
+    lab_factory, backend, cleanup
+):
+    from xblocks.labs.sandbox.base import MachineSpec, SandboxSpec
+
+    stray = backend.create(
+        SandboxSpec(machines=(MachineSpec("one"), MachineSpec("two")), label=f"{label_prefix()}987655")
+    )
+    live = api.terminal_target(start_ready(lab_factory(MACHINES_LAB))["session_id"])
+    report = api.reconcile_sessions()
+    assert stray.id in report.destroyed and not backend.alive(stray)
+    # its machines went with it, and they were never listed on their own
+    assert not {stray.machine(name).id for name in stray.machines} & set(report.destroyed)
+    assert not (backend.root / stray.machine("two").id).exists()
+    assert live.id not in report.destroyed and backend.alive(live)

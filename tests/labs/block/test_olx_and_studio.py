@@ -142,3 +142,17 @@ def test_foreground_commands_reach_the_learners_page_rendered_and_escaped(lab_fa
     assert tree.find(".//li[@data-step='one']").get("data-foreground") == "ls '/tmp'"
     assert "<b>" not in page.replace("&lt;b&gt;", "")  # only ever an escaped attribute value
     assert_inert(page)
+
+
+def test_a_lab_of_machines_shows_a_terminal_tab_per_machine_and_studio_names_them(lab_factory):
+    source = (CHECKOUT / "course_content" / "vertical" / "unit_security_network.xml").read_text(encoding="utf-8")
+    text = source[source.index("<kafaat_lab") : source.index("</kafaat_lab>") + len("</kafaat_lab>")]
+    lab = lab_factory(text)
+    page = lab.block.runtime.render(lab.block, "student_view").content
+    tabs = re.findall(r'<button type="button" role="tab" class="kafaat-lab__machine" data-machine="([^"]*)"', page)
+    assert tabs == ["", "portal"]  # db has no terminal; the first machine's tab asks for the default
+    assert 'role="tablist"' in page and '<bdi dir="ltr">attacker</bdi>' in page
+    preview = lab.block.runtime.render(lab.block, "author_view").content
+    assert "attacker (base)" in preview and "portal (web)" in preview and "db (base)" in preview
+    single = lab_factory("files_and_flags").block
+    assert "kafaat-lab__machine" not in single.runtime.render(single, "student_view").content

@@ -11,7 +11,7 @@ from xblocks.labs.sandbox.redteam.hangs import inside_fifo_hang, learner_config_
 from xblocks.labs.sandbox.redteam.host_exec import binfmt_mount, spawner_out_of_reach
 from xblocks.labs.sandbox.redteam.host_view import image_integrity, proc_leaks
 from xblocks.labs.sandbox.redteam.kernel_limits import id_ranges, inotify_per_sandbox, pipes_per_sandbox
-from xblocks.labs.sandbox.redteam.lab_network import deny_rules, machines_apart, network_admin, reach
+from xblocks.labs.sandbox.redteam.lab_network import deny_rules, machines_apart, network_admin, no_net_admin, reach
 from xblocks.labs.sandbox.redteam.outside import outside_special_files
 from xblocks.labs.sandbox.redteam.rows import CASES
 from xblocks.labs.sandbox.redteam.surface import kernel_surface
@@ -247,6 +247,15 @@ CORPUS: tuple[Attack, ...] = (
         "a neighbour's new pipe still gets 64 KiB",
         "pipe buffers are charged to the sandbox's own host uid",
         pipes_per_sandbox,
+    ),
+    Attack(
+        "no_net_admin",
+        "issue 13 §1",
+        "As sudo root, as the sandbox's root and in a check, read the capability bounding set",
+        "CAP_NET_ADMIN is not in it: no process that enters a sandbox can hold it, through sudo, a "
+        "setuid or a file-capability program",
+        "no learner can change a network's links, addresses, routes or reach nf_tables (checked at start-up)",
+        no_net_admin,
     ),
     Attack(
         "lab_network_reach",

@@ -205,3 +205,20 @@ def machines_apart(ctx: Context) -> str:
         pids = ctx.run(handle.machine("portal"), "sudo -n ps -e -o args= | grep -c '[k]afaat-db-secret' || true")
         _expect(pids.stdout.strip() == "0", f"portal's sudo root sees db's processes: {pids.stdout}")
     return "processes, files and abstract sockets of one machine are not another's: " + result.stdout.strip()
+
+
+def no_net_admin(ctx: Context) -> str:
+    """In any sandbox (one machine or a lab's), no learner-side process, sudo root or check holds
+    CAP_NET_ADMIN, nor can get it back: it is out of the bounding set. Fast: the worker's self-test
+    runs it, so a host whose helper predates the rule refuses lab work."""
+    handle = ctx.sudo_sandbox()
+    seen = {
+        "sudo root": ctx.run(handle, "sudo -n grep CapBnd /proc/self/status").stdout,
+        "root": ctx.run(handle, "grep CapBnd /proc/self/status", user=User.ROOT).stdout,
+        "a check": ctx.run(handle, "grep CapBnd /proc/self/status", user=User.ROOT, check=True).stdout,
+    }
+    for who, output in seen.items():
+        bounding = re.search(r"CapBnd:\s*([0-9a-f]+)", output)
+        _expect(bool(bounding), f"no bounding set read as {who}: {output!r}")
+        _expect(not int(bounding.group(1), 16) & (1 << CAP_NET_ADMIN), f"{who} may hold CAP_NET_ADMIN: {output}")
+    return "CAP_NET_ADMIN is out of the bounding set of sudo root, the sandbox's root and checks"
