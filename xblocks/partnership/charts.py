@@ -68,3 +68,125 @@ def bar_chart(
         value_anchor="start" if not rtl else "end",
         maximum=top,
     )
+
+
+FUNNEL_HEIGHT = 34
+PALETTE = ("#1d5fa8", "#b3541e", "#2e7d32", "#6a1b9a", "#00838f", "#ad1457", "#5d4037", "#455a64")
+
+
+@dataclass(frozen=True)
+class FunnelStage:
+    label: str
+    shown: str
+    x: float
+    y: float
+    width: float
+    label_x: float
+    value_x: float
+    text_y: float
+
+
+@dataclass(frozen=True)
+class Funnel:
+    title: str
+    width: int
+    height: int
+    stages: tuple[FunnelStage, ...]
+    label_anchor: str
+
+
+def funnel_chart(title: str, rows: list[tuple[str, Figure, Figure]], *, rtl: bool = False) -> Funnel:
+    """Centred bars, widest first, each as wide as its count against the first stage's; the label on the reading
+    side, the count and share in the middle. A suppressed stage has no bar, only what the table shows."""
+    top = next((float(count.value) for _label, count, _share in rows if count.value), 0.0) or 1.0
+    span = WIDTH - LABEL_WIDTH - 8
+    centre = WIDTH - LABEL_WIDTH - span / 2 if rtl else LABEL_WIDTH + span / 2
+    stages = []
+    for index, (label, count, share) in enumerate(rows):
+        y = GAP + index * (FUNNEL_HEIGHT + GAP)
+        width = 0.0 if count.value is None else span * min(1.0, float(count.value) / top)
+        shown = count.shown if share.value is None else f"{count.shown} ({share.shown})"
+        label_x = WIDTH - 4 if rtl else LABEL_WIDTH - 8
+        stages.append(
+            FunnelStage(label, shown, centre - width / 2, y, width, label_x, centre, y + FUNNEL_HEIGHT * 0.62)
+        )
+    return Funnel(title, WIDTH, GAP + len(rows) * (FUNNEL_HEIGHT + GAP), tuple(stages), "end")
+
+
+@dataclass(frozen=True)
+class Series:
+    label: str
+    colour: str
+    points: str  # SVG polyline points, suppressed months left out
+    target_y: float
+    target_x1: float
+    target_x2: float
+    target_shown: str
+    dots: tuple[tuple[float, float, str], ...]
+
+
+@dataclass(frozen=True)
+class LineChart:
+    title: str
+    width: int
+    height: int
+    series: tuple[Series, ...]
+    ticks: tuple[tuple[float, str], ...]  # (y, value) of the horizontal grid
+    months: tuple[tuple[float, str], ...]  # (x, label) under the axis
+    left: float
+    right: float
+    bottom: float
+    value_anchor: str  # of the grid's values, beside the plot on the reading side
+    tick_x: float
+
+
+def coverage_chart(
+    title: str, months: list[str], series: list[tuple[str, int, str, list[Figure]]], *, rtl: bool = False
+) -> LineChart:
+    """Verified supply of each need month by month (a line) against its target (a dashed line at the count,
+    labelled with its date). Time runs in the reading direction: right to left in Arabic."""
+    height, top_margin, bottom_margin, side = 260, 16, 36, 48
+    left, right = side, WIDTH - 16
+    bottom = height - bottom_margin
+    values = [f.value for _l, _t, _d, figures in series for f in figures if f.value is not None]
+    values += [target for _l, target, _d, _f in series]
+    top = float(max(values, default=0)) or 1.0
+
+    def x_of(index: int) -> float:
+        step = (right - left) / max(1, len(months) - 1)
+        x = left + index * step
+        return WIDTH - x if rtl else x
+
+    def y_of(value: float) -> float:
+        return bottom - (bottom - top_margin) * value / top
+
+    drawn = []
+    for n, (label, target, by_date, figures) in enumerate(series):
+        points = [(x_of(i), y_of(float(f.value)), f.shown) for i, f in enumerate(figures) if f.value is not None]
+        drawn.append(
+            Series(
+                label,
+                PALETTE[n % len(PALETTE)],
+                " ".join(f"{x:.1f},{y:.1f}" for x, y, _s in points),
+                y_of(target),
+                min(x_of(0), x_of(len(months) - 1)),
+                max(x_of(0), x_of(len(months) - 1)),
+                f"{target} ({by_date})",
+                tuple(points),
+            )
+        )
+    ticks = tuple((y_of(top * k / 4), f"{top * k / 4:g}") for k in range(5))
+    labels = tuple((x_of(i), month) for i, month in enumerate(months) if i % 2 == (len(months) - 1) % 2)
+    return LineChart(
+        title,
+        WIDTH,
+        height,
+        tuple(drawn),
+        ticks,
+        labels,
+        WIDTH - right if rtl else left,
+        WIDTH - left if rtl else right,
+        bottom,
+        "start" if rtl else "end",
+        WIDTH - left + 4 if rtl else left - 4,
+    )
