@@ -92,7 +92,65 @@ def sections(board: Dashboard) -> list[tuple[str, list[str], list[list[str]]]]:
                 for r in board.needs
             ],
         ),
+        (
+            _("Hours, renewals and expiries by %(group)s") % {"group": group},
+            [
+                group,
+                _("Hours at school"),
+                _("Median hours at school per learner"),
+                _("Hours at the company"),
+                _("Median hours at the company per learner"),
+                _("Expiring within 90 days"),
+                _("Expired"),
+                _("Renewed"),
+            ],
+            [
+                [
+                    r.label,
+                    r.school_hours.shown,
+                    r.school_hours_median.shown,
+                    r.company_hours.shown,
+                    r.company_hours_median.shown,
+                    r.expiring.shown,
+                    r.expired.shown,
+                    r.renewed.shown,
+                ]
+                for r in (*board.rows, board.totals)
+            ],
+        ),
+        (
+            _("From enrolment to placement"),
+            [_("Stage"), _("Count"), _("Share of enrolled")],
+            [[r.label, r.figures[0].shown, r.figures[1].shown] for r in board.funnel],
+        ),
+        (
+            _("Verified supply against each need, month by month"),
+            [_("Need"), _("By"), _("Target")] + [m.strftime("%Y-%m") for m in board.coverage_months],
+            [
+                [r.label, r.by_date.isoformat() if r.by_date else "", *(f.shown for f in r.figures)]
+                for r in board.coverage_history
+            ],
+        ),
         (_("Offers"), [_("Offers"), _("Count")], [[r.label, r.figures[0].shown] for r in board.offers]),
+        *(
+            (
+                title,
+                [
+                    first,
+                    _("Offers published"),
+                    _("Places offered"),
+                    _("Placements"),
+                    _("Hire"),
+                    _("Work-study"),
+                    _("Internship"),
+                ],
+                [[r.label, *(f.shown for f in r.figures)] for r in rows],
+            )
+            for title, first, rows in (
+                (_("Offers and placements by school"), _("School"), board.outcomes_by_school),
+                (_("Offers and placements by domain"), _("Domain"), board.outcomes_by_domain),
+            )
+        ),
         (_("Projects"), [_("Projects"), _("Count")], [[r.label, r.figures[0].shown] for r in board.projects]),
     ]
 
@@ -103,6 +161,7 @@ def charts(board: Dashboard) -> list[tuple[str, list[tuple[str, Figure]], float 
         (_("Enrolled"), [(row.label, row.enrolled) for row in board.rows], None),
         (_("Certification rate (%)"), [(row.label, row.certification_rate) for row in board.rows], 100),
         (_("Integration rate (%)"), [(row.label, row.integration_rate) for row in board.rows], 100),
+        (_("From enrolment to placement"), [(row.label, row.figures[0]) for row in board.funnel], None),
         (_("Gap to each need by its date"), [(row.label, row.gap) for row in board.needs], None),
     ]
 
