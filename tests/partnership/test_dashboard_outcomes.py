@@ -75,7 +75,10 @@ def test_the_funnel_follows_the_totals_suppression():
     assert all(share.value is None for _key, _count, share in stages)  # no share of a hidden whole
 
 
-def need(n, skills, count=3, by_date=D(2027, 6, 1)):
+NEED_BY = D(2027, 6, 1)
+
+
+def need(n, skills, count=3, by_date=NEED_BY):
     return NeedData(n, 1, "Insurer", tuple(skills), count, by_date, "hire")
 
 
@@ -146,11 +149,10 @@ def world(employers):
 
 @pytest.mark.django_db
 def test_staff_see_exact_figures_and_the_committee_aggregates_only(world):
-    from xblocks.partnership import api
-
     from django.db.models import Sum
 
     from xblocks.certification import models as cert_models
+    from xblocks.partnership import api
 
     exact = api.dashboard(world.staff)
     minutes = cert_models.HoursEntry.objects.filter(source="school").aggregate(n=Sum("minutes"))["n"]
