@@ -212,3 +212,15 @@ def test_the_page_shows_each_new_table_and_chart_for_the_committee(client, world
 
 def test_figures_are_shown_as_figures():
     assert indicators._hours([0, 0], 5) == (Figure(None, "—"), Figure(None, "—"))
+
+
+@pytest.mark.django_db
+@pytest.mark.parametrize("lang", ["fr", "ar"])
+def test_chart_coordinates_keep_a_decimal_point_in_every_language(client, world, lang):
+    import re
+
+    client.force_login(world.staff)
+    html = client.get(DASHBOARD, HTTP_ACCEPT_LANGUAGE=lang).content.decode()
+    assert 'data-chart="funnel"' in html
+    # a language's decimal comma in an SVG attribute makes the browser drop the shape
+    assert not re.search(r'\b(x|y|x1|x2|y1|y2|cx|cy|width)="-?\d+,\d', html)

@@ -11,6 +11,13 @@ from dataclasses import dataclass
 from xblocks.partnership.data import Figure
 
 WIDTH = 640
+
+
+def _n(value: float) -> str:
+    """A coordinate as SVG reads it: the template would print a float with the language's decimal comma."""
+    return f"{value:.1f}"
+
+
 LABEL_WIDTH = 220
 VALUE_WIDTH = 60
 BAR_HEIGHT = 22
@@ -21,12 +28,13 @@ GAP = 8
 class Bar:
     label: str
     shown: str
-    x: float
-    y: float
-    width: float
-    label_x: float
-    value_x: float
-    text_y: float
+    x: str  # coordinates as text (see ``_n``)
+    y: str
+    width: str
+    label_x: str
+    value_x: str
+    text_y: str
+    drawn: bool = True  # False for a suppressed or zero figure: no bar
 
 
 @dataclass(frozen=True)
@@ -57,7 +65,19 @@ def bar_chart(
         else:
             x = LABEL_WIDTH
             label_x, value_x = LABEL_WIDTH - 4, LABEL_WIDTH + length + 4
-        bars.append(Bar(label, figure.shown, x, y, length, label_x, value_x, y + BAR_HEIGHT * 0.7))
+        bars.append(
+            Bar(
+                label,
+                figure.shown,
+                _n(x),
+                _n(y),
+                _n(length),
+                _n(label_x),
+                _n(value_x),
+                _n(y + BAR_HEIGHT * 0.7),
+                bool(length),
+            )
+        )
     height = GAP + len(rows) * (BAR_HEIGHT + GAP)
     return BarChart(
         title,
@@ -78,12 +98,13 @@ PALETTE = ("#1d5fa8", "#b3541e", "#2e7d32", "#6a1b9a", "#00838f", "#ad1457", "#5
 class FunnelStage:
     label: str
     shown: str
-    x: float
-    y: float
-    width: float
-    label_x: float
-    value_x: float
-    text_y: float
+    x: str
+    y: str
+    width: str
+    label_x: str
+    value_x: str
+    text_y: str
+    drawn: bool = True
 
 
 @dataclass(frozen=True)
@@ -108,7 +129,17 @@ def funnel_chart(title: str, rows: list[tuple[str, Figure, Figure]], *, rtl: boo
         shown = count.shown if share.value is None else f"{count.shown} ({share.shown})"
         label_x = WIDTH - 4 if rtl else LABEL_WIDTH - 8
         stages.append(
-            FunnelStage(label, shown, centre - width / 2, y, width, label_x, centre, y + FUNNEL_HEIGHT * 0.62)
+            FunnelStage(
+                label,
+                shown,
+                _n(centre - width / 2),
+                _n(y),
+                _n(width),
+                _n(label_x),
+                _n(centre),
+                _n(y + FUNNEL_HEIGHT * 0.62),
+                bool(width),
+            )
         )
     return Funnel(title, WIDTH, GAP + len(rows) * (FUNNEL_HEIGHT + GAP), tuple(stages), "end")
 
@@ -118,11 +149,11 @@ class Series:
     label: str
     colour: str
     points: str  # SVG polyline points, suppressed months left out
-    target_y: float
-    target_x1: float
-    target_x2: float
+    target_y: str
+    target_x1: str
+    target_x2: str
     target_shown: str
-    dots: tuple[tuple[float, float, str], ...]
+    dots: tuple[tuple[str, str, str], ...]
 
 
 @dataclass(frozen=True)
@@ -131,13 +162,13 @@ class LineChart:
     width: int
     height: int
     series: tuple[Series, ...]
-    ticks: tuple[tuple[float, str], ...]  # (y, value) of the horizontal grid
-    months: tuple[tuple[float, str], ...]  # (x, label) under the axis
-    left: float
-    right: float
-    bottom: float
+    ticks: tuple[tuple[str, str], ...]  # (y, value) of the horizontal grid
+    months: tuple[tuple[str, str], ...]  # (x, label) under the axis
+    left: str
+    right: str
+    month_y: str
     value_anchor: str  # of the grid's values, beside the plot on the reading side
-    tick_x: float
+    tick_x: str
 
 
 def coverage_chart(
@@ -168,15 +199,15 @@ def coverage_chart(
                 label,
                 PALETTE[n % len(PALETTE)],
                 " ".join(f"{x:.1f},{y:.1f}" for x, y, _s in points),
-                y_of(target),
-                min(x_of(0), x_of(len(months) - 1)),
-                max(x_of(0), x_of(len(months) - 1)),
+                _n(y_of(target)),
+                _n(min(x_of(0), x_of(len(months) - 1))),
+                _n(max(x_of(0), x_of(len(months) - 1))),
                 f"{target} ({by_date})",
-                tuple(points),
+                tuple((_n(x), _n(y), shown) for x, y, shown in points),
             )
         )
-    ticks = tuple((y_of(top * k / 4), f"{top * k / 4:g}") for k in range(5))
-    labels = tuple((x_of(i), month) for i, month in enumerate(months) if i % 2 == (len(months) - 1) % 2)
+    ticks = tuple((_n(y_of(top * k / 4)), f"{top * k / 4:g}") for k in range(5))
+    labels = tuple((_n(x_of(i)), month) for i, month in enumerate(months) if i % 2 == (len(months) - 1) % 2)
     return LineChart(
         title,
         WIDTH,
@@ -184,9 +215,9 @@ def coverage_chart(
         tuple(drawn),
         ticks,
         labels,
-        WIDTH - right if rtl else left,
-        WIDTH - left if rtl else right,
-        bottom,
+        _n(WIDTH - right if rtl else left),
+        _n(WIDTH - left if rtl else right),
+        _n(bottom + 18),
         "start" if rtl else "end",
-        WIDTH - left + 4 if rtl else left - 4,
+        _n(WIDTH - left + 4 if rtl else left - 4),
     )
