@@ -177,7 +177,7 @@ def coverage_chart(
     """Verified supply of each need month by month (a line) against its target (a dashed line at the count,
     labelled with its date). Time runs in the reading direction: right to left in Arabic."""
     height, top_margin, bottom_margin, side = 260, 16, 36, 48
-    left, right = side, WIDTH - 16
+    left, right = side, WIDTH - 32  # room for the last month's label, centred on its point
     bottom = height - bottom_margin
     values = [f.value for _l, _t, _d, figures in series for f in figures if f.value is not None]
     values += [target for _l, target, _d, _f in series]
