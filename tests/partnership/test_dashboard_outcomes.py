@@ -224,3 +224,23 @@ def test_chart_coordinates_keep_a_decimal_point_in_every_language(client, world,
     assert 'data-chart="funnel"' in html
     # a language's decimal comma in an SVG attribute makes the browser drop the shape
     assert not re.search(r'\b(x|y|x1|x2|y1|y2|cx|cy|width)="-?\d+,\d', html)
+
+
+@pytest.mark.django_db
+def test_the_report_lists_coverage_by_month_twelve_in_the_workbook_six_on_the_page(world):
+    from xblocks.partnership import api, report
+
+    api.record_need(
+        world.staff,
+        employer_slug="insurer",
+        skills=["cloud.reverse-proxy"],
+        count=4,
+        by_date=timezone.localdate() + datetime.timedelta(days=100),
+        role_kind="hire",
+    )
+    board = api.dashboard(world.member)
+    title = "Verified supply against each need, month by month"
+    for months in (12, 6):
+        (headers, rows) = next((h, r) for t, h, r in report.sections(board, months=months) if t == title)
+        assert len(headers) == 3 + months and all(len(row) == len(headers) for row in rows)
+        assert rows[0][2] == "4" and rows[0][-1] == "< 5"  # the target; two certified holders today: suppressed

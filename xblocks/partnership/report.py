@@ -30,8 +30,11 @@ from xblocks.partnership.data import Dashboard, Figure
 Progress = Callable[[int], None]
 
 
-def sections(board: Dashboard) -> list[tuple[str, list[str], list[list[str]]]]:
-    """The report's tables, ``(title, headers, rows)``, as the viewer may see them (cells as shown)."""
+def sections(board: Dashboard, *, months: int = 12) -> list[tuple[str, list[str], list[list[str]]]]:
+    """The report's tables, ``(title, headers, rows)``, as the viewer may see them (cells as shown); the coverage
+    history keeps its last ``months`` months (the PDF's page holds six, the XLSX all twelve)."""
+    shown_months = board.coverage_months[-months:]
+    skipped = len(board.coverage_months) - len(shown_months)
     group = {
         "school": _("School"),
         "cohort_kind": _("Cohort kind"),
@@ -125,9 +128,14 @@ def sections(board: Dashboard) -> list[tuple[str, list[str], list[list[str]]]]:
         ),
         (
             _("Verified supply against each need, month by month"),
-            [_("Need"), _("By"), _("Target")] + [m.strftime("%Y-%m") for m in board.coverage_months],
+            [_("Need"), _("By"), _("Target")] + [m.strftime("%Y-%m") for m in shown_months],
             [
-                [r.label, r.by_date.isoformat() if r.by_date else "", *(f.shown for f in r.figures)]
+                [
+                    r.label,
+                    r.by_date.isoformat() if r.by_date else "",
+                    r.figures[0].shown,
+                    *(f.shown for f in r.figures[1 + skipped :]),
+                ]
                 for r in board.coverage_history
             ],
         ),
@@ -229,7 +237,7 @@ def render_pdf(
     cell_style = ParagraphStyle("cell", fontName=font, fontSize=7.5, leading=9, alignment=align)
     head_style = ParagraphStyle("head", fontName=bold, fontSize=6.5, leading=8, alignment=align)
     width = A4[0] - 30 * mm
-    for section_title, headers, rows in sections(board):
+    for section_title, headers, rows in sections(board, months=6):
         # cells are paragraphs so that long labels and headers wrap inside the page's width
         first = (38 * mm if len(headers) > 6 else 55 * mm) if len(headers) > 2 else width / 2
         widths = [first] + [(width - first) / max(1, len(headers) - 1)] * (len(headers) - 1)
