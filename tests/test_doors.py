@@ -31,6 +31,7 @@ DOORS = {
         "load_skills",
         "needs_report_csv",
         "offer_counts",
+        "offer_targets",
         "placement_candidates",
         "project_counts",
         "project_status_label",

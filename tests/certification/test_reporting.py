@@ -57,3 +57,32 @@ def test_an_enrolment_in_a_cohort_without_a_start_date_starts_on_its_enrolment_d
     (fact,) = api.enrolment_facts()
     assert fact.started_on == timezone.localdate()
     assert fact.proves[0].startswith("cybersecurity.")
+
+
+def test_facts_carry_hours_at_school_and_at_the_company_and_renewals_in_the_same_queries(
+    certified, django_assert_max_num_queries
+):
+    import datetime
+
+    from xblocks.certification import models
+
+    amina = certified.learner("amina_a")
+    before = {f.user_id: f for f in api.enrolment_facts()}[amina.pk]
+    day = datetime.date(2026, 3, 2)
+    for source, minutes in (("school", 90), ("company", 240), ("company", -30), ("elearning", 45)):
+        models.HoursEntry.objects.create(
+            user=amina, cohort_id=certified.cohort_a.id, source=source, minutes=minutes, date=day
+        )
+    first = models.Certificate.objects.get(user=amina, period=1)
+    renewal = models.Certificate.objects.get(pk=first.pk)
+    renewal.pk, renewal.period, renewal.renewed_from = None, 2, first
+    renewal.number = f"{first.number}-R"
+    renewal.issued_at = first.issued_at + datetime.timedelta(days=365)
+    renewal.save()
+    with django_assert_max_num_queries(5):
+        facts = {f.user_id: f for f in api.enrolment_facts()}
+    fact = facts[amina.pk]
+    assert fact.school_minutes == before.school_minutes + 90
+    assert fact.company_minutes == before.company_minutes + 210  # corrections count
+    assert fact.renewed_on == (renewal.issued_at.date(),) and fact.certified_on == before.certified_on
+    assert facts[certified.learner("yanis_a").pk].renewed_on == ()

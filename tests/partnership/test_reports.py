@@ -36,6 +36,13 @@ def test_a_member_asks_and_the_task_writes_both_files_with_small_counts_suppress
     xlsx, _type, _name = api.report_file(employers.member, asked.id, "xlsx")
     text = _workbook_text(xlsx)
     assert "School A" in text and "< 5" in text and "Amina" not in text
+    # the indicators added since: hours, renewals and expiries, the funnel, coverage by month, outcomes by school
+    for heading in ("Median hours at school per learner", "Expiring within 90 days", "Share of enrolled"):
+        assert heading in text
+    from openpyxl import load_workbook
+
+    sheets = load_workbook(io.BytesIO(xlsx), read_only=True).sheetnames
+    assert "Offers and placements by school" in sheets and "Offers and placements by domain" in sheets
     # another member of the committee downloads it too; nobody else does
     assert api.report_file(employers.observer, asked.id, "pdf")[0] == pdf
     for who in (employers.staff, employers.coordinator_a, employers.hr, employers.learner("amina_a")):

@@ -232,3 +232,6 @@ class EnrolmentFact:
     last_activity_on: datetime.date | None = None  # latest evidence or hours entry
     labs_attempted: int = 0
     labs_passed: int = 0
+    school_minutes: int = 0  # hours entries of this cohort at school (corrections included)
+    company_minutes: int = 0  # at the company (work-study)
+    renewed_on: tuple[datetime.date, ...] = ()  # issue days of this enrolment's renewals (period 2 and later)

@@ -125,6 +125,13 @@ class IndicatorRow:
     lab_pass_rate: Figure  # percent
     placed: Figure = Figure(None, "—")  # certified, then hired or on a work-study contract within 6 months
     integration_rate: Figure = Figure(None, "—")  # placed / certified, percent
+    school_hours: Figure = Figure(None, "—")  # hours at school, all learners of the group
+    school_hours_median: Figure = Figure(None, "—")  # per learner with hours at school
+    company_hours: Figure = Figure(None, "—")  # hours at the company (work-study)
+    company_hours_median: Figure = Figure(None, "—")
+    expiring: Figure = Figure(None, "—")  # certificates expiring within EXPIRY_WINDOW days
+    expired: Figure = Figure(None, "—")  # certificates past their validity (or marked expired)
+    renewed: Figure = Figure(None, "—")  # certified enrolments renewed at least once
 
 
 @dataclass(frozen=True)
@@ -149,6 +156,7 @@ class CountRow:
     key: str
     label: str
     figures: tuple[Figure, ...]
+    by_date: datetime.date | None = None  # a need's date (coverage history)
 
 
 @dataclass(frozen=True)
@@ -162,6 +170,11 @@ class Dashboard:
     suppressed_below: int  # 0 when nothing is suppressed for this viewer
     school_ids: tuple[int, ...] | None  # the schools the figures cover (None: every school)
     offers: tuple[CountRow, ...] = ()  # offers, places, invitations sent and accepted
+    outcomes_by_school: tuple[CountRow, ...] = ()  # offers, places, placements (all, hires, work-study, internships)
+    outcomes_by_domain: tuple[CountRow, ...] = ()
+    funnel: tuple[CountRow, ...] = ()  # enrolled, active, certified, placed: (count, percent of enrolled)
+    coverage_months: tuple[datetime.date, ...] = ()  # first day of each month of the coverage history
+    coverage_history: tuple[CountRow, ...] = ()  # one row per need: verified supply at each month's end
     projects: tuple[CountRow, ...] = ()  # projects by status and domain, learners signed off
 
 

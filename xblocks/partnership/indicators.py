@@ -18,6 +18,39 @@ GROUPINGS = ("school", "cohort_kind", "domain", "track", "period")
 SUPPRESSED_RATE = "—"
 INTEGRATION_WINDOW = datetime.timedelta(days=183)  # "placed within 6 months of certification"
 INTEGRATING_KINDS = frozenset({"hire", "work_study"})  # an internship is not an integration
+EXPIRY_WINDOW = datetime.timedelta(days=90)  # "expiring soon": the committee plans renewals a quarter ahead
+VALID_STATUSES = frozenset({"active", "expired"})  # revoked or suspended certificates never counted as supply
+
+
+def expired(fact, today: datetime.date) -> bool:
+    if not fact.certified_on:
+        return False
+    if fact.certificate_status == "expired":
+        return True
+    return (
+        fact.certificate_status == "active"
+        and bool(fact.certificate_valid_until)
+        and (fact.certificate_valid_until < today)
+    )
+
+
+def expiring(fact, today: datetime.date) -> bool:
+    """An active certificate whose validity ends within the next 90 days (today included)."""
+    until = fact.certificate_valid_until
+    return bool(fact.certified_on and fact.certificate_status == "active" and until) and (
+        today <= until <= today + EXPIRY_WINDOW
+    )
+
+
+def _hours(minutes: list[int], below: int) -> tuple[Figure, Figure]:
+    """Total and per-learner median of hours, over the learners who have any; hidden when they are fewer than
+    ``below`` (a total of three learners' hours tells about each of them)."""
+    minutes = [m for m in minutes if m]
+    if not minutes or (below and len(minutes) < below):
+        return Figure(None, SUPPRESSED_RATE), Figure(None, SUPPRESSED_RATE)
+    total = round(sum(minutes) / 60, 1)
+    median = round(statistics.median(minutes) / 60, 1)
+    return Figure(total, f"{total:g}"), Figure(median, f"{median:g}")
 
 
 def integrated(fact, placements: dict[int, list[tuple[str, datetime.date, datetime.date | None]]]) -> bool:
@@ -108,6 +141,8 @@ def indicator_row(
     placed = sum(1 for f in certified_facts if integrated(f, placements or {}))
     attempted = sum(a for a, _p in labs.values())
     passed = sum(p for _a, p in labs.values())
+    school_hours, school_median = _hours([f.school_minutes for f in facts], below)
+    company_hours, company_median = _hours([f.company_minutes for f in facts], below)
     return IndicatorRow(
         key=key,
         label=label,
@@ -119,6 +154,13 @@ def indicator_row(
         lab_pass_rate=_percent(passed, attempted, bool(below) and 0 < len(labs) < below),
         placed=_count(placed, below),
         integration_rate=_percent(placed, certified, small or (bool(below) and 0 < placed < below)),
+        school_hours=school_hours,
+        school_hours_median=school_median,
+        company_hours=company_hours,
+        company_hours_median=company_median,
+        expiring=_count(sum(1 for f in certified_facts if expiring(f, today)), below),
+        expired=_count(sum(1 for f in certified_facts if expired(f, today)), below),
+        renewed=_count(sum(1 for f in certified_facts if f.renewed_on), below),
     )
 
 
@@ -148,3 +190,92 @@ def aggregate(
     rows = [indicator_row(key, label(key), members, **options) for key, members in groups.items()]
     rows.sort(key=lambda row: row.label)
     return rows, indicator_row("", total_label, kept, **options)
+
+
+def funnel(totals: IndicatorRow) -> list[tuple[str, Figure, Figure]]:
+    """Enrolled → active → certified → placed as ``(stage, count, percent of enrolled)``, from the totals row
+    (so the suppression is the totals'). Active is the recent-activity count: a certified learner who is done
+    is no longer active, so the stages need not shrink monotonically."""
+    enrolled = totals.enrolled.value
+    stages = [("enrolled", totals.enrolled), ("active", totals.active), ("certified", totals.certified)]
+    stages.append(("placed", totals.placed))
+    rows = []
+    for key, figure in stages:
+        share = Figure(None, SUPPRESSED_RATE)
+        if figure.value is not None and enrolled:
+            value = round(100 * figure.value / enrolled, 1)
+            share = Figure(value, f"{value:g} %")
+        rows.append((key, figure, share))
+    return rows
+
+
+def month_starts(today: datetime.date, months: int) -> list[datetime.date]:
+    """The first day of the last ``months`` months, the current one last."""
+    year, month = today.year, today.month
+    days = []
+    for _n in range(months):
+        days.append(datetime.date(year, month, 1))
+        year, month = (year, month - 1) if month > 1 else (year - 1, 12)
+    return days[::-1]
+
+
+def _month_end(first: datetime.date, today: datetime.date) -> datetime.date:
+    following = datetime.date(first.year + first.month // 12, first.month % 12 + 1, 1)
+    return min(following - datetime.timedelta(days=1), today)
+
+
+def _valid_on(fact, day: datetime.date) -> bool:
+    # expired certificates were valid until their date; revoked or suspended ones are left out (when is unknown)
+    return (
+        bool(fact.certified_on)
+        and fact.certified_on <= day
+        and fact.certificate_status in VALID_STATUSES
+        and (fact.certificate_valid_until is None or fact.certificate_valid_until >= day)
+    )
+
+
+def coverage_history(facts: Iterable, needs: list, *, today: datetime.date, months: int = 12, below: int = 0):
+    """Verified supply of each need at the end of each of the last ``months`` months (today for the current one):
+    holders of certificates valid on that day proving every skill of the need. Returns the months' first days
+    and ``(need, [Figure per month])``; linear in the facts (one pass per month over the certified ones)."""
+    firsts = month_starts(today, months)
+    wanted = {skill for need in needs for skill in need.skills}
+    certified = [f for f in facts if f.certified_on and wanted.intersection(f.proves)]
+    history = {need.id: [] for need in needs}
+    for first in firsts:
+        day = _month_end(first, today)
+        holders: dict[str, set[int]] = defaultdict(set)
+        for fact in certified:
+            if _valid_on(fact, day):
+                for skill in wanted.intersection(fact.proves):
+                    holders[skill].add(fact.user_id)
+        for need in needs:
+            sets = [holders.get(skill, set()) for skill in need.skills]
+            supply = len(set.intersection(*sets)) if sets else 0
+            history[need.id].append(_count(supply, below))
+    return firsts, [(need, history[need.id]) for need in needs]
+
+
+def outcome_breakdown(facts: Iterable, placements: dict, offers: list, *, by: str, keys: Iterable[str], below: int):
+    """Offers, places and placements per school (``by="school"``) or domain: ``{key: (offers, places, placements,
+    hires, work-study, internships)}``. An offer for every school counts in each; an offer or a track proving
+    two domains counts in both. Placements are people, so they follow the small-count rule; offers do not."""
+    keys = list(keys)
+    counts = {key: [0, 0, 0, 0, 0, 0] for key in keys}
+    for schools, domains, places in offers:
+        targets = [str(s) for s in schools] if by == "school" and schools else domains if by == "domain" else keys
+        for key in targets:
+            if key in counts:
+                counts[key][0] += 1
+                counts[key][1] += places
+    kinds = {"hire": 3, "work_study": 4, "internship": 5}
+    for fact in facts:
+        for kind, _started, _ended in placements.get(fact.enrollment_id, ()):
+            for key in group_keys(fact, by):
+                if key in counts:
+                    counts[key][2] += 1
+                    counts[key][kinds.get(kind, 5)] += 1
+    return {
+        key: tuple(Figure(n, str(n)) for n in values[:2]) + tuple(_count(n, below) for n in values[2:])
+        for key, values in counts.items()
+    }

@@ -30,8 +30,11 @@ from xblocks.partnership.data import Dashboard, Figure
 Progress = Callable[[int], None]
 
 
-def sections(board: Dashboard) -> list[tuple[str, list[str], list[list[str]]]]:
-    """The report's tables, ``(title, headers, rows)``, as the viewer may see them (cells as shown)."""
+def sections(board: Dashboard, *, months: int = 12) -> list[tuple[str, list[str], list[list[str]]]]:
+    """The report's tables, ``(title, headers, rows)``, as the viewer may see them (cells as shown); the coverage
+    history keeps its last ``months`` months (the PDF's page holds six, the XLSX all twelve)."""
+    shown_months = board.coverage_months[-months:]
+    skipped = len(board.coverage_months) - len(shown_months)
     group = {
         "school": _("School"),
         "cohort_kind": _("Cohort kind"),
@@ -92,7 +95,70 @@ def sections(board: Dashboard) -> list[tuple[str, list[str], list[list[str]]]]:
                 for r in board.needs
             ],
         ),
+        (
+            _("Hours, renewals and expiries by %(group)s") % {"group": group},
+            [
+                group,
+                _("Hours at school"),
+                _("Median hours at school per learner"),
+                _("Hours at the company"),
+                _("Median hours at the company per learner"),
+                _("Expiring within 90 days"),
+                _("Expired"),
+                _("Renewed"),
+            ],
+            [
+                [
+                    r.label,
+                    r.school_hours.shown,
+                    r.school_hours_median.shown,
+                    r.company_hours.shown,
+                    r.company_hours_median.shown,
+                    r.expiring.shown,
+                    r.expired.shown,
+                    r.renewed.shown,
+                ]
+                for r in (*board.rows, board.totals)
+            ],
+        ),
+        (
+            _("From enrolment to placement"),
+            [_("Stage"), _("Count"), _("Share of enrolled")],
+            [[r.label, r.figures[0].shown, r.figures[1].shown] for r in board.funnel],
+        ),
+        (
+            _("Verified supply against each need, month by month"),
+            [_("Need"), _("By"), _("Target")] + [m.strftime("%Y-%m") for m in shown_months],
+            [
+                [
+                    r.label,
+                    r.by_date.isoformat() if r.by_date else "",
+                    r.figures[0].shown,
+                    *(f.shown for f in r.figures[1 + skipped :]),
+                ]
+                for r in board.coverage_history
+            ],
+        ),
         (_("Offers"), [_("Offers"), _("Count")], [[r.label, r.figures[0].shown] for r in board.offers]),
+        *(
+            (
+                title,
+                [
+                    first,
+                    _("Offers published"),
+                    _("Places offered"),
+                    _("Placements"),
+                    _("Hire"),
+                    _("Work-study"),
+                    _("Internship"),
+                ],
+                [[r.label, *(f.shown for f in r.figures)] for r in rows],
+            )
+            for title, first, rows in (
+                (_("Offers and placements by school"), _("School"), board.outcomes_by_school),
+                (_("Offers and placements by domain"), _("Domain"), board.outcomes_by_domain),
+            )
+        ),
         (_("Projects"), [_("Projects"), _("Count")], [[r.label, r.figures[0].shown] for r in board.projects]),
     ]
 
@@ -103,6 +169,7 @@ def charts(board: Dashboard) -> list[tuple[str, list[tuple[str, Figure]], float 
         (_("Enrolled"), [(row.label, row.enrolled) for row in board.rows], None),
         (_("Certification rate (%)"), [(row.label, row.certification_rate) for row in board.rows], 100),
         (_("Integration rate (%)"), [(row.label, row.integration_rate) for row in board.rows], 100),
+        (_("From enrolment to placement"), [(row.label, row.figures[0]) for row in board.funnel], None),
         (_("Gap to each need by its date"), [(row.label, row.gap) for row in board.needs], None),
     ]
 
@@ -170,7 +237,7 @@ def render_pdf(
     cell_style = ParagraphStyle("cell", fontName=font, fontSize=7.5, leading=9, alignment=align)
     head_style = ParagraphStyle("head", fontName=bold, fontSize=6.5, leading=8, alignment=align)
     width = A4[0] - 30 * mm
-    for section_title, headers, rows in sections(board):
+    for section_title, headers, rows in sections(board, months=6):
         # cells are paragraphs so that long labels and headers wrap inside the page's width
         first = (38 * mm if len(headers) > 6 else 55 * mm) if len(headers) > 2 else width / 2
         widths = [first] + [(width - first) / max(1, len(headers) - 1)] * (len(headers) - 1)

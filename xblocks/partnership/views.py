@@ -159,6 +159,34 @@ def dashboard_page(request):
             ],
         },
     ]
+    stage_rows = [(row.label, row.figures[0], row.figures[1]) for row in board.funnel]
+    funnel = {
+        "id": "funnel",
+        "chart": charts.funnel_chart(_("From enrolment to placement"), stage_rows, rtl=rtl),
+        "columns": [_("Stage"), _("Count"), _("Share of enrolled")],
+        "rows": [(label, count.shown, share.shown) for label, count, share in stage_rows],
+    }
+    month_labels = [month.strftime("%Y-%m") for month in board.coverage_months]  # numeric: the same in every language
+    history = {
+        "id": "coverage-history",
+        "chart": charts.coverage_chart(
+            _("Verified supply against each need, month by month"),
+            month_labels,
+            [
+                (row.label, row.figures[0].value, row.by_date.isoformat(), row.figures[1:])
+                for row in board.coverage_history
+            ],
+            rtl=rtl,
+        ),
+        "columns": [_("Month")] + [row.label for row in board.coverage_history],
+        "rows": [
+            (_("Target"), *(f"{row.figures[0].shown} ({row.by_date.isoformat()})" for row in board.coverage_history))
+        ]
+        + [
+            (label, *(row.figures[1 + index].shown for row in board.coverage_history))
+            for index, label in enumerate(month_labels)
+        ],
+    }
     scope, _below = permissions.dashboard_scope(request.user)
     html = templates.render(
         "xblocks.partnership",
@@ -168,6 +196,12 @@ def dashboard_page(request):
             "dir": direction(),
             "board": board,
             "charts": chart_list,
+            "funnel": funnel,
+            "outcome_tables": [
+                (_("Offers and placements by school"), "school", board.outcomes_by_school),
+                (_("Offers and placements by domain"), "domain", board.outcomes_by_domain),
+            ],
+            "history": history,
             "group_label": group,
             "filters": filters,
             "groupings": [(key, api.group_label(key)) for key in indicators.GROUPINGS],

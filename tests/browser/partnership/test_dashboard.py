@@ -49,3 +49,36 @@ def test_a_committee_member_reads_a_charts_data_table(live_server, browser_page,
     needs = _table(page, "needs")
     assert needs and all(len(row) == 7 for row in needs)
     assert not page.js_errors
+
+
+def test_the_funnel_data_table_reads_in_arabic_and_the_page_fits_from_390_to_1366_px(live_server, browser_page):
+    call_command("kafaat_seed_partnership")
+    page = browser_page
+    page.context.add_cookies([{"name": "django_language", "value": "ar", "url": live_server.url}])
+    _sign_in(page, live_server.url, "committee", "committee")
+    assert page.locator("html").get_attribute("dir") == "rtl"
+    funnel = page.locator("figure[data-chart=funnel]")
+    assert funnel.locator("svg[role=img]").is_visible()
+    table = funnel.locator("table.kafaat-committee__data")
+    assert table.get_attribute("aria-label")  # the table names the chart it reads out
+    rows = _table(page, "funnel")
+    headers = page.locator("table.kafaat-committee__indicators thead th").all_inner_texts()
+    stages = [headers[1], headers[2], headers[3], headers[7]]  # enrolled, active, certified, placed: in Arabic
+    assert stages[0] == "المسجلون"
+    assert [row[0] for row in rows] == stages
+    enrolled_total = page.locator("table.kafaat-committee__indicators tfoot td").first.inner_text().strip()
+    assert rows[0][1] == enrolled_total and rows[0][2].startswith("100")
+    assert all(len(row) == 3 for row in rows)
+    # the table sits on the reading side: in right-to-left its first column is at the right
+    header = funnel.locator("thead th").first.bounding_box()
+    last = funnel.locator("thead th").last.bounding_box()
+    assert header["x"] > last["x"]
+    history = page.locator("figure[data-chart=coverage-history]")
+    assert history.locator("table.kafaat-committee__data tbody tr").count() >= 13  # target and twelve months
+    for width in (390, 768, 1366):
+        page.set_viewport_size({"width": width, "height": 900})
+        overflow = page.evaluate("document.documentElement.scrollWidth - document.documentElement.clientWidth")
+        assert overflow <= 0, f"the page is {overflow}px wider than a {width}px window"
+        box = funnel.locator("svg").bounding_box()
+        assert box["x"] >= 0 and box["x"] + box["width"] <= width
+    assert not page.js_errors

@@ -9,7 +9,7 @@ from __future__ import annotations
 import datetime
 from collections.abc import Iterable
 
-from django.db.models import Count, Max, Q
+from django.db.models import Count, Max, Q, Sum
 from django.db.models.functions import Coalesce, TruncDate
 from django.utils import timezone
 
@@ -71,8 +71,10 @@ def enrolment_facts(
         .values_list("user_id", "cohort_id", "track_version_id", "status", "issued_on", "valid_until")
     ):
         key = (user_id, cohort_id, version_id)
-        first_on = certificates[key][0] if key in certificates else issued_on
-        certificates[key] = (first_on, status, valid_until)
+        first_on, _status, _valid, renewed = certificates.get(key, (issued_on, "", None, ()))
+        if key in certificates:
+            renewed = (*renewed, issued_on)  # ordered by period: every row after the first is a renewal
+        certificates[key] = (first_on, status, valid_until, renewed)
     learners = enrolments.values("user_id")
     evidence = {
         row["user_id"]: row
@@ -84,15 +86,22 @@ def enrolment_facts(
             passed=Count("pk", filter=Q(kind=models.EvidenceKind.LAB, passed=True)),
         )
     }
-    hours = {
-        (row["user_id"], row["cohort_id"]): row["last"]
-        for row in _in_scope(models.HoursEntry.objects.all(), "cohort__school_id", school_ids)
-        .values("user_id", "cohort_id")
-        .annotate(last=Max("date"))
-    }
+    hours: dict[tuple[int, int], datetime.date] = {}
+    minutes: dict[tuple[int, int, str], int] = {}
+    for row in (
+        _in_scope(models.HoursEntry.objects.all(), "cohort__school_id", school_ids)
+        .values("user_id", "cohort_id", "source")
+        .annotate(last=Max("date"), total=Sum("minutes"))
+        .order_by()
+    ):
+        key = (row["user_id"], row["cohort_id"])
+        hours[key] = max(hours.get(key, row["last"]), row["last"])
+        minutes[(*key, row["source"])] = row["total"] or 0
     facts = []
     for pk, user_id, cohort_id, school_id, mode, track_slug, version_id, started_on, status in rows:
-        first_on, cert_status, valid_until = certificates.get((user_id, cohort_id, version_id), (None, "", None))
+        first_on, cert_status, valid_until, renewed = certificates.get(
+            (user_id, cohort_id, version_id), (None, "", None, ())
+        )
         seen = evidence.get(user_id)
         days = [day for day in (hours.get((user_id, cohort_id)),) if day]
         if seen and seen["last"]:
@@ -115,6 +124,9 @@ def enrolment_facts(
                 last_activity_on=max(days) if days else None,
                 labs_attempted=seen["labs"] if seen else 0,
                 labs_passed=seen["passed"] if seen else 0,
+                school_minutes=minutes.get((user_id, cohort_id, models.HoursSource.SCHOOL), 0),
+                company_minutes=minutes.get((user_id, cohort_id, models.HoursSource.COMPANY), 0),
+                renewed_on=renewed,
             )
         )
     return facts

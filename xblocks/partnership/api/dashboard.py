@@ -24,7 +24,7 @@ from xblocks.partnership.api.coverage import (
     projections_for,
 )
 from xblocks.partnership.api.needs import list_needs
-from xblocks.partnership.api.offers import offer_counts
+from xblocks.partnership.api.offers import offer_counts, offer_targets
 from xblocks.partnership.api.placements import placements_by_enrolment
 from xblocks.partnership.api.projects import project_counts
 from xblocks.partnership.api.skills import list_skills
@@ -141,6 +141,7 @@ def dashboard(
         "track": lambda key: tracks.get(key, key),
         "period": str,
     }
+    placed = placements_by_enrolment(schools)
     rows, totals = indicators.aggregate(
         facts,
         group_by=group_by,
@@ -150,7 +151,7 @@ def dashboard(
         active_days=int(partnership_settings.PARTNERSHIP_ACTIVE_DAYS),
         below=below,
         total_label=_("All"),
-        placements=placements_by_enrolment(schools),
+        placements=placed,
     )
     kept = [fact for fact in facts if indicators.keep(fact, filters)]
     needs = [
@@ -161,6 +162,10 @@ def dashboard(
     skill_rows, need_rows = coverage_from_facts(kept, needs, skills, today=today, projections=projections)
     lang = language()
     skill_names = {skill.id: skill.name(lang) for skill in skills}
+    open_needs = [need for need in needs if need.by_date >= today]
+    months, history = indicators.coverage_history(kept, open_needs, today=today, below=below)
+    targets = offer_targets(schools)
+    domain_keys = [str(d) for d in Domain if not filters.domains or str(d) in filters.domains]
     return Dashboard(
         group_by=group_by,
         rows=tuple(rows),
@@ -198,7 +203,42 @@ def dashboard(
         school_ids=None if schools is None else tuple(sorted(schools)),
         offers=_offer_rows(offer_counts(schools), below),
         projects=_project_rows(project_counts(schools), below),
+        outcomes_by_school=_outcome_rows(
+            indicators.outcome_breakdown(kept, placed, targets, by="school", keys=map(str, names), below=below),
+            lambda key: names.get(int(key), key),
+        ),
+        outcomes_by_domain=_outcome_rows(
+            indicators.outcome_breakdown(kept, placed, targets, by="domain", keys=domain_keys, below=below),
+            domain_label,
+        ),
+        funnel=tuple(
+            CountRow(key, funnel_stage_label(key), (count, share)) for key, count, share in indicators.funnel(totals)
+        ),
+        coverage_months=tuple(months),
+        coverage_history=tuple(
+            CountRow(
+                str(need.id),
+                f"{need.employer_name}: {', '.join(skill_names.get(s, s) for s in need.skills)}",
+                (Figure(need.count, str(need.count)), *figures),
+                by_date=need.by_date,
+            )
+            for need, figures in history
+        ),
     )
+
+
+def funnel_stage_label(key: str) -> str:
+    return {
+        "enrolled": _("Enrolled"),
+        "active": _("Active (30 days)"),
+        "certified": _("Certified"),
+        "placed": _("Placed within 6 months"),
+    }.get(key, key)
+
+
+def _outcome_rows(counts: dict[str, tuple[Figure, ...]], label) -> tuple[CountRow, ...]:
+    rows = [CountRow(key, label(key), figures) for key, figures in counts.items()]
+    return tuple(sorted(rows, key=lambda row: row.label))
 
 
 def project_status_label(status: str) -> str:
