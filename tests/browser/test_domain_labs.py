@@ -82,7 +82,11 @@ def _walk(page, live_server, lab_key: str, language: str, fresh_feedback: str) -
     terminal = lab.locator(".kafaat-terminal[data-state='connected']")
     terminal.wait_for(timeout=30_000)
     terminal.locator(".xterm").click()
-    lines = ["set +H; bash <<'KAFAAT_SOLVE' && echo solve-done-$((6*7))", *_first_step_solve().splitlines(), "KAFAAT_SOLVE"]
+    lines = [
+        "set +H; bash <<'KAFAAT_SOLVE' && echo solve-done-$((6*7))",
+        *_first_step_solve().splitlines(),
+        "KAFAAT_SOLVE",
+    ]
     for line in lines:  # each line pasted at once, then Enter (a pasted newline is not a key press)
         page.keyboard.insert_text(line)
         page.keyboard.press("Enter")
@@ -111,6 +115,8 @@ def test_a_learner_walks_a_domain_lab_in_french(live_server, terminal_gateway, b
 def test_a_learner_walks_the_postgresql_data_lab_in_arabic(live_server, terminal_gateway, browser_page):
     started = time.monotonic()
     _walk(browser_page, live_server, "data_sql_postgres", "ar", "لا شيء يجيب على localhost:5432")
-    direction = browser_page.locator(".kafaat-lab__step-body").first.evaluate("node => getComputedStyle(node).direction")
+    direction = browser_page.locator(".kafaat-lab__step-body").first.evaluate(
+        "node => getComputedStyle(node).direction"
+    )
     assert direction == "rtl"
     print(f"data_sql_postgres: walked in Arabic in {time.monotonic() - started:.1f}s")
