@@ -22,13 +22,7 @@ COURSE_KEY = "course-v1:Kafaat+LABS101+2026"
 # loader refuses such a track (a typo there would leave a requirement unmeetable), so until the lab lands
 # that track does not load and the tests below allow exactly that; any other unknown key still fails.
 # A key stops being pending by itself once course_content/ has the lab.
-PENDING_LABS = frozenset(
-    {
-        "ai_fraud_notebook",
-        "ai_model_serving",
-        "security_portal_vulns",
-    }
-)
+PENDING_LABS: frozenset[str] = frozenset()
 
 
 def track_lab_keys(data: dict) -> set[str]:

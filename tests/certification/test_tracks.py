@@ -115,7 +115,7 @@ def test_track_files_sit_where_the_loader_looks():
 
 def test_a_track_naming_an_unknown_lab_is_refused_with_the_key_named(tmp_path):
     data = json.loads((TRACKS_DIR / "cloud-devops-practitioner.json").read_text(encoding="utf-8"))
-    data["requirements"][0]["children"][1]["key"] = "devops_make_hook"  # one letter short
+    data["requirements"][0]["children"][1]["children"][0]["key"] = "devops_make_hook"  # one letter short
     (tmp_path / "cloud.json").write_text(json.dumps(data), encoding="utf-8")
     report = tracks.load_directory(tmp_path, lab_paths=[COURSE])
     assert not report.created and len(report.errors) == 1
