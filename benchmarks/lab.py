@@ -11,6 +11,7 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import resource
 import tempfile
 import threading
 import time
@@ -100,7 +101,15 @@ class Page:
         return response.json()
 
 
-def _learner_round(page: Page, starts: list, checks: list, rounds: int) -> None:
+def _cpu() -> float:
+    """CPU seconds (user + system) of this process and of the children it reaped: the sandbox helper,
+    and through it each check's shell and commands (their cgroup is killed and they are reaped before a
+    Check returns). Meaningful for one learner at a time: other threads of the process count too."""
+    own, children = resource.getrusage(resource.RUSAGE_SELF), resource.getrusage(resource.RUSAGE_CHILDREN)
+    return own.ru_utime + own.ru_stime + children.ru_utime + children.ru_stime
+
+
+def _learner_round(page: Page, starts: list, checks: list, rounds: int, cpu: list | None = None) -> None:
     for _ in range(rounds):
         began = time.perf_counter()
         status = page.post("start")
@@ -111,14 +120,18 @@ def _learner_round(page: Page, starts: list, checks: list, rounds: int) -> None:
             raise RuntimeError(f"lab did not start: {status}")
         starts.append(time.perf_counter() - began)
         for _ in range(3):
-            began = time.perf_counter()
+            began, spent = time.perf_counter(), _cpu()
             result = page.post("check", {"step": "setup"})
             checks.append(time.perf_counter() - began)
+            if cpu is not None:
+                cpu.append(_cpu() - spent)
             assert len(result["results"]) == 3
         page.post("stop")
 
 
-def _run_learners(usage_id: str, learners: int, rounds: int, prefix: str) -> tuple[list, list, float]:
+def _run_learners(
+    usage_id: str, learners: int, rounds: int, prefix: str, cpu: list | None = None
+) -> tuple[list, list, float]:
     from django.db import connection
 
     starts: list[float] = []
@@ -130,7 +143,7 @@ def _run_learners(usage_id: str, learners: int, rounds: int, prefix: str) -> tup
         try:
             page = Page(usage_id, f"{prefix}-{index}")
             barrier.wait()
-            _learner_round(page, starts, checks, rounds)
+            _learner_round(page, starts, checks, rounds, cpu)
         except BaseException as error:  # noqa: BLE001  reported after the run
             errors.append(error)
         finally:
@@ -197,7 +210,9 @@ def _run_processes(database: str, usage_id: str, learners: int, rounds: int, pre
     return starts, checks, wall
 
 
-def _baseline(samples: int) -> tuple[list, list]:
+def _baseline(samples: int, cpu: list, as_checks: list) -> tuple[list, list]:
+    """Sandbox create and the three scripts run raw; ``as_checks`` gets (wall, CPU) of the same three
+    run as checks (``check=True``: own cgroup, entered through the helper, so their CPU is ours to count)."""
     from xblocks.labs.sandbox.base import SandboxSpec, get_backend
 
     backend = get_backend()
@@ -207,12 +222,30 @@ def _baseline(samples: int) -> tuple[list, list]:
         handle = backend.create(SandboxSpec(image="base", label=f"bench-baseline-{index}"))
         creates.append(time.perf_counter() - began)
         for _ in range(3):
-            began = time.perf_counter()
+            began, spent = time.perf_counter(), _cpu()
             for script in CHECKS:
                 backend.exec(handle, script, user="root", timeout=10)
             execs.append(time.perf_counter() - began)
+            cpu.append(_cpu() - spent)
+            began, spent = time.perf_counter(), _cpu()
+            for script in CHECKS:
+                backend.exec(handle, script, user="root", timeout=10, check=True)
+            as_checks.append((time.perf_counter() - began, _cpu() - spent))
         backend.destroy(handle)
     return creates, execs
+
+
+def _cpu_columns(cpu: list[float], base: list[float] | None) -> dict:
+    """Mean CPU per operation (a sum divides fairly; a median of 10 ms clock ticks would not).
+
+    A raw exec runs through the sandbox's spawner, whose processes are not ours: its CPU here is the
+    host side only. A check (and so a Check) enters through the helper, which we reap: all of it counts.
+    """
+    mean = 1000 * sum(cpu) / max(1, len(cpu))
+    columns = {"CPU ms/op": round(mean, 1)}
+    if base:
+        columns["× base CPU"] = report.ratio(mean, 1000 * sum(base) / len(base))
+    return columns
 
 
 def _row(name: str, values: list[float], base: dict | None, extra: dict | None = None) -> dict:
@@ -255,9 +288,13 @@ def main(argv: list[str]) -> int:
         process = psutil.Process()
         rss_before = process.memory_info().rss
 
-        base_create, base_exec = _baseline(max(10, args.rounds))
+        base_cpu: list[float] = []
+        one_cpu: list[float] = []
+        base_checks: list[tuple[float, float]] = []
+        base_create, base_exec = _baseline(max(10, args.rounds), base_cpu, base_checks)
+        check_cpu = [spent for _wall, spent in base_checks]
         _learner_round(Page(usage_id, "warmup"), [], [], 1)  # a warm server, as in production
-        one_start, one_check, one_wall = _run_learners(usage_id, 1, args.rounds, "solo")
+        one_start, one_check, one_wall = _run_learners(usage_id, 1, args.rounds, "solo", one_cpu)
         if args.mode == "processes":
             many_start, many_check, many_wall = _run_processes(args.database, usage_id, args.learners, 1, "crowd")
         else:
@@ -268,9 +305,20 @@ def main(argv: list[str]) -> int:
         exec_fig = report.summary([v * 1000 for v in base_exec])
         rows = [
             _row("baseline: sandbox create→ready", base_create, None),
-            _row("baseline: exec of the 3 check scripts", base_exec, None),
+            _row("baseline: exec of the 3 check scripts", base_exec, None, _cpu_columns(base_cpu, None)),
+            _row(
+                "baseline: the 3 scripts as checks",
+                [wall for wall, _spent in base_checks],
+                None,
+                _cpu_columns(check_cpu, None),
+            ),
             _row("1 learner: start→ready", one_start, create_fig),
-            _row("1 learner: Check (3 checks)", one_check, exec_fig, {"checks/s": len(one_check) / one_wall}),
+            _row(
+                "1 learner: Check (3 checks)",
+                one_check,
+                exec_fig,
+                {"checks/s": len(one_check) / one_wall, **_cpu_columns(one_cpu, check_cpu)},
+            ),
             _row(f"{args.learners} learners: start→ready", many_start, create_fig),
             _row(
                 f"{args.learners} learners: Check (3 checks)",
@@ -282,7 +330,7 @@ def main(argv: list[str]) -> int:
         report.print_table(
             f"lab handlers ({args.database}, Celery eager, real sandboxes, crowd as {args.mode})",
             rows,
-            ["measure", "n", "p50 ms", "p95 ms", "× base p50", "× base p95", "checks/s"],
+            ["measure", "n", "p50 ms", "p95 ms", "× base p50", "× base p95", "checks/s", "CPU ms/op", "× base CPU"],
         )
         print(
             f"\nprocess RSS: {rss_before / 2**20:.0f} MiB before, {rss_after / 2**20:.0f} MiB after "

@@ -122,3 +122,19 @@ def test_a_check_gets_a_cgroup_beside_its_sandboxs_with_a_budget_of_its_own(tmp_
     assert driver.pids("s4") == {4241, 4242} and driver.exists("s4")
     with pytest.raises(ValueError):
         driver.create_check("s4.check-1", "x", limits)
+
+
+def test_ending_a_check_does_not_read_every_sandboxs_cgroups(tmp_path, fake_files, monkeypatch):
+    (tmp_path / "cgroup.controllers").write_text("cpu memory pids\n")
+    (tmp_path / "cgroup.subtree_control").write_text("+memory +pids +cpu")
+    (tmp_path / "kafaat").mkdir()
+    (tmp_path / "kafaat" / "cgroup.subtree_control").write_text("+memory +pids +cpu")
+    driver = cgroups.CgroupV2("kafaat", tmp_path)
+    limits = Limits(memory_bytes=64 * MiB, pids=32, cpus=0.5)
+    driver.create("s5", limits)
+    check = driver.create_check("s5", "check-1", limits)
+    scanned = []
+    real_scandir = cgroups.os.scandir
+    monkeypatch.setattr(cgroups.os, "scandir", lambda path: scanned.append(path) or real_scandir(path))
+    assert driver.family(check) == [check] and scanned == []  # a check has no checks: nothing listed
+    assert driver.family("s5") == ["s5", check] and scanned  # a sandbox's checks are still all found

@@ -82,7 +82,8 @@ def _claim_run(session_id: int, definition, step, *, kind: str, state: RunState,
     unique ``CheckRun.active_key`` makes the database refuse a second active run whatever raced.
     """
     now = timezone.now()
-    with transaction.atomic():
+    # no savepoints: every refusal below raises out of the whole transaction, which rolls back anyway
+    with transaction.atomic(savepoint=False):
         row = _locked(session_id)
         if row.state != S.READY:
             raise SessionNotReady(_("Your lab is not running. Start it first."), f"session {session_id} is {row.state}")
@@ -100,7 +101,7 @@ def _claim_run(session_id: int, definition, step, *, kind: str, state: RunState,
             progress=grading.with_step(progress, step.id, record), last_activity=now
         )
         try:
-            with transaction.atomic():
+            with transaction.atomic(savepoint=False):
                 return CheckRun.objects.create(
                     session=row,
                     step_id=step.id,
@@ -167,10 +168,10 @@ def _abandon_run(run_id: int, *, learner_message: str, detail: str) -> bool:
     return True
 
 
-def _record_run(run_id: int, session_id: int, definition, step, *, state, outcomes, points, passed, **fields):
-    """Record a running run's results and fold them into the step's best record.
+def _record_run(run_id: int, session_id: int, definition, step, *, kind, state, outcomes, points, passed, **fields):
+    """Record a running run (of ``kind``, which its caller knows) and fold its results into the step's best record.
 
-    Returns (run, graded, row, the steps this result newly opened).
+    Returns (graded, row, the steps this result newly opened).
 
     Returns None when the run is no longer running (the reaper ended it): a late result changes nothing.
     """
@@ -194,8 +195,7 @@ def _record_run(run_id: int, session_id: int, definition, step, *, state, outcom
         )
         if not recorded:
             return None
-        run = CheckRun.objects.get(pk=run_id)
-        if run.kind == CheckRun.Kind.CHECK:
+        if kind == CheckRun.Kind.CHECK:
             if graded:
                 record["check_points"] = max(float(record["check_points"]), float(points))
             record["checks_passed"] = bool(record["checks_passed"] or passed)
@@ -220,7 +220,7 @@ def _record_run(run_id: int, session_id: int, definition, step, *, state, outcom
         # (an ungraded run after a solution earns nothing, but it may still complete the lab).
         _publish_result(row, definition)
     newly_reached = [s for s in grading.reached_steps(definition, progress) if s not in reached_before]
-    return run, graded, row, newly_reached
+    return graded, row, newly_reached
 
 
 def _graded_result(run_id: int, session_id: int, definition, step, **run) -> bool:
@@ -229,7 +229,7 @@ def _graded_result(run_id: int, session_id: int, definition, step, **run) -> boo
     if recorded is None:
         log.info("check run %s had already ended; its late result is dropped", run_id)
         return False
-    _run, _graded, row, newly_reached = recorded
+    _graded, row, newly_reached = recorded
     with_setup = [step_id for step_id in newly_reached if definition.step(step_id).setup]
     if with_setup:
         # Sandbox work never runs in a web request (a flag is answered in one): the lab host does it.
@@ -298,31 +298,33 @@ def _time_cut(check, seconds: float):
     )
 
 
-def run_checks(run_id: int) -> CheckRunStatus | None:
+def run_checks(run_id: int) -> bool:
     """Worker side of Check: run a queued press's checks one by one and record the run (the grade's only source).
 
     Safe twice and at once: only the worker that moves the run queued → running works on it, progress
     is written after each check, and a result that arrives after the reaper ended the run is dropped.
     The checks together get ``CHECK_RUN_TIME_LIMIT`` seconds; what has not finished by then does not pass.
+    Returns whether this call took the run (and ended it); the page reads the result with
+    ``check_run_status``, so the worker does not read it back.
     """
     run = CheckRun.objects.select_related("session").filter(pk=run_id).first()
     if run is None or run.state != RunState.QUEUED:
-        return None
+        return False
     row = run.session
     if row.host and not _here(row.host):
         # Sent to another lab host: leave it queued; the reaper sends it to its host's queue again.
         # (A session with no host never got a sandbox: the run ends below without one.)
         log.warning("check run %s belongs to lab host %r, not this one; left queued", run_id, row.host)
-        return None
+        return False
     now = timezone.now()
     waited = (now - run.created).total_seconds()
     if waited >= int(labs_settings.CHECK_QUEUE_TIMEOUT):
         _abandon_run(run_id, learner_message=_busy_message(), detail=f"no worker started it for {waited:.0f} s")
-        return check_run_status(run_id)
+        return True
     if not CheckRun.objects.filter(pk=run_id, state=RunState.QUEUED).update(
         state=RunState.RUNNING, started_at=now, held_until=leases.lease_until(now)
     ):
-        return None  # another worker took it
+        return False  # another worker took it
 
     log.info("lab session %s: checks of step %s run on lab host %s", row.pk, run.step_id, sandbox_settings.LAB_HOST)
     try:
@@ -335,7 +337,7 @@ def run_checks(run_id: int) -> CheckRunStatus | None:
             learner_message=_("Your checks could not run just now. Please try again in a moment."),
             detail=f"{type(error).__name__}: {error}",
         )
-    return check_run_status(run_id)
+    return True
 
 
 def _busy_message() -> str:
@@ -425,6 +427,7 @@ def _execute_checks(run_id: int, session_id: int, step_id: str) -> None:
         session_id,
         definition,
         step,
+        kind=CheckRun.Kind.CHECK,
         state=RunState.TIMED_OUT if cut else RunState.DONE,
         outcomes=stored,
         points=sum(o["points"] for o in stored),

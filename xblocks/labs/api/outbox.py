@@ -48,7 +48,8 @@ def publish(topic: str, key: str, payload: dict[str, Any]) -> int:
     now = timezone.now()
     key = str(key)[:300]
     fields = {"payload": payload, "pending": True, "next_attempt_at": now, "attempts": 0, "last_error": ""}
-    with transaction.atomic():
+    # no savepoint of its own: an error here raises out of the caller's transaction, which rolls back
+    with transaction.atomic(savepoint=False):
         message_id = OutboxMessage.objects.filter(topic=topic, key=key).values_list("pk", flat=True).first()
         if message_id is None:
             try:
@@ -94,15 +95,23 @@ def deliver_message(message_id: int) -> bool:
         )
         if not claimed:
             return False  # another worker delivers it (it also delivers a newer version)
-        if not _deliver_claimed(message):
+        delivered = _deliver_claimed(message)
+        if delivered is None:
             return False
-        if not OutboxMessage.objects.filter(pk=message_id, pending=True).exists():
+        if delivered:
+            # the version sent was the latest when its mark committed: a newer one published after
+            # that queues its own delivery on commit (and the periodic job catches it otherwise)
             return True
     return False
 
 
-def _deliver_claimed(message: OutboxMessage) -> bool:
-    """Send a claimed message's signal and mark it delivered in one transaction; on failure, schedule a retry."""
+def _deliver_claimed(message: OutboxMessage) -> bool | None:
+    """Send a claimed message's signal and mark it delivered in one transaction; on failure, schedule a retry.
+
+    True when the version sent was still the row's (the mark also freed the lease), False when a newer
+    version was published meanwhile (the lease is freed here and the caller delivers that one next),
+    None when a receiver failed.
+    """
     now = timezone.now()
     try:
         topic = topics.get(message.topic)
@@ -116,7 +125,7 @@ def _deliver_claimed(message: OutboxMessage) -> bool:
                 ]
                 if failures:
                     raise DeliveryFailed("; ".join(failures))
-            OutboxMessage.objects.filter(pk=message.pk, version=message.version).update(
+            marked = OutboxMessage.objects.filter(pk=message.pk, version=message.version).update(
                 pending=False,
                 delivered_at=now,
                 lease_until=None,
@@ -124,8 +133,10 @@ def _deliver_claimed(message: OutboxMessage) -> bool:
                 last_error="",
                 updated=now,
             )
+        if marked:
+            return True
         OutboxMessage.objects.filter(pk=message.pk, lease_until__isnull=False).update(lease_until=None)
-        return True
+        return False
     except Exception as error:
         failures = message.attempts + 1
         delay = topics.retry_delay(failures)
@@ -146,7 +157,7 @@ def _deliver_claimed(message: OutboxMessage) -> bool:
             delay,
             error,
         )
-        return False
+        return None
 
 
 def deliver_now(message_ids: list[int]) -> int:

@@ -68,6 +68,7 @@ def submit_flag(session_id: int, step_id: str, flag_id: str, answer: str) -> Che
             session_id,
             definition,
             step,
+            kind=CheckRun.Kind.FLAG,
             state=RunState.DONE,
             outcomes=[outcome],
             points=points,

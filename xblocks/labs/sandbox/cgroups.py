@@ -103,8 +103,15 @@ class CgroupDriver(abc.ABC):
         return check
 
     def family(self, cgroup_id: str) -> list[str]:
-        """``cgroup_id`` and the cgroups of its checks (``<id>.<name>`` beside it), those that exist."""
+        """``cgroup_id`` and the cgroups of its checks (``<id>.<name>`` beside it), those that exist.
+
+        A check's own cgroup (``<sandbox>.<name>``: sandbox ids have no dot, ``create_check`` refuses
+        one) has no checks, so it is not looked for among every sandbox's cgroups: the kill and
+        removal that end each check do not read a directory that grows with the live labs.
+        """
         found = [cgroup_id]
+        if "." in cgroup_id:
+            return found
         prefix = cgroup_id + "."
         for parent in {path.parent for path in self.paths(cgroup_id)}:
             with contextlib.suppress(FileNotFoundError, NotADirectoryError), os.scandir(parent) as entries:
