@@ -90,7 +90,10 @@ def _export(block) -> bytes:
 
 def test_the_course_reaches_every_kafaat_block_of_its_units():
     tags = [child.tag for _name, node in KAFAAT_VERTICALS for child in node if isinstance(child.tag, str)]
-    assert tags.count("kafaat_lab") == 3 and tags.count("kafaat_certification") == 1
+    labs_in_units = sum(
+        len(etree.parse(str(path)).getroot().findall("kafaat_lab")) for path in (COURSE / "vertical").glob("*.xml")
+    )
+    assert tags.count("kafaat_lab") == labs_in_units >= 12 and tags.count("kafaat_certification") == 1
 
 
 @pytest.mark.parametrize("name,vertical", KAFAAT_VERTICALS, ids=[name for name, _ in KAFAAT_VERTICALS])

@@ -48,6 +48,9 @@ def test_every_kafaat_url_resolves_to_its_view_and_answers(project, cert_world, 
         "version": certificate.track.version,
         "cohort_id": cert_world.cohort_a.id,
         "public_id": getattr(export, "public_id", "no-such-export"),
+        "offer_id": 987654,  # none such: the page must answer a clear refusal, not an error
+        "report_id": 987654,
+        "fmt": "pdf",
     }
     routes = _kafaat_routes(project)
     assert routes, "no Kafaat route mounted"
