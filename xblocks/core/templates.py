@@ -28,6 +28,12 @@ def _template(package: str, name: str):
     return _engine().from_string(resource_text(package, f"templates/{name}"))
 
 
+def template(package: str, name: str):
+    """A compiled package template, for ``{% extends base %}`` (the engine has no loader: a page names its
+    base through a context value)."""
+    return _template(package, name)
+
+
 def _mark(value: Any, html_keys: frozenset[str]) -> Any:
     if isinstance(value, dict):
         return {

@@ -316,6 +316,7 @@ def _page(request, template: str, title: str, current: str, context: dict, *, de
             "csrf_token": get_token(request),
             "page_title": title,
             "nav": nav,
+            "base": templates.template("xblocks.partnership", "kafaat_partnership/page.html"),
             **context,
         },
     )
