@@ -39,6 +39,14 @@ def register(name: str, parser: argparse.ArgumentParser) -> None:
     test.add_argument("--keep", action="store_true", help="leave each sandbox running after its test (prints its id)")
     test.add_argument("--junit", metavar="FILE", help="also write the results as JUnit XML (for CI test reports)")
     test.add_argument("--seed", metavar="HEX", help="parameter seed in hex, to reproduce a run (default: random)")
+    test.add_argument(
+        "--draws",
+        type=int,
+        default=1,
+        metavar="N",
+        help="test each lab with <param>s under N parameter draws, to find values its checks or solves do not "
+        "survive (default 1; each failing draw prints the --seed that reproduces it)",
+    )
     test.add_argument("--backend", metavar="NAME", help="sandbox backend (default: the configured one)")
     test.add_argument(
         "--record",
@@ -299,6 +307,31 @@ class Progress:
         with self.lock:
             self.done += 1
             print(report.render(), flush=True)
+
+
+def test_jobs(sources: list[LabSource], seed: bytes, draws: int) -> list[tuple[LabSource, bytes, str]]:
+    """(lab, seed, label) for each run: labs with parameters once per draw, the others once.
+
+    The first draw uses the run's seed itself and the others seeds derived from it, so a whole run
+    reproduces from its seed and one failing draw from the seed its label names.
+    """
+    import hashlib  # pylint: disable=import-outside-toplevel
+
+    from xblocks.labs.definition import LabDefinitionError, parse_lab  # pylint: disable=import-outside-toplevel
+
+    jobs = []
+    for item in sources:
+        try:
+            has_params = draws > 1 and not item.error and bool(parse_lab(item.source).params)
+        except LabDefinitionError:
+            has_params = False  # test_lab reports the invalid definition once
+        if not has_params:
+            jobs.append((item, seed, ""))
+            continue
+        for draw in range(draws):
+            one = seed if draw == 0 else hashlib.sha256(seed + draw.to_bytes(4, "big")).digest()[:16]
+            jobs.append((item, one, f"draw {draw + 1}/{draws}, --seed {one.hex()}"))
+    return jobs
 
 
 def test_lab(item: LabSource, backend, seed: bytes, keep: bool, progress: Progress) -> LabReport:
@@ -580,29 +613,37 @@ def test_command(args: argparse.Namespace) -> int:
     except ValueError:
         print("kafaat lab test: --seed must be hexadecimal", file=sys.stderr)
         return 2
+    if args.draws < 1:
+        print("kafaat lab test: --draws must be 1 or more", file=sys.stderr)
+        return 2
     try:
         backend = get_backend(args.backend)
     except (SandboxError, ImportError) as error:
         print(f"kafaat lab test: no sandbox backend: {error}", file=sys.stderr)
         return 1
+    jobs = test_jobs(sources, seed, args.draws)
     print(
-        f"testing {len(sources)} lab{'s' if len(sources) != 1 else ''} with seed {seed.hex()} on {backend.name}",
+        f"testing {len(sources)} lab{'s' if len(sources) != 1 else ''} with seed {seed.hex()} on {backend.name}"
+        + (f", {_count(len(jobs), 'run')} for {args.draws} parameter draws" if args.draws > 1 else ""),
         file=sys.stderr,
     )
-    progress = Progress(len(sources))
+    progress = Progress(len(jobs))
     started = time.monotonic()
 
-    def one(item: LabSource) -> LabReport:
+    def one(job: tuple[LabSource, bytes, str]) -> LabReport:
+        item, draw_seed, label = job
         try:
-            report = test_lab(item, backend, seed, args.keep, progress)
+            report = test_lab(item, backend, draw_seed, args.keep, progress)
         except Exception as error:  # one broken lab must not hide the others
             report = LabReport(where=item.where)
             report.add(False, "unexpected error", detail=f"{type(error).__name__}: {error}")
+        if label:
+            report.where = f"{report.where} [{label}]"
         progress.finish(report)
         return report
 
     with ThreadPoolExecutor(max_workers=max(1, args.jobs)) as pool:
-        reports = list(pool.map(one, sources))
+        reports = list(pool.map(one, jobs))
     failed = [report for report in reports if not report.ok]
     if args.junit:
         pathlib.Path(args.junit).write_bytes(junit_xml(reports))

@@ -288,3 +288,35 @@ def test_lab_test_fails_a_printed_feedback_key_the_labs_own_language_lacks(tmp_p
     assert main(["lab", "test", lab]) == 1
     out = capsys.readouterr().out
     assert "feedback keys missing lack a <feedback>" in out and "missing (en)" in out
+
+
+SOME_DRAWS_FAIL = """<kafaat_lab display_name="Fails for half its values" time_limit="5" idle_timeout="5">
+  <param name="n" kind="number" min="0" max="1"/>
+  <setup>echo {{ lab.param.n }} > /root/n</setup>
+  <step id="one" title="One">
+    <check id="answer">test -f /tmp/answer</check>
+    <solve>[ "$(cat /root/n)" = 1 ] || touch /tmp/answer</solve>
+  </step>
+</kafaat_lab>
+"""
+
+
+@pytest.mark.sandbox
+def test_lab_test_draws_finds_parameter_values_a_solve_does_not_survive_and_names_their_seed(tmp_path, capsys):
+    lab, plain = _write(tmp_path, "draws.xml", SOME_DRAWS_FAIL), _write(tmp_path, "plain.xml", PASSES_WHEN_FRESH)
+    # One seed passes this lab (n=0): a single run hides the values its solve does not survive.
+    passing = next(
+        seed
+        for seed in ("00", "01", "02", "03", "04", "05", "06", "07")
+        if main(["lab", "test", "--seed", seed, lab]) == 0
+    )
+    capsys.readouterr()
+    assert main(["lab", "test", "--seed", passing, "--draws", "8", lab, plain]) == 1
+    out, err = capsys.readouterr()
+    assert "9 runs for 8 parameter draws" in err  # eight draws of the lab with a param, one of the other
+    heads = [line for line in out.splitlines() if line.startswith(("PASS", "FAIL")) and "draws.xml" in line]
+    assert len(heads) == 8 and any(h.startswith("PASS") for h in heads) and any(h.startswith("FAIL") for h in heads)
+    failing = next(h for h in heads if h.startswith("FAIL"))
+    seed = failing.split("--seed ")[1].split("]")[0]
+    assert main(["lab", "test", "--seed", seed, lab]) == 1  # the named seed reproduces the failing draw alone
+    assert main(["lab", "test", "--draws", "0", lab]) == 2
