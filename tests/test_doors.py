@@ -109,6 +109,7 @@ DOORS = {
         "terminal_target",
         "terminal_token",
         "transcript",
+        "transcript_machines",
     ],
     "xblocks.labs.terminal.api": [
         "TerminalDenied",
@@ -125,6 +126,7 @@ DOORS = {
         "record_activity",
         "service_origin",
         "transcript",
+        "transcript_machines",
     ],
     "xblocks.certification.api": [
         "CHANGE_OPERATIONS",

@@ -61,7 +61,8 @@ def test_a_learner_types_in_the_lab_terminal_and_reads_the_output(live_server, t
     page.keyboard.press("Enter")
     rows.filter(has_text="survived-5").wait_for(timeout=10_000)
 
-    # An output flood: the page keeps answering and a keystroke gets through within a second or so.
+    # An output flood: the page keeps answering and a keystroke gets through within a second or so
+    # (the bounds leave room for a loaded CI machine: a drowned page stalls far longer, or for good).
     page.keyboard.type("yes kafaat-flood")
     page.keyboard.press("Enter")
     rows.filter(has_text=re.compile(r"kafaat-flood\s*kafaat-flood")).wait_for(timeout=5_000)
@@ -69,13 +70,13 @@ def test_a_learner_types_in_the_lab_terminal_and_reads_the_output(live_server, t
         time.sleep(0.5)
         started = time.monotonic()
         page.evaluate("() => document.querySelectorAll('.xterm-rows > div').length")
-        assert time.monotonic() - started < 1.0  # the page's main thread is not drowned
+        assert time.monotonic() - started < 3.0  # the page's main thread is not drowned
     page.keyboard.press("Control+C")
     page.keyboard.type("echo after-flood-$((5*5))")
     page.keyboard.press("Enter")
     started = time.monotonic()
     rows.filter(has_text="after-flood-25").wait_for(timeout=5_000)
-    assert time.monotonic() - started < 2.0
+    assert time.monotonic() - started < 4.0
 
     # Escape then Tab moves the focus out of the terminal (a keyboard trap otherwise).
     page.keyboard.press("Escape")

@@ -395,3 +395,39 @@ def test_the_reconciler_destroys_a_lab_of_machines_no_live_session_owns_and_keep
     assert not {stray.machine(name).id for name in stray.machines} & set(report.destroyed)
     assert not (backend.root / stray.machine("two").id).exists()
     assert live.id not in report.destroyed and backend.alive(live)
+
+
+TARGET_FIRST_LAB = """<kafaat_lab display_name="Target first" time_limit="20">
+  <machine name="target" terminal="false"/>
+  <machine name="attacker"/>
+  <machine name="helper"/>
+  <step id="s" title="Scan">
+    <check id="on-attacker" machine="attacker"><![CDATA[grep -qx 'nmap target' && ! grep -q 'cat notes']]></check>
+    <check id="on-helper" machine="helper"><![CDATA[grep -qx 'cat notes' && ! grep -q nmap]]></check>
+    <check id="on-target" machine="target"><![CDATA[test "$(wc -c)" = 0]]></check>
+  </step>
+</kafaat_lab>"""
+
+
+def test_no_shell_opens_on_a_first_machine_without_a_terminal_and_each_check_reads_its_machines_history(
+    lab_factory, backend, cleanup
+):
+    from xblocks.labs.terminal import api as terminal_api
+    from xblocks.labs.terminal.models import TerminalToken
+
+    lab = lab_factory(TARGET_FIRST_LAB)
+    session_id = start_ready(lab)["session_id"]
+    # asked for no machine (the page's first tab, the status's token, a hostile {}), the token opens the
+    # first machine that has a terminal, never the target
+    with_status = lab.ok("status", {"terminal": True})
+    assert with_status["terminal"]["token"]
+    for data in ({}, {"machine": ""}, {"machine": None}):
+        assert lab.ok("terminal_token", data)["token"]
+    assert set(TerminalToken.objects.filter(session_id=session_id).values_list("machine", flat=True)) == {"attacker"}
+    for machine in ("target", "nowhere"):
+        assert lab.call("terminal_token", {"machine": machine})[0] == 400
+    # what the learner typed on each machine (as the gateway records it) reaches that machine's checks only
+    terminal_api.append_transcript(session_id, 1, "", b"nmap target\n", size=0, truncated=False, machine="attacker")
+    terminal_api.append_transcript(session_id, 1, "", b"cat notes\n", size=0, truncated=False, machine="helper")
+    results = {r["id"]: r["passed"] for r in lab.ok("check", {"step": "s"})["results"]}
+    assert results == {"on-attacker": True, "on-helper": True, "on-target": True}, results

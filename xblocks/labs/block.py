@@ -418,7 +418,7 @@ class LabBlock(CompletableXBlockMixin, XBlock):
         if status.state != "ready" or status.session_id is None:
             return reply
         try:
-            reply["terminal"] = self._mint(requester.user, status.session_id, "rw")
+            reply["terminal"] = self._mint(requester.user, status.session_id, "rw", machine=self._terminal_machine({}))
         except JsonHandlerError:
             log.info("no terminal token with the status of session %s", status.session_id)
         return reply
@@ -534,14 +534,19 @@ class LabBlock(CompletableXBlockMixin, XBlock):
         return self._mint(requester.user, session_id, "rw", machine=machine)
 
     def _terminal_machine(self, data) -> str:
-        """The machine a terminal is asked for: "" (the first), or a machine of the lab that has a terminal."""
+        """The machine a terminal is asked for, as a token names it: "" for the lab's first machine, else its name.
+
+        No machine asked means the first machine *with a terminal*: a lab whose first machine has
+        ``terminal="false"`` (a target the learner must not get a shell on) opens its first terminal
+        machine, never that one.
+        """
         machine = (data or {}).get("machine") if isinstance(data, dict) else None
-        if machine in (None, ""):
-            return ""
         definition = self._valid_definition()
+        if machine in (None, ""):
+            machine = next(iter(definition.terminals), None)
         if not isinstance(machine, str) or machine not in definition.terminals:
             raise _refuse(400, _("This lab has no terminal on that machine."))
-        return machine
+        return "" if machine == definition.all_machines[0].name else machine
 
     @XBlock.json_handler
     def service_token(self, data, suffix=""):
@@ -636,9 +641,16 @@ class LabBlock(CompletableXBlockMixin, XBlock):
 
     @XBlock.json_handler
     def staff_transcript(self, data, suffix=""):
+        """The recorded terminal of one machine of a learner's lab (the one asked, else the first with a terminal)."""
         self._staff()
         session_id = self._staff_session(data)
-        return {"session_id": session_id, "cast": api.transcript(session_id)}
+        machine = self._terminal_machine(data)
+        return {
+            "session_id": session_id,
+            "machine": machine,
+            "cast": api.transcript(session_id, machine),
+            "recorded": api.transcript_machines(session_id),
+        }
 
     # ------------------------------------------------------------------ Studio handlers
 

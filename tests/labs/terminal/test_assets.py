@@ -98,3 +98,19 @@ def test_staff_see_who_watched_whose_terminal_in_the_admin(admin_client, django_
     assert b"watcher" in page.content and b"42" in page.content
     assert admin_client.get("/admin/kafaat_terminal/transcript/").status_code == 200
     assert admin_client.get("/admin/kafaat_terminal/terminaltoken/").status_code == 200
+
+
+@pytest.mark.django_db
+def test_the_admin_shows_each_machines_transcript_with_its_own_command_history(admin_client):
+    from xblocks.labs.terminal import api
+    from xblocks.labs.terminal.models import Transcript
+
+    api.append_transcript(42, 1, '[0.1,"o","a"]\n', b"ls /first\n", size=14, truncated=False)
+    api.append_transcript(42, 1, '[0.1,"o","b"]\n', b"nmap portal\n", size=14, truncated=False, machine="attacker")
+    listing = admin_client.get("/admin/kafaat_terminal/transcript/")
+    assert listing.status_code == 200 and b"attacker" in listing.content
+    for machine, typed, other in (("", b"ls /first", b"nmap portal"), ("attacker", b"nmap portal", b"ls /first")):
+        row = Transcript.objects.get(session_id=42, machine=machine)
+        page = admin_client.get(f"/admin/kafaat_terminal/transcript/{row.pk}/change/")
+        assert page.status_code == 200, machine
+        assert typed in page.content and other not in page.content

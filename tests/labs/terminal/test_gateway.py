@@ -327,3 +327,37 @@ def test_a_session_whose_sandbox_is_gone_gets_an_error_and_no_shell(gateway, mak
         return closed.value.rcvd.code, term.controls, bytes(term.output)
 
     assert asyncio.run(scenario()) == (4011, [{"type": "error", "reason": "unavailable"}], b"")
+
+
+def test_each_machine_of_a_lab_has_its_own_transcript_and_history(gateway, make_user, lab_session):
+    from xblocks.labs.sandbox.base import MachineSpec, SandboxSpec, get_backend
+
+    backend = get_backend()
+    label = f"kafaat-terminal-test-{uuid.uuid4().hex[:8]}"
+    handle = backend.create(SandboxSpec(machines=(MachineSpec("one"), MachineSpec("two")), label=label))
+    try:
+        alice = make_user("alice")
+        session = lab_session(alice, handle=handle)
+
+        async def scenario():
+            for machine, command, answer in (
+                ("", "echo on-$(hostname)", b"on-one"),
+                ("two", "echo at-$(hostname)", b"at-two"),
+            ):
+                grant = await sync_to_async(api.mint_token)(
+                    user=alice, session_id=session.pk, mode="rw", machine=machine
+                )
+                term = await ready(await connect(gateway.url(session.pk), grant["token"]))
+                await term.type(command + "\r")
+                await term.expect(answer)
+                await term.ws.close()
+
+        asyncio.run(scenario())
+        first = wait_for(lambda: api.command_history(session.pk, ""))
+        second = wait_for(lambda: api.command_history(session.pk, "two"))
+        assert first.splitlines() == [b"echo on-$(hostname)"] and second.splitlines() == [b"echo at-$(hostname)"]
+        assert api.transcript_machines(session.pk) == ["", "two"]
+        assert "on-one" in api.transcript(session.pk, "") and "on-one" not in api.transcript(session.pk, "two")
+        assert "at-two" in api.transcript(session.pk, "two") and "at-two" not in api.transcript(session.pk, "")
+    finally:
+        backend.destroy(handle)

@@ -34,6 +34,7 @@ from xblocks.labs.api.gateway import (
     terminal_target,
     terminal_token,
     transcript,
+    transcript_machines,
 )
 from xblocks.labs.api.hosts import (
     gateway_url,
@@ -148,4 +149,5 @@ __all__ = [
     "services",
     "services_enabled",
     "transcript",
+    "transcript_machines",
 ]

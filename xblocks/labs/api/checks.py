@@ -47,12 +47,15 @@ log = logging.getLogger(__name__)
 S = SessionState
 
 
-def _command_history(session_id: int) -> bytes:
+def _command_history(session_id: int, handle: SandboxHandle, machine: str) -> bytes:
+    """What the learner typed in the shell of the check's ``machine``, the check's standard input."""
     terminal_api = _terminal_door()
     if terminal_api is None:  # the gateway is an optional app; checks then get no history
         return b""
+    if not handle.machines or machine == handle.machines[0]:
+        machine = ""  # the gateway records the first (or only) machine's shell under ""
     try:
-        return terminal_api.command_history(session_id) or b""
+        return terminal_api.command_history(session_id, machine) or b""
     except Exception:  # a broken history must not stop the checks: they run without it
         log.exception("lab session %s: command history unavailable", session_id)
         return b""
@@ -359,7 +362,7 @@ def _execute_checks(run_id: int, session_id: int, step_id: str) -> None:
     definition = _rendered(row)
     step = definition.step(step_id)
     handle = SandboxHandle.from_json(row.handle)
-    stdin = _command_history(session_id)
+    histories: dict[str, bytes] = {}
     backend = _backend(handle.backend)
     budget = float(labs_settings.CHECK_RUN_TIME_LIMIT)
     started = time.monotonic()
@@ -370,9 +373,14 @@ def _execute_checks(run_id: int, session_id: int, step_id: str) -> None:
             outcomes.append(_time_cut(check, budget))
             cut = True
             continue
+        if check.machine not in histories:
+            histories[check.machine] = _command_history(session_id, handle, check.machine)
         try:
             outcome = runner.run_check(
-                backend, handle, dataclasses.replace(check, timeout=min(float(check.timeout), remaining)), stdin=stdin
+                backend,
+                handle,
+                dataclasses.replace(check, timeout=min(float(check.timeout), remaining)),
+                stdin=histories[check.machine],
             )
         except SandboxNotFound as error:
             message = _("Your lab environment stopped unexpectedly. Start the lab again; your progress is kept.")

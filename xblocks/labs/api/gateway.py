@@ -144,9 +144,16 @@ def terminal_token(user, session_id: int, *, mode: str, attached_by=None, machin
     return terminal_api.mint_token(user=user, session_id=session_id, mode=mode, attached_by=attached_by, **options)
 
 
-def transcript(session_id: int) -> str | None:
+def transcript(session_id: int, machine: str = "") -> str | None:
+    """The recorded terminal of the session's ``machine`` ("": its first), asciinema v2; None if none."""
     terminal_api = _terminal_door()
-    return terminal_api.transcript(session_id) if terminal_api is not None else None
+    return terminal_api.transcript(session_id, machine) if terminal_api is not None else None
+
+
+def transcript_machines(session_id: int) -> list[str]:
+    """The session's machines that have a recorded terminal ("" is the first)."""
+    terminal_api = _terminal_door()
+    return terminal_api.transcript_machines(session_id) if terminal_api is not None else []
 
 
 def add_terminal_assets(frag, resource_url) -> bool:

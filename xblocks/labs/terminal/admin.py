@@ -2,6 +2,7 @@
 
 from django.contrib import admin
 
+from xblocks.labs.terminal import api
 from xblocks.labs.terminal.models import StaffAttach, TerminalToken, Transcript
 
 
@@ -25,14 +26,13 @@ class StaffAttachAdmin(ReadOnlyAdmin):
 
 @admin.register(Transcript)
 class TranscriptAdmin(ReadOnlyAdmin):
-    list_display = ("session_id", "started_at", "updated_at", "size", "truncated")
-    search_fields = ("=session_id",)
-    exclude = ("history",)
+    list_display = ("session_id", "machine", "started_at", "updated_at", "size", "truncated")
+    search_fields = ("=session_id", "machine")
     readonly_fields = ("command_lines",)
 
     @admin.display(description="command history")
     def command_lines(self, obj):
-        return bytes(obj.history).decode("utf-8", "replace")
+        return api.command_history(obj.session_id, obj.machine).decode("utf-8", "replace")
 
 
 @admin.register(TerminalToken)

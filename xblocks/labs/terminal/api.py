@@ -232,11 +232,14 @@ def record_activity(session_id: int) -> None:
     sessions().record_activity(session_id)
 
 
-def open_transcript(session_id: int, width: int, height: int) -> TranscriptState:
-    """The session's transcript (created on first use): where recording continues from."""
+def open_transcript(session_id: int, width: int, height: int, machine: str = "") -> TranscriptState:
+    """The transcript of the session's ``machine`` ("": its first; created on first use): where recording
+    continues from."""
     now = timezone.now()
     row, _created = Transcript.objects.get_or_create(
-        session_id=session_id, defaults={"width": width, "height": height, "started_at": now, "updated_at": now}
+        session_id=session_id,
+        machine=machine,
+        defaults={"width": width, "height": height, "started_at": now, "updated_at": now},
     )
     chunks = row.chunks.aggregate(last=Max("seq"), history=Sum(Length("history")))
     return TranscriptState(
@@ -248,16 +251,21 @@ def open_transcript(session_id: int, width: int, height: int) -> TranscriptState
     )
 
 
-def append_transcript(session_id: int, seq: int, events: str, history: bytes, *, size: int, truncated: bool) -> None:
-    """Store one flushed run of events and completed input lines (chunk ``seq``) of the session.
+def append_transcript(
+    session_id: int, seq: int, events: str, history: bytes, *, size: int, truncated: bool, machine: str = ""
+) -> None:
+    """Store one flushed run of events and completed input lines (chunk ``seq``) of the session's ``machine``.
 
     Two statements on the common path: the gateway calls this from a thread of its event loop's
     process, and every millisecond of ORM work here competes with keystrokes for the GIL.
     """
     now = timezone.now()
-    transcript_id = Transcript.objects.filter(session_id=session_id).values_list("pk", flat=True).first()
+    rows = Transcript.objects.filter(session_id=session_id, machine=machine)
+    transcript_id = rows.values_list("pk", flat=True).first()
     if transcript_id is None:  # purged while the shell lived on: start again rather than lose the rest
-        transcript_id = Transcript.objects.create(session_id=session_id, started_at=now, updated_at=now).pk
+        transcript_id = Transcript.objects.create(
+            session_id=session_id, machine=machine, started_at=now, updated_at=now
+        ).pk
     TranscriptChunk.objects.create(transcript_id=transcript_id, seq=seq, events=events, history=history)
     # flushes may land out of order: size only grows and truncation is never undone
     changes = {"updated_at": now, "size": Greatest(F("size"), Value(size))}
@@ -266,9 +274,10 @@ def append_transcript(session_id: int, seq: int, events: str, history: bytes, *,
     Transcript.objects.filter(pk=transcript_id).update(**changes)
 
 
-def transcript(session_id: int) -> str | None:
-    """The session's terminal as asciinema v2 cast text, for staff replay; ``None`` if never opened."""
-    row = Transcript.objects.filter(session_id=session_id).first()
+def transcript(session_id: int, machine: str = "") -> str | None:
+    """The terminal of the session's ``machine`` as asciinema v2 cast text, for staff replay; ``None`` if
+    never opened."""
+    row = Transcript.objects.filter(session_id=session_id, machine=machine).first()
     if row is None:
         return None
     parts = [recording.header(row.width, row.height, row.started_at.timestamp()) + "\n"]
@@ -276,9 +285,17 @@ def transcript(session_id: int) -> str | None:
     return "".join(parts)
 
 
-def command_history(session_id: int) -> bytes:
-    """The learner's input lines as recorded by the gateway, one per line (empty if none)."""
-    chunks = TranscriptChunk.objects.filter(transcript__session_id=session_id).order_by("seq")
+def transcript_machines(session_id: int) -> list[str]:
+    """The machines of the session that have a recorded terminal ("" is the first), first one first."""
+    return sorted(Transcript.objects.filter(session_id=session_id).values_list("machine", flat=True))
+
+
+def command_history(session_id: int, machine: str = "") -> bytes:
+    """The learner's input lines in the shell of the session's ``machine`` ("": its first) as recorded by the
+    gateway, one per line (empty if none): a check receives its own machine's."""
+    chunks = TranscriptChunk.objects.filter(transcript__session_id=session_id, transcript__machine=machine).order_by(
+        "seq"
+    )
     return b"".join(bytes(history) for history in chunks.values_list("history", flat=True))
 
 
@@ -309,6 +326,7 @@ __all__ = [
     "open_transcript",
     "append_transcript",
     "transcript",
+    "transcript_machines",
     "command_history",
     "delete_transcript",
     "purge_expired",

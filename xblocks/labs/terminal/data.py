@@ -27,8 +27,8 @@ class TokenClaim:
 
     ``viewer_id`` is the person accountable for the connection (the staff member for a watch);
     ``attach_id`` names the audit row of a staff watch, ``None`` for the learner's own terminal.
-    ``machine`` names the lab's machine the shell runs on (``""`` for the first, whose shell is the
-    one recorded in the session's transcript).
+    ``machine`` names the lab's machine the shell runs on (``""`` for the first); each machine's shell
+    is recorded in a transcript of its own.
     """
 
     user_id: int

@@ -59,9 +59,11 @@ class StaffAttach(models.Model):
 
 
 class Transcript(models.Model):
-    """The asciinema v2 recording of one lab session's terminal; output and input in ordered chunks."""
+    """The asciinema v2 recording of one machine's terminal in a lab session; output and input in ordered chunks."""
 
-    session_id = models.BigIntegerField(unique=True)
+    session_id = models.BigIntegerField()
+    # The machine whose shell this records: "" is the lab's first (its only, for one machine).
+    machine = models.CharField(max_length=32, blank=True, default="")
     width = models.PositiveIntegerField(default=80)
     height = models.PositiveIntegerField(default=24)
     started_at = models.DateTimeField()
@@ -71,9 +73,10 @@ class Transcript(models.Model):
 
     class Meta:
         verbose_name = _("terminal transcript")
+        constraints = [models.UniqueConstraint(fields=["session_id", "machine"], name="kafaat_transcript_machine")]
 
     def __str__(self) -> str:
-        return f"transcript of session {self.session_id}"
+        return f"transcript of session {self.session_id}" + (f" ({self.machine})" if self.machine else "")
 
 
 class TranscriptChunk(models.Model):

@@ -1,4 +1,4 @@
-"""The gateway's shell registry: one PTY per lab session, shared by its websockets, outliving them.
+"""The gateway's shell registry: one PTY per lab session and machine, shared by its websockets, outliving them.
 
 A ``Shell`` owns the PTY that ``backend.open_pty`` returned, a ring buffer of recent output (replayed
 when a browser re-attaches), the transcript recorder and the flow control: output is counted per
@@ -112,8 +112,8 @@ class Shell:
     ):
         self.registry = registry
         self.session_id = session_id
-        # A lab's first machine ("") is recorded in the session's transcript; other machines' shells
-        # are not (one transcript per session: two interleaved screens would replay as noise).
+        # "" is the lab's first machine; each machine's shell has a transcript and history of its own
+        # (two interleaved screens would replay as noise, and a check reads its own machine's history).
         self.machine = machine
         self.handle_id = handle_id
         self.pty = pty
@@ -297,8 +297,6 @@ class Shell:
         if not self.recorder.pending():
             return
         seq, events, history = self.recorder.take()
-        if self.machine:
-            return
         self._in_thread(
             api.append_transcript,
             self.session_id,
@@ -307,6 +305,7 @@ class Shell:
             history,
             size=self.recorder.size,
             truncated=self.recorder.truncated,
+            machine=self.machine,
         )
 
     def _in_thread(self, func, *args, **kwargs) -> None:
@@ -319,7 +318,7 @@ class ShellRegistry:
     def __init__(self) -> None:
         self._shells: dict[tuple[int, str], Shell] = {}  # by (session, machine)
         self._locks: dict[tuple[int, str], asyncio.Lock] = {}
-        self._next_seq: dict[int, int] = {}
+        self._next_seq: dict[tuple[int, str], int] = {}  # by (session, machine)
         self._tasks: set[asyncio.Task] = set()
 
     def get(self, session_id: int, machine: str = "") -> Shell | None:
@@ -347,14 +346,14 @@ class ShellRegistry:
         pty = await asyncio.get_running_loop().run_in_executor(
             None, lambda: bridge(backend.open_pty(claim.handle, cols=cols, rows=rows))
         )
-        state = await database_sync_to_async(api.open_transcript)(claim.session_id, cols, rows)
+        state = await database_sync_to_async(api.open_transcript)(claim.session_id, cols, rows, claim.machine)
         recorder = Recorder(
             started_at=state.started_at,
             size=state.size,
             truncated=state.truncated,
             max_bytes=int(terminal_settings.TERMINAL_TRANSCRIPT_MAX_BYTES),
             # the previous shell's last flush may still be on its way to the database
-            next_seq=max(state.next_seq, 0 if claim.machine else self._next_seq.pop(claim.session_id, 0)),
+            next_seq=max(state.next_seq, self._next_seq.pop((claim.session_id, claim.machine), 0)),
             history_size=state.history_size,
             max_history=int(terminal_settings.TERMINAL_HISTORY_MAX_BYTES),
         )
@@ -364,8 +363,7 @@ class ShellRegistry:
     def forget(self, shell: Shell) -> None:
         if self._shells.get((shell.session_id, shell.machine)) is shell:
             del self._shells[(shell.session_id, shell.machine)]
-        if not shell.machine:
-            self._next_seq[shell.session_id] = shell.recorder.next_seq + 1
+        self._next_seq[(shell.session_id, shell.machine)] = shell.recorder.next_seq + 1
 
     def spawn(self, awaitable, what: str = "") -> None:
         task = asyncio.get_running_loop().create_task(awaitable)

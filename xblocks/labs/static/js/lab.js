@@ -785,7 +785,8 @@ function KafaatLabBlock(runtime, element, args) {
           });
         }
         staffButton(actions, fmt(_("Replay %(name)s's terminal"), who), function () {
-          post("staff_transcript", { session_id: s.session_id }).then(function (body) {
+          /* a lab of several machines: the recording of the machine whose tab is selected above */
+          post("staff_transcript", state.machine ? { session_id: s.session_id, machine: state.machine } : { session_id: s.session_id }).then(function (body) {
             var screen = openViewer(fmt(_("Replay of %(name)s's terminal"), who));
             if (!body.cast) { screen.textContent = _("No terminal recording for this lab."); return; }
             viewer = window.KafaatTerminal ? window.KafaatTerminal.replay(screen, body.cast, { i18n: i18n }) : null;
