@@ -140,3 +140,39 @@ def _failing_after(seconds: float) -> selftest.SelfTestReport:
     return selftest.SelfTestReport(
         cases=(selftest.CaseResult("egress", "8-9", False, "reachable: 10.0.0.1:80", 0.1),), seconds=seconds
     )
+
+
+def _scripted(outcomes):
+    """A case that fails or passes in turn, as ``outcomes`` says, counting its tries."""
+    tries = []
+
+    def case(_ctx):
+        tries.append(1)
+        if not outcomes[len(tries) - 1]:
+            raise selftest.Escape(f"try {len(tries)} escaped")
+        return f"try {len(tries)} held"
+
+    return case, tries
+
+
+def test_a_time_bound_limit_that_acts_late_once_is_tried_again_and_an_escape_never_is(local_backend, monkeypatch):
+    monkeypatch.setattr(selftest, "RETRY_PAUSE", 0.0)
+    late_limit, limit_tries = _scripted([False, True])
+    escape_once, escape_tries = _scripted([False, True])
+    always_late, always_tries = _scripted([False, False])
+    monkeypatch.setattr(
+        selftest,
+        "_cases",
+        lambda: [
+            ("cpu_quota", "3", late_limit),
+            ("other_homes", "10", escape_once),
+            ("wall_timeout", "4", always_late),
+        ],
+    )
+    report = selftest.run(local_backend)
+    results = {case.name: case for case in report.cases}
+    assert results["cpu_quota"].passed and len(limit_tries) == 2
+    assert "second try" in results["cpu_quota"].detail and "try 1 escaped" in results["cpu_quota"].detail
+    assert not results["other_homes"].passed and len(escape_tries) == 1  # an escape once is an escape
+    assert not results["wall_timeout"].passed and len(always_tries) == 2  # late twice: it fails
+    assert not report.passed

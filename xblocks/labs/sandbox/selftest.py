@@ -24,7 +24,7 @@ import pathlib
 import threading
 import time
 from collections.abc import Callable, Iterator
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
 from xblocks.labs.sandbox import requirements as host_requirements
 from xblocks.labs.sandbox.base import Backend, Limits, SandboxHandle, SandboxSpec, User
@@ -120,6 +120,30 @@ def _cases() -> list[tuple[str, str, Callable[[Context], str]]]:
     ]
 
 
+# Cases whose defence is a limit that must act within some time (a fork bomb meeting its pids limit, a
+# busy loop its CPU quota, a sleep its wall limit): on a host under a class's load the limit can act
+# late, so such a case is tried once more before it counts as failed. A case that proves no escape
+# (a file, a process, a socket of another sandbox or of the host reached) is never tried again.
+RETRIED_UNDER_LOAD = frozenset({"fork_bomb", "cpu_quota", "wall_timeout"})
+RETRY_PAUSE = 1.0  # seconds between the two tries, for the load to move
+
+
+def run_case_with_retry(ctx: Context, name: str) -> CaseResult:
+    """``run_case``, and for a time-bound limit that failed, a second try whose outcome counts (both said)."""
+    first = run_case(ctx, name)
+    if first.passed or name not in RETRIED_UNDER_LOAD:
+        return first
+    log.warning("self-test case %s failed once, tried again (time-bound under load?): %s", name, first.detail)
+    time.sleep(RETRY_PAUSE)
+    second = run_case(ctx, name)
+    outcome = "passed" if second.passed else "failed"
+    return replace(
+        second,
+        detail=f"{second.detail} ({outcome} on a second try; the first failed: {first.detail})",
+        seconds=first.seconds + RETRY_PAUSE + second.seconds,
+    )
+
+
 def run_case(ctx: Context, name: str) -> CaseResult:
     row, function = next((row, fn) for case, row, fn in _cases() if case == name)
     started = time.monotonic()
@@ -191,7 +215,7 @@ def run(
             for name, _row, _fn in _cases():
                 if only and name not in only:
                     continue
-                result = run_case(ctx, name)
+                result = run_case_with_retry(ctx, name)
                 results.append(result)
                 if progress:
                     progress(result)
