@@ -87,3 +87,46 @@ def test_one_terminal_tab_per_machine_each_on_its_machine(live_server, terminal_
         scroll, inner = page.evaluate("() => [document.documentElement.scrollWidth, window.innerWidth]")
         assert scroll <= inner, (language, width, scroll, inner)
     assert page.js_errors == []
+
+
+def test_staff_replay_the_recording_of_the_machine_whose_tab_is_selected(live_server, terminal_gateway, browser_page):
+    import time
+
+    from xblocks.labs.models import LabSession
+    from xblocks.labs.terminal import api as terminal_api
+
+    page = browser_page
+    scenario = _scenario()
+    page.goto(f"{live_server.url}/scenario/{scenario}/?student=alice")
+    lab = page.locator(".kafaat-lab").first
+    lab.locator(".kafaat-lab__score").filter(has_text="/").wait_for(timeout=10_000)
+    lab.locator(".kafaat-lab__start").click()
+    terminal = lab.locator(".kafaat-terminal[data-state='connected']")
+    terminal.wait_for(timeout=30_000)
+    _run(page, terminal, "echo typed-on-$(hostname)", "typed-on-attacker")
+    lab.locator(".kafaat-lab__machine").nth(1).click()
+    terminal = lab.locator(".kafaat-terminal[data-state='connected']")
+    terminal.wait_for(timeout=30_000)
+    _run(page, terminal, "echo typed-at-$(hostname)", "typed-at-portal")
+    session = LabSession.objects.get(user__username="alice", state="ready")
+    deadline = time.monotonic() + 20  # the gateway flushes each machine's recording every few seconds
+    while not all(b"typed" in terminal_api.command_history(session.pk, m) for m in ("", "portal")):
+        assert time.monotonic() < deadline, terminal_api.transcript_machines(session.pk)
+        time.sleep(0.25)
+
+    page.goto(f"{live_server.url}/scenario/{scenario}/?student=staff")
+    staff_lab = page.locator(".kafaat-lab").first
+    staff = staff_lab.locator(".kafaat-lab__staff")
+    staff.locator(".kafaat-lab__staff-status").filter(has_text="1 learner").wait_for(timeout=10_000)
+    for tab, shown, hidden in (
+        (1, "typed-at-portal", "typed-on-attacker"),
+        (0, "typed-on-attacker", "typed-at-portal"),
+    ):
+        staff_lab.locator(".kafaat-lab__machine").nth(tab).click()
+        staff.get_by_role("button", name="Replay alice's terminal").click()
+        player = staff_lab.locator(".kafaat-terminal--replay")
+        player.get_by_role("button", name="Skip to end").click()
+        rows = player.locator(".xterm-rows")
+        rows.filter(has_text=shown).wait_for(timeout=5_000)
+        assert hidden not in rows.inner_text()
+    assert page.js_errors == []
