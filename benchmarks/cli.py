@@ -73,7 +73,10 @@ def main(argv: list[str]) -> int:
     with tempfile.TemporaryDirectory(prefix="kafaat-cli-root-") as root:
         selftest = [sys.executable, "-m", "xblocks.cli", "sandbox", "selftest"]
         print("recording a self-test in the run's own sandbox root...", file=sys.stderr)
-        subprocess.run(selftest, env=_env(CHECKOUT, "", root), check=True, stdout=subprocess.DEVNULL)
+        done = subprocess.run(selftest, env=_env(CHECKOUT, "", root), check=False, capture_output=True, text=True)
+        if done.returncode != 0:  # sandboxes are refused until a self-test passes: nothing to measure
+            print(done.stdout + done.stderr, file=sys.stderr)
+            return 1
         return _run(args, root)
 
 
