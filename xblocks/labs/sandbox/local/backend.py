@@ -2,14 +2,12 @@
 
 from __future__ import annotations
 
-import concurrent.futures
 import contextlib
 import fcntl
 import json
 import logging
 import os
 import pathlib
-import secrets
 import shutil
 import signal
 import socket
@@ -37,7 +35,7 @@ from xblocks.labs.sandbox.base import (
     SandboxSpec,
     User,
 )
-from xblocks.labs.sandbox.local import checks, entering, making, network, ports
+from xblocks.labs.sandbox.local import checks, entering, making, ports
 from xblocks.labs.sandbox.local.kernel import TTY_GID, mounted_under, sandbox_pty, start_time, umount
 from xblocks.labs.sandbox.local.layout import (
     HANDLE_FILE,
@@ -47,6 +45,7 @@ from xblocks.labs.sandbox.local.layout import (
     OUTSIDE_LIMITS,
     OUTSIDE_NOTES,
     PATH,
+    new_id,
 )
 from xblocks.labs.sandbox.local.pty import LocalPty
 from xblocks.labs.sandbox.local.running import collect, cpu_limit, cpu_verdict
@@ -165,7 +164,7 @@ class LocalBackend:
         helper.path()  # no helper, no sandbox: BackendUnavailable names what to install
         if spec.network:
             log.info("local backend: network=True gives loopback only (no egress path exists on this backend)")
-        sandbox_id = secrets.token_hex(8)
+        sandbox_id = new_id()
         folder = self.root / sandbox_id
         folder.mkdir(mode=0o710)
         started = time.monotonic()
@@ -205,6 +204,11 @@ class LocalBackend:
         network between namespaces needs a user namespace that owns them all); per machine, its own
         folder, writable layer, cgroups, mount, pid, ipc, uts and network namespaces, as any sandbox.
         """
+        # only labs of several machines need these: a single sandbox (``kafaat sandbox exec``) imports neither
+        import concurrent.futures  # pylint: disable=import-outside-toplevel
+
+        from xblocks.labs.sandbox.local import network  # pylint: disable=import-outside-toplevel
+
         names = [machine.name for machine in spec.machines]
         if len(set(names)) != len(names) or not all(network.valid_name(name) for name in names):
             raise SandboxError(f"machine names must be distinct lowercase hostnames: {names}")
@@ -212,7 +216,7 @@ class LocalBackend:
             raise SandboxError(f"a lab has at most {MAX_MACHINES} machines")
         built = {machine.image: self._image(machine.image) for machine in spec.machines}
         helper.path()
-        lab_id = secrets.token_hex(8)
+        lab_id = new_id()
         folder = self.root / lab_id
         folder.mkdir(mode=0o710)
         started = time.monotonic()
@@ -340,7 +344,7 @@ class LocalBackend:
         slot: ranges.Slot,
         hosts: bytes,
     ) -> SandboxHandle:
-        sandbox_id = secrets.token_hex(8)
+        sandbox_id = new_id()
         folder = self.root / sandbox_id
         folder.mkdir(mode=0o710)
         machine_spec = SandboxSpec(
@@ -532,7 +536,7 @@ class LocalBackend:
         _pid, learner_folder = self._live(handle)
         slot = ranges.slot(int(handle.data["slot"]))
         image = images.find_built(str(handle.data["image"]), str(handle.data["image_hash"]))
-        sandbox_id = secrets.token_hex(8)
+        sandbox_id = new_id()
         folder = self.root / sandbox_id
         folder.mkdir(mode=0o710)
         # noted in the learner's folder: a crash mid-check leaves a throwaway that destroying the

@@ -5,7 +5,6 @@ from __future__ import annotations
 import contextlib
 import logging
 import os
-import secrets
 import subprocess
 from collections.abc import Mapping, Sequence
 from typing import TYPE_CHECKING
@@ -17,6 +16,7 @@ from xblocks.labs.sandbox.base import (
     User,
 )
 from xblocks.labs.sandbox.local.entering import enter_command, open_init, program_fd
+from xblocks.labs.sandbox.local.layout import new_id
 from xblocks.labs.sandbox.local.running import Launched, collect, cpu_limit, cpu_verdict
 
 if TYPE_CHECKING:
@@ -46,7 +46,7 @@ def run_check(
     try:
         # beside the sandbox's cgroup, with the lab's limits as its own budget: nothing the learner
         # does to the sandbox's memory, processes or CPU decides which of the check's commands fail
-        group = driver.create_check(handle.id, f"check-{secrets.token_hex(6)}", backend._limits(handle))
+        group = driver.create_check(handle.id, f"check-{new_id(6)}", backend._limits(handle))
         pidfd, root = open_init(handle)
         opened += [pidfd, root]
         filter_fd = program_fd("check")
