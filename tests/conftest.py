@@ -30,24 +30,37 @@ CHROMIUM_ARGS = [
 ]
 
 
-@pytest.fixture
-def browser_page(monkeypatch):
-    """A page in Debian's Chromium through Playwright: dialogs accepted, downloads allowed, console printed,
-    uncaught script errors collected in ``page.js_errors``."""
+@pytest.fixture(scope="module")
+def chromium():
+    """Debian's Chromium through Playwright, launched once per test module (a launch costs seconds under load);
+    each test gets its own browser context (``browser_page``), as isolated as a browser of its own."""
     from playwright.sync_api import sync_playwright  # pylint: disable=import-outside-toplevel
 
-    # Playwright's sync API runs an event loop in this thread; the test's own ORM calls are still synchronous.
-    monkeypatch.setenv("DJANGO_ALLOW_ASYNC_UNSAFE", "true")
-    with sync_playwright() as playwright:
-        browser = playwright.chromium.launch(executable_path="/usr/bin/chromium", headless=True, args=CHROMIUM_ARGS)
-        page = browser.new_page(accept_downloads=True)
-        errors: list[str] = []
-        page.js_errors = errors
-        page.on("dialog", lambda dialog: dialog.accept())
-        page.on("console", lambda message: print("browser console:", message.type, message.text))
-        page.on("pageerror", lambda error: (errors.append(str(error)), print("browser page error:", error)))
-        yield page
-        browser.close()
+    # Playwright's sync API runs an event loop in this thread while it is started; the tests' own ORM calls
+    # are still synchronous.
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setenv("DJANGO_ALLOW_ASYNC_UNSAFE", "true")
+        with sync_playwright() as playwright:
+            browser = playwright.chromium.launch(executable_path="/usr/bin/chromium", headless=True, args=CHROMIUM_ARGS)
+            yield browser
+            browser.close()
+
+
+@pytest.fixture
+def browser_page(chromium):
+    """A page in a fresh context of Debian's Chromium: dialogs accepted, downloads allowed, console printed,
+    uncaught script errors collected in ``page.js_errors``. Every context the test opened (its own, and any
+    ``page.context.browser.new_page()``) is closed after it: no cookie, storage or cache reaches the next test."""
+    context = chromium.new_context(accept_downloads=True)
+    page = context.new_page()
+    errors: list[str] = []
+    page.js_errors = errors
+    page.on("dialog", lambda dialog: dialog.accept())
+    page.on("console", lambda message: print("browser console:", message.type, message.text))
+    page.on("pageerror", lambda error: (errors.append(str(error)), print("browser page error:", error)))
+    yield page
+    for opened in list(chromium.contexts):
+        opened.close()
 
 
 @pytest.fixture
