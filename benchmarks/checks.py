@@ -40,6 +40,8 @@ def _worker(queue: str, log_path: str) -> subprocess.Popen:
         "KAFAAT_BROKER_URL": REDIS,
         "KAFAAT_RESULT_BACKEND": REDIS,
         "KAFAAT_LAB_HOST_ROLE": "1",
+        # its results' outbox deliveries go to a queue of this run (an LMS worker's; none runs here)
+        "KAFAAT_OUTBOX_QUEUE": f"{queue}-outbox",
     }
     with open(log_path, "ab") as log:
         return subprocess.Popen(
@@ -208,6 +210,7 @@ def main(argv: list[str]) -> int:
                 os.killpg(worker.pid, signal.SIGKILL)
         if sender is not None:
             with sender.connection_for_write() as connection:
-                connection.default_channel.queue_delete(queue)
+                for name in (queue, f"{queue}-outbox"):
+                    connection.default_channel.queue_delete(name)
         lab._drop_database(args.database)
     return 0

@@ -2,8 +2,11 @@
 
 Requests go through Django's full stack (middleware, CSRF, the workbench handler view, the block, the
 labs api, real bubblewrap sandboxes) the way the page sends them. Celery runs eagerly, so start→ready
-is what a learner waits for when a worker is free. Baselines measured in the same run: the sandbox
-engine's raw create→ready and a raw exec of the same three check scripts.
+is what a learner waits for when a worker is free. Outbox deliveries (certification's evaluation of
+each result) are not run inside the Check, as eager Celery would: they go to an LMS worker's queue
+on real workers, so here they wait and run after the Check, their CPU on a row of their own
+(``--deliveries inline`` measures them inside the Check, as before). Baselines measured in the same
+run: the sandbox engine's raw create→ready and a raw exec of the same three check scripts.
 """
 
 from __future__ import annotations
@@ -37,6 +40,38 @@ CHECKS = [
 ]
 
 
+# Outbox messages waiting for the stand-in LMS worker (``--deliveries worker``), and a lock for threads.
+_DELIVERIES: list[int] = []
+_DELIVERIES_LOCK = threading.Lock()
+
+
+def _route_deliveries() -> None:
+    """Outbox deliveries wait for ``_deliver_waiting`` instead of running inside the Check (eager Celery)."""
+    from xblocks.labs.api import outbox
+
+    def queue(message_id: int) -> None:
+        with _DELIVERIES_LOCK:
+            _DELIVERIES.append(message_id)
+
+    outbox._queue_delivery = queue
+
+
+def _deliver_waiting(cpu: list | None, walls: list | None) -> None:
+    """Run the waiting deliveries as an LMS worker would, after the Check; their CPU and wall per delivery."""
+    from xblocks.labs import tasks
+
+    with _DELIVERIES_LOCK:
+        waiting = list(_DELIVERIES)
+        _DELIVERIES.clear()
+    for message_id in waiting:
+        began, spent = time.perf_counter(), _cpu()
+        tasks.deliver_outbox_message(message_id)
+        if walls is not None:
+            walls.append(time.perf_counter() - began)
+        if cpu is not None:
+            cpu.append(_cpu() - spent)
+
+
 def _setup_django(database: str, create: bool = True) -> None:
     """Configure Django on the demo settings; ``create`` makes the database (the parent process only)."""
     os.environ.setdefault("KAFAAT_VAR_DIR", tempfile.mkdtemp(prefix="kafaat-bench-lab-"))
@@ -58,6 +93,8 @@ def _setup_django(database: str, create: bool = True) -> None:
 
     django.setup()
     logging.getLogger("xblocks").setLevel(logging.WARNING)
+    if os.environ.get("KAFAAT_BENCH_DELIVERIES") == "worker":
+        _route_deliveries()
     if create:
         call_command("migrate", run_syncdb=True, verbosity=0)
 
@@ -109,7 +146,9 @@ def _cpu() -> float:
     return own.ru_utime + own.ru_stime + children.ru_utime + children.ru_stime
 
 
-def _learner_round(page: Page, starts: list, checks: list, rounds: int, cpu: list | None = None) -> None:
+def _learner_round(
+    page: Page, starts: list, checks: list, rounds: int, cpu: list | None = None, deliveries: tuple | None = None
+) -> None:
     for _ in range(rounds):
         began = time.perf_counter()
         status = page.post("start")
@@ -126,11 +165,12 @@ def _learner_round(page: Page, starts: list, checks: list, rounds: int, cpu: lis
             if cpu is not None:
                 cpu.append(_cpu() - spent)
             assert len(result["results"]) == 3
+            _deliver_waiting(*(deliveries or (None, None)))
         page.post("stop")
 
 
 def _run_learners(
-    usage_id: str, learners: int, rounds: int, prefix: str, cpu: list | None = None
+    usage_id: str, learners: int, rounds: int, prefix: str, cpu: list | None = None, deliveries: tuple | None = None
 ) -> tuple[list, list, float]:
     from django.db import connection
 
@@ -143,7 +183,7 @@ def _run_learners(
         try:
             page = Page(usage_id, f"{prefix}-{index}")
             barrier.wait()
-            _learner_round(page, starts, checks, rounds, cpu)
+            _learner_round(page, starts, checks, rounds, cpu, deliveries)
         except BaseException as error:  # noqa: BLE001  reported after the run
             errors.append(error)
         finally:
@@ -269,6 +309,12 @@ def main(argv: list[str]) -> int:
     parser.add_argument("--rounds", type=int, default=8, help="start/check/stop rounds for the single learner")
     parser.add_argument("--learners", type=int, default=20)
     parser.add_argument(
+        "--deliveries",
+        choices=["worker", "inline"],
+        default="worker",
+        help="outbox deliveries (certification) after the Check as an LMS worker's task (default), or inside it",
+    )
+    parser.add_argument(
         "--mode",
         choices=["processes", "threads"],
         default="processes",
@@ -278,6 +324,7 @@ def main(argv: list[str]) -> int:
 
     import psutil
 
+    os.environ["KAFAAT_BENCH_DELIVERIES"] = args.deliveries  # the crowd's processes inherit it
     _setup_django(args.database)
     try:
         from workbench.runtime import WorkbenchRuntime
@@ -294,7 +341,11 @@ def main(argv: list[str]) -> int:
         base_create, base_exec = _baseline(max(10, args.rounds), base_cpu, base_checks)
         check_cpu = [spent for _wall, spent in base_checks]
         _learner_round(Page(usage_id, "warmup"), [], [], 1)  # a warm server, as in production
-        one_start, one_check, one_wall = _run_learners(usage_id, 1, args.rounds, "solo", one_cpu)
+        delivery_cpu: list[float] = []
+        delivery_wall: list[float] = []
+        one_start, one_check, one_wall = _run_learners(
+            usage_id, 1, args.rounds, "solo", one_cpu, (delivery_cpu, delivery_wall)
+        )
         if args.mode == "processes":
             many_start, many_check, many_wall = _run_processes(args.database, usage_id, args.learners, 1, "crowd")
         else:
@@ -319,6 +370,18 @@ def main(argv: list[str]) -> int:
                 exec_fig,
                 {"checks/s": len(one_check) / one_wall, **_cpu_columns(one_cpu, check_cpu)},
             ),
+            *(
+                [
+                    _row(
+                        "1 learner: its Checks' outbox deliveries (an LMS worker's task)",
+                        delivery_wall,
+                        None,
+                        _cpu_columns(delivery_cpu, None),
+                    )
+                ]
+                if delivery_wall
+                else []
+            ),
             _row(f"{args.learners} learners: start→ready", many_start, create_fig),
             _row(
                 f"{args.learners} learners: Check (3 checks)",
@@ -328,7 +391,8 @@ def main(argv: list[str]) -> int:
             ),
         ]
         report.print_table(
-            f"lab handlers ({args.database}, Celery eager, real sandboxes, crowd as {args.mode})",
+            f"lab handlers ({args.database}, Celery eager, real sandboxes, crowd as {args.mode}, "
+            f"outbox deliveries {'after the Check' if args.deliveries == 'worker' else 'inside the Check'})",
             rows,
             ["measure", "n", "p50 ms", "p95 ms", "× base p50", "× base p95", "checks/s", "CPU ms/op", "× base CPU"],
         )
@@ -342,6 +406,7 @@ def main(argv: list[str]) -> int:
             {
                 "database": args.database,
                 "mode": args.mode,
+                "deliveries": args.deliveries,
                 "rows": rows,
                 "rss_before": rss_before,
                 "rss_after": rss_after,

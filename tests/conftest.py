@@ -67,16 +67,18 @@ def browser_page(chromium):
 def redis_lab_queue(monkeypatch):
     """Lab queues of this test only on Redis, and the api sending to them as an LMS would (not eagerly).
 
-    The name is the shared lab queue (``KAFAAT_LAB_QUEUE``); host queues are ``<name>.<host>``.
-    Workers started afterwards inherit the setting.
+    The name is the shared lab queue (``KAFAAT_LAB_QUEUE``); host queues are ``<name>.<host>``, outbox
+    deliveries go to ``<name>-outbox`` (``KAFAAT_OUTBOX_QUEUE``). Workers started afterwards inherit both.
     """
     from tests.labs.helpers import sender  # pylint: disable=import-outside-toplevel
     from xblocks.labs import api, tasks  # pylint: disable=import-outside-toplevel
 
     queue = f"kafaat-labs-test-{uuid.uuid4().hex[:8]}"
     monkeypatch.setenv("KAFAAT_LAB_QUEUE", queue)
+    # the workers' outbox deliveries go to a queue of this test too, not to a default queue other runs share
+    monkeypatch.setenv("KAFAAT_OUTBOX_QUEUE", f"{queue}-outbox")
     broker = sender()
-    used: set[str] = {queue}
+    used: set[str] = {queue, f"{queue}-outbox"}
 
     def enqueue(task, session_id, queue=None):
         target = queue or api.lab_task_queue(task.name, [session_id])

@@ -34,6 +34,10 @@ labs_settings = AppSettings(
         "RECONCILE_INTERVAL": 300,
         # Intervals (seconds) of the outbox's delivery job and of certification's lab-evidence healing.
         "OUTBOX_INTERVAL": 30,
+        # The Celery queue outbox deliveries are sent to (certification's evaluation of a lab result
+        # runs in them): one the LMS's ordinary workers consume, never a lab queue. Empty: Celery's
+        # default queue, which is the LMS workers' own inside Open edX and in the demo.
+        "OUTBOX_QUEUE": "",
         "LAB_HEAL_INTERVAL": 3600,
         # Lab work (starts, stops, checks, reaping, reconciling) runs only on lab hosts: processes
         # with this role (``kafaat_lab_host run`` sets it for its worker). Every other process that

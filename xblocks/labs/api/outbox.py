@@ -22,6 +22,7 @@ from django.utils import timezone
 
 from xblocks.core import outbox as topics
 from xblocks.labs import tasks
+from xblocks.labs.conf import labs_settings
 from xblocks.labs.models import OutboxMessage
 
 log = logging.getLogger(__name__)
@@ -70,8 +71,11 @@ def _replace(message_id: int, fields: dict, now) -> int:
 
 
 def _queue_delivery(message_id: int) -> None:
+    # Named, not left to the sender's default: a result published by a lab host's check run is
+    # evaluated by certification on an LMS worker, never on the lab host between two Checks.
+    queue = str(labs_settings.OUTBOX_QUEUE or "") or None
     try:
-        tasks.deliver_outbox_message.delay(message_id)
+        tasks.deliver_outbox_message.apply_async(args=[message_id], queue=queue)
     except Exception:  # a broker outage must not break the request: the periodic job delivers it
         log.exception("could not queue the delivery of outbox message %s; the periodic job will", message_id)
 
