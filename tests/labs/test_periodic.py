@@ -26,6 +26,7 @@ def test_every_job_is_a_registered_task_and_lab_jobs_are_the_reaper_and_reconcil
     import xblocks.certification.exports.tasks  # noqa: F401  pylint: disable=import-outside-toplevel
     import xblocks.certification.tasks  # noqa: F401  pylint: disable=import-outside-toplevel
     import xblocks.labs.terminal.tasks  # noqa: F401  pylint: disable=import-outside-toplevel
+    import xblocks.partnership.tasks  # noqa: F401  pylint: disable=import-outside-toplevel
 
     assert {job.task for job in catalog.JOBS} <= set(current_app.tasks)
     assert catalog.RUN_TASK in current_app.tasks
