@@ -137,6 +137,21 @@ def reconcile_lab_hosts() -> list:
     return api.queue_reconciles()
 
 
+@shared_task(base=LabHostTask, acks_late=True, ignore_result=True)
+def fill_pool(host: str = "") -> list:
+    """Top this lab host's warm pool up to recent demand, after destroying what expired; see api.fill_pool.
+
+    ``host`` names the lab host it is meant for (it travels on that host's queue).
+    """
+    return api.fill_pool()
+
+
+@shared_task(base=LabHostTask, acks_late=True, ignore_result=True)
+def fill_pools() -> list:
+    """Queue a warm pool pass on every live lab host (nothing when the pool is off); see api.queue_pool_fills."""
+    return api.queue_pool_fills()
+
+
 @shared_task(acks_late=True, ignore_result=True)
 def deliver_outbox_message(message_id: int) -> bool:
     """Deliver one outbox message to its receivers (queued on commit by ``api.publish``); see api.deliver_message.
@@ -171,6 +186,11 @@ def _self_test_on_worker_start(sender=None, **kwargs):
     """
     if not api.may_run_lab_work():
         return
+    try:
+        # Pool sandboxes of this host's previous run may be gone or half made: never hand them out.
+        api.purge_pool()
+    except Exception:
+        log.exception("warm pool: could not purge the previous run's pool; the reconciler will")
     try:
         selftest.run_in_background()
     except Exception:
