@@ -91,7 +91,9 @@ CHECK_PROBE = """() => {
 }"""
 
 LOG_TIME = re.compile(r"^(\d{4}-\d\d-\d\d \d\d:\d\d:\d\d,\d{3}) ")
-READY_IN = re.compile(r"sandbox \w+ \(labsession-\w+-(\d+),.* ready in (\d+) ms")
+# A session's sandbox (``labsession-<digest>-<id>``) or one made ahead by the warm pool (``…-pool-<id>``).
+READY_IN = re.compile(r"sandbox \w+ \(labsession-\w+?-((?:pool-)?\d+),.* ready in (\d+) ms")
+CLAIMED = re.compile(r"lab session (\d+) claimed pool sandbox")
 REQUESTED = re.compile(r"lab session (\d+) requested by user")
 BECAME_READY = re.compile(r"lab session (\d+): provisioning -> ready")
 
@@ -155,9 +157,11 @@ class Demo:
                 self.process.wait()
         self._out.close()
 
-    def log_figures(self) -> dict[str, dict[int, float]]:
-        """Per session id: the engine's create→ready, and requested→ready on the server (ms), from the demo's log."""
-        engine: dict[int, float] = {}
+    def log_figures(self) -> dict:
+        """From the demo's log: the engine's create→ready per sandbox (a session's, or a warm pool's made
+        ahead), requested→ready on the server per session (ms), and the sessions the warm pool served."""
+        engine: dict[str, float] = {}
+        pooled: set[int] = set()
         requested: dict[int, datetime.datetime] = {}
         server: dict[int, float] = {}
         path = self.var_dir / "kafaat.log"
@@ -165,12 +169,14 @@ class Demo:
             stamp = LOG_TIME.match(line)
             when = datetime.datetime.strptime(stamp.group(1), "%Y-%m-%d %H:%M:%S,%f") if stamp else None
             if match := READY_IN.search(line):
-                engine[int(match.group(1))] = float(match.group(2))
+                engine[match.group(1)] = float(match.group(2))
+            elif match := CLAIMED.search(line):
+                pooled.add(int(match.group(1)))
             elif (match := REQUESTED.search(line)) and when:
                 requested.setdefault(int(match.group(1)), when)
             elif (match := BECAME_READY.search(line)) and when and int(match.group(1)) in requested:
                 server[int(match.group(1))] = (when - requested[int(match.group(1))]).total_seconds() * 1000
-        return {"engine": engine, "server": server}
+        return {"engine": engine, "server": server, "pooled": sorted(pooled)}
 
 
 def _sample(browser, demo: Demo, learner: str) -> dict[str, float]:
@@ -256,6 +262,7 @@ def _rows(label: str, result: dict) -> list[dict]:
     row("status polls per Start, warm", [sum(n == "status" for n, _s, _a in s["start_requests"]) for s in warm])
     row("Check → feedback, cold", [cold["check_feedback"]])
     row("Check → feedback, warm", [s["check_feedback"] for s in warm])
+    row("Starts served by the warm pool (all samples)", [float(len(result.get("pooled", [])))])
     row("baseline: server requested → ready", server)
     row("baseline: sandbox create → ready", engine)
     return rows

@@ -199,18 +199,18 @@ def _self_test_on_worker_start(sender=None, **kwargs):
         log.exception("sandbox self-test could not start")
 
 
-def enqueue(task, *args, queue: str) -> None:
+def enqueue(task, *args, queue: str, countdown: float = 0) -> None:
     """Queue ``task`` (one of this module's task objects) on ``queue`` once the current transaction commits.
 
     A worker must see the row it is given, hence after commit. A broker that is down (or an eager run
     that fails) is logged, not raised: the row is committed and the reaper queues the work again after
     ``REQUEST_REQUEUE_AFTER``, ``STOPPING_REQUEUE_AFTER`` or ``CHECK_REQUEUE_AFTER``, so the learner is not
-    shown an error for work that will still happen.
+    shown an error for work that will still happen. ``countdown``: seconds before a worker may run it.
     """
 
     def send() -> None:
         try:
-            task.apply_async(args=list(args), queue=queue)
+            task.apply_async(args=list(args), queue=queue, **({"countdown": countdown} if countdown else {}))
         except Exception:
             log.exception("could not queue %s%r on %s; the reaper will retry", task.name, args, queue)
 
