@@ -17,6 +17,8 @@ requested→ready of each session, so the ratios say what the page adds to what 
 ``--before PATH`` runs the same samples against a second demo run from another source tree holding
 ``xblocks/`` and ``demo/`` (e.g. ``git archive REV xblocks demo course_content | tar -x -C PATH``), for a
 before/after in one run.
+``--without-pool`` first runs this tree with its warm pool off (``KAFAAT_WARM_POOL_SIZE=0``): the
+baseline of the pool's effect, same code and same moment.
 ``--broker URL`` runs the demo's Celery on that broker (with lab queues of its own) instead of the
 demo's file broker, which polls every 50 ms.
 """
@@ -91,7 +93,9 @@ CHECK_PROBE = """() => {
 }"""
 
 LOG_TIME = re.compile(r"^(\d{4}-\d\d-\d\d \d\d:\d\d:\d\d,\d{3}) ")
-READY_IN = re.compile(r"sandbox \w+ \(labsession-\w+-(\d+),.* ready in (\d+) ms")
+# A session's sandbox (``labsession-<digest>-<id>``) or one made ahead by the warm pool (``…-pool-<id>``).
+READY_IN = re.compile(r"sandbox \w+ \(labsession-\w+?-((?:pool-)?\d+),.* ready in (\d+) ms")
+CLAIMED = re.compile(r"lab session (\d+) claimed pool sandbox")
 REQUESTED = re.compile(r"lab session (\d+) requested by user")
 BECAME_READY = re.compile(r"lab session (\d+): provisioning -> ready")
 
@@ -105,7 +109,7 @@ def _free_port() -> int:
 class Demo:
     """``python -m demo.run`` on a free port with its own var folder; ``xblocks`` from ``tree``."""
 
-    def __init__(self, tree: pathlib.Path, var_dir: pathlib.Path, broker: str = ""):
+    def __init__(self, tree: pathlib.Path, var_dir: pathlib.Path, broker: str = "", extra: dict | None = None):
         self.port = _free_port()
         self.var_dir = var_dir
         self.url = f"http://127.0.0.1:{self.port}"
@@ -118,6 +122,7 @@ class Demo:
             "PYTHONPATH": os.pathsep.join(dict.fromkeys([str(tree), str(CHECKOUT)])),
         }
         env.pop("KAFAAT_CELERY_EAGER", None)
+        env.update(extra or {})
         if broker:  # queues of this run only, whoever else uses that broker
             env["KAFAAT_BROKER_URL"] = broker
             env["KAFAAT_LAB_QUEUE"] = f"kafaat-bench-{uuid.uuid4().hex[:8]}"
@@ -155,9 +160,11 @@ class Demo:
                 self.process.wait()
         self._out.close()
 
-    def log_figures(self) -> dict[str, dict[int, float]]:
-        """Per session id: the engine's create→ready, and requested→ready on the server (ms), from the demo's log."""
-        engine: dict[int, float] = {}
+    def log_figures(self) -> dict:
+        """From the demo's log: the engine's create→ready per sandbox (a session's, or a warm pool's made
+        ahead), requested→ready on the server per session (ms), and the sessions the warm pool served."""
+        engine: dict[str, float] = {}
+        pooled: set[int] = set()
         requested: dict[int, datetime.datetime] = {}
         server: dict[int, float] = {}
         path = self.var_dir / "kafaat.log"
@@ -165,12 +172,14 @@ class Demo:
             stamp = LOG_TIME.match(line)
             when = datetime.datetime.strptime(stamp.group(1), "%Y-%m-%d %H:%M:%S,%f") if stamp else None
             if match := READY_IN.search(line):
-                engine[int(match.group(1))] = float(match.group(2))
+                engine[match.group(1)] = float(match.group(2))
+            elif match := CLAIMED.search(line):
+                pooled.add(int(match.group(1)))
             elif (match := REQUESTED.search(line)) and when:
                 requested.setdefault(int(match.group(1)), when)
             elif (match := BECAME_READY.search(line)) and when and int(match.group(1)) in requested:
                 server[int(match.group(1))] = (when - requested[int(match.group(1))]).total_seconds() * 1000
-        return {"engine": engine, "server": server}
+        return {"engine": engine, "server": server, "pooled": sorted(pooled)}
 
 
 def _sample(browser, demo: Demo, learner: str) -> dict[str, float]:
@@ -204,8 +213,10 @@ def _sample(browser, demo: Demo, learner: str) -> dict[str, float]:
         page.close()
 
 
-def _measure(label: str, tree: pathlib.Path, runs: int, folder: pathlib.Path, playwright, broker: str) -> dict:
-    demo = Demo(tree, folder / label.replace(" ", "-"), broker)
+def _measure(
+    label: str, tree: pathlib.Path, runs: int, folder: pathlib.Path, playwright, broker: str, extra: dict | None = None
+) -> dict:
+    demo = Demo(tree, folder / label.replace(" ", "-").replace(",", ""), broker, extra)
     try:
         boot_s = demo.wait_ready()
         print(f"{label}: demo ready in {boot_s:.1f} s on {demo.url}", file=sys.stderr, flush=True)
@@ -256,6 +267,7 @@ def _rows(label: str, result: dict) -> list[dict]:
     row("status polls per Start, warm", [sum(n == "status" for n, _s, _a in s["start_requests"]) for s in warm])
     row("Check → feedback, cold", [cold["check_feedback"]])
     row("Check → feedback, warm", [s["check_feedback"] for s in warm])
+    row("Starts served by the warm pool (all samples)", [float(len(result.get("pooled", [])))])
     row("baseline: server requested → ready", server)
     row("baseline: sandbox create → ready", engine)
     return rows
@@ -271,19 +283,26 @@ def main(argv: list[str]) -> int:
         metavar="URL",
         help="Celery broker for the demo (e.g. redis://127.0.0.1:6379/11); default: the demo's file broker",
     )
+    parser.add_argument(
+        "--without-pool",
+        action="store_true",
+        help="first measure this tree with its warm pool off (KAFAAT_WARM_POOL_SIZE=0), as the baseline",
+    )
     args = parser.parse_args(argv)
 
     from playwright.sync_api import sync_playwright  # pylint: disable=import-outside-toplevel
 
-    trees = {"this tree": CHECKOUT}
+    trees = {"this tree": (CHECKOUT, {})}
+    if args.without_pool:
+        trees = {"this tree, pool off": (CHECKOUT, {"KAFAAT_WARM_POOL_SIZE": "0"}), **trees}
     if args.before:
-        trees["before"] = pathlib.Path(args.before).resolve()
+        trees["before"] = (pathlib.Path(args.before).resolve(), {})
     results, rows = {}, []
     folder = pathlib.Path(tempfile.mkdtemp(prefix="kafaat-bench-browser-"))
     with sync_playwright() as playwright:
-        for label, tree in trees.items():
+        for label, (tree, extra) in trees.items():
             try:
-                results[label] = _measure(label, tree, args.runs, folder, playwright, args.broker)
+                results[label] = _measure(label, tree, args.runs, folder, playwright, args.broker, extra)
             except Exception:
                 print(f"{label}: failed; the demo's logs are kept in {folder}", file=sys.stderr)
                 raise

@@ -135,6 +135,10 @@ KAFAAT = {
     # to this machine, and demo.asgi hands requests for these hosts to the service proxy.
     "SERVICE_ORIGIN": f"http://{{id}}.svc.localhost:{DEMO_PORT}",
     "DELIVERY_FILE_DROP_ROOT": str(VAR_DIR / "hr-drop"),
+    # The warm pool (docs/decisions/0090): a few sandboxes of each lab learners start here, made
+    # ahead, so that Start answers with a ready lab (KAFAAT_WARM_POOL_SIZE=0 turns it off).
+    "WARM_POOL_SIZE": 3,
+    "WARM_POOL_MAX_TOTAL": 6,
 }
 
 # Queues: lab work on the lab queues (the lab host's worker), everything else, HR deliveries included,

@@ -11,6 +11,10 @@ import tempfile
 os.environ.setdefault("KAFAAT_VAR_DIR", tempfile.mkdtemp(prefix="kafaat-test-var-"))
 
 from demo.settings import *  # noqa: E402,F401,F403
+
+# The demo keeps a warm pool; tests start without one (what a Start does must not depend on the
+# keeper's timing), and the pool's own tests turn it on (KAFAAT_WARM_POOL_SIZE).
+KAFAAT = {**KAFAAT, "WARM_POOL_SIZE": 0}  # noqa: F405
 from xblocks.core.sqlite import sqlite_options  # noqa: E402
 
 _db = os.environ.get("KAFAAT_TEST_DATABASE", "sqlite")

@@ -22,7 +22,7 @@ from xblocks.labs import periodic
 from xblocks.labs.models import PeriodicJob
 
 
-def test_every_job_is_a_registered_task_and_lab_jobs_are_the_reaper_and_reconciler():
+def test_every_job_is_a_registered_task_and_lab_jobs_are_the_reaper_reconciler_and_pool_keeper():
     import xblocks.certification.exports.tasks  # noqa: F401  pylint: disable=import-outside-toplevel
     import xblocks.certification.tasks  # noqa: F401  pylint: disable=import-outside-toplevel
     import xblocks.labs.terminal.tasks  # noqa: F401  pylint: disable=import-outside-toplevel
@@ -31,6 +31,7 @@ def test_every_job_is_a_registered_task_and_lab_jobs_are_the_reaper_and_reconcil
     assert {job.task for job in catalog.JOBS} <= set(current_app.tasks)
     assert catalog.RUN_TASK in current_app.tasks
     assert sorted(job.name for job in catalog.JOBS if job.lab) == [
+        "kafaat-labs-fill-pools",
         "kafaat-labs-reap-sessions",
         "kafaat-labs-reconcile-sessions",
     ]

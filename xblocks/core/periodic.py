@@ -57,6 +57,15 @@ JOBS: tuple[Job, ...] = (
         description="asks every live lab host to compare its sandboxes with the database",
     ),
     Job(
+        "kafaat-labs-fill-pools",
+        "xblocks.labs.tasks.fill_pools",
+        every=10,
+        every_setting="WARM_POOL_INTERVAL",
+        lab=True,
+        lease=5 * 60,
+        description="asks every live lab host to top its warm pool up to recent demand (off unless WARM_POOL_SIZE)",
+    ),
+    Job(
         "kafaat-outbox-deliver",
         "xblocks.labs.tasks.deliver_outbox",
         every=30,

@@ -22,6 +22,8 @@ LAB_TASKS = (
     "xblocks.labs.tasks.reap_sessions",
     "xblocks.labs.tasks.reconcile_sessions",
     "xblocks.labs.tasks.reconcile_lab_hosts",
+    "xblocks.labs.tasks.fill_pool",
+    "xblocks.labs.tasks.fill_pools",
 )
 # edx-platform's router (openedx.core.lib.celery.routers.route_task) looks tasks up here first.
 ROUTES_SETTING = "EXPLICIT_QUEUES"

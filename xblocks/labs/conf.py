@@ -75,5 +75,22 @@ labs_settings = AppSettings(
         # The file `kafaat lab test --record FILE` keeps each lab's last harness result in; the catalogue
         # shows it. Empty: no results shown.
         "LABS_TEST_RESULTS": "",
+        # The warm pool (docs/decisions/0090): sandboxes made ahead, files and setup applied, for the
+        # labs learners started recently on each lab host, so that a Start takes one instead of waiting
+        # for a sandbox to be made. 0 turns it off. At most this many ready per lab definition and host,
+        # and no more than that lab's starts in the last WARM_POOL_DEMAND_WINDOW seconds. Labs with
+        # per-learner parameters, and returning learners whose reached steps have setup scripts, are
+        # never served from it (their sandbox is made for them, as without a pool).
+        "WARM_POOL_SIZE": 0,
+        # Pool sandboxes (made or being made) on one lab host, across every lab: each holds the memory,
+        # processes and disk of its lab's limits, and counts against LAB_HOST_CAPACITY with the sessions.
+        "WARM_POOL_MAX_TOTAL": 10,
+        # An unclaimed pool sandbox is destroyed this many seconds after it was made (and replaced while
+        # the demand lasts).
+        "WARM_POOL_TTL": 15 * 60,
+        # The recent demand the pool follows: starts of a lab on the host within this many seconds.
+        "WARM_POOL_DEMAND_WINDOW": 30 * 60,
+        # Seconds between two passes of the pool keeper on each lab host (it also runs after every claim).
+        "WARM_POOL_INTERVAL": 10,
     }
 )

@@ -252,3 +252,50 @@ class OutboxMessage(models.Model):
 
     def __str__(self) -> str:
         return f"OutboxMessage {self.pk} ({self.topic} {self.key}, v{self.version})"
+
+
+class PoolSandbox(models.Model):
+    """A sandbox made ahead of demand for one lab definition on one lab host (the warm pool).
+
+    ``creating`` while a lab host's worker makes it, ``ready`` once its files and setup are in place,
+    ``claimed`` from the moment one Start took it: the compare-and-set on ``ready`` is what hands it to
+    exactly one session, and a claimed sandbox belongs to that session until it is destroyed with it.
+    It is never returned to the pool. Sandboxes are labelled ``<label prefix>pool-<id>``.
+    """
+
+    class State(models.TextChoices):
+        CREATING = "creating"
+        READY = "ready"
+        CLAIMED = "claimed"
+
+    host = models.CharField(max_length=255, blank=True, db_index=True)
+    definition_hash = models.CharField(max_length=64, db_index=True)
+    state = models.CharField(max_length=16, choices=State.choices, default=State.CREATING, db_index=True)
+    handle = models.JSONField(null=True, blank=True)
+    session = models.OneToOneField(
+        LabSession, null=True, blank=True, on_delete=models.SET_NULL, related_name="pool_sandbox"
+    )
+    created = models.DateTimeField(auto_now_add=True)
+    ready_at = models.DateTimeField(null=True, blank=True)
+    expires_at = models.DateTimeField(help_text="Destroyed unclaimed after this time.")
+    claimed_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        app_label = "kafaat_labs"
+        indexes = [models.Index(fields=["host", "definition_hash", "state"], name="kafaat_lab_pool_pick")]
+
+    def __str__(self) -> str:
+        return f"PoolSandbox {self.pk} ({self.host or 'any host'}, {self.definition_hash[:8]}, {self.state})"
+
+    @property
+    def label(self) -> str:
+        return pool_label(self.pk)
+
+
+def pool_label_prefix() -> str:
+    return f"{label_prefix()}pool-"
+
+
+def pool_label(pk: int) -> str:
+    """The label of the pool sandbox ``pk`` (the reconciler tells pool sandboxes from sessions' by it)."""
+    return f"{pool_label_prefix()}{pk}"

@@ -137,6 +137,21 @@ def reconcile_lab_hosts() -> list:
     return api.queue_reconciles()
 
 
+@shared_task(base=LabHostTask, acks_late=True, ignore_result=True)
+def fill_pool(host: str = "") -> list:
+    """Top this lab host's warm pool up to recent demand, after destroying what expired; see api.fill_pool.
+
+    ``host`` names the lab host it is meant for (it travels on that host's queue).
+    """
+    return api.fill_pool()
+
+
+@shared_task(base=LabHostTask, acks_late=True, ignore_result=True)
+def fill_pools() -> list:
+    """Queue a warm pool pass on every live lab host (nothing when the pool is off); see api.queue_pool_fills."""
+    return api.queue_pool_fills()
+
+
 @shared_task(acks_late=True, ignore_result=True)
 def deliver_outbox_message(message_id: int) -> bool:
     """Deliver one outbox message to its receivers (queued on commit by ``api.publish``); see api.deliver_message.
@@ -172,6 +187,11 @@ def _self_test_on_worker_start(sender=None, **kwargs):
     if not api.may_run_lab_work():
         return
     try:
+        # Pool sandboxes of this host's previous run may be gone or half made: never hand them out.
+        api.purge_pool()
+    except Exception:
+        log.exception("warm pool: could not purge the previous run's pool; the reconciler will")
+    try:
         selftest.run_in_background()
     except Exception:
         # an exception here must not kill the worker's other queues (certification tasks share it),
@@ -179,18 +199,18 @@ def _self_test_on_worker_start(sender=None, **kwargs):
         log.exception("sandbox self-test could not start")
 
 
-def enqueue(task, *args, queue: str) -> None:
+def enqueue(task, *args, queue: str, countdown: float = 0) -> None:
     """Queue ``task`` (one of this module's task objects) on ``queue`` once the current transaction commits.
 
     A worker must see the row it is given, hence after commit. A broker that is down (or an eager run
     that fails) is logged, not raised: the row is committed and the reaper queues the work again after
     ``REQUEST_REQUEUE_AFTER``, ``STOPPING_REQUEUE_AFTER`` or ``CHECK_REQUEUE_AFTER``, so the learner is not
-    shown an error for work that will still happen.
+    shown an error for work that will still happen. ``countdown``: seconds before a worker may run it.
     """
 
     def send() -> None:
         try:
-            task.apply_async(args=list(args), queue=queue)
+            task.apply_async(args=list(args), queue=queue, **({"countdown": countdown} if countdown else {}))
         except Exception:
             log.exception("could not queue %s%r on %s; the reaper will retry", task.name, args, queue)
 

@@ -6,7 +6,7 @@ the api queues it after the transaction that asked for it commits. The state of 
 through ``xblocks.labs.lifecycle.transition``. One topic per module: ``status`` (what the page shows),
 ``sessions`` (start, stop, reset), ``checks`` (check runs and grades), ``steps`` (flags, hints,
 solutions), ``staff``, ``gateway`` (the terminal's contract), ``sweeps`` (reaper and reconciler),
-``hosts`` (lab hosts and queues), ``outbox`` (messages to other apps, delivered
+``hosts`` (lab hosts and queues), ``pool`` (the warm pool), ``outbox`` (messages to other apps, delivered
 by workers), ``results`` (learners' current lab results, for the apps that heal from them).
 """
 
@@ -52,6 +52,13 @@ from xblocks.labs.api.outbox import (
     deliver_message,
     deliver_now,
     publish,
+)
+from xblocks.labs.api.pool import (
+    fill_pool,
+    purge_pool,
+)
+from xblocks.labs.api.pool import (
+    queue_fills as queue_pool_fills,
 )
 from xblocks.labs.api.results import (
     lab_results,
@@ -103,6 +110,9 @@ __all__ = [
     "deliver_message",
     "deliver_now",
     "extend_session",
+    "fill_pool",
+    "purge_pool",
+    "queue_pool_fills",
     "gateway_url",
     "heartbeat",
     "host_queue",

@@ -55,7 +55,7 @@ def lab_task_queue(task_name: str, args: list | tuple = (), kwargs: dict | None 
         except (TypeError, ValueError):
             host = ""
         return hosts.host_queue(host)
-    if short == "reconcile_sessions":
+    if short in {"reconcile_sessions", "fill_pool"}:
         return hosts.host_queue(str(kwargs.get("host", args[0] if args else "") or ""))
     return hosts.lab_queue()
 
@@ -70,7 +70,7 @@ def lab_task_destination(task_name: str, args: list | tuple = (), kwargs: dict |
     if not may_run_lab_work():
         return lab_task_queue(task_name, args, kwargs)
     short = task_name.rsplit(".", 1)[-1]
-    if short in {"teardown_session", "run_checks", "reconcile_sessions"}:
+    if short in {"teardown_session", "run_checks", "reconcile_sessions", "fill_pool"}:
         target = lab_task_queue(task_name, args, kwargs)
         if target != host_queue("") and target != host_queue(str(sandbox_settings.LAB_HOST)):
             return target

@@ -11,6 +11,7 @@ from django.utils import timezone
 from xblocks.core.i18n import gettext as _
 from xblocks.core.i18n import ngettext
 from xblocks.labs import grading, hosts, leases, runner, tasks
+from xblocks.labs.api import pool
 from xblocks.labs.api.hosts import host_queue
 from xblocks.labs.api.status import (
     _carried_progress,
@@ -114,6 +115,7 @@ def start_session(user, usage_key: str, course_key: str, definition) -> SessionS
     previous = _latest_row(user.pk, usage_key)
     seed = bytes.fromhex(previous.seed) if previous else learner_seed(user.pk, usage_key)
     cap = int(labs_settings.MAX_LIVE_LABS_PER_LEARNER)
+    warm = pool.servable(definition, _carried_progress(previous, definition))
     for _try in range(max(cap, 0) + 2):
         slot = None
         if cap > 0:
@@ -131,7 +133,9 @@ def start_session(user, usage_key: str, course_key: str, definition) -> SessionS
         slot_lost = False
         for host in _placements():
             try:
-                row = _create_session(user, usage_key, course_key, definition, source, previous, seed, now, host, slot)
+                row = _create_session(
+                    user, usage_key, course_key, definition, source, previous, seed, now, host, slot, warm
+                )
             except _HostFull:
                 continue
             except IntegrityError:
@@ -153,8 +157,14 @@ def start_session(user, usage_key: str, course_key: str, definition) -> SessionS
     raise LiveLabLimit(_("Too many labs are starting at once. Please try again in a moment."), "slot contention")
 
 
-def _create_session(user, usage_key, course_key, definition, source, previous, seed, now, host, slot) -> LabSession:
-    """Insert the requested session placed on ``host`` and queue its start there, in one transaction."""
+def _create_session(
+    user, usage_key, course_key, definition, source, previous, seed, now, host, slot, warm=False
+) -> LabSession:
+    """Insert the requested session placed on ``host`` and queue its start there, in one transaction.
+
+    With ``warm`` (``pool.servable``), a ready sandbox of the warm pool on ``host`` is claimed for it
+    instead, and the session is ready when this returns.
+    """
 
     with transaction.atomic():
         row = LabSession.objects.create(
@@ -185,8 +195,48 @@ def _create_session(user, usage_key, course_key, definition, source, previous, s
         # writes), then the host's row is locked and its sessions counted, this one included.
         if host and not hosts.within_capacity(host):
             raise _HostFull(host)
-        tasks.enqueue(tasks.provision_session, row.pk, queue=host_queue(host))
+        handle = pool.claim(row, host, now) if warm else None
+        if handle is not None:
+            row = _ready_from_pool(row, handle)
+        else:
+            tasks.enqueue(tasks.provision_session, row.pk, queue=host_queue(host))
+        if warm:
+            pool.want_more(handle.host if handle is not None else host)
     return row
+
+
+def _ready_from_pool(row: LabSession, handle: SandboxHandle) -> LabSession:
+    """Move a just-created session to ready on the pool sandbox it claimed (same transaction)."""
+    now = timezone.now()
+    moved = transition(
+        row.pk,
+        S.PROVISIONING,
+        actor="system:pool",
+        reason="warm pool sandbox claimed",
+        expect={S.REQUESTED},
+        provision_attempts=row.provision_attempts + 1,
+        phase=Phase.CREATING,
+        phase_at=now,
+        started_at=now,
+        host=handle.host,
+    )
+    ready = transition(
+        row.pk,
+        S.READY,
+        actor="system:pool",
+        reason="environment ready",
+        expect={S.PROVISIONING},
+        handle=handle.as_json(),
+        host=handle.host,
+        phase=Phase.READY,
+        phase_at=now,
+        ready_at=now,
+        ends_at=now + timedelta(seconds=row.time_limit),
+        last_activity=now,
+    )
+    if moved is None or ready is None:  # cannot happen inside the creating transaction; fail closed
+        raise RuntimeError(f"lab session {row.pk} could not be moved to ready on its pool sandbox")
+    return ready
 
 
 def _backend(name: str | None = None):

@@ -11,6 +11,7 @@ from django.utils import timezone
 
 from xblocks.core.i18n import gettext as _
 from xblocks.labs import hosts, tasks
+from xblocks.labs.api import pool
 from xblocks.labs.api.checks import _abandon_run, _busy_message
 from xblocks.labs.api.hosts import _here, host_queue
 from xblocks.labs.api.sessions import _backend, _destroy_environment, stop_session
@@ -248,7 +249,7 @@ def reconcile_sessions() -> SweepReport:
             continue
         asked.update({name, backend.name})
     present = {(handle.backend, handle.id) for handle in inventory}
-    destroyed, failed = [], []
+    destroyed, failed = list(pool.reap_pool(inventory)), []
     prefix = label_prefix()
     by_id: dict[str, int] = {}
     for handle in inventory:
