@@ -13,6 +13,7 @@ counts what no cgroup is charged for (mounts, namespaces).
 from __future__ import annotations
 
 import argparse
+import pathlib
 import subprocess
 import sys
 import time
@@ -48,6 +49,70 @@ def _pss_kib(pid: int) -> int:
     except OSError:
         pass
     return 0
+
+
+def _host_mounts() -> int:
+    """Lines of the host's mount table (this process's mount namespace, the host's)."""
+    with open("/proc/self/mountinfo", encoding="utf-8") as handle:
+        return sum(1 for _ in handle)
+
+
+def _host_tasks() -> int:
+    """Every task (process or thread) on the host: what kernel.pid_max bounds."""
+    with open("/proc/loadavg", encoding="ascii") as handle:
+        return int(handle.read().split()[3].split("/")[1])
+
+
+def _sysctl(name: str) -> int:
+    try:
+        return int(pathlib.Path("/proc/sys", *name.split(".")).read_text().split()[0])
+    except (OSError, ValueError, IndexError):
+        return 0
+
+
+def _first_limit(per_sandbox: dict[str, float], memory_mib: float, tasks_now: int) -> list[dict]:
+    """How many idle sandboxes this host holds before each kernel or memory limit, smallest first."""
+    rows = []
+    pid_max = _sysctl("kernel.pid_max")
+    if per_sandbox["tasks"] > 0 and pid_max:
+        rows.append(
+            {
+                "limit": "kernel.pid_max",
+                "value": pid_max,
+                "idle labs": int((pid_max - tasks_now) / per_sandbox["tasks"]),
+            }
+        )
+    threads = _sysctl("kernel.threads-max")
+    if per_sandbox["tasks"] > 0 and threads:
+        rows.append(
+            {
+                "limit": "kernel.threads-max",
+                "value": threads,
+                "idle labs": int((threads - tasks_now) / per_sandbox["tasks"]),
+            }
+        )
+    namespaces = _sysctl("user.max_user_namespaces")
+    if namespaces:
+        rows.append({"limit": "user.max_user_namespaces", "value": namespaces, "idle labs": namespaces})
+    mounts = _sysctl("fs.mount-max")
+    if per_sandbox["mounts"] > 0 and mounts:
+        rows.append(
+            {"limit": "fs.mount-max (host table)", "value": mounts, "idle labs": int(mounts / per_sandbox["mounts"])}
+        )
+    from xblocks.labs.sandbox.conf import sandbox_settings  # pylint: disable=import-outside-toplevel
+
+    slots = int(sandbox_settings.SANDBOX_UID_SLOTS)
+    rows.append({"limit": "SANDBOX_UID_SLOTS (setting; ≤ 65,534)", "value": slots, "idle labs": slots})
+    available = _mem_available_kib() / 1024.0
+    if memory_mib > 0:
+        rows.append(
+            {
+                "limit": "memory (MemAvailable)",
+                "value": f"{available:.0f} MiB",
+                "idle labs": int(available / memory_mib),
+            }
+        )
+    return sorted(rows, key=lambda row: row["idle labs"])
 
 
 def main(argv: list[str]) -> int:
@@ -93,7 +158,9 @@ def main(argv: list[str]) -> int:
 
     # Density: N idle sandboxes, then create latency with them all alive.
     available_before = _mem_available_kib()
+    mounts_before, tasks_before = _host_mounts(), _host_tasks()
     held = []
+    loaded_bwrap_true: list[float] = []
     started = time.perf_counter()
     try:
         for index in range(args.density):
@@ -103,12 +170,17 @@ def main(argv: list[str]) -> int:
         charged = [driver.usage(h.id).memory_bytes / 1024 for h in held]
         pss = [sum(_pss_kib(pid) for pid in driver.pids(h.id)) for h in held]
         available_drop = max(0, available_before - _mem_available_kib()) / max(1, len(held))
+        processes = [len(driver.pids(h.id)) for h in held]
+        mounts_each = (_host_mounts() - mounts_before) / max(1, len(held))
+        tasks_each = (_host_tasks() - tasks_before) / max(1, len(held))
         loaded_create_ms = []
         for _ in range(min(args.runs, 20)):
             started = time.perf_counter()
             extra = backend.create(spec)
             loaded_create_ms.append((time.perf_counter() - started) * 1000)
             backend.destroy(extra)
+        # the baseline with them alive too: what a larger host mount table costs bubblewrap itself
+        loaded_bwrap_true = _timed(lambda: subprocess.run(raw, check=True), min(args.runs, 20))
         loaded_exec_ms = _timed(lambda: backend.exec(held[len(held) // 2], "true"), min(args.execs, 50)) if held else []
     finally:
         started = time.perf_counter()
@@ -143,6 +215,7 @@ def main(argv: list[str]) -> int:
     loaded = row(f"create, {len(held)} idle alive", loaded_create_ms, create_ms, "create, idle host")
     row(f"exec, {len(held)} idle alive", loaded_exec_ms, exec_ms, "exec, idle host")
     row("baseline bwrap true", bwrap_true, fork_true, "fork/exec true")
+    row(f"bwrap true, {len(held)} idle alive", loaded_bwrap_true, bwrap_true, "bwrap true")
     report.print_table(
         "Sandbox latency (ms; ratios to a baseline from this run)",
         rows,
@@ -178,10 +251,25 @@ def main(argv: list[str]) -> int:
         },
         {"measure": f"{len(held)} sandboxes: destroy all (s)", "seconds": teardown_s},
     ]
+    shape_rows = [
+        {
+            "measure": "host processes per idle sandbox (its cgroup)",
+            "mean": report.summary(processes)["mean"] if processes else 0,
+            "max": max(processes, default=0),
+        },
+        {"measure": "host tasks per idle sandbox (pid_max's count)", "mean": tasks_each},
+        {"measure": "host mount-table lines per idle sandbox", "mean": mounts_each},
+    ]
     report.print_table(
         f"Density: {len(held)} idle sandboxes at once",
         density_rows,
         ["measure", "mean MiB", "p95 MiB", "target MiB", "seconds"],
+    )
+    report.print_table(f"Shape: {len(held)} idle sandboxes at once", shape_rows, ["measure", "mean", "max"])
+    # measured with the held sandboxes gone: what the host offers a fresh fill
+    limits = _first_limit({"tasks": tasks_each, "mounts": mounts_each}, per_sandbox, _host_tasks())
+    report.print_table(
+        "Idle labs this host holds before each limit (smallest first)", limits, ["limit", "value", "idle labs"]
     )
     verdicts = {
         "create_p95_ms": create["p95"] <= TARGETS["create_p95_ms"],
@@ -200,7 +288,16 @@ def main(argv: list[str]) -> int:
             "fork_true_ms": report.summary(fork_true),
             "loaded_create_ms": loaded,
             "loaded_exec_ms": report.summary(loaded_exec_ms),
-            "density": {"sandboxes": len(held), "fill_seconds": fill_s, "teardown_seconds": teardown_s, **memory},
+            "density": {
+                "sandboxes": len(held),
+                "fill_seconds": fill_s,
+                "teardown_seconds": teardown_s,
+                "host_processes_per_sandbox": max(processes, default=0),
+                "host_tasks_per_sandbox": tasks_each,
+                "host_mounts_per_sandbox": mounts_each,
+                "first_limit": limits[0] if limits else None,
+                **memory,
+            },
             "targets": TARGETS,
             "targets_met": verdicts,
             "cgroup_version": driver.version,

@@ -201,8 +201,8 @@ def test_each_sandbox_sees_the_shared_image_owned_by_its_own_id_range(make_sandb
     a, b = make_sandbox(), make_sandbox()
     inside = [local_backend.exec(h, "stat -c '%u %g' / /home/learner /usr/bin/sudo").stdout for h in (a, b)]
     assert inside == ["0 0\n1000 1000\n0 0\n"] * 2
-    folder = pathlib.Path(local_backend.settings.SANDBOX_ROOT)
-    hosts = [(folder / h.id / "root" / "home/learner").stat().st_uid for h in (a, b)]
+    # the root as host root sees it, through the init (its mounts are in the sandbox's own namespace)
+    hosts = [pathlib.Path(f"/proc/{h.data['pid']}/root/home/learner").stat().st_uid for h in (a, b)]
     assert hosts == [a.data["uid_base"] + 1000, b.data["uid_base"] + 1000] and hosts[0] != hosts[1]
 
 

@@ -15,6 +15,7 @@ import pytest
 
 from xblocks.labs.sandbox import cgroups
 from xblocks.labs.sandbox.base import Backend, MiB, SandboxHandle, SandboxNotFound, SandboxSpec, get_backend
+from xblocks.labs.sandbox.local.kernel import start_time
 
 pytestmark = pytest.mark.sandbox
 
@@ -24,19 +25,30 @@ def _traces(backend, handle: SandboxHandle) -> dict:
     folder = pathlib.Path(backend.settings.SANDBOX_ROOT) / handle.id
     mountinfo = pathlib.Path("/proc/self/mountinfo").read_text()
     driver = cgroups.driver(backend.settings.SANDBOX_CGROUP_PARENT)
-    init_ns = handle.data.get("ns")
-    in_ns = []
+    init_ns, mount_ns = handle.data.get("ns"), handle.data.get("mnt")
+    in_ns, holding_mounts = [], []
     if init_ns:
         for entry in pathlib.Path("/proc").iterdir():
             if entry.name.isdigit():
                 try:
-                    if os.readlink(entry / "ns/pid") == init_ns and "State:\tZ" not in (entry / "status").read_text():
+                    if "State:\tZ" in (entry / "status").read_text():
+                        continue
+                    if os.readlink(entry / "ns/pid") == init_ns:
                         in_ns.append(int(entry.name))
+                    # a namespace's number is reused once it is freed: only a process that started
+                    # while the sandbox lived can hold *its* namespace (sandboxes come and go meanwhile)
+                    if (
+                        mount_ns
+                        and os.readlink(entry / "ns/mnt") == mount_ns
+                        and (start_time(int(entry.name)) or 0) <= handle.data["alive_at"]
+                    ):
+                        holding_mounts.append(int(entry.name))
                 except OSError:
                     continue
     return {
         "folder": folder.exists(),
-        "mounts": str(folder) in mountinfo,
+        # its mounts: in the host's table, or in its own mount namespace while a process holds it
+        "mounts": str(folder) in mountinfo or bool(holding_mounts),
         "cgroups": [str(p) for p in driver.paths(handle.id) if p.exists()],
         "processes": in_ns,
     }
@@ -50,10 +62,14 @@ def test_the_backend_is_the_configured_per_process_singleton(local_backend):
 
 def test_destroy_leaves_no_process_mount_cgroup_or_folder_and_is_idempotent(local_backend):
     handle = local_backend.create(SandboxSpec(label="cleanup"))
-    handle = SandboxHandle.from_json(
-        {**handle.as_json(), "data": {**handle.data, "ns": os.readlink(f"/proc/{handle.data['pid']}/ns/pid")}}
-    )
+    ns = {
+        "ns": os.readlink(f"/proc/{handle.data['pid']}/ns/pid"),
+        "mnt": os.readlink(f"/proc/{handle.data['monitor']}/ns/mnt"),  # where its layer and root are mounted
+    }
+    handle = SandboxHandle.from_json({**handle.as_json(), "data": {**handle.data, **ns}})
     local_backend.exec(handle, "sleep infinity & setsid sleep 999 & (sleep 998 &) & echo x > ~/file")
+    ticks = int(time.clock_gettime(time.CLOCK_BOOTTIME) * os.sysconf("SC_CLK_TCK"))
+    handle = SandboxHandle.from_json({**handle.as_json(), "data": {**handle.data, "alive_at": ticks}})
     alive = _traces(local_backend, handle)
     assert alive["folder"] and alive["mounts"] and alive["cgroups"] and len(alive["processes"]) >= 5
     local_backend.destroy(handle)
@@ -63,6 +79,25 @@ def test_destroy_leaves_no_process_mount_cgroup_or_folder_and_is_idempotent(loca
     assert handle.id not in {h.id for h in local_backend.inventory()}
     with pytest.raises(SandboxNotFound):
         local_backend.exec(handle, "true")
+
+
+def test_an_idle_sandbox_adds_nothing_to_the_host_mount_table_and_holds_four_processes(local_backend):
+    """Density (decision 0089): its writable layer and root are mounted in a mount namespace of its
+    own, not the host's; idle, it is bwrap's monitor and init, the holder and the spawner."""
+    handle = local_backend.create(SandboxSpec(label="density"))
+    try:
+        folder = pathlib.Path(local_backend.settings.SANDBOX_ROOT) / handle.id
+        assert str(folder) not in pathlib.Path("/proc/self/mountinfo").read_text()
+        monitor = handle.data["monitor"]
+        own = [line.split()[4] for line in pathlib.Path(f"/proc/{monitor}/mountinfo").read_text().splitlines()]
+        assert str(folder / "disk") in own and str(folder / "root") in own
+        assert os.readlink(f"/proc/{monitor}/ns/mnt") != os.readlink("/proc/self/ns/mnt")
+        driver = cgroups.driver(local_backend.settings.SANDBOX_CGROUP_PARENT)
+        assert len(driver.pids(handle.id)) == 4
+        assert local_backend.exec(handle, "echo kept > ~/f && cat ~/f").stdout == "kept\n"
+        assert local_backend.exec_outside(handle, "cat /lab/home/learner/f").stdout == "kept\n"
+    finally:
+        local_backend.destroy(handle)
 
 
 def test_exec_reports_exit_code_output_arguments_stdin_and_runs_in_home(sandbox, local_backend):

@@ -135,7 +135,7 @@ def test_a_handler_registered_behind_the_filter_runs_inside_the_sandbox_never_on
     assert registered.stdout.strip().endswith("registered"), registered.stderr
     _everything_the_platform_runs(local_backend, handle)
     assert not marker.exists(), f"the handler ran on the host: {marker.read_text()[:500]}"
-    inside = pathlib.Path(local_backend.settings.SANDBOX_ROOT) / handle.id / "root" / str(marker).lstrip("/")
+    inside = pathlib.Path(f"/proc/{handle.data['pid']}/root") / str(marker).lstrip("/")
     lines = inside.read_text().splitlines()  # it did run, in the sandbox's mount namespace
     host_ns = os.readlink("/proc/self/ns/mnt")
     assert lines and all(not line.startswith(host_ns) for line in lines), lines[:5]

@@ -139,7 +139,7 @@ def test_a_lease_on_the_learners_mount_neither_holds_nor_tells_the_outside_check
     refused = local_backend.exec(handle, 'python3 -c "$1"', args=[take_lease])
     assert "Operation not permitted" in refused.stderr  # the filter: learners take no leases
     # Host root (unfiltered, CAP_LEASE) takes one on the learner's live mount, as a learner could before.
-    live = pathlib.Path(local_backend.settings.SANDBOX_ROOT) / handle.id / "root/home/learner/leased"
+    live = pathlib.Path(f"/proc/{handle.data['pid']}/root/home/learner/leased")  # its live root, as the host reaches it
     fd = os.open(live, os.O_RDWR)
     try:
         fcntl.fcntl(fd, fcntl.F_SETLEASE, fcntl.F_WRLCK)

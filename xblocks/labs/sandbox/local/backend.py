@@ -36,7 +36,7 @@ from xblocks.labs.sandbox.base import (
     User,
 )
 from xblocks.labs.sandbox.local import checks, entering, making, ports
-from xblocks.labs.sandbox.local.kernel import TTY_GID, mounted_under, sandbox_pty, start_time, umount
+from xblocks.labs.sandbox.local.kernel import TTY_GID, mounted_under, parent_pid, sandbox_pty, start_time, umount
 from xblocks.labs.sandbox.local.layout import (
     HANDLE_FILE,
     HANDLE_VERSION,
@@ -410,6 +410,27 @@ class LocalBackend:
             raise SandboxNotFound(f"sandbox {handle.id} was made by an earlier version of the backend; recreate it")
         return pid, folder
 
+    def _mount_namespace(self, handle: SandboxHandle) -> int:
+        """A descriptor of the sandbox's own mount namespace (decision 0089), where its writable layer
+        is mounted: that of bubblewrap's monitor, the init's parent, checked against the handle's
+        init before and after opening, so a recycled pid is never followed."""
+        pid = int(handle.data.get("pid") or 0)
+        monitor = int(handle.data.get("monitor") or 0)
+
+        def checked() -> bool:
+            return bool(monitor) and parent_pid(pid) == monitor and start_time(pid) == handle.data.get("start")
+
+        if not checked():
+            raise SandboxNotFound(f"sandbox {handle.id} is not running (its monitor is gone)")
+        try:
+            fd = os.open(f"/proc/{monitor}/ns/mnt", os.O_RDONLY | os.O_CLOEXEC)
+        except OSError as error:
+            raise SandboxNotFound(f"sandbox {handle.id} is not running (its monitor is gone)") from error
+        if not checked():
+            os.close(fd)
+            raise SandboxNotFound(f"sandbox {handle.id} is not running (its monitor is gone)")
+        return fd
+
     def _env(
         self, handle: SandboxHandle, user: str, extra: Mapping[str, str] | None, term: str | None = None
     ) -> dict[str, str]:
@@ -554,17 +575,23 @@ class LocalBackend:
                 env=dict(handle.data.get("env") or {}),
                 label=f"outside-{handle.id}",
             )
-            # /lab: the learner's writable layer over the same image, an overlay of its own (see the helper)
-            outside = making.start(
-                self,
-                sandbox_id,
-                folder,
-                spec,
-                image,
-                slot,
-                lab_upper=learner_folder / "disk" / "upper",
-                shared_slot=True,
-            )
+            # /lab: the learner's writable layer over the same image, an overlay of its own (see the
+            # helper), made in a copy of the learner sandbox's mount namespace, where that layer is
+            learner_mounts = self._mount_namespace(handle)
+            try:
+                outside = making.start(
+                    self,
+                    sandbox_id,
+                    folder,
+                    spec,
+                    image,
+                    slot,
+                    lab_upper=learner_folder / "disk" / "upper",
+                    lab_mounts=learner_mounts,
+                    shared_slot=True,
+                )
+            finally:
+                os.close(learner_mounts)
             return self.exec(
                 outside,
                 script,

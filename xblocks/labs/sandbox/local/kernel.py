@@ -55,6 +55,15 @@ def start_time(pid: int) -> int | None:
     return int(fields[19])
 
 
+def parent_pid(pid: int) -> int | None:
+    """Field 4 of /proc/<pid>/stat: the parent's pid; None for a process that is gone."""
+    try:
+        with open(f"/proc/{pid}/stat", encoding="ascii", errors="replace") as handle:
+            return int(handle.read().rsplit(")", 1)[1].split()[1])
+    except (OSError, IndexError, ValueError):
+        return None
+
+
 def mounted_under(prefix: pathlib.Path) -> list[pathlib.Path]:
     text = str(prefix).rstrip("/")
     found = []

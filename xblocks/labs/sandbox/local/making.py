@@ -22,7 +22,7 @@ from xblocks.labs.sandbox.base import (
     SandboxSpec,
 )
 from xblocks.labs.sandbox.local.entering import cgroup_options
-from xblocks.labs.sandbox.local.kernel import MS_NODEV, MS_NOSUID, mount, start_time
+from xblocks.labs.sandbox.local.kernel import MS_NODEV, MS_NOSUID, mount, start_time, umount
 from xblocks.labs.sandbox.local.layout import HANDLE_FILE, HANDLE_VERSION, LAB_MOUNT, PATH, READY_TIMEOUT, SHM_BYTES
 
 if TYPE_CHECKING:
@@ -38,13 +38,16 @@ def start(
     slot: ranges.Slot,
     *,
     lab_upper: pathlib.Path | None = None,
+    lab_mounts: int | None = None,
     shared_slot: bool = False,
     lab: tuple[str, pathlib.Path] | None = None,
     seed: Mapping[str, bytes] | None = None,
 ) -> SandboxHandle:
     """Start a sandbox's init. ``lab`` (a machine of a lab of several): the lab's id and the file its
     user namespace is bound on, which the machine joins instead of making its own. ``seed``: files
-    (relative path: content) put in the writable layer before anything runs (see ``seed_layer``)."""
+    (relative path: content) put in the writable layer before anything runs (see ``seed_layer``).
+    ``lab_upper`` (an outside check): the learner's writable layer, and ``lab_mounts`` a descriptor
+    of the learner sandbox's mount namespace, where that layer is mounted (decision 0089)."""
     limits = spec.limits
     base = slot.base
     os.chown(folder, 0, base)
@@ -136,6 +139,8 @@ def start(
         str(merged),
         "--nodev",
         *([] if spec.learner_sudo else ["--nosuid"]),
+        "--private-mounts",
+        *(["--mounts-of", str(lab_mounts)] if lab_mounts is not None else []),
         *(["--lab", str(lab_upper), str(lab_mount)] if lab_upper else []),
         *(["--userns", str(lab[1])] if lab else []),
         "--inotify",
@@ -164,7 +169,7 @@ def start(
             stderr=subprocess.PIPE,
             env={"PATH": "/usr/sbin:/usr/bin:/sbin:/bin"},
             close_fds=True,
-            pass_fds=(status_w, ready_w, filter_r, args_r, error_w),
+            pass_fds=(status_w, ready_w, filter_r, args_r, error_w, *([lab_mounts] if lab_mounts is not None else [])),
             start_new_session=True,
         )
     finally:
@@ -183,6 +188,9 @@ def start(
     finally:
         for fd in (status_r, ready_r, error_r):
             os.close(fd)
+    # The writable layer's tmpfs was mounted here so the layer could be seeded from the host; the
+    # sandbox's own mount namespace (--private-mounts) holds its copy now, and the host's goes.
+    umount(disk)
     data: dict[str, Any] = {
         "version": HANDLE_VERSION,
         "pid": init_pid,

@@ -7,7 +7,10 @@
  * it exists for: no process inside a sandbox's user namespace ever executes a file, or resolves a
  * path, in the host's mount namespace (docs/sandbox.md has the argument).
  *
- *   create  join the sandbox's cgroups; fork a map writer that stays host root; become the
+ *   create  join the sandbox's cgroups; with --private-mounts, move into a mount namespace of the
+ *           sandbox's own (a private copy of the host's), where every mount below is made, so the
+ *           host's mount table does not grow with each sandbox and the mounts go with its last
+ *           process; fork a map writer that stays host root; become the
  *           sandbox's own host uid (its slot in the subordinate range) and unshare a user
  *           namespace, so that namespace is owned by that uid and per-user kernel accounting
  *           (inotify, pipes, processes, message queues) is per sandbox; the map writer writes the
@@ -239,6 +242,8 @@ struct options {
     uint64_t overlay_attr;
     long inotify_instances, inotify_watches;
     const char *userns; /* a machine of a lab: join the lab's user namespace (bound at this path) */
+    int private_mounts; /* the sandbox's mounts in a mount namespace of its own, not the host's */
+    int mounts_of;      /* an outside check: a copy of the learner sandbox's mount namespace (fd) */
     /* enter */
     int pidfd, rootfd, seccomp_fd;
     long uid, gid;
@@ -256,6 +261,7 @@ static void parse(int argc, char **argv, int start, struct options *o) {
     o->landlock_min = -1;
     o->cpu_soft = o->cpu_hard = -1;
     o->inotify_instances = o->inotify_watches = -1;
+    o->mounts_of = -1;
     int i = start;
     for (; i < argc; i++) {
         const char *a = argv[i];
@@ -284,6 +290,11 @@ static void parse(int argc, char **argv, int start, struct options *o) {
             o->lab = NEXT();
         } else if (!strcmp(a, "--userns")) {
             o->userns = NEXT();
+        } else if (!strcmp(a, "--private-mounts")) {
+            o->private_mounts = 1;
+        } else if (!strcmp(a, "--mounts-of")) {
+            o->mounts_of = (int)number(NEXT(), "--mounts-of");
+            set_cloexec(o->mounts_of);
         } else if (!strcmp(a, "--nosuid")) {
             o->overlay_attr |= KS_MOUNT_ATTR_NOSUID;
         } else if (!strcmp(a, "--nodev")) {
@@ -551,6 +562,8 @@ static int do_create(struct options *o) {
         failx("create needs --uid-base, --uid-count and a command");
     if (o->lab_upper && !o->lower)
         failx("--lab needs --overlay (the image the learner's layer lies over)");
+    if (o->mounts_of >= 0 && !o->private_mounts)
+        failx("--mounts-of needs --private-mounts");
     join_cgroups(o);
     int lab_userns = -1;
     if (o->userns) {
@@ -558,6 +571,45 @@ static int do_create(struct options *o) {
         lab_userns = open(o->userns, O_RDONLY | O_CLOEXEC);
         if (lab_userns < 0)
             fail("opening the lab's user namespace");
+    }
+    if (o->private_mounts) {
+        /* As host root, in the host's user namespace: a mount namespace of this sandbox's own, a
+         * copy of the host's made private (nothing propagates in or out), where the map writer
+         * forked below mounts the overlay and /lab, and in which bubblewrap then makes the
+         * sandbox's. The host's table gains nothing per sandbox, and the sandbox's writable layer
+         * and overlay are unmounted by the kernel when its last process (bubblewrap's monitor) is
+         * gone. Paths named on the command line were resolved by the caller in the host's
+         * namespace; the copy has them all. An outside check copies the learner sandbox's own
+         * namespace instead (--mounts-of), where the learner's writable layer is mounted: overlayfs
+         * takes a layer only from a mount of the caller's namespace. */
+        int disk = -1;
+        char disk_path[PATH_MAX];
+        if (o->mounts_of >= 0) {
+            /* The check's own writable layer (the tmpfs that holds upper and work, which the caller
+             * mounted in the host's namespace) goes along as a detached copy, moved into place. */
+            if (!o->upper || strlen(o->upper) >= sizeof disk_path)
+                failx("--mounts-of needs --overlay");
+            strcpy(disk_path, o->upper);
+            char *slash = strrchr(disk_path, '/');
+            if (!slash || slash == disk_path)
+                failx("--overlay's upper layer must be a folder of the writable layer's mount");
+            *slash = 0;
+            disk = (int)syscall(SYS_open_tree, AT_FDCWD, disk_path, KS_OPEN_TREE_CLONE | O_CLOEXEC);
+            if (disk < 0)
+                fail("open_tree(the check's writable layer)");
+            if (setns(o->mounts_of, CLONE_NEWNS) < 0)
+                fail("setns(the learner sandbox's mount namespace)");
+            close(o->mounts_of);
+        }
+        if (unshare(CLONE_NEWNS) < 0)
+            fail("unshare(CLONE_NEWNS)");
+        if (mount(NULL, "/", NULL, MS_REC | MS_PRIVATE, NULL) < 0)
+            fail("making the sandbox's mount namespace private");
+        if (disk >= 0) {
+            if (syscall(SYS_move_mount, disk, "", AT_FDCWD, disk_path, KS_MOVE_MOUNT_F_EMPTY_PATH) < 0)
+                fail("move_mount(the check's writable layer)");
+            close(disk);
+        }
     }
     int go[2];
     if (pipe2(go, O_CLOEXEC) < 0)
