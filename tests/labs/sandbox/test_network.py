@@ -126,18 +126,22 @@ def _links() -> list[str]:
     return sorted(line.split(":")[1].strip() for line in links.splitlines())
 
 
-def _namespaces() -> set[str]:
+def _holders(namespaces: set[str]) -> set[tuple[str, str]]:
+    """(pid, start time) of every process in one of ``namespaces``: a pid and its start time name one process."""
     found = set()
-    for path in glob.glob("/proc/[0-9]*/ns/*"):
+    for folder in glob.glob("/proc/[0-9]*"):
         try:
-            found.add(os.readlink(path))
-        except OSError:
-            pass
+            if not {os.readlink(path) for path in glob.glob(f"{folder}/ns/*")} & namespaces:
+                continue
+            with open(f"{folder}/stat", encoding="ascii", errors="replace") as stat:
+                found.add((folder, stat.read().rsplit(")", 1)[1].split()[19]))
+        except (OSError, IndexError):
+            continue
     return found
 
 
 def test_destroy_leaves_no_namespace_link_mount_cgroup_or_process(local_backend, make_lab):
-    links, before = _links(), _namespaces()
+    links = _links()
     handle = make_lab(deny=(("attacker", "db"),))
     local_backend.exec(handle.machine("portal"), "nohup sleep 600 >/dev/null 2>&1 & setsid sleep 600 & true")
     ids = [handle.id, *(handle.machine(name).id for name in handle.machines)]
@@ -147,12 +151,18 @@ def test_destroy_leaves_no_namespace_link_mount_cgroup_or_process(local_backend,
         for kind in ("user", "net", "mnt", "pid")
     }
     lab_namespaces.add(f"net:[{os.stat(local_backend.root / handle.id / 'netns').st_ino}]")
-    assert lab_namespaces.isdisjoint(before)
+    host = {os.readlink(path) for path in glob.glob("/proc/self/ns/*")}
+    assert lab_namespaces.isdisjoint(host)  # the lab's namespaces are its own, not the host's
+    # Every process in the lab's namespaces now: after destroy none may be left. (Namespace numbers
+    # are reused once freed, so a process started later by someone else in a new namespace with the
+    # same number is no leak; a pid and its start time name one process.)
+    holders = _holders(lab_namespaces)
+    assert holders
     base, count = int(handle.data["uid_base"]), ranges.slot(int(handle.data["slot"])).count
     local_backend.destroy(handle)
     local_backend.destroy(handle)  # idempotent
     assert _links() == links
-    assert lab_namespaces.isdisjoint(_namespaces())
+    assert not holders & _holders(lab_namespaces)
     with open("/proc/self/mountinfo", encoding="utf-8") as mountinfo:
         assert not [line for line in mountinfo if any(sandbox_id in line for sandbox_id in ids)]
     cgroups = glob.glob("/sys/fs/cgroup/**/", recursive=True)
