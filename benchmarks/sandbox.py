@@ -73,24 +73,10 @@ def _sysctl(name: str) -> int:
 def _first_limit(per_sandbox: dict[str, float], memory_mib: float, tasks_now: int) -> list[dict]:
     """How many idle sandboxes this host holds before each kernel or memory limit, smallest first."""
     rows = []
-    pid_max = _sysctl("kernel.pid_max")
-    if per_sandbox["tasks"] > 0 and pid_max:
-        rows.append(
-            {
-                "limit": "kernel.pid_max",
-                "value": pid_max,
-                "idle labs": int((pid_max - tasks_now) / per_sandbox["tasks"]),
-            }
-        )
-    threads = _sysctl("kernel.threads-max")
-    if per_sandbox["tasks"] > 0 and threads:
-        rows.append(
-            {
-                "limit": "kernel.threads-max",
-                "value": threads,
-                "idle labs": int((threads - tasks_now) / per_sandbox["tasks"]),
-            }
-        )
+    for name in ("kernel.pid_max", "kernel.threads-max"):  # both count every task of an idle sandbox
+        value = _sysctl(name)
+        if per_sandbox["tasks"] > 0 and value:
+            rows.append({"limit": name, "value": value, "idle labs": int((value - tasks_now) / per_sandbox["tasks"])})
     namespaces = _sysctl("user.max_user_namespaces")
     if namespaces:
         rows.append({"limit": "user.max_user_namespaces", "value": namespaces, "idle labs": namespaces})

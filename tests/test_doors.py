@@ -122,6 +122,7 @@ DOORS = {
         "consume_token",
         "delete_transcript",
         "end_attach",
+        "machine_key",
         "mint_service_token",
         "mint_token",
         "open_transcript",

@@ -52,10 +52,11 @@ def _command_history(session_id: int, handle: SandboxHandle, machine: str) -> by
     terminal_api = _terminal_door()
     if terminal_api is None:  # the gateway is an optional app; checks then get no history
         return b""
-    if not handle.machines or machine == handle.machines[0]:
-        machine = ""  # the gateway records the first (or only) machine's shell under ""
+    key = terminal_api.machine_key(handle, machine)
+    if key is None:  # not a machine of this environment: no one's history
+        return b""
     try:
-        return terminal_api.command_history(session_id, machine) or b""
+        return terminal_api.command_history(session_id, key) or b""
     except Exception:  # a broken history must not stop the checks: they run without it
         log.exception("lab session %s: command history unavailable", session_id)
         return b""

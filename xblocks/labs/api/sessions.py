@@ -205,6 +205,19 @@ def _create_session(
     return row
 
 
+def _ready_changes(handle: SandboxHandle, time_limit: int, now) -> dict:
+    """What a session's row records when its environment is ready, however it was made."""
+    return {
+        "handle": handle.as_json(),
+        "host": handle.host,
+        "phase": Phase.READY,
+        "phase_at": now,
+        "ready_at": now,
+        "ends_at": now + timedelta(seconds=time_limit),
+        "last_activity": now,
+    }
+
+
 def _ready_from_pool(row: LabSession, handle: SandboxHandle) -> LabSession:
     """Move a just-created session to ready on the pool sandbox it claimed (same transaction)."""
     now = timezone.now()
@@ -226,13 +239,7 @@ def _ready_from_pool(row: LabSession, handle: SandboxHandle) -> LabSession:
         actor="system:pool",
         reason="environment ready",
         expect={S.PROVISIONING},
-        handle=handle.as_json(),
-        host=handle.host,
-        phase=Phase.READY,
-        phase_at=now,
-        ready_at=now,
-        ends_at=now + timedelta(seconds=row.time_limit),
-        last_activity=now,
+        **_ready_changes(handle, row.time_limit, now),
     )
     if moved is None or ready is None:  # cannot happen inside the creating transaction; fail closed
         raise RuntimeError(f"lab session {row.pk} could not be moved to ready on its pool sandbox")
@@ -350,13 +357,7 @@ def provision_session(session_id: int) -> SessionStatus | None:
         reason="environment ready",
         expect={S.PROVISIONING},
         when=ours,
-        handle=handle.as_json(),
-        host=handle.host,
-        phase=Phase.READY,
-        phase_at=now,
-        ready_at=now,
-        ends_at=now + timedelta(seconds=moved.time_limit),
-        last_activity=now,
+        **_ready_changes(handle, moved.time_limit, now),
     )
     if ready is None:
         # Stopped or taken over while we worked: what we made belongs to nobody.

@@ -82,7 +82,7 @@ def mint_token(*, user, session_id: int, mode: str, attached_by=None, machine: s
     if mode == Mode.READ_ONLY and viewer.pk != owner_id and not directory.can_watch(viewer, session_id):
         raise TerminalDenied(f"user {viewer.pk} may not watch lab session {session_id}")
     handle = directory.terminal_target(session_id)  # raises unless the sandbox is ready
-    machine = _machine(handle, machine)
+    machine = machine_key(handle, machine)
     if machine is None:
         raise TerminalDenied(f"lab session {session_id} has no machine to open a terminal on")
     ttl = max(1, min(int(terminal_settings.TERMINAL_TOKEN_TTL), MAX_TOKEN_TTL))
@@ -99,8 +99,9 @@ def mint_token(*, user, session_id: int, mode: str, attached_by=None, machine: s
     return TokenGrant(token=token, url=_gateway_url(handle.host, session_id), expires_in=ttl).as_json()
 
 
-def _machine(handle, machine: object) -> str | None:
-    """The token's machine as stored: "" for the lab's first (or only) machine, None for no such machine."""
+def machine_key(handle, machine: object) -> str | None:
+    """A machine as tokens, shells and transcripts name it: "" for the lab's first (or only) machine,
+    None for no such machine."""
     if not isinstance(machine, str):
         return None
     names = tuple(getattr(handle, "machines", ()) or ())
@@ -143,7 +144,7 @@ def consume_token(token: object, session_id: int, *, service: str = "") -> Token
             handle = directory.service_target(session_id, service).handle
         else:
             handle = directory.terminal_target(session_id)
-            machine = _machine(handle, row.machine)
+            machine = machine_key(handle, row.machine)
             if machine is None:
                 return None
             if machine:
@@ -327,6 +328,7 @@ __all__ = [
     "append_transcript",
     "transcript",
     "transcript_machines",
+    "machine_key",
     "command_history",
     "delete_transcript",
     "purge_expired",
