@@ -26,6 +26,7 @@ files), so the figures do not include compiling the sources, whatever ``PYTHONDO
 from __future__ import annotations
 
 import argparse
+import json
 import os
 import pathlib
 import resource
@@ -80,6 +81,35 @@ def main(argv: list[str]) -> int:
         return _run(args, root)
 
 
+# The command's own work in a process that has already started and imported: what a resident process
+# asked by the command would spend per request. Prints one JSON list of wall milliseconds.
+RESIDENT = """
+import json, sys, time
+from xblocks.cli import build_parser
+from xblocks.labs.sandbox import cli
+from xblocks.labs.sandbox.base import User
+words = ["sandbox", "exec", "--image", sys.argv[1], "--", "true"]
+backend, spec = cli._backend(), cli._spec(build_parser(only="sandbox").parse_args(words))
+walls = []
+for index in range(int(sys.argv[2]) + 1):
+    began = time.perf_counter()
+    handle = backend.create(spec)
+    try:
+        backend.exec(handle, 'exec "$@"', args=["true"], user=User.LEARNER, timeout=60, stdin=b"")
+    finally:
+        backend.destroy(handle)
+    walls.append((time.perf_counter() - began) * 1000)
+print(json.dumps(walls[1:]))
+"""
+
+
+def _resident(image: str, runs: int, env: dict[str, str]) -> list[float]:
+    done = subprocess.run(
+        [sys.executable, "-c", RESIDENT, image, str(runs)], env=env, check=True, capture_output=True, text=True
+    )
+    return json.loads(done.stdout.strip().splitlines()[-1])
+
+
 def _run(args: argparse.Namespace, root: str) -> int:
 
     from xblocks.labs.sandbox import images  # pylint: disable=import-outside-toplevel
@@ -123,6 +153,9 @@ def _run(args: argparse.Namespace, root: str) -> int:
                 wall, used = _once(command, env)
                 samples[name].append(wall)
                 cpu[name].append(used)
+        resident = "create + exec + destroy in a started process"
+        samples[resident] = _resident(args.image, args.runs, _env(CHECKOUT, cache, root))
+        cpu[resident] = [float("nan")] * len(samples[resident])
 
     base = report.summary(samples["python -c pass"])
     floor = base["p50"] + report.summary(samples["raw bwrap true"])["p50"]

@@ -298,6 +298,101 @@ def _row(name: str, values: list[float], base: dict | None, extra: dict | None =
     return row
 
 
+def _start(page: Page) -> None:
+    status = page.post("start")
+    while status["state"] in ("requested", "provisioning"):
+        time.sleep(0.005)
+        status = page.post("status")
+    if status["state"] != "ready":
+        raise RuntimeError(f"lab did not start: {status}")
+
+
+def _profiles(usage_id: str, runs: int, pool: bool) -> dict:
+    """CPU by area of one learner's Check (3 checks) and Start (→ ready), each measured unprofiled first."""
+    from benchmarks import profiling
+
+    page = Page(usage_id, "profiled")
+    figures = {}
+    if pool:
+        # A claim asks the host's worker for a refill 2 s later; eager Celery would run it inside the
+        # Start. Here the refill runs between two profiled Starts instead, as the worker's would.
+        from xblocks.labs.api import pool as warm_pool
+
+        warm_pool.want_more = lambda host: None
+
+    def refill() -> None:
+        if pool:
+            from xblocks.labs.api import pool as warm_pool
+
+            warm_pool.fill_pool()
+
+    def stop_and_refill() -> None:
+        page.post("stop")
+        refill()
+
+    def check() -> None:
+        assert len(page.post("check", {"step": "setup"})["results"]) == 3
+
+    refill()
+    _start(page)
+    plain = []
+    for _ in range(runs):
+        spent = _cpu()
+        check()
+        plain.append(_cpu() - spent)
+        _deliver_waiting(None, None)
+    cpu_ms = 1000 * sum(plain) / len(plain)
+    sent = profiling.statements(check)
+    _deliver_waiting(None, None)
+    areas = profiling.measure(check, runs, lambda: _deliver_waiting(None, None))
+    hot = profiling.hottest(check, runs, lambda: _deliver_waiting(None, None))
+    _deliver_waiting(None, None)
+    page.post("stop")
+    figures["check"] = {"cpu_ms": cpu_ms, "areas": areas, "hottest": hot, "statements": sent}
+
+    refill()
+    plain = []
+    for _ in range(runs):
+        spent = _cpu()
+        _start(page)
+        plain.append(_cpu() - spent)
+        stop_and_refill()
+    start_ms = 1000 * sum(plain) / len(plain)
+    start_sent = profiling.statements(lambda: _start(page))
+    stop_and_refill()
+    start_areas = profiling.measure(lambda: _start(page), runs, stop_and_refill)
+    start_hot = profiling.hottest(lambda: _start(page), runs, stop_and_refill)
+    if pool:  # what the refills made and nobody claimed: a worker would destroy it when it stops
+        warm_pool.purge_pool()
+    figures["start"] = {
+        "cpu_ms": start_ms,
+        "areas": start_areas,
+        "hottest": start_hot,
+        "pool": pool,
+        "statements": start_sent,
+    }
+
+    columns = ["area", "profiled ms/op", "ms/op unprofiled", "share"]
+    for name, label in (
+        ("check", "Check (3 checks)"),
+        ("start", f"Start → ready{', claimed from the pool' if pool else ''}"),
+    ):
+        figure = figures[name]
+        report.print_table(
+            f"CPU of one learner's {label}: {figure['cpu_ms']:.1f} ms per operation unprofiled ({runs} runs), by area",
+            profiling.rows(figure["areas"], figure["cpu_ms"]),
+            columns,
+        )
+        sent = figure["statements"]
+        print(f"SQL statements of one operation: {sum(sent.values())}, by the module that sent them:")
+        for module, count in sent.items():
+            print(f"  {count:4d}  {module}")
+        print("hottest functions (own CPU per operation, profiled):")
+        for where, seconds in figure["hottest"]:
+            print(f"  {1000 * seconds:6.2f} ms  {where}")
+    return figures
+
+
 def main(argv: list[str]) -> int:
     parser = argparse.ArgumentParser(prog="python -m benchmarks lab", description=__doc__.splitlines()[0])
     parser.add_argument(
@@ -307,7 +402,19 @@ def main(argv: list[str]) -> int:
         help="MariaDB as in production (default) or the demo's SQLite",
     )
     parser.add_argument("--rounds", type=int, default=8, help="start/check/stop rounds for the single learner")
-    parser.add_argument("--learners", type=int, default=20)
+    parser.add_argument("--learners", type=int, default=20, help="learners at once (0: none)")
+    parser.add_argument(
+        "--profile",
+        type=int,
+        default=0,
+        metavar="N",
+        help="then profile N Checks and N Starts of one learner: CPU by area (benchmarks/profiling.py)",
+    )
+    parser.add_argument(
+        "--pool",
+        action="store_true",
+        help="with --profile: refill the warm pool before each profiled Start (the Start claims a sandbox)",
+    )
     parser.add_argument(
         "--deliveries",
         choices=["worker", "inline"],
@@ -346,7 +453,9 @@ def main(argv: list[str]) -> int:
         one_start, one_check, one_wall = _run_learners(
             usage_id, 1, args.rounds, "solo", one_cpu, (delivery_cpu, delivery_wall)
         )
-        if args.mode == "processes":
+        if not args.learners:
+            many_start, many_check, many_wall = [], [], 1.0
+        elif args.mode == "processes":
             many_start, many_check, many_wall = _run_processes(args.database, usage_id, args.learners, 1, "crowd")
         else:
             many_start, many_check, many_wall = _run_learners(usage_id, args.learners, 1, "crowd")
@@ -382,12 +491,18 @@ def main(argv: list[str]) -> int:
                 if delivery_wall
                 else []
             ),
-            _row(f"{args.learners} learners: start→ready", many_start, create_fig),
-            _row(
-                f"{args.learners} learners: Check (3 checks)",
-                many_check,
-                exec_fig,
-                {"checks/s": len(many_check) / many_wall},
+            *(
+                [
+                    _row(f"{args.learners} learners: start→ready", many_start, create_fig),
+                    _row(
+                        f"{args.learners} learners: Check (3 checks)",
+                        many_check,
+                        exec_fig,
+                        {"checks/s": len(many_check) / many_wall},
+                    ),
+                ]
+                if args.learners
+                else []
             ),
         ]
         report.print_table(
@@ -401,6 +516,7 @@ def main(argv: list[str]) -> int:
             f"({(rss_after - rss_before) / 2**20:+.0f} MiB)"
         )
         print("targets at 20 learners: start→ready p95 ≤ 300 ms, Check p95 ≤ 100 ms")
+        profiles = _profiles(usage_id, args.profile, args.pool) if args.profile else {}
         report.save(
             "lab",
             {
@@ -410,6 +526,7 @@ def main(argv: list[str]) -> int:
                 "rows": rows,
                 "rss_before": rss_before,
                 "rss_after": rss_after,
+                "profiles": profiles,
             },
         )
     finally:
