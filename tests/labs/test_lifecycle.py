@@ -6,10 +6,11 @@ import threading
 
 import pytest
 from django.db import IntegrityError, connection, transaction
+from django.test.utils import CaptureQueriesContext
 
 from xblocks.labs import api
 from xblocks.labs.data import SessionState as S
-from xblocks.labs.lifecycle import live_key, transition
+from xblocks.labs.lifecycle import live_key, transition, transition_new
 from xblocks.labs.models import LabSession, SessionEvent
 
 USAGE = "course-v1:Kafaat+Labs+2026.kafaat_lab.d0.u0"
@@ -81,6 +82,58 @@ def test_transitions_follow_the_state_machine(started, path, allowed):
     if allowed:
         assert LabSession.objects.get(pk=session_id).state == path[-1]
         assert SessionEvent.objects.filter(session_id=session_id).count() == len(path) + 1
+
+
+@pytest.mark.mariadb
+@pytest.mark.django_db
+def test_a_session_created_in_this_transaction_moves_through_several_states_in_one_write(started):
+    row = LabSession.objects.get(pk=started())
+    with CaptureQueriesContext(connection) as queries, transaction.atomic():
+        moved = transition_new(
+            row,
+            [(S.PROVISIONING, "claimed", {"provision_attempts": 1}), (S.READY, "ready", {"phase": "ready"})],
+            actor="system:pool",
+        )
+    assert moved is not None and moved.state == S.READY
+    row = LabSession.objects.get(pk=row.pk)
+    assert (row.state, row.provision_attempts, row.phase) == (S.READY, 1, "ready")
+    assert row.live_key == live_key(row.user_id, USAGE)
+    events = SessionEvent.objects.filter(session_id=row.pk).order_by("pk")
+    assert [(e.from_state, e.to_state, e.actor) for e in events][1:] == [
+        ("requested", "provisioning", "system:pool"),
+        ("provisioning", "ready", "system:pool"),
+    ]
+    writes = [q["sql"] for q in queries.captured_queries if q["sql"].split()[0] in ("UPDATE", "INSERT")]
+    assert len(writes) == 2  # one UPDATE of the session, one INSERT of both events
+
+
+@pytest.mark.django_db
+def test_several_moves_at_once_follow_the_state_machine_or_write_nothing(started):
+    row = LabSession.objects.get(pk=started())
+    with transaction.atomic():
+        assert transition_new(row, [(S.READY, "skips provisioning", {})], actor="system:pool") is None
+        assert (
+            transition_new(row, [(S.PROVISIONING, "", {}), (S.REQUESTED, "", {}), (S.READY, "", {})], actor="x") is None
+        )
+    assert LabSession.objects.get(pk=row.pk).state == S.REQUESTED
+    assert SessionEvent.objects.filter(session_id=row.pk).count() == 1
+
+
+@pytest.mark.django_db(transaction=True)
+def test_several_moves_at_once_only_inside_the_creating_transaction(started):
+    row = LabSession.objects.get(pk=started())
+    with pytest.raises(RuntimeError, match="inside the transaction"):
+        transition_new(row, [(S.PROVISIONING, "", {})], actor="system:pool")
+    assert LabSession.objects.get(pk=row.pk).state == S.REQUESTED
+
+
+@pytest.mark.django_db
+def test_a_stale_row_is_not_moved_through_several_states(started):
+    row = LabSession.objects.get(pk=started())
+    transition(row.pk, S.STOPPING, actor="user:1")  # someone else moved it since this copy was read
+    with transaction.atomic():
+        assert transition_new(row, [(S.PROVISIONING, "", {}), (S.READY, "", {})], actor="system:pool") is None
+    assert LabSession.objects.get(pk=row.pk).state == S.STOPPING
 
 
 @pytest.mark.django_db

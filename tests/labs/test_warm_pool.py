@@ -6,6 +6,8 @@ from __future__ import annotations
 from datetime import timedelta
 
 import pytest
+from django.db import connection
+from django.test.utils import CaptureQueriesContext
 from django.utils import timezone
 
 from xblocks.labs import api
@@ -67,6 +69,24 @@ def test_a_start_takes_a_ready_pool_sandbox_with_the_lab_applied(lab_factory, ba
     events = SessionEvent.objects.filter(session_id=started["session_id"]).values_list("to_state", flat=True)
     assert list(events) == ["requested", "provisioning", "ready"]
     assert [entry.handle["id"] for entry in ready_pool()] and handle.id not in {e.handle["id"] for e in ready_pool()}
+
+
+# SQL statements of a Start served by the pool: the handler's own reads, the new learner's account (4) and
+# the transaction's BEGIN and COMMIT included (30 when the claim
+# moved the session requested → provisioning → ready as two locked moves; 20 as one write).
+POOL_START_STATEMENTS = 20
+
+
+def test_a_start_served_by_the_pool_costs_a_pinned_number_of_statements(lab_factory, warm, cleanup, monkeypatch):
+    alice = lab_factory(SHARED_LAB, student="alice")
+    alice.ok("start")  # demand seen: the keeper (eager here) makes one ahead
+    assert len(ready_pool()) == 1
+    monkeypatch.setattr(pool, "want_more", lambda host: None)  # the refill is the worker's, 2 s later
+    with CaptureQueriesContext(connection) as queries:
+        started = alice.as_("bob").ok("start")
+    assert started["state"] == "ready" and PoolSandbox.objects.filter(session_id=started["session_id"]).exists()
+    listing = "\n".join(q["sql"][:160] for q in queries.captured_queries)
+    assert len(queries.captured_queries) == POOL_START_STATEMENTS, listing
 
 
 def test_two_learners_never_get_the_same_sandbox(lab_factory, backend, warm, cleanup):

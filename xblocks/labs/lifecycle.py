@@ -95,3 +95,46 @@ def transition(
         )
     log.info("lab session %s: %s -> %s by %s (%s)", session_id, current.value, to.value, actor, reason)
     return row
+
+
+def transition_new(
+    row: LabSession, moves: list[tuple[SessionState, str, dict[str, Any]]], *, actor: str
+) -> LabSession | None:
+    """Move a session this very transaction created through several states at once (a Start that
+    claimed a warm pool sandbox: requested → provisioning → ready), as one UPDATE and one insert of
+    the moves' events, instead of one locked move each.
+
+    No other transaction can see the row yet, so there is nothing to lock against; the UPDATE still
+    names the state the row was created in. Each move is checked against ``ALLOWED`` in turn; returns
+    the updated row, or None (nothing written) when one is not allowed or the row is not as created.
+    """
+    if not transaction.get_connection().in_atomic_block:
+        raise RuntimeError("transition_new runs inside the transaction that created the session")
+    current, changes, events = SessionState(row.state), {}, []
+    for to, reason, fields in moves:
+        to = SessionState(to)
+        if to not in ALLOWED[current]:
+            return None
+        changes.update(fields)
+        events.append((current, to, reason))
+        current = to
+    changes["state"] = current.value
+    changes["live_key"] = live_key(row.user_id, row.usage_key) if current in LIVE_STATES else None
+    if current not in LIVE_STATES:  # not a pool claim's end state, kept for the rule's sake
+        changes["live_slot"] = None
+    updated = LabSession.objects.filter(pk=row.pk, state=row.state, provision_attempts=row.provision_attempts).update(
+        **changes
+    )
+    if not updated:
+        return None
+    for name, value in changes.items():
+        setattr(row, name, value)
+    SessionEvent.objects.bulk_create(
+        [
+            SessionEvent(session=row, from_state=old.value, to_state=new.value, actor=actor[:150], reason=reason[:255])
+            for old, new, reason in events
+        ]
+    )
+    for old, new, reason in events:
+        log.info("lab session %s: %s -> %s by %s (%s)", row.pk, old.value, new.value, actor, reason)
+    return row

@@ -35,7 +35,7 @@ from xblocks.labs.data import (
     SessionStatus,
 )
 from xblocks.labs.definition import generate_params
-from xblocks.labs.lifecycle import live_key, transition
+from xblocks.labs.lifecycle import live_key, transition, transition_new
 from xblocks.labs.models import LabSession, SessionEvent
 from xblocks.labs.sandbox.base import BackendUnavailable, SandboxHandle, get_backend
 from xblocks.labs.sandbox.conf import sandbox_settings
@@ -219,29 +219,24 @@ def _ready_changes(handle: SandboxHandle, time_limit: int, now) -> dict:
 
 
 def _ready_from_pool(row: LabSession, handle: SandboxHandle) -> LabSession:
-    """Move a just-created session to ready on the pool sandbox it claimed (same transaction)."""
+    """Move a just-created session to ready on the pool sandbox it claimed (same transaction): both
+    moves and their events written at once (``transition_new``)."""
     now = timezone.now()
-    moved = transition(
-        row.pk,
-        S.PROVISIONING,
+    claimed = {
+        "provision_attempts": row.provision_attempts + 1,
+        "phase_at": now,
+        "started_at": now,
+        "host": handle.host,
+    }
+    ready = transition_new(
+        row,
+        [
+            (S.PROVISIONING, "warm pool sandbox claimed", claimed),
+            (S.READY, "environment ready", _ready_changes(handle, row.time_limit, now)),
+        ],
         actor="system:pool",
-        reason="warm pool sandbox claimed",
-        expect={S.REQUESTED},
-        provision_attempts=row.provision_attempts + 1,
-        phase=Phase.CREATING,
-        phase_at=now,
-        started_at=now,
-        host=handle.host,
     )
-    ready = transition(
-        row.pk,
-        S.READY,
-        actor="system:pool",
-        reason="environment ready",
-        expect={S.PROVISIONING},
-        **_ready_changes(handle, row.time_limit, now),
-    )
-    if moved is None or ready is None:  # cannot happen inside the creating transaction; fail closed
+    if ready is None:  # cannot happen inside the creating transaction; fail closed
         raise RuntimeError(f"lab session {row.pk} could not be moved to ready on its pool sandbox")
     return ready
 
