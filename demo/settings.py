@@ -69,6 +69,7 @@ INSTALLED_APPS = [
     "xblocks.partnership.apps.PartnershipConfig",
 ]
 MIDDLEWARE = [
+    "demo.timing.ServerTiming",  # off unless KAFAAT_DEMO_SERVER_TIMING=1 (benchmarks)
     MIDDLEWARE[0],
     "django.contrib.sessions.middleware.SessionMiddleware",
     "django.middleware.locale.LocaleMiddleware",

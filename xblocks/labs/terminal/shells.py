@@ -343,6 +343,7 @@ class ShellRegistry:
 
     async def _open(self, claim: TokenClaim, cols: int, rows: int) -> Shell:
         backend = get_backend(claim.handle.backend)
+        began = time.perf_counter()
         pty = await asyncio.get_running_loop().run_in_executor(
             None, lambda: bridge(backend.open_pty(claim.handle, cols=cols, rows=rows))
         )
@@ -357,7 +358,12 @@ class ShellRegistry:
             history_size=state.history_size,
             max_history=int(terminal_settings.TERMINAL_HISTORY_MAX_BYTES),
         )
-        log.info("opened a shell for lab session %s (machine %s)", claim.session_id, claim.machine or "first")
+        log.info(
+            "opened a shell for lab session %s (machine %s) in %.0f ms",
+            claim.session_id,
+            claim.machine or "first",
+            (time.perf_counter() - began) * 1000,
+        )
         return Shell(self, claim.session_id, claim.handle.id, pty, recorder, machine=claim.machine)
 
     def forget(self, shell: Shell) -> None:
