@@ -18,7 +18,7 @@ import subprocess
 import sys
 import time
 
-from benchmarks import report
+from benchmarks import profiling, report
 
 TARGETS = {"create_p95_ms": 150.0, "exec_p95_ms": 25.0, "idle_mib_per_sandbox": 8.0}
 
@@ -106,6 +106,11 @@ def main(argv: list[str]) -> int:
     parser.add_argument("--runs", type=int, default=40, help="create/destroy cycles and baseline runs")
     parser.add_argument("--execs", type=int, default=200, help="exec calls of `true`")
     parser.add_argument("--density", type=int, default=200, help="idle sandboxes held at once")
+    parser.add_argument(
+        "--profile",
+        action="store_true",
+        help="also profile creates on the idle host and with the idle sandboxes alive: what grows",
+    )
     args = parser.parse_args(argv)
 
     from xblocks.labs.sandbox import cgroups, images  # pylint: disable=import-outside-toplevel
@@ -142,6 +147,11 @@ def main(argv: list[str]) -> int:
     finally:
         backend.destroy(handle)
 
+    def create_and_destroy() -> None:
+        backend.destroy(backend.create(spec))
+
+    idle_profile = profiling.cumulative(create_and_destroy, min(args.runs, 20)) if args.profile else {}
+
     # Density: N idle sandboxes, then create latency with them all alive.
     available_before = _mem_available_kib()
     mounts_before, tasks_before = _host_mounts(), _host_tasks()
@@ -165,6 +175,7 @@ def main(argv: list[str]) -> int:
             extra = backend.create(spec)
             loaded_create_ms.append((time.perf_counter() - started) * 1000)
             backend.destroy(extra)
+        loaded_profile = profiling.cumulative(create_and_destroy, min(args.runs, 20)) if args.profile else {}
         # the baseline with them alive too: what a larger host mount table costs bubblewrap itself
         loaded_bwrap_true = _timed(lambda: subprocess.run(raw, check=True), min(args.runs, 20))
         loaded_exec_ms = _timed(lambda: backend.exec(held[len(held) // 2], "true"), min(args.execs, 50)) if held else []
@@ -173,6 +184,13 @@ def main(argv: list[str]) -> int:
         for h in held:
             backend.destroy(h)
         teardown_s = time.perf_counter() - started
+
+    if args.profile:
+        report.print_table(
+            f"create + destroy, profiled (wall ms per run): what grew with {len(held)} idle sandboxes alive",
+            profiling.grown(idle_profile, loaded_profile, 16),
+            ["function", "before ms", "after ms", "grown ms"],
+        )
 
     rows = []
 

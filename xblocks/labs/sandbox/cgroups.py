@@ -114,10 +114,11 @@ class CgroupDriver(abc.ABC):
             return found
         prefix = cgroup_id + "."
         for parent in {path.parent for path in self.paths(cgroup_id)}:
-            with contextlib.suppress(FileNotFoundError, NotADirectoryError), os.scandir(parent) as entries:
-                found += sorted(
-                    {entry.name for entry in entries if entry.name.startswith(prefix) and entry.is_dir()} - set(found)
-                )
+            # names first (one C-level listing), a stat only for the few that match: the parent holds
+            # every live sandbox's cgroup
+            with contextlib.suppress(FileNotFoundError, NotADirectoryError):
+                names = [name for name in os.listdir(parent) if name.startswith(prefix)]
+                found += sorted({name for name in names if (parent / name).is_dir()} - set(found))
         return found
 
     def procs_files(self, sandbox_id: str) -> list[str]:

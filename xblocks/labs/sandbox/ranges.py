@@ -105,15 +105,17 @@ def allocate(sandbox_id: str, sandbox_folder: pathlib.Path) -> Slot:
     base, _count, slots = _geometry()
     with _locked() as folder:
         prefix = f"{base}."
+        # indexes only: this runs under the host-wide lock on every create, over every live sandbox
         taken = {
-            int(name[len(prefix) :]): folder / name
+            int(name[len(prefix) :])
             for name in os.listdir(folder)
             if name.startswith(prefix) and name[len(prefix) :].isdigit()
         }
         free = next((index for index in range(1, slots + 1) if index not in taken), None)
         if free is None:
             # every slot is recorded: take back those whose sandbox is gone without a destroy
-            for index, entry in sorted(taken.items()):
+            for index in sorted(taken):
+                entry = _entry(folder, index)
                 owner = _owner(entry)
                 if owner.get("folder") and not os.path.isdir(owner["folder"]) and not _running_in(slot(index)):
                     entry.unlink(missing_ok=True)
