@@ -177,4 +177,3 @@ def grown(before: dict[str, float], after: dict[str, float], limit: int = 12) ->
         for name, seconds in after.items()
     ]
     return sorted(rows, key=lambda row: -row["grown ms"])[:limit]
-
