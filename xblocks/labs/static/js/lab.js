@@ -26,7 +26,7 @@ function KafaatLabBlock(runtime, element, args) {
   var MAX_POLL_MS = 1000;
   var state = {
     status: args.status ? JSON.parse(decodeURIComponent(args.status)) : null, terminal: null, terminalFor: null,
-    grant: null, timer: null, poller: null, polls: 0, deadline: null, busy: false, run: null,
+    grant: null, ahead: false, timer: null, poller: null, polls: 0, deadline: null, busy: false, run: null,
     machine: "" /* the machine whose terminal is shown: "" is the lab's first */
   };
 
@@ -316,8 +316,8 @@ function KafaatLabBlock(runtime, element, args) {
     grant.resolve((!state.machine && status.terminal) || post("terminal_token", state.machine ? { machine: state.machine } : {}));
   }
 
-  function openTerminal(sessionId) {
-    show(q(".kafaat-lab__terminal-placeholder"), false);
+  function openTerminal(sessionId, ahead) {
+    if (!ahead) { show(q(".kafaat-lab__terminal-placeholder"), false); }
     state.terminalFor = sessionId;
     state.terminal = window.KafaatTerminal.open(q(".kafaat-lab__terminal-screen"), {
       fetchToken: fetchToken,
@@ -330,10 +330,34 @@ function KafaatLabBlock(runtime, element, args) {
     });
   }
 
-  /* Start pressed: build xterm.js while the Start request is on its way (building it takes the page's
-   * main thread for a moment, which would otherwise delay the first status poll). */
+  /* Before any Start, once the page is idle: build xterm.js ahead, hidden, waiting for the grant of a
+   * Start. Building it holds the page's main thread for about 100 ms on a small machine; built at the
+   * click, it held back the Start answer (a warm pool's is ready at once) by that much. */
+  function buildAhead() {
+    var status = state.status;
+    if (!terminalWanted() || state.terminal || (status && LIVE[status.state])) { return; }
+    q(".kafaat-lab__terminal-screen").classList.add("kafaat-lab__terminal-screen--ahead");
+    state.grant = pendingGrant();
+    openTerminal(PENDING, true);
+    state.ahead = true;
+  }
+  function buildAheadWhenIdle() {
+    if (window.requestIdleCallback) { window.requestIdleCallback(buildAhead, { timeout: 2000 }); }
+    else { window.setTimeout(buildAhead, 300); }
+  }
+  /* The terminal built ahead becomes this Start's: shown in place of the placeholder. */
+  function revealAhead() {
+    if (!state.ahead) { return; }
+    state.ahead = false;
+    q(".kafaat-lab__terminal-screen").classList.remove("kafaat-lab__terminal-screen--ahead");
+    show(q(".kafaat-lab__terminal-placeholder"), false);
+  }
+
+  /* Start pressed: use the terminal built ahead, or build xterm.js while the Start request is on its way. */
   function prepareTerminal() {
-    if (!terminalWanted() || state.terminal) { return; }
+    if (!terminalWanted()) { return; }
+    if (state.ahead) { revealAhead(); return; }
+    if (state.terminal) { return; }
     state.grant = pendingGrant();
     openTerminal(PENDING);
   }
@@ -345,6 +369,7 @@ function KafaatLabBlock(runtime, element, args) {
     var wanted = (ready || starting) && status.session_id !== null && status.session_id !== undefined;
     var placeholder = q(".kafaat-lab__terminal-placeholder");
     if (wanted && state.terminalFor === PENDING) {
+      revealAhead(); /* a lab started elsewhere (another tab) also takes the terminal built ahead */
       state.terminalFor = status.session_id; /* the terminal built when Start was pressed is this lab's */
       if (ready) { settleGrant(status); }
     } else if (wanted && state.terminalFor !== status.session_id) {
@@ -358,10 +383,11 @@ function KafaatLabBlock(runtime, element, args) {
       if (ready) { settleGrant(status); }
     } else if (wanted && ready) {
       settleGrant(status);
-    } else if (!wanted && state.terminal) {
+    } else if (!wanted && state.terminal && !state.ahead) {
       closeTerminal();
       placeholder.textContent = _("The terminal opens here when your lab is ready.");
       show(placeholder, true);
+      buildAheadWhenIdle(); /* for the next Start */
     }
   }
   /* A lab of several machines: one tab per machine. Choosing one reopens the terminal on it; the shell
@@ -382,6 +408,8 @@ function KafaatLabBlock(runtime, element, args) {
 
   function closeTerminal() {
     if (state.terminal) { try { state.terminal.close(); } catch { /* already closed */ } }
+    state.ahead = false;
+    q(".kafaat-lab__terminal-screen").classList.remove("kafaat-lab__terminal-screen--ahead");
     state.terminal = null;
     state.terminalFor = null;
     state.terminalConnected = false;
@@ -814,4 +842,5 @@ function KafaatLabBlock(runtime, element, args) {
 
   state.timer = setInterval(renderCountdown, 1000);
   render(state.status || { state: "", steps: [], score: 0, max_score: 0 });
+  buildAheadWhenIdle();
 }
