@@ -51,7 +51,9 @@ MARKER_OUTPUT = "kafaat-bench-42"
 # (an xterm "insertText" input, as an IME sends it), and notes when its output is on screen.
 START_PROBE = """([command, output]) => {
   const lab = document.querySelector('.kafaat-lab');
-  const bench = window.__bench = {t0: null, free: null, ready: null, connected: null, seen: null, typed: false, requests: []};
+  const bench = window.__bench = {
+    t0: null, free: null, ready: null, connected: null, seen: null, typed: false, requests: []
+  };
   const fetched = window.fetch;
   window.fetch = function (url) {  /* each handler request: name, sent and answered (ms after the click) */
     const sent = performance.now();
@@ -277,7 +279,10 @@ def _rows(label: str, result: dict) -> list[dict]:
     row("Start → prompt, cold", [cold["start_prompt"]], TARGETS["start_prompt_cold_ms"])
     row("Start → prompt, warm", [s["start_prompt"] for s in warm], f"p95 {TARGETS['start_prompt_warm_p95_ms']:g}")
     row("Start → Start answered, warm", [_answered(s, "start") for s in warm])
-    row("Start → the page's click handler done (terminal built), warm", [s.get("start_main_thread_free", float("nan")) for s in warm])
+    row(
+        "Start → the page's click handler done (terminal built), warm",
+        [s.get("start_main_thread_free", float("nan")) for s in warm],
+    )
     row("Start → page shows ready, warm", [s["start_ready_shown"] for s in warm])
     row("Start → terminal connected, warm", [s["start_connected"] for s in warm])
     row("Start request: in Django (Server-Timing), warm", [_answered(s, "start", 3) for s in warm])
