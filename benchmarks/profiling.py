@@ -48,6 +48,26 @@ def _owners(filename: str, own: float, callers: dict) -> list[tuple[str, float]]
     return [(_area(caller[0]), own * seconds / whole) for caller, seconds in spent.items()]
 
 
+def _profiled(
+    operation: Callable[[], object], runs: int, between: Callable[[], object] | None, clock: Callable[[], float]
+) -> tuple[cProfile.Profile, float]:
+    """``operation`` run ``runs`` times under one profile on ``clock``, ``between`` after each run
+    unprofiled; the profile and the CPU seconds of the children reaped during the runs."""
+    profile = cProfile.Profile(clock)
+    children = 0.0
+    for _ in range(runs):
+        before = _children_cpu()
+        profile.enable()
+        try:
+            operation()
+        finally:
+            profile.disable()
+        children += _children_cpu() - before
+        if between is not None:
+            between()
+    return profile, children
+
+
 def statements(operation: Callable[[], object]) -> dict[str, int]:
     """SQL statements one run of ``operation`` sends, counted by who sent them: the innermost frame
     outside Django and the standard library (``xblocks.labs.api.sessions``, ``workbench.runtime``…)."""
@@ -91,18 +111,7 @@ def measure(
 ) -> dict[str, float]:
     """Seconds of CPU per run by area (profiled), the children's CPU per run under ``CHILDREN``;
     ``between`` runs unprofiled and uncounted after each run (a Stop after a Start, say)."""
-    profile = cProfile.Profile(time.process_time)
-    children = 0.0
-    for _ in range(runs):
-        before = _children_cpu()
-        profile.enable()
-        try:
-            operation()
-        finally:
-            profile.disable()
-        children += _children_cpu() - before
-        if between is not None:
-            between()
+    profile, children = _profiled(operation, runs, between, time.process_time)
     areas: dict[str, float] = {}
     for (filename, _line, _name), (_cc, _nc, own, _cum, callers) in pstats.Stats(profile).stats.items():
         for area, seconds in _owners(filename, own, callers):
@@ -115,15 +124,7 @@ def hottest(
     operation: Callable[[], object], runs: int, between: Callable[[], object] | None = None, limit: int = 12
 ) -> list[tuple[str, float]]:
     """The functions with the most CPU of their own per run (``file:line(name)``, seconds), profiled."""
-    profile = cProfile.Profile(time.process_time)
-    for _ in range(runs):
-        profile.enable()
-        try:
-            operation()
-        finally:
-            profile.disable()
-        if between is not None:
-            between()
+    profile, _children = _profiled(operation, runs, between, time.process_time)
     rows = [
         (f"{filename.rsplit('/site-packages/', 1)[-1]}:{line}({name})", own / runs)
         for (filename, line, name), (_cc, _nc, own, _cum, _callers) in pstats.Stats(profile).stats.items()
@@ -152,13 +153,7 @@ def rows(areas: dict[str, float], scale_to: float | None = None) -> list[dict]:
 def cumulative(operation: Callable[[], object], runs: int) -> dict[str, float]:
     """Wall-clock seconds per run spent in each function and what it called (``file:line(name)``),
     waits included: for an operation that waits on processes it starts (a sandbox's create)."""
-    profile = cProfile.Profile(time.perf_counter)
-    for _ in range(runs):
-        profile.enable()
-        try:
-            operation()
-        finally:
-            profile.disable()
+    profile, _children = _profiled(operation, runs, None, time.perf_counter)
     return {
         f"{filename.rsplit('/site-packages/', 1)[-1].rsplit('/xblocks/', 1)[-1]}:{line}({name})": cum / runs
         for (filename, line, name), (_cc, _nc, _own, cum, _callers) in pstats.Stats(profile).stats.items()
