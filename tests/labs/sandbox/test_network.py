@@ -173,11 +173,17 @@ def test_destroy_leaves_no_namespace_link_mount_cgroup_or_process(local_backend,
     for status in glob.glob("/proc/[0-9]*/status"):
         try:
             with open(status, encoding="utf-8") as handle_file:
-                uid = next(line for line in handle_file if line.startswith("Uid:")).split()[1]
-        except (OSError, StopIteration):
+                fields = dict(line.split(":", 1) for line in handle_file if ":" in line)
+        except OSError:
             continue
-        if base <= int(uid) < base + count:
-            survivors.append(status)
+        # A process that has exited but whose parent has not collected it yet (state Z or X: an init
+        # whose monitor was killed, handed to the host's pid 1) runs nothing; the id-slot registry
+        # ignores those too (ranges._running_in). Anything else with the lab's ids is a leak.
+        if fields.get("State", "").strip().startswith(("Z", "X")):
+            continue
+        uid = int(fields.get("Uid", "-1 ").split()[0])
+        if base <= uid < base + count:
+            survivors.append((status, fields.get("Name", "").strip(), fields.get("State", "").strip()))
     assert not survivors
     assert not local_backend.alive(handle)
 
