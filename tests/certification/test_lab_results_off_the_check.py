@@ -8,14 +8,13 @@ commits, the result waits in the outbox and the periodic delivery job issues the
 
 from __future__ import annotations
 
-import datetime
 import logging
 
 import pytest
 from django.db import connection
 from django.test.utils import CaptureQueriesContext
 
-from tests.certification.helpers import COURSE_KEY
+from tests.certification.helpers import complete_cloud_track
 from tests.labs.helpers import Lab, Worker, checked, olx, solve_in_sandbox, wait_for
 from xblocks.certification import api, models
 from xblocks.labs import api as labs_api
@@ -36,25 +35,8 @@ def _lab_of_the_track(student: str) -> Lab:
 
 def _everything_but_the_lab(world, username: str):
     """Give a cohort A learner all the cloud track asks for except the ``LAB_KEY`` lab; no certificate yet."""
+    complete_cloud_track(world, username, labs=("cloud_reverse_proxy",), issue=False)
     user = world.learners[username]
-    api.record_lab_result(
-        user,
-        usage_key="block-v1:Kafaat+LABS101+2026+type@kafaat_lab+block@cloud_reverse_proxy",
-        course_key=COURSE_KEY,
-        score=3,
-        max_score=3,
-        passed=True,
-        completed_at=None,
-    )
-    api.on_course_grade_changed(user.pk, COURSE_KEY, 0.9, True)
-    cohort = world.cohort_a.id
-    api.add_hours(
-        world.staff, user, cohort, source="school", minutes=16 * 60, date=datetime.date(2026, 2, 1), category="cloud"
-    )
-    api.add_hours(
-        world.staff, user, cohort, source="company", minutes=4 * 60, date=datetime.date(2026, 2, 2), category="security"
-    )
-    api.add_attestation(world.staff, user, cohort, "incident-response")
     assert api.evaluate_and_issue(user.pk) == []  # the lab is all that is missing
     assert not models.Evidence.objects.filter(user=user, key=LAB_KEY).exists()
     return user
