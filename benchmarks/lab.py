@@ -146,17 +146,22 @@ def _cpu() -> float:
     return own.ru_utime + own.ru_stime + children.ru_utime + children.ru_stime
 
 
+def _start(page: Page, poll: float = 0.02) -> None:
+    """Start, then poll the status as the page does until the lab is ready (or say why not)."""
+    status = page.post("start")
+    while status["state"] in ("requested", "provisioning"):
+        time.sleep(poll)
+        status = page.post("status")
+    if status["state"] != "ready":
+        raise RuntimeError(f"lab did not start: {status}")
+
+
 def _learner_round(
     page: Page, starts: list, checks: list, rounds: int, cpu: list | None = None, deliveries: tuple | None = None
 ) -> None:
     for _ in range(rounds):
         began = time.perf_counter()
-        status = page.post("start")
-        while status["state"] in ("requested", "provisioning"):  # as the page polls
-            time.sleep(0.02)
-            status = page.post("status")
-        if status["state"] != "ready":
-            raise RuntimeError(f"lab did not start: {status}")
+        _start(page)
         starts.append(time.perf_counter() - began)
         for _ in range(3):
             began, spent = time.perf_counter(), _cpu()
@@ -298,15 +303,6 @@ def _row(name: str, values: list[float], base: dict | None, extra: dict | None =
     return row
 
 
-def _start(page: Page) -> None:
-    status = page.post("start")
-    while status["state"] in ("requested", "provisioning"):
-        time.sleep(0.005)
-        status = page.post("status")
-    if status["state"] != "ready":
-        raise RuntimeError(f"lab did not start: {status}")
-
-
 def _profiles(usage_id: str, runs: int, pool: bool) -> dict:
     """CPU by area of one learner's Check (3 checks) and Start (→ ready), each measured unprofiled first."""
     from benchmarks import profiling
@@ -354,14 +350,14 @@ def _profiles(usage_id: str, runs: int, pool: bool) -> dict:
     plain = []
     for _ in range(runs):
         spent = _cpu()
-        _start(page)
+        _start(page, 0.005)
         plain.append(_cpu() - spent)
         stop_and_refill()
     start_ms = 1000 * sum(plain) / len(plain)
-    start_sent = profiling.statements(lambda: _start(page))
+    start_sent = profiling.statements(lambda: _start(page, 0.005))
     stop_and_refill()
-    start_areas = profiling.measure(lambda: _start(page), runs, stop_and_refill)
-    start_hot = profiling.hottest(lambda: _start(page), runs, stop_and_refill)
+    start_areas = profiling.measure(lambda: _start(page, 0.005), runs, stop_and_refill)
+    start_hot = profiling.hottest(lambda: _start(page, 0.005), runs, stop_and_refill)
     if pool:  # what the refills made and nobody claimed: a worker would destroy it when it stops
         warm_pool.purge_pool()
     figures["start"] = {
